@@ -1,0 +1,45 @@
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Backends.Cpu;
+
+public sealed partial class CpuBackend
+{
+    /// <summary>The one place that maps every op to its CPU kernel.</summary>
+    internal static void Dispatch(Op op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    {
+        switch (op)
+        {
+            case MatMulOp o: Gemm.MatMul(o, x, y); break;
+            case LinearOp o: Gemm.Linear(o, x, y); break;
+            case Conv2dOp o: Conv.Conv2d(o, x, y); break;
+            case ConvTranspose2dOp o: Conv.ConvTranspose2d(o, x, y); break;
+            case LayerNormOp o: Norms.LayerNorm(o, x, y); break;
+            case LayerNorm2dOp o: Norms.LayerNorm2d(o, x, y); break;
+            case RmsNormOp o: Norms.RmsNorm(o, x, y); break;
+            case GroupNormOp o: Norms.GroupNorm(o, x, y); break;
+            case UnaryOp o: Elementwise.Unary(o, x, y); break;
+            case BinaryOp o: Elementwise.Binary(o, x, y); break;
+            case ScaleOp o: Elementwise.Scale(o, x, y); break;
+            case SwiGluOp o: Elementwise.SwiGlu(o, x, y); break;
+            case CastOp o: Elementwise.Cast(o, x, y); break;
+            case SoftmaxOp o: Reduce.Softmax(o, x, y); break;
+            case LogSoftmaxOp o: Reduce.LogSoftmax(o, x, y); break;
+            case ArgMaxOp o: Reduce.ArgMax(o, x, y); break;
+            case TopKOp o: Reduce.TopK(o, x, y); break;
+            case TakeAlongLastOp o: Reduce.TakeAlongLast(o, x, y); break;
+            case ReduceMeanOp o: Reduce.ReduceMean(o, x, y); break;
+            case EmbeddingOp o: Reduce.Embedding(o, x, y); break;
+            case PermuteOp o: ShapeOps.Permute(o, x, y); break;
+            case SliceOp o: ShapeOps.Slice(o, x, y); break;
+            case ConcatOp o: ShapeOps.Concat(o, x, y); break;
+            case AttentionOp o: Attention.Run(o, x, y); break;
+            case RopeOp o: Vision.Rope(o, x, y); break;
+            case WindowPartitionOp o: Vision.WindowPartition(o, x, y); break;
+            case WindowUnpartitionOp o: Vision.WindowUnpartition(o, x, y); break;
+            case RelPosBiasOp o: Vision.RelPosBias(o, x, y); break;
+            case ResizeOp o: Resize.Run(o, x, y); break;
+            default: throw new NotSupportedException($"CPU backend has no kernel for {op.Name}");
+        }
+    }
+}

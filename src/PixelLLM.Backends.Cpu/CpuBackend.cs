@@ -1,0 +1,61 @@
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Backends.Cpu;
+
+/// <summary>
+/// The reference backend: fp32 on the host, vectorised, GEMM-heavy ops spread over all cores.
+/// Weights are used in place (memory-mapped files are not copied) when they are already f32.
+/// </summary>
+public sealed unsafe partial class CpuBackend : IBackend
+{
+    private readonly Dictionary<HostTensor, CpuBuffer> weights = new(ReferenceEqualityComparer.Instance);
+    private readonly object gate = new();
+
+    public string Name => "cpu";
+
+    public IBackendBuffer Allocate(long bytes) => new CpuBuffer(bytes);
+
+    public TensorView AddWeight(HostTensor weight)
+    {
+        if (weight.DType is DType.F16 or DType.BF16)
+            throw new NotSupportedException($"CPU backend computes in f32; convert {weight.Desc} weights when loading");
+        lock (gate)
+        {
+            if (!weights.TryGetValue(weight, out var buffer))
+                weights[weight] = buffer = new CpuBuffer(weight.Data);
+            return new TensorView(buffer, 0, weight.Desc);
+        }
+    }
+
+    public void Write(TensorView destination, ReadOnlySpan<byte> source)
+    {
+        if (source.Length != destination.Desc.ByteSize) throw new ArgumentException($"write of {source.Length} bytes into {destination.Desc}");
+        source.CopyTo(new Span<byte>(Ptr(destination), source.Length));
+    }
+
+    public void Read(TensorView source, Span<byte> destination) =>
+        new ReadOnlySpan<byte>(Ptr(source), checked((int)source.Desc.ByteSize)).CopyTo(destination);
+
+    public void Synchronize() { }
+
+    public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
+    {
+        var list = new CpuTensorList();
+        Span<CpuTensor> x = inputs.Length <= 8 ? ((Span<CpuTensor>)list)[..inputs.Length] : new CpuTensor[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++) x[i] = new CpuTensor(Ptr(inputs[i]), inputs[i].Desc);
+        Dispatch(node.Op, x, new CpuTensor(Ptr(output), output.Desc));
+    }
+
+    private static byte* Ptr(TensorView v) => ((CpuBuffer)v.Buffer).Pointer + v.Offset;
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            foreach (var b in weights.Values) b.Dispose();
+            weights.Clear();
+        }
+    }
+}

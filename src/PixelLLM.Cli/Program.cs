@@ -1,0 +1,6 @@
+using System.CommandLine;
+using PixelLLM.Cli;
+
+var root = new RootCommand("PixelLLM.Native: pixel-aligned captioning, referring and segmentation");
+root.Subcommands.Add(InfoCommand.Create());
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,37 @@
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Runtime.Execution;
+
+/// <summary>A block of memory owned by a backend (host memory on the CPU, device memory on a GPU).</summary>
+public interface IBackendBuffer : IDisposable
+{
+    long Length { get; }
+}
+
+/// <summary>A tensor placed in a backend buffer.</summary>
+public readonly record struct TensorView(IBackendBuffer Buffer, long Offset, TensorDesc Desc);
+
+/// <summary>
+/// What a backend implements. Backends know ops, never models: they receive nodes whose inputs and output
+/// have already been placed in memory by the scheduler.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>Short name ("cpu", "cuda").</summary>
+    string Name { get; }
+
+    /// <summary>Allocates an uninitialised buffer (the arena of a compiled graph).</summary>
+    IBackendBuffer Allocate(long bytes);
+
+    /// <summary>Makes a weight available; a backend may use host memory in place (zero copy) or upload it once.</summary>
+    TensorView AddWeight(HostTensor weight);
+
+    void Write(TensorView destination, ReadOnlySpan<byte> source);
+    void Read(TensorView source, Span<byte> destination);
+
+    /// <summary>Runs one node. Views of inputs and the output are precomputed; no allocation should happen here.</summary>
+    void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output);
+
+    /// <summary>Waits for queued work (a no-op on synchronous backends).</summary>
+    void Synchronize();
+}

@@ -1,0 +1,96 @@
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Runtime.Execution;
+
+/// <summary>
+/// Execution order and arena placement of every non-weight tensor of a graph.
+/// Tensors whose lifetimes do not overlap share bytes; views share their source's bytes.
+/// </summary>
+public sealed class MemoryPlan
+{
+    /// <summary>Byte alignment of every placement (fits AVX-512 and GPU vector loads).</summary>
+    public const int Alignment = 256;
+
+    private MemoryPlan(IReadOnlyList<Node> order, Dictionary<int, long> offsets, Dictionary<int, (int First, int Last)> lifetimes, long peak, long sum)
+    {
+        Order = order; Offsets = offsets; Lifetimes = lifetimes; PeakBytes = peak; SumBytes = sum;
+    }
+
+    /// <summary>Nodes in execution order (only those the kept tensors depend on).</summary>
+    public IReadOnlyList<Node> Order { get; }
+    /// <summary>Arena offset per tensor id (inputs, intermediates and views).</summary>
+    public IReadOnlyDictionary<int, long> Offsets { get; }
+    /// <summary>Per storage-owning tensor id: the first and last step (index into <see cref="Order"/>) its bytes must live.</summary>
+    public IReadOnlyDictionary<int, (int First, int Last)> Lifetimes { get; }
+    /// <summary>Arena size: the planned peak.</summary>
+    public long PeakBytes { get; }
+    /// <summary>What the arena would need without reuse: every stored tensor's aligned size added up.</summary>
+    public long SumBytes { get; }
+
+    public static long Align(long bytes) => (bytes + Alignment - 1) / Alignment * Alignment;
+
+    /// <summary>Plans <paramref name="graph"/> so that every tensor in <paramref name="keep"/> survives the run.</summary>
+    public static MemoryPlan Create(Graph graph, IReadOnlyCollection<Tensor> keep)
+    {
+        var order = TopologicalOrder(graph, keep);
+        var root = new Dictionary<int, Tensor>();              // tensor id → tensor that owns its storage
+        Tensor RootOf(Tensor t) => root.TryGetValue(t.Id, out var r) ? r : t;
+        foreach (var n in order)
+            if (n.Op.IsView) root[n.Output.Id] = RootOf(n.Inputs[0]);
+
+        int end = order.Count;                                  // "alive after the last step"
+        var life = new Dictionary<int, (int First, int Last)>();
+        void Touch(Tensor t, int step)
+        {
+            if (t.Kind == TensorKind.Weight) return;
+            var r = RootOf(t);
+            int first = r.Kind == TensorKind.Input ? 0 : step;
+            life[r.Id] = life.TryGetValue(r.Id, out var l) ? (Math.Min(l.First, first), Math.Max(l.Last, step)) : (first, step);
+        }
+        for (int i = 0; i < order.Count; i++)
+        {
+            foreach (var t in order[i].Inputs) Touch(t, i);
+            Touch(order[i].Output, i);
+        }
+        foreach (var t in keep) Touch(t, end);
+        foreach (var t in graph.Inputs) Touch(t, 0);
+
+        var byId = graph.Tensors.ToDictionary(t => t.Id);
+        var offsets = new Dictionary<int, long>();
+        long peak = 0, sum = 0;
+        var placed = new List<(long Offset, long Size, int First, int Last)>();
+        // Greedy by size: big tensors first, each at the lowest offset that no overlapping-in-time tensor occupies.
+        foreach (var (id, l) in life.OrderByDescending(kv => byId[kv.Key].Desc.ByteSize).ThenBy(kv => kv.Key))
+        {
+            long size = Align(Math.Max(1, byId[id].Desc.ByteSize));
+            sum += size;
+            var conflicts = placed.Where(p => p.First <= l.Last && l.First <= p.Last).OrderBy(p => p.Offset);
+            long offset = 0;
+            foreach (var p in conflicts)
+            {
+                if (offset + size <= p.Offset) break;
+                offset = Math.Max(offset, p.Offset + p.Size);
+            }
+            placed.Add((offset, size, l.First, l.Last));
+            offsets[id] = offset;
+            peak = Math.Max(peak, offset + size);
+        }
+        foreach (var n in order)
+            if (n.Op.IsView) offsets[n.Output.Id] = offsets[RootOf(n.Output).Id];
+        return new MemoryPlan(order, offsets, life, peak, sum);
+    }
+
+    private static List<Node> TopologicalOrder(Graph graph, IReadOnlyCollection<Tensor> keep)
+    {
+        // Nodes are appended after their inputs exist, so id order is topological; keep only what is needed.
+        var needed = new HashSet<int>();
+        var stack = new Stack<Tensor>(keep);
+        while (stack.Count > 0)
+        {
+            var t = stack.Pop();
+            if (t.Producer is null || !needed.Add(t.Producer.Id)) continue;
+            foreach (var i in t.Producer.Inputs) stack.Push(i);
+        }
+        return graph.Nodes.Where(n => needed.Contains(n.Id)).ToList();
+    }
+}

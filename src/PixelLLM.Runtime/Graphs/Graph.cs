@@ -1,0 +1,85 @@
+namespace PixelLLM.Runtime.Graphs;
+
+/// <summary>
+/// A define-then-run computation. Model code adds inputs, weights and ops; names intermediates it may want
+/// to inspect; marks outputs; then compiles the graph once per shape and runs it many times.
+/// </summary>
+public sealed partial class Graph
+{
+    private readonly List<Tensor> tensors = [];
+    private readonly List<Node> nodes = [];
+    private readonly Dictionary<string, Tensor> byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Tensor> outputs = new(StringComparer.Ordinal);
+    private readonly Stack<string> scopes = new();
+
+    public IReadOnlyList<Tensor> Tensors => tensors;
+    public IReadOnlyList<Node> Nodes => nodes;
+    public IReadOnlyDictionary<string, Tensor> Outputs => outputs;
+    public IEnumerable<Tensor> Inputs => tensors.Where(t => t.Kind == TensorKind.Input);
+
+    public Tensor this[string name] =>
+        byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"graph has no tensor named '{name}'");
+
+    public bool TryGet(string name, out Tensor tensor) => byName.TryGetValue(name, out tensor!);
+
+    /// <summary>Prefixes names given inside the returned scope with "<paramref name="prefix"/>.".</summary>
+    public IDisposable Scope(string prefix)
+    {
+        scopes.Push(prefix);
+        return new ScopeExit(scopes);
+    }
+
+    public Tensor Input(string name, DType dtype, params int[] shape) =>
+        Register(new Tensor(tensors.Count, new TensorDesc(dtype, new Shape(shape)), TensorKind.Input, null, null, null), name);
+
+    public Tensor Weight(string name, HostTensor data) =>
+        Register(new Tensor(tensors.Count, data.Desc, TensorKind.Weight, null, null, data), name);
+
+    /// <summary>Adds a node; the output's dtype and shape come from the op's shape rule.</summary>
+    public Tensor Apply(Op op, params Tensor[] inputs)
+    {
+        foreach (var i in inputs)
+            if (i.Id >= tensors.Count || !ReferenceEquals(tensors[i.Id], i))
+                throw new GraphBuildException($"{op.Name}: operand {i} belongs to another graph");
+        var desc = op.InferOutput(inputs.Select(i => i.Desc).ToArray());
+        var node = new Node(nodes.Count, op, inputs);
+        var output = new Tensor(tensors.Count, desc, TensorKind.Intermediate, null, node, null);
+        node.Output = output;
+        nodes.Add(node);
+        tensors.Add(output);
+        return output;
+    }
+
+    /// <summary>Names an intermediate (within the current scope) so it can be fetched after a run.</summary>
+    public Tensor Name(Tensor t, string name)
+    {
+        if (t.Name is not null) throw new GraphBuildException($"tensor already named '{t.Name}'");
+        return Register(t, name);
+    }
+
+    /// <summary>Marks a graph output under a (scoped) name.</summary>
+    public Tensor Output(string name, Tensor t)
+    {
+        var full = Qualify(name);
+        if (t.Name is null) Register(t, name);
+        if (!outputs.TryAdd(full, t)) throw new GraphBuildException($"output '{full}' defined twice");
+        return t;
+    }
+
+    private Tensor Register(Tensor t, string name)
+    {
+        var full = Qualify(name);
+        if (!byName.TryAdd(full, t)) throw new GraphBuildException($"tensor name '{full}' used twice");
+        t.Name = full;
+        if (t.Id == tensors.Count) tensors.Add(t);
+        return t;
+    }
+
+    private string Qualify(string name) => scopes.Count == 0 ? name : string.Join('.', scopes.Reverse()) + "." + name;
+
+    private sealed class ScopeExit(Stack<string> scopes) : IDisposable
+    {
+        private bool done;
+        public void Dispose() { if (!done) { scopes.Pop(); done = true; } }
+    }
+}

@@ -1,0 +1,35 @@
+namespace PixelLLM.Runtime.Graphs;
+
+/// <summary>
+/// An operation in a graph: its attributes (the record's fields) and its shape rule.
+/// Every backend implements every op under the same name (the record's type name without "Op").
+/// </summary>
+public abstract record Op
+{
+    public string Name => GetType().Name.EndsWith("Op", StringComparison.Ordinal) ? GetType().Name[..^2] : GetType().Name;
+
+    /// <summary>The output's dtype and shape for these inputs; throws <see cref="GraphBuildException"/> when they do not fit.</summary>
+    public abstract TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs);
+
+    /// <summary>True when the output is a reinterpretation of input 0's storage (no copy, no kernel).</summary>
+    public virtual bool IsView => false;
+
+    protected GraphBuildException Fail(string what) => new($"{Name}: {what}");
+
+    protected void ExpectInputs(IReadOnlyList<TensorDesc> inputs, int count)
+    {
+        if (inputs.Count != count) throw Fail($"expected {count} inputs, got {inputs.Count}");
+    }
+
+    protected void ExpectDType(TensorDesc d, string operand, params DType[] allowed)
+    {
+        if (Array.IndexOf(allowed, d.DType) < 0)
+            throw Fail($"{operand} must be {string.Join(" or ", allowed)}, got {d}");
+    }
+
+    protected void ExpectRank(TensorDesc d, string operand, int min, int max = int.MaxValue)
+    {
+        if (d.Shape.Rank < min || d.Shape.Rank > max)
+            throw Fail($"{operand} rank must be in [{min}, {(max == int.MaxValue ? "any" : max)}], got {d}");
+    }
+}

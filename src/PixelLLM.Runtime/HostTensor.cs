@@ -1,0 +1,94 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+
+namespace PixelLLM.Runtime;
+
+/// <summary>
+/// Tensor data in host memory: either a managed array or a view into a memory-mapped file.
+/// The bytes are little-endian, row-major.
+/// </summary>
+public sealed class HostTensor
+{
+    public HostTensor(TensorDesc desc, Memory<byte> data)
+    {
+        if (data.Length != desc.ByteSize)
+            throw new ArgumentException($"tensor {desc} needs {desc.ByteSize} bytes, got {data.Length}");
+        Desc = desc;
+        Data = data;
+    }
+
+    public TensorDesc Desc { get; }
+    public Memory<byte> Data { get; }
+    public Shape Shape => Desc.Shape;
+    public DType DType => Desc.DType;
+
+    public Span<T> AsSpan<T>() where T : unmanaged => MemoryMarshal.Cast<byte, T>(Data.Span);
+
+    public static HostTensor Zeros(DType dtype, params int[] shape)
+    {
+        var desc = new TensorDesc(dtype, new Shape(shape));
+        return new HostTensor(desc, new byte[desc.ByteSize]);
+    }
+
+    public static HostTensor FromArray<T>(T[] values, params int[] shape) where T : unmanaged
+    {
+        var desc = new TensorDesc(DTypeOf<T>(), new Shape(shape));
+        if (desc.ElementCount != values.Length)
+            throw new ArgumentException($"{values.Length} values do not fill shape {desc.Shape}");
+        var bytes = new byte[desc.ByteSize];
+        MemoryMarshal.AsBytes(values.AsSpan()).CopyTo(bytes);
+        return new HostTensor(desc, bytes);
+    }
+
+    /// <summary>The values as float32, converting from f16/bf16/integers where needed.</summary>
+    public float[] ToFloatArray()
+    {
+        var n = (int)Desc.ElementCount;
+        var result = new float[n];
+        var bytes = Data.Span;
+        switch (DType)
+        {
+            case DType.F32: MemoryMarshal.Cast<byte, float>(bytes).CopyTo(result); break;
+            case DType.F16: { var s = MemoryMarshal.Cast<byte, Half>(bytes); for (int i = 0; i < n; i++) result[i] = (float)s[i]; break; }
+            case DType.BF16: { var s = MemoryMarshal.Cast<byte, ushort>(bytes); for (int i = 0; i < n; i++) result[i] = BFloat16.ToSingle(s[i]); break; }
+            case DType.I32: { var s = MemoryMarshal.Cast<byte, int>(bytes); for (int i = 0; i < n; i++) result[i] = s[i]; break; }
+            case DType.I64: { var s = MemoryMarshal.Cast<byte, long>(bytes); for (int i = 0; i < n; i++) result[i] = s[i]; break; }
+            case DType.U8: for (int i = 0; i < n; i++) result[i] = bytes[i]; break;
+        }
+        return result;
+    }
+
+    /// <summary>This tensor converted to float32 (the same object when it already is).</summary>
+    public HostTensor ToF32() => DType == DType.F32 ? this : FromArray(ToFloatArray(), Shape.ToArray());
+
+    public static DType DTypeOf<T>() where T : unmanaged =>
+        typeof(T) == typeof(float) ? DType.F32 :
+        typeof(T) == typeof(Half) ? DType.F16 :
+        typeof(T) == typeof(int) ? DType.I32 :
+        typeof(T) == typeof(long) ? DType.I64 :
+        typeof(T) == typeof(byte) ? DType.U8 :
+        throw new NotSupportedException($"no dtype for {typeof(T).Name}");
+}
+
+/// <summary>bfloat16 conversions (round to nearest even), kept bit-exact with PyTorch.</summary>
+public static class BFloat16
+{
+    public static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
+
+    public static ushort FromSingle(float value)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((u >> 16) | 0x40);
+        uint rounding = 0x7FFF + ((u >> 16) & 1);
+        return (ushort)((u + rounding) >> 16);
+    }
+}
+
+/// <summary>Exposes unmanaged memory (e.g. a mapped file) as <see cref="Memory{T}"/> without copying.</summary>
+public sealed unsafe class UnmanagedMemory(byte* pointer, int length) : MemoryManager<byte>
+{
+    public override Span<byte> GetSpan() => new(pointer, length);
+    public override MemoryHandle Pin(int elementIndex = 0) => new(pointer + elementIndex);
+    public override void Unpin() { }
+    protected override void Dispose(bool disposing) { }
+}

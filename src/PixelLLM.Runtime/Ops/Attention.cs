@@ -1,0 +1,129 @@
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Runtime.Ops;
+
+/// <summary>
+/// Multi-head scaled dot-product attention on token-major layouts, so projections feed it without permutes:
+/// q (B, Lq, H·D), k (B, Lk, H·D), v (B, Lk, H·Dv) → (B, Lq, H·Dv).
+/// scores = Scale·q·kᵀ [+ bias] [+ MaskBias where mask == 0] [+ MaskBias where causal hides the key];
+/// bias is F32 broadcastable to (B, H, Lq, Lk); mask is U8 broadcastable to (B, 1, Lq, Lk), nonzero = attend.
+/// Causal: query i sees keys j ≤ i + (Lk − Lq), so cached decoding works. The mask is added, not substituted,
+/// so a fully masked row reproduces the reference's behaviour (uniform for a finite bias, NaN for −∞).
+/// </summary>
+public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false, bool HasMask = false, bool Causal = false, float MaskBias = float.NegativeInfinity) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 3 + (HasBias ? 1 : 0) + (HasMask ? 1 : 0));
+        var (q, k, v) = (inputs[0], inputs[1], inputs[2]);
+        foreach (var (t, n) in new[] { (q, "q"), (k, "k"), (v, "v") }) ExpectRank(t, n, 3, 3);
+        if (NumHeads < 1 || q.Shape[2] % NumHeads != 0 || v.Shape[2] % NumHeads != 0) throw Fail($"width not divisible by {NumHeads} heads");
+        if (q.Shape[0] != k.Shape[0] || k.Shape[0] != v.Shape[0]) throw Fail($"batch differs: q {q.Shape}, k {k.Shape}, v {v.Shape}");
+        if (q.Shape[2] != k.Shape[2]) throw Fail($"q {q.Shape} and k {k.Shape} widths differ");
+        if (k.Shape[1] != v.Shape[1]) throw Fail($"k {k.Shape} and v {v.Shape} lengths differ");
+        var full = new Shape(q.Shape[0], NumHeads, q.Shape[1], k.Shape[1]);
+        int next = 3;
+        if (HasBias) CheckBroadcast(inputs[next++], full, "bias", DType.F32);
+        if (HasMask) CheckBroadcast(inputs[next], new Shape(q.Shape[0], 1, q.Shape[1], k.Shape[1]), "mask", DType.U8);
+        return new TensorDesc(q.DType, new Shape(q.Shape[0], q.Shape[1], v.Shape[2]));
+    }
+
+    private void CheckBroadcast(TensorDesc t, Shape target, string what, DType dtype)
+    {
+        ExpectDType(t, what, dtype);
+        if (t.Shape.Rank != 4 || Broadcast.TryShape(t.Shape, target) != target)
+            throw Fail($"{what} {t.Shape} must be rank 4 and broadcast to {target}");
+    }
+}
+
+/// <summary>
+/// EVA02 2-D rotary embedding, interleaved pairs (timm rotate_half=False): for each head and pair (2i, 2i+1),
+/// out = x·cos + (−x₂ᵢ₊₁, x₂ᵢ)·sin. x (B, L, H·D); sin, cos (L − StartToken, D); tokens before StartToken (cls) pass through.
+/// </summary>
+public sealed record RopeOp(int NumHeads, int StartToken = 0) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 3);
+        var x = inputs[0];
+        ExpectRank(x, "x", 3, 3);
+        if (x.Shape[2] % NumHeads != 0) throw Fail($"width {x.Shape[2]} not divisible by {NumHeads} heads");
+        int d = x.Shape[2] / NumHeads;
+        var table = new Shape(x.Shape[1] - StartToken, d);
+        if (d % 2 != 0) throw Fail($"head dim {d} must be even");
+        if (inputs[1].Shape != table || inputs[2].Shape != table) throw Fail($"sin {inputs[1].Shape} / cos {inputs[2].Shape} must be {table}");
+        return x;
+    }
+}
+
+/// <summary>
+/// SAM window partition: x (B, H, W, C), zero-padded at bottom/right to multiples of Window,
+/// → (B·nWh·nWw, Window, Window, C), windows in row-major order.
+/// </summary>
+public sealed record WindowPartitionOp(int Window) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        var s = inputs[0].Shape;
+        ExpectRank(inputs[0], "x", 4, 4);
+        int nh = (s[1] + Window - 1) / Window, nw = (s[2] + Window - 1) / Window;
+        return inputs[0] with { Shape = new Shape(s[0] * nh * nw, Window, Window, s[3]) };
+    }
+}
+
+/// <summary>Inverse of <see cref="WindowPartitionOp"/>: (B·nW, Window, Window, C) → (B, H, W, C), dropping the padding.</summary>
+public sealed record WindowUnpartitionOp(int Window, int Height, int Width) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        var s = inputs[0].Shape;
+        ExpectRank(inputs[0], "x", 4, 4);
+        int n = ((Height + Window - 1) / Window) * ((Width + Window - 1) / Window);
+        if (s[1] != Window || s[2] != Window || s[0] % n != 0) throw Fail($"{s} is not a set of {n} windows of {Window}");
+        return inputs[0] with { Shape = new Shape(s[0] / n, Height, Width, s[3]) };
+    }
+}
+
+/// <summary>
+/// SAM decomposed relative-position bias: q (B, Qh·Qw, H·D) (unscaled), tables relH (2·max(Qh,Kh)−1, D) and relW
+/// → bias (B, H, Qh·Qw, Kh·Kw) with bias[q=(i,j), k=(m,n)] = q·relH[idx(i,m)] + q·relW[idx(j,n)].
+/// </summary>
+public sealed record RelPosBiasOp(int NumHeads, int QueryH, int QueryW, int KeyH, int KeyW) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 3);
+        var q = inputs[0];
+        ExpectRank(q, "q", 3, 3);
+        if (q.Shape[1] != QueryH * QueryW) throw Fail($"q {q.Shape} does not hold {QueryH}×{QueryW} tokens");
+        int d = q.Shape[2] / NumHeads;
+        if (inputs[1].Shape != new Shape(2 * Math.Max(QueryH, KeyH) - 1, d)) throw Fail($"rel_pos_h {inputs[1].Shape} must be ({2 * Math.Max(QueryH, KeyH) - 1}, {d})");
+        if (inputs[2].Shape != new Shape(2 * Math.Max(QueryW, KeyW) - 1, d)) throw Fail($"rel_pos_w {inputs[2].Shape} must be ({2 * Math.Max(QueryW, KeyW) - 1}, {d})");
+        return new TensorDesc(q.DType, new Shape(q.Shape[0], NumHeads, QueryH * QueryW, KeyH * KeyW));
+    }
+}
+
+public static partial class GraphOps
+{
+    public static Tensor Attention(this Graph g, Tensor q, Tensor k, Tensor v, int numHeads, float scale,
+        Tensor? bias = null, Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity)
+    {
+        var inputs = new List<Tensor> { q, k, v };
+        if (bias is not null) inputs.Add(bias);
+        if (mask is not null) inputs.Add(mask);
+        return g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias), [.. inputs]);
+    }
+
+    public static Tensor Rope(this Graph g, Tensor x, Tensor sin, Tensor cos, int numHeads, int startToken = 0) =>
+        g.Apply(new RopeOp(numHeads, startToken), x, sin, cos);
+
+    public static Tensor WindowPartition(this Graph g, Tensor x, int window) => g.Apply(new WindowPartitionOp(window), x);
+
+    public static Tensor WindowUnpartition(this Graph g, Tensor x, int window, int height, int width) =>
+        g.Apply(new WindowUnpartitionOp(window, height, width), x);
+
+    public static Tensor RelPosBias(this Graph g, Tensor q, Tensor relH, Tensor relW, int numHeads, int qh, int qw, int kh, int kw) =>
+        g.Apply(new RelPosBiasOp(numHeads, qh, qw, kh, kw), q, relH, relW);
+}

@@ -1,0 +1,73 @@
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Tests;
+
+public class MemoryPlanTests
+{
+    private static (Graph, Tensor) Chain(int length, int width)
+    {
+        var g = new Graph();
+        var x = g.Input("x", DType.F32, 4, width);
+        for (int i = 0; i < length; i++) x = g.Scale(x, 2f);
+        g.Output("y", x);
+        return (g, x);
+    }
+
+    [Fact]
+    public void ChainReusesMemory()
+    {
+        var (g, y) = Chain(10, 100);
+        var plan = MemoryPlan.Create(g, [y]);
+        Assert.True(plan.PeakBytes < plan.SumBytes, $"peak {plan.PeakBytes} should be below sum {plan.SumBytes}");
+        Assert.True(plan.PeakBytes <= 3 * MemoryPlan.Align(4 * 100 * 4));
+        AssertNoLiveOverlap(g, plan);
+    }
+
+    [Fact]
+    public void RandomGraphsNeverOverlapLiveTensors()
+    {
+        var rng = new Random(7);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var g = new Graph();
+            var pool = new List<Tensor> { g.Input("x", DType.F32, 3, 5) };
+            int steps = rng.Next(1, 30);
+            for (int i = 0; i < steps; i++)
+            {
+                var a = pool[rng.Next(pool.Count)];
+                var b = pool[rng.Next(pool.Count)];
+                pool.Add(rng.Next(4) switch
+                {
+                    0 => g.Add(a, b),
+                    1 => g.Reshape(g.Reshape(a, 5, 3), 3, 5),
+                    2 => g.Reshape(g.Reshape(g.Mul(a, b), 15), 3, 5),
+                    _ => g.Scale(a, 0.5f),
+                });
+            }
+            var keep = pool.Where((_, i) => i > 0 && rng.Next(5) == 0).Append(pool[^1]).Distinct().ToList();
+            var plan = MemoryPlan.Create(g, keep);
+            AssertNoLiveOverlap(g, plan);
+            foreach (var t in keep) Assert.Equal(plan.Order.Count, plan.Lifetimes[RootId(g, t)].Last);
+        }
+    }
+
+    private static int RootId(Graph g, Tensor t) => t.Producer is { Op.IsView: true } p ? RootId(g, p.Inputs[0]) : t.Id;
+
+    private static void AssertNoLiveOverlap(Graph g, MemoryPlan plan)
+    {
+        var items = plan.Lifetimes.Select(kv => (Id: kv.Key, kv.Value.First, kv.Value.Last,
+            Offset: plan.Offsets[kv.Key], Size: g.Tensors[kv.Key].Desc.ByteSize)).ToList();
+        foreach (var a in items)
+            foreach (var b in items)
+            {
+                if (a.Id >= b.Id) continue;
+                bool liveTogether = a.First <= b.Last && b.First <= a.Last;
+                bool shareBytes = a.Offset < b.Offset + b.Size && b.Offset < a.Offset + a.Size;
+                Assert.False(liveTogether && shareBytes, $"tensors {a.Id} and {b.Id} overlap while both live");
+            }
+        foreach (var (_, off) in plan.Offsets) Assert.Equal(0, off % MemoryPlan.Alignment);
+    }
+}
