@@ -32,8 +32,9 @@ public sealed partial class Graph
     public Tensor Input(string name, DType dtype, params int[] shape) =>
         Register(new Tensor(tensors.Count, new TensorDesc(dtype, new Shape(shape)), TensorKind.Input, null, null, null), name);
 
+    /// <summary>Adds a weight under its global name (scopes do not apply: weights are shared across modules).</summary>
     public Tensor Weight(string name, HostTensor data) =>
-        Register(new Tensor(tensors.Count, data.Desc, TensorKind.Weight, null, null, data), name);
+        Register(new Tensor(tensors.Count, data.Desc, TensorKind.Weight, null, null, data), name, qualify: false);
 
     /// <summary>Adds a node; the output's dtype and shape come from the op's shape rule.</summary>
     public Tensor Apply(Op op, params Tensor[] inputs)
@@ -66,9 +67,9 @@ public sealed partial class Graph
         return t;
     }
 
-    private Tensor Register(Tensor t, string name)
+    private Tensor Register(Tensor t, string name, bool qualify = true)
     {
-        var full = Qualify(name);
+        var full = qualify ? Qualify(name) : name;
         if (!byName.TryAdd(full, t)) throw new GraphBuildException($"tensor name '{full}' used twice");
         t.Name = full;
         if (t.Id == tensors.Count) tensors.Add(t);
