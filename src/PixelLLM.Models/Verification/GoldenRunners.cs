@@ -18,6 +18,9 @@ public static class GoldenRunners
 {
     private static readonly IGoldenRunner[] all =
     [
+        new PromptEncoderRunner(),
+        new TwoWayTransformerRunner(),
+        new MaskDecoderRunner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
