@@ -54,6 +54,23 @@ public class MemoryPlanTests
         }
     }
 
+    [Fact]
+    public void ViewOfAWeightReadsTheWeight()
+    {
+        var g = new Graph();
+        var values = new float[] { 1, 2, 3, 4, 5, 6 };
+        var w = g.Weight("w", HostTensor.FromArray(values, 2, 3));
+        var y = g.Output("y", g.Reshape(w, 3, 2));
+        var plan = MemoryPlan.Create(g, [y]);
+        Assert.Empty(plan.Lifetimes);                          // nothing of it lives in the arena
+        using var backend = new PixelLLM.Backends.Cpu.CpuBackend();
+        using var exec = new GraphExecutor(g, backend);
+        exec.Run();
+        var fetched = exec.Fetch("y");
+        Assert.Equal(new Shape(3, 2), fetched.Shape);
+        Assert.Equal(values, fetched.ToFloatArray());
+    }
+
     private static int RootId(Graph g, Tensor t) => t.Producer is { Op.IsView: true } p ? RootId(g, p.Inputs[0]) : t.Id;
 
     private static void AssertNoLiveOverlap(Graph g, MemoryPlan plan)

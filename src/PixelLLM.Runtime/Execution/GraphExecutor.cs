@@ -30,7 +30,11 @@ public sealed class GraphExecutor : IDisposable
         TensorView ViewOf(Tensor t)
         {
             if (views.TryGetValue(t.Id, out var v)) return v;
-            v = t.Kind == TensorKind.Weight ? backend.AddWeight(t.WeightData!) : new TensorView(arena, Plan.Offsets[t.Id], t.Desc);
+            var storage = t;
+            while (storage.Producer is { Op.IsView: true } producer) storage = producer.Inputs[0];
+            v = t.Kind == TensorKind.Weight ? backend.AddWeight(t.WeightData!)
+                : storage.Kind == TensorKind.Weight ? ViewOf(storage) with { Desc = t.Desc }    // a view of a weight reads the weight's bytes
+                : new TensorView(arena, Plan.Offsets[t.Id], t.Desc);
             views[t.Id] = v;
             return v;
         }

@@ -42,8 +42,8 @@ public sealed class MemoryPlan
         var life = new Dictionary<int, (int First, int Last)>();
         void Touch(Tensor t, int step)
         {
-            if (t.Kind == TensorKind.Weight) return;
             var r = RootOf(t);
+            if (r.Kind == TensorKind.Weight) return;                // weights and views of weights live outside the arena
             int first = r.Kind == TensorKind.Input ? 0 : step;
             life[r.Id] = life.TryGetValue(r.Id, out var l) ? (Math.Min(l.First, first), Math.Max(l.Last, step)) : (first, step);
         }
@@ -76,7 +76,7 @@ public sealed class MemoryPlan
             peak = Math.Max(peak, offset + size);
         }
         foreach (var n in order)
-            if (n.Op.IsView) offsets[n.Output.Id] = offsets[RootOf(n.Output).Id];
+            if (n.Op.IsView && RootOf(n.Output).Kind != TensorKind.Weight) offsets[n.Output.Id] = offsets[RootOf(n.Output).Id];
         return new MemoryPlan(order, offsets, life, peak, sum);
     }
 

@@ -2,7 +2,7 @@ using PixelLLM.Backends.Cpu;
 using PixelLLM.Models.Verification;
 using PixelLLM.Tests.Support;
 
-namespace PixelLLM.Tests;
+namespace PixelLLM.Tests.GoldenTests;
 
 /// <summary>Runs one golden case on the CPU backend and fails with every out-of-tolerance tensor named.</summary>
 internal static class GoldenCaseAssert

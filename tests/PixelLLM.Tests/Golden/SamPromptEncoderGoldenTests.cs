@@ -4,7 +4,7 @@ using PixelLLM.Runtime;
 using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.Weights;
 
-namespace PixelLLM.Tests;
+namespace PixelLLM.Tests.GoldenTests;
 
 public class SamPromptEncoderGoldenTests
 {
