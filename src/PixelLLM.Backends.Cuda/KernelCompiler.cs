@@ -25,7 +25,7 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null)
         var options = new List<string>(BaseOptions) { $"--gpu-architecture={target}" };
         if (ptxasVerbose && kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
 
-        var prelude = KernelSources.Read(KernelSources.PreludeName);
+        var prelude = KernelSources.Prelude;
         var key = KernelCache.Key(sourceName, source, prelude, target, nvrtc.Version, options);
         if (cache is not null && cache.TryRead(key, kind, out var cachedImage, out var cachedLog))
             return new CompiledKernel(sourceName, arch, target, kind, cachedImage, cachedLog, PtxasLog.Parse(cachedLog), FromCache: true);

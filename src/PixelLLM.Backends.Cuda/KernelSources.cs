@@ -22,6 +22,11 @@ public static class KernelSources
         .Order(StringComparer.Ordinal)
         .ToArray();
 
+    /// <summary>The text of <see cref="PreludeName"/>, read once.</summary>
+    public static string Prelude => LazyPrelude.Value;
+
+    private static readonly Lazy<string> LazyPrelude = new(() => Read(PreludeName));
+
     /// <summary>The text of an embedded kernel file or header, e.g. "softmax.cu" or "prelude.cuh".</summary>
     public static string Read(string fileName)
     {
