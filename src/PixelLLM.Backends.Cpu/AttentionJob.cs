@@ -77,10 +77,18 @@ internal readonly unsafe struct AttentionJob
                     qRows[r] = q + ((long)(b * queries + row) * heads + h) * headDim;
                     yRows[r] = y + ((long)(b * queries + row) * heads + h) * valueDim;
                 }
-                AttentionSimd.Scores(qRows, k + (long)b * keys * heads * headDim + h * headDim, heads * headDim, keys, headDim, scale, scores);
+                float* key0 = k + (long)b * keys * heads * headDim + h * headDim;
+                float* value0 = v + (long)b * keys * heads * valueDim + h * valueDim;
+                long keyStride = heads * headDim, valueStride = heads * valueDim;
+                if (n == 1)
+                {
+                    AttentionSimd.ScoresOne(qRows[0], key0, keyStride, keys, headDim, scale, scores);
+                    AttentionSimd.WeightedValuesOne(scores, keys, ExpRow(b, h, i, scores), value0, valueStride, valueDim, yRows[0]);
+                    continue;
+                }
+                AttentionSimd.Scores(qRows, key0, keyStride, keys, headDim, scale, scores);
                 for (int r = 0; r < n; r++) invSums[r] = ExpRow(b, h, i + r, scores + r * keys);
-                AttentionSimd.WeightedValues(scores, keys, invSums, v + (long)b * keys * heads * valueDim + h * valueDim,
-                    heads * valueDim, valueDim, yRows, n);
+                AttentionSimd.WeightedValues(scores, keys, invSums, value0, valueStride, valueDim, yRows, n);
             }
         }
     }

@@ -65,6 +65,67 @@ internal static unsafe class AttentionSimd
         }
     }
 
+    /// <summary>scores[j] = scale · (q · key j): the one-query (decode) case, blocked over four keys instead.</summary>
+    public static void ScoresOne(float* q, float* key0, long keyStride, int keys, int dim, float scale, float* scores)
+    {
+        int j = 0;
+        for (; j + 3 < keys; j += 4)
+        {
+            float* k0 = key0 + j * keyStride, k1 = k0 + keyStride, k2 = k1 + keyStride, k3 = k2 + keyStride;
+            Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            int c = 0;
+            for (; c + Width <= dim; c += Width)
+            {
+                var x = Vector.Load(q + c);
+                a0 = Vector.FusedMultiplyAdd(x, Vector.Load(k0 + c), a0);
+                a1 = Vector.FusedMultiplyAdd(x, Vector.Load(k1 + c), a1);
+                a2 = Vector.FusedMultiplyAdd(x, Vector.Load(k2 + c), a2);
+                a3 = Vector.FusedMultiplyAdd(x, Vector.Load(k3 + c), a3);
+            }
+            float s0 = Vector.Sum(a0), s1 = Vector.Sum(a1), s2 = Vector.Sum(a2), s3 = Vector.Sum(a3);
+            for (; c < dim; c++) { s0 += q[c] * k0[c]; s1 += q[c] * k1[c]; s2 += q[c] * k2[c]; s3 += q[c] * k3[c]; }
+            scores[j] = s0 * scale; scores[j + 1] = s1 * scale; scores[j + 2] = s2 * scale; scores[j + 3] = s3 * scale;
+        }
+        for (; j < keys; j++) scores[j] = Dot(q, key0 + j * keyStride, dim) * scale;
+    }
+
+    /// <summary>y[0..dim) = invSum · Σ_j p[j] · value j: the one-query case, four vector columns per pass.</summary>
+    public static void WeightedValuesOne(float* p, int keys, float invSum, float* value0, long valueStride, int dim, float* y)
+    {
+        int c = 0;
+        for (; c + 4 * Width <= dim; c += 4 * Width)
+        {
+            Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            float* vj = value0 + c;
+            for (int j = 0; j < keys; j++, vj += valueStride)
+            {
+                var w = new Vector<float>(p[j]);
+                a0 = Vector.FusedMultiplyAdd(w, Vector.Load(vj), a0);
+                a1 = Vector.FusedMultiplyAdd(w, Vector.Load(vj + Width), a1);
+                a2 = Vector.FusedMultiplyAdd(w, Vector.Load(vj + 2 * Width), a2);
+                a3 = Vector.FusedMultiplyAdd(w, Vector.Load(vj + 3 * Width), a3);
+            }
+            (a0 * invSum).Store(y + c);
+            (a1 * invSum).Store(y + c + Width);
+            (a2 * invSum).Store(y + c + 2 * Width);
+            (a3 * invSum).Store(y + c + 3 * Width);
+        }
+        for (; c + Width <= dim; c += Width)
+        {
+            Vector<float> a = default;
+            float* vj = value0 + c;
+            for (int j = 0; j < keys; j++, vj += valueStride) a = Vector.FusedMultiplyAdd(new Vector<float>(p[j]), Vector.Load(vj), a);
+            (a * invSum).Store(y + c);
+        }
+        for (; c < dim; c++)
+        {
+            float s = 0;
+            float* vj = value0 + c;
+            for (int j = 0; j < keys; j++, vj += valueStride) s += p[j] * *vj;
+            y[c] = s * invSum;
+        }
+    }
+
     /// <summary>
     /// yRows[r][0..dim) = invSums[r] · Σ_j p[r·keys + j] · value j, for the first <paramref name="rows"/> rows.
     /// All <see cref="Group"/> rows are computed (the caller pads short groups); only <paramref name="rows"/> are stored.

@@ -91,6 +91,7 @@ public class AttentionTests
     [InlineData(1, 3, 5, 8, 80, 80)]    // EVA02 head size: a single trailing vector column
     [InlineData(1, 4, 70, 65, 24, 40)]  // several tiles per head, parallel path
     [InlineData(2, 2, 1, 17, 16, 16)]   // decode: one query
+    [InlineData(1, 2, 1, 23, 64, 45)]   // decode: four-column, one-column and scalar value passes
     public void MatchesNaiveReference(int b, int h, int lq, int lk, int d, int dv)
     {
         var c = new Case(b, h, lq, lk, d, dv).Fill(seed: lq * 31 + d);
