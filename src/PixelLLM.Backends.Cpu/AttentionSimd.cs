@@ -61,7 +61,7 @@ internal static unsafe class AttentionSimd
         if (j < keys)
         {
             float* ka = key0 + j * keyStride;
-            for (int r = 0; r < Group; r++) scores[r * keys + j] = Dot(qRows[r], ka, dim) * scale;
+            for (int r = 0; r < Group; r++) scores[r * keys + j] = SimdDots.Dot(qRows[r], ka, dim) * scale;
         }
     }
 
@@ -71,22 +71,11 @@ internal static unsafe class AttentionSimd
         int j = 0;
         for (; j + 3 < keys; j += 4)
         {
-            float* k0 = key0 + j * keyStride, k1 = k0 + keyStride, k2 = k1 + keyStride, k3 = k2 + keyStride;
-            Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            int c = 0;
-            for (; c + Width <= dim; c += Width)
-            {
-                var x = Vector.Load(q + c);
-                a0 = Vector.FusedMultiplyAdd(x, Vector.Load(k0 + c), a0);
-                a1 = Vector.FusedMultiplyAdd(x, Vector.Load(k1 + c), a1);
-                a2 = Vector.FusedMultiplyAdd(x, Vector.Load(k2 + c), a2);
-                a3 = Vector.FusedMultiplyAdd(x, Vector.Load(k3 + c), a3);
-            }
-            float s0 = Vector.Sum(a0), s1 = Vector.Sum(a1), s2 = Vector.Sum(a2), s3 = Vector.Sum(a3);
-            for (; c < dim; c++) { s0 += q[c] * k0[c]; s1 += q[c] * k1[c]; s2 += q[c] * k2[c]; s3 += q[c] * k3[c]; }
-            scores[j] = s0 * scale; scores[j + 1] = s1 * scale; scores[j + 2] = s2 * scale; scores[j + 3] = s3 * scale;
+            float* k0 = key0 + j * keyStride;
+            SimdDots.Dot4(q, k0, k0 + keyStride, k0 + 2 * keyStride, k0 + 3 * keyStride, dim, scores + j);
+            for (int r = 0; r < 4; r++) scores[j + r] *= scale;
         }
-        for (; j < keys; j++) scores[j] = Dot(q, key0 + j * keyStride, dim) * scale;
+        for (; j < keys; j++) scores[j] = SimdDots.Dot(q, key0 + j * keyStride, dim) * scale;
     }
 
     /// <summary>y[0..dim) = invSum · Σ_j p[j] · value j: the one-query case, four vector columns per pass.</summary>
@@ -197,15 +186,5 @@ internal static unsafe class AttentionSimd
         if (rows > 1) (r1 * invSums[1]).Store(yRows[1] + column);
         if (rows > 2) (r2 * invSums[2]).Store(yRows[2] + column);
         if (rows > 3) (r3 * invSums[3]).Store(yRows[3] + column);
-    }
-
-    private static float Dot(float* a, float* b, int n)
-    {
-        Vector<float> acc = default;
-        int c = 0;
-        for (; c + Width <= n; c += Width) acc = Vector.FusedMultiplyAdd(Vector.Load(a + c), Vector.Load(b + c), acc);
-        float s = Vector.Sum(acc);
-        for (; c < n; c++) s += a[c] * b[c];
-        return s;
     }
 }

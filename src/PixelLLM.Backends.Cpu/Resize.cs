@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using System.Numerics;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Ops;
 
@@ -61,38 +61,53 @@ internal static unsafe class Resize
     /// <summary>src (outer, inSize, inner) → dst (outer, outSize, inner) along the middle axis.</summary>
     private static void ResizeAxis(float* src, float* dst, int outer, int inSize, int inner, ResizeWeights w)
     {
-        int outSize = w.First.Length;
-        long work = (long)outer * outSize * inner * w.Taps;
-        if (inner == 1)
+        int outSize = w.First.Length, taps = w.Taps;
+        int[] first = w.First, count = w.Count;
+        long work = (long)outer * outSize * inner * taps;
+        fixed (float* pinned = w.Weights)
         {
-            // Contiguous axis: each output is a short dot product over neighbouring inputs.
-            ForEach(outer, work, o =>
+            float* weights = pinned;
+            if (inner == 1)
             {
-                float* from = src + (long)o * inSize, to = dst + (long)o * outSize;
-                for (int j = 0; j < outSize; j++)
+                // Contiguous axis: each output is a short dot product over neighbouring inputs.
+                ForEach(outer, work, o =>
                 {
-                    var taps = new ReadOnlySpan<float>(w.Weights, j * w.Taps, w.Count[j]);
-                    to[j] = TensorPrimitives.Dot(taps, new ReadOnlySpan<float>(from + w.First[j], taps.Length));
-                }
-            });
-            return;
-        }
-        // Strided axis: each output slice is a weighted sum of whole input slices, vectorised along inner.
-        ForEach(outer * outSize, work, item =>
-        {
-            int o = item / outSize, j = item % outSize;
-            var to = new Span<float>(dst + (long)item * inner, inner);
-            float* from = src + ((long)o * inSize + w.First[j]) * inner;
-            int count = w.Count[j];
-            if (count == 0)
-            {
-                to.Clear();
+                    float* from = src + (long)o * inSize, to = dst + (long)o * outSize;
+                    for (int j = 0; j < outSize; j++)
+                    {
+                        float* wj = weights + j * taps, fj = from + first[j];
+                        float sum = 0;
+                        for (int t = 0; t < count[j]; t++) sum += wj[t] * fj[t];
+                        to[j] = sum;
+                    }
+                });
                 return;
             }
-            TensorPrimitives.Multiply(new ReadOnlySpan<float>(from, inner), w.Weights[j * w.Taps], to);
-            for (int t = 1; t < count; t++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(from + (long)t * inner, inner), w.Weights[j * w.Taps + t], to, to);
-        });
+            // Strided axis: each output slice is a weighted sum of whole input slices, vectorised along inner.
+            ForEach(outer * outSize, work, item =>
+            {
+                int o = item / outSize, j = item % outSize;
+                WeightedSlices(src + ((long)o * inSize + first[j]) * inner, inner, weights + j * taps, count[j], dst + (long)item * inner);
+            });
+        }
+    }
+
+    /// <summary>to[e] = Σ_t w[t] · from[t·inner + e]; the accumulator stays in a register across the taps.</summary>
+    private static void WeightedSlices(float* from, int inner, float* w, int taps, float* to)
+    {
+        int e = 0;
+        for (; e + Vector<float>.Count <= inner; e += Vector<float>.Count)
+        {
+            var acc = Vector<float>.Zero;
+            for (int t = 0; t < taps; t++) acc += new Vector<float>(w[t]) * Vector.Load(from + (long)t * inner + e);
+            acc.Store(to + e);
+        }
+        for (; e < inner; e++)
+        {
+            float sum = 0;
+            for (int t = 0; t < taps; t++) sum += w[t] * from[(long)t * inner + e];
+            to[e] = sum;
+        }
     }
 
     private static void ForEach(int count, long work, Action<int> body)

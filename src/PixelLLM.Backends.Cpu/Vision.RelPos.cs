@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using System.Numerics;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
@@ -24,20 +24,38 @@ internal static unsafe partial class Vision
             int i = item % qh, h = item / qh % heads, b = item / qh / heads;
             var scratch = relPosScratch;
             if (scratch is null || scratch.Length < kh + kw) relPosScratch = scratch = new float[kh + kw];
-            var alongH = scratch.AsSpan(0, kh);
-            var alongW = scratch.AsSpan(kh, kw);
-            for (int j = 0; j < qw; j++)
+            fixed (float* alongH = scratch)
             {
-                int token = i * qw + j;
-                var query = new ReadOnlySpan<float>(q + (((long)b * qh * qw + token) * heads + h) * dim, dim);
-                for (int m = 0; m < kh; m++)
-                    alongH[m] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(relH + (long)rowIndex.Of(i, m) * dim, dim));
-                for (int n = 0; n < kw; n++)
-                    alongW[n] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(relW + (long)colIndex.Of(j, n) * dim, dim));
-                float* to = dst + (((long)b * heads + h) * qh * qw + token) * kh * kw;
-                for (int m = 0; m < kh; m++) TensorPrimitives.Add(alongW, alongH[m], new Span<float>(to + m * kw, kw));
+                float* alongW = alongH + kh;
+                for (int j = 0; j < qw; j++)
+                {
+                    int token = i * qw + j;
+                    float* query = q + (((long)b * qh * qw + token) * heads + h) * dim;
+                    TableDots(query, relH, rowIndex, i, kh, dim, alongH);
+                    TableDots(query, relW, colIndex, j, kw, dim, alongW);
+                    float* to = dst + (((long)b * heads + h) * qh * qw + token) * kh * kw;
+                    for (int m = 0; m < kh; m++) AddScalar(alongW, alongH[m], to + m * kw, kw);
+                }
             }
         });
+    }
+
+    /// <summary>result[k] = query · table[index.Of(at, k)] for k in [0, count).</summary>
+    private static void TableDots(float* query, float* table, RelPosIndex index, int at, int count, int dim, float* result)
+    {
+        int k = 0;
+        for (; k + 3 < count; k += 4)
+            SimdDots.Dot4(query, table + (long)index.Of(at, k) * dim, table + (long)index.Of(at, k + 1) * dim,
+                table + (long)index.Of(at, k + 2) * dim, table + (long)index.Of(at, k + 3) * dim, dim, result + k);
+        for (; k < count; k++) result[k] = SimdDots.Dot(query, table + (long)index.Of(at, k) * dim, dim);
+    }
+
+    private static void AddScalar(float* x, float addend, float* y, int n)
+    {
+        int c = 0;
+        var broadcast = new Vector<float>(addend);
+        for (; c + Vector<float>.Count <= n; c += Vector<float>.Count) (Vector.Load(x + c) + broadcast).Store(y + c);
+        for (; c < n; c++) y[c] = x[c] + addend;
     }
 
     /// <summary>
