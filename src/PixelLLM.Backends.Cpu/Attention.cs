@@ -13,6 +13,12 @@ internal static class Attention
 
     public static void Run(AttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
+        if (x[1].Shape[1] == 0)
+        {
+            // No keys: every weighted sum is empty, as PyTorch's softmax-then-matmul gives.
+            y.F32.Clear();
+            return;
+        }
         var job = new AttentionJob(op, x, y);
         int tiles = job.TileCount;
         if (tiles > 1 && job.MultiplyAdds >= MinParallelWork)

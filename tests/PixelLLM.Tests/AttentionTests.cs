@@ -167,6 +167,15 @@ public class AttentionTests
     }
 
     [Fact]
+    public void NoKeysGivesZeros()
+    {
+        var c = new Case(1, 2, 3, 0, 4, 5).Fill(seed: 1);
+        var got = c.Run();
+        Assert.Equal(new Shape(1, 3, 10), got.Shape);
+        Assert.All(got.ToFloatArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void CausalCombinesWithPaddingMaskAndBias()
     {
         var c = new Case(2, 3, 7, 11, 5, 6, BiasShape: [1, 3, 7, 11], MaskShape: [2, 1, 1, 11], Causal: true, MaskBias: T5MaskBias)
