@@ -64,8 +64,11 @@ internal static unsafe partial class GemmKernel
         _ => 2 * Vector<float>.Count,
     };
 
-    /// <summary>Depth of one packed block: a KC×NR panel of B should stay in L1 while the A panels stream past it.</summary>
-    public static int KC(GemmIsa isa) => isa == GemmIsa.Avx512 ? 256 : 256;
+    /// <summary>
+    /// Depth of one packed block: a KC×NR panel of B (24 KiB / 16 KiB) should stay in L1 (32–48 KiB) while
+    /// A panels stream past it from L2.
+    /// </summary>
+    public static int KC(GemmIsa isa) => isa == GemmIsa.Avx512 ? 192 : 256;
 
     /// <summary>Rows of A packed at once (MC×KC floats stay in L2).</summary>
     public const int MC = 144;

@@ -96,12 +96,13 @@ public class GemmTests
         CheckMatMul(4, [3, 1, 37, 53], [2, 53, 19]);
         CheckMatMul(5, [3, 1, 53, 23], [2, 19, 53], transA: true, transB: true, alpha: 0.5f);
         CheckMatMul(6, [2, 37, 53], [3, 1, 53, 41]);
+        CheckMatMul(7, [4, 2, 64, 96], [2, 96, 80], alpha: 0.5f); // 8 mid-sized products: one per thread
     }
 
     [Fact]
     public void TwoDimensionalBSharedAcrossBatchedA()
     {
-        CheckMatMul(7, [4, 37, 53], [53, 19]);
+        CheckMatMul(17, [4, 37, 53], [53, 19]);
         CheckMatMul(8, [2, 3, 37, 53], [19, 53], transB: true, alpha: 2f);
         CheckMatMul(9, [4, 53, 37], [53, 19], transA: true);
     }
@@ -117,6 +118,7 @@ public class GemmTests
         foreach (int m in new[] { 1, 2, 7, 8 })
             CheckMatMul(10 + m, Stored(m, 131, transA), Stored(131, 70, transB), transA, transB, alpha: 1.25f);
         CheckMatMul(20, Stored(1, 600, transA), Stored(600, 517, transB), transA, transB);
+        CheckMatMul(24, Stored(8, 600, transA), Stored(600, 517, transB), transA, transB); // large enough to split N
     }
 
     [Theory]
