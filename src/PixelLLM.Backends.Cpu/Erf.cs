@@ -58,8 +58,22 @@ internal static class Erf
     private static Vector256<float> Magnitude(Vector256<float> a, Vector256<float> hi, Vector256<float> lo, out Vector256<float> erfc)
     {
         var one = Vector256<float>.One;
+        var big = Vector256.GreaterThanOrEqual(a, one);
+        if (big == Vector256<float>.Zero) // every lane in the series range (common for activations): skip exp and the tail fit
+        {
+            var onlySmall = SmallRange(a, hi);
+            erfc = one - onlySmall;
+            return onlySmall;
+        }
+        var erfSmall = SmallRange(a, hi);
+        var erfcBig = TailRange(a, hi, lo);
+        erfc = Vector256.ConditionalSelect(big, erfcBig, one - erfSmall);
+        return Vector256.ConditionalSelect(big, one - erfcBig, erfSmall);
+    }
 
-        // |x| < 1
+    /// <summary>erf(a) for 0 ≤ a &lt; 1; hi = a².</summary>
+    private static Vector256<float> SmallRange(Vector256<float> a, Vector256<float> hi)
+    {
         var q = Vector256.Create(7.875874871e-05f);
         q = Vector256.MultiplyAddEstimate(q, hi, Vector256.Create(-8.016864303e-04f));
         q = Vector256.MultiplyAddEstimate(q, hi, Vector256.Create(5.189087242e-03f));
@@ -67,9 +81,13 @@ internal static class Erf
         q = Vector256.MultiplyAddEstimate(q, hi, Vector256.Create(1.128359437e-01f));
         q = Vector256.MultiplyAddEstimate(q, hi, Vector256.Create(-3.761262596e-01f));
         q = Vector256.MultiplyAddEstimate(q, hi, Vector256.Create(TwoOverSqrtPiLo));
-        var erfSmall = Vector256.FusedMultiplyAdd(a, Vector256.Create(TwoOverSqrtPiHi), a * q);
+        return Vector256.FusedMultiplyAdd(a, Vector256.Create(TwoOverSqrtPiHi), a * q);
+    }
 
-        // |x| ≥ 1
+    /// <summary>erfc(a) for 1 ≤ a (0 from 10 on); hi + lo = a².</summary>
+    private static Vector256<float> TailRange(Vector256<float> a, Vector256<float> hi, Vector256<float> lo)
+    {
+        var one = Vector256<float>.One;
         var s = one / Vector256.Min(a, Vector256.Create(10f));
         var t = s - Vector256.Create(TailCenter);
         var r = Vector256.Create(1.145922765e-01f);
@@ -86,10 +104,6 @@ internal static class Erf
         r = Vector256.MultiplyAddEstimate(r, t, Vector256.Create(5.023534298e-01f));
         var expNeg = Vector256.Exp(-hi);
         expNeg = Vector256.FusedMultiplyAdd(-lo, expNeg, expNeg); // e^{−hi−lo} ≈ e^{−hi}(1 − lo), |lo| ≤ 1e-6
-        var erfcBig = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(10f)), expNeg * r * s, Vector256<float>.Zero);
-
-        var big = Vector256.GreaterThanOrEqual(a, one);
-        erfc = Vector256.ConditionalSelect(big, erfcBig, one - erfSmall);
-        return Vector256.ConditionalSelect(big, one - erfcBig, erfSmall);
+        return Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(10f)), expNeg * r * s, Vector256<float>.Zero);
     }
 }

@@ -24,14 +24,19 @@ internal static class NormMath
     /// <summary>Σ(x − shift) and Σ(x − shift)².</summary>
     public static (float Sum, float SumSq) ShiftedSums(ReadOnlySpan<float> x, float shift)
     {
+        const int Lanes = 8;
         var s = Vector256.Create(shift);
-        Vector256<float> sum = default, sumSq = default;
+        // Two accumulator pairs: one add chain would stall on the add latency every step.
+        Vector256<float> sum0 = default, sum1 = default, sq0 = default, sq1 = default;
         int i = 0;
-        for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+        for (; i <= x.Length - 2 * Lanes; i += 2 * Lanes)
         {
-            var d = Vector256.Create(x.Slice(i, Vector256<float>.Count)) - s;
-            sum += d;
-            sumSq = Vector256.FusedMultiplyAdd(d, d, sumSq);
+            var d0 = Vector256.Create(x.Slice(i, Lanes)) - s;
+            var d1 = Vector256.Create(x.Slice(i + Lanes, Lanes)) - s;
+            sum0 += d0;
+            sum1 += d1;
+            sq0 = Vector256.FusedMultiplyAdd(d0, d0, sq0);
+            sq1 = Vector256.FusedMultiplyAdd(d1, d1, sq1);
         }
         float tail = 0, tailSq = 0;
         for (; i < x.Length; i++)
@@ -40,7 +45,7 @@ internal static class NormMath
             tail += d;
             tailSq = MathF.FusedMultiplyAdd(d, d, tailSq);
         }
-        return (Vector256.Sum(sum) + tail, Vector256.Sum(sumSq) + tailSq);
+        return (Vector256.Sum(sum0 + sum1) + tail, Vector256.Sum(sq0 + sq1) + tailSq);
     }
 
     /// <summary>Elementwise sum += x − shift and sumSq += (x − shift)² (shift per element).</summary>
@@ -62,27 +67,43 @@ internal static class NormMath
     }
 
     /// <summary>y = ((x − shift) − delta)·invStd·w + b over a row; w and b may be empty (then 1 and 0).</summary>
-    public static void NormalizeRow(ReadOnlySpan<float> x, float shift, float delta, float invStd,
+    public static unsafe void NormalizeRow(ReadOnlySpan<float> x, float shift, float delta, float invStd,
         ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y)
     {
+        const int Lanes = 8;
         int n = x.Length, i = 0;
         bool hasW = !w.IsEmpty, hasB = !b.IsEmpty;
+        if (y.Length < n || (hasW && w.Length < n) || (hasB && b.Length < n)) throw new ArgumentException("NormalizeRow: operand shorter than the row");
         var vs = Vector256.Create(shift);
         var vd = Vector256.Create(delta);
         var vr = Vector256.Create(invStd);
-        for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+        fixed (float* px = x, pw = w, pb = b, py = y)
         {
-            var t = (Vector256.Create(x.Slice(i, Vector256<float>.Count)) - vs - vd) * vr;
-            if (hasW) t *= Vector256.Create(w.Slice(i, Vector256<float>.Count));
-            if (hasB) t += Vector256.Create(b.Slice(i, Vector256<float>.Count));
-            t.CopyTo(y.Slice(i));
-        }
-        for (; i < n; i++)
-        {
-            float t = (x[i] - shift - delta) * invStd;
-            if (hasW) t *= w[i];
-            if (hasB) t += b[i];
-            y[i] = t;
+            if (hasW && hasB)
+            {
+                for (; i <= n - Lanes; i += Lanes)
+                {
+                    var t = (Vector256.Load(px + i) - vs - vd) * vr;
+                    Vector256.FusedMultiplyAdd(t, Vector256.Load(pw + i), Vector256.Load(pb + i)).Store(py + i);
+                }
+            }
+            else
+            {
+                for (; i <= n - Lanes; i += Lanes)
+                {
+                    var t = (Vector256.Load(px + i) - vs - vd) * vr;
+                    if (hasW) t *= Vector256.Load(pw + i);
+                    if (hasB) t += Vector256.Load(pb + i);
+                    t.Store(py + i);
+                }
+            }
+            for (; i < n; i++)
+            {
+                float t = (px[i] - shift - delta) * invStd;
+                if (hasW) t *= pw[i];
+                if (hasB) t += pb[i];
+                py[i] = t;
+            }
         }
     }
 }
