@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace PixelLLM.Backends.Cpu;
@@ -55,6 +56,7 @@ internal static class Erf
     }
 
     /// <summary>erf(a) for a ≥ 0 (NaN propagates), with erfc(a) in <paramref name="erfc"/>; hi + lo = a².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Magnitude(Vector256<float> a, Vector256<float> hi, Vector256<float> lo, out Vector256<float> erfc)
     {
         var one = Vector256<float>.One;
@@ -72,6 +74,7 @@ internal static class Erf
     }
 
     /// <summary>erf(a) for 0 ≤ a &lt; 1; hi = a².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> SmallRange(Vector256<float> a, Vector256<float> hi)
     {
         var q = Vector256.Create(7.875874871e-05f);
@@ -85,6 +88,7 @@ internal static class Erf
     }
 
     /// <summary>erfc(a) for 1 ≤ a (0 from 10 on); hi + lo = a².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> TailRange(Vector256<float> a, Vector256<float> hi, Vector256<float> lo)
     {
         var one = Vector256<float>.One;
