@@ -21,6 +21,7 @@ public static class GoldenRunners
         new PromptEncoderRunner(),
         new TwoWayTransformerRunner(),
         new MaskDecoderRunner(),
+        new T5Runner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
