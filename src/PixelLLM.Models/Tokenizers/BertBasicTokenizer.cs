@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace PixelLLM.Models.Tokenizers;
@@ -51,10 +50,7 @@ internal static class BertBasicTokenizer
     {
         var c = rune.Value;
         if (c is >= '!' and <= '/' or >= ':' and <= '@' or >= '[' and <= '`' or >= '{' and <= '~') return true;
-        if (Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
-            or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
-            or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation) return true;
-        return IsCjkIdeograph(c);
+        return BertTextNormalizer.IsPunctuation(c) || IsCjkIdeograph(c);
     }
 
     /// <summary>The CJK blocks BERT splits character by character (same ranges in tensorflow_text and Google's BERT).</summary>
