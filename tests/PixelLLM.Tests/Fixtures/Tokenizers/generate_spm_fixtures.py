@@ -11,6 +11,7 @@ id sequences. The C# tests only read the JSON; they never run python.
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -152,18 +153,21 @@ def main():
     rng = random.Random(1234)
     out = {"generator": "tests/PixelLLM.Tests/Fixtures/Tokenizers/generate_spm_fixtures.py",
            "sentencepiece_version": spm.__version__, "models": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        # B: byte fallback on, digits split, plain nfkc, extra whitespace kept, dummy prefix on.
-        b = train(tmp, "spm_bytefallback", ["--vocab_size=400", "--byte_fallback=true", "--split_digits=true",
-                                            "--normalization_rule_name=nfkc", "--remove_extra_whitespaces=false",
-                                            "--add_dummy_prefix=true"])
-        # C: no normalisation, no dummy prefix, a user-defined symbol, no byte fallback.
-        c = train(tmp, "spm_identity", ["--vocab_size=160", "--byte_fallback=false",
-                                        "--normalization_rule_name=identity", "--add_dummy_prefix=false",
-                                        "--user_defined_symbols=<sep>"])
-        for src, dst in ((b, "spm_bytefallback.model"), (c, "spm_identity.model")):
-            with open(src, "rb") as fi, open(os.path.join(HERE, dst), "wb") as fo:
-                fo.write(fi.read())
+    # A fixed work directory: spm_train records its input path in the model, so this keeps the bytes reproducible.
+    tmp = os.path.join(tempfile.gettempdir(), "pixelllm-spm-fixtures")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    # B: byte fallback on, digits split, plain nfkc, extra whitespace kept, dummy prefix on.
+    b = train(tmp, "spm_bytefallback", ["--vocab_size=400", "--byte_fallback=true", "--split_digits=true",
+                                        "--normalization_rule_name=nfkc", "--remove_extra_whitespaces=false",
+                                        "--add_dummy_prefix=true"])
+    # C: no normalisation, no dummy prefix, a user-defined symbol, no byte fallback.
+    c = train(tmp, "spm_identity", ["--vocab_size=160", "--byte_fallback=false",
+                                    "--normalization_rule_name=identity", "--add_dummy_prefix=false",
+                                    "--user_defined_symbols=<sep>"])
+    for src, dst in ((b, "spm_bytefallback.model"), (c, "spm_identity.model")):
+        with open(src, "rb") as fi, open(os.path.join(HERE, dst), "wb") as fo:
+            fo.write(fi.read())
     models = [("golden:pixelllm/spiece.model", os.path.join(GOLDEN, "pixelllm", "spiece.model")),
               ("golden:pixelllm_refseg/spiece.model", os.path.join(GOLDEN, "pixelllm_refseg", "spiece.model")),
               ("spm_bytefallback.model", os.path.join(HERE, "spm_bytefallback.model")),
