@@ -88,6 +88,26 @@ public class TokenizerTests
         Assert.ThrowsAny<Exception>(() => SentencePieceTokenizer.Create(stream, false, false));
     }
 
+    /// <summary>
+    /// The real Flan-T5 spm is not stored in this workplace; set PIXELLLM_T5_SPM to its path to run this check
+    /// (without it the test has nothing to check and returns).
+    /// </summary>
+    [Fact]
+    public void RealT5Model_WhenProvided_LoadsWithT5Conventions()
+    {
+        var path = Environment.GetEnvironmentVariable("PIXELLLM_T5_SPM");
+        if (string.IsNullOrEmpty(path)) return;
+        var t5 = T5SentencePieceTokenizer.Load(path);
+        Assert.Contains(t5.VocabSize, new[] { 32000, 32100 });
+        Assert.Equal((0, 1, 2, 0), (t5.PadId, t5.EosId, t5.UnkId, t5.BosId));
+        foreach (var text in new[] { "where is the red ball on the left", "A long image caption:", "an object of", "A photo of" })
+        {
+            var ids = t5.Encode(text, addEos: true);
+            Assert.Equal(1, ids[^1]);
+            Assert.Equal(text, t5.Decode([0, .. ids, 0, 0]));
+        }
+    }
+
     // ---------------------------------------------------------------- PixelLLM goldens (T5 and BERT/GIT)
 
     public static TheoryData<string, string> GoldenCases() => new()

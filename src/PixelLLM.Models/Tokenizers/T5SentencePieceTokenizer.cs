@@ -10,12 +10,15 @@ namespace PixelLLM.Models.Tokenizers;
 /// decoding is <see cref="SentencePieceDecoder"/>, which reproduces the C++ library's text.
 /// </summary>
 /// <remarks>
-/// Microsoft.ML.Tokenizers 2.0.1 indexes its id tables with the model's bos_id (and eos_id) unconditionally, so a
-/// model trained without BOS (bos_id = −1, every T5 model) crashes with IndexOutOfRangeException. Protobuf merges a
-/// repeated embedded message into the earlier one, so before handing the bytes over we append one extra
-/// <c>trainer_spec</c> that aliases the missing id to an existing control/unknown piece (BOS → EOS, EOS → unk),
-/// and we never ask the library to add BOS or EOS. The alias only affects the library's own special-id bookkeeping;
-/// segmentation never produces control pieces, and this class reports the real ids from the untouched model.
+/// Microsoft.ML.Tokenizers 2.0.1 indexes its id tables with the model's bos_id unconditionally, so a model trained
+/// without BOS (bos_id = −1, every T5 model) crashes with IndexOutOfRangeException. Protobuf merges a repeated
+/// embedded message into the earlier one, so before handing the bytes over we append one extra <c>trainer_spec</c>
+/// that aliases BOS to the EOS piece, and we never ask the library to add BOS or EOS. The alias only touches the
+/// library's own special-id bookkeeping; segmentation never produces control pieces, and this class reports the
+/// real ids from the untouched model. Three more differences from the C++ library are repaired around the library
+/// (each checked against python sentencepiece in the tests): characters the normaliser's charsmap deletes (nmt_nfkc:
+/// C0 controls, DEL) are removed beforehand because the library keeps them; runs of unknown characters are merged
+/// into one unknown id; and byte fallback is done here (see <see cref="ForMicrosoftMlTokenizers"/>).
 /// </remarks>
 public sealed class T5SentencePieceTokenizer : ITextTokenizer
 {
