@@ -14,7 +14,7 @@ public static class SamImageEncoder
 {
     /// <summary>
     /// Adds the encoder to <paramref name="p"/>'s graph. <paramref name="image"/> is the normalised image
-    /// (B, H, W, 3) with H and W multiples of the patch size; returns (B, H/patch, W/patch, OutChans).
+    /// (B, H, W, 3); returns (B, ⌊H/patch⌋, ⌊W/patch⌋, OutChans).
     /// Names <c>mid.patch_embed</c> (before pos_embed) and <c>mid.blocks.i</c> (B, Hg, Wg, C) in the current scope.
     /// </summary>
     public static Tensor Build(ParamScope p, SamImageEncoderConfig cfg, Tensor image)
@@ -40,8 +40,9 @@ public static class SamImageEncoder
         var s = image.Shape;
         if (image.DType != DType.F32 || s.Rank != 4 || s[3] != 3)
             throw new InvalidInputException($"SAM image encoder: image must be F32 (B, H, W, 3) channels-last, got {image.Desc}");
-        if (s[0] < 1 || s[1] < cfg.PatchSize || s[2] < cfg.PatchSize || s[1] % cfg.PatchSize != 0 || s[2] % cfg.PatchSize != 0)
-            throw new InvalidInputException($"SAM image encoder: image {s} must have H and W positive multiples of the patch size {cfg.PatchSize}");
+        if (s[0] < 1 || s[1] < cfg.PatchSize || s[2] < cfg.PatchSize)
+            throw new InvalidInputException($"SAM image encoder: image {s} must be at least one patch ({cfg.PatchSize}) high and wide");
+        // A VALID stride-patch conv, as in both references: trailing pixels that do not fill a patch are never seen.
         return (s[1] / cfg.PatchSize, s[2] / cfg.PatchSize);
     }
 

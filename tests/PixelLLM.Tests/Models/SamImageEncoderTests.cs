@@ -44,7 +44,7 @@ public class SamImageEncoderTests
 
     [Theory]
     [InlineData(new[] { 1, 3, 24, 20 })]   // NCHW instead of NHWC
-    [InlineData(new[] { 1, 24, 22, 3 })]   // width not a multiple of the patch (4)
+    [InlineData(new[] { 1, 24, 3, 3 })]    // narrower than one patch (4)
     [InlineData(new[] { 24, 20, 3 })]      // no batch dim
     public void BadImageShape_Throws(int[] shape)
     {
