@@ -19,6 +19,7 @@ public static class GoldenRunners
     private static readonly IGoldenRunner[] all =
     [
         new SamImageEncoderRunner(),
+        new T5Runner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
