@@ -18,6 +18,7 @@ public static class GoldenRunners
 {
     private static readonly IGoldenRunner[] all =
     [
+        new SamImageEncoderRunner(),
         new T5Runner(),
     ];
 
