@@ -30,7 +30,9 @@ public sealed class GraphExecutor : IDisposable
         TensorView ViewOf(Tensor t)
         {
             if (views.TryGetValue(t.Id, out var v)) return v;
-            v = t.Kind == TensorKind.Weight ? backend.AddWeight(t.WeightData!) : new TensorView(arena, Plan.Offsets[t.Id], t.Desc);
+            v = t.Kind == TensorKind.Weight ? backend.AddWeight(t.WeightData!)
+                : Plan.Offsets.TryGetValue(t.Id, out var offset) ? new TensorView(arena, offset, t.Desc)
+                : ViewOf(t.Producer!.Inputs[0]) with { Desc = t.Desc };   // a view of a weight shares the weight's storage
             views[t.Id] = v;
             return v;
         }

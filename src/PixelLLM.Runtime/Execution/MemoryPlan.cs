@@ -18,7 +18,7 @@ public sealed class MemoryPlan
 
     /// <summary>Nodes in execution order (only those the kept tensors depend on).</summary>
     public IReadOnlyList<Node> Order { get; }
-    /// <summary>Arena offset per tensor id (inputs, intermediates and views).</summary>
+    /// <summary>Arena offset per tensor id (inputs, intermediates and their views; views of weights live with the weight).</summary>
     public IReadOnlyDictionary<int, long> Offsets { get; }
     /// <summary>Per storage-owning tensor id: the first and last step (index into <see cref="Order"/>) its bytes must live.</summary>
     public IReadOnlyDictionary<int, (int First, int Last)> Lifetimes { get; }
@@ -76,7 +76,7 @@ public sealed class MemoryPlan
             peak = Math.Max(peak, offset + size);
         }
         foreach (var n in order)
-            if (n.Op.IsView) offsets[n.Output.Id] = offsets[RootOf(n.Output).Id];
+            if (n.Op.IsView && RootOf(n.Output) is { Kind: not TensorKind.Weight } owner) offsets[n.Output.Id] = offsets[owner.Id];
         return new MemoryPlan(order, offsets, life, peak, sum);
     }
 
