@@ -9,7 +9,7 @@ internal static unsafe class GemmDriver
     /// <summary>Below this many multiply-adds (~2M, tens of microseconds) thread hand-off costs more than it saves.</summary>
     public const long ParallelThreshold = 1L << 21;
 
-    /// <summary>Up to this many rows (decode steps) A is not packed: it is read in place.</summary>
+    /// <summary>Up to this many rows (decode steps) A is read in place, and a K-contiguous B is used by dot products.</summary>
     public const int SmallM = 8;
 
     /// <summary>Up to this many columns a padded register tile would mostly compute zeros; dot products win.</summary>
@@ -29,7 +29,7 @@ internal static unsafe class GemmDriver
         int threads = allowParallel && p.MultiplyAdds >= ParallelThreshold ? Environment.ProcessorCount : 1;
         // Split the larger output dimension; the packed operand along the other one is then packed by every thread,
         // so this also keeps that duplicated packing the smaller of the two.
-        bool alongN = path == GemmPath.StreamB || p.N >= p.M;
+        bool alongN = p.N >= p.M;
         int align = alongN ? GemmKernel.NR(isa) : GemmKernel.MR;
         int extent = alongN ? p.N : p.M;
         int chunks = Math.Min(threads, (extent + align - 1) / align);
@@ -48,21 +48,19 @@ internal static unsafe class GemmDriver
         });
     }
 
-    private enum GemmPath { Packed, StreamB, Dot }
+    private enum GemmPath { Packed, Dot }
 
     private static GemmPath ChoosePath(in GemmProblem p)
     {
-        if (p.M <= SmallM && p.B.ColStride == 1 && p.N > SmallN) return GemmPath.StreamB;
-        if (p.M <= SmallM || p.N <= SmallN) return GemmPath.Dot;
-        return GemmPath.Packed;
+        bool kContiguousB = p.B.RowStride == 1 || p.K == 1;
+        return (p.M <= SmallM && kContiguousB) || p.N <= SmallN ? GemmPath.Dot : GemmPath.Packed;
     }
 
     private static void RunSerial(in GemmProblem p, GemmPath path, GemmIsa isa)
     {
         switch (path)
         {
-            case GemmPath.StreamB: GemmPaths.StreamB(p, isa); break;
-            case GemmPath.Dot: GemmPaths.Dot(p); break;
+            case GemmPath.Dot: GemmPaths.Dot(p, isa); break;
             default: GemmPaths.Packed(p, isa); break;
         }
     }

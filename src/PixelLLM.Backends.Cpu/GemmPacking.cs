@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace PixelLLM.Backends.Cpu;
 
 /// <summary>
@@ -46,16 +48,16 @@ internal static unsafe class GemmPacking
     /// </summary>
     public static void PackB(float* b, nint ks, nint cs, int kc, int nc, int nr, float* dst)
     {
+        if (cs == 1)
+        {
+            PackRowMajorB(b, ks, kc, nc, nr, dst);
+            return;
+        }
         for (int j0 = 0; j0 < nc; j0 += nr, dst += nr * kc)
         {
             int cols = Math.Min(nr, nc - j0);
             float* src = b + j0 * cs;
-            if (cs == 1)
-            {
-                for (int p = 0; p < kc; p++)
-                    new ReadOnlySpan<float>(src + p * ks, cols).CopyTo(new Span<float>(dst + p * nr, cols));
-            }
-            else if (ks == 1)
+            if (ks == 1)
             {
                 // B is a transposed (N, K) matrix such as a PyTorch Linear weight: each column is contiguous.
                 GemmTranspose.Columns(src, cs, kc, cols, nr, dst);
@@ -68,6 +70,25 @@ internal static unsafe class GemmPacking
             if (cols < nr)
                 for (int p = 0; p < kc; p++)
                     new Span<float>(dst + p * nr + cols, nr - cols).Clear();
+        }
+    }
+
+    /// <summary>Row-major B: walk it row by row (long contiguous reads), dealing each row out to the panels.</summary>
+    private static void PackRowMajorB(float* b, nint ks, int kc, int nc, int nr, float* dst)
+    {
+        int full = nc / nr, rest = nc - full * nr;
+        nint panel = (nint)nr * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            float* row = b + p * ks;
+            float* to = dst + p * nr;
+            for (int q = 0; q < full; q++, row += nr, to += panel)
+                for (int j = 0; j < nr; j += 4) Vector128.Store(Vector128.Load(row + j), to + j); // NR is a multiple of 4
+            if (rest > 0)
+            {
+                new ReadOnlySpan<float>(row, rest).CopyTo(new Span<float>(to, rest));
+                new Span<float>(to + rest, nr - rest).Clear();
+            }
         }
     }
 }

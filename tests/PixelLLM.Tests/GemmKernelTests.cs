@@ -13,9 +13,10 @@ public unsafe class GemmKernelTests
         { 41, 29, 300, false, false },   // packed, two K blocks
         { 41, 29, 300, true, true },
         { 100, 77, 65, false, true },    // packed from a transposed B (Linear layout)
-        { 5, 83, 47, false, false },     // few rows: B streamed in place, ragged strip
-        { 3, 45, 47, true, false },
-        { 6, 40, 90, false, true },      // few rows, K-contiguous B: dot products
+        { 5, 83, 47, false, false },     // few rows: A read in place, ragged strip
+        { 3, 45, 470, true, false },
+        { 6, 40, 90, false, true },      // few rows, K-contiguous B: dot-product tiles
+        { 7, 9, 37, true, true },
         { 50, 2, 33, true, false },      // few columns
     };
 
