@@ -50,6 +50,29 @@ public unsafe class GemmKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(576, 1280, 2)]
+    [InlineData(4096, 3840, 16)]
+    [InlineData(37, 19, 6)]
+    [InlineData(1, 2048, 7)]
+    [InlineData(5, 3, 4)]
+    public void ThreadGridCoversOutputExactlyOnce(int m, int n, int threads)
+    {
+        var grid = ThreadGrid.For(m, n, threads, GemmKernel.MR, 32);
+        Assert.InRange(grid.Count, 1, threads);
+        var hits = new int[m * n];
+        for (int b = 0; b < grid.Count; b++)
+        {
+            var (r0, rows, c0, cols) = grid.Block(b);
+            Assert.True(rows > 0 && cols > 0, $"block {b} is empty");
+            Assert.True(r0 % GemmKernel.MR == 0 && c0 % 32 == 0, $"block {b} is not tile-aligned");
+            for (int i = r0; i < r0 + rows; i++)
+                for (int j = c0; j < c0 + cols; j++) hits[i * n + j]++;
+        }
+        Assert.All(hits, h => Assert.Equal(1, h));
+        if (m >= 4096) Assert.Equal(threads, grid.Count); // big problems use every core, as a 2-D split (4×4)
+    }
+
     private static float[] Values(Random rng, int count) =>
         Enumerable.Range(0, count).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
 }
