@@ -57,9 +57,10 @@ internal static unsafe class GemmPaths
     }
 
     /// <summary>
-    /// Few rows or few columns with K-contiguous data (e.g. a decode step through a Linear weight): every output is one
-    /// vectorised dot product. Column-outer order keeps the few A rows in L1 while each B column streams once.
-    /// Operands that are not K-contiguous are first copied in blocks of <see cref="DotBlock"/> rows/columns.
+    /// Few rows with K-contiguous B columns (a decode step through a Linear weight), or few columns: outputs are dot
+    /// products, computed 2 rows × 4 columns at a time. Column-outer order keeps the few A rows in cache while each
+    /// B column streams from memory once. Operands that are not K-contiguous are first copied, <see cref="DotBlock"/>
+    /// rows or columns at a time.
     /// </summary>
     public static void Dot(in GemmProblem p, GemmIsa isa)
     {
