@@ -3,43 +3,38 @@ using System.Runtime.Intrinsics;
 namespace PixelLLM.Backends.Cpu;
 
 /// <summary>
-/// Copies blocks of A and B into the contiguous, zero-padded panel layouts the micro-kernel streams through,
+/// Copies blocks of A and B into the contiguous panel layouts the micro-kernel streams through,
 /// from any strides (so transposed operands cost nothing extra beyond the copy).
 /// </summary>
 internal static unsafe class GemmPacking
 {
     /// <summary>
-    /// Packs rows [0, mc) × depth [0, kc) of A, element (i, p) at a + i·rs + p·ks, into MR-row panels:
-    /// panel r is dst[r·MR·kc ..], p-major (dst[r·MR·kc + p·MR + i]); rows past mc are zero.
+    /// Copies rows [0, mc) × depth [0, kc) of A, element (i, p) at a + i·rs + p·ks, into a contiguous block and returns
+    /// the block's (row stride, depth stride); row i starts at dst + i·kc in both layouts, as the kernel's A offsets expect
+    /// (MR-row panels are kc·MR apart). A row-major A is copied row by row (long contiguous copies); any other A goes into
+    /// depth-major MR-row panels (dst[r·MR·kc + p·MR + i]) so its reads are as contiguous as its strides allow.
+    /// The micro-kernel never reads rows past mc, so ragged panels need no zero padding.
     /// </summary>
-    public static void PackA(float* a, nint rs, nint ks, int mc, int kc, float* dst)
+    public static (nint RowStride, nint DepthStride) PackA(float* a, nint rs, nint ks, int mc, int kc, float* dst)
     {
         const int mr = GemmKernel.MR;
+        if (ks == 1)
+        {
+            for (int i = 0; i < mc; i++)
+                new ReadOnlySpan<float>(a + i * rs, kc).CopyTo(new Span<float>(dst + (nint)i * kc, kc));
+            return (kc, 1);
+        }
         for (int i0 = 0; i0 < mc; i0 += mr, dst += mr * kc)
         {
             int rows = Math.Min(mr, mc - i0);
             float* src = a + i0 * rs;
-            if (ks == 1)
+            for (int p = 0; p < kc; p++)
             {
-                // Row-major A: read each row contiguously, scatter into the panel with stride MR.
-                for (int i = 0; i < rows; i++)
-                {
-                    float* row = src + i * rs;
-                    for (int p = 0; p < kc; p++) dst[p * mr + i] = row[p];
-                }
+                float* column = src + p * ks;
+                for (int i = 0; i < rows; i++) dst[p * mr + i] = column[i * rs];
             }
-            else
-            {
-                for (int p = 0; p < kc; p++)
-                {
-                    float* col = src + p * ks;
-                    for (int i = 0; i < rows; i++) dst[p * mr + i] = col[i * rs];
-                }
-            }
-            if (rows < mr)
-                for (int p = 0; p < kc; p++)
-                    for (int i = rows; i < mr; i++) dst[p * mr + i] = 0f;
         }
+        return (1, mr);
     }
 
     /// <summary>

@@ -20,8 +20,7 @@ internal static unsafe class GemmPaths
         float* bPack = GemmScratch.Get(ScratchSlot.PackB, (long)kcFirst * ncMax);
         bool packA = p.M > GemmDriver.SmallM;
         float* aPack = packA ? GemmScratch.Get(ScratchSlot.PackA, (long)kcFirst * mcMax) : null;
-        var t = new MicroTile { Alpha = p.Alpha, Ldc = p.Ldc, BKStride = nr };
-        (t.ARowStride, t.AKStride) = packA ? (1, mr) : (p.A.RowStride, p.A.ColStride);
+        var t = new MicroTile { Alpha = p.Alpha, Ldc = p.Ldc, BKStride = nr, ARowStride = p.A.RowStride, AKStride = p.A.ColStride };
 
         for (int jc = 0; jc < p.N; jc += ncMax)
         {
@@ -37,7 +36,7 @@ internal static unsafe class GemmPaths
                 {
                     int mc = Math.Min(mcMax, p.M - ic);
                     var aBlock = p.A.Offset(ic, pc);
-                    if (packA) GemmPacking.PackA(aBlock.Ptr, aBlock.RowStride, aBlock.ColStride, mc, kc, aPack);
+                    if (packA) (t.ARowStride, t.AKStride) = GemmPacking.PackA(aBlock.Ptr, aBlock.RowStride, aBlock.ColStride, mc, kc, aPack);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         t.B = bPack + jr * kc;
