@@ -15,6 +15,8 @@ internal static unsafe class GemmDriver
     /// <summary>Up to this many columns a padded register tile would mostly compute zeros; dot products win.</summary>
     public const int SmallN = 4;
 
+    private const int DotBlocksPerThread = 4;
+
     public static void Run(in GemmProblem p, bool allowParallel = true) => Run(p, allowParallel, GemmKernel.Best);
 
     public static void Run(in GemmProblem p, bool allowParallel, GemmIsa isa)
@@ -27,7 +29,10 @@ internal static unsafe class GemmDriver
         }
         var path = ChoosePath(p);
         int threads = allowParallel && p.MultiplyAdds >= ParallelThreshold ? Environment.ProcessorCount : 1;
-        var grid = ThreadGrid.For(p.M, p.N, threads, GemmKernel.MR, GemmKernel.NR(isa));
+        // Dot products pack nothing, so finer blocks cost nothing and let a thread that got more CPU time do more.
+        var grid = path == GemmPath.Dot
+            ? ThreadGrid.For(p.M, p.N, threads * DotBlocksPerThread, 2, 4)
+            : ThreadGrid.For(p.M, p.N, threads, GemmKernel.MR, GemmKernel.NR(isa));
         if (grid.Count <= 1)
         {
             RunSerial(p, path, isa);
