@@ -21,6 +21,8 @@ public static class GoldenRunners
         new PromptEncoderRunner(),
         new TwoWayTransformerRunner(),
         new MaskDecoderRunner(),
+        new SamPipelineRunner(),
+        new SamImageEncoderRunner(),
         new T5Runner(),
     ];
 

@@ -30,11 +30,9 @@ public sealed class GraphExecutor : IDisposable
         TensorView ViewOf(Tensor t)
         {
             if (views.TryGetValue(t.Id, out var v)) return v;
-            var storage = t;
-            while (storage.Producer is { Op.IsView: true } producer) storage = producer.Inputs[0];
             v = t.Kind == TensorKind.Weight ? backend.AddWeight(t.WeightData!)
-                : storage.Kind == TensorKind.Weight ? ViewOf(storage) with { Desc = t.Desc }    // a view of a weight reads the weight's bytes
-                : new TensorView(arena, Plan.Offsets[t.Id], t.Desc);
+                : Plan.Offsets.TryGetValue(t.Id, out var offset) ? new TensorView(arena, offset, t.Desc)
+                : ViewOf(t.Producer!.Inputs[0]) with { Desc = t.Desc };   // a view of a weight shares the weight's storage
             views[t.Id] = v;
             return v;
         }

@@ -18,7 +18,7 @@ public sealed class MemoryPlan
 
     /// <summary>Nodes in execution order (only those the kept tensors depend on).</summary>
     public IReadOnlyList<Node> Order { get; }
-    /// <summary>Arena offset per tensor id (inputs, intermediates and views).</summary>
+    /// <summary>Arena offset per tensor id (inputs, intermediates and their views; views of weights live with the weight).</summary>
     public IReadOnlyDictionary<int, long> Offsets { get; }
     /// <summary>Per storage-owning tensor id: the first and last step (index into <see cref="Order"/>) its bytes must live.</summary>
     public IReadOnlyDictionary<int, (int First, int Last)> Lifetimes { get; }
@@ -42,8 +42,8 @@ public sealed class MemoryPlan
         var life = new Dictionary<int, (int First, int Last)>();
         void Touch(Tensor t, int step)
         {
+            if (t.Kind == TensorKind.Weight) return;
             var r = RootOf(t);
-            if (r.Kind == TensorKind.Weight) return;                // weights and views of weights live outside the arena
             int first = r.Kind == TensorKind.Input ? 0 : step;
             life[r.Id] = life.TryGetValue(r.Id, out var l) ? (Math.Min(l.First, first), Math.Max(l.Last, step)) : (first, step);
         }
@@ -76,7 +76,7 @@ public sealed class MemoryPlan
             peak = Math.Max(peak, offset + size);
         }
         foreach (var n in order)
-            if (n.Op.IsView && RootOf(n.Output).Kind != TensorKind.Weight) offsets[n.Output.Id] = offsets[RootOf(n.Output).Id];
+            if (n.Op.IsView && RootOf(n.Output) is { Kind: not TensorKind.Weight } owner) offsets[n.Output.Id] = offsets[owner.Id];
         return new MemoryPlan(order, offsets, life, peak, sum);
     }
 
