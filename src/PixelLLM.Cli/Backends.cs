@@ -1,0 +1,16 @@
+using PixelLLM.Backends.Cpu;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+
+namespace PixelLLM.Cli;
+
+/// <summary>Backend selection by name for every command's --backend option.</summary>
+internal static class Backends
+{
+    public static IBackend Create(string name) => name switch
+    {
+        "cpu" => new CpuBackend(),
+        "cuda" => throw new BackendException("the CUDA backend is not built yet (use --backend cpu)"),
+        _ => throw new InvalidInputException($"--backend: unknown backend '{name}' (expected cpu or cuda)"),
+    };
+}

@@ -1,0 +1,21 @@
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Models.Verification;
+
+/// <summary>The result of verifying one case.</summary>
+public sealed record VerifyReport(string Component, string Case, IReadOnlyList<TensorCheck> Checks)
+{
+    public bool Passed => Checks.Count > 0 && Checks.All(c => c.Passed);
+}
+
+/// <summary>Opens a case, runs the matching runner and compares: the path behind both `pixelllm verify` and the golden tests.</summary>
+public static class GoldenVerifier
+{
+    public static VerifyReport Verify(string casePrefix, IBackend backend, IWeightSource? weights = null)
+    {
+        using var golden = GoldenCase.Open(casePrefix, weights);
+        var outputs = GoldenRunners.For(golden.Component).Run(golden, backend);
+        return new VerifyReport(golden.Component, golden.Name, GoldenComparison.Compare(golden, outputs));
+    }
+}
