@@ -18,6 +18,7 @@ public static class GoldenRunners
 {
     private static readonly IGoldenRunner[] all =
     [
+        new Eva02Runner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
