@@ -58,7 +58,7 @@ public class Eva02PixelLlmTests
         foreach (var (ours, reference) in new[] { ("tokens", "mid.git_tokens"), ("grid", "mid.git_visual_features") })
         {
             if (!io.Contains(reference)) continue;
-            var check = GoldenComparison.CompareOne(reference, io.Get(reference), exec.Fetch(ours), (1e-4, 1e-4));
+            var check = GoldenComparison.CompareOne(reference, io.Get(reference), exec.Fetch(ours), Tolerance.Default);
             if (!check.Passed) failures.Add($"{check.Name}: max|err| {check.MaxAbsError:E2} {check.Note}");
         }
         Assert.True(failures.Count == 0, $"{component}/{caseName}:\n" + string.Join("\n", failures));
