@@ -34,11 +34,15 @@ internal static class Eva02Positions
             for (int i = 0; i < c; i++) clsRows[b * c + i] = clsValues[i] + pos[i];
         var clsTokens = g.Weight(Eva02Encoder.AuxName(p, "cls_pos_embed"), HostTensor.FromArray(clsRows, batch, 1, c));
 
-        var patchTable = HostTensor.FromArray(pos[c..], 1, tableH, tableW, c);
-        var patchPos = g.Weight(Eva02Encoder.AuxName(p, "patch_pos_embed"), patchTable);
-        if (tableH != gridH || tableW != gridW)
-            patchPos = g.Resize(patchPos, [1, 2], [gridH, gridW], ResizeKernel.Cubic, antialias: true);
-        patchPos = g.Reshape(patchPos, 1, tokens, c);
+        // The table is given the shape its consumer needs on the host: a view (Reshape) of a weight is not supported.
+        Tensor patchPos;
+        if (tableH == gridH && tableW == gridW)
+            patchPos = g.Weight(Eva02Encoder.AuxName(p, "patch_pos_embed"), HostTensor.FromArray(pos[c..], 1, tokens, c));
+        else
+        {
+            var table2d = g.Weight(Eva02Encoder.AuxName(p, "patch_pos_embed"), HostTensor.FromArray(pos[c..], 1, tableH, tableW, c));
+            patchPos = g.Reshape(g.Resize(table2d, [1, 2], [gridH, gridW], ResizeKernel.Cubic, antialias: true), 1, tokens, c);
+        }
         return g.Concat(1, clsTokens, g.Add(patches, patchPos));
     }
 
