@@ -6,11 +6,12 @@ using PixelLLM.Runtime;
 using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.Weights;
 using PixelLLM.Tests.Support;
+using Xunit.Abstractions;
 
 namespace PixelLLM.Tests.GoldenTests;
 
 /// <summary>EVA02 (timm Eva) against the golden cases under shared/golden/eva02.</summary>
-public class Eva02GoldenTests
+public class Eva02GoldenTests(ITestOutputHelper log)
 {
     public static TheoryData<string> Cases => new() { "cfgA_mim_avgpool", "cfgB_clip_token_nonsquare" };
 
@@ -23,6 +24,7 @@ public class Eva02GoldenTests
         using var backend = new CpuBackend();
         var report = GoldenVerifier.Verify(CasePath(name), backend);
         var lines = report.Checks.Select(c => $"{c.Name} {c.Shape}: max|err| {c.MaxAbsError:E2}, worst/allowed {c.WorstRatio:F3} {(c.Passed ? "ok" : "FAIL")} {c.Note}");
+        foreach (var line in lines) log.WriteLine(line);
         Assert.True(report.Passed, $"eva02/{name}:\n" + string.Join("\n", lines));
         // The case lists out.* and mid.* tensors; every one must have been produced (a missing one fails above too).
         Assert.Contains(report.Checks, c => c.Name == "out.features");

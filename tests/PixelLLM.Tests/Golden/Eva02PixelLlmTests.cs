@@ -7,7 +7,9 @@ using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.SafeTensors;
+using PixelLLM.Runtime.Weights;
 using PixelLLM.Tests.Support;
+using Xunit.Abstractions;
 
 namespace PixelLLM.Tests.GoldenTests;
 
@@ -16,7 +18,7 @@ namespace PixelLLM.Tests.GoldenTests;
 /// bicubic, ln_post) against the EVA02 tensors of the end-to-end PixelLLM goldens (mid.git_tokens incl. cls after
 /// ln_post, mid.git_visual_features without cls), on the normalised, zero-padded canvas of spec §3.1–3.2.
 /// </summary>
-public class Eva02PixelLlmTests
+public class Eva02PixelLlmTests(ITestOutputHelper log)
 {
     // CLIP mean/std (spec §0), applied to 0..255 pixels.
     private static readonly double[] Mean = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255];
@@ -59,6 +61,7 @@ public class Eva02PixelLlmTests
         {
             if (!io.Contains(reference)) continue;
             var check = GoldenComparison.CompareOne(reference, io.Get(reference), exec.Fetch(ours), Tolerance.Default);
+            log.WriteLine($"{component}/{caseName} {check.Name} {check.Shape}: max|err| {check.MaxAbsError:E2}");
             if (!check.Passed) failures.Add($"{check.Name}: max|err| {check.MaxAbsError:E2} {check.Note}");
         }
         Assert.True(failures.Count == 0, $"{component}/{caseName}:\n" + string.Join("\n", failures));
@@ -76,6 +79,57 @@ public class Eva02PixelLlmTests
         var ss = sin.ToFloatArray().Zip(expectedSin.ToFloatArray(), (a, b) => Math.Abs(a - b)).Max();
         var cc = cos.ToFloatArray().Zip(aux.Get("aux.git_rope_cos").ToFloatArray(), (a, b) => Math.Abs(a - b)).Max();
         Assert.True(ss <= 1e-6 && cc <= 1e-6, $"sin max|err| {ss:E2}, cos max|err| {cc:E2}");
+    }
+
+    /// <summary>
+    /// PixelLLM's real geometry at a small width: a 384² canvas with patch 14 gives a 27×27 grid (pixels 378..383 unseen) and
+    /// the 16×16 pretraining table is resized to it; RoPE positions are i/27·27 in float32, so t[15] = 15.000000954 (errata B8).
+    /// </summary>
+    [Fact]
+    public void BuildsAndRunsTheRealCanvasGeometry()
+    {
+        var cfg = Eva02Config.PixelLlm(embedDim: 32, depth: 1, numHeads: 2, patchSize: 14);
+        var weights = new DictionaryWeights(RandomWeights(cfg, tableGrid: 16, new Random(5)));
+        var g = new Graph();
+        var image = g.Input("image", DType.F32, 1, 384, 384, 3);
+        var outputs = Eva02Encoder.Build(new ParamScope(g, weights), cfg, image);
+        Assert.Equal(new Shape(1, 27, 27, 32), outputs.PatchGrid.Shape);
+        Assert.Equal(new Shape(1, 1 + 27 * 27, 32), outputs.Features.Shape);
+        Assert.Null(outputs.PreLogits);
+        g.Output("grid", outputs.PatchGrid);
+
+        using var backend = new CpuBackend();
+        using var exec = new GraphExecutor(g, backend);
+        exec.SetInput("image", OpHarness.Random(new Random(6), [1, 384, 384, 3]));
+        exec.Run();
+        Assert.All(exec.FetchFloats("grid"), v => Assert.True(float.IsFinite(v)));
+
+        var (sin, _) = Eva02Rope.Tables(cfg.HeadDim, 27, 27, 27, 27);
+        float t15 = (float)15 / 27 * 27;
+        Assert.Equal(15.000000954f, t15);
+        // Row 15, column 0: dim 0 rotates by the row position at frequency 1.
+        Assert.Equal((float)Math.Sin(t15), sin.ToFloatArray()[15 * 27 * cfg.HeadDim]);
+    }
+
+    private static Dictionary<string, HostTensor> RandomWeights(Eva02Config cfg, int tableGrid, Random rng)
+    {
+        int c = cfg.EmbedDim, h = cfg.MlpHidden, p = cfg.PatchSize;
+        var w = new Dictionary<string, HostTensor>
+        {
+            ["patch_embed.proj.weight"] = OpHarness.Random(rng, [c, 3, p, p], 0.05f), ["patch_embed.proj.bias"] = OpHarness.Random(rng, [c]),
+            ["cls_token"] = OpHarness.Random(rng, [1, 1, c]), ["pos_embed"] = OpHarness.Random(rng, [1, 1 + tableGrid * tableGrid, c]),
+            ["norm.weight"] = OpHarness.Random(rng, [c]), ["norm.bias"] = OpHarness.Random(rng, [c]),
+        };
+        for (int i = 0; i < cfg.Depth; i++)
+        {
+            void Add(string name, params int[] shape) => w[$"blocks.{i}.{name}"] = OpHarness.Random(rng, shape, 0.2f);
+            foreach (var n in new[] { "norm1", "norm2" }) { Add(n + ".weight", c); Add(n + ".bias", c); }
+            foreach (var n in new[] { "q_proj", "k_proj", "v_proj", "proj" }) Add($"attn.{n}.weight", c, c);
+            Add("attn.q_proj.bias", c); Add("attn.v_proj.bias", c); Add("attn.proj.bias", c);
+            Add("mlp.fc1_g.weight", h, c); Add("mlp.fc1_g.bias", h); Add("mlp.fc1_x.weight", h, c); Add("mlp.fc1_x.bias", h);
+            Add("mlp.norm.weight", h); Add("mlp.norm.bias", h); Add("mlp.fc2.weight", c, h); Add("mlp.fc2.bias", c);
+        }
+        return w;
     }
 
     /// <summary>uint8 (h, w, 3) image → (1, canvas, canvas, 3): (x − mean)/std on the image, exact zeros in the padding.</summary>
