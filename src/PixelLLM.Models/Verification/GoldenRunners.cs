@@ -18,6 +18,8 @@ public static class GoldenRunners
 {
     private static readonly IGoldenRunner[] all =
     [
+        new SamImageEncoderRunner(),
+        new T5Runner(),
         new Eva02Runner(),
     ];
 

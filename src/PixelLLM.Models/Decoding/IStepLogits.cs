@@ -1,0 +1,31 @@
+namespace PixelLLM.Models.Decoding;
+
+/// <summary>
+/// The model as decoding sees it: given every row's fixed-length token buffer, the logits that predict position
+/// <c>position</c> (i.e. the model's output at <c>position − 1</c>). Implementations may rerun the whole decoder
+/// (the reference) or keep a KV cache; rows may be reordered between calls by beam search (see <paramref name="parents"/>).
+/// </summary>
+public interface IStepLogits
+{
+    int VocabSize { get; }
+
+    /// <param name="sequences">rows × length token buffer, row-major.</param>
+    /// <param name="rows">number of rows (batch × beams).</param>
+    /// <param name="position">the slot being written (1 … length − 2).</param>
+    /// <param name="parents">for each row, the row of the previous step it continues (identity for greedy), for KV-cache reordering.</param>
+    /// <param name="logits">rows × VocabSize output.</param>
+    void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits);
+}
+
+/// <summary>Special ids and lengths shared by both decoders (spec §8).</summary>
+public sealed record DecodeOptions(int Bos, int Eos, int Length)
+{
+    /// <summary>The start buffer [BOS, EOS, EOS, …] every row begins from.</summary>
+    public int[] StartBuffer()
+    {
+        var b = new int[Length];
+        Array.Fill(b, Eos);
+        b[0] = Bos;
+        return b;
+    }
+}

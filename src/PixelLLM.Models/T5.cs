@@ -1,0 +1,101 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Models;
+
+/// <summary>T5 v1.1 / Flan-T5 sizes and numerics. Parameter names follow Hugging Face's T5ForConditionalGeneration.</summary>
+public sealed record T5Config(
+    int VocabSize, int DModel, int DKv, int DFf, int NumHeads, int NumLayers, int NumDecoderLayers,
+    int RelativeBuckets = 32, int RelativeMaxDistance = 128, float Eps = 1e-6f,
+    float MaskBias = -1e10f, bool TieWordEmbeddings = false)
+{
+    public int Inner => NumHeads * DKv;
+}
+
+/// <summary>
+/// The T5 encoder–decoder (pre-RMSNorm blocks, gated-GELU(tanh) FFN, unscaled attention with a relative-position bias
+/// computed once per stack by its first block, untied LM head without rescaling).
+/// </summary>
+public static class T5
+{
+    /// <summary>Encoder over token ids (B, L) I32 with key mask (B, 1, 1, L) U8; returns the final-normed states (B, L, d).</summary>
+    public static Tensor Encode(ParamScope p, T5Config c, Tensor ids, Tensor keyMask, Action<int, Tensor>? onHidden = null) =>
+        EncodeEmbedded(p, c, p.Graph.Embedding(p["shared.weight"], ids), keyMask, onHidden);
+
+    /// <summary>Encoder over already-embedded inputs (B, L, d) — PixelLLM prepends visual tokens to text embeddings.</summary>
+    public static Tensor EncodeEmbedded(ParamScope p, T5Config c, Tensor x, Tensor keyMask, Action<int, Tensor>? onHidden = null)
+    {
+        var g = p.Graph;
+        int length = x.Shape[1];
+        var stack = p.Sub("encoder");
+        var bias = PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, length, length, bidirectional: true, "encoder");
+        onHidden?.Invoke(0, x);
+        for (int i = 0; i < c.NumLayers; i++)
+        {
+            var block = stack.Sub($"block.{i}");
+            x = g.Add(x, T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, keyMask, causal: false));
+            x = g.Add(x, FeedForward(block.Sub("layer.1"), c, x));
+            if (i < c.NumLayers - 1) onHidden?.Invoke(i + 1, x);
+        }
+        x = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
+        onHidden?.Invoke(c.NumLayers, x);
+        return x;
+    }
+
+    /// <summary>
+    /// Teacher-forced decoder over ids (B, Ld) attending causally to itself (optionally also masked by <paramref name="selfMask"/>
+    /// (B, 1, Ld, Ld)) and to <paramref name="memory"/> under <paramref name="memoryMask"/> (B, 1, 1|Ld, Lm). Returns final-normed states.
+    /// </summary>
+    public static Tensor Decode(ParamScope p, T5Config c, Tensor ids, Tensor memory, Tensor memoryMask, Tensor? selfMask = null, Action<int, Tensor>? onHidden = null)
+    {
+        var g = p.Graph;
+        var stack = p.Sub("decoder");
+        var x = g.Embedding(p["shared.weight"], ids);
+        int length = ids.Shape[1];
+        var bias = PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, length, length, bidirectional: false, "decoder");
+        onHidden?.Invoke(0, x);
+        for (int i = 0; i < c.NumDecoderLayers; i++)
+        {
+            var block = stack.Sub($"block.{i}");
+            x = g.Add(x, T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, selfMask, causal: true));
+            x = g.Add(x, T5Attention.Block(block.Sub("layer.1"), "EncDecAttention", c, x, memory, null, memoryMask, causal: false));
+            x = g.Add(x, FeedForward(block.Sub("layer.2"), c, x));
+            if (i < c.NumDecoderLayers - 1) onHidden?.Invoke(i + 1, x);
+        }
+        x = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
+        onHidden?.Invoke(c.NumDecoderLayers, x);
+        return x;
+    }
+
+    /// <summary>Vocabulary logits from final-normed decoder states (rescaled by d^-0.5 only with tied embeddings).</summary>
+    public static Tensor Logits(ParamScope p, T5Config c, Tensor hidden)
+    {
+        var g = p.Graph;
+        if (!c.TieWordEmbeddings) return g.Linear(hidden, p["lm_head.weight"]);
+        return g.Linear(g.Scale(hidden, 1f / MathF.Sqrt(c.DModel)), p["shared.weight"]);
+    }
+
+    /// <summary>(1, H, Lq, Lk) bias: the block's bucket embedding gathered by a host-computed bucket table.</summary>
+    internal static Tensor PositionBias(ParamScope attention, T5Config c, int queryLength, int keyLength, bool bidirectional, string stack, int queryOffset = 0)
+    {
+        var g = attention.Graph;
+        var name = $"aux.t5.{stack}.buckets.{queryLength}x{keyLength}+{queryOffset}";
+        if (!g.TryGet(name, out var buckets))
+            buckets = g.Weight(name, HostTensor.FromArray(
+                T5RelativePosition.Table(queryLength, keyLength, bidirectional, c.RelativeBuckets, c.RelativeMaxDistance, queryOffset),
+                queryLength, keyLength));
+        var perPair = g.Embedding(attention["relative_attention_bias.weight"], buckets);     // (Lq, Lk, H)
+        return g.Reshape(g.Permute(perPair, 2, 0, 1), 1, c.NumHeads, queryLength, keyLength);
+    }
+
+    private static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x)
+    {
+        var g = layer.Graph;
+        var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
+        var ff = layer.Sub("DenseReluDense");
+        var gate = g.Gelu(g.Linear(n, ff["wi_0.weight"]), tanhApproximation: true);
+        return g.Linear(g.Mul(gate, g.Linear(n, ff["wi_1.weight"])), ff["wo.weight"]);
+    }
+}
