@@ -20,6 +20,7 @@ public static class GoldenRunners
     [
         new SamImageEncoderRunner(),
         new T5Runner(),
+        new Eva02Runner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
