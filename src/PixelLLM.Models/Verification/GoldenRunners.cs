@@ -24,6 +24,7 @@ public static class GoldenRunners
         new SamPipelineRunner(),
         new SamImageEncoderRunner(),
         new T5Runner(),
+        new Eva02Runner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
