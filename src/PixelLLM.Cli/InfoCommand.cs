@@ -1,6 +1,11 @@
 using System.CommandLine;
+using System.Numerics;
 using System.Reflection;
-using System.Runtime.Intrinsics.X86;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using PixelLLM.Backends.Cuda.Interop;
+using Arm = System.Runtime.Intrinsics.Arm;
+using X86 = System.Runtime.Intrinsics.X86;
 
 namespace PixelLLM.Cli;
 
@@ -9,13 +14,50 @@ internal static class InfoCommand
     public static Command Create()
     {
         var command = new Command("info", "Build, CPU features and which backends and GPU libraries were found");
-        command.SetAction(_ =>
+        command.SetAction(result =>
         {
-            var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
-            Console.WriteLine($"pixelllm {version} on .NET {Environment.Version}, {Environment.ProcessorCount} cores");
-            Console.WriteLine($"cpu backend: fp32, AVX2={Avx2.IsSupported} FMA={Fma.IsSupported} AVX-512F={Avx512F.IsSupported}");
+            Print(result.InvocationConfiguration.Output);
             return 0;
         });
         return command;
+    }
+
+    private static void Print(TextWriter o)
+    {
+        var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
+        o.WriteLine($"pixelllm {version} on .NET {Environment.Version} ({RuntimeInformation.RuntimeIdentifier}), {Environment.ProcessorCount} cores");
+        o.WriteLine($"cpu simd: {string.Join(' ', SimdFeatures().DefaultIfEmpty("none"))}; " +
+                    $"Vector<float> = {Vector<float>.Count} lanes, Vector512 accelerated: {(Vector512.IsHardwareAccelerated ? "yes" : "no")}");
+
+        var driver = CudaLibraries.ProbeDriver();
+        o.WriteLine("backends: cpu (fp32)");
+        o.WriteLine(driver.Found
+            ? $"cuda: driver {driver.Path} supports CUDA {driver.Version ?? "?"}; the CUDA backend itself is not built yet"
+            : $"cuda: {driver.WhyNot}");
+
+        var nvrtc = Nvrtc.TryLoad(out var nvrtcWhyNot);
+        o.WriteLine(nvrtc is null
+            ? $"nvrtc: not found ({nvrtcWhyNot})"
+            : $"nvrtc: {nvrtc.Version} at {nvrtc.LibraryPath}{ArchRange(nvrtc)}");
+        o.WriteLine($"cublas: {CudaLibraries.ProbeCublas()}");
+    }
+
+    private static string ArchRange(Nvrtc nvrtc)
+    {
+        if (nvrtc.SupportedArchs.Count == 0) return "";
+        var output = nvrtc.CanEmitCubin ? "CUBIN" : "PTX";
+        return $" ({output} for sm_{nvrtc.SupportedArchs.Min()}..sm_{nvrtc.SupportedArchs.Max()})";
+    }
+
+    private static IEnumerable<string> SimdFeatures()
+    {
+        (bool Supported, string Name)[] features =
+        [
+            (X86.Sse42.IsSupported, "SSE4.2"), (X86.Avx.IsSupported, "AVX"), (X86.Avx2.IsSupported, "AVX2"),
+            (X86.Fma.IsSupported, "FMA"), (X86.AvxVnni.IsSupported, "AVX-VNNI"), (X86.Avx512F.IsSupported, "AVX-512F"),
+            (X86.Avx512BW.IsSupported, "AVX-512BW"), (X86.Avx512DQ.IsSupported, "AVX-512DQ"),
+            (Arm.AdvSimd.IsSupported, "NEON"), (Arm.Dp.IsSupported, "DotProd"),
+        ];
+        return features.Where(f => f.Supported).Select(f => f.Name);
     }
 }

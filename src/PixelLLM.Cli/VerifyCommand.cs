@@ -13,19 +13,25 @@ internal static class VerifyCommand
         var casePath = new Argument<string>("case") { Description = "case path prefix: <case>.json, <case>.weights.safetensors and <case>.io.safetensors must exist" };
         var backendOption = new Option<string>("--backend") { Description = "cpu (default) or cuda", DefaultValueFactory = _ => "cpu" };
         var quiet = new Option<bool>("--quiet") { Description = "print only the summary line" };
+        var atol = new Option<double?>("--atol") { Description = "absolute tolerance for float tensors (default 1e-4, or the case's own)" };
+        var rtol = new Option<double?>("--rtol") { Description = "relative tolerance for float tensors (default 1e-4, or the case's own)" };
         var command = new Command("verify", "Check the engine against a reference case (tensors within tolerance, ids exact)")
         {
-            casePath, backendOption, quiet,
+            casePath, backendOption, quiet, atol, rtol,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             using var backend = Backends.Create(parse.GetValue(backendOption)!);
-            var report = GoldenVerifier.Verify(parse.GetValue(casePath)!, backend);
+            var (a, r) = (parse.GetValue(atol), parse.GetValue(rtol));
+            if (a is < 0 || r is < 0) throw new Runtime.InvalidInputException("--atol/--rtol must be non-negative");
+            Tolerance? tolerance = a is null && r is null ? null
+                : new Tolerance(a ?? Tolerance.Default.Atol, r ?? Tolerance.Default.Rtol);
+            var report = GoldenVerifier.Verify(parse.GetValue(casePath)!, backend, tolerance: tolerance);
             if (!parse.GetValue(quiet)) Print(report);
-            int failed = report.Checks.Count(c => !c.Passed);
-            Console.WriteLine($"{report.Component}/{report.Case} on {backend.Name}: {(failed == 0 ? "PASS" : "FAIL")} " +
-                $"({report.Checks.Count - failed}/{report.Checks.Count} tensors within tolerance)");
-            return failed == 0 ? 0 : 1;
+            int passed = report.Checks.Count(c => c.Passed);
+            Console.WriteLine($"verify: {passed}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}" +
+                $" ({report.Component}/{report.Case}, {backend.Name})");
+            return report.Passed ? 0 : 1;
         }));
         return command;
     }
@@ -33,8 +39,8 @@ internal static class VerifyCommand
     private static void Print(VerifyReport report)
     {
         int width = Math.Max(8, report.Checks.Select(c => c.Name.Length).DefaultIfEmpty(8).Max());
-        Console.WriteLine($"{"tensor".PadRight(width)}  {"shape",-18} {"max |err|",10} {"err/tol",8}  status");
+        Console.WriteLine($"{"tensor".PadRight(width)}  {"shape",-18} {"max abs",10} {"max rel",10} {"err/tol",8}  result");
         foreach (var c in report.Checks)
-            Console.WriteLine($"{c.Name.PadRight(width)}  {c.Shape,-18} {c.MaxAbsError,10:0.00e+00} {c.WorstRatio,8:0.000}  {(c.Passed ? "ok" : "FAIL")} {c.Note}");
+            Console.WriteLine($"{c.Name.PadRight(width)}  {c.Shape,-18} {c.MaxAbsError,10:0.00e+00} {c.MaxRelError,10:0.00e+00} {c.WorstRatio,8:0.000}  {(c.Passed ? "pass" : "FAIL")} {c.Note}");
     }
 }

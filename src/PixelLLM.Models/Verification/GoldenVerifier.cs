@@ -4,7 +4,7 @@ using PixelLLM.Runtime.Weights;
 namespace PixelLLM.Models.Verification;
 
 /// <summary>The result of verifying one case.</summary>
-public sealed record VerifyReport(string Component, string Case, IReadOnlyList<TensorCheck> Checks)
+public sealed record VerifyReport(string Component, string Case, Tolerance Tolerance, IReadOnlyList<TensorCheck> Checks)
 {
     public bool Passed => Checks.Count > 0 && Checks.All(c => c.Passed);
 }
@@ -12,10 +12,12 @@ public sealed record VerifyReport(string Component, string Case, IReadOnlyList<T
 /// <summary>Opens a case, runs the matching runner and compares: the path behind both `pixelllm verify` and the golden tests.</summary>
 public static class GoldenVerifier
 {
-    public static VerifyReport Verify(string casePrefix, IBackend backend, IWeightSource? weights = null)
+    public static VerifyReport Verify(string casePrefix, IBackend backend, IWeightSource? weights = null, Tolerance? tolerance = null)
     {
         using var golden = GoldenCase.Open(casePrefix, weights);
-        var outputs = GoldenRunners.For(golden.Component).Run(golden, backend);
-        return new VerifyReport(golden.Component, golden.Name, GoldenComparison.Compare(golden, outputs));
+        var runner = GoldenRunners.For(golden.Component);
+        var outputs = runner.Run(golden, backend);
+        var checks = GoldenComparison.Compare(golden, outputs, tolerance);
+        return new VerifyReport(golden.Component, golden.Name, tolerance ?? Tolerance.Default, checks);
     }
 }

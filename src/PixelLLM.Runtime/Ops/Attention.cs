@@ -5,7 +5,7 @@ namespace PixelLLM.Runtime.Ops;
 /// <summary>
 /// Multi-head scaled dot-product attention on token-major layouts, so projections feed it without permutes:
 /// q (B, Lq, H·D), k (B, Lk, H·D), v (B, Lk, H·Dv) → (B, Lq, H·Dv).
-/// scores = Scale·q·kᵀ [+ bias] [+ MaskBias where mask == 0] [+ MaskBias where causal hides the key];
+/// scores = Scale·q·kᵀ [+ bias] [+ MaskBias where mask == 0 or causal hides the key (once, if both do)];
 /// bias is F32 broadcastable to (B, H, Lq, Lk); mask is U8 broadcastable to (B, 1, Lq, Lk), nonzero = attend.
 /// Causal: query i sees keys j ≤ i + (Lk − Lq), so cached decoding works. The mask is added, not substituted,
 /// so a fully masked row reproduces the reference's behaviour (uniform for a finite bias, NaN for −∞).

@@ -1,0 +1,99 @@
+// prelude.cuh: shared by every kernel in kernels/. Header-free on purpose: NVRTC compiles these at run time
+// with no CUDA toolkit headers available (NVRTC 11.x ships no cuda_fp16.h / cuda_bf16.h), so everything a
+// kernel needs from "the standard library" lives here. Targets sm_80 and newer (the bf16 conversion needs it).
+#pragma once
+
+// Fixed-width integers under short names of our own, so they never collide with <stdint.h> when nvcc
+// force-includes the runtime headers (int64_t is `long` there, `long long` would clash).
+typedef signed char i8;
+typedef unsigned char u8;
+typedef short i16;
+typedef unsigned short u16;
+typedef int i32;
+typedef unsigned int u32;
+typedef long long i64;
+typedef unsigned long long u64;
+
+#define PXL_DEVICE __device__ __forceinline__
+#define PXL_FULL_MASK 0xffffffffu
+
+PXL_DEVICE float pxl_neg_inf() { return __int_as_float(0xff800000); }
+PXL_DEVICE float pxl_nan() { return __int_as_float(0x7fc00000); }
+
+// 16-bit float storage types. They only hold bits: all arithmetic is done in fp32 after to_float().
+struct __align__(2) bf16 { u16 bits; };
+struct __align__(2) half { u16 bits; };
+
+PXL_DEVICE float to_float(float v) { return v; }
+// bf16 is the top half of an fp32, so widening is exact and needs no conversion instruction.
+PXL_DEVICE float to_float(bf16 v) { return __int_as_float((i32)((u32)v.bits << 16)); }
+PXL_DEVICE float to_float(half v)
+{
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
+    return f;
+}
+
+// Narrowing rounds to nearest even, like the CPU backend's Cast.
+template <typename T> PXL_DEVICE T from_float(float v);
+template <> PXL_DEVICE float from_float<float>(float v) { return v; }
+template <> PXL_DEVICE bf16 from_float<bf16>(float v)
+{
+    bf16 r;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(v));
+    return r;
+}
+template <> PXL_DEVICE half from_float<half>(float v)
+{
+    half r;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(v));
+    return r;
+}
+
+// Butterfly reductions: every lane of the warp ends up holding the result.
+PXL_DEVICE float warp_sum(float v)
+{
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(PXL_FULL_MASK, v, offset);
+    return v;
+}
+
+PXL_DEVICE float warp_max(float v)
+{
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(PXL_FULL_MASK, v, offset));
+    return v;
+}
+
+// Block-wide reductions over threadIdx.x; every thread gets the result. blockDim.x must be a multiple of 32
+// (at most 1024) and every thread of the block must call them. `scratch` is 32 floats of shared memory; it may be
+// reused by the next reduction because of the trailing barrier. A one-warp block skips shared memory entirely,
+// which is what lets the row kernels run either one warp or one block per row.
+PXL_DEVICE float block_sum(float v, float* scratch)
+{
+    v = warp_sum(v);
+    const int warps = blockDim.x >> 5;
+    if (warps == 1) return v;
+    const int lane = threadIdx.x & 31;
+    if (lane == 0) scratch[threadIdx.x >> 5] = v;
+    __syncthreads();
+    // Every warp reduces the partials itself, so no broadcast slot (and no extra barrier) is needed.
+    v = warp_sum(lane < warps ? scratch[lane] : 0.0f);
+    __syncthreads();
+    return v;
+}
+
+PXL_DEVICE float block_max(float v, float* scratch)
+{
+    v = warp_max(v);
+    const int warps = blockDim.x >> 5;
+    if (warps == 1) return v;
+    const int lane = threadIdx.x & 31;
+    if (lane == 0) scratch[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = warp_max(lane < warps ? scratch[lane] : pxl_neg_inf());
+    __syncthreads();
+    return v;
+}
+
+// Grid-stride index helpers for elementwise kernels over n elements (n may exceed 2^31).
+#define PXL_GRID_STRIDE_LOOP(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)

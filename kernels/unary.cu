@@ -1,0 +1,33 @@
+// Elementwise activations (UnaryOp): y = f(x) over n elements, computed in fp32 whatever the storage type.
+// gelu is the exact erf form, gelu_tanh the tanh approximation (UnaryKind.Gelu / GeluTanh).
+// Launch: any 1-D grid; the kernels stride over the whole tensor.
+#include "prelude.cuh"
+
+PXL_DEVICE float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+
+PXL_DEVICE float gelu_tanh(float v)
+{
+    const float k = 0.79788456080286536f; // √(2/π)
+    return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+}
+
+PXL_DEVICE float silu(float v) { return v / (1.0f + expf(-v)); }
+
+// A comparison rather than fmaxf(v, 0), which would turn NaN into 0.
+PXL_DEVICE float relu(float v) { return v < 0.0f ? 0.0f : v; }
+
+#define PXL_UNARY(name, suffix, T)                                                               \
+    extern "C" __global__ void name##_##suffix(const T* __restrict__ x, T* __restrict__ y, i64 n) \
+    {                                                                                            \
+        PXL_GRID_STRIDE_LOOP(i, n) y[i] = from_float<T>(name(to_float(x[i])));                   \
+    }
+
+#define PXL_UNARY_ALL_TYPES(name) \
+    PXL_UNARY(name, f32, float)   \
+    PXL_UNARY(name, bf16, bf16)   \
+    PXL_UNARY(name, f16, half)
+
+PXL_UNARY_ALL_TYPES(gelu)
+PXL_UNARY_ALL_TYPES(gelu_tanh)
+PXL_UNARY_ALL_TYPES(silu)
+PXL_UNARY_ALL_TYPES(relu)

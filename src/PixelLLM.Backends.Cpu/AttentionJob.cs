@@ -1,0 +1,131 @@
+using System.Numerics.Tensors;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Backends.Cpu;
+
+/// <summary>
+/// One attention call: operand pointers, sizes and broadcast strides, and the per-tile work.
+/// A tile is (batch b, head h, up to <see cref="TileRows"/> consecutive queries); tiles never share output.
+/// </summary>
+internal readonly unsafe struct AttentionJob
+{
+    /// <summary>Queries per tile: enough to amortise the tile's start, few enough to give two cores many tiles.</summary>
+    private const int TileRows = 32;
+
+    private readonly float* q, k, v, y, bias;
+    private readonly byte* mask;
+    private readonly int batch, heads, queries, keys, headDim, valueDim;
+    private readonly float scale, maskBias;
+    private readonly bool causal;
+    // Element strides of bias (over b, h, query, key) and mask (over b, query, key); 0 on broadcast dims.
+    private readonly long biasB, biasH, biasQ, biasK, maskB, maskQ, maskK;
+
+    [ThreadStatic] private static float[]? scoreScratch;
+
+    public AttentionJob(AttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor output)
+    {
+        var (qs, ks, vs) = (x[0].Shape, x[1].Shape, x[2].Shape);
+        q = x[0].F32Ptr;
+        k = x[1].F32Ptr;
+        v = x[2].F32Ptr;
+        y = output.F32Ptr;
+        (batch, heads, queries, keys) = (qs[0], op.NumHeads, qs[1], ks[1]);
+        (headDim, valueDim) = (qs[2] / heads, vs[2] / heads);
+        (scale, maskBias, causal) = (op.Scale, op.MaskBias, op.Causal);
+        int next = 3;
+        if (op.HasBias)
+        {
+            var b = x[next++];
+            bias = b.F32Ptr;
+            (biasB, biasH, biasQ, biasK) = BroadcastStrides(b.Shape);
+        }
+        if (op.HasMask)
+        {
+            var m = x[next];
+            mask = m.Pointer;
+            if (m.Desc.DType != DType.U8) throw new BackendException($"Attention: mask must be U8, got {m.Desc}");
+            (maskB, _, maskQ, maskK) = BroadcastStrides(m.Shape);
+        }
+    }
+
+    public int TileCount => batch * heads * TilesPerHead;
+
+    public long MultiplyAdds => (long)batch * heads * queries * keys * (headDim + valueDim);
+
+    private int TilesPerHead => (queries + TileRows - 1) / TileRows;
+
+    public void RunTile(int tile)
+    {
+        int bh = tile / TilesPerHead, b = bh / heads, h = bh % heads;
+        int first = tile % TilesPerHead * TileRows, end = Math.Min(queries, first + TileRows);
+        int group = AttentionSimd.Group;
+        var scratch = scoreScratch;
+        if (scratch is null || scratch.Length < group * keys) scoreScratch = scratch = new float[group * keys];
+        float* invSums = stackalloc float[group];
+        float** qRows = stackalloc float*[group];
+        float** yRows = stackalloc float*[group];
+        fixed (float* scores = scratch)
+        {
+            for (int i = first; i < end; i += group)
+            {
+                int n = Math.Min(group, end - i);
+                // Short groups repeat their last row, so the SIMD kernels always see full groups; only n rows are stored.
+                for (int r = 0; r < group; r++)
+                {
+                    int row = i + Math.Min(r, n - 1);
+                    qRows[r] = q + ((long)(b * queries + row) * heads + h) * headDim;
+                    yRows[r] = y + ((long)(b * queries + row) * heads + h) * valueDim;
+                }
+                float* key0 = k + (long)b * keys * heads * headDim + h * headDim;
+                float* value0 = v + (long)b * keys * heads * valueDim + h * valueDim;
+                long keyStride = heads * headDim, valueStride = heads * valueDim;
+                if (n == 1)
+                {
+                    AttentionSimd.ScoresOne(qRows[0], key0, keyStride, keys, headDim, scale, scores);
+                    AttentionSimd.WeightedValuesOne(scores, keys, ExpRow(b, h, i, scores), value0, valueStride, valueDim, yRows[0]);
+                    continue;
+                }
+                AttentionSimd.Scores(qRows, key0, keyStride, keys, headDim, scale, scores);
+                for (int r = 0; r < n; r++) invSums[r] = ExpRow(b, h, i + r, scores + r * keys);
+                AttentionSimd.WeightedValues(scores, keys, invSums, value0, valueStride, valueDim, yRows, n);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds bias and the mask/causal bias to one score row, exponentiates it in place (max-subtracted) and returns
+    /// 1/Σ. A key hidden by the mask, by causality or by both gets <see cref="AttentionOp.MaskBias"/> once, as the
+    /// reference combines its masks before turning them into a bias.
+    /// </summary>
+    private float ExpRow(int b, int h, int i, float* scores)
+    {
+        var row = new Span<float>(scores, keys);
+        if (bias != null)
+        {
+            float* biasRow = bias + b * biasB + h * biasH + i * biasQ;
+            if (biasK == 0) TensorPrimitives.Add(row, *biasRow, row);
+            else TensorPrimitives.Add(row, new ReadOnlySpan<float>(biasRow, keys), row);
+        }
+        int visible = causal ? Math.Clamp(i + keys - queries + 1, 0, keys) : keys;
+        if (mask != null)
+        {
+            byte* maskRow = mask + b * maskB + i * maskQ;
+            for (int j = 0; j < visible; j++)
+                if (maskRow[j * maskK] == 0) row[j] += maskBias;
+        }
+        for (int j = visible; j < keys; j++) row[j] += maskBias;
+        // An all −∞ row gives max −∞ and (−∞) − (−∞) = NaN, as in the reference.
+        float max = TensorPrimitives.Max(row);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
+        return 1f / TensorPrimitives.Sum(row);
+    }
+
+    /// <summary>Strides of a rank-4 row-major operand broadcast against (B, H, Lq, Lk), without allocating.</summary>
+    private static (long, long, long, long) BroadcastStrides(Shape s)
+    {
+        long s3 = 1, s2 = s[3], s1 = s2 * s[2], s0 = s1 * s[1];
+        return (s[0] == 1 ? 0 : s0, s[1] == 1 ? 0 : s1, s[2] == 1 ? 0 : s2, s[3] == 1 ? 0 : s3);
+    }
+}

@@ -1,0 +1,55 @@
+using PixelLLM.Backends.Cuda.Interop;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Backends.Cuda;
+
+/// <summary>
+/// Compiles the embedded kernels/*.cu with NVRTC for one GPU architecture: CUBIN when this NVRTC can target the
+/// arch directly, otherwise PTX for the newest compute_XX it supports below it (the driver JIT-compiles that).
+/// Results are cached on disk when a <see cref="KernelCache"/> is given.
+/// </summary>
+public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null)
+{
+    /// <summary>Options every compile gets; the target and ptxas flags are added per call.</summary>
+    public static readonly IReadOnlyList<string> BaseOptions = ["-std=c++17", "-default-device"];
+
+    /// <summary>Compiles an embedded kernel file, e.g. "softmax.cu".</summary>
+    /// <param name="ptxasVerbose">Ask ptxas for its resource report (-v), parsed into <see cref="CompiledKernel.Resources"/>.</param>
+    public CompiledKernel Compile(string kernelFile, GpuArch arch, bool ptxasVerbose = false) =>
+        CompileSource(kernelFile, KernelSources.Read(kernelFile), arch, ptxasVerbose);
+
+    /// <summary>Compiles <paramref name="source"/>, which may #include "prelude.cuh".</summary>
+    public CompiledKernel CompileSource(string sourceName, string source, GpuArch arch, bool ptxasVerbose = false)
+    {
+        var (target, kind) = ChooseTarget(arch);
+        var options = new List<string>(BaseOptions) { $"--gpu-architecture={target}" };
+        if (ptxasVerbose && kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
+
+        var prelude = KernelSources.Prelude;
+        var key = KernelCache.Key(sourceName, source, prelude, target, nvrtc.Version, options);
+        if (cache is not null && cache.TryRead(key, kind, out var cachedImage, out var cachedLog))
+            return new CompiledKernel(sourceName, arch, target, kind, cachedImage, cachedLog, PtxasLog.Parse(cachedLog), FromCache: true);
+
+        using var program = nvrtc.CreateProgram(source, sourceName, [(KernelSources.PreludeName, prelude)]);
+        program.Compile(options);
+        var log = program.GetLog();
+        var image = kind == KernelImageKind.Cubin ? program.GetCubin() : program.GetPtx();
+        cache?.Write(key, kind, image, log);
+        return new CompiledKernel(sourceName, arch, target, kind, image, log, PtxasLog.Parse(log), FromCache: false);
+    }
+
+    /// <summary>The --gpu-architecture value for <paramref name="arch"/> and the image kind it yields.</summary>
+    public (string Target, KernelImageKind Kind) ChooseTarget(GpuArch arch)
+    {
+        var supported = nvrtc.SupportedArchs;
+        // Arch-specific targets (sm_90a) are not in nvrtcGetSupportedArchs; NVRTC accepts them from CUDA 12.0.
+        bool direct = arch.ArchSpecific ? nvrtc.Version.Major >= 12 && supported.Contains(arch.Version) : supported.Contains(arch.Version);
+        if (direct && nvrtc.CanEmitCubin) return (arch.ToString(), KernelImageKind.Cubin);
+        if (supported.Count == 0) return ($"compute_{arch.Version}", KernelImageKind.Ptx); // too old to ask; NVRTC will judge
+
+        var below = supported.Where(v => v <= arch.Version).ToArray();
+        if (below.Length == 0)
+            throw new BackendException($"NVRTC {nvrtc.Version} ({nvrtc.LibraryPath}) cannot target {arch}: its oldest architecture is sm_{supported.Min()}");
+        return ($"compute_{below.Max()}", KernelImageKind.Ptx);
+    }
+}

@@ -1,0 +1,38 @@
+using System.Reflection;
+
+namespace PixelLLM.Backends.Cuda;
+
+/// <summary>
+/// The kernels/ tree, embedded in this assembly as resources named "kernels/&lt;file&gt;", so a published binary
+/// carries its kernels and compiles them with NVRTC wherever it runs.
+/// </summary>
+public static class KernelSources
+{
+    /// <summary>The header every kernel includes; passed to NVRTC as an in-memory header under this name.</summary>
+    public const string PreludeName = "prelude.cuh";
+
+    private const string Prefix = "kernels/";
+
+    private static readonly Assembly Self = typeof(KernelSources).Assembly;
+
+    /// <summary>The kernel sources (*.cu), by file name, sorted.</summary>
+    public static IReadOnlyList<string> KernelFiles { get; } = Self.GetManifestResourceNames()
+        .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(".cu", StringComparison.Ordinal))
+        .Select(n => n[Prefix.Length..])
+        .Order(StringComparer.Ordinal)
+        .ToArray();
+
+    /// <summary>The text of <see cref="PreludeName"/>, read once.</summary>
+    public static string Prelude => LazyPrelude.Value;
+
+    private static readonly Lazy<string> LazyPrelude = new(() => Read(PreludeName));
+
+    /// <summary>The text of an embedded kernel file or header, e.g. "softmax.cu" or "prelude.cuh".</summary>
+    public static string Read(string fileName)
+    {
+        using var stream = Self.GetManifestResourceStream(Prefix + fileName)
+            ?? throw new ArgumentException($"no kernel source '{fileName}' is embedded; known: {string.Join(", ", KernelFiles)}", nameof(fileName));
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

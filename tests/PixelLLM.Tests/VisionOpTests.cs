@@ -1,0 +1,149 @@
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
+using PixelLLM.Tests.Support;
+
+namespace PixelLLM.Tests;
+
+public class VisionOpTests
+{
+    [Theory]
+    [InlineData(2, 7, 3, 6, 1)]    // EVA02 layout: a cls token passes through
+    [InlineData(1, 5, 2, 20, 0)]   // vector chunks plus a scalar tail
+    [InlineData(2, 257, 16, 64, 1)] // real head size, parallel path
+    public void RopeRotatesInterleavedPairs(int batch, int tokens, int heads, int dim, int start)
+    {
+        var rng = new Random(tokens * dim);
+        var x = OpHarness.Random(rng, [batch, tokens, heads * dim]);
+        var sin = OpHarness.Random(rng, [tokens - start, dim]);
+        var cos = OpHarness.Random(rng, [tokens - start, dim]);
+        var (xs, ss, cs) = (OpHarness.AsDoubles(x), OpHarness.AsDoubles(sin), OpHarness.AsDoubles(cos));
+        var expected = (double[])xs.Clone();
+        for (int b = 0; b < batch; b++)
+        for (int t = start; t < tokens; t++)
+        for (int h = 0; h < heads; h++)
+        for (int c = 0; c < dim; c++)
+        {
+            int at = (b * tokens + t) * heads * dim + h * dim + c, table = (t - start) * dim + c;
+            double rotated = c % 2 == 0 ? -xs[at + 1] : xs[at - 1];
+            expected[at] = xs[at] * cs[table] + rotated * ss[table];
+        }
+        OpHarness.AssertClose(expected, OpHarness.Run(new RopeOp(heads, start), x, sin, cos));
+    }
+
+    [Theory]
+    [InlineData(2, 10, 10, 3, 4)]  // padding on both sides
+    [InlineData(1, 10, 7, 2, 4)]   // non-square grid
+    [InlineData(2, 8, 12, 3, 4)]   // no padding
+    [InlineData(1, 70, 64, 64, 14)] // SAM-like window, parallel path
+    public void WindowPartitionPadsAndRoundTrips(int batch, int height, int width, int channels, int window)
+    {
+        var x = OpHarness.Random(new Random(height * width), [batch, height, width, channels]);
+        var xs = OpHarness.AsDoubles(x);
+        int rows = (height + window - 1) / window, cols = (width + window - 1) / window;
+        var expected = new double[batch * rows * cols * window * window * channels];
+        for (int b = 0; b < batch; b++)
+        for (int wr = 0; wr < rows; wr++)
+        for (int wc = 0; wc < cols; wc++)
+        for (int r = 0; r < window; r++)
+        for (int c = 0; c < window; c++)
+        {
+            int py = wr * window + r, px = wc * window + c;
+            if (py >= height || px >= width) continue; // padding stays zero
+            for (int ch = 0; ch < channels; ch++)
+                expected[((((b * rows + wr) * cols + wc) * window + r) * window + c) * channels + ch] =
+                    xs[((b * height + py) * width + px) * channels + ch];
+        }
+        var windows = OpHarness.Run(new WindowPartitionOp(window), x);
+        Assert.Equal(new Shape(batch * rows * cols, window, window, channels), windows.Shape);
+        OpHarness.AssertClose(expected, windows, 0, 0);
+
+        var back = OpHarness.Run(new WindowUnpartitionOp(window, height, width), windows);
+        Assert.Equal(x.Shape, back.Shape);
+        OpHarness.AssertClose(xs, back, 0, 0);
+    }
+
+    [Fact]
+    public void WindowUnpartitionIgnoresPadding()
+    {
+        // Garbage in the padded cells (as attention leaves there) must not leak into the cropped result.
+        var windows = OpHarness.Random(new Random(3), [2 * 9, 4, 4, 3]);
+        var ws = OpHarness.AsDoubles(windows);
+        var expected = new double[2 * 10 * 10 * 3];
+        for (int b = 0; b < 2; b++)
+        for (int py = 0; py < 10; py++)
+        for (int px = 0; px < 10; px++)
+        for (int ch = 0; ch < 3; ch++)
+            expected[((b * 10 + py) * 10 + px) * 3 + ch] = ws[((((b * 3 + py / 4) * 3 + px / 4) * 4 + py % 4) * 4 + px % 4) * 3 + ch];
+        OpHarness.AssertClose(expected, OpHarness.Run(new WindowUnpartitionOp(4, 10, 10), windows), 0, 0);
+    }
+
+    [Theory]
+    [InlineData(2, 3, 5, 8, 3, 6, 7)]   // Qh ≠ Kh, Qw ≠ Kw, non-square grids
+    [InlineData(1, 2, 16, 5, 4, 5, 4)]  // equal query and key grids, vector-width head
+    [InlineData(1, 2, 64, 14, 14, 14, 14)] // SAM window attention, parallel path
+    public void RelPosBiasMatchesNaiveReference(int batch, int heads, int dim, int qh, int qw, int kh, int kw)
+    {
+        var rng = new Random(qh * 100 + kw);
+        var q = OpHarness.Random(rng, [batch, qh * qw, heads * dim]);
+        var relH = OpHarness.Random(rng, [2 * Math.Max(qh, kh) - 1, dim]);
+        var relW = OpHarness.Random(rng, [2 * Math.Max(qw, kw) - 1, dim]);
+        var (qs, hs, ws) = (OpHarness.AsDoubles(q), OpHarness.AsDoubles(relH), OpHarness.AsDoubles(relW));
+        var expected = new double[batch * heads * qh * qw * kh * kw];
+        for (int b = 0; b < batch; b++)
+        for (int h = 0; h < heads; h++)
+        for (int i = 0; i < qh; i++)
+        for (int j = 0; j < qw; j++)
+        for (int m = 0; m < kh; m++)
+        for (int n = 0; n < kw; n++)
+        {
+            int rowH = SamRelIndex(i, m, qh, kh), rowW = SamRelIndex(j, n, qw, kw);
+            double sum = 0;
+            for (int c = 0; c < dim; c++)
+            {
+                double qc = qs[(b * qh * qw + i * qw + j) * heads * dim + h * dim + c];
+                sum += qc * hs[rowH * dim + c] + qc * ws[rowW * dim + c];
+            }
+            expected[((((b * heads + h) * qh + i) * qw + j) * kh + m) * kw + n] = sum;
+        }
+        var got = OpHarness.Run(new RelPosBiasOp(heads, qh, qw, kh, kw), q, relH, relW);
+        Assert.Equal(new Shape(batch, heads, qh * qw, kh * kw), got.Shape);
+        OpHarness.AssertClose(expected, got);
+    }
+
+    /// <summary>
+    /// The table rows SAM picks, observed through the op: q = e₀, relH row r = r, relW row r = 1000·r, so
+    /// bias = idxH + 1000·idxW. Expected tables come from segment-anything's get_rel_pos in PyTorch 1.13:
+    ///   qc = torch.arange(q)[:, None] * max(k / q, 1.0); kc = torch.arange(k)[None, :] * max(q / k, 1.0)
+    ///   ((qc - kc) + (k - 1) * max(q / k, 1.0)).long().flatten()
+    /// (8, 6) is a case where float32 coordinates pick different rows than exact arithmetic (e.g. [0, 2] is 3, not 4).
+    /// </summary>
+    [Fact]
+    public void RelPosIndexMatchesSamFloat32Arithmetic()
+    {
+        int[] rows8x6 = [6, 5, 3, 2, 1, 0, 7, 6, 5, 3, 2, 0, 8, 7, 6, 4, 3, 1, 9, 8, 7, 5, 4, 2, 10, 9, 8, 6, 5, 3,
+            11, 10, 9, 7, 6, 4, 12, 11, 10, 8, 7, 5, 13, 12, 11, 9, 8, 6];
+        int[] cols3x7 = [6, 5, 4, 3, 2, 1, 0, 8, 7, 6, 5, 4, 3, 2, 10, 9, 8, 7, 6, 5, 4];
+        const int dim = 2;
+        var q = new float[8 * 3 * dim];
+        for (int t = 0; t < 8 * 3; t++) q[t * dim] = 1;
+        var relH = new float[15 * dim];
+        for (int r = 0; r < 15; r++) relH[r * dim] = relH[r * dim + 1] = r;
+        var relW = new float[13 * dim];
+        for (int r = 0; r < 13; r++) relW[r * dim] = relW[r * dim + 1] = 1000 * r;
+        var got = OpHarness.Run(new RelPosBiasOp(1, 8, 3, 6, 7),
+            HostTensor.FromArray(q, 1, 24, dim), HostTensor.FromArray(relH, 15, dim), HostTensor.FromArray(relW, 13, dim)).ToFloatArray();
+        for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 3; j++)
+        for (int m = 0; m < 6; m++)
+        for (int n = 0; n < 7; n++)
+            Assert.Equal(rows8x6[i * 6 + m] + 1000 * cols3x7[j * 7 + n], got[((i * 3 + j) * 6 + m) * 7 + n]);
+    }
+
+    /// <summary>get_rel_pos's index, with its float32 coordinates (PyTorch's default dtype) and truncating cast.</summary>
+    private static int SamRelIndex(int query, int key, int queries, int keys)
+    {
+        float qCoord = query * (float)Math.Max((double)keys / queries, 1.0);
+        float kCoord = key * (float)Math.Max((double)queries / keys, 1.0);
+        return (int)(qCoord - kCoord + (float)((keys - 1) * Math.Max((double)queries / keys, 1.0)));
+    }
+}
