@@ -2,15 +2,30 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
 
-internal static class Elementwise
+/// <summary>Elementwise kernels. Float ops compute in f32 for every float dtype; Binary and Cast also cover integers.</summary>
+internal static partial class Elementwise
 {
-    public static void Unary(UnaryOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Elementwise.Unary");
+    public static void Unary(UnaryOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) =>
+        FloatTensorMap.Run("Unary", new UnaryFunc(op.Kind), x[0], y);
 
-    public static void Binary(BinaryOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Elementwise.Binary");
+    public static void Scale(ScaleOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) =>
+        FloatTensorMap.Run("Scale", new VectorFunc<Activations.Affine>(new Activations.Affine(op.Scale, op.Shift)), x[0], y);
 
-    public static void Scale(ScaleOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Elementwise.Scale");
+    public static void SwiGlu(SwiGluOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) =>
+        FloatTensorMap.Run("SwiGlu", new VectorFunc2<Activations.SwiGlu>(default), x[0], x[1], y);
 
-    public static void SwiGlu(SwiGluOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Elementwise.SwiGlu");
+    private readonly struct UnaryFunc(UnaryKind kind) : IFloatSpanFunc
+    {
+        public void Apply(ReadOnlySpan<float> x, Span<float> y) => Activations.Apply(kind, x, y);
+    }
 
-    public static void Cast(CastOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Elementwise.Cast");
+    private readonly struct VectorFunc<TFunc>(TFunc f) : IFloatSpanFunc where TFunc : struct, IVectorFunc
+    {
+        public void Apply(ReadOnlySpan<float> x, Span<float> y) => VectorMap.Apply(f, x, y);
+    }
+
+    private readonly struct VectorFunc2<TFunc>(TFunc f) : IFloatSpanFunc2 where TFunc : struct, IVectorFunc2
+    {
+        public void Apply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => VectorMap.Apply(f, a, b, y);
+    }
 }

@@ -1,10 +1,63 @@
+using PixelLLM.Runtime;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
 
-internal static class Gemm
+/// <summary>MatMul and Linear: operand layout and batching; the arithmetic is in <see cref="GemmDriver"/>.</summary>
+internal static unsafe class Gemm
 {
-    public static void MatMul(MatMulOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Gemm.MatMul");
+    public static void MatMul(MatMulOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    {
+        CpuTensor a = x[0], b = x[1];
+        int m = y.Shape[-2], n = y.Shape[-1], k = op.TransA ? a.Shape[-2] : a.Shape[-1];
+        long aSize = (long)a.Shape[-2] * a.Shape[-1], bSize = (long)b.Shape[-2] * b.Shape[-1], cSize = (long)m * n;
+        var batch = new Shape(y.Shape.Dims[..^2].ToArray());
+        var aBatch = new Shape(a.Shape.Dims[..^2].ToArray());
+        var bBatch = new Shape(b.Shape.Dims[..^2].ToArray());
+        long count = batch.ElementCount;
+        float* aPtr = a.F32Ptr, bPtr = b.F32Ptr, cPtr = y.F32Ptr;
+        MatrixView AView(long offset) => op.TransA ? MatrixView.Transposed(aPtr + offset, a.Shape[-1]) : MatrixView.RowMajor(aPtr + offset, a.Shape[-1]);
+        MatrixView BView(long offset) => op.TransB ? MatrixView.Transposed(bPtr + offset, b.Shape[-1]) : MatrixView.RowMajor(bPtr + offset, b.Shape[-1]);
 
-    public static void Linear(LinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Gemm.Linear");
+        // One B shared by a full batch of row-major A: the batch is just more rows of one bigger GEMM.
+        if (bBatch.ElementCount == 1 && aBatch.ElementCount == count && !op.TransA)
+        {
+            GemmDriver.Run(new GemmProblem(checked((int)(count * m)), n, k, AView(0), BView(0), cPtr, n, op.Alpha));
+            return;
+        }
+
+        var aStrides = Broadcast.Strides(aBatch, batch);
+        var bStrides = Broadcast.Strides(bBatch, batch);
+        var dims = batch.ToArray();
+        GemmProblem At(long index)
+        {
+            long aOffset = 0, bOffset = 0, rest = index;
+            for (int d = dims.Length - 1; d >= 0; d--)
+            {
+                long i = rest % dims[d];
+                rest /= dims[d];
+                aOffset += i * aStrides[d];
+                bOffset += i * bStrides[d];
+            }
+            return new GemmProblem(m, n, k, AView(aOffset * aSize), BView(bOffset * bSize), cPtr + index * cSize, n, op.Alpha);
+        }
+
+        // Many small products (e.g. per-head attention maths): one whole product per thread beats splitting each.
+        long each = (long)m * n * k;
+        if (count > 1 && each < 8 * GemmDriver.ParallelThreshold && each * count >= GemmDriver.ParallelThreshold)
+            Parallel.For(0, count, i => GemmDriver.Run(At(i), allowParallel: false));
+        else
+            for (long i = 0; i < count; i++) GemmDriver.Run(At(i));
+    }
+
+    public static void Linear(LinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    {
+        CpuTensor input = x[0], weight = x[1];
+        int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+        int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
+        float* bias = op.HasBias ? x[2].F32Ptr : null;
+        // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
+        GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
+            MatrixView.RowMajor(input.F32Ptr, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias));
+    }
 }

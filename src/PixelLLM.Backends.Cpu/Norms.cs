@@ -1,14 +1,64 @@
+using System.Numerics.Tensors;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
 
-internal static class Norms
+/// <summary>Normalisation kernels (f32). Statistics are per row in float, see <see cref="NormMath"/> for the scheme.</summary>
+internal static unsafe partial class Norms
 {
-    public static void LayerNorm(LayerNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Norms.LayerNorm");
+    /// <summary>Rows per parallel chunk are chosen so a chunk holds at least this many elements.</summary>
+    private const long ParallelGrain = 1 << 14;
 
-    public static void LayerNorm2d(LayerNorm2dOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Norms.LayerNorm2d");
+    public static void LayerNorm(LayerNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    {
+        var input = x[0];
+        int width = input.Shape[-1];
+        if (input.Length == 0 || width == 0) return;
+        int next = 1;
+        float* w = op.HasWeight ? x[next++].F32Ptr : null;
+        float* b = op.HasBias ? x[next].F32Ptr : null;
+        long rows = input.Length / width;
+        KernelParallel.For(rows, RowGrain(width), new LayerNormRows(input.F32Ptr, w, b, y.F32Ptr, width, op.Eps));
+    }
 
-    public static void RmsNorm(RmsNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Norms.RmsNorm");
+    public static void RmsNorm(RmsNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    {
+        var input = x[0];
+        int width = input.Shape[-1];
+        if (input.Length == 0 || width == 0) return;
+        KernelParallel.For(input.Length / width, RowGrain(width), new RmsNormRows(input.F32Ptr, x[1].F32Ptr, y.F32Ptr, width, op.Eps));
+    }
 
-    public static void GroupNorm(GroupNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) => throw new NotImplementedException("Norms.GroupNorm");
+    private static long RowGrain(int width) => Math.Max(1, ParallelGrain / width);
+
+    private readonly struct LayerNormRows(float* x, float* w, float* b, float* y, int width, float eps) : IRangeBody
+    {
+        public void Run(long start, long end)
+        {
+            ReadOnlySpan<float> weight = w == null ? default : new(w, width), bias = b == null ? default : new(b, width);
+            for (long r = start; r < end; r++)
+            {
+                var row = new ReadOnlySpan<float>(x + r * width, width);
+                var (shift, delta, invStd) = NormMath.RowMoments(row, eps);
+                NormMath.NormalizeRow(row, shift, delta, invStd, weight, bias, new Span<float>(y + r * width, width));
+            }
+        }
+    }
+
+    /// <summary>T5 RMS norm: x / √(mean(x²) + eps) · w (no mean subtraction, no bias).</summary>
+    private readonly struct RmsNormRows(float* x, float* w, float* y, int width, float eps) : IRangeBody
+    {
+        public void Run(long start, long end)
+        {
+            var weight = new ReadOnlySpan<float>(w, width);
+            for (long r = start; r < end; r++)
+            {
+                var row = new ReadOnlySpan<float>(x + r * width, width);
+                var output = new Span<float>(y + r * width, width);
+                float invRms = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(row) / width + eps);
+                TensorPrimitives.Multiply(row, invRms, output);
+                TensorPrimitives.Multiply(output, weight, output);
+            }
+        }
+    }
 }

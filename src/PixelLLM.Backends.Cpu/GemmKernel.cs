@@ -1,0 +1,105 @@
+using System.Numerics;
+using System.Runtime.Intrinsics.X86;
+
+namespace PixelLLM.Backends.Cpu;
+
+/// <summary>Which SIMD micro-kernel a GEMM runs; <see cref="GemmKernel.Best"/> picks the widest the CPU has.</summary>
+internal enum GemmIsa
+{
+    /// <summary><see cref="Vector{T}"/> with multiply-add; runs anywhere.</summary>
+    Portable,
+    /// <summary>Vector256 with FMA3.</summary>
+    Avx2,
+    /// <summary>Vector512 with AVX-512F.</summary>
+    Avx512,
+}
+
+/// <summary>
+/// One micro-kernel call: C[i, j] (= or +=) Alpha · Σₚ A[i, p] · B[p, j] (+ Bias[j]) for i &lt; Rows, j &lt; Cols.
+/// A[i, p] is at A + i·ARowStride + p·AKStride (a packed panel or the caller's matrix); B[p, j] at B + p·BKStride + j
+/// (a packed panel or rows of a row-major matrix, readable for a full register width). Bias is only used when not
+/// accumulating and may be null.
+/// </summary>
+internal unsafe struct MicroTile
+{
+    public float* A;
+    public nint ARowStride;
+    public nint AKStride;
+    public float* B;
+    public nint BKStride;
+    public float* C;
+    public nint Ldc;
+    public float* Bias;
+    public int K;
+    public int Rows;
+    public int Cols;
+    public float Alpha;
+    public bool Accumulate;
+}
+
+/// <summary>
+/// Register-blocked micro-kernels (<see cref="MR"/> rows × two SIMD registers of columns, kept in registers over K)
+/// and the cache-blocking sizes that go with each.
+/// </summary>
+internal static unsafe partial class GemmKernel
+{
+    /// <summary>Rows of C per micro-kernel call: 6 rows × 2 registers = 12 accumulators, enough to hide FMA latency.</summary>
+    public const int MR = 6;
+
+    public static GemmIsa Best { get; } =
+        Avx512F.IsSupported ? GemmIsa.Avx512 : Avx2.IsSupported && Fma.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+
+    public static bool IsSupported(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Avx512 => Avx512F.IsSupported,
+        GemmIsa.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        _ => true,
+    };
+
+    /// <summary>Columns of C per micro-kernel call (two registers wide).</summary>
+    public static int NR(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Avx512 => 32,
+        GemmIsa.Avx2 => 16,
+        _ => 2 * Vector<float>.Count,
+    };
+
+    /// <summary>
+    /// Depth of one packed block: a KC×NR panel of B (24 KiB / 16 KiB) should stay in L1 (32–48 KiB) while
+    /// A panels stream past it from L2.
+    /// </summary>
+    public static int KC(GemmIsa isa) => isa == GemmIsa.Avx512 ? 192 : 256;
+
+    /// <summary>Rows of A packed at once (MC×KC floats stay in L2).</summary>
+    public const int MC = 144;
+
+    /// <summary>Columns of B packed at once (KC×NC floats stay in L3).</summary>
+    public const int NC = 2048;
+
+    public static void Run(GemmIsa isa, in MicroTile t)
+    {
+        switch (isa)
+        {
+            case GemmIsa.Avx512: Avx512(t); break;
+            case GemmIsa.Avx2: Avx2Fma(t); break;
+            default: Portable(t); break;
+        }
+    }
+
+    /// <summary>Writes a computed tile (already scaled by alpha, row stride <paramref name="nr"/>) into the valid part of C.</summary>
+    private static void StorePartial(float* tile, int nr, in MicroTile t)
+    {
+        for (int i = 0; i < t.Rows; i++)
+        {
+            float* c = t.C + i * t.Ldc;
+            float* src = tile + i * nr;
+            for (int j = 0; j < t.Cols; j++)
+            {
+                float v = src[j];
+                if (t.Bias != null) v += t.Bias[j];
+                if (t.Accumulate) v += c[j];
+                c[j] = v;
+            }
+        }
+    }
+}

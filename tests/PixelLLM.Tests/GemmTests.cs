@@ -1,0 +1,196 @@
+using PixelLLM.Backends.Cpu;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+using PixelLLM.Tests.Support;
+
+namespace PixelLLM.Tests;
+
+public class GemmTests
+{
+    /// <summary>Naive float64 batched matmul with explicit broadcasting of leading dims and stored-transposed operands.</summary>
+    private static double[] Reference(HostTensor a, HostTensor b, bool transA, bool transB, double alpha, out int[] shape)
+    {
+        var av = OpHarness.AsDoubles(a);
+        var bv = OpHarness.AsDoubles(b);
+        int[] ad = a.Shape.ToArray(), bd = b.Shape.ToArray();
+        int m = transA ? ad[^1] : ad[^2], k = transA ? ad[^2] : ad[^1], n = transB ? bd[^2] : bd[^1];
+        int rank = Math.Max(ad.Length, bd.Length) - 2;
+        int[] aBatch = Pad(ad[..^2], rank), bBatch = Pad(bd[..^2], rank);
+        var batch = new int[rank];
+        for (int d = 0; d < rank; d++) batch[d] = Math.Max(aBatch[d], bBatch[d]);
+        long count = batch.Aggregate(1L, (x, y) => x * y);
+        var result = new double[count * m * n];
+        for (long flat = 0; flat < count; flat++)
+        {
+            long rest = flat, aIndex = 0, bIndex = 0, aScale = 1, bScale = 1;
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                long i = rest % batch[d];
+                rest /= batch[d];
+                aIndex += (aBatch[d] == 1 ? 0 : i) * aScale;
+                bIndex += (bBatch[d] == 1 ? 0 : i) * bScale;
+                aScale *= aBatch[d];
+                bScale *= bBatch[d];
+            }
+            long aBase = aIndex * m * k, bBase = bIndex * k * n;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double sum = 0;
+                    for (int p = 0; p < k; p++)
+                    {
+                        double x = transA ? av[aBase + p * m + i] : av[aBase + i * k + p];
+                        double y = transB ? bv[bBase + j * k + p] : bv[bBase + p * n + j];
+                        sum += x * y;
+                    }
+                    result[flat * m * n + i * n + j] = alpha * sum;
+                }
+        }
+        shape = [.. batch, m, n];
+        return result;
+    }
+
+    private static int[] Pad(int[] dims, int rank) => [.. Enumerable.Repeat(1, rank - dims.Length), .. dims];
+
+    private static void CheckMatMul(int seed, int[] aShape, int[] bShape, bool transA = false, bool transB = false, float alpha = 1f)
+    {
+        var rng = new Random(seed);
+        var a = OpHarness.Random(rng, aShape);
+        var b = OpHarness.Random(rng, bShape);
+        var y = OpHarness.Run(new MatMulOp(transA, transB, alpha), a, b);
+        var expected = Reference(a, b, transA, transB, alpha, out var shape);
+        Assert.Equal(shape, y.Shape.ToArray());
+        OpHarness.AssertClose(expected, y, what: $"matmul {string.Join('x', aShape)}·{string.Join('x', bShape)} tA={transA} tB={transB}");
+    }
+
+    private static int[] Stored(int rows, int cols, bool transposed, params int[] batch) =>
+        transposed ? [.. batch, cols, rows] : [.. batch, rows, cols];
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void OddShapesEveryTransposeCombination(bool transA, bool transB)
+    {
+        CheckMatMul(1, Stored(37, 53, transA), Stored(53, 19, transB), transA, transB, alpha: 0.75f);
+        CheckMatMul(2, Stored(37, 53, transA), Stored(53, 67, transB), transA, transB);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void LargeShapesRunBlockedAndParallel(bool transA, bool transB)
+    {
+        // K = 301 spans two KC blocks (accumulation across blocks), M·N·K is far above the parallel threshold,
+        // and neither M nor N is a multiple of any register tile.
+        CheckMatMul(3, Stored(257, 301, transA), Stored(301, 129, transB), transA, transB, alpha: -1.5f);
+    }
+
+    [Fact]
+    public void BatchDimsBroadcast()
+    {
+        CheckMatMul(4, [3, 1, 37, 53], [2, 53, 19]);
+        CheckMatMul(5, [3, 1, 53, 23], [2, 19, 53], transA: true, transB: true, alpha: 0.5f);
+        CheckMatMul(6, [2, 37, 53], [3, 1, 53, 41]);
+        CheckMatMul(7, [4, 2, 64, 96], [2, 96, 80], alpha: 0.5f); // 8 mid-sized products: one per thread
+    }
+
+    [Fact]
+    public void TwoDimensionalBSharedAcrossBatchedA()
+    {
+        CheckMatMul(17, [4, 37, 53], [53, 19]);
+        CheckMatMul(8, [2, 3, 37, 53], [19, 53], transB: true, alpha: 2f);
+        CheckMatMul(9, [4, 53, 37], [53, 19], transA: true);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void DecodeSizedRows(bool transA, bool transB)
+    {
+        // M = 1..8 reads A in place (no packing); N = 70 leaves a ragged column strip for every register width.
+        foreach (int m in new[] { 1, 2, 7, 8 })
+            CheckMatMul(10 + m, Stored(m, 131, transA), Stored(131, 70, transB), transA, transB, alpha: 1.25f);
+        CheckMatMul(20, Stored(1, 600, transA), Stored(600, 517, transB), transA, transB);
+        CheckMatMul(24, Stored(8, 600, transA), Stored(600, 517, transB), transA, transB); // large enough to split N
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FewColumns(bool transB)
+    {
+        CheckMatMul(21, [45, 61], Stored(61, 1, transB), transB: transB);
+        CheckMatMul(22, [45, 61], Stored(61, 3, transB), transB: transB, alpha: 3f);
+        CheckMatMul(23, [2, 61, 300], Stored(61, 2, transB), transA: true, transB: transB);
+    }
+
+    private static double[] LinearReference(HostTensor x, HostTensor w, HostTensor? bias)
+    {
+        var xv = OpHarness.AsDoubles(x);
+        var wv = OpHarness.AsDoubles(w);
+        var bv = bias is null ? null : OpHarness.AsDoubles(bias);
+        int outF = w.Shape[0], inF = w.Shape[1], rows = xv.Length / inF;
+        var y = new double[rows * outF];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outF; o++)
+            {
+                double sum = bv?[o] ?? 0;
+                for (int i = 0; i < inF; i++) sum += xv[r * inF + i] * wv[o * inF + i];
+                y[r * outF + o] = sum;
+            }
+        return y;
+    }
+
+    [Theory]
+    [InlineData(new[] { 2, 5, 37 }, 19)]
+    [InlineData(new[] { 3, 43, 97 }, 131)]
+    [InlineData(new[] { 1, 1, 300 }, 77)]
+    [InlineData(new[] { 4, 1, 29 }, 3)]
+    public void LinearOnRank3Input(int[] xShape, int outFeatures)
+    {
+        var rng = new Random(xShape.Sum() + outFeatures);
+        var x = OpHarness.Random(rng, xShape);
+        var w = OpHarness.Random(rng, [outFeatures, xShape[^1]]);
+        var bias = OpHarness.Random(rng, [outFeatures]);
+
+        var withBias = OpHarness.Run(new LinearOp(true), x, w, bias);
+        Assert.Equal([.. xShape[..^1], outFeatures], withBias.Shape.ToArray());
+        OpHarness.AssertClose(LinearReference(x, w, bias), withBias, what: "linear+bias");
+
+        var noBias = OpHarness.Run(new LinearOp(false), x, w);
+        OpHarness.AssertClose(LinearReference(x, w, null), noBias, what: "linear");
+    }
+
+    [Fact]
+    public void LinearLargeEnoughToSplitAcrossThreads()
+    {
+        var rng = new Random(30);
+        var x = OpHarness.Random(rng, [2, 150, 260]);
+        var w = OpHarness.Random(rng, [333, 260]);
+        var bias = OpHarness.Random(rng, [333]);
+        OpHarness.AssertClose(LinearReference(x, w, bias), OpHarness.Run(new LinearOp(true), x, w, bias), what: "linear");
+    }
+
+    [Fact]
+    public void ShapeErrorsThrowGraphBuildException()
+    {
+        var g = new Graph();
+        var a = g.Input("a", DType.F32, 2, 5, 7);
+        var b = g.Input("b", DType.F32, 3, 7, 4);
+        var w = g.Input("w", DType.F32, 4, 6);
+        Assert.Throws<GraphBuildException>(() => g.MatMul(a, g.Input("k", DType.F32, 6, 4)));           // inner 7 vs 6
+        Assert.Throws<GraphBuildException>(() => g.MatMul(a, b));                                       // batch 2 vs 3
+        Assert.Throws<GraphBuildException>(() => g.MatMul(a, g.Input("t", DType.F32, 4, 7), transB: false));
+        Assert.Throws<GraphBuildException>(() => g.MatMul(g.Input("v", DType.F32, 7), b));              // rank 1
+        Assert.Throws<GraphBuildException>(() => g.Linear(a, w));                                        // in 7 vs 6
+        Assert.Throws<GraphBuildException>(() => g.Linear(g.Input("x", DType.F32, 3, 6), w, g.Input("bias", DType.F32, 5)));
+        Assert.Equal([2, 5, 4], g.MatMul(a, g.Input("t2", DType.F32, 4, 7), transB: true).Shape.ToArray());
+    }
+}
