@@ -20,9 +20,18 @@ internal static class VectorMap
     public static void Apply<TFunc>(TFunc f, ReadOnlySpan<float> x, Span<float> y) where TFunc : struct, IVectorFunc
     {
         if (y.Length < x.Length) throw new ArgumentException("VectorMap: destination shorter than source");
+        const int Lanes = 8;
         int n = x.Length, i = 0;
-        for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            f.Apply(Vector256.Create(x.Slice(i, Vector256<float>.Count))).CopyTo(y.Slice(i));
+        // Two independent vectors per step give the core a second dependency chain to overlap (polynomials are long chains).
+        for (; i <= n - 2 * Lanes; i += 2 * Lanes)
+        {
+            var r0 = f.Apply(Vector256.Create(x.Slice(i, Lanes)));
+            var r1 = f.Apply(Vector256.Create(x.Slice(i + Lanes, Lanes)));
+            r0.CopyTo(y.Slice(i));
+            r1.CopyTo(y.Slice(i + Lanes));
+        }
+        for (; i <= n - Lanes; i += Lanes)
+            f.Apply(Vector256.Create(x.Slice(i, Lanes))).CopyTo(y.Slice(i));
         if (i == n) return;
         Span<float> pad = stackalloc float[Vector256<float>.Count];
         pad.Clear();

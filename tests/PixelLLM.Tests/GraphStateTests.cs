@@ -101,17 +101,4 @@ public class GraphStateTests
         mismatch.WriteAt(mismatch.State("kv", DType.F32, 4), mismatch.Input("v", DType.F32, 4), mismatch.Input("p", DType.I32, 1), 0);
         Assert.Throws<GraphBuildException>(() => new GraphExecutor(mismatch, backend, shareStatesWith: owner));
     }
-
-    [Fact]
-    public void ViewsOfWeightsReadTheWeight()
-    {
-        var g = new Graph();
-        var w = g.Weight("w", HostTensor.FromArray(new[] { 1f, 2, 3, 4, 5, 6 }, 2, 3));
-        g.Output("y", g.Add(g.Reshape(w, 3, 2), g.Input("x", DType.F32, 3, 2)));
-        using var backend = new CpuBackend();
-        using var exec = new GraphExecutor(g, backend);
-        exec.SetInput<float>("x", [10, 20, 30, 40, 50, 60]);
-        exec.Run();
-        Assert.Equal([11f, 22, 33, 44, 55, 66], exec.FetchFloats("y"));
-    }
 }

@@ -111,3 +111,21 @@ public class MemoryPlanTests
         foreach (var (_, off) in plan.Offsets) Assert.Equal(0, off % MemoryPlan.Alignment);
     }
 }
+
+public class WeightViewTests
+{
+    [Fact]
+    public void ReshapedWeightIsReadInPlace()
+    {
+        var g = new Graph();
+        var w = g.Weight("w", HostTensor.FromArray(new float[] { 1, 2, 3, 4, 5, 6 }, 2, 3));
+        var x = g.Input("x", DType.F32, 3, 2);
+        g.Output("y", g.Add(x, g.Reshape(g.Reshape(w, 6), 3, 2)));
+        using var backend = new PixelLLM.Backends.Cpu.CpuBackend();
+        using var exec = new GraphExecutor(g, backend);
+        exec.SetInput<float>("x", new float[] { 10, 20, 30, 40, 50, 60 });
+        exec.Run();
+        Assert.Equal(new float[] { 11, 22, 33, 44, 55, 66 }, exec.FetchFloats("y"));
+        Assert.DoesNotContain(exec.Plan.Offsets.Keys, id => g.Tensors[id].Producer?.Inputs[0].Kind == TensorKind.Weight);
+    }
+}

@@ -18,7 +18,9 @@ public static class GoldenRunners
 {
     private static readonly IGoldenRunner[] all =
     [
+        new SamImageEncoderRunner(),
         new T5Runner(),
+        new Eva02Runner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
