@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace PixelLLM.Runtime.Weights;
@@ -64,7 +65,9 @@ public sealed class RandomWeights : IWeightSource
         return (0f, (float)(1.0 / Math.Sqrt(Math.Max(fanIn, 1))));
     }
 
-    // SplitMix64: two uniform 32-bit draws per step, mapped to [−√3, √3) (unit variance).
+    // SplitMix64: two uniform 32-bit draws per step, mapped to [−√3, √3) (unit variance). Optimised from the first call:
+    // each call is short, so tiered compilation would run most of a model's fill in unoptimised code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fill(Span<float> values, ulong state, float offset, float scale)
     {
         float toUnit = MathF.Sqrt(3f) / 2147483648f * scale;
