@@ -25,7 +25,7 @@ internal static unsafe partial class Conv
         float* tapBias = null;
         if (tiles && bias != null)
         {
-            tapBias = GemmScratch.Get(ScratchSlot.GemvColumns, n);
+            tapBias = GemmScratch.Get(ScratchSlot.ConvBias, n);
             for (int t = 0; t < n; t += g.OutChannels) new ReadOnlySpan<float>(bias, g.OutChannels).CopyTo(new Span<float>(tapBias + t, g.OutChannels));
         }
         else if (!tiles)

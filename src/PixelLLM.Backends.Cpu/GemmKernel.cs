@@ -16,9 +16,9 @@ internal enum GemmIsa
 
 /// <summary>
 /// One micro-kernel call: C[i, j] (= or +=) Alpha · Σₚ A[i, p] · B[p, j] (+ Bias[j]) for i &lt; Rows, j &lt; Cols.
-/// A[i, p] is at A + i·ARowStride + p·AKStride (a packed panel or the caller's matrix); B[p, j] at B + p·BKStride + j
-/// (a packed panel or rows of a row-major matrix, readable for a full register width). Bias is only used when not
-/// accumulating and may be null.
+/// A[i, p] is at A + i·ARowStride + p·AKStride (a packed block or, for a few rows, the caller's matrix); rows past Rows
+/// are never read. B[p, j] is at B + p·BKStride + j, a packed panel readable for the full NR columns. Bias is only used
+/// when not accumulating and may be null.
 /// </summary>
 internal unsafe struct MicroTile
 {

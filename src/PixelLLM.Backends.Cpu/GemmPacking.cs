@@ -1,43 +1,40 @@
+using System.Runtime.Intrinsics;
+
 namespace PixelLLM.Backends.Cpu;
 
 /// <summary>
-/// Copies blocks of A and B into the contiguous, zero-padded panel layouts the micro-kernel streams through,
+/// Copies blocks of A and B into the contiguous panel layouts the micro-kernel streams through,
 /// from any strides (so transposed operands cost nothing extra beyond the copy).
 /// </summary>
 internal static unsafe class GemmPacking
 {
     /// <summary>
-    /// Packs rows [0, mc) × depth [0, kc) of A, element (i, p) at a + i·rs + p·ks, into MR-row panels:
-    /// panel r is dst[r·MR·kc ..], p-major (dst[r·MR·kc + p·MR + i]); rows past mc are zero.
+    /// Copies rows [0, mc) × depth [0, kc) of A, element (i, p) at a + i·rs + p·ks, into a contiguous block and returns
+    /// the block's (row stride, depth stride); row i starts at dst + i·kc in both layouts, as the kernel's A offsets expect
+    /// (MR-row panels are kc·MR apart). A row-major A is copied row by row (long contiguous copies); any other A goes into
+    /// depth-major MR-row panels (dst[r·MR·kc + p·MR + i]) so its reads are as contiguous as its strides allow.
+    /// The micro-kernel never reads rows past mc, so ragged panels need no zero padding.
     /// </summary>
-    public static void PackA(float* a, nint rs, nint ks, int mc, int kc, float* dst)
+    public static (nint RowStride, nint DepthStride) PackA(float* a, nint rs, nint ks, int mc, int kc, float* dst)
     {
         const int mr = GemmKernel.MR;
+        if (ks == 1)
+        {
+            for (int i = 0; i < mc; i++)
+                new ReadOnlySpan<float>(a + i * rs, kc).CopyTo(new Span<float>(dst + (nint)i * kc, kc));
+            return (kc, 1);
+        }
         for (int i0 = 0; i0 < mc; i0 += mr, dst += mr * kc)
         {
             int rows = Math.Min(mr, mc - i0);
             float* src = a + i0 * rs;
-            if (ks == 1)
+            for (int p = 0; p < kc; p++)
             {
-                // Row-major A: read each row contiguously, scatter into the panel with stride MR.
-                for (int i = 0; i < rows; i++)
-                {
-                    float* row = src + i * rs;
-                    for (int p = 0; p < kc; p++) dst[p * mr + i] = row[p];
-                }
+                float* column = src + p * ks;
+                for (int i = 0; i < rows; i++) dst[p * mr + i] = column[i * rs];
             }
-            else
-            {
-                for (int p = 0; p < kc; p++)
-                {
-                    float* col = src + p * ks;
-                    for (int i = 0; i < rows; i++) dst[p * mr + i] = col[i * rs];
-                }
-            }
-            if (rows < mr)
-                for (int p = 0; p < kc; p++)
-                    for (int i = rows; i < mr; i++) dst[p * mr + i] = 0f;
         }
+        return (1, mr);
     }
 
     /// <summary>
@@ -46,16 +43,16 @@ internal static unsafe class GemmPacking
     /// </summary>
     public static void PackB(float* b, nint ks, nint cs, int kc, int nc, int nr, float* dst)
     {
+        if (cs == 1)
+        {
+            PackRowMajorB(b, ks, kc, nc, nr, dst);
+            return;
+        }
         for (int j0 = 0; j0 < nc; j0 += nr, dst += nr * kc)
         {
             int cols = Math.Min(nr, nc - j0);
             float* src = b + j0 * cs;
-            if (cs == 1)
-            {
-                for (int p = 0; p < kc; p++)
-                    new ReadOnlySpan<float>(src + p * ks, cols).CopyTo(new Span<float>(dst + p * nr, cols));
-            }
-            else if (ks == 1)
+            if (ks == 1)
             {
                 // B is a transposed (N, K) matrix such as a PyTorch Linear weight: each column is contiguous.
                 GemmTranspose.Columns(src, cs, kc, cols, nr, dst);
@@ -68,6 +65,25 @@ internal static unsafe class GemmPacking
             if (cols < nr)
                 for (int p = 0; p < kc; p++)
                     new Span<float>(dst + p * nr + cols, nr - cols).Clear();
+        }
+    }
+
+    /// <summary>Row-major B: walk it row by row (long contiguous reads), dealing each row out to the panels.</summary>
+    private static void PackRowMajorB(float* b, nint ks, int kc, int nc, int nr, float* dst)
+    {
+        int full = nc / nr, rest = nc - full * nr;
+        nint panel = (nint)nr * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            float* row = b + p * ks;
+            float* to = dst + p * nr;
+            for (int q = 0; q < full; q++, row += nr, to += panel)
+                for (int j = 0; j < nr; j += 4) Vector128.Store(Vector128.Load(row + j), to + j); // NR is a multiple of 4
+            if (rest > 0)
+            {
+                new ReadOnlySpan<float>(row, rest).CopyTo(new Span<float>(to, rest));
+                new Span<float>(to + rest, nr - rest).Clear();
+            }
         }
     }
 }

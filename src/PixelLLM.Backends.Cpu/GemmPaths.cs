@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace PixelLLM.Backends.Cpu;
 
 /// <summary>The single-threaded GEMM algorithms; <see cref="GemmDriver"/> picks one and splits work between threads.</summary>
@@ -9,6 +7,8 @@ internal static unsafe class GemmPaths
     /// The general case (Goto/BLIS loop order): per NC×KC block of B, pack it into NR-column panels; per MC×KC block of A,
     /// pack it into MR-row panels; then sweep micro-kernels so each B panel stays in L1 while A panels stream from L2.
     /// K is split into KC blocks: the first overwrites C (adding the bias), later ones accumulate.
+    /// With at most <see cref="GemmDriver.SmallM"/> rows (decode steps) A is read in place: packing it would cost as much
+    /// as using it, while B is still packed, since that reads it row-contiguously instead of one narrow strip at a time.
     /// </summary>
     public static void Packed(in GemmProblem p, GemmIsa isa)
     {
@@ -18,8 +18,9 @@ internal static unsafe class GemmPaths
         int mcMax = Math.Min(GemmKernel.MC, RoundUp(p.M, mr));
         int kcFirst = Math.Min(kcMax, p.K);
         float* bPack = GemmScratch.Get(ScratchSlot.PackB, (long)kcFirst * ncMax);
-        float* aPack = GemmScratch.Get(ScratchSlot.PackA, (long)kcFirst * mcMax);
-        var t = new MicroTile { Alpha = p.Alpha, Ldc = p.Ldc, ARowStride = 1, AKStride = mr, BKStride = nr };
+        bool packA = p.M > GemmDriver.SmallM;
+        float* aPack = packA ? GemmScratch.Get(ScratchSlot.PackA, (long)kcFirst * mcMax) : null;
+        var t = new MicroTile { Alpha = p.Alpha, Ldc = p.Ldc, BKStride = nr, ARowStride = p.A.RowStride, AKStride = p.A.ColStride };
 
         for (int jc = 0; jc < p.N; jc += ncMax)
         {
@@ -35,7 +36,7 @@ internal static unsafe class GemmPaths
                 {
                     int mc = Math.Min(mcMax, p.M - ic);
                     var aBlock = p.A.Offset(ic, pc);
-                    GemmPacking.PackA(aBlock.Ptr, aBlock.RowStride, aBlock.ColStride, mc, kc, aPack);
+                    if (packA) (t.ARowStride, t.AKStride) = GemmPacking.PackA(aBlock.Ptr, aBlock.RowStride, aBlock.ColStride, mc, kc, aPack);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         t.B = bPack + jr * kc;
@@ -43,7 +44,7 @@ internal static unsafe class GemmPaths
                         t.Bias = pc == 0 && p.Bias != null ? p.Bias + jc + jr : null;
                         for (int ir = 0; ir < mc; ir += mr)
                         {
-                            t.A = aPack + ir * kc;
+                            t.A = packA ? aPack + ir * kc : aBlock.Ptr + ir * aBlock.RowStride;
                             t.Rows = Math.Min(mr, mc - ir);
                             t.C = p.C + (ic + ir) * p.Ldc + jc + jr;
                             GemmKernel.Run(isa, t);
@@ -55,47 +56,14 @@ internal static unsafe class GemmPaths
     }
 
     /// <summary>
-    /// Few rows and a row-major B: nothing is packed. The micro-kernel reads A in place and streams B's rows directly
-    /// (over the whole K, each B element is loaded once per MR rows); only a ragged last column strip is copied.
+    /// Few rows with K-contiguous B columns (a decode step through a Linear weight), or few columns: outputs are dot
+    /// products, computed 2 rows × 4 columns at a time. Column-outer order keeps the few A rows in cache while each
+    /// B column streams from memory once. Operands that are not K-contiguous are first copied, <see cref="DotBlock"/>
+    /// rows or columns at a time.
     /// </summary>
-    public static void StreamB(in GemmProblem p, GemmIsa isa)
+    public static void Dot(in GemmProblem p, GemmIsa isa)
     {
-        const int mr = GemmKernel.MR;
-        int nr = GemmKernel.NR(isa);
-        var t = new MicroTile { Alpha = p.Alpha, Ldc = p.Ldc, K = p.K, ARowStride = p.A.RowStride, AKStride = p.A.ColStride };
-        for (int j0 = 0; j0 < p.N; j0 += nr)
-        {
-            t.Cols = Math.Min(nr, p.N - j0);
-            if (t.Cols == nr)
-            {
-                t.B = p.B.Ptr + j0;
-                t.BKStride = p.B.RowStride;
-            }
-            else
-            {
-                // A full-width load would run past the end of B's rows: copy the strip into a zero-padded panel.
-                t.B = GemmScratch.Get(ScratchSlot.PackB, (long)p.K * nr);
-                t.BKStride = nr;
-                GemmPacking.PackB(p.B.Ptr + j0, p.B.RowStride, 1, p.K, t.Cols, nr, t.B);
-            }
-            t.Bias = p.Bias == null ? null : p.Bias + j0;
-            for (int i0 = 0; i0 < p.M; i0 += mr)
-            {
-                t.A = p.A.Ptr + i0 * p.A.RowStride;
-                t.Rows = Math.Min(mr, p.M - i0);
-                t.C = p.C + i0 * p.Ldc + j0;
-                GemmKernel.Run(isa, t);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Few rows or few columns with K-contiguous data (e.g. a decode step through a Linear weight): every output is one
-    /// vectorised dot product. Column-outer order keeps the few A rows in L1 while each B column streams once.
-    /// Operands that are not K-contiguous are first copied in blocks of <see cref="DotBlock"/> rows/columns.
-    /// </summary>
-    public static void Dot(in GemmProblem p)
-    {
+        float* tile = stackalloc float[8];
         for (int i0 = 0; i0 < p.M; i0 += DotBlock)
         {
             int rows = Math.Min(DotBlock, p.M - i0);
@@ -104,16 +72,20 @@ internal static unsafe class GemmPaths
             {
                 int cols = Math.Min(DotBlock, p.N - j0);
                 var b = KContiguous(p.B.Offset(0, j0), cols, p.K, transposed: true, ScratchSlot.GemvColumns);
-                for (int j = 0; j < cols; j++)
-                {
-                    var column = new ReadOnlySpan<float>(b.Ptr + j * b.RowStride, p.K);
-                    float bias = p.Bias == null ? 0f : p.Bias[j0 + j];
-                    for (int i = 0; i < rows; i++)
+                float* Column(int j) => b.Ptr + Math.Min(j, cols - 1) * b.RowStride;
+                for (int j = 0; j < cols; j += 4)
+                    for (int i = 0; i < rows; i += 2)
                     {
-                        var row = new ReadOnlySpan<float>(a.Ptr + i * a.RowStride, p.K);
-                        p.C[(i0 + i) * p.Ldc + j0 + j] = p.Alpha * TensorPrimitives.Dot(row, column) + bias;
+                        float* row = a.Ptr + i * a.RowStride;
+                        float* next = i + 1 < rows ? row + a.RowStride : row;
+                        GemvKernel.Tile(isa, row, next, Column(j), Column(j + 1), Column(j + 2), Column(j + 3), p.K, tile);
+                        for (int r = 0; r < Math.Min(2, rows - i); r++)
+                            for (int c = 0; c < Math.Min(4, cols - j); c++)
+                            {
+                                int col = j0 + j + c;
+                                p.C[(i0 + i + r) * p.Ldc + col] = p.Alpha * tile[r * 4 + c] + (p.Bias == null ? 0f : p.Bias[col]);
+                            }
                     }
-                }
             }
         }
     }

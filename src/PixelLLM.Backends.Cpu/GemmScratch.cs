@@ -13,6 +13,7 @@ internal enum ScratchSlot
     ConvColumns,
     ConvWeight,
     ConvTaps,
+    ConvBias,
     Count,
 }
 

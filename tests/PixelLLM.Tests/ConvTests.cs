@@ -123,6 +123,18 @@ public class ConvTests
         OpHarness.AssertClose(expected, y, what: $"convT k{kernel} s{stride}");
     }
 
+    [Fact]
+    public void ConvTransposeToOneChannelWithBias()
+    {
+        // kh·kw·Cout = 4 tap outputs per pixel: the GEMM takes its few-columns dot-product path.
+        var rng = new Random(77);
+        var x = OpHarness.Random(rng, [1, 5, 6, 9]);
+        var w = OpHarness.Random(rng, [9, 1, 2, 2]);
+        var bias = OpHarness.Random(rng, [1]);
+        var y = OpHarness.Run(new ConvTranspose2dOp(2, true), x, w, bias);
+        OpHarness.AssertClose(ConvTransposeReference(x, w, bias, 2, out _), y, what: "convT to 1 channel");
+    }
+
     [Theory]
     [InlineData(2, 2, 600)]
     [InlineData(3, 2, 200)]

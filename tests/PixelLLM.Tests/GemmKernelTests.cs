@@ -13,9 +13,10 @@ public unsafe class GemmKernelTests
         { 41, 29, 300, false, false },   // packed, two K blocks
         { 41, 29, 300, true, true },
         { 100, 77, 65, false, true },    // packed from a transposed B (Linear layout)
-        { 5, 83, 47, false, false },     // few rows: B streamed in place, ragged strip
-        { 3, 45, 47, true, false },
-        { 6, 40, 90, false, true },      // few rows, K-contiguous B: dot products
+        { 5, 83, 47, false, false },     // few rows: A read in place, ragged strip
+        { 3, 45, 470, true, false },
+        { 6, 40, 90, false, true },      // few rows, K-contiguous B: dot-product tiles
+        { 7, 9, 37, true, true },
         { 50, 2, 33, true, false },      // few columns
     };
 
@@ -47,6 +48,29 @@ public unsafe class GemmKernelTests
             }
             Support.OpHarness.AssertClose(expected, c, what: $"{isa}");
         }
+    }
+
+    [Theory]
+    [InlineData(576, 1280, 2)]
+    [InlineData(4096, 3840, 16)]
+    [InlineData(37, 19, 6)]
+    [InlineData(1, 2048, 7)]
+    [InlineData(5, 3, 4)]
+    public void ThreadGridCoversOutputExactlyOnce(int m, int n, int threads)
+    {
+        var grid = ThreadGrid.For(m, n, threads, GemmKernel.MR, 32);
+        Assert.InRange(grid.Count, 1, threads);
+        var hits = new int[m * n];
+        for (int b = 0; b < grid.Count; b++)
+        {
+            var (r0, rows, c0, cols) = grid.Block(b);
+            Assert.True(rows > 0 && cols > 0, $"block {b} is empty");
+            Assert.True(r0 % GemmKernel.MR == 0 && c0 % 32 == 0, $"block {b} is not tile-aligned");
+            for (int i = r0; i < r0 + rows; i++)
+                for (int j = c0; j < c0 + cols; j++) hits[i * n + j]++;
+        }
+        Assert.All(hits, h => Assert.Equal(1, h));
+        if (m >= 4096) Assert.Equal(threads, grid.Count); // big problems use every core, as a 2-D split (4×4)
     }
 
     private static float[] Values(Random rng, int count) =>

@@ -179,6 +179,17 @@ public class GemmTests
     }
 
     [Fact]
+    public void EmptyInnerDimensionGivesZerosOrBias()
+    {
+        var rng = new Random(31);
+        var bias = OpHarness.Random(rng, [5]);
+        var y = OpHarness.Run(new LinearOp(true), HostTensor.Zeros(DType.F32, 3, 0), HostTensor.Zeros(DType.F32, 5, 0), bias);
+        OpHarness.AssertClose(Enumerable.Range(0, 15).Select(i => (double)bias.AsSpan<float>()[i % 5]).ToArray(), y, what: "K=0 linear");
+        var z = OpHarness.Run(new MatMulOp(), HostTensor.Zeros(DType.F32, 2, 4, 0), HostTensor.Zeros(DType.F32, 0, 3));
+        OpHarness.AssertClose(new double[24], z, what: "K=0 matmul");
+    }
+
+    [Fact]
     public void ShapeErrorsThrowGraphBuildException()
     {
         var g = new Graph();
