@@ -27,11 +27,21 @@ public class ScenicCheckpointTests(ITestOutputHelper output)
     [MemberData(nameof(GoldenCheckpoints))]
     public void GoldenCheckpointEqualsItsSafetensorsBitForBit(string checkpointFile, string weightsFile, int tensorCount, long parameterBytes)
     {
+        var path = Path.Combine(Golden.Root, checkpointFile);
         var clock = Stopwatch.StartNew();
-        using var checkpoint = ScenicCheckpoint.Open(Path.Combine(Golden.Root, checkpointFile));
-        var openTime = clock.Elapsed;
+        ScenicCheckpoint.Open(path).Dispose();
+        var firstOpen = clock.Elapsed;
+        var fastest = TimeSpan.MaxValue;
+        for (int i = 0; i < 5; i++)
+        {
+            clock.Restart();
+            ScenicCheckpoint.Open(path).Dispose();
+            if (clock.Elapsed < fastest) fastest = clock.Elapsed;
+        }
+        using var checkpoint = ScenicCheckpoint.Open(path);
         using var weights = SafeTensorsFile.Open(Path.Combine(Golden.Root, weightsFile));
-        output.WriteLine($"{checkpointFile}: opened in {openTime.TotalMilliseconds:F2} ms, {checkpoint.Names.Count} tensors");
+        output.WriteLine($"{checkpointFile}: open {firstOpen.TotalMilliseconds:F2} ms (first), {fastest.TotalMilliseconds:F2} ms " +
+                         $"(fastest of 5 more), {checkpoint.Names.Count} tensors");
 
         Assert.Equal("params", checkpoint.ParamsRoot);
         Assert.Equal(1000, checkpoint.GlobalStep);
