@@ -100,7 +100,7 @@ public class ScenicCheckpointFuzzTests(ITestOutputHelper output)
             File.WriteAllBytes(path, golden[..length]);
             var e = Assert.Throws<ScenicCheckpointException>(() => ScenicCheckpoint.Open(path).Dispose());
             Assert.Contains(path, e.Message);
-            if (e.Message.Contains("at params/", StringComparison.Ordinal)) inParams++;
+            if (e.Message.Contains("at params/", StringComparison.Ordinal) && inParams++ < 3) output.WriteLine(e.Message);
         }
         // opt_state precedes params in the file; cuts past it must name the parameter whose bytes were lost.
         Assert.True(inParams > 100, $"only {inParams} of 300 truncation errors name a path under params/");

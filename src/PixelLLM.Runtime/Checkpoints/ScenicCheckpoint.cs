@@ -69,9 +69,12 @@ public sealed unsafe class ScenicCheckpoint : IWeightSource, IDisposable
             byte* basePointer = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
             pointerAcquired = true;
+            byte* mappingStart = basePointer; // page-aligned, as madvise needs
             basePointer += view.PointerOffset;
 
+            MappedFileAdvice.RandomAccess(mappingStart, fileLength + view.PointerOffset);
             var tree = Parse(path, basePointer, fileLength);
+            MappedFileAdvice.Normal(mappingStart, fileLength + view.PointerOffset);
             return new ScenicCheckpoint(path, mapping, view, basePointer, tree);
         }
         catch
