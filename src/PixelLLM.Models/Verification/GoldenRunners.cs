@@ -20,6 +20,7 @@ public static class GoldenRunners
     [
         new SamImageEncoderRunner(),
         new T5Runner(),
+        new PixelLlmRunner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;
