@@ -18,8 +18,13 @@ public static class GoldenRunners
 {
     private static readonly IGoldenRunner[] all =
     [
+        new PromptEncoderRunner(),
+        new TwoWayTransformerRunner(),
+        new MaskDecoderRunner(),
+        new SamPipelineRunner(),
         new SamImageEncoderRunner(),
         new T5Runner(),
+        new Eva02Runner(),
         new PixelLlmRunner(),
     ];
 

@@ -1,0 +1,54 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// One pre-norm EVA02 block on (B, 1 + N, C) tokens, cls first:
+/// x += proj([LN](Attn(RoPE(q), RoPE(k), v))) of LN1(x); x += fc2(LN(silu(fc1_g) · fc1_x)) of LN2(x).
+/// </summary>
+public static class Eva02Block
+{
+    /// <param name="rope">Sin/cos tables (N, head dim) for the patch tokens, or null to skip RoPE.</param>
+    public static Tensor Build(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope)
+    {
+        var g = p.Graph;
+        var h = g.LayerNorm(x, p["norm1.weight"], p["norm1.bias"], cfg.NormEps);
+        x = g.Add(x, Attention(p.Sub("attn"), cfg, h, rope));
+        h = g.LayerNorm(x, p["norm2.weight"], p["norm2.bias"], cfg.NormEps);
+        return g.Add(x, SwiGlu(p.Sub("mlp"), cfg, h));
+    }
+
+    private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope)
+    {
+        var g = p.Graph;
+        // The biases are optional: timm's k_proj has none; a converter maps scenic's q_bias/v_bias onto q/v_proj.bias.
+        var q = g.Linear(x, p["q_proj.weight"], p.Optional("q_proj.bias"));
+        var k = g.Linear(x, p["k_proj.weight"], p.Optional("k_proj.bias"));
+        var v = g.Linear(x, p["v_proj.weight"], p.Optional("v_proj.bias"));
+        if (rope is { } r)
+        {
+            // Token 0 is the cls token, which both references leave unrotated.
+            q = g.Rope(q, r.Sin, r.Cos, cfg.NumHeads, startToken: 1);
+            k = g.Rope(k, r.Sin, r.Cos, cfg.NumHeads, startToken: 1);
+        }
+        var o = g.Attention(q, k, v, cfg.NumHeads, (float)(1.0 / Math.Sqrt(cfg.HeadDim)));
+        if (cfg.ScaleAttnInner) o = g.LayerNorm(o, p["norm.weight"], p["norm.bias"], cfg.NormEps);
+        return g.Linear(o, p["proj.weight"], p["proj.bias"]);
+    }
+
+    private static Tensor SwiGlu(ParamScope p, Eva02Config cfg, Tensor x)
+    {
+        var g = p.Graph;
+        var gateWeight = p["fc1_g.weight"];
+        if (gateWeight.Shape != new Shape(cfg.MlpHidden, cfg.EmbedDim))
+            throw new ModelFileException($"Eva02Block: {gateWeight.Name} is {gateWeight.Shape}, expected ({cfg.MlpHidden}, {cfg.EmbedDim}) for mlp ratio {cfg.MlpRatio}");
+        var gate = g.Linear(x, gateWeight, p.Optional("fc1_g.bias"));
+        var value = g.Linear(x, p["fc1_x.weight"], p.Optional("fc1_x.bias"));
+        var hidden = g.SwiGlu(gate, value);
+        if (cfg.ScaleMlp) hidden = g.LayerNorm(hidden, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps);
+        return g.Linear(hidden, p["fc2.weight"], p.Optional("fc2.bias"));
+    }
+}

@@ -1,0 +1,96 @@
+namespace PixelLLM.Models;
+
+/// <summary>How <see cref="Eva02Encoder"/> pools the token features for the head.</summary>
+public enum Eva02Pool
+{
+    /// <summary>No pooled output (PixelLLM uses the patch tokens).</summary>
+    None,
+    /// <summary>Mean over the patch tokens, cls excluded (timm global_pool 'avg').</summary>
+    Avg,
+    /// <summary>The cls token (timm global_pool 'token').</summary>
+    Token,
+}
+
+/// <summary>
+/// EVA02 vision transformer configuration. Covers timm's <c>Eva</c> with the EVA02 options (separate q/k/v projections,
+/// k without bias, SwiGLU MLP with sub-LayerNorm, 2-D RoPE, absolute pos-embed incl. cls) and scenic's PixelLLM
+/// <c>git_backbone</c> (spec §3.3): see <see cref="Timm"/> and <see cref="PixelLlm"/>.
+/// </summary>
+public sealed record Eva02Config
+{
+    public required int EmbedDim { get; init; }
+    public required int Depth { get; init; }
+    public required int NumHeads { get; init; }
+    public required int PatchSize { get; init; }
+    /// <summary>SwiGLU hidden width = (int)(EmbedDim · MlpRatio), as timm and scenic truncate it.</summary>
+    public double MlpRatio { get; init; } = 8.0 / 3.0;
+
+    /// <summary>Eps of norm1, norm2, attn.norm, the final norm and fc_norm.</summary>
+    public float NormEps { get; init; } = 1e-6f;
+    /// <summary>SwiGLU sub-LayerNorm mlp.norm between silu(g)·x and fc2 (timm scale_mlp; scenic ffn_ln).</summary>
+    public bool ScaleMlp { get; init; } = true;
+    /// <summary>Eps of the SwiGLU sub-LayerNorm mlp.norm (timm 1e-6, PixelLLM's ffn_ln 1e-5).</summary>
+    public float MlpNormEps { get; init; } = 1e-6f;
+    /// <summary>LayerNorm on the attention output before proj (timm scale_attn_inner, weights attn.norm).</summary>
+    public bool ScaleAttnInner { get; init; }
+
+    /// <summary>Apply 2-D RoPE to q and k of the patch tokens.</summary>
+    public bool UseRope { get; init; } = true;
+    /// <summary>
+    /// timm ref_feat_shape (rows, cols): RoPE positions are i / grid · reference. Null means reference = grid, i.e. the
+    /// integer positions scenic uses (computed as i / S · S in float32, spec §3.3 and errata B8).
+    /// </summary>
+    public int[]? RopeReferenceGrid { get; init; }
+    public float RopeTemperature { get; init; } = 10000f;
+
+    /// <summary>
+    /// Grid (rows, cols) of the learned pos_embed table's patch part. Null: the table's own grid when it already has
+    /// one row per patch, otherwise the square root of its patch rows. A table whose grid differs from the image's is
+    /// resized with jax.image.resize bicubic (spec §3.3 step 3, §12.1); the cls row is used as is.
+    /// </summary>
+    public int[]? PosEmbedGrid { get; init; }
+
+    /// <summary>LayerNorm 'norm' over all tokens at the end of forward_features (timm: pool ≠ avg; PixelLLM ln_post).</summary>
+    public bool FinalNorm { get; init; }
+    public Eva02Pool Pool { get; init; } = Eva02Pool.Avg;
+    /// <summary>LayerNorm 'fc_norm' on the pooled vector (timm: pool = avg).</summary>
+    public bool FcNorm { get; init; }
+    /// <summary>Classifier width of the 'head' Linear; 0 = no head.</summary>
+    public int NumClasses { get; init; }
+
+    public int HeadDim => EmbedDim / NumHeads;
+    public int MlpHidden => (int)(EmbedDim * MlpRatio);
+
+    /// <summary>timm <c>Eva</c> semantics for a global_pool ('avg', 'token' or ''), as in the golden references.</summary>
+    public static Eva02Config Timm(int embedDim, int depth, int numHeads, int patchSize, double mlpRatio, string globalPool,
+        int numClasses, bool scaleAttnInner, int[]? ropeReferenceGrid, bool useRope = true, bool scaleMlp = true)
+    {
+        var pool = globalPool switch
+        {
+            "avg" => Eva02Pool.Avg,
+            "token" => Eva02Pool.Token,
+            "" => Eva02Pool.None,
+            _ => throw new ArgumentException($"Eva02Config: unsupported timm global_pool '{globalPool}'", nameof(globalPool)),
+        };
+        return new Eva02Config
+        {
+            EmbedDim = embedDim, Depth = depth, NumHeads = numHeads, PatchSize = patchSize, MlpRatio = mlpRatio,
+            NormEps = 1e-6f, MlpNormEps = 1e-6f, ScaleAttnInner = scaleAttnInner, ScaleMlp = scaleMlp,
+            UseRope = useRope, RopeReferenceGrid = ropeReferenceGrid,
+            Pool = pool, FinalNorm = pool != Eva02Pool.Avg, FcNorm = pool == Eva02Pool.Avg, NumClasses = numClasses,
+        };
+    }
+
+    /// <summary>
+    /// PixelLLM's scenic EVA02 (spec §3.3, §11): integer RoPE positions, SwiGLU LN eps 1e-5, ln_post on all tokens,
+    /// no pooling or head; pos_embed resized to the image grid with JAX bicubic. The real model is
+    /// <c>PixelLlm(1024, 24, 16, 14)</c> with a 16×16 table on a 27×27 grid.
+    /// </summary>
+    public static Eva02Config PixelLlm(int embedDim, int depth, int numHeads, int patchSize, double mlpRatio = 8.0 / 3.0) => new()
+    {
+        EmbedDim = embedDim, Depth = depth, NumHeads = numHeads, PatchSize = patchSize, MlpRatio = mlpRatio,
+        NormEps = 1e-6f, MlpNormEps = 1e-5f, ScaleAttnInner = false,
+        UseRope = true, RopeReferenceGrid = null,
+        Pool = Eva02Pool.None, FinalNorm = true, FcNorm = false, NumClasses = 0,
+    };
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Models.Verification;
+
+/// <summary>
+/// Golden runner for component "eva02" (timm <c>Eva</c> with EVA02 options): in.image (B, 3, H, W) is permuted to
+/// channels-last, <see cref="Eva02Encoder"/> runs with timm semantics from the case config, and out.features,
+/// out.pre_logits, out.logits and every mid.* the case lists are fetched.
+/// </summary>
+public sealed class Eva02Runner : IGoldenRunner
+{
+    public string Component => "eva02";
+
+    public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
+    {
+        var cfg = ConfigFrom(golden.Config);
+        var image = golden.Input("in.image");
+        if (image.Shape.Rank != 4) throw new InvalidInputException($"eva02: in.image must be (B, 3, H, W), got {image.Shape}");
+
+        var g = new Graph();
+        var input = g.Input("in.image", image.DType, image.Shape.ToArray());
+        var outputs = Eva02Encoder.Build(new ParamScope(g, golden.Weights), cfg, g.Permute(input, 0, 2, 3, 1));
+        g.Output("out.features", outputs.Features);
+        if (outputs.PreLogits is { } preLogits) g.Output("out.pre_logits", preLogits);
+        if (outputs.Logits is { } logits) g.Output("out.logits", logits);
+
+        var wanted = golden.IoNames.Where(n => n.StartsWith("mid.", StringComparison.Ordinal) || n.StartsWith("out.", StringComparison.Ordinal))
+            .Where(n => g.Outputs.ContainsKey(n) || g.TryGet(n, out _)).ToList();
+        // out.features may be the same tensor as the last mid.blocks.i (no final norm): outputs are fetched by output name.
+        using var exec = new GraphExecutor(g, backend, wanted.Where(n => !g.Outputs.ContainsKey(n)));
+        exec.SetInput("in.image", image);
+        exec.Run();
+        return wanted.ToDictionary(n => n, exec.Fetch);
+    }
+
+    /// <summary>The encoder config for a case's timm config; unsupported timm options are rejected by name.</summary>
+    public static Eva02Config ConfigFrom(JsonElement c)
+    {
+        Require(c, "qkv_fused", false, "fused qkv projections");
+        Require(c, "swiglu_mlp", true, "a non-SwiGLU MLP");
+        if (c.TryGetProperty("rope_type", out var rt) && rt.GetString() != "cat")
+            throw new InvalidInputException($"eva02: rope_type '{rt.GetString()}' is not supported (only 'cat')");
+        int[]? reference = c.TryGetProperty("ref_feat_shape", out var r) && r.ValueKind == JsonValueKind.Array
+            ? r.EnumerateArray().Select(e => e.GetInt32()).ToArray() : null;
+        return Eva02Config.Timm(
+            embedDim: c.GetProperty("embed_dim").GetInt32(),
+            depth: c.GetProperty("depth").GetInt32(),
+            numHeads: c.GetProperty("num_heads").GetInt32(),
+            patchSize: c.GetProperty("patch_size").GetInt32(),
+            mlpRatio: c.GetProperty("mlp_ratio").GetDouble(),
+            globalPool: c.GetProperty("global_pool").GetString() ?? "",
+            numClasses: c.GetProperty("num_classes").GetInt32(),
+            scaleAttnInner: Flag(c, "scale_attn_inner", false),
+            ropeReferenceGrid: reference,
+            useRope: Flag(c, "use_rot_pos_emb", true),
+            scaleMlp: Flag(c, "scale_mlp", true));
+    }
+
+    private static bool Flag(JsonElement c, string name, bool fallback) =>
+        c.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
+
+    private static void Require(JsonElement c, string name, bool supported, string what)
+    {
+        if (Flag(c, name, supported) != supported) throw new InvalidInputException($"eva02: {what} ({name}={!supported}) is not supported");
+    }
+}
