@@ -1,6 +1,7 @@
 using PixelLLM.Models.Common;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Models;
 

@@ -26,7 +26,7 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
 
         var image = model.EncodeImage(golden.Input("in.image"), results);
         var boxesIn = golden.Input("in.prompt_boxes");
-        int n = boxesIn.Shape[^2];
+        int n = boxesIn.Shape[-2];
         var boxes = HostTensor.FromArray(boxesIn.ToFloatArray(), n, 4);
         var context = Rows(golden.Input("in.context_tokens"));
         var encoding = model.EncodePrompts(image.Fused, boxes, context, results);
