@@ -90,7 +90,7 @@ public static class T5
         return g.Reshape(g.Permute(perPair, 2, 0, 1), 1, c.NumHeads, queryLength, keyLength);
     }
 
-    private static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x)
+    internal static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x)
     {
         var g = layer.Graph;
         var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);

@@ -54,9 +54,49 @@ public class MemoryPlanTests
         }
     }
 
-    private static int RootId(Graph g, Tensor t) => t.Producer is { Op.IsView: true } p ? RootId(g, p.Inputs[0]) : t.Id;
+    [Fact]
+    public void StatesAndWhatAliasesThemStayOutOfTheArena()
+    {
+        var g = new Graph();
+        var state = g.State("kv", DType.F32, 4, 6);
+        var pos = g.Input("pos", DType.I32, 1);
+        var view = g.Reshape(state, 4, 2, 3);
+        var written = g.WriteAt(view, g.Input("v", DType.F32, 4, 1, 3), pos, axis: 1);
+        var reordered = g.ReorderRows(written, g.Input("rows", DType.I32, 4));
+        var y = g.Output("y", g.Scale(g.Reshape(reordered, 4, 6), 2f));
+        var plan = MemoryPlan.Create(g, [y, reordered]);
+        foreach (var t in new[] { state, view, written, reordered })
+        {
+            Assert.False(plan.Offsets.ContainsKey(t.Id), $"{t} is backed by a state but got an arena offset");
+            Assert.False(plan.Lifetimes.ContainsKey(t.Id));
+            Assert.Same(state, t.StorageRoot);
+        }
+        Assert.True(plan.Offsets.ContainsKey(y.Id));
+        AssertNoLiveOverlap(g, plan);
+    }
 
-    private static void AssertNoLiveOverlap(Graph g, MemoryPlan plan)
+    [Fact]
+    public void InPlaceChainsOnArenaTensorsShareTheirSourcesBytes()
+    {
+        var g = new Graph();
+        var pos = g.Input("pos", DType.I32, 1);
+        var a = g.Scale(g.Input("x", DType.F32, 3, 8), 3f);
+        var b = g.WriteAt(a, g.Input("v", DType.F32, 3, 2), pos, axis: 1);
+        var c = g.ReorderRows(g.Reshape(b, 3, 4, 2), g.Input("rows", DType.I32, 3));
+        var late = g.Scale(a, 1f);                        // reads a after both updates: a's bytes must live until here
+        var y = g.Output("y", g.Add(late, g.Reshape(c, 3, 8)));
+        var plan = MemoryPlan.Create(g, [y]);
+        Assert.Equal(plan.Offsets[a.Id], plan.Offsets[b.Id]);
+        Assert.Equal(plan.Offsets[a.Id], plan.Offsets[c.Id]);
+        Assert.Same(a, c.StorageRoot);
+        int lateStep = plan.Order.ToList().FindIndex(n => n.Output == late);
+        Assert.True(plan.Lifetimes[a.Id].Last >= lateStep);
+        AssertNoLiveOverlap(g, plan);
+    }
+
+    private static int RootId(Graph g, Tensor t) => t.StorageRoot.Id;
+
+    internal static void AssertNoLiveOverlap(Graph g, MemoryPlan plan)
     {
         var items = plan.Lifetimes.Select(kv => (Id: kv.Key, kv.Value.First, kv.Value.Last,
             Offset: plan.Offsets[kv.Key], Size: g.Tensors[kv.Key].Desc.ByteSize)).ToList();

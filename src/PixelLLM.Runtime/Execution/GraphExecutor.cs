@@ -5,7 +5,8 @@ namespace PixelLLM.Runtime.Execution;
 
 /// <summary>
 /// A graph compiled for one backend: ordered, planned into one arena, with every node's operand views resolved,
-/// so <see cref="Run"/> only launches kernels. Build once per shape, run many times.
+/// so <see cref="Run"/> only launches kernels. Build once per shape, run many times. The graph's states get storage of
+/// their own (zeroed here, kept across runs) unless they are borrowed from another executor.
 /// </summary>
 public sealed class GraphExecutor : IDisposable
 {
@@ -15,24 +16,35 @@ public sealed class GraphExecutor : IDisposable
     private readonly TensorView[][] stepInputs;
     private readonly TensorView[] stepOutputs;
     private readonly Dictionary<string, TensorView> named = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TensorView> states = new(StringComparer.Ordinal);
+    private readonly List<IBackendBuffer> ownedStates = [];
 
-    /// <summary>Compiles <paramref name="graph"/>; <paramref name="keep"/> names intermediates to keep fetchable besides the outputs.</summary>
-    public GraphExecutor(Graph graph, IBackend backend, IEnumerable<string>? keep = null)
+    /// <summary>
+    /// Compiles <paramref name="graph"/>; <paramref name="keep"/> names intermediates to keep fetchable besides the outputs.
+    /// States named like a state of <paramref name="shareStatesWith"/> (same dtype and shape) use that executor's storage,
+    /// so one graph can fill what another reads; the owner must outlive this executor.
+    /// </summary>
+    public GraphExecutor(Graph graph, IBackend backend, IEnumerable<string>? keep = null, GraphExecutor? shareStatesWith = null)
     {
         this.backend = backend;
         Graph = graph;
         var kept = graph.Outputs.Values.Concat((keep ?? []).Select(n => graph[n])).Distinct().ToList();
-        if (kept.Count == 0) throw new GraphBuildException("graph has no outputs");
         Plan = MemoryPlan.Create(graph, kept);
+        if (kept.Count == 0 && Plan.Order.Count == 0) throw new GraphBuildException("graph has no outputs and updates no state");
         arena = backend.Allocate(Math.Max(Plan.PeakBytes, MemoryPlan.Alignment));
+        foreach (var s in graph.States) states[s.Name!] = StateStorage(s, shareStatesWith);
 
         var views = new Dictionary<int, TensorView>();
         TensorView ViewOf(Tensor t)
         {
             if (views.TryGetValue(t.Id, out var v)) return v;
-            v = t.Kind == TensorKind.Weight ? backend.AddWeight(t.WeightData!)
-                : Plan.Offsets.TryGetValue(t.Id, out var offset) ? new TensorView(arena, offset, t.Desc)
-                : ViewOf(t.Producer!.Inputs[0]) with { Desc = t.Desc };   // a view of a weight shares the weight's storage
+            var root = t.StorageRoot;
+            v = root.Kind switch
+            {
+                TensorKind.Weight => backend.AddWeight(root.WeightData!) with { Desc = t.Desc },
+                TensorKind.State => states[root.Name!] with { Desc = t.Desc },
+                _ => new TensorView(arena, Plan.Offsets[t.Id], t.Desc),
+            };
             views[t.Id] = v;
             return v;
         }
@@ -40,6 +52,7 @@ public sealed class GraphExecutor : IDisposable
         stepInputs = steps.Select(n => n.Inputs.Select(ViewOf).ToArray()).ToArray();
         stepOutputs = steps.Select(n => ViewOf(n.Output)).ToArray();
         foreach (var t in graph.Inputs) named[t.Name!] = ViewOf(t);
+        foreach (var t in graph.States) named[t.Name!] = ViewOf(t);
         foreach (var t in kept) named[t.Name!] = ViewOf(t);
         foreach (var (name, t) in graph.Outputs) named[name] = ViewOf(t);
     }
@@ -48,11 +61,10 @@ public sealed class GraphExecutor : IDisposable
     public MemoryPlan Plan { get; }
     public string BackendName => backend.Name;
 
+    /// <summary>Sets a graph input (before every run: inputs live in the arena) or a state (kept until changed).</summary>
     public void SetInput<T>(string name, ReadOnlySpan<T> values) where T : unmanaged
     {
-        var view = View(name);
-        var graphTensor = Graph[name];
-        if (graphTensor.Kind != TensorKind.Input) throw new InvalidInputException($"'{name}' is not a graph input");
+        var view = Settable(name);
         if (HostTensor.DTypeOf<T>() != view.Desc.DType || values.Length != view.Desc.ElementCount)
             throw new InvalidInputException($"input '{name}' expects {view.Desc}, got {values.Length} values of {typeof(T).Name}");
         backend.Write(view, MemoryMarshal.AsBytes(values));
@@ -60,11 +72,12 @@ public sealed class GraphExecutor : IDisposable
 
     public void SetInput(string name, HostTensor value)
     {
-        var view = View(name);
+        var view = Settable(name);
         if (value.Desc != view.Desc) throw new InvalidInputException($"input '{name}' expects {view.Desc}, got {value.Desc}");
         backend.Write(view, value.Data.Span);
     }
 
+    /// <summary>Runs every planned node in creation order (view nodes only rename storage and launch nothing).</summary>
     public void Run()
     {
         for (int i = 0; i < steps.Length; i++)
@@ -75,7 +88,7 @@ public sealed class GraphExecutor : IDisposable
         backend.Synchronize();
     }
 
-    /// <summary>Copies a kept tensor (output, input or named intermediate passed as keep) back to the host.</summary>
+    /// <summary>Copies a kept tensor (output, input, state or named intermediate passed as keep) back to the host.</summary>
     public HostTensor Fetch(string name)
     {
         var view = View(name);
@@ -86,8 +99,45 @@ public sealed class GraphExecutor : IDisposable
 
     public float[] FetchFloats(string name) => Fetch(name).ToFloatArray();
 
-    private TensorView View(string name) => named.TryGetValue(name, out var v) ? v
-        : throw new KeyNotFoundException($"'{name}' is not an input, output or kept tensor of this graph");
+    /// <summary>Copies a kept tensor into <paramref name="destination"/> without allocating (its exact element count and type).</summary>
+    public void FetchInto<T>(string name, Span<T> destination) where T : unmanaged
+    {
+        var view = View(name);
+        if (HostTensor.DTypeOf<T>() != view.Desc.DType || destination.Length != view.Desc.ElementCount)
+            throw new InvalidInputException($"'{name}' is {view.Desc}, not {destination.Length} values of {typeof(T).Name}");
+        backend.Read(view, MemoryMarshal.AsBytes(destination));
+    }
 
-    public void Dispose() => arena.Dispose();
+    private TensorView Settable(string name)
+    {
+        var view = View(name);
+        if (!Graph.TryGet(name, out var t) || t.Kind is not (TensorKind.Input or TensorKind.State))
+            throw new InvalidInputException($"'{name}' is not a graph input or state");
+        return view;
+    }
+
+    private TensorView StateStorage(Tensor state, GraphExecutor? owner)
+    {
+        if (owner is not null && owner.states.TryGetValue(state.Name!, out var shared))
+        {
+            if (shared.Desc != state.Desc)
+                throw new GraphBuildException($"state '{state.Name}' is {state.Desc} here but {shared.Desc} in the executor it is shared with");
+            return shared;
+        }
+        var buffer = backend.Allocate(Math.Max(state.Desc.ByteSize, 1));
+        ownedStates.Add(buffer);
+        var view = new TensorView(buffer, 0, state.Desc);
+        backend.Write(view, new byte[state.Desc.ByteSize]);
+        return view;
+    }
+
+    private TensorView View(string name) => named.TryGetValue(name, out var v) ? v
+        : throw new KeyNotFoundException($"'{name}' is not an input, state, output or kept tensor of this graph");
+
+    public void Dispose()
+    {
+        arena.Dispose();
+        foreach (var b in ownedStates) b.Dispose();
+        ownedStates.Clear();
+    }
 }

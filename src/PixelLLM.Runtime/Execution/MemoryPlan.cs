@@ -3,8 +3,9 @@ using PixelLLM.Runtime.Graphs;
 namespace PixelLLM.Runtime.Execution;
 
 /// <summary>
-/// Execution order and arena placement of every non-weight tensor of a graph.
-/// Tensors whose lifetimes do not overlap share bytes; views share their source's bytes.
+/// Execution order and arena placement of every tensor of a graph that needs arena bytes (inputs and intermediates).
+/// Tensors whose lifetimes do not overlap share bytes; views and in-place outputs share their source's bytes; tensors
+/// backed by weights or states are not in the arena.
 /// </summary>
 public sealed class MemoryPlan
 {
@@ -18,7 +19,7 @@ public sealed class MemoryPlan
 
     /// <summary>Nodes in execution order (only those the kept tensors depend on).</summary>
     public IReadOnlyList<Node> Order { get; }
-    /// <summary>Arena offset per tensor id (inputs, intermediates and their views; views of weights live with the weight).</summary>
+    /// <summary>Arena offset per tensor id (inputs, intermediates, views and in-place outputs of those; never weights or states).</summary>
     public IReadOnlyDictionary<int, long> Offsets { get; }
     /// <summary>Per storage-owning tensor id: the first and last step (index into <see cref="Order"/>) its bytes must live.</summary>
     public IReadOnlyDictionary<int, (int First, int Last)> Lifetimes { get; }
@@ -29,21 +30,25 @@ public sealed class MemoryPlan
 
     public static long Align(long bytes) => (bytes + Alignment - 1) / Alignment * Alignment;
 
-    /// <summary>Plans <paramref name="graph"/> so that every tensor in <paramref name="keep"/> survives the run.</summary>
+    /// <summary>
+    /// Plans <paramref name="graph"/> so that every tensor in <paramref name="keep"/> survives the run. Nodes that update a
+    /// state in place always run (their effect outlives the run); tensors whose storage is a state or a weight (directly,
+    /// through views or through in-place chains) are not placed in the arena.
+    /// </summary>
     public static MemoryPlan Create(Graph graph, IReadOnlyCollection<Tensor> keep)
     {
-        var order = TopologicalOrder(graph, keep);
+        var order = ExecutionOrder(graph, keep);
         var root = new Dictionary<int, Tensor>();              // tensor id → tensor that owns its storage
         Tensor RootOf(Tensor t) => root.TryGetValue(t.Id, out var r) ? r : t;
         foreach (var n in order)
-            if (n.Op.IsView) root[n.Output.Id] = RootOf(n.Inputs[0]);
+            if (Aliases(n.Op) is int source) root[n.Output.Id] = RootOf(n.Inputs[source]);
 
         int end = order.Count;                                  // "alive after the last step"
         var life = new Dictionary<int, (int First, int Last)>();
         void Touch(Tensor t, int step)
         {
-            if (t.Kind == TensorKind.Weight) return;
             var r = RootOf(t);
+            if (!InArena(r)) return;
             int first = r.Kind == TensorKind.Input ? 0 : step;
             life[r.Id] = life.TryGetValue(r.Id, out var l) ? (Math.Min(l.First, first), Math.Max(l.Last, step)) : (first, step);
         }
@@ -76,15 +81,23 @@ public sealed class MemoryPlan
             peak = Math.Max(peak, offset + size);
         }
         foreach (var n in order)
-            if (n.Op.IsView && RootOf(n.Output) is { Kind: not TensorKind.Weight } owner) offsets[n.Output.Id] = offsets[owner.Id];
+            if (Aliases(n.Op) is not null && offsets.TryGetValue(RootOf(n.Output).Id, out var shared)) offsets[n.Output.Id] = shared;
         return new MemoryPlan(order, offsets, life, peak, sum);
     }
 
-    private static List<Node> TopologicalOrder(Graph graph, IReadOnlyCollection<Tensor> keep)
+    /// <summary>Whether a storage-owning tensor lives in the arena (weights and states have storage of their own).</summary>
+    public static bool InArena(Tensor root) => root.Kind is not (TensorKind.Weight or TensorKind.State);
+
+    /// <summary>The input whose storage a node's output shares (views and in-place updates), or null.</summary>
+    private static int? Aliases(Op op) => op.IsView ? 0 : op.InPlaceInput >= 0 ? op.InPlaceInput : null;
+
+    private static List<Node> ExecutionOrder(Graph graph, IReadOnlyCollection<Tensor> keep)
     {
-        // Nodes are appended after their inputs exist, so id order is topological; keep only what is needed.
+        // Nodes are appended after their inputs exist, so creation order is topological, and it is the program order that
+        // in-place updates rely on. Keep what the kept tensors need, plus every in-place update: its effect is visible to
+        // later readers of the storage (or to later runs, for states) without a graph edge pointing at it.
         var needed = new HashSet<int>();
-        var stack = new Stack<Tensor>(keep);
+        var stack = new Stack<Tensor>(keep.Concat(graph.Nodes.Where(n => n.Op.InPlaceInput >= 0).Select(n => n.Output)));
         while (stack.Count > 0)
         {
             var t = stack.Pop();

@@ -16,6 +16,7 @@ public sealed partial class Graph
     public IReadOnlyList<Node> Nodes => nodes;
     public IReadOnlyDictionary<string, Tensor> Outputs => outputs;
     public IEnumerable<Tensor> Inputs => tensors.Where(t => t.Kind == TensorKind.Input);
+    public IEnumerable<Tensor> States => tensors.Where(t => t.Kind == TensorKind.State);
 
     public Tensor this[string name] =>
         byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"graph has no tensor named '{name}'");
@@ -32,6 +33,13 @@ public sealed partial class Graph
     public Tensor Input(string name, DType dtype, params int[] shape) =>
         Register(new Tensor(tensors.Count, new TensorDesc(dtype, new Shape(shape)), TensorKind.Input, null, null, null), name);
 
+    /// <summary>
+    /// Adds a persistent state (within the current scope): zero-initialised when the graph is compiled, it keeps its value
+    /// across runs. Ops that declare <see cref="Op.InPlaceInput"/> update it; their output is the state itself.
+    /// </summary>
+    public Tensor State(string name, DType dtype, params int[] shape) =>
+        Register(new Tensor(tensors.Count, new TensorDesc(dtype, new Shape(shape)), TensorKind.State, null, null, null), name);
+
     /// <summary>Adds a weight under its global name (scopes do not apply: weights are shared across modules).</summary>
     public Tensor Weight(string name, HostTensor data) =>
         Register(new Tensor(tensors.Count, data.Desc, TensorKind.Weight, null, null, data), name, qualify: false);
@@ -43,6 +51,7 @@ public sealed partial class Graph
             if (i.Id >= tensors.Count || !ReferenceEquals(tensors[i.Id], i))
                 throw new GraphBuildException($"{op.Name}: operand {i} belongs to another graph");
         var desc = op.InferOutput(inputs.Select(i => i.Desc).ToArray());
+        if (op.InPlaceInput >= 0) CheckInPlace(op, inputs, desc);
         var node = new Node(nodes.Count, op, inputs);
         var output = new Tensor(tensors.Count, desc, TensorKind.Intermediate, null, node, null);
         node.Output = output;
@@ -65,6 +74,16 @@ public sealed partial class Graph
         if (t.Name is null) Register(t, name);
         if (!outputs.TryAdd(full, t)) throw new GraphBuildException($"output '{full}' defined twice");
         return t;
+    }
+
+    private static void CheckInPlace(Op op, Tensor[] inputs, TensorDesc output)
+    {
+        if (op.InPlaceInput >= inputs.Length) throw new GraphBuildException($"{op.Name}: in-place input {op.InPlaceInput} does not exist");
+        var target = inputs[op.InPlaceInput];
+        if (target.StorageRoot.Kind == TensorKind.Weight)
+            throw new GraphBuildException($"{op.Name}: cannot update weight '{target.StorageRoot.Name}' in place");
+        if (output.ByteSize != target.Desc.ByteSize)
+            throw new GraphBuildException($"{op.Name}: in-place output {output} does not fit the storage of {target}");
     }
 
     private Tensor Register(Tensor t, string name, bool qualify = true)

@@ -14,6 +14,14 @@ public abstract record Op
     /// <summary>True when the output is a reinterpretation of input 0's storage (no copy, no kernel).</summary>
     public virtual bool IsView => false;
 
+    /// <summary>
+    /// Index of the input whose storage the output takes over (−1: none). Unlike a view, the kernel runs: it updates that
+    /// storage in place and the output aliases it (the kernel sees the input and the output at the same address).
+    /// Nodes run in creation order, so program order decides what a reader sees: nodes created before the in-place node
+    /// read the old contents, nodes created after it read the new ones — whichever tensor (input or output) they name.
+    /// </summary>
+    public virtual int InPlaceInput => -1;
+
     protected GraphBuildException Fail(string what) => new($"{Name}: {what}");
 
     protected void ExpectInputs(IReadOnlyList<TensorDesc> inputs, int count)

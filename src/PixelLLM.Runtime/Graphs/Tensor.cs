@@ -1,7 +1,20 @@
 namespace PixelLLM.Runtime.Graphs;
 
 /// <summary>Where a graph tensor's value comes from.</summary>
-public enum TensorKind { Input, Weight, Intermediate }
+public enum TensorKind
+{
+    /// <summary>Set by the host before a run; lives in the arena, so it must be set again before every run.</summary>
+    Input,
+    /// <summary>Constant data bound at build time.</summary>
+    Weight,
+    /// <summary>Produced by a node.</summary>
+    Intermediate,
+    /// <summary>
+    /// Persistent storage owned by the executor outside the arena: zero at compile, kept across runs, settable and fetchable
+    /// by name, updated by in-place ops (<see cref="Op.InPlaceInput"/>) — e.g. a decoder's KV cache.
+    /// </summary>
+    State,
+}
 
 /// <summary>A value in a graph: described, not yet computed.</summary>
 public sealed class Tensor
@@ -20,6 +33,25 @@ public sealed class Tensor
     public HostTensor? WeightData { get; }
     public Shape Shape => Desc.Shape;
     public DType DType => Desc.DType;
+
+    /// <summary>
+    /// The tensor that owns this tensor's bytes: itself, or the source its chain of views and in-place updates starts from
+    /// (an input, a weight, a state or a plain intermediate).
+    /// </summary>
+    public Tensor StorageRoot
+    {
+        get
+        {
+            var t = this;
+            while (t.Producer is { } p)
+            {
+                if (p.Op.IsView) t = p.Inputs[0];
+                else if (p.Op.InPlaceInput >= 0) t = p.Inputs[p.Op.InPlaceInput];
+                else break;
+            }
+            return t;
+        }
+    }
 
     public override string ToString() => $"{Name ?? "%" + Id}: {Desc}";
 }

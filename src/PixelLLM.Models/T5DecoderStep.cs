@@ -1,0 +1,99 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// One incremental T5 decoder step for R rows, built once per (R, Lmax, Lm) and re-run for every position: the new token
+/// of each row goes through every layer, its self-attention key/value is written into per-layer caches (states (R, Lmax,
+/// inner)) at the step's position and attention reads the whole cache under a mask of the positions fed so far. Cross
+/// attention reads key/value states that <see cref="T5CrossPrefill"/> fills once per memory.
+/// </summary>
+public static class T5DecoderStep
+{
+    /// <summary>Token per row, I32 (R, 1).</summary>
+    public const string Ids = "step.ids";
+    /// <summary>The position being fed, I32 (1).</summary>
+    public const string Position = "step.position";
+    /// <summary>Row of the previous step each row continues, I32 (R); applied to the self caches before the write.</summary>
+    public const string Parents = "step.parents";
+    /// <summary>Relative-position bucket of every key slot for this query position, I32 (1, Lmax).</summary>
+    public const string Buckets = "step.buckets";
+    /// <summary>Keys fed so far (slot ≤ position), U8 (1, 1, 1, Lmax).</summary>
+    public const string SelfMask = "step.self_mask";
+    /// <summary>State: memory keys each row may attend to, U8 (R, 1, 1, Lm).</summary>
+    public const string CrossMask = "cache.cross_mask";
+    /// <summary>Output: next-token logits (R, V).</summary>
+    public const string Logits = "logits";
+    /// <summary>Output: final-normed decoder state (R, d).</summary>
+    public const string Hidden = "hidden";
+
+    public static string SelfKey(int layer) => $"cache.self.{layer}.k";
+    public static string SelfValue(int layer) => $"cache.self.{layer}.v";
+    public static string CrossKey(int layer) => $"cache.cross.{layer}.k";
+    public static string CrossValue(int layer) => $"cache.cross.{layer}.v";
+
+    /// <summary>Adds the step to <paramref name="p"/>'s graph (inputs, states and the two outputs named above).</summary>
+    public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength)
+    {
+        if (rows < 1 || maxLength < 1 || memoryLength < 1)
+            throw new GraphBuildException($"T5 decoder step needs rows, max length and memory length ≥ 1, got {rows}, {maxLength}, {memoryLength}");
+        var g = p.Graph;
+        var ids = g.Input(Ids, DType.I32, rows, 1);
+        var position = g.Input(Position, DType.I32, 1);
+        var parents = g.Input(Parents, DType.I32, rows);
+        var selfMask = g.Input(SelfMask, DType.U8, 1, 1, 1, maxLength);
+        var crossMask = g.State(CrossMask, DType.U8, rows, 1, 1, memoryLength);
+        var stack = p.Sub("decoder");
+        var bias = PositionBiasRow(stack.Sub("block.0.layer.0.SelfAttention"), c, g.Input(Buckets, DType.I32, 1, maxLength));
+
+        var x = g.Embedding(p["shared.weight"], ids);                                   // (R, 1, d)
+        for (int i = 0; i < c.NumDecoderLayers; i++)
+        {
+            var block = stack.Sub($"block.{i}");
+            var keys = g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner);
+            var values = g.State(SelfValue(i), DType.F32, rows, maxLength, c.Inner);
+            x = g.Add(x, SelfAttention(block.Sub("layer.0"), c, x, keys, values, parents, position, bias, selfMask));
+            var crossKeys = g.State(CrossKey(i), DType.F32, rows, memoryLength, c.Inner);
+            var crossValues = g.State(CrossValue(i), DType.F32, rows, memoryLength, c.Inner);
+            x = g.Add(x, CrossAttention(block.Sub("layer.1"), c, x, crossKeys, crossValues, crossMask));
+            x = g.Add(x, T5.FeedForward(block.Sub("layer.2"), c, x));
+        }
+        var hidden = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
+        g.Output(Logits, g.Reshape(T5.Logits(p, c, hidden), rows, c.VocabSize));
+        g.Output(Hidden, g.Reshape(hidden, rows, c.DModel));
+    }
+
+    /// <summary>(1, H, 1, Lmax): the bucket embedding of every key slot for the current query position.</summary>
+    private static Tensor PositionBiasRow(ParamScope attention, T5Config c, Tensor buckets)
+    {
+        var g = attention.Graph;
+        var perKey = g.Embedding(attention["relative_attention_bias.weight"], buckets);  // (1, Lmax, H)
+        int length = buckets.Shape[1];
+        return g.Reshape(g.Permute(perKey, 0, 2, 1), 1, c.NumHeads, 1, length);
+    }
+
+    private static Tensor SelfAttention(ParamScope layer, T5Config c, Tensor x, Tensor keyCache, Tensor valueCache,
+        Tensor parents, Tensor position, Tensor bias, Tensor mask)
+    {
+        var g = layer.Graph;
+        var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
+        var a = layer.Sub("SelfAttention");
+        // Beam search may continue a row from another one: move the cached prefixes first, then append this step.
+        var keys = g.WriteAt(g.ReorderRows(keyCache, parents), g.Linear(n, a["k.weight"]), position, axis: 1);
+        var values = g.WriteAt(g.ReorderRows(valueCache, parents), g.Linear(n, a["v.weight"]), position, axis: 1);
+        var o = g.Attention(g.Linear(n, a["q.weight"]), keys, values, c.NumHeads, 1f, bias, mask, causal: false, c.MaskBias);
+        return g.Linear(o, a["o.weight"]);
+    }
+
+    private static Tensor CrossAttention(ParamScope layer, T5Config c, Tensor x, Tensor keys, Tensor values, Tensor mask)
+    {
+        var g = layer.Graph;
+        var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
+        var a = layer.Sub("EncDecAttention");
+        var o = g.Attention(g.Linear(n, a["q.weight"]), keys, values, c.NumHeads, 1f, null, mask, causal: false, c.MaskBias);
+        return g.Linear(o, a["o.weight"]);
+    }
+}

@@ -1,0 +1,98 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// KV-cached T5 decoding for <c>Batch × Beams</c> rows of up to <see cref="MaxLength"/> positions over a memory of
+/// <see cref="MemoryLength"/> tokens: <see cref="Prefill"/> once per memory, then <see cref="Step"/> once per position
+/// (0, 1, 2, …), each step costing one token's worth of decoder work. Both graphs are compiled once, here.
+/// </summary>
+public sealed class T5IncrementalDecoder : IDisposable
+{
+    private readonly T5Config config;
+    private readonly GraphExecutor step;
+    private readonly GraphExecutor prefill;
+    private readonly int[] bucketTable;          // (Lmax, Lmax): row p = buckets of every key slot for query position p
+    private readonly byte[] maskTable;           // (Lmax, Lmax): row p = 1 for key slots ≤ p
+    private readonly int[] identity;
+    private readonly byte[] rowMask;
+
+    public T5IncrementalDecoder(IWeightSource weights, T5Config config, IBackend backend, int batch, int beams, int maxLength, int memoryLength)
+    {
+        this.config = config;
+        Batch = batch; Beams = beams; MaxLength = maxLength; MemoryLength = memoryLength;
+        var stepGraph = new Graph();
+        T5DecoderStep.Build(new ParamScope(stepGraph, weights), config, Rows, maxLength, memoryLength);
+        step = new GraphExecutor(stepGraph, backend);
+        var prefillGraph = new Graph();
+        T5CrossPrefill.Build(new ParamScope(prefillGraph, weights), config, batch, beams, memoryLength);
+        prefill = new GraphExecutor(prefillGraph, backend, shareStatesWith: step);
+
+        bucketTable = T5RelativePosition.Table(maxLength, maxLength, bidirectional: false, config.RelativeBuckets, config.RelativeMaxDistance);
+        maskTable = new byte[maxLength * maxLength];
+        for (int q = 0; q < maxLength; q++) maskTable.AsSpan(q * maxLength, q + 1).Fill(1);
+        identity = Enumerable.Range(0, Rows).ToArray();
+        rowMask = new byte[Rows * memoryLength];
+    }
+
+    public int Batch { get; }
+    public int Beams { get; }
+    public int Rows => Batch * Beams;
+    public int MaxLength { get; }
+    public int MemoryLength { get; }
+    public int VocabSize => config.VocabSize;
+
+    /// <summary>
+    /// Binds a memory: encoder output (B, Lm, d) F32 and its key mask (B × Lm values, nonzero = attend; null = all).
+    /// Every row of element b (rows b·Beams …) reads it. The self caches need no reset: a step only sees positions ≤ its own.
+    /// </summary>
+    public void Prefill(HostTensor memory, ReadOnlySpan<byte> memoryMask = default)
+    {
+        var expected = new TensorDesc(DType.F32, new Shape(Batch, MemoryLength, config.DModel));
+        if (memory.Desc != expected) throw new InvalidInputException($"T5 decoder memory must be {expected}, got {memory.Desc}");
+        if (!memoryMask.IsEmpty && memoryMask.Length != Batch * MemoryLength)
+            throw new InvalidInputException($"T5 decoder memory mask must hold {Batch}×{MemoryLength} values, got {memoryMask.Length}");
+        for (int r = 0; r < Rows; r++)
+            for (int k = 0; k < MemoryLength; k++)
+                rowMask[r * MemoryLength + k] = memoryMask.IsEmpty || memoryMask[r / Beams * MemoryLength + k] != 0 ? (byte)1 : (byte)0;
+        step.SetInput<byte>(T5DecoderStep.CrossMask, rowMask);
+        prefill.SetInput(T5CrossPrefill.Memory, memory);
+        prefill.Run();
+    }
+
+    /// <summary>
+    /// Feeds token <paramref name="ids"/>[r] of every row at <paramref name="position"/> and writes the logits that predict
+    /// position + 1 into <paramref name="logits"/> (Rows × V). <paramref name="parents"/> (empty = identity) says which row
+    /// of the previous step each row continues; it must stay within the row's batch element (beams share its memory).
+    /// </summary>
+    public void Step(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, Span<float> logits)
+    {
+        if (ids.Length != Rows) throw new InvalidInputException($"T5 decoder step expects {Rows} ids, got {ids.Length}");
+        if ((uint)position >= (uint)MaxLength) throw new InvalidInputException($"T5 decoder position {position} is outside [0, {MaxLength})");
+        if (parents.IsEmpty) parents = identity;
+        if (parents.Length != Rows) throw new InvalidInputException($"T5 decoder step expects {Rows} parents, got {parents.Length}");
+        for (int r = 0; r < Rows; r++)
+            if ((uint)parents[r] >= (uint)Rows || parents[r] / Beams != r / Beams)
+                throw new InvalidInputException($"T5 decoder: row {r} cannot continue row {parents[r]} (beams of one element stay within it)");
+        step.SetInput(T5DecoderStep.Ids, ids);
+        step.SetInput<int>(T5DecoderStep.Position, [position]);
+        step.SetInput(T5DecoderStep.Parents, parents);
+        step.SetInput<int>(T5DecoderStep.Buckets, bucketTable.AsSpan(position * MaxLength, MaxLength));
+        step.SetInput<byte>(T5DecoderStep.SelfMask, maskTable.AsSpan(position * MaxLength, MaxLength));
+        step.Run();
+        step.FetchInto(T5DecoderStep.Logits, logits);
+    }
+
+    /// <summary>The final-normed decoder state of the last step, Rows × d.</summary>
+    public void FetchHidden(Span<float> hidden) => step.FetchInto(T5DecoderStep.Hidden, hidden);
+
+    public void Dispose()
+    {
+        prefill.Dispose();
+        step.Dispose();
+    }
+}

@@ -1,0 +1,111 @@
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+using PixelLLM.Tests.Support;
+
+namespace PixelLLM.Tests;
+
+/// <summary>WriteAt and ReorderRows against naive references; both only move values, so results must be exact.</summary>
+public class StateUpdateOpTests
+{
+    private static HostTensor Position(int p) => HostTensor.FromArray(new[] { p }, 1);
+
+    /// <summary>Reference: walk every element of x; those inside the window along axis come from values.</summary>
+    private static double[] WriteAtRef(double[] x, int[] shape, double[] values, int axis, int position, int count)
+    {
+        var y = (double[])x.Clone();
+        int inner = shape.Skip(axis + 1).Aggregate(1, (a, b) => a * b), size = shape[axis];
+        for (int flat = 0; flat < x.Length; flat++)
+        {
+            int along = flat / inner % size, outer = flat / inner / size, rest = flat % inner;
+            if (along >= position && along < position + count)
+                y[flat] = values[(outer * count + along - position) * inner + rest];
+        }
+        return y;
+    }
+
+    [Theory]
+    [InlineData(new[] { 3, 7, 5 }, 1, 2, 4)]
+    [InlineData(new[] { 3, 7, 5 }, 1, 1, 0)]
+    [InlineData(new[] { 3, 7, 5 }, 1, 7, 0)]
+    [InlineData(new[] { 5, 3 }, 0, 2, 3)]
+    [InlineData(new[] { 2, 3, 9 }, -1, 3, 6)]
+    [InlineData(new[] { 11 }, 0, 4, 5)]
+    public void WriteAtReplacesExactlyTheWindow(int[] shape, int axis, int count, int position)
+    {
+        var rng = new Random(shape.Sum() + axis + count);
+        int a = axis < 0 ? axis + shape.Length : axis;
+        var valueShape = (int[])shape.Clone();
+        valueShape[a] = count;
+        var x = OpHarness.Random(rng, shape);
+        var values = OpHarness.Random(rng, valueShape);
+        var y = OpHarness.Run(new WriteAtOp(axis), x, values, Position(position));
+        var expected = WriteAtRef(OpHarness.AsDoubles(x), shape, OpHarness.AsDoubles(values), a, position, count);
+        Assert.Equal(expected, OpHarness.AsDoubles(y));
+    }
+
+    [Fact]
+    public void WriteAtMovesIntegerAndByteTensors()
+    {
+        var x = HostTensor.FromArray(Enumerable.Range(0, 12).Select(i => (byte)i).ToArray(), 3, 4);
+        var values = HostTensor.FromArray(new byte[] { 200, 201, 202 }, 3, 1);
+        var y = OpHarness.Run(new WriteAtOp(1), x, values, Position(2)).AsSpan<byte>().ToArray();
+        Assert.Equal(new byte[] { 0, 1, 200, 3, 4, 5, 201, 7, 8, 9, 202, 11 }, y);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(6)]
+    [InlineData(100)]
+    public void WriteAtOutOfRangePositionIsInvalidInput(int position)
+    {
+        var rng = new Random(1);
+        var ex = Assert.Throws<InvalidInputException>(() =>
+            OpHarness.Run(new WriteAtOp(1), OpHarness.Random(rng, [2, 7, 3]), OpHarness.Random(rng, [2, 2, 3]), Position(position)));
+        Assert.Contains("WriteAt", ex.Message);
+    }
+
+    [Fact]
+    public void WriteAtRejectsMisfitValuesAndWeights()
+    {
+        var g = new Graph();
+        var x = g.Input("x", DType.F32, 2, 7, 3);
+        var pos = g.Input("p", DType.I32, 1);
+        Assert.Throws<GraphBuildException>(() => g.WriteAt(x, g.Input("wide", DType.F32, 2, 8, 3), pos, 1));
+        Assert.Throws<GraphBuildException>(() => g.WriteAt(x, g.Input("other", DType.F32, 2, 1, 4), pos, 1));
+        Assert.Throws<GraphBuildException>(() => g.WriteAt(x, g.Input("i32", DType.I32, 2, 1, 3), pos, 1));
+        Assert.Throws<GraphBuildException>(() => g.WriteAt(x, g.Input("ok", DType.F32, 2, 1, 3), g.Input("p2", DType.I32, 2), 1));
+        var w = g.Weight("w", HostTensor.Zeros(DType.F32, 2, 7, 3));
+        Assert.Throws<GraphBuildException>(() => g.WriteAt(g.Reshape(w, 14, 3), g.Input("row", DType.F32, 1, 3), pos, 0));
+    }
+
+    [Theory]
+    [InlineData(new[] { 4, 1, 2, 2, 0 })]
+    [InlineData(new[] { 0, 1, 2, 3, 4 })]
+    [InlineData(new[] { 3, 3, 3, 3, 3 })]
+    [InlineData(new[] { 1, 0, 4, 2, 3 })]
+    public void ReorderRowsGathersRows(int[] rows)
+    {
+        var rng = new Random(rows.Sum());
+        int[] shape = [rows.Length, 3, 7];
+        var x = OpHarness.Random(rng, shape);
+        var y = OpHarness.AsDoubles(OpHarness.Run(new ReorderRowsOp(), x, HostTensor.FromArray(rows, rows.Length)));
+        var xs = OpHarness.AsDoubles(x);
+        int row = 21;
+        for (int r = 0; r < rows.Length; r++)
+            for (int i = 0; i < row; i++)
+                Assert.Equal(xs[rows[r] * row + i], y[r * row + i]);
+    }
+
+    [Fact]
+    public void ReorderRowsOutOfRangeIsInvalidInput()
+    {
+        var rng = new Random(2);
+        Assert.Throws<InvalidInputException>(() =>
+            OpHarness.Run(new ReorderRowsOp(), OpHarness.Random(rng, [3, 2]), HostTensor.FromArray(new[] { 0, 3, 1 }, 3)));
+        Assert.Throws<InvalidInputException>(() =>
+            OpHarness.Run(new ReorderRowsOp(), OpHarness.Random(rng, [3, 2]), HostTensor.FromArray(new[] { -1, 0, 1 }, 3)));
+        var g = new Graph();
+        Assert.Throws<GraphBuildException>(() => g.ReorderRows(g.Input("x", DType.F32, 3, 2), g.Input("r", DType.I32, 2)));
+    }
+}
