@@ -30,9 +30,16 @@ public sealed class PixelLlm : IDisposable
         this.backend = backend;
     }
 
-    /// <summary>A model over a scenic parameter dict (Flax names and layouts, LoRA unmerged).</summary>
-    public static PixelLlm FromScenic(PixelLlmConfig config, IWeightSource scenic, IBackend backend) =>
-        new(config, new ScenicWeights(scenic, new ScenicWeightsOptions(config.LoraScale, config.LoraRank > 0 ? config.LoraRank : null)), backend);
+    /// <summary>
+    /// A model over a scenic parameter dict (Flax names and layouts, LoRA unmerged), validated against the parameters
+    /// <paramref name="config"/> needs (<see cref="ScenicParameterShapes"/>) before anything is built.
+    /// </summary>
+    public static PixelLlm FromScenic(PixelLlmConfig config, IWeightSource scenic, IBackend backend)
+    {
+        var weights = new ScenicWeights(scenic, new ScenicWeightsOptions(config.LoraScale, config.LoraRank > 0 ? config.LoraRank : null));
+        weights.Validate(ScenicParameterShapes.For(config));
+        return new PixelLlm(config, weights, backend);
+    }
 
     public PixelLlmConfig Config { get; }
 

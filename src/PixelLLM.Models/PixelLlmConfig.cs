@@ -35,6 +35,10 @@ public sealed record PixelLlmConfig
     public int BoxPointsPerSide { get; init; } = 2;
     /// <summary>Offset the sampled box points into the cells (scenic <c>box_point_with_offset</c>, False in every config).</summary>
     public bool BoxPointWithOffset { get; init; }
+    /// <summary>Grid of EVA02's stored pos_embed (scenic pretrain_img_size / patch, 16 for EVA02-L), when the config states it.</summary>
+    public int? EvaTableGrid { get; init; }
+    /// <summary>Grid of SAM's stored pos_embed (scenic sam img_size / patch, 64 for ViT-H), when the config states it.</summary>
+    public int? SamTableGrid { get; init; }
 
     /// <summary>EVA02 ("git") mean and std on 0..255 pixels (CLIP constants × 255, spec §0).</summary>
     public static float[] EvaPixelMean { get; } = [(float)(0.48145466 * 255), (float)(0.4578275 * 255), (float)(0.40821073 * 255)];

@@ -42,6 +42,8 @@ public static class PixelLlmConfigJson
                 EndTokenId = Int(c, "end_token_id", 1),
                 MaxCaptionLength = c.GetProperty("max_caption_length").GetInt32(),
                 BoxPointsPerSide = Int(c, "box_points_per_side", 2),
+                EvaTableGrid = TableGrid(c.GetProperty("git"), "pretrain_img_size"),
+                SamTableGrid = TableGrid(c.GetProperty("sam"), "img_size"),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
@@ -104,6 +106,10 @@ public static class PixelLlmConfigJson
                 _ => throw new ModelFileException($"pixelllm config: point_predictor.mlp_activation '{activation}' is not supported"),
             });
     }
+
+    private static int? TableGrid(JsonElement backbone, string sizeKey) =>
+        backbone.TryGetProperty(sizeKey, out var size) && size.ValueKind == JsonValueKind.Number
+            ? size.GetInt32() / backbone.GetProperty("patch_size").GetInt32() : null;
 
     private static int Int(JsonElement e, string name, int fallback) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;

@@ -94,6 +94,38 @@ public sealed class ScenicWeights : IWeightSource
     public IReadOnlyList<string> SourcesOf(string name) =>
         byEngineName.TryGetValue(name, out var m) ? m.Sources : throw Missing(name);
 
+    /// <summary>
+    /// Checks the scenic dict against the parameters a model needs (<see cref="ScenicParameterShapes.For"/>): every expected
+    /// tensor present with its shape (−1 = any size), and no mapped tensor beyond them. Throws one
+    /// <see cref="ModelFileException"/> listing every problem with both the scenic and the engine name.
+    /// </summary>
+    public void Validate(IReadOnlyDictionary<string, int[]> expected)
+    {
+        var problems = new List<string>();
+        foreach (var (path, shape) in expected.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            var engine = EngineNameOf(path) ?? "(no engine name)";
+            if (!scenic.Contains(path)) { problems.Add($"missing scenic '{path}' (engine '{engine}'), expected ({string.Join(", ", shape)})"); continue; }
+            var actual = scenic.Get(path).Shape;
+            bool fits = actual.Rank == shape.Length && shape.Select((d, i) => d < 0 || d == actual[i]).All(ok => ok);
+            if (!fits) problems.Add($"scenic '{path}' (engine '{engine}') is {actual}, expected ({string.Join(", ", shape).Replace("-1", "*")})");
+        }
+        foreach (var mapping in byEngineName.Values)
+            foreach (var source in mapping.Sources.Where(s => !expected.ContainsKey(s)))
+                problems.Add($"scenic '{source}' (engine '{mapping.EngineName}') is not a parameter of this configuration");
+        if (problems.Count > 0)
+            throw new ModelFileException($"scenic weights do not fit the model ({problems.Count} problem(s)): " + string.Join("; ", problems.Take(20))
+                + (problems.Count > 20 ? "; …" : ""));
+    }
+
+    /// <summary>The engine name a scenic path feeds (LoRA factors: their kernel's), whether or not the dict holds it.</summary>
+    public static string? EngineNameOf(string scenicPath)
+    {
+        if (ScenicNameMap.IsKnownUnused(scenicPath)) return null;
+        var path = ScenicNameMap.IsLoraFactor(scenicPath) ? scenicPath[..scenicPath.LastIndexOf('/')] + "/kernel" : scenicPath;
+        return ScenicNameMap.Map(path, _ => false)?.EngineName;
+    }
+
     private HostTensor Materialise(string name)
     {
         if (!byEngineName.TryGetValue(name, out var mapping)) throw Missing(name);

@@ -176,6 +176,39 @@ public class ScenicWeightsTests
         Assert.Contains("textual/t5_module/decoder/layers_1/self_attention/query/kernel_right_lora", lora.Message);
     }
 
+    [Fact]
+    public void TheConfigsParameterListIsExactlyTheCheckpoint()
+    {
+        var (file, weights) = Open();
+        using var _ = file;
+        using var golden = ScenicGolden.Open("caption_trace");
+        var expected = ScenicParameterShapes.For(PixelLlmConfigJson.FromScenic(golden.Config));
+        Assert.Equal(file.Names.Order(StringComparer.Ordinal), expected.Keys.Order(StringComparer.Ordinal));
+        foreach (var (path, shape) in expected) Assert.Equal(shape, file.Get(path).Shape.ToArray());
+        weights.Validate(expected);                                                       // no problem reported
+    }
+
+    [Fact]
+    public void ValidationNamesBothNamesForMissingAndMisShapedTensors()
+    {
+        var (file, _) = Open();
+        using var __ = file;
+        using var golden = ScenicGolden.Open("caption_trace");
+        var expected = ScenicParameterShapes.For(PixelLlmConfigJson.FromScenic(golden.Config));
+        var tensors = file.Names.ToDictionary(n => n, file.Get);
+        tensors.Remove("git_backbone/blocks.1/mlp/w3/kernel");
+        tensors["prompt_adapter/transformer/layers.0/mlp/lin1/kernel"] = HostTensor.Zeros(DType.F32, 32, 65);
+        tensors.Remove("textual/t5_module/encoder/layers_1/attention/value/kernel_left_lora");
+        var weights = new ScenicWeights(new DictionaryWeights(tensors), new ScenicWeightsOptions(2f));
+        var e = Assert.Throws<ModelFileException>(() => weights.Validate(expected));
+        Assert.Contains("'git_backbone/blocks.1/mlp/w3/kernel' (engine 'eva02.blocks.1.mlp.fc2.weight')", e.Message);
+        Assert.Contains("'prompt_adapter/transformer/layers.0/mlp/lin1/kernel' (engine 'prompt_adapter.transformer.layers.0.mlp.lin1.weight') is (32, 65)", e.Message);
+        Assert.Contains("'textual/t5_module/encoder/layers_1/attention/value/kernel_left_lora' (engine 't5.encoder.block.1.layer.0.SelfAttention.v.weight')", e.Message);
+        // The whole model refuses to load from it.
+        using var backend = new PixelLLM.Backends.Cpu.CpuBackend();
+        Assert.Throws<ModelFileException>(() => PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), new DictionaryWeights(tensors), backend));
+    }
+
     /// <summary>A source that lists a name but fails to deliver it, like a truncated file.</summary>
     private sealed class DroppingWeights(IWeightSource inner, string dropped) : IWeightSource
     {
