@@ -27,6 +27,20 @@ public class PixelLlmGoldenTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void LoadsFromAConfigAndAScenicWeightsFile()
+    {
+        var dir = Path.Combine(Golden.Root, ScenicGolden.Component);
+        using var backend = new CpuBackend();
+        using var model = PixelLlm.Load(Path.Combine(dir, "caption_trace.json"), Path.Combine(dir, "tiny_t5.weights.safetensors"), backend);
+        using var golden = ScenicGolden.Open("caption_trace");
+        var image = model.EncodeImage(golden.Input("in.image"));
+        var check = PixelLLM.Models.Verification.GoldenComparison.CompareOne("mid.fused_features", golden.Input("mid.fused_features"), image.Fused,
+            PixelLLM.Models.Verification.Tolerance.Default);
+        Assert.True(check.Passed, $"max|err| {check.MaxAbsError:E2}");
+        Assert.Throws<ModelFileException>(() => PixelLlm.Load(Path.Combine(dir, "README.md"), Path.Combine(dir, "tiny_t5.weights.safetensors"), backend));
+    }
+
+    [Fact]
     public void RejectsAnImageLargerThanTheCanvas()
     {
         using var golden = ScenicGolden.Open("caption_trace");
