@@ -34,8 +34,9 @@ public sealed class PixelLlm : IDisposable
 
     /// <summary>
     /// Sketch of the file entry point (the request API builds on it): a scenic-style model config JSON (the object itself, or
-    /// a document with a "config" member such as a golden case) and a safetensors file of scenic-named parameters. The
-    /// file stays open (memory-mapped) for the model's lifetime.
+    /// a document with a "config" member such as a golden case) and the parameters — a safetensors file of scenic-named
+    /// tensors, or scenic's own Flax msgpack <c>checkpoint_&lt;step&gt;</c>. The file stays open (memory-mapped) for the
+    /// model's lifetime.
     /// </summary>
     public static PixelLlm Load(string configPath, string weightsPath, IBackend backend)
     {
@@ -48,10 +49,21 @@ public sealed class PixelLlm : IDisposable
         }
         catch (System.Text.Json.JsonException e) { throw new ModelFileException($"{configPath}: not valid JSON ({e.Message})", e); }
         catch (IOException e) { throw new ModelFileException($"{configPath}: {e.Message}", e); }
-        var file = Runtime.SafeTensors.SafeTensorsFile.Open(weightsPath);
+        IDisposable file;
+        IWeightSource source;
+        if (weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            var st = Runtime.SafeTensors.SafeTensorsFile.Open(weightsPath);
+            (file, source) = (st, new Verification.SafeTensorsWeights(st));
+        }
+        else
+        {
+            var checkpoint = Runtime.Checkpoints.ScenicCheckpoint.Open(weightsPath);
+            (file, source) = (checkpoint, checkpoint);
+        }
         try
         {
-            var model = FromScenic(config, new Float32Weights(new Verification.SafeTensorsWeights(file)), backend);
+            var model = FromScenic(config, new Float32Weights(source), backend);
             model.ownedFile = file;
             return model;
         }

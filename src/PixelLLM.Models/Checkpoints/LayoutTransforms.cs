@@ -57,7 +57,8 @@ public static class LayoutTransforms
         switch (layout)
         {
             case ScenicLayout.AsIs:
-                return t.ToF32();
+                // A copy: checkpoint views may be unaligned and live only as long as their file.
+                return HostTensor.FromArray(t.ToFloatArray(), t.Shape.ToArray());
             case ScenicLayout.DenseKernel:
             case ScenicLayout.RelativeEmbedding:
                 if (t.Shape.Rank != 2) throw new ModelFileException($"{Where()}: expected a rank-2 kernel, got {t.Desc}");
