@@ -23,11 +23,55 @@ public sealed class PixelLlm : IDisposable
     private readonly Dictionary<string, GraphExecutor> graphs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PixelLlmDecoder> decoders = new(StringComparer.Ordinal);
 
+    private IDisposable? ownedFile;
+
     public PixelLlm(PixelLlmConfig config, IWeightSource weights, IBackend backend)
     {
         Config = config;
         this.weights = weights;
         this.backend = backend;
+    }
+
+    /// <summary>
+    /// Sketch of the file entry point (the request API builds on it): a scenic-style model config JSON (the object itself, or
+    /// a document with a "config" member such as a golden case) and the parameters — a safetensors file of scenic-named
+    /// tensors, or scenic's own Flax msgpack <c>checkpoint_&lt;step&gt;</c>. The file stays open (memory-mapped) for the
+    /// model's lifetime.
+    /// </summary>
+    public static PixelLlm Load(string configPath, string weightsPath, IBackend backend)
+    {
+        PixelLlmConfig config;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(configPath));
+            var root = json.RootElement;
+            config = PixelLlmConfigJson.FromScenic(root.TryGetProperty("config", out var c) ? c : root);
+        }
+        catch (System.Text.Json.JsonException e) { throw new ModelFileException($"{configPath}: not valid JSON ({e.Message})", e); }
+        catch (IOException e) { throw new ModelFileException($"{configPath}: {e.Message}", e); }
+        IDisposable file;
+        IWeightSource source;
+        if (weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            var st = Runtime.SafeTensors.SafeTensorsFile.Open(weightsPath);
+            (file, source) = (st, new Verification.SafeTensorsWeights(st));
+        }
+        else
+        {
+            var checkpoint = Runtime.Checkpoints.ScenicCheckpoint.Open(weightsPath);
+            (file, source) = (checkpoint, checkpoint);
+        }
+        try
+        {
+            var model = FromScenic(config, new Float32Weights(source), backend);
+            model.ownedFile = file;
+            return model;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -94,25 +138,30 @@ public sealed class PixelLlm : IDisposable
         return new PromptEncoding(output, valid);
     }
 
-    /// <summary>Captions for every prompt (spec §8): greedy or beam search, the decoder rerun in full at every step.</summary>
-    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode)
+    /// <summary>
+    /// Captions for every prompt (spec §8): greedy or beam search. <see cref="DecodeEngine.FullRerun"/> reruns the whole
+    /// decoder with the t5x masks at every step, as the reference; <see cref="DecodeEngine.KvCache"/> feeds one position per
+    /// step — the same result as long as no hypothesis holds a 0 (pad) token before its end (README of the goldens).
+    /// </summary>
+    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine engine = DecodeEngine.FullRerun)
     {
         var options = new DecodeOptions(Config.BeginTokenId, Config.EndTokenId, Config.MaxCaptionLength);
-        var memory = encoding.EncoderOutput.ToFloatArray();
         int n = encoding.Prompts;
+        int beams = mode is DecodeMode.Beam b ? b.Options.Beams : 1;
+        using var cached = engine == DecodeEngine.KvCache ? KvStepLogits(encoding) : null;
+        IStepLogits step = (IStepLogits?)cached ?? new PixelLlmDecoder.StepLogits(Decoder(n * beams, encoding.EncoderLength),
+            encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
         switch (mode)
         {
             case DecodeMode.Greedy:
             {
-                var margins = new GreedyMargins(new PixelLlmDecoder.StepLogits(Decoder(n, encoding.EncoderLength), memory, encoding.EncoderValid, 1));
+                var margins = new GreedyMargins(step);
                 var result = GreedyDecoder.Decode(margins, options, n);
                 return new DecodedText(result.Tokens, result.LogProbs, result.Tokens.Select(t => new[] { t }).ToArray(),
                     result.LogProbs.Select(s => new[] { s }).ToArray(), null, margins.Margins(result.Tokens, Config.EndTokenId));
             }
             case DecodeMode.Beam beam:
             {
-                int k = beam.Options.Beams;
-                var step = new PixelLlmDecoder.StepLogits(Decoder(n * k, encoding.EncoderLength), memory, encoding.EncoderValid, k);
                 var result = BeamSearch.Decode(step, options, n, beam.Options);
                 return new DecodedText(Enumerable.Range(0, n).Select(result.Best).ToArray(), Enumerable.Range(0, n).Select(result.BestScore).ToArray(),
                     result.Sequences, result.Scores, result.Finished, null);
@@ -120,6 +169,12 @@ public sealed class PixelLlm : IDisposable
             default:
                 throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown decode mode");
         }
+    }
+
+    private T5StepLogits KvStepLogits(PromptEncoding encoding)
+    {
+        var keyMask = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
+        return new T5StepLogits(new ScopedWeights(weights, "t5"), Config.T5, backend, encoding.EncoderOutput, keyMask);
     }
 
     /// <summary>
@@ -157,10 +212,10 @@ public sealed class PixelLlm : IDisposable
         return new PointOutputs(HostTensor.FromArray(xy, n, l, head.NumOutputPoints, 2), exec.Fetch("logits"), valid, boxes);
     }
 
-    /// <summary>The prompt encoder's dense PE of the fused grid, (G, G, E), precomputed on the host.</summary>
+    /// <summary>The prompt encoder's dense PE of the fused grid (G, G, E), precomputed on the host (errata B13).</summary>
     public HostTensor DensePe()
     {
-        int grid = Config.EvaGrid;
+        int grid = Config.FusedGrid;
         var pe = RandomFourierEncoding.Grid(weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"), grid, grid);
         return HostTensor.FromArray(pe.ToFloatArray(), grid, grid, pe.Shape[3]);
     }
@@ -187,7 +242,7 @@ public sealed class PixelLlm : IDisposable
 
     private void BuildPrompts(Graph g, int n, int contextLength, int promptTokens)
     {
-        int grid = Config.EvaGrid, e = Config.PromptEmbedDim, k = Config.Adapter.NumOutputs;
+        int grid = Config.FusedGrid, e = Config.PromptEmbedDim, k = Config.Adapter.NumOutputs;
         int fusedChannels = Config.Eva.EmbedDim + Config.Sam.OutChans;
         var fused = g.Input("fused", DType.F32, 1, grid, grid, fusedChannels);
         var promptEncoder = new ParamScope(g, weights, "sam.prompt_encoder");
@@ -227,5 +282,7 @@ public sealed class PixelLlm : IDisposable
         foreach (var d in decoders.Values) d.Dispose();
         graphs.Clear();
         decoders.Clear();
+        ownedFile?.Dispose();
+        ownedFile = null;
     }
 }

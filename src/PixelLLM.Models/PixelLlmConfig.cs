@@ -49,6 +49,8 @@ public sealed record PixelLlmConfig
 
     public int EvaGrid => Canvas / Eva.PatchSize;
     public int SamGrid => Canvas / Sam.PatchSize;
+    /// <summary>Grid of the fused map: both maps are resized to the larger one (spec §3.5; square canvases only).</summary>
+    public int FusedGrid => Math.Max(EvaGrid, SamGrid);
 }
 
 /// <summary>

@@ -23,6 +23,9 @@ public abstract record DecodeMode
     public sealed record Beam(BeamOptions Options) : DecodeMode;
 }
 
+/// <summary>How the decoder is run during decoding: the reference's full rerun per step, or one cached step per position.</summary>
+public enum DecodeEngine { FullRerun, KvCache }
+
 /// <summary>
 /// Decoded captions per prompt: the decoder's raw rows (EOS fillers after the first EOS), the score scenic returns
 /// (greedy: mean log-prob; beam: length-penalised score of the best beam), every returned beam ascending (best last,

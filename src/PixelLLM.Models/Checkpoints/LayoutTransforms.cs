@@ -26,8 +26,12 @@ public static class LayoutTransforms
         int rows = t.Shape[0], cols = t.Shape[1];
         var src = t.ToFloatArray();
         var dst = new float[src.Length];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+        // Tiles keep both the reads and the strided writes within cache for checkpoint-sized kernels.
+        const int tile = 32;
+        for (int i0 = 0; i0 < rows; i0 += tile)
+            for (int j0 = 0; j0 < cols; j0 += tile)
+                for (int i = i0, iEnd = Math.Min(rows, i0 + tile); i < iEnd; i++)
+                    for (int j = j0, jEnd = Math.Min(cols, j0 + tile); j < jEnd; j++) dst[j * rows + i] = src[i * cols + j];
         return HostTensor.FromArray(dst, cols, rows);
     }
 
@@ -53,7 +57,8 @@ public static class LayoutTransforms
         switch (layout)
         {
             case ScenicLayout.AsIs:
-                return t.ToF32();
+                // A copy: checkpoint views may be unaligned and live only as long as their file.
+                return HostTensor.FromArray(t.ToFloatArray(), t.Shape.ToArray());
             case ScenicLayout.DenseKernel:
             case ScenicLayout.RelativeEmbedding:
                 if (t.Shape.Rank != 2) throw new ModelFileException($"{Where()}: expected a rank-2 kernel, got {t.Desc}");

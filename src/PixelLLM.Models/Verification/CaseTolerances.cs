@@ -7,9 +7,10 @@ namespace PixelLLM.Models.Verification;
 /// The tolerance rules of a case JSON's "tolerance" object, applied by tensor name:
 /// <list type="bullet">
 /// <item>"float_default" {atol, rtol}: every float tensor no other rule names.</item>
-/// <item>any other key with {atol, rtol}: the key names the tensors it covers as parts joined by "_and_"; a part matches a
-///   tensor whose last name segment ends with it ("tf_logits_and_log_probs" → *tf_logits, *log_probs). A part whose last
-///   word is a unit ("boxes_pixels") names the quantity before it (*boxes).</item>
+/// <item>any other key with {atol, rtol}: covers the tensors its "applies_to" list names exactly; without that list, the key
+///   names them as parts joined by "_and_", a part matching a tensor whose last name segment ends with it
+///   ("tf_logits_and_log_probs" → *tf_logits, *log_probs), and a part whose last word is a unit ("boxes_pixels") naming the
+///   quantity before it (*boxes).</item>
 /// <item>"beam_text_tokens" (a sentence): exact only for beams whose sibling <c>&lt;prefix&gt;beam_finished_flags</c> is 1 and
 ///   for the best (last) beam; other beams are filler states and exempt.</item>
 /// </list>
@@ -20,7 +21,7 @@ public sealed class CaseTolerances
     private static readonly string[] Units = ["pixels", "px"];
     private const string BeamTokens = "beam_text_tokens", BeamFlags = "beam_finished_flags";
 
-    private readonly List<(string[] Suffixes, Tolerance Tolerance)> named = [];
+    private readonly List<(string[] Suffixes, HashSet<string>? Exact, Tolerance Tolerance)> named = [];
     private bool beamSlotRule;
 
     public Tolerance Default { get; private set; } = Tolerance.Default;
@@ -36,7 +37,9 @@ public sealed class CaseTolerances
                 continue;
             var tolerance = new Tolerance(atol.GetDouble(), rtol.GetDouble());
             if (rule.Name == "float_default") rules.Default = tolerance;
-            else rules.named.Add((Suffixes(rule.Name), tolerance));
+            else if (rule.Value.TryGetProperty("applies_to", out var list) && list.ValueKind == JsonValueKind.Array)
+                rules.named.Add(([], list.EnumerateArray().Select(e => e.GetString() ?? "").ToHashSet(StringComparer.Ordinal), tolerance));
+            else rules.named.Add((Suffixes(rule.Name), null, tolerance));
         }
         return rules;
     }
@@ -45,8 +48,8 @@ public sealed class CaseTolerances
     public Tolerance For(string tensorName)
     {
         var last = tensorName[(tensorName.LastIndexOf('.') + 1)..];
-        foreach (var (suffixes, tolerance) in named)
-            if (suffixes.Any(s => last.EndsWith(s, StringComparison.Ordinal))) return tolerance;
+        foreach (var (suffixes, exact, tolerance) in named)
+            if (exact?.Contains(tensorName) ?? suffixes.Any(s => last.EndsWith(s, StringComparison.Ordinal))) return tolerance;
         return Default;
     }
 

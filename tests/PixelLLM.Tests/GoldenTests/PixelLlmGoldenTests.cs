@@ -26,6 +26,22 @@ public class PixelLlmGoldenTests(ITestOutputHelper log)
             Assert.Contains(report.Checks, c => c.Name.EndsWith(expected, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("tiny_t5.weights.safetensors")]
+    [InlineData("tiny_t5.scenic.msgpack")]
+    public void LoadsFromAConfigAndAScenicWeightsFile(string weightsFile)
+    {
+        var dir = Path.Combine(Golden.Root, ScenicGolden.Component);
+        using var backend = new CpuBackend();
+        using var model = PixelLlm.Load(Path.Combine(dir, "caption_trace.json"), Path.Combine(dir, weightsFile), backend);
+        using var golden = ScenicGolden.Open("caption_trace");
+        var image = model.EncodeImage(golden.Input("in.image"));
+        var check = PixelLLM.Models.Verification.GoldenComparison.CompareOne("mid.fused_features", golden.Input("mid.fused_features"), image.Fused,
+            PixelLLM.Models.Verification.Tolerance.Default);
+        Assert.True(check.Passed, $"max|err| {check.MaxAbsError:E2}");
+        Assert.Throws<ModelFileException>(() => PixelLlm.Load(Path.Combine(dir, "README.md"), Path.Combine(dir, "tiny_t5.weights.safetensors"), backend));
+    }
+
     [Fact]
     public void RejectsAnImageLargerThanTheCanvas()
     {

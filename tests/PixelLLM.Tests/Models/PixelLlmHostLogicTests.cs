@@ -143,6 +143,14 @@ public class PixelLlmHostLogicTests
         Assert.Equal(2e-4, rules.For("out.beam_log_probs").Atol);
         Assert.Equal(1e-4, rules.For("out.point_logits").Atol);
         Assert.Equal(1e-4, rules.For("mid.text_feats").Atol);
+        using var listed = JsonDocument.Parse("""
+            {"tolerance": {"float_default": {"atol": 1e-4, "rtol": 1e-4},
+             "boxes_pixels": {"applies_to": ["mid.roi.decoded_boxes", "out.detection_boxes"], "atol": 2e-3, "rtol": 1e-4},
+             "decision_gap_min": {"greedy_logprob": 0.005}}}
+            """);
+        var exact = CaseTolerances.Read(listed);
+        Assert.Equal(2e-3, exact.For("out.detection_boxes").Atol);
+        Assert.Equal(1e-4, exact.For("mid.proposals.boxes").Atol);            // an explicit list is not widened by suffix
         using var none = JsonDocument.Parse("{}");
         Assert.Equal(Tolerance.Default, CaseTolerances.Read(none).For("out.anything"));
     }

@@ -43,9 +43,17 @@ public sealed class PixelLlmStageTests : IDisposable
             "mid.visual_features", "mid.encoder_output", "mid.encoder_valid_mask");
     }
 
+    public static TheoryData<string, DecodeEngine> DecodeCases()
+    {
+        var data = new TheoryData<string, DecodeEngine>();
+        foreach (var c in ScenicGolden.Cases)
+            foreach (var e in Enum.GetValues<DecodeEngine>()) data.Add(c, e);
+        return data;
+    }
+
     [Theory]
-    [MemberData(nameof(Cases))]
-    public void DecodeStageFromGoldenEncoderOutput(string caseName)
+    [MemberData(nameof(DecodeCases))]
+    public void DecodeStageFromGoldenEncoderOutput(string caseName, DecodeEngine engine)
     {
         using var golden = ScenicGolden.Open(caseName);
         using var model = Model(golden);
@@ -54,7 +62,7 @@ public sealed class PixelLlmStageTests : IDisposable
         foreach (var (prefix, setting) in Variants(golden))
         {
             if (setting.StartsWith("teacher", StringComparison.Ordinal)) continue;
-            var result = model.Decode(encoding, PixelLlmRunner.ParseMode(setting));
+            var result = model.Decode(encoding, PixelLlmRunner.ParseMode(setting), engine);
             int n = encoding.Prompts, l = model.Config.MaxCaptionLength;
             var ours = new Dictionary<string, HostTensor>
             {

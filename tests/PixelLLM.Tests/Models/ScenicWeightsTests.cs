@@ -209,6 +209,24 @@ public class ScenicWeightsTests
         Assert.Throws<ModelFileException>(() => PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), new DictionaryWeights(tensors), backend));
     }
 
+    [Fact]
+    public void TheMsgpackCheckpointMapsToTheSameEngineTensors()
+    {
+        var (file, fromSafetensors) = Open();
+        using var _ = file;
+        using var checkpoint = PixelLLM.Runtime.Checkpoints.ScenicCheckpoint.Open(Path.Combine(Golden.Root, ScenicGolden.Component, "tiny_t5.scenic.msgpack"));
+        var fromMsgpack = new ScenicWeights(checkpoint, new ScenicWeightsOptions(LoraScale: 2f, LoraRank: 4));
+        Assert.Empty(fromMsgpack.Unmapped);
+        Assert.Equal(fromSafetensors.Names.Order(StringComparer.Ordinal), fromMsgpack.Names.Order(StringComparer.Ordinal));
+        foreach (var name in fromSafetensors.Names)
+        {
+            var a = fromSafetensors.Get(name);
+            var b = fromMsgpack.Get(name);
+            Assert.Equal(a.Shape, b.Shape);
+            Assert.True(a.ToFloatArray().AsSpan().SequenceEqual(b.ToFloatArray()), name);
+        }
+    }
+
     /// <summary>A source that lists a name but fails to deliver it, like a truncated file.</summary>
     private sealed class DroppingWeights(IWeightSource inner, string dropped) : IWeightSource
     {
