@@ -124,8 +124,9 @@ public sealed unsafe class TorchCheckpoint : IWeightSource, IDisposable
         CheckByteOrder(entries, prefix);
 
         var resolver = new TorchPickleResolver(Path, prefix, entries);
-        var root = PickleReader.Load(EntryBytes(pickle), $"{Path}: {pickle.Name}", resolver);
-        return TorchStateDictFlattener.Flatten(root, Path);
+        var bytes = EntryBytes(pickle);
+        var root = PickleReader.Load(bytes, $"{Path}: {pickle.Name}", resolver);
+        return TorchStateDictFlattener.Flatten(root, bytes.Length, Path);
     }
 
     private void CheckMagic()

@@ -11,16 +11,19 @@ internal static class TorchStateDictFlattener
 {
     public const string BareTensorName = "tensor";
 
-    // Pickles can make containers that contain themselves, or share one container many times over (2^depth paths),
-    // so both the depth and the total number of visits are bounded.
+    // Pickles can make containers that contain themselves, or share one container many times over (2^depth paths
+    // from a few hundred bytes), so both the depth and the total number of visits are bounded. Without sharing, every
+    // value visited costs at least one opcode byte, so a budget of a few visits per pickle byte only refuses heavy sharing.
     private const int MaxDepth = 64;
-    private const int MaxVisits = 4_000_000;
+    private const long VisitsPerPickleByte = 8;
 
-    public static List<KeyValuePair<string, TorchTensorRef>> Flatten(object? root, string file)
+    /// <summary>The tensors reachable from <paramref name="root"/>, a value unpickled from <paramref name="pickleBytes"/> bytes.</summary>
+    public static List<KeyValuePair<string, TorchTensorRef>> Flatten(object? root, long pickleBytes, string file)
     {
+        long maxVisits = VisitsPerPickleByte * pickleBytes + 4096;
         var result = new List<KeyValuePair<string, TorchTensorRef>>();
         var names = new HashSet<string>(StringComparer.Ordinal);
-        int visits = 0;
+        long visits = 0;
 
         void Add(string name, TorchTensorRef tensor)
         {
@@ -30,8 +33,9 @@ internal static class TorchStateDictFlattener
 
         void Visit(object? value, string prefix, int depth)
         {
-            if (++visits > MaxVisits)
-                throw new ModelFileException($"{file}: the checkpoint has over {MaxVisits} nested values (shared or self-referencing containers?)");
+            if (++visits > maxVisits)
+                throw new ModelFileException($"{file}: the checkpoint's containers reach over {maxVisits} nested values " +
+                                             $"from a pickle of {pickleBytes} bytes (one container shared many times over?)");
             if (depth > MaxDepth)
                 throw new ModelFileException($"{file}: values nest deeper than {MaxDepth} levels at '{prefix}' (a self-referencing container?)");
             switch (value)
