@@ -29,13 +29,7 @@ public sealed class Eva02Runner : IGoldenRunner
         if (outputs.PreLogits is { } preLogits) g.Output("out.pre_logits", preLogits);
         if (outputs.Logits is { } logits) g.Output("out.logits", logits);
 
-        var wanted = golden.IoNames.Where(n => n.StartsWith("mid.", StringComparison.Ordinal) || n.StartsWith("out.", StringComparison.Ordinal))
-            .Where(n => g.Outputs.ContainsKey(n) || g.TryGet(n, out _)).ToList();
-        // out.features may be the same tensor as the last mid.blocks.i (no final norm): outputs are fetched by output name.
-        using var exec = new GraphExecutor(g, backend, wanted.Where(n => !g.Outputs.ContainsKey(n)));
-        exec.SetInput("in.image", image);
-        exec.Run();
-        return wanted.ToDictionary(n => n, exec.Fetch);
+        return GoldenGraph.Run(golden, g, backend, new Dictionary<string, HostTensor> { ["in.image"] = image });
     }
 
     /// <summary>The encoder config for a case's timm config; unsupported timm options are rejected by name.</summary>

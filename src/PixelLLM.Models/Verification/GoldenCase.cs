@@ -53,8 +53,10 @@ public sealed class GoldenCase : IDisposable
 
     private static string WeightsPath(string prefix, JsonDocument json)
     {
-        if (json.RootElement.TryGetProperty("weights_file", out var wf) && wf.ValueKind == JsonValueKind.String)
-            return Path.Combine(Path.GetDirectoryName(prefix) ?? ".", wf.GetString()!);
+        // A case may name a weights file shared by several cases (the end-to-end goldens' "model_weights").
+        foreach (var key in new[] { "weights_file", "model_weights" })
+            if (json.RootElement.TryGetProperty(key, out var wf) && wf.ValueKind == JsonValueKind.String)
+                return Path.Combine(Path.GetDirectoryName(prefix) ?? ".", wf.GetString()!);
         return prefix + ".weights.safetensors";
     }
 

@@ -25,6 +25,7 @@ public static class GoldenRunners
         new SamImageEncoderRunner(),
         new T5Runner(),
         new Eva02Runner(),
+        new PixelLlmRunner(),
     ];
 
     public static IReadOnlyList<IGoldenRunner> All => all;

@@ -18,6 +18,6 @@ public static class GoldenVerifier
         var runner = GoldenRunners.For(golden.Component);
         var outputs = runner.Run(golden, backend);
         var checks = GoldenComparison.Compare(golden, outputs, tolerance);
-        return new VerifyReport(golden.Component, golden.Name, tolerance ?? Tolerance.Default, checks);
+        return new VerifyReport(golden.Component, golden.Name, tolerance ?? CaseTolerances.Read(golden.Json).Default, checks);
     }
 }

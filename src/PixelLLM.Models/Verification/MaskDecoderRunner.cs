@@ -40,6 +40,6 @@ public sealed class MaskDecoderRunner : IGoldenRunner
             g.Output($"out.{name}.masks", masks);
             g.Output($"out.{name}.iou_pred", iou);
         }
-        return SamGoldenSupport.Run(g, backend, feeds);
+        return GoldenGraph.Run(golden, g, backend, feeds);
     }
 }

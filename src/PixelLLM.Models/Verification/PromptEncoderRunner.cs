@@ -64,7 +64,7 @@ public sealed class PromptEncoderRunner : IGoldenRunner
         }
         NchwOutput(g, "out.dense_pe", PromptEncoder.DensePositionalEncoding(p, cfg));
 
-        foreach (var (name, t) in SamGoldenSupport.Run(g, backend, feeds)) results[name] = t;
+        foreach (var (name, t) in GoldenGraph.Run(golden, g, backend, feeds)) results[name] = t;
         return results;
     }
 

@@ -6,7 +6,7 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Models.Verification;
 
-/// <summary>What the SAM prompt-side runners share: config fields, NCHW ↔ channels-last glue, running a graph.</summary>
+/// <summary>What the SAM prompt-side runners share: config fields and NCHW ↔ channels-last glue.</summary>
 internal static class SamGoldenSupport
 {
     public static int Int(JsonElement config, string name) => Field(config, name).GetInt32();
@@ -27,13 +27,4 @@ internal static class SamGoldenSupport
 
     /// <summary>Marks a channels-last (B, H, W, C) tensor as an output in the golden's NCHW layout.</summary>
     public static void NchwOutput(Graph g, string name, Tensor nhwc) => g.Output(name, g.Permute(nhwc, 0, 3, 1, 2));
-
-    /// <summary>Compiles and runs <paramref name="g"/>, feeding each graph input from <paramref name="inputs"/>, and fetches every output.</summary>
-    public static Dictionary<string, HostTensor> Run(Graph g, IBackend backend, IReadOnlyDictionary<string, HostTensor> inputs)
-    {
-        using var exec = new GraphExecutor(g, backend);
-        foreach (var t in g.Inputs) exec.SetInput(t.Name!, inputs[t.Name!]);
-        exec.Run();
-        return g.Outputs.Keys.ToDictionary(n => n, exec.Fetch, StringComparer.Ordinal);
-    }
 }

@@ -27,11 +27,7 @@ public sealed class SamImageEncoderRunner : IGoldenRunner
         var embeddings = SamImageEncoder.Build(new ParamScope(g, golden.Weights), cfg, g.Permute(nchw, 0, 2, 3, 1));
         g.Output("out.image_embeddings", g.Permute(embeddings, 0, 3, 1, 2));
 
-        var mids = golden.IoNames.Where(n => n.StartsWith("mid.", StringComparison.Ordinal)).ToList();
-        using var exec = new GraphExecutor(g, backend, mids);
-        exec.SetInput("in.image", image.ToF32());
-        exec.Run();
-        return mids.Append("out.image_embeddings").ToDictionary(n => n, exec.Fetch);
+        return GoldenGraph.Run(golden, g, backend, new Dictionary<string, HostTensor> { ["in.image"] = image.ToF32() });
     }
 
     /// <summary>The case's ImageEncoderViT arguments; eps fields are read when a case states them.</summary>

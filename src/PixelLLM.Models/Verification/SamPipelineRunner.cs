@@ -76,7 +76,7 @@ public sealed class SamPipelineRunner : IGoldenRunner
             g.Output($"out.{i}.iou_predictions", outputs[i].IouPredictions);
             g.Output($"out.{i}.low_res_logits", outputs[i].LowResLogits);
         }
-        var results = SamGoldenSupport.Run(g, backend, feeds);
+        var results = GoldenGraph.Run(golden, g, backend, feeds);
         for (int i = 0; i < count; i++)
             results[$"out.{i}.masks"] = SamPipeline.Threshold(results[$"out.{i}.mask_logits"], cfg.MaskThreshold);
         return results;

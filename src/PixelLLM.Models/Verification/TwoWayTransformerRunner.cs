@@ -34,6 +34,6 @@ public sealed class TwoWayTransformerRunner : IGoldenRunner
         var (q, k) = TwoWayTransformer.Build(new ParamScope(g, golden.Weights), cfg, queries, image, pe);
         g.Output("out.queries", q);
         g.Output("out.keys", k);
-        return SamGoldenSupport.Run(g, backend, feeds);
+        return GoldenGraph.Run(golden, g, backend, feeds);
     }
 }

@@ -47,7 +47,7 @@ public class Eva02PixelLlmTests(ITestOutputHelper log)
             git.GetProperty("num_heads").GetInt32(), git.GetProperty("patch_size").GetInt32(), git.GetProperty("mlp_ratio").GetDouble());
         var g = new Graph();
         var input = g.Input("image", DType.F32, 1, canvas, canvas, 3);
-        var outputs = Eva02Encoder.Build(new ParamScope(g, new ScenicEva02Weights(new SafeTensorsWeights(weightsFile))), cfg, input);
+        var outputs = Eva02Encoder.Build(new ParamScope(g, ScenicGolden.Module(weightsFile, "eva02")), cfg, input);
         g.Output("tokens", outputs.Features);
         g.Output("grid", outputs.PatchGrid);
 

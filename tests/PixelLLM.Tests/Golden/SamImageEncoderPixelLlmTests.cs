@@ -7,7 +7,6 @@ using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.SafeTensors;
-using PixelLLM.Tests.Models;
 
 namespace PixelLLM.Tests.GoldenTests;
 
@@ -44,7 +43,7 @@ public class SamImageEncoderPixelLlmTests
         var cfg = PixelLlmConfig(root.GetProperty("config").GetProperty("sam"));
         var g = new Graph();
         var input = g.Input("image", DType.F32, 1, canvas, canvas, 3);
-        var weights = new ScenicSamWeights(new SafeTensorsWeights(weightsFile));
+        var weights = Support.ScenicGolden.Module(weightsFile, "sam.image_encoder");
         g.Output("features", SamImageEncoder.Build(new ParamScope(g, weights), cfg, input));
 
         using var backend = new CpuBackend();

@@ -1,14 +1,15 @@
 using PixelLLM.Models;
-using PixelLLM.Tests.Support;
+using PixelLLM.Tests.GoldenTests;
 
 namespace PixelLLM.Tests;
 
 public class T5GoldenTests
 {
+    public static TheoryData<string> Cases => GoldenCaseAssert.Cases("t5");
+
     [Theory]
-    [InlineData("cfgA")]
-    [InlineData("cfgB_padded_innerdim")]
-    public void MatchesHuggingFaceT5(string caseName) => GoldenAssert.Passes("t5", caseName);
+    [MemberData(nameof(Cases))]
+    public void MatchesHuggingFaceT5(string caseName) => GoldenCaseAssert.Passes("t5", caseName);
 
     [Theory]
     [InlineData(0, true, 32, 128, 0)]

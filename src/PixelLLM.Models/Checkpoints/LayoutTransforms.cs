@@ -1,0 +1,78 @@
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Models.Checkpoints;
+
+/// <summary>How a Flax tensor is laid out and what the engine (PyTorch layouts) wants instead.</summary>
+public enum ScenicLayout
+{
+    /// <summary>Same values, same shape (biases, tables, LayerNorm scales, embeddings).</summary>
+    AsIs,
+    /// <summary>Flax Dense kernel (in, out) → Linear weight (out, in).</summary>
+    DenseKernel,
+    /// <summary>Flax Conv kernel (kh, kw, in, out) → Conv2d weight (out, in, kh, kw).</summary>
+    ConvKernel,
+    /// <summary>t5x relative-position table (heads, buckets) → HF embedding (buckets, heads).</summary>
+    RelativeEmbedding,
+    /// <summary>Dense kernel (in, out) plus LoRA left (in, r) and right (r, out), merged then transposed to (out, in).</summary>
+    LoraDenseKernel,
+}
+
+/// <summary>Host-side layout changes used when presenting Flax tensors under PyTorch layouts.</summary>
+public static class LayoutTransforms
+{
+    /// <summary>(rows, cols) → (cols, rows).</summary>
+    public static HostTensor Transpose2d(HostTensor t)
+    {
+        int rows = t.Shape[0], cols = t.Shape[1];
+        var src = t.ToFloatArray();
+        var dst = new float[src.Length];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+        return HostTensor.FromArray(dst, cols, rows);
+    }
+
+    /// <summary>(kh, kw, in, out) → (out, in, kh, kw).</summary>
+    public static HostTensor ConvToTorch(HostTensor t)
+    {
+        int kh = t.Shape[0], kw = t.Shape[1], ci = t.Shape[2], co = t.Shape[3];
+        var src = t.ToFloatArray();
+        var dst = new float[src.Length];
+        for (int y = 0; y < kh; y++)
+            for (int x = 0; x < kw; x++)
+                for (int i = 0; i < ci; i++)
+                    for (int o = 0; o < co; o++)
+                        dst[((o * ci + i) * kh + y) * kw + x] = src[((y * kw + x) * ci + i) * co + o];
+        return HostTensor.FromArray(dst, co, ci, kh, kw);
+    }
+
+    /// <summary>Applies <paramref name="layout"/> to the source tensors (one, or kernel/left/right for LoRA).</summary>
+    public static HostTensor Apply(ScenicLayout layout, IReadOnlyList<HostTensor> sources, float loraScale, string engineName, IReadOnlyList<string> sourceNames)
+    {
+        var t = sources[0];
+        string Where() => $"'{engineName}' (from scenic '{string.Join("', '", sourceNames)}')";
+        switch (layout)
+        {
+            case ScenicLayout.AsIs:
+                return t.ToF32();
+            case ScenicLayout.DenseKernel:
+            case ScenicLayout.RelativeEmbedding:
+                if (t.Shape.Rank != 2) throw new ModelFileException($"{Where()}: expected a rank-2 kernel, got {t.Desc}");
+                return Transpose2d(t);
+            case ScenicLayout.ConvKernel:
+                if (t.Shape.Rank != 4) throw new ModelFileException($"{Where()}: expected a (kh, kw, in, out) conv kernel, got {t.Desc}");
+                return ConvToTorch(t);
+            case ScenicLayout.LoraDenseKernel:
+                if (sources.Count != 3) throw new ModelFileException($"{Where()}: LoRA needs kernel, left and right");
+                try
+                {
+                    return Transpose2d(LoraMerge.MergeKernel(t, sources[1], sources[2], loraScale, engineName));
+                }
+                catch (ModelFileException e)
+                {
+                    throw new ModelFileException($"{Where()}: {e.Message}", e);
+                }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(layout), layout, "unknown layout");
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// One cached GIT decoding step for R rows, built once per (R, Lmax, M) and re-run for every position. Each layer keeps
+/// one key and one value state (R, M + Lmax, d): slots [0, M) hold the prompt memory's keys/values (written once per
+/// prompt, see <see cref="GitIncrementalDecoder.Bind"/>), slot M + t the caption position t. A step reorders the rows
+/// (beam search), writes the fed token's key/value at <see cref="Slot"/> and attends over the whole state under
+/// <see cref="KeyMask"/>, so no memory row is ever recomputed (spec §5.2: memory rows never see the caption).
+/// </summary>
+public static class GitDecoderStep
+{
+    /// <summary>I32 (R, 1): the token fed at <see cref="Position"/>.</summary>
+    public const string Ids = "git_step.ids";
+    /// <summary>I32 (1): caption position of the fed tokens (its position embedding).</summary>
+    public const string Position = "git_step.position";
+    /// <summary>I32 (1): state slot of that position, M + position.</summary>
+    public const string Slot = "git_step.slot";
+    /// <summary>I32 (R): the row of the previous step each row continues; applied to the states before the write.</summary>
+    public const string Parents = "git_step.parents";
+    /// <summary>U8 (R, 1, 1, M + Lmax): valid memory slots and caption slots ≤ position.</summary>
+    public const string KeyMask = "git_step.key_mask";
+    /// <summary>Output F32 (R, V): logits predicting the next position.</summary>
+    public const string Logits = "git_step.logits";
+    /// <summary>Output F32 (R, d): last-layer state of the fed position (its text feature).</summary>
+    public const string Hidden = "git_step.hidden";
+
+    /// <summary>State F32 (R, M + Lmax, d): memory then caption keys of <paramref name="layer"/>.</summary>
+    public static string Keys(int layer) => $"git_cache.{layer}.k";
+    public static string Values(int layer) => $"git_cache.{layer}.v";
+
+    public static void Build(ParamScope p, GitDecoderConfig c, int rows, int maxLength, int memoryLength)
+    {
+        c.Validate();
+        c.CheckPositions(maxLength, "caption buffer");
+        if (rows < 1 || maxLength < 1 || memoryLength < 1)
+            throw new GraphBuildException($"GIT decoder step: rows {rows}, length {maxLength} and memory {memoryLength} must be ≥ 1");
+        var g = p.Graph;
+        int slots = memoryLength + maxLength;
+        var ids = g.Input(Ids, DType.I32, rows, 1);
+        var position = g.Input(Position, DType.I32, 1);
+        var slot = g.Input(Slot, DType.I32, 1);
+        var parents = g.Input(Parents, DType.I32, rows);
+        var mask = g.Input(KeyMask, DType.U8, rows, 1, 1, slots);
+        var e = p.Sub("embedding");
+        var x = g.LayerNorm(g.Add(g.Embedding(e["words.weight"], ids), g.Embedding(e["positions.weight"], position)),
+            e["norm.weight"], e["norm.bias"], c.EmbeddingEps);                          // (R, 1, d)
+        for (int i = 0; i < c.NumLayers; i++)
+        {
+            var layer = p.Sub($"layers.{i}");
+            var (q, k, v) = GitDecoderLayer.Project(layer, x);
+            var keys = g.WriteAt(g.ReorderRows(g.State(Keys(i), DType.F32, rows, slots, c.Hidden), parents), k, slot, axis: 1);
+            var values = g.WriteAt(g.ReorderRows(g.State(Values(i), DType.F32, rows, slots, c.Hidden), parents), v, slot, axis: 1);
+            x = GitDecoderLayer.Finish(layer, c, x, GitDecoderLayer.Attend(g, c, q, keys, values, mask));
+        }
+        var hidden = g.Reshape(x, rows, c.Hidden);
+        g.Output(Hidden, hidden);
+        g.Output(Logits, GitDecoder.Logits(p, hidden));
+    }
+}

@@ -1,0 +1,112 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// KV-cached GIT decoding for <c>Batch × Beams</c> rows (beams of one prompt adjacent) of up to <see cref="MaxLength"/>
+/// positions: <see cref="Bind"/> once per prompt batch, then <see cref="Step"/> once per position (0, 1, 2, …), each
+/// costing one token per row. The step graph (<see cref="GitDecoderStep"/>) is compiled once, here; its caches are
+/// backend states. Exact for GIT: caption rows have no padding mask and memory rows never see the caption (errata D7).
+/// </summary>
+public sealed class GitIncrementalDecoder : IDisposable
+{
+    private readonly GitDecoderConfig config;
+    private readonly GraphExecutor step;
+    private readonly byte[] keyMask;                     // Rows × (M + MaxLength)
+    private readonly int[] identity;
+    private bool bound;
+
+    public GitIncrementalDecoder(IWeightSource weights, GitDecoderConfig config, IBackend backend, int batch, int beams,
+        int maxLength, int memoryLength, string prefix = Checkpoints.ScenicGitNames.EnginePrefix)
+    {
+        if (batch < 1 || beams < 1) throw new InvalidInputException($"GIT decoder: batch {batch} and beams {beams} must be ≥ 1");
+        this.config = config;
+        Batch = batch; Beams = beams; MaxLength = maxLength; MemoryLength = memoryLength;
+        var g = new Graph();
+        GitDecoderStep.Build(new ParamScope(g, weights, prefix), config, Rows, maxLength, memoryLength);
+        step = new GraphExecutor(g, backend);
+        keyMask = new byte[Rows * Slots];
+        identity = [.. Enumerable.Range(0, Rows)];
+    }
+
+    public int Batch { get; }
+    public int Beams { get; }
+    public int Rows => Batch * Beams;
+    public int MaxLength { get; }
+    public int MemoryLength { get; }
+    public int VocabSize => config.VocabSize;
+    private int Slots => MemoryLength + MaxLength;
+
+    /// <summary>
+    /// Writes one batch of prompt memories into the memory slots of every layer's states; every row of element b
+    /// (rows b·Beams …) reads element b. Caption slots need no reset: a step only sees positions ≤ its own.
+    /// </summary>
+    public void Bind(GitPromptMemory memory)
+    {
+        if (memory.Batch != Batch || memory.Length != MemoryLength || memory.Width != config.Hidden || memory.Layers != config.NumLayers)
+            throw new InvalidInputException(
+                $"GIT decoder: memory of {memory.Batch}×{memory.Length}×{memory.Width} over {memory.Layers} layers does not fit " +
+                $"{Batch}×{MemoryLength}×{config.Hidden} over {config.NumLayers} layers");
+        var state = new float[Rows * Slots * config.Hidden];
+        for (int i = 0; i < config.NumLayers; i++)
+        {
+            step.SetInput<float>(GitDecoderStep.Keys(i), Tile(memory.Keys[i], state));
+            step.SetInput<float>(GitDecoderStep.Values(i), Tile(memory.Values[i], state));
+        }
+        for (int r = 0; r < Rows; r++)
+            for (int k = 0; k < MemoryLength; k++)
+                keyMask[r * Slots + k] = memory.Valid[r / Beams * MemoryLength + k] != 0 ? (byte)1 : (byte)0;
+        bound = true;
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="ids"/>[r] at <paramref name="position"/> for every row and writes the logits predicting
+    /// position + 1 into <paramref name="logits"/> (Rows × V), and the fed position's last-layer state into
+    /// <paramref name="hidden"/> (Rows × d) when given. <paramref name="parents"/> (empty = identity) names the row whose
+    /// cache (positions below <paramref name="position"/>) each row continues; it must stay within the row's prompt.
+    /// </summary>
+    public void Step(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, Span<float> logits, Span<float> hidden = default)
+    {
+        if (!bound) throw new InvalidOperationException("GIT decoder: Bind a prompt memory before stepping");
+        if (ids.Length != Rows) throw new InvalidInputException($"GIT decoder step expects {Rows} ids, got {ids.Length}");
+        if ((uint)position >= (uint)MaxLength) throw new InvalidInputException($"GIT decoder position {position} is outside [0, {MaxLength})");
+        foreach (var id in ids)
+            if ((uint)id >= (uint)VocabSize) throw new InvalidInputException($"GIT decoder: token id {id} is outside [0, {VocabSize})");
+        if (parents.IsEmpty) parents = identity;
+        if (parents.Length != Rows) throw new InvalidInputException($"GIT decoder step expects {Rows} parents, got {parents.Length}");
+        for (int r = 0; r < Rows; r++)
+            if ((uint)parents[r] >= (uint)Rows || parents[r] / Beams != r / Beams)
+                throw new InvalidInputException($"GIT decoder: row {r} cannot continue row {parents[r]} (beams of one prompt stay within it)");
+
+        for (int r = 0; r < Rows; r++)
+        {
+            var caption = keyMask.AsSpan(r * Slots + MemoryLength, MaxLength);
+            caption.Clear();
+            caption[..(position + 1)].Fill(1);
+        }
+        step.SetInput(GitDecoderStep.Ids, ids);
+        step.SetInput<int>(GitDecoderStep.Position, [position]);
+        step.SetInput<int>(GitDecoderStep.Slot, [MemoryLength + position]);
+        step.SetInput(GitDecoderStep.Parents, parents);
+        step.SetInput<byte>(GitDecoderStep.KeyMask, keyMask);
+        step.Run();
+        step.FetchInto(GitDecoderStep.Logits, logits);
+        if (!hidden.IsEmpty) step.FetchInto(GitDecoderStep.Hidden, hidden);
+    }
+
+    /// <summary>(B, M, d) per prompt → the state's memory slots of every row of that prompt (caption slots zero).</summary>
+    private float[] Tile(HostTensor perPrompt, float[] state)
+    {
+        var source = perPrompt.AsSpan<float>();
+        int size = MemoryLength * config.Hidden, rowSize = Slots * config.Hidden;
+        Array.Clear(state);
+        for (int r = 0; r < Rows; r++) source.Slice(r / Beams * size, size).CopyTo(state.AsSpan(r * rowSize, size));
+        return state;
+    }
+
+    public void Dispose() => step.Dispose();
+}

@@ -1,0 +1,50 @@
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Models;
+
+/// <summary>An image placed on the model's canvas: pixels 0..255 (1, C, C, 3), padding mask (1, C, C, 1), valid size.</summary>
+public sealed record CanvasImage(HostTensor Pixels, HostTensor PaddingMask, int Height, int Width)
+{
+    /// <summary>scenic's image_shape (valid rows, valid columns), what point coordinates are scaled by.</summary>
+    public HostTensor ImageShape => HostTensor.FromArray(new float[] { Height, Width }, 1, 2);
+}
+
+/// <summary>
+/// Image preprocessing (spec §3.1–3.2). Host side: uint8 RGB → float32 without scaling, copied into the top-left of a
+/// zero canvas, with a padding mask of ones on the image. In the graph, per backbone: (x − mean) / std, then × mask, so
+/// padding is exactly 0. The image must already have its eval size (scenic's resize_shorter fixed point, errata A1).
+/// </summary>
+public static class ImagePreprocess
+{
+    /// <summary><paramref name="image"/> U8 (h, w, 3), h and w ≤ canvas.</summary>
+    public static CanvasImage ToCanvas(HostTensor image, int canvas)
+    {
+        var s = image.Shape;
+        if (image.DType != DType.U8 || s.Rank != 3 || s[2] != 3)
+            throw new InvalidInputException($"image must be U8 (height, width, 3) RGB, got {image.Desc}");
+        int h = s[0], w = s[1];
+        if (h < 1 || w < 1 || h > canvas || w > canvas)
+            throw new InvalidInputException($"image {h}×{w} must be non-empty and fit the {canvas}×{canvas} canvas (resize it first)");
+        var pixels = image.Data.Span;
+        var values = new float[canvas * canvas * 3];
+        var mask = new float[canvas * canvas];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                mask[y * canvas + x] = 1f;
+                for (int c = 0; c < 3; c++) values[(y * canvas + x) * 3 + c] = pixels[(y * w + x) * 3 + c];
+            }
+        return new CanvasImage(HostTensor.FromArray(values, 1, canvas, canvas, 3), HostTensor.FromArray(mask, 1, canvas, canvas, 1), h, w);
+    }
+
+    /// <summary>(pixels − mean) / std × mask for one backbone; mean/std are per channel on 0..255 pixels.</summary>
+    public static Tensor Normalise(Graph g, Tensor pixels, Tensor paddingMask, IReadOnlyList<float> mean, IReadOnlyList<float> std, string name)
+    {
+        if (mean.Count != 3 || std.Count != 3) throw new GraphBuildException($"{name}: mean and std need 3 channels");
+        var meanT = g.Weight($"aux.{name}.pixel_mean", HostTensor.FromArray(mean.ToArray(), 3));
+        var stdT = g.Weight($"aux.{name}.pixel_std", HostTensor.FromArray(std.ToArray(), 3));
+        return g.Mul(g.Div(g.Sub(pixels, meanT), stdT), paddingMask);
+    }
+}

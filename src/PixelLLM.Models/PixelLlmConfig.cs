@@ -1,0 +1,86 @@
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// PixelLLM (T5 variant) as one configuration: both backbones, the prompt path, the LM and the point head, plus the
+/// special tokens and the canvas every image is padded to (spec §0, §2). Sizes come from the scenic config
+/// (<see cref="PixelLlmConfigJson.FromScenic"/>); numerics (eps, activations) are PixelLLM's constants.
+/// </summary>
+public sealed record PixelLlmConfig
+{
+    /// <summary>Side of the square canvas both backbones see (scenic's 384); images are padded bottom/right to it.</summary>
+    public required int Canvas { get; init; }
+    public required Eva02Config Eva { get; init; }
+    public required SamImageEncoderConfig Sam { get; init; }
+    /// <summary>SAM prompt-encoder embedding width E (256).</summary>
+    public required int PromptEmbedDim { get; init; }
+    public required PromptAdapterConfig Adapter { get; init; }
+    public required T5Config T5 { get; init; }
+    /// <summary>LoRA merge scale of every q/v projection (scenic <c>*_lora_scale</c>); used when loading scenic weights.</summary>
+    public float LoraScale { get; init; } = 2f;
+    /// <summary>LoRA rank (scenic <c>*_lora_rank</c>); 0 = no LoRA.</summary>
+    public int LoraRank { get; init; }
+    /// <summary>The per-token point head, or null for a model without one (densecap configs).</summary>
+    public PointHeadConfig? PointHead { get; init; }
+    /// <summary>Eps of the LayerNorm after the visual projection (1e-5, spec §4.3).</summary>
+    public float VisualProjectionEps { get; init; } = 1e-5f;
+    /// <summary>Decoder start id (T5: 0 = pad).</summary>
+    public int BeginTokenId { get; init; }
+    /// <summary>EOS id (T5: 1).</summary>
+    public int EndTokenId { get; init; } = 1;
+    /// <summary>Decoder buffer length L (at most L − 2 generated tokens).</summary>
+    public required int MaxCaptionLength { get; init; }
+    /// <summary>Points sampled per box side for the point-prompt path (scenic <c>box_points_per_side</c>, 2 = the corners).</summary>
+    public int BoxPointsPerSide { get; init; } = 2;
+    /// <summary>Offset the sampled box points into the cells (scenic <c>box_point_with_offset</c>, False in every config).</summary>
+    public bool BoxPointWithOffset { get; init; }
+    /// <summary>Grid of EVA02's stored pos_embed (scenic pretrain_img_size / patch, 16 for EVA02-L), when the config states it.</summary>
+    public int? EvaTableGrid { get; init; }
+    /// <summary>Grid of SAM's stored pos_embed (scenic sam img_size / patch, 64 for ViT-H), when the config states it.</summary>
+    public int? SamTableGrid { get; init; }
+
+    /// <summary>EVA02 ("git") mean and std on 0..255 pixels (CLIP constants × 255, spec §0).</summary>
+    public static float[] EvaPixelMean { get; } = [(float)(0.48145466 * 255), (float)(0.4578275 * 255), (float)(0.40821073 * 255)];
+    public static float[] EvaPixelStd { get; } = [(float)(0.26862954 * 255), (float)(0.26130258 * 255), (float)(0.27577711 * 255)];
+    /// <summary>SAM mean and std (ImageNet on 0..255 pixels).</summary>
+    public static float[] SamPixelMean { get; } = [123.675f, 116.28f, 103.53f];
+    public static float[] SamPixelStd { get; } = [58.395f, 57.12f, 57.375f];
+
+    public int EvaGrid => Canvas / Eva.PatchSize;
+    public int SamGrid => Canvas / Sam.PatchSize;
+}
+
+/// <summary>
+/// scenic's <c>PromptAdaptor</c> (spec §4.2, errata A4): a SAM two-way transformer over learned query tokens and the
+/// projected prompt tokens, keys = the projected fused map.
+/// </summary>
+/// <param name="Depth">Two-way blocks (6 in PixelLLM).</param>
+/// <param name="TransformerDim">Token width D inside the transformer (512).</param>
+/// <param name="InputEmbeddingDim">Prompt-encoder width E (256); prompts and PE are projected E → D when E ≠ D.</param>
+/// <param name="NumOutputs">Learned query tokens K = visual tokens handed to the LM (32).</param>
+/// <param name="OutputDim">Width of each output token after its own Dense (1024).</param>
+/// <param name="NumHeads">Attention heads; scenic hard-codes 8.</param>
+/// <param name="MlpDim">Token-MLP width; scenic hard-codes 2048 (the tiny goldens use another, read from the weights).</param>
+/// <param name="AttentionDownsampleRate">Cross attentions work at D / rate (2).</param>
+/// <param name="LayerNormEps">Eps of every LayerNorm inside the transformer (1e-5).</param>
+public sealed record PromptAdapterConfig(int Depth, int TransformerDim, int InputEmbeddingDim, int NumOutputs, int OutputDim,
+    int NumHeads = 8, int MlpDim = 2048, int AttentionDownsampleRate = 2, float LayerNormEps = 1e-5f)
+{
+    public TwoWayTransformerConfig Transformer => new(Depth, TransformerDim, NumHeads, MlpDim, AttentionDownsampleRate, LayerNormEps, UnaryKind.Relu);
+}
+
+/// <summary>scenic's <c>MlpPointPredictor</c> (spec §6.1).</summary>
+/// <param name="Depth">Dense layers (4).</param>
+/// <param name="HiddenDim">Width of the hidden layers (512).</param>
+/// <param name="NumOutputPoints">Points per token (2: the corners of the token's box).</param>
+/// <param name="NumClasses">Logit columns per point besides (x, y, background): output width = points · (3 + classes).</param>
+/// <param name="PreNorm">LayerNorm (eps <paramref name="NormEps"/>) before the MLP.</param>
+/// <param name="Activation">Between Dense layers: exact GELU in every PixelLLM config.</param>
+public sealed record PointHeadConfig(int Depth, int HiddenDim, int NumOutputPoints = 2, int NumClasses = 1, bool PreNorm = true,
+    UnaryKind Activation = UnaryKind.Gelu, float NormEps = 1e-6f)
+{
+    /// <summary>Values per point: x, y and 1 + classes logits.</summary>
+    public int PointWidth => 3 + NumClasses;
+    public int OutputDim => NumOutputPoints * PointWidth;
+}

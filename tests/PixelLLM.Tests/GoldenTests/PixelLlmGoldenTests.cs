@@ -1,0 +1,54 @@
+using PixelLLM.Backends.Cpu;
+using PixelLLM.Models;
+using PixelLLM.Runtime;
+using PixelLLM.Tests.Support;
+using Xunit.Abstractions;
+
+namespace PixelLLM.Tests.GoldenTests;
+
+/// <summary>
+/// The whole PixelLLM (T5 variant) against the end-to-end goldens through the same path as `pixelllm verify`: every out.* and
+/// mid.* tensor of caption_trace (beam 4/2), loca_caption (greedy, padding box) and referring (teacher-forced and beam 3/1,
+/// padding slot) within the case's tolerance rules, token ids and masks exact.
+/// </summary>
+public class PixelLlmGoldenTests(ITestOutputHelper log)
+{
+    public static TheoryData<string> Cases => new(ScenicGolden.Cases);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesScenicEndToEnd(string caseName)
+    {
+        var report = GoldenCaseAssert.Passes(ScenicGolden.Component, caseName);
+        foreach (var c in report.Checks) log.WriteLine($"{c.Name} {c.Shape}: max abs {c.MaxAbsError:E2}, err/tol {c.WorstRatio:F3} {c.Note}");
+        // Every kind of output is really compared, not just present.
+        foreach (var expected in new[] { "text_tokens", "point_coords", "point_detection_boxes", "tf_logits", "encoder_output", "git_tokens" })
+            Assert.Contains(report.Checks, c => c.Name.EndsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RejectsAnImageLargerThanTheCanvas()
+    {
+        using var golden = ScenicGolden.Open("caption_trace");
+        using var backend = new CpuBackend();
+        using var model = PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), golden.Weights, backend);
+        int canvas = model.Config.Canvas;
+        var e = Assert.Throws<InvalidInputException>(() => model.EncodeImage(HostTensor.Zeros(DType.U8, canvas + 1, canvas, 3)));
+        Assert.Contains("canvas", e.Message);
+        Assert.Throws<InvalidInputException>(() => model.EncodeImage(HostTensor.Zeros(DType.F32, 10, 10, 3)));
+        Assert.Throws<InvalidInputException>(() => model.EncodeImage(HostTensor.Zeros(DType.U8, 10, 10, 4)));
+    }
+
+    [Fact]
+    public void RejectsMalformedPrompts()
+    {
+        using var golden = ScenicGolden.Open("caption_trace");
+        using var backend = new CpuBackend();
+        using var model = PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), golden.Weights, backend);
+        var fused = golden.Input("mid.fused_features");
+        int[][] context = [[3, 22, 1]];
+        Assert.Throws<InvalidInputException>(() => model.EncodePrompts(fused, HostTensor.Zeros(DType.F32, 1, 3), context));
+        Assert.Throws<InvalidInputException>(() => model.EncodePrompts(fused, HostTensor.Zeros(DType.F32, 2, 4), context));
+        Assert.Throws<InvalidInputException>(() => model.EncodePrompts(fused, HostTensor.Zeros(DType.F32, 2, 4), [[3, 1], [3, 22, 1]]));
+    }
+}
