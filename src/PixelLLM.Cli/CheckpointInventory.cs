@@ -10,7 +10,7 @@ internal sealed record InspectedTensor(string Name, TensorDesc Desc);
 /// <summary>The tensors of one checkpoint file, in the file's own order.</summary>
 internal sealed record InspectedFile(string Path, string Format, IReadOnlyList<InspectedTensor> Tensors);
 
-/// <summary>Reads the tensor names, dtypes and shapes (never the data) of checkpoint files, picking the reader by extension.</summary>
+/// <summary>Reads the tensor names, dtypes and shapes (never the data) of checkpoint files, picking the reader by file name.</summary>
 internal static class CheckpointInventory
 {
     private static readonly string[] TorchExtensions = [".pth", ".pt", ".bin"];
@@ -19,7 +19,17 @@ internal static class CheckpointInventory
     public static bool IsCheckpoint(string file)
     {
         var extension = Path.GetExtension(file).ToLowerInvariant();
-        return extension == ".safetensors" || TorchExtensions.Contains(extension);
+        return extension == ".safetensors" || TorchExtensions.Contains(extension) || IsScenic(file);
+    }
+
+    /// <summary>Flax msgpack: a .msgpack file, or scenic's extension-less <c>checkpoint_&lt;step&gt;</c>.</summary>
+    private static bool IsScenic(string file)
+    {
+        var name = Path.GetFileName(file);
+        if (Path.GetExtension(name).Equals(".msgpack", StringComparison.OrdinalIgnoreCase)) return true;
+        const string scenicPrefix = "checkpoint_";
+        return name.Length > scenicPrefix.Length && name.StartsWith(scenicPrefix, StringComparison.Ordinal) &&
+               name.AsSpan(scenicPrefix.Length).IndexOfAnyExceptInRange('0', '9') < 0;
     }
 
     /// <summary>
@@ -31,7 +41,7 @@ internal static class CheckpointInventory
         {
             var files = Directory.EnumerateFiles(path).Where(IsCheckpoint).Order(StringComparer.Ordinal).ToList();
             if (files.Count == 0)
-                throw new InvalidInputException($"{path}: the directory holds no .safetensors, .pth, .pt or .bin files");
+                throw new InvalidInputException($"{path}: the directory holds no .safetensors, .pth, .pt, .bin, .msgpack or checkpoint_<step> files");
             return files.Select(LoadFile).ToList();
         }
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: no such file or directory");
@@ -51,8 +61,12 @@ internal static class CheckpointInventory
             using var checkpoint = TorchCheckpoint.Open(path);
             return new InspectedFile(path, "pytorch", checkpoint.Names.Select(n => new InspectedTensor(n, checkpoint.Describe(n))).ToList());
         }
-        if (extension == ".msgpack")
-            throw new InvalidInputException($"{path}: Flax/scenic .msgpack checkpoints are not yet supported by inspect");
-        throw new InvalidInputException($"{path}: unknown checkpoint type '{extension}'; expected .safetensors, .pth, .pt or .bin (or a directory of them)");
+        if (IsScenic(path))
+        {
+            using var checkpoint = ScenicCheckpoint.Open(path);
+            return new InspectedFile(path, "flax-msgpack", checkpoint.Names.Select(n => new InspectedTensor(n, checkpoint.Describe(n))).ToList());
+        }
+        throw new InvalidInputException($"{path}: unknown checkpoint type '{extension}'; expected .safetensors, .pth, .pt, .bin, " +
+                                        ".msgpack or scenic's checkpoint_<step> (or a directory of them)");
     }
 }

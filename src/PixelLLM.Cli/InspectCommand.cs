@@ -11,7 +11,7 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "a .safetensors, .pth/.pt/.bin (torch.save) file, or a directory of them" };
+        var path = new Argument<string>("path") { Description = "a .safetensors, .pth/.pt/.bin (torch.save) or .msgpack/checkpoint_<step> (Flax) file, or a directory of them" };
         var json = new Option<bool>("--json") { Description = "machine-readable output" };
         var depth = new Option<int?>("--depth") { Description = "group parameter counts by this many leading name components (default: 1, deeper while that gives one group)" };
         var command = new Command("inspect", "List a checkpoint's tensors with dtype, shape and size, and count its parameters") { path, json, depth };

@@ -25,17 +25,24 @@ internal sealed record InspectSummary(int Tensors, long Parameters, long Bytes, 
                .OrderByDescending(g => g.Parameters).ThenBy(g => g.Prefix, StringComparer.Ordinal)
                .ToList();
 
-    /// <summary>The first <paramref name="depth"/> '.'-separated components of <paramref name="name"/> (all of it if it has fewer).</summary>
+    /// <summary>
+    /// The first <paramref name="depth"/> components of <paramref name="name"/> (all of it if it has fewer). Flax tree
+    /// paths separate components with '/' (and may have '.' inside module names, as in <c>blocks.0/attn</c>); other
+    /// names with '.'.
+    /// </summary>
     public static string Prefix(string name, int depth)
     {
+        char separator = Separator(name);
         int end = -1;
         for (int i = 0; i < depth; i++)
         {
-            end = name.IndexOf('.', end + 1);
+            end = name.IndexOf(separator, end + 1);
             if (end < 0) return name;
         }
         return name[..end];
     }
 
-    private static int Components(string name) => name.Count(c => c == '.') + 1;
+    private static char Separator(string name) => name.Contains('/') ? '/' : '.';
+
+    private static int Components(string name) => name.Count(c => c == Separator(name)) + 1;
 }

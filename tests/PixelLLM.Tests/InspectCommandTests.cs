@@ -113,6 +113,27 @@ public class InspectCommandTests
     }
 
     [Fact]
+    public void ScenicCheckpointsAreInspectedAndGroupedBySlashComponents()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("checkpoint_1000"); // scenic's own naming, without an extension
+        File.WriteAllBytes(path, ScenicCheckpointSamples.TrainStateBytes().Bytes);
+        var expected = ScenicCheckpointSamples.TrainState().Expected;
+
+        var report = RunJson(path);
+        var file = report.GetProperty("files")[0];
+        Assert.Equal("flax-msgpack", file.GetProperty("format").GetString());
+        var listed = file.GetProperty("tensors").EnumerateArray()
+            .ToDictionary(t => t.GetProperty("name").GetString()!, t => t.GetProperty("parameters").GetInt64());
+        Assert.Equal(expected.ToDictionary(p => p.Key, p => p.Value.Shape.Aggregate(1L, (n, d) => n * d)).OrderBy(p => p.Key), listed.OrderBy(p => p.Key));
+
+        // '/' separates Flax components; the '.' inside "blocks.0" does not.
+        var groups = report.GetProperty("groups").EnumerateArray().Select(g => g.GetProperty("prefix").GetString()!).ToHashSet();
+        Assert.Equal(expected.Keys.Select(k => k.Split('/')[0]).ToHashSet(), groups);
+        Assert.Equal(1, RunJson(dir.Path).GetProperty("totals").GetProperty("files").GetInt32());
+    }
+
+    [Fact]
     public void ASingleTopLevelPrefixIsSplitOneLevelDeeper()
     {
         using var dir = new TempDirectory();
@@ -134,11 +155,14 @@ public class InspectCommandTests
     {
         Assert.Throws<InvalidInputException>(() => InspectCommand.Run("/no/such/checkpoint.pth", false, null, TextWriter.Null));
         using var dir = new TempDirectory();
-        var msgpack = dir.File("params.msgpack");
-        File.WriteAllBytes(msgpack, [0x80]);
-        Assert.Contains("not yet supported", Assert.Throws<InvalidInputException>(() => InspectCommand.Run(msgpack, false, null, TextWriter.Null)).Message);
+        var unknown = dir.File("params.npz");
+        File.WriteAllBytes(unknown, [0x80]);
+        Assert.Contains("unknown checkpoint type '.npz'", Assert.Throws<InvalidInputException>(() => InspectCommand.Run(unknown, false, null, TextWriter.Null)).Message);
         Assert.Throws<InvalidInputException>(() => InspectCommand.Run(GoldenWeights, false, 0, TextWriter.Null));
         Assert.Throws<InvalidInputException>(() => InspectCommand.Run(dir.Path, false, null, TextWriter.Null)); // no checkpoint files
+        var msgpack = dir.File("params.msgpack");
+        File.WriteAllBytes(msgpack, [0x80]);
+        Assert.Equal(CliErrors.BadInput, CliErrors.Guard(() => InspectCommand.Run(msgpack, false, null, TextWriter.Null)));
 
         Assert.Equal(CliErrors.BadInput, CliErrors.Guard(() => InspectCommand.Run(TorchFixtures.Path("legacy.pth"), false, null, TextWriter.Null)));
         Assert.Equal(CliErrors.BadInput, CliErrors.Guard(() => InspectCommand.Run(TorchFixtures.Path("malicious.pth"), true, null, TextWriter.Null)));
