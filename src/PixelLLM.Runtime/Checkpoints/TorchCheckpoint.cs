@@ -157,6 +157,8 @@ public sealed unsafe class TorchCheckpoint : IWeightSource, IDisposable
     private void CheckByteOrder(Dictionary<string, ZipEntry> entries, string prefix)
     {
         if (!entries.TryGetValue(prefix + "byteorder", out var entry)) return; // written since PyTorch 2.1; older files are little-endian
+        if (entry.UncompressedSize > 16)
+            throw new ModelFileException($"{Path}: entry '{entry.Name}' is {entry.UncompressedSize} bytes; expected 'little' or 'big'");
         var text = Encoding.ASCII.GetString(EntryBytes(entry).Span).Trim();
         if (text != "little")
             throw new ModelFileException($"{Path}: the checkpoint's byte order is '{text}'; only little-endian checkpoints are supported");

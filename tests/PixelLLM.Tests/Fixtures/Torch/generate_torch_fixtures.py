@@ -95,7 +95,9 @@ save("protocol4.pth", proto4, proto4, pickle_protocol=4)
 # The same state dict with every zip entry deflated (torch never does this; other zip tools may).
 with zipfile.ZipFile("dtypes.pth") as src, zipfile.ZipFile("deflated.pth", "w", zipfile.ZIP_DEFLATED) as dst:
     for info in src.infolist():
-        dst.writestr(info.filename, src.read(info.filename))
+        # A fixed timestamp keeps the file reproducible byte for byte.
+        dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), src.read(info.filename),
+                     compress_type=zipfile.ZIP_DEFLATED)
 record("deflated.pth", dtypes)
 
 # Pre-1.6 format: a bare pickle stream, not a zip. The reader must refuse it clearly.
