@@ -82,6 +82,13 @@ public sealed record Eva02Config
     }
 
     /// <summary>
+    /// PixelLLM's EVA02-L <c>git_backbone</c> (spec §3.3): embed 1024, depth 24, 16 heads of 64, patch 14, SwiGLU hidden
+    /// int(1024·8/3) = 2730, pos table 16×16 + cls (pretrain 224²) resized to the image grid (27×27 on the 384² canvas),
+    /// integer scenic RoPE positions, ln_post; no pooling or head.
+    /// </summary>
+    public static Eva02Config PixelLlmLarge { get; } = PixelLlm(1024, 24, 16, 14) with { PosEmbedGrid = [16, 16] };
+
+    /// <summary>
     /// PixelLLM's scenic EVA02 (spec §3.3, §11): integer RoPE positions, SwiGLU LN eps 1e-5, ln_post on all tokens,
     /// no pooling or head; pos_embed resized to the image grid with JAX bicubic. The real model is
     /// <c>PixelLlm(1024, 24, 16, 14)</c> with a 16×16 table on a 27×27 grid.

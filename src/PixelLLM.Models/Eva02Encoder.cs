@@ -18,7 +18,7 @@ public sealed record Eva02Outputs(Tensor Features, Tensor? PreLogits, Tensor? Lo
 /// patch are never seen (PixelLLM: 384 → 27 patches of 14). Names mid.patch_embed (B, Hg·Wg, C, before cls/pos) and
 /// mid.blocks.i (B, 1 + Hg·Wg, C) in the current graph scope.
 /// </summary>
-public static class Eva02Encoder
+public static partial class Eva02Encoder
 {
     public static Eva02Outputs Build(ParamScope p, Eva02Config cfg, Tensor image)
     {

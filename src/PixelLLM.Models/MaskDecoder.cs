@@ -12,9 +12,14 @@ namespace PixelLLM.Models;
 /// <param name="IouHeadDepth">Layers of the IoU head MLP.</param>
 /// <param name="HypernetworkDepth">Layers of each per-token hypernetwork MLP.</param>
 /// <param name="UpscaleNormEps">Epsilon of the LayerNorm2d between the two transposed convolutions.</param>
+/// <param name="IouHeadHiddenDim">Hidden width of the IoU head (256 in SAM). <see cref="MaskDecoder.Build"/> reads widths from
+/// the weights; this sizes <see cref="MaskDecoder.ParameterShapes"/>.</param>
 public sealed record MaskDecoderConfig(int TransformerDim, TwoWayTransformerConfig Transformer, int NumMultimaskOutputs = 3,
-    int IouHeadDepth = 3, int HypernetworkDepth = 3, float UpscaleNormEps = 1e-6f)
+    int IouHeadDepth = 3, int HypernetworkDepth = 3, float UpscaleNormEps = 1e-6f, int IouHeadHiddenDim = 256)
 {
+    /// <summary>SAM's MaskDecoder (spec §7.2): C 256, the <see cref="TwoWayTransformerConfig.SamMaskDecoder"/>, 3 + 1 mask tokens, IoU head 3 × 256.</summary>
+    public static MaskDecoderConfig Sam { get; } = new(256, TwoWayTransformerConfig.SamMaskDecoder);
+
     public int NumMaskTokens => NumMultimaskOutputs + 1;
 }
 
@@ -28,7 +33,7 @@ public sealed record MaskDecoderOutput(Tensor Masks, Tensor IouPredictions);
 /// SAM's MaskDecoder on channels-last tensors; parameter names as segment-anything (iou_token, mask_tokens, transformer.*,
 /// output_upscaling.{0,1,3}, output_hypernetworks_mlps.i.layers.*, iou_prediction_head.layers.*).
 /// </summary>
-public static class MaskDecoder
+public static partial class MaskDecoder
 {
     /// <param name="imageEmbedding">(1 or P, H, W, C) image embedding; batch 1 is shared by all prompts.</param>
     /// <param name="imagePe">Dense positional encoding (1 or P, H, W, C).</param>
@@ -62,6 +67,8 @@ public static class MaskDecoder
         x = g.Gelu(g.LayerNorm(x, up["1.weight"], up["1.bias"], cfg.UpscaleNormEps));
         x = g.Gelu(g.ConvTranspose2d(x, up["3.weight"], up["3.bias"], stride: 2));
         int uh = x.Shape[1], uw = x.Shape[2], uc = x.Shape[3];
+        if (uh != 4 * h || uw != 4 * w)
+            throw new ModelFileException($"mask decoder: output_upscaling gives a {uh}×{uw} map from {h}×{w}, expected 4× (2×2 stride-2 kernels)");
         var upscaled = g.Reshape(x, prompts, uh * uw, uc);
 
         var hyper = new Tensor[cfg.NumMaskTokens];

@@ -16,6 +16,9 @@ namespace PixelLLM.Models;
 public sealed record PromptEncoderConfig(int EmbedDim, int EmbeddingHeight, int EmbeddingWidth, int InputHeight, int InputWidth,
     int MaskInChans, float MaskNormEps = 1e-6f)
 {
+    /// <summary>SAM's prompt encoder as PixelLLM uses it (spec §4.1, §7.2): C 256 on the 24×24 SAM grid of a 384² canvas.</summary>
+    public static PromptEncoderConfig PixelLlm { get; } = new(256, 24, 24, 384, 384, MaskInChans: 16);
+
     /// <summary>Mask-input size the downscaling path expects: 4·He × 4·We.</summary>
     public int MaskHeight => 4 * EmbeddingHeight;
     public int MaskWidth => 4 * EmbeddingWidth;
@@ -27,7 +30,7 @@ public sealed record PromptEncoderConfig(int EmbedDim, int EmbeddingHeight, int 
 /// pe_layer.positional_encoding_gaussian_matrix). Layouts are channels-last: sparse (B, N, C), dense (B, He, We, C).
 /// The Fourier features of the prompts are computed on the host (<see cref="SparsePrompts.Encode"/>); everything learned is added in the graph.
 /// </summary>
-public static class PromptEncoder
+public static partial class PromptEncoder
 {
     /// <summary>Rows of the learned table indexed by <see cref="SparsePrompts.Slots"/>.</summary>
     public const int SlotNotAPoint = 0, SlotBackground = 1, SlotForeground = 2, SlotBoxTopLeft = 3, SlotBoxBottomRight = 4;
@@ -43,8 +46,12 @@ public static class PromptEncoder
         if (slots.DType != DType.I32 || slots.Shape.Rank != 2 || slots.Shape[0] != features.Shape[0] || slots.Shape[1] != features.Shape[1])
             throw new GraphBuildException($"prompt encoder: slots must be I32 ({features.Shape[0]}, {features.Shape[1]}), got {slots.Desc}");
         // Row order must follow the Slot* constants.
-        var table = g.Concat(0, p["not_a_point_embed.weight"], p["point_embeddings.0.weight"], p["point_embeddings.1.weight"],
-            p["point_embeddings.2.weight"], p["point_embeddings.3.weight"]);
+        var rows = new[] { "not_a_point_embed.weight", "point_embeddings.0.weight", "point_embeddings.1.weight",
+            "point_embeddings.2.weight", "point_embeddings.3.weight" }.Select(name => p[name]).ToArray();
+        foreach (var row in rows)
+            if (row.Shape != new Shape(1, cfg.EmbedDim))
+                throw new ModelFileException($"prompt encoder: {row.Name} is {row.Shape}, expected (1, {cfg.EmbedDim})");
+        var table = g.Concat(0, rows);
         return g.Add(features, g.Embedding(table, slots));
     }
 
@@ -62,7 +69,12 @@ public static class PromptEncoder
         x = g.Gelu(g.LayerNorm(x, m["1.weight"], m["1.bias"], cfg.MaskNormEps));
         x = g.Conv2d(x, m["3.weight"], m["3.bias"], stride: 2);
         x = g.Gelu(g.LayerNorm(x, m["4.weight"], m["4.bias"], cfg.MaskNormEps));
-        return g.Conv2d(x, m["6.weight"], m["6.bias"]);
+        x = g.Conv2d(x, m["6.weight"], m["6.bias"]);
+        // Other kernel sizes would still build, on another grid.
+        if (x.Shape != new Shape(mask.Shape[0], cfg.EmbeddingHeight, cfg.EmbeddingWidth, cfg.EmbedDim))
+            throw new ModelFileException($"prompt encoder: mask_downscaling gives {x.Shape}, expected ({mask.Shape[0]}, {cfg.EmbeddingHeight}, " +
+                $"{cfg.EmbeddingWidth}, {cfg.EmbedDim}): its conv kernels must be 2×2, 2×2, 1×1");
+        return x;
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace PixelLLM.Models;
 /// patch conv → + pos_embed → blocks (windowed or global attention with decomposed rel-pos bias, MLP) →
 /// neck (1×1 conv, LN, 3×3 conv, LN). Parameter names are segment-anything's state-dict names.
 /// </summary>
-public static class SamImageEncoder
+public static partial class SamImageEncoder
 {
     /// <summary>
     /// Adds the encoder to <paramref name="p"/>'s graph. <paramref name="image"/> is the normalised image
@@ -23,7 +23,8 @@ public static class SamImageEncoder
         var g = p.Graph;
         var (gridH, gridW) = CheckImage(cfg, image);
 
-        var x = g.Conv2d(image, p["patch_embed.proj.weight"], p.Optional("patch_embed.proj.bias"), stride: cfg.PatchSize);
+        var x = g.Conv2d(image, Expect(p, "patch_embed.proj.weight", cfg.EmbedDim, image.Shape[3], cfg.PatchSize, cfg.PatchSize),
+            p.Optional("patch_embed.proj.bias"), stride: cfg.PatchSize);
         g.Name(x, "mid.patch_embed");
         if (cfg.UseAbsPos) x = g.Add(x, PosEmbed(p, cfg, gridH, gridW));
 
@@ -58,13 +59,24 @@ public static class SamImageEncoder
         return p.Graph.Resize(table, [1, 2], [gridH, gridW], resize.Kernel, resize.Antialias);
     }
 
+    /// <summary>
+    /// A conv weight of exactly (O, I, kh, kw): another kernel size would still build (a different grid), so it is checked here.
+    /// </summary>
+    private static Tensor Expect(ParamScope p, string name, params int[] shape)
+    {
+        var w = p[name];
+        if (w.Shape != new Shape(shape))
+            throw new ModelFileException($"SAM image encoder: {w.Name} is {w.Shape}, expected {new Shape(shape)}");
+        return w;
+    }
+
     /// <summary>SAM's neck on channels-last maps, so LayerNorm over the last dim is LayerNorm2d.</summary>
     private static Tensor Neck(ParamScope p, SamImageEncoderConfig cfg, Tensor x)
     {
         var g = p.Graph;
-        x = g.Conv2d(x, p["0.weight"]);
+        x = g.Conv2d(x, Expect(p, "0.weight", cfg.OutChans, cfg.EmbedDim, 1, 1));
         x = g.LayerNorm(x, p["1.weight"], p["1.bias"], cfg.NeckLayerNormEps);
-        x = g.Conv2d(x, p["2.weight"], padding: 1);
+        x = g.Conv2d(x, Expect(p, "2.weight", cfg.OutChans, cfg.OutChans, 3, 3), padding: 1);
         return g.LayerNorm(x, p["3.weight"], p["3.bias"], cfg.NeckLayerNormEps);
     }
 }

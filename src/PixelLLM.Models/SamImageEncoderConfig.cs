@@ -27,6 +27,11 @@ namespace PixelLLM.Models;
 /// How a rel-pos table whose length is not 2·size−1 is resized (linear kernel, axis 0): false = torch SAM's
 /// <c>F.interpolate(mode="linear")</c>, true = PixelLLM's jax linear with antialias (spec §3.4 step 3).
 /// </param>
+/// <param name="PretrainImageSize">
+/// segment-anything's <c>img_size</c> (1024 for every SAM): it only sets the stored table shapes, pos_embed
+/// (1, S/patch, S/patch, C) and the global blocks' rel-pos (2·S/patch − 1, head dim). <see cref="SamImageEncoder.Build"/> reads the tables'
+/// shapes from the weights; this is for <see cref="SamImageEncoder.ParameterShapes"/>.
+/// </param>
 public sealed record SamImageEncoderConfig(
     int EmbedDim,
     int Depth,
@@ -41,16 +46,22 @@ public sealed record SamImageEncoderConfig(
     bool UseAbsPos = true,
     bool UseRelPos = true,
     SamTableResize? PosEmbedResize = null,
-    bool RelPosResizeAntialias = false)
+    bool RelPosResizeAntialias = false,
+    int PretrainImageSize = 1024)
 {
-    /// <summary>SAM ViT-H as PixelLLM runs it: LN eps 1e-6, jax-style table resizes (spec §3.4, §11).</summary>
+    /// <summary>
+    /// SAM ViT-H as PixelLLM runs it (spec §3.4, §11): LN eps 1e-6, tables stored for 1024² (pos 64×64, global rel-pos 127)
+    /// and resized by jax bicubic / linear with antialias to the image grid (24×24 on PixelLLM's 384² canvas).
+    /// </summary>
     public static SamImageEncoderConfig PixelLlmVitH { get; } = new(
         EmbedDim: 1280, Depth: 32, NumHeads: 16, PatchSize: 16, OutChans: 256, WindowSize: 14,
         GlobalAttnIndexes: [7, 15, 23, 31], MlpRatio: 4.0, LayerNormEps: 1e-6f, NeckLayerNormEps: 1e-6f,
-        RelPosResizeAntialias: true);
+        RelPosResizeAntialias: true, PretrainImageSize: 1024);
 
     public int HeadDim => EmbedDim / NumHeads;
     public int MlpDim => (int)(EmbedDim * MlpRatio);
+    /// <summary>Side of the stored pos_embed grid (<see cref="PretrainImageSize"/> / patch).</summary>
+    public int PretrainGrid => PretrainImageSize / PatchSize;
     public SamTableResize PosResize => PosEmbedResize ?? SamTableResize.JaxBicubicAntialias;
 
     /// <summary>True when block <paramref name="index"/> attends within windows.</summary>
@@ -59,7 +70,7 @@ public sealed record SamImageEncoderConfig(
     /// <summary>Throws <see cref="ModelFileException"/> when the sizes cannot describe an encoder.</summary>
     public void Validate()
     {
-        if (EmbedDim < 1 || Depth < 0 || PatchSize < 1 || OutChans < 1 || WindowSize < 0)
+        if (EmbedDim < 1 || Depth < 0 || PatchSize < 1 || OutChans < 1 || WindowSize < 0 || PretrainImageSize < 1)
             throw new ModelFileException($"SAM image encoder: invalid sizes in {this}");
         if (NumHeads < 1 || EmbedDim % NumHeads != 0)
             throw new ModelFileException($"SAM image encoder: embed_dim {EmbedDim} not divisible by {NumHeads} heads");

@@ -16,6 +16,9 @@ namespace PixelLLM.Models;
 public sealed record TwoWayTransformerConfig(int Depth, int EmbeddingDim, int NumHeads, int MlpDim, int AttentionDownsampleRate = 2,
     float LayerNormEps = 1e-5f, UnaryKind MlpActivation = UnaryKind.Relu)
 {
+    /// <summary>The transformer of SAM's mask decoder (spec §7.2): depth 2, C 256, 8 heads, MLP 2048, downsample 2.</summary>
+    public static TwoWayTransformerConfig SamMaskDecoder { get; } = new(2, 256, 8, 2048);
+
     public int CrossAttentionDim => EmbeddingDim / AttentionDownsampleRate;
 }
 
@@ -25,7 +28,7 @@ public sealed record TwoWayTransformerConfig(int Depth, int EmbeddingDim, int Nu
 /// Parameter names follow segment-anything (layers.i.{self_attn, norm1, cross_attn_token_to_image, norm2, mlp.lin1/lin2,
 /// norm3, norm4, cross_attn_image_to_token}, final_attn_token_to_image, norm_final_attn).
 /// </summary>
-public static class TwoWayTransformer
+public static partial class TwoWayTransformer
 {
     /// <param name="pointEmbedding">Queries (B, N, C); also the query positional encoding.</param>
     /// <param name="imageEmbedding">Keys (B, L, C).</param>

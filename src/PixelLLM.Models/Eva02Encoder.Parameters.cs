@@ -1,0 +1,74 @@
+namespace PixelLLM.Models;
+
+public static partial class Eva02Encoder
+{
+    /// <summary>
+    /// Every parameter <see cref="Build"/> binds for <paramref name="cfg"/>, under timm's <c>Eva</c> names (the engine's
+    /// names; a converter maps scenic's onto them), with the shapes timm stores: linear weights (out, in), the patch conv
+    /// (C, channels, patch, patch), pos_embed (1, 1 + Ph·Pw, C) for the table grid <see cref="Eva02Config.PosEmbedGrid"/>
+    /// (required here). EVA02 biases: q_proj and v_proj have one, k_proj none; the SwiGLU Linears and proj have one.
+    /// In insertion order.
+    /// </summary>
+    /// <param name="imageChannels">Channels of the image the patch conv reads (3 for RGB).</param>
+    public static IReadOnlyDictionary<string, int[]> ParameterShapes(Eva02Config cfg, int imageChannels = 3)
+    {
+        Validate(cfg);
+        var grid = cfg.PosEmbedGrid
+            ?? throw new ArgumentException("Eva02Encoder.ParameterShapes: set PosEmbedGrid (the stored pos_embed table's grid)", nameof(cfg));
+        int c = cfg.EmbedDim, p = cfg.PatchSize, hidden = cfg.MlpHidden;
+        var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal)
+        {
+            ["cls_token"] = [1, 1, c],
+            ["pos_embed"] = [1, 1 + grid[0] * grid[1], c],
+            ["patch_embed.proj.weight"] = [c, imageChannels, p, p],
+            ["patch_embed.proj.bias"] = [c],
+        };
+        for (int i = 0; i < cfg.Depth; i++)
+        {
+            var b = $"blocks.{i}.";
+            shapes[b + "norm1.weight"] = [c];
+            shapes[b + "norm1.bias"] = [c];
+            shapes[b + "attn.q_proj.weight"] = [c, c];
+            shapes[b + "attn.q_proj.bias"] = [c];
+            shapes[b + "attn.k_proj.weight"] = [c, c];
+            shapes[b + "attn.v_proj.weight"] = [c, c];
+            shapes[b + "attn.v_proj.bias"] = [c];
+            if (cfg.ScaleAttnInner)
+            {
+                shapes[b + "attn.norm.weight"] = [c];
+                shapes[b + "attn.norm.bias"] = [c];
+            }
+            shapes[b + "attn.proj.weight"] = [c, c];
+            shapes[b + "attn.proj.bias"] = [c];
+            shapes[b + "norm2.weight"] = [c];
+            shapes[b + "norm2.bias"] = [c];
+            shapes[b + "mlp.fc1_g.weight"] = [hidden, c];
+            shapes[b + "mlp.fc1_g.bias"] = [hidden];
+            shapes[b + "mlp.fc1_x.weight"] = [hidden, c];
+            shapes[b + "mlp.fc1_x.bias"] = [hidden];
+            if (cfg.ScaleMlp)
+            {
+                shapes[b + "mlp.norm.weight"] = [hidden];
+                shapes[b + "mlp.norm.bias"] = [hidden];
+            }
+            shapes[b + "mlp.fc2.weight"] = [c, hidden];
+            shapes[b + "mlp.fc2.bias"] = [c];
+        }
+        if (cfg.FinalNorm)
+        {
+            shapes["norm.weight"] = [c];
+            shapes["norm.bias"] = [c];
+        }
+        if (cfg.FcNorm && cfg.Pool != Eva02Pool.None)
+        {
+            shapes["fc_norm.weight"] = [c];
+            shapes["fc_norm.bias"] = [c];
+        }
+        if (cfg.NumClasses > 0)
+        {
+            shapes["head.weight"] = [cfg.NumClasses, c];
+            shapes["head.bias"] = [cfg.NumClasses];
+        }
+        return shapes;
+    }
+}
