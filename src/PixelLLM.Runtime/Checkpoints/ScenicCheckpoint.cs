@@ -1,4 +1,3 @@
-using System.IO.MemoryMappedFiles;
 using PixelLLM.Runtime.Weights;
 
 namespace PixelLLM.Runtime.Checkpoints;
@@ -17,18 +16,16 @@ namespace PixelLLM.Runtime.Checkpoints;
 /// </remarks>
 public sealed unsafe class ScenicCheckpoint : IWeightSource, IDisposable
 {
-    private readonly MemoryMappedFile mapping;
-    private readonly MemoryMappedViewAccessor view;
+    private readonly MappedFile file;
     private readonly byte* fileStart;
     private readonly Dictionary<string, CheckpointEntry> byName;
     private bool disposed;
 
-    private ScenicCheckpoint(string path, MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* fileStart, ScenicTreeReader tree)
+    private ScenicCheckpoint(MappedFile file, ScenicTreeReader tree)
     {
-        Path = path;
-        this.mapping = mapping;
-        this.view = view;
-        this.fileStart = fileStart;
+        Path = file.Path;
+        this.file = file;
+        fileStart = file.Pointer;
         byName = tree.Entries;
         Names = tree.Names.ToArray();
         ParamsRoot = tree.ParamsRoot;
@@ -55,33 +52,18 @@ public sealed unsafe class ScenicCheckpoint : IWeightSource, IDisposable
     /// </summary>
     public static ScenicCheckpoint Open(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        MemoryMappedFile? mapping = null;
-        MemoryMappedViewAccessor? view = null;
-        bool pointerAcquired = false;
+        var file = MappedFile.Open(path, 1, _ => new ScenicCheckpointException($"{path}: the file is empty"));
         try
         {
-            long fileLength = stream.Length;
-            if (fileLength == 0) throw new ScenicCheckpointException($"{path}: the file is empty"); // an empty file cannot be mapped
-            mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* basePointer = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
-            pointerAcquired = true;
-            byte* mappingStart = basePointer; // page-aligned, as madvise needs
-            basePointer += view.PointerOffset;
-
-            MappedFileAdvice.RandomAccess(mappingStart, fileLength + view.PointerOffset);
-            var tree = Parse(path, basePointer, fileLength);
-            MappedFileAdvice.Normal(mappingStart, fileLength + view.PointerOffset);
-            return new ScenicCheckpoint(path, mapping, view, basePointer, tree);
+            long mapped = file.Length + (file.Pointer - file.MappingStart);
+            MappedFileAdvice.RandomAccess(file.MappingStart, mapped);
+            var tree = Parse(path, file.Pointer, file.Length);
+            MappedFileAdvice.Normal(file.MappingStart, mapped);
+            return new ScenicCheckpoint(file, tree);
         }
         catch
         {
-            if (pointerAcquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            if (mapping is null) stream.Dispose(); else mapping.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -141,8 +123,6 @@ public sealed unsafe class ScenicCheckpoint : IWeightSource, IDisposable
     {
         if (disposed) return;
         disposed = true;
-        view.SafeMemoryMappedViewHandle.ReleasePointer();
-        view.Dispose();
-        mapping.Dispose();
+        file.Dispose();
     }
 }

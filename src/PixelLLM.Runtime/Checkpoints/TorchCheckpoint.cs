@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.IO.MemoryMappedFiles;
 using System.Text;
 using PixelLLM.Runtime.Weights;
 
@@ -23,19 +22,17 @@ public sealed unsafe class TorchCheckpoint : IWeightSource, IDisposable
 {
     private const string PickleName = "data.pkl";
 
-    private readonly MemoryMappedFile mapping;
-    private readonly MemoryMappedViewAccessor view;
+    private readonly MappedFile mapped;
     private readonly ByteWindow file;
     private readonly Dictionary<string, TorchTensorRef> tensors;
     private readonly ConcurrentDictionary<string, Lazy<byte[]>> inflated = new(StringComparer.Ordinal);
     private bool disposed;
 
-    private TorchCheckpoint(string path, MemoryMappedFile mapping, MemoryMappedViewAccessor view, ByteWindow file)
+    private TorchCheckpoint(MappedFile mapped)
     {
-        Path = path;
-        this.mapping = mapping;
-        this.view = view;
-        this.file = file;
+        Path = mapped.Path;
+        this.mapped = mapped;
+        file = new ByteWindow(mapped.Pointer, mapped.Length);
         var flat = Parse();
         tensors = flat.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         Names = flat.Select(p => p.Key).ToArray();
@@ -55,26 +52,14 @@ public sealed unsafe class TorchCheckpoint : IWeightSource, IDisposable
     /// </summary>
     public static TorchCheckpoint Open(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        MemoryMappedFile? mapping = null;
-        MemoryMappedViewAccessor? view = null;
-        bool pointerAcquired = false;
+        var mapped = MappedFile.Open(path, 1, _ => new ModelFileException($"{path}: the file is empty; expected a torch.save zip archive"));
         try
         {
-            if (stream.Length == 0) throw new ModelFileException($"{path}: the file is empty; expected a torch.save zip archive");
-            mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* pointer = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            pointerAcquired = true;
-            return new TorchCheckpoint(path, mapping, view, new ByteWindow(pointer + view.PointerOffset, stream.Length));
+            return new TorchCheckpoint(mapped);
         }
         catch
         {
-            if (pointerAcquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            if (mapping is null) stream.Dispose(); else mapping.Dispose();
+            mapped.Dispose();
             throw;
         }
     }
@@ -190,8 +175,6 @@ public sealed unsafe class TorchCheckpoint : IWeightSource, IDisposable
     {
         if (disposed) return;
         disposed = true;
-        view.SafeMemoryMappedViewHandle.ReleasePointer();
-        view.Dispose();
-        mapping.Dispose();
+        mapped.Dispose();
     }
 }

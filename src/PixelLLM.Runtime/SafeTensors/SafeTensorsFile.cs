@@ -13,20 +13,17 @@ namespace PixelLLM.Runtime.SafeTensors;
 /// </remarks>
 public sealed unsafe class SafeTensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile mapping;
-    private readonly MemoryMappedViewAccessor view;
+    private readonly MappedFile file;
     private readonly byte* fileStart;
     private readonly long dataOffset;
     private readonly Dictionary<string, SafeTensorsEntry> byName;
     private bool disposed;
 
-    private SafeTensorsFile(string path, MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* fileStart,
-        long dataOffset, SafeTensorsHeader header)
+    private SafeTensorsFile(MappedFile file, long dataOffset, SafeTensorsHeader header)
     {
-        Path = path;
-        this.mapping = mapping;
-        this.view = view;
-        this.fileStart = fileStart;
+        Path = file.Path;
+        this.file = file;
+        fileStart = file.Pointer;
         this.dataOffset = dataOffset;
         byName = header.Entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
         Names = header.Entries.Select(e => e.Name).ToArray();
@@ -45,32 +42,17 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Maps <paramref name="path"/> and validates its header; throws <see cref="SafeTensorsException"/> if malformed.</summary>
     public static SafeTensorsFile Open(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        MemoryMappedFile? mapping = null;
-        MemoryMappedViewAccessor? view = null;
-        bool pointerAcquired = false;
+        // An empty file cannot be mapped, and a short one has no length prefix.
+        var file = MappedFile.Open(path, 8, length =>
+            new SafeTensorsException($"{path}: file is {length} bytes, shorter than the 8-byte header length prefix"));
         try
         {
-            long fileLength = stream.Length;
-            // Checked before mapping: an empty file cannot be mapped, and a short one has no length prefix.
-            if (fileLength < 8)
-                throw new SafeTensorsException($"{path}: file is {fileLength} bytes, shorter than the 8-byte header length prefix");
-            mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* basePointer = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
-            pointerAcquired = true;
-            basePointer += view.PointerOffset;
-
-            var header = ReadHeader(path, new ReadOnlySpan<byte>(basePointer, 8), fileLength, basePointer, out long dataOffset);
-            return new SafeTensorsFile(path, mapping, view, basePointer, dataOffset, header);
+            var header = ReadHeader(path, new ReadOnlySpan<byte>(file.Pointer, 8), file.Length, file.Pointer, out long dataOffset);
+            return new SafeTensorsFile(file, dataOffset, header);
         }
         catch
         {
-            if (pointerAcquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            if (mapping is null) stream.Dispose(); else mapping.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -161,8 +143,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         if (disposed) return;
         disposed = true;
-        view.SafeMemoryMappedViewHandle.ReleasePointer();
-        view.Dispose();
-        mapping.Dispose();
+        file.Dispose();
     }
 }
