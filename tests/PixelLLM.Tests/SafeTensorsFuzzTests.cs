@@ -53,36 +53,9 @@ public partial class SafeTensorsFuzzTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         var seeds = new[] { WriterSample(dir), File.ReadAllBytes(Path.Combine(Golden.Root, "t5", "cfgA.io.safetensors")) };
         var path = dir.File("mutant.safetensors");
-        int opened = 0, rejected = 0;
-        var failures = new List<string>();
-
-        var clock = Stopwatch.StartNew();
-        var run = Task.Run(() =>
-        {
-            var rng = new Random(20240611);
-            for (int i = 0; i < Iterations && failures.Count < 5; i++)
-            {
-                var (bytes, description) = Mutate(seeds[i % seeds.Length], rng);
-                File.WriteAllBytes(path, bytes);
-                try
-                {
-                    ReadEverything(path, bytes);
-                    opened++;
-                }
-                catch (SafeTensorsException)
-                {
-                    rejected++;
-                }
-                catch (Exception e)
-                {
-                    failures.Add($"iteration {i} ({description}): {e.GetType().Name}: {e.Message}");
-                }
-            }
-        });
-        var first = await Task.WhenAny(run, Task.Delay(TimeLimit));
-        Assert.True(first == run, $"fuzz loop did not finish within {TimeLimit}");
-        await run;
-        output.WriteLine($"{Iterations} mutants: {opened} opened, {rejected} rejected, {clock.Elapsed.TotalSeconds:F1} s");
+        var (opened, rejected, failures, elapsed) = await MutationFuzz.RunAsync<SafeTensorsException>(path, Iterations, 20240611, TimeLimit,
+            (i, rng) => Mutate(seeds[i % seeds.Length], rng), ReadEverything);
+        output.WriteLine($"{Iterations} mutants: {opened} opened, {rejected} rejected, {elapsed.TotalSeconds:F1} s");
         Assert.Empty(failures);
         // Both outcomes must be common, or the mutations are not exercising the validator.
         Assert.True(opened > Iterations / 20, $"only {opened} of {Iterations} mutants opened");

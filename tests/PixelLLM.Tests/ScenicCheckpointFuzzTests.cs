@@ -35,37 +35,15 @@ public class ScenicCheckpointFuzzTests(ITestOutputHelper output)
         var sample = SampleSeed();
         var golden = GoldenSeed();
         var path = dir.File("mutant.msgpack");
-        int opened = 0, rejected = 0;
-        var failures = new List<string>();
-
-        var clock = Stopwatch.StartNew();
-        var run = Task.Run(() =>
-        {
-            var rng = new Random(20240612);
-            for (int i = 0; i < Iterations && failures.Count < 5; i++)
+        var (opened, rejected, failures, elapsed) = await MutationFuzz.RunAsync<ScenicCheckpointException>(path, Iterations, 20240612, TimeLimit,
+            (i, rng) =>
             {
                 var seed = i % 10 == 9 ? golden : sample; // the golden file is large; mutate it less often
                 var (bytes, description) = Mutate(seed, rng);
-                File.WriteAllBytes(path, bytes);
-                try
-                {
-                    ReadEverything(path, bytes);
-                    opened++;
-                }
-                catch (ScenicCheckpointException)
-                {
-                    rejected++;
-                }
-                catch (Exception e)
-                {
-                    failures.Add($"iteration {i} ({seed.Name}: {description}): {e.GetType().Name}: {e.Message}");
-                }
-            }
-        });
-        var first = await Task.WhenAny(run, Task.Delay(TimeLimit));
-        Assert.True(first == run, $"fuzz loop did not finish within {TimeLimit}");
-        await run;
-        output.WriteLine($"{Iterations} mutants: {opened} opened, {rejected} rejected, {clock.Elapsed.TotalSeconds:F1} s");
+                return (bytes, $"{seed.Name}: {description}");
+            },
+            ReadEverything);
+        output.WriteLine($"{Iterations} mutants: {opened} opened, {rejected} rejected, {elapsed.TotalSeconds:F1} s");
         Assert.Empty(failures);
         // Both outcomes must be common, or the mutations are not exercising the reader.
         Assert.True(opened > Iterations / 20, $"only {opened} of {Iterations} mutants opened");

@@ -24,37 +24,21 @@ public class TorchCheckpointFuzzTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         var seeds = Seeds.Select(s => File.ReadAllBytes(TorchFixtures.Path(s))).ToArray();
         var path = dir.File("mutant.pth");
-        int opened = 0, rejected = 0;
-        var failures = new List<string>();
-
-        var clock = Stopwatch.StartNew();
-        await Task.Run(() =>
-        {
-            var rng = new Random(20240611);
-            for (int i = 0; i < Iterations && failures.Count < 5; i++)
+        var (opened, rejected, failures, elapsed) = await MutationFuzz.RunAsync<ModelFileException>(path, Iterations, 20240611, TimeLimit,
+            (i, rng) =>
             {
                 int seed = rng.Next(seeds.Length);
                 var (mutant, how) = Mutate(seeds[seed], rng);
-                File.WriteAllBytes(path, mutant);
-                try
-                {
-                    using var checkpoint = TorchCheckpoint.Open(path);
-                    foreach (var name in checkpoint.Names) Touch(checkpoint.Get(name));
-                    opened++;
-                }
-                catch (ModelFileException e)
-                {
-                    Assert.Contains(path, e.Message);
-                    rejected++;
-                }
-                catch (Exception e)
-                {
-                    failures.Add($"#{i} {Seeds[seed]} {how}: {e.GetType().Name}: {e.Message}");
-                }
-            }
-        }).WaitAsync(TimeLimit);
+                return (mutant, $"{Seeds[seed]} {how}");
+            },
+            (file, _) =>
+            {
+                using var checkpoint = TorchCheckpoint.Open(file);
+                foreach (var name in checkpoint.Names) Touch(checkpoint.Get(name));
+            },
+            e => Assert.Contains(path, e.Message));
 
-        output.WriteLine($"{opened} mutants opened, {rejected} rejected, in {clock.Elapsed.TotalSeconds:0.0} s");
+        output.WriteLine($"{opened} mutants opened, {rejected} rejected, in {elapsed.TotalSeconds:0.0} s");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         Assert.True(rejected > Iterations / 4, $"only {rejected} of {Iterations} mutants were rejected; the mutations are too weak");
     }
