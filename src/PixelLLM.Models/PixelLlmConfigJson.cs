@@ -18,7 +18,7 @@ public static class PixelLlmConfigJson
         {
             if (c.ValueKind != JsonValueKind.Object) throw new ModelFileException($"pixelllm config: expected a JSON object, got {c.ValueKind}");
             bool git = c.TryGetProperty("text_decoder_name", out var decoderName) && decoderName.GetString() == "git";
-            var (language, loraRank, loraScale) = git ? (PixelLlmLanguageModel.OfGit(GitText(c)), 0, 1f) : T5Text(c.GetProperty("t5"));
+            var (language, loraRank, loraScale) = git ? (PixelLlmLanguageModel.OfGit(GitText(c)), 0, 1f) : T5Text(Required(c, "t5", ""));
             return new PixelLlmConfig
             {
                 Canvas = c.GetProperty("canvas").GetInt32(),
@@ -67,12 +67,12 @@ public static class PixelLlmConfigJson
     {
         if (c.TryGetProperty("visual_project_layers_name", out var projection) && projection.GetString() is { } name && name != "none")
             throw new ModelFileException($"pixelllm config: visual_project_layers_name '{name}' with the git text decoder is not supported (expected \"none\")");
-        var text = c.GetProperty("git_text");
+        var text = Required(c, "git_text", "");
         var config = new GitDecoderConfig(
-            VocabSize: text.GetProperty("vocab_size").GetInt32(),
-            Hidden: text.GetProperty("hidden").GetInt32(),
-            NumHeads: text.GetProperty("num_heads").GetInt32(),
-            NumLayers: text.GetProperty("num_layers").GetInt32(),
+            VocabSize: Required(text, "vocab_size", "git_text.").GetInt32(),
+            Hidden: Required(text, "hidden", "git_text.").GetInt32(),
+            NumHeads: Required(text, "num_heads", "git_text.").GetInt32(),
+            NumLayers: Required(text, "num_layers", "git_text.").GetInt32(),
             PositionTable: Int(text, "position_table", 1024));
         if (c.TryGetProperty("vocab_size", out var top) && top.ValueKind == JsonValueKind.Number && top.GetInt32() != config.VocabSize)
             throw new ModelFileException($"pixelllm config: vocab_size {top.GetInt32()} differs from git_text.vocab_size {config.VocabSize}");
@@ -141,6 +141,9 @@ public static class PixelLlmConfigJson
     private static int? TableGrid(JsonElement backbone, string sizeKey) =>
         backbone.TryGetProperty(sizeKey, out var size) && size.ValueKind == JsonValueKind.Number
             ? size.GetInt32() / backbone.GetProperty("patch_size").GetInt32() : null;
+
+    private static JsonElement Required(JsonElement e, string name, string path) =>
+        e.TryGetProperty(name, out var v) ? v : throw new ModelFileException($"pixelllm config: missing key '{path}{name}'");
 
     private static int Int(JsonElement e, string name, int fallback) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
