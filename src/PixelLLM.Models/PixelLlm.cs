@@ -154,30 +154,24 @@ public sealed class PixelLlm : IDisposable
         int n = encoding.Prompts;
         int beams = mode is DecodeMode.Beam b ? b.Options.Beams : 1;
         var step = text.StepLogits(encoding, beams, engine ?? text.DefaultEngine);
-        try
+        using var owned = step as IDisposable;
+        switch (mode)
         {
-            switch (mode)
+            case DecodeMode.Greedy:
             {
-                case DecodeMode.Greedy:
-                {
-                    var margins = new GreedyMargins(step);
-                    var result = GreedyDecoder.Decode(margins, options, n);
-                    return new DecodedText(result.Tokens, result.LogProbs, result.Tokens.Select(t => new[] { t }).ToArray(),
-                        result.LogProbs.Select(s => new[] { s }).ToArray(), null, margins.Margins(result.Tokens, Config.EndTokenId));
-                }
-                case DecodeMode.Beam beam:
-                {
-                    var result = BeamSearch.Decode(step, options, n, beam.Options);
-                    return new DecodedText(Enumerable.Range(0, n).Select(result.Best).ToArray(), Enumerable.Range(0, n).Select(result.BestScore).ToArray(),
-                        result.Sequences, result.Scores, result.Finished, null);
-                }
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown decode mode");
+                var margins = new GreedyMargins(step);
+                var result = GreedyDecoder.Decode(margins, options, n);
+                return new DecodedText(result.Tokens, result.LogProbs, result.Tokens.Select(t => new[] { t }).ToArray(),
+                    result.LogProbs.Select(s => new[] { s }).ToArray(), null, margins.Margins(result.Tokens, Config.EndTokenId));
             }
-        }
-        finally
-        {
-            (step as IDisposable)?.Dispose();
+            case DecodeMode.Beam beam:
+            {
+                var result = BeamSearch.Decode(step, options, n, beam.Options);
+                return new DecodedText(Enumerable.Range(0, n).Select(result.Best).ToArray(), Enumerable.Range(0, n).Select(result.BestScore).ToArray(),
+                    result.Sequences, result.Scores, result.Finished, null);
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown decode mode");
         }
     }
 
