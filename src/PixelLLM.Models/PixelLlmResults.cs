@@ -7,8 +7,8 @@ namespace PixelLLM.Models;
 public sealed record ImageFeatures(HostTensor Fused, int Height, int Width);
 
 /// <summary>
-/// N prompts encoded for the LM: T5 encoder output (N, K + Lc, d) and which of those positions are valid
-/// (visual tokens always, context ids &gt; 0).
+/// N prompts encoded for the LM: T5 encoder output, or the GIT layer-0 memory [visual ; context embeddings], (N, K + Lc, d),
+/// and which of those positions are valid (visual tokens always, context ids &gt; 0).
 /// </summary>
 public sealed record PromptEncoding(HostTensor EncoderOutput, bool[][] EncoderValid)
 {

@@ -70,6 +70,7 @@ internal static class ScenicNameMap
             "visual_project_layers" => ProjectionName(parts[1..]),
             "point_predictor" => PointHeadName(parts[1..]),
             "textual" when parts.Length > 2 && parts[1] == "t5_module" => T5Name(parts[2..]),
+            "textual" => ScenicGitNames.FromScenic(path),
             _ => null,
         };
     }
