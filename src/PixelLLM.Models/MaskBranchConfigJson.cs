@@ -22,16 +22,16 @@ public static class MaskBranchConfigJson
                 throw new ModelFileException($"pixelllm config: mask_decoder_feature_key '{k}' is not supported (expected sam_visual_features)");
             if (!c.TryGetProperty("mask_adapter", out var a) || a.ValueKind != JsonValueKind.Object)
                 throw new ModelFileException("pixelllm config: mask_decoder without mask_adapter is not supported");
-            int dim = d.GetProperty("transformer_dim").GetInt32();
+            int dim = Required(d, "mask_decoder", "transformer_dim");
             var transformer = new TwoWayTransformerConfig(Int(d, "transformer_depth", 2), dim, Int(d, "num_heads", 8),
                 Int(d, "transformer_mlp_dim", 2048), Int(d, "attention_downsample_rate", 2));
             var decoder = new MaskDecoderConfig(dim, transformer, Int(d, "num_multimask_outputs", 3), Int(d, "iou_head_depth", 3),
                 IouHeadHiddenDim: Int(d, "iou_head_hidden_dim", 256));
             var adapter = new MaskAdapterConfig(
-                Depth: a.GetProperty("depth").GetInt32(),
-                TransformerDim: a.GetProperty("transformer_dim").GetInt32(),
+                Depth: Required(a, "mask_adapter", "depth"),
+                TransformerDim: Required(a, "mask_adapter", "transformer_dim"),
                 NumOutputs: Int(a, "num_outputs", 2),
-                OutputDim: a.GetProperty("output_dim").GetInt32(),
+                OutputDim: Required(a, "mask_adapter", "output_dim"),
                 NumHeads: Int(a, "num_heads", 8),
                 MlpDim: Int(a, "mlp_dim", 2048),
                 AttentionDownsampleRate: Int(a, "attention_downsample_rate", 2),
@@ -52,6 +52,10 @@ public static class MaskBranchConfigJson
             throw new ModelFileException($"pixelllm config: mask branch: {e.Message}");
         }
     }
+
+    private static int Required(JsonElement e, string section, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int value)
+            ? value : throw new ModelFileException($"pixelllm config: {section}.{name} must be an integer");
 
     private static int Int(JsonElement e, string name, int fallback) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
