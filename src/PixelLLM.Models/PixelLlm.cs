@@ -90,6 +90,9 @@ public sealed class PixelLlm : IDisposable
 
     public PixelLlmConfig Config { get; }
 
+    /// <summary>Weights (engine names) and backend, for stages kept outside this class (<see cref="ReferringSegmentation"/>).</summary>
+    internal (IWeightSource Weights, IBackend Backend) Parts => (weights, backend);
+
     /// <summary>Backbones and fusion on one U8 (h, w, 3) image already at its eval size.</summary>
     public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null)
     {
@@ -105,7 +108,7 @@ public sealed class PixelLlm : IDisposable
                 trace[name] = exec.Fetch(name);
             trace["mid.image_shape"] = canvas.ImageShape;
         }
-        return new ImageFeatures(fused, canvas.Height, canvas.Width);
+        return new ImageFeatures(fused, canvas.Height, canvas.Width) { Sam = exec.Fetch("mid.sam_visual_features") };
     }
 
     /// <summary>
@@ -139,7 +142,7 @@ public sealed class PixelLlm : IDisposable
             trace["mid.box_valid_mask"] = tokens.BoxValid;
             trace[text.ValidMaskName] = HostTensor.FromArray(valid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray(), n, valid[0].Length);
         }
-        return new PromptEncoding(output, valid);
+        return new PromptEncoding(output, valid) { VisualTokens = exec.Fetch("mid.visual_features") };
     }
 
     /// <summary>

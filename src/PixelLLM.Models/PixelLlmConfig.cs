@@ -29,6 +29,8 @@ public sealed partial record PixelLlmConfig
     public int LoraRank { get; init; }
     /// <summary>The per-token point head, or null for a model without one (densecap configs).</summary>
     public PointHeadConfig? PointHead { get; init; }
+    /// <summary>The referring-segmentation branch (mask adapter + SAM mask decoder), or null for a model without one.</summary>
+    public MaskBranchConfig? MaskBranch { get; init; }
     /// <summary>Eps of the LayerNorm after the visual projection (1e-5, spec §4.3).</summary>
     public float VisualProjectionEps { get; init; } = 1e-5f;
     /// <summary>Decoder start id (T5: 0 = pad; BERT: [CLS]). Config key begin_token_id.</summary>

@@ -40,6 +40,7 @@ public static class PixelLlmConfigJson
                 BoxPointsPerSide = Int(c, "box_points_per_side", 2),
                 EvaTableGrid = TableGrid(c.GetProperty("git"), "pretrain_img_size"),
                 SamTableGrid = TableGrid(c.GetProperty("sam"), "img_size"),
+                MaskBranch = MaskBranchConfigJson.FromScenic(c, c.GetProperty("canvas").GetInt32()),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)

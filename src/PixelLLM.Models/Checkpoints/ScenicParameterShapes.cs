@@ -25,6 +25,7 @@ public static class ScenicParameterShapes
             T5(s, c);
         }
         if (c.PointHead is { } head) PointHead(s, head, d);
+        if (c.MaskBranch is { } mask) ScenicMaskShapes.Add(s, mask, d);
         return s;
     }
 

@@ -63,6 +63,7 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
             results[$"out.{prefix}point_logits"] = points.Logits;
             Put(results, $"out.{prefix}point_valid_mask", points.Valid.SelectMany(v => v.Select(b => (byte)(b ? 1 : 0))).ToArray(), 1, n, config.MaxCaptionLength);
             Put(results, $"out.{prefix}point_detection_boxes", points.Boxes.SelectMany(b => b).ToArray(), 1, n, 4);
+            if (config.MaskBranch is not null) Segment(model, image, encoding, text, points, prefix, results);
         }
         return WithGoldenShapes(golden, results);
     }
