@@ -23,7 +23,7 @@ public class MaskBranchScaleTests(ITestOutputHelper log)
         const int e = 256, d = 2048, grid = 24, visualTokens = 32, length = 32;
         var branch = new MaskBranchConfig(new MaskAdapterConfig(2, e, 2, e, Gating: true), MaskDecoderConfig.Sam, 384, 384);
         var tiny = PixelLlmConfigJson.FromScenic(golden.Config);
-        var config = tiny with { Canvas = 384, PromptEmbedDim = e, T5 = tiny.T5 with { DModel = d }, MaskBranch = branch };
+        var config = tiny with { Canvas = 384, PromptEmbedDim = e, LanguageModel = PixelLlmLanguageModel.OfT5(tiny.T5 with { DModel = d }), MaskBranch = branch };
 
         var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal)
         {
