@@ -87,6 +87,9 @@ public sealed class PixelLlm : IDisposable
 
     public PixelLlmConfig Config { get; }
 
+    /// <summary>The engine-named weights and the backend, for stages built beside this class (dense captioning).</summary>
+    internal (IWeightSource Weights, IBackend Backend) Parts => (weights, backend);
+
     /// <summary>Backbones and fusion on one U8 (h, w, 3) image already at its eval size.</summary>
     public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null)
     {

@@ -37,6 +37,7 @@ public static class PixelLlmConfigJson
                     Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false),
                 LoraRank = lora,
                 LoraScale = t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f,
+                BoxDecoder = DenseCaptioning.BoxDecoderConfigJson.Read(c),
                 PointHead = c.TryGetProperty("point_predictor", out var ph) && ph.ValueKind == JsonValueKind.Object ? PointHead(ph) : null,
                 BeginTokenId = Int(c, "begin_token_id", 0),
                 EndTokenId = Int(c, "end_token_id", 1),

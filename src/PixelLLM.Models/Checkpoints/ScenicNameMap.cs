@@ -34,6 +34,7 @@ internal static class ScenicNameMap
     /// <summary>The mapping for <paramref name="path"/>, or null when no rule covers it.</summary>
     public static ScenicMapping? Map(string path, Func<string, bool> exists)
     {
+        if (ScenicBoxDecoderNames.Map(path) is { } boxDecoder) return boxDecoder;
         var engine = EngineName(path);
         if (engine is null) return null;
         var leaf = path[(path.LastIndexOf('/') + 1)..];

@@ -20,6 +20,7 @@ public static class ScenicParameterShapes
         Norm(s, "visual_project_layers/visual_projection.1", d);
         T5(s, c);
         if (c.PointHead is { } head) PointHead(s, head, d);
+        if (c.BoxDecoder is { } box) ScenicBoxDecoderShapes.Add(s, box, c.Eva.EmbedDim + c.Sam.OutChans);
         return s;
     }
 
