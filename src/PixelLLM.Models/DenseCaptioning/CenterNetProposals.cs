@@ -35,7 +35,7 @@ public static class CenterNetProposals
         var candidateBoxes = new float[4 * k];
         for (int c = 0; c < k; c++) CellBox(levels, order[c], candidateBoxes.AsSpan(4 * c, 4));
 
-        var selected = PaddedNms.Select(candidateBoxes, cfg.ProposalNmsThreshold);
+        var selected = PaddedNms.Select(candidateBoxes, cfg.ProposalNmsThreshold, cfg.PostNmsTopK);
         var kept = PaddedNms.Keep(selected, cfg.PostNmsTopK);
         var keep = new int[cfg.PostNmsTopK];
         var boxes = new float[4 * keep.Length];

@@ -41,7 +41,7 @@ public static class RoiDetectionSelection
         }
         var order = StableDescending(thresholded);
         var sortedBoxes = order.SelectMany(i => decoded.AsSpan(4 * i, 4).ToArray()).ToArray();
-        var selected = PaddedNms.Select(sortedBoxes, cfg.RoiNmsThreshold);
+        var selected = PaddedNms.Select(sortedBoxes, cfg.RoiNmsThreshold, k);
         var kept = PaddedNms.Keep(selected, k);
 
         var slotScores = new float[k];

@@ -23,6 +23,35 @@ public class BoxDecoderHostTests
     }
 
     [Fact]
+    public void AnExactHalfIouTieFollowsScenicsTiledFixedPointNotGreedy()
+    {
+        // IoU(0, 1) = 0.5 exactly, IoU(1, 2) ≈ 0.71, IoU(0, 2) ≈ 0.32. Greedy keeps box 2 (box 1 is gone); scenic's
+        // _self_suppression lets box 1 keep suppressing because its ≤ 0.5 test treats the 0.5 entry as no suppression.
+        float[] boxes = [0, 0, 10, 7.5f, 0, 2.5f, 10, 10, 0, 4, 10, 11];
+        Assert.Equal([true, false, false], PaddedNms.Select(boxes, 0.5f));
+        Assert.Equal([true, true, false], PaddedNms.Select(boxes, 0.55f));   // above the tie: box 1 survives and suppresses box 2
+    }
+
+    [Fact]
+    public void LaterTilesAreClearedByEarlierTilesAndStopOnceEnoughAreSelected()
+    {
+        // 300 boxes: tile 0 holds 256 disjoint boxes, tile 1 starts with a copy of box 0 (suppressed across tiles).
+        var boxes = new float[4 * 300];
+        for (int i = 0; i < 300; i++)
+        {
+            int cell = i < 256 ? i : i - 200;   // i ≥ 256 repeats boxes 56.. of tile 0
+            if (i == 256) cell = 0;
+            boxes[4 * i] = 1 + 20 * cell; boxes[4 * i + 1] = 1; boxes[4 * i + 2] = 11 + 20 * cell; boxes[4 * i + 3] = 11;
+        }
+        var all = PaddedNms.Select(boxes, 0.9f);
+        Assert.Equal(256, all.Count(s => s));
+        Assert.False(all[256]);
+        var capped = PaddedNms.Select(boxes, 0.9f, maxOutput: 10);   // tile 1 is never processed: its boxes stay as they are
+        Assert.True(capped[256]);
+        Assert.Equal(Enumerable.Range(0, 10), PaddedNms.Keep(capped, 10));
+    }
+
+    [Fact]
     public void SuppressedBoxesDoNotSuppressAndNonPositiveBoxesAreNeverSelected()
     {
         float[] chain = [0, 0, 10, 10, 1, 0, 11, 10, 2, 0, 12, 10];   // 0 suppresses 1; 1 would suppress 2, but it is gone
