@@ -39,6 +39,7 @@ public sealed partial class CpuBackend
             case WindowUnpartitionOp o: Vision.WindowUnpartition(o, x, y); break;
             case RelPosBiasOp o: Vision.RelPosBias(o, x, y); break;
             case ResizeOp o: Resize.Run(o, x, y); break;
+            case RoiAlignOp o: RoiAlign.Run(o, x, y); break;
             case WriteAtOp o: StateUpdates.WriteAt(o, x, y); break;
             case ReorderRowsOp o: StateUpdates.ReorderRows(o, x, y); break;
             default: throw new NotSupportedException($"CPU backend has no kernel for {op.Name}");

@@ -90,7 +90,7 @@ public sealed class PixelLlm : IDisposable
 
     public PixelLlmConfig Config { get; }
 
-    /// <summary>Weights (engine names) and backend, for stages kept outside this class (<see cref="ReferringSegmentation"/>).</summary>
+    /// <summary>Weights (engine names) and backend, for stages kept outside this class (<see cref="ReferringSegmentation"/>, dense captioning).</summary>
     internal (IWeightSource Weights, IBackend Backend) Parts => (weights, backend);
 
     /// <summary>Backbones and fusion on one U8 (h, w, 3) image already at its eval size.</summary>

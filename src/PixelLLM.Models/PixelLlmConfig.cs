@@ -31,6 +31,8 @@ public sealed partial record PixelLlmConfig
     public PointHeadConfig? PointHead { get; init; }
     /// <summary>The referring-segmentation branch (mask adapter + SAM mask decoder), or null for a model without one.</summary>
     public MaskBranchConfig? MaskBranch { get; init; }
+    /// <summary>The CenterNet2 box decoder of the densecap configs (spec §7.1), or null for a model without one.</summary>
+    public DenseCaptioning.BoxDecoderConfig? BoxDecoder { get; init; }
     /// <summary>Eps of the LayerNorm after the visual projection (1e-5, spec §4.3).</summary>
     public float VisualProjectionEps { get; init; } = 1e-5f;
     /// <summary>Decoder start id (T5: 0 = pad; BERT: [CLS]). Config key begin_token_id.</summary>

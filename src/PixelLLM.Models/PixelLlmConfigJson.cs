@@ -29,6 +29,7 @@ public static class PixelLlmConfigJson
                 LanguageModel = language,
                 LoraRank = loraRank,
                 LoraScale = loraScale,
+                BoxDecoder = DenseCaptioning.BoxDecoderConfigJson.Read(c),
                 PointHead = c.TryGetProperty("point_predictor", out var ph) && ph.ValueKind == JsonValueKind.Object ? PointHead(ph) : null,
                 BeginTokenId = Int(c, "begin_token_id", 0),
                 EndTokenId = Int(c, "end_token_id", 1),

@@ -11,6 +11,8 @@ public enum ScenicLayout
     DenseKernel,
     /// <summary>Flax Conv kernel (kh, kw, in, out) → Conv2d weight (out, in, kh, kw).</summary>
     ConvKernel,
+    /// <summary>Flax ConvTranspose kernel (kh, kw, in, out), not flipped → ConvTranspose2d weight (in, out, kh, kw), spatially flipped (errata E9).</summary>
+    ConvTransposeKernel,
     /// <summary>t5x relative-position table (heads, buckets) → HF embedding (buckets, heads).</summary>
     RelativeEmbedding,
     /// <summary>Dense kernel (in, out) plus LoRA left (in, r) and right (r, out), merged then transposed to (out, in).</summary>
@@ -49,6 +51,23 @@ public static class LayoutTransforms
         return HostTensor.FromArray(dst, co, ci, kh, kw);
     }
 
+    /// <summary>
+    /// (kh, kw, in, out) → (in, out, kh, kw) with the taps reversed: Flax computes out[s·i + a] += x[i]·K[kh − 1 − a], PyTorch
+    /// ConvTranspose2d out[s·i + a] += x[i]·W[a].
+    /// </summary>
+    public static HostTensor ConvTransposeToTorch(HostTensor t)
+    {
+        int kh = t.Shape[0], kw = t.Shape[1], ci = t.Shape[2], co = t.Shape[3];
+        var src = t.ToFloatArray();
+        var dst = new float[src.Length];
+        for (int y = 0; y < kh; y++)
+            for (int x = 0; x < kw; x++)
+                for (int i = 0; i < ci; i++)
+                    for (int o = 0; o < co; o++)
+                        dst[((i * co + o) * kh + (kh - 1 - y)) * kw + (kw - 1 - x)] = src[((y * kw + x) * ci + i) * co + o];
+        return HostTensor.FromArray(dst, ci, co, kh, kw);
+    }
+
     /// <summary>Applies <paramref name="layout"/> to the source tensors (one, or kernel/left/right for LoRA).</summary>
     public static HostTensor Apply(ScenicLayout layout, IReadOnlyList<HostTensor> sources, float loraScale, string engineName, IReadOnlyList<string> sourceNames)
     {
@@ -66,6 +85,9 @@ public static class LayoutTransforms
             case ScenicLayout.ConvKernel:
                 if (t.Shape.Rank != 4) throw new ModelFileException($"{Where()}: expected a (kh, kw, in, out) conv kernel, got {t.Desc}");
                 return ConvToTorch(t);
+            case ScenicLayout.ConvTransposeKernel:
+                if (t.Shape.Rank != 4) throw new ModelFileException($"{Where()}: expected a (kh, kw, in, out) conv-transpose kernel, got {t.Desc}");
+                return ConvTransposeToTorch(t);
             case ScenicLayout.LoraDenseKernel:
                 if (sources.Count != 3) throw new ModelFileException($"{Where()}: LoRA needs kernel, left and right");
                 try

@@ -35,6 +35,7 @@ internal static class ScenicNameMap
     public static ScenicMapping? Map(string path, Func<string, bool> exists)
     {
         if (ScenicMaskNames.Map(path) is { } maskBranch) return maskBranch;
+        if (ScenicBoxDecoderNames.Map(path) is { } boxDecoder) return boxDecoder;
         var engine = EngineName(path);
         if (engine is null) return null;
         var leaf = path[(path.LastIndexOf('/') + 1)..];

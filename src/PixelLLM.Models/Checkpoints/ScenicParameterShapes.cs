@@ -26,6 +26,7 @@ public static class ScenicParameterShapes
         }
         if (c.PointHead is { } head) PointHead(s, head, d);
         if (c.MaskBranch is { } mask) ScenicMaskShapes.Add(s, mask, d);
+        if (c.BoxDecoder is { } box) ScenicBoxDecoderShapes.Add(s, box, c.Eva.EmbedDim + c.Sam.OutChans);
         return s;
     }
 

@@ -19,6 +19,7 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
+        if (IsDenseCaptioning(golden)) return RunDenseCaptioning(golden, backend);
         var root = golden.Json.RootElement;
         var config = PixelLlmConfigJson.FromScenic(golden.Config);
         using var model = PixelLlm.FromScenic(config, golden.Weights, backend);
