@@ -142,8 +142,9 @@ public sealed class PixelLlm : IDisposable
     /// Captions for every prompt (spec §8): greedy or beam search. <see cref="DecodeEngine.FullRerun"/> reruns the whole
     /// decoder with the t5x masks at every step, as the reference; <see cref="DecodeEngine.KvCache"/> feeds one position per
     /// step — the same result as long as no hypothesis holds a 0 (pad) token before its end (README of the goldens).
+    /// <paramref name="observer"/> (optional) sees the token buffer before every step (streaming, progress).
     /// </summary>
-    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine engine = DecodeEngine.FullRerun)
+    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine engine = DecodeEngine.FullRerun, DecodeObserver? observer = null)
     {
         var options = new DecodeOptions(Config.BeginTokenId, Config.EndTokenId, Config.MaxCaptionLength);
         int n = encoding.Prompts;
@@ -151,6 +152,7 @@ public sealed class PixelLlm : IDisposable
         using var cached = engine == DecodeEngine.KvCache ? KvStepLogits(encoding) : null;
         IStepLogits step = (IStepLogits?)cached ?? new PixelLlmDecoder.StepLogits(Decoder(n * beams, encoding.EncoderLength),
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
+        if (observer is not null) step = new ObservedStepLogits(step, observer);
         switch (mode)
         {
             case DecodeMode.Greedy:
