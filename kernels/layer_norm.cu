@@ -44,3 +44,36 @@ PXL_DEVICE void layer_norm_row(const T* __restrict__ x, const T* __restrict__ we
 PXL_LAYER_NORM(f32, float)
 PXL_LAYER_NORM(bf16, bf16)
 PXL_LAYER_NORM(f16, half)
+
+// LayerNorm2dOp (SAM): NCHW x (B, C, H, W), layer norm over C at every (b, position) — C is strided by H·W, so one
+// thread owns one position and neighbouring threads read neighbouring positions. Two passes in fp32.
+// Launch: any 1-D grid over B·H·W.
+template <typename T>
+PXL_DEVICE void layer_norm2d_at(const T* __restrict__ x, const T* __restrict__ weight, const T* __restrict__ bias,
+                                T* __restrict__ y, i64 i, i32 channels, i64 plane, float eps)
+{
+    const i64 base = i / plane * channels * plane + i % plane;
+    float sum = 0.0f;
+    for (i32 c = 0; c < channels; c++) sum += to_float(x[base + c * plane]);
+    const float mean = sum / (float)channels;
+    float squares = 0.0f;
+    for (i32 c = 0; c < channels; c++)
+    {
+        const float d = to_float(x[base + c * plane]) - mean;
+        squares += d * d;
+    }
+    const float inv_std = rsqrtf(squares / (float)channels + eps);
+    for (i32 c = 0; c < channels; c++)
+        y[base + c * plane] = from_float<T>((to_float(x[base + c * plane]) - mean) * inv_std * to_float(weight[c]) + to_float(bias[c]));
+}
+
+#define PXL_LAYER_NORM2D(suffix, T)                                                                              \
+    extern "C" __global__ void layer_norm2d_##suffix(const T* x, const T* weight, const T* bias, T* y, i64 positions, \
+                                                     i32 channels, i64 plane, float eps)                         \
+    {                                                                                                            \
+        PXL_GRID_STRIDE_LOOP(i, positions) layer_norm2d_at<T>(x, weight, bias, y, i, channels, plane, eps);      \
+    }
+
+PXL_LAYER_NORM2D(f32, float)
+PXL_LAYER_NORM2D(bf16, bf16)
+PXL_LAYER_NORM2D(f16, half)

@@ -97,3 +97,51 @@ PXL_DEVICE float block_max(float v, float* scratch)
 // Grid-stride index helpers for elementwise kernels over n elements (n may exceed 2^31).
 #define PXL_GRID_STRIDE_LOOP(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+// Shapes and element strides of up to 8 dims, passed to kernels by value (a .param block, no device copy needed).
+#define PXL_MAX_RANK 8
+struct Dims8 { i64 v[PXL_MAX_RANK]; };
+
+// Codes a kernel stores into the backend's error word when its input is invalid; the host reads the word at the next
+// synchronisation and raises the matching error. The first writer wins.
+#define PXL_ERR_INDEX 1      // an id / index / row outside its range
+#define PXL_ERR_POSITION 2   // a WriteAt window that does not fit
+#define PXL_ERR_DIV_ZERO 3   // an integer division by zero
+PXL_DEVICE void pxl_fail(i32* error, i32 code) { atomicCAS(error, 0, code); }
+
+// The selection order of ArgMax/TopK: larger first, NaN above every number (torch.argmax/topk), lower index first on
+// ties (−0 and +0 tie). An index of −1 means "nothing yet" and loses to everything.
+PXL_DEVICE bool pxl_better(float v1, i32 i1, float v2, i32 i2)
+{
+    if (i2 < 0) return i1 >= 0;
+    if (i1 < 0) return false;
+    const bool n1 = v1 != v1, n2 = v2 != v2;
+    if (n1 || n2) return n1 && n2 ? i1 < i2 : n1;
+    return v1 != v2 ? v1 > v2 : i1 < i2;
+}
+
+// Block-wide best (value, index) under pxl_better; every thread gets the result. Same rules as block_sum; `values`
+// and `indices` are 32 slots of shared memory each.
+PXL_DEVICE void block_best(float& v, i32& i, float* values, i32* indices)
+{
+    for (int offset = 16; offset > 0; offset >>= 1)
+    {
+        const float ov = __shfl_xor_sync(PXL_FULL_MASK, v, offset);
+        const i32 oi = __shfl_xor_sync(PXL_FULL_MASK, i, offset);
+        if (pxl_better(ov, oi, v, i)) { v = ov; i = oi; }
+    }
+    const int warps = blockDim.x >> 5;
+    if (warps == 1) return;
+    const int lane = threadIdx.x & 31;
+    if (lane == 0) { values[threadIdx.x >> 5] = v; indices[threadIdx.x >> 5] = i; }
+    __syncthreads();
+    v = lane < warps ? values[lane] : 0.0f;
+    i = lane < warps ? indices[lane] : -1;
+    for (int offset = 16; offset > 0; offset >>= 1)
+    {
+        const float ov = __shfl_xor_sync(PXL_FULL_MASK, v, offset);
+        const i32 oi = __shfl_xor_sync(PXL_FULL_MASK, i, offset);
+        if (pxl_better(ov, oi, v, i)) { v = ov; i = oi; }
+    }
+    __syncthreads();
+}

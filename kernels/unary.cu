@@ -1,5 +1,5 @@
-// Elementwise activations (UnaryOp): y = f(x) over n elements, computed in fp32 whatever the storage type.
-// gelu is the exact erf form, gelu_tanh the tanh approximation (UnaryKind.Gelu / GeluTanh).
+// Elementwise activations (UnaryOp) and the affine ScaleOp: y = f(x) over n elements, computed in fp32 whatever the
+// storage type. gelu is the exact erf form, gelu_tanh the tanh approximation (UnaryKind.Gelu / GeluTanh).
 // Launch: any 1-D grid; the kernels stride over the whole tensor.
 #include "prelude.cuh"
 
@@ -16,6 +16,14 @@ PXL_DEVICE float silu(float v) { return v / (1.0f + expf(-v)); }
 // A comparison rather than fmaxf(v, 0), which would turn NaN into 0.
 PXL_DEVICE float relu(float v) { return v < 0.0f ? 0.0f : v; }
 
+// Written as x / (1 + e^{-x}) like silu, so large negative inputs underflow to 0 rather than producing NaN.
+PXL_DEVICE float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+PXL_DEVICE float tanh_(float v) { return tanhf(v); }
+PXL_DEVICE float exp_(float v) { return expf(v); }
+PXL_DEVICE float neg(float v) { return -v; }
+PXL_DEVICE float sqrt_(float v) { return sqrtf(v); }
+PXL_DEVICE float abs_(float v) { return fabsf(v); }
+
 #define PXL_UNARY(name, suffix, T)                                                               \
     extern "C" __global__ void name##_##suffix(const T* __restrict__ x, T* __restrict__ y, i64 n) \
     {                                                                                            \
@@ -31,3 +39,20 @@ PXL_UNARY_ALL_TYPES(gelu)
 PXL_UNARY_ALL_TYPES(gelu_tanh)
 PXL_UNARY_ALL_TYPES(silu)
 PXL_UNARY_ALL_TYPES(relu)
+PXL_UNARY_ALL_TYPES(sigmoid)
+PXL_UNARY_ALL_TYPES(tanh_)
+PXL_UNARY_ALL_TYPES(exp_)
+PXL_UNARY_ALL_TYPES(neg)
+PXL_UNARY_ALL_TYPES(sqrt_)
+PXL_UNARY_ALL_TYPES(abs_)
+
+// ScaleOp: y = x · scale + shift.
+#define PXL_SCALE(suffix, T)                                                                                        \
+    extern "C" __global__ void scale_##suffix(const T* __restrict__ x, T* __restrict__ y, i64 n, float scale, float shift) \
+    {                                                                                                               \
+        PXL_GRID_STRIDE_LOOP(i, n) y[i] = from_float<T>(to_float(x[i]) * scale + shift);                            \
+    }
+
+PXL_SCALE(f32, float)
+PXL_SCALE(bf16, bf16)
+PXL_SCALE(f16, half)

@@ -10,7 +10,7 @@ internal static class Backends
     public static IBackend Create(string name) => name switch
     {
         "cpu" => new CpuBackend(),
-        "cuda" => throw new BackendException("the CUDA backend is not built yet (use --backend cpu)"),
+        "cuda" => PixelLLM.Backends.Cuda.CudaBackend.Create(),
         _ => throw new InvalidInputException($"--backend: unknown backend '{name}' (expected cpu or cuda)"),
     };
 }

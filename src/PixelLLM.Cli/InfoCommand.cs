@@ -30,9 +30,9 @@ internal static class InfoCommand
                     $"Vector<float> = {Vector<float>.Count} lanes, Vector512 accelerated: {(Vector512.IsHardwareAccelerated ? "yes" : "no")}");
 
         var driver = CudaLibraries.ProbeDriver();
-        o.WriteLine("backends: cpu (fp32)");
+        o.WriteLine("backends: cpu (fp32), cuda (f32 exact path; bf16/f16 storage) — pick with --backend");
         o.WriteLine(driver.Found
-            ? $"cuda: driver {driver.Path} supports CUDA {driver.Version ?? "?"}; the CUDA backend itself is not built yet"
+            ? $"cuda: driver {driver.Path} supports CUDA {driver.Version ?? "?"}: --backend cuda is usable (not yet checked on a device: see bench/gpu/README.md)"
             : $"cuda: {driver.WhyNot}");
 
         var nvrtc = Nvrtc.TryLoad(out var nvrtcWhyNot);

@@ -7,6 +7,8 @@ root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(CaptionCommand.Create());
 root.Subcommands.Add(ReferCommand.Create());
+root.Subcommands.Add(KernelsCommand.Create());
+root.Subcommands.Add(BackendCheckCommand.Create());
 
 // Failures are reported as one line naming what went wrong, never as a stack trace or a screen of help.
 var parsed = root.Parse(args.Length == 0 ? ["--help"] : args);

@@ -27,7 +27,11 @@ public sealed record MaskDecoderConfig(int TransformerDim, TwoWayTransformerConf
 public enum MaskSelection { Multimask, Single, All }
 
 /// <summary>All mask-token outputs of the decoder: masks (P, T, 4H, 4W) logits and IoU predictions (P, T), T = mask tokens.</summary>
-public sealed record MaskDecoderOutput(Tensor Masks, Tensor IouPredictions);
+public sealed record MaskDecoderOutput(Tensor Masks, Tensor IouPredictions)
+{
+    /// <summary>The upscaled image side the masks are projected from, (P, 4H, 4W, C/8) (PixelLLM's mask_upscaled_embedding).</summary>
+    public Tensor? UpscaledEmbedding { get; init; }
+}
 
 /// <summary>
 /// SAM's MaskDecoder on channels-last tensors; parameter names as segment-anything (iou_token, mask_tokens, transformer.*,
@@ -80,7 +84,7 @@ public static partial class MaskDecoder
         var iou = LayeredMlp.Build(p.Sub("iou_prediction_head"), iouTokenOut, cfg.IouHeadDepth);
         if (iou.Shape[2] != cfg.NumMaskTokens)
             throw new ModelFileException($"{p.Prefix}: IoU head predicts {iou.Shape[2]} values, expected {cfg.NumMaskTokens}");
-        return new MaskDecoderOutput(masks, g.Reshape(iou, prompts, cfg.NumMaskTokens));
+        return new MaskDecoderOutput(masks, g.Reshape(iou, prompts, cfg.NumMaskTokens)) { UpscaledEmbedding = x };
     }
 
     /// <summary>Multimask: tokens 1.. ; Single: token 0; All: every token (segment-anything's forward / predict_masks).</summary>

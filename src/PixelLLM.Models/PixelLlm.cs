@@ -1,6 +1,7 @@
 using PixelLLM.Models.Checkpoints;
 using PixelLLM.Models.Common;
 using PixelLLM.Models.Decoding;
+using PixelLLM.Models.TextModels;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Graphs;
@@ -9,10 +10,11 @@ using PixelLLM.Runtime.Weights;
 namespace PixelLLM.Models;
 
 /// <summary>
-/// PixelLLM, T5 variant (spec §2.1 inference flow), as stages that each run a graph compiled once per shape:
-/// <see cref="EncodeImage"/> (both backbones + fusion, once per image) → <see cref="EncodePrompts"/> (prompt tokens,
-/// adapter, projection, T5 encoder) → <see cref="Decode"/> (greedy or beam over full decoder reruns) →
-/// <see cref="TeacherForced"/> (the rerun on the final tokens) → <see cref="Points"/> (point head, valid masks, boxes).
+/// PixelLLM (spec §2.1 inference flow), T5 or BERT/GIT language model, as stages that each run a graph compiled once per
+/// shape: <see cref="EncodeImage"/> (both backbones + fusion, once per image) → <see cref="EncodePrompts"/> (prompt tokens,
+/// adapter, then the language model's prompt encoding: T5 projection + encoder, or the GIT memory) → <see cref="Decode"/>
+/// (greedy or beam) → <see cref="TeacherForced"/> (the rerun on the final tokens) → <see cref="Points"/> (point head, valid
+/// masks, boxes). The language model sits behind one internal seam (<see cref="IPixelLlmTextModel"/>).
 /// Weights are read under the engine's names (<see cref="ScenicWeights"/> maps a scenic checkpoint onto them).
 /// Every stage can report its intermediates under the golden names (mid.*) through <c>trace</c>.
 /// </summary>
@@ -21,7 +23,7 @@ public sealed class PixelLlm : IDisposable
     private readonly IWeightSource weights;
     private readonly IBackend backend;
     private readonly Dictionary<string, GraphExecutor> graphs = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, PixelLlmDecoder> decoders = new(StringComparer.Ordinal);
+    private readonly IPixelLlmTextModel text;
 
     private IDisposable? ownedFile;
 
@@ -30,6 +32,7 @@ public sealed class PixelLlm : IDisposable
         Config = config;
         this.weights = weights;
         this.backend = backend;
+        text = PixelLlmTextModels.Create(config, weights, backend);
     }
 
     /// <summary>
@@ -87,6 +90,9 @@ public sealed class PixelLlm : IDisposable
 
     public PixelLlmConfig Config { get; }
 
+    /// <summary>Weights (engine names) and backend, for stages kept outside this class (<see cref="ReferringSegmentation"/>).</summary>
+    internal (IWeightSource Weights, IBackend Backend) Parts => (weights, backend);
+
     /// <summary>Backbones and fusion on one U8 (h, w, 3) image already at its eval size.</summary>
     public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null)
     {
@@ -102,12 +108,13 @@ public sealed class PixelLlm : IDisposable
                 trace[name] = exec.Fetch(name);
             trace["mid.image_shape"] = canvas.ImageShape;
         }
-        return new ImageFeatures(fused, canvas.Height, canvas.Width);
+        return new ImageFeatures(fused, canvas.Height, canvas.Width) { Sam = exec.Fetch("mid.sam_visual_features") };
     }
 
     /// <summary>
-    /// Prompt boxes F32 (N, 4) XYXY (pixels of the valid image) and context ids (N rows of Lc, 0 = padding) → T5 encoder
-    /// output per prompt. <paramref name="fused"/> is <see cref="ImageFeatures.Fused"/>.
+    /// Prompt boxes F32 (N, 4) XYXY (pixels of the valid image) and context ids (N rows of Lc, 0 = padding) → the language
+    /// model's encoding per prompt (T5 encoder output, or the GIT layer-0 memory). <paramref name="fused"/> is
+    /// <see cref="ImageFeatures.Fused"/>.
     /// </summary>
     public PromptEncoding EncodePrompts(HostTensor fused, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null)
     {
@@ -124,34 +131,34 @@ public sealed class PixelLlm : IDisposable
         exec.SetInput("sparse_features", tokens.Features);
         exec.SetInput("sparse_slots", tokens.Slots);
         exec.SetInput<int>("context", context.SelectMany(r => r).ToArray());
-        exec.SetInput("encoder_mask", PixelLlmTokens.PairwiseMask(valid));
+        text.BindPromptInputs(exec, valid);
         exec.Run();
-        var output = exec.Fetch("mid.encoder_output");
+        var output = exec.Fetch(text.EncodingName);
         if (trace is not null)
         {
-            foreach (var name in new[] { "mid.sparse_prompt_embeddings", "mid.adapter_out", "mid.visual_features", "mid.encoder_output" })
+            foreach (var name in new[] { "mid.sparse_prompt_embeddings", "mid.adapter_out", "mid.visual_features", text.EncodingName })
                 trace[name] = exec.Fetch(name);
             trace["mid.dense_pe"] = DensePe();
             trace["mid.box_valid_mask"] = tokens.BoxValid;
-            trace["mid.encoder_valid_mask"] = HostTensor.FromArray(valid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray(), n, valid[0].Length);
+            trace[text.ValidMaskName] = HostTensor.FromArray(valid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray(), n, valid[0].Length);
         }
-        return new PromptEncoding(output, valid);
+        return new PromptEncoding(output, valid) { VisualTokens = exec.Fetch("mid.visual_features") };
     }
 
     /// <summary>
     /// Captions for every prompt (spec §8): greedy or beam search. <see cref="DecodeEngine.FullRerun"/> reruns the whole
-    /// decoder with the t5x masks at every step, as the reference; <see cref="DecodeEngine.KvCache"/> feeds one position per
-    /// step — the same result as long as no hypothesis holds a 0 (pad) token before its end (README of the goldens).
+    /// decoder at every step, as the reference; <see cref="DecodeEngine.KvCache"/> feeds one position per step. Without
+    /// <paramref name="engine"/>, the one that reproduces the reference for this language model: T5 the full rerun (a KV
+    /// cache drops the t5x rule that masks key j when token j + 1 is 0), GIT the KV cache (exact, errata D7).
     /// <paramref name="observer"/> (optional) sees the token buffer before every step (streaming, progress).
     /// </summary>
-    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine engine = DecodeEngine.FullRerun, DecodeObserver? observer = null)
+    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine? engine = null, DecodeObserver? observer = null)
     {
         var options = new DecodeOptions(Config.BeginTokenId, Config.EndTokenId, Config.MaxCaptionLength);
         int n = encoding.Prompts;
         int beams = mode is DecodeMode.Beam b ? b.Options.Beams : 1;
-        using var cached = engine == DecodeEngine.KvCache ? KvStepLogits(encoding) : null;
-        IStepLogits step = (IStepLogits?)cached ?? new PixelLlmDecoder.StepLogits(Decoder(n * beams, encoding.EncoderLength),
-            encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
+        var step = text.StepLogits(encoding, beams, engine ?? text.DefaultEngine);
+        using var owned = step as IDisposable;
         if (observer is not null) step = new ObservedStepLogits(step, observer);
         switch (mode)
         {
@@ -173,25 +180,14 @@ public sealed class PixelLlm : IDisposable
         }
     }
 
-    private T5StepLogits KvStepLogits(PromptEncoding encoding)
-    {
-        var keyMask = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
-        return new T5StepLogits(new ScopedWeights(weights, "t5"), Config.T5, backend, encoding.EncoderOutput, keyMask);
-    }
+    /// <summary>The engine <see cref="Decode"/> uses when none is named.</summary>
+    public DecodeEngine DefaultDecodeEngine => text.DefaultEngine;
 
     /// <summary>
     /// The teacher-forced pass on <paramref name="tokens"/> (N rows of L, e.g. decoded rows after
-    /// <see cref="PixelLlmTokens.ZeroAfterFirstEos"/>), with the t5x target masks.
+    /// <see cref="PixelLlmTokens.ZeroAfterFirstEos"/>): T5 with the t5x target masks, GIT with its causal mask only.
     /// </summary>
-    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens)
-    {
-        int n = encoding.Prompts, l = Config.MaxCaptionLength;
-        if (tokens.Length != n || tokens.Any(t => t.Length != l))
-            throw new InvalidInputException($"teacher-forced pass: expected {n} token rows of {l}");
-        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(tokens.SelectMany(t => t).ToArray(),
-            encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1);
-        return new TextFeatures(HostTensor.FromArray(features, n, l, Config.T5.DModel), HostTensor.FromArray(logits, n, l, Config.T5.VocabSize));
-    }
+    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens) => text.TeacherForced(encoding, tokens);
 
     /// <summary>Point head on every position of text features (N, L, d); coordinates scaled by the valid image size.</summary>
     public PointOutputs Points(HostTensor textFeatures, int[][] tokens, int height, int width, TokenValidity validity)
@@ -200,7 +196,7 @@ public sealed class PixelLlm : IDisposable
         int n = textFeatures.Shape[0], l = textFeatures.Shape[1];
         var exec = Compiled($"points.{n}x{l}", g =>
         {
-            var (coords, logits) = PointHead.Build(new ParamScope(g, weights, "point_head"), head, g.Input("text_feats", DType.F32, n, l, Config.T5.DModel));
+            var (coords, logits) = PointHead.Build(new ParamScope(g, weights, "point_head"), head, g.Input("text_feats", DType.F32, n, l, Config.TextWidth));
             g.Output("coords", coords);
             g.Output("logits", logits);
         });
@@ -244,7 +240,7 @@ public sealed class PixelLlm : IDisposable
 
     private void BuildPrompts(Graph g, int n, int contextLength, int promptTokens)
     {
-        int grid = Config.FusedGrid, e = Config.PromptEmbedDim, k = Config.Adapter.NumOutputs;
+        int grid = Config.FusedGrid, e = Config.PromptEmbedDim;
         int fusedChannels = Config.Eva.EmbedDim + Config.Sam.OutChans;
         var fused = g.Input("fused", DType.F32, 1, grid, grid, fusedChannels);
         var promptEncoder = new ParamScope(g, weights, "sam.prompt_encoder");
@@ -253,21 +249,9 @@ public sealed class PixelLlm : IDisposable
         var densePe = g.Weight("aux.sam.prompt_encoder.dense_pe", HostTensor.FromArray(DensePe().ToFloatArray(), 1, grid, grid, e));
         var adapter = PromptAdapter.Build(new ParamScope(g, weights, "prompt_adapter"), Config.Adapter, fused, densePe, sparse,
             promptEncoder["no_mask_embed.weight"]);
-        var visual = VisualProjection.Build(new ParamScope(g, weights, "visual_projection"), adapter, Config.T5.DModel, Config.VisualProjectionEps);
-        var encoded = PixelLlmText.Encode(new ParamScope(g, weights, "t5"), Config.T5, visual,
-            g.Input("context", DType.I32, n, contextLength), g.Input("encoder_mask", DType.U8, n, 1, k + contextLength, k + contextLength));
         g.Output("mid.sparse_prompt_embeddings", sparse);
         g.Output("mid.adapter_out", adapter);
-        g.Output("mid.visual_features", visual);
-        g.Output("mid.encoder_output", encoded);
-    }
-
-    private PixelLlmDecoder Decoder(int rows, int encoderLength)
-    {
-        var key = $"{rows}x{Config.MaxCaptionLength}x{encoderLength}";
-        if (!decoders.TryGetValue(key, out var d))
-            decoders[key] = d = new PixelLlmDecoder(weights, Config.T5, backend, rows, Config.MaxCaptionLength, encoderLength);
-        return d;
+        text.BuildPrompts(g, adapter, g.Input("context", DType.I32, n, contextLength));
     }
 
     private GraphExecutor Compiled(string key, Action<Graph> build)
@@ -281,9 +265,8 @@ public sealed class PixelLlm : IDisposable
     public void Dispose()
     {
         foreach (var e in graphs.Values) e.Dispose();
-        foreach (var d in decoders.Values) d.Dispose();
         graphs.Clear();
-        decoders.Clear();
+        text.Dispose();
         ownedFile?.Dispose();
         ownedFile = null;
     }

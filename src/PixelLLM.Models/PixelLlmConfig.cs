@@ -3,11 +3,12 @@ using PixelLLM.Runtime.Ops;
 namespace PixelLLM.Models;
 
 /// <summary>
-/// PixelLLM (T5 variant) as one configuration: both backbones, the prompt path, the LM and the point head, plus the
-/// special tokens and the canvas every image is padded to (spec §0, §2). Sizes come from the scenic config
-/// (<see cref="PixelLlmConfigJson.FromScenic"/>); numerics (eps, activations) are PixelLLM's constants.
+/// PixelLLM as one configuration: both backbones, the prompt path, the language model (T5 or BERT/GIT, see
+/// <see cref="LanguageModel"/>) and the point head, plus the special tokens and the canvas every image is padded to
+/// (spec §0, §2). Sizes come from the scenic config (<see cref="PixelLlmConfigJson.FromScenic"/>); numerics (eps,
+/// activations) are PixelLLM's constants.
 /// </summary>
-public sealed record PixelLlmConfig
+public sealed partial record PixelLlmConfig
 {
     /// <summary>Side of the square canvas both backbones see (scenic's 384); images are padded bottom/right to it.</summary>
     public required int Canvas { get; init; }
@@ -16,19 +17,32 @@ public sealed record PixelLlmConfig
     /// <summary>SAM prompt-encoder embedding width E (256).</summary>
     public required int PromptEmbedDim { get; init; }
     public required PromptAdapterConfig Adapter { get; init; }
-    public required T5Config T5 { get; init; }
+    /// <summary>The language model: Flan-T5 with LoRA or the BERT/GIT decoder.</summary>
+    public required PixelLlmLanguageModel LanguageModel { get; init; }
+    /// <summary>The T5 sizes; throws for a GIT model (test <see cref="PixelLlmLanguageModel.Kind"/> first).</summary>
+    public T5Config T5 => LanguageModel.T5 ?? throw new InvalidOperationException("this PixelLLM's language model is BERT/GIT, not T5");
+    /// <summary>The GIT decoder sizes; throws for a T5 model.</summary>
+    public GitDecoderConfig Git => LanguageModel.Git ?? throw new InvalidOperationException("this PixelLLM's language model is T5, not BERT/GIT");
     /// <summary>LoRA merge scale of every q/v projection (scenic <c>*_lora_scale</c>); used when loading scenic weights.</summary>
     public float LoraScale { get; init; } = 2f;
     /// <summary>LoRA rank (scenic <c>*_lora_rank</c>); 0 = no LoRA.</summary>
     public int LoraRank { get; init; }
     /// <summary>The per-token point head, or null for a model without one (densecap configs).</summary>
     public PointHeadConfig? PointHead { get; init; }
+    /// <summary>The referring-segmentation branch (mask adapter + SAM mask decoder), or null for a model without one.</summary>
+    public MaskBranchConfig? MaskBranch { get; init; }
     /// <summary>Eps of the LayerNorm after the visual projection (1e-5, spec §4.3).</summary>
     public float VisualProjectionEps { get; init; } = 1e-5f;
-    /// <summary>Decoder start id (T5: 0 = pad).</summary>
+    /// <summary>Decoder start id (T5: 0 = pad; BERT: [CLS]). Config key begin_token_id.</summary>
     public int BeginTokenId { get; init; }
-    /// <summary>EOS id (T5: 1).</summary>
+    /// <summary>EOS id (T5: 1; BERT: [SEP]). Config key end_token_id.</summary>
     public int EndTokenId { get; init; } = 1;
+    /// <summary>Padding id of token rows (0 for both tokenizers). Config key pad_token_id.</summary>
+    public int PadTokenId { get; init; }
+    /// <summary>Unknown-word id (T5: 2; BERT: [UNK]), when the config states it (unk_token_id).</summary>
+    public int? UnkTokenId { get; init; }
+    /// <summary>The tokenizer's special ids other than EOS (scenic special_non_eos_ids), when the config states them.</summary>
+    public IReadOnlyList<int> SpecialNonEosIds { get; init; } = [];
     /// <summary>Decoder buffer length L (at most L − 2 generated tokens).</summary>
     public required int MaxCaptionLength { get; init; }
     /// <summary>Points sampled per box side for the point-prompt path (scenic <c>box_points_per_side</c>, 2 = the corners).</summary>
@@ -46,6 +60,9 @@ public sealed record PixelLlmConfig
     /// <summary>SAM mean and std (ImageNet on 0..255 pixels).</summary>
     public static float[] SamPixelMean { get; } = [123.675f, 116.28f, 103.53f];
     public static float[] SamPixelStd { get; } = [58.395f, 57.12f, 57.375f];
+
+    /// <summary>Width of the text features the point head reads (T5 d_model; GIT hidden).</summary>
+    public int TextWidth => LanguageModel.Width;
 
     public int EvaGrid => Canvas / Eva.PatchSize;
     public int SamGrid => Canvas / Sam.PatchSize;

@@ -7,16 +7,18 @@ namespace PixelLLM.Models;
 public static class PixelLlmConfigJson
 {
     /// <summary>
-    /// Keys: canvas, begin_token_id, end_token_id, max_caption_length, box_points_per_side, git{…}, sam{…},
-    /// prompt_encoder.embed_dim, prompt_adapter{…}, t5{…}, point_predictor{…} (optional). Throws
-    /// <see cref="ModelFileException"/> naming a missing or mistyped key.
+    /// Keys: canvas, begin_token_id, end_token_id, pad_token_id, unk_token_id, special_non_eos_ids, max_caption_length,
+    /// box_points_per_side, git{…}, sam{…}, prompt_encoder.embed_dim, prompt_adapter{…}, point_predictor{…} (optional), and
+    /// the language model: text_decoder_name "git" with git_text{…} (visual_project_layers_name must be "none": GIT
+    /// projects inside textual/), otherwise t5{…}. Throws <see cref="ModelFileException"/> naming a missing or mistyped key.
     /// </summary>
     public static PixelLlmConfig FromScenic(JsonElement c)
     {
         try
         {
-            var t5 = c.GetProperty("t5");
-            var lora = Int(t5, "lora_rank", 0);
+            if (c.ValueKind != JsonValueKind.Object) throw new ModelFileException($"pixelllm config: expected a JSON object, got {c.ValueKind}");
+            bool git = c.TryGetProperty("text_decoder_name", out var decoderName) && decoderName.GetString() == "git";
+            var (language, loraRank, loraScale) = git ? (PixelLlmLanguageModel.OfGit(GitText(c)), 0, 1f) : T5Text(Required(c, "t5", ""));
             return new PixelLlmConfig
             {
                 Canvas = c.GetProperty("canvas").GetInt32(),
@@ -24,32 +26,60 @@ public static class PixelLlmConfigJson
                 Sam = Sam(c.GetProperty("sam")),
                 PromptEmbedDim = c.GetProperty("prompt_encoder").GetProperty("embed_dim").GetInt32(),
                 Adapter = Adapter(c.GetProperty("prompt_adapter")),
-                T5 = new T5Config(
-                    VocabSize: t5.GetProperty("vocab_size").GetInt32(),
-                    DModel: t5.GetProperty("emb_dim").GetInt32(),
-                    DKv: t5.GetProperty("head_dim").GetInt32(),
-                    DFf: t5.GetProperty("mlp_dim").GetInt32(),
-                    NumHeads: t5.GetProperty("num_heads").GetInt32(),
-                    NumLayers: t5.GetProperty("num_encoder_layers").GetInt32(),
-                    NumDecoderLayers: t5.GetProperty("num_decoder_layers").GetInt32(),
-                    RelativeBuckets: Int(t5, "relpos_num_buckets", 32),
-                    RelativeMaxDistance: Int(t5, "relpos_max_distance", 128),
-                    Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false),
-                LoraRank = lora,
-                LoraScale = t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f,
+                LanguageModel = language,
+                LoraRank = loraRank,
+                LoraScale = loraScale,
                 PointHead = c.TryGetProperty("point_predictor", out var ph) && ph.ValueKind == JsonValueKind.Object ? PointHead(ph) : null,
                 BeginTokenId = Int(c, "begin_token_id", 0),
                 EndTokenId = Int(c, "end_token_id", 1),
+                PadTokenId = Int(c, "pad_token_id", 0),
+                UnkTokenId = c.TryGetProperty("unk_token_id", out var unk) && unk.ValueKind == JsonValueKind.Number ? unk.GetInt32() : null,
+                SpecialNonEosIds = c.TryGetProperty("special_non_eos_ids", out var special) && special.ValueKind == JsonValueKind.Array
+                    ? [.. special.EnumerateArray().Select(e => e.GetInt32())] : [],
                 MaxCaptionLength = c.GetProperty("max_caption_length").GetInt32(),
                 BoxPointsPerSide = Int(c, "box_points_per_side", 2),
                 EvaTableGrid = TableGrid(c.GetProperty("git"), "pretrain_img_size"),
                 SamTableGrid = TableGrid(c.GetProperty("sam"), "img_size"),
+                MaskBranch = MaskBranchConfigJson.FromScenic(c, c.GetProperty("canvas").GetInt32()),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new ModelFileException($"pixelllm config: {e.Message}");
         }
+    }
+
+    private static (PixelLlmLanguageModel, int LoraRank, float LoraScale) T5Text(JsonElement t5) => (PixelLlmLanguageModel.OfT5(new T5Config(
+            VocabSize: t5.GetProperty("vocab_size").GetInt32(),
+            DModel: t5.GetProperty("emb_dim").GetInt32(),
+            DKv: t5.GetProperty("head_dim").GetInt32(),
+            DFf: t5.GetProperty("mlp_dim").GetInt32(),
+            NumHeads: t5.GetProperty("num_heads").GetInt32(),
+            NumLayers: t5.GetProperty("num_encoder_layers").GetInt32(),
+            NumDecoderLayers: t5.GetProperty("num_decoder_layers").GetInt32(),
+            RelativeBuckets: Int(t5, "relpos_num_buckets", 32),
+            RelativeMaxDistance: Int(t5, "relpos_max_distance", 128),
+            Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false)),
+        Int(t5, "lora_rank", 0),
+        t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f);
+
+    /// <summary>git_text{vocab_size, hidden, num_heads, num_layers, position_table (default 1024)}; scenic's eps constants.</summary>
+    private static GitDecoderConfig GitText(JsonElement c)
+    {
+        if (c.TryGetProperty("visual_project_layers_name", out var projection) && projection.GetString() is { } name && name != "none")
+            throw new ModelFileException($"pixelllm config: visual_project_layers_name '{name}' with the git text decoder is not supported (expected \"none\")");
+        var text = Required(c, "git_text", "");
+        var config = new GitDecoderConfig(
+            VocabSize: Required(text, "vocab_size", "git_text.").GetInt32(),
+            Hidden: Required(text, "hidden", "git_text.").GetInt32(),
+            NumHeads: Required(text, "num_heads", "git_text.").GetInt32(),
+            NumLayers: Required(text, "num_layers", "git_text.").GetInt32(),
+            PositionTable: Int(text, "position_table", 1024));
+        if (c.TryGetProperty("vocab_size", out var top) && top.ValueKind == JsonValueKind.Number && top.GetInt32() != config.VocabSize)
+            throw new ModelFileException($"pixelllm config: vocab_size {top.GetInt32()} differs from git_text.vocab_size {config.VocabSize}");
+        try { config.Validate(); }
+        catch (GraphBuildException e) { throw new ModelFileException($"pixelllm config: git_text: {e.Message}", e); }
+        return config;
     }
 
     private static Eva02Config Eva(JsonElement git)
@@ -77,6 +107,8 @@ public static class PixelLlmConfigJson
             WindowSize = sam.GetProperty("window_size").GetInt32(),
             MlpRatio = sam.TryGetProperty("mlp_ratio", out var r) ? r.GetDouble() : 4.0,
             GlobalAttnIndexes = [.. Enumerable.Range(0, depth).Where(i => !windowed.Contains(i))],
+            // img_size only shapes the stored tables (pos_embed, global rel-pos); scenic's default is SAM's 1024 (spec §3.4).
+            PretrainImageSize = Int(sam, "img_size", 1024),
         };
     }
 
@@ -110,6 +142,9 @@ public static class PixelLlmConfigJson
     private static int? TableGrid(JsonElement backbone, string sizeKey) =>
         backbone.TryGetProperty(sizeKey, out var size) && size.ValueKind == JsonValueKind.Number
             ? size.GetInt32() / backbone.GetProperty("patch_size").GetInt32() : null;
+
+    private static JsonElement Required(JsonElement e, string name, string path) =>
+        e.TryGetProperty(name, out var v) ? v : throw new ModelFileException($"pixelllm config: missing key '{path}{name}'");
 
     private static int Int(JsonElement e, string name, int fallback) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;

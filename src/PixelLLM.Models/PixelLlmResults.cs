@@ -4,14 +4,21 @@ using PixelLLM.Runtime;
 namespace PixelLLM.Models;
 
 /// <summary>One image's fused visual map (1, G, G, C_eva + C_sam) and its valid size on the canvas.</summary>
-public sealed record ImageFeatures(HostTensor Fused, int Height, int Width);
+public sealed record ImageFeatures(HostTensor Fused, int Height, int Width)
+{
+    /// <summary>The UN-resized SAM neck output (1, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
+    public HostTensor? Sam { get; init; }
+}
 
 /// <summary>
-/// N prompts encoded for the LM: T5 encoder output (N, K + Lc, d) and which of those positions are valid
-/// (visual tokens always, context ids &gt; 0).
+/// N prompts encoded for the LM: T5 encoder output, or the GIT layer-0 memory [visual ; context embeddings], (N, K + Lc, d),
+/// and which of those positions are valid (visual tokens always, context ids &gt; 0).
 /// </summary>
 public sealed record PromptEncoding(HostTensor EncoderOutput, bool[][] EncoderValid)
 {
+    /// <summary>The K visual tokens per prompt after the visual projection, (N, K, d): the mask adapter's visual input.</summary>
+    public HostTensor? VisualTokens { get; init; }
+
     public int Prompts => EncoderOutput.Shape[0];
     public int EncoderLength => EncoderOutput.Shape[1];
 }

@@ -29,7 +29,9 @@ public sealed class PixelLlmModel : IDisposable
         this.files = files;
         this.backend = backend;
         this.options = options;
-        pool = new ExecutorPool(files.Config, files.Weights, backend, options.MaxConcurrentRequests, options.Threads);
+        // One device queue: GPU requests run one at a time (the CPU backend keeps no per-call state and runs them side by side).
+        int capacity = options.Backend == ComputeBackend.Cuda ? 1 : options.MaxConcurrentRequests;
+        pool = new ExecutorPool(files.Config, files.Weights, backend, capacity, options.Threads);
     }
 
     /// <summary>Opens a model directory (config.json + safetensors + tokenizer; format in the README).</summary>
@@ -127,7 +129,7 @@ public sealed class PixelLlmModel : IDisposable
     private T Run<T>(RequestOptions? request, Func<RequestRunner, T> work)
     {
         request ??= new RequestOptions();
-        var engine = options.KvCacheDecoding ? DecodeEngine.KvCache : DecodeEngine.FullRerun;
+        DecodeEngine? engine = options.KvCacheDecoding ? DecodeEngine.KvCache : null;
         return pool.Run(model => work(new RequestRunner(model, files.Tokenizer, request, engine)), request.Cancellation);
     }
 
@@ -150,7 +152,7 @@ public sealed class PixelLlmModel : IDisposable
     private static IBackend CreateBackend(ComputeBackend kind) => kind switch
     {
         ComputeBackend.Cpu => new CpuBackend(),
-        ComputeBackend.Cuda => throw new BackendException("the CUDA backend is not built yet (use the CPU backend)"),
+        ComputeBackend.Cuda => Backends.Cuda.CudaBackend.Create(),
         _ => throw new InvalidInputException($"unknown backend {kind}"),
     };
 

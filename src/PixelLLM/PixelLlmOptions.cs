@@ -6,7 +6,7 @@ public enum ComputeBackend
     /// <summary>The host CPU (f32, all cores unless <see cref="PixelLlmOptions.Threads"/> limits them).</summary>
     Cpu,
 
-    /// <summary>An NVIDIA GPU (not available yet: loading with it throws a BackendException).</summary>
+    /// <summary>An NVIDIA GPU (requests on one model then run one at a time).</summary>
     Cuda,
 }
 
@@ -29,11 +29,12 @@ public sealed record PixelLlmOptions
     public long MaxImagePixels { get; init; } = PixelImage.DefaultMaxPixels;
 
     /// <summary>
-    /// Decode with a key/value cache (one position per step) instead of the reference's full decoder rerun per step. Both give
-    /// the same tokens unless a hypothesis holds a pad token before its end (golden README); the cache is much faster for long
-    /// captions. Default true.
+    /// Always decode with a key/value cache (one position per step). False (default): the engine that reproduces the reference
+    /// for the model's language model (T5: the full decoder rerun per step; GIT: the cache, which is exact there). For T5 the
+    /// cache gives the same tokens unless a hypothesis holds a pad token before its end (golden README) and is much faster
+    /// for long captions.
     /// </summary>
-    public bool KvCacheDecoding { get; init; } = true;
+    public bool KvCacheDecoding { get; init; }
 
     internal void Validate()
     {

@@ -10,7 +10,7 @@ namespace PixelLLM;
 /// and context → decode (or the given teacher tokens) → tokens after the first EOS zeroed → teacher-forced rerun → point head.
 /// Coordinates enter and leave in ORIGINAL image pixels; the model works in eval-size pixels.
 /// </summary>
-internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, RequestOptions request, DecodeEngine engine)
+internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, RequestOptions request, DecodeEngine? engine)
 {
     private PixelLlmConfig Config => model.Config;
     private RequestOptions Request => request;

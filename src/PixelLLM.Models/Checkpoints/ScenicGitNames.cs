@@ -46,6 +46,72 @@ public static class ScenicGitNames
         };
     }
 
+    /// <summary>
+    /// The engine name of a scenic path under <c>textual/</c> (the inverse of <see cref="ToScenic"/>), or null when the
+    /// path is not a GIT-decoder parameter (e.g. <c>textual/t5_module/…</c>).
+    /// </summary>
+    public static string? FromScenic(string scenicPath)
+    {
+        ArgumentNullException.ThrowIfNull(scenicPath);
+        if (!scenicPath.StartsWith(ScenicPrefix + "/", StringComparison.Ordinal)) return null;
+        int lastSlash = scenicPath.LastIndexOf('/');
+        string path = scenicPath[(ScenicPrefix.Length + 1)..lastSlash], leaf = scenicPath[(lastSlash + 1)..];
+        string? module = path switch
+        {
+            "visual_projection.0" => "visual_projection",
+            "visual_projection.1" => "visual_projection_norm",
+            "embedding/words" => "embedding.words",
+            "embedding/positions" => "embedding.positions",
+            "embedding/layer_norm" => "embedding.norm",
+            "output" => "output",
+            _ => LayerModule(path),
+        };
+        if (module is null) return null;
+        var engine = $"{EnginePrefix}.{module}.{(leaf == "bias" ? "bias" : "weight")}";
+        // The forward rules decide which leaves each module has: keep only exact round trips.
+        return ToScenic(engine)?.ScenicName == scenicPath ? engine : null;
+    }
+
+    private static string? LayerModule(string path)
+    {
+        const string layers = "transformer/encoder/layer.";
+        if (!path.StartsWith(layers, StringComparison.Ordinal)) return null;
+        int slash = path.IndexOf('/', layers.Length);
+        if (slash < 0) return null;
+        var inner = path[(slash + 1)..];
+        var module = LayerModules.FirstOrDefault(m => m.Value.Path == inner).Key;
+        return module is null ? null : $"layers.{path[layers.Length..slash]}.{module}";
+    }
+
+    /// <summary>
+    /// Every scenic parameter of the decoder with its Flax shape: Dense kernels (in, out), <paramref name="visualDim"/> =
+    /// width of the prompt-adapter tokens entering <c>visual_projection.0</c>.
+    /// </summary>
+    public static IReadOnlyDictionary<string, int[]> ScenicShapes(GitDecoderConfig c, int visualDim)
+    {
+        var s = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        int d = c.Hidden, ffn = c.IntermediateSize;
+        foreach (var engine in EngineNames(c.NumLayers))
+        {
+            var (scenic, _) = ToScenic(engine)!.Value;
+            bool bias = engine.EndsWith(".bias", StringComparison.Ordinal);
+            var module = engine[(EnginePrefix.Length + 1)..engine.LastIndexOf('.')];
+            // Per-layer modules after "layers.i.": attention.*, attention_norm, intermediate, output, output_norm.
+            var layerModule = module.StartsWith("layers.", StringComparison.Ordinal) ? module[(module.IndexOf('.', "layers.".Length) + 1)..] : null;
+            s[scenic] = (module, layerModule) switch
+            {
+                ("visual_projection", _) => bias ? [d] : [visualDim, d],
+                ("embedding.words", _) => [c.VocabSize, d],
+                ("embedding.positions", _) => [c.PositionTable, d],
+                ("output", _) => bias ? [c.VocabSize] : [d, c.VocabSize],
+                (_, "intermediate") => bias ? [ffn] : [d, ffn],
+                (_, "output") => bias ? [d] : [ffn, d],
+                _ => bias || module.EndsWith("norm", StringComparison.Ordinal) ? [d] : [d, d],   // norms; attention q/k/v/output
+            };
+        }
+        return s;
+    }
+
     /// <summary>Every engine name of a decoder with <paramref name="numLayers"/> layers, in module order.</summary>
     public static IEnumerable<string> EngineNames(int numLayers)
     {

@@ -34,6 +34,7 @@ internal static class ScenicNameMap
     /// <summary>The mapping for <paramref name="path"/>, or null when no rule covers it.</summary>
     public static ScenicMapping? Map(string path, Func<string, bool> exists)
     {
+        if (ScenicMaskNames.Map(path) is { } maskBranch) return maskBranch;
         var engine = EngineName(path);
         if (engine is null) return null;
         var leaf = path[(path.LastIndexOf('/') + 1)..];
@@ -70,6 +71,7 @@ internal static class ScenicNameMap
             "visual_project_layers" => ProjectionName(parts[1..]),
             "point_predictor" => PointHeadName(parts[1..]),
             "textual" when parts.Length > 2 && parts[1] == "t5_module" => T5Name(parts[2..]),
+            "textual" => ScenicGitNames.FromScenic(path),
             _ => null,
         };
     }

@@ -1,7 +1,7 @@
 namespace PixelLLM.Models.Checkpoints;
 
 /// <summary>
-/// Every parameter a scenic PixelLLM (T5 variant) checkpoint holds for a <see cref="PixelLlmConfig"/>, with its Flax shape —
+/// Every parameter a scenic PixelLLM checkpoint (T5 or GIT variant) holds for a <see cref="PixelLlmConfig"/>, with its Flax shape —
 /// the checklist a loader or converter validates a parameter dict against (<see cref="ScenicWeights.Validate"/>).
 /// A shape entry of −1 means "not stated by the config" (e.g. the stored pos-embed grids when the config omits them).
 /// </summary>
@@ -14,12 +14,18 @@ public static class ScenicParameterShapes
         Sam(s, c);
         PromptEncoder(s, c.PromptEmbedDim);
         Adapter(s, c);
-        int d = c.T5.DModel;
-        s["visual_project_layers/visual_projection.0/kernel"] = [c.Adapter.OutputDim, d];
-        s["visual_project_layers/visual_projection.0/bias"] = [d];
-        Norm(s, "visual_project_layers/visual_projection.1", d);
-        T5(s, c);
+        int d = c.TextWidth;
+        if (c.LanguageModel.Kind == LanguageModelKind.Git)
+            foreach (var (path, shape) in ScenicGitNames.ScenicShapes(c.Git, c.Adapter.OutputDim)) s[path] = shape;
+        else
+        {
+            s["visual_project_layers/visual_projection.0/kernel"] = [c.Adapter.OutputDim, d];
+            s["visual_project_layers/visual_projection.0/bias"] = [d];
+            Norm(s, "visual_project_layers/visual_projection.1", d);
+            T5(s, c);
+        }
         if (c.PointHead is { } head) PointHead(s, head, d);
+        if (c.MaskBranch is { } mask) ScenicMaskShapes.Add(s, mask, d);
         return s;
     }
 

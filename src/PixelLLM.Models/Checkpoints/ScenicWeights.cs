@@ -43,6 +43,10 @@ public sealed record ScenicWeightsOptions(float LoraScale, int? LoraRank = null)
 ///   SelfAttention / SelfAttention / EncDecAttention q|k|v|o (transposed; kernel + scale·left·right merged first when LoRA factors
 ///   exist); pre_*_layer_norm → layer.N.layer_norm; mlp/wi_0|wi_1|wo → DenseReluDense; encoder_norm / decoder_norm →
 ///   final_layer_norm; logits_dense → lm_head.</description></item>
+/// <item><term><c>git.&lt;GIT decoder name&gt;</c></term><description><c>textual/…</c> (not t5_module) per
+///   <see cref="ScenicGitNames"/>: visual_projection.0/.1, embedding/{words,positions,layer_norm}, transformer/encoder/layer.i
+///   attention/self query|key|value, attention/output/{dense,LayerNorm}, intermediate/dense, output/{dense,LayerNorm}, output;
+///   Dense kernels transposed.</description></item>
 /// <item><term>(unused)</term><description><c>prompt_adapter/dense_output_mlp/*</c>: computed by scenic, never read (errata A5).</description></item>
 /// </list>
 /// A missing source or one of the wrong rank throws <see cref="ModelFileException"/> naming both the engine and the scenic name.
@@ -81,7 +85,7 @@ public sealed class ScenicWeights : IWeightSource
     /// <summary>Scenic parameters known to be unused at inference (listed, not mapped).</summary>
     public IReadOnlyList<string> Unused { get; }
 
-    /// <summary>Scenic parameters no rule covers (other heads, a BERT decoder, …) and LoRA factors without their kernel.</summary>
+    /// <summary>Scenic parameters no rule covers (other heads, …) and LoRA factors without their kernel.</summary>
     public IReadOnlyList<string> Unmapped { get; }
 
     public IReadOnlyCollection<ScenicMapping> Mappings => byEngineName.Values;

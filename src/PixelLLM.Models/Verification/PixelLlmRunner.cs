@@ -8,7 +8,7 @@ using PixelLLM.Runtime.Execution;
 namespace PixelLLM.Models.Verification;
 
 /// <summary>
-/// End-to-end PixelLLM (T5 variant) cases, component "pixelllm": the model config and scenic-named weights of the case,
+/// End-to-end PixelLLM cases (T5 or GIT variant, from the case config), component "pixelllm": the model config and scenic-named weights of the case,
 /// in.image / in.prompt_boxes / in.context_tokens (+ in.gt_text_tokens), and one decoding variant per entry of
 /// "decode_settings" ("main" writes out.*, any other name out.&lt;variant&gt;.* and mid.&lt;variant&gt;.*). Every variant runs
 /// decode (or takes the ground-truth tokens) → tokens after the first EOS set to 0 → teacher-forced pass → point head.
@@ -32,10 +32,9 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
         var encoding = model.EncodePrompts(image.Fused, boxes, context, results);
         var validity = Validity(root);
 
-        foreach (var variant in root.GetProperty("decode_settings").EnumerateObject())
+        foreach (var (variantName, setting) in DecodeSettings(root))
         {
-            var prefix = variant.Name == "main" ? "" : variant.Name + ".";
-            var setting = variant.Value.GetString() ?? "";
+            var prefix = variantName == "main" ? "" : variantName + ".";
             int[][] raw;
             if (setting.StartsWith("teacher", StringComparison.Ordinal))
                 raw = Rows(golden.Input("in.gt_text_tokens"));
@@ -64,8 +63,17 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
             results[$"out.{prefix}point_logits"] = points.Logits;
             Put(results, $"out.{prefix}point_valid_mask", points.Valid.SelectMany(v => v.Select(b => (byte)(b ? 1 : 0))).ToArray(), 1, n, config.MaxCaptionLength);
             Put(results, $"out.{prefix}point_detection_boxes", points.Boxes.SelectMany(b => b).ToArray(), 1, n, 4);
+            if (config.MaskBranch is not null) Segment(model, image, encoding, text, points, prefix, results);
         }
         return WithGoldenShapes(golden, results);
+    }
+
+    /// <summary>"decode_settings": an object of variant → setting, or one setting string (the variant "main").</summary>
+    private static IEnumerable<(string Variant, string Setting)> DecodeSettings(JsonElement root)
+    {
+        var settings = root.GetProperty("decode_settings");
+        if (settings.ValueKind == JsonValueKind.String) return [("main", settings.GetString() ?? "")];
+        return settings.EnumerateObject().Select(v => (v.Name, v.Value.GetString() ?? "")).ToList();
     }
 
     /// <summary>"greedy…" or "beam B / per-node P / alpha A" (the case JSON's decode_settings strings).</summary>

@@ -1,0 +1,17 @@
+// SwiGLU (SwiGluOp): y = silu(gate) · x elementwise, fp32 arithmetic whatever the storage type.
+// Launch: any 1-D grid; the kernels stride over the whole tensor.
+#include "prelude.cuh"
+
+#define PXL_SWIGLU(suffix, T)                                                                                  \
+    extern "C" __global__ void swiglu_##suffix(const T* __restrict__ gate, const T* __restrict__ x, T* __restrict__ y, i64 n) \
+    {                                                                                                          \
+        PXL_GRID_STRIDE_LOOP(i, n)                                                                             \
+        {                                                                                                      \
+            const float g = to_float(gate[i]);                                                                 \
+            y[i] = from_float<T>(g / (1.0f + expf(-g)) * to_float(x[i]));                                      \
+        }                                                                                                      \
+    }
+
+PXL_SWIGLU(f32, float)
+PXL_SWIGLU(bf16, bf16)
+PXL_SWIGLU(f16, half)

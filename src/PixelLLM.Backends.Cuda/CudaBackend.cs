@@ -1,0 +1,190 @@
+using System.Runtime.InteropServices;
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Backends.Cuda.Ops;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Backends.Cuda;
+
+/// <summary>
+/// The CUDA backend: buffers in device memory, weights uploaded once, every op launched on one stream
+/// (<see cref="CudaOps"/> holds the dispatch switch). Tensors declared F32 are stored as <see cref="FloatStorage"/> on the
+/// device: F32 is the exact path that compares with the CPU backend, BF16/F16 halve the traffic (fp32 accumulation in
+/// every kernel). Host reads and writes always use the declared dtype; conversion happens at the boundary.
+/// Creating it on a machine without a driver or GPU throws one <see cref="BackendException"/> line saying why.
+/// </summary>
+public sealed class CudaBackend : IBackend
+{
+    private readonly CudaQueue queue;
+    private readonly CudaOps ops;
+    private readonly Dictionary<HostTensor, CudaBuffer> weights = new(ReferenceEqualityComparer.Instance);
+    private readonly object gate = new();
+    private DeviceTensor[] operands = new DeviceTensor[8];
+    private string? reportingOps;
+
+    private CudaBackend(CudaQueue queue, DType floatStorage)
+    {
+        this.queue = queue;
+        FloatStorage = floatStorage;
+        ops = new CudaOps(queue);
+    }
+
+    /// <summary>Opens device <paramref name="device"/> (its primary context) with the given storage for F32 tensors.</summary>
+    public static CudaBackend Create(DType floatStorage = DType.F32, int device = 0)
+    {
+        if (floatStorage is not (DType.F32 or DType.BF16 or DType.F16))
+            throw new InvalidInputException($"CUDA float storage must be F32, BF16 or F16, got {floatStorage}");
+        return new CudaBackend(new CudaQueue(device), floatStorage);
+    }
+
+    public string Name => "cuda";
+
+    /// <summary>How F32-declared tensors are stored on the device.</summary>
+    public DType FloatStorage { get; }
+
+    /// <summary>e.g. "NVIDIA H100 80GB HBM3 (sm_90)".</summary>
+    public string DeviceDescription => $"{queue.DeviceName} ({queue.Arch})";
+
+    /// <summary>Compiles and loads every kernel file now rather than on first use.</summary>
+    public void LoadAllKernels()
+    {
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            queue.LoadAll();
+        }
+    }
+
+    public IBackendBuffer Allocate(long bytes)
+    {
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            return new CudaBuffer(queue, bytes);
+        }
+    }
+
+    public TensorView AddWeight(HostTensor weight)
+    {
+        lock (gate)
+        {
+            if (!weights.TryGetValue(weight, out var buffer))
+            {
+                queue.MakeCurrent();
+                buffer = new CudaBuffer(queue, weight.Desc.ByteSize);
+                queue.Driver.CopyToDevice(buffer.Pointer, ToDevice(weight.Desc.DType, weight.Data.Span));
+                weights[weight] = buffer;
+            }
+            return new TensorView(buffer, 0, weight.Desc);
+        }
+    }
+
+    public void Write(TensorView destination, ReadOnlySpan<byte> source)
+    {
+        if (source.Length != destination.Desc.ByteSize) throw new ArgumentException($"write of {source.Length} bytes into {destination.Desc}");
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            queue.Driver.Synchronize(queue.Stream); // queued kernels may still read what is overwritten
+            queue.Driver.CopyToDevice(Address(destination), ToDevice(destination.Desc.DType, source));
+        }
+    }
+
+    public void Read(TensorView source, Span<byte> destination)
+    {
+        lock (gate)
+        {
+            SynchronizeLocked();
+            var dtype = StorageOf(source.Desc.DType);
+            if (dtype == source.Desc.DType)
+            {
+                queue.Driver.CopyToHost(destination[..checked((int)source.Desc.ByteSize)], Address(source));
+                return;
+            }
+            var stored = new byte[source.Desc.ElementCount * dtype.SizeOf()];
+            queue.Driver.CopyToHost(stored, Address(source));
+            StorageConversion.Widen(dtype, stored, MemoryMarshal.Cast<byte, float>(destination));
+        }
+    }
+
+    public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
+    {
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            if (operands.Length < inputs.Length) operands = new DeviceTensor[inputs.Length];
+            for (int i = 0; i < inputs.Length; i++) operands[i] = Device(inputs[i]);
+            if (CudaOps.MayReportInvalidInput(node.Op)) reportingOps ??= node.Op.Name;
+            ops.Dispatch(node.Op, operands.AsSpan(0, inputs.Length), Device(output));
+        }
+    }
+
+    public void Synchronize()
+    {
+        lock (gate) SynchronizeLocked();
+    }
+
+    private void SynchronizeLocked()
+    {
+        queue.MakeCurrent();
+        int code = queue.SynchronizeAndTakeError();
+        var op = reportingOps ?? "a CUDA kernel";
+        reportingOps = null;
+        if (code != 0)
+            throw new InvalidInputException(code switch
+            {
+                1 => $"{op}: an index, id or row outside its range (reported on the device)",
+                2 => $"{op}: a write position whose window does not fit the axis (reported on the device)",
+                3 => $"{op}: integer division by zero (reported on the device)",
+                _ => $"{op}: the device reported error code {code}",
+            });
+    }
+
+    /// <summary>
+    /// Records the launches <paramref name="launches"/> issues (through <see cref="Execute"/>) into a CUDA graph instead of
+    /// running them; replay it with <see cref="CudaGraph.Launch"/>. No host reads, writes or synchronisation may happen inside.
+    /// </summary>
+    public CudaGraph Capture(Action launches)
+    {
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            queue.Driver.BeginCapture(queue.Stream);
+        }
+        try { launches(); }
+        catch
+        {
+            lock (gate) queue.Driver.EndCaptureAndInstantiate(queue.Stream);
+            throw;
+        }
+        lock (gate) return new CudaGraph(queue, queue.Driver.EndCaptureAndInstantiate(queue.Stream));
+    }
+
+    private DType StorageOf(DType declared) => declared == DType.F32 ? FloatStorage : declared;
+
+    private DeviceTensor Device(TensorView v) => new(Address(v), v.Desc, StorageOf(v.Desc.DType));
+
+    private static ulong Address(TensorView v) => ((CudaBuffer)v.Buffer).Pointer + (ulong)v.Offset;
+
+    /// <summary>The bytes to upload for host data of <paramref name="declared"/> dtype (narrowed under 16-bit storage).</summary>
+    private ReadOnlySpan<byte> ToDevice(DType declared, ReadOnlySpan<byte> host)
+    {
+        var dtype = StorageOf(declared);
+        if (dtype == declared) return host;
+        var narrowed = new byte[host.Length / sizeof(float) * dtype.SizeOf()];
+        StorageConversion.Narrow(MemoryMarshal.Cast<byte, float>(host), dtype, narrowed);
+        return narrowed;
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            foreach (var b in weights.Values) b.Dispose();
+            weights.Clear();
+            queue.Dispose();
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using PixelLLM.Backends.Cuda.Interop;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Backends.Cuda.Device;
+
+/// <summary>
+/// The real <see cref="IDeviceQueue"/>: one device's primary context, one non-blocking stream, cuBLAS on that stream
+/// with its workspace set up front (so a captured graph never allocates), kernels compiled with NVRTC for the device's
+/// arch on first use (disk-cached) and loaded as modules. Not thread-safe: the backend serialises calls.
+/// </summary>
+internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
+{
+    private const int CublasWorkspaceBytes = 32 << 20;
+    private const int ScratchSlots = 4;
+
+    private readonly Dictionary<string, nint> modules = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, nint> functions = new(StringComparer.Ordinal);
+    private readonly (ulong Ptr, long Bytes)[] scratch = new (ulong, long)[ScratchSlots];
+    private readonly KernelCompiler compiler;
+    private readonly ulong cublasWorkspace;
+    private Cublas? cublas;
+
+    public CudaQueue(int ordinal = 0)
+    {
+        Driver = CudaDriver.Load();
+        int count = Driver.DeviceCount();
+        if (ordinal >= count) throw new BackendException($"CUDA device {ordinal} requested but {count} device(s) are visible");
+        Device = Driver.Device(ordinal);
+        Context = Driver.RetainPrimaryContext(Device);
+        MakeCurrent();
+        Arch = new GpuArch(Driver.Attribute(Device, 75) * 10 + Driver.Attribute(Device, 76));
+        DeviceName = Driver.DeviceName(Device);
+        Stream = Driver.CreateStream();
+        ErrorWord = Driver.Alloc(sizeof(int));
+        Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
+        cublasWorkspace = Driver.Alloc(CublasWorkspaceBytes);
+        compiler = new KernelCompiler(Nvrtc.Load(), KernelCache.Default());
+    }
+
+    public CudaDriver Driver { get; }
+    public int Device { get; }
+    public nint Context { get; }
+    public nint Stream { get; }
+    public GpuArch Arch { get; }
+    public string DeviceName { get; }
+    public ulong ErrorWord { get; }
+
+    /// <summary>cuCtxSetCurrent for the calling thread (cheap when already current); every entry point calls it.</summary>
+    public void MakeCurrent() => Driver.MakeCurrent(Context);
+
+    public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
+    {
+        var function = Function(file, kernel);
+        fixed (byte* data = args.Data)
+        {
+            void** pointers = stackalloc void*[Math.Max(1, args.Count)];
+            for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
+            Driver.Launch(function, grid, ((uint)block, 1, 1), 0, Stream, pointers, kernel);
+        }
+    }
+
+    public void Gemm(in GemmCall call)
+    {
+        cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
+        cublas.Gemm(call);
+    }
+
+    public void Copy(ulong destination, ulong source, long bytes)
+    {
+        if (bytes > 0 && destination != source) Driver.CopyAsync(destination, source, bytes, Stream);
+    }
+
+    public void Fill(ulong destination, byte value, long bytes)
+    {
+        if (bytes > 0) Driver.FillAsync(destination, value, bytes, Stream);
+    }
+
+    public ulong Scratch(int slot, long bytes)
+    {
+        var (ptr, size) = scratch[slot];
+        if (size >= bytes) return ptr;
+        // Stream-ordered free/alloc: the old buffer is released only after the work queued before it is done.
+        if (ptr != 0) Driver.FreeAsync(ptr, Stream);
+        long grown = Math.Max(bytes, size * 2);
+        ptr = Driver.AllocAsync(grown, Stream);
+        scratch[slot] = (ptr, grown);
+        return ptr;
+    }
+
+    /// <summary>Waits for the stream, then reads and clears the error word: its code (0 when every kernel was happy).</summary>
+    public int SynchronizeAndTakeError()
+    {
+        Driver.Synchronize(Stream);
+        Span<byte> word = stackalloc byte[sizeof(int)];
+        Driver.CopyToHost(word, ErrorWord);
+        int code = BitConverter.ToInt32(word);
+        if (code != 0)
+        {
+            Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
+            Driver.Synchronize(Stream);
+        }
+        return code;
+    }
+
+    /// <summary>Compiles and loads every kernel file now instead of at first use (what `kernels`/bench warm-up want).</summary>
+    public void LoadAll()
+    {
+        foreach (var file in KernelSources.KernelFiles) Module(file);
+    }
+
+    private nint Function(string file, string kernel)
+    {
+        if (functions.TryGetValue(kernel, out var f)) return f;
+        f = Driver.Function(Module(file), kernel);
+        functions[kernel] = f;
+        return f;
+    }
+
+    private nint Module(string file)
+    {
+        if (modules.TryGetValue(file, out var m)) return m;
+        var compiled = compiler.Compile(file, Arch);
+        m = Driver.LoadModule(compiled.Image, $"{file} {compiled.Target}");
+        modules[file] = m;
+        return m;
+    }
+
+    public void Dispose()
+    {
+        MakeCurrent();
+        Driver.Synchronize(Stream);
+        cublas?.Dispose();
+        foreach (var (ptr, _) in scratch) if (ptr != 0) Driver.FreeAsync(ptr, Stream);
+        Driver.Synchronize(Stream);
+        foreach (var m in modules.Values) Driver.UnloadModule(m);
+        Driver.Free(cublasWorkspace);
+        Driver.Free(ErrorWord);
+        Driver.DestroyStream(Stream);
+        Driver.ReleasePrimaryContext(Device);
+    }
+}

@@ -1,0 +1,41 @@
+using PixelLLM.Backends.Cuda.Interop;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Backends.Cuda.Device;
+
+/// <summary>
+/// A tensor as the CUDA kernels see it: a device address, the graph's description, and the element type it is stored
+/// as on the device (f32-declared tensors are stored as bf16/f16 under a 16-bit storage option).
+/// </summary>
+internal readonly record struct DeviceTensor(ulong Ptr, TensorDesc Desc, DType Type)
+{
+    public long Count => Desc.ElementCount;
+    public int ElementSize => Type.SizeOf();
+    public long Bytes => Count * ElementSize;
+    public Shape Shape => Desc.Shape;
+}
+
+/// <summary>
+/// Everything the op launchers ask of the device, in stream order. The real queue (<see cref="CudaQueue"/>) launches on
+/// one CUDA stream; tests substitute a recorder, which is how the dispatch is checked without a GPU.
+/// </summary>
+internal interface IDeviceQueue
+{
+    /// <summary>Launches kernel <paramref name="kernel"/> of kernels/<paramref name="file"/>.</summary>
+    void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args);
+
+    /// <summary>A row-major strided-batched GEMM through cuBLAS.</summary>
+    void Gemm(in GemmCall call);
+
+    /// <summary>Device-to-device copy.</summary>
+    void Copy(ulong destination, ulong source, long bytes);
+
+    /// <summary>Sets <paramref name="bytes"/> bytes to <paramref name="value"/>.</summary>
+    void Fill(ulong destination, byte value, long bytes);
+
+    /// <summary>A device scratch buffer of at least <paramref name="bytes"/>, one per slot, valid until the next call for that slot.</summary>
+    ulong Scratch(int slot, long bytes);
+
+    /// <summary>The device address of the i32 error word kernels report invalid input into (see prelude.cuh).</summary>
+    ulong ErrorWord { get; }
+}

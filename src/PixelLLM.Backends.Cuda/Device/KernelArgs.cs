@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+
+namespace PixelLLM.Backends.Cuda.Device;
+
+/// <summary>Up to 8 dims or strides passed to a kernel by value; matches prelude.cuh's Dims8 (64 bytes, 8-aligned).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct Dims8
+{
+    public const int MaxRank = 8;
+    public fixed long V[MaxRank];
+
+    public static Dims8 From(ReadOnlySpan<long> values)
+    {
+        if (values.Length > MaxRank) throw new Runtime.BackendException($"CUDA kernels take tensors of rank ≤ {MaxRank}, got rank {values.Length}");
+        var d = new Dims8();
+        for (int i = 0; i < values.Length; i++) d.V[i] = values[i];
+        return d;
+    }
+}
+
+/// <summary>
+/// A kernel's argument list, built in order (each value aligned to its size, as the kernel's .param block lays it out)
+/// and reused from launch to launch, so launching allocates nothing. The queue turns it into cuLaunchKernel's void**.
+/// </summary>
+internal sealed class KernelArgs
+{
+    private readonly byte[] data = new byte[2048];
+    private readonly int[] offsets = new int[32];
+    private readonly int[] sizes = new int[32];
+    private int used;
+
+    /// <summary>How many arguments have been added.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The bytes of every argument, at <see cref="Offset"/>.</summary>
+    public byte[] Data => data;
+
+    public int Offset(int i) => offsets[i];
+
+    /// <summary>Byte size of each argument in order (what a PTX .param list is checked against).</summary>
+    public ReadOnlySpan<int> Sizes => sizes.AsSpan(0, Count);
+
+    public KernelArgs Reset()
+    {
+        Count = 0;
+        used = 0;
+        return this;
+    }
+
+    public KernelArgs Ptr(ulong devicePointer) => Add(devicePointer);
+    public KernelArgs I32(int value) => Add(value);
+    public KernelArgs I64(long value) => Add(value);
+    public KernelArgs F32(float value) => Add(value);
+    public KernelArgs Dims(Dims8 value) => Add(value);
+
+    private unsafe KernelArgs Add<T>(T value) where T : unmanaged
+    {
+        int size = sizeof(T), align = Math.Min(size, 8);
+        int at = (used + align - 1) / align * align;
+        if (Count == offsets.Length || at + size > data.Length) throw new InvalidOperationException("too many kernel arguments");
+        MemoryMarshal.Write(data.AsSpan(at, size), in value);
+        offsets[Count] = at;
+        sizes[Count++] = size;
+        used = at + size;
+        return this;
+    }
+}

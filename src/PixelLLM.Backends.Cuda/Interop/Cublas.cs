@@ -1,0 +1,81 @@
+using System.Runtime.InteropServices;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Backends.Cuda.Interop;
+
+/// <summary>cudaDataType values cuBLAS takes for A, B and C.</summary>
+public enum CudaDataType { R32F = 0, R16F = 2, R16BF = 14 }
+
+/// <summary>
+/// cuBLAS (libcublas) bound at run time: one handle on one stream, pedantic fp32 math (no TF32) so the f32 path compares
+/// exactly, compute type 32F for every storage type, and an explicitly set workspace so that a captured CUDA graph never
+/// makes cuBLAS allocate. Row-major callers swap operands (C = A·B is Cᵀ = Bᵀ·Aᵀ in cuBLAS's column-major terms).
+/// </summary>
+public sealed unsafe class Cublas : IDisposable
+{
+    private const int ComputeType32F = 68;  // CUBLAS_COMPUTE_32F
+    private const int GemmDefault = -1;     // CUBLAS_GEMM_DEFAULT
+    private const int PedanticMath = 2;     // CUBLAS_PEDANTIC_MATH: no TF32, no reduced-precision reductions
+
+    private readonly delegate* unmanaged<nint, int> _destroy;
+    private readonly delegate* unmanaged<nint, int, int, int, int, int, float*, void*, int, int, long, void*, int, int, long, float*, void*, int, int, long, int, int, int, int> _gemmStridedBatchedEx;
+    private readonly delegate* unmanaged<int, byte*> _statusString; // cuBLAS 11.4+
+    private nint _handle;
+
+    /// <summary>Creates a handle bound to <paramref name="stream"/> with <paramref name="workspace"/> as its scratch.</summary>
+    public Cublas(nint stream, ulong workspace, long workspaceBytes)
+    {
+        var probe = NativeLibraryProbe.Load("libcublas", CudaLibraries.CublasFileNames, CudaLibraries.CublasPathVariable);
+        if (!probe.Found) throw new BackendException($"cuBLAS is not available: {probe.WhyNot}");
+        LibraryPath = probe.Path!;
+        nint E(string name) => NativeLibrary.TryGetExport(probe.Handle, name, out var a) ? a
+            : throw new BackendException($"{LibraryPath} has no export {name}");
+        NativeLibrary.TryGetExport(probe.Handle, "cublasGetStatusString", out var statusString);
+        _statusString = (delegate* unmanaged<int, byte*>)statusString;
+        _destroy = (delegate* unmanaged<nint, int>)E("cublasDestroy_v2");
+        _gemmStridedBatchedEx = (delegate* unmanaged<nint, int, int, int, int, int, float*, void*, int, int, long, void*, int, int, long, float*, void*, int, int, long, int, int, int, int>)E("cublasGemmStridedBatchedEx");
+        nint handle;
+        Check(((delegate* unmanaged<nint*, int>)E("cublasCreate_v2"))(&handle), "cublasCreate");
+        _handle = handle;
+        Check(((delegate* unmanaged<nint, nint, int>)E("cublasSetStream_v2"))(handle, stream), "cublasSetStream");
+        Check(((delegate* unmanaged<nint, int, int>)E("cublasSetMathMode"))(handle, PedanticMath), "cublasSetMathMode");
+        Check(((delegate* unmanaged<nint, ulong, nuint, int>)E("cublasSetWorkspace_v2"))(handle, workspace, (nuint)workspaceBytes), "cublasSetWorkspace");
+    }
+
+    /// <summary>The libcublas file that was loaded.</summary>
+    public string LibraryPath { get; }
+
+    /// <summary>
+    /// Row-major batched C (M, N) = alpha · op(A) · op(B) + beta · C over Batch matrices, element strides
+    /// between them (0 broadcasts one operand). A is (M, K) or, transposed, stored (K, M); B is (K, N) or stored (N, K).
+    /// </summary>
+    public void Gemm(in GemmCall g)
+    {
+        float alpha = g.Alpha, beta = g.Beta;
+        int lda = g.TransA ? g.M : g.K, ldb = g.TransB ? g.K : g.N;
+        // Column-major view: Cᵀ (N, M) = op(B)ᵀ · op(A)ᵀ, so B comes first.
+        Check(_gemmStridedBatchedEx(_handle, g.TransB ? 1 : 0, g.TransA ? 1 : 0, g.N, g.M, g.K, &alpha,
+            (void*)g.B, (int)g.Type, ldb, g.StrideB, (void*)g.A, (int)g.Type, lda, g.StrideA, &beta,
+            (void*)g.C, (int)g.Type, g.N, g.StrideC, g.Batch, ComputeType32F, GemmDefault),
+            $"cublasGemmStridedBatchedEx({g.M}x{g.N}x{g.K}, batch {g.Batch}, {g.Type})");
+    }
+
+    private void Check(int status, string call)
+    {
+        if (status == 0) return;
+        var text = _statusString == null ? null : Marshal.PtrToStringUTF8((nint)_statusString(status));
+        throw new BackendException($"{call} failed: {text ?? "cublasStatus " + status}");
+    }
+
+    public void Dispose()
+    {
+        if (_handle == 0) return;
+        var h = _handle;
+        _handle = 0;
+        Check(_destroy(h), "cublasDestroy");
+    }
+}
+
+/// <summary>One row-major strided-batched GEMM: C = Alpha·op(A)·op(B) + Beta·C; pointers are device addresses.</summary>
+public readonly record struct GemmCall(CudaDataType Type, bool TransA, bool TransB, int M, int N, int K, float Alpha, float Beta,
+    ulong A, long StrideA, ulong B, long StrideB, ulong C, long StrideC, int Batch);

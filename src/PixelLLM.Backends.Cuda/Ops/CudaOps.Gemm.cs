@@ -1,0 +1,115 @@
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Backends.Cuda.Interop;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Backends.Cuda.Ops;
+
+/// <summary>GEMM-shaped ops: cuBLAS for the products, linear.cu for bias epilogues, conv2d.cu's im2col in front of convolutions.</summary>
+internal sealed partial class CudaOps
+{
+    private static CudaDataType GemmType(DeviceTensor a, DeviceTensor b, string op)
+    {
+        if (a.Type != b.Type) throw new BackendException($"CUDA {op}: operands are stored as {a.Type} and {b.Type}; cuBLAS needs one type");
+        return a.Type switch
+        {
+            DType.F32 => CudaDataType.R32F,
+            DType.BF16 => CudaDataType.R16BF,
+            DType.F16 => CudaDataType.R16F,
+            _ => throw new BackendException($"CUDA {op}: no GEMM for {a.Desc}"),
+        };
+    }
+
+    private void MatMul(MatMulOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (a, b) = (x[0], x[1]);
+        var type = GemmType(a, b, "MatMul");
+        int m = y.Shape[-2], n = y.Shape[-1], k = op.TransA ? a.Shape[-2] : a.Shape[-1];
+        var outBatch = new Shape(y.Shape.Dims[..^2].ToArray());
+        var aBatch = new Shape(a.Shape.Dims[..^2].ToArray());
+        var bBatch = new Shape(b.Shape.Dims[..^2].ToArray());
+        long batches = outBatch.ElementCount, es = y.ElementSize;
+        if (batches == 0 || m == 0 || n == 0) return;
+        long aMatrix = (long)m * k, bMatrix = (long)k * n, cMatrix = (long)m * n;
+
+        // One strided call when each operand is either the full batch or a single matrix; otherwise one call per matrix.
+        bool aSimple = aBatch.ElementCount == batches || aBatch.ElementCount == 1;
+        bool bSimple = bBatch.ElementCount == batches || bBatch.ElementCount == 1;
+        if (aSimple && bSimple && batches <= int.MaxValue)
+        {
+            queue.Gemm(new GemmCall(type, op.TransA, op.TransB, m, n, k, op.Alpha, 0f,
+                a.Ptr, aBatch.ElementCount == 1 ? 0 : aMatrix, b.Ptr, bBatch.ElementCount == 1 ? 0 : bMatrix, y.Ptr, cMatrix, (int)batches));
+            return;
+        }
+        var aStrides = Broadcast.Strides(aBatch, outBatch);
+        var bStrides = Broadcast.Strides(bBatch, outBatch);
+        var outStrides = outBatch.Strides();
+        for (long i = 0; i < batches; i++)
+        {
+            long ai = 0, bi = 0, rest = i;
+            for (int d = 0; d < outBatch.Rank; d++)
+            {
+                long c = rest / outStrides[d];
+                rest %= outStrides[d];
+                ai += c * aStrides[d];
+                bi += c * bStrides[d];
+            }
+            queue.Gemm(new GemmCall(type, op.TransA, op.TransB, m, n, k, op.Alpha, 0f,
+                a.Ptr + (ulong)(ai * aMatrix * es), 0, b.Ptr + (ulong)(bi * bMatrix * es), 0, y.Ptr + (ulong)(i * cMatrix * es), 0, 1));
+        }
+    }
+
+    private void Linear(LinearOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, weight) = (x[0], x[1]);
+        int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+        long rows = input.Count / Math.Max(1, inFeatures);
+        RowsTimesWeight(input.Ptr, rows, inFeatures, weight, y, "Linear");
+        if (op.HasBias) AddBias(y, x[2], rows, outFeatures);
+    }
+
+    /// <summary>y (rows, Out) = input (rows, In) · weightᵀ for a PyTorch-layout weight (Out, In…) flattened to (Out, In).</summary>
+    private void RowsTimesWeight(ulong input, long rows, int inFeatures, DeviceTensor weight, DeviceTensor y, string op)
+    {
+        var type = GemmType(y, weight, op);
+        int outFeatures = weight.Shape[0];
+        if (rows == 0 || outFeatures == 0) return;
+        if (rows > int.MaxValue) throw new BackendException($"CUDA {op}: {rows} rows exceed one GEMM");
+        queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
+    }
+
+    private void AddBias(DeviceTensor y, DeviceTensor bias, long rows, int cols)
+    {
+        string s = FloatSuffix(y, "bias");
+        Elements("linear.cu", $"linear_bias_{s}", rows * cols, Args().Ptr(y.Ptr).Ptr(bias.Ptr).I64(rows * cols).I32(cols));
+    }
+
+    private void Conv2d(Conv2dOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, weight) = (x[0], x[1]);
+        int batch = input.Shape[0], height = input.Shape[1], width = input.Shape[2], channels = input.Shape[3];
+        int cout = weight.Shape[0], kh = weight.Shape[2], kw = weight.Shape[3], outH = y.Shape[1], outW = y.Shape[2];
+        long pixels = (long)batch * outH * outW;
+        int patch = channels * kh * kw;
+        ulong cols = input.Ptr;
+        bool pointwise = kh == 1 && kw == 1 && op.StrideH == 1 && op.StrideW == 1 && op.PadH == 0 && op.PadW == 0;
+        if (!pointwise)
+        {
+            long n = pixels * patch;
+            cols = queue.Scratch(0, n * input.ElementSize);
+            Elements("conv2d.cu", $"conv2d_im2col_{FloatSuffix(input, "Conv2d")}", n, Args().Ptr(input.Ptr).Ptr(cols).I64(n)
+                .I32(height).I32(width).I32(channels).I32(kh).I32(kw).I32(op.StrideH).I32(op.StrideW).I32(op.PadH).I32(op.PadW).I32(outH).I32(outW));
+        }
+        RowsTimesWeight(cols, pixels, patch, weight, y, "Conv2d");
+        if (op.HasBias) AddBias(y, x[2], pixels, cout);
+    }
+
+    private void ConvTranspose2d(ConvTranspose2dOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, weight) = (x[0], x[1]);
+        ulong bias = op.HasBias ? x[2].Ptr : 0;
+        Elements("conv_transpose2d.cu", $"conv_transpose2d_{FloatSuffix(input, "ConvTranspose2d")}", y.Count,
+            Args().Ptr(input.Ptr).Ptr(weight.Ptr).Ptr(bias).Ptr(y.Ptr).I64(y.Count).I32(input.Shape[1]).I32(input.Shape[2])
+                .I32(input.Shape[3]).I32(weight.Shape[1]).I32(weight.Shape[2]).I32(weight.Shape[3]).I32(op.Stride).I32(y.Shape[1]).I32(y.Shape[2]));
+    }
+}

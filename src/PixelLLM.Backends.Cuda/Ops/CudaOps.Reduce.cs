@@ -1,0 +1,52 @@
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Backends.Cuda.Ops;
+
+/// <summary>Row reductions and gathers: softmax.cu, argmax.cu, topk.cu, take_along_last.cu, reduce_mean.cu, embedding.cu.</summary>
+internal sealed partial class CudaOps
+{
+    private void Softmax(string kernel, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int cols = y.Shape[-1];
+        if (y.Count == 0 || cols == 0) return;
+        Rows("softmax.cu", $"{kernel}_{FloatSuffix(y, kernel)}", y.Count / cols, cols, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I32(cols));
+    }
+
+    private void ArgMax(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int cols = x[0].Shape[-1];
+        if (y.Count == 0) return;
+        if (cols == 0) throw new InvalidInputException($"ArgMax: empty last dim in {x[0].Desc}");
+        Rows("argmax.cu", $"argmax_{FloatSuffix(x[0], "ArgMax")}", y.Count, cols, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I32(cols));
+    }
+
+    private void TopK(TopKOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int cols = x[0].Shape[-1];
+        if (y.Count == 0) return;
+        Rows("topk.cu", $"topk_{FloatSuffix(x[0], "TopK")}", y.Count / op.K, cols, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I32(cols).I32(op.K));
+    }
+
+    private void TakeAlongLast(ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
+        Elements("take_along_last.cu", $"take_along_last_{Suffix(y.Type)}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr)
+            .I64(y.Count).I32(x[0].Shape[-1]).I32(x[1].Shape[-1]).Ptr(queue.ErrorWord));
+
+    private void ReduceMean(ReduceMeanOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var shape = x[0].Shape;
+        int axis = shape.NormalizeAxis(op.Axis);
+        long inner = shape.Product(axis + 1, shape.Rank);
+        Elements("reduce_mean.cu", $"reduce_mean_{FloatSuffix(y, "ReduceMean")}", y.Count,
+            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(shape[axis]).I64(Math.Max(1, inner)));
+    }
+
+    private void Embedding(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (table, ids) = (x[0], x[1]);
+        int dim = table.Shape[1];
+        Elements("embedding.cu", $"embedding_{FloatSuffix(table, "Embedding")}_{Suffix(ids.Type)}", y.Count,
+            Args().Ptr(table.Ptr).Ptr(ids.Ptr).Ptr(y.Ptr).I64(y.Count).I32(dim).I64(table.Shape[0]).Ptr(queue.ErrorWord));
+    }
+}

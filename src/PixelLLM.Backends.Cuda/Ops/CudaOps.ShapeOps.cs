@@ -1,0 +1,60 @@
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Backends.Cuda.Ops;
+
+/// <summary>Data movement by element size: permute.cu, slice.cu, concat.cu, write_at.cu, reorder_rows.cu.</summary>
+internal sealed partial class CudaOps
+{
+    private void Permute(PermuteOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var from = x[0].Shape.Strides();
+        var strides = new long[op.Perm.Length];
+        for (int d = 0; d < strides.Length; d++) strides[d] = from[op.Perm[d]];
+        Elements("permute.cu", $"permute_{Bytes(y)}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(strides.Length)
+            .Dims(Dims8.From(ShapeLongs(y.Shape))).Dims(Dims8.From(strides)));
+    }
+
+    private void Slice(SliceOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var shape = x[0].Shape;
+        int axis = shape.NormalizeAxis(op.Axis);
+        long inner = shape.Product(axis + 1, shape.Rank);
+        Elements("slice.cu", $"slice_{Bytes(y)}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(y.Shape[axis])
+            .I64(Math.Max(1, inner)).I32(shape[axis]).I32(op.Start).I32(op.Step));
+    }
+
+    private void Concat(ConcatOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int axis = y.Shape.NormalizeAxis(op.Axis);
+        long inner = y.Shape.Product(axis + 1, y.Shape.Rank), yRun = y.Shape[axis] * inner, offset = 0;
+        foreach (var part in x)
+        {
+            long run = part.Shape[axis] * inner;
+            Elements("concat.cu", $"concat_{Bytes(y)}", part.Count, Args().Ptr(part.Ptr).Ptr(y.Ptr).I64(part.Count).I64(Math.Max(1, run)).I64(yRun).I64(offset));
+            offset += run;
+        }
+    }
+
+    private void WriteAt(WriteAtOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var values = x[1];
+        int axis = y.Shape.NormalizeAxis(op.Axis);
+        long inner = y.Shape.Product(axis + 1, y.Shape.Rank);
+        if (x[0].Ptr != y.Ptr) queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
+        Elements("write_at.cu", $"write_at_{Bytes(y)}", values.Count, Args().Ptr(values.Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I64(values.Count)
+            .I32(values.Shape[axis]).I32(y.Shape[axis]).I64(inner).Ptr(queue.ErrorWord));
+    }
+
+    private void ReorderRows(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int count = y.Shape[0];
+        if (x[0].Ptr != y.Ptr) queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
+        if (count == 0 || y.Count == 0) return;
+        long rowElements = y.Count / count;
+        ulong staged = queue.Scratch(0, y.Bytes);
+        Elements("reorder_rows.cu", $"reorder_rows_stage_{Bytes(y)}", y.Count,
+            Args().Ptr(y.Ptr).Ptr(x[1].Ptr).Ptr(staged).I64(y.Count).I64(rowElements).I32(count).Ptr(queue.ErrorWord));
+        Elements("reorder_rows.cu", $"reorder_rows_commit_{Bytes(y)}", y.Count, Args().Ptr(staged).Ptr(y.Ptr).I64(y.Count).Ptr(queue.ErrorWord));
+    }
+}

@@ -1,0 +1,83 @@
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Backends.Cuda.Ops;
+
+/// <summary>Vision-encoder ops: rope.cu, window_partition.cu, rel_pos_bias.cu, resize.cu.</summary>
+internal sealed partial class CudaOps
+{
+    /// <summary>rel_pos_bias.cu's shared-memory limit on D, Kh and Kw (PXL_REL_MAX).</summary>
+    private const int RelPosMax = 256;
+
+    private void Rope(RopeOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int width = y.Shape[2];
+        Elements("rope.cu", $"rope_{FloatSuffix(y, "Rope")}", y.Count / 2, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr)
+            .I64(y.Count / 2).I32(y.Shape[1]).I32(width).I32(width / op.NumHeads).I32(op.StartToken));
+    }
+
+    private void WindowPartition(WindowPartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var s = x[0].Shape;
+        Elements("window_partition.cu", $"window_partition_{Bytes(y)}", y.Count,
+            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(s[1]).I32(s[2]).I32(s[3]).I32(op.Window));
+    }
+
+    private void WindowUnpartition(WindowUnpartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
+        Elements("window_partition.cu", $"window_unpartition_{Bytes(y)}", y.Count,
+            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(op.Height).I32(op.Width).I32(y.Shape[3]).I32(op.Window));
+
+    private void RelPosBias(RelPosBiasOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int dim = x[0].Shape[2] / op.NumHeads;
+        if (dim > RelPosMax || op.KeyH > RelPosMax || op.KeyW > RelPosMax)
+            throw new BackendException($"CUDA RelPosBias: head dim {dim} or key grid {op.KeyH}×{op.KeyW} exceeds {RelPosMax}");
+        var (hq, hk, ho) = RelPosScales(op.QueryH, op.KeyH);
+        var (wq, wk, wo) = RelPosScales(op.QueryW, op.KeyW);
+        long blocks = (long)x[0].Shape[0] * op.NumHeads * op.QueryH * op.QueryW;
+        Rows("rel_pos_bias.cu", $"rel_pos_bias_{FloatSuffix(y, "RelPosBias")}", blocks, Math.Max(op.KeyH * op.KeyW, op.KeyH + op.KeyW),
+            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I32(op.NumHeads).I32(dim).I32(op.QueryH).I32(op.QueryW)
+                .I32(op.KeyH).I32(op.KeyW).F32(hq).F32(hk).F32(ho).F32(wq).F32(wk).F32(wo), maxThreads: 256);
+    }
+
+    /// <summary>SAM's get_rel_pos index scales, rounded to fp32 exactly as the CPU backend's RelPosIndex.</summary>
+    private static (float Query, float Key, float Offset) RelPosScales(int queries, int keys) =>
+        ((float)Math.Max(keys / (double)queries, 1.0), (float)Math.Max(queries / (double)keys, 1.0),
+         (float)((keys - 1) * Math.Max(queries / (double)keys, 1.0)));
+
+    private void Resize(ResizeOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var dims = x[0].Shape.ToArray();
+        var passes = new List<(int Axis, int Size)>();
+        for (int i = 0; i < op.Axes.Length; i++)
+        {
+            int axis = x[0].Shape.NormalizeAxis(op.Axes[i]);
+            if (dims[axis] != op.Sizes[i]) passes.Add((axis, op.Sizes[i]));
+            dims[axis] = op.Sizes[i];
+        }
+        if (passes.Count == 0)
+        {
+            queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
+            return;
+        }
+        string s = FloatSuffix(y, "Resize");
+        dims = x[0].Shape.ToArray();
+        ulong source = x[0].Ptr;
+        for (int p = 0; p < passes.Count; p++)
+        {
+            var (axis, size) = passes[p];
+            int inSize = dims[axis];
+            dims[axis] = size;
+            var shape = new Shape(dims);
+            ulong target = p == passes.Count - 1 ? y.Ptr : queue.Scratch(1 + p % 2, shape.ElementCount * y.ElementSize);
+            float inverseScale = (float)(1.0 / ((double)size / inSize));
+            float kernelScale = op.Antialias ? MathF.Max(inverseScale, 1f) : 1f;
+            float radius = (op.Kernel == ResizeKernel.Linear ? 1f : 2f) * kernelScale;
+            Elements("resize.cu", $"resize_{s}", shape.ElementCount, Args().Ptr(source).Ptr(target).I64(shape.ElementCount).I32(inSize).I32(size)
+                .I64(Math.Max(1, shape.Product(axis + 1, shape.Rank))).I32(op.Kernel == ResizeKernel.Linear ? 0 : 1)
+                .F32(inverseScale).F32(kernelScale).F32(radius));
+            source = target;
+        }
+    }
+}

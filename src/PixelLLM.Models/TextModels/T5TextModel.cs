@@ -1,0 +1,70 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Models.Decoding;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Models.TextModels;
+
+/// <summary>
+/// PixelLLM's T5 path (spec §4.3, §5.1): <c>visual_projection</c> into d_model, the T5 encoder over [visual ; context]
+/// with the t5x pairwise mask, and the decoder with the target-derived t5x masks. Default engine: the full rerun, as the
+/// reference — a KV cache matches it only while no hypothesis holds a 0 (pad) token before its end.
+/// </summary>
+internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, IBackend backend) : IPixelLlmTextModel
+{
+    private const string EncoderMask = "encoder_mask";
+    private readonly Dictionary<string, PixelLlmDecoder> decoders = new(StringComparer.Ordinal);
+
+    private T5Config T5 => config.T5;
+
+    public DecodeEngine DefaultEngine => DecodeEngine.FullRerun;
+    public string EncodingName => "mid.encoder_output";
+    public string ValidMaskName => "mid.encoder_valid_mask";
+
+    public void BuildPrompts(Graph g, Tensor adapterTokens, Tensor context)
+    {
+        int n = adapterTokens.Shape[0], length = adapterTokens.Shape[1] + context.Shape[1];
+        var visual = VisualProjection.Build(new ParamScope(g, weights, "visual_projection"), adapterTokens, T5.DModel, config.VisualProjectionEps);
+        var encoded = PixelLlmText.Encode(new ParamScope(g, weights, "t5"), T5, visual, context,
+            g.Input(EncoderMask, DType.U8, n, 1, length, length));
+        g.Output("mid.visual_features", visual);
+        g.Output(EncodingName, encoded);
+    }
+
+    public void BindPromptInputs(GraphExecutor exec, bool[][] valid) => exec.SetInput(EncoderMask, PixelLlmTokens.PairwiseMask(valid));
+
+    public IStepLogits StepLogits(PromptEncoding encoding, int beams, DecodeEngine engine)
+    {
+        if (engine == DecodeEngine.KvCache)
+        {
+            var keyMask = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
+            return new T5StepLogits(new ScopedWeights(weights, "t5"), T5, backend, encoding.EncoderOutput, keyMask);
+        }
+        return new PixelLlmDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),
+            encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
+    }
+
+    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens)
+    {
+        int n = encoding.Prompts, l = config.MaxCaptionLength;
+        var ids = PixelLlmTextModels.FlattenTokens(tokens, n, l);
+        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(ids, encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1);
+        return new TextFeatures(HostTensor.FromArray(features, n, l, T5.DModel), HostTensor.FromArray(logits, n, l, T5.VocabSize));
+    }
+
+    private PixelLlmDecoder Decoder(int rows, int encoderLength)
+    {
+        var key = $"{rows}x{config.MaxCaptionLength}x{encoderLength}";
+        if (!decoders.TryGetValue(key, out var d))
+            decoders[key] = d = new PixelLlmDecoder(weights, T5, backend, rows, config.MaxCaptionLength, encoderLength);
+        return d;
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in decoders.Values) d.Dispose();
+        decoders.Clear();
+    }
+}

@@ -1,0 +1,133 @@
+using System.Runtime.InteropServices;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Runtime.Checks;
+
+/// <summary>One case's outcome: the error of the candidate against the reference, relative to the reference's largest magnitude.</summary>
+public sealed record OpCheckResult(string Op, string Case, string Shapes, double Error, double Tolerance, string? Failure)
+{
+    public bool Passed => Failure is null && Error <= Tolerance;
+}
+
+/// <summary>
+/// Runs every <see cref="OpCheckCases"/> case on a candidate backend and on a reference backend (the CPU) from the same
+/// random inputs and compares the outputs. Outputs are poisoned (NaN / 0xFF bytes) before each run so a kernel that
+/// writes nothing fails; in-place ops are compared whole. Float error is max |candidate − reference| / max |reference|;
+/// NaN must match NaN; integer outputs must be equal.
+/// </summary>
+public static class BackendCheck
+{
+    /// <summary>Runs the catalog; <paramref name="roundInput"/> rounds float inputs (to bf16 when the candidate stores bf16).</summary>
+    public static IReadOnlyList<OpCheckResult> Run(IBackend reference, IBackend candidate, double tolerance, int seed = 1234,
+        Func<float, float>? roundInput = null, Func<OpCheckCase, bool>? filter = null)
+    {
+        var results = new List<OpCheckResult>();
+        foreach (var c in OpCheckCases.All)
+        {
+            if (filter is not null && !filter(c)) continue;
+            var shapes = string.Join(" ", c.Inputs.Select(i => $"{i.DType}{i.Shape}"));
+            var inputs = c.MakeInputs(new Random(seed), roundInput ?? (v => v));
+            HostTensor expected, actual;
+            try { expected = RunOne(reference, c, inputs); }
+            catch (Exception e) { results.Add(new(c.Op.Name, c.Label, shapes, double.PositiveInfinity, tolerance, $"reference failed: {e.Message}")); continue; }
+            try { actual = RunOne(candidate, c, inputs); }
+            catch (Exception e) { results.Add(new(c.Op.Name, c.Label, shapes, double.PositiveInfinity, tolerance, $"{e.GetType().Name}: {e.Message}")); continue; }
+            var (error, failure) = Compare(expected, actual);
+            results.Add(new(c.Op.Name, c.Label, shapes, error, tolerance, failure));
+        }
+        return results;
+    }
+
+    /// <summary>Builds the one-node graph of a case and runs it on <paramref name="backend"/>: inputs written, output poisoned, read back.</summary>
+    public static HostTensor RunOne(IBackend backend, OpCheckCase c, HostTensor[] inputs)
+    {
+        var graph = new Graph();
+        var tensors = c.Inputs.Select((d, i) => graph.Input($"x{i}", d.DType, d.Shape.ToArray())).ToArray();
+        var node = graph.Apply(c.Op, tensors).Producer ?? throw new InvalidOperationException($"{c.Op.Name} made no node");
+        var buffers = new List<IBackendBuffer>();
+        try
+        {
+            var views = new TensorView[inputs.Length];
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                var buffer = backend.Allocate(Math.Max(1, inputs[i].Desc.ByteSize));
+                buffers.Add(buffer);
+                views[i] = new TensorView(buffer, 0, inputs[i].Desc);
+                backend.Write(views[i], inputs[i].Data.Span);
+            }
+            var outDesc = node.Output.Desc;
+            TensorView output;
+            if (c.Op.InPlaceInput >= 0)
+            {
+                output = views[c.Op.InPlaceInput] with { Desc = outDesc };
+            }
+            else
+            {
+                var buffer = backend.Allocate(Math.Max(1, outDesc.ByteSize));
+                buffers.Add(buffer);
+                output = new TensorView(buffer, 0, outDesc);
+                backend.Write(output, Poison(outDesc));
+            }
+            backend.Execute(node, views, output);
+            backend.Synchronize();
+            var bytes = new byte[outDesc.ByteSize];
+            backend.Read(output, bytes);
+            return new HostTensor(outDesc, bytes);
+        }
+        finally
+        {
+            foreach (var b in buffers) b.Dispose();
+        }
+    }
+
+    /// <summary>NaN in every float element, 0xFF in every integer byte.</summary>
+    public static byte[] Poison(TensorDesc desc)
+    {
+        var bytes = new byte[desc.ByteSize];
+        switch (desc.DType)
+        {
+            case DType.F32: MemoryMarshal.Cast<byte, float>(bytes.AsSpan()).Fill(float.NaN); break;
+            case DType.F16: MemoryMarshal.Cast<byte, Half>(bytes.AsSpan()).Fill(Half.NaN); break;
+            case DType.BF16: MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()).Fill(0x7fc0); break;
+            default: bytes.AsSpan().Fill(0xff); break;
+        }
+        return bytes;
+    }
+
+    /// <summary>The relative error of <paramref name="actual"/> against <paramref name="expected"/>, or why they cannot be compared.</summary>
+    public static (double Error, string? Failure) Compare(HostTensor expected, HostTensor actual)
+    {
+        if (expected.Desc != actual.Desc) return (double.PositiveInfinity, $"output {actual.Desc} but the reference gives {expected.Desc}");
+        if (!expected.DType.IsFloat())
+        {
+            var e = expected.Data.Span;
+            var a = actual.Data.Span;
+            int size = expected.DType.SizeOf();
+            for (int i = 0; i < e.Length; i += size)
+                if (!e.Slice(i, size).SequenceEqual(a.Slice(i, size)))
+                    return (double.PositiveInfinity, $"integer element {i / size} differs");
+            return (0, null);
+        }
+        var ef = expected.ToFloatArray();
+        var af = actual.ToFloatArray();
+        double scale = 0, worst = 0;
+        foreach (var v in ef) if (float.IsFinite(v)) scale = Math.Max(scale, Math.Abs(v));
+        for (int i = 0; i < ef.Length; i++)
+        {
+            if (float.IsNaN(ef[i]) || float.IsNaN(af[i]))
+            {
+                if (float.IsNaN(ef[i]) != float.IsNaN(af[i]))
+                    return (double.PositiveInfinity, $"element {i}: {af[i]} where the reference has {ef[i]}");
+                continue;
+            }
+            if (float.IsInfinity(ef[i]) || float.IsInfinity(af[i]))
+            {
+                if (ef[i] != af[i]) return (double.PositiveInfinity, $"element {i}: {af[i]} where the reference has {ef[i]}");
+                continue;
+            }
+            worst = Math.Max(worst, Math.Abs((double)af[i] - ef[i]));
+        }
+        return (scale == 0 ? worst : worst / scale, null);
+    }
+}

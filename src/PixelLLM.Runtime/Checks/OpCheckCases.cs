@@ -1,0 +1,91 @@
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Runtime.Checks;
+
+/// <summary>
+/// The catalog of backend-check cases: every op the backends implement, on small odd shapes (nothing a multiple of a
+/// warp or a tile), broadcasting and flag variants included, in the spirit of ggml's test-backend-ops.
+/// </summary>
+public static class OpCheckCases
+{
+    private static TensorDesc F(params int[] shape) => new(DType.F32, new Shape(shape));
+    private static TensorDesc T(DType dtype, params int[] shape) => new(dtype, new Shape(shape));
+    private static OpCheckCase C(string label, Op op, params TensorDesc[] inputs) => new(label, op, inputs);
+
+    /// <summary>All cases, in a fixed order.</summary>
+    public static IReadOnlyList<OpCheckCase> All { get; } = Build();
+
+    private static List<OpCheckCase> Build()
+    {
+        var cases = new List<OpCheckCase>
+        {
+            C("batched", new MatMulOp(), F(3, 5, 7), F(3, 7, 9)),
+            C("transposes alpha", new MatMulOp(true, true, 0.5f), F(2, 7, 5), F(2, 9, 7)),
+            C("broadcast a", new MatMulOp(), F(5, 7), F(2, 7, 3)),
+            C("broadcast both", new MatMulOp(false, true), F(2, 1, 5, 7), F(1, 3, 6, 7)),
+            C("bias", new LinearOp(true), F(2, 5, 7), F(9, 7), F(9)),
+            C("no bias", new LinearOp(false), F(3, 13), F(6, 13)),
+            C("3x3 s2 p1", new Conv2dOp(2, 2, 1, 1, true), F(2, 9, 11, 3), F(5, 3, 3, 3), F(5)),
+            C("patch 4x4 s4", new Conv2dOp(4, 4, 0, 0, false), F(1, 8, 12, 4), F(6, 4, 4, 4)),
+            C("pointwise", new Conv2dOp(1, 1, 0, 0, true), F(1, 5, 7, 6), F(4, 6, 1, 1), F(4)),
+            C("s2 bias", new ConvTranspose2dOp(2, true), F(2, 5, 7, 6), F(6, 3, 2, 2), F(3)),
+            C("s3 k4", new ConvTranspose2dOp(3, false), F(1, 3, 4, 5), F(5, 2, 4, 4)),
+            C("weight bias", new LayerNormOp(1e-5f), F(3, 5, 37), F(37), F(37)),
+            C("plain long", new LayerNormOp(1e-6f, false, false), F(2, 1100)),
+            C("nchw", new LayerNorm2dOp(1e-6f), F(2, 6, 5, 7), F(6), F(6)),
+            C("rows", new RmsNormOp(1e-6f), F(3, 5, 37), F(37)),
+            C("long", new RmsNormOp(1e-6f), F(2, 1030), F(1030)),
+            C("4d", new GroupNormOp(3, 1e-5f), F(2, 5, 7, 12), F(12), F(12)),
+            C("3d", new GroupNormOp(4, 1e-5f), F(3, 10, 8), F(8), F(8)),
+            C("", new ScaleOp(0.5f, 1.5f), F(4, 9)),
+            C("", new SwiGluOp(), F(3, 17), F(3, 17)),
+            C("rows", new SoftmaxOp(), F(5, 37)),
+            C("long", new SoftmaxOp(), F(2, 1100)),
+            C("rows", new LogSoftmaxOp(), F(5, 37)),
+            C("long", new LogSoftmaxOp(), F(2, 1100)),
+            C("rows", new ArgMaxOp(), F(6, 37)),
+            C("long", new ArgMaxOp(), F(3, 2000)),
+            C("k4", new TopKOp(4), F(5, 37)),
+            C("k1", new TopKOp(1), F(3, 100)),
+            C("full", new TopKOp(13), F(2, 13)),
+            C("", new TakeAlongLastOp(), F(4, 9), T(DType.I32, 4, 3)) with { Integers = new() { [1] = 9 } },
+            C("axis 1", new ReduceMeanOp(1), F(3, 5, 7)),
+            C("last keepdim", new ReduceMeanOp(-1, true), F(4, 9)),
+            C("i32 ids", new EmbeddingOp(), F(11, 6), T(DType.I32, 2, 5)) with { Integers = new() { [1] = 11 } },
+            C("i64 ids", new EmbeddingOp(), F(11, 6), T(DType.I64, 7)) with { Integers = new() { [1] = 11 } },
+            C("4d", new PermuteOp([0, 2, 3, 1]), F(2, 3, 4, 5)),
+            C("i32 2d", new PermuteOp([1, 0]), T(DType.I32, 3, 5)),
+            C("step 3", new SliceOp(1, 2, 8, 3), F(4, 9, 5)),
+            C("axis 0", new SliceOp(0, 1, 3), F(4, 9, 5)),
+            C("axis 1", new ConcatOp(1), F(2, 3, 4), F(2, 5, 4)),
+            C("i32 three", new ConcatOp(0), T(DType.I32, 1, 3), T(DType.I32, 2, 3), T(DType.I32, 3, 3)),
+            C("plain", new AttentionOp(4, 0.25f), F(2, 5, 64), F(2, 7, 64), F(2, 7, 32)),
+            C("bias", new AttentionOp(4, 0.25f, HasBias: true), F(2, 5, 64), F(2, 7, 64), F(2, 7, 64), F(1, 4, 5, 7)),
+            C("mask", new AttentionOp(2, 0.3f, HasMask: true), F(2, 3, 32), F(2, 9, 32), F(2, 9, 32), T(DType.U8, 2, 1, 1, 9)),
+            C("causal", new AttentionOp(2, 0.3f, Causal: true), F(1, 3, 32), F(1, 7, 32), F(1, 7, 32)),
+            C("d80 long", new AttentionOp(2, 0.1f), F(1, 6, 160), F(1, 45, 160), F(1, 45, 160)),
+            C("bias mask causal", new AttentionOp(1, 0.2f, true, true, true, -1e4f), F(2, 6, 16), F(2, 6, 16), F(2, 6, 16), F(2, 1, 6, 6), T(DType.U8, 1, 1, 6, 6)),
+            C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
+            C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
+            C("cropped", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 3)),
+            C("q3x4 k5x2", new RelPosBiasOp(2, 3, 4, 5, 2), F(2, 12, 16), F(9, 8), F(7, 8)),
+            C("linear aa", new ResizeOp([1, 2], [13, 4], ResizeKernel.Linear), F(2, 7, 9, 3)),
+            C("cubic", new ResizeOp([-1], [11], ResizeKernel.Cubic, false), F(1, 5, 6)),
+            C("axis 1", new WriteAtOp(1), F(3, 8, 5), F(3, 2, 5), T(DType.I32, 1)) with { Integers = new() { [2] = 7 } },
+            C("", new ReorderRowsOp(), F(4, 6), T(DType.I32, 4)) with { Integers = new() { [1] = 4 } },
+        };
+        foreach (var kind in Enum.GetValues<UnaryKind>())
+            cases.Add(C(kind.ToString(), new UnaryOp(kind), F(3, 7, 11)) with { Positive = kind == UnaryKind.Sqrt ? [0] : [] });
+        foreach (var kind in Enum.GetValues<BinaryKind>())
+            cases.Add(C($"{kind} broadcast", new BinaryOp(kind), F(3, 1, 5), F(4, 5)) with { Positive = kind == BinaryKind.Div ? [1] : [] });
+        cases.Add(C("Div i32", new BinaryOp(BinaryKind.Div), T(DType.I32, 3, 5), T(DType.I32, 5)) with { Integers = new() { [0] = 100, [1] = 9 }, SignedIntegers = [0], Positive = [1] });
+        cases.Add(C("Sub u8", new BinaryOp(BinaryKind.Sub), T(DType.U8, 2, 7), T(DType.U8, 2, 7)) with { Integers = new() { [0] = 256, [1] = 256 } });
+        cases.Add(C("Max i64", new BinaryOp(BinaryKind.Max), T(DType.I64, 6), T(DType.I64, 2, 1)) with { Integers = new() { [0] = 50, [1] = 50 }, SignedIntegers = [0, 1] });
+        cases.Add(C("Mul f16", new BinaryOp(BinaryKind.Mul), T(DType.F16, 2, 3, 5), T(DType.F16, 5)));
+        foreach (var (from, to) in new[] { (DType.F32, DType.I32), (DType.F32, DType.BF16), (DType.F32, DType.F16), (DType.I32, DType.F32),
+                     (DType.F16, DType.F32), (DType.I64, DType.I32), (DType.F32, DType.U8), (DType.U8, DType.F32) })
+            cases.Add(C($"{from}->{to}", new CastOp(to), T(from, 3, 7)) with { Integers = new() { [0] = 1000 }, SignedIntegers = [0] });
+        return cases;
+    }
+}

@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using PixelLLM.Backends.Cuda;
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Backends.Cuda.Interop;
+using PixelLLM.Backends.Cuda.Ops;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Checks;
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Tests;
+
+/// <summary>
+/// The CUDA dispatch checked without a GPU: every backend-check case is dispatched onto a recording queue, and every
+/// launch must name a kernel that its kernels/*.cu file really defines (NVRTC-compiled PTX), with exactly the argument
+/// sizes the kernel's .param list declares. Together with the catalog-coverage test this proves the CUDA switch covers
+/// every op the CPU backend runs.
+/// </summary>
+public partial class CudaDispatchTests
+{
+    private static readonly Lazy<Dictionary<string, Dictionary<string, int[]>>> Entries = new(CompileAllToPtx);
+
+    public static TheoryData<int, string> Cases()
+    {
+        var data = new TheoryData<int, string>();
+        for (int i = 0; i < OpCheckCases.All.Count; i++)
+            foreach (var storage in new[] { "F32", "BF16" })
+                data.Add(i, storage);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void EveryLaunchNamesAKernelOfItsFileWithMatchingArguments(int index, string storage)
+    {
+        var c = OpCheckCases.All[index];
+        var recorder = new RecordingQueue();
+        var floatStorage = Enum.Parse<DType>(storage);
+        var graph = new Graph();
+        var inputs = c.Inputs.Select((d, i) => graph.Input($"x{i}", d.DType, d.Shape.ToArray())).ToArray();
+        var output = graph.Apply(c.Op, inputs);
+        ulong next = 0x10000;
+        DeviceTensor Fake(TensorDesc d)
+        {
+            var t = new DeviceTensor(next, d, d.DType == DType.F32 ? floatStorage : d.DType);
+            next += (ulong)Math.Max(256, d.ByteSize);
+            return t;
+        }
+        var x = c.Inputs.Select(Fake).ToArray();
+        var y = c.Op.InPlaceInput >= 0 ? x[c.Op.InPlaceInput] : Fake(output.Desc);
+
+        new CudaOps(recorder).Dispatch(c.Op, x, y);
+
+        Assert.True(recorder.Actions > 0, $"{c.Op.Name} {c.Label}: the dispatch queued nothing");
+        foreach (var (file, kernel, sizes) in recorder.Launches)
+        {
+            Assert.True(Entries.Value.TryGetValue(file, out var entries), $"{c.Op.Name}: launch from unknown file {file}");
+            Assert.True(entries!.TryGetValue(kernel, out var parameters), $"{c.Op.Name}: {file} has no kernel {kernel}; it has {string.Join(", ", entries.Keys.Take(12))}…");
+            Assert.Equal(parameters!, sizes);
+        }
+    }
+
+    [Fact]
+    public void EveryOpTheBackendsRunHasACheckCase()
+    {
+        var opTypes = typeof(Op).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(Op)) && !t.IsAbstract)
+            .Where(t => t != typeof(PixelLLM.Runtime.Ops.ReshapeOp)) // a view: no kernel on any backend
+            .ToHashSet();
+        var covered = OpCheckCases.All.Select(c => c.Op.GetType()).ToHashSet();
+        var missing = opTypes.Where(t => !covered.Contains(t)).Select(t => t.Name).Order().ToArray();
+        Assert.True(missing.Length == 0, $"ops without a backend-check case (and so without a dispatch check): {string.Join(", ", missing)}");
+    }
+
+    [Fact]
+    public void AnUnknownOpIsRejectedByName()
+    {
+        var e = Assert.Throws<NotSupportedException>(() => new CudaOps(new RecordingQueue()).Dispatch(new MadeUpOp(), [], default));
+        Assert.Contains("MadeUp", e.Message);
+    }
+
+    [Fact]
+    public void KernelArgumentsAreAlignedLikeAParamBlock()
+    {
+        var args = new KernelArgs().I32(7).Dims(Dims8.From([1, 2, 3])).F32(1.5f).Ptr(0xdead);
+        Assert.Equal([4, 64, 4, 8], args.Sizes.ToArray());
+        Assert.Equal([0, 8, 72, 80], Enumerable.Range(0, args.Count).Select(args.Offset));
+        Assert.Equal(3L, BitConverter.ToInt64(args.Data, 8 + 16));
+    }
+
+    private sealed record MadeUpOp : Op
+    {
+        public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs) => inputs[0];
+    }
+
+    private sealed class RecordingQueue : IDeviceQueue
+    {
+        public List<(string File, string Kernel, int[] Sizes)> Launches { get; } = [];
+        public int Actions { get; private set; }
+        public ulong ErrorWord => 0x8;
+
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
+        {
+            Assert.True(grid.X > 0 && grid.Y > 0 && grid.Z > 0, $"{kernel}: empty grid {grid}");
+            Assert.True(block is > 0 and <= 1024 && block % 32 == 0, $"{kernel}: block of {block} threads");
+            Launches.Add((file, kernel, args.Sizes.ToArray()));
+            Actions++;
+        }
+
+        public void Gemm(in GemmCall call)
+        {
+            Assert.True(call.M > 0 && call.N > 0 && call.K > 0 && call.Batch > 0, $"degenerate GEMM {call}");
+            Actions++;
+        }
+
+        public void Copy(ulong destination, ulong source, long bytes) => Actions++;
+        public void Fill(ulong destination, byte value, long bytes) => Actions++;
+        public ulong Scratch(int slot, long bytes) => 0x100000000UL * (ulong)(slot + 1);
+    }
+
+    [GeneratedRegex(@"\.entry\s+(?<name>\w+)\s*\((?<params>[^)]*)\)", RegexOptions.Singleline)]
+    private static partial Regex EntryPattern();
+
+    [GeneratedRegex(@"\.param\s+(?:\.align\s+\d+\s+)?\.(?<type>[a-z]+)(?<bits>\d+)\s+\w+(?:\[(?<count>\d+)\])?")]
+    private static partial Regex ParamPattern();
+
+    /// <summary>kernel file → entry name → byte size of each parameter, from PTX for compute_80.</summary>
+    private static Dictionary<string, Dictionary<string, int[]>> CompileAllToPtx()
+    {
+        var nvrtc = Nvrtc.TryLoad(out var whyNot) ?? throw new InvalidOperationException($"libnvrtc is needed for this test: {whyNot}");
+        var result = new Dictionary<string, Dictionary<string, int[]>>();
+        foreach (var file in KernelSources.KernelFiles)
+        {
+            using var program = nvrtc.CreateProgram(KernelSources.Read(file), file, [(KernelSources.PreludeName, KernelSources.Prelude)]);
+            program.Compile([.. KernelCompiler.BaseOptions, "--gpu-architecture=compute_80"]);
+            var ptx = Encoding.UTF8.GetString(program.GetPtx()).TrimEnd('\0');
+            var entries = new Dictionary<string, int[]>();
+            foreach (Match m in EntryPattern().Matches(ptx))
+                entries[m.Groups["name"].Value] = ParamPattern().Matches(m.Groups["params"].Value)
+                    .Select(p => int.Parse(p.Groups["bits"].Value, CultureInfo.InvariantCulture) / 8
+                                 * (p.Groups["count"].Success ? int.Parse(p.Groups["count"].Value, CultureInfo.InvariantCulture) : 1))
+                    .ToArray();
+            result[file] = entries;
+        }
+        return result;
+    }
+}
