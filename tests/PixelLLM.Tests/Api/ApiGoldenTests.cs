@@ -124,3 +124,34 @@ public class ApiGoldenTests(TinyModel tiny) : IClassFixture<TinyModel>
     private static void Near(float expected, float actual) =>
         Assert.True(Math.Abs(expected - actual) <= PixelAtol + PixelRtol * Math.Abs(expected), $"expected {expected}, got {actual}");
 }
+
+/// <summary>The same API over the GIT/BERT variant (golden tiny_git, WordPiece vocab.txt): the pixelllm_git cases' tokens and boxes.</summary>
+public class ApiGitGoldenTests
+{
+    [Fact]
+    public void CaptionAndBoxCaptionsAreTheGitCases()
+    {
+        var dir = TinyModel.Create(Path.Combine(Path.GetTempPath(), $"pixelllm-api-git-{Guid.NewGuid():N}"), git: true);
+        try
+        {
+            using var model = PixelLlmModel.Load(dir);
+            var trace = model.Caption(PixelImage.Load(Path.Combine(TinyModel.GitGoldenDir, "caption_trace.png")));
+            Assert.Equal("h man w", trace.Text);
+            Assert.Equal([2, 15, 103, 30, 3], trace.Tokens.Select(t => t.Id));
+            using var golden = GoldenCase.Open(Path.Combine(TinyModel.GitGoldenDir, "caption_trace"));
+            var box = golden.Input("out.point_detection_boxes").ToFloatArray();
+            Assert.NotNull(trace.TraceBox);
+            Assert.True(Math.Abs(box[0] - trace.TraceBox!.Value.X0) < 2e-3 && Math.Abs(box[3] - trace.TraceBox.Value.Y1) < 2e-3, $"{trace.TraceBox} vs {box[0]}, {box[3]}");
+
+            using var loca = GoldenCase.Open(Path.Combine(TinyModel.GitGoldenDir, "loca_caption"));
+            var b = loca.Input("in.prompt_boxes").ToFloatArray();
+            var image = PixelImage.Load(Path.Combine(TinyModel.GitGoldenDir, "loca_caption.png"));
+            var results = model.Caption(image, Enumerable.Range(0, 3).Select(i => new Box(b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3])).ToArray());
+            Assert.Equal(["##cl r atl rl rl b", "caption : sitting ofed g man", "captionj"], results.Select(r => r.Text).ToArray());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

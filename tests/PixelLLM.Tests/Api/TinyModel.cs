@@ -21,23 +21,27 @@ public sealed class TinyModel : IDisposable
 
     public static string GoldenDir => Path.Combine(Golden.Root, ScenicGolden.Component);
 
-    /// <summary>Writes the model directory at <paramref name="dir"/> and returns it.</summary>
-    public static string Create(string dir)
+    public static string GitGoldenDir => Path.Combine(Golden.Root, "pixelllm_git");
+
+    /// <summary>Writes the model directory at <paramref name="dir"/> and returns it (the GIT/BERT tiny model with <paramref name="git"/>).</summary>
+    public static string Create(string dir, bool git = false)
     {
         System.IO.Directory.CreateDirectory(dir);
-        using var golden = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(GoldenDir, "caption_trace.json")));
+        var source = git ? GitGoldenDir : GoldenDir;
+        var (weights, tokenizer, kind) = git ? ("tiny_git.weights.safetensors", "vocab.txt", "wordpiece") : ("tiny_t5.weights.safetensors", "spiece.model", "sentencepiece");
+        using var golden = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(source, "caption_trace.json")));
         var config = new JsonObject
         {
             ["format"] = "pixelllm-native/1",
-            ["name"] = "golden-tiny-t5",
+            ["name"] = git ? "golden-tiny-git" : "golden-tiny-t5",
             ["model"] = JsonNode.Parse(golden.RootElement.GetProperty("config").GetRawText()),
             ["dtype"] = "f32",
             ["weights"] = new JsonArray("model.safetensors"),
-            ["tokenizer"] = new JsonObject { ["kind"] = "sentencepiece", ["file"] = "spiece.model" },
+            ["tokenizer"] = new JsonObject { ["kind"] = kind, ["file"] = tokenizer },
         };
         File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
-        File.Copy(Path.Combine(GoldenDir, "tiny_t5.weights.safetensors"), Path.Combine(dir, "model.safetensors"), overwrite: true);
-        File.Copy(Path.Combine(GoldenDir, "spiece.model"), Path.Combine(dir, "spiece.model"), overwrite: true);
+        File.Copy(Path.Combine(source, weights), Path.Combine(dir, "model.safetensors"), overwrite: true);
+        File.Copy(Path.Combine(source, tokenizer), Path.Combine(dir, tokenizer), overwrite: true);
         return dir;
     }
 
