@@ -22,6 +22,31 @@ public class PixelImageTests
     }
 
     [Fact]
+    public void JpegDecodesCloseToItsSource()
+    {
+        // A smooth image (JPEG keeps it within a few levels) whose channels differ, so a channel mix-up would show.
+        var rgb = new byte[96 * 64 * 3];
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 96; x++)
+                (rgb[(y * 96 + x) * 3], rgb[(y * 96 + x) * 3 + 1], rgb[(y * 96 + x) * 3 + 2]) = ((byte)(x * 2), (byte)(y * 3), (byte)200);
+        var source = PixelImage.FromRgb(rgb, 96, 64);
+        using var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(source.Width, source.Height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Opaque));
+        var pixels = bitmap.GetPixelSpan();
+        for (int i = 0, j = 0; i < source.Rgb.Length; i += 3, j += 4)
+        {
+            source.Rgb.Slice(i, 3).CopyTo(pixels.Slice(j, 3));
+            pixels[j + 3] = 255;
+        }
+        using var jpeg = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Jpeg, 95);
+        var decoded = PixelImage.Decode(jpeg.ToArray(), "x.jpg");
+        Assert.Equal((source.Width, source.Height), (decoded.Width, decoded.Height));
+        double meanError = 0;
+        for (int i = 0; i < source.Rgb.Length; i++) meanError += Math.Abs(source.Rgb[i] - decoded.Rgb[i]);
+        meanError /= source.Rgb.Length;
+        Assert.InRange(meanError, 0, 2);
+    }
+
+    [Fact]
     public void CorruptTruncatedAndForeignFilesAreInvalidInput()
     {
         var png = File.ReadAllBytes(Png("referring"));
