@@ -5,6 +5,8 @@ var root = new RootCommand("PixelLLM.Native: pixel-aligned captioning, referring
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(CaptionCommand.Create());
+root.Subcommands.Add(ReferCommand.Create());
 root.Subcommands.Add(KernelsCommand.Create());
 root.Subcommands.Add(BackendCheckCommand.Create());
 

@@ -18,16 +18,19 @@ public sealed record CanvasImage(HostTensor Pixels, HostTensor PaddingMask, int 
 /// </summary>
 public static class ImagePreprocess
 {
-    /// <summary><paramref name="image"/> U8 (h, w, 3), h and w ≤ canvas.</summary>
+    /// <summary>
+    /// <paramref name="image"/> U8 (h, w, 3), or F32 (h, w, 3) on 0..255 — a resampled image keeps its float values, as the
+    /// reference resizes after the float cast (spec §3.1); h and w ≤ canvas.
+    /// </summary>
     public static CanvasImage ToCanvas(HostTensor image, int canvas)
     {
         var s = image.Shape;
-        if (image.DType != DType.U8 || s.Rank != 3 || s[2] != 3)
-            throw new InvalidInputException($"image must be U8 (height, width, 3) RGB, got {image.Desc}");
+        if (image.DType is not (DType.U8 or DType.F32) || s.Rank != 3 || s[2] != 3)
+            throw new InvalidInputException($"image must be U8 or F32 (height, width, 3) RGB, got {image.Desc}");
         int h = s[0], w = s[1];
         if (h < 1 || w < 1 || h > canvas || w > canvas)
             throw new InvalidInputException($"image {h}×{w} must be non-empty and fit the {canvas}×{canvas} canvas (resize it first)");
-        var pixels = image.Data.Span;
+        var pixels = image.ToFloatArray();
         var values = new float[canvas * canvas * 3];
         var mask = new float[canvas * canvas];
         for (int y = 0; y < h; y++)

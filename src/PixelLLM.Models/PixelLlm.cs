@@ -150,14 +150,16 @@ public sealed class PixelLlm : IDisposable
     /// decoder at every step, as the reference; <see cref="DecodeEngine.KvCache"/> feeds one position per step. Without
     /// <paramref name="engine"/>, the one that reproduces the reference for this language model: T5 the full rerun (a KV
     /// cache drops the t5x rule that masks key j when token j + 1 is 0), GIT the KV cache (exact, errata D7).
+    /// <paramref name="observer"/> (optional) sees the token buffer before every step (streaming, progress).
     /// </summary>
-    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine? engine = null)
+    public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine? engine = null, DecodeObserver? observer = null)
     {
         var options = new DecodeOptions(Config.BeginTokenId, Config.EndTokenId, Config.MaxCaptionLength);
         int n = encoding.Prompts;
         int beams = mode is DecodeMode.Beam b ? b.Options.Beams : 1;
         var step = text.StepLogits(encoding, beams, engine ?? text.DefaultEngine);
         using var owned = step as IDisposable;
+        if (observer is not null) step = new ObservedStepLogits(step, observer);
         switch (mode)
         {
             case DecodeMode.Greedy:

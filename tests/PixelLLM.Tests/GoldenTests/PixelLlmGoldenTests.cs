@@ -51,7 +51,7 @@ public class PixelLlmGoldenTests(ITestOutputHelper log)
         int canvas = model.Config.Canvas;
         var e = Assert.Throws<InvalidInputException>(() => model.EncodeImage(HostTensor.Zeros(DType.U8, canvas + 1, canvas, 3)));
         Assert.Contains("canvas", e.Message);
-        Assert.Throws<InvalidInputException>(() => model.EncodeImage(HostTensor.Zeros(DType.F32, 10, 10, 3)));
+        Assert.Throws<InvalidInputException>(() => model.EncodeImage(HostTensor.Zeros(DType.I32, 10, 10, 3)));
         Assert.Throws<InvalidInputException>(() => model.EncodeImage(HostTensor.Zeros(DType.U8, 10, 10, 4)));
     }
 

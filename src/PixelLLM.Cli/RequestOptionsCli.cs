@@ -1,0 +1,53 @@
+using System.CommandLine;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Cli;
+
+/// <summary>What every request command (caption, refer) shares: the image, the model, the backend and the output files.</summary>
+internal sealed record RequestArgs(string Image, string? Model, string Backend, string? Json, string? Overlay, string? Dump, int Threads = 0);
+
+/// <summary>The options of <see cref="RequestArgs"/> and the model lookup they imply.</summary>
+internal sealed class RequestOptionsCli
+{
+    public Argument<string> Image { get; } = new("image") { Description = "a PNG or JPEG image" };
+    public Option<string?> Model { get; } = new("--model") { Description = "model directory (default: models/default under the repository root, or $PIXELLLM_MODEL)" };
+    public Option<string> Backend { get; } = new("--backend") { Description = "cpu (default) or cuda", DefaultValueFactory = _ => "cpu" };
+    public Option<string?> Json { get; } = new("--json") { Description = "write the result as JSON to this file (schema in the README)" };
+    public Option<string?> Overlay { get; } = new("--overlay") { Description = "write a PNG of the image with the trace, boxes and text drawn on it" };
+    public Option<string?> Dump { get; } = new("--dump") { Description = "write every named intermediate (mid.*, out.*) to this .safetensors file" };
+    public Option<int> Threads { get; } = new("--threads") { Description = "CPU cores to use (default: all)", DefaultValueFactory = _ => 0 };
+
+    public void AddTo(Command command)
+    {
+        command.Arguments.Add(Image);
+        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads }) command.Options.Add(o);
+    }
+
+    public RequestArgs Read(ParseResult parse) => new(parse.GetValue(Image)!, parse.GetValue(Model), parse.GetValue(Backend)!,
+        parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads));
+
+    public const string ModelEnvironmentVariable = "PIXELLLM_MODEL";
+
+    /// <summary>--model, else $PIXELLLM_MODEL, else models/default of the repository this CLI was built from.</summary>
+    public static string ResolveModel(string? model)
+    {
+        if (!string.IsNullOrEmpty(model)) return model;
+        var fromEnvironment = Environment.GetEnvironmentVariable(ModelEnvironmentVariable);
+        if (!string.IsNullOrEmpty(fromEnvironment)) return fromEnvironment;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (!File.Exists(Path.Combine(dir.FullName, "PixelLLM.Native.sln"))) continue;
+            var path = Path.Combine(dir.FullName, "models", "default");
+            return Directory.Exists(path) ? path
+                : throw new ModelFileException($"no model given and the default model {path} is absent (pass --model DIR)");
+        }
+        throw new ModelFileException("no model given (pass --model DIR or set PIXELLLM_MODEL)");
+    }
+
+    public static ComputeBackend ParseBackend(string name) => name switch
+    {
+        "cpu" => ComputeBackend.Cpu,
+        "cuda" => ComputeBackend.Cuda,
+        _ => throw new InvalidInputException($"--backend: unknown backend '{name}' (expected cpu or cuda)"),
+    };
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.SafeTensors;
+
+namespace PixelLLM.Cli;
+
+/// <summary>
+/// The common part of a request command: check the outputs can be written, load image and model, run with progress on a
+/// terminal, then write every requested output all-or-nothing (temporary files renamed only when all are complete).
+/// </summary>
+internal static class RequestRun
+{
+    public static int Execute<T>(RequestArgs args, TextWriter output, Func<PixelLlmModel, PixelImage, RequestOptions, T> run,
+        Func<T, PixelImage, byte[]> json, Func<T, PixelImage, byte[]> overlay, Action<T, TextWriter> print)
+    {
+        foreach (var path in new[] { args.Json, args.Overlay, args.Dump })
+            if (path is not null) CheckWritable(path);
+        if (args.Threads < 0) throw new InvalidInputException($"--threads must be 0 (all cores) or positive, got {args.Threads}");
+        var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1 };
+        var modelDir = RequestOptionsCli.ResolveModel(args.Model);
+        var image = PixelImage.Load(args.Image, options.MaxImagePixels);
+        using var model = PixelLlmModel.Load(modelDir, options);
+
+        var trace = args.Dump is null ? null : new SortedDictionary<string, HostTensor>(StringComparer.Ordinal);
+        var progress = Progress.OnTerminal();
+        var result = run(model, image, new RequestOptions { OnEvent = progress, Trace = trace });
+        progress?.Invoke(new StageStarted("done"));
+
+        var pending = new List<(string Temp, string Final)>();
+        try
+        {
+            if (args.Json is not null) pending.Add(WriteTemp(args.Json, json(result, image)));
+            if (args.Overlay is not null) pending.Add(WriteTemp(args.Overlay, overlay(result, image)));
+            if (args.Dump is not null) SafeTensorsWriter.Write(args.Dump, trace!, new Dictionary<string, string> { ["source"] = args.Image, ["model"] = modelDir });
+            foreach (var (temp, final) in pending) File.Move(temp, final, overwrite: true);
+            pending.Clear();
+        }
+        finally
+        {
+            foreach (var (temp, _) in pending) File.Delete(temp);
+        }
+        print(result, output);
+        return 0;
+    }
+
+    /// <summary>Fails before any work when an output's folder is missing or the path is a folder.</summary>
+    private static void CheckWritable(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new InvalidInputException($"{path}: is a directory, expected an output file name");
+        var dir = Path.GetDirectoryName(full);
+        if (dir is null || !Directory.Exists(dir)) throw new InvalidInputException($"{path}: the folder {dir} does not exist");
+    }
+
+    private static (string, string) WriteTemp(string path, byte[] bytes)
+    {
+        var full = Path.GetFullPath(path);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllBytes(temp, bytes);
+        return (temp, full);
+    }
+
+    /// <summary>Stage lines with timings on stderr, only when stderr is a terminal.</summary>
+    private static class Progress
+    {
+        public static Action<PixelLlmEvent>? OnTerminal()
+        {
+            if (Console.IsErrorRedirected) return null;
+            var clock = Stopwatch.StartNew();
+            string? stage = null;
+            int tokens = 0;
+            return e =>
+            {
+                switch (e)
+                {
+                    case StageStarted s:
+                        if (stage is not null) Console.Error.WriteLine($"\rpixelllm: {stage} {clock.Elapsed.TotalSeconds:F1} s" + new string(' ', 12));
+                        (stage, tokens) = (s.Stage == "done" ? null : s.Stage, 0);
+                        clock.Restart();
+                        if (stage is not null) Console.Error.Write($"pixelllm: {stage} ...");
+                        break;
+                    case TokenDecoded:
+                        Console.Error.Write($"\rpixelllm: {stage} ... {++tokens} tokens");
+                        break;
+                }
+            };
+        }
+    }
+}

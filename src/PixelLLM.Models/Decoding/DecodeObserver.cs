@@ -1,0 +1,19 @@
+namespace PixelLLM.Models.Decoding;
+
+/// <summary>
+/// Sees the token buffer each time the decoder asks for the logits of <paramref name="position"/>: every slot before it has
+/// been written (rows × length, row-major). Used to stream tokens and report progress; it must not keep the span.
+/// </summary>
+public delegate void DecodeObserver(int position, ReadOnlySpan<int> sequences, int rows);
+
+/// <summary>An <see cref="IStepLogits"/> that tells an observer about every step before computing it.</summary>
+internal sealed class ObservedStepLogits(IStepLogits inner, DecodeObserver observer) : IStepLogits
+{
+    public int VocabSize => inner.VocabSize;
+
+    public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)
+    {
+        observer(position, sequences, rows);
+        inner.Compute(sequences, rows, position, parents, logits);
+    }
+}

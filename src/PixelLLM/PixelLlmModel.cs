@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using PixelLLM.Backends.Cpu;
+using PixelLLM.Models;
+using PixelLLM.Models.Tokenizers;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+
+namespace PixelLLM;
+
+/// <summary>
+/// A loaded PixelLLM: load once, then caption, caption boxes and locate referring expressions, from any number of threads.
+/// Coordinates in and out are pixels of the ORIGINAL image (the model's resize to its eval size is undone). Requests on one
+/// model share its weights; each running request has its own compiled graphs (see <see cref="PixelLlmOptions.MaxConcurrentRequests"/>).
+/// Dispose it when no request is running.
+/// </summary>
+public sealed class PixelLlmModel : IDisposable
+{
+    /// <summary>Longest text (characters) a request accepts before tokenising.</summary>
+    public const int MaxTextLength = 2000;
+
+    private readonly LoadedModelFiles files;
+    private readonly IBackend backend;
+    private readonly ExecutorPool pool;
+    private readonly PixelLlmOptions options;
+
+    private PixelLlmModel(LoadedModelFiles files, IBackend backend, PixelLlmOptions options)
+    {
+        this.files = files;
+        this.backend = backend;
+        this.options = options;
+        // One device queue: GPU requests run one at a time (the CPU backend keeps no per-call state and runs them side by side).
+        int capacity = options.Backend == ComputeBackend.Cuda ? 1 : options.MaxConcurrentRequests;
+        pool = new ExecutorPool(files.Config, files.Weights, backend, capacity, options.Threads);
+    }
+
+    /// <summary>Opens a model directory (config.json + safetensors + tokenizer; format in the README).</summary>
+    /// <exception cref="ModelFileException">The directory, its config, weights or tokenizer are missing or do not agree.</exception>
+    /// <exception cref="BackendException">The backend is not available.</exception>
+    public static PixelLlmModel Load(string modelDirectory, PixelLlmOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        options ??= new PixelLlmOptions();
+        options.Validate();
+        var backend = CreateBackend(options.Backend);
+        LoadedModelFiles files;
+        try { files = ModelLoading.Open(modelDirectory); }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+        return new PixelLlmModel(files, backend, options);
+    }
+
+    /// <summary>The model's name from its config.json, if any.</summary>
+    public string? Name => files.Name;
+
+    /// <summary>Side of the square canvas the image is resized into (384 for the paper's models).</summary>
+    public int Canvas => files.Config.Canvas;
+
+    /// <summary>Decoder length L: captions have at most L − 2 tokens.</summary>
+    public int MaxCaptionLength => files.Config.MaxCaptionLength;
+
+    /// <summary>Whether the model predicts per-token points (trace boxes, referring boxes).</summary>
+    public bool HasPointHead => files.Config.PointHead is not null;
+
+    /// <summary>The backend in use ("cpu", "cuda").</summary>
+    public string BackendName => backend.Name;
+
+    /// <summary>Decodes an image file with this model's pixel limit.</summary>
+    /// <exception cref="InvalidInputException">Unreadable, corrupt or too large.</exception>
+    public PixelImage LoadImage(string path) => PixelImage.Load(path, options.MaxImagePixels);
+
+    /// <summary>
+    /// Caption with per-token trace of the whole image (no <paramref name="box"/>: the <c>*_trace</c> task, beam 4) or of one
+    /// region (the location-conditioned task, greedy).
+    /// </summary>
+    /// <exception cref="InvalidInputException">The box is degenerate or outside the image.</exception>
+    public CaptionResult Caption(PixelImage image, Box? box = null, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (box is null) return Run(request, r => r.Caption(image, [Box.Whole(image.Width, image.Height)], TaskSettings.CaptionTrace))[0];
+        return Caption(image, [box.Value], request)[0];
+    }
+
+    /// <summary>
+    /// Location-conditioned captions of several regions of one image in one batch (one vision pass, one encoder pass); each
+    /// result equals the single-box call's.
+    /// </summary>
+    /// <exception cref="InvalidInputException">No box, or a box is degenerate or outside the image.</exception>
+    public IReadOnlyList<CaptionResult> Caption(PixelImage image, IReadOnlyList<Box> boxes, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(boxes);
+        if (boxes.Count == 0) throw new InvalidInputException("caption: at least one box is needed");
+        foreach (var b in boxes) b.Validate(image.Width, image.Height);
+        return Run(request, r => r.Caption(image, boxes, TaskSettings.LocationCaption));
+    }
+
+    /// <summary>
+    /// Locates a referring expression: context "where is " + <paramref name="text"/>, the box at the position that emits EOS.
+    /// By default the decoder input is the expression itself (the reference's teacher-forced RefCOCO mode, spec §13.2); with
+    /// <paramref name="decodeText"/> the text is beam-decoded first and the box read from the decoded sequence.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The text is empty or too long for the model.</exception>
+    public ReferResult Refer(PixelImage image, string text, bool decodeText = false, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(text);
+        if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("refer: the expression is empty");
+        if (text.Length > MaxTextLength) throw new InvalidInputException($"refer: the expression has {text.Length} characters, at most {MaxTextLength}");
+        return Run(request, r => r.Refer(image, text, decodeText));
+    }
+
+    /// <summary>
+    /// <see cref="Caption(PixelImage, Box?, RequestOptions?)"/> as a stream: stage starts, tokens as they are decoded, then the
+    /// result with its points once the teacher-forced rerun is done. The work runs on a pool thread.
+    /// </summary>
+    public IAsyncEnumerable<PixelLlmEvent> CaptionStreamAsync(PixelImage image, Box? box = null, CancellationToken cancellation = default) =>
+        Stream(request => Caption(image, box, request), cancellation);
+
+    /// <summary><see cref="Refer"/> as a stream (see <see cref="CaptionStreamAsync"/>).</summary>
+    public IAsyncEnumerable<PixelLlmEvent> ReferStreamAsync(PixelImage image, string text, bool decodeText = false, CancellationToken cancellation = default) =>
+        Stream(request => Refer(image, text, decodeText, request), cancellation);
+
+    // Segment(image, text) and DenseCaption(image) belong here next: their model stages come with the refseg / densecap work.
+
+    private T Run<T>(RequestOptions? request, Func<RequestRunner, T> work)
+    {
+        request ??= new RequestOptions();
+        DecodeEngine? engine = options.KvCacheDecoding ? DecodeEngine.KvCache : null;
+        return pool.Run(model => work(new RequestRunner(model, files.Tokenizer, request, engine)), request.Cancellation);
+    }
+
+    private static async IAsyncEnumerable<PixelLlmEvent> Stream(Action<RequestOptions> work, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        var channel = Channel.CreateUnbounded<PixelLlmEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var request = new RequestOptions { OnEvent = e => channel.Writer.TryWrite(e), Cancellation = cancellation };
+        var task = Task.Run(() =>
+        {
+            try { work(request); channel.Writer.Complete(); }
+            catch (Exception e) { channel.Writer.Complete(e); }
+        }, CancellationToken.None);
+        await foreach (var e in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            yield return e;
+        await task.ConfigureAwait(false);
+    }
+
+    internal ITextTokenizer Tokenizer => files.Tokenizer;
+
+    private static IBackend CreateBackend(ComputeBackend kind) => kind switch
+    {
+        ComputeBackend.Cpu => new CpuBackend(),
+        ComputeBackend.Cuda => Backends.Cuda.CudaBackend.Create(),
+        _ => throw new InvalidInputException($"unknown backend {kind}"),
+    };
+
+    /// <summary>Releases the compiled graphs, the backend and the mapped weight files.</summary>
+    public void Dispose()
+    {
+        pool.Dispose();
+        backend.Dispose();
+        foreach (var f in files.OpenFiles) f.Dispose();
+    }
+}

@@ -1,0 +1,45 @@
+namespace PixelLLM;
+
+/// <summary>Where the model computes.</summary>
+public enum ComputeBackend
+{
+    /// <summary>The host CPU (f32, all cores unless <see cref="PixelLlmOptions.Threads"/> limits them).</summary>
+    Cpu,
+
+    /// <summary>An NVIDIA GPU (requests on one model then run one at a time).</summary>
+    Cuda,
+}
+
+/// <summary>How <see cref="PixelLlmModel.Load"/> sets a model up.</summary>
+public sealed record PixelLlmOptions
+{
+    /// <summary>The compute backend (default CPU).</summary>
+    public ComputeBackend Backend { get; init; } = ComputeBackend.Cpu;
+
+    /// <summary>Cores one model may use for its kernels; 0 (default) = all.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>
+    /// Requests that run at the same time; more wait. Each running request holds its own compiled graphs and activations over
+    /// the shared weights, so memory grows with this number (default 2).
+    /// </summary>
+    public int MaxConcurrentRequests { get; init; } = 2;
+
+    /// <summary>Largest image (width × height) <see cref="PixelLlmModel.LoadImage"/> decodes.</summary>
+    public long MaxImagePixels { get; init; } = PixelImage.DefaultMaxPixels;
+
+    /// <summary>
+    /// Always decode with a key/value cache (one position per step). False (default): the engine that reproduces the reference
+    /// for the model's language model (T5: the full decoder rerun per step; GIT: the cache, which is exact there). For T5 the
+    /// cache gives the same tokens unless a hypothesis holds a pad token before its end (golden README) and is much faster
+    /// for long captions.
+    /// </summary>
+    public bool KvCacheDecoding { get; init; }
+
+    internal void Validate()
+    {
+        if (Threads < 0) throw new Runtime.InvalidInputException($"threads must be 0 (all cores) or positive, got {Threads}");
+        if (MaxConcurrentRequests < 1) throw new Runtime.InvalidInputException($"MaxConcurrentRequests must be at least 1, got {MaxConcurrentRequests}");
+        if (MaxImagePixels < 1) throw new Runtime.InvalidInputException($"MaxImagePixels must be positive, got {MaxImagePixels}");
+    }
+}
