@@ -63,6 +63,7 @@ public sealed record ModelConfigSource(JsonObject Json, PixelLlmConfig Config, s
         return json?.Invoke(null, [name]) as JsonObject;
     }
 
-    private static IReadOnlyList<string>? NamedConfigNames() =>
+    /// <summary>The named configs known to this build, or null when none are.</summary>
+    public static IReadOnlyList<string>? NamedConfigNames() =>
         NamedConfigs?.GetProperty("Names", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) as IReadOnlyList<string>;
 }
