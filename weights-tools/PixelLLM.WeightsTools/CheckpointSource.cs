@@ -83,16 +83,16 @@ public sealed class CheckpointSource : IWeightSource, IDisposable
                     throw new ModelFileException($"{indexPath}: weight_map['{entry.Name}'] must name a file beside the index");
                 if (!shards.Contains(shard)) shards.Add(shard);
             }
-            var source = FromSet(indexPath, shards.Select(s => System.IO.Path.Combine(dir, s)));
+            var set = new SafeTensorsSetWeights(shards.Select(s => System.IO.Path.Combine(dir, s)));
             foreach (var entry in map.EnumerateObject())
             {
-                if (!source.Contains(entry.Name))
+                if (!set.Contains(entry.Name) || System.IO.Path.GetFileName(set.FileOf(entry.Name).Path) != entry.Value.GetString())
                 {
-                    source.Dispose();
+                    set.Dispose();
                     throw new ModelFileException($"{indexPath}: weight_map lists '{entry.Name}' in {entry.Value.GetString()}, which does not hold it");
                 }
             }
-            return source;
+            return new CheckpointSource(indexPath, "safetensors", set, set, set.Describe, n => set.FileOf(n).ReleasePages(n));
         }
     }
 
