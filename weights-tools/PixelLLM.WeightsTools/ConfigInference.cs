@@ -16,14 +16,15 @@ public static class ConfigInference
         var fits = new List<ModelConfigSource>();
         foreach (var name in ModelConfigSource.NamedConfigNames() ?? [])
         {
-            var candidate = ModelConfigSource.Resolve(name);
-            var weights = new ScenicWeights(scenic, new ScenicWeightsOptions(candidate.Config.LoraScale));
+            // A config this build cannot describe as scenic parameters (another variant) simply does not fit.
             try
             {
+                var candidate = ModelConfigSource.Resolve(name);
+                var weights = new ScenicWeights(scenic, new ScenicWeightsOptions(candidate.Config.LoraScale));
                 weights.Validate(ScenicParameterShapes.For(candidate.Config));
                 fits.Add(candidate);
             }
-            catch (ModelFileException) { }
+            catch (Exception e) when (e is ModelFileException or InvalidOperationException or ArgumentException or KeyNotFoundException) { }
         }
         return fits.Count == 1 ? fits[0]
             : throw new InvalidInputException(fits.Count == 0
