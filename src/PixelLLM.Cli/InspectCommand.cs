@@ -28,7 +28,7 @@ internal static class InspectCommand
         var summary = InspectSummary.Compute(files, depth);
         if (json) WriteJson(files, summary, output);
         else WriteText(files, summary, output);
-        return 0;
+        return ModelDirectoryInspection.Report(path, json, output);
     }
 
     private static void WriteText(IReadOnlyList<InspectedFile> files, InspectSummary summary, TextWriter o)

@@ -9,6 +9,8 @@ root.Subcommands.Add(CaptionCommand.Create());
 root.Subcommands.Add(ReferCommand.Create());
 root.Subcommands.Add(KernelsCommand.Create());
 root.Subcommands.Add(BackendCheckCommand.Create());
+root.Subcommands.Add(InitCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
 
 // Failures are reported as one line naming what went wrong, never as a stack trace or a screen of help.
 var parsed = root.Parse(args.Length == 0 ? ["--help"] : args);

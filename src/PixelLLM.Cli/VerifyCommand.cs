@@ -15,9 +15,10 @@ internal static class VerifyCommand
         var quiet = new Option<bool>("--quiet") { Description = "print only the summary line" };
         var atol = new Option<double?>("--atol") { Description = "absolute tolerance for float tensors (default 1e-4, or the case's own)" };
         var rtol = new Option<double?>("--rtol") { Description = "relative tolerance for float tensors (default 1e-4, or the case's own)" };
+        var weightsPath = new Option<string?>("--weights") { Description = "take the weights from a model directory or checkpoint file instead of the case's own" };
         var command = new Command("verify", "Check the engine against a reference case (tensors within tolerance, ids exact)")
         {
-            casePath, backendOption, quiet, atol, rtol,
+            casePath, backendOption, quiet, atol, rtol, weightsPath,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -26,7 +27,8 @@ internal static class VerifyCommand
             if (a is < 0 || r is < 0) throw new Runtime.InvalidInputException("--atol/--rtol must be non-negative");
             Tolerance? tolerance = a is null && r is null ? null
                 : new Tolerance(a ?? Tolerance.Default.Atol, r ?? Tolerance.Default.Rtol);
-            var report = GoldenVerifier.Verify(parse.GetValue(casePath)!, backend, tolerance: tolerance);
+            using var weights = parse.GetValue(weightsPath) is { } w ? WeightsOverride.Open(w) : null;
+            var report = GoldenVerifier.Verify(parse.GetValue(casePath)!, backend, weights?.Weights, tolerance);
             if (!parse.GetValue(quiet)) Print(report);
             int passed = report.Checks.Count(c => c.Passed);
             Console.WriteLine($"verify: {passed}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}" +

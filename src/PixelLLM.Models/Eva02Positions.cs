@@ -41,7 +41,7 @@ internal static class Eva02Positions
         else
         {
             var table2d = g.Weight(Eva02Encoder.AuxName(p, "patch_pos_embed"), HostTensor.FromArray(pos[c..], 1, tableH, tableW, c));
-            patchPos = g.Reshape(g.Resize(table2d, [1, 2], [gridH, gridW], ResizeKernel.Cubic, antialias: true), 1, tokens, c);
+            patchPos = g.Reshape(PositionTables.ResizeEvaPatches(g, table2d, gridH, gridW), 1, tokens, c);
         }
         return g.Concat(1, clsTokens, g.Add(patches, patchPos));
     }

@@ -74,6 +74,6 @@ public static class SamEncoderBlock
             throw new ModelFileException($"SAM image encoder: {p.Prefix}.{name} {table.Shape} must be (L, {cfg.HeadDim})");
         int length = 2 * size - 1;
         return table.Shape[0] == length ? table
-            : p.Graph.Resize(table, [0], [length], ResizeKernel.Linear, cfg.RelPosResizeAntialias);
+            : PositionTables.ResizeSamRelPos(p.Graph, cfg, table, length);
     }
 }

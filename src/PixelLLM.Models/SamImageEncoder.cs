@@ -55,8 +55,7 @@ public static partial class SamImageEncoder
         if (s.Rank != 4 || s[0] != 1 || s[3] != cfg.EmbedDim)
             throw new ModelFileException($"SAM image encoder: pos_embed {s} must be (1, Ht, Wt, {cfg.EmbedDim})");
         if (s[1] == gridH && s[2] == gridW) return table;
-        var resize = cfg.PosResize;
-        return p.Graph.Resize(table, [1, 2], [gridH, gridW], resize.Kernel, resize.Antialias);
+        return PositionTables.ResizeSamPosEmbed(p.Graph, cfg, table, gridH, gridW);
     }
 
     /// <summary>

@@ -22,7 +22,7 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
         if (IsDenseCaptioning(golden)) return RunDenseCaptioning(golden, backend);
         var root = golden.Json.RootElement;
         var config = PixelLlmConfigJson.FromScenic(golden.Config);
-        using var model = PixelLlm.FromScenic(config, golden.Weights, backend);
+        using var model = PixelLlmWeights.Create(config, golden.Weights, backend);
         var results = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
 
         var image = model.EncodeImage(golden.Input("in.image"), results);

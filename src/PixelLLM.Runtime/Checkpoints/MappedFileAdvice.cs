@@ -10,13 +10,24 @@ namespace PixelLLM.Runtime.Checkpoints;
 /// </summary>
 internal static unsafe partial class MappedFileAdvice
 {
-    private const int MadviseNormal = 0, MadviseRandom = 1;
+    private const int MadviseNormal = 0, MadviseRandom = 1, MadviseDontNeed = 4;
 
     /// <summary>Fault in single pages while the tree is walked.</summary>
     public static void RandomAccess(byte* mappingStart, long length) => Advise(mappingStart, length, MadviseRandom);
 
     /// <summary>Back to the default read-ahead, for reading the parameters' data.</summary>
     public static void Normal(byte* mappingStart, long length) => Advise(mappingStart, length, MadviseNormal);
+
+    /// <summary>
+    /// Drops the resident pages of [<paramref name="start"/>, +<paramref name="length"/>) of a read-only file mapping: they
+    /// stop counting towards the process's memory and are read again from the file if touched. Used by streaming converters.
+    /// </summary>
+    public static void DontNeed(byte* start, long length)
+    {
+        long page = Environment.SystemPageSize;
+        long misalignment = (long)start % page;
+        Advise(start - misalignment, length + misalignment, MadviseDontNeed);
+    }
 
     private static void Advise(byte* mappingStart, long length, int advice)
     {

@@ -102,6 +102,15 @@ public sealed unsafe class ScenicCheckpoint : IWeightSource, IDisposable
     /// <summary>Total bytes of all parameters.</summary>
     public long ParameterBytes => byName.Values.Sum(e => e.Desc.ByteSize);
 
+    /// <summary>
+    /// Lets the OS drop the resident pages of parameter <paramref name="name"/> (best effort): views stay valid and read the
+    /// file again when touched. Streaming converters call it after writing a tensor.
+    /// </summary>
+    public void ReleasePages(string name)
+    {
+        if (FileRange(name) is { } range) MappedFileAdvice.DontNeed(fileStart + range.Offset, range.Length);
+    }
+
     /// <summary>The byte range of a parameter viewed in place; null for a re-assembled chunked array.</summary>
     internal (long Offset, long Length)? FileRange(string name)
     {

@@ -90,6 +90,17 @@ public sealed unsafe class TorchCheckpoint : IWeightSource, IDisposable
         return new HostTensor(desc, new Memory<byte>(Inflated(storage.Entry), (int)start, length));
     }
 
+    /// <summary>
+    /// Lets the OS drop the resident pages of the storage behind <paramref name="name"/> (best effort; stored, i.e.
+    /// uncompressed, entries only): views stay valid and read the file again when touched. For streaming converters.
+    /// </summary>
+    public void ReleasePages(string name)
+    {
+        var entry = Find(name).Storage.Entry;
+        if (entry.Method == ZipMethod.Stored && entry.CompressedSize > 0)
+            MappedFileAdvice.DontNeed(file.Pointer(entry.DataOffset, entry.CompressedSize), entry.CompressedSize);
+    }
+
     private static TensorDesc DescOf(TorchTensorRef tensor) => new(tensor.Storage.Type.DType, new Shape(tensor.Size));
 
     private TorchTensorRef Find(string name)

@@ -122,6 +122,17 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Lets the OS drop the resident pages of tensor <paramref name="name"/> (best effort; Linux only). Views stay valid:
+    /// touching them reads the pages again. Streaming converters call this after writing a tensor so that reading a
+    /// checkpoint bigger than memory does not keep all of it resident.
+    /// </summary>
+    public void ReleasePages(string name)
+    {
+        var entry = Find(name);
+        Checkpoints.MappedFileAdvice.DontNeed(fileStart + dataOffset + entry.Begin, entry.Length);
+    }
+
     /// <summary>The byte range [offset, offset + length) that tensor <paramref name="name"/> occupies in the file.</summary>
     internal (long Offset, long Length) FileRange(string name)
     {

@@ -27,7 +27,9 @@ public static class SafeTensorsWriter
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
         var list = tensors.ToList();
-        var header = BuildHeader(list, metadata);
+        foreach (var (name, tensor) in list)
+            if (tensor is null) throw new ArgumentNullException(nameof(tensors), $"tensor '{name}' is null");
+        var header = BuildHeader(list.Select(t => (t.Key, t.Value.Desc)), metadata);
 
         var fullPath = System.IO.Path.GetFullPath(path);
         var directory = System.IO.Path.GetDirectoryName(fullPath)!;
@@ -53,7 +55,7 @@ public static class SafeTensorsWriter
     }
 
     /// <summary>The header JSON, space-padded to a multiple of <see cref="Alignment"/> bytes.</summary>
-    private static byte[] BuildHeader(List<KeyValuePair<string, HostTensor>> tensors, IReadOnlyDictionary<string, string>? metadata)
+    internal static byte[] BuildHeader(IEnumerable<(string Name, TensorDesc Desc)> tensors, IReadOnlyDictionary<string, string>? metadata)
     {
         var buffer = new ArrayBufferWriter<byte>();
         // Relaxed escaping keeps names readable ('+', '<' ...); the output is still plain, valid JSON.
@@ -72,25 +74,25 @@ public static class SafeTensorsWriter
             }
             var names = new HashSet<string>(StringComparer.Ordinal);
             long offset = 0;
-            foreach (var (name, tensor) in tensors)
+            foreach (var (name, desc) in tensors)
             {
                 ArgumentNullException.ThrowIfNull(name, "tensor name");
-                if (tensor is null) throw new ArgumentNullException(nameof(tensors), $"tensor '{name}' is null");
+                ArgumentNullException.ThrowIfNull(desc, $"descriptor of tensor '{name}'");
                 if (name == SafeTensorsHeader.MetadataKey)
                     throw new ArgumentException($"'{name}' is reserved for the metadata map and cannot name a tensor", nameof(tensors));
                 if (!names.Add(name))
                     throw new ArgumentException($"tensor name '{name}' is given more than once", nameof(tensors));
                 json.WriteStartObject(name);
-                json.WriteString("dtype", tensor.DType.SafetensorsName());
+                json.WriteString("dtype", desc.DType.SafetensorsName());
                 json.WriteStartArray("shape");
-                foreach (var d in tensor.Shape.Dims) json.WriteNumberValue(d);
+                foreach (var d in desc.Shape.Dims) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
-                json.WriteNumberValue(offset + tensor.Data.Length);
+                json.WriteNumberValue(offset + desc.ByteSize);
                 json.WriteEndArray();
                 json.WriteEndObject();
-                offset += tensor.Data.Length;
+                offset += desc.ByteSize;
             }
             json.WriteEndObject();
         }
@@ -103,7 +105,7 @@ public static class SafeTensorsWriter
         return header;
     }
 
-    private static void TryDelete(string file)
+    internal static void TryDelete(string file)
     {
         try { File.Delete(file); }
         catch (IOException) { } // best effort: the original error is the one worth reporting
