@@ -5,6 +5,7 @@ var root = new RootCommand("PixelLLM.Native: pixel-aligned captioning, referring
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 
 // Failures are reported as one line naming what went wrong, never as a stack trace or a screen of help.
 var parsed = root.Parse(args.Length == 0 ? ["--help"] : args);
