@@ -31,7 +31,8 @@ internal sealed class BenchStages : IDisposable
     {
         this.config = config;
         this.backend = backend;
-        Weights = new LazyRandomWeights(EngineParameterShapes.For(config), seed, weightType);
+        Weights = new LazyRandomWeights(EngineParameterShapes.For(config), seed,
+            weightType == DType.BF16 ? LinearWeightsAsBf16 : null);
         model = new PixelLlm(config, Weights, backend);
         random = new Random(seed);
         int side = config.Canvas;
@@ -46,6 +47,17 @@ internal sealed class BenchStages : IDisposable
     }
 
     public LazyRandomWeights Weights { get; }
+
+    /// <summary>
+    /// bf16 storage for the weights only Linear reads (the CPU backend computes those from bf16; every other op needs
+    /// f32): rank-2 ".weight"s except the tables PixelLLM gathers from or adds — embeddings, relative-position biases,
+    /// the SAM prompt tables and the adapter's learned query tokens.
+    /// </summary>
+    public static DType LinearWeightsAsBf16(string name, IReadOnlyList<int> shape) =>
+        shape.Count == 2 && name.EndsWith(".weight", StringComparison.Ordinal)
+        && name != "t5.shared.weight" && !name.EndsWith(".relative_attention_bias.weight", StringComparison.Ordinal)
+        && !name.StartsWith("sam.prompt_encoder.", StringComparison.Ordinal) && name != "prompt_adapter.output_tokens.weight"
+            ? DType.BF16 : DType.F32;
 
     /// <summary>Decode steps per caption: every slot between BOS and the final EOS (the greedy loop always runs them all).</summary>
     public int CaptionTokens => config.MaxCaptionLength - 2;

@@ -6,24 +6,23 @@ namespace PixelLLM.Runtime.Weights;
 /// <summary>
 /// The values of <see cref="RandomWeights"/> (same seed, name and shape → the same numbers), generated on first
 /// <see cref="Get"/> instead of up front and kept once: a multi-billion-parameter model costs only the tensors a run
-/// reads, and never two copies. Weight matrices (rank-2 names ending in "weight") can be stored as bf16, as a bf16
-/// checkpoint would hold them; every other tensor stays f32.
+/// reads, and never two copies. A storage rule can keep chosen tensors as bf16 (rounded to nearest even), as a bf16
+/// checkpoint would hold them; every other tensor is f32.
 /// </summary>
 public sealed class LazyRandomWeights : IWeightSource
 {
     private readonly Dictionary<string, int[]> shapes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<HostTensor>> cache = new(StringComparer.Ordinal);
     private readonly int seed;
-    private readonly DType matrixType;
+    private readonly Func<string, IReadOnlyList<int>, DType> storage;
     private long materialisedBytes;
 
     /// <param name="shapes">Name → shape; every shape needs ≥ 1 dimension and no negative sizes.</param>
     /// <param name="seed">Same seed, name and shape → same values (as <see cref="RandomWeights"/>).</param>
-    /// <param name="matrixType">F32, or BF16 to store weight matrices rounded to bf16 (round to nearest even).</param>
-    public LazyRandomWeights(IEnumerable<KeyValuePair<string, int[]>> shapes, int seed, DType matrixType = DType.F32)
+    /// <param name="storage">Name, shape → F32 or BF16 (null: everything F32).</param>
+    public LazyRandomWeights(IEnumerable<KeyValuePair<string, int[]>> shapes, int seed, Func<string, IReadOnlyList<int>, DType>? storage = null)
     {
-        if (matrixType is not (DType.F32 or DType.BF16))
-            throw new ArgumentException($"LazyRandomWeights: weight matrices can be F32 or BF16, not {matrixType}", nameof(matrixType));
+        this.storage = storage ?? ((_, _) => DType.F32);
         foreach (var (name, shape) in shapes)
         {
             if (shape.Length == 0 || shape.Any(d => d < 0))
@@ -31,7 +30,6 @@ public sealed class LazyRandomWeights : IWeightSource
             if (!this.shapes.TryAdd(name, shape)) throw new ArgumentException($"LazyRandomWeights: tensor '{name}' listed twice", nameof(shapes));
         }
         this.seed = seed;
-        this.matrixType = matrixType;
         TotalBytes = this.shapes.Sum(p => new Shape(p.Value).ElementCount * StorageOf(p.Key, p.Value).SizeOf());
     }
 
@@ -55,8 +53,12 @@ public sealed class LazyRandomWeights : IWeightSource
         return cache.GetOrAdd(name, n => new Lazy<HostTensor>(() => Generate(n, shape))).Value;
     }
 
-    private DType StorageOf(string name, int[] shape) =>
-        shape.Length == 2 && name.EndsWith("weight", StringComparison.Ordinal) ? matrixType : DType.F32;
+    private DType StorageOf(string name, int[] shape) => storage(name, shape) switch
+    {
+        DType.F32 => DType.F32,
+        DType.BF16 => DType.BF16,
+        var other => throw new ArgumentException($"LazyRandomWeights: tensor '{name}' can be stored F32 or BF16, not {other}"),
+    };
 
     private HostTensor Generate(string name, int[] shape)
     {
