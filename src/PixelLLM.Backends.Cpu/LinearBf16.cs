@@ -61,7 +61,7 @@ internal static unsafe class LinearBf16
             int start = b * WidenBlock, count = Math.Min(WidenBlock, n - start);
             float* widened = GemmScratch.Get(ScratchSlot.Bf16Weights, (long)count * k);
             ushort* source = w + (long)start * k;
-            for (long e = 0, total = (long)count * k; e < total; e++) widened[e] = Bf16Dot.Widen(source[e]);
+            Bf16Dot.WidenInto(source, widened, (long)count * k);
             GemmDriver.Run(whole.Columns(start, count) with { B = MatrixView.Transposed(widened, k) }, allowParallel: blocks == 1);
         }
         if (blocks == 1) Block(0);

@@ -46,7 +46,7 @@ internal static class BenchCommand
 
     private static readonly string[] AllStages = ["sam", "eva02", "adapter", "t5-encode", "decode", "decode4", "rerun", "e2e"];
 
-    private static HashSet<string> Stages(string? list)
+    internal static HashSet<string> Stages(string? list)
     {
         if (string.IsNullOrWhiteSpace(list)) return [.. AllStages];
         var chosen = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
@@ -55,7 +55,7 @@ internal static class BenchCommand
         return chosen;
     }
 
-    private static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o)
+    internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o)
     {
         var config = BenchConfigs.Get(configName);
         using var backend = Backends.Create(backendName);
