@@ -6,7 +6,7 @@ namespace PixelLLM.Backends.Cpu;
 
 /// <summary>
 /// The reference backend: fp32 on the host, vectorised, GEMM-heavy ops spread over all cores.
-/// Weights are used in place (memory-mapped files are not copied) when they are already f32.
+/// Weights are used in place (memory-mapped files are not copied) when they are f32, or bf16 Linear weights.
 /// </summary>
 public sealed unsafe partial class CpuBackend : IBackend
 {
@@ -19,7 +19,8 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public TensorView AddWeight(HostTensor weight)
     {
-        if (weight.DType is DType.F16 or DType.BF16)
+        // bf16 weights are kept as stored for Linear (LinearBf16); any other op given one rejects it when it runs.
+        if (weight.DType is DType.F16)
             throw new NotSupportedException($"CPU backend computes in f32; convert {weight.Desc} weights when loading");
         lock (gate)
         {

@@ -56,6 +56,11 @@ internal static unsafe class Gemm
         int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
         float* bias = op.HasBias ? x[2].F32Ptr : null;
+        if (weight.Desc.DType == DType.BF16)
+        {
+            LinearBf16.Run(input.F32Ptr, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, y.F32Ptr);
+            return;
+        }
         // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
         GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
             MatrixView.RowMajor(input.F32Ptr, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias));

@@ -14,6 +14,7 @@ internal enum ScratchSlot
     ConvWeight,
     ConvTaps,
     ConvBias,
+    Bf16Weights,
     Count,
 }
 

@@ -54,6 +54,26 @@ public sealed class RandomWeights : IWeightSource
     public HostTensor Get(string name) => tensors.TryGetValue(name, out var t) ? t
         : throw new ModelFileException($"random weights: missing tensor '{name}'");
 
+    /// <summary>
+    /// Fills <paramref name="values"/> (the whole tensor <paramref name="name"/>) with exactly the values the constructor
+    /// gives it for <paramref name="seed"/>; <paramref name="start"/> is the first element's index (a multiple of 65536),
+    /// so a tensor can be generated in pieces (e.g. straight into bf16 storage by <see cref="LazyRandomWeights"/>).
+    /// </summary>
+    internal static void FillRange(string name, IReadOnlyList<int> shape, int seed, long start, Span<float> values)
+    {
+        if (start % BlockElements != 0) throw new ArgumentException($"start {start} is not a multiple of {BlockElements}", nameof(start));
+        var (offset, scale) = InitRule(name, shape);
+        ulong nameHash = NameHash(name);
+        for (int done = 0; done < values.Length; done += BlockElements)
+        {
+            long block = (start + done) / BlockElements;
+            Fill(values.Slice(done, Math.Min(BlockElements, values.Length - done)), Mix((ulong)(uint)seed, nameHash, (ulong)block), offset, scale);
+        }
+    }
+
+    /// <summary>Elements per generator block: <see cref="FillRange"/> pieces start at multiples of it.</summary>
+    internal const int Block = BlockElements;
+
     /// <summary>(offset, scale) of a tensor's values: offset + scale·N (see the class remarks).</summary>
     public static (float Offset, float Scale) InitRule(string name, IReadOnlyList<int> shape)
     {

@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Cli;
+
+/// <summary>
+/// <c>pixelllm bench --config NAME --random-weights [--backend cpu] [--dtype f32|bf16]</c>: per-stage latency of a caption
+/// request (best and median of <c>--runs</c> after a warm-up) and the process's peak memory. A benchmark, not a test:
+/// the weights are random, so only the times and sizes mean anything.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = $"model configuration: {string.Join(", ", BenchConfigs.Names)}", Required = true };
+        var random = new Option<bool>("--random-weights") { Description = "seeded random weights (the only source the bench takes for now)" };
+        var backend = new Option<string>("--backend") { Description = "cpu (default) or cuda", DefaultValueFactory = _ => "cpu" };
+        var dtype = new Option<string>("--dtype") { Description = "weight storage: f32 (default) or bf16 (weight matrices; f32 compute)", DefaultValueFactory = _ => "f32" };
+        var runs = new Option<int>("--runs") { Description = "timed runs per stage after one warm-up (default 3)", DefaultValueFactory = _ => 3 };
+        var seed = new Option<int>("--seed") { Description = "weight and input seed (default 1)", DefaultValueFactory = _ => 1 };
+        var only = new Option<string?>("--stages") { Description = "comma-separated subset: sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e (default all)" };
+        var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file" };
+        var command = new Command("bench", "Per-stage latency and peak memory of a caption request on random weights")
+        {
+            config, random, backend, dtype, runs, seed, only, json,
+        };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            if (!parse.GetValue(random)) throw new InvalidInputException("bench: only --random-weights is supported (no model directory input yet)");
+            var weightType = parse.GetValue(dtype) switch
+            {
+                "f32" => DType.F32,
+                "bf16" => DType.BF16,
+                var other => throw new InvalidInputException($"--dtype: unknown '{other}' (expected f32 or bf16)"),
+            };
+            int n = parse.GetValue(runs);
+            if (n < 1) throw new InvalidInputException("--runs must be at least 1");
+            var stages = Stages(parse.GetValue(only));
+            var output = parse.InvocationConfiguration.Output;
+            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output);
+        }));
+        return command;
+    }
+
+    private static readonly string[] AllStages = ["sam", "eva02", "adapter", "t5-encode", "decode", "decode4", "rerun", "e2e"];
+
+    internal static HashSet<string> Stages(string? list)
+    {
+        if (string.IsNullOrWhiteSpace(list)) return [.. AllStages];
+        var chosen = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var unknown = chosen.Except(AllStages).ToList();
+        if (unknown.Count > 0) throw new InvalidInputException($"--stages: unknown '{string.Join("', '", unknown)}' (expected {string.Join(",", AllStages)})");
+        return chosen;
+    }
+
+    internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o)
+    {
+        var config = BenchConfigs.Get(configName);
+        using var backend = Backends.Create(backendName);
+        string loadBefore = BenchTimer.LoadAverage();
+        o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
+                    $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}");
+        using var bench = new BenchStages(config, weightType, seed, backend);
+        var results = new List<StageTiming>();
+        void Stage(string key, Func<StageTiming> measure)
+        {
+            if (!stages.Contains(key)) return;
+            var r = measure();
+            results.Add(r);
+            o.WriteLine($"  {r.Stage,-44} best {r.BestMs,10:F1} ms   median {r.MedianMs,10:F1} ms   cpu {r.CpuMs,10:F1} ms{(r.Note.Length > 0 ? "   " + r.Note : "")}");
+        }
+        Stage("sam", () => bench.Sam(runs));
+        Stage("eva02", () => bench.Eva02(runs));
+        Stage("adapter", () => bench.Adapter(runs));
+        Stage("t5-encode", () => bench.T5Encoder(runs));
+        Stage("decode", () => bench.DecodeStep(1, runs));
+        Stage("decode4", () => bench.DecodeStep(4, runs));
+        Stage("rerun", () => bench.PointRerun(runs));
+        Stage("e2e", () => bench.EndToEnd(runs));
+
+        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+        string loadAfter = BenchTimer.LoadAverage();
+        o.WriteLine($"  weights generated {Gb(bench.Weights.MaterialisedBytes)} of {Gb(bench.Weights.TotalBytes)}; " +
+                    $"peak resident memory {Gb(peak)}; load average after {loadAfter}");
+        if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results);
+        return 0;
+    }
+
+    private static string Gb(long bytes) => $"{bytes / 1e9:F2} GB";
+
+    private static void WriteJson(string path, string config, string backend, DType weights, int runs, int seed, string loadBefore, string loadAfter,
+        long peak, long weightBytes, IReadOnlyList<StageTiming> results)
+    {
+        using var stream = File.Create(path);
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteString("config", config);
+        w.WriteString("backend", backend);
+        w.WriteString("weights", weights.ToString());
+        w.WriteNumber("runs", runs);
+        w.WriteNumber("seed", seed);
+        w.WriteNumber("cores", Environment.ProcessorCount);
+        w.WriteString("date_utc", DateTime.UtcNow.ToString("u"));
+        w.WriteString("load_average_before", loadBefore);
+        w.WriteString("load_average_after", loadAfter);
+        w.WriteNumber("peak_resident_bytes", peak);
+        w.WriteNumber("weight_bytes", weightBytes);
+        w.WriteStartArray("stages");
+        foreach (var r in results)
+        {
+            w.WriteStartObject();
+            w.WriteString("stage", r.Stage);
+            w.WriteNumber("best_ms", Math.Round(r.BestMs, 2));
+            w.WriteNumber("median_ms", Math.Round(r.MedianMs, 2));
+            w.WriteNumber("cpu_ms", Math.Round(r.CpuMs, 2));
+            w.WriteNumber("timed_runs", r.Runs);
+            w.WriteString("note", r.Note);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using PixelLLM.Models;
+using PixelLLM.Models.Checkpoints;
+using PixelLLM.Models.ModelFiles;
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Cli;
+
+/// <summary>
+/// PixelLLM with seeded random weights (generated lazily, stored f32 or bf16) on one backend, and each stage of a caption
+/// request as its own timed piece: the backbones, the prompt adapter, the T5 encoder over 32 visual + 8 context tokens,
+/// one KV-cache decode step at beam 1 and 4, the point rerun, and the whole request (beam 1, 20 tokens) through
+/// <see cref="PixelLlm"/>. Sub-stage graphs use the same builders and the same weight tensors as the model (no copies).
+/// </summary>
+internal sealed class BenchStages : IDisposable
+{
+    public const int ContextTokens = 8;
+
+    private readonly PixelLlmConfig config;
+    private readonly IBackend backend;
+    private readonly PixelLlm model;
+    private readonly HostTensor image;
+    private readonly HostTensor box;
+    private readonly int[][] context;
+    private readonly Random random;
+
+    public BenchStages(PixelLlmConfig config, DType weightType, int seed, IBackend backend)
+    {
+        this.config = config;
+        this.backend = backend;
+        Weights = new LazyRandomWeights(EngineParameterShapes.For(config), seed,
+            weightType == DType.BF16 ? LinearWeightsAsBf16 : null);
+        model = new PixelLlm(config, Weights, backend);
+        random = new Random(seed);
+        int side = config.Canvas;
+        var pixels = new byte[side * side * 3];
+        random.NextBytes(pixels);
+        image = HostTensor.FromArray(pixels, side, side, 3);
+        box = HostTensor.FromArray([side * 0.1f, side * 0.2f, side * 0.7f, side * 0.9f], 1, 4);
+        var ids = new int[ContextTokens];
+        for (int i = 0; i < ids.Length - 1; i++) ids[i] = random.Next(2, config.T5.VocabSize);
+        ids[^1] = config.EndTokenId;
+        context = [ids];
+    }
+
+    public LazyRandomWeights Weights { get; }
+
+    /// <summary>
+    /// bf16 storage for the weights only Linear reads (the CPU backend computes those from bf16; every other op needs
+    /// f32): rank-2 ".weight"s except the tables PixelLLM gathers from or adds — embeddings, relative-position biases,
+    /// the SAM prompt tables and the adapter's learned query tokens.
+    /// </summary>
+    public static DType LinearWeightsAsBf16(string name, IReadOnlyList<int> shape) =>
+        shape.Count == 2 && name.EndsWith(".weight", StringComparison.Ordinal)
+        && name != "t5.shared.weight" && !name.EndsWith(".relative_attention_bias.weight", StringComparison.Ordinal)
+        && !name.StartsWith("sam.prompt_encoder.", StringComparison.Ordinal) && name != "prompt_adapter.output_tokens.weight"
+            ? DType.BF16 : DType.F32;
+
+    /// <summary>Decode steps per caption: every slot between BOS and the final EOS (the greedy loop always runs them all).</summary>
+    public int CaptionTokens => config.MaxCaptionLength - 2;
+
+    public StageTiming Sam(int runs) => GraphStage("SAM image encoder", runs, g =>
+        SamImageEncoder.Build(new ParamScope(g, Weights, "sam.image_encoder"), config.Sam, CanvasInput(g)));
+
+    public StageTiming Eva02(int runs) => GraphStage("EVA02 image encoder", runs, g =>
+        Eva02Encoder.Build(new ParamScope(g, Weights, "eva02"), config.Eva, CanvasInput(g)).PatchGrid);
+
+    /// <summary>Prompt encoder tokens → two-way adapter → projection into T5 (one box).</summary>
+    public StageTiming Adapter(int runs)
+    {
+        var tokens = PixelLlmPrompts.Encode(box, Weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"),
+            config.Canvas, config.BoxPointsPerSide, config.BoxPointWithOffset);
+        int grid = config.FusedGrid, channels = config.Eva.EmbedDim + config.Sam.OutChans;
+        return GraphStage("prompt adapter + projection", runs, g =>
+        {
+            var encoder = new ParamScope(g, Weights, "sam.prompt_encoder");
+            var sparse = PixelLlmPrompts.Embeddings(encoder, g.Weight("bench.sparse_features", tokens.Features), g.Weight("bench.sparse_slots", tokens.Slots));
+            var dense = model.DensePe();
+            var densePe = g.Weight("bench.dense_pe", HostTensor.FromArray(dense.ToFloatArray(), [1, .. dense.Shape.ToArray()]));
+            var fused = g.Weight("bench.fused", RandomTensor(1, grid, grid, channels));
+            var adapted = PromptAdapter.Build(new ParamScope(g, Weights, "prompt_adapter"), config.Adapter, fused, densePe, sparse, encoder["no_mask_embed.weight"]);
+            return VisualProjection.Build(new ParamScope(g, Weights, "visual_projection"), adapted, config.T5.DModel, config.VisualProjectionEps);
+        });
+    }
+
+    public StageTiming T5Encoder(int runs)
+    {
+        int k = config.Adapter.NumOutputs, length = k + ContextTokens;
+        var valid = PixelLlmTokens.EncoderValid(context, k);
+        return GraphStage($"T5 encoder ({length} positions)", runs, g => PixelLlmText.Encode(new ParamScope(g, Weights, "t5"), config.T5,
+            g.Weight("bench.visual", RandomTensor(1, k, config.T5.DModel)), g.Weight("bench.context", HostTensor.FromArray(context[0], 1, ContextTokens)),
+            g.Weight("bench.mask", PixelLlmTokens.PairwiseMask(valid))));
+    }
+
+    /// <summary>
+    /// KV-cache decode steps for <paramref name="beams"/> rows after a cross-attention prefill: one warm-up caption, then
+    /// <paramref name="runs"/> captions of <see cref="CaptionTokens"/> steps; per-step best and median over all timed steps.
+    /// </summary>
+    public StageTiming DecodeStep(int beams, int runs)
+    {
+        int memoryLength = config.Adapter.NumOutputs + ContextTokens;
+        using var decoder = new T5IncrementalDecoder(new ScopedWeights(Weights, "t5"), config.T5, backend, 1, beams, config.MaxCaptionLength, memoryLength);
+        decoder.Prefill(RandomTensor(1, memoryLength, config.T5.DModel));
+        var logits = new float[beams * config.T5.VocabSize];
+        var ids = new int[beams];
+        var steps = new List<double>();
+        var process = Process.GetCurrentProcess();
+        var cpu = TimeSpan.Zero;
+        for (int run = 0; run <= runs; run++)
+        {
+            Array.Fill(ids, config.BeginTokenId);
+            for (int position = 0; position < CaptionTokens; position++)
+            {
+                process.Refresh();
+                var cpuStart = process.TotalProcessorTime;
+                var clock = Stopwatch.StartNew();
+                decoder.Step(ids, position, default, logits);
+                if (run > 0) { steps.Add(clock.Elapsed.TotalMilliseconds); process.Refresh(); cpu += process.TotalProcessorTime - cpuStart; }
+                for (int r = 0; r < beams; r++) ids[r] = ArgMax(logits.AsSpan(r * config.T5.VocabSize, config.T5.VocabSize));
+            }
+        }
+        return new StageTiming($"decode step, beam {beams} (KV cache)", steps.Min(), BenchTimer.Median(steps),
+            cpu.TotalMilliseconds / Math.Max(steps.Count, 1), steps.Count, $"{CaptionTokens} steps × {runs}");
+    }
+
+    /// <summary>The teacher-forced decoder pass over the caption slots plus the point head (spec §2.1 step 4).</summary>
+    public StageTiming PointRerun(int runs)
+    {
+        var encoding = model.EncodePrompts(HostTensor.FromArray(RandomValues(1 * (config.FusedGrid * config.FusedGrid * (config.Eva.EmbedDim + config.Sam.OutChans))),
+            1, config.FusedGrid, config.FusedGrid, config.Eva.EmbedDim + config.Sam.OutChans), box, context);
+        var tokens = new int[config.MaxCaptionLength];
+        for (int i = 1; i < tokens.Length - 1; i++) tokens[i] = random.Next(2, config.T5.VocabSize);
+        tokens[^1] = config.EndTokenId;
+        return BenchTimer.Measure($"point rerun ({config.MaxCaptionLength} slots + point head)", runs, () =>
+        {
+            var text = model.TeacherForced(encoding, [tokens]);
+            model.Points(text.Features, [tokens], config.Canvas, config.Canvas, TokenValidity.Trace);
+        });
+    }
+
+    /// <summary>One caption request through <see cref="PixelLlm"/>: image → prompts → greedy KV decode → rerun → points.</summary>
+    public StageTiming EndToEnd(int runs) =>
+        BenchTimer.Measure($"end to end caption (beam 1, {CaptionTokens} tokens)", runs, () =>
+        {
+            var features = model.EncodeImage(image);
+            var encoding = model.EncodePrompts(features.Fused, box, context);
+            var text = model.Decode(encoding, new DecodeMode.Greedy(), DecodeEngine.KvCache);
+            var tokens = text.Raw.Select(t => PixelLlmTokens.ZeroAfterFirstEos(t, config.EndTokenId)).ToArray();
+            var rerun = model.TeacherForced(encoding, tokens);
+            model.Points(rerun.Features, tokens, features.Height, features.Width, TokenValidity.Trace);
+        });
+
+    private StageTiming GraphStage(string name, int runs, Func<Graph, Tensor> build)
+    {
+        var g = new Graph();
+        g.Output("out", build(g));
+        using var exec = new GraphExecutor(g, backend);
+        foreach (var input in g.Inputs) exec.SetInput(input.Name!, RandomTensor(input.Shape.ToArray()));
+        var timing = BenchTimer.Measure(name, runs, exec.Run);
+        var output = exec.FetchFloats("out");
+        if (output.Any(v => !float.IsFinite(v))) throw new BackendException($"bench: {name} produced non-finite values");
+        return timing;
+    }
+
+    private Tensor CanvasInput(Graph g) => g.Input("canvas", DType.F32, 1, config.Canvas, config.Canvas, 3);
+
+    private HostTensor RandomTensor(params int[] shape) => HostTensor.FromArray(RandomValues((int)new Shape(shape).ElementCount), shape);
+
+    private float[] RandomValues(int count)
+    {
+        var values = new float[count];
+        for (int i = 0; i < count; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
+        return best;
+    }
+
+    public void Dispose() => model.Dispose();
+}

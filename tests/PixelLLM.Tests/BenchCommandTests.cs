@@ -1,0 +1,78 @@
+using System.Text.Json;
+using PixelLLM.Backends.Cpu;
+using PixelLLM.Cli;
+using PixelLLM.Models.ModelFiles;
+using PixelLLM.Models;
+using PixelLLM.Models.Checkpoints;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Tests;
+
+/// <summary>
+/// <c>pixelllm bench</c> on the tiny config (the real model's structure): every stage runs in f32 and bf16, and a model
+/// with bf16 Linear weights computes what the f32 model computes on the same (bf16-rounded) values.
+/// </summary>
+public class BenchCommandTests
+{
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    public void EveryStageRunsAndIsReported(DType weights)
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"pixelllm-bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            var output = new StringWriter();
+            Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", weights, runs: 1, seed: 2, BenchCommand.Stages(null), json, output));
+            Assert.Contains("peak resident memory", output.ToString());
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
+            var stages = doc.RootElement.GetProperty("stages").EnumerateArray().ToList();
+            Assert.Equal(8, stages.Count);
+            Assert.All(stages, s => Assert.True(s.GetProperty("best_ms").GetDouble() > 0, s.GetProperty("stage").GetString()));
+            Assert.Equal(weights.ToString(), doc.RootElement.GetProperty("weights").GetString());
+            Assert.True(doc.RootElement.GetProperty("weight_bytes").GetInt64() > 0);
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Fact]
+    public void UnknownConfigDtypeOrStageIsOneClearError()
+    {
+        Assert.Contains("pixelllm-t5xl", Assert.Throws<InvalidInputException>(() => BenchConfigs.Get("pixelllm-huge")).Message);
+        Assert.Contains("decode4", Assert.Throws<InvalidInputException>(() => BenchCommand.Stages("sam,warp")).Message);
+    }
+
+    [Fact]
+    public void Bf16LinearWeightsGiveTheF32ModelsResultOnTheRoundedValues()
+    {
+        var config = BenchConfigs.Get("pixelllm-tiny");
+        var shapes = EngineParameterShapes.For(config);
+        var bf16 = new LazyRandomWeights(shapes, seed: 4, BenchStages.LinearWeightsAsBf16);
+        var widened = new DictionaryWeights(shapes.Keys.ToDictionary(n => n, n => bf16.Get(n).ToF32()));
+        Assert.Contains(shapes.Keys, n => bf16.Get(n).DType == DType.BF16);
+
+        var rng = new Random(4);
+        var pixels = new byte[100 * 90 * 3];
+        rng.NextBytes(pixels);
+        var image = HostTensor.FromArray(pixels, 100, 90, 3);
+        var box = HostTensor.FromArray([10f, 12f, 70f, 80f], 1, 4);
+        int[][] context = [[5, 17, 1, 0]];
+        (int[] Tokens, float[] Encoded) Caption(IWeightSource weights)
+        {
+            using var backend = new CpuBackend();
+            using var model = new PixelLlm(config, weights, backend);
+            var features = model.EncodeImage(image);
+            var encoding = model.EncodePrompts(features.Fused, box, context);
+            var text = model.Decode(encoding, new DecodeMode.Greedy(), DecodeEngine.KvCache);
+            return (text.Raw[0], encoding.EncoderOutput.ToFloatArray());
+        }
+        var (tokensBf16, encodedBf16) = Caption(bf16);
+        var (tokensF32, encodedF32) = Caption(widened);
+        Assert.Equal(tokensF32, tokensBf16);
+        Support.OpHarness.AssertClose(encodedF32.Select(v => (double)v).ToArray(), encodedBf16, what: "T5 encoder output, bf16 vs widened f32 weights");
+    }
+}
