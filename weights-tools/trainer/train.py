@@ -1,6 +1,6 @@
 """Trains the demo PixelLLM on synthetic scenes (CPU, 2 threads) with the paper's loss: label-smoothed CE on the
 text + λ·L1 on points (λ = 0.1, canvas pixels) + BCE/dice on the refseg mask logits. Task mix per image: caption+trace
-(global box), 2 referring expressions (box read at the EOS-1 position), 1 location-conditioned caption, and the mask
+(global box), 2 referring expressions (box read at the EOS-1 position), 2 location-conditioned captions, and the mask
 branch on the referring prompts. The learning-rate schedule runs on WALL TIME (--minutes), so a run ends on time.
 
   /usr/bin/python3 train.py --out out --minutes 45 --seed 0
@@ -27,8 +27,8 @@ TRAIN_SEED_BASE = 0  # training scenes use seeds >= 0 in steps of the batch; eva
 
 
 class Batches(torch.utils.data.IterableDataset):
-    def __init__(self, cfg, spiece, batch, seed):
-        self.cfg, self.spiece, self.batch, self.seed = cfg, spiece, batch, seed
+    def __init__(self, cfg, spiece, batch, seed, shape_mix=(4,)):
+        self.cfg, self.spiece, self.batch, self.seed, self.shape_mix = cfg, spiece, batch, seed, shape_mix
 
     def __iter__(self):
         torch.set_num_threads(1)
@@ -40,7 +40,7 @@ class Batches(torch.utils.data.IterableDataset):
         while True:
             samples = []
             for _ in range(self.batch):
-                img, ann = make_scene(self.seed * 10_000_000 + k)
+                img, ann = make_scene(self.seed * 10_000_000 + k, rng.choice(self.shape_mix))
                 k += 1
                 samples.append(scene_sample(img, ann, canvas, grid))
             yield build_batch(tok, samples, canvas, rng)
@@ -54,7 +54,7 @@ def build_batch(tok, samples, canvas, rng):
         for ref in rng.sample(refs, min(2, len(refs))):
             refer.append(refer_prompt(tok, s, i, ref))
         objs = list(range(len(s["ann"]["objects"])))
-        for o in rng.sample(objs, 1):
+        for o in rng.sample(objs, min(2, len(objs))):
             loca.append(loca_prompt(tok, s, i, o))
     pixels, mask, hw = canvas_batch(samples, canvas)
     r = collate(refer)
@@ -91,11 +91,11 @@ def mask_loss(logits, target):
     return bce + dice.mean()
 
 
-def forward_losses(model, b, point_weight=0.1):
+def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca")):
     feats = model.encode_image(b["pixels"], b["mask"])
     out = {}
     total = 0
-    for task in ("trace", "refer", "loca"):
+    for task in tasks:
         t = b[task]
         p = model.encode_prompts(feats, t["img"], t["box"], t["ctx"])
         text_feats, logits = model.t5_decode(t["tokens"], p["enc"], p["enc_valid"])
@@ -131,6 +131,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--save-every", type=int, default=50)
     ap.add_argument("--resume", default=None)
+    ap.add_argument("--shape-mix", default="4", help="max shape counts drawn uniformly per scene, e.g. 1,2,3,4,4")
+    ap.add_argument("--tasks", default="trace,refer,loca", help="subset of trace,refer,loca (refer includes the mask branch)")
     ap.add_argument("--world", type=int, default=1, help="data-parallel processes (gloo all-reduce of gradients)")
     ap.add_argument("--rank", type=int, default=0)
     ap.add_argument("--port", type=int, default=29533)
@@ -151,7 +153,8 @@ def main():
     other = [p for n, p in model.P.items() if not n.endswith("kernel")]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98))
-    loader = torch.utils.data.DataLoader(Batches(cfg, spiece, a.batch, a.seed * 100 + a.rank), batch_size=None, num_workers=1,
+    loader = torch.utils.data.DataLoader(Batches(cfg, spiece, a.batch, a.seed * 100 + a.rank,
+                                                 tuple(int(x) for x in a.shape_mix.split(","))), batch_size=None, num_workers=1,
                                          prefetch_factor=4)
     log = open(os.path.join(a.out, "train_log.jsonl" if lead else "train_log.rank%d.jsonl" % a.rank), "a")
     plist = list(model.P.values())
@@ -165,7 +168,7 @@ def main():
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        loss, info = forward_losses(model, batch)
+        loss, info = forward_losses(model, batch, tasks=tuple(a.tasks.split(",")))
         opt.zero_grad()
         loss.backward()
         if a.world > 1:
