@@ -1,0 +1,205 @@
+"""Trains the demo PixelLLM on synthetic scenes (CPU, 2 threads) with the paper's loss: label-smoothed CE on the
+text + λ·L1 on points (λ = 0.1, canvas pixels) + BCE/dice on the refseg mask logits. Task mix per image: caption+trace
+(global box), 2 referring expressions (box read at the EOS-1 position), 2 location-conditioned captions, and the mask
+branch on the referring prompts. The learning-rate schedule runs on WALL TIME (--minutes), so a run ends on time.
+
+  /usr/bin/python3 train.py --out out --minutes 45 --seed 0
+Writes out/checkpoint.safetensors (scenic names) every --save-every steps and at the end, plus out/train_log.jsonl.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import st
+from data import Tokenizer, canvas_batch, collate, loca_prompt, refer_prompt, scene_sample, trace_prompt
+from model import PixelLLM
+from params import DEMO_CONFIG, init_params
+from scenes import make_scene
+
+TRAIN_SEED_BASE = 0  # training scenes use seeds >= 0 in steps of the batch; eval sets use seeds >= 10**6
+
+
+class Batches(torch.utils.data.IterableDataset):
+    def __init__(self, cfg, spiece, batch, seed, shape_mix=(4,)):
+        self.cfg, self.spiece, self.batch, self.seed, self.shape_mix = cfg, spiece, batch, seed, shape_mix
+
+    def __iter__(self):
+        torch.set_num_threads(1)
+        tok = Tokenizer(self.spiece)
+        canvas = self.cfg["canvas"]
+        grid = 4 * canvas // self.cfg["sam"]["patch_size"]
+        rng = random.Random(self.seed)
+        k = 0
+        while True:
+            samples = []
+            for _ in range(self.batch):
+                img, ann = make_scene(self.seed * 10_000_000 + k, rng.choice(self.shape_mix))
+                k += 1
+                samples.append(scene_sample(img, ann, canvas, grid))
+            yield build_batch(tok, samples, canvas, rng)
+
+
+def build_batch(tok, samples, canvas, rng):
+    trace, refer, loca = [], [], []
+    for i, s in enumerate(samples):
+        trace.append(trace_prompt(tok, s, i))
+        refs = s["ann"]["referring"]
+        for ref in rng.sample(refs, min(2, len(refs))):
+            refer.append(refer_prompt(tok, s, i, ref))
+        objs = list(range(len(s["ann"]["objects"])))
+        for o in rng.sample(objs, min(2, len(objs))):
+            loca.append(loca_prompt(tok, s, i, o))
+    pixels, mask, hw = canvas_batch(samples, canvas)
+    r = collate(refer)
+    # mask branch input: the referred object's box, jittered (the engine feeds the predicted box)
+    boxes = torch.tensor(np.stack([p["gt_box"] for p in refer]), dtype=torch.float32)
+    size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+    r["mask_box"] = boxes + size * 0.08 * torch.randn(boxes.shape)
+    r["mask_target"] = torch.from_numpy(np.stack([samples[p["img"]]["masks"][p["object"]] for p in refer]))
+    return {"pixels": pixels, "mask": mask, "hw": hw, "trace": collate(trace), "refer": r, "loca": collate(loca)}
+
+
+def text_loss(logits, tokens, smoothing=0.1):
+    target = torch.cat([tokens[:, 1:], torch.zeros_like(tokens[:, :1])], 1)
+    valid = (target > 0).float()
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none",
+                         label_smoothing=smoothing).view_as(valid)
+    pred = logits.argmax(-1)
+    acc = ((pred == target).float() * valid).sum() / valid.sum()
+    return (ce * valid).sum() / valid.sum(), acc
+
+
+def point_loss(coords, target, valid):
+    """L1 between the two predicted corners and the target box corners, canvas pixels, mean over valid positions."""
+    pred = coords.reshape(*coords.shape[:2], 4)
+    l1 = (pred - target).abs().sum(-1)
+    return (l1 * valid).sum() / valid.sum().clamp(min=1)
+
+
+def mask_loss(logits, target):
+    bce = F.binary_cross_entropy_with_logits(logits, target)
+    p = torch.sigmoid(logits).flatten(1)
+    t = target.flatten(1)
+    dice = 1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)
+    return bce + dice.mean()
+
+
+def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca")):
+    feats = model.encode_image(b["pixels"], b["mask"])
+    out = {}
+    total = 0
+    for task in tasks:
+        t = b[task]
+        p = model.encode_prompts(feats, t["img"], t["box"], t["ctx"])
+        text_feats, logits = model.t5_decode(t["tokens"], p["enc"], p["enc_valid"])
+        ce, acc = text_loss(logits, t["tokens"])
+        out[task + "_ce"], out[task + "_acc"] = ce.item(), acc.item()
+        total = total + ce
+        if task != "loca":
+            coords, _ = model.point_head(text_feats, b["hw"][t["img"]])
+            pl = point_loss(coords, t["pt_target"], t["pt_valid"])
+            out[task + "_l1"] = pl.item()
+            total = total + point_weight * pl
+        if task == "refer":
+            m = model.mask_branch(t["mask_box"], p["visual"], text_feats, feats["sam"], t["img"])
+            ml = mask_loss(m["masks"], t["mask_target"])
+            out["mask"] = ml.item()
+            total = total + ml
+    out["total"] = total.item()
+    return total, out
+
+
+def save(model, cfg, path, meta):
+    st.write(path + ".tmp", model.export(), {"config": json.dumps(cfg), **meta})
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="out")
+    ap.add_argument("--minutes", type=float, default=45)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--save-every", type=int, default=50)
+    ap.add_argument("--resume", default=None)
+    ap.add_argument("--shape-mix", default="4", help="max shape counts drawn uniformly per scene, e.g. 1,2,3,4,4")
+    ap.add_argument("--tasks", default="trace,refer,loca", help="subset of trace,refer,loca (refer includes the mask branch)")
+    ap.add_argument("--world", type=int, default=1, help="data-parallel processes (gloo all-reduce of gradients)")
+    ap.add_argument("--rank", type=int, default=0)
+    ap.add_argument("--port", type=int, default=29533)
+    ap.add_argument("--threads", type=int, default=1)  # 1 beats 2 by 5x on the shared, oversubscribed 2-core box
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    if a.world > 1:
+        torch.distributed.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % a.port, rank=a.rank,
+                                             world_size=a.world)
+    lead = a.rank == 0
+    os.makedirs(a.out, exist_ok=True)
+    cfg = DEMO_CONFIG
+    spiece = os.path.join(a.out, "spiece.model")
+    params = st.read(a.resume)[0] if a.resume else init_params(cfg, a.seed)
+    model = PixelLLM(cfg, params)
+    decay = [p for n, p in model.P.items() if n.endswith("kernel")]
+    other = [p for n, p in model.P.items() if not n.endswith("kernel")]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98))
+    loader = torch.utils.data.DataLoader(Batches(cfg, spiece, a.batch, a.seed * 100 + a.rank,
+                                                 tuple(int(x) for x in a.shape_mix.split(","))), batch_size=None, num_workers=1,
+                                         prefetch_factor=4)
+    log = open(os.path.join(a.out, "train_log.jsonl" if lead else "train_log.rank%d.jsonl" % a.rank), "a")
+    plist = list(model.P.values())
+    start = time.time()
+    budget = a.minutes * 60
+    ckpt = os.path.join(a.out, "checkpoint.safetensors")
+    step = 0
+    for batch in loader:
+        elapsed = time.time() - start
+        frac = min(1.0, elapsed / budget)
+        lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss, info = forward_losses(model, batch, tasks=tuple(a.tasks.split(",")))
+        opt.zero_grad()
+        loss.backward()
+        if a.world > 1:
+            flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in plist])
+            torch.distributed.all_reduce(flat)
+            flat /= a.world
+            k = 0
+            for p in plist:
+                p.grad = flat[k:k + p.numel()].view_as(p).clone()
+                k += p.numel()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        info.update(step=step, lr=lr, elapsed=round(time.time() - start, 1))
+        log.write(json.dumps(info) + "\n")
+        log.flush()
+        if lead and step % a.save_every == 0:
+            save(model, cfg, ckpt, {"step": step, "seed": a.seed})
+        if a.world > 1:  # every rank stops at the same step
+            stop = torch.tensor([1.0 if elapsed >= budget else 0.0])
+            torch.distributed.all_reduce(stop)
+            if stop.item() > 0:
+                break
+        elif elapsed >= budget:
+            break
+    if not lead:
+        return
+    save(model, cfg, ckpt, {"step": step, "seed": a.seed, "wall_seconds": round(time.time() - start)})
+    log.write(json.dumps({"done": True, "step": step, "wall_seconds": round(time.time() - start)}) + "\n")
+    log.close()
+
+
+if __name__ == "__main__":
+    main()
