@@ -31,6 +31,17 @@ PXL_DEVICE bool roi_tap_inside(i32 first, i32 which, i32 extent)
     return which == 0 ? first >= 0 && first < extent : first >= -1 && first < extent - 1;
 }
 
+// Entry `index` of a by-value Dims8, read at constant offsets so the struct stays in the parameter bank (a runtime
+// index would copy all three tables to the stack of every thread).
+PXL_DEVICE i64 roi_pick(const Dims8& table, i32 index)
+{
+    i64 value = 0;
+#pragma unroll
+    for (i32 m = 0; m < PXL_MAX_RANK; m++)
+        if (m == index) value = table.v[m];
+    return value;
+}
+
 template <typename T>
 PXL_DEVICE float roi_align_at(const T* __restrict__ boxes, const i32* __restrict__ ids, const Dims8& maps,
                               const Dims8& heights, const Dims8& widths, i64 i, i32 map_count, i32 size, i32 samples,
@@ -42,8 +53,8 @@ PXL_DEVICE float roi_align_at(const T* __restrict__ boxes, const i32* __restrict
     const i64 n = bin / size / size;
     const i32 id = ids[n];
     if (id < 0 || id >= map_count) return 0.0f;
-    const T* map = (const T*)maps.v[id];
-    const i32 height = (i32)heights.v[id], width = (i32)widths.v[id];
+    const T* map = (const T*)roi_pick(maps, id);
+    const i32 height = (i32)roi_pick(heights, id), width = (i32)roi_pick(widths, id);
     const float x0 = to_float(boxes[4 * n]), y0 = to_float(boxes[4 * n + 1]);
     const float x1 = to_float(boxes[4 * n + 2]), y1 = to_float(boxes[4 * n + 3]);
     const float per_side = (float)(size * samples);
