@@ -18,6 +18,12 @@ public sealed record OpCheckCase(string Label, Op Op, TensorDesc[] Inputs)
     /// <summary>Float or integer inputs kept strictly positive.</summary>
     public HashSet<int> Positive { get; init; } = [];
 
+    /// <summary>
+    /// Inputs given exactly instead of drawn (row-major; F32 values pass through the same rounding as drawn ones, I32
+    /// values are truncated): boxes on the borders, invalid ids, degenerate geometry that random draws would rarely hit.
+    /// </summary>
+    public Dictionary<int, float[]> Values { get; init; } = [];
+
     /// <summary>Generates this case's inputs from <paramref name="random"/>; <paramref name="round"/> maps each float (e.g. to bf16).</summary>
     public HostTensor[] MakeInputs(Random random, Func<float, float> round)
     {
@@ -39,8 +45,21 @@ public sealed record OpCheckCase(string Label, Op Op, TensorDesc[] Inputs)
                 case DType.I64: { var s = t.AsSpan<long>(); for (int j = 0; j < s.Length; j++) s[j] = Int(); break; }
                 case DType.U8: { var s = t.AsSpan<byte>(); for (int j = 0; j < s.Length; j++) s[j] = (byte)Int(); break; }
             }
+            if (Values.TryGetValue(i, out var given)) Overwrite(t, given, round);
             tensors[i] = t;
         }
         return tensors;
+    }
+
+    private static void Overwrite(HostTensor t, float[] values, Func<float, float> round)
+    {
+        if (values.Length != t.Desc.ElementCount)
+            throw new InvalidOperationException($"{values.Length} given values for an input of {t.Desc}");
+        switch (t.Desc.DType)
+        {
+            case DType.F32: { var s = t.AsSpan<float>(); for (int j = 0; j < s.Length; j++) s[j] = round(values[j]); break; }
+            case DType.I32: { var s = t.AsSpan<int>(); for (int j = 0; j < s.Length; j++) s[j] = (int)values[j]; break; }
+            default: throw new NotSupportedException($"given values for a {t.Desc.DType} input");
+        }
     }
 }

@@ -7,7 +7,7 @@ namespace PixelLLM.Runtime.Checks;
 /// The catalog of backend-check cases: every op the backends implement, on small odd shapes (nothing a multiple of a
 /// warp or a tile), broadcasting and flag variants included, in the spirit of ggml's test-backend-ops.
 /// </summary>
-public static class OpCheckCases
+public static partial class OpCheckCases
 {
     private static TensorDesc F(params int[] shape) => new(DType.F32, new Shape(shape));
     private static TensorDesc T(DType dtype, params int[] shape) => new(dtype, new Shape(shape));
@@ -86,6 +86,7 @@ public static class OpCheckCases
         foreach (var (from, to) in new[] { (DType.F32, DType.I32), (DType.F32, DType.BF16), (DType.F32, DType.F16), (DType.I32, DType.F32),
                      (DType.F16, DType.F32), (DType.I64, DType.I32), (DType.F32, DType.U8), (DType.U8, DType.F32) })
             cases.Add(C($"{from}->{to}", new CastOp(to), T(from, 3, 7)) with { Integers = new() { [0] = 1000 }, SignedIntegers = [0] });
+        cases.AddRange(RoiAlignCases());
         return cases;
     }
 }
