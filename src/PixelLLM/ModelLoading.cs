@@ -23,8 +23,10 @@ internal static class ModelLoading
 {
     public static LoadedModelFiles Open(string directory)
     {
+        if (!Directory.Exists(directory))
+            throw new ModelFileException($"{directory}: model directory not found (expected a folder with config.json, weights and a tokenizer)");
         if (!ModelDirectory.IsModelDirectory(directory))
-            throw new ModelFileException($"{directory}: not a model directory (expected a folder with config.json, weights and a tokenizer)");
+            throw new ModelFileException($"{directory}: not a model directory (config.json not found)");
         var model = ModelDirectory.Open(directory, checkTensors: false);
         try
         {
