@@ -55,7 +55,11 @@ internal static partial class OverlayRenderer
         using (var bitmap = ToBitmap(image))
         using (var source = SKImage.FromBitmap(bitmap))
             canvas.DrawImage(source, new SKRect(0, 0, width, imageHeight), new SKSamplingOptions(SKFilterMode.Linear));
+        // Boxes may reach into the canvas padding past the image (densecap clips to the square canvas): keep them on the image.
+        canvas.Save();
+        canvas.ClipRect(new SKRect(0, 0, width, imageHeight));
         draw(canvas, font, scale);
+        canvas.Restore();
         float y = imageHeight + 8 + 16;
         using var grey = new SKPaint { Color = new SKColor(220, 220, 220), IsAntialias = true };
         foreach (var line in lines)
