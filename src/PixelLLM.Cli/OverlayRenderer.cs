@@ -7,7 +7,7 @@ namespace PixelLLM.Cli;
 /// colour gradient along the caption (red → violet), the caption below in the same colours word by word, prompt boxes dashed,
 /// the caption-level / referring box solid with its label. Small images are scaled up so the text stays legible.
 /// </summary>
-internal static class OverlayRenderer
+internal static partial class OverlayRenderer
 {
     private const int TargetSide = 640;
 
@@ -89,13 +89,13 @@ internal static class OverlayRenderer
         }
     }
 
-    private static void Label(SKCanvas canvas, SKFont font, string text, float x, float y)
+    private static void Label(SKCanvas canvas, SKFont font, string text, float x, float y, SKColor? colour = null)
     {
         if (text.Length > 60) text = text[..57] + "...";
         float w = font.MeasureText(text) + 8;
         float top = Math.Max(0, y - 22);
         using (var back = new SKPaint { Color = new SKColor(0, 0, 0, 170) }) canvas.DrawRect(new SKRect(x, top, x + w, top + 22), back);
-        using var fore = new SKPaint { Color = SKColors.Lime, IsAntialias = true };
+        using var fore = new SKPaint { Color = colour ?? SKColors.Lime, IsAntialias = true };
         canvas.DrawText(text, x + 4, top + 16, font, fore);
     }
 

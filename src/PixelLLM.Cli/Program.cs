@@ -7,6 +7,8 @@ root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(CaptionCommand.Create());
 root.Subcommands.Add(ReferCommand.Create());
+root.Subcommands.Add(SegmentCommand.Create());
+root.Subcommands.Add(DenseCaptionCommand.Create());
 root.Subcommands.Add(KernelsCommand.Create());
 root.Subcommands.Add(BackendCheckCommand.Create());
 root.Subcommands.Add(InitCommand.Create());

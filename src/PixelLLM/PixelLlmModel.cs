@@ -14,7 +14,7 @@ namespace PixelLLM;
 /// model share its weights; each running request has its own compiled graphs (see <see cref="PixelLlmOptions.MaxConcurrentRequests"/>).
 /// Dispose it when no request is running.
 /// </summary>
-public sealed class PixelLlmModel : IDisposable
+public sealed partial class PixelLlmModel : IDisposable
 {
     /// <summary>Longest text (characters) a request accepts before tokenising.</summary>
     public const int MaxTextLength = 2000;
@@ -124,8 +124,6 @@ public sealed class PixelLlmModel : IDisposable
     public IAsyncEnumerable<PixelLlmEvent> ReferStreamAsync(PixelImage image, string text, bool decodeText = false, CancellationToken cancellation = default) =>
         Stream(request => Refer(image, text, decodeText, request), cancellation);
 
-    // Segment(image, text) and DenseCaption(image) belong here next: their model stages come with the refseg / densecap work.
-
     private T Run<T>(RequestOptions? request, Func<RequestRunner, T> work)
     {
         request ??= new RequestOptions();
@@ -159,6 +157,7 @@ public sealed class PixelLlmModel : IDisposable
     /// <summary>Releases the compiled graphs, the backend and the mapped weight files.</summary>
     public void Dispose()
     {
+        stages.Dispose();
         pool.Dispose();
         backend.Dispose();
         foreach (var f in files.OpenFiles) f.Dispose();

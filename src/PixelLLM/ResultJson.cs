@@ -9,7 +9,7 @@ internal sealed record ImageJson(string Source, int Width, int Height);
 /// Results as JSON with <see cref="Utf8JsonWriter"/> (no reflection: trimming / NativeAOT safe). Numbers are written in their
 /// shortest round-trip form, so equal results give equal bytes. Schema "pixelllm-result/1", documented in the README.
 /// </summary>
-internal static class ResultJson
+internal static partial class ResultJson
 {
     public const string Schema = "pixelllm-result/1";
 

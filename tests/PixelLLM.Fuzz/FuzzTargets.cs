@@ -49,6 +49,18 @@ public static class FuzzTargets
             catch (JsonException e) { throw new ModelFileException($"config.json: not valid JSON ({e.Message})", e); }
             using (json) PixelLlmConfigJson.FromScenic(json.RootElement);
         },
+        // PNG/JPEG decode (header checked against the pixel limit first) and the eval resize to a small canvas.
+        ["image"] = bytes => PixelImage.Decode(bytes, "fuzz input", maxPixels: 4_000_000).ToEvalSize(64),
+        // What `caption --box` does with user text: parse "x0,y0,x1,y1", then check it against an image size ("W H" line 2).
+        ["box-args"] = bytes =>
+        {
+            var lines = System.Text.Encoding.UTF8.GetString(bytes).Split('\n');
+            var box = Box.Parse(lines[0]);
+            var size = lines.Length > 1 ? lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
+            if (size.Length != 2 || !int.TryParse(size[0], out int width) || !int.TryParse(size[1], out int height))
+                throw new InvalidInputException("box-args: line 2 must be the image size \"W H\"");
+            box.Validate(width, height);
+        },
     };
 
     /// <summary>The typed errors a parser may answer bad input with (each carries one line naming the file/field).</summary>

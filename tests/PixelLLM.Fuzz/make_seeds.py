@@ -4,7 +4,7 @@
 Seeds are valid inputs of each format, small (AFL works best under a few KB), covering the format's branches:
 several dtypes, nesting, 0-d and empty arrays, a chunked array (scenic), a tokenizer model and vocab, a model config.
 """
-import json, os, shutil, struct, sys
+import json, os, shutil, struct, subprocess, sys, tempfile, zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -64,6 +64,46 @@ def ndarray(shape, dtype, data, code=1):
     return Ext(code, mp([list(shape), dtype, data]))
 
 
+# --- images: PNG written here, JPEG through libjpeg-turbo's cjpeg (Debian libjpeg-turbo-progs; skipped with a note when absent) ----------------
+def png(width, height, color_type, rows):
+    """color_type 0 gray, 2 RGB, 6 RGBA (8-bit); rows = list of bytes per row without the filter byte."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + r for r in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def gradient(width, height, channels):
+    return [bytes((x * 37 + y * 11 + c * 80) % 256 for x in range(width) for c in range(channels)) for y in range(height)]
+
+
+def jpeg(width, height, options):
+    ppm = b"P6 %d %d 255\n" % (width, height) + b"".join(gradient(width, height, 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "in.ppm")
+        open(src, "wb").write(ppm)
+        return subprocess.run(["cjpeg", *options, src], check=True, stdout=subprocess.PIPE).stdout
+
+
+def image_seeds():
+    put("image", "rgb-7x5.png", png(7, 5, 2, gradient(7, 5, 3)))
+    put("image", "gray-3x9.png", png(3, 9, 0, gradient(3, 9, 1)))
+    put("image", "rgba-6x6.png", png(6, 6, 6, gradient(6, 6, 4)))
+    if shutil.which("cjpeg") is None:
+        print("cjpeg (libjpeg-turbo-progs) not found: JPEG seeds not written", file=sys.stderr)
+        return
+    put("image", "baseline-16x12.jpg", jpeg(16, 12, ["-quality", "80"]))
+    put("image", "progressive-gray-9x7.jpg", jpeg(9, 7, ["-grayscale", "-progressive", "-quality", "60"]))
+
+
+def box_arg_seeds():
+    """One request per file: the --box text, then the image width and height it is checked against."""
+    for name, text in [("integers", "10,20,30,40\n100 80"), ("floats", "0.5, 1e1 ,64.25,79.75\n65 80"),
+                       ("whole", "0,0,320,200\n320 200"), ("fractional", "1,2.5,3,4\n5 5")]:
+        put("box-args", name + ".txt", text.encode())
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -99,6 +139,8 @@ def main():
         golden = "/work/shared/golden/pixelllm/caption_trace.json"
     config = json.load(open(golden))["config"]
     put("model-config", "tiny_t5.json", json.dumps(config, indent=1).encode())
+    image_seeds()
+    box_arg_seeds()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,52 @@
+using PixelLLM.Models;
+using PixelLLM.Runtime;
+
+namespace PixelLLM;
+
+public sealed partial class PixelLlmModel
+{
+    private readonly TaskStages stages = new();
+
+    /// <summary>Whether the model has the mask branch (mask adapter + SAM mask decoder) that <see cref="Segment"/> needs.</summary>
+    public bool CanSegment => files.Config.MaskBranch is not null;
+
+    /// <summary>Whether the model has the box decoder (CenterNet2 detector) that <see cref="DenseCaption"/> needs.</summary>
+    public bool CanDenseCaption => files.Config.BoxDecoder is not null;
+
+    /// <summary>
+    /// Referring segmentation: context "where is " + <paramref name="text"/>, the expression beam-decoded (beam 3, 1 per node,
+    /// α 0.6), the box read at the position before EOS, then the mask branch prompted with that box → a binary mask at the
+    /// original resolution, the canvas-grid logits and the IoU prediction.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The text is empty or too long, or the model has no mask branch.</exception>
+    public SegmentResult Segment(PixelImage image, string text, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(text);
+        if (!CanSegment)
+            throw new InvalidInputException($"segment: model '{Name ?? files.Path}' has no mask branch (mask_adapter / mask_decoder); use a refseg model");
+        if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("segment: the expression is empty");
+        if (text.Length > MaxTextLength) throw new InvalidInputException($"segment: the expression has {text.Length} characters, at most {MaxTextLength}");
+        return RunTask(request, r => r.Segment(image, text));
+    }
+
+    /// <summary>
+    /// Dense captioning: the box decoder's detections, all captioned in one batch (one encoder pass, one greedy decode loop
+    /// over the K slots). Only the detections scenic's evaluation counts are returned (score &gt; 0), by descending score.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The model has no box decoder.</exception>
+    public DenseCaptionResults DenseCaption(PixelImage image, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (!CanDenseCaption)
+            throw new InvalidInputException($"densecap: model '{Name ?? files.Path}' has no box decoder (box_decoder in its config); use a densecap model");
+        return RunTask(request, r => r.DenseCaption(image));
+    }
+
+    private T RunTask<T>(RequestOptions? request, Func<TaskRunner, T> work)
+    {
+        request ??= new RequestOptions();
+        var engine = options.KvCacheDecoding ? DecodeEngine.KvCache : DecodeEngine.FullRerun;
+        return pool.Run(model => work(new TaskRunner(model, files.Tokenizer, request, stages, engine)), request.Cancellation);
+    }
+}
