@@ -20,7 +20,7 @@ fi
 
 rm -rf "$work/bin"
 dotnet publish "$here/PixelLLM.Fuzz.csproj" -c Release -o "$work/bin" -v q -nologo >/dev/null
-for assembly in PixelLLM.Runtime.dll PixelLLM.Models.dll; do
+for assembly in PixelLLM.Runtime.dll PixelLLM.Models.dll PixelLLM.Api.dll; do
     .build/tools/sharpfuzz "$work/bin/$assembly" >/dev/null
 done
 
