@@ -17,6 +17,9 @@ internal static class BenchConfigs
     {
         if (!PixelLlmConfigs.Names.Contains(name))
             throw new InvalidInputException($"--config: unknown config '{name}' (expected one of {string.Join(", ", Names)})");
-        return PixelLlmConfigs.Get(name) with { MaxCaptionLength = BenchCaptionSlots };
+        var config = PixelLlmConfigs.Get(name);
+        if (config.LanguageModel.Kind != LanguageModelKind.T5)
+            throw new InvalidInputException($"--config: '{name}' is a BERT/GIT model; the bench measures the T5 variant's stages (pixelllm-t5xl, pixelllm-tiny)");
+        return config with { MaxCaptionLength = BenchCaptionSlots };
     }
 }

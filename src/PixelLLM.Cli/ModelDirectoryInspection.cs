@@ -15,7 +15,7 @@ internal static class ModelDirectoryInspection
         {
             var c = model.Config;
             o.WriteLine($"model directory: {model.Name ?? "(unnamed config)"}, {ModelDirectoryManifest.DTypeName(model.StorageType)}, canvas {c.Canvas}, " +
-                        $"EVA02 {c.Eva.Depth}×{c.Eva.EmbedDim}, SAM {c.Sam.Depth}×{c.Sam.EmbedDim}, T5 {c.T5.NumLayers}+{c.T5.NumDecoderLayers}×{c.T5.DModel}, " +
+                        $"EVA02 {c.Eva.Depth}×{c.Eva.EmbedDim}, SAM {c.Sam.Depth}×{c.Sam.EmbedDim}, {Language(c)}, " +
                         $"tokenizer {model.Manifest.Tokenizer} ({model.Tokenizer.VocabSize} ids)");
             o.WriteLine($"check against config.json: {report.Missing.Count} missing, {report.Unexpected.Count} unexpected, {report.Misshaped.Count} mis-shaped");
             foreach (var name in report.Missing) o.WriteLine($"  missing     {name}");
@@ -24,4 +24,8 @@ internal static class ModelDirectoryInspection
         }
         return report.Passed ? 0 : 1;
     }
+
+    private static string Language(Models.PixelLlmConfig c) => c.LanguageModel.Kind == Models.LanguageModelKind.T5
+        ? $"T5 {c.T5.NumLayers}+{c.T5.NumDecoderLayers}×{c.T5.DModel}"
+        : $"GIT decoder {c.Git.NumLayers}×{c.Git.Hidden}";
 }

@@ -1,3 +1,4 @@
+using PixelLLM.Models;
 using PixelLLM.Models.ModelFiles;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.SafeTensors;
@@ -27,17 +28,21 @@ public static class RandomModel
     /// <param name="tokenizerFile">A tokenizer file to copy; null writes a synthetic one that fits the vocabulary.</param>
     public static void Write(ModelConfigSource source, string outDir, int seed, DType dtype, string? tokenizerFile)
     {
-        var manifest = new ModelDirectoryManifest(source.Json, dtype, TokenizerKind.SentencePiece, source.Name);
+        bool git = source.Config.LanguageModel.Kind == LanguageModelKind.Git;
+        var manifest = new ModelDirectoryManifest(source.Json, dtype, git ? TokenizerKind.WordPiece : TokenizerKind.SentencePiece, source.Name);
         if (tokenizerFile is not null) { ModelDirectory.Write(outDir, manifest, Plan(source, seed), tokenizerFile); return; }
-        var synthetic = Path.Combine(Path.GetTempPath(), $"pixelllm-spiece-{Guid.NewGuid():N}.model");
+        var scratch = Directory.CreateTempSubdirectory("pixelllm-init-").FullName;
         try
         {
-            File.WriteAllBytes(synthetic, SyntheticSentencePiece.Build(SyntheticSentencePiece.PieceCount(source)));
+            // The file name is what the model directory records for its tokenizer.
+            var synthetic = Path.Combine(scratch, git ? "vocab.txt" : "spiece.model");
+            if (git) File.WriteAllLines(synthetic, SyntheticWordPiece.Lines(source.Config));
+            else File.WriteAllBytes(synthetic, SyntheticSentencePiece.Build(SyntheticSentencePiece.PieceCount(source)));
             ModelDirectory.Write(outDir, manifest, Plan(source, seed), synthetic);
         }
         finally
         {
-            File.Delete(synthetic);
+            Directory.Delete(scratch, recursive: true);
         }
     }
 }
