@@ -7,7 +7,9 @@ namespace PixelLLM.Tests.Api;
 /// A bounded stress run of mixed tasks from two threads on one loaded model: after a warm-up (graphs compiled, pools filled),
 /// further rounds must not grow managed memory or the process's private bytes beyond noise — no per-request leak of
 /// executors, arenas, mapped files or pinned buffers. The numbers go to the test log (docs/reliability.md quotes them).
+/// Process-wide numbers mean something only while no other test runs, hence its own non-parallel collection.
 /// </summary>
+[Collection(MemoryMeasurement.Name)]
 public class MemoryGrowthTests(TinyModel tiny, ITestOutputHelper log) : IClassFixture<TinyModel>
 {
     private const int WarmupRounds = 6, MeasuredRounds = 150;
@@ -48,4 +50,11 @@ public class MemoryGrowthTests(TinyModel tiny, ITestOutputHelper log) : IClassFi
         using var process = Process.GetCurrentProcess();
         return (GC.GetTotalMemory(forceFullCollection: true), process.PrivateMemorySize64);
     }
+}
+
+/// <summary>Tests that measure process-wide memory: xunit runs this collection alone, after the parallel ones.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemoryMeasurement
+{
+    public const string Name = "memory measurement (runs alone)";
 }
