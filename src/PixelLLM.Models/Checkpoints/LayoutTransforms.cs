@@ -68,6 +68,16 @@ public static class LayoutTransforms
         return HostTensor.FromArray(dst, ci, co, kh, kw);
     }
 
+    /// <summary>The shape <see cref="Apply"/> gives a source (the kernel's, for LoRA) of <paramref name="scenicShape"/>: the layout rules' one shape statement.</summary>
+    public static int[] EngineShape(ScenicLayout layout, int[] scenicShape) => layout switch
+    {
+        ScenicLayout.AsIs => scenicShape,
+        ScenicLayout.DenseKernel or ScenicLayout.RelativeEmbedding or ScenicLayout.LoraDenseKernel => [scenicShape[1], scenicShape[0]],
+        ScenicLayout.ConvKernel => [scenicShape[3], scenicShape[2], scenicShape[0], scenicShape[1]],
+        ScenicLayout.ConvTransposeKernel => [scenicShape[2], scenicShape[3], scenicShape[0], scenicShape[1]],
+        _ => throw new ArgumentOutOfRangeException(nameof(layout), layout, "unknown layout"),
+    };
+
     /// <summary>Applies <paramref name="layout"/> to the source tensors (one, or kernel/left/right for LoRA).</summary>
     public static HostTensor Apply(ScenicLayout layout, IReadOnlyList<HostTensor> sources, float loraScale, string engineName, IReadOnlyList<string> sourceNames)
     {

@@ -20,13 +20,7 @@ public static class EngineParameterShapes
             if (ScenicNameMap.IsKnownUnused(path) || ScenicNameMap.IsLoraFactor(path)) continue;
             var mapping = ScenicNameMap.Map(path, _ => false)
                 ?? throw new InvalidOperationException($"scenic checklist entry '{path}' has no engine name");
-            engine[mapping.EngineName] = mapping.Layout switch
-            {
-                ScenicLayout.AsIs => shape,
-                ScenicLayout.ConvKernel => [shape[3], shape[2], shape[0], shape[1]],
-                ScenicLayout.ConvTransposeKernel => [shape[2], shape[3], shape[0], shape[1]],
-                _ => [shape[1], shape[0]],
-            };
+            engine[mapping.EngineName] = LayoutTransforms.EngineShape(mapping.Layout, shape);
         }
         int evaGrid = config.EvaGrid, samGrid = config.SamGrid;
         engine["eva02.pos_embed"] = [1, 1 + evaGrid * evaGrid, config.Eva.EmbedDim];
