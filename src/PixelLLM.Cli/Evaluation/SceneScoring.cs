@@ -36,14 +36,27 @@ internal static class SceneScoring
     /// </summary>
     public static void Mask(EvalMetrics metrics, SyntheticScene scene, SceneReferral referral, TeacherForcedSegment result)
     {
+        var predicted = PredictedAtEvalSize(result);
+        var truth = TruthAtEvalSize(scene, referral.Object, result.EvalHeight, result.EvalWidth);
+        var (inter, union) = EvalMath.Overlap(predicted, truth);
+        metrics.AddMask(inter, union);
+    }
+
+    /// <summary>The mask logits upsampled from the grid to the canvas, cropped to the eval-size image, &gt; 0 (row-major).</summary>
+    public static bool[] PredictedAtEvalSize(TeacherForcedSegment result)
+    {
         int w = result.EvalWidth, h = result.EvalHeight, canvas = result.Canvas;
         var logits = EvalMath.ResizeBilinear(result.Logits.Values.ToArray(), result.Logits.Height, result.Logits.Width, canvas, canvas);
         var predicted = new bool[h * w];
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) predicted[y * w + x] = logits[y * canvas + x] > 0;
-        var full = scene.Mask(referral.Object).Select(v => v ? 1f : 0f).ToArray();
-        var truth = EvalMath.ResizeBilinear(full, scene.Height, scene.Width, h, w).Select(v => v > 0.5f).ToArray();
-        var (inter, union) = EvalMath.Overlap(predicted, truth);
-        metrics.AddMask(inter, union);
+        return predicted;
+    }
+
+    /// <summary>Object <paramref name="index"/>'s mask as 0/1, bilinearly resized to the eval size, &gt; 0.5 (row-major).</summary>
+    public static bool[] TruthAtEvalSize(SyntheticScene scene, int index, int evalHeight, int evalWidth)
+    {
+        var full = scene.Mask(index).Select(v => v ? 1f : 0f).ToArray();
+        return EvalMath.ResizeBilinear(full, scene.Height, scene.Width, evalHeight, evalWidth).Select(v => v > 0.5f).ToArray();
     }
 }

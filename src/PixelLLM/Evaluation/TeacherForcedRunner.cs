@@ -51,7 +51,9 @@ internal sealed class TeacherForcedRunner(PixelLlm model, ITextTokenizer tokeniz
         int h = evalImage.Shape[0], w = evalImage.Shape[1];
         var features = model.EncodeImage(evalImage);
         var encoding = model.EncodePrompts(features.Fused, HostTensor.FromArray(new float[] { 0, 0, w, h }, 1, 4), [context]);
-        return new Encoded(features, encoding, (double)image.Width / w, (double)image.Height / h);
+        // The same factors as RequestRunner's (the inverse of original → eval), so points and boxes match the public API's bit for bit.
+        double toEvalX = (double)w / image.Width, toEvalY = (double)h / image.Height;
+        return new Encoded(features, encoding, 1 / toEvalX, 1 / toEvalY);
     }
 
     /// <summary>[BOS] + text + [EOS], padded to L; the text must fit.</summary>
