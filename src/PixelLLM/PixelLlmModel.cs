@@ -88,7 +88,7 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         if (box is null)
         {
-            CheckDecode(TaskSettings.CaptionTrace, 1);
+            CheckDecode("caption", TaskSettings.CaptionTrace, 1);
             return Run(request, r => r.Caption(image, [Box.Whole(image.Width, image.Height)], TaskSettings.CaptionTrace))[0];
         }
         return Caption(image, [box.Value], request)[0];
@@ -105,7 +105,7 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(boxes);
         if (boxes.Count == 0) throw new InvalidInputException("caption: at least one box is needed");
         RequestLimits.CheckPrompts("caption", boxes.Count, options);
-        CheckDecode(TaskSettings.LocationCaption, boxes.Count);
+        CheckDecode("caption", TaskSettings.LocationCaption, boxes.Count);
         foreach (var b in boxes) b.Validate(image.Width, image.Height);
         return Run(request, r => r.Caption(image, boxes, TaskSettings.LocationCaption));
     }
@@ -122,7 +122,7 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(text);
         if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("refer: the expression is empty");
         if (text.Length > MaxTextLength) throw new InvalidInputException($"refer: the expression has {text.Length} characters, at most {MaxTextLength}");
-        CheckDecode(TaskSettings.Referring(files.Config), 1);
+        CheckDecode("refer", TaskSettings.Referring(files.Config), 1);
         return Run(request, r => r.Refer(image, text, decodeText));
     }
 
@@ -160,11 +160,14 @@ public sealed partial class PixelLlmModel : IDisposable
 
     internal ITextTokenizer Tokenizer => files.Tokenizer;
 
-    /// <summary>The options the model was loaded with.</summary>
-    internal PixelLlmOptions Options => options;
+    /// <summary>The backend (tests read its allocation budget).</summary>
+    internal IBackend Backend => backend;
 
-    private void CheckDecode(TaskSettings task, int prompts) =>
-        RequestLimits.CheckDecode(task.Name, RequestLimits.Beams(task.Decoding), prompts, files.Config.MaxCaptionLength, options);
+    /// <summary>Compiled-graph instances alive in the pool.</summary>
+    internal int PooledInstances => pool.InstanceCount;
+
+    private void CheckDecode(string method, TaskSettings task, int prompts) =>
+        RequestLimits.CheckDecode(method, RequestLimits.Beams(task.Decoding), prompts, files.Config.MaxCaptionLength, options);
 
     private static IBackend CreateBackend(PixelLlmOptions options) => options.Backend switch
     {
