@@ -43,6 +43,7 @@ public sealed partial class PixelLlmModel : IDisposable
         options ??= new PixelLlmOptions();
         options.Validate();
         var backend = CreateBackend(options.Backend);
+        if (options.Profiler is { } profiler) backend = profiler.Wrap(backend);
         LoadedModelFiles files;
         try { files = ModelLoading.Open(modelDirectory); }
         catch
