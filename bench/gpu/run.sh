@@ -24,8 +24,16 @@ done
 if command -v compute-sanitizer >/dev/null; then
     step sanitizer compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention
 fi
-if "$cli" --help 2>/dev/null | grep -q '^ *bench'; then
-    step bench "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda
-fi
+# CUDA-graph replay of the decode step == the same step launched eagerly (logits of every step, beams 1 and 4).
+step graph-check-tiny-f32 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20
+step graph-check-tiny-bf16 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20 --storage bf16
+step graph-check-t5xl-bf16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
+step bench "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --json "$OUT/bench-t5xl.json"
+# Same stages eagerly (graphs off) for the replay speed-up, then profiled: per-op device time, launches per decode step.
+PIXELLLM_CUDA_GRAPHS=0 step bench-eager "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --stages decode,decode4 --runs 1 \
+    --json "$OUT/bench-t5xl-eager.json"
+step bench-profile "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --stages sam,eva02,t5-encode,decode,decode4 --runs 1 \
+    --profile --profile-json "$OUT/profile-t5xl.json"
 step pytorch-baseline timeout 240 python3 .gpu/pytorch_baseline.py
+grep -h 'launches per decode step' "$OUT/bench-profile.log" | tee -a "$OUT/summary.txt"
 echo; echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1))"; cat "$OUT/summary.txt"

@@ -55,6 +55,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         Span<CpuTensor> x = inputs.Length <= 8 ? ((Span<CpuTensor>)list)[..inputs.Length] : new CpuTensor[inputs.Length];
         for (int i = 0; i < inputs.Length; i++) x[i] = new CpuTensor(Ptr(inputs[i]), inputs[i].Desc);
         Dispatch(node.Op, x, new CpuTensor(Ptr(output), output.Desc));
+        Interlocked.Increment(ref executed);
     }
 
     private static byte* Ptr(TensorView v) => ((CpuBuffer)v.Buffer).Pointer + v.Offset;

@@ -14,7 +14,7 @@ namespace PixelLLM.Backends.Cuda;
 /// every kernel). Host reads and writes always use the declared dtype; conversion happens at the boundary.
 /// Creating it on a machine without a driver or GPU throws one <see cref="BackendException"/> line saying why.
 /// </summary>
-public sealed class CudaBackend : IBackend
+public sealed partial class CudaBackend : IBackend
 {
     private readonly CudaQueue queue;
     private readonly CudaOps ops;
@@ -139,26 +139,6 @@ public sealed class CudaBackend : IBackend
                 3 => $"{op}: integer division by zero (reported on the device)",
                 _ => $"{op}: the device reported error code {code}",
             });
-    }
-
-    /// <summary>
-    /// Records the launches <paramref name="launches"/> issues (through <see cref="Execute"/>) into a CUDA graph instead of
-    /// running them; replay it with <see cref="CudaGraph.Launch"/>. No host reads, writes or synchronisation may happen inside.
-    /// </summary>
-    public CudaGraph Capture(Action launches)
-    {
-        lock (gate)
-        {
-            queue.MakeCurrent();
-            queue.Driver.BeginCapture(queue.Stream);
-        }
-        try { launches(); }
-        catch
-        {
-            lock (gate) queue.Driver.EndCaptureAndInstantiate(queue.Stream);
-            throw;
-        }
-        lock (gate) return new CudaGraph(queue, queue.Driver.EndCaptureAndInstantiate(queue.Stream));
     }
 
     private DType StorageOf(DType declared) => declared == DType.F32 ? FloatStorage : declared;

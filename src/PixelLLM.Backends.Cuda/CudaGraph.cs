@@ -1,9 +1,10 @@
 using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Runtime.Execution;
 
 namespace PixelLLM.Backends.Cuda;
 
 /// <summary>An instantiated CUDA graph (from <see cref="CudaBackend.Capture"/>): one launch replays every captured kernel.</summary>
-public sealed class CudaGraph : IDisposable
+public sealed class CudaGraph : ICapturedLaunches
 {
     private readonly CudaQueue queue;
     private nint exec;
@@ -21,6 +22,9 @@ public sealed class CudaGraph : IDisposable
         queue.MakeCurrent();
         queue.Driver.LaunchGraph(exec, queue.Stream);
     }
+
+    /// <inheritdoc/>
+    public void Replay() => Launch();
 
     public void Dispose()
     {

@@ -22,9 +22,11 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "weight and input seed (default 1)", DefaultValueFactory = _ => 1 };
         var only = new Option<string?>("--stages") { Description = "comma-separated subset: sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e (default all)" };
         var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file" };
+        var profile = new Option<bool>("--profile") { Description = "time every op of every stage on the device (graph capture off) and print a per-op table after each stage" };
+        var profileJson = new Option<string?>("--profile-json") { Description = "write the per-stage, per-op profiles as JSON to this file (implies profiling)" };
         var command = new Command("bench", "Per-stage latency and peak memory of a caption request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json,
+            config, random, backend, dtype, runs, seed, only, json, profile, profileJson,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -39,7 +41,9 @@ internal static class BenchCommand
             if (n < 1) throw new InvalidInputException("--runs must be at least 1");
             var stages = Stages(parse.GetValue(only));
             var output = parse.InvocationConfiguration.Output;
-            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output);
+            var profiling = parse.GetValue(profile) || parse.GetValue(profileJson) is not null
+                ? new BenchProfiling(parse.GetValue(profile) ? output : null, parse.GetValue(profileJson)) : null;
+            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling);
         }));
         return command;
     }
@@ -55,10 +59,11 @@ internal static class BenchCommand
         return chosen;
     }
 
-    internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o)
+    internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o,
+        BenchProfiling? profiling = null)
     {
         var config = BenchConfigs.Get(configName);
-        using var backend = Backends.Create(backendName);
+        using var backend = profiling is null ? Backends.Create(backendName) : profiling.Profiler.Wrap(Backends.Create(backendName));
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
                     $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}");
@@ -67,9 +72,11 @@ internal static class BenchCommand
         void Stage(string key, Func<StageTiming> measure)
         {
             if (!stages.Contains(key)) return;
+            profiling?.Profiler.Reset();
             var r = measure();
             results.Add(r);
             o.WriteLine($"  {r.Stage,-44} best {r.BestMs,10:F1} ms   median {r.MedianMs,10:F1} ms   cpu {r.CpuMs,10:F1} ms{(r.Note.Length > 0 ? "   " + r.Note : "")}");
+            profiling?.StageDone(key);
         }
         Stage("sam", () => bench.Sam(runs));
         Stage("eva02", () => bench.Eva02(runs));
@@ -84,6 +91,7 @@ internal static class BenchCommand
         string loadAfter = BenchTimer.LoadAverage();
         o.WriteLine($"  weights generated {Gb(bench.Weights.MaterialisedBytes)} of {Gb(bench.Weights.TotalBytes)}; " +
                     $"peak resident memory {Gb(peak)}; load average after {loadAfter}");
+        profiling?.Finish();
         if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results);
         return 0;
     }

@@ -4,7 +4,8 @@ using PixelLLM.Runtime;
 namespace PixelLLM.Cli;
 
 /// <summary>What every request command (caption, refer) shares: the image, the model, the backend and the output files.</summary>
-internal sealed record RequestArgs(string Image, string? Model, string Backend, string? Json, string? Overlay, string? Dump, int Threads = 0);
+internal sealed record RequestArgs(string Image, string? Model, string Backend, string? Json, string? Overlay, string? Dump, int Threads = 0,
+    bool Profile = false, string? ProfileJson = null);
 
 /// <summary>The options of <see cref="RequestArgs"/> and the model lookup they imply.</summary>
 internal sealed class RequestOptionsCli
@@ -16,15 +17,17 @@ internal sealed class RequestOptionsCli
     public Option<string?> Overlay { get; } = new("--overlay") { Description = "write a PNG of the image with the trace, boxes and text drawn on it" };
     public Option<string?> Dump { get; } = new("--dump") { Description = "write every named intermediate (mid.*, out.*) to this .safetensors file" };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU cores to use (default: all)", DefaultValueFactory = _ => 0 };
+    public Option<bool> Profile { get; } = new("--profile") { Description = "time every op on the device (graph capture off) and print a per-op table on stderr" };
+    public Option<string?> ProfileJson { get; } = new("--profile-json") { Description = "write the per-op profile as JSON to this file (implies profiling)" };
 
     public void AddTo(Command command)
     {
         command.Arguments.Add(Image);
-        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson }) command.Options.Add(o);
     }
 
     public RequestArgs Read(ParseResult parse) => new(parse.GetValue(Image)!, parse.GetValue(Model), parse.GetValue(Backend)!,
-        parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads));
+        parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads), parse.GetValue(Profile), parse.GetValue(ProfileJson));
 
     public const string ModelEnvironmentVariable = "PIXELLLM_MODEL";
 

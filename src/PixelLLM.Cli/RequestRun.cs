@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PixelLLM.Runtime;
+using PixelLLM.Runtime.Profiling;
 using PixelLLM.Runtime.SafeTensors;
 
 namespace PixelLLM.Cli;
@@ -13,10 +14,11 @@ internal static class RequestRun
     public static int Execute<T>(RequestArgs args, TextWriter output, Func<PixelLlmModel, PixelImage, RequestOptions, T> run,
         Func<T, PixelImage, byte[]> json, Func<T, PixelImage, byte[]> overlay, Action<T, TextWriter> print)
     {
-        foreach (var path in new[] { args.Json, args.Overlay, args.Dump })
+        foreach (var path in new[] { args.Json, args.Overlay, args.Dump, args.ProfileJson })
             if (path is not null) CheckWritable(path);
         if (args.Threads < 0) throw new InvalidInputException($"--threads must be 0 (all cores) or positive, got {args.Threads}");
-        var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1 };
+        var profiler = args.Profile || args.ProfileJson is not null ? new ExecutionProfiler() : null;
+        var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1, Profiler = profiler };
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
         var image = PixelImage.Load(args.Image, options.MaxImagePixels);
         using var model = PixelLlmModel.Load(modelDir, options);
@@ -40,6 +42,7 @@ internal static class RequestRun
             foreach (var (temp, _) in pending) File.Delete(temp);
         }
         print(result, output);
+        if (profiler is not null) ProfileOutput.Write(profiler.Report(), args.Profile ? Console.Error : null, args.ProfileJson);
         return 0;
     }
 

@@ -42,6 +42,7 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(modelDirectory);
         options ??= new PixelLlmOptions();
         options.Validate();
+<<<<<<< HEAD
         var files = ModelLoading.Open(modelDirectory);
         IBackend? backend = null;
         try
@@ -51,6 +52,12 @@ public sealed partial class PixelLlmModel : IDisposable
             backend = CreateBackend(options);
             return new PixelLlmModel(files, backend, options);
         }
+=======
+        var backend = CreateBackend(options.Backend);
+        if (options.Profiler is { } profiler) backend = profiler.Wrap(backend);
+        LoadedModelFiles files;
+        try { files = ModelLoading.Open(modelDirectory); }
+>>>>>>> cuda2
         catch
         {
             backend?.Dispose();

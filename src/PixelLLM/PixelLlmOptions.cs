@@ -59,6 +59,12 @@ public sealed record PixelLlmOptions
     /// </summary>
     public long? AvailableMemoryBytes { get; init; }
 
+    /// <summary>
+    /// When set, the model's backend is wrapped by this profiler: every graph node is timed on the device's clock (graph
+    /// capture off) and <see cref="Runtime.Profiling.ExecutionProfiler.Report"/> gives per-op time, FLOP/s and GB/s.
+    /// </summary>
+    public Runtime.Profiling.ExecutionProfiler? Profiler { get; init; }
+
     internal void Validate()
     {
         if (Threads < 0) throw new Runtime.InvalidInputException($"threads must be 0 (all cores) or positive, got {Threads}");

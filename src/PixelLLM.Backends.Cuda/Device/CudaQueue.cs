@@ -45,12 +45,28 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public string DeviceName { get; }
     public ulong ErrorWord { get; }
 
+    /// <summary>Kernel launches, GEMM calls, copies and fills queued so far (the profiler's launches per run).</summary>
+    public long Launches { get; private set; }
+
+    /// <summary>Bumped whenever a scratch buffer moves: recorded graphs that used the old address must be recorded again.</summary>
+    public long ScratchGeneration { get; private set; }
+
+    /// <summary>
+    /// True while the stream is being captured: nothing may allocate then, so a scratch buffer that would have to grow
+    /// fails the capture (the executor runs that step eagerly, which grows it, and records on a later run).
+    /// </summary>
+    public bool Capturing { get; set; }
+
+    /// <summary>Creates what is otherwise created lazily on first use (the cuBLAS handle with its workspace), before a capture.</summary>
+    public void PrepareCapture() => cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
+
     /// <summary>cuCtxSetCurrent for the calling thread (cheap when already current); every entry point calls it.</summary>
     public void MakeCurrent() => Driver.MakeCurrent(Context);
 
     public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
     {
         var function = Function(file, kernel);
+        Launches++;
         fixed (byte* data = args.Data)
         {
             void** pointers = stackalloc void*[Math.Max(1, args.Count)];
@@ -62,23 +78,30 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public void Gemm(in GemmCall call)
     {
         cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
+        Launches++;
         cublas.Gemm(call);
     }
 
     public void Copy(ulong destination, ulong source, long bytes)
     {
-        if (bytes > 0 && destination != source) Driver.CopyAsync(destination, source, bytes, Stream);
+        if (bytes <= 0 || destination == source) return;
+        Launches++;
+        Driver.CopyAsync(destination, source, bytes, Stream);
     }
 
     public void Fill(ulong destination, byte value, long bytes)
     {
-        if (bytes > 0) Driver.FillAsync(destination, value, bytes, Stream);
+        if (bytes <= 0) return;
+        Launches++;
+        Driver.FillAsync(destination, value, bytes, Stream);
     }
 
     public ulong Scratch(int slot, long bytes)
     {
         var (ptr, size) = scratch[slot];
         if (size >= bytes) return ptr;
+        if (Capturing) throw new BackendException($"scratch slot {slot} must grow to {bytes} bytes inside a graph capture (the step runs eagerly instead)");
+        ScratchGeneration++;
         // Stream-ordered free/alloc: the old buffer is released only after the work queued before it is done.
         if (ptr != 0) Driver.FreeAsync(ptr, Stream);
         long grown = Math.Max(bytes, size * 2);

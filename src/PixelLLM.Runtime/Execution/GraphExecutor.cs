@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Profiling;
 
 namespace PixelLLM.Runtime.Execution;
 
@@ -18,6 +19,8 @@ public sealed class GraphExecutor : IDisposable
     private readonly Dictionary<string, TensorView> named = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TensorView> states = new(StringComparer.Ordinal);
     private readonly List<IBackendBuffer> ownedStates = [];
+    private readonly GraphCapture capture = new();
+    private readonly Action launchAll;
 
     /// <summary>
     /// Compiles <paramref name="graph"/>; <paramref name="keep"/> names intermediates to keep fetchable besides the outputs.
@@ -64,11 +67,40 @@ public sealed class GraphExecutor : IDisposable
             Dispose();
             throw;
         }
+<<<<<<< HEAD
+=======
+        steps = Plan.Order.ToArray();
+        stepInputs = steps.Select(n => n.Inputs.Select(ViewOf).ToArray()).ToArray();
+        stepOutputs = steps.Select(n => ViewOf(n.Output)).ToArray();
+        foreach (var t in graph.Inputs) named[t.Name!] = ViewOf(t);
+        foreach (var t in graph.States) named[t.Name!] = ViewOf(t);
+        foreach (var t in kept) named[t.Name!] = ViewOf(t);
+        foreach (var (name, t) in graph.Outputs) named[name] = ViewOf(t);
+        launchAll = LaunchAll;
+        Label = DefaultLabel(graph, steps);
+>>>>>>> cuda2
     }
 
     public Graph Graph { get; }
     public MemoryPlan Plan { get; }
     public string BackendName => backend.Name;
+
+    /// <summary>How profiles name this graph; by default its outputs and node count (e.g. "logits+hidden (412 nodes)").</summary>
+    public string Label { get; set; }
+
+    /// <summary>
+    /// Whether repeated runs may be recorded once and replayed (CUDA graphs) on a backend that can; true by default.
+    /// Setting it false drops a recording. Profiled runs are never recorded.
+    /// </summary>
+    public bool AllowCapture
+    {
+        get => allowCapture;
+        set { allowCapture = value; if (!value) capture.Invalidate(); }
+    }
+    private bool allowCapture = true;
+
+    /// <summary>What capture did for this executor so far.</summary>
+    public CaptureStatistics CaptureStats => capture.Statistics;
 
     /// <summary>Sets a graph input (before every run: inputs live in the arena) or a state (kept until changed).</summary>
     public void SetInput<T>(string name, ReadOnlySpan<T> values) where T : unmanaged
@@ -86,15 +118,36 @@ public sealed class GraphExecutor : IDisposable
         backend.Write(view, value.Data.Span);
     }
 
-    /// <summary>Runs every planned node in creation order (view nodes only rename storage and launch nothing).</summary>
+    /// <summary>
+    /// Runs every planned node in creation order (view nodes only rename storage and launch nothing): timed per node on a
+    /// profiling backend, replayed from a recording where the backend records (<see cref="AllowCapture"/>), else eagerly.
+    /// The only synchronisation is the one at the end, outside any recorded region.
+    /// </summary>
     public void Run()
+    {
+        if (backend is ProfilingBackend profiled)
+        {
+            profiled.RunProfiled(this, steps, stepInputs, stepOutputs);
+            return;
+        }
+        if (!(allowCapture && backend is IGraphCaptureBackend recorder && capture.TryRun(recorder, launchAll))) LaunchAll();
+        backend.Synchronize();
+    }
+
+    private void LaunchAll()
     {
         for (int i = 0; i < steps.Length; i++)
         {
             if (steps[i].Op.IsView) continue;
             backend.Execute(steps[i], stepInputs[i], stepOutputs[i]);
         }
-        backend.Synchronize();
+    }
+
+    private static string DefaultLabel(Graph graph, Node[] steps)
+    {
+        var outputs = graph.Outputs.Keys.ToList();
+        string names = outputs.Count == 0 ? "states" : string.Join("+", outputs.Take(2)) + (outputs.Count > 2 ? $"+{outputs.Count - 2}" : "");
+        return $"{names} ({steps.Count(s => !s.Op.IsView)} nodes)";
     }
 
     /// <summary>Copies a kept tensor (output, input, state or named intermediate passed as keep) back to the host.</summary>
@@ -145,6 +198,7 @@ public sealed class GraphExecutor : IDisposable
 
     public void Dispose()
     {
+        capture.Dispose();
         arena.Dispose();
         foreach (var b in ownedStates) b.Dispose();
         ownedStates.Clear();

@@ -22,6 +22,12 @@ public abstract record Op
     /// </summary>
     public virtual int InPlaceInput => -1;
 
+    /// <summary>
+    /// FLOPs and bytes of one application, for profiling; null (default) leaves it to <see cref="Profiling.OpCosts"/>,
+    /// which knows the built-in ops. New ops whose cost is not "one operation per output element" override this.
+    /// </summary>
+    public virtual Profiling.OpCost? Cost(IReadOnlyList<TensorDesc> inputs, TensorDesc output) => null;
+
     protected GraphBuildException Fail(string what) => new($"{Name}: {what}");
 
     protected void ExpectInputs(IReadOnlyList<TensorDesc> inputs, int count)

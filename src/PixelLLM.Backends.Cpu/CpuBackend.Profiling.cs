@@ -1,0 +1,23 @@
+using System.Runtime.InteropServices;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Profiling;
+
+namespace PixelLLM.Backends.Cpu;
+
+/// <summary>Profiling on the CPU: kernels finish before Execute returns, so a stopwatch around each node is its device time.</summary>
+public sealed partial class CpuBackend : IProfilingSupport
+{
+    private long executed;
+
+    /// <inheritdoc/>
+    public IOpTimer CreateOpTimer() => new StopwatchOpTimer();
+
+    /// <inheritdoc/>
+    public DType StoredAs(DType declared) => declared;
+
+    /// <inheritdoc/>
+    public string DeviceDescription => $"CPU {RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} cores";
+
+    /// <inheritdoc/>
+    public long KernelLaunches => Interlocked.Read(ref executed);
+}

@@ -1,0 +1,53 @@
+using System.Globalization;
+using System.Text.Json;
+using PixelLLM.Runtime.Profiling;
+
+namespace PixelLLM.Cli;
+
+/// <summary>
+/// <c>bench --profile / --profile-json</c>: one profiler around the bench's backend, reset before each stage, its report
+/// printed after the stage (with launches per decode step for the decode stages) and collected into one JSON file.
+/// Stage times measured under profiling include the per-node timing and run without graph capture.
+/// </summary>
+internal sealed class BenchProfiling(TextWriter? table, string? jsonPath)
+{
+    private readonly List<(string Stage, ProfileReport Report)> reports = [];
+
+    public ExecutionProfiler Profiler { get; } = new();
+
+    public void StageDone(string stage)
+    {
+        var report = Profiler.Report();
+        reports.Add((stage, report));
+        if (table is null) return;
+        if (stage.StartsWith("decode", StringComparison.Ordinal) && DecodeStep(report) is { } step)
+            table.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  launches per decode step: {step.LaunchesPerRun:F0} ({step.Graph}, {step.Runs} steps, {step.DeviceMsPerRun:F3} ms device / {step.WallMsPerRun:F3} ms wall per step)"));
+        report.WriteTable(table);
+        table.WriteLine();
+    }
+
+    /// <summary>The decode-step graph: the one run most often during a decode stage (the prefill runs once per caption).</summary>
+    public static GraphProfileRow? DecodeStep(ProfileReport report) => report.Graphs.OrderByDescending(g => g.Runs).FirstOrDefault();
+
+    public void Finish()
+    {
+        if (jsonPath is null) return;
+        using var stream = File.Create(jsonPath);
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteStartArray("stages");
+        foreach (var (stage, report) in reports)
+        {
+            w.WriteStartObject();
+            w.WriteString("stage", stage);
+            if (stage.StartsWith("decode", StringComparison.Ordinal) && DecodeStep(report) is { } step)
+                w.WriteNumber("launches_per_decode_step", step.LaunchesPerRun);
+            w.WritePropertyName("profile");
+            report.WriteJson(w);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}

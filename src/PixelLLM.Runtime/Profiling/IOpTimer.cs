@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using PixelLLM.Runtime.Execution;
+
+namespace PixelLLM.Runtime.Profiling;
+
+/// <summary>
+/// Times nodes on a backend's own clock: <see cref="Begin"/> and <see cref="End"/> bracket one node's launches in
+/// execution order (on a GPU, an event pair on the stream); after the backend has synchronised, <see cref="Collect"/>
+/// hands back each bracket's device time in order and starts over. Not thread-safe.
+/// </summary>
+public interface IOpTimer : IDisposable
+{
+    /// <summary>Marks the start of the next node's work.</summary>
+    void Begin();
+
+    /// <summary>Marks the end of the node begun last.</summary>
+    void End();
+
+    /// <summary>Number of brackets recorded since the last <see cref="Collect"/>.</summary>
+    int Pending { get; }
+
+    /// <summary>Writes the milliseconds of each pending bracket into <paramref name="milliseconds"/> (length <see cref="Pending"/>) and clears them.</summary>
+    void Collect(Span<double> milliseconds);
+}
+
+/// <summary>What a backend offers the profiler: a node timer on its own clock and how it stores each declared dtype.</summary>
+public interface IProfilingSupport
+{
+    /// <summary>A new timer on this backend's clock (the caller disposes it).</summary>
+    IOpTimer CreateOpTimer();
+
+    /// <summary>The dtype a tensor declared as <paramref name="declared"/> occupies in this backend's memory.</summary>
+    DType StoredAs(DType declared);
+
+    /// <summary>The device the numbers are about ("NVIDIA H100 80GB HBM3 (sm_90)", "x64, 16 cores").</summary>
+    string DeviceDescription { get; }
+
+    /// <summary>Kernel launches (GEMM calls, copies and fills included) issued so far; the profiler counts launches per run from it.</summary>
+    long KernelLaunches { get; }
+}
+
+/// <summary>
+/// Wall-clock timer for synchronous backends (the CPU: a node's kernels have finished when Execute returns); for a
+/// backend that queues work it synchronises at each <see cref="End"/>, so it stays correct, only slower.
+/// </summary>
+public sealed class StopwatchOpTimer(IBackend? synchronise = null) : IOpTimer
+{
+    private readonly List<double> finished = [];
+    private long started;
+
+    /// <inheritdoc/>
+    public void Begin()
+    {
+        synchronise?.Synchronize();
+        started = Stopwatch.GetTimestamp();
+    }
+
+    /// <inheritdoc/>
+    public void End()
+    {
+        synchronise?.Synchronize();
+        finished.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <inheritdoc/>
+    public int Pending => finished.Count;
+
+    /// <inheritdoc/>
+    public void Collect(Span<double> milliseconds)
+    {
+        finished.CopyTo(milliseconds);
+        finished.Clear();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() { }
+}

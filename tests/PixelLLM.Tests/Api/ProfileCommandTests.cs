@@ -1,0 +1,58 @@
+using System.Text.Json;
+using PixelLLM.Cli;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Tests.Api;
+
+/// <summary>
+/// <c>--profile-json</c> on a task command and <c>--profile</c> on the bench: the result is what the unprofiled command
+/// prints, and the profile names the ops that ran, with work counted and the device's measured peaks.
+/// </summary>
+public sealed class ProfileCommandTests(RefsegModel refseg) : IClassFixture<RefsegModel>, IDisposable
+{
+    private readonly string outDir = Directory.CreateTempSubdirectory("pixelllm-profile-").FullName;
+
+    [Fact]
+    public void SegmentWithProfileJsonPrintsTheSameResultAndWritesThePerOpProfile()
+    {
+        var args = new RequestArgs(refseg.ImagePath, refseg.Directory, "cpu", null, null, null);
+        var plain = new StringWriter();
+        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(args, "the white cat near the table", plain)));
+        var path = Path.Combine(outDir, "profile.json");
+        var profiled = new StringWriter();
+        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(args with { ProfileJson = path }, "the white cat near the table", profiled)));
+        Assert.Equal(plain.ToString(), profiled.ToString());
+
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+        var root = doc.RootElement;
+        var ops = root.GetProperty("ops").EnumerateArray().ToDictionary(o => o.GetProperty("op").GetString()!);
+        Assert.Contains("Linear", ops.Keys);
+        Assert.Contains("Attention", ops.Keys);
+        Assert.True(ops["Linear"].GetProperty("flops").GetDouble() > 0 && ops["Linear"].GetProperty("calls").GetInt64() > 0);
+        Assert.True(root.GetProperty("peaks").GetProperty("gemm_flops_per_second").GetDouble() > 0);
+        Assert.True(root.GetProperty("graphs").GetArrayLength() > 1);
+    }
+
+    [Fact]
+    public void BenchProfilePrintsLaunchesPerDecodeStepAndWritesOneProfilePerStage()
+    {
+        var path = Path.Combine(outDir, "bench-profile.json");
+        var output = new StringWriter();
+        var profiling = new BenchProfiling(output, path);
+        Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", DType.F32, runs: 1, seed: 2, BenchCommand.Stages("t5-encode,decode"), null, output, profiling));
+        var text = output.ToString();
+        Assert.Contains("launches per decode step:", text);
+        Assert.Contains("measured peaks: GEMM", text);
+
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+        var stages = doc.RootElement.GetProperty("stages").EnumerateArray().ToList();
+        Assert.Equal(["t5-encode", "decode"], stages.Select(s => s.GetProperty("stage").GetString()));
+        var decode = stages[1];
+        var step = decode.GetProperty("profile").GetProperty("graphs").EnumerateArray().MaxBy(g => g.GetProperty("runs").GetInt64());
+        Assert.Equal(step.GetProperty("launches_per_run").GetDouble(), decode.GetProperty("launches_per_decode_step").GetDouble());
+        Assert.True(decode.GetProperty("launches_per_decode_step").GetDouble() > 10);
+        Assert.Contains(decode.GetProperty("profile").GetProperty("ops").EnumerateArray(), o => o.GetProperty("op").GetString() == "Linear");
+    }
+
+    public void Dispose() => Directory.Delete(outDir, recursive: true);
+}
