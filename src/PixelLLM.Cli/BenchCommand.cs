@@ -22,9 +22,11 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "weight and input seed (default 1)", DefaultValueFactory = _ => 1 };
         var only = new Option<string?>("--stages") { Description = "comma-separated subset: sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e (default all)" };
         var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file" };
-        var command = new Command("bench", "Per-stage latency and peak memory of a caption request on random weights")
+        var task = new Option<string>("--task") { Description = "caption (default) or densecap (K boxes batched next to one caption; densecap configs)", DefaultValueFactory = _ => "caption" };
+        var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
+        var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json,
+            config, random, backend, dtype, runs, seed, only, json, task, boxes,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -37,8 +39,19 @@ internal static class BenchCommand
             };
             int n = parse.GetValue(runs);
             if (n < 1) throw new InvalidInputException("--runs must be at least 1");
-            var stages = Stages(parse.GetValue(only));
             var output = parse.InvocationConfiguration.Output;
+            switch (parse.GetValue(task))
+            {
+                case "densecap":
+                    DenseCaptionBenchRun.Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), parse.GetValue(boxes), parse.GetValue(json), output);
+                    return 0;
+                case "caption":
+                    if (parse.GetValue(boxes) is not null) throw new InvalidInputException("--boxes applies to --task densecap only");
+                    break;
+                case var other:
+                    throw new InvalidInputException($"--task: unknown '{other}' (expected caption or densecap)");
+            }
+            var stages = Stages(parse.GetValue(only));
             return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output);
         }));
         return command;
@@ -58,6 +71,8 @@ internal static class BenchCommand
     internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o)
     {
         var config = BenchConfigs.Get(configName);
+        if (config.PointHead is null && (stages.Contains("rerun") || stages.Contains("e2e")))
+            throw new InvalidInputException($"bench: '{configName}' has no point head, so the rerun and e2e stages do not exist (name --stages, or use --task densecap)");
         using var backend = Backends.Create(backendName);
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
