@@ -22,9 +22,10 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "weight and input seed (default 1)", DefaultValueFactory = _ => 1 };
         var only = new Option<string?>("--stages") { Description = "comma-separated subset: sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e (default all)" };
         var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file" };
+        var depth = new Option<int?>("--depth") { Description = "cap every transformer stack at this many blocks (a mid-size model with the real widths)" };
         var command = new Command("bench", "Per-stage latency and peak memory of a caption request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json,
+            config, random, backend, dtype, runs, seed, only, json, depth,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -39,7 +40,7 @@ internal static class BenchCommand
             if (n < 1) throw new InvalidInputException("--runs must be at least 1");
             var stages = Stages(parse.GetValue(only));
             var output = parse.InvocationConfiguration.Output;
-            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output);
+            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, parse.GetValue(depth));
         }));
         return command;
     }
@@ -55,13 +56,15 @@ internal static class BenchCommand
         return chosen;
     }
 
-    internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o)
+    internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o, int? depth = null)
     {
         var config = BenchConfigs.Get(configName);
+        if (depth is int d) config = BenchConfigs.WithDepth(config, d);
         using var backend = Backends.Create(backendName);
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
-                    $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}");
+                    $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
+                    (depth is null ? "" : $"; stacks cut to {depth} blocks"));
         using var bench = new BenchStages(config, weightType, seed, backend);
         var results = new List<StageTiming>();
         void Stage(string key, Func<StageTiming> measure)
