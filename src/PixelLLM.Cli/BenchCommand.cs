@@ -26,9 +26,10 @@ internal static class BenchCommand
         var profileJson = new Option<string?>("--profile-json") { Description = "write the per-stage, per-op profiles as JSON to this file (implies profiling)" };
         var task = new Option<string>("--task") { Description = "caption (default) or densecap (K boxes batched next to one caption; densecap configs)", DefaultValueFactory = _ => "caption" };
         var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
+        var depth = new Option<int?>("--depth") { Description = "cap every transformer stack at this many blocks (a mid-size model with the real widths)" };
         var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, task, boxes,
+            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, task, boxes, depth,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -57,7 +58,7 @@ internal static class BenchCommand
                     throw new InvalidInputException($"--task: unknown '{other}' (expected caption or densecap)");
             }
             var stages = Stages(parse.GetValue(only));
-            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling);
+            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling, parse.GetValue(depth));
         }));
         return command;
     }
@@ -74,15 +75,17 @@ internal static class BenchCommand
     }
 
     internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o,
-        BenchProfiling? profiling = null)
+        BenchProfiling? profiling = null, int? depth = null)
     {
         var config = BenchConfigs.Get(configName);
+        if (depth is int d) config = BenchConfigs.WithDepth(config, d);
         if (config.PointHead is null && (stages.Contains("rerun") || stages.Contains("e2e")))
             throw new InvalidInputException($"bench: '{configName}' has no point head, so the rerun and e2e stages do not exist (name --stages, or use --task densecap)");
         using var backend = profiling is null ? Backends.Create(backendName) : profiling.Profiler.Wrap(Backends.Create(backendName));
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
-                    $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}");
+                    $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
+                    (depth is null ? "" : $"; stacks cut to {depth} blocks"));
         using var bench = new BenchStages(config, weightType, seed, backend);
         var results = new List<StageTiming>();
         void Stage(string key, Func<StageTiming> measure)

@@ -147,7 +147,7 @@ public sealed partial class PixelLlmModel : IDisposable
     private T Run<T>(RequestOptions? request, Func<RequestRunner, T> work)
     {
         request ??= new RequestOptions();
-        DecodeEngine? engine = options.KvCacheDecoding ? DecodeEngine.KvCache : null;
+        DecodeEngine? engine = options.FullRerunDecoding ? DecodeEngine.FullRerun : options.KvCacheDecoding ? DecodeEngine.KvCache : null;
         return pool.Run(model => work(new RequestRunner(model, files.Tokenizer, request, engine)), request.Cancellation);
     }
 

@@ -29,10 +29,8 @@ public sealed record PixelLlmOptions
     public long MaxImagePixels { get; init; } = PixelImage.DefaultMaxPixels;
 
     /// <summary>
-    /// Always decode with a key/value cache (one position per step). False (default): the engine that reproduces the reference
-    /// for the model's language model (T5: the full decoder rerun per step; GIT: the cache, which is exact there). For T5 the
-    /// cache gives the same tokens unless a hypothesis holds a pad token before its end (golden README) and is much faster
-    /// for long captions.
+    /// Always decode with a key/value cache (one position per step). False (default): the model's default engine, which for
+    /// captions and referring is the cache too (exact for T5 and GIT); the other tasks keep the full decoder rerun per step.
     /// </summary>
     public bool KvCacheDecoding { get; init; }
 
@@ -65,10 +63,18 @@ public sealed record PixelLlmOptions
     /// </summary>
     public Runtime.Profiling.ExecutionProfiler? Profiler { get; init; }
 
+    /// <summary>
+    /// Decode captions and referring expressions by rerunning the whole decoder at every step, as the reference does: the
+    /// same tokens as the cache at many times the cost, for checking it. Cannot be combined with <see cref="KvCacheDecoding"/>.
+    /// </summary>
+    public bool FullRerunDecoding { get; init; }
+
     internal void Validate()
     {
         if (Threads < 0) throw new Runtime.InvalidInputException($"threads must be 0 (all cores) or positive, got {Threads}");
         if (MaxConcurrentRequests < 1) throw new Runtime.InvalidInputException($"MaxConcurrentRequests must be at least 1, got {MaxConcurrentRequests}");
+        if (FullRerunDecoding && KvCacheDecoding)
+            throw new Runtime.InvalidInputException("decoding: choose KvCacheDecoding or FullRerunDecoding, not both");
         if (MaxImagePixels < 1) throw new Runtime.InvalidInputException($"MaxImagePixels must be positive, got {MaxImagePixels}");
         if (MaxPromptsPerRequest < 1) throw new Runtime.InvalidInputException($"MaxPromptsPerRequest must be at least 1, got {MaxPromptsPerRequest}");
         if (MaxDecodePositions < 1) throw new Runtime.InvalidInputException($"MaxDecodePositions must be at least 1, got {MaxDecodePositions}");
