@@ -67,3 +67,53 @@ def dense_loss(head, fused, t):
     parts = {"colour": soft_ce(colour, t["colour"]), "shape": soft_ce(shape, t["shape"]), "size": soft_ce(size, t["size"]),
              "box": 5 * box_l1, "pos": 5 * pos_l1}
     return sum(parts.values()), {"aux_" + k: round(v.item(), 4) for k, v in parts.items()}
+
+
+# ---------------------------------------------------------------------------------------------- adapter head
+# Each adapter output token gets a ROLE for the whole-image prompt: tokens 0–3 = the four colours, 4–6 = the three
+# shapes, 7 = every object. Per token: presence logit + the union box (/ canvas) of the objects with that attribute.
+# For a box prompt (loca), the mean token predicts the boxed object's colour, shape and size.
+ROLES = [("color", c) for c in COLOURS] + [("shape", s) for s in SHAPES] + [(None, None)]
+
+
+class AdapterHead(torch.nn.Module):
+    def __init__(self, tokens, dim, seed=0):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed + 991)
+        self.roles = min(tokens, len(ROLES))
+        self.weight = torch.nn.Parameter(torch.randn(self.roles, dim, 5, generator=gen) / dim ** 0.5)
+        self.bias = torch.nn.Parameter(torch.zeros(self.roles, 5))
+        self.attr = torch.nn.Linear(dim, len(COLOURS) + len(SHAPES) + len(SIZES))
+
+    def global_loss(self, adapter_out, t):
+        """adapter_out (N, K, D) for whole-image prompts; t = adapter_targets(...)[per image] indexed to the prompts."""
+        out = torch.einsum("nkd,kdo->nko", adapter_out[:, :self.roles], self.weight) + self.bias
+        present, boxes = t["present"][:, :self.roles], t["boxes"][:, :self.roles]
+        bce = F.binary_cross_entropy_with_logits(out[..., 0], present)
+        l1 = ((out[..., 1:].sigmoid() - boxes).abs().sum(-1) * present).sum() / present.sum().clamp(min=1)
+        return bce + 5 * l1, {"aux_gbce": round(bce.item(), 4), "aux_gbox": round(5 * l1.item(), 4)}
+
+    def box_loss(self, adapter_out, attrs):
+        """adapter_out (N, K, D) for box prompts, attrs (N, 3) = colour, shape, size index of the boxed object."""
+        c, s, z = torch.split(self.attr(adapter_out.mean(1)), [len(COLOURS), len(SHAPES), len(SIZES)], -1)
+        loss = F.cross_entropy(c, attrs[:, 0]) + F.cross_entropy(s, attrs[:, 1]) + F.cross_entropy(z, attrs[:, 2])
+        return loss, {"aux_attr": round(loss.item(), 4)}
+
+
+def adapter_targets(samples, canvas):
+    """Per image: presence (B, R) and union box / canvas (B, R, 4) of the objects each role names."""
+    present = torch.zeros(len(samples), len(ROLES))
+    boxes = torch.zeros(len(samples), len(ROLES), 4)
+    for i, s in enumerate(samples):
+        for r, (key, value) in enumerate(ROLES):
+            hits = [b for o, b in zip(s["ann"]["objects"], s["boxes"]) if key is None or o[key] == value]
+            if hits:
+                h = np.stack(hits)
+                present[i, r] = 1
+                boxes[i, r] = torch.from_numpy(np.concatenate([h[:, :2].min(0), h[:, 2:].max(0)]) / canvas)
+    return {"present": present, "boxes": boxes}
+
+
+def object_attrs(samples, prompts):
+    obj = [samples[p["img"]]["ann"]["objects"][p["object"]] for p in prompts]
+    return torch.tensor([[COLOURS.index(o["color"]), SHAPES.index(o["shape"]), SIZES.index(o["size"])] for o in obj])

@@ -70,7 +70,8 @@ def build_batch(tok, samples, canvas, rng, dense_grid=8):
     r["mask_box"] = boxes + size * 0.08 * torch.randn(boxes.shape)
     r["mask_target"] = torch.from_numpy(np.stack([samples[p["img"]]["masks"][p["object"]] for p in refer]))
     return {"pixels": pixels, "mask": mask, "hw": hw, "trace": collate(trace), "refer": r, "loca": collate(loca),
-            "dense": aux.dense_targets(samples, canvas, dense_grid)}
+            "dense": aux.dense_targets(samples, canvas, dense_grid), "global": aux.adapter_targets(samples, canvas),
+            "loca_attrs": aux.object_attrs(samples, loca)}
 
 
 def text_loss(logits, tokens, smoothing=0.1):
@@ -98,7 +99,7 @@ def mask_loss(logits, target):
     return bce + dice.mean()
 
 
-def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca"), head=None, aux_weight=1.0):
+def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca"), head=None, aux_weight=1.0, ahead=None):
     feats = model.encode_image(b["pixels"], b["mask"])
     out = {}
     total = 0
@@ -111,6 +112,13 @@ def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca"),
             continue
         t = b[task]
         p = model.encode_prompts(feats, t["img"], t["box"], t["ctx"])
+        if ahead is not None and aux_weight > 0 and task in ("trace", "loca"):
+            if task == "trace":  # one whole-image prompt per image, in image order
+                al, parts = ahead.global_loss(p["adapter_out"], {k: v[t["img"]] for k, v in b["global"].items()})
+            else:
+                al, parts = ahead.box_loss(p["adapter_out"], b["loca_attrs"])
+            out.update(parts)
+            total = total + aux_weight * al
         text_feats, logits = model.t5_decode(t["tokens"], p["enc"], p["enc_valid"])
         ce, acc = text_loss(logits, t["tokens"])
         out[task + "_ce"], out[task + "_acc"] = ce.item(), acc.item()
@@ -134,6 +142,12 @@ def save(model, cfg, path, meta):
     os.replace(path + ".tmp", path)
 
 
+def save_heads(head, head_path, ahead, ahead_path):
+    """The training-only heads (aux.py), kept beside the checkpoint for --resume; never exported."""
+    st.write(head_path, {k: v.detach().numpy() for k, v in head.state_dict().items()}, {})
+    st.write(ahead_path, {k: v.detach().numpy() for k, v in ahead.state_dict().items()}, {})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="out")
@@ -153,7 +167,9 @@ def main():
     ap.add_argument("--easy-mix", default="1,2", help="shape counts during the first --easy-minutes (curriculum)")
     ap.add_argument("--easy-minutes", type=float, default=0.0)
     ap.add_argument("--aux-weight", type=float, default=1.0, help="dense per-patch head loss (training only, not exported)")
-    ap.add_argument("--vision-lr-mult", type=float, default=1.0, help="lr multiplier: backbones, prompt encoder/adapter")
+    ap.add_argument("--vision-lr-mult", type=float, default=1.0, help="lr multiplier: prompt encoder/adapter, visual projection")
+    ap.add_argument("--adapter-aux", type=int, default=1, help="adapter-token head (aux.AdapterHead) on/off")
+    ap.add_argument("--freeze-backbone-minutes", type=float, default=0.0, help="backbones get lr 0 at first")
     ap.add_argument("--probe", default=None, help="scenes dir (scenes.py) for the grounding probe on rank 0")
     ap.add_argument("--probe-every", type=int, default=100)
     a = ap.parse_args()
@@ -169,18 +185,26 @@ def main():
     params = st.read(a.resume)[0] if a.resume else init_params(cfg, a.seed)
     model = PixelLLM(cfg, params)
     head = aux.DenseHead(cfg["git"]["embed_dim"] + cfg["sam"]["out_chans"], a.seed)
+    ahead = aux.AdapterHead(cfg["prompt_adapter"]["num_outputs"], cfg["prompt_adapter"]["output_dim"], a.seed)
     head_path = os.path.join(a.out, "dense_head.safetensors")
+    ahead_path = os.path.join(a.out, "adapter_head.safetensors")
     if a.resume and os.path.exists(head_path):
         head.load_state_dict({k: torch.from_numpy(v) for k, v in st.read(head_path)[0].items()})
-    vision = ("git_backbone", "sam_backbone", "prompt_encoder", "prompt_adapter", "visual_project_layers")
+    if a.resume and os.path.exists(ahead_path):
+        ahead.load_state_dict({k: torch.from_numpy(v) for k, v in st.read(ahead_path)[0].items()})
+    backbones = ("git_backbone", "sam_backbone")
+    prompt = ("prompt_encoder", "prompt_adapter", "visual_project_layers")
     groups = []
-    for fast in (False, True):
-        named = [(n, p) for n, p in model.P.items() if n.startswith(vision) == fast]
-        if fast:
-            named += [("aux/" + n, p) for n, p in head.named_parameters()]
-        mult = a.vision_lr_mult if fast else 1.0
-        groups.append({"params": [p for n, p in named if n.endswith("kernel")], "weight_decay": 0.01, "mult": mult})
-        groups.append({"params": [p for n, p in named if not n.endswith("kernel")], "weight_decay": 0.0, "mult": mult})
+    for kind in ("text", "prompt", "backbone"):
+        named = [(n, p) for n, p in model.P.items()
+                 if (n.startswith(backbones) and kind == "backbone") or (n.startswith(prompt) and kind == "prompt")
+                 or (not n.startswith(backbones + prompt) and kind == "text")]
+        if kind == "prompt":
+            named += [("aux/" + n, p) for n, p in list(head.named_parameters()) + list(ahead.named_parameters())]
+        mult = a.vision_lr_mult if kind == "prompt" else 1.0
+        for decay in (True, False):
+            groups.append({"params": [p for n, p in named if n.endswith("kernel") == decay], "weight_decay": 0.01 if decay else 0.0,
+                           "mult": mult, "backbone": kind == "backbone"})
     opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.98))
     loader = torch.utils.data.DataLoader(Batches(cfg, spiece, a.batch, a.seed * 100 + a.rank,
                                                  tuple(int(x) for x in a.shape_mix.split(",")),
@@ -188,7 +212,7 @@ def main():
                                          batch_size=None, num_workers=1, prefetch_factor=4)
     tok = Tokenizer(spiece)
     log = open(os.path.join(a.out, "train_log.jsonl" if lead else "train_log.rank%d.jsonl" % a.rank), "a")
-    plist = list(model.P.values()) + list(head.parameters())
+    plist = list(model.P.values()) + list(head.parameters()) + list(ahead.parameters())
     start = time.time()
     budget = a.minutes * 60
     ckpt = os.path.join(a.out, "checkpoint.safetensors")
@@ -197,9 +221,11 @@ def main():
         elapsed = time.time() - start
         frac = min(1.0, elapsed / budget)
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+        frozen = elapsed < a.freeze_backbone_minutes * 60  # pretrained features stay put while the rest catches up
         for g in opt.param_groups:
-            g["lr"] = lr * g["mult"]
-        loss, info = forward_losses(model, batch, tasks=tuple(a.tasks.split(",")), head=head, aux_weight=a.aux_weight)
+            g["lr"] = 0.0 if frozen and g["backbone"] else lr * g["mult"]
+        loss, info = forward_losses(model, batch, tasks=tuple(a.tasks.split(",")), head=head, aux_weight=a.aux_weight,
+                                    ahead=ahead if a.adapter_aux else None)
         opt.zero_grad()
         loss.backward()
         if a.world > 1:
@@ -218,7 +244,7 @@ def main():
         log.flush()
         if lead and step % a.save_every == 0:
             save(model, cfg, ckpt, {"step": step, "seed": a.seed})
-            st.write(head_path, {k: v.detach().numpy() for k, v in head.state_dict().items()}, {})
+            save_heads(head, head_path, ahead, ahead_path)
         if lead and a.probe and step % a.probe_every == 0:
             t0 = time.time()
             with torch.no_grad():
@@ -237,7 +263,7 @@ def main():
     if not lead:
         return
     save(model, cfg, ckpt, {"step": step, "seed": a.seed, "wall_seconds": round(time.time() - start)})
-    st.write(head_path, {k: v.detach().numpy() for k, v in head.state_dict().items()}, {})
+    save_heads(head, head_path, ahead, ahead_path)
     log.write(json.dumps({"done": True, "step": step, "wall_seconds": round(time.time() - start)}) + "\n")
     log.close()
 
