@@ -99,7 +99,8 @@ def mask_loss(logits, target):
     return bce + dice.mean()
 
 
-def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca"), head=None, aux_weight=1.0, ahead=None):
+def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca"), head=None, aux_weight=1.0, ahead=None,
+                   isolate_mask=False):
     feats = model.encode_image(b["pixels"], b["mask"])
     out = {}
     total = 0
@@ -129,7 +130,10 @@ def forward_losses(model, b, point_weight=0.1, tasks=("trace", "refer", "loca"),
             out[task + "_l1"] = pl.item()
             total = total + point_weight * pl
         if task == "refer":
-            m = model.mask_branch(t["mask_box"], p["visual"], text_feats, feats["sam"], t["img"])
+            if isolate_mask:  # the mask branch's gradients (norm ~1e4 from init) stay out of the shared model
+                m = model.mask_branch(t["mask_box"], p["visual"].detach(), text_feats.detach(), feats["sam"].detach(), t["img"])
+            else:
+                m = model.mask_branch(t["mask_box"], p["visual"], text_feats, feats["sam"], t["img"])
             ml = mask_loss(m["masks"], t["mask_target"])
             out["mask"] = ml.item()
             total = total + ml
@@ -168,6 +172,8 @@ def main():
     ap.add_argument("--easy-minutes", type=float, default=0.0)
     ap.add_argument("--aux-weight", type=float, default=1.0, help="dense per-patch head loss (training only, not exported)")
     ap.add_argument("--vision-lr-mult", type=float, default=1.0, help="lr multiplier: prompt encoder/adapter, visual projection")
+    ap.add_argument("--reinit", default="", help="comma-separated parameter-name prefixes re-initialised after --resume")
+    ap.add_argument("--isolate-mask", type=int, default=1, help="mask loss trains only the mask adapter/decoder")
     ap.add_argument("--adapter-aux", type=int, default=1, help="adapter-token head (aux.AdapterHead) on/off")
     ap.add_argument("--freeze-backbone-minutes", type=float, default=0.0, help="backbones get lr 0 at first")
     ap.add_argument("--probe", default=None, help="scenes dir (scenes.py) for the grounding probe on rank 0")
@@ -183,6 +189,11 @@ def main():
     cfg = DEMO_CONFIG
     spiece = os.path.join(a.out, "spiece.model")
     params = st.read(a.resume)[0] if a.resume else init_params(cfg, a.seed)
+    if a.reinit:  # fresh training init for these modules (e.g. a collapsed mask decoder)
+        fresh = init_params(cfg, a.seed)
+        for name in params:
+            if name.startswith(tuple(a.reinit.split(","))):
+                params[name] = fresh[name]
     model = PixelLLM(cfg, params)
     head = aux.DenseHead(cfg["git"]["embed_dim"] + cfg["sam"]["out_chans"], a.seed)
     ahead = aux.AdapterHead(cfg["prompt_adapter"]["num_outputs"], cfg["prompt_adapter"]["output_dim"], a.seed)
@@ -213,6 +224,8 @@ def main():
     tok = Tokenizer(spiece)
     log = open(os.path.join(a.out, "train_log.jsonl" if lead else "train_log.rank%d.jsonl" % a.rank), "a")
     plist = list(model.P.values()) + list(head.parameters()) + list(ahead.parameters())
+    mask_params = [p for n, p in model.P.items() if n.startswith(("mask_adapter", "mask_decoder"))]
+    shared_params = [p for p in plist if all(p is not q for q in mask_params)]
     start = time.time()
     budget = a.minutes * 60
     ckpt = os.path.join(a.out, "checkpoint.safetensors")
@@ -225,7 +238,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = 0.0 if frozen and g["backbone"] else lr * g["mult"]
         loss, info = forward_losses(model, batch, tasks=tuple(a.tasks.split(",")), head=head, aux_weight=a.aux_weight,
-                                    ahead=ahead if a.adapter_aux else None)
+                                    ahead=ahead if a.adapter_aux else None, isolate_mask=bool(a.isolate_mask))
         opt.zero_grad()
         loss.backward()
         if a.world > 1:
@@ -236,7 +249,11 @@ def main():
             for p in plist:
                 p.grad = flat[k:k + p.numel()].view_as(p).clone()
                 k += p.numel()
-        torch.nn.utils.clip_grad_norm_(plist, 1.0)
+        if a.isolate_mask:  # clipped on its own, so its gradient spikes do not scale the rest's step away
+            torch.nn.utils.clip_grad_norm_(mask_params, 1.0)
+            torch.nn.utils.clip_grad_norm_(shared_params, 1.0)
+        else:
+            torch.nn.utils.clip_grad_norm_(plist, 1.0)
         opt.step()
         step += 1
         info.update(step=step, lr=lr, elapsed=round(time.time() - start, 1))
