@@ -18,6 +18,20 @@ SAM_STD = [58.395, 57.12, 57.375]
 T5 = "textual/t5_module"
 
 
+# ----------------------------------------------------------------------------------------------- primitives
+# LayerNorm and exact GELU written out: this machine's torch 1.13 (Debian) gave NON-DETERMINISTIC, sometimes
+# 1e4–1e14× too large gradients through F.layer_norm → F.gelu (same inputs, different grads run to run; seen in the
+# mask decoder's upscaling). The formulas are the same maths; check_golden.py re-proves them on the goldens.
+def layer_norm(x, scale, bias, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = (x - mu).pow(2).mean(-1, keepdim=True)
+    return (x - mu) * torch.rsqrt(var + eps) * scale + bias
+
+
+def gelu(x):
+    return 0.5 * x * (1 + torch.erf(x * 0.7071067811865476))
+
+
 # ----------------------------------------------------------------------------------------------- small tables
 def jax_resize_weights(n_in, n_out, method):
     """jax.image.resize weights (antialias=True, float32 as errata B6): out[j] = sum_i in[i] * W[i, j]."""
@@ -112,7 +126,7 @@ class PixelLLM(torch.nn.Module):
         return y + self.P[prefix + "/bias"] if bias and (prefix + "/bias") in self.P else y
 
     def ln(self, x, prefix, eps):
-        return F.layer_norm(x, (x.shape[-1],), self.P[prefix + "/scale"], self.P[prefix + "/bias"], eps)
+        return layer_norm(x, self.P[prefix + "/scale"], self.P[prefix + "/bias"], eps)
 
     def rms(self, x, prefix):
         var = x.pow(2).mean(-1, keepdim=True)
@@ -206,7 +220,7 @@ class PixelLLM(torch.nn.Module):
                 h = self.sam_attention(h, bp, c["num_heads"], rel_h, rel_w)
             x = x + h
             h = self.ln(x, bp + "/norm2", 1e-6)
-            x = x + self.dense(F.gelu(self.dense(h, bp + "/mlp/lin1")), bp + "/mlp/lin2")
+            x = x + self.dense(gelu(self.dense(h, bp + "/mlp/lin1")), bp + "/mlp/lin2")
         x = self.conv(x, pre + "/neck/0", bias=False)
         x = self.ln(x, pre + "/neck/1", 1e-6)
         x = self.conv(x, pre + "/neck/2", padding=1, bias=False)
@@ -281,7 +295,7 @@ class PixelLLM(torch.nn.Module):
             else:
                 q = queries + qpe
                 queries = queries + self.attention(q, q, queries, lp + "/self_attn")
-            queries = F.layer_norm(queries, (queries.shape[-1],), self.P[lp + "/norm1/scale"], self.P[lp + "/norm1/bias"], 1e-5)
+            queries = layer_norm(queries, self.P[lp + "/norm1/scale"], self.P[lp + "/norm1/bias"], 1e-5)
             q, k = queries + qpe, keys + key_pe
             queries = queries + self.attention(q, k, keys, lp + "/cross_attn_token_to_image")
             queries = self.ln(queries, lp + "/norm2", 1e-5)
@@ -391,7 +405,7 @@ class PixelLLM(torch.nn.Module):
         for i in range(c["depth"]):
             x = self.dense(x, "point_predictor/mlp/layers.%d" % i)
             if i < c["depth"] - 1:
-                x = F.gelu(x) if c.get("mlp_activation", "relu") == "gelu" else F.relu(x)
+                x = gelu(x) if c.get("mlp_activation", "relu") == "gelu" else F.relu(x)
         n, length, _ = x.shape
         x = x.view(n, length, c["num_output_points"], -1)
         wh = torch.stack([image_hw[:, 1], image_hw[:, 0]], -1).to(x)[:, None, None, :]
@@ -450,8 +464,8 @@ class PixelLLM(torch.nn.Module):
         tokens = torch.cat([self.P[md + "/iou_token.weight"].expand(n, 1, e), mask_tokens.expand(n, nm, e), adapted], 1)
         hs, keys = self.two_way(md + "/transformer", src.reshape(n, s * s, e), pos, tokens)
         up = self.conv_transpose(keys.reshape(n, s, s, e), md + "/output_upscaling/0")
-        up = F.gelu(self.ln(up, md + "/output_upscaling/1", 1e-6))
-        up = F.gelu(self.conv_transpose(up, md + "/output_upscaling/3"))
+        up = gelu(self.ln(up, md + "/output_upscaling/1", 1e-6))
+        up = gelu(self.conv_transpose(up, md + "/output_upscaling/3"))
         hyper = torch.stack([self.mlp3(hs[:, 1 + i], "%s/output_hypernetworks_mlps.%d" % (md, i), 3) for i in range(nm)], 1)
         masks = torch.einsum("nkc,nhwc->nkhw", hyper, up)
         iou = self.mlp3(hs[:, 0], md + "/iou_prediction_head", 3)

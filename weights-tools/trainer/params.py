@@ -252,7 +252,9 @@ def init_params(cfg, seed):
     for name, shape in param_shapes(cfg).items():
         r = torch.randn(shape, generator=gen)
         leaf = name.split("/")[-1]
-        if leaf == "bias" or leaf in ("q_bias", "v_bias"):
+        if name == "mask_decoder/output_upscaling/3/bias":
+            v = torch.full(shape, 0.5)  # the 4 upscaled mask channels start on GELU's linear side (they died at 0)
+        elif leaf == "bias" or leaf in ("q_bias", "v_bias"):
             v = torch.zeros(shape)
         elif leaf == "scale":
             v = torch.ones(shape)

@@ -108,6 +108,14 @@ def make_scene(seed, max_shapes=4):
             draw_shape(ImageDraw.Draw(lm), later["shape"], later["box"], 255)
             mask &= ~(np.array(lm) > 0)
         masks.append(mask)
+    ann = annotate(objects, masks, w, h, rng, seed, "noisy" if noisy else "plain")
+    return img, ann
+
+
+def annotate(objects, masks, w, h, rng, seed, background):
+    """Objects (shape, color, size, drawn box) + their VISIBLE masks → the scene annotation (boxes tightened to the
+    masks, locations, caption, per-word trace boxes, referring expressions); the masks ride along as o["mask"]."""
+    for o, mask in zip(objects, masks):
         ys, xs = np.nonzero(mask)
         o["box"] = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else o["box"]
         cx, cy = (o["box"][0] + o["box"][2]) / 2, (o["box"][1] + o["box"][3]) / 2
@@ -133,12 +141,12 @@ def make_scene(seed, max_shapes=4):
         word_object += [i] * n_words
         k += n_words
     refs = referring_expressions(objects, rng)
-    ann = {"seed": seed, "width": w, "height": h, "background": "noisy" if noisy else "plain",
+    ann = {"seed": seed, "width": w, "height": h, "background": background,
            "objects": objects, "caption": " ".join(caption_words), "caption_words": caption_words,
            "trace_boxes": trace, "trace_object": word_object, "referring": refs}
     for o, m in zip(objects, masks):
         o["mask"] = m
-    return img, ann
+    return ann
 
 
 def referring_expressions(objects, rng):
