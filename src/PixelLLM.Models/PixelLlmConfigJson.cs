@@ -97,6 +97,8 @@ public static class PixelLlmConfigJson
     private static SamImageEncoderConfig Sam(JsonElement sam)
     {
         int depth = sam.GetProperty("depth").GetInt32();
+        // Checked here, not only in SamImageEncoderConfig.Validate: the global block list below is built from it first.
+        if (depth < 0) throw new ModelFileException($"pixelllm config: sam.depth must be 0 or more, got {depth}");
         var windowed = sam.GetProperty("window_block_indexes").EnumerateArray().Select(e => e.GetInt32()).ToHashSet();
         return SamImageEncoderConfig.PixelLlmVitH with
         {

@@ -192,6 +192,9 @@ public sealed class T5SentencePieceTokenizer : ITextTokenizer
         else if (model.TreatWhitespaceAsSuffix) problem = "treat_whitespace_as_suffix is not supported";
         else if (model.HasDenormalizer) problem = "denormalizer rules are not supported";
         else if (model.ByteFallback && BytePieceIds(model) is null) problem = "byte_fallback is on but the 256 <0xHH> byte pieces are incomplete";
+        // Microsoft.ML.Tokenizers' trie stops at NUL and then indexes past its arrays (IndexOutOfRangeException on every
+        // Encode); the C++ library's trie keys are NUL-terminated too, so no real model has one.
+        else if (model.Pieces.FindIndex(p => p.Piece.Contains('\0')) is var nul and >= 0) problem = $"piece {nul} contains a NUL character";
         if (problem is not null)
             throw new ModelFileException($"SentencePiece model '{sourceName}' cannot be used as a T5 tokenizer: {problem}");
     }
