@@ -13,9 +13,17 @@ public sealed unsafe partial class CpuBackend : IBackend
     private readonly Dictionary<HostTensor, CpuBuffer> weights = new(ReferenceEqualityComparer.Instance);
     private readonly object gate = new();
 
+    /// <summary>A backend whose arenas and state buffers may take at most <paramref name="workingMemoryLimitBytes"/> bytes (0 = unlimited).</summary>
+    public CpuBackend(long workingMemoryLimitBytes = 0) =>
+        Budget = new AllocationBudget(workingMemoryLimitBytes, "cpu backend working memory");
+
+    /// <summary>What <see cref="Allocate"/> has handed out and may hand out (weights used in place are not counted).</summary>
+    public AllocationBudget Budget { get; }
+
     public string Name => "cpu";
 
-    public IBackendBuffer Allocate(long bytes) => new CpuBuffer(bytes);
+    /// <summary>An aligned host block; over the budget or when the host refuses it, <see cref="OutOfBackendMemoryException"/>.</summary>
+    public IBackendBuffer Allocate(long bytes) => new CpuBuffer(bytes, Budget);
 
     public TensorView AddWeight(HostTensor weight)
     {

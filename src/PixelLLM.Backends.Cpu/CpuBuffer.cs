@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 
 namespace PixelLLM.Backends.Cpu;
@@ -7,14 +8,25 @@ namespace PixelLLM.Backends.Cpu;
 internal sealed unsafe class CpuBuffer : IBackendBuffer
 {
     private readonly bool owned;
+    private readonly AllocationBudget? budget;
     private System.Buffers.MemoryHandle pin;
 
-    public CpuBuffer(long bytes)
+    /// <summary>Allocates <paramref name="bytes"/> drawn from <paramref name="budget"/>; failure of either is <see cref="OutOfBackendMemoryException"/>.</summary>
+    public CpuBuffer(long bytes, AllocationBudget budget)
     {
-        Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
-        if (Pointer == null) throw new OutOfMemoryException($"CPU backend: cannot allocate {bytes} bytes");
+        budget.Reserve(bytes);
+        try
+        {
+            Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        }
+        catch (OutOfMemoryException e)
+        {
+            budget.Release(bytes);
+            throw new OutOfBackendMemoryException($"out of memory: the host refused {AllocationBudget.Bytes(bytes)} for the cpu backend", e);
+        }
         Length = bytes;
         owned = true;
+        this.budget = budget;
     }
 
     public CpuBuffer(Memory<byte> memory)
@@ -30,7 +42,12 @@ internal sealed unsafe class CpuBuffer : IBackendBuffer
     public void Dispose()
     {
         if (Pointer == null) return;
-        if (owned) NativeMemory.AlignedFree(Pointer); else pin.Dispose();
+        if (owned)
+        {
+            NativeMemory.AlignedFree(Pointer);
+            budget!.Release(Length);
+        }
+        else pin.Dispose();
         Pointer = null;
     }
 }

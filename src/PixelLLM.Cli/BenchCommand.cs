@@ -24,9 +24,12 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file" };
         var profile = new Option<bool>("--profile") { Description = "time every op of every stage on the device (graph capture off) and print a per-op table after each stage" };
         var profileJson = new Option<string?>("--profile-json") { Description = "write the per-stage, per-op profiles as JSON to this file (implies profiling)" };
-        var command = new Command("bench", "Per-stage latency and peak memory of a caption request on random weights")
+        var task = new Option<string>("--task") { Description = "caption (default) or densecap (K boxes batched next to one caption; densecap configs)", DefaultValueFactory = _ => "caption" };
+        var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
+        var depth = new Option<int?>("--depth") { Description = "cap every transformer stack at this many blocks (a mid-size model with the real widths)" };
+        var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json, profile, profileJson,
+            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, task, boxes, depth,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -39,11 +42,23 @@ internal static class BenchCommand
             };
             int n = parse.GetValue(runs);
             if (n < 1) throw new InvalidInputException("--runs must be at least 1");
-            var stages = Stages(parse.GetValue(only));
             var output = parse.InvocationConfiguration.Output;
             var profiling = parse.GetValue(profile) || parse.GetValue(profileJson) is not null
                 ? new BenchProfiling(parse.GetValue(profile) ? output : null, parse.GetValue(profileJson)) : null;
-            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling);
+            switch (parse.GetValue(task))
+            {
+                case "densecap":
+                    if (profiling is not null) throw new InvalidInputException("--profile applies to --task caption only");
+                    DenseCaptionBenchRun.Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), parse.GetValue(boxes), parse.GetValue(json), output);
+                    return 0;
+                case "caption":
+                    if (parse.GetValue(boxes) is not null) throw new InvalidInputException("--boxes applies to --task densecap only");
+                    break;
+                case var other:
+                    throw new InvalidInputException($"--task: unknown '{other}' (expected caption or densecap)");
+            }
+            var stages = Stages(parse.GetValue(only));
+            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling, parse.GetValue(depth));
         }));
         return command;
     }
@@ -60,13 +75,17 @@ internal static class BenchCommand
     }
 
     internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o,
-        BenchProfiling? profiling = null)
+        BenchProfiling? profiling = null, int? depth = null)
     {
         var config = BenchConfigs.Get(configName);
+        if (depth is int d) config = BenchConfigs.WithDepth(config, d);
+        if (config.PointHead is null && (stages.Contains("rerun") || stages.Contains("e2e")))
+            throw new InvalidInputException($"bench: '{configName}' has no point head, so the rerun and e2e stages do not exist (name --stages, or use --task densecap)");
         using var backend = profiling is null ? Backends.Create(backendName) : profiling.Profiler.Wrap(Backends.Create(backendName));
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
-                    $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}");
+                    $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
+                    (depth is null ? "" : $"; stacks cut to {depth} blocks"));
         using var bench = new BenchStages(config, weightType, seed, backend);
         var results = new List<StageTiming>();
         void Stage(string key, Func<StageTiming> measure)

@@ -147,9 +147,9 @@ public sealed class PixelLlm : IDisposable
 
     /// <summary>
     /// Captions for every prompt (spec §8): greedy or beam search. <see cref="DecodeEngine.FullRerun"/> reruns the whole
-    /// decoder at every step, as the reference; <see cref="DecodeEngine.KvCache"/> feeds one position per step. Without
-    /// <paramref name="engine"/>, the one that reproduces the reference for this language model: T5 the full rerun (a KV
-    /// cache drops the t5x rule that masks key j when token j + 1 is 0), GIT the KV cache (exact, errata D7).
+    /// decoder at every step, as the reference; <see cref="DecodeEngine.KvCache"/> feeds one position per step and gives the
+    /// same result (T5: the t5x rule that masks key j when token j + 1 is 0 is applied per step; GIT: errata D7). Without
+    /// <paramref name="engine"/>, the KV cache.
     /// <paramref name="observer"/> (optional) sees the token buffer before every step (streaming, progress).
     /// </summary>
     public DecodedText Decode(PromptEncoding encoding, DecodeMode mode, DecodeEngine? engine = null, DecodeObserver? observer = null)

@@ -11,8 +11,11 @@ namespace PixelLLM.Models;
 /// <item><c>pixelllm-t5xl</c>: the paper's T5 model — SAM ViT-H, EVA02-L, prompt adapter, Flan-T5-XL with LoRA rank 32
 ///   on q/v, point head; canvas 384, L = 128 (the trace config; spec §0–§6).</item>
 /// <item><c>pixelllm-bert</c>: the same vision side with the 6-layer BERT/GIT decoder (bert-base-uncased vocabulary).</item>
-/// <item><c>pixelllm-tiny</c>, <c>pixelllm-bert-tiny</c>: exactly the golden <c>tiny_t5</c> / <c>tiny_git</c> configs,
-///   so those goldens' weights fit them.</item>
+/// <item><c>pixelllm-t5xl-densecap</c>: the T5 model of scenic's densecap config — no point head, the CenterNet2 box
+///   decoder at scenic's sizes (spec §7.1, errata E8: SFP in_dim 768, 256 channels, head 256; top-1000 → NMS 0.9 → 256
+///   proposals; RoI fc 1024×2, threshold 0.05, NMS 0.5, K = 100), L = 40.</item>
+/// <item><c>pixelllm-tiny</c>, <c>pixelllm-bert-tiny</c>, <c>pixelllm-tiny-densecap</c>: exactly the golden
+///   <c>tiny_t5</c> / <c>tiny_git</c> / <c>tiny_densecap</c> configs, so those goldens' weights fit them.</item>
 /// </list>
 /// </summary>
 public static class PixelLlmConfigs
@@ -20,7 +23,7 @@ public static class PixelLlmConfigs
     private const string ResourcePrefix = "PixelLLM.Models.Configs.";
 
     /// <summary>Every named configuration.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["pixelllm-t5xl", "pixelllm-bert", "pixelllm-tiny", "pixelllm-bert-tiny"];
+    public static IReadOnlyList<string> Names { get; } = ["pixelllm-t5xl", "pixelllm-t5xl-densecap", "pixelllm-bert", "pixelllm-tiny", "pixelllm-bert-tiny", "pixelllm-tiny-densecap"];
 
     /// <summary>A fresh copy of the scenic-style "model" object of <paramref name="name"/> (callers may edit it).</summary>
     public static JsonObject Json(string name)

@@ -21,7 +21,7 @@ public static class T5DecoderStep
     public const string Parents = "step.parents";
     /// <summary>Relative-position bucket of every key slot for this query position, I32 (1, Lmax).</summary>
     public const string Buckets = "step.buckets";
-    /// <summary>Keys fed so far (slot ≤ position), U8 (1, 1, 1, Lmax).</summary>
+    /// <summary>Key slots each row's query may attend to (at most the slots fed so far), U8 (R, 1, 1, Lmax).</summary>
     public const string SelfMask = "step.self_mask";
     /// <summary>State: memory keys each row may attend to, U8 (R, 1, 1, Lm).</summary>
     public const string CrossMask = "cache.cross_mask";
@@ -44,7 +44,7 @@ public static class T5DecoderStep
         var ids = g.Input(Ids, DType.I32, rows, 1);
         var position = g.Input(Position, DType.I32, 1);
         var parents = g.Input(Parents, DType.I32, rows);
-        var selfMask = g.Input(SelfMask, DType.U8, 1, 1, 1, maxLength);
+        var selfMask = g.Input(SelfMask, DType.U8, rows, 1, 1, maxLength);
         var crossMask = g.State(CrossMask, DType.U8, rows, 1, 1, memoryLength);
         var stack = p.Sub("decoder");
         var bias = PositionBiasRow(stack.Sub("block.0.layer.0.SelfAttention"), c, g.Input(Buckets, DType.I32, 1, maxLength));

@@ -20,6 +20,7 @@ public sealed class T5IncrementalDecoder : IDisposable
     private readonly byte[] maskTable;           // (Lmax, Lmax): row p = 1 for key slots ≤ p
     private readonly int[] identity;
     private readonly byte[] rowMask;
+    private readonly byte[] stepMask;            // (Rows, Lmax): the self-attention key mask of the current step
 
     public T5IncrementalDecoder(IWeightSource weights, T5Config config, IBackend backend, int batch, int beams, int maxLength, int memoryLength)
     {
@@ -37,6 +38,7 @@ public sealed class T5IncrementalDecoder : IDisposable
         for (int q = 0; q < maxLength; q++) maskTable.AsSpan(q * maxLength, q + 1).Fill(1);
         identity = Enumerable.Range(0, Rows).ToArray();
         rowMask = new byte[Rows * memoryLength];
+        stepMask = new byte[Rows * maxLength];
     }
 
     public int Batch { get; }
@@ -68,8 +70,17 @@ public sealed class T5IncrementalDecoder : IDisposable
     /// Feeds token <paramref name="ids"/>[r] of every row at <paramref name="position"/> and writes the logits that predict
     /// position + 1 into <paramref name="logits"/> (Rows × V). <paramref name="parents"/> (empty = identity) says which row
     /// of the previous step each row continues; it must stay within the row's batch element (beams share its memory).
+    /// Every row attends to all key slots fed so far (0 … position).
     /// </summary>
-    public void Step(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, Span<float> logits)
+    public void Step(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, Span<float> logits) =>
+        Step(ids, position, parents, logits, default);
+
+    /// <summary>
+    /// <see cref="Step(ReadOnlySpan{int}, int, ReadOnlySpan{int}, Span{float})"/> with a self-attention key mask per row:
+    /// <paramref name="keyMask"/> holds Rows × <see cref="MaxLength"/> values (nonzero = attend), and may only open slots
+    /// 0 … position (later slots hold no keys yet); empty means every slot fed so far.
+    /// </summary>
+    public void Step(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, Span<float> logits, ReadOnlySpan<byte> keyMask)
     {
         if (ids.Length != Rows) throw new InvalidInputException($"T5 decoder step expects {Rows} ids, got {ids.Length}");
         if ((uint)position >= (uint)MaxLength) throw new InvalidInputException($"T5 decoder position {position} is outside [0, {MaxLength})");
@@ -78,11 +89,25 @@ public sealed class T5IncrementalDecoder : IDisposable
         for (int r = 0; r < Rows; r++)
             if ((uint)parents[r] >= (uint)Rows || parents[r] / Beams != r / Beams)
                 throw new InvalidInputException($"T5 decoder: row {r} cannot continue row {parents[r]} (beams of one element stay within it)");
+        var causal = maskTable.AsSpan(position * MaxLength, MaxLength);
+        if (keyMask.IsEmpty)
+            for (int r = 0; r < Rows; r++) causal.CopyTo(stepMask.AsSpan(r * MaxLength, MaxLength));
+        else
+        {
+            if (keyMask.Length != stepMask.Length)
+                throw new InvalidInputException($"T5 decoder key mask must hold {Rows}×{MaxLength} values, got {keyMask.Length}");
+            for (int i = 0; i < stepMask.Length; i++)
+            {
+                if (keyMask[i] != 0 && causal[i % MaxLength] == 0)
+                    throw new InvalidInputException($"T5 decoder key mask: row {i / MaxLength} opens slot {i % MaxLength}, after position {position}");
+                stepMask[i] = keyMask[i] != 0 ? (byte)1 : (byte)0;
+            }
+        }
         step.SetInput(T5DecoderStep.Ids, ids);
         step.SetInput<int>(T5DecoderStep.Position, [position]);
         step.SetInput(T5DecoderStep.Parents, parents);
         step.SetInput<int>(T5DecoderStep.Buckets, bucketTable.AsSpan(position * MaxLength, MaxLength));
-        step.SetInput<byte>(T5DecoderStep.SelfMask, maskTable.AsSpan(position * MaxLength, MaxLength));
+        step.SetInput<byte>(T5DecoderStep.SelfMask, stepMask);
         step.Run();
         step.FetchInto(T5DecoderStep.Logits, logits);
     }

@@ -10,27 +10,49 @@ namespace PixelLLM.Models;
 /// position below t not fed yet (the first call feeds BOS at position 0), so each call costs one decoder step. A call for
 /// slot 1 (or any slot not after the last one) starts a new decode over the same memory. Rows are Batch × beams, with the
 /// beams of one batch element adjacent; the compiled decoder is kept while rows and buffer length stay the same.
+/// <para>
+/// With <c>t5xTargetMasks</c> the self-attention masks are t5x's, built from the decoder target (the buffer shifted left):
+/// key j is masked when token j + 1 is 0 (pad). Each step derives its per-row key mask from the buffer as it is, so the
+/// result equals rerunning the whole decoder on the buffer (<see cref="PixelLlmDecoder.StepLogits"/>): a key's value
+/// only changes later when its next token turns out to be 0, and then every later query masks it. Without it the masks
+/// are plain causal (Hugging Face T5).
+/// </para>
 /// </summary>
 public sealed class T5StepLogits : IStepLogits, IDisposable
 {
-    private readonly IWeightSource weights;
+    private readonly T5DecoderCache decoders;
+    private readonly bool ownsDecoders;
     private readonly T5Config config;
-    private readonly IBackend backend;
     private readonly HostTensor memory;
     private readonly byte[]? memoryMask;
+    private readonly bool targetMasks;
     private T5IncrementalDecoder? decoder;
     private int[] ids = [];
+    private byte[] keyMask = [];
     private int fed;                              // positions [0, fed) are in the caches
 
     /// <param name="memory">encoder output (B, Lm, d) F32.</param>
     /// <param name="memoryMask">B × Lm key mask (nonzero = attend), or null when every memory token is valid.</param>
-    public T5StepLogits(IWeightSource weights, T5Config config, IBackend backend, HostTensor memory, byte[]? memoryMask = null)
+    /// <param name="t5xTargetMasks">mask key j when token j + 1 is 0, as t5x's decoder masks do (PixelLLM).</param>
+    public T5StepLogits(IWeightSource weights, T5Config config, IBackend backend, HostTensor memory, byte[]? memoryMask = null, bool t5xTargetMasks = false)
+        : this(new T5DecoderCache(weights, config, backend), ownsDecoders: true, memory, memoryMask, t5xTargetMasks)
     {
+    }
+
+    /// <summary>Decodes with compiled decoders borrowed from <paramref name="decoders"/> (kept across decodes by its owner).</summary>
+    internal T5StepLogits(T5DecoderCache decoders, HostTensor memory, byte[]? memoryMask, bool t5xTargetMasks)
+        : this(decoders, ownsDecoders: false, memory, memoryMask, t5xTargetMasks)
+    {
+    }
+
+    private T5StepLogits(T5DecoderCache decoders, bool ownsDecoders, HostTensor memory, byte[]? memoryMask, bool t5xTargetMasks)
+    {
+        config = decoders.Config;
         if (memory.Shape.Rank != 3 || memory.DType != DType.F32 || memory.Shape[2] != config.DModel)
             throw new InvalidInputException($"T5 memory must be F32 (B, Lm, {config.DModel}), got {memory.Desc}");
         if (memoryMask is not null && memoryMask.Length != memory.Shape[0] * memory.Shape[1])
             throw new InvalidInputException($"T5 memory mask must hold {memory.Shape[0]}×{memory.Shape[1]} values, got {memoryMask.Length}");
-        this.weights = weights; this.config = config; this.backend = backend; this.memory = memory; this.memoryMask = memoryMask;
+        (this.decoders, this.ownsDecoders, this.memory, this.memoryMask, targetMasks) = (decoders, ownsDecoders, memory, memoryMask, t5xTargetMasks);
     }
 
     public int VocabSize => config.VocabSize;
@@ -42,11 +64,16 @@ public sealed class T5StepLogits : IStepLogits, IDisposable
             throw new InvalidInputException($"T5 step: {rows} rows over {sequences.Length} tokens do not fit a batch of {Batch}");
         int length = sequences.Length / rows;
         if (position < 1 || position >= length) throw new InvalidInputException($"T5 step: slot {position} is outside [1, {length})");
+        if (targetMasks)
+            for (int r = 0; r < rows; r++)
+                if (sequences[r * length + position] == 0)
+                    throw new InvalidInputException($"T5 step: row {r} holds 0 at slot {position}; with t5x masks that makes the query read " +
+                        "fully masked, which a KV cache cannot reproduce (fill the slots ahead with EOS)");
         if (decoder is null || decoder.Rows != rows || decoder.MaxLength != length)
         {
-            decoder?.Dispose();
-            decoder = new T5IncrementalDecoder(weights, config, backend, Batch, rows / Batch, length, memory.Shape[1]);
+            decoder = decoders.Get(Batch, rows / Batch, length, memory.Shape[1]);
             ids = new int[rows];
+            keyMask = targetMasks ? new byte[rows * length] : [];
             fed = int.MaxValue;
         }
         if (position <= fed)
@@ -59,10 +86,25 @@ public sealed class T5StepLogits : IStepLogits, IDisposable
         for (; fed < position; fed++)
         {
             for (int r = 0; r < rows; r++) ids[r] = sequences[r * length + fed];
-            decoder.Step(ids, fed, reorder, logits);
+            if (targetMasks) TargetKeyMask(sequences, rows, length, fed);
+            decoder.Step(ids, fed, reorder, logits, keyMask);
             reorder = default;
         }
     }
 
-    public void Dispose() => decoder?.Dispose();
+    /// <summary>Key slot j ≤ <paramref name="query"/> of row r is open when the row's token j + 1 is not 0 (t5x target &gt; 0).</summary>
+    private void TargetKeyMask(ReadOnlySpan<int> sequences, int rows, int length, int query)
+    {
+        Array.Clear(keyMask);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = sequences.Slice(r * length, length);
+            for (int j = 0; j <= query; j++) keyMask[r * length + j] = row[j + 1] != 0 ? (byte)1 : (byte)0;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (ownsDecoders) decoders.Dispose();
+    }
 }

@@ -10,7 +10,7 @@ namespace PixelLLM;
 
 /// <summary>What a loaded model directory provides: config, weights under engine names (f32 on read), tokenizer.</summary>
 internal sealed record LoadedModelFiles(string Path, string? Name, PixelLlmConfig Config, IWeightSource Weights, ITextTokenizer Tokenizer,
-    IReadOnlyList<IDisposable> OpenFiles);
+    IReadOnlyList<IDisposable> OpenFiles, WeightMemory Memory);
 
 /// <summary>
 /// THE place the API opens a model directory: <see cref="ModelDirectory"/> (config.json "pixelllm-native/1", memory-mapped
@@ -31,17 +31,19 @@ internal static class ModelLoading
         try
         {
             IWeightSource weights;
+            WeightMemory memory;
             if (model.Weights.Names.Any(n => n.Contains('/')))
             {
                 var config = model.Config;
                 var scenic = new ScenicWeights(model.Weights, new ScenicWeightsOptions(config.LoraScale, config.LoraRank > 0 ? config.LoraRank : null));
                 scenic.Validate(ScenicParameterShapes.For(config));
                 weights = scenic;
+                memory = WeightMemory.OfScenic(scenic, model.StoredWeights);
             }
             else if (!model.TensorReport.Passed)
                 throw new ModelFileException($"{directory}: the weights do not fit config.json's model: {model.TensorReport.Summary()}");
-            else weights = model.Weights;
-            return new LoadedModelFiles(model.Path, model.Name, model.Config, weights, model.Tokenizer, [model]);
+            else (weights, memory) = (model.Weights, WeightMemory.OfEngineTensors(model.StoredWeights));
+            return new LoadedModelFiles(model.Path, model.Name, model.Config, weights, model.Tokenizer, [model], memory);
         }
         catch
         {

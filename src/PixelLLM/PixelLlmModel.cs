@@ -31,7 +31,7 @@ public sealed partial class PixelLlmModel : IDisposable
         this.options = options;
         // One device queue: GPU requests run one at a time (the CPU backend keeps no per-call state and runs them side by side).
         int capacity = options.Backend == ComputeBackend.Cuda ? 1 : options.MaxConcurrentRequests;
-        pool = new ExecutorPool(files.Config, files.Weights, backend, capacity, options.Threads);
+        pool = new ExecutorPool(files.Config, files.Weights, backend, capacity, options.Threads, stages.Forget);
     }
 
     /// <summary>Opens a model directory (config.json + safetensors + tokenizer; format in the README).</summary>
@@ -42,16 +42,28 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(modelDirectory);
         options ??= new PixelLlmOptions();
         options.Validate();
+<<<<<<< HEAD
+        var files = ModelLoading.Open(modelDirectory);
+        IBackend? backend = null;
+        try
+        {
+            ModelMemoryCheck.Check(files.Path, files.Memory, options);
+            RequestLimits.CheckModel(files.Path, ModelDecodeShapes.Of(files.Config), options);
+            backend = CreateBackend(options);
+            return new PixelLlmModel(files, backend, options);
+        }
+=======
         var backend = CreateBackend(options.Backend);
         if (options.Profiler is { } profiler) backend = profiler.Wrap(backend);
         LoadedModelFiles files;
         try { files = ModelLoading.Open(modelDirectory); }
+>>>>>>> cuda2
         catch
         {
-            backend.Dispose();
+            backend?.Dispose();
+            foreach (var f in files.OpenFiles) f.Dispose();
             throw;
         }
-        return new PixelLlmModel(files, backend, options);
     }
 
     /// <summary>The model's name from its config.json, if any.</summary>
@@ -81,7 +93,11 @@ public sealed partial class PixelLlmModel : IDisposable
     public CaptionResult Caption(PixelImage image, Box? box = null, RequestOptions? request = null)
     {
         ArgumentNullException.ThrowIfNull(image);
-        if (box is null) return Run(request, r => r.Caption(image, [Box.Whole(image.Width, image.Height)], TaskSettings.CaptionTrace))[0];
+        if (box is null)
+        {
+            CheckDecode("caption", TaskSettings.CaptionTrace, 1);
+            return Run(request, r => r.Caption(image, [Box.Whole(image.Width, image.Height)], TaskSettings.CaptionTrace))[0];
+        }
         return Caption(image, [box.Value], request)[0];
     }
 
@@ -95,6 +111,8 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(boxes);
         if (boxes.Count == 0) throw new InvalidInputException("caption: at least one box is needed");
+        RequestLimits.CheckPrompts("caption", boxes.Count, options);
+        CheckDecode("caption", TaskSettings.LocationCaption, boxes.Count);
         foreach (var b in boxes) b.Validate(image.Width, image.Height);
         return Run(request, r => r.Caption(image, boxes, TaskSettings.LocationCaption));
     }
@@ -111,6 +129,7 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(text);
         if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("refer: the expression is empty");
         if (text.Length > MaxTextLength) throw new InvalidInputException($"refer: the expression has {text.Length} characters, at most {MaxTextLength}");
+        CheckDecode("refer", TaskSettings.Referring(files.Config), 1);
         return Run(request, r => r.Refer(image, text, decodeText));
     }
 
@@ -128,7 +147,7 @@ public sealed partial class PixelLlmModel : IDisposable
     private T Run<T>(RequestOptions? request, Func<RequestRunner, T> work)
     {
         request ??= new RequestOptions();
-        DecodeEngine? engine = options.KvCacheDecoding ? DecodeEngine.KvCache : null;
+        DecodeEngine? engine = options.FullRerunDecoding ? DecodeEngine.FullRerun : options.KvCacheDecoding ? DecodeEngine.KvCache : null;
         return pool.Run(model => work(new RequestRunner(model, files.Tokenizer, request, engine)), request.Cancellation);
     }
 
@@ -148,11 +167,20 @@ public sealed partial class PixelLlmModel : IDisposable
 
     internal ITextTokenizer Tokenizer => files.Tokenizer;
 
-    private static IBackend CreateBackend(ComputeBackend kind) => kind switch
+    /// <summary>The backend (tests read its allocation budget).</summary>
+    internal IBackend Backend => backend;
+
+    /// <summary>Compiled-graph instances alive in the pool.</summary>
+    internal int PooledInstances => pool.InstanceCount;
+
+    private void CheckDecode(string method, TaskSettings task, int prompts) =>
+        RequestLimits.CheckDecode(method, RequestLimits.Beams(task.Decoding), prompts, files.Config.MaxCaptionLength, options);
+
+    private static IBackend CreateBackend(PixelLlmOptions options) => options.Backend switch
     {
-        ComputeBackend.Cpu => new CpuBackend(),
+        ComputeBackend.Cpu => new CpuBackend(options.MaxWorkingMemoryBytes),
         ComputeBackend.Cuda => Backends.Cuda.CudaBackend.Create(),
-        _ => throw new InvalidInputException($"unknown backend {kind}"),
+        var kind => throw new InvalidInputException($"unknown backend {kind}"),
     };
 
     /// <summary>Releases the compiled graphs, the backend and the mapped weight files.</summary>

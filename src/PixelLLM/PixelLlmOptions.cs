@@ -29,12 +29,33 @@ public sealed record PixelLlmOptions
     public long MaxImagePixels { get; init; } = PixelImage.DefaultMaxPixels;
 
     /// <summary>
-    /// Always decode with a key/value cache (one position per step). False (default): the engine that reproduces the reference
-    /// for the model's language model (T5: the full decoder rerun per step; GIT: the cache, which is exact there). For T5 the
-    /// cache gives the same tokens unless a hypothesis holds a pad token before its end (golden README) and is much faster
-    /// for long captions.
+    /// Always decode with a key/value cache (one position per step). False (default): the model's default engine, which for
+    /// captions and referring is the cache too (exact for T5 and GIT); the other tasks keep the full decoder rerun per step.
     /// </summary>
     public bool KvCacheDecoding { get; init; }
+
+    /// <summary>Most prompts (boxes) one request may carry (default 512); more is refused before anything is allocated.</summary>
+    public int MaxPromptsPerRequest { get; init; } = 512;
+
+    /// <summary>
+    /// Most decode positions one request may hold: beams × prompts × decoder length L (default 65,536; a caption is 4 beams ×
+    /// 1 × L, location captions 1 × boxes × L, dense captioning 1 × K slots × L). Checked at load for the model's own shapes
+    /// and before every request allocates anything.
+    /// </summary>
+    public long MaxDecodePositions { get; init; } = 65_536;
+
+    /// <summary>
+    /// Bytes the CPU backend may allocate for compiled graphs' activations and states (weights are not counted); 0 (default) =
+    /// unlimited. A request that needs more fails with <see cref="Runtime.OutOfBackendMemoryException"/>, releasing what it
+    /// had, and the model serves the next request. (A GPU backend reports the device's own out-of-memory the same way.)
+    /// </summary>
+    public long MaxWorkingMemoryBytes { get; init; }
+
+    /// <summary>
+    /// Host memory the weights may take. Null (default): detected (Linux MemAvailable and the memory cgroup's headroom, or
+    /// $PIXELLLM_AVAILABLE_MEMORY); <see cref="long.MaxValue"/> turns the load-time check off.
+    /// </summary>
+    public long? AvailableMemoryBytes { get; init; }
 
     /// <summary>
     /// When set, the model's backend is wrapped by this profiler: every graph node is timed on the device's clock (graph
@@ -42,10 +63,22 @@ public sealed record PixelLlmOptions
     /// </summary>
     public Runtime.Profiling.ExecutionProfiler? Profiler { get; init; }
 
+    /// <summary>
+    /// Decode captions and referring expressions by rerunning the whole decoder at every step, as the reference does: the
+    /// same tokens as the cache at many times the cost, for checking it. Cannot be combined with <see cref="KvCacheDecoding"/>.
+    /// </summary>
+    public bool FullRerunDecoding { get; init; }
+
     internal void Validate()
     {
         if (Threads < 0) throw new Runtime.InvalidInputException($"threads must be 0 (all cores) or positive, got {Threads}");
         if (MaxConcurrentRequests < 1) throw new Runtime.InvalidInputException($"MaxConcurrentRequests must be at least 1, got {MaxConcurrentRequests}");
+        if (FullRerunDecoding && KvCacheDecoding)
+            throw new Runtime.InvalidInputException("decoding: choose KvCacheDecoding or FullRerunDecoding, not both");
         if (MaxImagePixels < 1) throw new Runtime.InvalidInputException($"MaxImagePixels must be positive, got {MaxImagePixels}");
+        if (MaxPromptsPerRequest < 1) throw new Runtime.InvalidInputException($"MaxPromptsPerRequest must be at least 1, got {MaxPromptsPerRequest}");
+        if (MaxDecodePositions < 1) throw new Runtime.InvalidInputException($"MaxDecodePositions must be at least 1, got {MaxDecodePositions}");
+        if (MaxWorkingMemoryBytes < 0) throw new Runtime.InvalidInputException($"MaxWorkingMemoryBytes must be 0 (unlimited) or positive, got {MaxWorkingMemoryBytes}");
+        if (AvailableMemoryBytes < 0) throw new Runtime.InvalidInputException($"AvailableMemoryBytes must not be negative, got {AvailableMemoryBytes}");
     }
 }

@@ -17,6 +17,13 @@ internal sealed class TaskStages : IDisposable
 
     public DenseCaptioner Captioner(PixelLlm model) => captioners.GetOrAdd(model, m => new DenseCaptioner(m));
 
+    /// <summary>Disposes and forgets the stages of <paramref name="model"/> (the pool dropped it).</summary>
+    public void Forget(PixelLlm model)
+    {
+        if (segmentation.TryRemove(model, out var s)) s.Dispose();
+        if (captioners.TryRemove(model, out var c)) c.Dispose();
+    }
+
     public void Dispose()
     {
         foreach (var s in segmentation.Values) s.Dispose();

@@ -64,8 +64,16 @@ public sealed unsafe class Cublas : IDisposable
     {
         if (status == 0) return;
         var text = _statusString == null ? null : Marshal.PtrToStringUTF8((nint)_statusString(status));
-        throw new BackendException($"{call} failed: {text ?? "cublasStatus " + status}");
+        throw Failure(status, call, text);
     }
+
+    /// <summary>The exception for a failed cuBLAS call (<paramref name="text"/>: cublasGetStatusString's, when available).</summary>
+    internal static BackendException Failure(int status, string call, string? text) => status == AllocFailed
+        ? new OutOfBackendMemoryException($"out of memory: {call} failed: {text ?? "CUBLAS_STATUS_ALLOC_FAILED"}")
+        : new BackendException($"{call} failed: {text ?? "cublasStatus " + status}");
+
+    /// <summary>CUBLAS_STATUS_ALLOC_FAILED: cuBLAS could not get device memory (workspace, handle).</summary>
+    public const int AllocFailed = 3;
 
     public void Dispose()
     {

@@ -229,7 +229,10 @@ public sealed unsafe partial class CudaDriver
 
     public void DestroyEvent(nint @event) => Check(_eventDestroy(@event), "cuEventDestroy");
 
-    /// <summary>Throws <see cref="BackendException"/> "call failed: CUDA_ERROR_X (message)" for a nonzero status.</summary>
+    /// <summary>
+    /// Throws <see cref="BackendException"/> "call failed: CUDA_ERROR_X (message)" for a nonzero status;
+    /// CUDA_ERROR_OUT_OF_MEMORY is an <see cref="OutOfBackendMemoryException"/>.
+    /// </summary>
     public void Check(int status, string call)
     {
         if (status == 0) return;
@@ -238,8 +241,16 @@ public sealed unsafe partial class CudaDriver
         _getErrorString(status, &text);
         var n = name == null ? $"CUresult {status}" : Marshal.PtrToStringUTF8((nint)name);
         var t = text == null ? "" : $" ({Marshal.PtrToStringUTF8((nint)text)})";
-        throw new BackendException($"{call} failed: {n}{t}");
+        throw Failure(status, call, $"{n}{t}");
     }
+
+    /// <summary>The exception for a failed driver call: out of memory is typed so callers can release and go on.</summary>
+    internal static BackendException Failure(int status, string call, string detail) => status == OutOfMemory
+        ? new OutOfBackendMemoryException($"out of memory: {call} failed: {detail}")
+        : new BackendException($"{call} failed: {detail}");
+
+    /// <summary>CUDA_ERROR_OUT_OF_MEMORY: not sticky, the context stays usable once the caller frees memory.</summary>
+    public const int OutOfMemory = 2;
 
     private static nint Export(nint library, string name) =>
         NativeLibrary.TryGetExport(library, name, out var address) ? address : throw new BackendException($"libcuda has no export {name} (driver too old?)");

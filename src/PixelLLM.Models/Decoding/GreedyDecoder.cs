@@ -6,7 +6,8 @@ public sealed record GreedyResult(int[][] Tokens, float[] LogProbs);
 /// <summary>
 /// Greedy decoding as scenic's greedy_decode (spec §8.1, errata B5): writes positions 1 … L−2 of a [BOS, EOS, …] buffer;
 /// the previously generated token's logit is capped at −10000; after an EOS only EOS can follow (log-prob 0); the score is
-/// the summed log-prob divided by max(1, #non-EOS tokens − 1).
+/// the summed log-prob divided by max(1, #non-EOS tokens − 1). Once every row has ended the loop stops: the remaining
+/// steps could only write the EOS fillers already there.
 /// </summary>
 public static class GreedyDecoder
 {
@@ -23,7 +24,7 @@ public static class GreedyDecoder
         var logits = new float[rows * vocab];
         var logProbs = new float[vocab];
         var sum = new float[rows];
-        for (int t = 1; t < length - 1; t++)
+        for (int t = 1; t < length - 1 && !AllEnded(buffer, rows, length, t - 1, options.Eos); t++)
         {
             model.Compute(buffer, rows, t, parents, logits);
             for (int r = 0; r < rows; r++)
@@ -52,6 +53,17 @@ public static class GreedyDecoder
             scores[r] = sum[r] / valid;
         }
         return new GreedyResult(tokens, scores);
+    }
+
+    /// <summary>
+    /// True when every row holds EOS at <paramref name="slot"/>: each later step is then forced to EOS with log-prob 0,
+    /// which the start buffer already holds, so stopping gives the same tokens and scores without running the model.
+    /// </summary>
+    private static bool AllEnded(int[] buffer, int rows, int length, int slot, int eos)
+    {
+        for (int r = 0; r < rows; r++)
+            if (buffer[r * length + slot] != eos) return false;
+        return true;
     }
 }
 

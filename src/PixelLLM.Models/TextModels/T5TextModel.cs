@@ -9,17 +9,19 @@ namespace PixelLLM.Models.TextModels;
 
 /// <summary>
 /// PixelLLM's T5 path (spec §4.3, §5.1): <c>visual_projection</c> into d_model, the T5 encoder over [visual ; context]
-/// with the t5x pairwise mask, and the decoder with the target-derived t5x masks. Default engine: the full rerun, as the
-/// reference — a KV cache matches it only while no hypothesis holds a 0 (pad) token before its end.
+/// with the t5x pairwise mask, and the decoder with the target-derived t5x masks. Default engine: the KV cache with the
+/// t5x key rule applied per step (<see cref="T5StepLogits"/>), which decodes exactly as the reference's full rerun does;
+/// its compiled decoder is kept across requests of one shape.
 /// </summary>
 internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, IBackend backend) : IPixelLlmTextModel
 {
     private const string EncoderMask = "encoder_mask";
     private readonly Dictionary<string, PixelLlmDecoder> decoders = new(StringComparer.Ordinal);
+    private T5DecoderCache? incremental;
 
     private T5Config T5 => config.T5;
 
-    public DecodeEngine DefaultEngine => DecodeEngine.FullRerun;
+    public DecodeEngine DefaultEngine => DecodeEngine.KvCache;
     public string EncodingName => "mid.encoder_output";
     public string ValidMaskName => "mid.encoder_valid_mask";
 
@@ -40,7 +42,8 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
         if (engine == DecodeEngine.KvCache)
         {
             var keyMask = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
-            return new T5StepLogits(new ScopedWeights(weights, "t5"), T5, backend, encoding.EncoderOutput, keyMask);
+            incremental ??= new T5DecoderCache(new ScopedWeights(weights, "t5"), T5, backend);
+            return new T5StepLogits(incremental, encoding.EncoderOutput, keyMask, t5xTargetMasks: true);
         }
         return new PixelLlmDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
@@ -66,5 +69,7 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
     {
         foreach (var d in decoders.Values) d.Dispose();
         decoders.Clear();
+        incremental?.Dispose();
+        incremental = null;
     }
 }

@@ -35,22 +35,40 @@ public sealed class GraphExecutor : IDisposable
         Plan = MemoryPlan.Create(graph, kept);
         if (kept.Count == 0 && Plan.Order.Count == 0) throw new GraphBuildException("graph has no outputs and updates no state");
         arena = backend.Allocate(Math.Max(Plan.PeakBytes, MemoryPlan.Alignment));
-        foreach (var s in graph.States) states[s.Name!] = StateStorage(s, shareStatesWith);
-
-        var views = new Dictionary<int, TensorView>();
-        TensorView ViewOf(Tensor t)
+        try
         {
-            if (views.TryGetValue(t.Id, out var v)) return v;
-            var root = t.StorageRoot;
-            v = root.Kind switch
+            foreach (var s in graph.States) states[s.Name!] = StateStorage(s, shareStatesWith);
+
+            var views = new Dictionary<int, TensorView>();
+            TensorView ViewOf(Tensor t)
             {
-                TensorKind.Weight => backend.AddWeight(root.WeightData!) with { Desc = t.Desc },
-                TensorKind.State => states[root.Name!] with { Desc = t.Desc },
-                _ => new TensorView(arena, Plan.Offsets[t.Id], t.Desc),
-            };
-            views[t.Id] = v;
-            return v;
+                if (views.TryGetValue(t.Id, out var v)) return v;
+                var root = t.StorageRoot;
+                v = root.Kind switch
+                {
+                    TensorKind.Weight => backend.AddWeight(root.WeightData!) with { Desc = t.Desc },
+                    TensorKind.State => states[root.Name!] with { Desc = t.Desc },
+                    _ => new TensorView(arena, Plan.Offsets[t.Id], t.Desc),
+                };
+                views[t.Id] = v;
+                return v;
+            }
+            steps = Plan.Order.ToArray();
+            stepInputs = steps.Select(n => n.Inputs.Select(ViewOf).ToArray()).ToArray();
+            stepOutputs = steps.Select(n => ViewOf(n.Output)).ToArray();
+            foreach (var t in graph.Inputs) named[t.Name!] = ViewOf(t);
+            foreach (var t in graph.States) named[t.Name!] = ViewOf(t);
+            foreach (var t in kept) named[t.Name!] = ViewOf(t);
+            foreach (var (name, t) in graph.Outputs) named[name] = ViewOf(t);
         }
+        catch
+        {
+            // A failed compile (e.g. out of memory for a state) must not keep the arena or the states it did get.
+            Dispose();
+            throw;
+        }
+<<<<<<< HEAD
+=======
         steps = Plan.Order.ToArray();
         stepInputs = steps.Select(n => n.Inputs.Select(ViewOf).ToArray()).ToArray();
         stepOutputs = steps.Select(n => ViewOf(n.Output)).ToArray();
@@ -60,6 +78,7 @@ public sealed class GraphExecutor : IDisposable
         foreach (var (name, t) in graph.Outputs) named[name] = ViewOf(t);
         launchAll = LaunchAll;
         Label = DefaultLabel(graph, steps);
+>>>>>>> cuda2
     }
 
     public Graph Graph { get; }

@@ -197,16 +197,22 @@ public class ApiBehaviourTests(TinyModel tiny) : IClassFixture<TinyModel>
     }
 }
 
-/// <summary>Options that change how, not what: the KV-cache decoder and a one-core scheduler give the reference's tokens.</summary>
+/// <summary>
+/// Options that change how, not what: the reference's full decoder rerun, the KV-cache decoder (the default) and a one-core
+/// scheduler give the same tokens and points.
+/// </summary>
 public class ApiOptionsTests(TinyModel tiny) : IClassFixture<TinyModel>
 {
-    [Fact]
-    public void KvCacheAndOneThreadReproduceTheDefaultRun()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FullRerunOrKvCacheOnOneThreadReproduceTheDefaultRun(bool fullRerun)
     {
-        using var fast = PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions { KvCacheDecoding = true, Threads = 1, MaxConcurrentRequests = 1 });
+        using var other = PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions
+            { KvCacheDecoding = !fullRerun, FullRerunDecoding = fullRerun, Threads = 1, MaxConcurrentRequests = 1 });
         var image = TinyModel.Image("caption_trace");
         var expected = new[] { tiny.Model.Caption(image).Tokens, tiny.Model.Refer(image, "a small dog", decodeText: true).Tokens };
-        var actual = new[] { fast.Caption(image).Tokens, fast.Refer(image, "a small dog", decodeText: true).Tokens };
+        var actual = new[] { other.Caption(image).Tokens, other.Refer(image, "a small dog", decodeText: true).Tokens };
         for (int i = 0; i < expected.Length; i++)
         {
             Assert.Equal(expected[i].Select(t => t.Id), actual[i].Select(t => t.Id));
@@ -215,5 +221,6 @@ public class ApiOptionsTests(TinyModel tiny) : IClassFixture<TinyModel>
         }
         Assert.Throws<InvalidInputException>(() => PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions { Threads = -1 }));
         Assert.Throws<InvalidInputException>(() => PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions { MaxConcurrentRequests = 0 }));
+        Assert.Throws<InvalidInputException>(() => PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions { KvCacheDecoding = true, FullRerunDecoding = true }));
     }
 }

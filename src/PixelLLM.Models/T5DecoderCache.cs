@@ -1,0 +1,32 @@
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// The compiled KV-cache decoder of the last shape asked for (batch, beams, buffer length, memory length), kept so that
+/// requests of one shape compile their step and prefill graphs once. Only one is held: its caches grow with rows × length
+/// × layers, so a different shape replaces (and frees) it. Not thread-safe (one per <see cref="PixelLlm"/>).
+/// </summary>
+internal sealed class T5DecoderCache(IWeightSource weights, T5Config config, IBackend backend) : IDisposable
+{
+    private T5IncrementalDecoder? current;
+
+    public T5Config Config => config;
+
+    /// <summary>The decoder for this shape; a decoder returned earlier for another shape is disposed.</summary>
+    public T5IncrementalDecoder Get(int batch, int beams, int maxLength, int memoryLength)
+    {
+        if (current is { } d && d.Batch == batch && d.Beams == beams && d.MaxLength == maxLength && d.MemoryLength == memoryLength)
+            return d;
+        current?.Dispose();
+        current = null;
+        return current = new T5IncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength);
+    }
+
+    public void Dispose()
+    {
+        current?.Dispose();
+        current = null;
+    }
+}
