@@ -14,11 +14,8 @@ root.Subcommands.Add(BackendCheckCommand.Create());
 root.Subcommands.Add(InitCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
-<<<<<<< HEAD
 root.Subcommands.Add(EvalCommand.Create());
-=======
 root.Subcommands.Add(GraphCheckCommand.Create());
->>>>>>> cuda2
 
 // Failures are reported as one line naming what went wrong, never as a stack trace or a screen of help.
 var parsed = root.Parse(args.Length == 0 ? ["--help"] : args);

@@ -42,7 +42,6 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(modelDirectory);
         options ??= new PixelLlmOptions();
         options.Validate();
-<<<<<<< HEAD
         var files = ModelLoading.Open(modelDirectory);
         IBackend? backend = null;
         try
@@ -50,14 +49,9 @@ public sealed partial class PixelLlmModel : IDisposable
             ModelMemoryCheck.Check(files.Path, files.Memory, options);
             RequestLimits.CheckModel(files.Path, ModelDecodeShapes.Of(files.Config), options);
             backend = CreateBackend(options);
+            if (options.Profiler is { } profiler) backend = profiler.Wrap(backend);
             return new PixelLlmModel(files, backend, options);
         }
-=======
-        var backend = CreateBackend(options.Backend);
-        if (options.Profiler is { } profiler) backend = profiler.Wrap(backend);
-        LoadedModelFiles files;
-        try { files = ModelLoading.Open(modelDirectory); }
->>>>>>> cuda2
         catch
         {
             backend?.Dispose();

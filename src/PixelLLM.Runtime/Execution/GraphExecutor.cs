@@ -67,18 +67,8 @@ public sealed class GraphExecutor : IDisposable
             Dispose();
             throw;
         }
-<<<<<<< HEAD
-=======
-        steps = Plan.Order.ToArray();
-        stepInputs = steps.Select(n => n.Inputs.Select(ViewOf).ToArray()).ToArray();
-        stepOutputs = steps.Select(n => ViewOf(n.Output)).ToArray();
-        foreach (var t in graph.Inputs) named[t.Name!] = ViewOf(t);
-        foreach (var t in graph.States) named[t.Name!] = ViewOf(t);
-        foreach (var t in kept) named[t.Name!] = ViewOf(t);
-        foreach (var (name, t) in graph.Outputs) named[name] = ViewOf(t);
         launchAll = LaunchAll;
         Label = DefaultLabel(graph, steps);
->>>>>>> cuda2
     }
 
     public Graph Graph { get; }
