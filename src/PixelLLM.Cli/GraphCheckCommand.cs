@@ -38,7 +38,9 @@ internal static class GraphCheckCommand
             var name = parse.GetValue(backend)!;
             using IBackend device = name == "cuda" ? CudaBackend.Create(floatStorage) : Backends.Create(name);
             if (device is not IGraphCaptureBackend { CaptureEnabled: true })
-                throw new BackendException($"graph-check: backend {name} cannot record graphs here (CUDA driver without graphs, or {CudaBackend.GraphsVariable}=0)");
+                throw new BackendException(name == "cuda"
+                    ? $"graph-check: this CUDA driver has no graph API, or {CudaBackend.GraphsVariable}=0 switched capture off"
+                    : $"graph-check: backend {name} does not record graphs (use --backend cuda)");
             return Run(device, parse.GetValue(config)!, beamCounts, stepCount, parse.GetValue(seed), parse.InvocationConfiguration.Output);
         }));
         return command;
