@@ -123,16 +123,7 @@ internal static class BenchCommand
         using var stream = File.Create(path);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
-        w.WriteString("config", config);
-        w.WriteString("backend", backend);
-        w.WriteString("weights", weights.ToString());
-        w.WriteNumber("runs", runs);
-        w.WriteNumber("seed", seed);
-        w.WriteNumber("cores", Environment.ProcessorCount);
-        w.WriteString("date_utc", DateTime.UtcNow.ToString("u"));
-        w.WriteString("load_average_before", loadBefore);
-        w.WriteString("load_average_after", loadAfter);
-        w.WriteNumber("peak_resident_bytes", peak);
+        BenchJson.WriteRunHeader(w, config, backend, weights, runs, seed, loadBefore, loadAfter, peak);
         w.WriteNumber("weight_bytes", weightBytes);
         w.WriteStartArray("stages");
         foreach (var r in results)
