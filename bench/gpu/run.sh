@@ -1,39 +1,109 @@
 #!/usr/bin/env bash
 # Runs ON the device machine from the repo root, after bench/gpu/prepare.sh here and `run` with carry [".gpu"]:
-#   run(command="bash .gpu/run.sh", carry=[".gpu"], timeout_s=540)
-# One call does everything so the numbers come from one card and one lease; logs and JSON go to $OUT, a table last.
+#   run(command="PIXELLLM_GPU_BUDGET=420 bash .gpu/run.sh", carry=[".gpu"], timeout_s=450)
+# One call does everything so the numbers come from one card and one lease. Every step has its own time cap and the whole
+# script a budget (PIXELLLM_GPU_BUDGET seconds): a step that would start past it is skipped and says so, so a hang or a slow
+# step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline); PIXELLLM_GPU_COMPILE=1 adds
+# the torch.compile baseline. $OUT gets summary.txt, the bench/profile/baseline JSON and logs.tgz (every step's log);
+# the summary table is printed last.
 set -uo pipefail
-OUT="${OUT:-/tmp/pixelllm-gpu}"; mkdir -p "$OUT"
+OUT="${OUT:-/tmp/pixelllm-gpu}"; LOGS="$OUT/logs"; mkdir -p "$LOGS"
+BUDGET="${PIXELLLM_GPU_BUDGET:-420}"
+PHASES=",${PIXELLLM_GPU_PHASES:-checks,bench,baseline},"
 cli=.gpu/bin/pixelllm
-export XDG_CACHE_HOME="$OUT/cache"
-status() { printf '%-34s %s\n' "$1" "$2" | tee -a "$OUT/summary.txt"; }
-step() { local name=$1; shift; local t0=$SECONDS; "$@" >"$OUT/$name.log" 2>&1; local rc=$?; status "$name" "rc=$rc $((SECONDS - t0))s $(tail -1 "$OUT/$name.log")"; return $rc; }
-
-{ nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; ldconfig -p | grep -E 'libnvrtc|libcublas|libcuda\.so'; \
-  ls /usr/local/cuda/lib64 2>/dev/null | grep -E 'nvrtc|cublas' ; python3 -c 'import torch;print("torch",torch.__version__,torch.version.cuda)'; } >"$OUT/env.log" 2>&1
-head -3 "$OUT/env.log"
-step info "$cli" info
-step kernels-sm90 "$cli" kernels --arch sm_90
-step check-f32 "$cli" backend-check --backend cuda --json
-step check-bf16 "$cli" backend-check --backend cuda --storage bf16 --json
-for json in $(find .gpu/golden -name '*.json' | sort); do
-    case_prefix="${json%.json}"
-    [[ -f $case_prefix.io.safetensors ]] || continue
-    step "verify-$(basename "$case_prefix")" "$cli" verify "$case_prefix" --backend cuda --quiet
+export XDG_CACHE_HOME=/tmp/pixelllm-cache DOTNET_CLI_TELEMETRY_OPTOUT=1
+# NVRTC 13 / cuBLAS 13 may live only in the toolkit or in pip's nvidia wheels: put every folder holding them on the path.
+for lib in libnvrtc.so.1 libcublas.so.1 libcublasLt.so.1; do
+    for f in $( (ldconfig -p | awk '{print $NF}'; find /usr/local/cuda*/ /opt -name "$lib*" 2>/dev/null) | grep "/$lib" | head -3); do
+        LD_LIBRARY_PATH="$(dirname "$f"):${LD_LIBRARY_PATH:-}"
+    done
 done
-if command -v compute-sanitizer >/dev/null; then
-    step sanitizer compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention
+export LD_LIBRARY_PATH
+
+summary() { printf '%-30s %s\n' "$1" "$2" >>"$OUT/summary.txt"; echo "[${SECONDS}s] $1: ${2:0:60}"; }
+# step NAME CAP_SECONDS command...: runs under min(CAP, what is left of the budget), logs to $LOGS/NAME.log.
+step() {
+    local name=$1 cap=$2; shift 2
+    local left=$(( BUDGET - SECONDS - 5 ))
+    if (( left < 10 )); then summary "$name" "skipped (budget ${BUDGET}s spent)"; return 0; fi
+    (( cap > left )) && cap=$left
+    local t0=$SECONDS
+    timeout --kill-after=5 "$cap" "$@" >"$LOGS/$name.log" 2>&1; local rc=$?
+    local why=""; (( rc == 124 || rc == 137 )) && why=" TIMEOUT(${cap}s)"
+    summary "$name" "rc=$rc$why $((SECONDS - t0))s | $(grep -v '^\s*$' "$LOGS/$name.log" | tail -1 | cut -c1-150)"
+    return $rc
+}
+phase() { [[ $PHASES == *",$1,"* ]]; }
+
+{ nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; ldconfig -p | grep -E 'libnvrtc|libcublas|libcuda\.so'
+  python3 -c 'import torch;print("torch",torch.__version__,torch.version.cuda)'; } >"$LOGS/env.log" 2>&1
+head -2 "$LOGS/env.log"
+step info 30 "$cli" info
+grep -E '^(cuda|nvrtc|cublas)' "$LOGS/info.log"
+
+if phase checks; then
+    step kernels-sm90 120 "$cli" kernels --arch sm_90
+    step check-f32 120 "$cli" backend-check --backend cuda --json
+    step check-bf16 120 "$cli" backend-check --backend cuda --storage bf16 --json
+    python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
+import json, sys, os
+for s in ("f32", "bf16"):
+    p = os.path.join(sys.argv[1], f"check-{s}.log")
+    try:
+        text = open(p).read(); r = json.loads(text[text.index("{"):])
+    except Exception as e:
+        print(f"check-{s}: no JSON ({e.__class__.__name__})"); continue
+    bad = [c for c in r["cases"] if not c["passed"]]
+    print(f"check-{s}: {r['passed']}/{r['total']} pass" + ("" if not bad else "; failing: " + ", ".join(
+        f"{c['op']}/{c['case']} {c['error'] if c['error'] is not None else 'NaN'}{' ' + c['failure'][:60] if c['failure'] else ''}" for c in bad[:12])))
+EOF
+    for json in $(find .gpu/golden -name '*.json' | sort); do
+        case_prefix="${json%.json}"
+        [[ -f $case_prefix.io.safetensors ]] || continue
+        rel="${case_prefix#.gpu/golden/}"
+        step "verify-${rel//\//-}" 60 "$cli" verify "$case_prefix" --backend cuda --quiet
+    done
+    for pinned in weights-tools/trainer/out/pinned/demo_caption weights-tools/trainer/out/pinned/demo_referring; do
+        [[ -f $pinned.json ]] && step "verify-$(basename "$pinned")" 60 "$cli" verify "$pinned" --backend cuda --quiet
+    done
+    # End to end on the bundled model: the README's caption on CUDA must give the CPU's tokens.
+    step e2e-cpu 60 "$cli" caption samples/scene_2000001.png --backend cpu --json "$LOGS/e2e-cpu.json"
+    step e2e-cuda 60 "$cli" caption samples/scene_2000001.png --backend cuda --json "$LOGS/e2e-cuda.json"
+    python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
+import json, sys, os
+try:
+    a, b = (json.load(open(os.path.join(sys.argv[1], f"e2e-{k}.json")))["results"] for k in ("cpu", "cuda"))
+    same = [x["text"] for x in a] == [x["text"] for x in b] and [t.get("id") for x in a for t in x["tokens"]] == [t.get("id") for x in b for t in x["tokens"]]
+    print("e2e cpu vs cuda:", "SAME tokens" if same else f"DIFFERENT: cpu '{a[0]['text']}' cuda '{b[0]['text']}'",
+          "| boxes cpu", a[0]["box"], "cuda", b[0]["box"])
+except Exception as e:
+    print("e2e cpu vs cuda: not compared:", e)
+EOF
+    step graph-check-tiny-f32 60 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20
+    step graph-check-tiny-bf16 60 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20 --storage bf16
 fi
-# CUDA-graph replay of the decode step == the same step launched eagerly (logits of every step, beams 1 and 4).
-step graph-check-tiny-f32 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20
-step graph-check-tiny-bf16 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20 --storage bf16
-step graph-check-t5xl-bf16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
-step bench "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --json "$OUT/bench-t5xl.json"
-# Same stages eagerly (graphs off) for the replay speed-up, then profiled: per-op device time, launches per decode step.
-PIXELLLM_CUDA_GRAPHS=0 step bench-eager "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --stages decode,decode4 --runs 1 \
-    --json "$OUT/bench-t5xl-eager.json"
-step bench-profile "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --stages sam,eva02,t5-encode,decode,decode4 --runs 1 \
-    --profile --profile-json "$OUT/profile-t5xl.json"
-step pytorch-baseline timeout 240 python3 .gpu/pytorch_baseline.py
-grep -h 'launches per decode step' "$OUT/bench-profile.log" | tee -a "$OUT/summary.txt"
-echo; echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1))"; cat "$OUT/summary.txt"
+
+if phase bench; then
+    step bench 200 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --runs 3 --json "$OUT/bench-t5xl.json"
+    step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,t5-encode,decode,decode4 \
+        --runs 1 --profile --profile-json "$OUT/profile-t5xl.json"
+    grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
+fi
+
+if phase baseline; then
+    compile=(); [[ ${PIXELLLM_GPU_COMPILE:-0} == 1 ]] && compile=(--compile)
+    left=$(( BUDGET - SECONDS - 15 ))
+    (( left > 30 )) && step pytorch-baseline "$left" env PYTHONUNBUFFERED=1 python3 .gpu/pytorch_baseline.py --batch 1 --repeats 5 \
+        "${compile[@]}" --deadline-s $(( left - 20 )) --out "$OUT/pytorch_baseline.json"
+fi
+
+if phase checks; then
+    step graph-check-t5xl-bf16 90 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
+    if command -v compute-sanitizer >/dev/null; then
+        step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention
+    fi
+fi
+
+tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
+echo; echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), ${SECONDS}s)"; cat "$OUT/summary.txt"

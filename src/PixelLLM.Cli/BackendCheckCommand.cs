@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using PixelLLM.Backends.Cpu;
 using PixelLLM.Backends.Cuda;
 using PixelLLM.Runtime;
@@ -64,13 +65,21 @@ internal static class BackendCheckCommand
                           $"{results.Select(r => r.Op).Distinct().Count()} ops)");
     }
 
-    private static void PrintJson(IReadOnlyList<OpCheckResult> results, string backend, string storage) =>
-        Console.WriteLine(JsonSerializer.Serialize(new
+    private static void PrintJson(IReadOnlyList<OpCheckResult> results, string backend, string storage)
+    {
+        var cases = new JsonArray();
+        foreach (var r in results)
+            cases.Add((JsonNode)new JsonObject
+            {
+                ["op"] = r.Op, ["case"] = r.Case, ["shapes"] = r.Shapes,
+                ["error"] = double.IsFinite(r.Error) ? r.Error : null, ["tolerance"] = r.Tolerance,
+                ["passed"] = r.Passed, ["failure"] = r.Failure,
+            });
+        var root = new JsonObject
         {
-            backend,
-            storage,
-            passed = results.Count(r => r.Passed),
-            total = results.Count,
-            cases = results.Select(r => new { op = r.Op, @case = r.Case, shapes = r.Shapes, error = double.IsFinite(r.Error) ? r.Error : (double?)null, tolerance = r.Tolerance, passed = r.Passed, failure = r.Failure }),
-        }, new JsonSerializerOptions { WriteIndented = true }));
+            ["backend"] = backend, ["storage"] = storage,
+            ["passed"] = results.Count(r => r.Passed), ["total"] = results.Count, ["cases"] = cases,
+        };
+        Console.WriteLine(root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
 }

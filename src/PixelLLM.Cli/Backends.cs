@@ -7,10 +7,12 @@ namespace PixelLLM.Cli;
 /// <summary>Backend selection by name for every command's --backend option.</summary>
 internal static class Backends
 {
-    public static IBackend Create(string name) => name switch
+    /// <param name="name">cpu or cuda.</param>
+    /// <param name="cudaFloatStorage">how the CUDA backend stores f32-declared tensors (activations too); the CPU backend is fp32 always.</param>
+    public static IBackend Create(string name, DType cudaFloatStorage = DType.F32) => name switch
     {
         "cpu" => new CpuBackend(),
-        "cuda" => PixelLLM.Backends.Cuda.CudaBackend.Create(),
+        "cuda" => PixelLLM.Backends.Cuda.CudaBackend.Create(cudaFloatStorage),
         _ => throw new InvalidInputException($"--backend: unknown backend '{name}' (expected cpu or cuda)"),
     };
 }

@@ -17,7 +17,7 @@ internal static class BenchCommand
         var config = new Option<string>("--config") { Description = $"model configuration: {string.Join(", ", BenchConfigs.Names)}", Required = true };
         var random = new Option<bool>("--random-weights") { Description = "seeded random weights (the only source the bench takes for now)" };
         var backend = new Option<string>("--backend") { Description = "cpu (default) or cuda", DefaultValueFactory = _ => "cpu" };
-        var dtype = new Option<string>("--dtype") { Description = "weight storage: f32 (default) or bf16 (weight matrices; f32 compute)", DefaultValueFactory = _ => "f32" };
+        var dtype = new Option<string>("--dtype") { Description = "f32 (default) or bf16: weight matrices on the CPU (f32 compute); every float tensor (weights and activations, f32 accumulation) on CUDA", DefaultValueFactory = _ => "f32" };
         var runs = new Option<int>("--runs") { Description = "timed runs per stage after one warm-up (default 3)", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { Description = "weight and input seed (default 1)", DefaultValueFactory = _ => 1 };
         var only = new Option<string?>("--stages") { Description = "comma-separated subset: sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e (default all)" };
@@ -81,12 +81,12 @@ internal static class BenchCommand
         if (depth is int d) config = BenchConfigs.WithDepth(config, d);
         if (config.PointHead is null && (stages.Contains("rerun") || stages.Contains("e2e")))
             throw new InvalidInputException($"bench: '{configName}' has no point head, so the rerun and e2e stages do not exist (name --stages, or use --task densecap)");
-        using var backend = profiling is null ? Backends.Create(backendName) : profiling.Profiler.Wrap(Backends.Create(backendName));
+        using var backend = profiling is null ? Backends.Create(backendName, weightType) : profiling.Profiler.Wrap(Backends.Create(backendName, weightType));
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
                     $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
                     (depth is null ? "" : $"; stacks cut to {depth} blocks"));
-        using var bench = new BenchStages(config, weightType, seed, backend);
+        using var bench = new BenchStages(config, weightType, seed, backend) { AfterWarmUp = profiling is null ? null : profiling.Profiler.Reset };
         var results = new List<StageTiming>();
         void Stage(string key, Func<StageTiming> measure)
         {

@@ -5,7 +5,7 @@ using PixelLLM.Runtime.Profiling;
 namespace PixelLLM.Cli;
 
 /// <summary>
-/// <c>bench --profile / --profile-json</c>: one profiler around the bench's backend, reset before each stage, its report
+/// <c>bench --profile / --profile-json</c>: one profiler around the bench's backend, reset before each stage and again after its warm-up (so first-use kernel compilation and graph setup stay out), its report
 /// printed after the stage (with launches per decode step for the decode stages) and collected into one JSON file.
 /// Stage times measured under profiling include the per-node timing and run without graph capture.
 /// </summary>

@@ -28,6 +28,9 @@ internal sealed class BenchStages : IDisposable
     private readonly int[][] context;
     private readonly Random random;
 
+    /// <summary>Called once per stage between its warm-up and its timed runs (bench --profile resets its profiler here).</summary>
+    public Action? AfterWarmUp { get; init; }
+
     public BenchStages(PixelLlmConfig config, DType weightType, int seed, IBackend backend)
     {
         this.config = config;
@@ -122,6 +125,7 @@ internal sealed class BenchStages : IDisposable
                 if (run > 0) { steps.Add(clock.Elapsed.TotalMilliseconds); process.Refresh(); cpu += process.TotalProcessorTime - cpuStart; }
                 for (int r = 0; r < beams; r++) ids[r] = ArgMax(logits.AsSpan(r * config.T5.VocabSize, config.T5.VocabSize));
             }
+            if (run == 0) AfterWarmUp?.Invoke();
         }
         return new StageTiming($"decode step, beam {beams} (KV cache)", steps.Min(), BenchTimer.Median(steps),
             cpu.TotalMilliseconds / Math.Max(steps.Count, 1), steps.Count, $"{CaptionTokens} steps × {runs}");
@@ -135,7 +139,7 @@ internal sealed class BenchStages : IDisposable
         var tokens = new int[config.MaxCaptionLength];
         for (int i = 1; i < tokens.Length - 1; i++) tokens[i] = random.Next(2, config.T5.VocabSize);
         tokens[^1] = config.EndTokenId;
-        return BenchTimer.Measure($"point rerun ({config.MaxCaptionLength} slots + point head)", runs, () =>
+        return BenchTimer.Measure($"point rerun ({config.MaxCaptionLength} slots + point head)", runs, afterWarmUp: AfterWarmUp, work: () =>
         {
             var text = model.TeacherForced(encoding, [tokens]);
             model.Points(text.Features, [tokens], config.Canvas, config.Canvas, TokenValidity.Trace);
@@ -151,7 +155,7 @@ internal sealed class BenchStages : IDisposable
         var phases = new PhaseClock();
         string? best = null;
         double bestMs = double.MaxValue;
-        var timing = BenchTimer.Measure($"end to end caption (beam 1, {CaptionTokens} tokens)", runs, () =>
+        var timing = BenchTimer.Measure($"end to end caption (beam 1, {CaptionTokens} tokens)", runs, afterWarmUp: AfterWarmUp, work: () =>
         {
             phases.Restart();
             var features = model.EncodeImage(image);
@@ -209,7 +213,7 @@ internal sealed class BenchStages : IDisposable
         g.Output("out", build(g));
         using var exec = new GraphExecutor(g, backend);
         foreach (var input in g.Inputs) exec.SetInput(input.Name!, RandomTensor(input.Shape.ToArray()));
-        var timing = BenchTimer.Measure(name, runs, exec.Run);
+        var timing = BenchTimer.Measure(name, runs, exec.Run, afterWarmUp: AfterWarmUp);
         var output = exec.FetchFloats("out");
         if (output.Any(v => !float.IsFinite(v))) throw new BackendException($"bench: {name} produced non-finite values");
         return timing;

@@ -12,9 +12,11 @@ internal sealed record StageTiming(string Stage, double BestMs, double MedianMs,
 /// </summary>
 internal static class BenchTimer
 {
-    public static StageTiming Measure(string stage, int runs, Action work, string note = "", bool warmUp = true)
+    /// <param name="afterWarmUp">called between the warm-up and the timed runs (the profiler's reset: its tables then show steady state).</param>
+    public static StageTiming Measure(string stage, int runs, Action work, string note = "", bool warmUp = true, Action? afterWarmUp = null)
     {
         if (warmUp) work();
+        afterWarmUp?.Invoke();
         var wall = new double[runs];
         var cpu = new double[runs];
         var process = Process.GetCurrentProcess();

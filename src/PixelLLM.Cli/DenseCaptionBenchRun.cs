@@ -21,7 +21,7 @@ internal static class DenseCaptionBenchRun
     public static Result Run(string configName, string backendName, DType weightType, int runs, int seed, int? boxes, string? jsonPath, TextWriter o)
     {
         var config = BenchConfigs.Get(configName);
-        using var backend = Backends.Create(backendName);
+        using var backend = Backends.Create(backendName, weightType);
         string loadBefore = BenchTimer.LoadAverage();
         using var bench = new DenseCaptionBench(config, weightType, seed, backend, boxes);
         int k = bench.Config.BoxDecoder!.NumDetections, steps = bench.DecodeSteps;
