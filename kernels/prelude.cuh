@@ -98,6 +98,12 @@ PXL_DEVICE float block_max(float v, float* scratch)
 #define PXL_GRID_STRIDE_LOOP(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
 
+// V elements of T moved as one 16-byte load/store (V·sizeof(T) = 16): the vector body of the memory-bound kernels.
+// Only for pointers the host (or the kernel) has checked to be 16-byte aligned.
+template <typename T, int V> struct __align__(16) Pack { T v[V]; };
+template <typename T> struct PackOf { static const int V = 16 / sizeof(T); typedef Pack<T, 16 / sizeof(T)> type; };
+PXL_DEVICE bool pxl_aligned16(const void* p) { return ((u64)p & 15) == 0; }
+
 // Shapes and element strides of up to 8 dims, passed to kernels by value (a .param block, no device copy needed).
 #define PXL_MAX_RANK 8
 struct Dims8 { i64 v[PXL_MAX_RANK]; };

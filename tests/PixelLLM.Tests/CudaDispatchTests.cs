@@ -41,14 +41,14 @@ public partial class CudaDispatchTests
         var inputs = c.Inputs.Select((d, i) => graph.Input($"x{i}", d.DType, d.Shape.ToArray())).ToArray();
         var output = graph.Apply(c.Op, inputs);
         ulong next = 0x10000;
-        DeviceTensor Fake(TensorDesc d)
+        DeviceTensor Fake(TensorDesc d, int offset)
         {
-            var t = new DeviceTensor(next, d, d.DType == DType.F32 ? floatStorage : d.DType);
-            next += (ulong)Math.Max(256, d.ByteSize);
+            var t = new DeviceTensor(next + (ulong)offset, d, d.DType == DType.F32 ? floatStorage : d.DType);
+            next += (ulong)((d.ByteSize + 511) / 256 * 256); // 256-aligned like cuMemAlloc, plus room for an offset
             return t;
         }
-        var x = c.Inputs.Select(Fake).ToArray();
-        var y = c.Op.InPlaceInput >= 0 ? x[c.Op.InPlaceInput] : Fake(output.Desc);
+        var x = c.Inputs.Select((d, i) => Fake(d, c.Misaligned.Contains(i) ? OpCheckCase.MisalignBytes : 0)).ToArray();
+        var y = c.Op.InPlaceInput >= 0 ? x[c.Op.InPlaceInput] : Fake(output.Desc, 0);
 
         new CudaOps(recorder).Dispatch(c.Op, x, y);
 

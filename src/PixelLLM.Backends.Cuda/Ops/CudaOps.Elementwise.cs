@@ -4,7 +4,7 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cuda.Ops;
 
-/// <summary>Elementwise ops: unary.cu (Unary, Scale), binary.cu, swiglu.cu, cast.cu.</summary>
+/// <summary>Elementwise ops: unary.cu (Unary, Scale), swiglu.cu, cast.cu (binary.cu: CudaOps.Binary.cs).</summary>
 internal sealed partial class CudaOps
 {
     private void Unary(UnaryOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
@@ -23,24 +23,14 @@ internal sealed partial class CudaOps
             UnaryKind.Abs => "abs_",
             _ => throw new NotSupportedException($"CUDA Unary: no kernel for {op.Kind}"),
         };
-        Elements("unary.cu", $"{name}_{FloatSuffix(y, "Unary")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count));
+        Elements("unary.cu", $"{name}_{FloatSuffix(y, "Unary")}", VectorUnits(y), Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count));
     }
 
     private void Scale(ScaleOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
-        Elements("unary.cu", $"scale_{FloatSuffix(y, "Scale")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).F32(op.Scale).F32(op.Shift));
+        Elements("unary.cu", $"scale_{FloatSuffix(y, "Scale")}", VectorUnits(y), Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).F32(op.Scale).F32(op.Shift));
 
     private void SwiGlu(ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
         Elements("swiglu.cu", $"swiglu_{FloatSuffix(y, "SwiGlu")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I64(y.Count));
-
-    private void Binary(BinaryOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
-    {
-        var (a, b) = (x[0], x[1]);
-        var dims = ShapeLongs(y.Shape);
-        var sa = Broadcast.Strides(a.Shape, y.Shape);
-        var sb = Broadcast.Strides(b.Shape, y.Shape);
-        Elements("binary.cu", $"binary_{Suffix(y.Type)}", y.Count, Args().Ptr(a.Ptr).Ptr(b.Ptr).Ptr(y.Ptr).I64(y.Count).I32(dims.Length)
-            .Dims(Dims8.From(dims)).Dims(Dims8.From(sa)).Dims(Dims8.From(sb)).I32((int)op.Kind).Ptr(queue.ErrorWord));
-    }
 
     private void Cast(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {

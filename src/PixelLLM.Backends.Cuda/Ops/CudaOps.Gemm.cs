@@ -80,8 +80,7 @@ internal sealed partial class CudaOps
 
     private void AddBias(DeviceTensor y, DeviceTensor bias, long rows, int cols)
     {
-        string s = FloatSuffix(y, "bias");
-        Elements("linear.cu", $"linear_bias_{s}", rows * cols, Args().Ptr(y.Ptr).Ptr(bias.Ptr).I64(rows * cols).I32(cols));
+        BiasRows(y, bias, rows, cols);
     }
 
     private void Conv2d(Conv2dOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)

@@ -51,9 +51,10 @@ public static class BackendCheck
             var views = new TensorView[inputs.Length];
             for (int i = 0; i < inputs.Length; i++)
             {
-                var buffer = backend.Allocate(Math.Max(1, inputs[i].Desc.ByteSize));
+                int offset = c.Misaligned.Contains(i) ? OpCheckCase.MisalignBytes : 0;
+                var buffer = backend.Allocate(Math.Max(1, inputs[i].Desc.ByteSize + offset));
                 buffers.Add(buffer);
-                views[i] = new TensorView(buffer, 0, inputs[i].Desc);
+                views[i] = new TensorView(buffer, offset, inputs[i].Desc);
                 backend.Write(views[i], inputs[i].Data.Span);
             }
             var outDesc = node.Output.Desc;

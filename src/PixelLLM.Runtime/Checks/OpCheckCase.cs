@@ -19,6 +19,15 @@ public sealed record OpCheckCase(string Label, Op Op, TensorDesc[] Inputs)
     public HashSet<int> Positive { get; init; } = [];
 
     /// <summary>
+    /// Inputs placed <see cref="MisalignBytes"/> bytes past the start of their buffer, like a view into the middle of an
+    /// arena: exercises the element-by-element fallbacks of kernels that use 16-byte vector loads on aligned data.
+    /// </summary>
+    public HashSet<int> Misaligned { get; init; } = [];
+
+    /// <summary>The byte offset of a <see cref="Misaligned"/> input: keeps every element type aligned, never 16 bytes.</summary>
+    public const int MisalignBytes = 8;
+
+    /// <summary>
     /// Inputs given exactly instead of drawn (row-major; F32 values pass through the same rounding as drawn ones, I32
     /// values are truncated): boxes on the borders, invalid ids, degenerate geometry that random draws would rarely hit.
     /// </summary>

@@ -1,0 +1,43 @@
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Runtime.Checks;
+
+public static partial class OpCheckCases
+{
+    /// <summary>
+    /// The fast paths of the memory-bound kernels and their fallbacks: same-shape and scalar broadcasts (one flat run,
+    /// 16-byte vectors with and without a ragged tail), bias-like and per-row broadcasts (rows of vectors, rows of
+    /// scalars when the row length breaks alignment), misaligned views (element by element), layouts that stay strided
+    /// after coalescing, integer types, and the same for Unary, Scale and the Linear bias epilogue.
+    /// </summary>
+    private static IEnumerable<OpCheckCase> ElementwiseCases()
+    {
+        yield return C("same shape n%8=0", new BinaryOp(BinaryKind.Add), F(2, 3, 4, 8), F(2, 3, 4, 8));
+        yield return C("same shape n%8!=0", new BinaryOp(BinaryKind.Add), F(2, 3, 5, 7), F(2, 3, 5, 7));
+        yield return C("same shape misaligned", new BinaryOp(BinaryKind.Mul), F(2, 3, 4, 8), F(2, 3, 4, 8)) with { Misaligned = [1] };
+        yield return C("bias-like", new BinaryOp(BinaryKind.Add), F(5, 96), F(96));
+        yield return C("bias-like ragged rows", new BinaryOp(BinaryKind.Sub), F(3, 67), F(67));
+        yield return C("bias-like misaligned", new BinaryOp(BinaryKind.Add), F(5, 96), F(96)) with { Misaligned = [0] };
+        yield return C("per-row", new BinaryOp(BinaryKind.Div), F(6, 80), F(6, 1)) with { Positive = [1] };
+        yield return C("scalar b", new BinaryOp(BinaryKind.Mul), F(3, 5, 7), F(1));
+        yield return C("scalar a", new BinaryOp(BinaryKind.Sub), F(1, 1), F(4, 33));
+        yield return C("one element", new BinaryOp(BinaryKind.Max), F(1, 1), F(1));
+        yield return C("rank 3 after coalescing", new BinaryOp(BinaryKind.Min), F(2, 3, 70), F(2, 1, 70));
+        yield return C("Add i32 bias-like", new BinaryOp(BinaryKind.Add), T(DType.I32, 4, 72), T(DType.I32, 72))
+            with { Integers = new() { [0] = 1000, [1] = 1000 }, SignedIntegers = [0, 1] };
+        yield return C("Div i32 same shape", new BinaryOp(BinaryKind.Div), T(DType.I32, 3, 67), T(DType.I32, 3, 67))
+            with { Integers = new() { [0] = 1000, [1] = 9 }, SignedIntegers = [0], Positive = [1] };
+        yield return C("Max u8 same shape", new BinaryOp(BinaryKind.Max), T(DType.U8, 2, 50), T(DType.U8, 2, 50))
+            with { Integers = new() { [0] = 256, [1] = 256 } };
+        yield return C("Mul i64 bias-like", new BinaryOp(BinaryKind.Mul), T(DType.I64, 3, 70), T(DType.I64, 70))
+            with { Integers = new() { [0] = 1000, [1] = 1000 }, SignedIntegers = [0, 1] };
+        yield return C("Add f16 same shape", new BinaryOp(BinaryKind.Add), T(DType.F16, 3, 41), T(DType.F16, 3, 41));
+        yield return C("Gelu n%8!=0", new UnaryOp(UnaryKind.Gelu), F(5, 67));
+        yield return C("Silu misaligned", new UnaryOp(UnaryKind.Silu), F(4, 64)) with { Misaligned = [0] };
+        yield return C("vectors and tail", new ScaleOp(-0.75f, 0.25f), F(3, 45));
+        yield return C("bias vectors", new LinearOp(true), F(3, 5, 7), F(24, 7), F(24));
+        yield return C("bias ragged", new LinearOp(true), F(4, 9), F(13, 9), F(13));
+        yield return C("bias misaligned", new LinearOp(true), F(4, 9), F(16, 9), F(16)) with { Misaligned = [2] };
+    }
+}

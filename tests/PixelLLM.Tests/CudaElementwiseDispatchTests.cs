@@ -1,0 +1,91 @@
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Backends.Cuda.Interop;
+using PixelLLM.Backends.Cuda.Ops;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Tests;
+
+/// <summary>
+/// Which kernel the CUDA elementwise dispatch picks, without a GPU: the broadcast layout coalesced to the fewest dims,
+/// 16-byte vector kernels exactly when every pointer and row stride allows them, the strided kernel otherwise.
+/// </summary>
+public class CudaElementwiseDispatchTests
+{
+    [Fact]
+    public void SameShapeCollapsesToOneDim()
+    {
+        var (dims, strides) = StridedLayout.Coalesce([1, 24, 24, 1280], [0, 30720, 1280, 1], [0, 30720, 1280, 1]);
+        Assert.Equal([24L * 24 * 1280], dims);
+        Assert.Equal([1L], strides[0]);
+        Assert.Equal([1L], strides[1]);
+    }
+
+    [Fact]
+    public void BiasBroadcastCollapsesToRowsAndColumns()
+    {
+        var (dims, strides) = StridedLayout.Coalesce([2, 24, 1280], [30720, 1280, 1], [0, 0, 1]);
+        Assert.Equal([48L, 1280], dims);
+        Assert.Equal([1280L, 1], strides[0]);
+        Assert.Equal([0L, 1], strides[1]);
+    }
+
+    [Fact]
+    public void InterleavedBroadcastStaysStridedAndOneElementBecomesOneDim()
+    {
+        var (dims, strides) = StridedLayout.Coalesce([3, 4, 5], [5, 0, 1], [0, 5, 1]);
+        Assert.Equal([3L, 4, 5], dims);
+        Assert.Equal([5L, 0, 1], strides[0]);
+
+        var (one, oneStrides) = StridedLayout.Coalesce([1, 1], [0, 0], [0, 0]);
+        Assert.Equal([1L], one);
+        Assert.Equal([0L], oneStrides[1]);
+    }
+
+    [Theory]
+    [InlineData(new[] { 2, 3, 4, 8 }, new[] { 2, 3, 4, 8 }, 0x1000UL, "binary_rows_vec_f32")]
+    [InlineData(new[] { 2, 3, 5, 7 }, new[] { 2, 3, 5, 7 }, 0x1000UL, "binary_rows_vec_f32")] // one row: a ragged tail is fine
+    [InlineData(new[] { 2, 3, 4, 8 }, new[] { 2, 3, 4, 8 }, 0x1008UL, "binary_rows_f32")]     // b misaligned
+    [InlineData(new[] { 5, 96 }, new[] { 96 }, 0x1000UL, "binary_rows_vec_f32")]
+    [InlineData(new[] { 3, 67 }, new[] { 67 }, 0x1000UL, "binary_rows_f32")]                  // rows break 16-byte alignment
+    [InlineData(new[] { 3, 1, 5 }, new[] { 4, 5 }, 0x1000UL, "binary_f32")]
+    [InlineData(new[] { 6, 10 }, new[] { 10 }, 0x1000UL, "binary_f32")]                       // rows too short for a rows launch
+    public void BinaryPicksTheRowKernelsWhenTheLayoutAllows(int[] aShape, int[] bShape, ulong bPtr, string expected)
+    {
+        var a = Tensor(0x10000, aShape);
+        var b = Tensor(bPtr, bShape);
+        var yShape = Broadcast.TryShape(a.Shape, b.Shape)!;
+        var y = Tensor(0x20000, yShape.ToArray());
+        var queue = new KernelNameQueue();
+
+        new CudaOps(queue).Dispatch(new BinaryOp(BinaryKind.Add), [a, b], y);
+
+        Assert.Equal([expected], queue.Kernels);
+    }
+
+    [Theory]
+    [InlineData(24, 0x1000UL, "linear_bias_vec_f32")]
+    [InlineData(13, 0x1000UL, "linear_bias_f32")]
+    [InlineData(24, 0x1008UL, "linear_bias_f32")]
+    public void LinearBiasVectorisesOnlyAlignedWholeVectorRows(int outFeatures, ulong biasPtr, string expected)
+    {
+        var queue = new KernelNameQueue();
+        new CudaOps(queue).Dispatch(new LinearOp(true), [Tensor(0x10000, 3, 7), Tensor(0x20000, outFeatures, 7), Tensor(biasPtr, outFeatures)],
+            Tensor(0x30000, 3, outFeatures));
+        Assert.Equal([expected], queue.Kernels);
+    }
+
+    private static DeviceTensor Tensor(ulong ptr, params int[] shape) => new(ptr, new TensorDesc(DType.F32, new Shape(shape)), DType.F32);
+
+    private sealed class KernelNameQueue : IDeviceQueue
+    {
+        public List<string> Kernels { get; } = [];
+        public ulong ErrorWord => 0x8;
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args) => Kernels.Add(kernel);
+        public void Gemm(in GemmCall call) { }
+        public void Copy(ulong destination, ulong source, long bytes) { }
+        public void Fill(ulong destination, byte value, long bytes) { }
+        public ulong Scratch(int slot, long bytes) => 0x100000000UL;
+    }
+}
