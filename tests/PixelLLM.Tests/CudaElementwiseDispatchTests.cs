@@ -76,6 +76,30 @@ public class CudaElementwiseDispatchTests
         Assert.Equal([expected], queue.Kernels);
     }
 
+    [Theory]
+    [InlineData(64, 0x1000UL, "layer_norm_warp_f32")]
+    [InlineData(2048, 0x1000UL, "layer_norm_warp_f32")]
+    [InlineData(2056, 0x1000UL, "layer_norm_f32")] // wider than a warp holds
+    [InlineData(37, 0x1000UL, "layer_norm_f32")]   // not whole vectors
+    [InlineData(64, 0x1008UL, "layer_norm_f32")]   // weight misaligned
+    public void LayerNormTakesAWarpPerRowOnlyForAlignedRowsUpTo2048(int cols, ulong weightPtr, string expected)
+    {
+        var queue = new KernelNameQueue();
+        new CudaOps(queue).Dispatch(new LayerNormOp(1e-5f), [Tensor(0x10000, 13, cols), Tensor(weightPtr, cols), Tensor(0x30000, cols)],
+            Tensor(0x40000, 13, cols));
+        Assert.Equal([expected], queue.Kernels);
+    }
+
+    [Theory]
+    [InlineData(40, "rms_norm_warp_f32")]
+    [InlineData(42, "rms_norm_f32")]
+    public void RmsNormTakesAWarpPerRowForWholeVectorRows(int cols, string expected)
+    {
+        var queue = new KernelNameQueue();
+        new CudaOps(queue).Dispatch(new RmsNormOp(1e-6f), [Tensor(0x10000, 3, cols), Tensor(0x20000, cols)], Tensor(0x30000, 3, cols));
+        Assert.Equal([expected], queue.Kernels);
+    }
+
     private static DeviceTensor Tensor(ulong ptr, params int[] shape) => new(ptr, new TensorDesc(DType.F32, new Shape(shape)), DType.F32);
 
     private sealed class KernelNameQueue : IDeviceQueue

@@ -12,6 +12,12 @@ internal sealed partial class CudaOps
         if (cols == 0) return;
         int next = 1;
         ulong weight = op.HasWeight ? x[next++].Ptr : 0, bias = op.HasBias ? x[next].Ptr : 0;
+        if (FitsWarpRows(y, cols, x[0].Ptr, weight, bias))
+        {
+            WarpRows("layer_norm.cu", $"layer_norm_warp_{FloatSuffix(y, "LayerNorm")}", y.Count / cols,
+                Args().Ptr(x[0].Ptr).Ptr(weight).Ptr(bias).Ptr(y.Ptr).I64(y.Count / cols).I32(cols).F32(op.Eps));
+            return;
+        }
         Rows("layer_norm.cu", $"layer_norm_{FloatSuffix(y, "LayerNorm")}", y.Count / cols, cols,
             Args().Ptr(x[0].Ptr).Ptr(weight).Ptr(bias).Ptr(y.Ptr).I32(cols).F32(op.Eps));
     }
@@ -28,6 +34,12 @@ internal sealed partial class CudaOps
     {
         int cols = y.Shape[-1];
         if (cols == 0) return;
+        if (FitsWarpRows(y, cols, x[0].Ptr, x[1].Ptr))
+        {
+            WarpRows("rms_norm.cu", $"rms_norm_warp_{FloatSuffix(y, "RmsNorm")}", y.Count / cols,
+                Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I64(y.Count / cols).I32(cols).F32(op.Eps));
+            return;
+        }
         Rows("rms_norm.cu", $"rms_norm_{FloatSuffix(y, "RmsNorm")}", y.Count / cols, cols,
             Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I32(cols).F32(op.Eps));
     }
