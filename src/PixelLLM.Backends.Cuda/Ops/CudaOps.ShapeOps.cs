@@ -17,6 +17,7 @@ internal sealed partial class CudaOps
 
     private void Slice(SliceOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
+        if (TrySliceRows(op, x[0], y)) return;
         var shape = x[0].Shape;
         int axis = shape.NormalizeAxis(op.Axis);
         long inner = shape.Product(axis + 1, shape.Rank);
@@ -26,6 +27,7 @@ internal sealed partial class CudaOps
 
     private void Concat(ConcatOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
+        if (TryConcatRows(op, x, y)) return;
         int axis = y.Shape.NormalizeAxis(op.Axis);
         long inner = y.Shape.Product(axis + 1, y.Shape.Rank), yRun = y.Shape[axis] * inner, offset = 0;
         foreach (var part in x)

@@ -17,16 +17,11 @@ internal sealed partial class CudaOps
             .I64(y.Count / 2).I32(y.Shape[1]).I32(width).I32(width / op.NumHeads).I32(op.StartToken));
     }
 
-    private void WindowPartition(WindowPartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
-    {
-        var s = x[0].Shape;
-        Elements("window_partition.cu", $"window_partition_{Bytes(y)}", y.Count,
-            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(s[1]).I32(s[2]).I32(s[3]).I32(op.Window));
-    }
+    private void WindowPartition(WindowPartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
+        WindowRows("window_partition", x[0], y, x[0].Shape[1], x[0].Shape[2], op.Window);
 
     private void WindowUnpartition(WindowUnpartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
-        Elements("window_partition.cu", $"window_unpartition_{Bytes(y)}", y.Count,
-            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(op.Height).I32(op.Width).I32(y.Shape[3]).I32(op.Window));
+        WindowRows("window_unpartition", x[0], y, op.Height, op.Width, op.Window);
 
     private void RelPosBias(RelPosBiasOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {

@@ -47,4 +47,21 @@ public static partial class OpCheckCases
         yield return C("warp rows misaligned x", new RmsNormOp(1e-6f), F(4, 48), F(48)) with { Misaligned = [0] };
         yield return C("bias misaligned", new LinearOp(true), F(4, 9), F(16, 9), F(16)) with { Misaligned = [2] };
     }
+
+    /// <summary>Slice, Concat and the SAM window ops as row copies: 16-byte units, narrower units when an offset, a run or a
+    /// pointer breaks alignment, strided slices copying one run per kept index, and short runs left to the per-element kernels.</summary>
+    private static IEnumerable<OpCheckCase> CopyRowCases()
+    {
+        yield return C("last axis long run", new SliceOp(2, 16, 80), F(4, 7, 96));
+        yield return C("last axis odd start", new SliceOp(-1, 1, 70), F(3, 5, 96));
+        yield return C("long run misaligned", new SliceOp(1, 2, 5), F(3, 6, 40)) with { Misaligned = [0] };
+        yield return C("step 2 long inner", new SliceOp(1, 1, 9, 2), F(3, 9, 40));
+        yield return C("last axis long runs", new ConcatOp(-1), F(3, 40), F(3, 72));
+        yield return C("i32 last axis odd runs", new ConcatOp(1), T(DType.I32, 2, 37), T(DType.I32, 2, 45)) with { Integers = new() { [0] = 1000, [1] = 1000 } };
+        yield return C("one short part", new ConcatOp(1), F(2, 64), F(2, 3));
+        yield return C("16-byte pixels", new WindowPartitionOp(3), F(2, 5, 7, 8));
+        yield return C("8-byte pixels", new WindowPartitionOp(4), F(1, 6, 9, 6));
+        yield return C("16-byte pixels", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 8));
+        yield return C("misaligned", new WindowUnpartitionOp(2, 3, 3), F(4, 2, 2, 8)) with { Misaligned = [0] };
+    }
 }

@@ -88,6 +88,7 @@ public static partial class OpCheckCases
             cases.Add(C($"{from}->{to}", new CastOp(to), T(from, 3, 7)) with { Integers = new() { [0] = 1000 }, SignedIntegers = [0] });
         cases.AddRange(RoiAlignCases());
         cases.AddRange(ElementwiseCases());
+        cases.AddRange(CopyRowCases());
         return cases;
     }
 }
