@@ -69,4 +69,7 @@ internal sealed partial class CudaOps
         RowsGrid("window_partition.cu", $"{kernel}_b{unit}", rows, rowBytes / unit,
             Args().Ptr(x.Ptr).Ptr(y.Ptr).I64(rows).I32(height).I32(width).I32((int)(rowBytes / unit)).I32(window));
     }
+
+    /// <summary>1 when a tensor of <paramref name="count"/> elements needs 64-bit offsets (the kernels' `wide` flag), else 0.</summary>
+    private static int Wide(long count) => count > int.MaxValue ? 1 : 0;
 }

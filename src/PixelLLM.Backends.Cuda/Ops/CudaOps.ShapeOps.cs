@@ -11,8 +11,9 @@ internal sealed partial class CudaOps
         var from = x[0].Shape.Strides();
         var strides = new long[op.Perm.Length];
         for (int d = 0; d < strides.Length; d++) strides[d] = from[op.Perm[d]];
-        Elements("permute.cu", $"permute_{Bytes(y)}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(strides.Length)
-            .Dims(Dims8.From(ShapeLongs(y.Shape))).Dims(Dims8.From(strides)));
+        var (dims, merged) = StridedLayout.Coalesce(ShapeLongs(y.Shape), strides);
+        Elements("permute.cu", $"permute_{Bytes(y)}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(dims.Length)
+            .Dims(Dims8.From(dims)).Dims(Dims8.From(merged[0])));
     }
 
     private void Slice(SliceOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
@@ -22,7 +23,7 @@ internal sealed partial class CudaOps
         int axis = shape.NormalizeAxis(op.Axis);
         long inner = shape.Product(axis + 1, shape.Rank);
         Elements("slice.cu", $"slice_{Bytes(y)}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(y.Shape[axis])
-            .I64(Math.Max(1, inner)).I32(shape[axis]).I32(op.Start).I32(op.Step));
+            .I64(Math.Max(1, inner)).I32(shape[axis]).I32(op.Start).I32(op.Step).I32(Wide(x[0].Count)));
     }
 
     private void Concat(ConcatOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
@@ -33,7 +34,7 @@ internal sealed partial class CudaOps
         foreach (var part in x)
         {
             long run = part.Shape[axis] * inner;
-            Elements("concat.cu", $"concat_{Bytes(y)}", part.Count, Args().Ptr(part.Ptr).Ptr(y.Ptr).I64(part.Count).I64(Math.Max(1, run)).I64(yRun).I64(offset));
+            Elements("concat.cu", $"concat_{Bytes(y)}", part.Count, Args().Ptr(part.Ptr).Ptr(y.Ptr).I64(part.Count).I64(Math.Max(1, run)).I64(yRun).I64(offset).I32(Wide(y.Count)));
             offset += run;
         }
     }

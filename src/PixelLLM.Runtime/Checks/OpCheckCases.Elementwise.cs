@@ -59,6 +59,10 @@ public static partial class OpCheckCases
         yield return C("last axis long runs", new ConcatOp(-1), F(3, 40), F(3, 72));
         yield return C("i32 last axis odd runs", new ConcatOp(1), T(DType.I32, 2, 37), T(DType.I32, 2, 45)) with { Integers = new() { [0] = 1000, [1] = 1000 } };
         yield return C("one short part", new ConcatOp(1), F(2, 64), F(2, 3));
+        yield return C("short runs u32", new SliceOp(2, 1, 4), F(3, 4, 6, 5));
+        yield return C("short runs u32", new ConcatOp(0), F(1, 3), F(2, 3));
+        yield return C("merged dims", new PermuteOp([2, 3, 0, 1]), F(2, 3, 5, 7));
+        yield return C("size-1 dims", new PermuteOp([1, 0, 3, 2]), F(3, 1, 4, 5));
         yield return C("16-byte pixels", new WindowPartitionOp(3), F(2, 5, 7, 8));
         yield return C("8-byte pixels", new WindowPartitionOp(4), F(1, 6, 9, 6));
         yield return C("16-byte pixels", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 8));
