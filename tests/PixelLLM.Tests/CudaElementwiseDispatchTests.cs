@@ -100,6 +100,26 @@ public class CudaElementwiseDispatchTests
         Assert.Equal([expected], queue.Kernels);
     }
 
+    [Theory]
+    [InlineData(16, 80, 0x10000UL, "copy_rows_b16")] // 64 floats from a 16-byte offset
+    [InlineData(1, 70, 0x10000UL, "copy_rows_b4")]   // a 4-byte start offset
+    [InlineData(16, 80, 0x10008UL, "copy_rows_b8")]  // an 8-byte-aligned view
+    [InlineData(1, 4, 0x10000UL, "slice_b4")]        // a 12-byte run: per element
+    public void SliceCopiesRowsInTheWidestUnitAlignmentAllows(int start, int end, ulong xPtr, string expected)
+    {
+        var queue = new KernelNameQueue();
+        new CudaOps(queue).Dispatch(new SliceOp(2, start, end), [Tensor(xPtr, 4, 7, 96)], Tensor(0x40000, 4, 7, end - start));
+        Assert.Equal([expected], queue.Kernels);
+    }
+
+    [Fact]
+    public void WindowPartitionMovesWholePixelsInVectors()
+    {
+        var queue = new KernelNameQueue();
+        new CudaOps(queue).Dispatch(new WindowPartitionOp(14), [Tensor(0x10000, 1, 24, 24, 1280)], Tensor(0x1000000, 4, 14, 14, 1280));
+        Assert.Equal(["window_partition_b16"], queue.Kernels);
+    }
+
     private static DeviceTensor Tensor(ulong ptr, params int[] shape) => new(ptr, new TensorDesc(DType.F32, new Shape(shape)), DType.F32);
 
     private sealed class KernelNameQueue : IDeviceQueue
