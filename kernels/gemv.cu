@@ -86,8 +86,9 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
                 for (int r = 0; r < R; r++)
                 {
                     if (r >= rows) continue;
+                    const pxl_vec16 xvec = xv[(i64)r * nvec + at[u]]; // a copy first, so it stays one vector load
                     float xf[E];
-                    unpack(xv[(i64)r * nvec + at[u]], xf, T());
+                    unpack(xvec, xf, T());
 #pragma unroll
                     for (int e = 0; e < E; e++) acc[r] = fmaf(wf[e], xf[e], acc[r]);
                 }
