@@ -40,8 +40,10 @@ internal sealed partial class CudaOps
             AttentionByGemm(op, q, k, v, bias, mask, y, (batch, lq, lk, heads, dim, vdim), scoreStride, probStride, scoreBytes, probBytes);
             return;
         }
-        uint blocks = (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
-        queue.Launch("attention.cu", $"attention_{FloatSuffix(q, "Attention")}", (blocks, (uint)heads, (uint)batch), AttentionRowsPerBlock * 32,
+        bool decode = UsesDecodeAttention(lq, lk);
+        uint blocks = decode ? (uint)lq : (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
+        var (file, kernel) = decode ? ("attention_decode.cu", "attention_decode_") : ("attention.cu", "attention_");
+        queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32,
             Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
                 .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
                 .Dims(op.HasBias ? BroadcastStrides4(bias.Shape) : default).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));

@@ -92,6 +92,7 @@ public static partial class OpCheckCases
                      (DType.F16, DType.F32), (DType.I64, DType.I32), (DType.F32, DType.U8), (DType.U8, DType.F32) })
             cases.Add(C($"{from}->{to}", new CastOp(to), T(from, 3, 7)) with { Integers = new() { [0] = 1000 }, SignedIntegers = [0] });
         cases.AddRange(RoiAlignCases());
+        cases.AddRange(DecodeCases());
         return cases;
     }
 }
