@@ -86,7 +86,7 @@ fi
 
 if phase bench; then
     step bench 200 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --runs 3 --json "$OUT/bench-t5xl.json"
-    step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,t5-encode,decode,decode4 \
+    step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
 fi
@@ -105,5 +105,8 @@ if phase checks; then
     fi
 fi
 
+if [[ -f $OUT/bench-t5xl.json && -f $OUT/pytorch_baseline.json ]]; then
+    { echo; python3 .gpu/compare.py "$OUT/bench-t5xl.json" "$OUT/pytorch_baseline.json"; } >>"$OUT/summary.txt" 2>&1
+fi
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
 echo; echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), ${SECONDS}s)"; cat "$OUT/summary.txt"

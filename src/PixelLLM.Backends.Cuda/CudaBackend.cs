@@ -46,6 +46,17 @@ public sealed partial class CudaBackend : IBackend
     /// <summary>e.g. "NVIDIA H100 80GB HBM3 (sm_90)".</summary>
     public string DeviceDescription => $"{queue.DeviceName} ({queue.Arch})";
 
+    /// <summary>Device memory in use on this GPU (all contexts: total − free, cuMemGetInfo) and its total, in bytes.</summary>
+    public (long Used, long Total) DeviceMemory()
+    {
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            var (free, total) = queue.Driver.MemoryInfo();
+            return (total - free, total);
+        }
+    }
+
     /// <summary>Compiles and loads every kernel file now rather than on first use.</summary>
     public void LoadAllKernels()
     {

@@ -81,7 +81,10 @@ internal static class BenchCommand
         if (depth is int d) config = BenchConfigs.WithDepth(config, d);
         if (config.PointHead is null && (stages.Contains("rerun") || stages.Contains("e2e")))
             throw new InvalidInputException($"bench: '{configName}' has no point head, so the rerun and e2e stages do not exist (name --stages, or use --task densecap)");
-        using var backend = profiling is null ? Backends.Create(backendName, weightType) : profiling.Profiler.Wrap(Backends.Create(backendName, weightType));
+        var device = Backends.Create(backendName, weightType);
+        var cuda = device as PixelLLM.Backends.Cuda.CudaBackend;
+        using var backend = profiling is null ? device : profiling.Profiler.Wrap(device);
+        long deviceMemoryUsed = 0; // the most device memory in use after any stage (cuMemGetInfo: context, weights, arenas, scratch)
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
                     $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
@@ -93,6 +96,7 @@ internal static class BenchCommand
             if (!stages.Contains(key)) return;
             profiling?.Profiler.Reset();
             var r = measure();
+            if (cuda is not null) deviceMemoryUsed = Math.Max(deviceMemoryUsed, cuda.DeviceMemory().Used);
             results.Add(r);
             o.WriteLine($"  {r.Stage,-44} best {r.BestMs,10:F1} ms   median {r.MedianMs,10:F1} ms   cpu {r.CpuMs,10:F1} ms{(r.Note.Length > 0 ? "   " + r.Note : "")}");
             profiling?.StageDone(key);
@@ -109,22 +113,25 @@ internal static class BenchCommand
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
         string loadAfter = BenchTimer.LoadAverage();
         o.WriteLine($"  weights generated {Gb(bench.Weights.MaterialisedBytes)} of {Gb(bench.Weights.TotalBytes)}; " +
-                    $"peak resident memory {Gb(peak)}; load average after {loadAfter}");
+                    $"peak resident memory {Gb(peak)}; " +
+                    (cuda is null ? "" : $"device memory in use {Gb(deviceMemoryUsed)} of {Gb(cuda.DeviceMemory().Total)}; ") + $"load average after {loadAfter}");
         profiling?.Finish();
-        if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results);
+        if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results,
+            cuda is null ? null : deviceMemoryUsed);
         return 0;
     }
 
     private static string Gb(long bytes) => $"{bytes / 1e9:F2} GB";
 
     private static void WriteJson(string path, string config, string backend, DType weights, int runs, int seed, string loadBefore, string loadAfter,
-        long peak, long weightBytes, IReadOnlyList<StageTiming> results)
+        long peak, long weightBytes, IReadOnlyList<StageTiming> results, long? deviceMemoryUsed)
     {
         using var stream = File.Create(path);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         BenchJson.WriteRunHeader(w, config, backend, weights, runs, seed, loadBefore, loadAfter, peak);
         w.WriteNumber("weight_bytes", weightBytes);
+        if (deviceMemoryUsed is long used) w.WriteNumber("device_memory_used_bytes", used);
         w.WriteStartArray("stages");
         foreach (var r in results)
         {

@@ -20,7 +20,10 @@ public static class GitDecoderStep
     public const string Position = "git_step.position";
     /// <summary>I32 (1): state slot of that position, M + position.</summary>
     public const string Slot = "git_step.slot";
-    /// <summary>I32 (R): the row of the previous step each row continues; applied to the states before the write.</summary>
+    /// <summary>
+    /// I32 (R): the row of the previous step each row continues; applied to the states before the write. Only in a step
+    /// built with rows that move (beams &gt; 1): with one beam every row continues itself.
+    /// </summary>
     public const string Parents = "git_step.parents";
     /// <summary>U8 (R, 1, 1, M + Lmax): valid memory slots and caption slots ≤ position.</summary>
     public const string KeyMask = "git_step.key_mask";
@@ -33,7 +36,11 @@ public static class GitDecoderStep
     public static string Keys(int layer) => $"git_cache.{layer}.k";
     public static string Values(int layer) => $"git_cache.{layer}.v";
 
-    public static void Build(ParamScope p, GitDecoderConfig c, int rows, int maxLength, int memoryLength)
+    /// <param name="rowsMove">
+    /// Whether a row may continue another one (beam search with beams &gt; 1). Without it the step has no
+    /// <see cref="Parents"/> input and writes the states in place with no reorder (two launches per layer fewer).
+    /// </param>
+    public static void Build(ParamScope p, GitDecoderConfig c, int rows, int maxLength, int memoryLength, bool rowsMove = true)
     {
         c.Validate();
         c.CheckPositions(maxLength, "caption buffer");
@@ -44,7 +51,7 @@ public static class GitDecoderStep
         var ids = g.Input(Ids, DType.I32, rows, 1);
         var position = g.Input(Position, DType.I32, 1);
         var slot = g.Input(Slot, DType.I32, 1);
-        var parents = g.Input(Parents, DType.I32, rows);
+        var parents = rowsMove ? g.Input(Parents, DType.I32, rows) : null;
         var mask = g.Input(KeyMask, DType.U8, rows, 1, 1, slots);
         var e = p.Sub("embedding");
         var x = g.LayerNorm(g.Add(g.Embedding(e["words.weight"], ids), g.Embedding(e["positions.weight"], position)),
@@ -53,8 +60,11 @@ public static class GitDecoderStep
         {
             var layer = p.Sub($"layers.{i}");
             var (q, k, v) = GitDecoderLayer.Project(layer, x);
-            var keys = g.WriteAt(g.ReorderRows(g.State(Keys(i), DType.F32, rows, slots, c.Hidden), parents), k, slot, axis: 1);
-            var values = g.WriteAt(g.ReorderRows(g.State(Values(i), DType.F32, rows, slots, c.Hidden), parents), v, slot, axis: 1);
+            var keyState = g.State(Keys(i), DType.F32, rows, slots, c.Hidden);
+            var valueState = g.State(Values(i), DType.F32, rows, slots, c.Hidden);
+            if (parents is not null) (keyState, valueState) = (g.ReorderRows(keyState, parents), g.ReorderRows(valueState, parents));
+            var keys = g.WriteAt(keyState, k, slot, axis: 1);
+            var values = g.WriteAt(valueState, v, slot, axis: 1);
             x = GitDecoderLayer.Finish(layer, c, x, GitDecoderLayer.Attend(g, c, q, keys, values, mask));
         }
         var hidden = g.Reshape(x, rows, c.Hidden);

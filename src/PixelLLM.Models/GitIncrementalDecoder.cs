@@ -27,7 +27,7 @@ public sealed class GitIncrementalDecoder : IDisposable
         this.config = config;
         Batch = batch; Beams = beams; MaxLength = maxLength; MemoryLength = memoryLength;
         var g = new Graph();
-        GitDecoderStep.Build(new ParamScope(g, weights, prefix), config, Rows, maxLength, memoryLength);
+        GitDecoderStep.Build(new ParamScope(g, weights, prefix), config, Rows, maxLength, memoryLength, rowsMove: beams > 1);
         step = new GraphExecutor(g, backend);
         keyMask = new byte[Rows * Slots];
         identity = [.. Enumerable.Range(0, Rows)];
@@ -91,7 +91,7 @@ public sealed class GitIncrementalDecoder : IDisposable
         step.SetInput(GitDecoderStep.Ids, ids);
         step.SetInput<int>(GitDecoderStep.Position, [position]);
         step.SetInput<int>(GitDecoderStep.Slot, [MemoryLength + position]);
-        step.SetInput(GitDecoderStep.Parents, parents);
+        if (Beams > 1) step.SetInput(GitDecoderStep.Parents, parents); // one beam: validated above to be the identity
         step.SetInput<byte>(GitDecoderStep.KeyMask, keyMask);
         step.Run();
         step.FetchInto(GitDecoderStep.Logits, logits);

@@ -17,7 +17,10 @@ public static class T5DecoderStep
     public const string Ids = "step.ids";
     /// <summary>The position being fed, I32 (1).</summary>
     public const string Position = "step.position";
-    /// <summary>Row of the previous step each row continues, I32 (R); applied to the self caches before the write.</summary>
+    /// <summary>
+    /// Row of the previous step each row continues, I32 (R); applied to the self caches before the write. Only in a step
+    /// built with rows that move (beams &gt; 1): with one beam every row continues itself.
+    /// </summary>
     public const string Parents = "step.parents";
     /// <summary>Relative-position bucket of every key slot for this query position, I32 (1, Lmax).</summary>
     public const string Buckets = "step.buckets";
@@ -36,14 +39,18 @@ public static class T5DecoderStep
     public static string CrossValue(int layer) => $"cache.cross.{layer}.v";
 
     /// <summary>Adds the step to <paramref name="p"/>'s graph (inputs, states and the two outputs named above).</summary>
-    public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength)
+    /// <param name="rowsMove">
+    /// Whether a row may continue another one (beam search with beams &gt; 1). Without it the step has no
+    /// <see cref="Parents"/> input and writes the caches in place with no reorder (two launches per layer fewer).
+    /// </param>
+    public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength, bool rowsMove = true)
     {
         if (rows < 1 || maxLength < 1 || memoryLength < 1)
             throw new GraphBuildException($"T5 decoder step needs rows, max length and memory length ≥ 1, got {rows}, {maxLength}, {memoryLength}");
         var g = p.Graph;
         var ids = g.Input(Ids, DType.I32, rows, 1);
         var position = g.Input(Position, DType.I32, 1);
-        var parents = g.Input(Parents, DType.I32, rows);
+        var parents = rowsMove ? g.Input(Parents, DType.I32, rows) : null;
         var selfMask = g.Input(SelfMask, DType.U8, rows, 1, 1, maxLength);
         var crossMask = g.State(CrossMask, DType.U8, rows, 1, 1, memoryLength);
         var stack = p.Sub("decoder");
@@ -76,14 +83,15 @@ public static class T5DecoderStep
     }
 
     private static Tensor SelfAttention(ParamScope layer, T5Config c, Tensor x, Tensor keyCache, Tensor valueCache,
-        Tensor parents, Tensor position, Tensor bias, Tensor mask)
+        Tensor? parents, Tensor position, Tensor bias, Tensor mask)
     {
         var g = layer.Graph;
         var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
         var a = layer.Sub("SelfAttention");
         // Beam search may continue a row from another one: move the cached prefixes first, then append this step.
-        var keys = g.WriteAt(g.ReorderRows(keyCache, parents), g.Linear(n, a["k.weight"]), position, axis: 1);
-        var values = g.WriteAt(g.ReorderRows(valueCache, parents), g.Linear(n, a["v.weight"]), position, axis: 1);
+        if (parents is not null) (keyCache, valueCache) = (g.ReorderRows(keyCache, parents), g.ReorderRows(valueCache, parents));
+        var keys = g.WriteAt(keyCache, g.Linear(n, a["k.weight"]), position, axis: 1);
+        var values = g.WriteAt(valueCache, g.Linear(n, a["v.weight"]), position, axis: 1);
         var o = g.Attention(g.Linear(n, a["q.weight"]), keys, values, c.NumHeads, 1f, bias, mask, causal: false, c.MaskBias);
         return g.Linear(o, a["o.weight"]);
     }

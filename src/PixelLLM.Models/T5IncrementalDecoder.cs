@@ -27,7 +27,7 @@ public sealed class T5IncrementalDecoder : IDisposable
         this.config = config;
         Batch = batch; Beams = beams; MaxLength = maxLength; MemoryLength = memoryLength;
         var stepGraph = new Graph();
-        T5DecoderStep.Build(new ParamScope(stepGraph, weights), config, Rows, maxLength, memoryLength);
+        T5DecoderStep.Build(new ParamScope(stepGraph, weights), config, Rows, maxLength, memoryLength, rowsMove: beams > 1);
         step = new GraphExecutor(stepGraph, backend);
         var prefillGraph = new Graph();
         T5CrossPrefill.Build(new ParamScope(prefillGraph, weights), config, batch, beams, memoryLength);
@@ -105,7 +105,7 @@ public sealed class T5IncrementalDecoder : IDisposable
         }
         step.SetInput(T5DecoderStep.Ids, ids);
         step.SetInput<int>(T5DecoderStep.Position, [position]);
-        step.SetInput(T5DecoderStep.Parents, parents);
+        if (Beams > 1) step.SetInput(T5DecoderStep.Parents, parents); // one beam: validated above to be the identity
         step.SetInput<int>(T5DecoderStep.Buckets, bucketTable.AsSpan(position * MaxLength, MaxLength));
         step.SetInput<byte>(T5DecoderStep.SelfMask, stepMask);
         step.Run();

@@ -62,20 +62,28 @@ internal sealed partial class CudaOps
     private void Linear(LinearOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         var (input, weight) = (x[0], x[1]);
-        int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+        int inFeatures = weight.Shape[1];
         long rows = input.Count / Math.Max(1, inFeatures);
-        RowsTimesWeight(input.Ptr, rows, inFeatures, weight, y, "Linear");
-        if (op.HasBias) AddBias(y, x[2], rows, outFeatures);
+        RowsTimesWeight(input.Ptr, rows, inFeatures, weight, op.HasBias ? x[2] : null, y, "Linear");
     }
 
-    /// <summary>y (rows, Out) = input (rows, In) · weightᵀ for a PyTorch-layout weight (Out, In…) flattened to (Out, In).</summary>
-    private void RowsTimesWeight(ulong input, long rows, int inFeatures, DeviceTensor weight, DeviceTensor y, string op)
+    /// <summary>
+    /// y (rows, Out) = input (rows, In) · weightᵀ [+ bias] for a PyTorch-layout weight (Out, In…) flattened to (Out, In):
+    /// gemv.cu for a few rows (decode steps, where an M = 1 cuBLAS GEMM is far from the bandwidth floor), cuBLAS otherwise.
+    /// </summary>
+    private void RowsTimesWeight(ulong input, long rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor y, string op)
     {
         var type = GemmType(y, weight, op);
         int outFeatures = weight.Shape[0];
         if (rows == 0 || outFeatures == 0) return;
+        if (rows <= GemvMaxRows)
+        {
+            Gemv(input, (int)rows, inFeatures, weight, bias, y, op);
+            return;
+        }
         if (rows > int.MaxValue) throw new BackendException($"CUDA {op}: {rows} rows exceed one GEMM");
         queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
+        if (bias is { } b) AddBias(y, b, rows, outFeatures);
     }
 
     private void AddBias(DeviceTensor y, DeviceTensor bias, long rows, int cols)
@@ -87,7 +95,7 @@ internal sealed partial class CudaOps
     {
         var (input, weight) = (x[0], x[1]);
         int batch = input.Shape[0], height = input.Shape[1], width = input.Shape[2], channels = input.Shape[3];
-        int cout = weight.Shape[0], kh = weight.Shape[2], kw = weight.Shape[3], outH = y.Shape[1], outW = y.Shape[2];
+        int kh = weight.Shape[2], kw = weight.Shape[3], outH = y.Shape[1], outW = y.Shape[2];
         long pixels = (long)batch * outH * outW;
         int patch = channels * kh * kw;
         ulong cols = input.Ptr;
@@ -99,8 +107,7 @@ internal sealed partial class CudaOps
             Elements("conv2d.cu", $"conv2d_im2col_{FloatSuffix(input, "Conv2d")}", n, Args().Ptr(input.Ptr).Ptr(cols).I64(n)
                 .I32(height).I32(width).I32(channels).I32(kh).I32(kw).I32(op.StrideH).I32(op.StrideW).I32(op.PadH).I32(op.PadW).I32(outH).I32(outW));
         }
-        RowsTimesWeight(cols, pixels, patch, weight, y, "Conv2d");
-        if (op.HasBias) AddBias(y, x[2], pixels, cout);
+        RowsTimesWeight(cols, pixels, patch, weight, op.HasBias ? x[2] : null, y, "Conv2d");
     }
 
     private void ConvTranspose2d(ConvTranspose2dOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)

@@ -66,6 +66,11 @@ public static partial class OpCheckCases
             C("causal", new AttentionOp(2, 0.3f, Causal: true), F(1, 3, 32), F(1, 7, 32), F(1, 7, 32)),
             C("d80 long", new AttentionOp(2, 0.1f), F(1, 6, 160), F(1, 45, 160), F(1, 45, 160)),
             C("bias mask causal", new AttentionOp(1, 0.2f, true, true, true, -1e4f), F(2, 6, 16), F(2, 6, 16), F(2, 6, 16), F(2, 1, 6, 6), T(DType.U8, 1, 1, 6, 6)),
+            // Both lengths ≥ 16: the CUDA backend's cuBLAS path (scores GEMM, attention_softmax.cu, probabilities · values GEMM).
+            C("gemm plain", new AttentionOp(3, 0.25f), F(2, 19, 48), F(2, 21, 48), F(2, 21, 33)),
+            C("gemm bias", new AttentionOp(2, 0.1f, HasBias: true), F(1, 33, 160), F(1, 37, 160), F(1, 37, 160), F(1, 2, 33, 37)),
+            C("gemm bias bcast mask", new AttentionOp(4, 0.3f, true, true, false, -1e4f), F(3, 17, 64), F(3, 23, 64), F(3, 23, 64), F(3, 4, 17, 23), T(DType.U8, 3, 1, 1, 23)),
+            C("gemm causal", new AttentionOp(2, 0.2f, Causal: true), F(2, 17, 32), F(2, 29, 32), F(2, 29, 32)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
             C("cropped", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 3)),
@@ -87,6 +92,7 @@ public static partial class OpCheckCases
                      (DType.F16, DType.F32), (DType.I64, DType.I32), (DType.F32, DType.U8), (DType.U8, DType.F32) })
             cases.Add(C($"{from}->{to}", new CastOp(to), T(from, 3, 7)) with { Integers = new() { [0] = 1000 }, SignedIntegers = [0] });
         cases.AddRange(RoiAlignCases());
+        cases.AddRange(DecodeCases());
         cases.AddRange(ElementwiseCases());
         cases.AddRange(CopyRowCases());
         return cases;

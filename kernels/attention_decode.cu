@@ -1,0 +1,122 @@
+// AttentionOp for decode steps (a few query rows, Lq ≤ 4): the same semantics as attention.cu, parallelised over keys
+// instead of query rows. attention.cu gives each query row one warp that walks every key tile in turn, so at Lq = 1
+// three of its four warps idle and the one left pays a full tile latency per 32 keys; here a whole block serves one
+// (query row, head, batch) and every phase spreads the keys over all of its threads.
+// Phase 1: groups of DEC_KEY_LANES lanes score one key each (lanes split the head dim, shuffle reduce) into shared
+// memory: score = scale·q·k [+ bias] [+ mask_bias once where the mask is 0 or causality hides the key; causal query i
+// sees keys j ≤ i + (Lk − Lq)]. Phase 2: block max, p = exp(score − max), block sum; all scores −∞ → a NaN row.
+// Phase 3: warps split the keys, lanes the value dims (d = lane + 32·r), partials reduced through shared memory.
+// bias (stored like q) and mask (u8) are read through broadcast strides exactly as attention.cu reads them.
+// Launch: grid = (Lq, H, B), block = (32·DEC_WARPS, 1, 1); D, Dv ≤ DEC_MAX_D; 1 ≤ Lk ≤ DEC_MAX_KEYS (Lk = 0 is the host's).
+#include "prelude.cuh"
+
+#define DEC_WARPS 8
+#define DEC_KEY_LANES 8
+#define DEC_MAX_D 128
+#define DEC_MAX_KEYS 8192
+
+template <typename T>
+PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                       const T* __restrict__ bias, const u8* __restrict__ mask, T* __restrict__ y, i32 heads,
+                                       i32 lq, i32 lk, i32 dim, i32 vdim, float scale, float mask_bias, i32 causal,
+                                       const Dims8& bias_strides, const Dims8& mask_strides)
+{
+    __shared__ float scores[DEC_MAX_KEYS];
+    __shared__ float partial[DEC_WARPS][DEC_MAX_D];
+    __shared__ float query[DEC_MAX_D];
+    __shared__ float scratch[32];
+    const i32 tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const i32 qi = blockIdx.x, h = blockIdx.y;
+    const i64 b = blockIdx.z;
+    T* out = y + ((b * lq + qi) * heads + h) * vdim;
+
+    for (i32 d = tid; d < dim; d += blockDim.x) query[d] = to_float(q[((b * lq + qi) * heads + h) * dim + d]);
+    __syncthreads();
+
+    // Phase 1: scores. Every lane runs the same number of passes, so the group shuffles stay converged.
+    const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
+    const T* bias_row = bias ? bias + b * bias_strides.v[0] + h * bias_strides.v[1] + (i64)qi * bias_strides.v[2] : nullptr;
+    const u8* mask_row = mask ? mask + b * mask_strides.v[0] + (i64)qi * mask_strides.v[2] : nullptr;
+    const i32 sub = tid % DEC_KEY_LANES, group = tid / DEC_KEY_LANES, groups = blockDim.x / DEC_KEY_LANES;
+    for (i32 first = 0; first < lk; first += groups)
+    {
+        const i32 j = first + group;
+        float dot = 0.0f;
+        if (j < lk)
+        {
+            const T* key = k + ((b * lk + j) * heads + h) * dim;
+            for (i32 d = sub; d < dim; d += DEC_KEY_LANES) dot = fmaf(query[d], to_float(key[d]), dot);
+        }
+#pragma unroll
+        for (int offset = DEC_KEY_LANES / 2; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
+        if (j < lk && sub == 0)
+        {
+            float score = scale * dot;
+            if (bias_row) score += to_float(bias_row[j * bias_strides.v[3]]);
+            if (j >= visible || (mask_row && mask_row[j * mask_strides.v[3]] == 0)) score += mask_bias;
+            scores[j] = score;
+        }
+    }
+    __syncthreads();
+
+    // Phase 2: softmax numerator in place, and its sum.
+    float local_max = pxl_neg_inf();
+    for (i32 j = tid; j < lk; j += blockDim.x) local_max = fmaxf(local_max, scores[j]);
+    const float row_max = block_max(local_max, scratch);
+    if (row_max == pxl_neg_inf()) // block-uniform: every key hidden
+    {
+        for (i32 d = tid; d < vdim; d += blockDim.x) out[d] = from_float<T>(pxl_nan());
+        return;
+    }
+    float local_sum = 0.0f;
+    for (i32 j = tid; j < lk; j += blockDim.x)
+    {
+        const float p = expf(scores[j] - row_max);
+        scores[j] = p;
+        local_sum += p;
+    }
+    const float inv = 1.0f / block_sum(local_sum, scratch);
+    __syncthreads(); // block_sum's barriers already order the stores above; this one says so
+
+    // Phase 3: p·V, warps over keys, lanes over value dims.
+    float acc[DEC_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const i32 warps = blockDim.x >> 5;
+#pragma unroll 2
+    for (i32 j = warp; j < lk; j += warps)
+    {
+        const float p = scores[j];
+        const T* value = v + ((b * lk + j) * heads + h) * vdim;
+#pragma unroll
+        for (i32 r = 0; r < DEC_MAX_D / 32; r++)
+        {
+            const i32 d = lane + 32 * r;
+            if (d < vdim) acc[r] = fmaf(p, to_float(value[d]), acc[r]);
+        }
+    }
+#pragma unroll
+    for (i32 r = 0; r < DEC_MAX_D / 32; r++)
+    {
+        const i32 d = lane + 32 * r;
+        if (d < vdim) partial[warp][d] = acc[r];
+    }
+    __syncthreads();
+    for (i32 d = tid; d < vdim; d += blockDim.x)
+    {
+        float sum = 0.0f;
+        for (i32 w = 0; w < warps; w++) sum += partial[w][d];
+        out[d] = from_float<T>(sum * inv);
+    }
+}
+
+#define PXL_ATTENTION_DECODE(suffix, T)                                                                              \
+    extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) attention_decode_##suffix(                          \
+        const T* q, const T* k, const T* v, const T* bias, const u8* mask, T* y, i32 heads, i32 lq, i32 lk, i32 dim,  \
+        i32 vdim, float scale, float mask_bias, i32 causal, Dims8 bias_strides, Dims8 mask_strides)                  \
+    {                                                                                                                \
+        attention_decode_block<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, scale, mask_bias, causal,        \
+                                  bias_strides, mask_strides);                                                       \
+    }
+
+PXL_ATTENTION_DECODE(f32, float)
+PXL_ATTENTION_DECODE(bf16, bf16)
+PXL_ATTENTION_DECODE(f16, half)

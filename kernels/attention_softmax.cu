@@ -1,0 +1,60 @@
+// The middle pass of AttentionOp's GEMM path (CudaOps.Attention.cs, taken for long sequences): cuBLAS computes the
+// scores s = scale·q·kᵀ in f32 and later p·v; this kernel turns one batch element's scores into probabilities p in the
+// storage type. Same rules as attention.cu: + bias (f32-declared, stored like p, read through broadcast strides over
+// b, h, query, key), + mask_bias once where the mask is 0 or causality hides the key (query i sees keys j ≤ i + Lk − Lq),
+// fp32 softmax; a row whose scores are all −∞ comes out NaN, like the reference.
+// s: (H, Lq, lds) f32, p: (H, Lq, ldp); lds/ldp ≥ Lk are padded row strides (aligned rows keep cuBLAS on its fast paths).
+// Launch: grid = (Lq, H), block = 32·k (k in 1..8).
+#include "prelude.cuh"
+
+template <typename T>
+PXL_DEVICE float attention_logit(const float* s_row, i32 j, const T* bias_row, i64 bias_key_stride, const u8* mask_row,
+                                 i64 mask_key_stride, i32 visible, float mask_bias)
+{
+    float v = s_row[j];
+    if (bias_row) v += to_float(bias_row[j * bias_key_stride]);
+    if (j >= visible || (mask_row && mask_row[j * mask_key_stride] == 0)) v += mask_bias;
+    return v;
+}
+
+template <typename T>
+PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict__ p, const T* __restrict__ bias,
+                                      const u8* __restrict__ mask, i64 b, i32 lq, i32 lk, i32 lds, i32 ldp, float mask_bias,
+                                      i32 causal, const Dims8& bs, const Dims8& ms)
+{
+    __shared__ float scratch[32];
+    const i32 qi = blockIdx.x, h = blockIdx.y;
+    const float* s_row = s + ((i64)h * lq + qi) * lds;
+    T* p_row = p + ((i64)h * lq + qi) * ldp;
+    const T* bias_row = bias ? bias + b * bs.v[0] + h * bs.v[1] + (i64)qi * bs.v[2] : nullptr;
+    const u8* mask_row = mask ? mask + b * ms.v[0] + h * ms.v[1] + (i64)qi * ms.v[2] : nullptr;
+    const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
+
+    float max = pxl_neg_inf();
+    for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
+        max = fmaxf(max, attention_logit(s_row, j, bias_row, bs.v[3], mask_row, ms.v[3], visible, mask_bias));
+    max = block_max(max, scratch);
+    if (max == pxl_neg_inf())
+    {
+        for (i32 j = threadIdx.x; j < lk; j += blockDim.x) p_row[j] = from_float<T>(pxl_nan());
+        return;
+    }
+    float sum = 0.0f;
+    for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
+        sum += expf(attention_logit(s_row, j, bias_row, bs.v[3], mask_row, ms.v[3], visible, mask_bias) - max);
+    const float inv_sum = 1.0f / block_sum(sum, scratch);
+    for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
+        p_row[j] = from_float<T>(expf(attention_logit(s_row, j, bias_row, bs.v[3], mask_row, ms.v[3], visible, mask_bias) - max) * inv_sum);
+}
+
+#define PXL_ATTENTION_SOFTMAX(suffix, T)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) attention_softmax_##suffix(                                         \
+        const float* s, T* p, const T* bias, const u8* mask, i64 b, i32 lq, i32 lk, i32 lds, i32 ldp, float mask_bias,    \
+        i32 causal, Dims8 bias_strides, Dims8 mask_strides)                                                               \
+    {                                                                                                                     \
+        attention_softmax_row<T>(s, p, bias, mask, b, lq, lk, lds, ldp, mask_bias, causal, bias_strides, mask_strides);  \
+    }
+
+PXL_ATTENTION_SOFTMAX(f32, float)
+PXL_ATTENTION_SOFTMAX(bf16, bf16)
+PXL_ATTENTION_SOFTMAX(f16, half)

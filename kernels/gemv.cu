@@ -1,0 +1,130 @@
+// GEMV for few rows: y (rows, N) = x (rows, K) · W (N, K)ᵀ [+ bias (N)], rows ≤ R ∈ {1, 2, 4, 8}. This is the decode
+// step's Linear (one token per beam), where cuBLAS's M = 1 GEMM reaches a fraction of the memory bandwidth: the whole
+// cost is streaming W once, so one pass over each weight row serves every input row.
+// Layout: one warp per output column; lanes stride K with 16-byte loads of W (8 bf16/f16 or 4 f32) when K is a multiple
+// of that and both x and W are 16-byte aligned, scalar loads otherwise; GEMV_UNROLL loads in flight per lane before
+// any arithmetic. x is re-read per column through L1 (every warp of the SM reads the same few KB). fp32 accumulation,
+// one warp reduction per row, one rounding to the storage type after the bias.
+// Launch: grid = (ceil(N / GEMV_WARPS), 1, 1), block = (32·GEMV_WARPS, 1, 1); bias may be null.
+#include "prelude.cuh"
+
+#define GEMV_WARPS 4
+#define GEMV_UNROLL 4
+
+// 16 bytes of any element type, loaded with one vector instruction.
+struct __align__(16) pxl_vec16 { u32 w[4]; };
+
+PXL_DEVICE void unpack(const pxl_vec16& v, float* out, float)
+{
+#pragma unroll
+    for (int i = 0; i < 4; i++) out[i] = __uint_as_float(v.w[i]);
+}
+
+// Element 2i is the low half of word i (little-endian); bf16 widens by shifting into the top half.
+PXL_DEVICE void unpack(const pxl_vec16& v, float* out, bf16)
+{
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        out[2 * i] = __uint_as_float(v.w[i] << 16);
+        out[2 * i + 1] = __uint_as_float(v.w[i] & 0xffff0000u);
+    }
+}
+
+PXL_DEVICE void unpack(const pxl_vec16& v, float* out, half)
+{
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        half lo, hi;
+        lo.bits = (u16)(v.w[i] & 0xffffu);
+        hi.bits = (u16)(v.w[i] >> 16);
+        out[2 * i] = to_float(lo);
+        out[2 * i + 1] = to_float(hi);
+    }
+}
+
+template <typename T, int R>
+PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y,
+                     i32 rows, i32 n, i32 k)
+{
+    constexpr int E = 16 / sizeof(T); // elements per vector load
+    const i32 lane = threadIdx.x & 31;
+    const i32 col = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
+    if (col >= n) return; // warp-uniform: no barrier follows
+    const T* wcol = w + (i64)col * k;
+
+    float acc[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) acc[r] = 0.0f;
+
+    const bool vector = k % E == 0 && ((u64)x & 15) == 0 && ((u64)w & 15) == 0;
+    if (vector)
+    {
+        const pxl_vec16* wv = reinterpret_cast<const pxl_vec16*>(wcol);
+        const pxl_vec16* xv = reinterpret_cast<const pxl_vec16*>(x);
+        const i32 nvec = k / E;
+        for (i32 base = 0; base < nvec; base += 32 * GEMV_UNROLL)
+        {
+            // All loads first (past the end: zero weights, and x clamped to a valid vector they multiply).
+            pxl_vec16 wbuf[GEMV_UNROLL];
+            i32 at[GEMV_UNROLL];
+#pragma unroll
+            for (int u = 0; u < GEMV_UNROLL; u++)
+            {
+                const i32 i = base + u * 32 + lane;
+                at[u] = min(i, nvec - 1);
+                if (i < nvec) wbuf[u] = wv[i];
+                else wbuf[u] = pxl_vec16{{0u, 0u, 0u, 0u}};
+            }
+#pragma unroll
+            for (int u = 0; u < GEMV_UNROLL; u++)
+            {
+                float wf[E];
+                unpack(wbuf[u], wf, T());
+#pragma unroll
+                for (int r = 0; r < R; r++)
+                {
+                    if (r >= rows) continue;
+                    const pxl_vec16 xvec = xv[(i64)r * nvec + at[u]]; // a copy first, so it stays one vector load
+                    float xf[E];
+                    unpack(xvec, xf, T());
+#pragma unroll
+                    for (int e = 0; e < E; e++) acc[r] = fmaf(wf[e], xf[e], acc[r]);
+                }
+            }
+        }
+    }
+    else
+    {
+        for (i32 i = lane; i < k; i += 32)
+        {
+            const float wf = to_float(wcol[i]);
+#pragma unroll
+            for (int r = 0; r < R; r++)
+                if (r < rows) acc[r] = fmaf(wf, to_float(x[(i64)r * k + i]), acc[r]);
+        }
+    }
+
+    const float b = bias ? to_float(bias[col]) : 0.0f;
+#pragma unroll
+    for (int r = 0; r < R; r++)
+    {
+        if (r >= rows) continue; // uniform across the warp, so the shuffles stay converged
+        const float sum = warp_sum(acc[r]);
+        if (lane == 0) y[(i64)r * n + col] = from_float<T>(sum + b);
+    }
+}
+
+#define PXL_GEMV(suffix, T, R)                                                                                      \
+    extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_##suffix##_r##R(                              \
+        const T* x, const T* w, const T* bias, T* y, i32 rows, i32 n, i32 k)                                        \
+    {                                                                                                               \
+        gemv<T, R>(x, w, bias, y, rows, n, k);                                                                      \
+    }
+
+#define PXL_GEMV_ALL_ROWS(suffix, T) PXL_GEMV(suffix, T, 1) PXL_GEMV(suffix, T, 2) PXL_GEMV(suffix, T, 4) PXL_GEMV(suffix, T, 8)
+
+PXL_GEMV_ALL_ROWS(f32, float)
+PXL_GEMV_ALL_ROWS(bf16, bf16)
+PXL_GEMV_ALL_ROWS(f16, half)

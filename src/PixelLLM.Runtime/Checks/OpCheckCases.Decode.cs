@@ -1,0 +1,34 @@
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Runtime.Checks;
+
+public static partial class OpCheckCases
+{
+    /// <summary>
+    /// The decode-step shapes the CUDA backend serves with its own kernels instead of the general ones: Linear and the
+    /// 1×1 convolution on at most 8 rows (gemv.cu: 16-byte loads when K is a multiple of 8, scalar when K is odd, a
+    /// K long enough to take several unrolled passes; 9 rows falls back to cuBLAS), and attention on at most 4 query
+    /// rows (attention_decode.cu: T5's (1, H, 1, Lk) bias, a (B, 1, 1, Lk) mask on a beam-like batch, causality with the
+    /// Lk − Lq offset, a row with every key hidden, head dims 64 and 80, value dim unlike the key dim).
+    /// </summary>
+    private static IEnumerable<OpCheckCase> DecodeCases()
+    {
+        yield return C("gemv 1 row k40 bias", new LinearOp(true), F(1, 1, 40), F(37, 40), F(37));
+        yield return C("gemv 3 rows batch dims", new LinearOp(false), F(3, 1, 40), F(33, 40));
+        yield return C("gemv 1 row k odd", new LinearOp(false), F(1, 13), F(70, 13));
+        yield return C("gemv 8 rows k odd bias", new LinearOp(true), F(2, 4, 27), F(19, 27), F(19));
+        yield return C("gemv 2 rows k1032 bias", new LinearOp(true), F(2, 1032), F(5, 1032), F(5));
+        yield return C("gemv 5 rows k12", new LinearOp(false), F(5, 1, 12), F(3, 12));
+        yield return C("9 rows cublas bias", new LinearOp(true), F(9, 24), F(11, 24), F(11));
+        yield return C("pointwise 3 pixels gemv", new Conv2dOp(1, 1, 0, 0, true), F(1, 1, 3, 6), F(4, 6, 1, 1), F(4));
+
+        yield return C("decode lk1", new AttentionOp(2, 0.125f), F(1, 1, 128), F(1, 1, 128), F(1, 1, 128));
+        yield return C("decode lk22 t5 bias", new AttentionOp(4, 1f, HasBias: true), F(1, 1, 256), F(1, 22, 256), F(1, 22, 256), F(1, 4, 1, 22));
+        yield return C("decode lk40 mask beam4", new AttentionOp(2, 0.125f, HasMask: true), F(4, 1, 128), F(4, 40, 128), F(4, 40, 128), T(DType.U8, 4, 1, 1, 40));
+        yield return C("decode lk300 d80", new AttentionOp(2, 0.1f), F(1, 1, 160), F(1, 300, 160), F(1, 300, 160));
+        yield return C("decode lq3 bias mask causal", new AttentionOp(3, 0.2f, true, true, true, -1e4f), F(2, 3, 48), F(2, 9, 48), F(2, 9, 48), F(2, 1, 3, 9), T(DType.U8, 1, 1, 3, 9));
+        yield return C("decode lq2 dv80", new AttentionOp(2, 0.25f), F(1, 2, 64), F(1, 7, 64), F(1, 7, 160));
+        yield return C("decode all hidden", new AttentionOp(2, 0.3f, HasMask: true), F(2, 1, 32), F(2, 5, 32), F(2, 5, 32), T(DType.U8, 2, 1, 1, 5))
+            with { Integers = new() { [3] = 1 } };
+    }
+}

@@ -1,0 +1,130 @@
+using PixelLLM.Backends.Cpu;
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Backends.Cuda.Interop;
+using PixelLLM.Backends.Cuda.Ops;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Checks;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Tests;
+
+/// <summary>
+/// Which kernels the decode-step shapes reach on CUDA (no GPU needed: a recording queue): Linear on ≤ 8 rows is one
+/// gemv.cu launch with the bias fused and no cuBLAS call, 9 rows is cuBLAS plus the bias kernel; attention with ≤ 4 query
+/// rows goes to attention_decode.cu, with one block per query row, and longer queries or key sets past its shared
+/// memory stay on attention.cu. The catalog's decode cases really take these paths.
+/// </summary>
+public class CudaDecodeDispatchTests
+{
+    [Theory]
+    [InlineData(1, "gemv_f32_r1")]
+    [InlineData(2, "gemv_f32_r2")]
+    [InlineData(3, "gemv_f32_r4")]
+    [InlineData(5, "gemv_f32_r8")]
+    [InlineData(8, "gemv_f32_r8")]
+    public void LinearOnFewRowsIsOneGemvLaunchWithTheBiasFused(int rows, string kernel)
+    {
+        var queue = Dispatch(new LinearOp(true), DType.F32, [rows, 1, 40], [37, 40], [37]);
+
+        Assert.Equal(0, queue.Gemms);
+        var launch = Assert.Single(queue.Launches);
+        Assert.Equal(("gemv.cu", kernel), (launch.File, launch.Kernel));
+        Assert.Equal(((37u + 3) / 4, 1u, 1u), launch.Grid);
+    }
+
+    [Fact]
+    public void BrainFloatStorageNamesTheBf16Gemv()
+    {
+        var queue = Dispatch(new LinearOp(false), DType.BF16, [4, 2048], [2048, 2048]);
+        Assert.Equal("gemv_bf16_r4", Assert.Single(queue.Launches).Kernel);
+    }
+
+    [Fact]
+    public void NineRowsGoToCublasAndTheBiasKernel()
+    {
+        var queue = Dispatch(new LinearOp(true), DType.F32, [9, 24], [11, 24], [11]);
+
+        Assert.Equal(1, queue.Gemms);
+        Assert.Equal(("linear.cu", "linear_bias_f32"), (queue.Launches.Single().File, queue.Launches.Single().Kernel));
+    }
+
+    [Fact]
+    public void PointwiseConvolutionOfFewPixelsIsAGemv()
+    {
+        var queue = Dispatch(new Conv2dOp(1, 1, 0, 0, true), DType.F32, [1, 1, 3, 6], [4, 6, 1, 1], [4]);
+        Assert.Equal(0, queue.Gemms);
+        Assert.Equal("gemv_f32_r4", Assert.Single(queue.Launches).Kernel);
+    }
+
+    [Theory]
+    [InlineData(1, 40, "attention_decode.cu")]
+    [InlineData(4, 7, "attention_decode.cu")]
+    [InlineData(1, CudaOps.DecodeAttentionMaxKeys, "attention_decode.cu")]
+    [InlineData(5, 7, "attention.cu")]
+    [InlineData(1, CudaOps.DecodeAttentionMaxKeys + 1, "attention.cu")]
+    public void AttentionPicksTheDecodeKernelForFewQueryRows(int lq, int lk, string file)
+    {
+        var queue = Dispatch(new AttentionOp(2, 0.125f), DType.F32, [3, lq, 128], [3, lk, 128], [3, lk, 128]);
+
+        var launch = Assert.Single(queue.Launches);
+        Assert.Equal(file, launch.File);
+        uint rowBlocks = file == "attention_decode.cu" ? (uint)lq : (uint)(lq + 3) / 4;
+        Assert.Equal((rowBlocks, 2u, 3u), launch.Grid);
+    }
+
+    [Fact]
+    public void CatalogDecodeCasesTakeTheNewKernels()
+    {
+        var decodeCases = OpCheckCases.All.Where(c => c.Label.StartsWith("gemv") || c.Label.StartsWith("decode")).ToArray();
+        Assert.True(decodeCases.Length >= 10, $"only {decodeCases.Length} decode cases in the catalog");
+        foreach (var c in decodeCases)
+        {
+            var queue = Dispatch(c.Op, DType.F32, c.Inputs.Select(i => i.Shape.ToArray()).ToArray(), c.Inputs.Select(i => i.DType).ToArray());
+            var expected = c.Op is AttentionOp ? "attention_decode.cu" : "gemv.cu";
+            Assert.True(queue.Launches.All(l => l.File == expected) && queue.Gemms == 0, $"{c.Label}: {string.Join(", ", queue.Launches)}");
+        }
+    }
+
+    [Fact]
+    public void TheAllHiddenDecodeCaseIsANaNRowOnTheReference()
+    {
+        var c = OpCheckCases.All.Single(c => c.Label == "decode all hidden");
+        using var cpu = new CpuBackend();
+        var output = BackendCheck.RunOne(cpu, c, c.MakeInputs(new Random(1234), v => v)).ToFloatArray();
+        Assert.All(output, v => Assert.True(float.IsNaN(v)));
+    }
+
+    private static Recorder Dispatch(Op op, DType storage, params int[][] shapes) =>
+        Dispatch(op, storage, shapes, shapes.Select(_ => DType.F32).ToArray());
+
+    private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types)
+    {
+        var graph = new Graph();
+        var inputs = shapes.Select((s, i) => graph.Input($"x{i}", types[i], s)).ToArray();
+        var output = graph.Apply(op, inputs);
+        ulong next = 0x10000;
+        DeviceTensor Fake(TensorDesc d)
+        {
+            var t = new DeviceTensor(next, d, d.DType == DType.F32 ? storage : d.DType);
+            next += (ulong)Math.Max(256, d.ByteSize + 255) / 256 * 256;
+            return t;
+        }
+        var x = inputs.Select(i => Fake(i.Desc)).ToArray();
+        var recorder = new Recorder();
+        new CudaOps(recorder).Dispatch(op, x, Fake(output.Desc));
+        return recorder;
+    }
+
+    private sealed class Recorder : IDeviceQueue
+    {
+        public List<(string File, string Kernel, (uint, uint, uint) Grid)> Launches { get; } = [];
+        public int Gemms { get; private set; }
+        public ulong ErrorWord => 0x8;
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args) => Launches.Add((file, kernel, grid));
+        public void Gemm(in GemmCall call) => Gemms++;
+        public void Copy(ulong destination, ulong source, long bytes) { }
+        public void Fill(ulong destination, byte value, long bytes) { }
+        public ulong Scratch(int slot, long bytes) => 0x100000000UL * (ulong)(slot + 1);
+    }
+}
