@@ -71,8 +71,8 @@ public class CudaElementwiseDispatchTests
     public void LinearBiasVectorisesOnlyAlignedWholeVectorRows(int outFeatures, ulong biasPtr, string expected)
     {
         var queue = new KernelNameQueue();
-        new CudaOps(queue).Dispatch(new LinearOp(true), [Tensor(0x10000, 3, 7), Tensor(0x20000, outFeatures, 7), Tensor(biasPtr, outFeatures)],
-            Tensor(0x30000, 3, outFeatures));
+        new CudaOps(queue).Dispatch(new LinearOp(true), [Tensor(0x10000, 12, 7), Tensor(0x20000, outFeatures, 7), Tensor(biasPtr, outFeatures)],
+            Tensor(0x30000, 12, outFeatures)); // 12 rows: past the GEMV cut-off, so cuBLAS + the bias epilogue
         Assert.Equal([expected], queue.Kernels);
     }
 

@@ -37,15 +37,15 @@ public static partial class OpCheckCases
         yield return C("Silu misaligned", new UnaryOp(UnaryKind.Silu), F(4, 64)) with { Misaligned = [0] };
         yield return C("vectors and tail", new ScaleOp(-0.75f, 0.25f), F(3, 45));
         yield return C("bias vectors", new LinearOp(true), F(3, 5, 7), F(24, 7), F(24));
-        yield return C("bias ragged", new LinearOp(true), F(4, 9), F(13, 9), F(13));
+        yield return C("bias ragged", new LinearOp(true), F(12, 9), F(13, 9), F(13));
         yield return C("warp rows", new LayerNormOp(1e-5f), F(13, 64), F(64), F(64));
         yield return C("warp rows 2048", new LayerNormOp(1e-6f, false, false), F(3, 2048));
         yield return C("over warp max", new LayerNormOp(1e-6f), F(2, 2056), F(2056), F(2056));
         yield return C("warp rows misaligned weight", new LayerNormOp(1e-5f), F(5, 64), F(64), F(64)) with { Misaligned = [1] };
         yield return C("warp rows", new RmsNormOp(1e-6f), F(11, 40), F(40));
-        yield return C("decode row 2048", new RmsNormOp(1e-6f), F(1, 2048), F(2048));
+        yield return C("single row 2048", new RmsNormOp(1e-6f), F(1, 2048), F(2048));
         yield return C("warp rows misaligned x", new RmsNormOp(1e-6f), F(4, 48), F(48)) with { Misaligned = [0] };
-        yield return C("bias misaligned", new LinearOp(true), F(4, 9), F(16, 9), F(16)) with { Misaligned = [2] };
+        yield return C("bias misaligned", new LinearOp(true), F(12, 9), F(16, 9), F(16)) with { Misaligned = [2] };
     }
 
     /// <summary>Slice, Concat and the SAM window ops as row copies: 16-byte units, narrower units when an offset, a run or a
