@@ -91,18 +91,18 @@ if phase bench; then
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
 fi
 
-if phase baseline; then
-    compile=(); [[ ${PIXELLLM_GPU_COMPILE:-0} == 1 ]] && compile=(--compile)
-    left=$(( BUDGET - SECONDS - 15 ))
-    (( left > 30 )) && step pytorch-baseline "$left" env PYTHONUNBUFFERED=1 python3 .gpu/pytorch_baseline.py --batch 1 --repeats 5 \
-        "${compile[@]}" --deadline-s $(( left - 20 )) --out "$OUT/pytorch_baseline.json"
-fi
-
 if phase checks; then
     step graph-check-t5xl-bf16 90 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     if command -v compute-sanitizer >/dev/null; then
         step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention
     fi
+fi
+
+if phase baseline; then
+    compile=(); [[ ${PIXELLLM_GPU_COMPILE:-0} == 1 ]] && compile=(--compile)
+    left=$(( BUDGET - SECONDS - 15 ))
+    (( left > 30 )) && step pytorch-baseline "$left" env PYTHONUNBUFFERED=1 python3 .gpu/pytorch_baseline.py --batch 1 --repeats 5 \
+        "${compile[@]}" --deadline-s $(( left - 20 )) --out "$OUT/pytorch_baseline.json"
 fi
 
 if [[ -f $OUT/bench-t5xl.json && -f $OUT/pytorch_baseline.json ]]; then
