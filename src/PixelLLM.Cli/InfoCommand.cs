@@ -32,7 +32,7 @@ internal static class InfoCommand
         var driver = CudaLibraries.ProbeDriver();
         o.WriteLine("backends: cpu (fp32), cuda (f32 exact path; bf16/f16 storage) — pick with --backend");
         o.WriteLine(driver.Found
-            ? $"cuda: driver {driver.Path} supports CUDA {driver.Version ?? "?"}: --backend cuda is usable (not yet checked on a device: see bench/gpu/README.md)"
+            ? $"cuda: driver {driver.Path} supports CUDA {driver.Version ?? "?"}: --backend cuda is usable (checked on an H100: docs/perf/gpu-h100.md)"
             : $"cuda: {driver.WhyNot}");
 
         var nvrtc = Nvrtc.TryLoad(out var nvrtcWhyNot);
