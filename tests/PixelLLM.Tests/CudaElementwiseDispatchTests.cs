@@ -93,6 +93,7 @@ public class CudaElementwiseDispatchTests
     [Theory]
     [InlineData(40, "rms_norm_warp_f32")]
     [InlineData(42, "rms_norm_f32")]
+    [InlineData(2048, "rms_norm_f32")] // three long rows: fewer than a block of warps, so a block per row
     public void RmsNormTakesAWarpPerRowForWholeVectorRows(int cols, string expected)
     {
         var queue = new KernelNameQueue();
