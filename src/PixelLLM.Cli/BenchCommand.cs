@@ -133,17 +133,7 @@ internal static class BenchCommand
         w.WriteNumber("weight_bytes", weightBytes);
         if (deviceMemoryUsed is long used) w.WriteNumber("device_memory_used_bytes", used);
         w.WriteStartArray("stages");
-        foreach (var r in results)
-        {
-            w.WriteStartObject();
-            w.WriteString("stage", r.Stage);
-            w.WriteNumber("best_ms", Math.Round(r.BestMs, 2));
-            w.WriteNumber("median_ms", Math.Round(r.MedianMs, 2));
-            w.WriteNumber("cpu_ms", Math.Round(r.CpuMs, 2));
-            w.WriteNumber("timed_runs", r.Runs);
-            w.WriteString("note", r.Note);
-            w.WriteEndObject();
-        }
+        foreach (var r in results) BenchJson.WriteStage(w, r);
         w.WriteEndArray();
         w.WriteEndObject();
     }

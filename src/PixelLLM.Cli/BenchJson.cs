@@ -3,7 +3,7 @@ using PixelLLM.Runtime;
 
 namespace PixelLLM.Cli;
 
-/// <summary>The run description every bench JSON starts with, so the caption and dense-captioning benches stay comparable.</summary>
+/// <summary>The run description and stage rows every bench JSON is made of, so the caption and dense-captioning benches stay comparable.</summary>
 internal static class BenchJson
 {
     internal static void WriteRunHeader(Utf8JsonWriter w, string config, string backend, DType weights, int runs, int seed,
@@ -19,5 +19,19 @@ internal static class BenchJson
         w.WriteString("load_average_before", loadBefore);
         w.WriteString("load_average_after", loadAfter);
         w.WriteNumber("peak_resident_bytes", peakResidentBytes);
+    }
+
+    /// <summary>One timed stage as an object; <paramref name="key"/> (the stage's short name) first when given.</summary>
+    internal static void WriteStage(Utf8JsonWriter w, StageTiming r, string? key = null)
+    {
+        w.WriteStartObject();
+        if (key is not null) w.WriteString("key", key);
+        w.WriteString("stage", r.Stage);
+        w.WriteNumber("best_ms", Math.Round(r.BestMs, 2));
+        w.WriteNumber("median_ms", Math.Round(r.MedianMs, 2));
+        w.WriteNumber("cpu_ms", Math.Round(r.CpuMs, 2));
+        w.WriteNumber("timed_runs", r.Runs);
+        w.WriteString("note", r.Note);
+        w.WriteEndObject();
     }
 }

@@ -25,7 +25,7 @@ internal sealed class DenseCaptionBench : IDisposable
     private readonly PixelLlm model;
     private readonly HostTensor image;
     private readonly int[] context;
-    private readonly Dictionary<string, GraphExecutor> graphs = new(StringComparer.Ordinal);
+    private readonly CompiledGraphs graphs = new();
 
     public DenseCaptionBench(PixelLlmConfig config, DType weightType, int seed, IBackend backend, int? boxes)
     {
@@ -75,7 +75,7 @@ internal sealed class DenseCaptionBench : IDisposable
         int n = boxes.Shape[0];
         var tokens = PixelLlmPrompts.Encode(boxes, Weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"),
             Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset);
-        var exec = Compiled($"adapter.{n}", g =>
+        var exec = graphs.GetOrBuild(backend, $"adapter.{n}", g =>
         {
             int grid = Config.FusedGrid, e = Config.PromptEmbedDim;
             var encoder = new ParamScope(g, Weights, "sam.prompt_encoder");
@@ -99,7 +99,7 @@ internal sealed class DenseCaptionBench : IDisposable
         int n = visual.Shape[0], k = visual.Shape[1], lc = context.Length;
         var rows = Enumerable.Repeat(context, n).ToArray();
         var valid = PixelLlmTokens.EncoderValid(rows, k);
-        var exec = Compiled($"t5-encoder.{n}", g => g.Output("encoded", PixelLlmText.Encode(new ParamScope(g, Weights, "t5"), Config.T5,
+        var exec = graphs.GetOrBuild(backend, $"t5-encoder.{n}", g => g.Output("encoded", PixelLlmText.Encode(new ParamScope(g, Weights, "t5"), Config.T5,
             g.Input("visual", DType.F32, n, k, Config.T5.DModel), g.Input("context", DType.I32, n, lc), g.Input("mask", DType.U8, n, 1, k + lc, k + lc))));
         exec.SetInput("visual", visual);
         exec.SetInput<int>("context", rows.SelectMany(r => r).ToArray());
@@ -130,18 +130,9 @@ internal sealed class DenseCaptionBench : IDisposable
         return (result, wall, (process.TotalProcessorTime - cpuStart).TotalMilliseconds);
     }
 
-    private GraphExecutor Compiled(string key, Action<Graph> build)
-    {
-        if (graphs.TryGetValue(key, out var exec)) return exec;
-        var g = new Graph();
-        build(g);
-        return graphs[key] = new GraphExecutor(g, backend);
-    }
-
     public void Dispose()
     {
-        foreach (var e in graphs.Values) e.Dispose();
-        graphs.Clear();
+        graphs.Dispose();
         Captioner.Dispose();
         model.Dispose();
     }

@@ -129,18 +129,7 @@ internal static class DenseCaptionBenchRun
         w.WriteNumber("request_ms", Math.Round(requestMs, 2));
         w.WriteBoolean("slot0_batched_equals_single", result.SlotZeroMatchesSingle);
         w.WriteStartArray("stages");
-        foreach (var (r, key) in result.Stages.Zip(StageKeys))
-        {
-            w.WriteStartObject();
-            w.WriteString("key", key);
-            w.WriteString("stage", r.Stage);
-            w.WriteNumber("best_ms", Math.Round(r.BestMs, 2));
-            w.WriteNumber("median_ms", Math.Round(r.MedianMs, 2));
-            w.WriteNumber("cpu_ms", Math.Round(r.CpuMs, 2));
-            w.WriteNumber("timed_runs", r.Runs);
-            w.WriteString("note", r.Note);
-            w.WriteEndObject();
-        }
+        foreach (var (r, key) in result.Stages.Zip(StageKeys)) BenchJson.WriteStage(w, r, key);
         w.WriteEndArray();
         w.WriteEndObject();
     }

@@ -22,7 +22,7 @@ public sealed class PixelLlm : IDisposable
 {
     private readonly IWeightSource weights;
     private readonly IBackend backend;
-    private readonly Dictionary<string, GraphExecutor> graphs = new(StringComparer.Ordinal);
+    private readonly CompiledGraphs graphs = new();
     private readonly IPixelLlmTextModel text;
 
     private IDisposable? ownedFile;
@@ -97,7 +97,7 @@ public sealed class PixelLlm : IDisposable
     public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null)
     {
         var canvas = ImagePreprocess.ToCanvas(image, Config.Canvas);
-        var exec = Compiled("vision", BuildVision);
+        var exec = graphs.GetOrBuild(backend, "vision", BuildVision);
         exec.SetInput("pixels", canvas.Pixels);
         exec.SetInput("padding_mask", canvas.PaddingMask);
         exec.Run();
@@ -126,7 +126,7 @@ public sealed class PixelLlm : IDisposable
         var tokens = PixelLlmPrompts.Encode(boxes, gaussian, Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset);
         var valid = PixelLlmTokens.EncoderValid(context, Config.Adapter.NumOutputs);
 
-        var exec = Compiled($"prompts.{n}x{lc}", g => BuildPrompts(g, n, lc, tokens.Slots.Shape[1]));
+        var exec = graphs.GetOrBuild(backend, $"prompts.{n}x{lc}", g => BuildPrompts(g, n, lc, tokens.Slots.Shape[1]));
         exec.SetInput("fused", fused);
         exec.SetInput("sparse_features", tokens.Features);
         exec.SetInput("sparse_slots", tokens.Slots);
@@ -194,7 +194,7 @@ public sealed class PixelLlm : IDisposable
     {
         var head = Config.PointHead ?? throw new InvalidOperationException("this PixelLLM has no point head");
         int n = textFeatures.Shape[0], l = textFeatures.Shape[1];
-        var exec = Compiled($"points.{n}x{l}", g =>
+        var exec = graphs.GetOrBuild(backend, $"points.{n}x{l}", g =>
         {
             var (coords, logits) = PointHead.Build(new ParamScope(g, weights, "point_head"), head, g.Input("text_feats", DType.F32, n, l, Config.TextWidth));
             g.Output("coords", coords);
@@ -254,18 +254,9 @@ public sealed class PixelLlm : IDisposable
         text.BuildPrompts(g, adapter, g.Input("context", DType.I32, n, contextLength));
     }
 
-    private GraphExecutor Compiled(string key, Action<Graph> build)
-    {
-        if (graphs.TryGetValue(key, out var exec)) return exec;
-        var g = new Graph();
-        build(g);
-        return graphs[key] = new GraphExecutor(g, backend);
-    }
-
     public void Dispose()
     {
-        foreach (var e in graphs.Values) e.Dispose();
-        graphs.Clear();
+        graphs.Dispose();
         text.Dispose();
         ownedFile?.Dispose();
         ownedFile = null;

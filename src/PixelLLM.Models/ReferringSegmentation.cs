@@ -22,7 +22,7 @@ public sealed class ReferringSegmentation : IDisposable
     private readonly MaskBranchConfig branch;
     private readonly IWeightSource weights;
     private readonly IBackend backend;
-    private readonly Dictionary<string, GraphExecutor> graphs = new(StringComparer.Ordinal);
+    private readonly CompiledGraphs graphs = new();
     private const string GaussianName = "sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix";
 
     /// <summary>The referring-expression decoding of the refseg configs (spec §8.2): beam 3, 1 per node, alpha 0.6.</summary>
@@ -81,7 +81,7 @@ public sealed class ReferringSegmentation : IDisposable
         var corners = SparsePrompts.Encode(gaussian, prompt.InputHeight, prompt.InputWidth, null, null,
             HostTensor.FromArray(boxes.SelectMany(b => b).ToArray(), n, 4))!;
 
-        var exec = Compiled($"masks.{n}x{visual.Shape[1]}x{l}.{hs}x{ws}", g => Build(g, prompt, sam.Desc, visual.Desc, textFeatures.Desc));
+        var exec = graphs.GetOrBuild(backend, $"masks.{n}x{visual.Shape[1]}x{l}.{hs}x{ws}", g => Build(g, prompt, sam.Desc, visual.Desc, textFeatures.Desc));
         exec.SetInput("sam", sam);
         exec.SetInput("visual", visual);
         exec.SetInput("text", textFeatures);
@@ -129,17 +129,8 @@ public sealed class ReferringSegmentation : IDisposable
         return new PromptEncoderConfig(channels, height, width, branch.PreprocessHeight, branch.PreprocessWidth, MaskInChans: 16);
     }
 
-    private GraphExecutor Compiled(string key, Action<Graph> build)
-    {
-        if (graphs.TryGetValue(key, out var exec)) return exec;
-        var g = new Graph();
-        build(g);
-        return graphs[key] = new GraphExecutor(g, backend);
-    }
-
     public void Dispose()
     {
-        foreach (var e in graphs.Values) e.Dispose();
-        graphs.Clear();
+        graphs.Dispose();
     }
 }

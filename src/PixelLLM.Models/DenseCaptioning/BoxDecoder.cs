@@ -16,7 +16,7 @@ namespace PixelLLM.Models.DenseCaptioning;
 /// </summary>
 public sealed class BoxDecoder(BoxDecoderConfig config, IWeightSource weights, IBackend backend, int canvas) : IDisposable
 {
-    private readonly Dictionary<string, GraphExecutor> graphs = new(StringComparer.Ordinal);
+    private readonly CompiledGraphs graphs = new();
 
     public BoxDecoderConfig Config { get; } = config;
 
@@ -25,7 +25,7 @@ public sealed class BoxDecoder(BoxDecoderConfig config, IWeightSource weights, I
     {
         if (fused.Shape.Rank != 4 || fused.Shape[0] != 1) throw new InvalidInputException($"box decoder: fused features must be (1, G, G, C), got {fused.Desc}");
         int levelsCount = Config.Strides.Count;
-        var features = Compiled($"features.{fused.Shape}", g => BuildFeatures(g, fused.Shape.ToArray()));
+        var features = graphs.GetOrBuild(backend, $"features.{fused.Shape}", g => BuildFeatures(g, fused.Shape.ToArray()));
         features.SetInput("fused", fused);
         features.Run();
         var pyramid = new HostTensor[levelsCount];
@@ -45,7 +45,7 @@ public sealed class BoxDecoder(BoxDecoderConfig config, IWeightSource weights, I
         var proposals = CenterNetProposals.Select(levels, Config, canvas);
         var (roiLevels, levelBoxes) = RoiLevels.Assign(proposals.Boxes, Config);
         int n = proposals.Count;
-        var roi = Compiled($"roi.{n}." + string.Join(",", pyramid.Select(p => p.Shape.ToString())), g => BuildRoi(g, n, pyramid));
+        var roi = graphs.GetOrBuild(backend, $"roi.{n}." + string.Join(",", pyramid.Select(p => p.Shape.ToString())), g => BuildRoi(g, n, pyramid));
         roi.SetInput<float>("level_boxes", levelBoxes);
         roi.SetInput<int>("level_ids", roiLevels.Select(l => l - Config.MinLevel).ToArray());
         for (int l = 0; l < levelsCount; l++) roi.SetInput($"p{l}", pyramid[l]);
@@ -85,17 +85,8 @@ public sealed class BoxDecoder(BoxDecoderConfig config, IWeightSource weights, I
         g.Output("mid.roi.box_deltas", deltas);
     }
 
-    private GraphExecutor Compiled(string key, Action<Graph> build)
-    {
-        if (graphs.TryGetValue(key, out var exec)) return exec;
-        var g = new Graph();
-        build(g);
-        return graphs[key] = new GraphExecutor(g, backend);
-    }
-
     public void Dispose()
     {
-        foreach (var e in graphs.Values) e.Dispose();
-        graphs.Clear();
+        graphs.Dispose();
     }
 }
