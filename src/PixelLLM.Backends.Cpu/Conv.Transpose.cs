@@ -9,7 +9,7 @@ namespace PixelLLM.Backends.Cpu;
 /// </summary>
 internal static unsafe partial class Conv
 {
-    public static void ConvTranspose2d(ConvTranspose2dOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    public static void ConvTranspose2d(ConvTranspose2dOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor input = x[0], weight = x[1];
         var g = new TransposeGeometry(input.Shape[1], input.Shape[2], weight.Shape[1], weight.Shape[2], weight.Shape[3],
@@ -47,7 +47,7 @@ internal static unsafe partial class Conv
         {
             int count = (int)Math.Min(chunk, rows - start);
             GemmDriver.Run(new GemmProblem(count, n, cin, MatrixView.RowMajor(src + start * cin, cin),
-                MatrixView.RowMajor(w, n), taps, n, 1f, tapBias));
+                MatrixView.RowMajor(w, n), taps, n, 1f, tapBias) { Float64 = float64 });
             var scatter = new TapScatter(g, taps, dst, start, assign: tiles);
             if (disjoint && (long)count * n >= ScatterParallelFloats)
                 Parallel.For(0, (count + ScatterBlock - 1) / ScatterBlock,

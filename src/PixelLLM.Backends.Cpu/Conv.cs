@@ -8,7 +8,7 @@ namespace PixelLLM.Backends.Cpu;
 /// </summary>
 internal static unsafe partial class Conv
 {
-    public static void Conv2d(Conv2dOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    public static void Conv2d(Conv2dOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor input = x[0], weight = x[1];
         var g = new ConvGeometry(input.Shape[0], input.Shape[1], input.Shape[2], input.Shape[3], weight.Shape[2], weight.Shape[3],
@@ -23,7 +23,7 @@ internal static unsafe partial class Conv
         if (g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0)
         {
             GemmDriver.Run(new GemmProblem(checked((int)rows), cout, depth,
-                MatrixView.RowMajor(src, depth), MatrixView.Transposed(weight.F32Ptr, depth), dst, cout, 1f, bias));
+                MatrixView.RowMajor(src, depth), MatrixView.Transposed(weight.F32Ptr, depth), dst, cout, 1f, bias) { Float64 = float64 });
             return;
         }
 
@@ -36,7 +36,7 @@ internal static unsafe partial class Conv
             int count = (int)Math.Min(chunk, rows - start);
             Im2Col(src, g, start, count, columns);
             GemmDriver.Run(new GemmProblem(count, cout, depth, MatrixView.RowMajor(columns, depth),
-                MatrixView.Transposed(w, depth), dst + start * cout, cout, 1f, bias));
+                MatrixView.Transposed(w, depth), dst + start * cout, cout, 1f, bias) { Float64 = float64 });
         }
     }
 

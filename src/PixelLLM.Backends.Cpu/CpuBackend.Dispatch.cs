@@ -5,15 +5,15 @@ namespace PixelLLM.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    /// <summary>The one place that maps every op to its CPU kernel.</summary>
-    internal static void Dispatch(Op op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    /// <summary>The one place that maps every op to its CPU kernel; <paramref name="float64Gemm"/>: GEMMs accumulate in float64.</summary>
+    internal static void Dispatch(Op op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64Gemm = false)
     {
         switch (op)
         {
-            case MatMulOp o: Gemm.MatMul(o, x, y); break;
-            case LinearOp o: Gemm.Linear(o, x, y); break;
-            case Conv2dOp o: Conv.Conv2d(o, x, y); break;
-            case ConvTranspose2dOp o: Conv.ConvTranspose2d(o, x, y); break;
+            case MatMulOp o: Gemm.MatMul(o, x, y, float64Gemm); break;
+            case LinearOp o: Gemm.Linear(o, x, y, float64Gemm); break;
+            case Conv2dOp o: Conv.Conv2d(o, x, y, float64Gemm); break;
+            case ConvTranspose2dOp o: Conv.ConvTranspose2d(o, x, y, float64Gemm); break;
             case LayerNormOp o: Norms.LayerNorm(o, x, y); break;
             case LayerNorm2dOp o: Norms.LayerNorm2d(o, x, y); break;
             case RmsNormOp o: Norms.RmsNorm(o, x, y); break;

@@ -13,14 +13,23 @@ public sealed unsafe partial class CpuBackend : IBackend
     private readonly Dictionary<HostTensor, CpuBuffer> weights = new(ReferenceEqualityComparer.Instance);
     private readonly object gate = new();
 
-    /// <summary>A backend whose arenas and state buffers may take at most <paramref name="workingMemoryLimitBytes"/> bytes (0 = unlimited).</summary>
-    public CpuBackend(long workingMemoryLimitBytes = 0) =>
+    /// <summary>
+    /// A backend whose arenas and state buffers may take at most <paramref name="workingMemoryLimitBytes"/> bytes
+    /// (0 = unlimited), with GEMMs and convolutions accumulating as <paramref name="accumulation"/> says.
+    /// </summary>
+    public CpuBackend(long workingMemoryLimitBytes = 0, CpuAccumulation accumulation = CpuAccumulation.Float32)
+    {
         Budget = new AllocationBudget(workingMemoryLimitBytes, "cpu backend working memory");
+        Accumulation = accumulation;
+    }
+
+    /// <summary>How MatMul, Linear and the convolutions sum their products.</summary>
+    public CpuAccumulation Accumulation { get; }
 
     /// <summary>What <see cref="Allocate"/> has handed out and may hand out (weights used in place are not counted).</summary>
     public AllocationBudget Budget { get; }
 
-    public string Name => "cpu";
+    public string Name => Accumulation == CpuAccumulation.Float64 ? "cpu-f64" : "cpu";
 
     /// <summary>An aligned host block; over the budget or when the host refuses it, <see cref="OutOfBackendMemoryException"/>.</summary>
     public IBackendBuffer Allocate(long bytes) => new CpuBuffer(bytes, Budget);
@@ -54,7 +63,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         var list = new CpuTensorList();
         Span<CpuTensor> x = inputs.Length <= 8 ? ((Span<CpuTensor>)list)[..inputs.Length] : new CpuTensor[inputs.Length];
         for (int i = 0; i < inputs.Length; i++) x[i] = new CpuTensor(Ptr(inputs[i]), inputs[i].Desc);
-        Dispatch(node.Op, x, new CpuTensor(Ptr(output), output.Desc));
+        Dispatch(node.Op, x, new CpuTensor(Ptr(output), output.Desc), Accumulation == CpuAccumulation.Float64);
         Interlocked.Increment(ref executed);
     }
 

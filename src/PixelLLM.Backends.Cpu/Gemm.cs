@@ -6,7 +6,7 @@ namespace PixelLLM.Backends.Cpu;
 /// <summary>MatMul and Linear: operand layout and batching; the arithmetic is in <see cref="GemmDriver"/>.</summary>
 internal static unsafe class Gemm
 {
-    public static void MatMul(MatMulOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    public static void MatMul(MatMulOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor a = x[0], b = x[1];
         int m = y.Shape[-2], n = y.Shape[-1], k = op.TransA ? a.Shape[-2] : a.Shape[-1];
@@ -22,7 +22,7 @@ internal static unsafe class Gemm
         // One B shared by a full batch of row-major A: the batch is just more rows of one bigger GEMM.
         if (bBatch.ElementCount == 1 && aBatch.ElementCount == count && !op.TransA)
         {
-            GemmDriver.Run(new GemmProblem(checked((int)(count * m)), n, k, AView(0), BView(0), cPtr, n, op.Alpha));
+            GemmDriver.Run(new GemmProblem(checked((int)(count * m)), n, k, AView(0), BView(0), cPtr, n, op.Alpha) { Float64 = float64 });
             return;
         }
 
@@ -39,7 +39,7 @@ internal static unsafe class Gemm
                 aOffset += i * aStrides[d];
                 bOffset += i * bStrides[d];
             }
-            return new GemmProblem(m, n, k, AView(aOffset * aSize), BView(bOffset * bSize), cPtr + index * cSize, n, op.Alpha);
+            return new GemmProblem(m, n, k, AView(aOffset * aSize), BView(bOffset * bSize), cPtr + index * cSize, n, op.Alpha) { Float64 = float64 };
         }
 
         // Many small products (e.g. per-head attention maths): one whole product per thread beats splitting each.
@@ -50,7 +50,7 @@ internal static unsafe class Gemm
             for (long i = 0; i < count; i++) GemmDriver.Run(At(i));
     }
 
-    public static void Linear(LinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    public static void Linear(LinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor input = x[0], weight = x[1];
         int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
@@ -58,11 +58,11 @@ internal static unsafe class Gemm
         float* bias = op.HasBias ? x[2].F32Ptr : null;
         if (weight.Desc.DType == DType.BF16)
         {
-            LinearBf16.Run(input.F32Ptr, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, y.F32Ptr);
+            LinearBf16.Run(input.F32Ptr, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, y.F32Ptr, float64);
             return;
         }
         // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
         GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
-            MatrixView.RowMajor(input.F32Ptr, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias));
+            MatrixView.RowMajor(input.F32Ptr, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias) { Float64 = float64 });
     }
 }

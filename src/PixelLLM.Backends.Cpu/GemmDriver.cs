@@ -27,6 +27,11 @@ internal static unsafe class GemmDriver
             FillWithBias(p);
             return;
         }
+        if (p.Float64)
+        {
+            GemmFloat64.Run(p, allowParallel);
+            return;
+        }
         var path = ChoosePath(p);
         int threads = allowParallel && p.MultiplyAdds >= ParallelThreshold ? Environment.ProcessorCount : 1;
         // Dot products pack nothing, so finer blocks cost nothing and let a thread that got more CPU time do more.

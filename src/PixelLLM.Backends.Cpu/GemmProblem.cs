@@ -28,6 +28,8 @@ internal unsafe struct GemmProblem
     public float* C;
     public nint Ldc;
     public float* Bias;
+    /// <summary>Accumulate in float64 (<see cref="GemmFloat64"/>) instead of the float32 micro-kernels.</summary>
+    public bool Float64;
 
     public GemmProblem(int m, int n, int k, MatrixView a, MatrixView b, float* c, nint ldc, float alpha = 1f, float* bias = null)
     {

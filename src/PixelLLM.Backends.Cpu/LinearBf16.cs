@@ -11,12 +11,15 @@ internal static unsafe class LinearBf16
     private const int WidenBlock = 128;          // weight rows widened at once: 128 × In floats of scratch per thread
     private const int DotBlocksPerThread = 8;
 
-    /// <summary>y (rows × n) = x (rows × k) · wᵀ + bias, w (n × k) bf16 row-major; bias may be null.</summary>
-    public static void Run(float* x, int rows, ushort* w, int n, int k, float* bias, float* y)
+    /// <summary>
+    /// y (rows × n) = x (rows × k) · wᵀ + bias, w (n × k) bf16 row-major; bias may be null. With
+    /// <paramref name="float64"/> every row goes through the widened weights and the float64 GEMM.
+    /// </summary>
+    public static void Run(float* x, int rows, ushort* w, int n, int k, float* bias, float* y, bool float64 = false)
     {
         if (rows == 0 || n == 0) return;
-        if (rows <= GemmDriver.SmallM) Dots(x, rows, w, n, k, bias, y);
-        else Widened(x, rows, w, n, k, bias, y);
+        if (rows <= GemmDriver.SmallM && !float64) Dots(x, rows, w, n, k, bias, y);
+        else Widened(x, rows, w, n, k, bias, y, float64);
     }
 
     private static void Dots(float* x, int rows, ushort* w, int n, int k, float* bias, float* y)
@@ -52,10 +55,10 @@ internal static unsafe class LinearBf16
             }
     }
 
-    private static void Widened(float* x, int rows, ushort* w, int n, int k, float* bias, float* y)
+    private static void Widened(float* x, int rows, ushort* w, int n, int k, float* bias, float* y, bool float64)
     {
         int blocks = (n + WidenBlock - 1) / WidenBlock;
-        var whole = new GemmProblem(rows, n, k, MatrixView.RowMajor(x, k), default, y, n, 1f, bias);
+        var whole = new GemmProblem(rows, n, k, MatrixView.RowMajor(x, k), default, y, n, 1f, bias) { Float64 = float64 };
         void Block(int b)
         {
             int start = b * WidenBlock, count = Math.Min(WidenBlock, n - start);

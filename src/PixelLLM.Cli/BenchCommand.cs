@@ -16,7 +16,7 @@ internal static class BenchCommand
     {
         var config = new Option<string>("--config") { Description = $"model configuration: {string.Join(", ", BenchConfigs.Names)}", Required = true };
         var random = new Option<bool>("--random-weights") { Description = "seeded random weights (the only source the bench takes for now)" };
-        var backend = new Option<string>("--backend") { Description = "cpu (default) or cuda", DefaultValueFactory = _ => "cpu" };
+        var backend = new Option<string>("--backend") { Description = "cpu (default), cpu-f64 (GEMMs summed in float64; slower) or cuda", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string>("--dtype") { Description = "f32 (default) or bf16: weight matrices on the CPU (f32 compute); every float tensor (weights and activations, f32 accumulation) on CUDA", DefaultValueFactory = _ => "f32" };
         var runs = new Option<int>("--runs") { Description = "timed runs per stage after one warm-up (default 3)", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { Description = "weight and input seed (default 1)", DefaultValueFactory = _ => 1 };

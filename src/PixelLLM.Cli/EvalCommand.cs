@@ -21,7 +21,7 @@ internal static class EvalCommand
         var model = new Option<string?>("--model") { Description = "model directory (default: models/default under the repository root, or $PIXELLLM_MODEL)" };
         var limit = new Option<int?>("--limit") { Description = "score only the first N scenes" };
         var json = new Option<string?>("--json") { Description = "also write the numbers as JSON to this file" };
-        var backend = new Option<string>("--backend") { Description = "cpu (default) or cuda", DefaultValueFactory = _ => "cpu" };
+        var backend = new Option<string>("--backend") { Description = "cpu (default), cpu-f64 (GEMMs summed in float64; slower) or cuda", DefaultValueFactory = _ => "cpu" };
         var command = new Command("eval", "Held-out metrics on a synthetic scene set (trace hit rate, referring P@0.5, mask IoU, region captions)");
         foreach (var o in new Option[] { task, data, model, limit, json, backend }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Guard(() => Run(new EvalArgs(parse.GetValue(task)!, parse.GetValue(data)!, parse.GetValue(model),

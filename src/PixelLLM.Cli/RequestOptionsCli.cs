@@ -12,7 +12,7 @@ internal sealed class RequestOptionsCli
 {
     public Argument<string> Image { get; } = new("image") { Description = "a PNG or JPEG image" };
     public Option<string?> Model { get; } = new("--model") { Description = "model directory (default: models/default under the repository root, or $PIXELLLM_MODEL)" };
-    public Option<string> Backend { get; } = new("--backend") { Description = "cpu (default) or cuda", DefaultValueFactory = _ => "cpu" };
+    public Option<string> Backend { get; } = new("--backend") { Description = "cpu (default), cpu-f64 (GEMMs summed in float64; slower) or cuda", DefaultValueFactory = _ => "cpu" };
     public Option<string?> Json { get; } = new("--json") { Description = "write the result as JSON to this file (schema in the README)" };
     public Option<string?> Overlay { get; } = new("--overlay") { Description = "write a PNG of the image with the trace, boxes and text drawn on it" };
     public Option<string?> Dump { get; } = new("--dump") { Description = "write every named intermediate (mid.*, out.*) to this .safetensors file" };
@@ -50,7 +50,8 @@ internal sealed class RequestOptionsCli
     public static ComputeBackend ParseBackend(string name) => name switch
     {
         "cpu" => ComputeBackend.Cpu,
+        "cpu-f64" => ComputeBackend.CpuFloat64,
         "cuda" => ComputeBackend.Cuda,
-        _ => throw new InvalidInputException($"--backend: unknown backend '{name}' (expected cpu or cuda)"),
+        _ => throw new InvalidInputException($"--backend: unknown backend '{name}' (expected cpu, cpu-f64 or cuda)"),
     };
 }

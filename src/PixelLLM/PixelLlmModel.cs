@@ -173,6 +173,7 @@ public sealed partial class PixelLlmModel : IDisposable
     private static IBackend CreateBackend(PixelLlmOptions options) => options.Backend switch
     {
         ComputeBackend.Cpu => new CpuBackend(options.MaxWorkingMemoryBytes),
+        ComputeBackend.CpuFloat64 => new CpuBackend(options.MaxWorkingMemoryBytes, CpuAccumulation.Float64),
         ComputeBackend.Cuda => Backends.Cuda.CudaBackend.Create(),
         var kind => throw new InvalidInputException($"unknown backend {kind}"),
     };

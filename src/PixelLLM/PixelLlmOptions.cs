@@ -6,6 +6,12 @@ public enum ComputeBackend
     /// <summary>The host CPU (f32, all cores unless <see cref="PixelLlmOptions.Threads"/> limits them).</summary>
     Cpu,
 
+    /// <summary>
+    /// The host CPU with GEMMs and convolutions accumulating in float64: several times slower, for comparing outputs with
+    /// a reference implementation at its own float32 noise floor ("cpu-f64" on the command line).
+    /// </summary>
+    CpuFloat64,
+
     /// <summary>An NVIDIA GPU (requests on one model then run one at a time).</summary>
     Cuda,
 }

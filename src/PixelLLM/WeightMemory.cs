@@ -38,7 +38,7 @@ internal sealed record WeightMemory(long MappedBytes, long MaterialisedBytes)
     /// Bytes that must fit in available host memory: on the CPU every weight stays in use; a GPU backend uploads the weights,
     /// so only the materialised host copies stay (the mapped pages are read once and can be dropped).
     /// </summary>
-    public long RequiredBytes(ComputeBackend backend) => backend == ComputeBackend.Cpu ? MappedBytes + MaterialisedBytes : MaterialisedBytes;
+    public long RequiredBytes(ComputeBackend backend) => backend is ComputeBackend.Cpu or ComputeBackend.CpuFloat64 ? MappedBytes + MaterialisedBytes : MaterialisedBytes;
 
     /// <summary>"1.2 GiB mapped f32 used in place + 0.3 GiB materialised f32 copies".</summary>
     public string Describe() =>

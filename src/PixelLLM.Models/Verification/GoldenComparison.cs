@@ -52,7 +52,7 @@ public static class GoldenComparison
         var b = reference.ToFloatArray();
         bool exact = !reference.DType.IsFloat();
         double maxAbs = 0, maxRel = 0, worst = 0;
-        int mismatches = 0, flips = 0;
+        int mismatches = 0, flips = 0, worstAt = -1;
         for (int i = 0; i < a.Length; i++)
         {
             double d = Math.Abs((double)a[i] - b[i]);
@@ -63,12 +63,19 @@ public static class GoldenComparison
             double limit = exact ? 0 : tol.Atol + tol.Rtol * Math.Abs(b[i]);
             double ratio = limit == 0 ? (d == 0 ? 0 : double.PositiveInfinity) : d / limit;
             if (ratio > 1 && flipAllowed is not null && flipAllowed[i]) { flips++; continue; }
-            worst = Math.Max(worst, ratio);
+            if (ratio > worst) (worst, worstAt) = (ratio, i);
             if (ratio > 1) mismatches++;
         }
-        string note = mismatches > 0 ? $"{mismatches} of {a.Length} elements out of tolerance"
+        string note = mismatches > 0 ? $"{mismatches} of {a.Length} elements out of tolerance, worst at {IndexText(reference.Shape, worstAt)}: {a[worstAt]:G7} vs {b[worstAt]:G7}"
             : flips > 0 ? $"{flips} allowed near-tie flips" : exact ? "exact" : "";
         return new TensorCheck(name, reference.Shape.ToString(), maxAbs, maxRel, worst, mismatches == 0, note);
+    }
+
+    private static string IndexText(Shape shape, int flat)
+    {
+        var index = new int[shape.Rank];
+        for (int d = shape.Rank - 1; d >= 0; d--) (index[d], flat) = (flat % shape[d], flat / shape[d]);
+        return "[" + string.Join(", ", index) + "]";
     }
 
     private static bool[]? AllowedFlips(GoldenCase golden, string name, HostTensor reference, Tolerance tol)

@@ -16,9 +16,9 @@ internal static class GoldenCaseAssert
         return data;
     }
 
-    public static VerifyReport Passes(string component, string caseName)
+    public static VerifyReport Passes(string component, string caseName, CpuAccumulation accumulation = CpuAccumulation.Float32)
     {
-        using var backend = new CpuBackend();
+        using var backend = new CpuBackend(accumulation: accumulation);
         var report = GoldenVerifier.Verify(Path.Combine(Golden.Root, component, caseName), backend);
         var failed = report.Checks.Where(c => !c.Passed).ToList();
         Assert.True(report.Checks.Count > 0, $"{component}/{caseName}: nothing compared");
