@@ -1,11 +1,13 @@
-// GEMV for few rows: y (rows, N) = x (rows, K) · W (N, K)ᵀ [+ bias (N)], rows ≤ R ∈ {1, 2, 4, 8}. This is the decode
+// GEMV for few rows: y (rows, N) = x (rows, K) · W (N, K)ᵀ [+ bias (N)] [+ residual (rows, N)], rows ≤ R ∈ {1, 2, 4, 8}. This is the decode
 // step's Linear (one token per beam), where cuBLAS's M = 1 GEMM reaches a fraction of the memory bandwidth: the whole
 // cost is streaming W once, so one pass over each weight row serves every input row.
 // Layout: one warp per output column; lanes stride K with 16-byte loads of W (8 bf16/f16 or 4 f32) when K is a multiple
 // of that and both x and W are 16-byte aligned, scalar loads otherwise; GEMV_UNROLL loads in flight per lane before
 // any arithmetic. x is re-read per column through L1 (every warp of the SM reads the same few KB). fp32 accumulation,
-// one warp reduction per row, one rounding to the storage type after the bias.
-// Launch: grid = (ceil(N / GEMV_WARPS), 1, 1), block = (32·GEMV_WARPS, 1, 1); bias may be null.
+// one warp reduction per row, one rounding to the storage type after the bias and the residual (the skip connection
+// of a decode step's output projections, added here instead of in a separate launch).
+// Launch: grid = (ceil(N / GEMV_WARPS), 1, 1), block = (32·GEMV_WARPS, 1, 1); bias and residual may be null; residual
+// may be y itself (each element is read before it is written, by the same lane).
 #include "prelude.cuh"
 
 #define GEMV_WARPS 4
@@ -45,8 +47,8 @@ PXL_DEVICE void unpack(const pxl_vec16& v, float* out, half)
 }
 
 template <typename T, int R>
-PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y,
-                     i32 rows, i32 n, i32 k)
+PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* residual,
+                     T* y, i32 rows, i32 n, i32 k)
 {
     constexpr int E = 16 / sizeof(T); // elements per vector load
     const i32 lane = threadIdx.x & 31;
@@ -112,15 +114,19 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     {
         if (r >= rows) continue; // uniform across the warp, so the shuffles stay converged
         const float sum = warp_sum(acc[r]);
-        if (lane == 0) y[(i64)r * n + col] = from_float<T>(sum + b);
+        if (lane == 0)
+        {
+            const i64 at = (i64)r * n + col;
+            y[at] = from_float<T>(residual ? sum + b + to_float(residual[at]) : sum + b);
+        }
     }
 }
 
 #define PXL_GEMV(suffix, T, R)                                                                                      \
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_##suffix##_r##R(                              \
-        const T* x, const T* w, const T* bias, T* y, i32 rows, i32 n, i32 k)                                        \
+        const T* x, const T* w, const T* bias, const T* residual, T* y, i32 rows, i32 n, i32 k)                     \
     {                                                                                                               \
-        gemv<T, R>(x, w, bias, y, rows, n, k);                                                                      \
+        gemv<T, R>(x, w, bias, residual, y, rows, n, k);                                                            \
     }
 
 #define PXL_GEMV_ALL_ROWS(suffix, T) PXL_GEMV(suffix, T, 1) PXL_GEMV(suffix, T, 2) PXL_GEMV(suffix, T, 4) PXL_GEMV(suffix, T, 8)

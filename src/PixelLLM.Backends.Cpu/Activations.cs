@@ -75,6 +75,12 @@ internal static class Activations
         public Vector256<float> Apply(Vector256<float> gate, Vector256<float> x) => gate * x / (Vector256<float>.One + Vector256.Exp(-gate));
     }
 
+    /// <summary>gelu_tanh(gate)·x: the same GELU as <see cref="UnaryKind.GeluTanh"/>, so the fusion changes no bit.</summary>
+    internal readonly struct GeGlu : IVectorFunc2
+    {
+        public Vector256<float> Apply(Vector256<float> gate, Vector256<float> x) => new GeluTanh().Apply(gate) * x;
+    }
+
     /// <summary>x·scale + shift.</summary>
     internal readonly struct Affine(float scale, float shift) : IVectorFunc
     {

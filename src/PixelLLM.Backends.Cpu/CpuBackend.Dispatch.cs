@@ -22,6 +22,7 @@ public sealed partial class CpuBackend
             case BinaryOp o: Elementwise.Binary(o, x, y); break;
             case ScaleOp o: Elementwise.Scale(o, x, y); break;
             case SwiGluOp o: Elementwise.SwiGlu(o, x, y); break;
+            case GeGluOp o: Elementwise.GeGlu(o, x, y); break;
             case CastOp o: Elementwise.Cast(o, x, y); break;
             case SoftmaxOp o: Reduce.Softmax(o, x, y); break;
             case LogSoftmaxOp o: Reduce.LogSoftmax(o, x, y); break;

@@ -14,6 +14,9 @@ internal static partial class Elementwise
     public static void SwiGlu(SwiGluOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) =>
         FloatTensorMap.Run("SwiGlu", new VectorFunc2<Activations.SwiGlu>(default), x[0], x[1], y);
 
+    public static void GeGlu(GeGluOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) =>
+        FloatTensorMap.Run("GeGlu", new VectorFunc2<Activations.GeGlu>(default), x[0], x[1], y);
+
     private readonly struct UnaryFunc(UnaryKind kind) : IFloatSpanFunc
     {
         public void Apply(ReadOnlySpan<float> x, Span<float> y) => Activations.Apply(kind, x, y);

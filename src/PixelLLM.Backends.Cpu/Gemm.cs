@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Ops;
 
@@ -57,12 +58,16 @@ internal static unsafe class Gemm
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
         float* bias = op.HasBias ? x[2].F32Ptr : null;
         if (weight.Desc.DType == DType.BF16)
-        {
             LinearBf16.Run(input.F32Ptr, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, y.F32Ptr, float64);
-            return;
+        else
+            // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
+            GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
+                MatrixView.RowMajor(input.F32Ptr, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias) { Float64 = float64 });
+        // After the product, not folded into C's start: the same roundings as a separate Add, so fusing changes no bit.
+        if (op.HasResidual)
+        {
+            var output = new Span<float>(y.F32Ptr, checked((int)y.Desc.ElementCount));
+            TensorPrimitives.Add(output, new ReadOnlySpan<float>(x[^1].F32Ptr, output.Length), output);
         }
-        // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
-        GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
-            MatrixView.RowMajor(input.F32Ptr, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias) { Float64 = float64 });
     }
 }

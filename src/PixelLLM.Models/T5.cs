@@ -35,8 +35,8 @@ public static class T5
         for (int i = 0; i < c.NumLayers; i++)
         {
             var block = stack.Sub($"block.{i}");
-            x = g.Add(x, T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, keyMask, causal: false));
-            x = g.Add(x, FeedForward(block.Sub("layer.1"), c, x));
+            x = T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, keyMask, causal: false);
+            x = FeedForward(block.Sub("layer.1"), c, x);
             if (i < c.NumLayers - 1) onHidden?.Invoke(i + 1, x);
         }
         x = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
@@ -59,9 +59,9 @@ public static class T5
         for (int i = 0; i < c.NumDecoderLayers; i++)
         {
             var block = stack.Sub($"block.{i}");
-            x = g.Add(x, T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, selfMask, causal: true));
-            x = g.Add(x, T5Attention.Block(block.Sub("layer.1"), "EncDecAttention", c, x, memory, null, memoryMask, causal: false));
-            x = g.Add(x, FeedForward(block.Sub("layer.2"), c, x));
+            x = T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, selfMask, causal: true);
+            x = T5Attention.Block(block.Sub("layer.1"), "EncDecAttention", c, x, memory, null, memoryMask, causal: false);
+            x = FeedForward(block.Sub("layer.2"), c, x);
             if (i < c.NumDecoderLayers - 1) onHidden?.Invoke(i + 1, x);
         }
         x = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
@@ -90,12 +90,13 @@ public static class T5
         return g.Reshape(g.Permute(perPair, 2, 0, 1), 1, c.NumHeads, queryLength, keyLength);
     }
 
+    /// <summary>x plus the gated-GELU feed-forward of its RMS norm (GeGLU in one op, the residual in wo's epilogue).</summary>
     internal static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x)
     {
         var g = layer.Graph;
         var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
         var ff = layer.Sub("DenseReluDense");
-        var gate = g.Gelu(g.Linear(n, ff["wi_0.weight"]), tanhApproximation: true);
-        return g.Linear(g.Mul(gate, g.Linear(n, ff["wi_1.weight"])), ff["wo.weight"]);
+        var hidden = g.GeGlu(g.Linear(n, ff["wi_0.weight"]), g.Linear(n, ff["wi_1.weight"]));
+        return g.Linear(hidden, ff["wo.weight"], residual: x);
     }
 }

@@ -62,11 +62,11 @@ public static class T5DecoderStep
             var block = stack.Sub($"block.{i}");
             var keys = g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner);
             var values = g.State(SelfValue(i), DType.F32, rows, maxLength, c.Inner);
-            x = g.Add(x, SelfAttention(block.Sub("layer.0"), c, x, keys, values, parents, position, bias, selfMask));
+            x = SelfAttention(block.Sub("layer.0"), c, x, keys, values, parents, position, bias, selfMask);
             var crossKeys = g.State(CrossKey(i), DType.F32, rows, memoryLength, c.Inner);
             var crossValues = g.State(CrossValue(i), DType.F32, rows, memoryLength, c.Inner);
-            x = g.Add(x, CrossAttention(block.Sub("layer.1"), c, x, crossKeys, crossValues, crossMask));
-            x = g.Add(x, T5.FeedForward(block.Sub("layer.2"), c, x));
+            x = CrossAttention(block.Sub("layer.1"), c, x, crossKeys, crossValues, crossMask);
+            x = T5.FeedForward(block.Sub("layer.2"), c, x);
         }
         var hidden = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
         g.Output(Logits, g.Reshape(T5.Logits(p, c, hidden), rows, c.VocabSize));
@@ -93,7 +93,7 @@ public static class T5DecoderStep
         var keys = g.WriteAt(keyCache, g.Linear(n, a["k.weight"]), position, axis: 1);
         var values = g.WriteAt(valueCache, g.Linear(n, a["v.weight"]), position, axis: 1);
         var o = g.Attention(g.Linear(n, a["q.weight"]), keys, values, c.NumHeads, 1f, bias, mask, causal: false, c.MaskBias);
-        return g.Linear(o, a["o.weight"]);
+        return g.Linear(o, a["o.weight"], residual: x);
     }
 
     private static Tensor CrossAttention(ParamScope layer, T5Config c, Tensor x, Tensor keys, Tensor values, Tensor mask)
@@ -102,6 +102,6 @@ public static class T5DecoderStep
         var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
         var a = layer.Sub("EncDecAttention");
         var o = g.Attention(g.Linear(n, a["q.weight"]), keys, values, c.NumHeads, 1f, null, mask, causal: false, c.MaskBias);
-        return g.Linear(o, a["o.weight"]);
+        return g.Linear(o, a["o.weight"], residual: x);
     }
 }

@@ -50,6 +50,29 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void ResidualOnFewRowsStaysOneGemvLaunch()
+    {
+        var queue = Dispatch(new LinearOp(true, true), DType.BF16, [1, 1, 2048], [2048, 2048], [2048], [1, 1, 2048]);
+        Assert.Equal(0, queue.Gemms);
+        Assert.Equal(("gemv.cu", "gemv_bf16_r1"), (queue.Launches.Single().File, queue.Launches.Single().Kernel));
+    }
+
+    [Fact]
+    public void ResidualOnManyRowsIsCublasThenBiasThenAdd()
+    {
+        var queue = Dispatch(new LinearOp(true, true), DType.F32, [40, 24], [64, 24], [64], [40, 64]);
+        Assert.Equal(1, queue.Gemms);
+        Assert.Equal(["linear.cu", "binary.cu"], queue.Launches.Select(l => l.File));
+    }
+
+    [Fact]
+    public void GeGluIsOneSwigluFileLaunch()
+    {
+        var queue = Dispatch(new GeGluOp(), DType.BF16, [1, 1, 5120], [1, 1, 5120]);
+        Assert.Equal(("swiglu.cu", "geglu_bf16"), (queue.Launches.Single().File, queue.Launches.Single().Kernel));
+    }
+
+    [Fact]
     public void PointwiseConvolutionOfFewPixelsIsAGemv()
     {
         var queue = Dispatch(new Conv2dOp(1, 1, 0, 0, true), DType.F32, [1, 1, 3, 6], [4, 6, 1, 1], [4]);

@@ -308,4 +308,18 @@ public class ElementwiseTests
         var (g, v) = (OpHarness.AsDoubles(gate), OpHarness.AsDoubles(x));
         OpHarness.AssertClose(g.Select((gi, i) => gi / (1 + Math.Exp(-gi)) * v[i]).ToArray(), y);
     }
+
+    /// <summary>GeGLU against float64, and bit-equal to the two ops it replaces (tanh GELU, then Mul).</summary>
+    [Fact]
+    public void GeGluIsTanhGeluOfGateTimesXAndEqualsTheUnfusedPair()
+    {
+        var rng = new Random(11);
+        var gate = OpHarness.Random(rng, [3, 7, 41], 6f);
+        var x = OpHarness.Random(rng, [3, 7, 41], 2f);
+        var y = OpHarness.Run(new GeGluOp(), gate, x);
+        var (g, v) = (OpHarness.AsDoubles(gate), OpHarness.AsDoubles(x));
+        OpHarness.AssertClose(g.Select((gi, i) => 0.5 * gi * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (gi + 0.044715 * gi * gi * gi))) * v[i]).ToArray(), y);
+        var unfused = OpHarness.Run(new BinaryOp(BinaryKind.Mul), OpHarness.Run(new UnaryOp(UnaryKind.GeluTanh), gate), x);
+        Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
+    }
 }

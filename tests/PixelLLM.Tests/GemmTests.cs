@@ -168,6 +168,38 @@ public class GemmTests
         OpHarness.AssertClose(LinearReference(x, w, null), noBias, what: "linear");
     }
 
+    /// <summary>
+    /// The residual epilogue against float64 (decode-sized and GEMM-sized rows, with and without bias), and bit-equal to
+    /// Linear followed by Add, which it replaces in T5.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 1, 1, 300 }, 77, false)]
+    [InlineData(new[] { 4, 29 }, 13, true)]
+    [InlineData(new[] { 2, 43, 97 }, 131, true)]
+    public void LinearWithResidualAddsTheSkipConnection(int[] xShape, int outFeatures, bool withBias)
+    {
+        var rng = new Random(xShape.Sum() * 3 + outFeatures);
+        var x = OpHarness.Random(rng, xShape);
+        var w = OpHarness.Random(rng, [outFeatures, xShape[^1]]);
+        var bias = OpHarness.Random(rng, [outFeatures]);
+        var residual = OpHarness.Random(rng, [.. xShape[..^1], outFeatures], 3f);
+        var y = withBias ? OpHarness.Run(new LinearOp(true, true), x, w, bias, residual) : OpHarness.Run(new LinearOp(false, true), x, w, residual);
+        var r = OpHarness.AsDoubles(residual);
+        OpHarness.AssertClose(LinearReference(x, w, withBias ? bias : null).Select((v, i) => v + r[i]).ToArray(), y, what: "linear+residual");
+        var product = withBias ? OpHarness.Run(new LinearOp(true), x, w, bias) : OpHarness.Run(new LinearOp(false), x, w);
+        Assert.Equal(OpHarness.Run(new BinaryOp(BinaryKind.Add), product, residual).ToFloatArray(), y.ToFloatArray());
+    }
+
+    [Fact]
+    public void LinearResidualMustHaveTheOutputShape()
+    {
+        var g = new Graph();
+        var x = g.Input("x", DType.F32, 3, 8);
+        var w = g.Input("w", DType.F32, 5, 8);
+        Assert.Throws<GraphBuildException>(() => g.Linear(x, w, residual: g.Input("r", DType.F32, 3, 8)));
+        Assert.Equal([3, 5], g.Linear(x, w, residual: g.Input("r2", DType.F32, 3, 5)).Shape.ToArray());
+    }
+
     [Fact]
     public void LinearLargeEnoughToSplitAcrossThreads()
     {

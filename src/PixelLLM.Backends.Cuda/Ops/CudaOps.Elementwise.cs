@@ -32,6 +32,9 @@ internal sealed partial class CudaOps
     private void SwiGlu(ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
         Elements("swiglu.cu", $"swiglu_{FloatSuffix(y, "SwiGlu")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I64(y.Count));
 
+    private void GeGlu(ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
+        Elements("swiglu.cu", $"geglu_{FloatSuffix(y, "GeGlu")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I64(y.Count));
+
     private void Cast(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         if (x[0].Type == y.Type)

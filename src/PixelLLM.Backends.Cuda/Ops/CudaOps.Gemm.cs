@@ -64,26 +64,29 @@ internal sealed partial class CudaOps
         var (input, weight) = (x[0], x[1]);
         int inFeatures = weight.Shape[1];
         long rows = input.Count / Math.Max(1, inFeatures);
-        RowsTimesWeight(input.Ptr, rows, inFeatures, weight, op.HasBias ? x[2] : null, y, "Linear");
+        RowsTimesWeight(input.Ptr, rows, inFeatures, weight, op.HasBias ? x[2] : null, y, "Linear", op.HasResidual ? x[^1] : null);
     }
 
     /// <summary>
-    /// y (rows, Out) = input (rows, In) · weightᵀ [+ bias] for a PyTorch-layout weight (Out, In…) flattened to (Out, In):
-    /// gemv.cu for a few rows (decode steps, where an M = 1 cuBLAS GEMM is far from the bandwidth floor), cuBLAS otherwise.
+    /// y (rows, Out) = input (rows, In) · weightᵀ [+ bias] [+ residual] for a PyTorch-layout weight (Out, In…) flattened to
+    /// (Out, In): gemv.cu for a few rows (decode steps, where an M = 1 cuBLAS GEMM is far from the bandwidth floor) with both
+    /// epilogues fused, cuBLAS otherwise, then the bias kernel and the residual as an in-place Add.
     /// </summary>
-    private void RowsTimesWeight(ulong input, long rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor y, string op)
+    private void RowsTimesWeight(ulong input, long rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor y, string op,
+        DeviceTensor? residual = null)
     {
         var type = GemmType(y, weight, op);
         int outFeatures = weight.Shape[0];
         if (rows == 0 || outFeatures == 0) return;
         if (rows <= GemvMaxRows)
         {
-            Gemv(input, (int)rows, inFeatures, weight, bias, y, op);
+            Gemv(input, (int)rows, inFeatures, weight, bias, residual, y, op);
             return;
         }
         if (rows > int.MaxValue) throw new BackendException($"CUDA {op}: {rows} rows exceed one GEMM");
         queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
         if (bias is { } b) AddBias(y, b, rows, outFeatures);
+        if (residual is { } r) Binary(new BinaryOp(BinaryKind.Add), [y, r], y);
     }
 
     private void AddBias(DeviceTensor y, DeviceTensor bias, long rows, int cols)

@@ -3,7 +3,7 @@ using PixelLLM.Runtime;
 
 namespace PixelLLM.Backends.Cuda.Ops;
 
-/// <summary>gemv.cu: the few-row products of decode steps, one pass over the weight for every row, bias fused.</summary>
+/// <summary>gemv.cu: the few-row products of decode steps, one pass over the weight for every row, bias and residual fused.</summary>
 internal sealed partial class CudaOps
 {
     /// <summary>The most rows gemv.cu serves (its largest row template); more rows go to cuBLAS.</summary>
@@ -12,15 +12,17 @@ internal sealed partial class CudaOps
     /// <summary>Output columns per block of gemv.cu (GEMV_WARPS: one warp per column).</summary>
     private const int GemvColumnsPerBlock = 4;
 
-    private void Gemv(ulong input, int rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor y, string op)
+    private void Gemv(ulong input, int rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor? residual, DeviceTensor y, string op)
     {
         if (bias is { } b && b.Type != y.Type)
             throw new BackendException($"CUDA {op}: bias stored as {b.Type} but the output as {y.Type}; expected one type");
+        if (residual is { } r && r.Type != y.Type)
+            throw new BackendException($"CUDA {op}: residual stored as {r.Type} but the output as {y.Type}; expected one type");
         int outFeatures = weight.Shape[0];
         // The smallest row template that holds every row: its accumulators live in registers.
         int template = rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : GemvMaxRows;
         uint blocks = (uint)((outFeatures + GemvColumnsPerBlock - 1) / GemvColumnsPerBlock);
         queue.Launch("gemv.cu", $"gemv_{FloatSuffix(y, op)}_r{template}", (blocks, 1, 1), GemvColumnsPerBlock * 32,
-            Args().Ptr(input).Ptr(weight.Ptr).Ptr(bias?.Ptr ?? 0).Ptr(y.Ptr).I32(rows).I32(outFeatures).I32(inFeatures));
+            Args().Ptr(input).Ptr(weight.Ptr).Ptr(bias?.Ptr ?? 0).Ptr(residual?.Ptr ?? 0).Ptr(y.Ptr).I32(rows).I32(outFeatures).I32(inFeatures));
     }
 }

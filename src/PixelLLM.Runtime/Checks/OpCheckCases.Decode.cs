@@ -20,6 +20,10 @@ public static partial class OpCheckCases
         yield return C("gemv 2 rows k1032 bias", new LinearOp(true), F(2, 1032), F(5, 1032), F(5));
         yield return C("gemv 5 rows k12", new LinearOp(false), F(5, 1, 12), F(3, 12));
         yield return C("9 rows cublas bias", new LinearOp(true), F(9, 24), F(11, 24), F(11));
+        yield return C("gemv 1 row k2048 residual", new LinearOp(false, true), F(1, 1, 2048), F(40, 2048), F(1, 1, 40));
+        yield return C("gemv 4 rows k odd bias residual", new LinearOp(true, true), F(4, 27), F(19, 27), F(19), F(4, 19));
+        yield return C("12 rows cublas bias residual", new LinearOp(true, true), F(12, 24), F(11, 24), F(11), F(12, 11));
+        yield return C("9 rows cublas residual", new LinearOp(false, true), F(3, 3, 40), F(33, 40), F(3, 3, 33));
         yield return C("pointwise 3 pixels gemv", new Conv2dOp(1, 1, 0, 0, true), F(1, 1, 3, 6), F(4, 6, 1, 1), F(4));
 
         yield return C("decode lk1", new AttentionOp(2, 0.125f), F(1, 1, 128), F(1, 1, 128), F(1, 1, 128));

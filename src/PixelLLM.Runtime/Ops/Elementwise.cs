@@ -51,6 +51,17 @@ public sealed record SwiGluOp : Op
     }
 }
 
+/// <summary>GeGLU as T5 v1.1 gates its feed-forward: y = gelu_tanh(gate) · x elementwise, one pass instead of two.</summary>
+public sealed record GeGluOp : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 2);
+        if (inputs[0] != inputs[1]) throw Fail($"gate {inputs[0]} and x {inputs[1]} differ");
+        return inputs[0];
+    }
+}
+
 /// <summary>Converts between dtypes (floats round to nearest even; float → int truncates toward zero).</summary>
 public sealed record CastOp(DType To) : Op
 {
@@ -77,5 +88,7 @@ public static partial class GraphOps
     public static Tensor Div(this Graph g, Tensor a, Tensor b) => g.Apply(new BinaryOp(BinaryKind.Div), a, b);
     public static Tensor Scale(this Graph g, Tensor x, float scale, float shift = 0f) => g.Apply(new ScaleOp(scale, shift), x);
     public static Tensor SwiGlu(this Graph g, Tensor gate, Tensor x) => g.Apply(new SwiGluOp(), gate, x);
+
+    public static Tensor GeGlu(this Graph g, Tensor gate, Tensor x) => g.Apply(new GeGluOp(), gate, x);
     public static Tensor Cast(this Graph g, Tensor x, DType to) => g.Apply(new CastOp(to), x);
 }

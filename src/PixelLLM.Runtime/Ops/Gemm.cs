@@ -24,18 +24,24 @@ public sealed record MatMulOp(bool TransA = false, bool TransB = false, float Al
     }
 }
 
-/// <summary>x (..., In) · wᵀ + b with w stored (Out, In) as in PyTorch; the bias is optional.</summary>
-public sealed record LinearOp(bool HasBias) : Op
+/// <summary>
+/// x (..., In) · wᵀ [+ b] [+ residual] with w stored (Out, In) as in PyTorch. Inputs: x, w, then the bias and the residual
+/// (shaped like the output) when present. The residual is the transformer's skip connection added in the product's
+/// epilogue, so a decode step's projection and its Add are one launch.
+/// </summary>
+public sealed record LinearOp(bool HasBias, bool HasResidual = false) : Op
 {
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
-        ExpectInputs(inputs, HasBias ? 3 : 2);
+        ExpectInputs(inputs, 2 + (HasBias ? 1 : 0) + (HasResidual ? 1 : 0));
         var (x, w) = (inputs[0], inputs[1]);
         ExpectRank(x, "x", 1); ExpectRank(w, "weight", 2, 2);
         if (x.Shape[-1] != w.Shape[1]) throw Fail($"x {x.Shape} last dim != weight {w.Shape} in-features");
         if (HasBias && (inputs[2].Shape.Rank != 1 || inputs[2].Shape[0] != w.Shape[0]))
             throw Fail($"bias {inputs[2].Shape} must be ({w.Shape[0]})");
-        return new TensorDesc(x.DType, x.Shape.With(-1, w.Shape[0]));
+        var output = new TensorDesc(x.DType, x.Shape.With(-1, w.Shape[0]));
+        if (HasResidual && inputs[^1] != output) throw Fail($"residual {inputs[^1]} must be the output's {output}");
+        return output;
     }
 }
 
@@ -83,8 +89,19 @@ public static partial class GraphOps
     public static Tensor MatMul(this Graph g, Tensor a, Tensor b, bool transA = false, bool transB = false, float alpha = 1f) =>
         g.Apply(new MatMulOp(transA, transB, alpha), a, b);
 
-    public static Tensor Linear(this Graph g, Tensor x, Tensor weight, Tensor? bias = null) =>
-        bias is null ? g.Apply(new LinearOp(false), x, weight) : g.Apply(new LinearOp(true), x, weight, bias);
+    /// <summary>x · weightᵀ [+ bias] [+ residual]; the residual add happens in the product's epilogue.</summary>
+    public static Tensor Linear(this Graph g, Tensor x, Tensor weight, Tensor? bias = null, Tensor? residual = null)
+    {
+        var op = new LinearOp(bias is not null, residual is not null);
+        Tensor[] inputs = (bias, residual) switch
+        {
+            (null, null) => [x, weight],
+            (not null, null) => [x, weight, bias],
+            (null, not null) => [x, weight, residual],
+            _ => [x, weight, bias!, residual!],
+        };
+        return g.Apply(op, inputs);
+    }
 
     public static Tensor Conv2d(this Graph g, Tensor x, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
         bias is null ? g.Apply(new Conv2dOp(stride, stride, padding, padding, false), x, weight)

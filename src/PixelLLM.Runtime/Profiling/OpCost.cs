@@ -31,7 +31,7 @@ public static class OpCosts
         {
             _ when op.IsView => new OpCost(0, 0),
             MatMulOp m => new OpCost(2.0 * outputCount * (m.TransA ? inputs[0].Shape[-2] : inputs[0].Shape[-1]), all),
-            LinearOp l => new OpCost(2.0 * outputCount * inputs[1].Shape[1] + (l.HasBias ? outputCount : 0), all),
+            LinearOp l => new OpCost(2.0 * outputCount * inputs[1].Shape[1] + (l.HasBias ? outputCount : 0) + (l.HasResidual ? outputCount : 0), all),
             Conv2dOp => new OpCost(2.0 * outputCount * inputs[1].Shape[1] * inputs[1].Shape[2] * inputs[1].Shape[3], all),
             ConvTranspose2dOp => new OpCost(2.0 * inputs[0].ElementCount * inputs[1].Shape[1] * inputs[1].Shape[2] * inputs[1].Shape[3], all),
             AttentionOp a => new OpCost(Attention(a, inputs), all),
@@ -41,6 +41,7 @@ public static class OpCosts
             SoftmaxOp or LogSoftmaxOp => new OpCost(5 * outputCount, all),
             RopeOp => new OpCost(3 * outputCount, all),
             SwiGluOp => new OpCost(6 * outputCount, all),
+            GeGluOp => new OpCost(10 * outputCount, all),
             UnaryOp { Kind: UnaryKind.Gelu or UnaryKind.GeluTanh or UnaryKind.Silu or UnaryKind.Sigmoid } => new OpCost(8 * outputCount, all),
             UnaryOp or BinaryOp or ScaleOp or ArgMaxOp or TopKOp or ReduceMeanOp => new OpCost(inputs[0].ElementCount, all),
             ResizeOp or RoiAlignOp => new OpCost(4 * outputCount, all),
