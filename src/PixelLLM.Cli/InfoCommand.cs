@@ -40,6 +40,7 @@ internal static class InfoCommand
             ? $"nvrtc: not found ({nvrtcWhyNot})"
             : $"nvrtc: {nvrtc.Version} at {nvrtc.LibraryPath}{ArchRange(nvrtc)}");
         o.WriteLine($"cublas: {CudaLibraries.ProbeCublas()}");
+        o.WriteLine($"cublasLt: {CudaLibraries.ProbeCublasLt()}");
     }
 
     private static string ArchRange(Nvrtc nvrtc)

@@ -50,6 +50,18 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void WithTheCublasLtEpilogueTheBiasRidesInTheGemm()
+    {
+        var queue = Dispatch(new LinearOp(true), DType.BF16, [[40, 24], [64, 24], [64]], [DType.F32, DType.F32, DType.F32], biasEpilogue: true);
+        Assert.Equal(1, queue.Gemms);
+        Assert.NotEqual(0UL, queue.GemmBiases.Single());
+        Assert.Empty(queue.Launches);
+        var without = Dispatch(new LinearOp(true), DType.BF16, [40, 24], [64, 24], [64]);
+        Assert.Equal(0UL, without.GemmBiases.Single());
+        Assert.Equal("linear.cu", without.Launches.Single().File);
+    }
+
+    [Fact]
     public void ResidualOnFewRowsStaysOneGemvLaunch()
     {
         var queue = Dispatch(new LinearOp(true, true), DType.BF16, [1, 1, 2048], [2048, 2048], [2048], [1, 1, 2048]);
@@ -121,7 +133,7 @@ public class CudaDecodeDispatchTests
     private static Recorder Dispatch(Op op, DType storage, params int[][] shapes) =>
         Dispatch(op, storage, shapes, shapes.Select(_ => DType.F32).ToArray());
 
-    private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types)
+    private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types, bool biasEpilogue = false)
     {
         var graph = new Graph();
         var inputs = shapes.Select((s, i) => graph.Input($"x{i}", types[i], s)).ToArray();
@@ -134,7 +146,7 @@ public class CudaDecodeDispatchTests
             return t;
         }
         var x = inputs.Select(i => Fake(i.Desc)).ToArray();
-        var recorder = new Recorder();
+        var recorder = new Recorder { GemmBiasEpilogue = biasEpilogue };
         new CudaOps(recorder).Dispatch(op, x, Fake(output.Desc));
         return recorder;
     }
@@ -143,9 +155,15 @@ public class CudaDecodeDispatchTests
     {
         public List<(string File, string Kernel, (uint, uint, uint) Grid)> Launches { get; } = [];
         public int Gemms { get; private set; }
+        public List<ulong> GemmBiases { get; } = [];
+        public bool GemmBiasEpilogue { get; init; }
         public ulong ErrorWord => 0x8;
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args) => Launches.Add((file, kernel, grid));
-        public void Gemm(in GemmCall call) => Gemms++;
+        public void Gemm(in GemmCall call)
+        {
+            Gemms++;
+            GemmBiases.Add(call.Bias);
+        }
         public void Copy(ulong destination, ulong source, long bytes) { }
         public void Fill(ulong destination, byte value, long bytes) { }
         public ulong Scratch(int slot, long bytes) => 0x100000000UL * (ulong)(slot + 1);

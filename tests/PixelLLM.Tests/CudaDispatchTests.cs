@@ -108,6 +108,7 @@ public partial class CudaDispatchTests
             Actions++;
         }
 
+        public bool GemmBiasEpilogue => false;
         public void Gemm(in GemmCall call)
         {
             Assert.True(call.M > 0 && call.N > 0 && call.K > 0 && call.Batch > 0, $"degenerate GEMM {call}");

@@ -19,6 +19,10 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     private readonly KernelCompiler compiler;
     private readonly ulong cublasWorkspace;
     private Cublas? cublas;
+    private CublasLt? cublasLt;
+
+    /// <summary>Environment variable that switches cuBLASLt's bias epilogue on when set to 1 (see <see cref="GemmBiasEpilogue"/>).</summary>
+    public const string CublasLtVariable = "PIXELLLM_CUBLASLT";
 
     public CudaQueue(int ordinal = 0)
     {
@@ -45,6 +49,12 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public string DeviceName { get; }
     public ulong ErrorWord { get; }
 
+    /// <summary>
+    /// Linear/Conv GEMMs with a bias go through cuBLASLt with the bias in the epilogue (one launch instead of two). Off
+    /// unless $PIXELLLM_CUBLASLT=1 until a device run has checked it (bench/gpu/run.sh runs backend-check both ways).
+    /// </summary>
+    public bool GemmBiasEpilogue { get; set; } = Environment.GetEnvironmentVariable(CublasLtVariable) == "1";
+
     /// <summary>Kernel launches, GEMM calls, copies and fills queued so far (the profiler's launches per run).</summary>
     public long Launches { get; private set; }
 
@@ -58,7 +68,11 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public bool Capturing { get; set; }
 
     /// <summary>Creates what is otherwise created lazily on first use (the cuBLAS handle with its workspace), before a capture.</summary>
-    public void PrepareCapture() => cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
+    public void PrepareCapture()
+    {
+        cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
+        if (GemmBiasEpilogue) cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
+    }
 
     /// <summary>cuCtxSetCurrent for the calling thread (cheap when already current); every entry point calls it.</summary>
     public void MakeCurrent() => Driver.MakeCurrent(Context);
@@ -77,8 +91,15 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
 
     public void Gemm(in GemmCall call)
     {
-        cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
         Launches++;
+        if (call.Bias != 0)
+        {
+            // One workspace for both libraries: they run in stream order on one stream, never at the same time.
+            cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
+            cublasLt.MatmulWithBias(call);
+            return;
+        }
+        cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
         cublas.Gemm(call);
     }
 
@@ -153,6 +174,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         MakeCurrent();
         Driver.Synchronize(Stream);
         cublas?.Dispose();
+        cublasLt?.Dispose();
         foreach (var (ptr, _) in scratch) if (ptr != 0) Driver.FreeAsync(ptr, Stream);
         Driver.Synchronize(Stream);
         foreach (var m in modules.Values) Driver.UnloadModule(m);

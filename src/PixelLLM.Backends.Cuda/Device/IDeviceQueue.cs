@@ -24,8 +24,11 @@ internal interface IDeviceQueue
     /// <summary>Launches kernel <paramref name="kernel"/> of kernels/<paramref name="file"/>.</summary>
     void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args);
 
-    /// <summary>A row-major strided-batched GEMM through cuBLAS.</summary>
+    /// <summary>A row-major strided-batched GEMM through cuBLAS (cuBLASLt when the call carries a bias).</summary>
     void Gemm(in GemmCall call);
+
+    /// <summary>Whether <see cref="Gemm"/> takes a <see cref="GemmCall.Bias"/> (cuBLASLt's bias epilogue is switched on).</summary>
+    bool GemmBiasEpilogue { get; }
 
     /// <summary>Device-to-device copy.</summary>
     void Copy(ulong destination, ulong source, long bytes);

@@ -54,7 +54,8 @@ public sealed unsafe class Cublas : IDisposable
     public void Gemm(in GemmCall g)
     {
         float alpha = g.Alpha, beta = g.Beta;
-        int lda = g.Lda > 0 ? g.Lda : g.TransA ? g.M : g.K, ldb = g.Ldb > 0 ? g.Ldb : g.TransB ? g.K : g.N, ldc = g.Ldc > 0 ? g.Ldc : g.N;
+        if (g.Bias != 0) throw new BackendException("cuBLAS GemmEx has no bias epilogue; that call belongs to cuBLASLt");
+        var (lda, ldb, ldc) = g.LeadingDims;
         var outType = g.OutType ?? g.Type;
         // Column-major view: Cᵀ (N, M) = op(B)ᵀ · op(A)ᵀ, so B comes first.
         Check(_gemmStridedBatchedEx(_handle, g.TransB ? 1 : 0, g.TransA ? 1 : 0, g.N, g.M, g.K, &alpha,
@@ -90,8 +91,13 @@ public sealed unsafe class Cublas : IDisposable
 /// <summary>
 /// One row-major strided-batched GEMM: C = Alpha·op(A)·op(B) + Beta·C; pointers are device addresses. Lda/Ldb/Ldc are row
 /// strides in elements (0: packed), which lets a GEMM read one head out of a token-major (L, H·D) tensor; OutType is C's
-/// type when it differs from the operands' (e.g. bf16 operands, f32 scores).
+/// type when it differs from the operands' (e.g. bf16 operands, f32 scores). Bias, when not 0, is a device vector (N) of C's
+/// type added to every row in the GEMM's epilogue: cuBLASLt only, for one matrix with Beta 0.
 /// </summary>
 public readonly record struct GemmCall(CudaDataType Type, bool TransA, bool TransB, int M, int N, int K, float Alpha, float Beta,
     ulong A, long StrideA, ulong B, long StrideB, ulong C, long StrideC, int Batch, int Lda = 0, int Ldb = 0, int Ldc = 0,
-    CudaDataType? OutType = null);
+    CudaDataType? OutType = null, ulong Bias = 0)
+{
+    /// <summary>Leading dimensions with the packed defaults filled in.</summary>
+    public (int Lda, int Ldb, int Ldc) LeadingDims => (Lda > 0 ? Lda : TransA ? M : K, Ldb > 0 ? Ldb : TransB ? K : N, Ldc > 0 ? Ldc : N);
+}

@@ -29,6 +29,26 @@ public static unsafe class CudaLibraries
     /// <summary>Environment variable that names an explicit libcublas path.</summary>
     public const string CublasPathVariable = "PIXELLLM_CUBLAS";
 
+    /// <summary>cuBLASLt file names, newest CUDA first (it ships beside libcublas).</summary>
+    public static readonly IReadOnlyList<string> CublasLtFileNames = ["libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so.11", "libcublasLt.so"];
+
+    /// <summary>Environment variable that names an explicit libcublasLt path.</summary>
+    public const string CublasLtPathVariable = "PIXELLLM_CUBLASLT_LIB";
+
+    /// <summary>libcublasLt and its version (cublasLtGetVersion: major·10000 + minor·100 + patch).</summary>
+    public static CudaLibraryStatus ProbeCublasLt()
+    {
+        var probe = NativeLibraryProbe.Load("libcublasLt", CublasLtFileNames, CublasLtPathVariable);
+        if (!probe.Found) return new CudaLibraryStatus("libcublasLt", null, null, probe.WhyNot);
+        string? version = null;
+        if (NativeLibrary.TryGetExport(probe.Handle, "cublasLtGetVersion", out var fn))
+        {
+            long v = (long)((delegate* unmanaged<nuint>)fn)();
+            version = $"{v / 10000}.{v / 100 % 100}.{v % 100}";
+        }
+        return new CudaLibraryStatus("libcublasLt", probe.Path, version, null);
+    }
+
     /// <summary>libcuda.so.1 and the newest CUDA version its driver supports (cuDriverGetVersion), e.g. "13.0".</summary>
     public static CudaLibraryStatus ProbeDriver()
     {

@@ -84,8 +84,14 @@ internal sealed partial class CudaOps
             return;
         }
         if (rows > int.MaxValue) throw new BackendException($"CUDA {op}: {rows} rows exceed one GEMM");
-        queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
-        if (bias is { } b) AddBias(y, b, rows, outFeatures);
+        // cuBLASLt's bias epilogue when switched on and the bias is aligned like a vector load; else the bias kernel after.
+        if (bias is { } fused && queue.GemmBiasEpilogue && fused.Type == y.Type && fused.Ptr % 16 == 0)
+            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1, Bias: fused.Ptr));
+        else
+        {
+            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
+            if (bias is { } b) AddBias(y, b, rows, outFeatures);
+        }
         if (residual is { } r) Binary(new BinaryOp(BinaryKind.Add), [y, r], y);
     }
 

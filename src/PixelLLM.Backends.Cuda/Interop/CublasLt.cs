@@ -1,0 +1,169 @@
+using System.Runtime.InteropServices;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Backends.Cuda.Interop;
+
+/// <summary>
+/// cuBLASLt (libcublasLt) bound at run time, for GEMMs whose bias rides in the epilogue (CUBLASLT_EPILOGUE_BIAS) instead of
+/// a second launch. Same conventions as <see cref="Cublas"/>: row-major callers, operands swapped into column-major terms,
+/// compute type 32F, the caller's workspace (never an allocation inside a graph capture), and no algorithm that reduces
+/// split-K partial sums in the 16-bit output type. One descriptor set and heuristic pick per shape and pointer alignment,
+/// cached: a decode or encoder step reuses a handful of shapes, so the heuristic runs once each.
+/// </summary>
+public sealed unsafe class CublasLt : IDisposable
+{
+    private const int ComputeType32F = 68, ScaleType32F = 0;                // CUBLAS_COMPUTE_32F, CUDA_R_32F
+    private const int DescTransA = 3, DescTransB = 4, DescEpilogue = 7, DescBiasPointer = 8;
+    private const uint EpilogueBias = 4;                                     // CUBLASLT_EPILOGUE_BIAS
+    private const int PrefMaxWorkspace = 1, PrefReductionMask = 3, PrefMinAlignmentA = 5; // + 1, 2, 3 for B, C, D
+    private const uint ReductionNoneInPlaceOrComputeType = 1 | 2;           // excludes CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE (4)
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct HeuristicResult
+    {
+        public fixed ulong Algo[8];
+        public nuint WorkspaceSize;
+        public int State;
+        public float WavesCount;
+        public fixed int Reserved[4];
+    }
+
+    private sealed class Plan
+    {
+        public nint Desc, A, B, C;
+        public HeuristicResult Choice;
+    }
+
+    private readonly delegate* unmanaged<nint, int> _destroy;
+    private readonly delegate* unmanaged<nint*, int, int, int> _descCreate;
+    private readonly delegate* unmanaged<nint, int> _descDestroy;
+    private readonly delegate* unmanaged<nint, int, void*, nuint, int> _descSet;
+    private readonly delegate* unmanaged<nint*, int, ulong, ulong, long, int> _layoutCreate;
+    private readonly delegate* unmanaged<nint, int> _layoutDestroy;
+    private readonly delegate* unmanaged<nint*, int> _prefCreate;
+    private readonly delegate* unmanaged<nint, int> _prefDestroy;
+    private readonly delegate* unmanaged<nint, int, void*, nuint, int> _prefSet;
+    private readonly delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint, int, HeuristicResult*, int*, int> _heuristic;
+    private readonly delegate* unmanaged<nint, nint, float*, void*, nint, void*, nint, float*, void*, nint, void*, nint, void*, void*, nuint, nint, int> _matmul;
+    private readonly Dictionary<(GemmCall Shape, int Alignment), Plan> plans = [];
+    private readonly nint stream;
+    private readonly ulong workspace;
+    private readonly long workspaceBytes;
+    private nint _handle;
+
+    /// <summary>A handle whose matmuls run on <paramref name="stream"/> with <paramref name="workspace"/> as scratch.</summary>
+    public CublasLt(nint stream, ulong workspace, long workspaceBytes)
+    {
+        var probe = NativeLibraryProbe.Load("libcublasLt", CudaLibraries.CublasLtFileNames, CudaLibraries.CublasLtPathVariable);
+        if (!probe.Found) throw new BackendException($"cuBLASLt is not available: {probe.WhyNot}");
+        LibraryPath = probe.Path!;
+        nint E(string name) => NativeLibrary.TryGetExport(probe.Handle, name, out var a) ? a
+            : throw new BackendException($"{LibraryPath} has no export {name}");
+        _destroy = (delegate* unmanaged<nint, int>)E("cublasLtDestroy");
+        _descCreate = (delegate* unmanaged<nint*, int, int, int>)E("cublasLtMatmulDescCreate");
+        _descDestroy = (delegate* unmanaged<nint, int>)E("cublasLtMatmulDescDestroy");
+        _descSet = (delegate* unmanaged<nint, int, void*, nuint, int>)E("cublasLtMatmulDescSetAttribute");
+        _layoutCreate = (delegate* unmanaged<nint*, int, ulong, ulong, long, int>)E("cublasLtMatrixLayoutCreate");
+        _layoutDestroy = (delegate* unmanaged<nint, int>)E("cublasLtMatrixLayoutDestroy");
+        _prefCreate = (delegate* unmanaged<nint*, int>)E("cublasLtMatmulPreferenceCreate");
+        _prefDestroy = (delegate* unmanaged<nint, int>)E("cublasLtMatmulPreferenceDestroy");
+        _prefSet = (delegate* unmanaged<nint, int, void*, nuint, int>)E("cublasLtMatmulPreferenceSetAttribute");
+        _heuristic = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint, int, HeuristicResult*, int*, int>)E("cublasLtMatmulAlgoGetHeuristic");
+        _matmul = (delegate* unmanaged<nint, nint, float*, void*, nint, void*, nint, float*, void*, nint, void*, nint, void*, void*, nuint, nint, int>)E("cublasLtMatmul");
+        nint handle;
+        Check(((delegate* unmanaged<nint*, int>)E("cublasLtCreate"))(&handle), "cublasLtCreate");
+        _handle = handle;
+        (this.stream, this.workspace, this.workspaceBytes) = (stream, workspace, workspaceBytes);
+    }
+
+    /// <summary>The libcublasLt file that was loaded.</summary>
+    public string LibraryPath { get; }
+
+    /// <summary>Row-major C (M, N) = Alpha · op(A) · op(B) + Bias for one matrix (Batch 1, Beta 0, Bias set).</summary>
+    public void MatmulWithBias(in GemmCall g)
+    {
+        if (g.Batch != 1 || g.Beta != 0 || g.Bias == 0) throw new BackendException("cuBLASLt bias epilogue: one matrix, Beta 0 and a bias pointer expected");
+        int alignment = Alignment(g.A) | Alignment(g.B) << 8 | Alignment(g.C) << 16 | Alignment(g.Bias) << 24;
+        var key = (g with { A = 0, B = 0, C = 0, Bias = 0 }, alignment);
+        if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g);
+        ulong bias = g.Bias;
+        Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
+        float alpha = g.Alpha, beta = 0f;
+        var choice = plan.Choice;
+        Check(_matmul(_handle, plan.Desc, &alpha, (void*)g.B, plan.A, (void*)g.A, plan.B, &beta, (void*)g.C, plan.C, (void*)g.C, plan.C,
+            choice.Algo, (void*)workspace, choice.WorkspaceSize, stream), $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}, bias)");
+    }
+
+    /// <summary>Descriptors in column-major terms (Cᵀ = op(B)ᵀ·op(A)ᵀ, so B's buffer is Lt's A) and the heuristic's first pick.</summary>
+    private Plan Create(in GemmCall g)
+    {
+        var (lda, ldb, ldc) = g.LeadingDims;
+        var outType = (int)(g.OutType ?? g.Type);
+        var plan = new Plan();
+        nint desc, a, b, c, pref;
+        Check(_descCreate(&desc, ComputeType32F, ScaleType32F), "cublasLtMatmulDescCreate");
+        plan.Desc = desc;
+        int transA = g.TransB ? 1 : 0, transB = g.TransA ? 1 : 0;
+        uint epilogue = EpilogueBias;
+        Check(_descSet(desc, DescTransA, &transA, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSA)");
+        Check(_descSet(desc, DescTransB, &transB, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSB)");
+        Check(_descSet(desc, DescEpilogue, &epilogue, sizeof(uint)), "cublasLtMatmulDescSetAttribute(EPILOGUE)");
+        // Layouts describe the stored matrices: B's buffer is (N, K) column-major, or (K, N) when transposed; likewise A's.
+        Check(_layoutCreate(&a, (int)g.Type, (ulong)(g.TransB ? g.K : g.N), (ulong)(g.TransB ? g.N : g.K), ldb), "cublasLtMatrixLayoutCreate(A)");
+        plan.A = a;
+        Check(_layoutCreate(&b, (int)g.Type, (ulong)(g.TransA ? g.M : g.K), (ulong)(g.TransA ? g.K : g.M), lda), "cublasLtMatrixLayoutCreate(B)");
+        plan.B = b;
+        Check(_layoutCreate(&c, outType, (ulong)g.N, (ulong)g.M, ldc), "cublasLtMatrixLayoutCreate(C)");
+        plan.C = c;
+        Check(_prefCreate(&pref), "cublasLtMatmulPreferenceCreate");
+        try
+        {
+            ulong maxWorkspace = (ulong)workspaceBytes;
+            uint reductions = ReductionNoneInPlaceOrComputeType;
+            Check(_prefSet(pref, PrefMaxWorkspace, &maxWorkspace, sizeof(ulong)), "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+            Check(_prefSet(pref, PrefReductionMask, &reductions, sizeof(uint)), "cublasLtMatmulPreferenceSetAttribute(REDUCTION_SCHEME_MASK)");
+            // The heuristic assumes 256-byte operands unless told: say what these pointers really are (A, B, C, D).
+            uint[] aligned = [(uint)Alignment(g.B), (uint)Alignment(g.A), (uint)Alignment(g.C), (uint)Alignment(g.C)];
+            for (int i = 0; i < 4; i++)
+            {
+                uint value = aligned[i];
+                Check(_prefSet(pref, PrefMinAlignmentA + i, &value, sizeof(uint)), "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)");
+            }
+            HeuristicResult result;
+            int found;
+            Check(_heuristic(_handle, desc, a, b, c, c, pref, 1, &result, &found), "cublasLtMatmulAlgoGetHeuristic");
+            if (found < 1 || result.State != 0)
+                throw new BackendException($"cuBLASLt has no algorithm with a bias epilogue for {g.M}x{g.N}x{g.K} {g.Type}");
+            plan.Choice = result;
+        }
+        finally
+        {
+            _prefDestroy(pref);
+        }
+        return plan;
+    }
+
+    /// <summary>The largest power of two up to 256 that divides the address.</summary>
+    private static int Alignment(ulong address) => address == 0 ? 256 : (int)Math.Min(256UL, address & (~address + 1));
+
+    private static void Check(int status, string call)
+    {
+        if (status != 0) throw Cublas.Failure(status, call, null);
+    }
+
+    public void Dispose()
+    {
+        if (_handle == 0) return;
+        foreach (var plan in plans.Values)
+        {
+            _layoutDestroy(plan.A);
+            _layoutDestroy(plan.B);
+            _layoutDestroy(plan.C);
+            _descDestroy(plan.Desc);
+        }
+        plans.Clear();
+        var h = _handle;
+        _handle = 0;
+        Check(_destroy(h), "cublasLtDestroy");
+    }
+}
