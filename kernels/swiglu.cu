@@ -1,33 +1,19 @@
-// SwiGLU (SwiGluOp): y = silu(gate) · x, and GeGLU (GeGluOp): y = gelu_tanh(gate) · x (unary.cu's tanh GELU), elementwise,
-// fp32 arithmetic whatever the storage type.
+// Gated linear units, elementwise, fp32 arithmetic whatever the storage type: SwiGLU (SwiGluOp) y = silu(gate) · x and
+// GeGLU (GeGluOp) y = gelu_tanh(gate) · x (the same tanh GELU as unary.cu).
 // Launch: any 1-D grid; the kernels stride over the whole tensor.
 #include "prelude.cuh"
 
-#define PXL_SWIGLU(suffix, T)                                                                                  \
-    extern "C" __global__ void swiglu_##suffix(const T* __restrict__ gate, const T* __restrict__ x, T* __restrict__ y, i64 n) \
+PXL_DEVICE float silu_of(float g) { return g / (1.0f + expf(-g)); }
+
+PXL_DEVICE float gelu_tanh_of(float g) { return 0.5f * g * (1.0f + tanhf(0.79788456080286536f * (g + 0.044715f * g * g * g))); }
+
+#define PXL_GLU(name, act, suffix, T)                                                                          \
+    extern "C" __global__ void name##_##suffix(const T* __restrict__ gate, const T* __restrict__ x, T* __restrict__ y, i64 n) \
     {                                                                                                          \
-        PXL_GRID_STRIDE_LOOP(i, n)                                                                             \
-        {                                                                                                      \
-            const float g = to_float(gate[i]);                                                                 \
-            y[i] = from_float<T>(g / (1.0f + expf(-g)) * to_float(x[i]));                                      \
-        }                                                                                                      \
+        PXL_GRID_STRIDE_LOOP(i, n) { y[i] = from_float<T>(act(to_float(gate[i])) * to_float(x[i])); }          \
     }
 
-PXL_SWIGLU(f32, float)
-PXL_SWIGLU(bf16, bf16)
-PXL_SWIGLU(f16, half)
+#define PXL_GLU_ALL_TYPES(name, act) PXL_GLU(name, act, f32, float) PXL_GLU(name, act, bf16, bf16) PXL_GLU(name, act, f16, half)
 
-#define PXL_GEGLU(suffix, T)                                                                                   \
-    extern "C" __global__ void geglu_##suffix(const T* __restrict__ gate, const T* __restrict__ x, T* __restrict__ y, i64 n) \
-    {                                                                                                          \
-        PXL_GRID_STRIDE_LOOP(i, n)                                                                             \
-        {                                                                                                      \
-            const float g = to_float(gate[i]);                                                                 \
-            const float gelu = 0.5f * g * (1.0f + tanhf(0.79788456080286536f * (g + 0.044715f * g * g * g)));  \
-            y[i] = from_float<T>(gelu * to_float(x[i]));                                                       \
-        }                                                                                                      \
-    }
-
-PXL_GEGLU(f32, float)
-PXL_GEGLU(bf16, bf16)
-PXL_GEGLU(f16, half)
+PXL_GLU_ALL_TYPES(swiglu, silu_of)
+PXL_GLU_ALL_TYPES(geglu, gelu_tanh_of)
