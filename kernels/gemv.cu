@@ -6,8 +6,13 @@
 // any arithmetic. x is re-read per column through L1 (every warp of the SM reads the same few KB). fp32 accumulation,
 // one warp reduction per row, one rounding to the storage type after the bias and the residual (the skip connection
 // of a decode step's output projections, added here instead of in a separate launch).
-// Launch: grid = (ceil(N / GEMV_WARPS), 1, 1), block = (32·GEMV_WARPS, 1, 1); bias and residual may be null; residual
-// may be y itself (each element is read before it is written, by the same lane).
+// With norm_weight (RmsNormLinearOp, T5's pre-norm q/k/v and wi projections) x is RMS-normalised on the fly, one launch
+// instead of RmsNorm + gemv: Σ_k w_k·(x_k·inv_rms·g_k) = inv_rms · Σ_k (w_k·g_k)·x_k, so the weight is scaled by the norm
+// weight as it streams in and the row's inv_rms = 1/√(mean(x²) + eps) multiplies the reduced sum. Every warp computes
+// inv_rms for itself after its main loop (x is a few KB in L1; a shared-memory hand-off would need a barrier that warps
+// past N never reach), which keeps it out of the loop's registers.
+// Launch: grid = (ceil(N / GEMV_WARPS), 1, 1), block = (32·GEMV_WARPS, 1, 1); bias, residual and norm_weight may be
+// null; residual may be y itself (each element is read before it is written, by the same lane).
 #include "prelude.cuh"
 
 #define GEMV_WARPS 4
@@ -46,9 +51,36 @@ PXL_DEVICE void unpack(const pxl_vec16& v, float* out, half)
     }
 }
 
-template <typename T, int R>
+// 1/√(mean(x²) + eps) of one row, every lane holding it after the warp reduction.
+template <typename T>
+PXL_DEVICE float row_inv_rms(const T* __restrict__ xr, i32 k, float eps, bool vector, i32 lane)
+{
+    constexpr int E = 16 / sizeof(T);
+    float squares = 0.0f;
+    if (vector)
+    {
+        const pxl_vec16* xv = reinterpret_cast<const pxl_vec16*>(xr);
+        for (i32 i = lane; i < k / E; i += 32)
+        {
+            const pxl_vec16 v = xv[i];
+            float f[E];
+            unpack(v, f, T());
+#pragma unroll
+            for (int e = 0; e < E; e++) squares = fmaf(f[e], f[e], squares);
+        }
+    }
+    else
+        for (i32 i = lane; i < k; i += 32)
+        {
+            const float f = to_float(xr[i]);
+            squares = fmaf(f, f, squares);
+        }
+    return rsqrtf(warp_sum(squares) / (float)k + eps);
+}
+
+template <typename T, int R, bool NORM>
 PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* residual,
-                     T* y, i32 rows, i32 n, i32 k)
+                     const T* __restrict__ norm_weight, T* y, i32 rows, i32 n, i32 k, float norm_eps)
 {
     constexpr int E = 16 / sizeof(T); // elements per vector load
     const i32 lane = threadIdx.x & 31;
@@ -60,7 +92,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
 #pragma unroll
     for (int r = 0; r < R; r++) acc[r] = 0.0f;
 
-    const bool vector = k % E == 0 && ((u64)x & 15) == 0 && ((u64)w & 15) == 0;
+    const bool vector = k % E == 0 && ((u64)x & 15) == 0 && ((u64)w & 15) == 0 && (!NORM || ((u64)norm_weight & 15) == 0);
     if (vector)
     {
         const pxl_vec16* wv = reinterpret_cast<const pxl_vec16*>(wcol);
@@ -84,6 +116,14 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
             {
                 float wf[E];
                 unpack(wbuf[u], wf, T());
+                if (NORM)
+                {
+                    const pxl_vec16 gvec = reinterpret_cast<const pxl_vec16*>(norm_weight)[at[u]];
+                    float gf[E];
+                    unpack(gvec, gf, T());
+#pragma unroll
+                    for (int e = 0; e < E; e++) wf[e] *= gf[e];
+                }
 #pragma unroll
                 for (int r = 0; r < R; r++)
                 {
@@ -101,7 +141,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     {
         for (i32 i = lane; i < k; i += 32)
         {
-            const float wf = to_float(wcol[i]);
+            const float wf = NORM ? to_float(wcol[i]) * to_float(norm_weight[i]) : to_float(wcol[i]);
 #pragma unroll
             for (int r = 0; r < R; r++)
                 if (r < rows) acc[r] = fmaf(wf, to_float(x[(i64)r * k + i]), acc[r]);
@@ -113,7 +153,8 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     for (int r = 0; r < R; r++)
     {
         if (r >= rows) continue; // uniform across the warp, so the shuffles stay converged
-        const float sum = warp_sum(acc[r]);
+        float sum = warp_sum(acc[r]);
+        if (NORM) sum *= row_inv_rms(x + (i64)r * k, k, norm_eps, vector, lane);
         if (lane == 0)
         {
             const i64 at = (i64)r * n + col;
@@ -122,15 +163,23 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     }
 }
 
-#define PXL_GEMV(suffix, T, R)                                                                                      \
-    extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_##suffix##_r##R(                              \
-        const T* x, const T* w, const T* bias, const T* residual, T* y, i32 rows, i32 n, i32 k)                     \
+// gemv_<t>_r<R>: the plain product; gemv_rmsnorm_<t>_r<R>: with the RMS-norm prologue (its own registers, so the
+// plain kernels keep their occupancy). Both take the same parameters; the plain one ignores norm_weight and norm_eps.
+#define PXL_GEMV(name, norm, suffix, T, R)                                                                          \
+    extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
+        const T* x, const T* w, const T* bias, const T* residual, const T* norm_weight, T* y, i32 rows, i32 n, i32 k, \
+        float norm_eps)                                                                                             \
     {                                                                                                               \
-        gemv<T, R>(x, w, bias, residual, y, rows, n, k);                                                            \
+        gemv<T, R, norm>(x, w, bias, residual, norm_weight, y, rows, n, k, norm_eps);                               \
     }
 
-#define PXL_GEMV_ALL_ROWS(suffix, T) PXL_GEMV(suffix, T, 1) PXL_GEMV(suffix, T, 2) PXL_GEMV(suffix, T, 4) PXL_GEMV(suffix, T, 8)
+#define PXL_GEMV_ALL_ROWS(name, norm, suffix, T)                                                                    \
+    PXL_GEMV(name, norm, suffix, T, 1) PXL_GEMV(name, norm, suffix, T, 2) PXL_GEMV(name, norm, suffix, T, 4)         \
+    PXL_GEMV(name, norm, suffix, T, 8)
 
-PXL_GEMV_ALL_ROWS(f32, float)
-PXL_GEMV_ALL_ROWS(bf16, bf16)
-PXL_GEMV_ALL_ROWS(f16, half)
+PXL_GEMV_ALL_ROWS(gemv, false, f32, float)
+PXL_GEMV_ALL_ROWS(gemv, false, bf16, bf16)
+PXL_GEMV_ALL_ROWS(gemv, false, f16, half)
+PXL_GEMV_ALL_ROWS(gemv_rmsnorm, true, f32, float)
+PXL_GEMV_ALL_ROWS(gemv_rmsnorm, true, bf16, bf16)
+PXL_GEMV_ALL_ROWS(gemv_rmsnorm, true, f16, half)

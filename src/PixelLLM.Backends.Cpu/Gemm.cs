@@ -54,20 +54,36 @@ internal static unsafe class Gemm
     public static void Linear(LinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor input = x[0], weight = x[1];
-        int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
-        float* bias = op.HasBias ? x[2].F32Ptr : null;
-        if (weight.Desc.DType == DType.BF16)
-            LinearBf16.Run(input.F32Ptr, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, y.F32Ptr, float64);
-        else
-            // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
-            GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
-                MatrixView.RowMajor(input.F32Ptr, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias) { Float64 = float64 });
+        RowsTimesWeight(input.F32Ptr, rows, weight, op.HasBias ? x[2].F32Ptr : null, y, float64);
         // After the product, not folded into C's start: the same roundings as a separate Add, so fusing changes no bit.
         if (op.HasResidual)
         {
             var output = new Span<float>(y.F32Ptr, checked((int)y.Desc.ElementCount));
             TensorPrimitives.Add(output, new ReadOnlySpan<float>(x[^1].F32Ptr, output.Length), output);
         }
+    }
+
+    /// <summary>RmsNorm into scratch with RmsNormOp's own code, then the Linear: the same bits as the two ops apart.</summary>
+    public static void RmsNormLinear(RmsNormLinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
+    {
+        CpuTensor input = x[0], weight = x[2];
+        int width = input.Shape[-1];
+        int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
+        float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
+        Norms.RmsNormRowsInto(input.F32Ptr, x[1].F32Ptr, normed, rows, width, op.Eps);
+        RowsTimesWeight(normed, rows, weight, null, y, float64);
+    }
+
+    /// <summary>y (rows, Out) = input (rows, In) · weightᵀ [+ bias], weight f32 or bf16 (Out, In).</summary>
+    private static void RowsTimesWeight(float* input, int rows, CpuTensor weight, float* bias, CpuTensor y, bool float64)
+    {
+        int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+        if (weight.Desc.DType == DType.BF16)
+            LinearBf16.Run(input, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, y.F32Ptr, float64);
+        else
+            // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
+            GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
+                MatrixView.RowMajor(input, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias) { Float64 = float64 });
     }
 }

@@ -15,6 +15,7 @@ internal enum ScratchSlot
     ConvTaps,
     ConvBias,
     Bf16Weights,
+    NormedRows,
     Count,
 }
 

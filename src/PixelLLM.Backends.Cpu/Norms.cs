@@ -26,8 +26,12 @@ internal static unsafe partial class Norms
         var input = x[0];
         int width = input.Shape[-1];
         if (input.Length == 0 || width == 0) return;
-        KernelParallel.For(input.Length / width, RowGrain(width), new RmsNormRows(input.F32Ptr, x[1].F32Ptr, y.F32Ptr, width, op.Eps));
+        RmsNormRowsInto(input.F32Ptr, x[1].F32Ptr, y.F32Ptr, input.Length / width, width, op.Eps);
     }
+
+    /// <summary>RmsNorm of <paramref name="rows"/> rows of <paramref name="width"/> floats (RmsNormOp and RmsNormLinearOp share it).</summary>
+    public static void RmsNormRowsInto(float* x, float* weight, float* y, long rows, int width, float eps) =>
+        KernelParallel.For(rows, RowGrain(width), new RmsNormRows(x, weight, y, width, eps));
 
     private static long RowGrain(int width) => Math.Max(1, ParallelGrain / width);
 

@@ -90,13 +90,18 @@ public static class T5
         return g.Reshape(g.Permute(perPair, 2, 0, 1), 1, c.NumHeads, queryLength, keyLength);
     }
 
-    /// <summary>x plus the gated-GELU feed-forward of its RMS norm (GeGLU in one op, the residual in wo's epilogue).</summary>
-    internal static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x)
+    /// <summary>
+    /// x plus the gated-GELU feed-forward of its RMS norm (GeGLU in one op, the residual in wo's epilogue). With
+    /// <paramref name="normInProjections"/> (decode steps: one or a few rows) each of wi_0/wi_1 normalises x itself.
+    /// </summary>
+    internal static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x, bool normInProjections = false)
     {
         var g = layer.Graph;
-        var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
         var ff = layer.Sub("DenseReluDense");
-        var hidden = g.GeGlu(g.Linear(n, ff["wi_0.weight"]), g.Linear(n, ff["wi_1.weight"]));
+        var norm = layer["layer_norm.weight"];
+        var n = normInProjections ? null : g.RmsNorm(x, norm, c.Eps);
+        Tensor Project(string name) => n is null ? g.RmsNormLinear(x, norm, c.Eps, ff[name]) : g.Linear(n, ff[name]);
+        var hidden = g.GeGlu(Project("wi_0.weight"), Project("wi_1.weight"));
         return g.Linear(hidden, ff["wo.weight"], residual: x);
     }
 }

@@ -78,6 +78,22 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void RmsNormLinearOnFewRowsIsOneGemvLaunch()
+    {
+        var queue = Dispatch(new RmsNormLinearOp(1e-6f), DType.BF16, [1, 1, 2048], [2048], [2048, 2048]);
+        Assert.Equal(0, queue.Gemms);
+        Assert.Equal(("gemv.cu", "gemv_rmsnorm_bf16_r1"), (queue.Launches.Single().File, queue.Launches.Single().Kernel));
+    }
+
+    [Fact]
+    public void RmsNormLinearOnManyRowsIsTheNormKernelThenCublas()
+    {
+        var queue = Dispatch(new RmsNormLinearOp(1e-6f), DType.F32, [40, 64], [64], [24, 64]);
+        Assert.Equal(1, queue.Gemms);
+        Assert.Equal("rms_norm.cu", queue.Launches.Single().File);
+    }
+
+    [Fact]
     public void GeGluIsOneSwigluFileLaunch()
     {
         var queue = Dispatch(new GeGluOp(), DType.BF16, [1, 1, 5120], [1, 1, 5120]);

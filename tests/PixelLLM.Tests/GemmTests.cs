@@ -190,6 +190,41 @@ public class GemmTests
         Assert.Equal(OpHarness.Run(new BinaryOp(BinaryKind.Add), product, residual).ToFloatArray(), y.ToFloatArray());
     }
 
+    /// <summary>RmsNorm then Linear as one op: against float64, and bit-equal to the two ops it replaces in decode steps.</summary>
+    [Theory]
+    [InlineData(new[] { 1, 1, 300 }, 77)]
+    [InlineData(new[] { 4, 29 }, 13)]
+    [InlineData(new[] { 2, 43, 97 }, 131)]
+    public void RmsNormLinearNormalisesThenProjects(int[] xShape, int outFeatures)
+    {
+        var rng = new Random(xShape.Sum() * 5 + outFeatures);
+        var x = OpHarness.Random(rng, xShape, 4f);
+        var g = OpHarness.Random(rng, [xShape[^1]]);
+        var w = OpHarness.Random(rng, [outFeatures, xShape[^1]]);
+        const float eps = 1e-6f;
+        var y = OpHarness.Run(new RmsNormLinearOp(eps), x, g, w);
+        Assert.Equal([.. xShape[..^1], outFeatures], y.Shape.ToArray());
+
+        int k = xShape[^1], rows = x.ToFloatArray().Length / k;
+        double[] xs = OpHarness.AsDoubles(x), gs = OpHarness.AsDoubles(g), ws = OpHarness.AsDoubles(w);
+        var expected = new double[rows * outFeatures];
+        for (int r = 0; r < rows; r++)
+        {
+            double squares = 0;
+            for (int i = 0; i < k; i++) squares += xs[r * k + i] * xs[r * k + i];
+            double inv = 1 / Math.Sqrt(squares / k + eps);
+            for (int o = 0; o < outFeatures; o++)
+            {
+                double sum = 0;
+                for (int i = 0; i < k; i++) sum += xs[r * k + i] * inv * gs[i] * ws[o * k + i];
+                expected[r * outFeatures + o] = sum;
+            }
+        }
+        OpHarness.AssertClose(expected, y, what: "rmsnorm+linear");
+        var unfused = OpHarness.Run(new LinearOp(false), OpHarness.Run(new RmsNormOp(eps), x, g), w);
+        Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
+    }
+
     [Fact]
     public void LinearResidualMustHaveTheOutputShape()
     {

@@ -68,6 +68,25 @@ internal sealed partial class CudaOps
     }
 
     /// <summary>
+    /// RmsNorm(x) · weightᵀ: the norm in gemv.cu's prologue for a few rows; else RmsNorm into scratch slot 3, then the GEMM.
+    /// </summary>
+    private void RmsNormLinear(RmsNormLinearOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, normWeight, weight) = (x[0], x[1], x[2]);
+        int inFeatures = weight.Shape[1];
+        long rows = input.Count / Math.Max(1, inFeatures);
+        if (rows == 0 || weight.Shape[0] == 0) return;
+        if (rows <= GemvMaxRows)
+        {
+            Gemv(input.Ptr, (int)rows, inFeatures, weight, null, null, y, "RmsNormLinear", (normWeight, op.Eps));
+            return;
+        }
+        var normed = input with { Ptr = queue.Scratch(3, input.Bytes) };
+        RmsNorm(new RmsNormOp(op.Eps), [input, normWeight], normed);
+        RowsTimesWeight(normed.Ptr, rows, inFeatures, weight, null, y, "RmsNormLinear");
+    }
+
+    /// <summary>
     /// y (rows, Out) = input (rows, In) · weightᵀ [+ bias] [+ residual] for a PyTorch-layout weight (Out, In…) flattened to
     /// (Out, In): gemv.cu for a few rows (decode steps, where an M = 1 cuBLAS GEMM is far from the bandwidth floor) with both
     /// epilogues fused, cuBLAS otherwise, then the bias kernel and the residual as an in-place Add.

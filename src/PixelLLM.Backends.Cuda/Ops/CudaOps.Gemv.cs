@@ -3,7 +3,7 @@ using PixelLLM.Runtime;
 
 namespace PixelLLM.Backends.Cuda.Ops;
 
-/// <summary>gemv.cu: the few-row products of decode steps, one pass over the weight for every row, bias and residual fused.</summary>
+/// <summary>gemv.cu: the few-row products of decode steps, one pass over the weight for every row, RMS norm, bias and residual fused.</summary>
 internal sealed partial class CudaOps
 {
     /// <summary>The most rows gemv.cu serves (its largest row template); more rows go to cuBLAS.</summary>
@@ -12,8 +12,11 @@ internal sealed partial class CudaOps
     /// <summary>Output columns per block of gemv.cu (GEMV_WARPS: one warp per column).</summary>
     private const int GemvColumnsPerBlock = 4;
 
-    private void Gemv(ulong input, int rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor? residual, DeviceTensor y, string op)
+    private void Gemv(ulong input, int rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor? residual, DeviceTensor y, string op,
+        (DeviceTensor Weight, float Eps)? norm = null)
     {
+        if (norm is { } nw && nw.Weight.Type != y.Type)
+            throw new BackendException($"CUDA {op}: norm weight stored as {nw.Weight.Type} but the output as {y.Type}; expected one type");
         if (bias is { } b && b.Type != y.Type)
             throw new BackendException($"CUDA {op}: bias stored as {b.Type} but the output as {y.Type}; expected one type");
         if (residual is { } r && r.Type != y.Type)
@@ -22,7 +25,8 @@ internal sealed partial class CudaOps
         // The smallest row template that holds every row: its accumulators live in registers.
         int template = rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : GemvMaxRows;
         uint blocks = (uint)((outFeatures + GemvColumnsPerBlock - 1) / GemvColumnsPerBlock);
-        queue.Launch("gemv.cu", $"gemv_{FloatSuffix(y, op)}_r{template}", (blocks, 1, 1), GemvColumnsPerBlock * 32,
-            Args().Ptr(input).Ptr(weight.Ptr).Ptr(bias?.Ptr ?? 0).Ptr(residual?.Ptr ?? 0).Ptr(y.Ptr).I32(rows).I32(outFeatures).I32(inFeatures));
+        queue.Launch("gemv.cu", $"{(norm is null ? "gemv" : "gemv_rmsnorm")}_{FloatSuffix(y, op)}_r{template}", (blocks, 1, 1), GemvColumnsPerBlock * 32,
+            Args().Ptr(input).Ptr(weight.Ptr).Ptr(bias?.Ptr ?? 0).Ptr(residual?.Ptr ?? 0).Ptr(norm?.Weight.Ptr ?? 0).Ptr(y.Ptr)
+                .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f));
     }
 }

@@ -23,6 +23,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
         {
             case MatMulOp o: MatMul(o, x, y); break;
             case LinearOp o: Linear(o, x, y); break;
+            case RmsNormLinearOp o: RmsNormLinear(o, x, y); break;
             case Conv2dOp o: Conv2d(o, x, y); break;
             case ConvTranspose2dOp o: ConvTranspose2d(o, x, y); break;
             case LayerNormOp o: LayerNorm(o, x, y); break;

@@ -24,6 +24,10 @@ public static partial class OpCheckCases
         yield return C("gemv 4 rows k odd bias residual", new LinearOp(true, true), F(4, 27), F(19, 27), F(19), F(4, 19));
         yield return C("12 rows cublas bias residual", new LinearOp(true, true), F(12, 24), F(11, 24), F(11), F(12, 11));
         yield return C("9 rows cublas residual", new LinearOp(false, true), F(3, 3, 40), F(33, 40), F(3, 3, 33));
+        yield return C("gemv 1 row rmsnorm k2048", new RmsNormLinearOp(1e-6f), F(1, 1, 2048), F(2048), F(40, 2048));
+        yield return C("gemv 4 rows rmsnorm k odd", new RmsNormLinearOp(1e-6f), F(4, 1, 27), F(27), F(19, 27));
+        yield return C("gemv 8 rows rmsnorm k1032", new RmsNormLinearOp(1e-5f), F(8, 1032), F(1032), F(9, 1032));
+        yield return C("12 rows cublas rmsnorm", new RmsNormLinearOp(1e-6f), F(12, 40), F(40), F(33, 40));
         yield return C("pointwise 3 pixels gemv", new Conv2dOp(1, 1, 0, 0, true), F(1, 1, 3, 6), F(4, 6, 1, 1), F(4));
 
         yield return C("decode lk1", new AttentionOp(2, 0.125f), F(1, 1, 128), F(1, 1, 128), F(1, 1, 128));

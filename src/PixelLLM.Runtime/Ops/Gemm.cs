@@ -46,6 +46,23 @@ public sealed record LinearOp(bool HasBias, bool HasResidual = false) : Op
 }
 
 /// <summary>
+/// T5's pre-norm projection: RmsNorm(x; normWeight, Eps) · wᵀ, inputs x (..., In), normWeight (In), w (Out, In). One op so
+/// a decode step normalises inside the projection (gemv.cu's prologue) instead of launching RmsNorm before q, k and v.
+/// </summary>
+public sealed record RmsNormLinearOp(float Eps) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 3);
+        var (x, g, w) = (inputs[0], inputs[1], inputs[2]);
+        ExpectRank(x, "x", 1); ExpectRank(w, "weight", 2, 2);
+        if (g.ElementCount != x.Shape[-1]) throw Fail($"norm weight {g.Shape} must have {x.Shape[-1]} elements");
+        if (x.Shape[-1] != w.Shape[1]) throw Fail($"x {x.Shape} last dim != weight {w.Shape} in-features");
+        return new TensorDesc(x.DType, x.Shape.With(-1, w.Shape[0]));
+    }
+}
+
+/// <summary>
 /// 2-D convolution on channels-last input x (B, H, W, Cin) with weight (Cout, Cin, kh, kw) as in PyTorch;
 /// zero padding; output (B, Ho, Wo, Cout).
 /// </summary>
@@ -102,6 +119,10 @@ public static partial class GraphOps
         };
         return g.Apply(op, inputs);
     }
+
+    /// <summary>RmsNorm(x; normWeight, eps) · weightᵀ as one op (T5's pre-norm projections in a decode step).</summary>
+    public static Tensor RmsNormLinear(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor weight) =>
+        g.Apply(new RmsNormLinearOp(eps), x, normWeight, weight);
 
     public static Tensor Conv2d(this Graph g, Tensor x, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
         bias is null ? g.Apply(new Conv2dOp(stride, stride, padding, padding, false), x, weight)
