@@ -11,8 +11,11 @@
 // weight as it streams in and the row's inv_rms = 1/√(mean(x²) + eps) multiplies the reduced sum. Every warp computes
 // inv_rms for itself after its main loop (x is a few KB in L1; a shared-memory hand-off would need a barrier that warps
 // past N never reach), which keeps it out of the loop's registers.
-// Launch: grid = (ceil(N / GEMV_WARPS), 1, 1), block = (32·GEMV_WARPS, 1, 1); bias, residual and norm_weight may be
-// null; residual may be y itself (each element is read before it is written, by the same lane).
+// Output rows are y_row_stride apart (N for a plain (rows, N) output). With y_position (CacheProjectionOp) the rows land
+// at slot *y_position of a (rows, y_size, N) KV cache instead: the projection is written into the cache in the same
+// launch; a slot outside [0, y_size) raises PXL_ERR_POSITION and nothing is written (every thread checks it).
+// Launch: grid = (ceil(N / GEMV_WARPS), 1, 1), block = (32·GEMV_WARPS, 1, 1); bias, residual, norm_weight and
+// y_position may be null; residual may be y itself (each element is read before it is written, by the same lane).
 #include "prelude.cuh"
 
 #define GEMV_WARPS 4
@@ -80,9 +83,21 @@ PXL_DEVICE float row_inv_rms(const T* __restrict__ xr, i32 k, float eps, bool ve
 
 template <typename T, int R, bool NORM>
 PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* residual,
-                     const T* __restrict__ norm_weight, T* y, i32 rows, i32 n, i32 k, float norm_eps)
+                     const T* __restrict__ norm_weight, T* y, i32 rows, i32 n, i32 k, float norm_eps, i64 y_row_stride,
+                     const i32* __restrict__ y_position, i32 y_size, i32* error)
 {
     constexpr int E = 16 / sizeof(T); // elements per vector load
+    i64 y_offset = 0;
+    if (y_position != nullptr)
+    {
+        const i32 p = *y_position;
+        if (p < 0 || p >= y_size)
+        {
+            if (blockIdx.x == 0 && threadIdx.x == 0) pxl_fail(error, PXL_ERR_POSITION);
+            return;
+        }
+        y_offset = (i64)p * n;
+    }
     const i32 lane = threadIdx.x & 31;
     const i32 col = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
     if (col >= n) return; // warp-uniform: no barrier follows
@@ -157,8 +172,8 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
         if (NORM) sum *= row_inv_rms(x + (i64)r * k, k, norm_eps, vector, lane);
         if (lane == 0)
         {
-            const i64 at = (i64)r * n + col;
-            y[at] = from_float<T>(residual ? sum + b + to_float(residual[at]) : sum + b);
+            const float out = residual ? sum + b + to_float(residual[(i64)r * n + col]) : sum + b;
+            y[(i64)r * y_row_stride + y_offset + col] = from_float<T>(out);
         }
     }
 }
@@ -168,9 +183,10 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
 #define PXL_GEMV(name, norm, suffix, T, R)                                                                          \
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
         const T* x, const T* w, const T* bias, const T* residual, const T* norm_weight, T* y, i32 rows, i32 n, i32 k, \
-        float norm_eps)                                                                                             \
+        float norm_eps, i64 y_row_stride, const i32* y_position, i32 y_size, i32* error)                            \
     {                                                                                                               \
-        gemv<T, R, norm>(x, w, bias, residual, norm_weight, y, rows, n, k, norm_eps);                               \
+        gemv<T, R, norm>(x, w, bias, residual, norm_weight, y, rows, n, k, norm_eps, y_row_stride, y_position, y_size, \
+                         error);                                                                                    \
     }
 
 #define PXL_GEMV_ALL_ROWS(name, norm, suffix, T)                                                                    \

@@ -55,7 +55,7 @@ internal static unsafe class Gemm
     {
         CpuTensor input = x[0], weight = x[1];
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
-        RowsTimesWeight(input.F32Ptr, rows, weight, op.HasBias ? x[2].F32Ptr : null, y, float64);
+        RowsTimesWeight(input.F32Ptr, rows, weight, op.HasBias ? x[2].F32Ptr : null, y.F32Ptr, float64);
         // After the product, not folded into C's start: the same roundings as a separate Add, so fusing changes no bit.
         if (op.HasResidual)
         {
@@ -72,18 +72,36 @@ internal static unsafe class Gemm
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
         float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
         Norms.RmsNormRowsInto(input.F32Ptr, x[1].F32Ptr, normed, rows, width, op.Eps);
-        RowsTimesWeight(normed, rows, weight, null, y, float64);
+        RowsTimesWeight(normed, rows, weight, null, y.F32Ptr, float64);
     }
 
-    /// <summary>y (rows, Out) = input (rows, In) · weightᵀ [+ bias], weight f32 or bf16 (Out, In).</summary>
-    private static void RowsTimesWeight(float* input, int rows, CpuTensor weight, float* bias, CpuTensor y, bool float64)
+    /// <summary>RmsNormLinear into scratch, then its rows into the cache at the position: the same bits as the ops apart.</summary>
+    public static void CacheProjection(CacheProjectionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
+    {
+        CpuTensor input = x[1], weight = x[3];
+        int rows = y.Shape[0], size = y.Shape[1], outFeatures = y.Shape[2], width = input.Shape[2];
+        int position = x[4].I32[0];
+        if (position < 0 || position >= size)
+            throw new InvalidInputException($"CacheProjection: position {position} does not fit axis 1 of size {size} of {y.Desc}");
+        if (x[0].Pointer != y.Pointer) Buffer.MemoryCopy(x[0].Pointer, y.Pointer, y.Desc.ByteSize, y.Desc.ByteSize);
+        float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
+        float* projected = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * outFeatures);
+        Norms.RmsNormRowsInto(input.F32Ptr, x[2].F32Ptr, normed, rows, width, op.Eps);
+        RowsTimesWeight(normed, rows, weight, null, projected, float64);
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(projected + (long)r * outFeatures, outFeatures).CopyTo(
+                new Span<float>(y.F32Ptr + ((long)r * size + position) * outFeatures, outFeatures));
+    }
+
+    /// <summary>output (rows, Out) = input (rows, In) · weightᵀ [+ bias], weight f32 or bf16 (Out, In).</summary>
+    private static void RowsTimesWeight(float* input, int rows, CpuTensor weight, float* bias, float* output, bool float64)
     {
         int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
         if (weight.Desc.DType == DType.BF16)
-            LinearBf16.Run(input, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, y.F32Ptr, float64);
+            LinearBf16.Run(input, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, output, float64);
         else
             // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
             GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
-                MatrixView.RowMajor(input, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), y.F32Ptr, outFeatures, 1f, bias) { Float64 = float64 });
+                MatrixView.RowMajor(input, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), output, outFeatures, 1f, bias) { Float64 = float64 });
     }
 }

@@ -16,6 +16,7 @@ internal enum ScratchSlot
     ConvBias,
     Bf16Weights,
     NormedRows,
+    ProjectedRows,
     Count,
 }
 

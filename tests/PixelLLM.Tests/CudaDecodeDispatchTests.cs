@@ -94,6 +94,24 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void CacheProjectionOnFewRowsIsOneGemvLaunchIntoTheCache()
+    {
+        var queue = Dispatch(new CacheProjectionOp(1e-6f), DType.BF16, [[1, 22, 2048], [1, 1, 2048], [2048], [2048, 2048], [1]],
+            [DType.F32, DType.F32, DType.F32, DType.F32, DType.I32]);
+        Assert.Equal(0, queue.Gemms);
+        Assert.Equal(("gemv.cu", "gemv_rmsnorm_bf16_r1"), (queue.Launches.Single().File, queue.Launches.Single().Kernel));
+    }
+
+    [Fact]
+    public void CacheProjectionOnManyRowsIsNormGemmThenWriteAt()
+    {
+        var queue = Dispatch(new CacheProjectionOp(1e-6f), DType.F32, [[12, 5, 33], [12, 1, 40], [40], [33, 40], [1]],
+            [DType.F32, DType.F32, DType.F32, DType.F32, DType.I32]);
+        Assert.Equal(1, queue.Gemms);
+        Assert.Equal(["rms_norm.cu", "write_at.cu"], queue.Launches.Select(l => l.File));
+    }
+
+    [Fact]
     public void GeGluIsOneSwigluFileLaunch()
     {
         var queue = Dispatch(new GeGluOp(), DType.BF16, [1, 1, 5120], [1, 1, 5120]);

@@ -28,7 +28,9 @@ public class DecodeStepReorderTests
 
         Assert.Equal(reordersPerLayer * T5.NumDecoderLayers, g.Nodes.Count(n => n.Op is ReorderRowsOp));
         Assert.Equal(rowsMove, g.TryGet(T5DecoderStep.Parents, out _));
-        Assert.Equal(2 * T5.NumDecoderLayers, g.Nodes.Count(n => n.Op is WriteAtOp));
+        // Keys and values are projected straight into their caches (one CacheProjection each, no WriteAt).
+        Assert.Equal(2 * T5.NumDecoderLayers, g.Nodes.Count(n => n.Op is CacheProjectionOp));
+        Assert.Equal(0, g.Nodes.Count(n => n.Op is WriteAtOp));
     }
 
     [Theory]

@@ -108,4 +108,28 @@ public class StateUpdateOpTests
         var g = new Graph();
         Assert.Throws<GraphBuildException>(() => g.ReorderRows(g.Input("x", DType.F32, 3, 2), g.Input("r", DType.I32, 2)));
     }
+
+    /// <summary>
+    /// CacheProjection is RmsNormLinear then WriteAt in one op: bit-equal to that pair (one row and a wide beam), the rest of
+    /// the cache untouched, and a slot outside the cache refused before anything is written.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 6, 33, 40, 0)]
+    [InlineData(4, 9, 19, 27, 8)]
+    [InlineData(12, 5, 33, 40, 2)]
+    public void CacheProjectionEqualsRmsNormLinearThenWriteAt(int rows, int slots, int outFeatures, int inFeatures, int position)
+    {
+        var rng = new Random(rows * 100 + slots + position);
+        var cache = OpHarness.Random(rng, [rows, slots, outFeatures]);
+        var x = OpHarness.Random(rng, [rows, 1, inFeatures], 3f);
+        var g = OpHarness.Random(rng, [inFeatures]);
+        var w = OpHarness.Random(rng, [outFeatures, inFeatures]);
+        var y = OpHarness.Run(new CacheProjectionOp(1e-6f), cache, x, g, w, Position(position));
+        var projected = OpHarness.Run(new RmsNormLinearOp(1e-6f), x, g, w);
+        var expected = OpHarness.Run(new WriteAtOp(1), cache, projected, Position(position));
+        Assert.Equal(expected.ToFloatArray(), y.ToFloatArray());
+
+        var e = Assert.Throws<InvalidInputException>(() => OpHarness.Run(new CacheProjectionOp(1e-6f), cache, x, g, w, Position(slots)));
+        Assert.Contains("position", e.Message);
+    }
 }

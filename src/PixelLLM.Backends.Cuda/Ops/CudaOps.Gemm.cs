@@ -87,6 +87,27 @@ internal sealed partial class CudaOps
     }
 
     /// <summary>
+    /// RmsNorm(x)·wᵀ into the cache at the position: gemv.cu writes the cache slot itself for a few rows; more rows go
+    /// through RmsNormLinear into scratch slot 0 and write_at.cu.
+    /// </summary>
+    private void CacheProjection(CacheProjectionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, normWeight, weight, position) = (x[1], x[2], x[3], x[4]);
+        if (x[0].Ptr != y.Ptr) queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
+        int rows = y.Shape[0], size = y.Shape[1], outFeatures = y.Shape[2], inFeatures = weight.Shape[1];
+        if (rows == 0 || outFeatures == 0) return;
+        if (rows <= GemvMaxRows)
+        {
+            Gemv(input.Ptr, rows, inFeatures, weight, null, null, y, "CacheProjection", (normWeight, op.Eps), (position.Ptr, size));
+            return;
+        }
+        var projectedDesc = new TensorDesc(y.Desc.DType, new Shape(rows, 1, outFeatures));
+        var projected = new DeviceTensor(queue.Scratch(0, projectedDesc.ElementCount * y.ElementSize), projectedDesc, y.Type);
+        RmsNormLinear(new RmsNormLinearOp(op.Eps), [input, normWeight, weight], projected);
+        WriteAt(new WriteAtOp(1), [y, projected, position], y);
+    }
+
+    /// <summary>
     /// y (rows, Out) = input (rows, In) · weightᵀ [+ bias] [+ residual] for a PyTorch-layout weight (Out, In…) flattened to
     /// (Out, In): gemv.cu for a few rows (decode steps, where an M = 1 cuBLAS GEMM is far from the bandwidth floor) with both
     /// epilogues fused, cuBLAS otherwise, then the bias kernel and the residual as an in-place Add.

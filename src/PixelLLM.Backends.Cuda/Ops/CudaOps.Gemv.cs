@@ -13,7 +13,7 @@ internal sealed partial class CudaOps
     private const int GemvColumnsPerBlock = 4;
 
     private void Gemv(ulong input, int rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor? residual, DeviceTensor y, string op,
-        (DeviceTensor Weight, float Eps)? norm = null)
+        (DeviceTensor Weight, float Eps)? norm = null, (ulong Position, int Size)? intoCache = null)
     {
         if (norm is { } nw && nw.Weight.Type != y.Type)
             throw new BackendException($"CUDA {op}: norm weight stored as {nw.Weight.Type} but the output as {y.Type}; expected one type");
@@ -27,6 +27,8 @@ internal sealed partial class CudaOps
         uint blocks = (uint)((outFeatures + GemvColumnsPerBlock - 1) / GemvColumnsPerBlock);
         queue.Launch("gemv.cu", $"{(norm is null ? "gemv" : "gemv_rmsnorm")}_{FloatSuffix(y, op)}_r{template}", (blocks, 1, 1), GemvColumnsPerBlock * 32,
             Args().Ptr(input).Ptr(weight.Ptr).Ptr(bias?.Ptr ?? 0).Ptr(residual?.Ptr ?? 0).Ptr(norm?.Weight.Ptr ?? 0).Ptr(y.Ptr)
-                .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f));
+                .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f)
+                .I64(intoCache is { } c ? (long)c.Size * outFeatures : outFeatures).Ptr(intoCache?.Position ?? 0).I32(intoCache?.Size ?? 0)
+                .Ptr(queue.ErrorWord));
     }
 }

@@ -28,6 +28,12 @@ public static partial class OpCheckCases
         yield return C("gemv 4 rows rmsnorm k odd", new RmsNormLinearOp(1e-6f), F(4, 1, 27), F(27), F(19, 27));
         yield return C("gemv 8 rows rmsnorm k1032", new RmsNormLinearOp(1e-5f), F(8, 1032), F(1032), F(9, 1032));
         yield return C("12 rows cublas rmsnorm", new RmsNormLinearOp(1e-6f), F(12, 40), F(40), F(33, 40));
+        yield return C("gemv cache projection 1 row k2048", new CacheProjectionOp(1e-6f), F(1, 22, 64), F(1, 1, 2048), F(2048), F(64, 2048), T(DType.I32, 1))
+            with { Integers = new() { [4] = 22 } };
+        yield return C("gemv cache projection 4 rows k odd", new CacheProjectionOp(1e-6f), F(4, 9, 19), F(4, 1, 27), F(27), F(19, 27), T(DType.I32, 1))
+            with { Integers = new() { [4] = 9 } };
+        yield return C("12 rows cublas cache projection", new CacheProjectionOp(1e-6f), F(12, 5, 33), F(12, 1, 40), F(40), F(33, 40), T(DType.I32, 1))
+            with { Integers = new() { [4] = 5 } };
         yield return C("pointwise 3 pixels gemv", new Conv2dOp(1, 1, 0, 0, true), F(1, 1, 3, 6), F(4, 6, 1, 1), F(4));
 
         yield return C("decode lk1", new AttentionOp(2, 0.125f), F(1, 1, 128), F(1, 1, 128), F(1, 1, 128));

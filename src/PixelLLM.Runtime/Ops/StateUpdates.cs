@@ -50,8 +50,38 @@ public sealed record ReorderRowsOp : Op
     }
 }
 
+/// <summary>
+/// A decode step's key or value projection written straight into its cache: RmsNorm(x; normWeight, Eps) · wᵀ for x
+/// (R, 1, In), stored at [position] along axis 1 of the cache (R, Lmax, Out), in place. RmsNormLinear then WriteAt as one
+/// op: the projection needs no buffer of its own and the step no copy launch. Inputs (cache, x, normWeight (In),
+/// w (Out, In), position I32 (1)); returns the cache. A position outside [0, Lmax) → <see cref="InvalidInputException"/>
+/// at run time, before anything is written.
+/// </summary>
+public sealed record CacheProjectionOp(float Eps) : Op
+{
+    public override int InPlaceInput => 0;
+
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 5);
+        var (cache, x, g, w, position) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
+        ExpectRank(cache, "cache", 3, 3); ExpectRank(x, "x", 3, 3); ExpectRank(w, "weight", 2, 2);
+        if (x.DType != cache.DType) throw Fail($"x {x} must have the cache's dtype {cache.DType}");
+        if (x.Shape[0] != cache.Shape[0] || x.Shape[1] != 1) throw Fail($"x {x.Shape} must be ({cache.Shape[0]}, 1, In) for cache {cache.Shape}");
+        if (g.ElementCount != x.Shape[2]) throw Fail($"norm weight {g.Shape} must have {x.Shape[2]} elements");
+        if (w.Shape[1] != x.Shape[2] || w.Shape[0] != cache.Shape[2]) throw Fail($"weight {w.Shape} must be ({cache.Shape[2]}, {x.Shape[2]})");
+        ExpectDType(position, "position", DType.I32);
+        if (position.Shape != new Shape(1)) throw Fail($"position must be I32 (1), got {position}");
+        return cache;
+    }
+}
+
 public static partial class GraphOps
 {
+    /// <summary>RmsNorm(x)·weightᵀ written into <paramref name="cache"/> at <paramref name="position"/> (see <see cref="CacheProjectionOp"/>).</summary>
+    public static Tensor CacheProjection(this Graph g, Tensor cache, Tensor x, Tensor normWeight, float eps, Tensor weight, Tensor position) =>
+        g.Apply(new CacheProjectionOp(eps), cache, x, normWeight, weight, position);
+
     public static Tensor WriteAt(this Graph g, Tensor x, Tensor values, Tensor position, int axis) =>
         g.Apply(new WriteAtOp(axis), x, values, position);
 
