@@ -11,6 +11,8 @@
 // weight as it streams in and the row's inv_rms = 1/√(mean(x²) + eps) multiplies the reduced sum. Every warp computes
 // inv_rms for itself after its main loop (x is a few KB in L1; a shared-memory hand-off would need a barrier that warps
 // past N never reach), which keeps it out of the loop's registers.
+// With w_up (gemv_rmsnorm_geglu, RmsNormGeGluOp: the first half of T5's gated feed-forward) each warp streams the same
+// column of two weights and writes gelu_tanh(x·wᵀ)·(x·w_upᵀ): wi_0, wi_1 and the GeGLU in one launch.
 // Output rows are y_row_stride apart (N for a plain (rows, N) output). With y_position (CacheProjectionOp) the rows land
 // at slot *y_position of a (rows, y_size, N) KV cache instead: the projection is written into the cache in the same
 // launch; a slot outside [0, y_size) raises PXL_ERR_POSITION and nothing is written (every thread checks it).
@@ -81,12 +83,18 @@ PXL_DEVICE float row_inv_rms(const T* __restrict__ xr, i32 k, float eps, bool ve
     return rsqrtf(warp_sum(squares) / (float)k + eps);
 }
 
-template <typename T, int R, bool NORM>
-PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* residual,
+// unary.cu's tanh GELU.
+PXL_DEVICE float gelu_tanh_of(float g) { return 0.5f * g * (1.0f + tanhf(0.79788456080286536f * (g + 0.044715f * g * g * g))); }
+
+template <typename T, int R, bool NORM, bool GATED>
+PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ w_up, const T* __restrict__ bias, const T* residual,
                      const T* __restrict__ norm_weight, T* y, i32 rows, i32 n, i32 k, float norm_eps, i64 y_row_stride,
                      const i32* __restrict__ y_position, i32 y_size, i32* error)
 {
     constexpr int E = 16 / sizeof(T); // elements per vector load
+    // Loads in flight per lane: the gated form issues two per step, so half the steps keep the same number (and its
+    // registers fit without spilling).
+    constexpr int UNROLL = GATED ? GEMV_UNROLL / 2 : GEMV_UNROLL;
     i64 y_offset = 0;
     if (y_position != nullptr)
     {
@@ -102,42 +110,51 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     const i32 col = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
     if (col >= n) return; // warp-uniform: no barrier follows
     const T* wcol = w + (i64)col * k;
+    const T* ucol = GATED ? w_up + (i64)col * k : nullptr;
 
-    float acc[R];
+    float acc[R], up[R];
 #pragma unroll
-    for (int r = 0; r < R; r++) acc[r] = 0.0f;
+    for (int r = 0; r < R; r++) acc[r] = up[r] = 0.0f;
 
-    const bool vector = k % E == 0 && ((u64)x & 15) == 0 && ((u64)w & 15) == 0 && (!NORM || ((u64)norm_weight & 15) == 0);
+    const bool vector = k % E == 0 && ((u64)x & 15) == 0 && ((u64)w & 15) == 0 && (!NORM || ((u64)norm_weight & 15) == 0)
+                        && (!GATED || ((u64)w_up & 15) == 0);
     if (vector)
     {
         const pxl_vec16* wv = reinterpret_cast<const pxl_vec16*>(wcol);
+        const pxl_vec16* uv = reinterpret_cast<const pxl_vec16*>(ucol);
         const pxl_vec16* xv = reinterpret_cast<const pxl_vec16*>(x);
         const i32 nvec = k / E;
-        for (i32 base = 0; base < nvec; base += 32 * GEMV_UNROLL)
+        for (i32 base = 0; base < nvec; base += 32 * UNROLL)
         {
             // All loads first (past the end: zero weights, and x clamped to a valid vector they multiply).
-            pxl_vec16 wbuf[GEMV_UNROLL];
-            i32 at[GEMV_UNROLL];
+            pxl_vec16 wbuf[UNROLL], ubuf[UNROLL];
+            i32 at[UNROLL];
 #pragma unroll
-            for (int u = 0; u < GEMV_UNROLL; u++)
+            for (int u = 0; u < UNROLL; u++)
             {
                 const i32 i = base + u * 32 + lane;
                 at[u] = min(i, nvec - 1);
                 if (i < nvec) wbuf[u] = wv[i];
                 else wbuf[u] = pxl_vec16{{0u, 0u, 0u, 0u}};
+                if (GATED) ubuf[GATED ? u : 0] = i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
             }
 #pragma unroll
-            for (int u = 0; u < GEMV_UNROLL; u++)
+            for (int u = 0; u < UNROLL; u++)
             {
-                float wf[E];
+                float wf[E], uf[E];
                 unpack(wbuf[u], wf, T());
+                if (GATED) unpack(ubuf[GATED ? u : 0], uf, T());
                 if (NORM)
                 {
                     const pxl_vec16 gvec = reinterpret_cast<const pxl_vec16*>(norm_weight)[at[u]];
                     float gf[E];
                     unpack(gvec, gf, T());
 #pragma unroll
-                    for (int e = 0; e < E; e++) wf[e] *= gf[e];
+                    for (int e = 0; e < E; e++)
+                    {
+                        wf[e] *= gf[e];
+                        if (GATED) uf[e] *= gf[e];
+                    }
                 }
 #pragma unroll
                 for (int r = 0; r < R; r++)
@@ -147,7 +164,11 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
                     float xf[E];
                     unpack(xvec, xf, T());
 #pragma unroll
-                    for (int e = 0; e < E; e++) acc[r] = fmaf(wf[e], xf[e], acc[r]);
+                    for (int e = 0; e < E; e++)
+                    {
+                        acc[r] = fmaf(wf[e], xf[e], acc[r]);
+                        if (GATED) up[r] = fmaf(uf[e], xf[e], up[r]);
+                    }
                 }
             }
         }
@@ -156,10 +177,17 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     {
         for (i32 i = lane; i < k; i += 32)
         {
-            const float wf = NORM ? to_float(wcol[i]) * to_float(norm_weight[i]) : to_float(wcol[i]);
+            const float g = NORM ? to_float(norm_weight[i]) : 1.0f;
+            const float wf = NORM ? to_float(wcol[i]) * g : to_float(wcol[i]);
+            const float uf = GATED ? (NORM ? to_float(ucol[i]) * g : to_float(ucol[i])) : 0.0f;
 #pragma unroll
             for (int r = 0; r < R; r++)
-                if (r < rows) acc[r] = fmaf(wf, to_float(x[(i64)r * k + i]), acc[r]);
+                if (r < rows)
+                {
+                    const float xf = to_float(x[(i64)r * k + i]);
+                    acc[r] = fmaf(wf, xf, acc[r]);
+                    if (GATED) up[r] = fmaf(uf, xf, up[r]);
+                }
         }
     }
 
@@ -168,8 +196,14 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     for (int r = 0; r < R; r++)
     {
         if (r >= rows) continue; // uniform across the warp, so the shuffles stay converged
-        float sum = warp_sum(acc[r]);
-        if (NORM) sum *= row_inv_rms(x + (i64)r * k, k, norm_eps, vector, lane);
+        float sum = warp_sum(acc[r]), gate_up = GATED ? warp_sum(up[r]) : 0.0f;
+        if (NORM)
+        {
+            const float inv = row_inv_rms(x + (i64)r * k, k, norm_eps, vector, lane);
+            sum *= inv;
+            gate_up *= inv;
+        }
+        if (GATED) sum = gelu_tanh_of(sum) * gate_up;
         if (lane == 0)
         {
             const float out = residual ? sum + b + to_float(residual[(i64)r * n + col]) : sum + b;
@@ -178,24 +212,26 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     }
 }
 
-// gemv_<t>_r<R>: the plain product; gemv_rmsnorm_<t>_r<R>: with the RMS-norm prologue (its own registers, so the
-// plain kernels keep their occupancy). Both take the same parameters; the plain one ignores norm_weight and norm_eps.
-#define PXL_GEMV(name, norm, suffix, T, R)                                                                          \
+// gemv_<t>_r<R>: the plain product; gemv_rmsnorm_<t>_r<R>: with the RMS-norm prologue; gemv_rmsnorm_geglu_<t>_r<R>:
+// also the second weight and the GeGLU. Each has its own registers, so the plain kernels keep their occupancy; all take the
+// same parameters and ignore what they do not use.
+#define PXL_GEMV(name, norm, gated, suffix, T, R)                                                                   \
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
-        const T* x, const T* w, const T* bias, const T* residual, const T* norm_weight, T* y, i32 rows, i32 n, i32 k, \
-        float norm_eps, i64 y_row_stride, const i32* y_position, i32 y_size, i32* error)                            \
+        const T* x, const T* w, const T* w_up, const T* bias, const T* residual, const T* norm_weight, T* y, i32 rows, \
+        i32 n, i32 k, float norm_eps, i64 y_row_stride, const i32* y_position, i32 y_size, i32* error)              \
     {                                                                                                               \
-        gemv<T, R, norm>(x, w, bias, residual, norm_weight, y, rows, n, k, norm_eps, y_row_stride, y_position, y_size, \
-                         error);                                                                                    \
+        gemv<T, R, norm, gated>(x, w, w_up, bias, residual, norm_weight, y, rows, n, k, norm_eps, y_row_stride,      \
+                                y_position, y_size, error);                                                         \
     }
 
-#define PXL_GEMV_ALL_ROWS(name, norm, suffix, T)                                                                    \
-    PXL_GEMV(name, norm, suffix, T, 1) PXL_GEMV(name, norm, suffix, T, 2) PXL_GEMV(name, norm, suffix, T, 4)         \
-    PXL_GEMV(name, norm, suffix, T, 8)
+#define PXL_GEMV_ALL_ROWS(name, norm, gated, suffix, T)                                                             \
+    PXL_GEMV(name, norm, gated, suffix, T, 1) PXL_GEMV(name, norm, gated, suffix, T, 2)                              \
+    PXL_GEMV(name, norm, gated, suffix, T, 4) PXL_GEMV(name, norm, gated, suffix, T, 8)
 
-PXL_GEMV_ALL_ROWS(gemv, false, f32, float)
-PXL_GEMV_ALL_ROWS(gemv, false, bf16, bf16)
-PXL_GEMV_ALL_ROWS(gemv, false, f16, half)
-PXL_GEMV_ALL_ROWS(gemv_rmsnorm, true, f32, float)
-PXL_GEMV_ALL_ROWS(gemv_rmsnorm, true, bf16, bf16)
-PXL_GEMV_ALL_ROWS(gemv_rmsnorm, true, f16, half)
+#define PXL_GEMV_ALL_TYPES(name, norm, gated)                                                                       \
+    PXL_GEMV_ALL_ROWS(name, norm, gated, f32, float) PXL_GEMV_ALL_ROWS(name, norm, gated, bf16, bf16)                \
+    PXL_GEMV_ALL_ROWS(name, norm, gated, f16, half)
+
+PXL_GEMV_ALL_TYPES(gemv, false, false)
+PXL_GEMV_ALL_TYPES(gemv_rmsnorm, true, false)
+PXL_GEMV_ALL_TYPES(gemv_rmsnorm_geglu, true, true)

@@ -17,6 +17,10 @@ internal static partial class Elementwise
     public static void GeGlu(GeGluOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y) =>
         FloatTensorMap.Run("GeGlu", new VectorFunc2<Activations.GeGlu>(default), x[0], x[1], y);
 
+    /// <summary>GeGLU over f32 spans (y may be the gate): what <see cref="GeGlu"/> computes per element.</summary>
+    public static void GeGluSpans(ReadOnlySpan<float> gate, ReadOnlySpan<float> x, Span<float> y) =>
+        VectorMap.Apply(default(Activations.GeGlu), gate, x, y);
+
     private readonly struct UnaryFunc(UnaryKind kind) : IFloatSpanFunc
     {
         public void Apply(ReadOnlySpan<float> x, Span<float> y) => Activations.Apply(kind, x, y);

@@ -75,6 +75,21 @@ internal static unsafe class Gemm
         RowsTimesWeight(normed, rows, weight, null, y.F32Ptr, float64);
     }
 
+    /// <summary>RmsNorm into scratch, both products, then GeGLU with its own functor: the same bits as the four ops apart.</summary>
+    public static void RmsNormGeGlu(RmsNormGeGluOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
+    {
+        CpuTensor input = x[0];
+        int width = input.Shape[-1], hidden = x[2].Shape[0];
+        int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
+        float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
+        float* up = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * hidden);
+        Norms.RmsNormRowsInto(input.F32Ptr, x[1].F32Ptr, normed, rows, width, op.Eps);
+        RowsTimesWeight(normed, rows, x[2], null, y.F32Ptr, float64);
+        RowsTimesWeight(normed, rows, x[3], null, up, float64);
+        int count = rows * hidden;
+        Elementwise.GeGluSpans(new ReadOnlySpan<float>(y.F32Ptr, count), new ReadOnlySpan<float>(up, count), new Span<float>(y.F32Ptr, count));
+    }
+
     /// <summary>RmsNormLinear into scratch, then its rows into the cache at the position: the same bits as the ops apart.</summary>
     public static void CacheProjection(CacheProjectionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {

@@ -92,16 +92,20 @@ public static class T5
 
     /// <summary>
     /// x plus the gated-GELU feed-forward of its RMS norm (GeGLU in one op, the residual in wo's epilogue). With
-    /// <paramref name="normInProjections"/> (decode steps: one or a few rows) each of wi_0/wi_1 normalises x itself.
+    /// <paramref name="normInProjections"/> (decode steps: one or a few rows) the norm, wi_0, wi_1 and the GeGLU are one op.
     /// </summary>
     internal static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x, bool normInProjections = false)
     {
         var g = layer.Graph;
         var ff = layer.Sub("DenseReluDense");
         var norm = layer["layer_norm.weight"];
-        var n = normInProjections ? null : g.RmsNorm(x, norm, c.Eps);
-        Tensor Project(string name) => n is null ? g.RmsNormLinear(x, norm, c.Eps, ff[name]) : g.Linear(n, ff[name]);
-        var hidden = g.GeGlu(Project("wi_0.weight"), Project("wi_1.weight"));
+        Tensor hidden;
+        if (normInProjections) hidden = g.RmsNormGeGlu(x, norm, c.Eps, ff["wi_0.weight"], ff["wi_1.weight"]);
+        else
+        {
+            var n = g.RmsNorm(x, norm, c.Eps);
+            hidden = g.GeGlu(g.Linear(n, ff["wi_0.weight"]), g.Linear(n, ff["wi_1.weight"]));
+        }
         return g.Linear(hidden, ff["wo.weight"], residual: x);
     }
 }

@@ -112,6 +112,22 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void RmsNormGeGluOnFewRowsIsOneGatedGemvLaunch()
+    {
+        var queue = Dispatch(new RmsNormGeGluOp(1e-6f), DType.BF16, [4, 1, 2048], [2048], [5120, 2048], [5120, 2048]);
+        Assert.Equal(0, queue.Gemms);
+        Assert.Equal(("gemv.cu", "gemv_rmsnorm_geglu_bf16_r4"), (queue.Launches.Single().File, queue.Launches.Single().Kernel));
+    }
+
+    [Fact]
+    public void RmsNormGeGluOnManyRowsIsNormTwoGemmsAndGeGlu()
+    {
+        var queue = Dispatch(new RmsNormGeGluOp(1e-6f), DType.F32, [40, 64], [64], [24, 64], [24, 64]);
+        Assert.Equal(2, queue.Gemms);
+        Assert.Equal([("rms_norm.cu", "rms_norm_warp_f32"), ("swiglu.cu", "geglu_f32")], queue.Launches.Select(l => (l.File, l.Kernel)));
+    }
+
+    [Fact]
     public void GeGluIsOneSwigluFileLaunch()
     {
         var queue = Dispatch(new GeGluOp(), DType.BF16, [1, 1, 5120], [1, 1, 5120]);

@@ -225,6 +225,47 @@ public class GemmTests
         Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
     }
 
+    /// <summary>RmsNorm, two products and GeGLU as one op: against float64, and bit-equal to the four ops it replaces.</summary>
+    [Theory]
+    [InlineData(new[] { 1, 1, 300 }, 77)]
+    [InlineData(new[] { 4, 29 }, 13)]
+    [InlineData(new[] { 2, 43, 97 }, 131)]
+    public void RmsNormGeGluGatesTwoNormalisedProjections(int[] xShape, int hidden)
+    {
+        var rng = new Random(xShape.Sum() * 7 + hidden);
+        var x = OpHarness.Random(rng, xShape, 4f);
+        var g = OpHarness.Random(rng, [xShape[^1]]);
+        var w = OpHarness.Random(rng, [hidden, xShape[^1]]);
+        var up = OpHarness.Random(rng, [hidden, xShape[^1]]);
+        const float eps = 1e-6f;
+        var y = OpHarness.Run(new RmsNormGeGluOp(eps), x, g, w, up);
+
+        int k = xShape[^1], rows = x.ToFloatArray().Length / k;
+        double[] xs = OpHarness.AsDoubles(x), gs = OpHarness.AsDoubles(g), ws = OpHarness.AsDoubles(w), us = OpHarness.AsDoubles(up);
+        var expected = new double[rows * hidden];
+        for (int r = 0; r < rows; r++)
+        {
+            double squares = 0;
+            for (int i = 0; i < k; i++) squares += xs[r * k + i] * xs[r * k + i];
+            double inv = 1 / Math.Sqrt(squares / k + eps);
+            for (int o = 0; o < hidden; o++)
+            {
+                double a = 0, b = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    double n = xs[r * k + i] * inv * gs[i];
+                    a += n * ws[o * k + i];
+                    b += n * us[o * k + i];
+                }
+                expected[r * hidden + o] = 0.5 * a * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (a + 0.044715 * a * a * a))) * b;
+            }
+        }
+        OpHarness.AssertClose(expected, y, what: "rmsnorm+geglu");
+        var normed = OpHarness.Run(new RmsNormOp(eps), x, g);
+        var unfused = OpHarness.Run(new GeGluOp(), OpHarness.Run(new LinearOp(false), normed, w), OpHarness.Run(new LinearOp(false), normed, up));
+        Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
+    }
+
     [Fact]
     public void LinearResidualMustHaveTheOutputShape()
     {

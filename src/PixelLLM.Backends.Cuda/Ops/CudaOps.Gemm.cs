@@ -87,6 +87,29 @@ internal sealed partial class CudaOps
     }
 
     /// <summary>
+    /// gelu_tanh(n·wᵀ) ⊙ (n·upᵀ), n = RmsNorm(x): one gemv_rmsnorm_geglu launch for a few rows; else the norm into scratch
+    /// slot 3, the two GEMMs (the up product into slot 1) and swiglu.cu's GeGLU in place.
+    /// </summary>
+    private void RmsNormGeGlu(RmsNormGeGluOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, normWeight, weight, up) = (x[0], x[1], x[2], x[3]);
+        int inFeatures = weight.Shape[1];
+        long rows = input.Count / Math.Max(1, inFeatures);
+        if (rows == 0 || weight.Shape[0] == 0) return;
+        if (rows <= GemvMaxRows)
+        {
+            Gemv(input.Ptr, (int)rows, inFeatures, weight, null, null, y, "RmsNormGeGlu", (normWeight, op.Eps), up: up);
+            return;
+        }
+        var normed = input with { Ptr = queue.Scratch(3, input.Bytes) };
+        RmsNorm(new RmsNormOp(op.Eps), [input, normWeight], normed);
+        var upProduct = y with { Ptr = queue.Scratch(1, y.Bytes) };
+        RowsTimesWeight(normed.Ptr, rows, inFeatures, weight, null, y, "RmsNormGeGlu");
+        RowsTimesWeight(normed.Ptr, rows, inFeatures, up, null, upProduct, "RmsNormGeGlu");
+        GeGlu([y, upProduct], y);
+    }
+
+    /// <summary>
     /// RmsNorm(x)·wᵀ into the cache at the position: gemv.cu writes the cache slot itself for a few rows; more rows go
     /// through RmsNormLinear into scratch slot 0 and write_at.cu.
     /// </summary>

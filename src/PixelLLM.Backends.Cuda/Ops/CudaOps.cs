@@ -24,6 +24,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case MatMulOp o: MatMul(o, x, y); break;
             case LinearOp o: Linear(o, x, y); break;
             case RmsNormLinearOp o: RmsNormLinear(o, x, y); break;
+            case RmsNormGeGluOp o: RmsNormGeGlu(o, x, y); break;
             case CacheProjectionOp o: CacheProjection(o, x, y); break;
             case Conv2dOp o: Conv2d(o, x, y); break;
             case ConvTranspose2dOp o: ConvTranspose2d(o, x, y); break;

@@ -28,6 +28,10 @@ public static partial class OpCheckCases
         yield return C("gemv 4 rows rmsnorm k odd", new RmsNormLinearOp(1e-6f), F(4, 1, 27), F(27), F(19, 27));
         yield return C("gemv 8 rows rmsnorm k1032", new RmsNormLinearOp(1e-5f), F(8, 1032), F(1032), F(9, 1032));
         yield return C("12 rows cublas rmsnorm", new RmsNormLinearOp(1e-6f), F(12, 40), F(40), F(33, 40));
+        yield return C("gemv 1 row rmsnorm geglu k2048", new RmsNormGeGluOp(1e-6f), F(1, 1, 2048), F(2048), F(48, 2048), F(48, 2048));
+        yield return C("gemv 4 rows rmsnorm geglu k odd", new RmsNormGeGluOp(1e-6f), F(4, 1, 27), F(27), F(19, 27), F(19, 27));
+        yield return C("gemv 8 rows rmsnorm geglu k1032", new RmsNormGeGluOp(1e-5f), F(8, 1032), F(1032), F(9, 1032), F(9, 1032));
+        yield return C("12 rows cublas rmsnorm geglu", new RmsNormGeGluOp(1e-6f), F(12, 40), F(40), F(33, 40), F(33, 40));
         yield return C("gemv cache projection 1 row k2048", new CacheProjectionOp(1e-6f), F(1, 22, 64), F(1, 1, 2048), F(2048), F(64, 2048), T(DType.I32, 1))
             with { Integers = new() { [4] = 22 } };
         yield return C("gemv cache projection 4 rows k odd", new CacheProjectionOp(1e-6f), F(4, 9, 19), F(4, 1, 27), F(27), F(19, 27), T(DType.I32, 1))

@@ -63,6 +63,25 @@ public sealed record RmsNormLinearOp(float Eps) : Op
 }
 
 /// <summary>
+/// The first half of T5's gated feed-forward: n = RmsNorm(x; normWeight, Eps), y = gelu_tanh(n · wᵀ) ⊙ (n · upᵀ). Inputs x
+/// (..., In), normWeight (In), w and up (Hidden, In); output (..., Hidden). One op so a decode step makes wi_0, wi_1 and
+/// the GeGLU one launch (gemv.cu reads both weights' columns in the same pass).
+/// </summary>
+public sealed record RmsNormGeGluOp(float Eps) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 4);
+        var (x, g, w, up) = (inputs[0], inputs[1], inputs[2], inputs[3]);
+        ExpectRank(x, "x", 1); ExpectRank(w, "weight", 2, 2);
+        if (g.ElementCount != x.Shape[-1]) throw Fail($"norm weight {g.Shape} must have {x.Shape[-1]} elements");
+        if (x.Shape[-1] != w.Shape[1]) throw Fail($"x {x.Shape} last dim != weight {w.Shape} in-features");
+        if (up != w) throw Fail($"up weight {up} must match the gate weight {w}");
+        return new TensorDesc(x.DType, x.Shape.With(-1, w.Shape[0]));
+    }
+}
+
+/// <summary>
 /// 2-D convolution on channels-last input x (B, H, W, Cin) with weight (Cout, Cin, kh, kw) as in PyTorch;
 /// zero padding; output (B, Ho, Wo, Cout).
 /// </summary>
@@ -123,6 +142,10 @@ public static partial class GraphOps
     /// <summary>RmsNorm(x; normWeight, eps) · weightᵀ as one op (T5's pre-norm projections in a decode step).</summary>
     public static Tensor RmsNormLinear(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor weight) =>
         g.Apply(new RmsNormLinearOp(eps), x, normWeight, weight);
+
+    /// <summary>gelu_tanh(RmsNorm(x)·weightᵀ) ⊙ (RmsNorm(x)·upᵀ) as one op (see <see cref="RmsNormGeGluOp"/>).</summary>
+    public static Tensor RmsNormGeGlu(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor weight, Tensor up) =>
+        g.Apply(new RmsNormGeGluOp(eps), x, normWeight, weight, up);
 
     public static Tensor Conv2d(this Graph g, Tensor x, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
         bias is null ? g.Apply(new Conv2dOp(stride, stride, padding, padding, false), x, weight)

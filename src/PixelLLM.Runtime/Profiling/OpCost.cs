@@ -34,6 +34,7 @@ public static class OpCosts
             LinearOp l => new OpCost(2.0 * outputCount * inputs[1].Shape[1] + (l.HasBias ? outputCount : 0) + (l.HasResidual ? outputCount : 0), all),
             CacheProjectionOp => new OpCost(2.0 * inputs[3].ElementCount * inputs[0].Shape[0] + 4.0 * inputs[1].ElementCount,
                 2.0 * inputs[1].ByteSize + inputs[2].ByteSize + inputs[3].ByteSize + inputs[1].ByteSize / inputs[1].Shape[2] * inputs[3].Shape[0]),
+            RmsNormGeGluOp => new OpCost(4.0 * outputCount * inputs[2].Shape[1] + 4.0 * inputs[0].ElementCount + 10 * outputCount, all),
             RmsNormLinearOp => new OpCost(2.0 * outputCount * inputs[2].Shape[1] + 4.0 * inputs[0].ElementCount, all),
             Conv2dOp => new OpCost(2.0 * outputCount * inputs[1].Shape[1] * inputs[1].Shape[2] * inputs[1].Shape[3], all),
             ConvTranspose2dOp => new OpCost(2.0 * inputs[0].ElementCount * inputs[1].Shape[1] * inputs[1].Shape[2] * inputs[1].Shape[3], all),
