@@ -3,8 +3,9 @@
 // storage type. Same rules as attention.cu: + bias (f32-declared, stored like p, read through broadcast strides over
 // b, h, query, key), + mask_bias once where the mask is 0 or causality hides the key (query i sees keys j ≤ i + Lk − Lq),
 // fp32 softmax; a row whose scores are all −∞ comes out NaN, like the reference.
-// s: (H, Lq, lds) f32, p: (H, Lq, ldp); lds/ldp ≥ Lk are padded row strides (aligned rows keep cuBLAS on its fast paths).
-// Launch: grid = (Lq, H), block = 32·k (k in 1..8).
+// s: (Z, H, Lq, lds) f32, p: (Z, H, Lq, ldp) for Z = gridDim.z consecutive batch elements from b on (one launch for all
+// the windows of a windowed attention); lds/ldp ≥ Lk are padded row strides (aligned rows keep cuBLAS on its fast paths).
+// Launch: grid = (Lq, H, Z), block = 32·k (k in 1..8).
 #include "prelude.cuh"
 
 template <typename T>
@@ -24,8 +25,10 @@ PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict
 {
     __shared__ float scratch[32];
     const i32 qi = blockIdx.x, h = blockIdx.y;
-    const float* s_row = s + ((i64)h * lq + qi) * lds;
-    T* p_row = p + ((i64)h * lq + qi) * ldp;
+    const i64 hz = (i64)blockIdx.z * gridDim.y + h; // this batch element's head h in the scratch
+    b += blockIdx.z;
+    const float* s_row = s + (hz * lq + qi) * lds;
+    T* p_row = p + (hz * lq + qi) * ldp;
     const T* bias_row = bias ? bias + b * bs.v[0] + h * bs.v[1] + (i64)qi * bs.v[2] : nullptr;
     const u8* mask_row = mask ? mask + b * ms.v[0] + h * ms.v[1] + (i64)qi * ms.v[2] : nullptr;
     const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;

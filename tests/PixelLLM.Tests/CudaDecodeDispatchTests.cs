@@ -128,6 +128,15 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void GemmAttentionOverWindowsIsOneSoftmaxLaunch()
+    {
+        var queue = Dispatch(new AttentionOp(16, 0.125f), DType.BF16, [4, 196, 1280], [4, 196, 1280], [4, 196, 1280]);
+        Assert.Equal(8, queue.Gemms); // scores and probabilities · values per window
+        var softmax = Assert.Single(queue.Launches);
+        Assert.Equal(("attention_softmax.cu", (196u, 16u, 4u)), (softmax.File, softmax.Grid));
+    }
+
+    [Fact]
     public void GeGluIsOneSwigluFileLaunch()
     {
         var queue = Dispatch(new GeGluOp(), DType.BF16, [1, 1, 5120], [1, 1, 5120]);

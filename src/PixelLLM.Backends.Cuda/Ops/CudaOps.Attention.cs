@@ -65,23 +65,35 @@ internal sealed partial class CudaOps
     {
         var type = GemmType(q, k, "Attention");
         GemmType(q, v, "Attention");
-        ulong scores = queue.Scratch(1, scoreBytes), probs = queue.Scratch(2, probBytes);
+        // Every batch element's scores at once when they fit (windowed attention: one softmax launch for all windows).
+        int group = (int)Math.Clamp(GemmAttentionMaxScratchBytes / (scoreBytes + probBytes), 1, s.Batch);
+        ulong scores = queue.Scratch(1, group * scoreBytes), probs = queue.Scratch(2, group * probBytes);
         long es = q.ElementSize;
         int threads = Math.Clamp((s.Lk + 31) / 32 * 32, 32, 256);
         string suffix = FloatSuffix(q, "Attention");
-        for (int b = 0; b < s.Batch; b++)
+        for (int first = 0; first < s.Batch; first += group)
         {
-            ulong qb = q.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.Dim * es), kb = k.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.Dim * es);
-            ulong vb = v.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.VDim * es), yb = y.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.VDim * es);
-            // Head h of a token-major (L, H·D) operand is the (L, D) matrix at column h·D with row stride H·D.
-            queue.Gemm(new GemmCall(type, false, true, s.Lq, s.Lk, s.Dim, op.Scale, 0f, qb, s.Dim, kb, s.Dim, scores, (long)s.Lq * scoreStride, s.Heads,
-                Lda: s.Heads * s.Dim, Ldb: s.Heads * s.Dim, Ldc: scoreStride, OutType: CudaDataType.R32F));
-            queue.Launch("attention_softmax.cu", $"attention_softmax_{suffix}", ((uint)s.Lq, (uint)s.Heads, 1), threads,
-                Args().Ptr(scores).Ptr(probs).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).I64(b).I32(s.Lq).I32(s.Lk)
+            int count = Math.Min(group, s.Batch - first);
+            for (int i = 0; i < count; i++)
+            {
+                int b = first + i;
+                ulong qb = q.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.Dim * es), kb = k.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.Dim * es);
+                // Head h of a token-major (L, H·D) operand is the (L, D) matrix at column h·D with row stride H·D.
+                queue.Gemm(new GemmCall(type, false, true, s.Lq, s.Lk, s.Dim, op.Scale, 0f, qb, s.Dim, kb, s.Dim,
+                    scores + (ulong)(i * scoreBytes), (long)s.Lq * scoreStride, s.Heads,
+                    Lda: s.Heads * s.Dim, Ldb: s.Heads * s.Dim, Ldc: scoreStride, OutType: CudaDataType.R32F));
+            }
+            queue.Launch("attention_softmax.cu", $"attention_softmax_{suffix}", ((uint)s.Lq, (uint)s.Heads, (uint)count), threads,
+                Args().Ptr(scores).Ptr(probs).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).I64(first).I32(s.Lq).I32(s.Lk)
                     .I32(scoreStride).I32(probStride).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
                     .Dims(op.HasBias ? BroadcastStrides4(bias.Shape) : default).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
-            queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, probs, (long)s.Lq * probStride, vb, s.VDim, yb, s.VDim, s.Heads,
-                Lda: probStride, Ldb: s.Heads * s.VDim, Ldc: s.Heads * s.VDim));
+            for (int i = 0; i < count; i++)
+            {
+                int b = first + i;
+                ulong vb = v.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.VDim * es), yb = y.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.VDim * es);
+                queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, probs + (ulong)(i * probBytes), (long)s.Lq * probStride,
+                    vb, s.VDim, yb, s.VDim, s.Heads, Lda: probStride, Ldb: s.Heads * s.VDim, Ldc: s.Heads * s.VDim));
+            }
         }
     }
 
