@@ -165,7 +165,7 @@ internal sealed class BenchStages : IDisposable
             var text = model.Decode(encoding, new DecodeMode.Greedy(), DecodeEngine.KvCache);
             phases.Lap("decode");
             var tokens = text.Raw.Select(t => PixelLlmTokens.ZeroAfterFirstEos(t, config.EndTokenId)).ToArray();
-            var rerun = model.TeacherForced(encoding, tokens);
+            var rerun = model.TeacherForced(encoding, tokens, withLogits: false);
             phases.Lap("rerun");
             model.Points(rerun.Features, tokens, features.Height, features.Width, TokenValidity.Trace);
             phases.Lap("points");

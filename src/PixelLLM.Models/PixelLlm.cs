@@ -187,7 +187,10 @@ public sealed class PixelLlm : IDisposable
     /// The teacher-forced pass on <paramref name="tokens"/> (N rows of L, e.g. decoded rows after
     /// <see cref="PixelLlmTokens.ZeroAfterFirstEos"/>): T5 with the t5x target masks, GIT with its causal mask only.
     /// </summary>
-    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens) => text.TeacherForced(encoding, tokens);
+    /// <param name="encoding">The prompts' encoding.</param>
+    /// <param name="tokens">N rows of L token ids.</param>
+    /// <param name="withLogits">Also fetch the vocabulary logits (N, L, V): a few MB per pass that a caption never reads.</param>
+    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens, bool withLogits = true) => text.TeacherForced(encoding, tokens, withLogits);
 
     /// <summary>Point head on every position of text features (N, L, d); coordinates scaled by the valid image size.</summary>
     public PointOutputs Points(HostTensor textFeatures, int[][] tokens, int height, int width, TokenValidity validity)

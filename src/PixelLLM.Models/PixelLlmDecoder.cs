@@ -37,9 +37,12 @@ internal sealed class PixelLlmDecoder : IDisposable
 
     /// <summary>
     /// Runs the decoder on <paramref name="tokens"/> (rows × L). <paramref name="memory"/> and <paramref name="encoderValid"/>
-    /// hold one entry per prompt; token row r reads prompt r / <paramref name="rowsPerPrompt"/>.
+    /// hold one entry per prompt; token row r reads prompt r / <paramref name="rowsPerPrompt"/>. Only the outputs asked
+    /// for are fetched: the logits are rows × L × vocab (a few MB each pass), which a caption request never reads, and
+    /// decoding steps never read the features.
     /// </summary>
-    public (float[] Features, float[] Logits) Run(ReadOnlySpan<int> tokens, float[] memory, bool[][] encoderValid, int rowsPerPrompt)
+    public (float[]? Features, float[]? Logits) Run(ReadOnlySpan<int> tokens, float[] memory, bool[][] encoderValid, int rowsPerPrompt,
+        bool fetchFeatures = true, bool fetchLogits = true)
     {
         if (tokens.Length != rows * length) throw new InvalidInputException($"decoder: {tokens.Length} tokens for {rows}×{length}");
         var (self, cross) = PixelLlmTokens.DecoderMasks(tokens, rows, length, encoderValid, rowsPerPrompt);
@@ -48,7 +51,7 @@ internal sealed class PixelLlmDecoder : IDisposable
         exec.SetInput("self_mask", self);
         exec.SetInput("cross_mask", cross);
         exec.Run();
-        return (exec.FetchFloats("features"), exec.FetchFloats("logits"));
+        return (fetchFeatures ? exec.FetchFloats("features") : null, fetchLogits ? exec.FetchFloats("logits") : null);
     }
 
     private float[] Tile(float[] memory, int rowsPerPrompt)
@@ -72,7 +75,7 @@ internal sealed class PixelLlmDecoder : IDisposable
         public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)
         {
             if (rows != decoder.rows) throw new InvalidInputException($"decoder compiled for {decoder.rows} rows, asked for {rows}");
-            var (_, all) = decoder.Run(sequences, memory, encoderValid, rowsPerPrompt);
+            var all = decoder.Run(sequences, memory, encoderValid, rowsPerPrompt, fetchFeatures: false).Logits!;
             int v = decoder.vocab;
             for (int r = 0; r < rows; r++)
                 all.AsSpan((r * decoder.length + position - 1) * v, v).CopyTo(logits.Slice(r * v, v));

@@ -40,8 +40,8 @@ public enum DecodeEngine { FullRerun, KvCache }
 /// </summary>
 public sealed record DecodedText(int[][] Raw, float[] LogProbs, int[][][] Beams, float[][] BeamScores, bool[][]? BeamFinished, float[][]? GreedyMargins);
 
-/// <summary>Teacher-forced decoder pass: decoder_norm states (N, L, d) and logits (N, L, V).</summary>
-public sealed record TextFeatures(HostTensor Features, HostTensor Logits);
+/// <summary>Teacher-forced decoder pass: decoder_norm states (N, L, d) and, when asked for, logits (N, L, V).</summary>
+public sealed record TextFeatures(HostTensor Features, HostTensor? Logits);
 
 /// <summary>
 /// Point-head outputs: coordinates in pixels of the valid image (N, L, P, 2), point logits (N, L, P, 1 + classes),

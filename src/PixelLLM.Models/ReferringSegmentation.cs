@@ -49,7 +49,7 @@ public sealed class ReferringSegmentation : IDisposable
         var encoding = model.EncodePrompts(image.Fused, HostTensor.FromArray(whole, n, 4), context);
         var decoded = model.Decode(encoding, mode ?? DefaultDecoding);
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
-        var text = model.TeacherForced(encoding, tokens);
+        var text = model.TeacherForced(encoding, tokens, withLogits: false);
         var points = model.Points(text.Features, tokens, image.Height, image.Width, TokenValidity.Referring);
         var masks = PredictMasks(image, encoding, text.Features, points.Boxes);
         int side = masks.Logits.Shape[1] * masks.Logits.Shape[2];

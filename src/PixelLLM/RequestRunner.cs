@@ -92,12 +92,12 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
 
         Stage("points");
         request.Cancellation.ThrowIfCancellationRequested();
-        var text = model.TeacherForced(encoding, tokens);
+        var text = model.TeacherForced(encoding, tokens, withLogits: trace is not null);
         var points = model.Points(text.Features, tokens, features.Height, features.Width, task.Validity);
         if (trace is not null)
         {
             trace["mid.text_feats"] = text.Features;
-            trace["mid.tf_logits"] = text.Logits;
+            trace["mid.tf_logits"] = text.Logits!;
             trace["out.point_coords"] = points.Coords;
             trace["out.point_logits"] = points.Logits;
             trace["out.point_valid_mask"] = HostTensor.FromArray(points.Valid.SelectMany(v => v.Select(b => (byte)(b ? 1 : 0))).ToArray(), tokens.Length, tokens[0].Length);

@@ -43,7 +43,8 @@ internal sealed class GitFullDecoder : IDisposable
     /// Runs the stack on <paramref name="tokens"/> (rows × L). <paramref name="memory"/> (prompts × M × d) and
     /// <paramref name="memoryValid"/> hold one entry per prompt; token row r reads prompt r / <paramref name="rowsPerPrompt"/>.
     /// </summary>
-    public (float[] Features, float[] Logits) Run(ReadOnlySpan<int> tokens, float[] memory, bool[][] memoryValid, int rowsPerPrompt)
+    public (float[]? Features, float[]? Logits) Run(ReadOnlySpan<int> tokens, float[] memory, bool[][] memoryValid, int rowsPerPrompt,
+        bool fetchFeatures = true, bool fetchLogits = true)
     {
         if (tokens.Length != rows * length) throw new InvalidInputException($"GIT decoder: {tokens.Length} tokens for {rows}×{length}");
         foreach (var id in tokens)
@@ -61,7 +62,7 @@ internal sealed class GitFullDecoder : IDisposable
         exec.SetInput<float>(Memory, tiled);
         exec.SetInput(Mask, AttentionMask(memoryValid, rowsPerPrompt));
         exec.Run();
-        return (exec.FetchFloats(Features), exec.FetchFloats(Logits));
+        return (fetchFeatures ? exec.FetchFloats(Features) : null, fetchLogits ? exec.FetchFloats(Logits) : null);
     }
 
     /// <summary>U8 (rows, 1, M + L, M + L): valid memory columns for every row, caption columns causally for caption rows.</summary>
@@ -93,7 +94,7 @@ internal sealed class GitFullDecoder : IDisposable
         public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)
         {
             if (rows != decoder.rows) throw new InvalidInputException($"GIT decoder compiled for {decoder.rows} rows, asked for {rows}");
-            var (_, all) = decoder.Run(sequences, memory, memoryValid, rowsPerPrompt);
+            var all = decoder.Run(sequences, memory, memoryValid, rowsPerPrompt, fetchFeatures: false).Logits!;
             int v = decoder.vocab;
             for (int r = 0; r < rows; r++)
                 all.AsSpan((r * decoder.length + position - 1) * v, v).CopyTo(logits.Slice(r * v, v));

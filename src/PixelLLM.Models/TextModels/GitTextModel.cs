@@ -42,12 +42,12 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
     }
 
-    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens)
+    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens, bool withLogits)
     {
         int n = encoding.Prompts, l = config.MaxCaptionLength;
         var ids = PixelLlmTextModels.FlattenTokens(tokens, n, l);
-        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(ids, encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1);
-        return new TextFeatures(HostTensor.FromArray(features, n, l, Git.Hidden), HostTensor.FromArray(logits, n, l, Git.VocabSize));
+        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(ids, encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1, fetchLogits: withLogits);
+        return new TextFeatures(HostTensor.FromArray(features!, n, l, Git.Hidden), logits is null ? null : HostTensor.FromArray(logits, n, l, Git.VocabSize));
     }
 
     /// <summary>Per-layer keys and values of the memory rows (they never see the caption), from the prompt encoding.</summary>

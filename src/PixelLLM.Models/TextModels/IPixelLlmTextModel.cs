@@ -40,7 +40,7 @@ internal interface IPixelLlmTextModel : IDisposable
     IStepLogits StepLogits(PromptEncoding encoding, int beams, DecodeEngine engine);
 
     /// <summary>The teacher-forced pass on token rows (N × L): text features (N, L, d) and logits (N, L, V).</summary>
-    TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens);
+    TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens, bool withLogits);
 }
 
 /// <summary>Builds the text model a configuration names.</summary>

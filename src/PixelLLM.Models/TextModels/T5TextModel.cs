@@ -49,12 +49,12 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
     }
 
-    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens)
+    public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens, bool withLogits)
     {
         int n = encoding.Prompts, l = config.MaxCaptionLength;
         var ids = PixelLlmTextModels.FlattenTokens(tokens, n, l);
-        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(ids, encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1);
-        return new TextFeatures(HostTensor.FromArray(features, n, l, T5.DModel), HostTensor.FromArray(logits, n, l, T5.VocabSize));
+        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(ids, encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1, fetchLogits: withLogits);
+        return new TextFeatures(HostTensor.FromArray(features!, n, l, T5.DModel), logits is null ? null : HostTensor.FromArray(logits, n, l, T5.VocabSize));
     }
 
     private PixelLlmDecoder Decoder(int rows, int encoderLength)

@@ -57,7 +57,7 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
 
             var text = model.TeacherForced(encoding, tokens);
             results[$"mid.{prefix}text_feats"] = text.Features;
-            results[$"mid.{prefix}tf_logits"] = text.Logits;
+            results[$"mid.{prefix}tf_logits"] = text.Logits!;
             if (config.PointHead is null) continue;
             var points = model.Points(text.Features, tokens, image.Height, image.Width, validity);
             results[$"out.{prefix}point_coords"] = points.Coords;

@@ -21,7 +21,7 @@ internal sealed class TeacherForcedRunner(PixelLlm model, ITextTokenizer tokeniz
         var text = model.TeacherForced(run.Encoding, [tokens]);
         var points = model.Points(text.Features, [tokens], run.Features.Height, run.Features.Width, task.Validity);
         int count = Count(tokens);
-        return new TeacherForcedCaption(tokens[..count], ArgMax(text.Logits, count), OriginalPoints(points, count, run.ToOriginalX, run.ToOriginalY));
+        return new TeacherForcedCaption(tokens[..count], ArgMax(text.Logits!, count), OriginalPoints(points, count, run.ToOriginalX, run.ToOriginalY));
     }
 
     public TeacherForcedSegment Segment(PixelImage image, string expression)

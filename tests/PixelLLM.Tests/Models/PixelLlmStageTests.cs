@@ -93,8 +93,12 @@ public sealed class PixelLlmStageTests : IDisposable
             var tokens = raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
             Assert.Equal(Rows(golden.Input($"out.{prefix}text_tokens")), tokens);
             var text = model.TeacherForced(encoding, tokens);
-            AssertMatches(golden, new Dictionary<string, HostTensor> { [$"mid.{prefix}text_feats"] = text.Features, [$"mid.{prefix}tf_logits"] = text.Logits },
+            AssertMatches(golden, new Dictionary<string, HostTensor> { [$"mid.{prefix}text_feats"] = text.Features, [$"mid.{prefix}tf_logits"] = text.Logits! },
                 $"mid.{prefix}text_feats", $"mid.{prefix}tf_logits");
+            // What a caption request runs: the same features, the logits left on the device.
+            var featuresOnly = model.TeacherForced(encoding, tokens, withLogits: false);
+            Assert.Null(featuresOnly.Logits);
+            Assert.Equal(text.Features.ToFloatArray(), featuresOnly.Features.ToFloatArray());
         }
     }
 
