@@ -70,11 +70,13 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
-    public void ResidualOnManyRowsIsCublasThenBiasThenAdd()
+    public void ResidualOnManyRowsIsCopiedIntoCAndTheGemmAddsOntoIt()
     {
         var queue = Dispatch(new LinearOp(true, true), DType.F32, [40, 24], [64, 24], [64], [40, 64]);
         Assert.Equal(1, queue.Gemms);
-        Assert.Equal(["linear.cu", "binary.cu"], queue.Launches.Select(l => l.File));
+        Assert.Equal(1, queue.Copies);
+        Assert.Equal(1f, queue.GemmBetas.Single());
+        Assert.Equal(["linear.cu"], queue.Launches.Select(l => l.File));
     }
 
     [Fact]
@@ -215,6 +217,8 @@ public class CudaDecodeDispatchTests
         public List<(string File, string Kernel, (uint, uint, uint) Grid)> Launches { get; } = [];
         public int Gemms { get; private set; }
         public List<ulong> GemmBiases { get; } = [];
+        public List<float> GemmBetas { get; } = [];
+        public int Copies { get; private set; }
         public bool GemmBiasEpilogue { get; init; }
         public ulong ErrorWord => 0x8;
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args) => Launches.Add((file, kernel, grid));
@@ -222,8 +226,9 @@ public class CudaDecodeDispatchTests
         {
             Gemms++;
             GemmBiases.Add(call.Bias);
+            GemmBetas.Add(call.Beta);
         }
-        public void Copy(ulong destination, ulong source, long bytes) { }
+        public void Copy(ulong destination, ulong source, long bytes) => Copies++;
         public void Fill(ulong destination, byte value, long bytes) { }
         public ulong Scratch(int slot, long bytes) => 0x100000000UL * (ulong)(slot + 1);
     }

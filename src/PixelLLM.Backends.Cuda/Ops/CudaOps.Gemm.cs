@@ -88,7 +88,7 @@ internal sealed partial class CudaOps
 
     /// <summary>
     /// gelu_tanh(n·wᵀ) ⊙ (n·upᵀ), n = RmsNorm(x): one gemv_rmsnorm_geglu launch for a few rows; else the norm into scratch
-    /// slot 3, the two GEMMs (the up product into slot 1) and swiglu.cu's GeGLU in place.
+    /// slot 3, the two GEMMs into slots 2 and 1, and swiglu.cu's GeGLU into y.
     /// </summary>
     private void RmsNormGeGlu(RmsNormGeGluOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
@@ -103,10 +103,11 @@ internal sealed partial class CudaOps
         }
         var normed = input with { Ptr = queue.Scratch(3, input.Bytes) };
         RmsNorm(new RmsNormOp(op.Eps), [input, normWeight], normed);
+        var gate = y with { Ptr = queue.Scratch(2, y.Bytes) };
         var upProduct = y with { Ptr = queue.Scratch(1, y.Bytes) };
-        RowsTimesWeight(normed.Ptr, rows, inFeatures, weight, null, y, "RmsNormGeGlu");
+        RowsTimesWeight(normed.Ptr, rows, inFeatures, weight, null, gate, "RmsNormGeGlu");
         RowsTimesWeight(normed.Ptr, rows, inFeatures, up, null, upProduct, "RmsNormGeGlu");
-        GeGlu([y, upProduct], y);
+        GeGlu([gate, upProduct], y);
     }
 
     /// <summary>
@@ -133,7 +134,7 @@ internal sealed partial class CudaOps
     /// <summary>
     /// y (rows, Out) = input (rows, In) · weightᵀ [+ bias] [+ residual] for a PyTorch-layout weight (Out, In…) flattened to
     /// (Out, In): gemv.cu for a few rows (decode steps, where an M = 1 cuBLAS GEMM is far from the bandwidth floor) with both
-    /// epilogues fused, cuBLAS otherwise, then the bias kernel and the residual as an in-place Add.
+    /// epilogues fused, cuBLAS otherwise (the residual copied into C first, beta 1), then the bias kernel.
     /// </summary>
     private void RowsTimesWeight(ulong input, long rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor y, string op,
         DeviceTensor? residual = null)
@@ -148,14 +149,20 @@ internal sealed partial class CudaOps
         }
         if (rows > int.MaxValue) throw new BackendException($"CUDA {op}: {rows} rows exceed one GEMM");
         // cuBLASLt's bias epilogue when switched on and the bias is aligned like a vector load; else the bias kernel after.
-        if (bias is { } fused && queue.GemmBiasEpilogue && fused.Type == y.Type && fused.Ptr % 16 == 0)
-            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1, Bias: fused.Ptr));
-        else
+        if (bias is { } fused && residual is null && queue.GemmBiasEpilogue && fused.Type == y.Type && fused.Ptr % 16 == 0)
         {
-            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
-            if (bias is { } b) AddBias(y, b, rows, outFeatures);
+            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1, Bias: fused.Ptr));
+            return;
         }
-        if (residual is { } r) Binary(new BinaryOp(BinaryKind.Add), [y, r], y);
+        // A residual starts C (a device copy) and the GEMM adds onto it (beta 1): no extra kernel, nothing read and
+        // written through two names.
+        if (residual is { } r)
+        {
+            if (r.Type != y.Type) throw new BackendException($"CUDA {op}: residual stored as {r.Type} but the output as {y.Type}; expected one type");
+            queue.Copy(y.Ptr, r.Ptr, y.Bytes);
+        }
+        queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, residual is null ? 0f : 1f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
+        if (bias is { } b) AddBias(y, b, rows, outFeatures);
     }
 
     private void AddBias(DeviceTensor y, DeviceTensor bias, long rows, int cols)
