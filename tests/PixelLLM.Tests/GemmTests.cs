@@ -206,20 +206,11 @@ public class GemmTests
         Assert.Equal([.. xShape[..^1], outFeatures], y.Shape.ToArray());
 
         int k = xShape[^1], rows = x.ToFloatArray().Length / k;
-        double[] xs = OpHarness.AsDoubles(x), gs = OpHarness.AsDoubles(g), ws = OpHarness.AsDoubles(w);
+        double[] n = RmsNormReference(x, g, eps), ws = OpHarness.AsDoubles(w);
         var expected = new double[rows * outFeatures];
         for (int r = 0; r < rows; r++)
-        {
-            double squares = 0;
-            for (int i = 0; i < k; i++) squares += xs[r * k + i] * xs[r * k + i];
-            double inv = 1 / Math.Sqrt(squares / k + eps);
             for (int o = 0; o < outFeatures; o++)
-            {
-                double sum = 0;
-                for (int i = 0; i < k; i++) sum += xs[r * k + i] * inv * gs[i] * ws[o * k + i];
-                expected[r * outFeatures + o] = sum;
-            }
-        }
+                for (int i = 0; i < k; i++) expected[r * outFeatures + o] += n[r * k + i] * ws[o * k + i];
         OpHarness.AssertClose(expected, y, what: "rmsnorm+linear");
         var unfused = OpHarness.Run(new LinearOp(false), OpHarness.Run(new RmsNormOp(eps), x, g), w);
         Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
@@ -241,29 +232,39 @@ public class GemmTests
         var y = OpHarness.Run(new RmsNormGeGluOp(eps), x, g, w, up);
 
         int k = xShape[^1], rows = x.ToFloatArray().Length / k;
-        double[] xs = OpHarness.AsDoubles(x), gs = OpHarness.AsDoubles(g), ws = OpHarness.AsDoubles(w), us = OpHarness.AsDoubles(up);
+        double[] n = RmsNormReference(x, g, eps), ws = OpHarness.AsDoubles(w), us = OpHarness.AsDoubles(up);
         var expected = new double[rows * hidden];
         for (int r = 0; r < rows; r++)
-        {
-            double squares = 0;
-            for (int i = 0; i < k; i++) squares += xs[r * k + i] * xs[r * k + i];
-            double inv = 1 / Math.Sqrt(squares / k + eps);
             for (int o = 0; o < hidden; o++)
             {
                 double a = 0, b = 0;
                 for (int i = 0; i < k; i++)
                 {
-                    double n = xs[r * k + i] * inv * gs[i];
-                    a += n * ws[o * k + i];
-                    b += n * us[o * k + i];
+                    a += n[r * k + i] * ws[o * k + i];
+                    b += n[r * k + i] * us[o * k + i];
                 }
                 expected[r * hidden + o] = 0.5 * a * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (a + 0.044715 * a * a * a))) * b;
             }
-        }
         OpHarness.AssertClose(expected, y, what: "rmsnorm+geglu");
         var normed = OpHarness.Run(new RmsNormOp(eps), x, g);
         var unfused = OpHarness.Run(new GeGluOp(), OpHarness.Run(new LinearOp(false), normed, w), OpHarness.Run(new LinearOp(false), normed, up));
         Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
+    }
+
+    /// <summary>x / √(mean(x²) + eps) · g per row, in float64.</summary>
+    private static double[] RmsNormReference(HostTensor x, HostTensor g, double eps)
+    {
+        double[] xs = OpHarness.AsDoubles(x), gs = OpHarness.AsDoubles(g);
+        int k = gs.Length;
+        var y = new double[xs.Length];
+        for (int r = 0; r < xs.Length / k; r++)
+        {
+            double squares = 0;
+            for (int i = 0; i < k; i++) squares += xs[r * k + i] * xs[r * k + i];
+            double inv = 1 / Math.Sqrt(squares / k + eps);
+            for (int i = 0; i < k; i++) y[r * k + i] = xs[r * k + i] * inv * gs[i];
+        }
+        return y;
     }
 
     [Fact]

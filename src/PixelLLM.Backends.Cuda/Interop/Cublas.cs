@@ -27,11 +27,9 @@ public sealed unsafe class Cublas : IDisposable
     /// <summary>Creates a handle bound to <paramref name="stream"/> with <paramref name="workspace"/> as its scratch.</summary>
     public Cublas(nint stream, ulong workspace, long workspaceBytes)
     {
-        var probe = NativeLibraryProbe.Load("libcublas", CudaLibraries.CublasFileNames, CudaLibraries.CublasPathVariable);
-        if (!probe.Found) throw new BackendException($"cuBLAS is not available: {probe.WhyNot}");
+        var probe = NativeLibraryProbe.Require("cuBLAS", "libcublas", CudaLibraries.CublasFileNames, CudaLibraries.CublasPathVariable);
         LibraryPath = probe.Path!;
-        nint E(string name) => NativeLibrary.TryGetExport(probe.Handle, name, out var a) ? a
-            : throw new BackendException($"{LibraryPath} has no export {name}");
+        var E = probe.Export;
         NativeLibrary.TryGetExport(probe.Handle, "cublasGetStatusString", out var statusString);
         _statusString = (delegate* unmanaged<int, byte*>)statusString;
         _destroy = (delegate* unmanaged<nint, int>)E("cublasDestroy_v2");

@@ -54,11 +54,9 @@ public sealed unsafe class CublasLt : IDisposable
     /// <summary>A handle whose matmuls run on <paramref name="stream"/> with <paramref name="workspace"/> as scratch.</summary>
     public CublasLt(nint stream, ulong workspace, long workspaceBytes)
     {
-        var probe = NativeLibraryProbe.Load("libcublasLt", CudaLibraries.CublasLtFileNames, CudaLibraries.CublasLtPathVariable);
-        if (!probe.Found) throw new BackendException($"cuBLASLt is not available: {probe.WhyNot}");
+        var probe = NativeLibraryProbe.Require("cuBLASLt", "libcublasLt", CudaLibraries.CublasLtFileNames, CudaLibraries.CublasLtPathVariable);
         LibraryPath = probe.Path!;
-        nint E(string name) => NativeLibrary.TryGetExport(probe.Handle, name, out var a) ? a
-            : throw new BackendException($"{LibraryPath} has no export {name}");
+        var E = probe.Export;
         _destroy = (delegate* unmanaged<nint, int>)E("cublasLtDestroy");
         _descCreate = (delegate* unmanaged<nint*, int, int, int>)E("cublasLtMatmulDescCreate");
         _descDestroy = (delegate* unmanaged<nint, int>)E("cublasLtMatmulDescDestroy");

@@ -10,6 +10,10 @@ namespace PixelLLM.Backends.Cuda.Interop;
 public sealed record LibraryProbeResult(string Library, nint Handle, string? Path, string? WhyNot)
 {
     public bool Found => Handle != 0;
+
+    /// <summary>The address of export <paramref name="name"/>; a missing one is a <see cref="PixelLLM.Runtime.BackendException"/> naming the file.</summary>
+    public nint Export(string name) => NativeLibrary.TryGetExport(Handle, name, out var address) ? address
+        : throw new PixelLLM.Runtime.BackendException($"{Path} has no export {name}");
 }
 
 /// <summary>
@@ -28,6 +32,13 @@ public static class NativeLibraryProbe
     /// <param name="library">Display name, e.g. "libnvrtc".</param>
     /// <param name="fileNames">File names in order of preference, e.g. libnvrtc.so.13, libnvrtc.so.12, libnvrtc.so.</param>
     /// <param name="envVariable">Variable holding an explicit path, or null.</param>
+    /// <summary><see cref="Load"/>, where not finding it is a <see cref="PixelLLM.Runtime.BackendException"/> ("cuBLAS is not available: …").</summary>
+    public static LibraryProbeResult Require(string what, string library, IReadOnlyList<string> fileNames, string? envVariable = null)
+    {
+        var probe = Load(library, fileNames, envVariable);
+        return probe.Found ? probe : throw new PixelLLM.Runtime.BackendException($"{what} is not available: {probe.WhyNot}");
+    }
+
     public static LibraryProbeResult Load(string library, IReadOnlyList<string> fileNames, string? envVariable = null)
     {
         var overridePath = envVariable is null ? null : Environment.GetEnvironmentVariable(envVariable);
