@@ -45,7 +45,7 @@ public sealed unsafe class CublasLt : IDisposable
     private readonly delegate* unmanaged<nint, int, void*, nuint, int> _prefSet;
     private readonly delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint, int, HeuristicResult*, int*, int> _heuristic;
     private readonly delegate* unmanaged<nint, nint, float*, void*, nint, void*, nint, float*, void*, nint, void*, nint, void*, void*, nuint, nint, int> _matmul;
-    private readonly Dictionary<(GemmCall Shape, int Alignment), Plan> plans = [];
+    private readonly Dictionary<(GemmCall Shape, (int A, int B, int C, int Bias) Alignments), Plan> plans = [];
     private readonly nint stream;
     private readonly ulong workspace;
     private readonly long workspaceBytes;
@@ -81,8 +81,7 @@ public sealed unsafe class CublasLt : IDisposable
     public void MatmulWithBias(in GemmCall g)
     {
         if (g.Batch != 1 || g.Beta != 0 || g.Bias == 0) throw new BackendException("cuBLASLt bias epilogue: one matrix, Beta 0 and a bias pointer expected");
-        int alignment = Alignment(g.A) | Alignment(g.B) << 8 | Alignment(g.C) << 16 | Alignment(g.Bias) << 24;
-        var key = (g with { A = 0, B = 0, C = 0, Bias = 0 }, alignment);
+        var key = (g with { A = 0, B = 0, C = 0, Bias = 0 }, (Alignment(g.A), Alignment(g.B), Alignment(g.C), Alignment(g.Bias)));
         if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g);
         ulong bias = g.Bias;
         Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
