@@ -83,9 +83,6 @@ PXL_DEVICE float row_inv_rms(const T* __restrict__ xr, i32 k, float eps, bool ve
     return rsqrtf(warp_sum(squares) / (float)k + eps);
 }
 
-// unary.cu's tanh GELU.
-PXL_DEVICE float gelu_tanh_of(float g) { return 0.5f * g * (1.0f + tanhf(0.79788456080286536f * (g + 0.044715f * g * g * g))); }
-
 template <typename T, int R, bool NORM, bool GATED>
 PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ w_up, const T* __restrict__ bias, const T* residual,
                      const T* __restrict__ norm_weight, T* y, i32 rows, i32 n, i32 k, float norm_eps, i64 y_row_stride,
@@ -136,14 +133,14 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
                 at[u] = min(i, nvec - 1);
                 if (i < nvec) wbuf[u] = wv[i];
                 else wbuf[u] = pxl_vec16{{0u, 0u, 0u, 0u}};
-                if (GATED) ubuf[GATED ? u : 0] = i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+                if (GATED) ubuf[u] = i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
             }
 #pragma unroll
             for (int u = 0; u < UNROLL; u++)
             {
                 float wf[E], uf[E];
                 unpack(wbuf[u], wf, T());
-                if (GATED) unpack(ubuf[GATED ? u : 0], uf, T());
+                if (GATED) unpack(ubuf[u], uf, T());
                 if (NORM)
                 {
                     const pxl_vec16 gvec = reinterpret_cast<const pxl_vec16*>(norm_weight)[at[u]];
@@ -203,7 +200,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
             sum *= inv;
             gate_up *= inv;
         }
-        if (GATED) sum = gelu_tanh_of(sum) * gate_up;
+        if (GATED) sum = gelu_tanh(sum) * gate_up;
         if (lane == 0)
         {
             const float out = residual ? sum + b + to_float(residual[(i64)r * n + col]) : sum + b;

@@ -50,6 +50,16 @@ template <> PXL_DEVICE half from_float<half>(float v)
     return r;
 }
 
+// The activations more than one kernel file applies (unary.cu, swiglu.cu's GLUs, gemv.cu's gated form), defined once.
+// gelu_tanh: the tanh approximation (UnaryKind.GeluTanh); silu: x / (1 + e^{-x}).
+PXL_DEVICE float gelu_tanh(float v)
+{
+    const float k = 0.79788456080286536f; // √(2/π)
+    return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+}
+
+PXL_DEVICE float silu(float v) { return v / (1.0f + expf(-v)); }
+
 // Butterfly reductions: every lane of the warp ends up holding the result.
 PXL_DEVICE float warp_sum(float v)
 {

@@ -1,11 +1,7 @@
 // Gated linear units, elementwise, fp32 arithmetic whatever the storage type: SwiGLU (SwiGluOp) y = silu(gate) · x and
-// GeGLU (GeGluOp) y = gelu_tanh(gate) · x (the same tanh GELU as unary.cu).
+// GeGLU (GeGluOp) y = gelu_tanh(gate) · x, both activations prelude.cuh's.
 // Launch: any 1-D grid; the kernels stride over the whole tensor.
 #include "prelude.cuh"
-
-PXL_DEVICE float silu_of(float g) { return g / (1.0f + expf(-g)); }
-
-PXL_DEVICE float gelu_tanh_of(float g) { return 0.5f * g * (1.0f + tanhf(0.79788456080286536f * (g + 0.044715f * g * g * g))); }
 
 #define PXL_GLU(name, act, suffix, T)                                                                          \
     extern "C" __global__ void name##_##suffix(const T* __restrict__ gate, const T* __restrict__ x, T* __restrict__ y, i64 n) \
@@ -15,5 +11,5 @@ PXL_DEVICE float gelu_tanh_of(float g) { return 0.5f * g * (1.0f + tanhf(0.79788
 
 #define PXL_GLU_ALL_TYPES(name, act) PXL_GLU(name, act, f32, float) PXL_GLU(name, act, bf16, bf16) PXL_GLU(name, act, f16, half)
 
-PXL_GLU_ALL_TYPES(swiglu, silu_of)
-PXL_GLU_ALL_TYPES(geglu, gelu_tanh_of)
+PXL_GLU_ALL_TYPES(swiglu, silu)
+PXL_GLU_ALL_TYPES(geglu, gelu_tanh)

@@ -5,13 +5,7 @@
 
 PXL_DEVICE float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
-PXL_DEVICE float gelu_tanh(float v)
-{
-    const float k = 0.79788456080286536f; // √(2/π)
-    return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
-}
-
-PXL_DEVICE float silu(float v) { return v / (1.0f + expf(-v)); }
+// gelu_tanh and silu live in prelude.cuh (the GLU and gemv kernels apply them too).
 
 // A comparison rather than fmaxf(v, 0), which would turn NaN into 0.
 PXL_DEVICE float relu(float v) { return v < 0.0f ? 0.0f : v; }

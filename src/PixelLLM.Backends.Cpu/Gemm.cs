@@ -68,22 +68,18 @@ internal static unsafe class Gemm
     public static void RmsNormLinear(RmsNormLinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor input = x[0], weight = x[2];
-        int width = input.Shape[-1];
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
-        float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
-        Norms.RmsNormRowsInto(input.F32Ptr, x[1].F32Ptr, normed, rows, width, op.Eps);
-        RowsTimesWeight(normed, rows, weight, null, y.F32Ptr, float64);
+        RowsTimesWeight(Normalized(input, x[1], rows, op.Eps), rows, weight, null, y.F32Ptr, float64);
     }
 
     /// <summary>RmsNorm into scratch, both products, then GeGLU with its own functor: the same bits as the four ops apart.</summary>
     public static void RmsNormGeGlu(RmsNormGeGluOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor input = x[0];
-        int width = input.Shape[-1], hidden = x[2].Shape[0];
+        int hidden = x[2].Shape[0];
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
-        float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
+        float* normed = Normalized(input, x[1], rows, op.Eps);
         float* up = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * hidden);
-        Norms.RmsNormRowsInto(input.F32Ptr, x[1].F32Ptr, normed, rows, width, op.Eps);
         RowsTimesWeight(normed, rows, x[2], null, y.F32Ptr, float64);
         RowsTimesWeight(normed, rows, x[3], null, up, float64);
         int count = rows * hidden;
@@ -94,18 +90,25 @@ internal static unsafe class Gemm
     public static void CacheProjection(CacheProjectionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
         CpuTensor input = x[1], weight = x[3];
-        int rows = y.Shape[0], size = y.Shape[1], outFeatures = y.Shape[2], width = input.Shape[2];
+        int rows = y.Shape[0], size = y.Shape[1], outFeatures = y.Shape[2];
         int position = x[4].I32[0];
         if (position < 0 || position >= size)
             throw new InvalidInputException($"CacheProjection: position {position} does not fit axis 1 of size {size} of {y.Desc}");
         if (x[0].Pointer != y.Pointer) Buffer.MemoryCopy(x[0].Pointer, y.Pointer, y.Desc.ByteSize, y.Desc.ByteSize);
-        float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
         float* projected = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * outFeatures);
-        Norms.RmsNormRowsInto(input.F32Ptr, x[2].F32Ptr, normed, rows, width, op.Eps);
-        RowsTimesWeight(normed, rows, weight, null, projected, float64);
+        RowsTimesWeight(Normalized(input, x[2], rows, op.Eps), rows, weight, null, projected, float64);
         for (int r = 0; r < rows; r++)
             new ReadOnlySpan<float>(projected + (long)r * outFeatures, outFeatures).CopyTo(
                 new Span<float>(y.F32Ptr + ((long)r * size + position) * outFeatures, outFeatures));
+    }
+
+    /// <summary>The rows of <paramref name="input"/> RMS-normalised into this thread's scratch by RmsNormOp's own code.</summary>
+    private static float* Normalized(CpuTensor input, CpuTensor normWeight, int rows, float eps)
+    {
+        int width = input.Shape[-1];
+        float* normed = GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * width);
+        Norms.RmsNormRowsInto(input.F32Ptr, normWeight.F32Ptr, normed, rows, width, eps);
+        return normed;
     }
 
     /// <summary>output (rows, Out) = input (rows, In) · weightᵀ [+ bias], weight f32 or bf16 (Out, In).</summary>

@@ -81,9 +81,15 @@ internal sealed partial class CudaOps
             Gemv(input.Ptr, (int)rows, inFeatures, weight, null, null, y, "RmsNormLinear", (normWeight, op.Eps));
             return;
         }
+        RowsTimesWeight(Normalized(input, normWeight, op.Eps), rows, inFeatures, weight, null, y, "RmsNormLinear");
+    }
+
+    /// <summary>RmsNorm of <paramref name="input"/> into scratch slot 3 (the many-row paths of the norm-prologue ops).</summary>
+    private ulong Normalized(DeviceTensor input, DeviceTensor normWeight, float eps)
+    {
         var normed = input with { Ptr = queue.Scratch(3, input.Bytes) };
-        RmsNorm(new RmsNormOp(op.Eps), [input, normWeight], normed);
-        RowsTimesWeight(normed.Ptr, rows, inFeatures, weight, null, y, "RmsNormLinear");
+        RmsNorm(new RmsNormOp(eps), [input, normWeight], normed);
+        return normed.Ptr;
     }
 
     /// <summary>
@@ -101,12 +107,11 @@ internal sealed partial class CudaOps
             Gemv(input.Ptr, (int)rows, inFeatures, weight, null, null, y, "RmsNormGeGlu", (normWeight, op.Eps), up: up);
             return;
         }
-        var normed = input with { Ptr = queue.Scratch(3, input.Bytes) };
-        RmsNorm(new RmsNormOp(op.Eps), [input, normWeight], normed);
+        ulong normed = Normalized(input, normWeight, op.Eps);
         var gate = y with { Ptr = queue.Scratch(2, y.Bytes) };
         var upProduct = y with { Ptr = queue.Scratch(1, y.Bytes) };
-        RowsTimesWeight(normed.Ptr, rows, inFeatures, weight, null, gate, "RmsNormGeGlu");
-        RowsTimesWeight(normed.Ptr, rows, inFeatures, up, null, upProduct, "RmsNormGeGlu");
+        RowsTimesWeight(normed, rows, inFeatures, weight, null, gate, "RmsNormGeGlu");
+        RowsTimesWeight(normed, rows, inFeatures, up, null, upProduct, "RmsNormGeGlu");
         GeGlu([gate, upProduct], y);
     }
 
@@ -142,6 +147,8 @@ internal sealed partial class CudaOps
         var type = GemmType(y, weight, op);
         int outFeatures = weight.Shape[0];
         if (rows == 0 || outFeatures == 0) return;
+        if (residual is { } r && r.Type != y.Type)
+            throw new BackendException($"CUDA {op}: residual stored as {r.Type} but the output as {y.Type}; expected one type");
         if (rows <= GemvMaxRows)
         {
             Gemv(input, (int)rows, inFeatures, weight, bias, residual, y, op);
@@ -156,11 +163,7 @@ internal sealed partial class CudaOps
         }
         // A residual starts C (a device copy) and the GEMM adds onto it (beta 1): no extra kernel, nothing read and
         // written through two names.
-        if (residual is { } r)
-        {
-            if (r.Type != y.Type) throw new BackendException($"CUDA {op}: residual stored as {r.Type} but the output as {y.Type}; expected one type");
-            queue.Copy(y.Ptr, r.Ptr, y.Bytes);
-        }
+        if (residual is { } start) queue.Copy(y.Ptr, start.Ptr, y.Bytes);
         queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, residual is null ? 0f : 1f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
         if (bias is { } b) AddBias(y, b, rows, outFeatures);
     }

@@ -20,8 +20,6 @@ internal sealed partial class CudaOps
             throw new BackendException($"CUDA {op}: norm weight stored as {nw.Weight.Type} but the output as {y.Type}; expected one type");
         if (bias is { } b && b.Type != y.Type)
             throw new BackendException($"CUDA {op}: bias stored as {b.Type} but the output as {y.Type}; expected one type");
-        if (residual is { } r && r.Type != y.Type)
-            throw new BackendException($"CUDA {op}: residual stored as {r.Type} but the output as {y.Type}; expected one type");
         int outFeatures = weight.Shape[0];
         // The smallest row template that holds every row: its accumulators live in registers.
         int template = rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : GemvMaxRows;
