@@ -51,12 +51,14 @@ public sealed partial class CudaBackend : IGraphCaptureBackend
                 try { queue.Driver.DestroyGraphExec(queue.Driver.EndCaptureAndInstantiate(queue.Stream)); }
                 catch (BackendException) { } // the capture was already invalidated; ending it is all that matters
             }
+            lock (gate) activity = activity with { CaptureFailures = activity.CaptureFailures + 1 };
             if (e is BackendException) throw new BackendException($"CUDA graph capture failed: {e.Message}");
             throw;
         }
         lock (gate)
         {
             queue.Capturing = false;
+            activity = activity with { Captures = activity.Captures + 1 };
             return new CudaGraph(queue, queue.Driver.EndCaptureAndInstantiate(queue.Stream));
         }
     }

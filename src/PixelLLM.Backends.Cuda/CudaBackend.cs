@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using PixelLLM.Backends.Cuda.Device;
 using PixelLLM.Backends.Cuda.Ops;
@@ -14,7 +15,7 @@ namespace PixelLLM.Backends.Cuda;
 /// every kernel). Host reads and writes always use the declared dtype; conversion happens at the boundary.
 /// Creating it on a machine without a driver or GPU throws one <see cref="BackendException"/> line saying why.
 /// </summary>
-public sealed partial class CudaBackend : IBackend
+public sealed partial class CudaBackend : IBackend, IHostActivitySource
 {
     private readonly CudaQueue queue;
     private readonly CudaOps ops;
@@ -22,6 +23,7 @@ public sealed partial class CudaBackend : IBackend
     private readonly object gate = new();
     private DeviceTensor[] operands = new DeviceTensor[8];
     private string? reportingOps;
+    private HostActivity activity;
 
     private CudaBackend(CudaQueue queue, DType floatStorage)
     {
@@ -97,8 +99,17 @@ public sealed partial class CudaBackend : IBackend
         lock (gate)
         {
             queue.MakeCurrent();
+            long start = Stopwatch.GetTimestamp();
             queue.Driver.Synchronize(queue.Stream); // queued kernels may still read what is overwritten
-            queue.Driver.CopyToDevice(Address(destination), ToDevice(destination.Desc.DType, source));
+            long copy = Stopwatch.GetTimestamp();
+            var storage = StorageOf(destination.Desc.DType);
+            queue.Transfers.Upload(Address(destination), source, destination.Desc.DType, storage);
+            activity = activity with
+            {
+                WaitMs = activity.WaitMs + Stopwatch.GetElapsedTime(start, copy).TotalMilliseconds,
+                UploadMs = activity.UploadMs + HostActivity.MillisecondsSince(copy),
+                BytesUp = activity.BytesUp + destination.Desc.ElementCount * storage.SizeOf(),
+            };
         }
     }
 
@@ -107,15 +118,11 @@ public sealed partial class CudaBackend : IBackend
         lock (gate)
         {
             SynchronizeLocked();
+            long start = Stopwatch.GetTimestamp();
             var dtype = StorageOf(source.Desc.DType);
-            if (dtype == source.Desc.DType)
-            {
-                queue.Driver.CopyToHost(destination[..checked((int)source.Desc.ByteSize)], Address(source));
-                return;
-            }
-            var stored = new byte[source.Desc.ElementCount * dtype.SizeOf()];
-            queue.Driver.CopyToHost(stored, Address(source));
-            StorageConversion.Widen(dtype, stored, MemoryMarshal.Cast<byte, float>(destination));
+            long bytes = source.Desc.ElementCount * dtype.SizeOf();
+            queue.Transfers.Download(destination[..checked((int)source.Desc.ByteSize)], Address(source), source.Desc.DType, dtype);
+            activity = activity with { DownloadMs = activity.DownloadMs + HostActivity.MillisecondsSince(start), BytesDown = activity.BytesDown + bytes };
         }
     }
 
@@ -128,7 +135,14 @@ public sealed partial class CudaBackend : IBackend
             for (int i = 0; i < inputs.Length; i++) operands[i] = Device(inputs[i]);
             if (CudaOps.MayReportInvalidInput(node.Op)) reportingOps ??= node.Op.Name;
             ops.Dispatch(node.Op, operands.AsSpan(0, inputs.Length), Device(output));
+            if (!queue.Capturing) activity = activity with { EagerLaunches = activity.EagerLaunches + 1 };
         }
+    }
+
+    /// <inheritdoc/>
+    public HostActivity HostActivity
+    {
+        get { lock (gate) return activity with { Replays = queue.Replays }; }
     }
 
     public void Synchronize()
@@ -139,7 +153,9 @@ public sealed partial class CudaBackend : IBackend
     private void SynchronizeLocked()
     {
         queue.MakeCurrent();
+        long start = Stopwatch.GetTimestamp();
         int code = queue.SynchronizeAndTakeError();
+        activity = activity with { WaitMs = activity.WaitMs + HostActivity.MillisecondsSince(start) };
         var op = reportingOps ?? "a CUDA kernel";
         reportingOps = null;
         if (code != 0)

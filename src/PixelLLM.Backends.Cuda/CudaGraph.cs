@@ -21,6 +21,7 @@ public sealed class CudaGraph : ICapturedLaunches
         ObjectDisposedException.ThrowIf(exec == 0, this);
         queue.MakeCurrent();
         queue.Driver.LaunchGraph(exec, queue.Stream);
+        queue.Replays++;
     }
 
     /// <inheritdoc/>

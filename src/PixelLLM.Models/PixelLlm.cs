@@ -164,10 +164,9 @@ public sealed class PixelLlm : IDisposable
         {
             case DecodeMode.Greedy:
             {
-                var margins = new GreedyMargins(step);
-                var result = GreedyDecoder.Decode(margins, options, n);
+                var result = GreedyDecoder.Decode(step, options, n);
                 return new DecodedText(result.Tokens, result.LogProbs, result.Tokens.Select(t => new[] { t }).ToArray(),
-                    result.LogProbs.Select(s => new[] { s }).ToArray(), null, margins.Margins(result.Tokens, Config.EndTokenId));
+                    result.LogProbs.Select(s => new[] { s }).ToArray(), null, result.Margins);
             }
             case DecodeMode.Beam beam:
             {

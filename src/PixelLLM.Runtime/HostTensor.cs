@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace PixelLLM.Runtime;
 
@@ -50,7 +51,7 @@ public sealed class HostTensor
         {
             case DType.F32: MemoryMarshal.Cast<byte, float>(bytes).CopyTo(result); break;
             case DType.F16: { var s = MemoryMarshal.Cast<byte, Half>(bytes); for (int i = 0; i < n; i++) result[i] = (float)s[i]; break; }
-            case DType.BF16: { var s = MemoryMarshal.Cast<byte, ushort>(bytes); for (int i = 0; i < n; i++) result[i] = BFloat16.ToSingle(s[i]); break; }
+            case DType.BF16: BFloat16.ToSingles(MemoryMarshal.Cast<byte, ushort>(bytes)[..n], result); break;
             case DType.I32: { var s = MemoryMarshal.Cast<byte, int>(bytes); for (int i = 0; i < n; i++) result[i] = s[i]; break; }
             case DType.I64: { var s = MemoryMarshal.Cast<byte, long>(bytes); for (int i = 0; i < n; i++) result[i] = s[i]; break; }
             case DType.U8: for (int i = 0; i < n; i++) result[i] = bytes[i]; break;
@@ -81,6 +82,50 @@ public static class BFloat16
         if (float.IsNaN(value)) return (ushort)((u >> 16) | 0x40);
         uint rounding = 0x7FFF + ((u >> 16) & 1);
         return (ushort)((u + rounding) >> 16);
+    }
+
+    /// <summary><see cref="FromSingle"/> over a span, sixteen values at a time where the CPU has 256-bit vectors.</summary>
+    public static void FromSingles(ReadOnlySpan<float> values, Span<ushort> bits)
+    {
+        if (bits.Length < values.Length) throw new ArgumentException("destination shorter than source", nameof(bits));
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256.Create(1u);
+            var bias = Vector256.Create(0x7FFFu);
+            var quietBit = Vector256.Create(0x40u);
+            var magnitude = Vector256.Create(0x7FFFFFFFu);
+            var infinity = Vector256.Create(0x7F800000u);
+            for (; i + 16 <= values.Length; i += 16)
+            {
+                var low = Round(Vector256.Create(values.Slice(i, 8)).AsUInt32());
+                var high = Round(Vector256.Create(values.Slice(i + 8, 8)).AsUInt32());
+                Vector256.Narrow(low, high).CopyTo(bits.Slice(i, 16));
+            }
+
+            Vector256<uint> Round(Vector256<uint> u)
+            {
+                var rounded = Vector256.ShiftRightLogical(u + bias + (Vector256.ShiftRightLogical(u, 16) & one), 16);
+                var nan = Vector256.GreaterThan(u & magnitude, infinity);
+                return Vector256.ConditionalSelect(nan, Vector256.ShiftRightLogical(u, 16) | quietBit, rounded);
+            }
+        }
+        for (; i < values.Length; i++) bits[i] = FromSingle(values[i]);
+    }
+
+    /// <summary><see cref="ToSingle"/> over a span (a shift per value, sixteen at a time where the CPU has 256-bit vectors).</summary>
+    public static void ToSingles(ReadOnlySpan<ushort> bits, Span<float> values)
+    {
+        if (values.Length < bits.Length) throw new ArgumentException("destination shorter than source", nameof(values));
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 16 <= bits.Length; i += 16)
+            {
+                var (low, high) = Vector256.Widen(Vector256.Create(bits.Slice(i, 16)));
+                Vector256.ShiftLeft(low, 16).AsSingle().CopyTo(values.Slice(i, 8));
+                Vector256.ShiftLeft(high, 16).AsSingle().CopyTo(values.Slice(i + 8, 8));
+            }
+        for (; i < bits.Length; i++) values[i] = ToSingle(bits[i]);
     }
 }
 

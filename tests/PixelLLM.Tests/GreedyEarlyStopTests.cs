@@ -31,21 +31,19 @@ public class GreedyEarlyStopTests
         // Row 0 ends at slot 3, row 1 at slot 5: steps 1 … 5 run, 6 … 10 are skipped.
         int[][] script = [[0, 4, 6, Eos, 2, 2], [0, 5, 7, 3, 8, Eos, 2]];
         var model = new ScriptedModel(script);
-        var margins = new GreedyMargins(model);
         var options = new DecodeOptions(0, Eos, Length);
-        var result = GreedyDecoder.Decode(margins, options, 2);
+        var result = GreedyDecoder.Decode(model, options, 2);
         Assert.Equal(new[] { 1, 2, 3, 4, 5 }, model.Positions);
         Assert.Equal(new[] { 0, 4, 6, Eos, Eos, Eos, Eos, Eos, Eos, Eos, Eos, Eos }, result.Tokens[0]);
         Assert.Equal(new[] { 0, 5, 7, 3, 8, Eos, Eos, Eos, Eos, Eos, Eos, Eos }, result.Tokens[1]);
 
         // Reference: the same model driven through all L − 2 steps by a loop that cannot see the rows end early.
         var full = new ScriptedModel(script);
-        var fullMargins = new GreedyMargins(full);
-        var reference = StepAll(fullMargins, options, 2);
+        var reference = StepAll(full, options, 2);
         Assert.Equal(Enumerable.Range(1, Length - 2), full.Positions);
         Assert.Equal(reference.Tokens, result.Tokens);
         Assert.Equal(reference.LogProbs, result.LogProbs);
-        Assert.Equal(fullMargins.Margins(reference.Tokens, Eos), margins.Margins(result.Tokens, Eos));
+        Assert.Equal(reference.Margins, result.Margins);
     }
 
     [Fact]
@@ -65,7 +63,7 @@ public class GreedyEarlyStopTests
         // A live dummy row (never EOS) keeps the loop running to the end; its tokens are dropped.
         var withDummy = new DummyRow(model, rows);
         var result = GreedyDecoder.Decode(withDummy, options, rows + 1);
-        return new GreedyResult(result.Tokens[..rows], result.LogProbs[..rows]);
+        return new GreedyResult(result.Tokens[..rows], result.LogProbs[..rows], result.Margins[..rows]);
     }
 
     /// <summary>Adds one extra last row whose favourite is never EOS; the real rows see exactly their own logits.</summary>

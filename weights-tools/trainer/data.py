@@ -91,8 +91,8 @@ def canvas_batch(samples, canvas):
     return torch.from_numpy(pixels), torch.from_numpy(mask), torch.from_numpy(hw)
 
 
-def pad_rows(rows, value=0):
-    n = max(len(r) for r in rows)
+def pad_rows(rows, value=0, width=0):
+    n = max([len(r) for r in rows] + [width])
     return torch.tensor([r + [value] * (n - len(r)) for r in rows], dtype=torch.long)
 
 
@@ -126,13 +126,15 @@ def loca_prompt(tok, s, img_index, obj):
             "pt_valid": [0] * (len(ids) + 2), "object": obj}
 
 
-def collate(prompts):
-    """List of prompt dicts → tensors (tokens padded with 0, contexts padded with 0)."""
-    length = max(len(p["tokens"]) for p in prompts)
+def collate(prompts, length=None):
+    """List of prompt dicts → tensors (tokens padded with 0 to the longest row, or to `length` as the engine and scenic
+    pad them: with t5x masks the padding decides whether a row's EOS key is visible, so training must pad as inference
+    does; contexts padded with 0)."""
+    length = max([len(p["tokens"]) for p in prompts] + [length or 0])
     out = {"img": torch.tensor([p["img"] for p in prompts], dtype=torch.long),
            "box": torch.tensor([p["box"] for p in prompts], dtype=torch.float32),
            "ctx": pad_rows([p["ctx"] for p in prompts]),
-           "tokens": pad_rows([p["tokens"] for p in prompts])}
+           "tokens": pad_rows([p["tokens"] for p in prompts], width=length)}
     tgt = np.zeros((len(prompts), length, 4), np.float32)
     val = np.zeros((len(prompts), length), np.float32)
     for i, p in enumerate(prompts):

@@ -71,7 +71,7 @@ def evaluate(model, tok, data, chunk=16, limit=None, captions=True):
             feats = model.encode_image(pixels, mask)
             # caption + trace
             tp = [trace_prompt(tok, s, i) for i, s in enumerate(samples)]
-            t = collate(tp)
+            t = collate(tp, length)
             p = model.encode_prompts(feats, t["img"], t["box"], t["ctx"])
             if captions:
                 dec = greedy(model, p["enc"], p["enc_valid"], length)
@@ -96,7 +96,7 @@ def evaluate(model, tok, data, chunk=16, limit=None, captions=True):
                     m["trace_hit"].append(bool(0 <= oy < mk.shape[0] and 0 <= ox < mk.shape[1] and mk[oy, ox]))
             # referring + masks
             rp = [refer_prompt(tok, s, i, ref) for i, s in enumerate(samples) for ref in s["ann"]["referring"]]
-            t = collate(rp)
+            t = collate(rp, length)
             p = model.encode_prompts(feats, t["img"], t["box"], t["ctx"])
             r = teacher(model, p["enc"], p["enc_valid"], t["tokens"], hw[t["img"]], "^end-1")
             gt = torch.tensor(np.stack([q["gt_box"] for q in rp]))

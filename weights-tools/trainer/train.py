@@ -48,11 +48,13 @@ class Batches(torch.utils.data.IterableDataset):
                 img, ann = make_scene(self.seed * 10_000_000 + k, rng.choice(mix))
                 k += 1
                 samples.append(scene_sample(img, ann, canvas, grid))
-            yield build_batch(tok, samples, canvas, rng, canvas // min(self.cfg["git"]["patch_size"], self.cfg["sam"]["patch_size"]))
+            yield build_batch(tok, samples, canvas, rng, canvas // min(self.cfg["git"]["patch_size"], self.cfg["sam"]["patch_size"]),
+                              self.cfg["max_caption_length"])
 
 
-def build_batch(tok, samples, canvas, rng, dense_grid=8):
-    """dense_grid: the fused backbone grid (canvas / patch size) the dense head's targets are pooled to."""
+def build_batch(tok, samples, canvas, rng, dense_grid=8, text_length=None):
+    """dense_grid: the fused backbone grid (canvas / patch size) the dense head's targets are pooled to; text_length: pad
+    the teacher-forced trace and referring rows to it, as inference does (see data.collate)."""
     trace, refer, loca = [], [], []
     for i, s in enumerate(samples):
         trace.append(trace_prompt(tok, s, i))
@@ -63,13 +65,13 @@ def build_batch(tok, samples, canvas, rng, dense_grid=8):
         for o in rng.sample(objs, min(2, len(objs))):
             loca.append(loca_prompt(tok, s, i, o))
     pixels, mask, hw = canvas_batch(samples, canvas)
-    r = collate(refer)
+    r = collate(refer, text_length)
     # mask branch input: the referred object's box, jittered (the engine feeds the predicted box)
     boxes = torch.tensor(np.stack([p["gt_box"] for p in refer]), dtype=torch.float32)
     size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
     r["mask_box"] = boxes + size * 0.08 * torch.randn(boxes.shape)
     r["mask_target"] = torch.from_numpy(np.stack([samples[p["img"]]["masks"][p["object"]] for p in refer]))
-    return {"pixels": pixels, "mask": mask, "hw": hw, "trace": collate(trace), "refer": r, "loca": collate(loca),
+    return {"pixels": pixels, "mask": mask, "hw": hw, "trace": collate(trace, text_length), "refer": r, "loca": collate(loca),
             "dense": aux.dense_targets(samples, canvas, dense_grid), "global": aux.adapter_targets(samples, canvas),
             "loca_attrs": aux.object_attrs(samples, loca)}
 

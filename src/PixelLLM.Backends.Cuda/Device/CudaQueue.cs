@@ -21,7 +21,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     private Cublas? cublas;
     private CublasLt? cublasLt;
 
-    /// <summary>Environment variable that switches cuBLASLt's bias epilogue on when set to 1 (see <see cref="GemmBiasEpilogue"/>).</summary>
+    /// <summary>Environment variable that switches cuBLASLt's bias epilogue off when set to 0 (see <see cref="GemmBiasEpilogue"/>).</summary>
     public const string CublasLtVariable = "PIXELLLM_CUBLASLT";
 
     public CudaQueue(int ordinal = 0)
@@ -38,6 +38,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
         cublasWorkspace = Driver.Alloc(CublasWorkspaceBytes);
+        Transfers = new HostTransfers(Driver);
         compiler = new KernelCompiler(Nvrtc.Load(), KernelCache.Default());
     }
 
@@ -50,13 +51,20 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public ulong ErrorWord { get; }
 
     /// <summary>
-    /// Linear/Conv GEMMs with a bias go through cuBLASLt with the bias in the epilogue (one launch instead of two). Off
-    /// unless $PIXELLLM_CUBLASLT=1 until a device run has checked it (bench/gpu/run.sh runs backend-check both ways).
+    /// Linear/Conv GEMMs with a bias go through cuBLASLt with the bias in the epilogue (one launch instead of two). On
+    /// unless $PIXELLLM_CUBLASLT=0 (checked on an H200 in run 3: backend-check 164/164 with it, EVA02 7.1 → 5.8 ms; bench/gpu/run.sh
+    /// still runs backend-check both ways).
     /// </summary>
-    public bool GemmBiasEpilogue { get; set; } = Environment.GetEnvironmentVariable(CublasLtVariable) == "1";
+    public bool GemmBiasEpilogue { get; set; } = Environment.GetEnvironmentVariable(CublasLtVariable) != "0";
 
     /// <summary>Kernel launches, GEMM calls, copies and fills queued so far (the profiler's launches per run).</summary>
     public long Launches { get; private set; }
+
+    /// <summary>Host ↔ device copies of inputs and outputs through pinned staging memory.</summary>
+    public HostTransfers Transfers { get; }
+
+    /// <summary>CUDA graph replays queued so far.</summary>
+    public long Replays { get; set; }
 
     /// <summary>Bumped whenever a scratch buffer moves: recorded graphs that used the old address must be recorded again.</summary>
     public long ScratchGeneration { get; private set; }
@@ -178,6 +186,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         foreach (var (ptr, _) in scratch) if (ptr != 0) Driver.FreeAsync(ptr, Stream);
         Driver.Synchronize(Stream);
         foreach (var m in modules.Values) Driver.UnloadModule(m);
+        Transfers.Dispose();
         Driver.Free(cublasWorkspace);
         Driver.Free(ErrorWord);
         Driver.DestroyStream(Stream);

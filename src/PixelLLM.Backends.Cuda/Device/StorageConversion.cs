@@ -10,7 +10,7 @@ internal static class StorageConversion
     {
         var bits = MemoryMarshal.Cast<byte, ushort>(destination);
         if (storage == DType.BF16)
-            for (int i = 0; i < source.Length; i++) bits[i] = BFloat16.FromSingle(source[i]);
+            BFloat16.FromSingles(source, bits);
         else
             for (int i = 0; i < source.Length; i++) bits[i] = BitConverter.HalfToUInt16Bits((Half)source[i]);
     }
@@ -19,7 +19,7 @@ internal static class StorageConversion
     {
         var bits = MemoryMarshal.Cast<byte, ushort>(source);
         if (storage == DType.BF16)
-            for (int i = 0; i < destination.Length; i++) destination[i] = BFloat16.ToSingle(bits[i]);
+            BFloat16.ToSingles(bits[..destination.Length], destination);
         else
             for (int i = 0; i < destination.Length; i++) destination[i] = (float)BitConverter.UInt16BitsToHalf(bits[i]);
     }

@@ -34,6 +34,8 @@ public sealed unsafe partial class CudaDriver
     private readonly delegate* unmanaged<ulong*, nuint, nint, int> _memAllocAsync; // null before CUDA 11.2
     private readonly delegate* unmanaged<ulong, nint, int> _memFreeAsync;
     private readonly delegate* unmanaged<nuint*, nuint*, int> _memGetInfo;
+    private readonly delegate* unmanaged<void**, nuint, int> _memAllocHost;
+    private readonly delegate* unmanaged<void*, int> _memFreeHost;
     private readonly delegate* unmanaged<ulong, void*, nuint, int> _memcpyHtoD;
     private readonly delegate* unmanaged<void*, ulong, nuint, int> _memcpyDtoH;
     private readonly delegate* unmanaged<ulong, ulong, nuint, nint, int> _memcpyDtoDAsync;
@@ -75,6 +77,8 @@ public sealed unsafe partial class CudaDriver
         _memAllocAsync = (delegate* unmanaged<ulong*, nuint, nint, int>)allocAsync;
         _memFreeAsync = (delegate* unmanaged<ulong, nint, int>)freeAsync;
         _memGetInfo = (delegate* unmanaged<nuint*, nuint*, int>)E("cuMemGetInfo_v2");
+        _memAllocHost = (delegate* unmanaged<void**, nuint, int>)E("cuMemAllocHost_v2");
+        _memFreeHost = (delegate* unmanaged<void*, int>)E("cuMemFreeHost");
         _memcpyHtoD = (delegate* unmanaged<ulong, void*, nuint, int>)E("cuMemcpyHtoD_v2");
         _memcpyDtoH = (delegate* unmanaged<void*, ulong, nuint, int>)E("cuMemcpyDtoH_v2");
         _memcpyDtoDAsync = (delegate* unmanaged<ulong, ulong, nuint, nint, int>)E("cuMemcpyDtoDAsync_v2");
@@ -190,6 +194,16 @@ public sealed unsafe partial class CudaDriver
         if (!HasAsyncAlloc) Free(pointer);
         else Check(_memFreeAsync(pointer, stream), "cuMemFreeAsync");
     }
+
+    /// <summary>Page-locked host memory (cuMemAllocHost): copies from and to it run at full DMA speed.</summary>
+    public nint AllocHost(long bytes)
+    {
+        void* p;
+        Check(_memAllocHost(&p, (nuint)Math.Max(1, bytes)), $"cuMemAllocHost({bytes} bytes)");
+        return (nint)p;
+    }
+
+    public void FreeHost(nint pointer) => Check(_memFreeHost((void*)pointer), "cuMemFreeHost");
 
     public void CopyToDevice(ulong destination, ReadOnlySpan<byte> source)
     {

@@ -1,7 +1,11 @@
 namespace PixelLLM.Models.Decoding;
 
-/// <summary>Greedy decoding result: tokens per row (length L, EOS fillers after the first EOS) and the mean log-prob.</summary>
-public sealed record GreedyResult(int[][] Tokens, float[] LogProbs);
+/// <summary>
+/// Greedy decoding result: tokens per row (length L, EOS fillers after the first EOS), the mean log-prob, and each step's
+/// decision margin (rows × (L − 2)): top-1 minus top-2 log-prob after the repeat cap, −1 where the step was forced (its
+/// previous token was EOS) — the golden's <c>out.greedy_margin</c>.
+/// </summary>
+public sealed record GreedyResult(int[][] Tokens, float[] LogProbs, float[][] Margins);
 
 /// <summary>
 /// Greedy decoding as scenic's greedy_decode (spec §8.1, errata B5): writes positions 1 … L−2 of a [BOS, EOS, …] buffer;
@@ -22,26 +26,23 @@ public static class GreedyDecoder
         for (int r = 0; r < rows; r++) start.CopyTo(buffer, r * length);
         var parents = Enumerable.Range(0, rows).ToArray();
         var logits = new float[rows * vocab];
-        var logProbs = new float[vocab];
         var sum = new float[rows];
+        var margins = Enumerable.Range(0, rows).Select(_ => Enumerable.Repeat(-1f, length - 2).ToArray()).ToArray();
         for (int t = 1; t < length - 1 && !AllEnded(buffer, rows, length, t - 1, options.Eos); t++)
         {
             model.Compute(buffer, rows, t, parents, logits);
             for (int r = 0; r < rows; r++)
             {
-                var row = logits.AsSpan(r * vocab, vocab);
                 int previous = buffer[r * length + t - 1];
-                row[previous] = Math.Min(row[previous], RepeatCap);
                 if (previous == options.Eos)
                 {
-                    row.Fill(float.NegativeInfinity);
-                    row[options.Eos] = 0f;
+                    buffer[r * length + t] = options.Eos;   // forced: log-prob 0, margin stays −1
+                    continue;
                 }
-                LogSoftmax.Compute(row, logProbs);
-                int best = 0;
-                for (int v = 1; v < vocab; v++) if (logProbs[v] > logProbs[best]) best = v;
-                buffer[r * length + t] = best;
-                sum[r] += logProbs[best];
+                var pick = Pick(logits.AsSpan(r * vocab, vocab), previous);
+                buffer[r * length + t] = pick.Token;
+                sum[r] += pick.LogProb;
+                margins[r][t - 1] = pick.Margin;
             }
         }
         var tokens = new int[rows][];
@@ -52,7 +53,27 @@ public static class GreedyDecoder
             int valid = Math.Max(tokens[r].Count(x => x != options.Eos) - 1, 1);
             scores[r] = sum[r] / valid;
         }
-        return new GreedyResult(tokens, scores);
+        return new GreedyResult(tokens, scores, margins);
+    }
+
+    /// <summary>
+    /// One row's greedy choice: <paramref name="previous"/>'s logit capped at <see cref="RepeatCap"/> (in place), then the
+    /// first index of the largest log-prob x − max − log Σ exp(x − max), its log-prob, and its lead over the runner-up
+    /// (0 on a tie). The log-probs are formed one at a time, never stored: the row is read three times, written once.
+    /// </summary>
+    public static (int Token, float LogProb, float Margin) Pick(Span<float> logits, int previous)
+    {
+        logits[previous] = Math.Min(logits[previous], RepeatCap);
+        var (max, log) = LogSoftmax.Normaliser(logits);
+        float best = float.NegativeInfinity, second = float.NegativeInfinity;
+        int at = 0;
+        for (int v = 0; v < logits.Length; v++)
+        {
+            float logProb = logits[v] - max - log;
+            if (logProb > best) { second = best; best = logProb; at = v; }
+            else if (logProb > second) second = logProb;
+        }
+        return (at, logits[at] - max - log, best - second);
     }
 
     /// <summary>
@@ -64,19 +85,5 @@ public static class GreedyDecoder
         for (int r = 0; r < rows; r++)
             if (buffer[r * length + slot] != eos) return false;
         return true;
-    }
-}
-
-/// <summary>Float32 log-softmax, max-subtracted, as the reference's jax.nn.log_softmax.</summary>
-internal static class LogSoftmax
-{
-    public static void Compute(ReadOnlySpan<float> logits, Span<float> result)
-    {
-        float max = float.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        float sum = 0f;
-        foreach (var v in logits) sum += MathF.Exp(v - max);
-        float log = MathF.Log(sum);
-        for (int i = 0; i < logits.Length; i++) result[i] = logits[i] - max - log;
     }
 }
