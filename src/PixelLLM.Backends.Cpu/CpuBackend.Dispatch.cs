@@ -31,6 +31,8 @@ public sealed partial class CpuBackend
             case LogSoftmaxOp o: Reduce.LogSoftmax(o, x, y); break;
             case ArgMaxOp o: Reduce.ArgMax(o, x, y); break;
             case TopKOp o: Reduce.TopK(o, x, y); break;
+            case GreedyPickOp o: Reduce.GreedyPick(o, x, y); break;
+            case GreedyScoreOp o: Reduce.GreedyScore(o, x, y); break;
             case TakeAlongLastOp o: Reduce.TakeAlongLast(o, x, y); break;
             case ReduceMeanOp o: Reduce.ReduceMean(o, x, y); break;
             case EmbeddingOp o: Reduce.Embedding(o, x, y); break;

@@ -102,14 +102,18 @@ internal sealed class BenchStages : IDisposable
     /// <summary>
     /// KV-cache decode steps for <paramref name="beams"/> rows after a cross-attention prefill: one warm-up caption, then
     /// <paramref name="runs"/> captions of <see cref="CaptionTokens"/> steps; per-step best and median over all timed steps.
+    /// One beam reads back what greedy decoding reads (the choice made in the step graph, 12 bytes), beams the logits.
     /// </summary>
     public StageTiming DecodeStep(int beams, int runs)
     {
         int memoryLength = config.Adapter.NumOutputs + ContextTokens;
-        using var decoder = new T5IncrementalDecoder(new ScopedWeights(Weights, "t5"), config.T5, backend, 1, beams, config.MaxCaptionLength, memoryLength);
+        bool greedy = beams == 1;
+        using var decoder = new T5IncrementalDecoder(new ScopedWeights(Weights, "t5"), config.T5, backend, 1, beams, config.MaxCaptionLength, memoryLength,
+            greedy ? config.EndTokenId : null);
         decoder.Prefill(RandomTensor(1, memoryLength, config.T5.DModel));
         var logits = new float[beams * config.T5.VocabSize];
         var ids = new int[beams];
+        var scores = new float[2];
         var steps = new List<double>();
         var process = Process.GetCurrentProcess();
         var cpu = TimeSpan.Zero;
@@ -121,14 +125,17 @@ internal sealed class BenchStages : IDisposable
                 process.Refresh();
                 var cpuStart = process.TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
-                decoder.Step(ids, position, default, logits);
+                decoder.Run(ids, position, default, default);
+                if (greedy) decoder.FetchGreedy(ids, scores);
+                else decoder.FetchLogits(logits);
                 if (run > 0) { steps.Add(clock.Elapsed.TotalMilliseconds); process.Refresh(); cpu += process.TotalProcessorTime - cpuStart; }
-                for (int r = 0; r < beams; r++) ids[r] = ArgMax(logits.AsSpan(r * config.T5.VocabSize, config.T5.VocabSize));
+                if (!greedy)
+                    for (int r = 0; r < beams; r++) ids[r] = ArgMax(logits.AsSpan(r * config.T5.VocabSize, config.T5.VocabSize));
             }
             if (run == 0) AfterWarmUp?.Invoke();
         }
         return new StageTiming($"decode step, beam {beams} (KV cache)", steps.Min(), BenchTimer.Median(steps),
-            cpu.TotalMilliseconds / Math.Max(steps.Count, 1), steps.Count, $"{CaptionTokens} steps × {runs}");
+            cpu.TotalMilliseconds / Math.Max(steps.Count, 1), steps.Count, $"{CaptionTokens} steps × {runs}{(greedy ? ", greedy choice in the step graph" : "")}");
     }
 
     /// <summary>The teacher-forced decoder pass over the caption slots plus the point head (spec §2.1 step 4).</summary>

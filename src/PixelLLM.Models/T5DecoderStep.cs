@@ -32,6 +32,10 @@ public static class T5DecoderStep
     public const string Logits = "logits";
     /// <summary>Output: final-normed decoder state (R, d).</summary>
     public const string Hidden = "hidden";
+    /// <summary>Output (when built with a greedy EOS): the greedy token per row, I32 (R) (<see cref="GreedyPickOp"/>).</summary>
+    public const string GreedyToken = "greedy.token";
+    /// <summary>Output (when built with a greedy EOS): (log-prob, margin) of that token per row, (R, 2).</summary>
+    public const string GreedyScore = "greedy.score";
 
     public static string SelfKey(int layer) => $"cache.self.{layer}.k";
     public static string SelfValue(int layer) => $"cache.self.{layer}.v";
@@ -43,7 +47,11 @@ public static class T5DecoderStep
     /// Whether a row may continue another one (beam search with beams &gt; 1). Without it the step has no
     /// <see cref="Parents"/> input and writes the caches in place with no reorder (two launches per layer fewer).
     /// </param>
-    public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength, bool rowsMove = true)
+    /// <param name="greedyEos">
+    /// When set, the step also makes the greedy choice next to the logits (<see cref="GreedyToken"/>, <see cref="GreedyScore"/>),
+    /// with this EOS and each row's fed token as the previous one.
+    /// </param>
+    public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength, bool rowsMove = true, int? greedyEos = null)
     {
         if (rows < 1 || maxLength < 1 || memoryLength < 1)
             throw new GraphBuildException($"T5 decoder step needs rows, max length and memory length ≥ 1, got {rows}, {maxLength}, {memoryLength}");
@@ -69,8 +77,14 @@ public static class T5DecoderStep
             x = T5.FeedForward(block.Sub("layer.2"), c, x, normInProjections: true);
         }
         var hidden = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
-        g.Output(Logits, g.Reshape(T5.Logits(p, c, hidden), rows, c.VocabSize));
+        var logits = g.Reshape(T5.Logits(p, c, hidden), rows, c.VocabSize);
+        g.Output(Logits, logits);
         g.Output(Hidden, g.Reshape(hidden, rows, c.DModel));
+        if (greedyEos is { } eos)
+        {
+            g.Output(GreedyToken, g.GreedyPick(logits, ids, eos, Decoding.GreedyDecoder.RepeatCap));
+            g.Output(GreedyScore, g.GreedyScore(logits, ids, eos, Decoding.GreedyDecoder.RepeatCap));
+        }
     }
 
     /// <summary>(1, H, 1, Lmax): the bucket embedding of every key slot for the current query position.</summary>

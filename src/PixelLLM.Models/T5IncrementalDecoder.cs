@@ -22,12 +22,16 @@ public sealed class T5IncrementalDecoder : IDisposable
     private readonly byte[] rowMask;
     private readonly byte[] stepMask;            // (Rows, Lmax): the self-attention key mask of the current step
 
-    public T5IncrementalDecoder(IWeightSource weights, T5Config config, IBackend backend, int batch, int beams, int maxLength, int memoryLength)
+    /// <param name="greedyEos">also build the greedy choice into the step (one beam only): see <see cref="FetchGreedy"/>.</param>
+    public T5IncrementalDecoder(IWeightSource weights, T5Config config, IBackend backend, int batch, int beams, int maxLength, int memoryLength,
+        int? greedyEos = null)
     {
+        if (greedyEos is not null && beams != 1) throw new ArgumentException("the greedy choice is built for one beam only", nameof(greedyEos));
         this.config = config;
         Batch = batch; Beams = beams; MaxLength = maxLength; MemoryLength = memoryLength;
+        CanPick = greedyEos is not null;
         var stepGraph = new Graph();
-        T5DecoderStep.Build(new ParamScope(stepGraph, weights), config, Rows, maxLength, memoryLength, rowsMove: beams > 1);
+        T5DecoderStep.Build(new ParamScope(stepGraph, weights), config, Rows, maxLength, memoryLength, rowsMove: beams > 1, greedyEos);
         step = new GraphExecutor(stepGraph, backend);
         var prefillGraph = new Graph();
         T5CrossPrefill.Build(new ParamScope(prefillGraph, weights), config, batch, beams, memoryLength);
@@ -47,6 +51,9 @@ public sealed class T5IncrementalDecoder : IDisposable
     public int MaxLength { get; }
     public int MemoryLength { get; }
     public int VocabSize => config.VocabSize;
+
+    /// <summary>Whether the step graph makes the greedy choice (<see cref="FetchGreedy"/>).</summary>
+    public bool CanPick { get; }
 
     /// <summary>
     /// Binds a memory: encoder output (B, Lm, d) F32 and its key mask (B × Lm values, nonzero = attend; null = all).
@@ -82,6 +89,16 @@ public sealed class T5IncrementalDecoder : IDisposable
     /// </summary>
     public void Step(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, Span<float> logits, ReadOnlySpan<byte> keyMask)
     {
+        Run(ids, position, parents, keyMask);
+        step.FetchInto(T5DecoderStep.Logits, logits);
+    }
+
+    /// <summary>
+    /// The step of <see cref="Step(ReadOnlySpan{int}, int, ReadOnlySpan{int}, Span{float}, ReadOnlySpan{byte})"/> without
+    /// reading anything back: fetch the logits, the greedy choice or nothing (a position fed only to fill the caches).
+    /// </summary>
+    public void Run(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, ReadOnlySpan<byte> keyMask)
+    {
         if (ids.Length != Rows) throw new InvalidInputException($"T5 decoder step expects {Rows} ids, got {ids.Length}");
         if ((uint)position >= (uint)MaxLength) throw new InvalidInputException($"T5 decoder position {position} is outside [0, {MaxLength})");
         if (parents.IsEmpty) parents = identity;
@@ -109,7 +126,20 @@ public sealed class T5IncrementalDecoder : IDisposable
         step.SetInput<int>(T5DecoderStep.Buckets, bucketTable.AsSpan(position * MaxLength, MaxLength));
         step.SetInput<byte>(T5DecoderStep.SelfMask, stepMask);
         step.Run();
-        step.FetchInto(T5DecoderStep.Logits, logits);
+    }
+
+    /// <summary>The logits of the last step, Rows × V.</summary>
+    public void FetchLogits(Span<float> logits) => step.FetchInto(T5DecoderStep.Logits, logits);
+
+    /// <summary>
+    /// The last step's greedy choice per row (the fed token as the previous one): <paramref name="tokens"/> (Rows) and
+    /// <paramref name="scores"/> (Rows × 2: log-prob, margin). Only when built with a greedy EOS.
+    /// </summary>
+    public void FetchGreedy(Span<int> tokens, Span<float> scores)
+    {
+        if (!CanPick) throw new InvalidOperationException("this decoder was built without the greedy choice");
+        step.FetchInto(T5DecoderStep.GreedyToken, tokens);
+        step.FetchInto(T5DecoderStep.GreedyScore, scores);
     }
 
     /// <summary>The final-normed decoder state of the last step, Rows × d.</summary>

@@ -18,7 +18,7 @@ namespace PixelLLM.Models;
 /// are plain causal (Hugging Face T5).
 /// </para>
 /// </summary>
-public sealed class T5StepLogits : IStepLogits, IDisposable
+public sealed class T5StepLogits : IStepLogits, IGreedyStep, IDisposable
 {
     private readonly T5DecoderCache decoders;
     private readonly bool ownsDecoders;
@@ -30,12 +30,15 @@ public sealed class T5StepLogits : IStepLogits, IDisposable
     private int[] ids = [];
     private byte[] keyMask = [];
     private int fed;                              // positions [0, fed) are in the caches
+    private float[] scores = [];
 
     /// <param name="memory">encoder output (B, Lm, d) F32.</param>
     /// <param name="memoryMask">B × Lm key mask (nonzero = attend), or null when every memory token is valid.</param>
     /// <param name="t5xTargetMasks">mask key j when token j + 1 is 0, as t5x's decoder masks do (PixelLLM).</param>
-    public T5StepLogits(IWeightSource weights, T5Config config, IBackend backend, HostTensor memory, byte[]? memoryMask = null, bool t5xTargetMasks = false)
-        : this(new T5DecoderCache(weights, config, backend), ownsDecoders: true, memory, memoryMask, t5xTargetMasks)
+    /// <param name="greedyEos">with one beam, make the greedy choice in the step graph (<see cref="IGreedyStep"/>) with this EOS.</param>
+    public T5StepLogits(IWeightSource weights, T5Config config, IBackend backend, HostTensor memory, byte[]? memoryMask = null, bool t5xTargetMasks = false,
+        int? greedyEos = null)
+        : this(new T5DecoderCache(weights, config, backend, greedyEos), ownsDecoders: true, memory, memoryMask, t5xTargetMasks)
     {
     }
 
@@ -58,7 +61,24 @@ public sealed class T5StepLogits : IStepLogits, IDisposable
     public int VocabSize => config.VocabSize;
     public int Batch => memory.Shape[0];
 
-    public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)
+    /// <summary>One beam and a greedy EOS given at construction: the step graph makes the greedy choice.</summary>
+    public bool CanPick => decoders.GreedyEos is not null;
+
+    public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits) =>
+        Feed(sequences, rows, position, parents).FetchLogits(logits[..(rows * VocabSize)]);
+
+    public void ComputeGreedy(ReadOnlySpan<int> sequences, int rows, int position, Span<int> tokens, Span<float> logProbs, Span<float> margins)
+    {
+        if (rows != Batch) throw new InvalidInputException($"T5 greedy step: {rows} rows for a batch of {Batch} (one beam)");
+        var decoder = Feed(sequences, rows, position, default);
+        if (!decoder.CanPick) throw new InvalidOperationException("this T5 step was built without the greedy choice");
+        if (scores.Length != 2 * rows) scores = new float[2 * rows];
+        decoder.FetchGreedy(tokens[..rows], scores);
+        for (int r = 0; r < rows; r++) (logProbs[r], margins[r]) = (scores[2 * r], scores[2 * r + 1]);
+    }
+
+    /// <summary>Feeds every position below <paramref name="position"/> not fed yet; the last one's outputs are left to fetch.</summary>
+    private T5IncrementalDecoder Feed(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents)
     {
         if (rows < 1 || rows % Batch != 0 || sequences.Length % rows != 0)
             throw new InvalidInputException($"T5 step: {rows} rows over {sequences.Length} tokens do not fit a batch of {Batch}");
@@ -87,9 +107,10 @@ public sealed class T5StepLogits : IStepLogits, IDisposable
         {
             for (int r = 0; r < rows; r++) ids[r] = sequences[r * length + fed];
             if (targetMasks) TargetKeyMask(sequences, rows, length, fed);
-            decoder.Step(ids, fed, reorder, logits, keyMask);
+            decoder.Run(ids, fed, reorder, keyMask);
             reorder = default;
         }
+        return decoder;
     }
 
     /// <summary>Key slot j ≤ <paramref name="query"/> of row r is open when the row's token j + 1 is not 0 (t5x target &gt; 0).</summary>

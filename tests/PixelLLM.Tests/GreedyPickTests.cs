@@ -1,4 +1,5 @@
 using PixelLLM.Models.Decoding;
+using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Tests;
 
@@ -22,7 +23,7 @@ public class GreedyPickTests
         double max = reference.Max(), log = Math.Log(reference.Sum(x => Math.Exp(x - max)));
         var sorted = reference.Select((x, i) => (LogProb: x - max - log, Index: i)).OrderByDescending(p => p.LogProb).ThenBy(p => p.Index).ToArray();
 
-        var (token, logProb, margin) = GreedyDecoder.Pick(logits, previous);
+        var (token, logProb, margin) = GreedyChoice.Pick(logits, previous, eos: vocab, GreedyDecoder.RepeatCap);
 
         Assert.Equal(sorted[0].Index, token);
         Assert.NotEqual(previous, token);
@@ -35,7 +36,7 @@ public class GreedyPickTests
     public void TieGoesToTheFirstIndexWithZeroMargin()
     {
         var logits = new float[] { 0.5f, 2f, -1f, 2f, 1.5f, 0f, 0f, 0f, 0f, 0f, 0.25f };
-        var (token, _, margin) = GreedyDecoder.Pick(logits, previous: 0);
+        var (token, _, margin) = GreedyChoice.Pick(logits, previous: 0, eos: 9, GreedyDecoder.RepeatCap);
         Assert.Equal(1, token);
         Assert.Equal(0f, margin);
     }
@@ -52,5 +53,15 @@ public class GreedyPickTests
         LogSoftmax.Compute(logits, result);
         double max = logits.Max(), log = Math.Log(logits.Sum(x => Math.Exp(x - max)));
         for (int i = 0; i < vocab; i++) Assert.Equal(logits[i] - max - log, result[i], 1e-5);
+    }
+
+    [Fact]
+    public void RowAfterEosIsForcedAndABadPreviousTokenIsRejected()
+    {
+        var logits = new float[] { 0.5f, 2f, -1f, 3f };
+        Assert.Equal((1, 0f, -1f), GreedyChoice.Pick(logits, previous: 1, eos: 1, GreedyDecoder.RepeatCap));
+        Assert.Equal(2f, logits[1]);   // a forced row leaves the logits alone
+        var e = Assert.Throws<PixelLLM.Runtime.InvalidInputException>(() => GreedyChoice.Pick(logits, previous: 4, eos: 1, GreedyDecoder.RepeatCap));
+        Assert.Contains("previous token 4", e.Message);
     }
 }

@@ -89,10 +89,18 @@ public class T5TargetMaskDecodingTests
         using var _ = greedyDecoder;
         var greedy = GreedyDecoder.Decode(cached, options, Batch);
         var greedyRef = GreedyDecoder.Decode(greedyRerun, options, Batch);
+        // The same decode with the greedy choice made in the step graph (GreedyPickOp/GreedyScoreOp), as the GPU runs it.
+        using var picking = new T5StepLogits(m.Weights, Small, backend, m.Memory, m.Mask, t5xTargetMasks: true, greedyEos: Eos);
+        Assert.True(picking.CanPick);
+        Assert.False(cached.CanPick);
+        var picked = GreedyDecoder.Decode(picking, options, Batch);
         for (int b = 0; b < Batch; b++)
         {
             Assert.Equal(greedyRef.Tokens[b], greedy.Tokens[b]);
             Assert.Equal(greedyRef.LogProbs[b], greedy.LogProbs[b], 1e-4);
+            Assert.Equal(greedy.Tokens[b], picked.Tokens[b]);
+            Assert.Equal(greedy.LogProbs[b], picked.LogProbs[b], 1e-6);
+            for (int t = 0; t < greedy.Margins[b].Length; t++) Assert.Equal(greedy.Margins[b][t], picked.Margins[b][t], 1e-5);
         }
 
         var beamOptions = new BeamOptions(Beams: 3, PerNode: 2);

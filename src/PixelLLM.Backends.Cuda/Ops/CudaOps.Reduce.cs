@@ -4,7 +4,7 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cuda.Ops;
 
-/// <summary>Row reductions and gathers: softmax.cu, argmax.cu, topk.cu, take_along_last.cu, reduce_mean.cu, embedding.cu.</summary>
+/// <summary>Row reductions and gathers: softmax.cu, argmax.cu, greedy_pick.cu, topk.cu, take_along_last.cu, reduce_mean.cu, embedding.cu.</summary>
 internal sealed partial class CudaOps
 {
     private void Softmax(string kernel, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
@@ -20,6 +20,15 @@ internal sealed partial class CudaOps
         if (y.Count == 0) return;
         if (cols == 0) throw new InvalidInputException($"ArgMax: empty last dim in {x[0].Desc}");
         Rows("argmax.cu", $"argmax_{FloatSuffix(x[0], "ArgMax")}", y.Count, cols, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I32(cols));
+    }
+
+    /// <summary>GreedyPickOp / GreedyScoreOp: one block per row of logits; the previous tokens are range-checked on the device.</summary>
+    private void Greedy(string kernel, int eos, float repeatCap, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int cols = x[0].Shape[-1];
+        long rows = x[0].Count / Math.Max(cols, 1);
+        Rows("greedy_pick.cu", $"{kernel}_{FloatSuffix(x[0], kernel)}", rows, cols,
+            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I32(cols).I32(eos).F32(repeatCap).Ptr(queue.ErrorWord));
     }
 
     private void TopK(TopKOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)

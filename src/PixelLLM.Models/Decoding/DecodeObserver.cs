@@ -7,9 +7,17 @@ namespace PixelLLM.Models.Decoding;
 public delegate void DecodeObserver(int position, ReadOnlySpan<int> sequences, int rows);
 
 /// <summary>An <see cref="IStepLogits"/> that tells an observer about every step before computing it.</summary>
-internal sealed class ObservedStepLogits(IStepLogits inner, DecodeObserver observer) : IStepLogits
+internal sealed class ObservedStepLogits(IStepLogits inner, DecodeObserver observer) : IStepLogits, IGreedyStep
 {
     public int VocabSize => inner.VocabSize;
+
+    public bool CanPick => inner is IGreedyStep { CanPick: true };
+
+    public void ComputeGreedy(ReadOnlySpan<int> sequences, int rows, int position, Span<int> tokens, Span<float> logProbs, Span<float> margins)
+    {
+        observer(position, sequences, rows);
+        ((IGreedyStep)inner).ComputeGreedy(sequences, rows, position, tokens, logProbs, margins);
+    }
 
     public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)
     {

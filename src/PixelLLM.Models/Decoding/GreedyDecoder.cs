@@ -1,3 +1,5 @@
+using PixelLLM.Runtime.Ops;
+
 namespace PixelLLM.Models.Decoding;
 
 /// <summary>
@@ -11,7 +13,8 @@ public sealed record GreedyResult(int[][] Tokens, float[] LogProbs, float[][] Ma
 /// Greedy decoding as scenic's greedy_decode (spec §8.1, errata B5): writes positions 1 … L−2 of a [BOS, EOS, …] buffer;
 /// the previously generated token's logit is capped at −10000; after an EOS only EOS can follow (log-prob 0); the score is
 /// the summed log-prob divided by max(1, #non-EOS tokens − 1). Once every row has ended the loop stops: the remaining
-/// steps could only write the EOS fillers already there.
+/// steps could only write the EOS fillers already there. A model that can choose next to its logits (<see cref="IGreedyStep"/>,
+/// e.g. on the GPU) hands back only token, log-prob and margin per row; otherwise the choice runs here on the logits.
 /// </summary>
 public static class GreedyDecoder
 {
@@ -28,52 +31,34 @@ public static class GreedyDecoder
         var logits = new float[rows * vocab];
         var sum = new float[rows];
         var margins = Enumerable.Range(0, rows).Select(_ => Enumerable.Repeat(-1f, length - 2).ToArray()).ToArray();
+        var picker = model as IGreedyStep is { CanPick: true } p ? p : null;
+        var (tokens, logProbs, stepMargins) = (new int[rows], new float[rows], new float[rows]);
         for (int t = 1; t < length - 1 && !AllEnded(buffer, rows, length, t - 1, options.Eos); t++)
         {
-            model.Compute(buffer, rows, t, parents, logits);
+            if (picker is not null)
+                picker.ComputeGreedy(buffer, rows, t, tokens, logProbs, stepMargins);
+            else
+            {
+                model.Compute(buffer, rows, t, parents, logits);
+                for (int r = 0; r < rows; r++)
+                    (tokens[r], logProbs[r], stepMargins[r]) = GreedyChoice.Pick(logits.AsSpan(r * vocab, vocab), buffer[r * length + t - 1], options.Eos, RepeatCap);
+            }
             for (int r = 0; r < rows; r++)
             {
-                int previous = buffer[r * length + t - 1];
-                if (previous == options.Eos)
-                {
-                    buffer[r * length + t] = options.Eos;   // forced: log-prob 0, margin stays −1
-                    continue;
-                }
-                var pick = Pick(logits.AsSpan(r * vocab, vocab), previous);
-                buffer[r * length + t] = pick.Token;
-                sum[r] += pick.LogProb;
-                margins[r][t - 1] = pick.Margin;
+                buffer[r * length + t] = tokens[r];
+                sum[r] += logProbs[r];          // 0 for a row forced to EOS
+                margins[r][t - 1] = stepMargins[r];
             }
         }
-        var tokens = new int[rows][];
+        var rowsOut = new int[rows][];
         var scores = new float[rows];
         for (int r = 0; r < rows; r++)
         {
-            tokens[r] = buffer.AsSpan(r * length, length).ToArray();
-            int valid = Math.Max(tokens[r].Count(x => x != options.Eos) - 1, 1);
+            rowsOut[r] = buffer.AsSpan(r * length, length).ToArray();
+            int valid = Math.Max(rowsOut[r].Count(x => x != options.Eos) - 1, 1);
             scores[r] = sum[r] / valid;
         }
-        return new GreedyResult(tokens, scores, margins);
-    }
-
-    /// <summary>
-    /// One row's greedy choice: <paramref name="previous"/>'s logit capped at <see cref="RepeatCap"/> (in place), then the
-    /// first index of the largest log-prob x − max − log Σ exp(x − max), its log-prob, and its lead over the runner-up
-    /// (0 on a tie). The log-probs are formed one at a time, never stored: the row is read three times, written once.
-    /// </summary>
-    public static (int Token, float LogProb, float Margin) Pick(Span<float> logits, int previous)
-    {
-        logits[previous] = Math.Min(logits[previous], RepeatCap);
-        var (max, log) = LogSoftmax.Normaliser(logits);
-        float best = float.NegativeInfinity, second = float.NegativeInfinity;
-        int at = 0;
-        for (int v = 0; v < logits.Length; v++)
-        {
-            float logProb = logits[v] - max - log;
-            if (logProb > best) { second = best; best = logProb; at = v; }
-            else if (logProb > second) second = logProb;
-        }
-        return (at, logits[at] - max - log, best - second);
+        return new GreedyResult(rowsOut, scores, margins);
     }
 
     /// <summary>

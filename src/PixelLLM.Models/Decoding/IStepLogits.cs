@@ -17,6 +17,23 @@ public interface IStepLogits
     void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits);
 }
 
+/// <summary>
+/// A step model that can also make the greedy choice itself, next to its logits (<see cref="PixelLLM.Runtime.Ops.GreedyPickOp"/>
+/// in its graph: on the GPU a step then copies 12 bytes per row back instead of a vocabulary of logits), exactly as
+/// <see cref="GreedyDecoder"/> would on the logits.
+/// </summary>
+public interface IGreedyStep
+{
+    /// <summary>Whether <see cref="ComputeGreedy"/> is available (a wrapper may forward to a model without it).</summary>
+    bool CanPick { get; }
+
+    /// <summary>
+    /// As <see cref="IStepLogits.Compute"/> with identity parents, but returns per row the greedy token for
+    /// <paramref name="position"/>, its log-prob and its margin (a row whose previous token is EOS: EOS, 0, −1).
+    /// </summary>
+    void ComputeGreedy(ReadOnlySpan<int> sequences, int rows, int position, Span<int> tokens, Span<float> logProbs, Span<float> margins);
+}
+
 /// <summary>Special ids and lengths shared by both decoders (spec §8).</summary>
 public sealed record DecodeOptions(int Bos, int Eos, int Length)
 {

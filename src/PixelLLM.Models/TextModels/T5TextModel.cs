@@ -42,7 +42,7 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
         if (engine == DecodeEngine.KvCache)
         {
             var keyMask = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
-            incremental ??= new T5DecoderCache(new ScopedWeights(weights, "t5"), T5, backend);
+            incremental ??= new T5DecoderCache(new ScopedWeights(weights, "t5"), T5, backend, config.EndTokenId);
             return new T5StepLogits(incremental, encoding.EncoderOutput, keyMask, t5xTargetMasks: true);
         }
         return new PixelLlmDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),

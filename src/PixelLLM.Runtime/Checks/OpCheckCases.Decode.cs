@@ -1,3 +1,4 @@
+using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Runtime.Checks;
@@ -48,5 +49,16 @@ public static partial class OpCheckCases
         yield return C("decode lq2 dv80", new AttentionOp(2, 0.25f), F(1, 2, 64), F(1, 7, 64), F(1, 7, 160));
         yield return C("decode all hidden", new AttentionOp(2, 0.3f, HasMask: true), F(2, 1, 32), F(2, 5, 32), F(2, 5, 32), T(DType.U8, 2, 1, 1, 5))
             with { Integers = new() { [3] = 1 } };
+        // Greedy choice (EOS 1): row 1 of each case is forced (its previous token is EOS); "capped" has each row's previous
+        // token as its largest logit, so the repeat cap decides; "vocab" is a T5-sized row count of odd width.
+        foreach (var (op, name) in new (Op, string)[] { (new GreedyPickOp(1, -10000f), "pick"), (new GreedyScoreOp(1, -10000f), "score") })
+        {
+            yield return C($"{name} rows", op, F(3, 37), T(DType.I32, 3)) with { Values = new() { [1] = [5, 1, 36] } };
+            yield return C($"{name} capped", op, F(2, 1, 9), T(DType.I32, 2, 1)) with
+            {
+                Values = new() { [0] = [0.1f, -0.4f, 0.3f, 0.2f, 2.5f, -1f, 0.7f, 0.6f, 0.05f, 1.5f, -0.2f, 0.9f, 0.4f, 0.1f, 0.3f, 3f, -0.5f, 0.2f], [1] = [4, 6] },
+            };
+            yield return C($"{name} vocab", op, F(2, 4099), T(DType.I32, 2)) with { Values = new() { [1] = [4098, 1] } };
+        }
     }
 }

@@ -1,0 +1,81 @@
+using System.Runtime.Intrinsics;
+using PixelLLM.Runtime.Graphs;
+
+namespace PixelLLM.Runtime.Ops;
+
+/// <summary>
+/// One row's greedy choice on the host — the reference for <see cref="GreedyPickOp"/>/<see cref="GreedyScoreOp"/> and
+/// what greedy decoding runs when it has the logits: the previous token's logit capped (in place), then the first index of
+/// the largest log-prob x − max − log Σ exp(x − max), its log-prob, and its lead over the runner-up (0 on a tie). The
+/// log-probs are formed one at a time and never stored; the max and Σ exp run eight lanes at a time.
+/// </summary>
+public static class GreedyChoice
+{
+    /// <summary>The choice for one row; a row whose previous token is <paramref name="eos"/> is forced: (eos, 0, −1).</summary>
+    public static (int Token, float LogProb, float Margin) Pick(Span<float> logits, int previous, int eos, float repeatCap)
+    {
+        if ((uint)previous >= (uint)logits.Length)
+            throw new InvalidInputException($"greedy pick: previous token {previous} is outside the vocabulary [0, {logits.Length})");
+        if (previous == eos) return (eos, 0f, -1f);
+        logits[previous] = Math.Min(logits[previous], repeatCap);
+        var (max, log) = Normaliser(logits);
+        float best = float.NegativeInfinity, second = float.NegativeInfinity;
+        int at = 0;
+        for (int v = 0; v < logits.Length; v++)
+        {
+            float logProb = logits[v] - max - log;
+            if (logProb > best) { second = best; best = logProb; at = v; }
+            else if (logProb > second) second = logProb;
+        }
+        return (at, logits[at] - max - log, best - second);
+    }
+
+    /// <summary>The row maximum and log Σ exp(x − max): entry i's log-prob is x_i − max − log.</summary>
+    public static (float Max, float Log) Normaliser(ReadOnlySpan<float> logits)
+    {
+        float max = Max(logits);
+        return (max, MathF.Log(SumExp(logits, max)));
+    }
+
+    /// <summary>Validates (logits (..., V), previous I32 with one value per row) and returns the row count.</summary>
+    internal static int CheckInputs(Op op, IReadOnlyList<TensorDesc> inputs, Func<string, GraphBuildException> fail)
+    {
+        if (inputs.Count != 2) throw fail($"expected 2 inputs (logits, previous), got {inputs.Count}");
+        var (logits, previous) = (inputs[0], inputs[1]);
+        if (logits.DType is not (DType.F32 or DType.BF16 or DType.F16) || logits.Shape.Rank < 1 || logits.Shape[-1] < 1)
+            throw fail($"logits must be float (..., V) with V ≥ 1, got {logits}");
+        long rows = logits.ElementCount / logits.Shape[-1];
+        if (previous.DType != DType.I32 || previous.ElementCount != rows)
+            throw fail($"previous must be I32 with one token per row ({rows}), got {previous}");
+        return checked((int)rows);
+    }
+
+    private static float Max(ReadOnlySpan<float> x)
+    {
+        float max = float.NegativeInfinity;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && x.Length >= 8)
+        {
+            var m = Vector256.Create(float.NegativeInfinity);
+            for (; i + 8 <= x.Length; i += 8) m = Vector256.Max(m, Vector256.Create(x.Slice(i, 8)));
+            for (int k = 0; k < 8; k++) max = Math.Max(max, m[k]);
+        }
+        for (; i < x.Length; i++) max = Math.Max(max, x[i]);
+        return max;
+    }
+
+    private static float SumExp(ReadOnlySpan<float> x, float max)
+    {
+        float sum = 0f;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && x.Length >= 8)
+        {
+            var shift = Vector256.Create(max);
+            var s = Vector256<float>.Zero;
+            for (; i + 8 <= x.Length; i += 8) s += Vector256.Exp(Vector256.Create(x.Slice(i, 8)) - shift);
+            sum = Vector256.Sum(s);
+        }
+        for (; i < x.Length; i++) sum += MathF.Exp(x[i] - max);
+        return sum;
+    }
+}
