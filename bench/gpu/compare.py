@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Ours vs PyTorch on one card, from one device call: reads our `bench --json` file and pytorch_baseline.py's JSON and
 prints one table (ms per stage, the floor, our distance to it, and the speed-up over PyTorch eager and compiled).
-Usage: compare.py BENCH_JSON PYTORCH_JSON [--markdown]"""
+Usage: compare.py BENCH_JSON PYTORCH_JSON [--markdown] [--compiled-from PYTORCH_JSON]
+--compiled-from takes the torch.compile columns from another baseline run (compiling everything takes ~4 minutes of a
+device lease); the footer names where each column came from."""
 import json
 import sys
 
@@ -9,12 +11,15 @@ import sys
 def main():
     ours_path, torch_path = sys.argv[1], sys.argv[2]
     markdown = "--markdown" in sys.argv
+    compiled_path = sys.argv[sys.argv.index("--compiled-from") + 1] if "--compiled-from" in sys.argv else torch_path
     ours = {s["stage"]: s for s in json.load(open(ours_path))["stages"]}
     torch_run = json.load(open(torch_path))
+    compiled_run = json.load(open(compiled_path))
     results = {}
-    for r in torch_run.get("results", []):
-        if r.get("status") == "ok" and r.get("batch") == 1:
-            results[(r["key"], r["mode"])] = r
+    for run, modes in ((torch_run, ("eager",)), (compiled_run, ("compiled",))):
+        for r in run.get("results", []):
+            if r.get("status") == "ok" and r.get("batch") == 1 and r["mode"] in modes:
+                results[(r["key"], r["mode"])] = r
 
     def our(prefix):
         return next((s["best_ms"] for name, s in ours.items() if name.startswith(prefix)), None)
@@ -23,8 +28,12 @@ def main():
         r = results.get((key, mode))
         return None if r is None else r.get(field)
 
+    def e2e_row(mode):
+        run = compiled_run if mode == "compiled" else torch_run
+        return next((r for r in run.get("e2e", []) if r["mode"] == mode and r["beams"] == 1 and r.get("complete")), None)
+
     def e2e(mode):
-        row = next((r for r in torch_run.get("e2e", []) if r["mode"] == mode and r["beams"] == 1 and r.get("complete")), None)
+        row = e2e_row(mode)
         return None if row is None else row["total_ms"]
 
     floor_e2e = next((r["floor_ms"] for r in torch_run.get("e2e", []) if r["beams"] == 1), None)
@@ -59,6 +68,13 @@ def main():
             print("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(l)))
     peak = torch_run.get("peak", {})
     print(f"card peaks (PyTorch): bf16 GEMM {peak.get('gemm_tflops_for_floor', 0):.0f} TFLOP/s, copy {peak.get('copy_GBps_for_floor', 0):.0f} GB/s")
+    compiled_row = e2e_row("compiled")
+    eager_parts = [k for k, v in (compiled_row or {}).get("sources", {}).items() if v != "compiled"]
+    if compiled_row and eager_parts:
+        print(f"compiled end to end runs these parts eagerly (not compiled in that run): {', '.join(eager_parts)}")
+    if compiled_path != torch_path:
+        card = compiled_run.get("env", {}).get("device_name", "?")
+        print(f"compiled columns from {compiled_path} ({card}, started {compiled_run.get('started_at', '?')}); the rest from {torch_path}")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,9 @@ if phase baseline; then
 fi
 
 if [[ -f $OUT/bench-t5xl.json && -f $OUT/pytorch_baseline.json ]]; then
-    { echo; python3 .gpu/compare.py "$OUT/bench-t5xl.json" "$OUT/pytorch_baseline.json"; } >>"$OUT/summary.txt" 2>&1
+    # Without --compile in this run, PIXELLLM_COMPILED_FROM may name an earlier baseline JSON (same card) for those columns.
+    from=(); [[ ${PIXELLLM_GPU_COMPILE:-0} != 1 && -f ${PIXELLLM_COMPILED_FROM:-} ]] && from=(--compiled-from "$PIXELLLM_COMPILED_FROM")
+    { echo; python3 .gpu/compare.py "$OUT/bench-t5xl.json" "$OUT/pytorch_baseline.json" "${from[@]}"; } >>"$OUT/summary.txt" 2>&1
 fi
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
 echo; echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), ${SECONDS}s)"; cat "$OUT/summary.txt"
