@@ -21,7 +21,7 @@ PXL_DEVICE void argmax_row(const T* __restrict__ x, i32* __restrict__ y, i32 col
 }
 
 #define PXL_ARGMAX(suffix, T) \
-    extern "C" __global__ void __launch_bounds__(1024) argmax_##suffix(const T* x, i32* y, i32 cols) { argmax_row<T>(x, y, cols); }
+    extern "C" __global__ void __launch_bounds__(1024) argmax_##suffix(const T* x, i32* y, i32 cols) { pxl_dependent_launch(); argmax_row<T>(x, y, cols); }
 
 PXL_ARGMAX(f32, float)
 PXL_ARGMAX(bf16, bf16)

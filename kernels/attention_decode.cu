@@ -112,7 +112,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) attention_decode_##suffix(                          \
         const T* q, const T* k, const T* v, const T* bias, const u8* mask, T* y, i32 heads, i32 lq, i32 lk, i32 dim,  \
         i32 vdim, float scale, float mask_bias, i32 causal, Dims8 bias_strides, Dims8 mask_strides)                  \
-    {                                                                                                                \
+    { pxl_dependent_launch();                                                                                        \
         attention_decode_block<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, scale, mask_bias, causal,        \
                                   bias_strides, mask_strides);                                                       \
     }

@@ -54,7 +54,7 @@ PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict
     extern "C" __global__ void __launch_bounds__(256) attention_softmax_##suffix(                                         \
         const float* s, T* p, const T* bias, const u8* mask, i64 b, i32 lq, i32 lk, i32 lds, i32 ldp, float mask_bias,    \
         i32 causal, Dims8 bias_strides, Dims8 mask_strides)                                                               \
-    {                                                                                                                     \
+    { pxl_dependent_launch();                                                                                             \
         attention_softmax_row<T>(s, p, bias, mask, b, lq, lk, lds, ldp, mask_bias, causal, bias_strides, mask_strides);  \
     }
 

@@ -136,19 +136,19 @@ PXL_DEVICE void binary_strided(const T* __restrict__ a, const T* __restrict__ b,
 #define PXL_BINARY(suffix, T)                                                                                         \
     extern "C" __global__ void binary_##suffix(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y,      \
                                                i64 n, i32 rank, Dims8 dims, Dims8 sa, Dims8 sb, i32 kind, i32* error)    \
-    {                                                                                                                 \
+    { pxl_dependent_launch();                                                                                         \
         binary_strided<T>(a, b, y, n, rank, dims, sa, sb, kind, error);                                               \
     }                                                                                                                 \
     extern "C" __global__ void binary_rows_##suffix(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, \
                                                     i64 rows, i64 cols, i64 a_row, i32 a_col, i64 b_row, i32 b_col,     \
                                                     i32 kind, i32* error)                                             \
-    {                                                                                                                 \
+    { pxl_dependent_launch();                                                                                         \
         binary_rows<T>(a, b, y, rows, cols, a_row, a_col, b_row, b_col, kind, error);                                 \
     }                                                                                                                 \
     extern "C" __global__ void binary_rows_vec_##suffix(const T* __restrict__ a, const T* __restrict__ b,               \
                                                         T* __restrict__ y, i64 rows, i64 cols, i64 a_row, i32 a_col,    \
                                                         i64 b_row, i32 b_col, i32 kind, i32* error)                   \
-    {                                                                                                                 \
+    { pxl_dependent_launch();                                                                                         \
         binary_rows_vec<T>(a, b, y, rows, cols, a_row, a_col, b_row, b_col, kind, error);                             \
     }
 

@@ -68,7 +68,7 @@ PXL_DEVICE void cast_all(const From* __restrict__ x, To* __restrict__ y, i64 n)
 }
 
 #define PXL_CAST(fs, F, ts, T) \
-    extern "C" __global__ void cast_##fs##_##ts(const F* x, T* y, i64 n) { cast_all<F, T>(x, y, n); }
+    extern "C" __global__ void cast_##fs##_##ts(const F* x, T* y, i64 n) { pxl_dependent_launch(); cast_all<F, T>(x, y, n); }
 
 #define PXL_CAST_FROM(fs, F)                                          \
     PXL_CAST(fs, F, f32, float) PXL_CAST(fs, F, bf16, bf16) PXL_CAST(fs, F, f16, half) \

@@ -14,7 +14,7 @@ PXL_DEVICE void concat_loop(const E* __restrict__ x, E* __restrict__ y, I n, I r
 #define PXL_CONCAT(suffix, E)                                                                                       \
     extern "C" __global__ void concat_##suffix(const E* __restrict__ x, E* __restrict__ y, i64 n, i64 run, i64 y_run, \
                                                i64 offset, i32 wide)                                                \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         if (!wide) concat_loop<u32, E>(x, y, (u32)n, (u32)run, (u32)y_run, (u32)offset);                             \
         else concat_loop<i64, E>(x, y, n, run, y_run, offset);                                                      \
     }

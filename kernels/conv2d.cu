@@ -6,7 +6,7 @@
 #define PXL_IM2COL(suffix, T)                                                                                       \
     extern "C" __global__ void conv2d_im2col_##suffix(const T* __restrict__ x, T* __restrict__ cols, i64 n, i32 height, \
         i32 width, i32 channels, i32 kh, i32 kw, i32 stride_h, i32 stride_w, i32 pad_h, i32 pad_w, i32 out_h, i32 out_w) \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         PXL_GRID_STRIDE_LOOP(i, n)                                                                                  \
         {                                                                                                           \
             const i32 kx = (i32)(i % kw), ky = (i32)(i / kw % kh), c = (i32)(i / kw / kh % channels);               \

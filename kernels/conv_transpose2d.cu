@@ -30,7 +30,7 @@ PXL_DEVICE void conv_transpose_at(const T* __restrict__ x, const T* __restrict__
 #define PXL_CONV_T(suffix, T)                                                                                       \
     extern "C" __global__ void conv_transpose2d_##suffix(const T* x, const T* w, const T* bias, T* y, i64 n, i32 height, \
         i32 width, i32 cin, i32 cout, i32 kh, i32 kw, i32 stride, i32 out_h, i32 out_w)                           \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         PXL_GRID_STRIDE_LOOP(i, n) conv_transpose_at<T>(x, w, bias, y, i, height, width, cin, cout, kh, kw, stride, out_h, out_w); \
     }
 

@@ -21,7 +21,7 @@ PXL_DEVICE void copy_rows(const E* __restrict__ src, E* __restrict__ dst, i64 ro
     extern "C" __global__ void copy_rows_##suffix(const E* __restrict__ src, E* __restrict__ dst, i64 rows, i64 run, \
                                                   i32 count, i64 src_outer, i64 src_step, i64 src_off, i64 dst_row,  \
                                                   i64 dst_off)                                                     \
-    {                                                                                                              \
+    { pxl_dependent_launch();                                                                                      \
         copy_rows<E>(src, dst, rows, run, count, src_outer, src_step, src_off, dst_row, dst_off);                  \
     }
 

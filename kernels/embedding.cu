@@ -5,7 +5,7 @@
 #define PXL_EMBEDDING(suffix, T, ids_suffix, I)                                                                    \
     extern "C" __global__ void embedding_##suffix##_##ids_suffix(const T* __restrict__ table, const I* __restrict__ ids, \
                                                                  T* __restrict__ y, i64 n, i32 dim, i64 vocab, i32* error) \
-    {                                                                                                              \
+    { pxl_dependent_launch();                                                                                      \
         PXL_GRID_STRIDE_LOOP(i, n)                                                                                 \
         {                                                                                                          \
             const i64 id = (i64)ids[i / dim];                                                                      \

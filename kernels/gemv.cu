@@ -216,7 +216,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
         const T* x, const T* w, const T* w_up, const T* bias, const T* residual, const T* norm_weight, T* y, i32 rows, \
         i32 n, i32 k, float norm_eps, i64 y_row_stride, const i32* y_position, i32 y_size, i32* error)              \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         gemv<T, R, norm, gated>(x, w, w_up, bias, residual, norm_weight, y, rows, n, k, norm_eps, y_row_stride,      \
                                 y_position, y_size, error);                                                         \
     }

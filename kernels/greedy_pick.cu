@@ -102,12 +102,12 @@ PXL_DEVICE void greedy_score_row(const T* x, const i32* previous, T* scores, i32
 #define PXL_GREEDY(suffix, T)                                                                                              \
     extern "C" __global__ void __launch_bounds__(1024)                                                                     \
     greedy_pick_##suffix(const T* x, const i32* previous, i32* tokens, i32 cols, i32 eos, float cap, i32* error)          \
-    {                                                                                                                      \
+    { pxl_dependent_launch();                                                                                              \
         greedy_pick_row<T>(x, previous, tokens, cols, eos, cap, error);                                                    \
     }                                                                                                                      \
     extern "C" __global__ void __launch_bounds__(1024)                                                                     \
     greedy_score_##suffix(const T* x, const i32* previous, T* scores, i32 cols, i32 eos, float cap, i32* error)           \
-    {                                                                                                                      \
+    { pxl_dependent_launch();                                                                                              \
         greedy_score_row<T>(x, previous, scores, cols, eos, cap, error);                                                   \
     }
 

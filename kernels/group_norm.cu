@@ -34,7 +34,7 @@ PXL_DEVICE void group_norm_block(const T* __restrict__ x, const T* __restrict__ 
 #define PXL_GROUP_NORM(suffix, T)                                                                                \
     extern "C" __global__ void __launch_bounds__(1024) group_norm_##suffix(const T* x, const T* weight, const T* bias, T* y, \
                                                                            i64 positions, i32 channels, i32 groups, float eps) \
-    {                                                                                                            \
+    { pxl_dependent_launch();                                                                                    \
         group_norm_block<T>(x, weight, bias, y, positions, channels, groups, eps);                               \
     }
 

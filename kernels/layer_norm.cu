@@ -37,7 +37,7 @@ PXL_DEVICE void layer_norm_row(const T* __restrict__ x, const T* __restrict__ we
 #define PXL_LAYER_NORM(suffix, T)                                                                            \
     extern "C" __global__ void __launch_bounds__(1024)                                                      \
         layer_norm_##suffix(const T* x, const T* weight, const T* bias, T* y, i32 cols, float eps)         \
-    {                                                                                                        \
+    { pxl_dependent_launch();                                                                                \
         layer_norm_row<T>(x, weight, bias, y, cols, eps);                                                    \
     }
 
@@ -107,7 +107,7 @@ PXL_DEVICE void layer_norm_warp_rows(const T* __restrict__ x, const T* __restric
 #define PXL_LAYER_NORM_WARP(suffix, T)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) layer_norm_warp_##suffix(const T* x, const T* weight, const T* bias, \
                                                                                T* y, i64 rows, i32 cols, float eps)     \
-    {                                                                                                                   \
+    { pxl_dependent_launch();                                                                                           \
         layer_norm_warp_rows<T>(x, weight, bias, y, rows, cols, eps);                                                   \
     }
 
@@ -140,7 +140,7 @@ PXL_DEVICE void layer_norm2d_at(const T* __restrict__ x, const T* __restrict__ w
 #define PXL_LAYER_NORM2D(suffix, T)                                                                              \
     extern "C" __global__ void layer_norm2d_##suffix(const T* x, const T* weight, const T* bias, T* y, i64 positions, \
                                                      i32 channels, i64 plane, float eps)                         \
-    {                                                                                                            \
+    { pxl_dependent_launch();                                                                                    \
         PXL_GRID_STRIDE_LOOP(i, positions) layer_norm2d_at<T>(x, weight, bias, y, i, channels, plane, eps);      \
     }
 

@@ -38,12 +38,12 @@ PXL_DEVICE void bias_rows_vec(T* __restrict__ y, const T* __restrict__ bias, i64
 
 #define PXL_BIAS(suffix, T)                                                                                       \
     extern "C" __global__ void linear_bias_##suffix(T* __restrict__ y, const T* __restrict__ bias, i64 rows, i64 cols) \
-    {                                                                                                             \
+    { pxl_dependent_launch();                                                                                     \
         bias_rows<T>(y, bias, rows, cols);                                                                        \
     }                                                                                                             \
     extern "C" __global__ void linear_bias_vec_##suffix(T* __restrict__ y, const T* __restrict__ bias, i64 rows,     \
                                                         i64 cols)                                                 \
-    {                                                                                                             \
+    { pxl_dependent_launch();                                                                                     \
         bias_rows_vec<T>(y, bias, rows, cols);                                                                    \
     }
 

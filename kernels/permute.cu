@@ -22,7 +22,7 @@ PXL_DEVICE void permute_loop(const E* __restrict__ x, E* __restrict__ y, I n, i3
 
 #define PXL_PERMUTE(suffix, E)                                                                                     \
     extern "C" __global__ void permute_##suffix(const E* __restrict__ x, E* __restrict__ y, i64 n, i32 rank, Dims8 dims, Dims8 strides) \
-    {                                                                                                              \
+    { pxl_dependent_launch();                                                                                      \
         if (n <= 0x7fffffffLL) permute_loop<u32, E>(x, y, (u32)n, rank, dims, strides);                            \
         else permute_loop<i64, E>(x, y, n, rank, dims, strides);                                                   \
     }

@@ -4,7 +4,7 @@
 
 #define PXL_REDUCE_MEAN(suffix, T)                                                                               \
     extern "C" __global__ void reduce_mean_##suffix(const T* __restrict__ x, T* __restrict__ y, i64 outputs, i32 n, i64 inner) \
-    {                                                                                                            \
+    { pxl_dependent_launch();                                                                                    \
         PXL_GRID_STRIDE_LOOP(i, outputs)                                                                         \
         {                                                                                                        \
             const T* from = x + i / inner * n * inner + i % inner;                                               \

@@ -39,7 +39,7 @@ PXL_DEVICE void rel_pos_block(const T* __restrict__ q, const T* __restrict__ rel
 #define PXL_REL_POS(suffix, T)                                                                                       \
     extern "C" __global__ void __launch_bounds__(256) rel_pos_bias_##suffix(const T* q, const T* rel_h, const T* rel_w, T* y, \
         i32 heads, i32 dim, i32 qh, i32 qw, i32 kh, i32 kw, float hq, float hk, float ho, float wq, float wk, float wo) \
-    {                                                                                                                \
+    { pxl_dependent_launch();                                                                                        \
         rel_pos_block<T>(q, rel_h, rel_w, y, heads, dim, qh, qw, kh, kw, hq, hk, ho, wq, wk, wo);                    \
     }
 

@@ -7,7 +7,7 @@
 #define PXL_REORDER(suffix, E)                                                                                      \
     extern "C" __global__ void reorder_rows_stage_##suffix(const E* __restrict__ x, const i32* __restrict__ rows,    \
                                                            E* __restrict__ scratch, i64 n, i64 row_elems, i32 count, i32* error) \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         PXL_GRID_STRIDE_LOOP(i, n)                                                                                  \
         {                                                                                                           \
             const i32 from = rows[i / row_elems];                                                                   \
@@ -16,7 +16,7 @@
         }                                                                                                           \
     }                                                                                                               \
     extern "C" __global__ void reorder_rows_commit_##suffix(const E* __restrict__ scratch, E* __restrict__ x, i64 n, const i32* error) \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         if (*error != 0) return;                                                                                    \
         PXL_GRID_STRIDE_LOOP(i, n) x[i] = scratch[i];                                                               \
     }

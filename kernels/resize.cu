@@ -43,7 +43,7 @@ PXL_DEVICE void resize_at(const T* __restrict__ x, T* __restrict__ y, i64 i, i32
 #define PXL_RESIZE(suffix, T)                                                                                       \
     extern "C" __global__ void resize_##suffix(const T* x, T* y, i64 n, i32 in_size, i32 out_size, i64 inner, i32 kernel, \
                                                float inv_scale, float kernel_scale, float radius)                   \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         PXL_GRID_STRIDE_LOOP(i, n) resize_at<T>(x, y, i, in_size, out_size, inner, kernel, inv_scale, kernel_scale, radius); \
     }
 

@@ -26,7 +26,7 @@ PXL_DEVICE void rms_norm_row(const T* __restrict__ x, const T* __restrict__ weig
 #define PXL_RMS_NORM(suffix, T)                                                                  \
     extern "C" __global__ void __launch_bounds__(1024)                                          \
         rms_norm_##suffix(const T* x, const T* weight, T* y, i32 cols, float eps)              \
-    {                                                                                            \
+    { pxl_dependent_launch();                                                                    \
         rms_norm_row<T>(x, weight, y, cols, eps);                                                \
     }
 
@@ -82,7 +82,7 @@ PXL_DEVICE void rms_norm_warp_rows(const T* __restrict__ x, const T* __restrict_
 #define PXL_RMS_NORM_WARP(suffix, T)                                                                                 \
     extern "C" __global__ void __launch_bounds__(256) rms_norm_warp_##suffix(const T* x, const T* weight, T* y, i64 rows, \
                                                                              i32 cols, float eps)                    \
-    {                                                                                                                \
+    { pxl_dependent_launch();                                                                                        \
         rms_norm_warp_rows<T>(x, weight, y, rows, cols, eps);                                                        \
     }
 

@@ -88,7 +88,7 @@ PXL_DEVICE float roi_align_at(const T* __restrict__ boxes, const i32* __restrict
     extern "C" __global__ void roi_align_##suffix(const T* boxes, const i32* ids, T* y, Dims8 maps, Dims8 heights, \
                                                   Dims8 widths, i64 n, i32 map_count, i32 size, i32 samples,      \
                                                   i32 channels)                                                   \
-    {                                                                                                             \
+    { pxl_dependent_launch();                                                                                     \
         PXL_GRID_STRIDE_LOOP(i, n)                                                                                \
             y[i] = from_float<T>(roi_align_at<T>(boxes, ids, maps, heights, widths, i, map_count, size, samples, channels)); \
     }

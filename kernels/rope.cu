@@ -26,7 +26,7 @@ PXL_DEVICE void rope_pair(const T* __restrict__ x, const T* __restrict__ sin, co
 #define PXL_ROPE(suffix, T)                                                                                       \
     extern "C" __global__ void rope_##suffix(const T* x, const T* sin, const T* cos, T* y, i64 pairs, i32 tokens,  \
                                              i32 width, i32 head_dim, i32 start)                                  \
-    {                                                                                                             \
+    { pxl_dependent_launch();                                                                                     \
         PXL_GRID_STRIDE_LOOP(p, pairs) rope_pair<T>(x, sin, cos, y, p, tokens, width, head_dim, start);          \
     }
 

@@ -17,7 +17,7 @@ PXL_DEVICE void slice_loop(const E* __restrict__ x, E* __restrict__ y, I n, I co
 #define PXL_SLICE(suffix, E)                                                                                        \
     extern "C" __global__ void slice_##suffix(const E* __restrict__ x, E* __restrict__ y, i64 n, i32 count, i64 inner, \
                                               i32 dim, i32 start, i32 step, i32 wide)                               \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         if (!wide) slice_loop<u32, E>(x, y, (u32)n, (u32)count, (u32)inner, (u32)dim, (u32)start, (u32)step);        \
         else slice_loop<i64, E>(x, y, n, count, inner, dim, start, step);                                           \
     }

@@ -33,7 +33,7 @@ PXL_DEVICE void softmax_row(const T* __restrict__ x, T* __restrict__ y, i32 cols
 
 #define PXL_SOFTMAX(suffix, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(1024) softmax_##suffix(const T* x, T* y, i32 cols)    \
-    {                                                                                                   \
+    { pxl_dependent_launch();                                                                           \
         softmax_row<T>(x, y, cols);                                                                     \
     }
 
@@ -66,7 +66,7 @@ PXL_DEVICE void log_softmax_row(const T* __restrict__ x, T* __restrict__ y, i32 
 
 #define PXL_LOG_SOFTMAX(suffix, T)                                                                          \
     extern "C" __global__ void __launch_bounds__(1024) log_softmax_##suffix(const T* x, T* y, i32 cols)    \
-    {                                                                                                       \
+    { pxl_dependent_launch();                                                                               \
         log_softmax_row<T>(x, y, cols);                                                                     \
     }
 

@@ -5,7 +5,7 @@
 
 #define PXL_GLU(name, act, suffix, T)                                                                          \
     extern "C" __global__ void name##_##suffix(const T* __restrict__ gate, const T* __restrict__ x, T* __restrict__ y, i64 n) \
-    {                                                                                                          \
+    { pxl_dependent_launch();                                                                                  \
         PXL_GRID_STRIDE_LOOP(i, n) { y[i] = from_float<T>(act(to_float(gate[i])) * to_float(x[i])); }          \
     }
 

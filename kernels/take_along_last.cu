@@ -5,7 +5,7 @@
 #define PXL_TAKE(suffix, T)                                                                                     \
     extern "C" __global__ void take_along_last_##suffix(const T* __restrict__ x, const i32* __restrict__ idx,   \
                                                         T* __restrict__ y, i64 n, i32 width, i32 k, i32* error) \
-    {                                                                                                           \
+    { pxl_dependent_launch();                                                                                   \
         PXL_GRID_STRIDE_LOOP(i, n)                                                                              \
         {                                                                                                       \
             const i32 c = idx[i];                                                                               \

@@ -31,7 +31,7 @@ PXL_DEVICE void topk_row(const T* __restrict__ x, i32* __restrict__ y, i32 cols,
 }
 
 #define PXL_TOPK(suffix, T) \
-    extern "C" __global__ void __launch_bounds__(1024) topk_##suffix(const T* x, i32* y, i32 cols, i32 k) { topk_row<T>(x, y, cols, k); }
+    extern "C" __global__ void __launch_bounds__(1024) topk_##suffix(const T* x, i32* y, i32 cols, i32 k) { pxl_dependent_launch(); topk_row<T>(x, y, cols, k); }
 
 PXL_TOPK(f32, float)
 PXL_TOPK(bf16, bf16)

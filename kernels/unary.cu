@@ -44,7 +44,7 @@ PXL_DEVICE void map_elements(const T* __restrict__ x, T* __restrict__ y, i64 n, 
 
 #define PXL_UNARY(name, suffix, T)                                                               \
     extern "C" __global__ void name##_##suffix(const T* __restrict__ x, T* __restrict__ y, i64 n) \
-    {                                                                                            \
+    { pxl_dependent_launch();                                                                    \
         map_elements(x, y, n, name##_fn());                                                      \
     }
 
@@ -74,7 +74,7 @@ struct affine_fn
 
 #define PXL_SCALE(suffix, T)                                                                                        \
     extern "C" __global__ void scale_##suffix(const T* __restrict__ x, T* __restrict__ y, i64 n, float scale, float shift) \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         affine_fn f = {scale, shift};                                                                               \
         map_elements(x, y, n, f);                                                                                   \
     }

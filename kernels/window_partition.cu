@@ -49,12 +49,12 @@ PXL_DEVICE void unpartition_rows(const E* __restrict__ x, E* __restrict__ y, i64
 #define PXL_WINDOWS(suffix, E)                                                                                      \
     extern "C" __global__ void window_partition_##suffix(const E* __restrict__ x, E* __restrict__ y, i64 rows,       \
                                                          i32 height, i32 width, i32 units, i32 window)              \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         partition_rows<E>(x, y, rows, height, width, units, window);                                                \
     }                                                                                                               \
     extern "C" __global__ void window_unpartition_##suffix(const E* __restrict__ x, E* __restrict__ y, i64 rows,     \
                                                            i32 height, i32 width, i32 units, i32 window)            \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         unpartition_rows<E>(x, y, rows, height, width, units, window);                                              \
     }
 

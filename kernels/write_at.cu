@@ -7,7 +7,7 @@
 #define PXL_WRITE_AT(suffix, E)                                                                                     \
     extern "C" __global__ void write_at_##suffix(const E* __restrict__ values, const i32* __restrict__ position, E* y, \
                                                  i64 n, i32 count, i32 size, i64 inner, i32* error)                 \
-    {                                                                                                               \
+    { pxl_dependent_launch();                                                                                       \
         const i32 p = *position;                                                                                    \
         if (p < 0 || p > size - count)                                                                              \
         {                                                                                                           \

@@ -49,9 +49,12 @@ if phase checks; then
     # cuBLASLt's bias epilogue is the default (checked in run 3): the same catalog with it switched off (plain cuBLAS + bias op).
     step check-nolt-f32 120 env PIXELLLM_CUBLASLT=0 "$cli" backend-check --backend cuda --json
     step check-nolt-bf16 120 env PIXELLLM_CUBLASLT=0 "$cli" backend-check --backend cuda --storage bf16 --json
+    # Programmatic dependent launch (off by default until these pass): every kernel overlapping its predecessor's tail.
+    step check-pdl-f32 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --json
+    step check-pdl-bf16 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --storage bf16 --json
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -83,6 +86,9 @@ try:
 except Exception as e:
     print("e2e cpu vs cuda: not compared:", e)
 EOF
+    for case in t5/cfgA pixelllm/caption_trace pixelllm_refseg/referring_segmentation sam_image_encoder/cfgA; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-pdl-${case//\//-}" 60 env PIXELLLM_PDL=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
     step graph-check-tiny-f32 60 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20
     step graph-check-tiny-bf16 60 "$cli" graph-check --backend cuda --config pixelllm-tiny --beams 1,4 --steps 20 --storage bf16
 fi
@@ -93,12 +99,15 @@ if phase bench; then
         --runs 1 --profile --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
     # The encoders and end to end again without cuBLASLt's bias epilogue, same card, same run: what the epilogue buys.
+    step bench-pdl 120 env PIXELLLM_PDL=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,eva02,decode,decode4,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-pdl.json"
     step bench-nolt 120 env PIXELLLM_CUBLASLT=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-nolt.json"
 fi
 
 if phase checks; then
     step graph-check-t5xl-bf16 90 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
+    step graph-check-t5xl-pdl 90 env PIXELLLM_PDL=1 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     if command -v compute-sanitizer >/dev/null; then
         step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention
     fi

@@ -21,6 +21,9 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     private Cublas? cublas;
     private CublasLt? cublasLt;
 
+    /// <summary>Environment variable that switches programmatic dependent launch on when set to 1 (see <see cref="DependentLaunch"/>).</summary>
+    public const string DependentLaunchVariable = "PIXELLLM_PDL";
+
     /// <summary>Environment variable that switches cuBLASLt's bias epilogue off when set to 0 (see <see cref="GemmBiasEpilogue"/>).</summary>
     public const string CublasLtVariable = "PIXELLLM_CUBLASLT";
 
@@ -33,6 +36,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         Context = Driver.RetainPrimaryContext(Device);
         MakeCurrent();
         Arch = new GpuArch(Driver.Attribute(Device, 75) * 10 + Driver.Attribute(Device, 76));
+        DependentLaunch = Environment.GetEnvironmentVariable(DependentLaunchVariable) == "1" && Arch.Version >= 90 && Driver.HasDependentLaunch;
         DeviceName = Driver.DeviceName(Device);
         Stream = Driver.CreateStream();
         ErrorWord = Driver.Alloc(sizeof(int));
@@ -56,6 +60,13 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// still runs backend-check both ways).
     /// </summary>
     public bool GemmBiasEpilogue { get; set; } = Environment.GetEnvironmentVariable(CublasLtVariable) != "0";
+
+    /// <summary>
+    /// Our kernels launched with programmatic dependent launch (sm_90, CUDA 12+): each may start while its predecessor
+    /// finishes and waits for it inside (kernels/prelude.cuh). Off unless $PIXELLLM_PDL=1 until a device run has checked
+    /// it (bench/gpu/run.sh runs backend-check, graph-check and the bench with it on).
+    /// </summary>
+    public bool DependentLaunch { get; set; }
 
     /// <summary>Kernel launches, GEMM calls, copies and fills queued so far (the profiler's launches per run).</summary>
     public long Launches { get; private set; }
@@ -93,7 +104,8 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         {
             void** pointers = stackalloc void*[Math.Max(1, args.Count)];
             for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
-            Driver.Launch(function, grid, ((uint)block, 1, 1), 0, Stream, pointers, kernel);
+            if (DependentLaunch) Driver.LaunchDependent(function, grid, ((uint)block, 1, 1), 0, Stream, pointers, kernel);
+            else Driver.Launch(function, grid, ((uint)block, 1, 1), 0, Stream, pointers, kernel);
         }
     }
 

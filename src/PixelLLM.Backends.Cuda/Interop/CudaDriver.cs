@@ -92,6 +92,8 @@ public sealed unsafe partial class CudaDriver
         _eventElapsedTime = (delegate* unmanaged<float*, nint, nint, int>)E("cuEventElapsedTime");
         _eventDestroy = (delegate* unmanaged<nint, int>)E("cuEventDestroy_v2");
         _graphs = new GraphCalls(library);
+        NativeLibrary.TryGetExport(library, "cuLaunchKernelEx", out var launchEx);
+        _launchKernelEx = (delegate* unmanaged<LaunchConfig*, nint, void**, void**, int>)launchEx;
         Check(_init(0), "cuInit");
     }
 
