@@ -60,13 +60,13 @@ PXL_DEVICE float gelu_tanh(float v)
 
 PXL_DEVICE float silu(float v) { return v / (1.0f + expf(-v)); }
 
-// Programmatic dependent launch (sm_90; the backend launches with it under PIXELLLM_PDL=1). Every kernel calls this first:
-// it waits until the previous kernel in the stream has finished and its writes are visible, then lets the next kernel's
-// blocks be scheduled while this one runs, so a launch's setup overlaps its predecessor's tail. Launched normally, or
-// below sm_90, it does nothing. Nothing may read or write global memory before it.
+// Programmatic dependent launch (sm_90; with PIXELLLM_PDL=1 the backend defines PXL_DEPENDENT_LAUNCH and launches every
+// kernel that way). Every kernel calls this first: it waits until the previous kernel in the stream has finished and its
+// writes are visible, then lets the next kernel's blocks be scheduled while this one runs, so a launch's setup overlaps
+// its predecessor's tail. Without the define, or below sm_90, it is empty. Nothing may touch global memory before it.
 PXL_DEVICE void pxl_dependent_launch()
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(PXL_DEPENDENT_LAUNCH) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif

@@ -6,10 +6,14 @@ namespace PixelLLM.Backends.Cuda;
 /// <summary>
 /// Compiles the embedded kernels/*.cu with NVRTC for one GPU architecture: CUBIN when this NVRTC can target the
 /// arch directly, otherwise PTX for the newest compute_XX it supports below it (the driver JIT-compiles that).
-/// Results are cached on disk when a <see cref="KernelCache"/> is given.
+/// Results are cached on disk when a <see cref="KernelCache"/> is given. With <paramref name="dependentLaunch"/> the kernels
+/// are built to be launched with programmatic dependent launch (PXL_DEPENDENT_LAUNCH: each waits for its predecessor inside).
 /// </summary>
-public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null)
+public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool dependentLaunch = false)
 {
+    /// <summary>The define that turns on pxl_dependent_launch() in kernels/prelude.cuh.</summary>
+    public const string DependentLaunchDefine = "-DPXL_DEPENDENT_LAUNCH";
+
     /// <summary>Options every compile gets; the target and ptxas flags are added per call.</summary>
     public static readonly IReadOnlyList<string> BaseOptions = ["-std=c++17", "-default-device"];
 
@@ -24,6 +28,7 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null)
         var (target, kind) = ChooseTarget(arch);
         var options = new List<string>(BaseOptions) { $"--gpu-architecture={target}" };
         if (ptxasVerbose && kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
+        if (dependentLaunch) options.Add(DependentLaunchDefine);
 
         var prelude = KernelSources.Prelude;
         var key = KernelCache.Key(sourceName, source, prelude, target, nvrtc.Version, options);

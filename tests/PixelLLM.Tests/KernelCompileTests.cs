@@ -39,6 +39,21 @@ public class KernelCompileTests(ITestOutputHelper output)
         Assert.All(entries, r => Assert.True(r.Registers > 0, $"{r.Function}: no register count parsed"));
     }
 
+    public static TheoryData<string> KernelFiles() => new(KernelSources.KernelFiles);
+
+    /// <summary>With PXL_DEPENDENT_LAUNCH (griddepcontrol, sm_90) every file still compiles without spills, into other code.</summary>
+    [Theory]
+    [MemberData(nameof(KernelFiles))]
+    public void KernelCompilesForDependentLaunchOnSm90(string file)
+    {
+        var nvrtc = RequireNvrtc();
+        var plain = new KernelCompiler(nvrtc).Compile(file, GpuArch.Sm90);
+        var dependent = new KernelCompiler(nvrtc, dependentLaunch: true).Compile(file, GpuArch.Sm90, ptxasVerbose: true);
+        Assert.NotEmpty(dependent.Image);
+        Assert.NotEqual(plain.Image, dependent.Image);
+        Assert.All(dependent.Resources, r => Assert.False(r.Spills, $"{file} {r.Function} spills with PXL_DEPENDENT_LAUNCH"));
+    }
+
     [Fact]
     public void EmbeddedKernelsAreExactlyTheKernelsFolder()
     {

@@ -43,7 +43,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
         cublasWorkspace = Driver.Alloc(CublasWorkspaceBytes);
         Transfers = new HostTransfers(Driver);
-        compiler = new KernelCompiler(Nvrtc.Load(), KernelCache.Default());
+        compiler = new KernelCompiler(Nvrtc.Load(), KernelCache.Default(), DependentLaunch);
     }
 
     public CudaDriver Driver { get; }
@@ -62,11 +62,12 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public bool GemmBiasEpilogue { get; set; } = Environment.GetEnvironmentVariable(CublasLtVariable) != "0";
 
     /// <summary>
-    /// Our kernels launched with programmatic dependent launch (sm_90, CUDA 12+): each may start while its predecessor
-    /// finishes and waits for it inside (kernels/prelude.cuh). Off unless $PIXELLLM_PDL=1 until a device run has checked
-    /// it (bench/gpu/run.sh runs backend-check, graph-check and the bench with it on).
+    /// Our kernels built for and launched with programmatic dependent launch (sm_90, CUDA 12+): each may start while its
+    /// predecessor finishes and waits for it inside (kernels/prelude.cuh). Off unless $PIXELLLM_PDL=1 until a device run
+    /// has checked it (bench/gpu/run.sh runs backend-check, a few goldens, graph-check and the bench with it on); when
+    /// off, the kernels are compiled exactly as before.
     /// </summary>
-    public bool DependentLaunch { get; set; }
+    public bool DependentLaunch { get; }
 
     /// <summary>Kernel launches, GEMM calls, copies and fills queued so far (the profiler's launches per run).</summary>
     public long Launches { get; private set; }
