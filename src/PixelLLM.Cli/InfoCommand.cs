@@ -32,7 +32,7 @@ internal static class InfoCommand
         var driver = CudaLibraries.ProbeDriver();
         o.WriteLine("backends: cpu (fp32), cpu-f64 (fp32 storage, float64-summed GEMMs; verify's default), cuda (f32 exact path; bf16/f16 storage) — pick with --backend");
         o.WriteLine(driver.Found
-            ? $"cuda: driver {driver.Path} supports CUDA {driver.Version ?? "?"}: --backend cuda is usable (checked on an H100: docs/perf/gpu-h100.md)"
+            ? $"cuda: driver {driver.Path} supports CUDA {driver.Version ?? "?"}: --backend cuda is usable (checked on an H100 and an H200: docs/perf/gpu-h200.md)"
             : $"cuda: {driver.WhyNot}");
 
         var nvrtc = Nvrtc.TryLoad(out var nvrtcWhyNot);
