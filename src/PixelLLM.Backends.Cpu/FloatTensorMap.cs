@@ -51,10 +51,7 @@ internal static unsafe class FloatTensorMap
         {
             case DType.F32: new ReadOnlySpan<float>((float*)t.Pointer + start, dst.Length).CopyTo(dst); break;
             case DType.F16: TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)t.Pointer + start, dst.Length), dst); break;
-            case DType.BF16:
-                var src = (ushort*)t.Pointer + start;
-                for (int i = 0; i < dst.Length; i++) dst[i] = BFloat16.ToSingle(src[i]);
-                break;
+            case DType.BF16: BFloat16.ToSingles(new ReadOnlySpan<ushort>((ushort*)t.Pointer + start, dst.Length), dst); break;
             default: throw new NotSupportedException($"CPU backend: {t.Desc} is not a float tensor");
         }
     }
@@ -66,10 +63,7 @@ internal static unsafe class FloatTensorMap
         {
             case DType.F32: src.CopyTo(new Span<float>((float*)t.Pointer + start, src.Length)); break;
             case DType.F16: TensorPrimitives.ConvertToHalf(src, new Span<Half>((Half*)t.Pointer + start, src.Length)); break;
-            case DType.BF16:
-                var dst = (ushort*)t.Pointer + start;
-                for (int i = 0; i < src.Length; i++) dst[i] = BFloat16.FromSingle(src[i]);
-                break;
+            case DType.BF16: BFloat16.FromSingles(src, new Span<ushort>((ushort*)t.Pointer + start, src.Length)); break;
             default: throw new NotSupportedException($"CPU backend: {t.Desc} is not a float tensor");
         }
     }

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
@@ -36,7 +35,7 @@ internal static unsafe partial class Reduce
                 TensorPrimitives.Subtract(row, TensorPrimitives.Max(row), output);
                 if (log)
                 {
-                    TensorPrimitives.Subtract(output, MathF.Log(SumOfExp(output)), output);
+                    TensorPrimitives.Subtract(output, MathF.Log(RowReductions.SumOfExp(output, 0f)), output);
                 }
                 else
                 {
@@ -45,18 +44,6 @@ internal static unsafe partial class Reduce
                 }
             }
         }
-    }
-
-    /// <summary>Σ exp(v) without storing the exponentials.</summary>
-    private static float SumOfExp(ReadOnlySpan<float> v)
-    {
-        Vector256<float> acc = default;
-        int i = 0;
-        for (; i <= v.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-            acc += Vector256.Exp(Vector256.Create(v.Slice(i, Vector256<float>.Count)));
-        float tail = 0;
-        for (; i < v.Length; i++) tail += MathF.Exp(v[i]);
-        return Vector256.Sum(acc) + tail;
     }
 
     /// <summary>Mean over one axis: x viewed as (outer, n, inner) → (outer, inner).</summary>

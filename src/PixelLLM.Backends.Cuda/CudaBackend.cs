@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using PixelLLM.Backends.Cuda.Device;
 using PixelLLM.Backends.Cuda.Ops;
 using PixelLLM.Runtime;
@@ -24,6 +23,7 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
     private DeviceTensor[] operands = new DeviceTensor[8];
     private string? reportingOps;
     private HostActivity activity;
+    private long eagerLaunches;   // counted apart: Execute is the per-launch path
 
     private CudaBackend(CudaQueue queue, DType floatStorage)
     {
@@ -86,7 +86,7 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
             {
                 queue.MakeCurrent();
                 buffer = new CudaBuffer(queue, weight.Desc.ByteSize);
-                queue.Driver.CopyToDevice(buffer.Pointer, ToDevice(weight.Desc.DType, weight.Data.Span));
+                queue.Transfers.Upload(buffer.Pointer, weight.Data.Span, weight.Desc.DType, StorageOf(weight.Desc.DType));
                 weights[weight] = buffer;
             }
             return new TensorView(buffer, 0, weight.Desc);
@@ -135,14 +135,14 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
             for (int i = 0; i < inputs.Length; i++) operands[i] = Device(inputs[i]);
             if (CudaOps.MayReportInvalidInput(node.Op)) reportingOps ??= node.Op.Name;
             ops.Dispatch(node.Op, operands.AsSpan(0, inputs.Length), Device(output));
-            if (!queue.Capturing) activity = activity with { EagerLaunches = activity.EagerLaunches + 1 };
+            if (!queue.Capturing) eagerLaunches++;
         }
     }
 
     /// <inheritdoc/>
     public HostActivity HostActivity
     {
-        get { lock (gate) return activity with { Replays = queue.Replays }; }
+        get { lock (gate) return activity with { EagerLaunches = eagerLaunches, Replays = queue.Replays }; }
     }
 
     public void Synchronize()
@@ -173,16 +173,6 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
     private DeviceTensor Device(TensorView v) => new(Address(v), v.Desc, StorageOf(v.Desc.DType));
 
     private static ulong Address(TensorView v) => ((CudaBuffer)v.Buffer).Pointer + (ulong)v.Offset;
-
-    /// <summary>The bytes to upload for host data of <paramref name="declared"/> dtype (narrowed under 16-bit storage).</summary>
-    private ReadOnlySpan<byte> ToDevice(DType declared, ReadOnlySpan<byte> host)
-    {
-        var dtype = StorageOf(declared);
-        if (dtype == declared) return host;
-        var narrowed = new byte[host.Length / sizeof(float) * dtype.SizeOf()];
-        StorageConversion.Narrow(MemoryMarshal.Cast<byte, float>(host), dtype, narrowed);
-        return narrowed;
-    }
 
     public void Dispose()
     {

@@ -11,10 +11,8 @@ namespace PixelLLM.Tests;
 /// </summary>
 public class DependentLaunchTests
 {
-    public static TheoryData<string> KernelFiles() => new(KernelSources.KernelFiles);
-
     [Theory]
-    [MemberData(nameof(KernelFiles))]
+    [MemberData(nameof(KernelCompileTests.KernelFiles), MemberType = typeof(KernelCompileTests))]
     public void EveryKernelWaitsForItsPredecessorBeforeAnythingElse(string file)
     {
         var source = KernelSources.Read(file);

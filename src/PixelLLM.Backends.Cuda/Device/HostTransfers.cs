@@ -5,7 +5,7 @@ using PixelLLM.Runtime;
 namespace PixelLLM.Backends.Cuda.Device;
 
 /// <summary>
-/// Synchronous host ↔ device copies of graph inputs and outputs through one page-locked staging buffer, converting to and
+/// Synchronous host ↔ device copies of weights, graph inputs and outputs through one page-locked staging buffer, converting to and
 /// from 16-bit float storage on the way. A copy from pageable memory is staged by the driver anyway, slowly (run 4 on an
 /// H200: 2.2 MB of feature maps took 3.5 ms down); here the conversion writes straight into pinned memory and the DMA
 /// runs at full speed. Large copies go through in chunks of at most <see cref="ChunkBytes"/>.

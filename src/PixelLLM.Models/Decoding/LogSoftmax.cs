@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics;
+using System.Numerics.Tensors;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Models.Decoding;
@@ -12,13 +12,7 @@ internal static class LogSoftmax
     public static void Compute(ReadOnlySpan<float> logits, Span<float> result)
     {
         var (max, log) = GreedyChoice.Normaliser(logits);
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> shift = Vector256.Create(max), offset = Vector256.Create(log);
-            for (; i + 8 <= logits.Length; i += 8)
-                ((Vector256.Create(logits.Slice(i, 8)) - shift) - offset).CopyTo(result.Slice(i, 8));
-        }
-        for (; i < logits.Length; i++) result[i] = logits[i] - max - log;
+        TensorPrimitives.Subtract(logits, max, result);   // (x − max) − log, rounded in that order
+        TensorPrimitives.Subtract(result, log, result);
     }
 }

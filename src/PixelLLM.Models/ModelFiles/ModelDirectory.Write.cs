@@ -99,7 +99,7 @@ public sealed partial class ModelDirectory
         {
             case DType.F32: values.CopyTo(result.AsSpan<float>()); break;
             case DType.F16: { var dst = result.AsSpan<Half>(); for (int i = 0; i < values.Length; i++) dst[i] = (Half)values[i]; break; }
-            case DType.BF16: { var dst = result.AsSpan<ushort>(); for (int i = 0; i < values.Length; i++) dst[i] = BFloat16.FromSingle(values[i]); break; }
+            case DType.BF16: BFloat16.FromSingles(values, result.AsSpan<ushort>()); break;
             default: throw new ArgumentOutOfRangeException(nameof(storage), storage, "storage dtype must be a float type");
         }
         return result;

@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics;
+using System.Numerics.Tensors;
 using PixelLLM.Runtime.Graphs;
 
 namespace PixelLLM.Runtime.Ops;
@@ -7,7 +7,7 @@ namespace PixelLLM.Runtime.Ops;
 /// One row's greedy choice on the host — the reference for <see cref="GreedyPickOp"/>/<see cref="GreedyScoreOp"/> and
 /// what greedy decoding runs when it has the logits: the previous token's logit capped (in place), then the first index of
 /// the largest log-prob x − max − log Σ exp(x − max), its log-prob, and its lead over the runner-up (0 on a tie). The
-/// log-probs are formed one at a time and never stored; the max and Σ exp run eight lanes at a time.
+/// log-probs are formed one at a time and never stored; the max and Σ exp are vectorised.
 /// </summary>
 public static class GreedyChoice
 {
@@ -27,18 +27,18 @@ public static class GreedyChoice
             if (logProb > best) { second = best; best = logProb; at = v; }
             else if (logProb > second) second = logProb;
         }
-        return (at, logits[at] - max - log, best - second);
+        return (at, best, best - second);
     }
 
     /// <summary>The row maximum and log Σ exp(x − max): entry i's log-prob is x_i − max − log.</summary>
     public static (float Max, float Log) Normaliser(ReadOnlySpan<float> logits)
     {
-        float max = Max(logits);
-        return (max, MathF.Log(SumExp(logits, max)));
+        float max = TensorPrimitives.Max(logits);
+        return (max, MathF.Log(RowReductions.SumOfExp(logits, max)));
     }
 
     /// <summary>Validates (logits (..., V), previous I32 with one value per row) and returns the row count.</summary>
-    internal static int CheckInputs(Op op, IReadOnlyList<TensorDesc> inputs, Func<string, GraphBuildException> fail)
+    internal static int CheckInputs(IReadOnlyList<TensorDesc> inputs, Func<string, GraphBuildException> fail)
     {
         if (inputs.Count != 2) throw fail($"expected 2 inputs (logits, previous), got {inputs.Count}");
         var (logits, previous) = (inputs[0], inputs[1]);
@@ -48,34 +48,5 @@ public static class GreedyChoice
         if (previous.DType != DType.I32 || previous.ElementCount != rows)
             throw fail($"previous must be I32 with one token per row ({rows}), got {previous}");
         return checked((int)rows);
-    }
-
-    private static float Max(ReadOnlySpan<float> x)
-    {
-        float max = float.NegativeInfinity;
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated && x.Length >= 8)
-        {
-            var m = Vector256.Create(float.NegativeInfinity);
-            for (; i + 8 <= x.Length; i += 8) m = Vector256.Max(m, Vector256.Create(x.Slice(i, 8)));
-            for (int k = 0; k < 8; k++) max = Math.Max(max, m[k]);
-        }
-        for (; i < x.Length; i++) max = Math.Max(max, x[i]);
-        return max;
-    }
-
-    private static float SumExp(ReadOnlySpan<float> x, float max)
-    {
-        float sum = 0f;
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated && x.Length >= 8)
-        {
-            var shift = Vector256.Create(max);
-            var s = Vector256<float>.Zero;
-            for (; i + 8 <= x.Length; i += 8) s += Vector256.Exp(Vector256.Create(x.Slice(i, 8)) - shift);
-            sum = Vector256.Sum(s);
-        }
-        for (; i < x.Length; i++) sum += MathF.Exp(x[i] - max);
-        return sum;
     }
 }

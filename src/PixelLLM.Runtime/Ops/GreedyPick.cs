@@ -12,7 +12,7 @@ namespace PixelLLM.Runtime.Ops;
 public sealed record GreedyPickOp(int Eos, float RepeatCap) : Op
 {
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs) =>
-        new(DType.I32, new Shape(GreedyChoice.CheckInputs(this, inputs, Fail)));
+        new(DType.I32, new Shape(GreedyChoice.CheckInputs(inputs, Fail)));
 }
 
 /// <summary>
@@ -22,7 +22,7 @@ public sealed record GreedyPickOp(int Eos, float RepeatCap) : Op
 public sealed record GreedyScoreOp(int Eos, float RepeatCap) : Op
 {
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs) =>
-        new(DType.F32, new Shape(GreedyChoice.CheckInputs(this, inputs, Fail), 2));
+        new(DType.F32, new Shape(GreedyChoice.CheckInputs(inputs, Fail), 2));
 }
 
 public static partial class GraphOps

@@ -116,8 +116,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
         else
         {
-            var bf16 = result.AsSpan<ushort>();
-            for (int i = 0; i < values.Length; i++) bf16[i] = BFloat16.FromSingle(values[i]);
+            BFloat16.FromSingles(values, result.AsSpan<ushort>());
         }
         return result;
     }

@@ -77,8 +77,7 @@ public sealed class LazyRandomWeights : IWeightSource
             }
             var values = scratch.AsSpan(0, length);
             RandomWeights.FillRange(name, shape, seed, start, values);
-            var target = MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()).Slice((int)start, length);
-            for (int i = 0; i < length; i++) target[i] = BFloat16.FromSingle(values[i]);
+            BFloat16.FromSingles(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()).Slice((int)start, length));
             return scratch;
         }, _ => { });
         Interlocked.Add(ref materialisedBytes, bytes.LongLength);
