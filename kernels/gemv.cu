@@ -3,14 +3,13 @@
 // cost is streaming W once, so one pass over each weight row serves every input row.
 // Layout: one warp per output column; lanes stride K with 16-byte loads of W (8 bf16/f16 or 4 f32) when K is a multiple
 // of that and both x and W are 16-byte aligned, scalar loads otherwise; GEMV_UNROLL loads in flight per lane before
-// any arithmetic. x is re-read per column through L1 (every warp of the SM reads the same few KB). fp32 accumulation,
+// any arithmetic (8 for one row: a whole 2048-wide bf16 column in one round trip). x is re-read per column through L1 (every warp of the SM reads the same few KB). fp32 accumulation,
 // one warp reduction per row, one rounding to the storage type after the bias and the residual (the skip connection
 // of a decode step's output projections, added here instead of in a separate launch).
 // With norm_weight (RmsNormLinearOp, T5's pre-norm q/k/v and wi projections) x is RMS-normalised on the fly, one launch
 // instead of RmsNorm + gemv: Σ_k w_k·(x_k·inv_rms·g_k) = inv_rms · Σ_k (w_k·g_k)·x_k, so the weight is scaled by the norm
-// weight as it streams in and the row's inv_rms = 1/√(mean(x²) + eps) multiplies the reduced sum. Every warp computes
-// inv_rms for itself after its main loop (x is a few KB in L1; a shared-memory hand-off would need a barrier that warps
-// past N never reach), which keeps it out of the loop's registers.
+// weight as it streams in and the row's inv_rms = 1/√(mean(x²) + eps) multiplies the reduced sum. Every warp sums x² of
+// the x vectors its main loop loads anyway (a shared-memory hand-off would need a barrier that warps past N never reach).
 // With w_up (gemv_rmsnorm_geglu, RmsNormGeGluOp: the first half of T5's gated feed-forward) each warp streams the same
 // column of two weights and writes gelu_tanh(x·wᵀ)·(x·w_upᵀ): wi_0, wi_1 and the GeGLU in one launch.
 // Output rows are y_row_stride apart (N for a plain (rows, N) output). With y_position (CacheProjectionOp) the rows land
@@ -21,77 +20,62 @@
 #include "prelude.cuh"
 
 #define GEMV_WARPS 4
-#define GEMV_UNROLL 4
+#define GEMV_UNROLL 8
 
-// 16 bytes of any element type, loaded with one vector instruction.
-struct __align__(16) pxl_vec16 { u32 w[4]; };
-
-PXL_DEVICE void unpack(const pxl_vec16& v, float* out, float)
-{
-#pragma unroll
-    for (int i = 0; i < 4; i++) out[i] = __uint_as_float(v.w[i]);
-}
-
-// Element 2i is the low half of word i (little-endian); bf16 widens by shifting into the top half.
-PXL_DEVICE void unpack(const pxl_vec16& v, float* out, bf16)
-{
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-    {
-        out[2 * i] = __uint_as_float(v.w[i] << 16);
-        out[2 * i + 1] = __uint_as_float(v.w[i] & 0xffff0000u);
-    }
-}
-
-PXL_DEVICE void unpack(const pxl_vec16& v, float* out, half)
-{
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-    {
-        half lo, hi;
-        lo.bits = (u16)(v.w[i] & 0xffffu);
-        hi.bits = (u16)(v.w[i] >> 16);
-        out[2 * i] = to_float(lo);
-        out[2 * i + 1] = to_float(hi);
-    }
-}
-
-// 1/√(mean(x²) + eps) of one row, every lane holding it after the warp reduction.
+// Σ x² of one row over this lane's share (scalar path; the vector path sums the squares as x streams through its loop).
 template <typename T>
-PXL_DEVICE float row_inv_rms(const T* __restrict__ xr, i32 k, float eps, bool vector, i32 lane)
+PXL_DEVICE float row_squares(const T* __restrict__ xr, i32 k, i32 lane)
 {
-    constexpr int E = 16 / sizeof(T);
     float squares = 0.0f;
-    if (vector)
+    for (i32 i = lane; i < k; i += 32)
     {
-        const pxl_vec16* xv = reinterpret_cast<const pxl_vec16*>(xr);
-        for (i32 i = lane; i < k / E; i += 32)
-        {
-            const pxl_vec16 v = xv[i];
-            float f[E];
-            unpack(v, f, T());
-#pragma unroll
-            for (int e = 0; e < E; e++) squares = fmaf(f[e], f[e], squares);
-        }
+        const float f = to_float(xr[i]);
+        squares = fmaf(f, f, squares);
     }
-    else
-        for (i32 i = lane; i < k; i += 32)
-        {
-            const float f = to_float(xr[i]);
-            squares = fmaf(f, f, squares);
-        }
-    return rsqrtf(warp_sum(squares) / (float)k + eps);
+    return squares;
 }
 
+// One batch of UNROLL 16-byte weight vectors per lane (past the end: zeros, which multiply a clamped x).
+template <int UNROLL, bool GATED>
+PXL_DEVICE void load_weights(const pxl_vec16* wv, const pxl_vec16* uv, i32 base, i32 nvec, i32 lane, pxl_vec16* wbuf, pxl_vec16* ubuf)
+{
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++)
+    {
+        const i32 i = base + u * 32 + lane;
+        wbuf[u] = i < nvec ? wv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+        if (GATED) ubuf[u] = i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+    }
+}
+
+// The kernel body, which calls pxl_dependent_launch() itself: the weights are constants, so the first batch of them
+// (the whole column when K·size ≤ 32·UNROLL·16 bytes, i.e. K ≤ 2048 in bf16) is requested before waiting for the
+// predecessor — with dependent launch that DRAM round trip overlaps the previous kernel's tail. Nothing the
+// predecessor writes (x, the residual, y_position) is read before the wait.
 template <typename T, int R, bool NORM, bool GATED>
 PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ w_up, const T* __restrict__ bias, const T* residual,
                      const T* __restrict__ norm_weight, T* y, i32 rows, i32 n, i32 k, float norm_eps, i64 y_row_stride,
                      const i32* __restrict__ y_position, i32 y_size, i32* error)
 {
     constexpr int E = 16 / sizeof(T); // elements per vector load
-    // Loads in flight per lane: the gated form issues two per step, so half the steps keep the same number (and its
-    // registers fit without spilling).
-    constexpr int UNROLL = GATED ? GEMV_UNROLL / 2 : GEMV_UNROLL;
+    // Loads in flight per lane: the gated form issues two per step, so half the steps keep the same number; several
+    // rows need registers for their x and sums, so they keep half (more spills).
+    constexpr int UNROLL = (GATED ? GEMV_UNROLL / 2 : GEMV_UNROLL) / (R == 1 ? 1 : 2);
+    const i32 lane = threadIdx.x & 31;
+    const i32 col = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
+    const bool active = col < n; // warp-uniform: no barrier follows
+    const T* wcol = w + (i64)col * k;
+    const T* ucol = GATED ? w_up + (i64)col * k : nullptr;
+    const bool vector = k % E == 0 && ((u64)x & 15) == 0 && ((u64)w & 15) == 0 && (!NORM || ((u64)norm_weight & 15) == 0)
+                        && (!GATED || ((u64)w_up & 15) == 0);
+    const i32 nvec = k / E;
+    const pxl_vec16* wv = reinterpret_cast<const pxl_vec16*>(wcol);
+    const pxl_vec16* uv = reinterpret_cast<const pxl_vec16*>(ucol);
+    pxl_vec16 wbuf[UNROLL], ubuf[UNROLL];
+    if (active && vector) load_weights<UNROLL, GATED>(wv, uv, 0, nvec, lane, wbuf, ubuf);
+
+    pxl_dependent_launch();
+
     i64 y_offset = 0;
     if (y_position != nullptr)
     {
@@ -103,47 +87,29 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
         }
         y_offset = (i64)p * n;
     }
-    const i32 lane = threadIdx.x & 31;
-    const i32 col = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
-    if (col >= n) return; // warp-uniform: no barrier follows
-    const T* wcol = w + (i64)col * k;
-    const T* ucol = GATED ? w_up + (i64)col * k : nullptr;
+    if (!active) return;
 
-    float acc[R], up[R];
+    float acc[R], up[R], squares[R];
 #pragma unroll
-    for (int r = 0; r < R; r++) acc[r] = up[r] = 0.0f;
+    for (int r = 0; r < R; r++) acc[r] = up[r] = squares[r] = 0.0f;
 
-    const bool vector = k % E == 0 && ((u64)x & 15) == 0 && ((u64)w & 15) == 0 && (!NORM || ((u64)norm_weight & 15) == 0)
-                        && (!GATED || ((u64)w_up & 15) == 0);
     if (vector)
     {
-        const pxl_vec16* wv = reinterpret_cast<const pxl_vec16*>(wcol);
-        const pxl_vec16* uv = reinterpret_cast<const pxl_vec16*>(ucol);
         const pxl_vec16* xv = reinterpret_cast<const pxl_vec16*>(x);
-        const i32 nvec = k / E;
         for (i32 base = 0; base < nvec; base += 32 * UNROLL)
         {
-            // All loads first (past the end: zero weights, and x clamped to a valid vector they multiply).
-            pxl_vec16 wbuf[UNROLL], ubuf[UNROLL];
-            i32 at[UNROLL];
+            if (base > 0) load_weights<UNROLL, GATED>(wv, uv, base, nvec, lane, wbuf, ubuf);
 #pragma unroll
             for (int u = 0; u < UNROLL; u++)
             {
                 const i32 i = base + u * 32 + lane;
-                at[u] = min(i, nvec - 1);
-                if (i < nvec) wbuf[u] = wv[i];
-                else wbuf[u] = pxl_vec16{{0u, 0u, 0u, 0u}};
-                if (GATED) ubuf[u] = i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
-            }
-#pragma unroll
-            for (int u = 0; u < UNROLL; u++)
-            {
+                const i32 at = min(i, nvec - 1);
                 float wf[E], uf[E];
                 unpack(wbuf[u], wf, T());
                 if (GATED) unpack(ubuf[u], uf, T());
                 if (NORM)
                 {
-                    const pxl_vec16 gvec = reinterpret_cast<const pxl_vec16*>(norm_weight)[at[u]];
+                    const pxl_vec16 gvec = reinterpret_cast<const pxl_vec16*>(norm_weight)[at];
                     float gf[E];
                     unpack(gvec, gf, T());
 #pragma unroll
@@ -157,7 +123,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
                 for (int r = 0; r < R; r++)
                 {
                     if (r >= rows) continue;
-                    const pxl_vec16 xvec = xv[(i64)r * nvec + at[u]]; // a copy first, so it stays one vector load
+                    const pxl_vec16 xvec = xv[(i64)r * nvec + at]; // a copy first, so it stays one vector load
                     float xf[E];
                     unpack(xvec, xf, T());
 #pragma unroll
@@ -165,6 +131,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
                     {
                         acc[r] = fmaf(wf[e], xf[e], acc[r]);
                         if (GATED) up[r] = fmaf(uf[e], xf[e], up[r]);
+                        if (NORM && i < nvec) squares[r] = fmaf(xf[e], xf[e], squares[r]);
                     }
                 }
             }
@@ -186,6 +153,10 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
                     if (GATED) up[r] = fmaf(uf, xf, up[r]);
                 }
         }
+        if (NORM)
+#pragma unroll
+            for (int r = 0; r < R; r++)
+                if (r < rows) squares[r] = row_squares(x + (i64)r * k, k, lane);
     }
 
     const float b = bias ? to_float(bias[col]) : 0.0f;
@@ -196,7 +167,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
         float sum = warp_sum(acc[r]), gate_up = GATED ? warp_sum(up[r]) : 0.0f;
         if (NORM)
         {
-            const float inv = row_inv_rms(x + (i64)r * k, k, norm_eps, vector, lane);
+            const float inv = rsqrtf(warp_sum(squares[r]) / (float)k + norm_eps);
             sum *= inv;
             gate_up *= inv;
         }
@@ -216,7 +187,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
         const T* x, const T* w, const T* w_up, const T* bias, const T* residual, const T* norm_weight, T* y, i32 rows, \
         i32 n, i32 k, float norm_eps, i64 y_row_stride, const i32* y_position, i32 y_size, i32* error)              \
-    { pxl_dependent_launch();                                                                                       \
+    {                                                                                                               \
         gemv<T, R, norm, gated>(x, w, w_up, bias, residual, norm_weight, y, rows, n, k, norm_eps, y_row_stride,      \
                                 y_position, y_size, error);                                                         \
     }

@@ -3,8 +3,12 @@
 // previous token's logit capped at `cap`; a row whose previous token is EOS is forced (EOS, log-prob 0, margin −1);
 // otherwise the first index of the largest log-prob (x − max) − log Σ exp(x − max), that log-prob, and its lead over
 // the runner-up (0 on a tie). A previous token outside [0, V) stores PXL_ERR_INDEX and leaves the row unwritten.
-// Launch: grid = rows, block = (32·k, 1, 1) with k in 1..32.
+// Launch: grid = rows, block = (32·k, 1, 1) with k in 1..16.
 #include "prelude.cuh"
+
+// Threads per block, and 16-byte loads in flight per thread.
+#define GREEDY_THREADS 512
+#define GREEDY_UNROLL 8
 
 struct GreedyChoice { i32 token; float log_prob; float margin; };
 
@@ -45,21 +49,45 @@ PXL_DEVICE bool greedy_row(const T* __restrict__ x, i32 previous, i32 cols, i32 
         out = GreedyChoice{ eos, 0.0f, -1.0f };
         return true;
     }
-    float max = pxl_neg_inf();
-    for (i32 c = threadIdx.x; c < cols; c += blockDim.x) max = fmaxf(max, capped(x, c, previous, cap));
-    max = block_max(max, scratch);
-    float sum = 0.0f;
-    for (i32 c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(capped(x, c, previous, cap) - max);
-    const float log = logf(block_sum(sum, scratch));
-
-    float best = pxl_neg_inf(), second = pxl_neg_inf();
+    // One pass: a running max and Σ exp (rescaled when the max moves) and the top two capped values — the log-prob is
+    // monotonic in the value, so its top two are the values' top two. 16-byte loads, GREEDY_UNROLL in flight.
+    float best = pxl_neg_inf(), second = pxl_neg_inf(), max = pxl_neg_inf(), sum = 0.0f;
     i32 at = 0x7fffffff;
-    for (i32 c = threadIdx.x; c < cols; c += blockDim.x)
+    auto visit = [&](i32 c, float value) {
+        value = c == previous ? fminf(value, cap) : value;
+        if (value > max) { sum = sum * expf(max - value) + 1.0f; max = value; }
+        else if (value > pxl_neg_inf()) sum += expf(value - max); // −∞ adds nothing (and −∞ − −∞ would be NaN)
+        if (value > best) { second = best; best = value; at = c; }
+        else if (value > second) second = value;
+    };
+    constexpr int E = 16 / sizeof(T);
+    const bool vector = ((u64)x & 15) == 0;
+    const i32 vectors = vector ? cols / E : 0;
+    const pxl_vec16* xv = reinterpret_cast<const pxl_vec16*>(x);
+    for (i32 first = threadIdx.x; first < vectors; first += GREEDY_UNROLL * blockDim.x)
     {
-        const float log_prob = (capped(x, c, previous, cap) - max) - log;
-        if (log_prob > best) { second = best; best = log_prob; at = c; }
-        else if (log_prob > second) second = log_prob;
+        pxl_vec16 loaded[GREEDY_UNROLL]; // every load issued before the first visit
+#pragma unroll
+        for (int u = 0; u < GREEDY_UNROLL; u++)
+        {
+            const i32 i = first + u * blockDim.x;
+            if (i < vectors) loaded[u] = xv[i];
+        }
+#pragma unroll
+        for (int u = 0; u < GREEDY_UNROLL; u++)
+        {
+            const i32 i = first + u * blockDim.x;
+            if (i >= vectors) break;
+            float f[E];
+            unpack(loaded[u], f, T());
+#pragma unroll
+            for (int e = 0; e < E; e++) visit(i * E + e, f[e]);
+        }
     }
+    for (i32 c = vectors * E + threadIdx.x; c < cols; c += blockDim.x) visit(c, to_float(x[c]));
+
+    const float row_max = block_max(max, scratch);
+    const float log = logf(block_sum(max == pxl_neg_inf() && row_max == pxl_neg_inf() ? sum : sum * expf(max - row_max), scratch));
     for (int offset = 16; offset > 0; offset >>= 1)
         merge_top2(best, at, second, __shfl_xor_sync(PXL_FULL_MASK, best, offset), __shfl_xor_sync(PXL_FULL_MASK, at, offset),
                    __shfl_xor_sync(PXL_FULL_MASK, second, offset));
@@ -75,7 +103,8 @@ PXL_DEVICE bool greedy_row(const T* __restrict__ x, i32 previous, i32 cols, i32 
             merge_top2(best, at, second, __shfl_xor_sync(PXL_FULL_MASK, best, offset), __shfl_xor_sync(PXL_FULL_MASK, at, offset),
                        __shfl_xor_sync(PXL_FULL_MASK, second, offset));
     }
-    out = GreedyChoice{ at == 0x7fffffff ? 0 : at, best, best - second };
+    const float log_best = (best - row_max) - log, log_second = (second - row_max) - log;
+    out = GreedyChoice{ at == 0x7fffffff ? 0 : at, log_best, log_best - log_second };
     return true;
 }
 
@@ -100,12 +129,12 @@ PXL_DEVICE void greedy_score_row(const T* x, const i32* previous, T* scores, i32
 }
 
 #define PXL_GREEDY(suffix, T)                                                                                              \
-    extern "C" __global__ void __launch_bounds__(1024)                                                                     \
+    extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                                     \
     greedy_pick_##suffix(const T* x, const i32* previous, i32* tokens, i32 cols, i32 eos, float cap, i32* error)          \
     { pxl_dependent_launch();                                                                                              \
         greedy_pick_row<T>(x, previous, tokens, cols, eos, cap, error);                                                    \
     }                                                                                                                      \
-    extern "C" __global__ void __launch_bounds__(1024)                                                                     \
+    extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                                     \
     greedy_score_##suffix(const T* x, const i32* previous, T* scores, i32 cols, i32 eos, float cap, i32* error)           \
     { pxl_dependent_launch();                                                                                              \
         greedy_score_row<T>(x, previous, scores, cols, eos, cap, error);                                                   \

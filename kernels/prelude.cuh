@@ -63,13 +63,47 @@ PXL_DEVICE float silu(float v) { return v / (1.0f + expf(-v)); }
 // Programmatic dependent launch (sm_90; with PIXELLLM_PDL=1 the backend defines PXL_DEPENDENT_LAUNCH and launches every
 // kernel that way). Every kernel calls this first: it waits until the previous kernel in the stream has finished and its
 // writes are visible, then lets the next kernel's blocks be scheduled while this one runs, so a launch's setup overlaps
-// its predecessor's tail. Without the define, or below sm_90, it is empty. Nothing may touch global memory before it.
+// its predecessor's tail. Without the define, or below sm_90, it is empty. Nothing the predecessor may write can be read
+// before it (constant weights can: gemv.cu requests its first weights before waiting).
 PXL_DEVICE void pxl_dependent_launch()
 {
 #if defined(PXL_DEPENDENT_LAUNCH) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+// 16 bytes of any element type, loaded with one vector instruction.
+struct __align__(16) pxl_vec16 { u32 w[4]; };
+
+PXL_DEVICE void unpack(const pxl_vec16& v, float* out, float)
+{
+#pragma unroll
+    for (int i = 0; i < 4; i++) out[i] = __uint_as_float(v.w[i]);
+}
+
+// Element 2i is the low half of word i (little-endian); bf16 widens by shifting into the top half.
+PXL_DEVICE void unpack(const pxl_vec16& v, float* out, bf16)
+{
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        out[2 * i] = __uint_as_float(v.w[i] << 16);
+        out[2 * i + 1] = __uint_as_float(v.w[i] & 0xffff0000u);
+    }
+}
+
+PXL_DEVICE void unpack(const pxl_vec16& v, float* out, half)
+{
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        half lo, hi;
+        lo.bits = (u16)(v.w[i] & 0xffffu);
+        hi.bits = (u16)(v.w[i] >> 16);
+        out[2 * i] = to_float(lo);
+        out[2 * i + 1] = to_float(hi);
+    }
 }
 
 // Butterfly reductions: every lane of the warp ends up holding the result.

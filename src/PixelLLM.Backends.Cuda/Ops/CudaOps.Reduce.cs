@@ -22,13 +22,16 @@ internal sealed partial class CudaOps
         Rows("argmax.cu", $"argmax_{FloatSuffix(x[0], "ArgMax")}", y.Count, cols, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I32(cols));
     }
 
+    /// <summary>Threads per block of greedy_pick.cu (GREEDY_THREADS: 64 values each held in registers covers T5's vocabulary).</summary>
+    private const int GreedyThreads = 512;
+
     /// <summary>GreedyPickOp / GreedyScoreOp: one block per row of logits; the previous tokens are range-checked on the device.</summary>
     private void Greedy(string kernel, int eos, float repeatCap, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         int cols = x[0].Shape[-1];
         long rows = x[0].Count / Math.Max(cols, 1);
         Rows("greedy_pick.cu", $"{kernel}_{FloatSuffix(x[0], kernel)}", rows, cols,
-            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I32(cols).I32(eos).F32(repeatCap).Ptr(queue.ErrorWord));
+            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I32(cols).I32(eos).F32(repeatCap).Ptr(queue.ErrorWord), maxThreads: GreedyThreads);
     }
 
     private void TopK(TopKOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)

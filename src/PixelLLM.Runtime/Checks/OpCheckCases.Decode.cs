@@ -45,12 +45,17 @@ public static partial class OpCheckCases
         yield return C("decode lk22 t5 bias", new AttentionOp(4, 1f, HasBias: true), F(1, 1, 256), F(1, 22, 256), F(1, 22, 256), F(1, 4, 1, 22));
         yield return C("decode lk40 mask beam4", new AttentionOp(2, 0.125f, HasMask: true), F(4, 1, 128), F(4, 40, 128), F(4, 40, 128), T(DType.U8, 4, 1, 1, 40));
         yield return C("decode lk300 d80", new AttentionOp(2, 0.1f), F(1, 1, 160), F(1, 300, 160), F(1, 300, 160));
+        // The warp-per-head kernel's edges: 64 keys with head dim 128 (its limits), 65 keys (the block kernel again), and a
+        // head dim of 12 (not a 16-byte multiple in bf16: the block kernel), 5 heads (a partly filled block of 4).
+        yield return C("decode lk64 d128", new AttentionOp(2, 0.09f, HasMask: true), F(2, 1, 256), F(2, 64, 256), F(2, 64, 256), T(DType.U8, 2, 1, 1, 64));
+        yield return C("decode lk65", new AttentionOp(2, 0.125f), F(1, 1, 128), F(1, 65, 128), F(1, 65, 128));
+        yield return C("decode d12 h5", new AttentionOp(5, 0.3f, HasBias: true), F(1, 1, 60), F(1, 33, 60), F(1, 33, 60), F(1, 5, 1, 33));
         yield return C("decode lq3 bias mask causal", new AttentionOp(3, 0.2f, true, true, true, -1e4f), F(2, 3, 48), F(2, 9, 48), F(2, 9, 48), F(2, 1, 3, 9), T(DType.U8, 1, 1, 3, 9));
         yield return C("decode lq2 dv80", new AttentionOp(2, 0.25f), F(1, 2, 64), F(1, 7, 64), F(1, 7, 160));
         yield return C("decode all hidden", new AttentionOp(2, 0.3f, HasMask: true), F(2, 1, 32), F(2, 5, 32), F(2, 5, 32), T(DType.U8, 2, 1, 1, 5))
             with { Integers = new() { [3] = 1 } };
         // Greedy choice (EOS 1): row 1 of each case is forced (its previous token is EOS); "capped" has each row's previous
-        // token as its largest logit, so the repeat cap decides; "vocab" is a T5-sized row count of odd width.
+        // token as its largest logit, so the repeat cap decides; "vocab" is an odd width.
         foreach (var (op, name) in new (Op, string)[] { (new GreedyPickOp(1, -10000f), "pick"), (new GreedyScoreOp(1, -10000f), "score") })
         {
             yield return C($"{name} rows", op, F(3, 37), T(DType.I32, 3)) with { Values = new() { [1] = [5, 1, 36] } };
@@ -59,6 +64,9 @@ public static partial class OpCheckCases
                 Values = new() { [0] = [0.1f, -0.4f, 0.3f, 0.2f, 2.5f, -1f, 0.7f, 0.6f, 0.05f, 1.5f, -0.2f, 0.9f, 0.4f, 0.1f, 0.3f, 3f, -0.5f, 0.2f], [1] = [4, 6] },
             };
             yield return C($"{name} vocab", op, F(2, 4099), T(DType.I32, 2)) with { Values = new() { [1] = [4098, 1] } };
+            // T5's vocabulary (held in registers: 32 values a thread) and a row past 32·1024 (streamed three times).
+            yield return C($"{name} t5 vocab", op, F(1, 32128), T(DType.I32, 1)) with { Values = new() { [1] = [32127] } };
+            yield return C($"{name} streamed", op, F(1, 33001), T(DType.I32, 1)) with { Values = new() { [1] = [12] } };
         }
     }
 }
