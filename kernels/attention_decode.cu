@@ -108,90 +108,6 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     }
 }
 
-// Short caches (Lk ≤ WARP_MAX_KEYS, the T5 decode step's 22 self and 40 cross keys): one warp per (query row, head,
-// batch), no block barrier. Lane j scores keys j and j + 32 with 16-byte loads of the key row (the query staged once in
-// the warp's shared row), the softmax is two warp reductions, and p·V walks the keys with lanes over value dims, each
-// key's weight broadcast by a shuffle. The block kernel above spends most of its time in barriers between its three
-// phases at this size. Needs dim a multiple of 16 bytes of T and 16-byte aligned q and k (the host checks).
-// Launch: grid = (ceil(H / WARP_HEADS), Lq, B), block = (32·WARP_HEADS, 1, 1).
-#define WARP_HEADS 4
-#define WARP_MAX_KEYS 64
-
-template <typename T>
-PXL_DEVICE void attention_decode_warp(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                                      const T* __restrict__ bias, const u8* __restrict__ mask, T* __restrict__ y, i32 heads,
-                                      i32 lq, i32 lk, i32 dim, i32 vdim, float scale, float mask_bias, i32 causal,
-                                      const Dims8& bias_strides, const Dims8& mask_strides)
-{
-    constexpr int E = 16 / sizeof(T);
-    __shared__ float query[WARP_HEADS][DEC_MAX_D];
-    const i32 warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const i32 h = blockIdx.x * WARP_HEADS + warp, qi = blockIdx.y;
-    const i64 b = blockIdx.z;
-    if (h >= heads) return; // warp-uniform; only __syncwarp follows
-    const i64 row = (b * lq + qi) * heads + h;
-    for (i32 d = lane; d < dim; d += 32) query[warp][d] = to_float(q[row * dim + d]);
-    __syncwarp();
-
-    const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
-    const T* bias_row = bias ? bias + b * bias_strides.v[0] + h * bias_strides.v[1] + (i64)qi * bias_strides.v[2] : nullptr;
-    const u8* mask_row = mask ? mask + b * mask_strides.v[0] + (i64)qi * mask_strides.v[2] : nullptr;
-    float score[2];
-#pragma unroll
-    for (int t = 0; t < 2; t++)
-    {
-        const i32 j = lane + 32 * t;
-        score[t] = pxl_neg_inf();
-        if (j >= lk) continue;
-        const pxl_vec16* key = reinterpret_cast<const pxl_vec16*>(k + ((b * lk + j) * heads + h) * dim);
-        float dot = 0.0f;
-#pragma unroll 2
-        for (i32 c = 0; c < dim / E; c++)
-        {
-            float kf[E];
-            unpack(key[c], kf, T());
-#pragma unroll
-            for (int e = 0; e < E; e++) dot = fmaf(query[warp][c * E + e], kf[e], dot);
-        }
-        float s = scale * dot;
-        if (bias_row) s += to_float(bias_row[j * bias_strides.v[3]]);
-        if (j >= visible || (mask_row && mask_row[j * mask_strides.v[3]] == 0)) s += mask_bias;
-        score[t] = s;
-    }
-    const float row_max = warp_max(fmaxf(score[0], score[1]));
-    T* out = y + row * vdim;
-    if (row_max == pxl_neg_inf()) // warp-uniform: every key hidden
-    {
-        for (i32 d = lane; d < vdim; d += 32) out[d] = from_float<T>(pxl_nan());
-        return;
-    }
-    float p[2];
-#pragma unroll
-    for (int t = 0; t < 2; t++) p[t] = lane + 32 * t < lk ? expf(score[t] - row_max) : 0.0f;
-    const float inv = 1.0f / warp_sum(p[0] + p[1]);
-
-    float acc[DEC_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
-    const T* values = v + (b * lk * heads + h) * vdim;
-    const i64 key_stride = (i64)heads * vdim;
-#pragma unroll 4
-    for (i32 j = 0; j < lk; j++)
-    {
-        const float pj = __shfl_sync(PXL_FULL_MASK, j < 32 ? p[0] : p[1], j & 31);
-#pragma unroll
-        for (int r = 0; r < DEC_MAX_D / 32; r++)
-        {
-            const i32 d = lane + 32 * r;
-            if (d < vdim) acc[r] = fmaf(pj, to_float(values[j * key_stride + d]), acc[r]);
-        }
-    }
-#pragma unroll
-    for (int r = 0; r < DEC_MAX_D / 32; r++)
-    {
-        const i32 d = lane + 32 * r;
-        if (d < vdim) out[d] = from_float<T>(acc[r] * inv);
-    }
-}
-
 #define PXL_ATTENTION_DECODE(suffix, T)                                                                              \
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) attention_decode_##suffix(                          \
         const T* q, const T* k, const T* v, const T* bias, const u8* mask, T* y, i32 heads, i32 lq, i32 lk, i32 dim,  \
@@ -201,18 +117,6 @@ PXL_DEVICE void attention_decode_warp(const T* __restrict__ q, const T* __restri
                                   bias_strides, mask_strides);                                                       \
     }
 
-#define PXL_ATTENTION_DECODE_WARP(suffix, T)                                                                         \
-    extern "C" __global__ void __launch_bounds__(WARP_HEADS * 32) attention_decode_warp_##suffix(                    \
-        const T* q, const T* k, const T* v, const T* bias, const u8* mask, T* y, i32 heads, i32 lq, i32 lk, i32 dim,  \
-        i32 vdim, float scale, float mask_bias, i32 causal, Dims8 bias_strides, Dims8 mask_strides)                  \
-    { pxl_dependent_launch();                                                                                        \
-        attention_decode_warp<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, scale, mask_bias, causal,         \
-                                 bias_strides, mask_strides);                                                        \
-    }
-
 PXL_ATTENTION_DECODE(f32, float)
 PXL_ATTENTION_DECODE(bf16, bf16)
 PXL_ATTENTION_DECODE(f16, half)
-PXL_ATTENTION_DECODE_WARP(f32, float)
-PXL_ATTENTION_DECODE_WARP(bf16, bf16)
-PXL_ATTENTION_DECODE_WARP(f16, half)

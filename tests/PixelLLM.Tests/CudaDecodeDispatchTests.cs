@@ -154,38 +154,19 @@ public class CudaDecodeDispatchTests
     }
 
     [Theory]
-    [InlineData(1, 40, "attention_decode_warp_f32")]
-    [InlineData(4, 7, "attention_decode_warp_f32")]
-    [InlineData(2, CudaOps.WarpAttentionMaxKeys, "attention_decode_warp_f32")]
-    [InlineData(2, CudaOps.WarpAttentionMaxKeys + 1, "attention_decode_f32")]
-    [InlineData(1, CudaOps.DecodeAttentionMaxKeys, "attention_decode_f32")]
-    [InlineData(5, 7, "attention_f32")]
-    [InlineData(1, CudaOps.DecodeAttentionMaxKeys + 1, "attention_f32")]
-    public void AttentionPicksTheDecodeKernelForFewQueryRows(int lq, int lk, string kernel)
+    [InlineData(1, 40, "attention_decode.cu")]
+    [InlineData(4, 7, "attention_decode.cu")]
+    [InlineData(1, CudaOps.DecodeAttentionMaxKeys, "attention_decode.cu")]
+    [InlineData(5, 7, "attention.cu")]
+    [InlineData(1, CudaOps.DecodeAttentionMaxKeys + 1, "attention.cu")]
+    public void AttentionPicksTheDecodeKernelForFewQueryRows(int lq, int lk, string file)
     {
         var queue = Dispatch(new AttentionOp(2, 0.125f), DType.F32, [3, lq, 128], [3, lk, 128], [3, lk, 128]);
 
         var launch = Assert.Single(queue.Launches);
-        Assert.Equal(kernel, launch.Kernel);
-        Assert.Equal(kernel == "attention_f32" ? "attention.cu" : "attention_decode.cu", launch.File);
-        // The warp kernel: blocks of 4 heads × query rows; the block kernel: a block per (row, head); attention.cu: 4 rows a block.
-        var grid = kernel switch
-        {
-            "attention_decode_warp_f32" => (1u, (uint)lq, 3u),
-            "attention_decode_f32" => ((uint)lq, 2u, 3u),
-            _ => ((uint)(lq + 3) / 4, 2u, 3u),
-        };
-        Assert.Equal(grid, launch.Grid);
-    }
-
-    [Theory]
-    [InlineData(DType.BF16, 12, "attention_decode_bf16")] // 24-byte key rows: no 16-byte loads
-    [InlineData(DType.BF16, 16, "attention_decode_warp_bf16")]
-    [InlineData(DType.F32, 12, "attention_decode_warp_f32")]
-    public void TheWarpKernelNeedsSixteenByteKeyRows(DType storage, int dim, string kernel)
-    {
-        var queue = Dispatch(new AttentionOp(2, 0.125f), storage, [1, 1, 2 * dim], [1, 22, 2 * dim], [1, 22, 2 * dim]);
-        Assert.Equal(kernel, Assert.Single(queue.Launches).Kernel);
+        Assert.Equal(file, launch.File);
+        uint rowBlocks = file == "attention_decode.cu" ? (uint)lq : (uint)(lq + 3) / 4;
+        Assert.Equal((rowBlocks, 2u, 3u), launch.Grid);
     }
 
     [Fact]

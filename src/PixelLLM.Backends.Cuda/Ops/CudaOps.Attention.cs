@@ -41,11 +41,6 @@ internal sealed partial class CudaOps
             return;
         }
         bool decode = UsesDecodeAttention(lq, lk);
-        if (decode && UsesWarpAttention(lk, dim, q, k))
-        {
-            WarpAttention(op, q, k, v, bias, mask, y, (batch, lq, lk, heads, dim, vdim));
-            return;
-        }
         uint blocks = decode ? (uint)lq : (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
         var (file, kernel) = decode ? ("attention_decode.cu", "attention_decode_") : ("attention.cu", "attention_");
         queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32,

@@ -45,8 +45,7 @@ public static partial class OpCheckCases
         yield return C("decode lk22 t5 bias", new AttentionOp(4, 1f, HasBias: true), F(1, 1, 256), F(1, 22, 256), F(1, 22, 256), F(1, 4, 1, 22));
         yield return C("decode lk40 mask beam4", new AttentionOp(2, 0.125f, HasMask: true), F(4, 1, 128), F(4, 40, 128), F(4, 40, 128), T(DType.U8, 4, 1, 1, 40));
         yield return C("decode lk300 d80", new AttentionOp(2, 0.1f), F(1, 1, 160), F(1, 300, 160), F(1, 300, 160));
-        // The warp-per-head kernel's edges: 64 keys with head dim 128 (its limits), 65 keys (the block kernel again), and a
-        // head dim of 12 (not a 16-byte multiple in bf16: the block kernel), 5 heads (a partly filled block of 4).
+        // Head dim 128 (the kernel's limit) with 64 keys, 65 keys, and a head dim of 12 with 5 heads and a bias.
         yield return C("decode lk64 d128", new AttentionOp(2, 0.09f, HasMask: true), F(2, 1, 256), F(2, 64, 256), F(2, 64, 256), T(DType.U8, 2, 1, 1, 64));
         yield return C("decode lk65", new AttentionOp(2, 0.125f), F(1, 1, 128), F(1, 65, 128), F(1, 65, 128));
         yield return C("decode d12 h5", new AttentionOp(5, 0.3f, HasBias: true), F(1, 1, 60), F(1, 33, 60), F(1, 33, 60), F(1, 5, 1, 33));
