@@ -63,9 +63,9 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
 
     /// <summary>
     /// Our kernels built for and launched with programmatic dependent launch (sm_90, CUDA 12+): each may start while its
-    /// predecessor finishes and waits for it inside (kernels/prelude.cuh). Off unless $PIXELLLM_PDL=1 until a device run
-    /// has checked it (bench/gpu/run.sh runs backend-check, a few goldens, graph-check and the bench with it on); when
-    /// off, the kernels are compiled exactly as before.
+    /// predecessor finishes and waits for it inside (kernels/prelude.cuh). Off unless $PIXELLLM_PDL=1: checked on an H100
+    /// (backend-check, goldens, graph-check all pass) but no faster inside CUDA graphs (docs/perf/gpu-h100.md, session 8);
+    /// bench/gpu/run.sh keeps checking and timing it.
     /// </summary>
     public bool DependentLaunch { get; }
 
