@@ -12,13 +12,6 @@
 
 struct GreedyChoice { i32 token; float log_prob; float margin; };
 
-template <typename T>
-PXL_DEVICE float capped(const T* x, i32 c, i32 previous, float cap)
-{
-    const float v = to_float(x[c]);
-    return c == previous ? fminf(v, cap) : v;
-}
-
 // Keeps (best, at, second) as the host's ascending loop would: at = the first index of the best value, second = the
 // largest value among the others (equal to best on a tie).
 PXL_DEVICE void merge_top2(float& best, i32& at, float& second, float other_best, i32 other_at, float other_second)
@@ -30,6 +23,14 @@ PXL_DEVICE void merge_top2(float& best, i32& at, float& second, float other_best
         at = other_at;
     }
     else second = fmaxf(second, other_best);
+}
+
+// merge_top2 across the warp: every lane ends up holding the warp's (best, at, second).
+PXL_DEVICE void warp_merge_top2(float& best, i32& at, float& second)
+{
+    for (int offset = 16; offset > 0; offset >>= 1)
+        merge_top2(best, at, second, __shfl_xor_sync(PXL_FULL_MASK, best, offset), __shfl_xor_sync(PXL_FULL_MASK, at, offset),
+                   __shfl_xor_sync(PXL_FULL_MASK, second, offset));
 }
 
 // Every thread of the block calls it; returns false (after reporting) when the previous token is out of range.
@@ -88,9 +89,7 @@ PXL_DEVICE bool greedy_row(const T* __restrict__ x, i32 previous, i32 cols, i32 
 
     const float row_max = block_max(max, scratch);
     const float log = logf(block_sum(max == pxl_neg_inf() && row_max == pxl_neg_inf() ? sum : sum * expf(max - row_max), scratch));
-    for (int offset = 16; offset > 0; offset >>= 1)
-        merge_top2(best, at, second, __shfl_xor_sync(PXL_FULL_MASK, best, offset), __shfl_xor_sync(PXL_FULL_MASK, at, offset),
-                   __shfl_xor_sync(PXL_FULL_MASK, second, offset));
+    warp_merge_top2(best, at, second);
     const int warps = blockDim.x >> 5, lane = threadIdx.x & 31;
     if (warps > 1)
     {
@@ -99,9 +98,7 @@ PXL_DEVICE bool greedy_row(const T* __restrict__ x, i32 previous, i32 cols, i32 
         best = lane < warps ? bests[lane] : pxl_neg_inf();
         at = lane < warps ? ats[lane] : 0x7fffffff;
         second = lane < warps ? seconds[lane] : pxl_neg_inf();
-        for (int offset = 16; offset > 0; offset >>= 1)
-            merge_top2(best, at, second, __shfl_xor_sync(PXL_FULL_MASK, best, offset), __shfl_xor_sync(PXL_FULL_MASK, at, offset),
-                       __shfl_xor_sync(PXL_FULL_MASK, second, offset));
+        warp_merge_top2(best, at, second);
     }
     const float log_best = (best - row_max) - log, log_second = (second - row_max) - log;
     out = GreedyChoice{ at == 0x7fffffff ? 0 : at, log_best, log_best - log_second };
@@ -129,12 +126,12 @@ PXL_DEVICE void greedy_score_row(const T* x, const i32* previous, T* scores, i32
 }
 
 #define PXL_GREEDY(suffix, T)                                                                                              \
-    extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                                     \
+    extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                           \
     greedy_pick_##suffix(const T* x, const i32* previous, i32* tokens, i32 cols, i32 eos, float cap, i32* error)          \
     { pxl_dependent_launch();                                                                                              \
         greedy_pick_row<T>(x, previous, tokens, cols, eos, cap, error);                                                    \
     }                                                                                                                      \
-    extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                                     \
+    extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                           \
     greedy_score_##suffix(const T* x, const i32* previous, T* scores, i32 cols, i32 eos, float cap, i32* error)           \
     { pxl_dependent_launch();                                                                                              \
         greedy_score_row<T>(x, previous, scores, cols, eos, cap, error);                                                   \

@@ -98,9 +98,10 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
-    # The encoders and end to end again without cuBLASLt's bias epilogue, same card, same run: what the epilogue buys.
+    # Programmatic dependent launch on (off by default: measured no faster inside CUDA graphs), same card, same run.
     step bench-pdl 120 env PIXELLLM_PDL=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,decode,decode4,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-pdl.json"
+    # The encoders and end to end again without cuBLASLt's bias epilogue: what the epilogue buys.
     step bench-nolt 120 env PIXELLLM_CUBLASLT=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-nolt.json"
 fi

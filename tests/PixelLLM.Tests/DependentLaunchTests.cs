@@ -6,7 +6,8 @@ namespace PixelLLM.Tests;
 
 /// <summary>
 /// Programmatic dependent launch lets a kernel start before its predecessor has finished, so it is only safe if every
-/// kernel waits first (pxl_dependent_launch() as the first statement of every entry point), and the launch structs must
+/// kernel waits first (pxl_dependent_launch() as the first statement of every entry point, or of the body function it
+/// starts with, which may only request constant weights before it), and the launch structs must
 /// match the driver's layout. Both are checked here without a GPU; backend-check with PIXELLLM_PDL=1 checks it on one.
 /// </summary>
 public class DependentLaunchTests

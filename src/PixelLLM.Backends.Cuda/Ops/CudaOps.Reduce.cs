@@ -22,7 +22,7 @@ internal sealed partial class CudaOps
         Rows("argmax.cu", $"argmax_{FloatSuffix(x[0], "ArgMax")}", y.Count, cols, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I32(cols));
     }
 
-    /// <summary>Threads per block of greedy_pick.cu (GREEDY_THREADS: 64 values each held in registers covers T5's vocabulary).</summary>
+    /// <summary>Threads per block of greedy_pick.cu (GREEDY_THREADS: with 8 16-byte loads in flight each, one round trip covers T5's vocabulary).</summary>
     private const int GreedyThreads = 512;
 
     /// <summary>GreedyPickOp / GreedyScoreOp: one block per row of logits; the previous tokens are range-checked on the device.</summary>

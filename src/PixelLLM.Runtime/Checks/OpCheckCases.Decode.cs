@@ -63,7 +63,7 @@ public static partial class OpCheckCases
                 Values = new() { [0] = [0.1f, -0.4f, 0.3f, 0.2f, 2.5f, -1f, 0.7f, 0.6f, 0.05f, 1.5f, -0.2f, 0.9f, 0.4f, 0.1f, 0.3f, 3f, -0.5f, 0.2f], [1] = [4, 6] },
             };
             yield return C($"{name} vocab", op, F(2, 4099), T(DType.I32, 2)) with { Values = new() { [1] = [4098, 1] } };
-            // T5's vocabulary (held in registers: 32 values a thread) and a row past 32·1024 (streamed three times).
+            // T5's vocabulary (whole 16-byte vectors), and a wider row whose last element is the scalar tail.
             yield return C($"{name} t5 vocab", op, F(1, 32128), T(DType.I32, 1)) with { Values = new() { [1] = [32127] } };
             yield return C($"{name} streamed", op, F(1, 33001), T(DType.I32, 1)) with { Values = new() { [1] = [12] } };
         }
