@@ -14,7 +14,7 @@ public sealed partial class CpuBackend
             case LinearOp o: Gemm.Linear(o, x, y, float64Gemm); break;
             case RmsNormLinearOp o: Gemm.RmsNormLinear(o, x, y, float64Gemm); break;
             case RmsNormGeGluOp o: Gemm.RmsNormGeGlu(o, x, y, float64Gemm); break;
-            case CacheProjectionOp o: Gemm.CacheProjection(o, x, y, float64Gemm); break;
+            case QkvProjectionOp o: Gemm.QkvProjection(o, x, y, float64Gemm); break;
             case Conv2dOp o: Conv.Conv2d(o, x, y, float64Gemm); break;
             case ConvTranspose2dOp o: Conv.ConvTranspose2d(o, x, y, float64Gemm); break;
             case LayerNormOp o: Norms.LayerNorm(o, x, y); break;

@@ -86,20 +86,27 @@ internal static unsafe class Gemm
         Elementwise.GeGluSpans(new ReadOnlySpan<float>(y.F32Ptr, count), new ReadOnlySpan<float>(up, count), new Span<float>(y.F32Ptr, count));
     }
 
-    /// <summary>RmsNormLinear into scratch, then its rows into the cache at the position: the same bits as the ops apart.</summary>
-    public static void CacheProjection(CacheProjectionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
+    /// <summary>
+    /// The norm once into scratch, q into y, then k and v each through scratch into its cache slot: the same bits as
+    /// RmsNormLinear and WriteAt apart. The position is checked before anything is written.
+    /// </summary>
+    public static void QkvProjection(QkvProjectionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
-        CpuTensor input = x[1], weight = x[3];
-        int rows = y.Shape[0], size = y.Shape[1], outFeatures = y.Shape[2];
-        int position = x[4].I32[0];
+        CpuTensor input = x[0], keys = x[5], values = x[6];
+        int rows = keys.Shape[0], size = keys.Shape[1], outFeatures = keys.Shape[2];
+        int position = x[7].I32[0];
         if (position < 0 || position >= size)
-            throw new InvalidInputException($"CacheProjection: position {position} does not fit axis 1 of size {size} of {y.Desc}");
-        if (x[0].Pointer != y.Pointer) Buffer.MemoryCopy(x[0].Pointer, y.Pointer, y.Desc.ByteSize, y.Desc.ByteSize);
+            throw new InvalidInputException($"QkvProjection: position {position} does not fit axis 1 of size {size} of the caches {keys.Desc}");
+        float* normed = Normalized(input, x[1], rows, op.Eps);
+        RowsTimesWeight(normed, rows, x[2], null, y.F32Ptr, float64);
         float* projected = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * outFeatures);
-        RowsTimesWeight(Normalized(input, x[2], rows, op.Eps), rows, weight, null, projected, float64);
-        for (int r = 0; r < rows; r++)
-            new ReadOnlySpan<float>(projected + (long)r * outFeatures, outFeatures).CopyTo(
-                new Span<float>(y.F32Ptr + ((long)r * size + position) * outFeatures, outFeatures));
+        foreach (var (weight, cache) in new[] { (x[3], keys), (x[4], values) })
+        {
+            RowsTimesWeight(normed, rows, weight, null, projected, float64);
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(projected + (long)r * outFeatures, outFeatures).CopyTo(
+                    new Span<float>(cache.F32Ptr + ((long)r * size + position) * outFeatures, outFeatures));
+        }
     }
 
     /// <summary>The rows of <paramref name="input"/> RMS-normalised into this thread's scratch by RmsNormOp's own code.</summary>

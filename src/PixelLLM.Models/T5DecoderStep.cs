@@ -104,12 +104,10 @@ public static class T5DecoderStep
         var a = layer.Sub("SelfAttention");
         // Beam search may continue a row from another one: move the cached prefixes first, then append this step.
         if (parents is not null) (keyCache, valueCache) = (g.ReorderRows(keyCache, parents), g.ReorderRows(valueCache, parents));
-        // The pre-norm inside each projection: one launch each on CUDA instead of RmsNorm + three products.
-        // k and v go straight into their cache slots (no buffer, no copy launch).
-        var keys = g.CacheProjection(keyCache, x, norm, c.Eps, a["k.weight"], position);
-        var values = g.CacheProjection(valueCache, x, norm, c.Eps, a["v.weight"], position);
-        var query = g.RmsNormLinear(x, norm, c.Eps, a["q.weight"]);
-        var o = g.Attention(query, keys, values, c.NumHeads, 1f, bias, mask, causal: false, c.MaskBias);
+        // The pre-norm and all three projections in one op (one launch on CUDA); k and v go straight into their cache
+        // slots, and the attention created after it reads the updated caches.
+        var query = g.QkvProjection(x, norm, c.Eps, a["q.weight"], a["k.weight"], a["v.weight"], keyCache, valueCache, position);
+        var o = g.Attention(query, keyCache, valueCache, c.NumHeads, 1f, bias, mask, causal: false, c.MaskBias);
         return g.Linear(o, a["o.weight"], residual: x);
     }
 

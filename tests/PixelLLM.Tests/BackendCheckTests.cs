@@ -54,6 +54,19 @@ public class BackendCheckTests
     }
 
     [Fact]
+    public void AnOpThatLeavesTheInputsItUpdatesUnwrittenFails()
+    {
+        using var reference = new CpuBackend();
+        using var candidate = new UpdatesDropped(new CpuBackend());
+        var results = BackendCheck.Run(reference, candidate, 1e-5, filter: c => c.Op is QkvProjectionOp);
+
+        Assert.NotEmpty(results);
+        // q is right, so the whole error is the caches' (their new slots keep the random values they started with).
+        Assert.All(results, r => Assert.False(r.Passed));
+        Assert.All(results, r => Assert.InRange(r.Error, 0.1, double.PositiveInfinity));
+    }
+
+    [Fact]
     public void CompareMatchesNaNsAndScalesByTheLargestReference()
     {
         var expected = HostTensor.FromArray(new[] { 4f, float.NaN, -2f }, 3);
@@ -71,6 +84,35 @@ public class BackendCheckTests
         var e = Assert.Throws<BackendException>(() => CudaBackend.Create());
         Assert.Contains("libcuda.so.1", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>The CPU backend, except that ops write their updated inputs into copies (the output is still right).</summary>
+    private sealed class UpdatesDropped(CpuBackend inner) : IBackend
+    {
+        public string Name => "updates dropped";
+        public IBackendBuffer Allocate(long bytes) => inner.Allocate(bytes);
+        public TensorView AddWeight(HostTensor weight) => inner.AddWeight(weight);
+        public void Write(TensorView destination, ReadOnlySpan<byte> source) => inner.Write(destination, source);
+        public void Read(TensorView source, Span<byte> destination) => inner.Read(source, destination);
+        public void Synchronize() => inner.Synchronize();
+        public void Dispose() => inner.Dispose();
+
+        public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
+        {
+            var redirected = inputs.ToArray();
+            var copies = new List<IBackendBuffer>();
+            foreach (int i in node.Op.UpdatedInputs)
+            {
+                var bytes = new byte[redirected[i].Desc.ByteSize];
+                inner.Read(redirected[i], bytes);
+                var copy = inner.Allocate(bytes.Length);
+                copies.Add(copy);
+                redirected[i] = new TensorView(copy, 0, redirected[i].Desc);
+                inner.Write(redirected[i], bytes);
+            }
+            inner.Execute(node, redirected, output);
+            foreach (var c in copies) c.Dispose();
+        }
     }
 
     /// <summary>The CPU backend, except that the chosen ops are skipped or have their output scaled by 1 + 1e-3.</summary>

@@ -95,22 +95,26 @@ public class CudaDecodeDispatchTests
         Assert.Equal("rms_norm.cu", queue.Launches.Single().File);
     }
 
+    private static readonly DType[] QkvTypes = [DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.I32];
+
     [Fact]
-    public void CacheProjectionOnFewRowsIsOneGemvLaunchIntoTheCache()
+    public void QkvProjectionOnFewRowsIsOneGemvLaunchOverThreeProducts()
     {
-        var queue = Dispatch(new CacheProjectionOp(1e-6f), DType.BF16, [[1, 22, 2048], [1, 1, 2048], [2048], [2048, 2048], [1]],
-            [DType.F32, DType.F32, DType.F32, DType.F32, DType.I32]);
+        var queue = Dispatch(new QkvProjectionOp(1e-6f), DType.BF16,
+            [[1, 1, 2048], [2048], [2048, 2048], [2048, 2048], [2048, 2048], [1, 22, 2048], [1, 22, 2048], [1]], QkvTypes);
         Assert.Equal(0, queue.Gemms);
-        Assert.Equal(("gemv.cu", "gemv_rmsnorm_bf16_r1"), (queue.Launches.Single().File, queue.Launches.Single().Kernel));
+        var launch = queue.Launches.Single();
+        Assert.Equal(("gemv.cu", "gemv_rmsnorm_qkv_bf16_r1"), (launch.File, launch.Kernel));
+        Assert.Equal((512u, 3u, 1u), launch.Grid); // 2048 columns, 4 per block; q, k and v
     }
 
     [Fact]
-    public void CacheProjectionOnManyRowsIsNormGemmThenWriteAt()
+    public void QkvProjectionOnManyRowsIsNormGemmForEachThenWriteAtForTheCaches()
     {
-        var queue = Dispatch(new CacheProjectionOp(1e-6f), DType.F32, [[12, 5, 33], [12, 1, 40], [40], [33, 40], [1]],
-            [DType.F32, DType.F32, DType.F32, DType.F32, DType.I32]);
-        Assert.Equal(1, queue.Gemms);
-        Assert.Equal(["rms_norm.cu", "write_at.cu"], queue.Launches.Select(l => l.File));
+        var queue = Dispatch(new QkvProjectionOp(1e-6f), DType.F32,
+            [[12, 1, 40], [40], [33, 40], [33, 40], [33, 40], [12, 5, 33], [12, 5, 33], [1]], QkvTypes);
+        Assert.Equal(3, queue.Gemms);
+        Assert.Equal(["rms_norm.cu", "rms_norm.cu", "write_at.cu", "rms_norm.cu", "write_at.cu"], queue.Launches.Select(l => l.File));
     }
 
     [Fact]

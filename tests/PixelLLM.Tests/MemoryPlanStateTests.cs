@@ -65,6 +65,40 @@ public class MemoryPlanStateTests
         }
     }
 
+    /// <summary>
+    /// A node whose output nobody reads still runs when it updates inputs (QkvProjection filling two caches): a reader
+    /// created before it sees the caches as they were, one created after it sees the new slot, on every run.
+    /// </summary>
+    [Fact]
+    public void ANodeThatUpdatesInputsRunsAndOrdersItsReaders()
+    {
+        var g = new Graph();
+        var (x, norm, w, position) = (g.Input("x", DType.F32, 2, 1, 4), g.Input("g", DType.F32, 4), g.Input("w", DType.F32, 3, 4), g.Input("p", DType.I32, 1));
+        var (keys, values) = (g.State("keys", DType.F32, 2, 3, 3), g.State("values", DType.F32, 2, 3, 3));
+        g.Output("before", g.Scale(keys, 1f));
+        g.QkvProjection(x, norm, 1e-6f, w, w, w, keys, values, position);
+        g.Output("after", g.Scale(values, 1f));
+
+        using var backend = new CpuBackend();
+        using var exec = new GraphExecutor(g, backend);
+        var rng = new Random(5);
+        var (xs, gs, ws) = (PixelLLM.Tests.Support.OpHarness.Random(rng, [2, 1, 4]), PixelLLM.Tests.Support.OpHarness.Random(rng, [4]),
+            PixelLLM.Tests.Support.OpHarness.Random(rng, [3, 4]));
+        var projected = PixelLLM.Tests.Support.OpHarness.Run(new RmsNormLinearOp(1e-6f), xs, gs, ws).ToFloatArray();
+        var expected = new float[2 * 3 * 3];
+        foreach (int p in new[] { 2, 0 })
+        {
+            var old = (float[])expected.Clone();
+            for (int r = 0; r < 2; r++) Array.Copy(projected, r * 3, expected, (r * 3 + p) * 3, 3);
+            exec.SetInput("x", xs); exec.SetInput("g", gs); exec.SetInput("w", ws); // inputs live in the arena: set before every run
+            exec.SetInput<int>("p", [p]);
+            exec.Run();
+            Assert.Equal(old, exec.FetchFloats("before"));
+            Assert.Equal(expected, exec.FetchFloats("after"));
+            Assert.Equal(expected, exec.FetchFloats("keys"));
+        }
+    }
+
     private static void AssertClose(double[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);

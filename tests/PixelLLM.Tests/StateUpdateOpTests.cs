@@ -1,11 +1,16 @@
+using PixelLLM.Backends.Cpu;
 using PixelLLM.Runtime;
+using PixelLLM.Runtime.Checks;
 using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.Ops;
 using PixelLLM.Tests.Support;
 
 namespace PixelLLM.Tests;
 
-/// <summary>WriteAt and ReorderRows against naive references; both only move values, so results must be exact.</summary>
+/// <summary>
+/// WriteAt and ReorderRows against naive references (both only move values, so results must be exact), and QkvProjection
+/// against the ops it fuses.
+/// </summary>
 public class StateUpdateOpTests
 {
     private static HostTensor Position(int p) => HostTensor.FromArray(new[] { p }, 1);
@@ -110,26 +115,58 @@ public class StateUpdateOpTests
     }
 
     /// <summary>
-    /// CacheProjection is RmsNormLinear then WriteAt in one op: bit-equal to that pair (one row and a wide beam), the rest of
-    /// the cache untouched, and a slot outside the cache refused before anything is written.
+    /// QkvProjection is RmsNormLinear three times and WriteAt for k and v in one op: bit-equal to those ops apart (one row,
+    /// a wide beam, odd widths), the caches' other slots untouched, and a slot outside the caches refused before either
+    /// cache is written.
     /// </summary>
     [Theory]
     [InlineData(1, 6, 33, 40, 0)]
     [InlineData(4, 9, 19, 27, 8)]
     [InlineData(12, 5, 33, 40, 2)]
-    public void CacheProjectionEqualsRmsNormLinearThenWriteAt(int rows, int slots, int outFeatures, int inFeatures, int position)
+    public void QkvProjectionEqualsThreeRmsNormLinearsAndTwoWriteAts(int rows, int slots, int outFeatures, int inFeatures, int position)
     {
         var rng = new Random(rows * 100 + slots + position);
-        var cache = OpHarness.Random(rng, [rows, slots, outFeatures]);
         var x = OpHarness.Random(rng, [rows, 1, inFeatures], 3f);
         var g = OpHarness.Random(rng, [inFeatures]);
-        var w = OpHarness.Random(rng, [outFeatures, inFeatures]);
-        var y = OpHarness.Run(new CacheProjectionOp(1e-6f), cache, x, g, w, Position(position));
-        var projected = OpHarness.Run(new RmsNormLinearOp(1e-6f), x, g, w);
-        var expected = OpHarness.Run(new WriteAtOp(1), cache, projected, Position(position));
-        Assert.Equal(expected.ToFloatArray(), y.ToFloatArray());
+        var (wq, wk, wv) = (OpHarness.Random(rng, [outFeatures, inFeatures]), OpHarness.Random(rng, [outFeatures, inFeatures]),
+            OpHarness.Random(rng, [outFeatures, inFeatures]));
+        var (keys, values) = (OpHarness.Random(rng, [rows, slots, outFeatures]), OpHarness.Random(rng, [rows, slots, outFeatures]));
 
-        var e = Assert.Throws<InvalidInputException>(() => OpHarness.Run(new CacheProjectionOp(1e-6f), cache, x, g, w, Position(slots)));
+        var (q, updated) = RunQkv(x, g, wq, wk, wv, keys, values, position);
+
+        var rmsNormLinear = new RmsNormLinearOp(1e-6f);
+        Assert.Equal(OpHarness.Run(rmsNormLinear, x, g, wq).ToFloatArray(), q.ToFloatArray());
+        Assert.Equal(OpHarness.Run(new WriteAtOp(1), keys, OpHarness.Run(rmsNormLinear, x, g, wk), Position(position)).ToFloatArray(), updated[0].ToFloatArray());
+        Assert.Equal(OpHarness.Run(new WriteAtOp(1), values, OpHarness.Run(rmsNormLinear, x, g, wv), Position(position)).ToFloatArray(), updated[1].ToFloatArray());
+
+        var e = Assert.Throws<InvalidInputException>(() => RunQkv(x, g, wq, wk, wv, keys, values, slots));
         Assert.Contains("position", e.Message);
+    }
+
+    [Fact]
+    public void QkvProjectionRejectsCachesOfAnotherShapeAndUnequalWeights()
+    {
+        var graph = new Graph();
+        Tensor F(params int[] shape) => graph.Input($"t{graph.Tensors.Count}", DType.F32, shape);
+        var (x, g, w, position) = (F(2, 1, 8), F(8), F(6, 8), graph.Input("p", DType.I32, 1));
+        Assert.Throws<GraphBuildException>(() => graph.QkvProjection(x, g, 1e-6f, w, w, w, F(2, 4, 6), F(2, 5, 6), position));
+        Assert.Throws<GraphBuildException>(() => graph.QkvProjection(x, g, 1e-6f, w, F(5, 8), w, F(2, 4, 6), F(2, 4, 6), position));
+        Assert.Throws<GraphBuildException>(() => graph.QkvProjection(x, g, 1e-6f, w, w, w, F(3, 4, 6), F(3, 4, 6), position));
+        var cache = F(2, 4, 6);
+        var e = Assert.Throws<GraphBuildException>(() => graph.QkvProjection(x, g, 1e-6f, w, w, w, cache, cache, position));
+        Assert.Contains("shares its storage", e.Message);
+        var weight = graph.Weight("w.cache", HostTensor.FromArray(new float[48], 2, 4, 6));
+        e = Assert.Throws<GraphBuildException>(() => graph.QkvProjection(x, g, 1e-6f, w, w, w, weight, F(2, 4, 6), position));
+        Assert.Contains("weight", e.Message);
+    }
+
+    /// <summary>One QkvProjection node on the CPU: q, then the key and value caches after the run.</summary>
+    private static (HostTensor Q, HostTensor[] Caches) RunQkv(HostTensor x, HostTensor g, HostTensor wq, HostTensor wk, HostTensor wv,
+        HostTensor keys, HostTensor values, int position)
+    {
+        var c = new OpCheckCase("qkv", new QkvProjectionOp(1e-6f), [x.Desc, g.Desc, wq.Desc, wk.Desc, wv.Desc, keys.Desc, values.Desc, Position(position).Desc]);
+        using var cpu = new CpuBackend();
+        var all = BackendCheck.RunWithUpdates(cpu, c, [x, g, wq, wk, wv, keys, values, Position(position)]);
+        return (all[0], all[1..]);
     }
 }

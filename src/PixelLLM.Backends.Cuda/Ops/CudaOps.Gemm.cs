@@ -116,24 +116,27 @@ internal sealed partial class CudaOps
     }
 
     /// <summary>
-    /// RmsNorm(x)·wᵀ into the cache at the position: gemv.cu writes the cache slot itself for a few rows; more rows go
-    /// through RmsNormLinear into scratch slot 0 and write_at.cu.
+    /// q = RmsNorm(x)·wqᵀ into y, k and v into their cache slots: one gemv_rmsnorm_qkv launch for a few rows; more rows
+    /// take RmsNormLinear for q, and for k and v RmsNormLinear into scratch slot 0 then write_at.cu.
     /// </summary>
-    private void CacheProjection(CacheProjectionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    private void QkvProjection(QkvProjectionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var (input, normWeight, weight, position) = (x[1], x[2], x[3], x[4]);
-        if (x[0].Ptr != y.Ptr) queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
-        int rows = y.Shape[0], size = y.Shape[1], outFeatures = y.Shape[2], inFeatures = weight.Shape[1];
+        var (input, normWeight, keys, values, position) = (x[0], x[1], x[5], x[6], x[7]);
+        int rows = keys.Shape[0], outFeatures = keys.Shape[2];
         if (rows == 0 || outFeatures == 0) return;
         if (rows <= GemvMaxRows)
         {
-            Gemv(input.Ptr, rows, inFeatures, weight, null, null, y, "CacheProjection", (normWeight, op.Eps), (position.Ptr, size));
+            GemvQkv(op, x, y);
             return;
         }
-        var projectedDesc = new TensorDesc(y.Desc.DType, new Shape(rows, 1, outFeatures));
-        var projected = new DeviceTensor(queue.Scratch(0, projectedDesc.ElementCount * y.ElementSize), projectedDesc, y.Type);
-        RmsNormLinear(new RmsNormLinearOp(op.Eps), [input, normWeight, weight], projected);
-        WriteAt(new WriteAtOp(1), [y, projected, position], y);
+        var norm = new RmsNormLinearOp(op.Eps);
+        RmsNormLinear(norm, [input, normWeight, x[2]], y);
+        var projected = y with { Ptr = queue.Scratch(0, y.Bytes) };
+        foreach (var (weight, cache) in new[] { (x[3], keys), (x[4], values) })
+        {
+            RmsNormLinear(norm, [input, normWeight, weight], projected);
+            WriteAt(new WriteAtOp(1), [cache, projected, position], cache);
+        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using PixelLLM.Backends.Cuda.Device;
 using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cuda.Ops;
 
@@ -13,7 +14,7 @@ internal sealed partial class CudaOps
     private const int GemvColumnsPerBlock = 4;
 
     private void Gemv(ulong input, int rows, int inFeatures, DeviceTensor weight, DeviceTensor? bias, DeviceTensor? residual, DeviceTensor y, string op,
-        (DeviceTensor Weight, float Eps)? norm = null, (ulong Position, int Size)? intoCache = null, DeviceTensor? up = null)
+        (DeviceTensor Weight, float Eps)? norm = null, DeviceTensor? up = null)
     {
         if (up is not null && norm is null) throw new BackendException($"CUDA {op}: the gated gemv always normalises (gemv_rmsnorm_geglu)");
         if (norm is { } nw && nw.Weight.Type != y.Type)
@@ -21,14 +22,28 @@ internal sealed partial class CudaOps
         if (bias is { } b && b.Type != y.Type)
             throw new BackendException($"CUDA {op}: bias stored as {b.Type} but the output as {y.Type}; expected one type");
         int outFeatures = weight.Shape[0];
-        // The smallest row template that holds every row: its accumulators live in registers.
-        int template = rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : GemvMaxRows;
-        uint blocks = (uint)((outFeatures + GemvColumnsPerBlock - 1) / GemvColumnsPerBlock);
         string variant = up is not null ? "gemv_rmsnorm_geglu" : norm is not null ? "gemv_rmsnorm" : "gemv";
-        queue.Launch("gemv.cu", $"{variant}_{FloatSuffix(y, op)}_r{template}", (blocks, 1, 1), GemvColumnsPerBlock * 32,
+        queue.Launch("gemv.cu", $"{variant}_{FloatSuffix(y, op)}_r{RowTemplate(rows)}", (ColumnBlocks(outFeatures), 1, 1), GemvColumnsPerBlock * 32,
             Args().Ptr(input).Ptr(weight.Ptr).Ptr(up?.Ptr ?? 0).Ptr(bias?.Ptr ?? 0).Ptr(residual?.Ptr ?? 0).Ptr(norm?.Weight.Ptr ?? 0).Ptr(y.Ptr)
-                .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f)
-                .I64(intoCache is { } c ? (long)c.Size * outFeatures : outFeatures).Ptr(intoCache?.Position ?? 0).I32(intoCache?.Size ?? 0)
-                .Ptr(queue.ErrorWord));
+                .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f).I64(outFeatures).Ptr(0).I32(0).Ptr(queue.ErrorWord));
     }
+
+    /// <summary>gemv_rmsnorm_qkv: QkvProjectionOp's three products in one launch, grid.y = 0 (q), 1 (key cache), 2 (value cache).</summary>
+    private void GemvQkv(QkvProjectionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, normWeight, keys, values, position) = (x[0], x[1], x[5], x[6], x[7]);
+        foreach (var t in (ReadOnlySpan<DeviceTensor>)[normWeight, x[2], x[3], x[4], keys, values])
+            if (t.Type != y.Type)
+                throw new BackendException($"CUDA QkvProjection: {t.Desc} stored as {t.Type} but q as {y.Type}; expected one type");
+        int rows = keys.Shape[0], size = keys.Shape[1], outFeatures = keys.Shape[2], inFeatures = x[2].Shape[1];
+        queue.Launch("gemv.cu", $"gemv_rmsnorm_qkv_{FloatSuffix(y, "QkvProjection")}_r{RowTemplate(rows)}", (ColumnBlocks(outFeatures), 3, 1),
+            GemvColumnsPerBlock * 32,
+            Args().Ptr(input.Ptr).Ptr(x[2].Ptr).Ptr(x[3].Ptr).Ptr(x[4].Ptr).Ptr(normWeight.Ptr).Ptr(y.Ptr).Ptr(keys.Ptr).Ptr(values.Ptr)
+                .I32(rows).I32(outFeatures).I32(inFeatures).F32(op.Eps).Ptr(position.Ptr).I32(size).Ptr(queue.ErrorWord));
+    }
+
+    /// <summary>The smallest row template that holds every row: its accumulators live in registers.</summary>
+    private static int RowTemplate(int rows) => rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : GemvMaxRows;
+
+    private static uint ColumnBlocks(int outFeatures) => (uint)((outFeatures + GemvColumnsPerBlock - 1) / GemvColumnsPerBlock);
 }

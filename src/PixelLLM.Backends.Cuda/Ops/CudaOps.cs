@@ -25,7 +25,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case LinearOp o: Linear(o, x, y); break;
             case RmsNormLinearOp o: RmsNormLinear(o, x, y); break;
             case RmsNormGeGluOp o: RmsNormGeGlu(o, x, y); break;
-            case CacheProjectionOp o: CacheProjection(o, x, y); break;
+            case QkvProjectionOp o: QkvProjection(o, x, y); break;
             case Conv2dOp o: Conv2d(o, x, y); break;
             case ConvTranspose2dOp o: ConvTranspose2d(o, x, y); break;
             case LayerNormOp o: LayerNorm(o, x, y); break;
@@ -65,7 +65,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
 
     /// <summary>Whether a kernel of this op may report bad input through the error word (so the backend can name it).</summary>
     public static bool MayReportInvalidInput(Op op) =>
-        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or CacheProjectionOp or ReorderRowsOp or GreedyPickOp or GreedyScoreOp
+        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or QkvProjectionOp or ReorderRowsOp or GreedyPickOp or GreedyScoreOp
             or BinaryOp { Kind: BinaryKind.Div };
 
     private KernelArgs Args() => args.Reset();

@@ -13,7 +13,7 @@ public sealed record OpCheckResult(string Op, string Case, string Shapes, double
 /// <summary>
 /// Runs every <see cref="OpCheckCases"/> case on a candidate backend and on a reference backend (the CPU) from the same
 /// random inputs and compares the outputs. Outputs are poisoned (NaN / 0xFF bytes) before each run so a kernel that
-/// writes nothing fails; in-place ops are compared whole. Float error is max |candidate − reference| / max |reference|;
+/// writes nothing fails; in-place ops, and the inputs an op updates, are compared whole. Float error is max |candidate − reference| / max |reference|;
 /// NaN must match NaN; integer outputs must be equal.
 /// </summary>
 public static class BackendCheck
@@ -28,19 +28,30 @@ public static class BackendCheck
             if (filter is not null && !filter(c)) continue;
             var shapes = string.Join(" ", c.Inputs.Select(i => $"{i.DType}{i.Shape}"));
             var inputs = c.MakeInputs(new Random(seed), roundInput ?? (v => v));
-            HostTensor expected, actual;
-            try { expected = RunOne(reference, c, inputs); }
+            HostTensor[] expected, actual;
+            try { expected = RunWithUpdates(reference, c, inputs); }
             catch (Exception e) { results.Add(new(c.Op.Name, c.Label, shapes, double.PositiveInfinity, tolerance, $"reference failed: {e.Message}")); continue; }
-            try { actual = RunOne(candidate, c, inputs); }
+            try { actual = RunWithUpdates(candidate, c, inputs); }
             catch (Exception e) { results.Add(new(c.Op.Name, c.Label, shapes, double.PositiveInfinity, tolerance, $"{e.GetType().Name}: {e.Message}")); continue; }
-            var (error, failure) = Compare(expected, actual);
-            results.Add(new(c.Op.Name, c.Label, shapes, error, tolerance, failure));
+            // The output, then every input the op updates in place: the worst error, the first failure named.
+            double worst = 0;
+            string? failed = null;
+            for (int i = 0; i < expected.Length && failed is null; i++)
+            {
+                var (error, failure) = Compare(expected[i], actual[i]);
+                worst = Math.Max(worst, error);
+                if (failure is not null) failed = i == 0 ? failure : $"updated input {c.Op.UpdatedInputs[i - 1]}: {failure}";
+            }
+            results.Add(new(c.Op.Name, c.Label, shapes, worst, tolerance, failed));
         }
         return results;
     }
 
     /// <summary>Builds the one-node graph of a case and runs it on <paramref name="backend"/>: inputs written, output poisoned, read back.</summary>
-    public static HostTensor RunOne(IBackend backend, OpCheckCase c, HostTensor[] inputs)
+    public static HostTensor RunOne(IBackend backend, OpCheckCase c, HostTensor[] inputs) => RunWithUpdates(backend, c, inputs)[0];
+
+    /// <summary><see cref="RunOne"/>'s output, then the inputs the op updates in place (<see cref="Op.UpdatedInputs"/>) as they are after the run.</summary>
+    public static HostTensor[] RunWithUpdates(IBackend backend, OpCheckCase c, HostTensor[] inputs)
     {
         var graph = new Graph();
         var tensors = c.Inputs.Select((d, i) => graph.Input($"x{i}", d.DType, d.Shape.ToArray())).ToArray();
@@ -72,14 +83,19 @@ public static class BackendCheck
             }
             backend.Execute(node, views, output);
             backend.Synchronize();
-            var bytes = new byte[outDesc.ByteSize];
-            backend.Read(output, bytes);
-            return new HostTensor(outDesc, bytes);
+            return [Read(backend, output), .. c.Op.UpdatedInputs.Select(i => Read(backend, views[i]))];
         }
         finally
         {
             foreach (var b in buffers) b.Dispose();
         }
+    }
+
+    private static HostTensor Read(IBackend backend, TensorView view)
+    {
+        var bytes = new byte[view.Desc.ByteSize];
+        backend.Read(view, bytes);
+        return new HostTensor(view.Desc, bytes);
     }
 
     /// <summary>NaN in every float element, 0xFF in every integer byte.</summary>

@@ -94,10 +94,11 @@ public sealed class MemoryPlan
     private static List<Node> ExecutionOrder(Graph graph, IReadOnlyCollection<Tensor> keep)
     {
         // Nodes are appended after their inputs exist, so creation order is topological, and it is the program order that
-        // in-place updates rely on. Keep what the kept tensors need, plus every in-place update: its effect is visible to
-        // later readers of the storage (or to later runs, for states) without a graph edge pointing at it.
+        // in-place updates rely on. Keep what the kept tensors need, plus every node that updates storage in place: its
+        // effect is visible to later readers of the storage (or to later runs, for states) without a graph edge pointing at it.
         var needed = new HashSet<int>();
-        var stack = new Stack<Tensor>(keep.Concat(graph.Nodes.Where(n => n.Op.InPlaceInput >= 0).Select(n => n.Output)));
+        var updates = graph.Nodes.Where(n => n.Op.InPlaceInput >= 0 || n.Op.UpdatedInputs.Count > 0).Select(n => n.Output);
+        var stack = new Stack<Tensor>(keep.Concat(updates));
         while (stack.Count > 0)
         {
             var t = stack.Pop();

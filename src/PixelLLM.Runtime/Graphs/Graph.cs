@@ -52,6 +52,7 @@ public sealed partial class Graph
                 throw new GraphBuildException($"{op.Name}: operand {i} belongs to another graph");
         var desc = op.InferOutput(inputs.Select(i => i.Desc).ToArray());
         if (op.InPlaceInput >= 0) CheckInPlace(op, inputs, desc);
+        if (op.UpdatedInputs.Count > 0) CheckUpdates(op, inputs);
         var node = new Node(nodes.Count, op, inputs);
         var output = new Tensor(tensors.Count, desc, TensorKind.Intermediate, null, node, null);
         node.Output = output;
@@ -84,6 +85,19 @@ public sealed partial class Graph
             throw new GraphBuildException($"{op.Name}: cannot update weight '{target.StorageRoot.Name}' in place");
         if (output.ByteSize != target.Desc.ByteSize)
             throw new GraphBuildException($"{op.Name}: in-place output {output} does not fit the storage of {target}");
+    }
+
+    private static void CheckUpdates(Op op, Tensor[] inputs)
+    {
+        var roots = new HashSet<Tensor>();
+        if (op.InPlaceInput >= 0) roots.Add(inputs[op.InPlaceInput].StorageRoot);
+        foreach (int i in op.UpdatedInputs)
+        {
+            if (i < 0 || i >= inputs.Length) throw new GraphBuildException($"{op.Name}: updated input {i} does not exist");
+            var root = inputs[i].StorageRoot;
+            if (root.Kind == TensorKind.Weight) throw new GraphBuildException($"{op.Name}: cannot update weight '{root.Name}' in place");
+            if (!roots.Add(root)) throw new GraphBuildException($"{op.Name}: input {i} shares its storage with another tensor the op writes");
+        }
     }
 
     private Tensor Register(Tensor t, string name, bool qualify = true)

@@ -23,6 +23,13 @@ public abstract record Op
     public virtual int InPlaceInput => -1;
 
     /// <summary>
+    /// Inputs the kernel also writes in place besides its output, e.g. the key and value caches that a decode step's fused
+    /// q/k/v projection fills while it returns q. Program order decides what readers see, as for <see cref="InPlaceInput"/>,
+    /// and a node with updates always runs. None may be a weight, the output's own storage, or another update's storage.
+    /// </summary>
+    public virtual IReadOnlyList<int> UpdatedInputs => [];
+
+    /// <summary>
     /// FLOPs and bytes of one application, for profiling; null (default) leaves it to <see cref="Profiling.OpCosts"/>,
     /// which knows the built-in ops. New ops whose cost is not "one operation per output element" override this.
     /// </summary>

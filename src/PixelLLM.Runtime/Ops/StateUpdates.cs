@@ -51,36 +51,53 @@ public sealed record ReorderRowsOp : Op
 }
 
 /// <summary>
-/// A decode step's key or value projection written straight into its cache: RmsNorm(x; normWeight, Eps) · wᵀ for x
-/// (R, 1, In), stored at [position] along axis 1 of the cache (R, Lmax, Out), in place. RmsNormLinear then WriteAt as one
-/// op: the projection needs no buffer of its own and the step no copy launch. Inputs (cache, x, normWeight (In),
-/// w (Out, In), position I32 (1)); returns the cache. A position outside [0, Lmax) → <see cref="InvalidInputException"/>
-/// at run time, before anything is written.
+/// A decode step's self-attention projections in one op: n = RmsNorm(x; normWeight, Eps) for x (R, 1, In); returns
+/// q = n·wqᵀ (R, 1, Out) and writes k = n·wkᵀ and v = n·wvᵀ at [position] along axis 1 of the key and value caches
+/// (R, Lmax, Out), in place (<see cref="Op.UpdatedInputs"/>). RmsNormLinear three times and two WriteAts as one op: the
+/// keys and values need no buffer and no copy, and a device reads x once for all three weights. Inputs (x, normWeight (In),
+/// wq, wk, wv (Out, In), keyCache, valueCache, position I32 (1)). A position outside [0, Lmax) →
+/// <see cref="InvalidInputException"/> at run time, before a cache is written.
 /// </summary>
-public sealed record CacheProjectionOp(float Eps) : Op
+public sealed record QkvProjectionOp(float Eps) : Op
 {
-    public override int InPlaceInput => 0;
+    public override IReadOnlyList<int> UpdatedInputs => [5, 6];
 
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
-        ExpectInputs(inputs, 5);
-        var (cache, x, g, w, position) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
-        ExpectRank(cache, "cache", 3, 3); ExpectRank(x, "x", 3, 3); ExpectRank(w, "weight", 2, 2);
-        if (x.DType != cache.DType) throw Fail($"x {x} must have the cache's dtype {cache.DType}");
-        if (x.Shape[0] != cache.Shape[0] || x.Shape[1] != 1) throw Fail($"x {x.Shape} must be ({cache.Shape[0]}, 1, In) for cache {cache.Shape}");
+        ExpectInputs(inputs, 8);
+        var (x, g, position) = (inputs[0], inputs[1], inputs[7]);
+        ExpectRank(x, "x", 3, 3);
+        if (x.Shape[1] != 1) throw Fail($"x {x.Shape} must be (R, 1, In): one position per row");
         if (g.ElementCount != x.Shape[2]) throw Fail($"norm weight {g.Shape} must have {x.Shape[2]} elements");
-        if (w.Shape[1] != x.Shape[2] || w.Shape[0] != cache.Shape[2]) throw Fail($"weight {w.Shape} must be ({cache.Shape[2]}, {x.Shape[2]})");
+        var keys = inputs[5];
+        ExpectRank(keys, "key cache", 3, 3);
+        int outFeatures = keys.Shape[2];
+        foreach (var (w, name) in new[] { (inputs[2], "wq"), (inputs[3], "wk"), (inputs[4], "wv") })
+        {
+            ExpectRank(w, name, 2, 2);
+            if (w.Shape != new Shape(outFeatures, x.Shape[2])) throw Fail($"{name} {w.Shape} must be ({outFeatures}, {x.Shape[2]})");
+        }
+        foreach (var (cache, name) in new[] { (keys, "key cache"), (inputs[6], "value cache") })
+        {
+            if (cache.DType != x.DType) throw Fail($"{name} {cache} must have x's dtype {x.DType}");
+            if (cache.Shape != keys.Shape || cache.Shape[0] != x.Shape[0])
+                throw Fail($"{name} {cache.Shape} must be ({x.Shape[0]}, Lmax, {outFeatures}) like the key cache {keys.Shape}");
+        }
         ExpectDType(position, "position", DType.I32);
         if (position.Shape != new Shape(1)) throw Fail($"position must be I32 (1), got {position}");
-        return cache;
+        return new TensorDesc(x.DType, new Shape(x.Shape[0], 1, outFeatures));
     }
 }
 
 public static partial class GraphOps
 {
-    /// <summary>RmsNorm(x)·weightᵀ written into <paramref name="cache"/> at <paramref name="position"/> (see <see cref="CacheProjectionOp"/>).</summary>
-    public static Tensor CacheProjection(this Graph g, Tensor cache, Tensor x, Tensor normWeight, float eps, Tensor weight, Tensor position) =>
-        g.Apply(new CacheProjectionOp(eps), cache, x, normWeight, weight, position);
+    /// <summary>
+    /// q = RmsNorm(x)·wqᵀ, with the key and value projections written into their caches at <paramref name="position"/>
+    /// (see <see cref="QkvProjectionOp"/>). Nodes created after this one read the updated caches.
+    /// </summary>
+    public static Tensor QkvProjection(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor wq, Tensor wk, Tensor wv,
+        Tensor keyCache, Tensor valueCache, Tensor position) =>
+        g.Apply(new QkvProjectionOp(eps), x, normWeight, wq, wk, wv, keyCache, valueCache, position);
 
     public static Tensor WriteAt(this Graph g, Tensor x, Tensor values, Tensor position, int axis) =>
         g.Apply(new WriteAtOp(axis), x, values, position);

@@ -32,8 +32,9 @@ public static class OpCosts
             _ when op.IsView => new OpCost(0, 0),
             MatMulOp m => new OpCost(2.0 * outputCount * (m.TransA ? inputs[0].Shape[-2] : inputs[0].Shape[-1]), all),
             LinearOp l => new OpCost(2.0 * outputCount * inputs[1].Shape[1] + (l.HasBias ? outputCount : 0) + (l.HasResidual ? outputCount : 0), all),
-            CacheProjectionOp => new OpCost(2.0 * inputs[3].ElementCount * inputs[0].Shape[0] + 4.0 * inputs[1].ElementCount,
-                2.0 * inputs[1].ByteSize + inputs[2].ByteSize + inputs[3].ByteSize + inputs[1].ByteSize / inputs[1].Shape[2] * inputs[3].Shape[0]),
+            // Three products of R rows; bytes: x, the norm weight and the three weights read, q and one cache slot per row written.
+            QkvProjectionOp => new OpCost(6.0 * inputs[2].ElementCount * inputs[0].Shape[0] + 4.0 * inputs[0].ElementCount,
+                inputs[0].ByteSize + inputs[1].ByteSize + inputs[2].ByteSize + inputs[3].ByteSize + inputs[4].ByteSize + 3 * output.ByteSize),
             RmsNormGeGluOp => new OpCost(4.0 * outputCount * inputs[2].Shape[1] + 4.0 * inputs[0].ElementCount + 10 * outputCount, all),
             RmsNormLinearOp => new OpCost(2.0 * outputCount * inputs[2].Shape[1] + 4.0 * inputs[0].ElementCount, all),
             Conv2dOp => new OpCost(2.0 * outputCount * inputs[1].Shape[1] * inputs[1].Shape[2] * inputs[1].Shape[3], all),
