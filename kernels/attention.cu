@@ -62,7 +62,7 @@ PXL_DEVICE void attention_block(const T* __restrict__ q, const T* __restrict__ k
             float dot = 0.0f;
             for (i32 d = 0; d < dim; d++) dot += queries[warp][d] * keys[lane][d];
             score = scale * dot;
-            if (bias_row) score += to_float(bias_row[j * bias_strides.v[3]]);
+            if (bias_row) score += attention_bias(bias_row, j, bias_strides);
             if (j >= visible || (mask_row && mask_row[j * mask_strides.v[3]] == 0)) score += mask_bias;
         }
         const float tile_max = warp_max(real ? score : pxl_neg_inf());

@@ -52,7 +52,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
         if (j < lk && sub == 0)
         {
             float score = scale * dot;
-            if (bias_row) score += to_float(bias_row[j * bias_strides.v[3]]);
+            if (bias_row) score += attention_bias(bias_row, j, bias_strides);
             if (j >= visible || (mask_row && mask_row[j * mask_strides.v[3]] == 0)) score += mask_bias;
             scores[j] = score;
         }

@@ -1,7 +1,8 @@
 // The middle pass of AttentionOp's GEMM path (CudaOps.Attention.cs, taken for long sequences): cuBLAS computes the
 // scores s = scale·q·kᵀ in f32 and later p·v; this kernel turns one batch element's scores into probabilities p in the
 // storage type. Same rules as attention.cu: + bias (f32-declared, stored like p, read through broadcast strides over
-// b, h, query, key), + mask_bias once where the mask is 0 or causality hides the key (query i sees keys j ≤ i + Lk − Lq),
+// b, h, query, key, or SAM's decomposed terms: attention_bias in prelude.cuh), + mask_bias once where the mask is 0 or
+// causality hides the key (query i sees keys j ≤ i + Lk − Lq),
 // fp32 softmax; a row whose scores are all −∞ comes out NaN, like the reference.
 // s: (Z, H, Lq, lds) f32, p: (Z, H, Lq, ldp) for Z = gridDim.z consecutive batch elements from b on (one launch for all
 // the windows of a windowed attention); lds/ldp ≥ Lk are padded row strides (aligned rows keep cuBLAS on its fast paths).
@@ -9,11 +10,11 @@
 #include "prelude.cuh"
 
 template <typename T>
-PXL_DEVICE float attention_logit(const float* s_row, i32 j, const T* bias_row, i64 bias_key_stride, const u8* mask_row,
+PXL_DEVICE float attention_logit(const float* s_row, i32 j, const T* bias_row, const Dims8& bias_strides, const u8* mask_row,
                                  i64 mask_key_stride, i32 visible, float mask_bias)
 {
     float v = s_row[j];
-    if (bias_row) v += to_float(bias_row[j * bias_key_stride]);
+    if (bias_row) v += attention_bias(bias_row, j, bias_strides);
     if (j >= visible || (mask_row && mask_row[j * mask_key_stride] == 0)) v += mask_bias;
     return v;
 }
@@ -35,7 +36,7 @@ PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict
 
     float max = pxl_neg_inf();
     for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
-        max = fmaxf(max, attention_logit(s_row, j, bias_row, bs.v[3], mask_row, ms.v[3], visible, mask_bias));
+        max = fmaxf(max, attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], visible, mask_bias));
     max = block_max(max, scratch);
     if (max == pxl_neg_inf())
     {
@@ -44,10 +45,10 @@ PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict
     }
     float sum = 0.0f;
     for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
-        sum += expf(attention_logit(s_row, j, bias_row, bs.v[3], mask_row, ms.v[3], visible, mask_bias) - max);
+        sum += expf(attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], visible, mask_bias) - max);
     const float inv_sum = 1.0f / block_sum(sum, scratch);
     for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
-        p_row[j] = from_float<T>(expf(attention_logit(s_row, j, bias_row, bs.v[3], mask_row, ms.v[3], visible, mask_bias) - max) * inv_sum);
+        p_row[j] = from_float<T>(expf(attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], visible, mask_bias) - max) * inv_sum);
 }
 
 #define PXL_ATTENTION_SOFTMAX(suffix, T)                                                                                  \

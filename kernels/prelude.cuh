@@ -164,6 +164,17 @@ PXL_DEVICE bool pxl_aligned16(const void* p) { return ((u64)p & 15) == 0; }
 #define PXL_MAX_RANK 8
 struct Dims8 { i64 v[PXL_MAX_RANK]; };
 
+// One key's additive attention bias from its query's row of the bias operand, whose strides over (b, h, query, key) are
+// s.v[0..3]: the element j·s.v[3], or, when s.v[4] = Kh > 0 (AttentionOp.BiasKeyGridRows), SAM's decomposed relative
+// position for a Kh × Kw key grid (Kw = s.v[5]): t[m] + t[Kh + n] for key j = (m, n), summed first like the CPU does.
+template <typename T>
+PXL_DEVICE float attention_bias(const T* row, i32 j, const Dims8& s)
+{
+    if (s.v[4] == 0) return to_float(row[j * s.v[3]]);
+    const i32 kw = (i32)s.v[5], m = j / kw;
+    return to_float(row[m]) + to_float(row[s.v[4] + (j - m * kw)]);
+}
+
 // Codes a kernel stores into the backend's error word when its input is invalid; the host reads the word at the next
 // synchronisation and raises the matching error. The first writer wins.
 #define PXL_ERR_INDEX 1      // an id / index / row outside its range

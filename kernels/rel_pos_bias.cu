@@ -1,7 +1,9 @@
-// RelPosBiasOp (SAM decomposed relative position): q (B, Qh·Qw, H·D) unscaled, tables rel_h (2·max(Qh,Kh)−1, D) and
-// rel_w → bias (B, H, Qh·Qw, Kh·Kw) with bias[(i,j), (m,n)] = q·rel_h[idx_h(i,m)] + q·rel_w[idx_w(j,n)], where
-// idx(a, b) = (i32)(a·a_scale − b·b_scale + offset) in fp32 exactly as the CPU backend rounds it (no FMA contraction).
-// One block per (b, h, query token): the Kh + Kw dot products go to shared memory, then Kh·Kw sums are written.
+// RelPosBiasOp (SAM decomposed relative position) as the terms attention sums per key: q (B, Qh·Qw, H·D) unscaled,
+// tables rel_h (2·max(Qh,Kh)−1, D) and rel_w → t (B, H, Qh·Qw, Kh + Kw) with t[(i,j), m] = q·rel_h[idx_h(i,m)] and
+// t[(i,j), Kh + n] = q·rel_w[idx_w(j,n)], where idx(a, b) = (i32)(a·a_scale − b·b_scale + offset) in fp32 exactly as the
+// CPU backend rounds it (no FMA contraction). The attention kernels add t[m] + t[Kh + n] to key (m, n)'s score
+// (attention_bias in prelude.cuh), so the Qh·Qw × Kh·Kw bias is never written.
+// One block per (b, h, query token): the query in shared memory, one thread per term.
 // Launch: grid = B·H·Qh·Qw, block = (32·k, 1, 1) with k ≤ 8; D ≤ 256, Kh and Kw ≤ 256.
 #include "prelude.cuh"
 
@@ -17,23 +19,19 @@ PXL_DEVICE void rel_pos_block(const T* __restrict__ q, const T* __restrict__ rel
                               i32 heads, i32 dim, i32 qh, i32 qw, i32 kh, i32 kw, float hq, float hk, float ho, float wq, float wk, float wo)
 {
     __shared__ float query[PXL_REL_MAX];
-    __shared__ float along_h[PXL_REL_MAX];
-    __shared__ float along_w[PXL_REL_MAX];
     const i32 token = blockIdx.x % (qh * qw), h = blockIdx.x / (qh * qw) % heads;
     const i64 b = blockIdx.x / (qh * qw) / heads;
     const i32 i = token / qw, j = token % qw;
     for (i32 d = threadIdx.x; d < dim; d += blockDim.x) query[d] = to_float(q[((b * qh * qw + token) * heads + h) * dim + d]);
     __syncthreads();
+    T* out = y + (((b * heads + h) * qh * qw) + token) * (i64)(kh + kw);
     for (i32 t = threadIdx.x; t < kh + kw; t += blockDim.x)
     {
         const T* row = t < kh ? rel_h + (i64)rel_index(i, t, hq, hk, ho) * dim : rel_w + (i64)rel_index(j, t - kh, wq, wk, wo) * dim;
         float dot = 0.0f;
         for (i32 d = 0; d < dim; d++) dot += query[d] * to_float(row[d]);
-        if (t < kh) along_h[t] = dot; else along_w[t - kh] = dot;
+        out[t] = from_float<T>(dot);
     }
-    __syncthreads();
-    T* out = y + (((b * heads + h) * qh * qw) + token) * (i64)kh * kw;
-    for (i32 e = threadIdx.x; e < kh * kw; e += blockDim.x) out[e] = from_float<T>(along_h[e / kw] + along_w[e % kw]);
 }
 
 #define PXL_REL_POS(suffix, T)                                                                                       \

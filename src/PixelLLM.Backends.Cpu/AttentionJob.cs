@@ -15,13 +15,13 @@ internal readonly unsafe struct AttentionJob
 
     private readonly float* q, k, v, y, bias;
     private readonly byte* mask;
-    private readonly int batch, heads, queries, keys, headDim, valueDim;
+    private readonly int batch, heads, queries, keys, headDim, valueDim, gridRows, gridColumns;
     private readonly float scale, maskBias;
     private readonly bool causal;
     // Element strides of bias (over b, h, query, key) and mask (over b, query, key); 0 on broadcast dims.
     private readonly long biasB, biasH, biasQ, biasK, maskB, maskQ, maskK;
 
-    [ThreadStatic] private static float[]? scoreScratch;
+    [ThreadStatic] private static float[]? scoreScratch, gridScratch;
 
     public AttentionJob(AttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor output)
     {
@@ -39,6 +39,7 @@ internal readonly unsafe struct AttentionJob
             var b = x[next++];
             bias = b.F32Ptr;
             (biasB, biasH, biasQ, biasK) = BroadcastStrides(b.Shape);
+            (gridRows, gridColumns) = (op.BiasKeyGridRows, op.BiasKeyGridColumns(keys));
         }
         if (op.HasMask)
         {
@@ -104,7 +105,8 @@ internal readonly unsafe struct AttentionJob
         if (bias != null)
         {
             float* biasRow = bias + b * biasB + h * biasH + i * biasQ;
-            if (biasK == 0) TensorPrimitives.Add(row, *biasRow, row);
+            if (gridRows > 0) AddDecomposedBias(row, biasRow);
+            else if (biasK == 0) TensorPrimitives.Add(row, *biasRow, row);
             else TensorPrimitives.Add(row, new ReadOnlySpan<float>(biasRow, keys), row);
         }
         int visible = causal ? Math.Clamp(i + keys - queries + 1, 0, keys) : keys;
@@ -120,6 +122,24 @@ internal readonly unsafe struct AttentionJob
         TensorPrimitives.Subtract(row, max, row);
         TensorPrimitives.Exp(row, row);
         return 1f / TensorPrimitives.Sum(row);
+    }
+
+    /// <summary>
+    /// row[(m, n)] += t[m] + t[Kh + n] for the Kh × Kw key grid: each bias row is summed first, then added, so the
+    /// scores get the same bits as from the materialised (Lq, Lk) bias.
+    /// </summary>
+    private void AddDecomposedBias(Span<float> row, float* terms)
+    {
+        var sum = gridScratch;
+        if (sum is null || sum.Length < gridColumns) gridScratch = sum = new float[gridColumns];
+        var along = new ReadOnlySpan<float>(terms + gridRows, gridColumns);
+        var biasRow = sum.AsSpan(0, gridColumns);
+        for (int m = 0; m < gridRows; m++)
+        {
+            TensorPrimitives.Add(along, terms[m], biasRow);
+            var part = row.Slice(m * gridColumns, gridColumns);
+            TensorPrimitives.Add(part, biasRow, part);
+        }
     }
 
     /// <summary>Strides of a rank-4 row-major operand broadcast against (B, H, Lq, Lk), without allocating.</summary>

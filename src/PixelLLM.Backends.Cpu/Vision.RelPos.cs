@@ -1,15 +1,12 @@
-using System.Numerics;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
 
 internal static unsafe partial class Vision
 {
-    [ThreadStatic] private static float[]? relPosScratch;
-
     /// <summary>
-    /// SAM add_decomposed_rel_pos as a standalone bias: for query (i, j) and key (m, n),
-    /// bias = q·relH[idx(i, m)] + q·relW[idx(j, n)], laid out (B, H, Qh·Qw, Kh·Kw) for the attention op.
+    /// SAM add_decomposed_rel_pos's two products, as the terms the attention op sums per key: for query (i, j),
+    /// t[m] = q·relH[idx(i, m)] and t[Kh + n] = q·relW[idx(j, n)], laid out (B, H, Qh·Qw, Kh + Kw).
     /// </summary>
     public static void RelPosBias(RelPosBiasOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
@@ -18,24 +15,17 @@ internal static unsafe partial class Vision
         float* q = x[0].F32Ptr, relH = x[1].F32Ptr, relW = x[2].F32Ptr, dst = y.F32Ptr;
         var rowIndex = new RelPosIndex(qh, kh);
         var colIndex = new RelPosIndex(qw, kw);
-        // One item per (b, h, query row i): Kh + Kw dot products per query token, then Kh·Kw sums.
-        ForEach(batch * heads * qh, y.Length + (long)y.Length / (kh * kw) * (kh + kw) * dim, item =>
+        // One item per (b, h, query row i): Kh + Kw dot products per query token.
+        ForEach(batch * heads * qh, (long)y.Length * dim, item =>
         {
             int i = item % qh, h = item / qh % heads, b = item / qh / heads;
-            var scratch = relPosScratch;
-            if (scratch is null || scratch.Length < kh + kw) relPosScratch = scratch = new float[kh + kw];
-            fixed (float* alongH = scratch)
+            for (int j = 0; j < qw; j++)
             {
-                float* alongW = alongH + kh;
-                for (int j = 0; j < qw; j++)
-                {
-                    int token = i * qw + j;
-                    float* query = q + (((long)b * qh * qw + token) * heads + h) * dim;
-                    TableDots(query, relH, rowIndex, i, kh, dim, alongH);
-                    TableDots(query, relW, colIndex, j, kw, dim, alongW);
-                    float* to = dst + (((long)b * heads + h) * qh * qw + token) * kh * kw;
-                    for (int m = 0; m < kh; m++) AddScalar(alongW, alongH[m], to + m * kw, kw);
-                }
+                int token = i * qw + j;
+                float* query = q + (((long)b * qh * qw + token) * heads + h) * dim;
+                float* to = dst + (((long)b * heads + h) * qh * qw + token) * (kh + kw);
+                TableDots(query, relH, rowIndex, i, kh, dim, to);
+                TableDots(query, relW, colIndex, j, kw, dim, to + kh);
             }
         });
     }
@@ -48,14 +38,6 @@ internal static unsafe partial class Vision
             SimdDots.Dot4(query, table + (long)index.Of(at, k) * dim, table + (long)index.Of(at, k + 1) * dim,
                 table + (long)index.Of(at, k + 2) * dim, table + (long)index.Of(at, k + 3) * dim, dim, result + k);
         for (; k < count; k++) result[k] = SimdDots.Dot(query, table + (long)index.Of(at, k) * dim, dim);
-    }
-
-    private static void AddScalar(float* x, float addend, float* y, int n)
-    {
-        int c = 0;
-        var broadcast = new Vector<float>(addend);
-        for (; c + Vector<float>.Count <= n; c += Vector<float>.Count) (Vector.Load(x + c) + broadcast).Store(y + c);
-        for (; c < n; c++) y[c] = x[c] + addend;
     }
 
     /// <summary>

@@ -58,7 +58,8 @@ public static class SamEncoderBlock
             var relW = RelPosTable(p, cfg, "rel_pos_w", w);
             bias = g.RelPosBias(q, relH, relW, cfg.NumHeads, h, w, h, w);
         }
-        var o = g.Attention(q, k, v, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), bias);
+        // The rel-pos bias goes in as its h + w terms (B, H, L, h + w); attention sums them per key as it scores.
+        var o = g.Attention(q, k, v, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), bias, biasKeyGridRows: bias is null ? 0 : h);
         o = g.Linear(o, p["proj.weight"], p.Optional("proj.bias"));
         return g.Reshape(o, n, h, w, c);
     }

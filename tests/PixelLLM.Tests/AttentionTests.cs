@@ -182,4 +182,44 @@ public class AttentionTests
             .Fill(seed: 9, m => { m[0] = 1; m[11] = 1; });
         OpHarness.AssertClose(c.Reference(), c.Run());
     }
+
+    /// <summary>
+    /// A decomposed rel-pos bias (Kh + Kw terms per query, SAM) gives bit for bit the scores of the (Lq, Kh·Kw) bias it
+    /// stands for, whether the terms are per head or broadcast over heads and batch, on one tile and on several.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 2, 3, 7, 9 }, 4, 5, 7)]    // per batch and head; 20 keys
+    [InlineData(new[] { 1, 1, 7, 8 }, 3, 5, 7)]    // one set of terms for every batch element and head
+    [InlineData(new[] { 2, 3, 1, 9 }, 2, 7, 1)]    // decode: one query
+    [InlineData(new[] { 1, 3, 70, 10 }, 6, 4, 70)] // several tiles per head, parallel path
+    public void DecomposedBiasEqualsTheBiasItStandsFor(int[] termsShape, int kh, int kw, int lq)
+    {
+        int lk = kh * kw;
+        var c = new Case(2, 3, lq, lk, 8, 6).Fill(seed: lk + lq);
+        var terms = OpHarness.Random(new Random(kh * 10 + kw), termsShape, 2f);
+        var t = terms.ToFloatArray();
+        int rows = termsShape[0] * termsShape[1] * termsShape[2];
+        var full = new float[rows * lk];
+        for (int r = 0; r < rows; r++)
+        for (int m = 0; m < kh; m++)
+        for (int n = 0; n < kw; n++)
+            full[r * lk + m * kw + n] = t[r * (kh + kw) + m] + t[r * (kh + kw) + kh + n];
+        var fullShape = new[] { termsShape[0], termsShape[1], termsShape[2], lk };
+
+        var decomposed = OpHarness.Run(new AttentionOp(3, c.Scale, HasBias: true, BiasKeyGridRows: kh), c.Q, c.K, c.V, terms);
+        var materialised = OpHarness.Run(new AttentionOp(3, c.Scale, HasBias: true), c.Q, c.K, c.V, HostTensor.FromArray(full, fullShape));
+        Assert.Equal(materialised.ToFloatArray(), decomposed.ToFloatArray());
+    }
+
+    [Fact]
+    public void ADecomposedBiasMustFitItsKeyGrid()
+    {
+        var g = new PixelLLM.Runtime.Graphs.Graph();
+        var (q, k) = (g.Input("q", DType.F32, 1, 4, 8), g.Input("k", DType.F32, 1, 12, 8));
+        Assert.Throws<GraphBuildException>(() => g.Attention(q, k, k, 2, 1f, g.Input("t1", DType.F32, 1, 2, 4, 7), biasKeyGridRows: 5)); // 12 keys, 5 rows
+        Assert.Throws<GraphBuildException>(() => g.Attention(q, k, k, 2, 1f, g.Input("t2", DType.F32, 1, 2, 4, 8), biasKeyGridRows: 3)); // 3 + 4 terms, not 8
+        Assert.Throws<GraphBuildException>(() => g.Attention(q, k, k, 2, 1f, g.Input("t3", DType.F32, 1, 2, 4, 1), biasKeyGridRows: 3)); // no broadcast of terms
+        Assert.Throws<GraphBuildException>(() => g.Attention(q, k, k, 2, 1f, null, biasKeyGridRows: 3));
+        Assert.Equal(new Shape(1, 4, 8), g.Attention(q, k, k, 2, 1f, g.Input("t4", DType.F32, 1, 2, 4, 7), biasKeyGridRows: 3).Shape);
+    }
 }

@@ -88,31 +88,28 @@ public class VisionOpTests
         var relH = OpHarness.Random(rng, [2 * Math.Max(qh, kh) - 1, dim]);
         var relW = OpHarness.Random(rng, [2 * Math.Max(qw, kw) - 1, dim]);
         var (qs, hs, ws) = (OpHarness.AsDoubles(q), OpHarness.AsDoubles(relH), OpHarness.AsDoubles(relW));
-        var expected = new double[batch * heads * qh * qw * kh * kw];
+        // The terms per query token: Kh products with rel_h rows, then Kw with rel_w rows.
+        var expected = new double[batch * heads * qh * qw * (kh + kw)];
         for (int b = 0; b < batch; b++)
         for (int h = 0; h < heads; h++)
         for (int i = 0; i < qh; i++)
         for (int j = 0; j < qw; j++)
-        for (int m = 0; m < kh; m++)
-        for (int n = 0; n < kw; n++)
+        for (int t = 0; t < kh + kw; t++)
         {
-            int rowH = SamRelIndex(i, m, qh, kh), rowW = SamRelIndex(j, n, qw, kw);
+            int row = t < kh ? SamRelIndex(i, t, qh, kh) : SamRelIndex(j, t - kh, qw, kw);
+            var table = t < kh ? hs : ws;
             double sum = 0;
-            for (int c = 0; c < dim; c++)
-            {
-                double qc = qs[(b * qh * qw + i * qw + j) * heads * dim + h * dim + c];
-                sum += qc * hs[rowH * dim + c] + qc * ws[rowW * dim + c];
-            }
-            expected[((((b * heads + h) * qh + i) * qw + j) * kh + m) * kw + n] = sum;
+            for (int c = 0; c < dim; c++) sum += qs[(b * qh * qw + i * qw + j) * heads * dim + h * dim + c] * table[row * dim + c];
+            expected[(((b * heads + h) * qh + i) * qw + j) * (kh + kw) + t] = sum;
         }
         var got = OpHarness.Run(new RelPosBiasOp(heads, qh, qw, kh, kw), q, relH, relW);
-        Assert.Equal(new Shape(batch, heads, qh * qw, kh * kw), got.Shape);
+        Assert.Equal(new Shape(batch, heads, qh * qw, kh + kw), got.Shape);
         OpHarness.AssertClose(expected, got);
     }
 
     /// <summary>
-    /// The table rows SAM picks, observed through the op: q = e₀, relH row r = r, relW row r = 1000·r, so
-    /// bias = idxH + 1000·idxW. Expected tables come from segment-anything's get_rel_pos in PyTorch 1.13:
+    /// The table rows SAM picks, observed through the op: q = e₀, relH row r = r, relW row r = 1000·r, so the terms are
+    /// idxH and 1000·idxW. Expected tables come from segment-anything's get_rel_pos in PyTorch 1.13:
     ///   qc = torch.arange(q)[:, None] * max(k / q, 1.0); kc = torch.arange(k)[None, :] * max(q / k, 1.0)
     ///   ((qc - kc) + (k - 1) * max(q / k, 1.0)).long().flatten()
     /// (8, 6) is a case where float32 coordinates pick different rows than exact arithmetic (e.g. [0, 2] is 3, not 4).
@@ -134,9 +131,10 @@ public class VisionOpTests
             HostTensor.FromArray(q, 1, 24, dim), HostTensor.FromArray(relH, 15, dim), HostTensor.FromArray(relW, 13, dim)).ToFloatArray();
         for (int i = 0; i < 8; i++)
         for (int j = 0; j < 3; j++)
-        for (int m = 0; m < 6; m++)
-        for (int n = 0; n < 7; n++)
-            Assert.Equal(rows8x6[i * 6 + m] + 1000 * cols3x7[j * 7 + n], got[((i * 3 + j) * 6 + m) * 7 + n]);
+        {
+            for (int m = 0; m < 6; m++) Assert.Equal(rows8x6[i * 6 + m], got[(i * 3 + j) * 13 + m]);
+            for (int n = 0; n < 7; n++) Assert.Equal(1000 * cols3x7[j * 7 + n], got[(i * 3 + j) * 13 + 6 + n]);
+        }
     }
 
     /// <summary>get_rel_pos's index, with its float32 coordinates (PyTorch's default dtype) and truncating cast.</summary>

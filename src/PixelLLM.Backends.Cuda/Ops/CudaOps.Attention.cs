@@ -46,7 +46,7 @@ internal sealed partial class CudaOps
         queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32,
             Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
                 .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
-                .Dims(op.HasBias ? BroadcastStrides4(bias.Shape) : default).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
+                .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
     }
 
     /// <summary>Query and key lengths from which the GEMM path is taken, and its scratch limit (else the fused kernel).</summary>
@@ -86,7 +86,7 @@ internal sealed partial class CudaOps
             queue.Launch("attention_softmax.cu", $"attention_softmax_{suffix}", ((uint)s.Lq, (uint)s.Heads, (uint)count), threads,
                 Args().Ptr(scores).Ptr(probs).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).I64(first).I32(s.Lq).I32(s.Lk)
                     .I32(scoreStride).I32(probStride).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
-                    .Dims(op.HasBias ? BroadcastStrides4(bias.Shape) : default).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
+                    .Dims(BiasStrides(op, bias, s.Lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
             for (int i = 0; i < count; i++)
             {
                 int b = first + i;
@@ -97,12 +97,31 @@ internal sealed partial class CudaOps
         }
     }
 
+    /// <summary>
+    /// The bias operand's strides for attention_bias (prelude.cuh): broadcast strides over (b, h, query, key), then the
+    /// decomposed key grid (Kh, Kw) when the op has one, else zeros.
+    /// </summary>
+    private static Dims8 BiasStrides(AttentionOp op, DeviceTensor bias, int keys)
+    {
+        if (!op.HasBias) return default;
+        Span<long> strides = stackalloc long[6];
+        FillBroadcastStrides4(bias.Shape, strides);
+        strides[4] = op.BiasKeyGridRows;
+        strides[5] = op.BiasKeyGridColumns(keys);
+        return Dims8.From(strides);
+    }
+
     /// <summary>Element strides of a rank-4 row-major operand over (b, h, query, key), 0 on its size-1 dims.</summary>
     private static Dims8 BroadcastStrides4(Shape s)
     {
-        var own = s.Strides();
         Span<long> strides = stackalloc long[4];
-        for (int d = 0; d < 4; d++) strides[d] = s[d] == 1 ? 0 : own[d];
+        FillBroadcastStrides4(s, strides);
         return Dims8.From(strides);
+    }
+
+    private static void FillBroadcastStrides4(Shape s, Span<long> strides)
+    {
+        var own = s.Strides();
+        for (int d = 0; d < 4; d++) strides[d] = s[d] == 1 ? 0 : own[d];
     }
 }

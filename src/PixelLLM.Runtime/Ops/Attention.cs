@@ -9,9 +9,16 @@ namespace PixelLLM.Runtime.Ops;
 /// bias is F32 broadcastable to (B, H, Lq, Lk); mask is U8 broadcastable to (B, 1, Lq, Lk), nonzero = attend.
 /// Causal: query i sees keys j ≤ i + (Lk − Lq), so cached decoding works. The mask is added, not substituted,
 /// so a fully masked row reproduces the reference's behaviour (uniform for a finite bias, NaN for −∞).
+/// With <see cref="BiasKeyGridRows"/> = Kh &gt; 0 the keys form a Kh × Kw grid (Lk = Kh·Kw) and the bias is SAM's
+/// decomposed relative position (<see cref="RelPosBiasOp"/>'s terms t, broadcastable to (B, H, Lq, Kh + Kw)):
+/// bias[q, (m, n)] = t[q, m] + t[q, Kh + n], summed before it is added to the score. It is never materialised.
 /// </summary>
-public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false, bool HasMask = false, bool Causal = false, float MaskBias = float.NegativeInfinity) : Op
+public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false, bool HasMask = false, bool Causal = false,
+    float MaskBias = float.NegativeInfinity, int BiasKeyGridRows = 0) : Op
 {
+    /// <summary>Kw of a decomposed bias (<see cref="BiasKeyGridRows"/> &gt; 0) for <paramref name="keys"/> keys.</summary>
+    public int BiasKeyGridColumns(int keys) => BiasKeyGridRows > 0 ? keys / BiasKeyGridRows : 0;
+
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
         ExpectInputs(inputs, 3 + (HasBias ? 1 : 0) + (HasMask ? 1 : 0));
@@ -23,7 +30,16 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
         if (k.Shape[1] != v.Shape[1]) throw Fail($"k {k.Shape} and v {v.Shape} lengths differ");
         var full = new Shape(q.Shape[0], NumHeads, q.Shape[1], k.Shape[1]);
         int next = 3;
-        if (HasBias) CheckBroadcast(inputs[next++], full, "bias", DType.F32);
+        if (BiasKeyGridRows != 0)
+        {
+            int kh = BiasKeyGridRows, kw = BiasKeyGridColumns(k.Shape[1]);
+            if (!HasBias) throw Fail($"a key grid of {kh} rows is given for the bias, but there is no bias");
+            if (kh < 0 || k.Shape[1] % kh != 0 || kw == 0) throw Fail($"{k.Shape[1]} keys do not form a grid of {kh} rows");
+            var terms = inputs[next++];
+            CheckBroadcast(terms, new Shape(full[0], full[1], full[2], kh + kw), $"decomposed bias ({kh}×{kw} keys)", DType.F32);
+            if (terms.Shape[3] != kh + kw) throw Fail($"decomposed bias {terms.Shape} must end in {kh} + {kw} terms per query");
+        }
+        else if (HasBias) CheckBroadcast(inputs[next++], full, "bias", DType.F32);
         if (HasMask) CheckBroadcast(inputs[next], new Shape(q.Shape[0], 1, q.Shape[1], k.Shape[1]), "mask", DType.U8);
         return new TensorDesc(q.DType, new Shape(q.Shape[0], q.Shape[1], v.Shape[2]));
     }
@@ -87,8 +103,10 @@ public sealed record WindowUnpartitionOp(int Window, int Height, int Width) : Op
 }
 
 /// <summary>
-/// SAM decomposed relative-position bias: q (B, Qh·Qw, H·D) (unscaled), tables relH (2·max(Qh,Kh)−1, D) and relW
-/// → bias (B, H, Qh·Qw, Kh·Kw) with bias[q=(i,j), k=(m,n)] = q·relH[idx(i,m)] + q·relW[idx(j,n)].
+/// SAM decomposed relative-position bias, as its terms: q (B, Qh·Qw, H·D) (unscaled), tables relH (2·max(Qh,Kh)−1, D)
+/// and relW → t (B, H, Qh·Qw, Kh + Kw) with t[q=(i,j), m] = q·relH[idx(i,m)] and t[q, Kh + n] = q·relW[idx(j,n)].
+/// <see cref="AttentionOp"/> with <see cref="AttentionOp.BiasKeyGridRows"/> = Kh adds bias[q, (m,n)] = t[q, m] + t[q, Kh + n]
+/// as it scores, so the (Qh·Qw) × (Kh·Kw) bias is never written out.
 /// </summary>
 public sealed record RelPosBiasOp(int NumHeads, int QueryH, int QueryW, int KeyH, int KeyW) : Op
 {
@@ -101,19 +119,20 @@ public sealed record RelPosBiasOp(int NumHeads, int QueryH, int QueryW, int KeyH
         int d = q.Shape[2] / NumHeads;
         if (inputs[1].Shape != new Shape(2 * Math.Max(QueryH, KeyH) - 1, d)) throw Fail($"rel_pos_h {inputs[1].Shape} must be ({2 * Math.Max(QueryH, KeyH) - 1}, {d})");
         if (inputs[2].Shape != new Shape(2 * Math.Max(QueryW, KeyW) - 1, d)) throw Fail($"rel_pos_w {inputs[2].Shape} must be ({2 * Math.Max(QueryW, KeyW) - 1}, {d})");
-        return new TensorDesc(q.DType, new Shape(q.Shape[0], NumHeads, QueryH * QueryW, KeyH * KeyW));
+        return new TensorDesc(q.DType, new Shape(q.Shape[0], NumHeads, QueryH * QueryW, KeyH + KeyW));
     }
 }
 
 public static partial class GraphOps
 {
+    /// <summary>Attention (see <see cref="AttentionOp"/>); <paramref name="biasKeyGridRows"/> &gt; 0 marks a decomposed relative-position bias.</summary>
     public static Tensor Attention(this Graph g, Tensor q, Tensor k, Tensor v, int numHeads, float scale,
-        Tensor? bias = null, Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity)
+        Tensor? bias = null, Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity, int biasKeyGridRows = 0)
     {
         var inputs = new List<Tensor> { q, k, v };
         if (bias is not null) inputs.Add(bias);
         if (mask is not null) inputs.Add(mask);
-        return g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias), [.. inputs]);
+        return g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, biasKeyGridRows), [.. inputs]);
     }
 
     public static Tensor Rope(this Graph g, Tensor x, Tensor sin, Tensor cos, int numHeads, int startToken = 0) =>
