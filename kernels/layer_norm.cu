@@ -1,16 +1,18 @@
 // LayerNorm over the last dim (LayerNormOp): y = (x − mean) / √(var + eps) · weight + bias, biased variance.
 // layer_norm_<t>: grid = rows, block = (32·k, 1, 1) with k in 1..32, one block per row (any width, any alignment).
+// Rows are stride elements apart; the first cols are normalised and the rest written as zeros (LayerNormOp.Width: a
+// row padded to an aligned length keeps its padding zero).
 // layer_norm_warp_<t> (below): one warp per row for aligned rows up to 2,048 wide. weight and bias may be null (the op's HasWeight / HasBias). Accumulation is fp32 whatever the storage type.
 #include "prelude.cuh"
 
 template <typename T>
 PXL_DEVICE void layer_norm_row(const T* __restrict__ x, const T* __restrict__ weight, const T* __restrict__ bias,
-                               T* __restrict__ y, i32 cols, float eps)
+                               T* __restrict__ y, i32 cols, i32 stride, float eps)
 {
     __shared__ float scratch[32];
     const i64 row = blockIdx.x;
-    x += row * cols;
-    y += row * cols;
+    x += row * stride;
+    y += row * stride;
 
     float sum = 0.0f;
     for (i32 c = threadIdx.x; c < cols; c += blockDim.x) sum += to_float(x[c]);
@@ -32,13 +34,14 @@ PXL_DEVICE void layer_norm_row(const T* __restrict__ x, const T* __restrict__ we
         if (bias) v += to_float(bias[c]);
         y[c] = from_float<T>(v);
     }
+    for (i32 c = cols + threadIdx.x; c < stride; c += blockDim.x) y[c] = from_float<T>(0.0f);
 }
 
 #define PXL_LAYER_NORM(suffix, T)                                                                            \
     extern "C" __global__ void __launch_bounds__(1024)                                                      \
-        layer_norm_##suffix(const T* x, const T* weight, const T* bias, T* y, i32 cols, float eps)         \
+        layer_norm_##suffix(const T* x, const T* weight, const T* bias, T* y, i32 cols, i32 stride, float eps) \
     { pxl_dependent_launch();                                                                                \
-        layer_norm_row<T>(x, weight, bias, y, cols, eps);                                                    \
+        layer_norm_row<T>(x, weight, bias, y, cols, stride, eps);                                            \
     }
 
 PXL_LAYER_NORM(f32, float)

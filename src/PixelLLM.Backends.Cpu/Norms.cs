@@ -12,13 +12,13 @@ internal static unsafe partial class Norms
     public static void LayerNorm(LayerNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
         var input = x[0];
-        int width = input.Shape[-1];
-        if (input.Length == 0 || width == 0) return;
+        int stride = input.Shape[-1];
+        if (input.Length == 0 || stride == 0) return;
         int next = 1;
         float* w = op.HasWeight ? x[next++].F32Ptr : null;
         float* b = op.HasBias ? x[next].F32Ptr : null;
-        long rows = input.Length / width;
-        KernelParallel.For(rows, RowGrain(width), new LayerNormRows(input.F32Ptr, w, b, y.F32Ptr, width, op.Eps));
+        long rows = input.Length / stride;
+        KernelParallel.For(rows, RowGrain(stride), new LayerNormRows(input.F32Ptr, w, b, y.F32Ptr, op.NormalizedWidth(stride), stride, op.Eps));
     }
 
     public static void RmsNorm(RmsNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
@@ -35,16 +35,18 @@ internal static unsafe partial class Norms
 
     private static long RowGrain(int width) => Math.Max(1, ParallelGrain / width);
 
-    private readonly struct LayerNormRows(float* x, float* w, float* b, float* y, int width, float eps) : IRangeBody
+    /// <summary>Rows <paramref name="stride"/> apart whose first <paramref name="width"/> elements are normalised; the rest become 0.</summary>
+    private readonly struct LayerNormRows(float* x, float* w, float* b, float* y, int width, int stride, float eps) : IRangeBody
     {
         public void Run(long start, long end)
         {
             ReadOnlySpan<float> weight = w == null ? default : new(w, width), bias = b == null ? default : new(b, width);
             for (long r = start; r < end; r++)
             {
-                var row = new ReadOnlySpan<float>(x + r * width, width);
+                var row = new ReadOnlySpan<float>(x + r * stride, width);
                 var (shift, delta, invStd) = NormMath.RowMoments(row, eps);
-                NormMath.NormalizeRow(row, shift, delta, invStd, weight, bias, new Span<float>(y + r * width, width));
+                NormMath.NormalizeRow(row, shift, delta, invStd, weight, bias, new Span<float>(y + r * stride, width));
+                if (stride > width) new Span<float>(y + r * stride + width, stride - width).Clear();
             }
         }
     }

@@ -64,6 +64,33 @@ public class NormTests
         OpHarness.AssertClose(LayerNormReference(x.ToFloatArray(), width, w.ToFloatArray(), b.ToFloatArray(), 1e-6), y, atol: 1e-5, rtol: 1e-5);
     }
 
+    /// <summary>
+    /// Rows padded to an aligned length: the first Width elements normalise exactly like an unpadded row of Width, whatever
+    /// the padding holds (noise here), and the padding comes out zero.
+    /// </summary>
+    [Theory]
+    [InlineData(2730, 2736)]
+    [InlineData(37, 40)]
+    [InlineData(5, 5)]
+    public void LayerNormOfPaddedRowsNormalisesTheWidthAndZeroesThePadding(int width, int stride)
+    {
+        var rng = new Random(width);
+        var padded = OpHarness.Random(rng, [2, 3, stride], 3f);
+        var (w, b) = (OpHarness.Random(rng, [width]), OpHarness.Random(rng, [width]));
+        var all = padded.ToFloatArray();
+        var narrow = new float[6 * width];
+        for (int r = 0; r < 6; r++) Array.Copy(all, r * stride, narrow, r * width, width);
+
+        var y = OpHarness.Run(new LayerNormOp(1e-5f, Width: width), padded, w, b).ToFloatArray();
+        var expected = OpHarness.Run(new LayerNormOp(1e-5f), HostTensor.FromArray(narrow, 2, 3, width), w, b).ToFloatArray();
+        for (int r = 0; r < 6; r++)
+        {
+            Assert.Equal(expected.AsSpan(r * width, width).ToArray(), y.AsSpan(r * stride, width).ToArray());
+            Assert.All(y.AsSpan(r * stride + width, stride - width).ToArray(), v => Assert.Equal(0f, v));
+        }
+        Assert.Throws<GraphBuildException>(() => OpHarness.Run(new LayerNormOp(1e-5f, Width: stride + 1), padded, w, b));
+    }
+
     [Fact]
     public void LayerNormEpsDominatesTinyVariance()
     {

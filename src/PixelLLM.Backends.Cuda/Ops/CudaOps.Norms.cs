@@ -8,18 +8,18 @@ internal sealed partial class CudaOps
 {
     private void LayerNorm(LayerNormOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        int cols = y.Shape[-1];
-        if (cols == 0) return;
+        int stride = y.Shape[-1], cols = op.NormalizedWidth(stride);
+        if (stride == 0) return;
         int next = 1;
         ulong weight = op.HasWeight ? x[next++].Ptr : 0, bias = op.HasBias ? x[next].Ptr : 0;
-        if (FitsWarpRows(y, cols, x[0].Ptr, weight, bias))
+        if (cols == stride && FitsWarpRows(y, cols, x[0].Ptr, weight, bias))
         {
             WarpRows("layer_norm.cu", $"layer_norm_warp_{FloatSuffix(y, "LayerNorm")}", y.Count / cols,
                 Args().Ptr(x[0].Ptr).Ptr(weight).Ptr(bias).Ptr(y.Ptr).I64(y.Count / cols).I32(cols).F32(op.Eps));
             return;
         }
-        Rows("layer_norm.cu", $"layer_norm_{FloatSuffix(y, "LayerNorm")}", y.Count / cols, cols,
-            Args().Ptr(x[0].Ptr).Ptr(weight).Ptr(bias).Ptr(y.Ptr).I32(cols).F32(op.Eps));
+        Rows("layer_norm.cu", $"layer_norm_{FloatSuffix(y, "LayerNorm")}", y.Count / stride, stride,
+            Args().Ptr(x[0].Ptr).Ptr(weight).Ptr(bias).Ptr(y.Ptr).I32(cols).I32(stride).F32(op.Eps));
     }
 
     private void LayerNorm2d(LayerNorm2dOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)

@@ -42,6 +42,9 @@ public static partial class OpCheckCases
         yield return C("warp rows 2048", new LayerNormOp(1e-6f, false, false), F(9, 2048));
         yield return C("over warp max", new LayerNormOp(1e-6f), F(2, 2056), F(2056), F(2056));
         yield return C("warp rows misaligned weight", new LayerNormOp(1e-5f), F(5, 64), F(64), F(64)) with { Misaligned = [1] };
+        // Padded rows (EVA02's 2730 of 2736): statistics over the first Width elements, zeros written past them.
+        yield return C("padded rows 2730 of 2736", new LayerNormOp(1e-5f, Width: 2730), F(3, 2736), F(2730), F(2730));
+        yield return C("padded rows 61 of 64 no affine", new LayerNormOp(1e-6f, false, false, Width: 61), F(2, 3, 64));
         yield return C("warp rows", new RmsNormOp(1e-6f), F(11, 40), F(40));
         yield return C("single row 2048", new RmsNormOp(1e-6f), F(1, 2048), F(2048));
         yield return C("warp rows misaligned x", new RmsNormOp(1e-6f), F(4, 48), F(48)) with { Misaligned = [0] };
