@@ -136,10 +136,55 @@ public class CudaDecodeDispatchTests
     [Fact]
     public void GemmAttentionOverWindowsIsOneSoftmaxLaunch()
     {
-        var queue = Dispatch(new AttentionOp(16, 0.125f), DType.BF16, [4, 196, 1280], [4, 196, 1280], [4, 196, 1280]);
+        var queue = Dispatch(new AttentionOp(16, 0.125f), DType.BF16, [[4, 196, 1280], [4, 196, 1280], [4, 196, 1280]], [DType.F32, DType.F32, DType.F32],
+            pointerArrays: false);
         Assert.Equal(8, queue.Gemms); // scores and probabilities · values per window
         var softmax = Assert.Single(queue.Launches);
         Assert.Equal(("attention_softmax.cu", (196u, 16u, 4u)), (softmax.File, softmax.Grid));
+    }
+
+    /// <summary>
+    /// With pointer-array GEMMs the windows' scores and p·v are one GEMM each over 4·16 (window, head) matrices, and the
+    /// addresses gemm_pointers.cu computes (its formula evaluated here on the arguments it is given) are exactly those the
+    /// per-window strided GEMMs use for every window and head.
+    /// </summary>
+    [Fact]
+    public void GemmAttentionOverWindowsWithPointerArraysIsTwoGemmsOverEveryWindowAndHead()
+    {
+        int[][] shapes = [[4, 196, 1280], [4, 196, 1280], [4, 196, 1280], [4, 16, 196, 28]];
+        DType[] types = [DType.F32, DType.F32, DType.F32, DType.F32];
+        var op = new AttentionOp(16, 0.125f, HasBias: true, BiasKeyGridRows: 14);
+        var strided = Dispatch(op, DType.BF16, shapes, types, pointerArrays: false);
+        var pointers = Dispatch(op, DType.BF16, shapes, types, pointerArrays: true);
+
+        Assert.Equal(["gemm_pointers.cu", "attention_softmax.cu"], pointers.Launches.Select(l => l.File));
+        Assert.Equal(2, pointers.Calls.Count);
+        Assert.All(pointers.Calls, c => Assert.True(c.PointerArrays && c.Batch == 64));
+        var addresses = EvaluateGemmPointers(pointers.LaunchArgs[0]);
+        // Strided calls: window z's scores GEMM is call z, its p·v GEMM call 4 + z; head h is h strides on.
+        for (int gemm = 0; gemm < 2; gemm++)
+        for (int z = 0; z < 4; z++)
+        for (int h = 0; h < 16; h++)
+        {
+            var c = strided.Calls[gemm * 4 + z];
+            int t = z * 16 + h;
+            long es = 2, cSize = gemm == 0 ? 4 : 2;
+            Assert.Equal(c.A + (ulong)(h * c.StrideA * es), addresses[gemm * 3 + 0][t]);
+            Assert.Equal(c.B + (ulong)(h * c.StrideB * es), addresses[gemm * 3 + 1][t]);
+            Assert.Equal(c.C + (ulong)(h * c.StrideC * cSize), addresses[gemm * 3 + 2][t]);
+            var p = pointers.Calls[gemm];
+            Assert.Equal((c.M, c.N, c.K, c.Lda, c.Ldb, c.Ldc, c.Alpha, c.OutType), (p.M, p.N, p.K, p.Lda, p.Ldb, p.Ldc, p.Alpha, p.OutType));
+        }
+    }
+
+    /// <summary>gemm_pointers.cu's formula on its recorded arguments: addresses[operand][t], t = z·heads + h.</summary>
+    private static ulong[][] EvaluateGemmPointers((byte[] Data, int[] Offsets) args)
+    {
+        long Dim(int arg, int i) => BitConverter.ToInt64(args.Data, args.Offsets[arg] + 8 * i);
+        int I32(int arg) => BitConverter.ToInt32(args.Data, args.Offsets[arg]);
+        int operands = I32(4), heads = I32(5), count = I32(6);
+        return Enumerable.Range(0, operands).Select(o => Enumerable.Range(0, heads * count)
+            .Select(t => (ulong)(Dim(1, o) + t / heads * Dim(2, o) + t % heads * Dim(3, o))).ToArray()).ToArray();
     }
 
     [Fact]
@@ -198,7 +243,7 @@ public class CudaDecodeDispatchTests
     private static Recorder Dispatch(Op op, DType storage, params int[][] shapes) =>
         Dispatch(op, storage, shapes, shapes.Select(_ => DType.F32).ToArray());
 
-    private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types, bool biasEpilogue = false)
+    private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types, bool biasEpilogue = false, bool pointerArrays = true)
     {
         var graph = new Graph();
         var inputs = shapes.Select((s, i) => graph.Input($"x{i}", types[i], s)).ToArray();
@@ -211,7 +256,7 @@ public class CudaDecodeDispatchTests
             return t;
         }
         var x = inputs.Select(i => Fake(i.Desc)).ToArray();
-        var recorder = new Recorder { GemmBiasEpilogue = biasEpilogue };
+        var recorder = new Recorder { GemmBiasEpilogue = biasEpilogue, PointerArrayGemm = pointerArrays };
         new CudaOps(recorder).Dispatch(op, x, Fake(output.Desc));
         return recorder;
     }
@@ -224,10 +269,18 @@ public class CudaDecodeDispatchTests
         public List<float> GemmBetas { get; } = [];
         public int Copies { get; private set; }
         public bool GemmBiasEpilogue { get; init; }
+        public bool PointerArrayGemm { get; init; } = true;
+        public List<GemmCall> Calls { get; } = [];
+        public List<(byte[] Data, int[] Offsets)> LaunchArgs { get; } = [];
         public ulong ErrorWord => 0x8;
-        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args) => Launches.Add((file, kernel, grid));
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
+        {
+            Launches.Add((file, kernel, grid));
+            LaunchArgs.Add((args.Data.ToArray(), Enumerable.Range(0, args.Count).Select(args.Offset).ToArray()));
+        }
         public void Gemm(in GemmCall call)
         {
+            Calls.Add(call);
             Gemms++;
             GemmBiases.Add(call.Bias);
             GemmBetas.Add(call.Beta);

@@ -27,6 +27,12 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <summary>Environment variable that switches cuBLASLt's bias epilogue off when set to 0 (see <see cref="GemmBiasEpilogue"/>).</summary>
     public const string CublasLtVariable = "PIXELLLM_CUBLASLT";
 
+    /// <summary>Environment variable that switches pointer-array GEMMs off when set to 0 (see <see cref="PointerArrayGemm"/>).</summary>
+    public const string PointerGemmVariable = "PIXELLLM_POINTER_GEMM";
+
+    /// <inheritdoc/>
+    public bool PointerArrayGemm { get; } = Environment.GetEnvironmentVariable(PointerGemmVariable) != "0";
+
     public CudaQueue(int ordinal = 0)
     {
         Driver = CudaDriver.Load();
@@ -113,7 +119,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public void Gemm(in GemmCall call)
     {
         Launches++;
-        if (call.Bias != 0)
+        if (call.Bias != 0 && !call.PointerArrays)
         {
             // One workspace for both libraries: they run in stream order on one stream, never at the same time.
             cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);

@@ -30,6 +30,12 @@ internal interface IDeviceQueue
     /// <summary>Whether <see cref="Gemm"/> takes a <see cref="GemmCall.Bias"/> (cuBLASLt's bias epilogue is switched on).</summary>
     bool GemmBiasEpilogue { get; }
 
+    /// <summary>
+    /// Whether <see cref="Gemm"/> takes <see cref="GemmCall.PointerArrays"/> calls, so that attention over several windows
+    /// is one GEMM instead of one per window (on unless PIXELLLM_POINTER_GEMM=0).
+    /// </summary>
+    bool PointerArrayGemm => true;
+
     /// <summary>Device-to-device copy.</summary>
     void Copy(ulong destination, ulong source, long bytes);
 

@@ -21,6 +21,7 @@ public sealed unsafe class Cublas : IDisposable
 
     private readonly delegate* unmanaged<nint, int> _destroy;
     private readonly delegate* unmanaged<nint, int, int, int, int, int, float*, void*, int, int, long, void*, int, int, long, float*, void*, int, int, long, int, int, int, int> _gemmStridedBatchedEx;
+    private readonly delegate* unmanaged<nint, int, int, int, int, int, float*, void*, int, int, void*, int, int, float*, void*, int, int, int, int, int, int> _gemmBatchedEx;
     private readonly delegate* unmanaged<int, byte*> _statusString; // cuBLAS 11.4+
     private nint _handle;
 
@@ -34,6 +35,7 @@ public sealed unsafe class Cublas : IDisposable
         _statusString = (delegate* unmanaged<int, byte*>)statusString;
         _destroy = (delegate* unmanaged<nint, int>)E("cublasDestroy_v2");
         _gemmStridedBatchedEx = (delegate* unmanaged<nint, int, int, int, int, int, float*, void*, int, int, long, void*, int, int, long, float*, void*, int, int, long, int, int, int, int>)E("cublasGemmStridedBatchedEx");
+        _gemmBatchedEx = (delegate* unmanaged<nint, int, int, int, int, int, float*, void*, int, int, void*, int, int, float*, void*, int, int, int, int, int, int>)E("cublasGemmBatchedEx");
         nint handle;
         Check(((delegate* unmanaged<nint*, int>)E("cublasCreate_v2"))(&handle), "cublasCreate");
         _handle = handle;
@@ -56,6 +58,14 @@ public sealed unsafe class Cublas : IDisposable
         var (lda, ldb, ldc) = g.LeadingDims;
         var outType = g.OutType ?? g.Type;
         // Column-major view: Cᵀ (N, M) = op(B)ᵀ · op(A)ᵀ, so B comes first.
+        if (g.PointerArrays)
+        {
+            Check(_gemmBatchedEx(_handle, g.TransB ? 1 : 0, g.TransA ? 1 : 0, g.N, g.M, g.K, &alpha,
+                (void*)g.B, (int)g.Type, ldb, (void*)g.A, (int)g.Type, lda, &beta, (void*)g.C, (int)outType, ldc, g.Batch,
+                ComputeType32F, GemmDefault),
+                $"cublasGemmBatchedEx({g.M}x{g.N}x{g.K}, batch {g.Batch}, {g.Type}→{outType})");
+            return;
+        }
         Check(_gemmStridedBatchedEx(_handle, g.TransB ? 1 : 0, g.TransA ? 1 : 0, g.N, g.M, g.K, &alpha,
             (void*)g.B, (int)g.Type, ldb, g.StrideB, (void*)g.A, (int)g.Type, lda, g.StrideA, &beta,
             (void*)g.C, (int)outType, ldc, g.StrideC, g.Batch, ComputeType32F, GemmDefault),
@@ -90,11 +100,13 @@ public sealed unsafe class Cublas : IDisposable
 /// One row-major strided-batched GEMM: C = Alpha·op(A)·op(B) + Beta·C; pointers are device addresses. Lda/Ldb/Ldc are row
 /// strides in elements (0: packed), which lets a GEMM read one head out of a token-major (L, H·D) tensor; OutType is C's
 /// type when it differs from the operands' (e.g. bf16 operands, f32 scores). Bias, when not 0, is a device vector (N) of C's
-/// type added to every row in the GEMM's epilogue: cuBLASLt only, for one matrix with Beta 0.
+/// type added to every row in the GEMM's epilogue: cuBLASLt only, for one matrix with Beta 0. With PointerArrays, A, B
+/// and C are device arrays of Batch matrix addresses each (cublasGemmBatchedEx: matrices that no single stride reaches,
+/// such as (window, head) pairs of a token-major layout) and the strides are unused.
 /// </summary>
 public readonly record struct GemmCall(CudaDataType Type, bool TransA, bool TransB, int M, int N, int K, float Alpha, float Beta,
     ulong A, long StrideA, ulong B, long StrideB, ulong C, long StrideC, int Batch, int Lda = 0, int Ldb = 0, int Ldc = 0,
-    CudaDataType? OutType = null, ulong Bias = 0)
+    CudaDataType? OutType = null, ulong Bias = 0, bool PointerArrays = false)
 {
     /// <summary>Leading dimensions with the packed defaults filled in.</summary>
     public (int Lda, int Ldb, int Ldc) LeadingDims => (Lda > 0 ? Lda : TransA ? M : K, Ldb > 0 ? Ldb : TransB ? K : N, Ldc > 0 ? Ldc : N);

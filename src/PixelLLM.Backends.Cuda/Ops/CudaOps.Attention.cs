@@ -74,27 +74,58 @@ internal sealed partial class CudaOps
         for (int first = 0; first < s.Batch; first += group)
         {
             int count = Math.Min(group, s.Batch - first);
-            for (int i = 0; i < count; i++)
-            {
-                int b = first + i;
-                ulong qb = q.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.Dim * es), kb = k.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.Dim * es);
-                // Head h of a token-major (L, H·D) operand is the (L, D) matrix at column h·D with row stride H·D.
-                queue.Gemm(new GemmCall(type, false, true, s.Lq, s.Lk, s.Dim, op.Scale, 0f, qb, s.Dim, kb, s.Dim,
-                    scores + (ulong)(i * scoreBytes), (long)s.Lq * scoreStride, s.Heads,
-                    Lda: s.Heads * s.Dim, Ldb: s.Heads * s.Dim, Ldc: scoreStride, OutType: CudaDataType.R32F));
-            }
+            // Several elements: one pointer-array GEMM each for the scores and for p·v over all (element, head) pairs.
+            ulong pointers = count > 1 && queue.PointerArrayGemm ? GemmPointers(q, k, v, y, s, first, count, scoreStride, probStride, scoreBytes, probBytes, scores, probs) : 0;
+            ulong Array(int operand) => pointers + (ulong)(operand * count * s.Heads * sizeof(ulong));
+            if (pointers != 0)
+                queue.Gemm(new GemmCall(type, false, true, s.Lq, s.Lk, s.Dim, op.Scale, 0f, Array(0), 0, Array(1), 0, Array(2), 0, count * s.Heads,
+                    Lda: s.Heads * s.Dim, Ldb: s.Heads * s.Dim, Ldc: scoreStride, OutType: CudaDataType.R32F, PointerArrays: true));
+            else
+                for (int i = 0; i < count; i++)
+                {
+                    int b = first + i;
+                    ulong qb = q.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.Dim * es), kb = k.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.Dim * es);
+                    // Head h of a token-major (L, H·D) operand is the (L, D) matrix at column h·D with row stride H·D.
+                    queue.Gemm(new GemmCall(type, false, true, s.Lq, s.Lk, s.Dim, op.Scale, 0f, qb, s.Dim, kb, s.Dim,
+                        scores + (ulong)(i * scoreBytes), (long)s.Lq * scoreStride, s.Heads,
+                        Lda: s.Heads * s.Dim, Ldb: s.Heads * s.Dim, Ldc: scoreStride, OutType: CudaDataType.R32F));
+                }
             queue.Launch("attention_softmax.cu", $"attention_softmax_{suffix}", ((uint)s.Lq, (uint)s.Heads, (uint)count), threads,
                 Args().Ptr(scores).Ptr(probs).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).I64(first).I32(s.Lq).I32(s.Lk)
                     .I32(scoreStride).I32(probStride).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
                     .Dims(BiasStrides(op, bias, s.Lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
-            for (int i = 0; i < count; i++)
-            {
-                int b = first + i;
-                ulong vb = v.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.VDim * es), yb = y.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.VDim * es);
-                queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, probs + (ulong)(i * probBytes), (long)s.Lq * probStride,
-                    vb, s.VDim, yb, s.VDim, s.Heads, Lda: probStride, Ldb: s.Heads * s.VDim, Ldc: s.Heads * s.VDim));
-            }
+            if (pointers != 0)
+                queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, Array(3), 0, Array(4), 0, Array(5), 0, count * s.Heads,
+                    Lda: probStride, Ldb: s.Heads * s.VDim, Ldc: s.Heads * s.VDim, PointerArrays: true));
+            else
+                for (int i = 0; i < count; i++)
+                {
+                    int b = first + i;
+                    ulong vb = v.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.VDim * es), yb = y.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.VDim * es);
+                    queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, probs + (ulong)(i * probBytes), (long)s.Lq * probStride,
+                        vb, s.VDim, yb, s.VDim, s.Heads, Lda: probStride, Ldb: s.Heads * s.VDim, Ldc: s.Heads * s.VDim));
+                }
         }
+    }
+
+    /// <summary>
+    /// The six address arrays of the pointer-array GEMMs over <paramref name="count"/> elements from
+    /// <paramref name="first"/> (q, k, scores; probabilities, v, y; count·H entries each), written by gemm_pointers.cu
+    /// into scratch slot 0; returns their address.
+    /// </summary>
+    private ulong GemmPointers(DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, (int Batch, int Lq, int Lk, int Heads, int Dim, int VDim) s, int first, int count, int scoreStride,
+        int probStride, long scoreBytes, long probBytes, ulong scores, ulong probs)
+    {
+        long es = q.ElementSize, n = (long)count * s.Heads;
+        long qBatch = (long)s.Lq * s.Heads * s.Dim * es, kBatch = (long)s.Lk * s.Heads * s.Dim * es;
+        long vBatch = (long)s.Lk * s.Heads * s.VDim * es, yBatch = (long)s.Lq * s.Heads * s.VDim * es;
+        ulong pointers = queue.Scratch(0, 6 * n * sizeof(ulong));
+        Span<long> bases = [(long)q.Ptr + first * qBatch, (long)k.Ptr + first * kBatch, (long)scores, (long)probs, (long)v.Ptr + first * vBatch, (long)y.Ptr + first * yBatch];
+        Span<long> batchStrides = [qBatch, kBatch, scoreBytes, probBytes, vBatch, yBatch];
+        Span<long> headStrides = [s.Dim * es, s.Dim * es, (long)s.Lq * scoreStride * sizeof(float), (long)s.Lq * probStride * es, s.VDim * es, s.VDim * es];
+        queue.Launch("gemm_pointers.cu", "gemm_pointers", ((uint)((n + 255) / 256), 1, 1), 256,
+            Args().Ptr(pointers).Dims(Dims8.From(bases)).Dims(Dims8.From(batchStrides)).Dims(Dims8.From(headStrides)).I32(6).I32(s.Heads).I32(count));
+        return pointers;
     }
 
     /// <summary>
