@@ -52,9 +52,11 @@ if phase checks; then
     # Programmatic dependent launch (passes on an H100, off by default: no faster in graphs): every kernel overlapping its predecessor's tail.
     step check-pdl-f32 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --json
     step check-pdl-bf16 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --storage bf16 --json
+    # The per-window strided GEMMs that PIXELLLM_POINTER_GEMM=0 brings back.
+    step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16", "nopointer-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -98,9 +100,10 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
-    # Programmatic dependent launch on (off by default: measured no faster inside CUDA graphs), same card, same run.
-    step bench-pdl 120 env PIXELLLM_PDL=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages sam,eva02,decode,decode4,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-pdl.json"
+    # Windowed attention without the pointer-array GEMMs (one strided GEMM pair per window): what batching the windows buys.
+    # (PDL's bench left the script after runs 6 and 8 measured it no faster inside CUDA graphs; its checks stay.)
+    step bench-nopointer 120 env PIXELLLM_POINTER_GEMM=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,e2e --runs 3 --json "$OUT/bench-t5xl-nopointer.json"
     # The encoders and end to end again without cuBLASLt's bias epilogue: what the epilogue buys.
     step bench-nolt 120 env PIXELLLM_CUBLASLT=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-nolt.json"
