@@ -32,7 +32,7 @@ public class BackendCheckTests
     public void AnOpThatWritesNothingFailsOnThePoison()
     {
         using var reference = new CpuBackend();
-        using var candidate = new Sabotaged(new CpuBackend(), op => op is SoftmaxOp, perturb: false);
+        using var candidate = new Sabotaged(new CpuBackend(), op => op is SoftmaxOp, Sabotage.Skip);
         var results = BackendCheck.Run(reference, candidate, 1e-5, filter: c => c.Op is SoftmaxOp or LayerNormOp);
 
         Assert.All(results.Where(r => r.Op == "Softmax"), r => Assert.False(r.Passed));
@@ -44,7 +44,7 @@ public class BackendCheckTests
     public void AnOpOffByMoreThanTheToleranceFails()
     {
         using var reference = new CpuBackend();
-        using var candidate = new Sabotaged(new CpuBackend(), op => op is RmsNormOp, perturb: true);
+        using var candidate = new Sabotaged(new CpuBackend(), op => op is RmsNormOp, Sabotage.Perturb);
         var results = BackendCheck.Run(reference, candidate, 1e-5, filter: c => c.Op is RmsNormOp);
 
         Assert.NotEmpty(results);
@@ -57,7 +57,7 @@ public class BackendCheckTests
     public void AnOpThatLeavesTheInputsItUpdatesUnwrittenFails()
     {
         using var reference = new CpuBackend();
-        using var candidate = new UpdatesDropped(new CpuBackend());
+        using var candidate = new Sabotaged(new CpuBackend(), op => op.UpdatedInputs.Count > 0, Sabotage.DropUpdates);
         var results = BackendCheck.Run(reference, candidate, 1e-5, filter: c => c.Op is QkvProjectionOp);
 
         Assert.NotEmpty(results);
@@ -86,37 +86,14 @@ public class BackendCheckTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
-    /// <summary>The CPU backend, except that ops write their updated inputs into copies (the output is still right).</summary>
-    private sealed class UpdatesDropped(CpuBackend inner) : IBackend
-    {
-        public string Name => "updates dropped";
-        public IBackendBuffer Allocate(long bytes) => inner.Allocate(bytes);
-        public TensorView AddWeight(HostTensor weight) => inner.AddWeight(weight);
-        public void Write(TensorView destination, ReadOnlySpan<byte> source) => inner.Write(destination, source);
-        public void Read(TensorView source, Span<byte> destination) => inner.Read(source, destination);
-        public void Synchronize() => inner.Synchronize();
-        public void Dispose() => inner.Dispose();
+    /// <summary>What <see cref="Sabotaged"/> does to its target ops.</summary>
+    private enum Sabotage { Skip, Perturb, DropUpdates }
 
-        public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
-        {
-            var redirected = inputs.ToArray();
-            var copies = new List<IBackendBuffer>();
-            foreach (int i in node.Op.UpdatedInputs)
-            {
-                var bytes = new byte[redirected[i].Desc.ByteSize];
-                inner.Read(redirected[i], bytes);
-                var copy = inner.Allocate(bytes.Length);
-                copies.Add(copy);
-                redirected[i] = new TensorView(copy, 0, redirected[i].Desc);
-                inner.Write(redirected[i], bytes);
-            }
-            inner.Execute(node, redirected, output);
-            foreach (var c in copies) c.Dispose();
-        }
-    }
-
-    /// <summary>The CPU backend, except that the chosen ops are skipped or have their output scaled by 1 + 1e-3.</summary>
-    private sealed class Sabotaged(CpuBackend inner, Func<Op, bool> target, bool perturb) : IBackend
+    /// <summary>
+    /// The CPU backend, except that the chosen ops are skipped, have their output scaled by 1 + 1e-3, or write the inputs
+    /// they update into copies (their output still right).
+    /// </summary>
+    private sealed class Sabotaged(CpuBackend inner, Func<Op, bool> target, Sabotage sabotage) : IBackend
     {
         public string Name => "sabotaged";
         public IBackendBuffer Allocate(long bytes) => inner.Allocate(bytes);
@@ -129,12 +106,30 @@ public class BackendCheckTests
         public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
         {
             if (!target(node.Op)) { inner.Execute(node, inputs, output); return; }
-            if (!perturb) return;
-            inner.Execute(node, inputs, output);
-            var values = new float[output.Desc.ElementCount];
-            inner.Read(output, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
-            for (int i = 0; i < values.Length; i++) values[i] *= 1.001f;
-            inner.Write(output, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+            switch (sabotage)
+            {
+                case Sabotage.Perturb:
+                    inner.Execute(node, inputs, output);
+                    var values = new float[output.Desc.ElementCount];
+                    inner.Read(output, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+                    for (int i = 0; i < values.Length; i++) values[i] *= 1.001f;
+                    inner.Write(output, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+                    break;
+                case Sabotage.DropUpdates:
+                    var redirected = inputs.ToArray();
+                    var copies = new List<IBackendBuffer>();
+                    foreach (int i in node.Op.UpdatedInputs)
+                    {
+                        var bytes = new byte[redirected[i].Desc.ByteSize];
+                        inner.Read(redirected[i], bytes);
+                        copies.Add(inner.Allocate(bytes.Length));
+                        redirected[i] = new TensorView(copies[^1], 0, redirected[i].Desc);
+                        inner.Write(redirected[i], bytes);
+                    }
+                    inner.Execute(node, redirected, output);
+                    foreach (var c in copies) c.Dispose();
+                    break;
+            }
         }
     }
 }
