@@ -1,5 +1,5 @@
-// GreedyPickOp / GreedyScoreOp: the greedy decoding choice per row of logits (R, V), next to them, so a decode step
-// copies a few bytes per row back instead of a vocabulary. Semantics of GreedyChoice.Pick (the CPU reference): the
+// GreedyPickOp: the greedy decoding choice per row of logits (R, V), next to them, so a decode step copies a few bytes
+// per row back instead of a vocabulary: the token (I32) and its (log-prob, margin) in the scores, one launch. Semantics of GreedyChoice.Pick (the CPU reference): the
 // previous token's logit capped at `cap`; a row whose previous token is EOS is forced (EOS, log-prob 0, margin −1);
 // otherwise the first index of the largest log-prob (x − max) − log Σ exp(x − max), that log-prob, and its lead over
 // the runner-up (0 on a tie). A previous token outside [0, V) stores PXL_ERR_INDEX and leaves the row unwritten.
@@ -106,20 +106,13 @@ PXL_DEVICE bool greedy_row(const T* __restrict__ x, i32 previous, i32 cols, i32 
 }
 
 template <typename T>
-PXL_DEVICE void greedy_pick_row(const T* x, const i32* previous, i32* tokens, i32 cols, i32 eos, float cap, i32* error)
-{
-    GreedyChoice choice;
-    const i64 row = blockIdx.x;
-    if (greedy_row<T>(x + row * cols, previous[row], cols, eos, cap, error, choice) && threadIdx.x == 0) tokens[row] = choice.token;
-}
-
-template <typename T>
-PXL_DEVICE void greedy_score_row(const T* x, const i32* previous, T* scores, i32 cols, i32 eos, float cap, i32* error)
+PXL_DEVICE void greedy_pick_row(const T* x, const i32* previous, i32* tokens, T* scores, i32 cols, i32 eos, float cap, i32* error)
 {
     GreedyChoice choice;
     const i64 row = blockIdx.x;
     if (greedy_row<T>(x + row * cols, previous[row], cols, eos, cap, error, choice) && threadIdx.x == 0)
     {
+        tokens[row] = choice.token;
         scores[2 * row] = from_float<T>(choice.log_prob);
         scores[2 * row + 1] = from_float<T>(choice.margin);
     }
@@ -127,14 +120,9 @@ PXL_DEVICE void greedy_score_row(const T* x, const i32* previous, T* scores, i32
 
 #define PXL_GREEDY(suffix, T)                                                                                              \
     extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                           \
-    greedy_pick_##suffix(const T* x, const i32* previous, i32* tokens, i32 cols, i32 eos, float cap, i32* error)          \
+    greedy_pick_##suffix(const T* x, const i32* previous, i32* tokens, T* scores, i32 cols, i32 eos, float cap, i32* error) \
     { pxl_dependent_launch();                                                                                              \
-        greedy_pick_row<T>(x, previous, tokens, cols, eos, cap, error);                                                    \
-    }                                                                                                                      \
-    extern "C" __global__ void __launch_bounds__(GREEDY_THREADS)                                                           \
-    greedy_score_##suffix(const T* x, const i32* previous, T* scores, i32 cols, i32 eos, float cap, i32* error)           \
-    { pxl_dependent_launch();                                                                                              \
-        greedy_score_row<T>(x, previous, scores, cols, eos, cap, error);                                                   \
+        greedy_pick_row<T>(x, previous, tokens, scores, cols, eos, cap, error);                                            \
     }
 
 PXL_GREEDY(f32, float)

@@ -32,7 +32,6 @@ public sealed partial class CpuBackend
             case ArgMaxOp o: Reduce.ArgMax(o, x, y); break;
             case TopKOp o: Reduce.TopK(o, x, y); break;
             case GreedyPickOp o: Reduce.GreedyPick(o, x, y); break;
-            case GreedyScoreOp o: Reduce.GreedyScore(o, x, y); break;
             case TakeAlongLastOp o: Reduce.TakeAlongLast(o, x, y); break;
             case ReduceMeanOp o: Reduce.ReduceMean(o, x, y); break;
             case EmbeddingOp o: Reduce.Embedding(o, x, y); break;

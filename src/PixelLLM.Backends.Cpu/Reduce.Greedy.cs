@@ -4,18 +4,16 @@ namespace PixelLLM.Backends.Cpu;
 
 internal static unsafe partial class Reduce
 {
-    /// <summary><see cref="GreedyPickOp"/>: the token of <see cref="GreedyChoice.Pick"/> per row.</summary>
+    /// <summary><see cref="GreedyPickOp"/>: the token of <see cref="GreedyChoice.Pick"/> per row, its (log-prob, margin) into the scores.</summary>
     public static void GreedyPick(GreedyPickOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
         var picks = GreedyRows(x, op.Eos, op.RepeatCap);
-        for (int r = 0; r < picks.Length; r++) ((int*)y.Pointer)[r] = picks[r].Token;
-    }
-
-    /// <summary><see cref="GreedyScoreOp"/>: (log-prob, margin) of <see cref="GreedyChoice.Pick"/> per row.</summary>
-    public static void GreedyScore(GreedyScoreOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
-    {
-        var picks = GreedyRows(x, op.Eos, op.RepeatCap);
-        for (int r = 0; r < picks.Length; r++) (y.F32Ptr[2 * r], y.F32Ptr[2 * r + 1]) = (picks[r].LogProb, picks[r].Margin);
+        float* scores = x[2].F32Ptr;
+        for (int r = 0; r < picks.Length; r++)
+        {
+            ((int*)y.Pointer)[r] = picks[r].Token;
+            (scores[2 * r], scores[2 * r + 1]) = (picks[r].LogProb, picks[r].Margin);
+        }
     }
 
     /// <summary>Each row copied (the cap is applied in place) and picked; a handful of rows per decode step, so serial.</summary>

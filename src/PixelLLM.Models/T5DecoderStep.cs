@@ -34,7 +34,7 @@ public static class T5DecoderStep
     public const string Hidden = "hidden";
     /// <summary>Output (when built with a greedy EOS): the greedy token per row, I32 (R) (<see cref="GreedyPickOp"/>).</summary>
     public const string GreedyToken = "greedy.token";
-    /// <summary>Output (when built with a greedy EOS): (log-prob, margin) of that token per row, (R, 2).</summary>
+    /// <summary>State (when built with a greedy EOS), written by every step: (log-prob, margin) of that token per row, (R, 2).</summary>
     public const string GreedyScore = "greedy.score";
 
     public static string SelfKey(int layer) => $"cache.self.{layer}.k";
@@ -82,8 +82,8 @@ public static class T5DecoderStep
         g.Output(Hidden, g.Reshape(hidden, rows, c.DModel));
         if (greedyEos is { } eos)
         {
-            g.Output(GreedyToken, g.GreedyPick(logits, ids, eos, Decoding.GreedyDecoder.RepeatCap));
-            g.Output(GreedyScore, g.GreedyScore(logits, ids, eos, Decoding.GreedyDecoder.RepeatCap));
+            var scores = g.State(GreedyScore, DType.F32, rows, 2);
+            g.Output(GreedyToken, g.GreedyPick(logits, ids, scores, eos, Decoding.GreedyDecoder.RepeatCap));
         }
     }
 

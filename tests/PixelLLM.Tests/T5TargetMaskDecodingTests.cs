@@ -89,7 +89,7 @@ public class T5TargetMaskDecodingTests
         using var _ = greedyDecoder;
         var greedy = GreedyDecoder.Decode(cached, options, Batch);
         var greedyRef = GreedyDecoder.Decode(greedyRerun, options, Batch);
-        // The same decode with the greedy choice made in the step graph (GreedyPickOp/GreedyScoreOp), as the GPU runs it.
+        // The same decode with the greedy choice made in the step graph (GreedyPickOp), as the GPU runs it.
         using var picking = new T5StepLogits(m.Weights, Small, backend, m.Memory, m.Mask, t5xTargetMasks: true, greedyEos: Eos);
         Assert.True(picking.CanPick);
         Assert.False(cached.CanPick);

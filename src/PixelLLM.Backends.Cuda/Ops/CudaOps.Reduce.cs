@@ -25,13 +25,16 @@ internal sealed partial class CudaOps
     /// <summary>Threads per block of greedy_pick.cu (GREEDY_THREADS: with 8 16-byte loads in flight each, one round trip covers T5's vocabulary).</summary>
     private const int GreedyThreads = 512;
 
-    /// <summary>GreedyPickOp / GreedyScoreOp: one block per row of logits; the previous tokens are range-checked on the device.</summary>
-    private void Greedy(string kernel, int eos, float repeatCap, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    /// <summary>GreedyPickOp: one block per row of logits writes the token and the scores; the previous tokens are range-checked on the device.</summary>
+    private void GreedyPick(GreedyPickOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         int cols = x[0].Shape[-1];
         long rows = x[0].Count / Math.Max(cols, 1);
-        Rows("greedy_pick.cu", $"{kernel}_{FloatSuffix(x[0], kernel)}", rows, cols,
-            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I32(cols).I32(eos).F32(repeatCap).Ptr(queue.ErrorWord), maxThreads: GreedyThreads);
+        if (x[2].Type != x[0].Type)
+            throw new BackendException($"CUDA GreedyPick: scores stored as {x[2].Type} but the logits as {x[0].Type}; expected one type");
+        Rows("greedy_pick.cu", $"greedy_pick_{FloatSuffix(x[0], "GreedyPick")}", rows, cols,
+            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).Ptr(x[2].Ptr).I32(cols).I32(op.Eos).F32(op.RepeatCap).Ptr(queue.ErrorWord),
+            maxThreads: GreedyThreads);
     }
 
     private void TopK(TopKOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)

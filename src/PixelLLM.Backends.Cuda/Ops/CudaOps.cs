@@ -41,8 +41,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case SoftmaxOp: Softmax("softmax", x, y); break;
             case LogSoftmaxOp: Softmax("log_softmax", x, y); break;
             case ArgMaxOp: ArgMax(x, y); break;
-            case GreedyPickOp o: Greedy("greedy_pick", o.Eos, o.RepeatCap, x, y); break;
-            case GreedyScoreOp o: Greedy("greedy_score", o.Eos, o.RepeatCap, x, y); break;
+            case GreedyPickOp o: GreedyPick(o, x, y); break;
             case TopKOp o: TopK(o, x, y); break;
             case TakeAlongLastOp: TakeAlongLast(x, y); break;
             case ReduceMeanOp o: ReduceMean(o, x, y); break;
@@ -65,7 +64,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
 
     /// <summary>Whether a kernel of this op may report bad input through the error word (so the backend can name it).</summary>
     public static bool MayReportInvalidInput(Op op) =>
-        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or QkvProjectionOp or ReorderRowsOp or GreedyPickOp or GreedyScoreOp
+        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or QkvProjectionOp or ReorderRowsOp or GreedyPickOp
             or BinaryOp { Kind: BinaryKind.Div };
 
     private KernelArgs Args() => args.Reset();

@@ -4,7 +4,7 @@ using PixelLLM.Runtime.Graphs;
 namespace PixelLLM.Runtime.Ops;
 
 /// <summary>
-/// One row's greedy choice on the host — the reference for <see cref="GreedyPickOp"/>/<see cref="GreedyScoreOp"/> and
+/// One row's greedy choice on the host — the reference for <see cref="GreedyPickOp"/> and
 /// what greedy decoding runs when it has the logits: the previous token's logit capped (in place), then the first index of
 /// the largest log-prob x − max − log Σ exp(x − max), its log-prob, and its lead over the runner-up (0 on a tie). The
 /// log-probs are formed one at a time and never stored; the max and Σ exp are vectorised.

@@ -44,7 +44,7 @@ public static class OpCosts
             LayerNormOp or LayerNorm2dOp or GroupNormOp => new OpCost(8 * outputCount, all),
             RmsNormOp => new OpCost(4 * outputCount, all),
             SoftmaxOp or LogSoftmaxOp => new OpCost(5 * outputCount, all),
-            GreedyPickOp or GreedyScoreOp => new OpCost(6.0 * inputs[0].ElementCount, all),
+            GreedyPickOp => new OpCost(6.0 * inputs[0].ElementCount, all),
             RopeOp => new OpCost(3 * outputCount, all),
             SwiGluOp => new OpCost(6 * outputCount, all),
             GeGluOp => new OpCost(10 * outputCount, all),
