@@ -15,7 +15,7 @@
 // Output rows are y_row_stride apart (N for a plain (rows, N) output). With y_position the rows land at slot *y_position
 // of a (rows, y_size, N) KV cache instead: the projection is written into the cache in the same launch; a slot outside
 // [0, y_size) raises PXL_ERR_POSITION and that product writes nothing (every thread checks it).
-// gemv_rmsnorm_qkv (QkvProjectionOp) is three gemv_rmsnorm products of one x in one launch: grid.y picks the weight and
+// gemv_[rmsnorm_]qkv (QkvProjectionOp) is three products of one x in one launch: grid.y picks the weight, the bias and
 // the destination — 0: q (rows, N); 1, 2: the key and value caches at *y_position. One launch instead of three keeps
 // three times the loads in flight (each 2048² product alone is one DRAM round trip plus a launch).
 // Launch: grid = (ceil(N / GEMV_WARPS), 1 or 3 for qkv, 1), block = (32·GEMV_WARPS, 1, 1); bias, residual, norm_weight
@@ -207,21 +207,28 @@ PXL_GEMV_ALL_TYPES(gemv, false, false)
 PXL_GEMV_ALL_TYPES(gemv_rmsnorm, true, false)
 PXL_GEMV_ALL_TYPES(gemv_rmsnorm_geglu, true, true)
 
-// Which product of gemv_rmsnorm_qkv this block computes: the same body, the weight and the destination by blockIdx.y.
-#define PXL_GEMV_QKV(suffix, T, R)                                                                                 \
-    extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) gemv_rmsnorm_qkv_##suffix##_r##R(                  \
-        const T* x, const T* wq, const T* wk, const T* wv, const T* norm_weight, T* q, T* key_cache, T* value_cache,     \
-        i32 rows, i32 n, i32 k, float norm_eps, const i32* y_position, i32 y_size, i32* error)                        \
+// gemv_qkv / gemv_rmsnorm_qkv: which product this block computes — the same body, the weight, the bias (or none) and the
+// destination chosen by blockIdx.y.
+#define PXL_GEMV_QKV(name, norm, suffix, T, R)                                                                      \
+    extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
+        const T* x, const T* wq, const T* wk, const T* wv, const T* bq, const T* bk, const T* bv, const T* norm_weight, \
+        T* q, T* key_cache, T* value_cache, i32 rows, i32 n, i32 k, float norm_eps, const i32* y_position, i32 y_size,  \
+        i32* error)                                                                                                 \
     {                                                                                                               \
-        gemv<T, R, true, false>(x, blockIdx.y == 0 ? wq : blockIdx.y == 1 ? wk : wv, nullptr, nullptr, nullptr,     \
-                                norm_weight, blockIdx.y == 0 ? q : blockIdx.y == 1 ? key_cache : value_cache, rows, n, \
-                                k, norm_eps, blockIdx.y == 0 ? (i64)n : (i64)y_size * n,                            \
-                                blockIdx.y == 0 ? nullptr : y_position, y_size, error);                             \
+        gemv<T, R, norm, false>(x, blockIdx.y == 0 ? wq : blockIdx.y == 1 ? wk : wv, nullptr,                       \
+                                blockIdx.y == 0 ? bq : blockIdx.y == 1 ? bk : bv, nullptr, norm_weight,             \
+                                blockIdx.y == 0 ? q : blockIdx.y == 1 ? key_cache : value_cache, rows, n, k, norm_eps, \
+                                blockIdx.y == 0 ? (i64)n : (i64)y_size * n, blockIdx.y == 0 ? nullptr : y_position,  \
+                                y_size, error);                                                                     \
     }
 
-#define PXL_GEMV_QKV_ALL_ROWS(suffix, T)                                                                            \
-    PXL_GEMV_QKV(suffix, T, 1) PXL_GEMV_QKV(suffix, T, 2) PXL_GEMV_QKV(suffix, T, 4) PXL_GEMV_QKV(suffix, T, 8)
+#define PXL_GEMV_QKV_ALL_ROWS(name, norm, suffix, T)                                                                \
+    PXL_GEMV_QKV(name, norm, suffix, T, 1) PXL_GEMV_QKV(name, norm, suffix, T, 2)                                    \
+    PXL_GEMV_QKV(name, norm, suffix, T, 4) PXL_GEMV_QKV(name, norm, suffix, T, 8)
 
-PXL_GEMV_QKV_ALL_ROWS(f32, float)
-PXL_GEMV_QKV_ALL_ROWS(bf16, bf16)
-PXL_GEMV_QKV_ALL_ROWS(f16, half)
+#define PXL_GEMV_QKV_ALL_TYPES(name, norm)                                                                          \
+    PXL_GEMV_QKV_ALL_ROWS(name, norm, f32, float) PXL_GEMV_QKV_ALL_ROWS(name, norm, bf16, bf16)                      \
+    PXL_GEMV_QKV_ALL_ROWS(name, norm, f16, half)
+
+PXL_GEMV_QKV_ALL_TYPES(gemv_qkv, false)
+PXL_GEMV_QKV_ALL_TYPES(gemv_rmsnorm_qkv, true)

@@ -87,22 +87,23 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// The norm once into scratch, q into y, then k and v each through scratch into its cache slot: the same bits as
-    /// RmsNormLinear and WriteAt apart. The position is checked before anything is written.
+    /// The norm (if any) once into scratch, q into y, then k and v each through scratch into its cache slot: the same bits
+    /// as the Linears (or RmsNormLinears) and WriteAts apart. The position is checked before anything is written.
     /// </summary>
     public static void QkvProjection(QkvProjectionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
     {
-        CpuTensor input = x[0], keys = x[5], values = x[6];
+        CpuTensor input = x[0], keys = x[4], values = x[5];
         int rows = keys.Shape[0], size = keys.Shape[1], outFeatures = keys.Shape[2];
-        int position = x[7].I32[0];
+        int position = x[6].I32[0];
         if (position < 0 || position >= size)
             throw new InvalidInputException($"QkvProjection: position {position} does not fit axis 1 of size {size} of the caches {keys.Desc}");
-        float* normed = Normalized(input, x[1], rows, op.Eps);
-        RowsTimesWeight(normed, rows, x[2], null, y.F32Ptr, float64);
+        float* source = op.HasNorm ? Normalized(input, x[op.NormInput], rows, op.Eps) : input.F32Ptr;
+        RowsTimesWeight(source, rows, x[1], op.HasBias ? x[op.BiasInput(0)].F32Ptr : null, y.F32Ptr, float64);
         float* projected = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * outFeatures);
-        foreach (var (weight, cache) in new[] { (x[3], keys), (x[4], values) })
+        for (int p = 1; p <= 2; p++)
         {
-            RowsTimesWeight(normed, rows, weight, null, projected, float64);
+            var cache = p == 1 ? keys : values;
+            RowsTimesWeight(source, rows, x[1 + p], op.HasBias ? x[op.BiasInput(p)].F32Ptr : null, projected, float64);
             for (int r = 0; r < rows; r++)
                 new ReadOnlySpan<float>(projected + (long)r * outFeatures, outFeatures).CopyTo(
                     new Span<float>(cache.F32Ptr + ((long)r * size + position) * outFeatures, outFeatures));

@@ -59,12 +59,14 @@ public static class GitDecoderStep
         for (int i = 0; i < c.NumLayers; i++)
         {
             var layer = p.Sub($"layers.{i}");
-            var (q, k, v) = GitDecoderLayer.Project(layer, x);
-            var keyState = g.State(Keys(i), DType.F32, rows, slots, c.Hidden);
-            var valueState = g.State(Values(i), DType.F32, rows, slots, c.Hidden);
-            if (parents is not null) (keyState, valueState) = (g.ReorderRows(keyState, parents), g.ReorderRows(valueState, parents));
-            var keys = g.WriteAt(keyState, k, slot, axis: 1);
-            var values = g.WriteAt(valueState, v, slot, axis: 1);
+            var keys = g.State(Keys(i), DType.F32, rows, slots, c.Hidden);
+            var values = g.State(Values(i), DType.F32, rows, slots, c.Hidden);
+            if (parents is not null) (keys, values) = (g.ReorderRows(keys, parents), g.ReorderRows(values, parents));
+            // q, k and v in one op (one launch on CUDA); k and v go straight into their state slots, and the attention
+            // created after it reads the updated states.
+            var a = layer.Sub("attention");
+            var q = g.QkvProjection(x, (a["query.weight"], a["query.bias"]), (a["key.weight"], a["key.bias"]), (a["value.weight"], a["value.bias"]),
+                keys, values, slot);
             x = GitDecoderLayer.Finish(layer, c, x, GitDecoderLayer.Attend(g, c, q, keys, values, mask));
         }
         var hidden = g.Reshape(x, rows, c.Hidden);

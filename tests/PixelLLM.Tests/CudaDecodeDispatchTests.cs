@@ -95,13 +95,13 @@ public class CudaDecodeDispatchTests
         Assert.Equal("rms_norm.cu", queue.Launches.Single().File);
     }
 
-    private static readonly DType[] QkvTypes = [DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.I32];
+    private static readonly DType[] QkvTypes = [DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.I32, DType.F32];
 
     [Fact]
     public void QkvProjectionOnFewRowsIsOneGemvLaunchOverThreeProducts()
     {
         var queue = Dispatch(new QkvProjectionOp(1e-6f), DType.BF16,
-            [[1, 1, 2048], [2048], [2048, 2048], [2048, 2048], [2048, 2048], [1, 22, 2048], [1, 22, 2048], [1]], QkvTypes);
+            [[1, 1, 2048], [2048, 2048], [2048, 2048], [2048, 2048], [1, 22, 2048], [1, 22, 2048], [1], [2048]], QkvTypes);
         Assert.Equal(0, queue.Gemms);
         var launch = queue.Launches.Single();
         Assert.Equal(("gemv.cu", "gemv_rmsnorm_qkv_bf16_r1"), (launch.File, launch.Kernel));
@@ -109,12 +109,21 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
-    public void QkvProjectionOnManyRowsIsNormGemmForEachThenWriteAtForTheCaches()
+    public void QkvProjectionOnManyRowsIsTheNormOnceAGemmForEachAndWriteAtForTheCaches()
     {
         var queue = Dispatch(new QkvProjectionOp(1e-6f), DType.F32,
-            [[12, 1, 40], [40], [33, 40], [33, 40], [33, 40], [12, 5, 33], [12, 5, 33], [1]], QkvTypes);
+            [[12, 1, 40], [33, 40], [33, 40], [33, 40], [12, 5, 33], [12, 5, 33], [1], [40]], QkvTypes);
         Assert.Equal(3, queue.Gemms);
-        Assert.Equal(["rms_norm.cu", "rms_norm.cu", "write_at.cu", "rms_norm.cu", "write_at.cu"], queue.Launches.Select(l => l.File));
+        Assert.Equal(["rms_norm.cu", "write_at.cu", "write_at.cu"], queue.Launches.Select(l => l.File));
+    }
+
+    [Fact]
+    public void GitQkvProjectionWithBiasesIsOneGemvLaunchWithoutTheNorm()
+    {
+        var queue = Dispatch(new QkvProjectionOp(0f, HasNorm: false, HasBias: true), DType.BF16,
+            [[4, 1, 768], [768, 768], [768, 768], [768, 768], [4, 30, 768], [4, 30, 768], [1], [768], [768], [768]],
+            [DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.F32, DType.I32, DType.F32, DType.F32, DType.F32]);
+        Assert.Equal(("gemv.cu", "gemv_qkv_bf16_r4", (192u, 3u, 1u)), queue.Launches.Select(l => (l.File, l.Kernel, l.Grid)).Single());
     }
 
     [Fact]

@@ -45,6 +45,7 @@ public class DecodeStepReorderTests
 
         Assert.Equal(reordersPerLayer * c.NumLayers, g.Nodes.Count(n => n.Op is ReorderRowsOp));
         Assert.Equal(rowsMove, g.TryGet(GitDecoderStep.Parents, out _));
-        Assert.Equal(2 * c.NumLayers, g.Nodes.Count(n => n.Op is WriteAtOp));
+        Assert.Equal(c.NumLayers, g.Nodes.Count(n => n.Op is QkvProjectionOp { HasNorm: false, HasBias: true }));
+        Assert.Equal(0, g.Nodes.Count(n => n.Op is WriteAtOp));
     }
 }

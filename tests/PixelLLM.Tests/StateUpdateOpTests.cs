@@ -143,6 +143,29 @@ public class StateUpdateOpTests
         Assert.Contains("position", e.Message);
     }
 
+    /// <summary>GIT's form (no norm, a bias per projection) is bit-equal to three biased Linears and two WriteAts.</summary>
+    [Theory]
+    [InlineData(1, 5, 7, 25, 4)]
+    [InlineData(3, 9, 16, 24, 0)]
+    [InlineData(10, 4, 12, 20, 3)]
+    public void QkvProjectionWithBiasesEqualsThreeLinearsAndTwoWriteAts(int rows, int slots, int outFeatures, int inFeatures, int position)
+    {
+        var rng = new Random(rows * 7 + slots + position);
+        var x = OpHarness.Random(rng, [rows, 1, inFeatures], 3f);
+        var w = Enumerable.Range(0, 3).Select(_ => OpHarness.Random(rng, [outFeatures, inFeatures])).ToArray();
+        var b = Enumerable.Range(0, 3).Select(_ => OpHarness.Random(rng, [outFeatures])).ToArray();
+        var (keys, values) = (OpHarness.Random(rng, [rows, slots, outFeatures]), OpHarness.Random(rng, [rows, slots, outFeatures]));
+        HostTensor[] inputs = [x, w[0], w[1], w[2], keys, values, Position(position), b[0], b[1], b[2]];
+        var c = new OpCheckCase("git qkv", new QkvProjectionOp(0f, HasNorm: false, HasBias: true), inputs.Select(t => t.Desc).ToArray());
+        using var cpu = new CpuBackend();
+        var all = BackendCheck.RunWithUpdates(cpu, c, inputs);
+
+        var linear = new LinearOp(true);
+        Assert.Equal(OpHarness.Run(linear, x, w[0], b[0]).ToFloatArray(), all[0].ToFloatArray());
+        Assert.Equal(OpHarness.Run(new WriteAtOp(1), keys, OpHarness.Run(linear, x, w[1], b[1]), Position(position)).ToFloatArray(), all[1].ToFloatArray());
+        Assert.Equal(OpHarness.Run(new WriteAtOp(1), values, OpHarness.Run(linear, x, w[2], b[2]), Position(position)).ToFloatArray(), all[2].ToFloatArray());
+    }
+
     [Fact]
     public void QkvProjectionRejectsCachesOfAnotherShapeAndUnequalWeights()
     {
@@ -164,9 +187,10 @@ public class StateUpdateOpTests
     private static (HostTensor Q, HostTensor[] Caches) RunQkv(HostTensor x, HostTensor g, HostTensor wq, HostTensor wk, HostTensor wv,
         HostTensor keys, HostTensor values, int position)
     {
-        var c = new OpCheckCase("qkv", new QkvProjectionOp(1e-6f), [x.Desc, g.Desc, wq.Desc, wk.Desc, wv.Desc, keys.Desc, values.Desc, Position(position).Desc]);
+        HostTensor[] inputs = [x, wq, wk, wv, keys, values, Position(position), g];
+        var c = new OpCheckCase("qkv", new QkvProjectionOp(1e-6f), inputs.Select(t => t.Desc).ToArray());
         using var cpu = new CpuBackend();
-        var all = BackendCheck.RunWithUpdates(cpu, c, [x, g, wq, wk, wv, keys, values, Position(position)]);
+        var all = BackendCheck.RunWithUpdates(cpu, c, inputs);
         return (all[0], all[1..]);
     }
 }

@@ -116,25 +116,28 @@ internal sealed partial class CudaOps
     }
 
     /// <summary>
-    /// q = RmsNorm(x)·wqᵀ into y, k and v into their cache slots: one gemv_rmsnorm_qkv launch for a few rows; more rows
-    /// take RmsNormLinear for q, and for k and v RmsNormLinear into scratch slot 0 then write_at.cu.
+    /// q into y, k and v into their cache slots: one gemv_[rmsnorm_]qkv launch for a few rows; more rows take the norm
+    /// (if any) into scratch slot 3 once, a GEMM per projection (k and v into scratch slot 0), and write_at.cu for the caches.
     /// </summary>
     private void QkvProjection(QkvProjectionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var (input, normWeight, keys, values, position) = (x[0], x[1], x[5], x[6], x[7]);
-        int rows = keys.Shape[0], outFeatures = keys.Shape[2];
+        var (input, keys, values, position) = (x[0], x[4], x[5], x[6]);
+        int rows = keys.Shape[0], outFeatures = keys.Shape[2], inFeatures = x[1].Shape[1];
         if (rows == 0 || outFeatures == 0) return;
         if (rows <= GemvMaxRows)
         {
             GemvQkv(op, x, y);
             return;
         }
-        var norm = new RmsNormLinearOp(op.Eps);
-        RmsNormLinear(norm, [input, normWeight, x[2]], y);
+        ulong source = op.HasNorm ? Normalized(input, x[op.NormInput], op.Eps) : input.Ptr;
+        Span<DeviceTensor?> biases = [null, null, null];
+        for (int p = 0; op.HasBias && p < 3; p++) biases[p] = x[op.BiasInput(p)];
+        RowsTimesWeight(source, rows, inFeatures, x[1], biases[0], y, "QkvProjection");
         var projected = y with { Ptr = queue.Scratch(0, y.Bytes) };
-        foreach (var (weight, cache) in new[] { (x[3], keys), (x[4], values) })
+        for (int p = 1; p <= 2; p++)
         {
-            RmsNormLinear(norm, [input, normWeight, weight], projected);
+            var cache = p == 1 ? keys : values;
+            RowsTimesWeight(source, rows, inFeatures, x[1 + p], biases[p], projected, "QkvProjection");
             WriteAt(new WriteAtOp(1), [cache, projected, position], cache);
         }
     }

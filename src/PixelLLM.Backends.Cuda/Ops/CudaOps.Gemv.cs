@@ -28,17 +28,24 @@ internal sealed partial class CudaOps
                 .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f).I64(outFeatures).Ptr(0).I32(0).Ptr(queue.ErrorWord));
     }
 
-    /// <summary>gemv_rmsnorm_qkv: QkvProjectionOp's three products in one launch, grid.y = 0 (q), 1 (key cache), 2 (value cache).</summary>
+    /// <summary>
+    /// gemv_[rmsnorm_]qkv: QkvProjectionOp's three products in one launch, grid.y = 0 (q), 1 (key cache), 2 (value cache);
+    /// the norm variant for T5's pre-norm, biases (or none) either way.
+    /// </summary>
     private void GemvQkv(QkvProjectionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var (input, normWeight, keys, values, position) = (x[0], x[1], x[5], x[6], x[7]);
-        foreach (var t in (ReadOnlySpan<DeviceTensor>)[normWeight, x[2], x[3], x[4], keys, values])
-            if (t.Type != y.Type)
-                throw new BackendException($"CUDA QkvProjection: {t.Desc} stored as {t.Type} but q as {y.Type}; expected one type");
-        int rows = keys.Shape[0], size = keys.Shape[1], outFeatures = keys.Shape[2], inFeatures = x[2].Shape[1];
-        queue.Launch("gemv.cu", $"gemv_rmsnorm_qkv_{FloatSuffix(y, "QkvProjection")}_r{RowTemplate(rows)}", (ColumnBlocks(outFeatures), 3, 1),
+        var (input, keys, values, position) = (x[0], x[4], x[5], x[6]);
+        for (int i = 1; i < x.Length; i++)
+            if (i != 6 && x[i].Type != y.Type)
+                throw new BackendException($"CUDA QkvProjection: input {i} {x[i].Desc} stored as {x[i].Type} but q as {y.Type}; expected one type");
+        int rows = keys.Shape[0], size = keys.Shape[1], outFeatures = keys.Shape[2], inFeatures = x[1].Shape[1];
+        Span<ulong> biases = stackalloc ulong[3];
+        for (int p = 0; op.HasBias && p < 3; p++) biases[p] = x[op.BiasInput(p)].Ptr;
+        string variant = op.HasNorm ? "gemv_rmsnorm_qkv" : "gemv_qkv";
+        queue.Launch("gemv.cu", $"{variant}_{FloatSuffix(y, "QkvProjection")}_r{RowTemplate(rows)}", (ColumnBlocks(outFeatures), 3, 1),
             GemvColumnsPerBlock * 32,
-            Args().Ptr(input.Ptr).Ptr(x[2].Ptr).Ptr(x[3].Ptr).Ptr(x[4].Ptr).Ptr(normWeight.Ptr).Ptr(y.Ptr).Ptr(keys.Ptr).Ptr(values.Ptr)
+            Args().Ptr(input.Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(x[3].Ptr).Ptr(biases[0]).Ptr(biases[1]).Ptr(biases[2])
+                .Ptr(op.HasNorm ? x[op.NormInput].Ptr : 0).Ptr(y.Ptr).Ptr(keys.Ptr).Ptr(values.Ptr)
                 .I32(rows).I32(outFeatures).I32(inFeatures).F32(op.Eps).Ptr(position.Ptr).I32(size).Ptr(queue.ErrorWord));
     }
 

@@ -33,15 +33,23 @@ public static partial class OpCheckCases
         yield return C("gemv 4 rows rmsnorm geglu k odd", new RmsNormGeGluOp(1e-6f), F(4, 1, 27), F(27), F(19, 27), F(19, 27));
         yield return C("gemv 8 rows rmsnorm geglu k1032", new RmsNormGeGluOp(1e-5f), F(8, 1032), F(1032), F(9, 1032), F(9, 1032));
         yield return C("12 rows cublas rmsnorm geglu", new RmsNormGeGluOp(1e-6f), F(12, 40), F(40), F(33, 40), F(33, 40));
-        // q/k/v in one op: q out, k and v into their caches (compared whole, the other slots included).
-        yield return C("gemv qkv 1 row k2048", new QkvProjectionOp(1e-6f), F(1, 1, 2048), F(2048), F(64, 2048), F(64, 2048), F(64, 2048),
-            F(1, 22, 64), F(1, 22, 64), T(DType.I32, 1)) with { Integers = new() { [7] = 22 } };
-        yield return C("gemv qkv 4 rows k odd", new QkvProjectionOp(1e-6f), F(4, 1, 27), F(27), F(19, 27), F(19, 27), F(19, 27),
-            F(4, 9, 19), F(4, 9, 19), T(DType.I32, 1)) with { Integers = new() { [7] = 9 } };
-        yield return C("gemv qkv 3 rows k1032", new QkvProjectionOp(1e-5f), F(3, 1, 1032), F(1032), F(33, 1032), F(33, 1032), F(33, 1032),
-            F(3, 7, 33), F(3, 7, 33), T(DType.I32, 1)) with { Integers = new() { [7] = 7 } };
-        yield return C("12 rows cublas qkv", new QkvProjectionOp(1e-6f), F(12, 1, 40), F(40), F(33, 40), F(33, 40), F(33, 40),
-            F(12, 5, 33), F(12, 5, 33), T(DType.I32, 1)) with { Integers = new() { [7] = 5 } };
+        // q/k/v in one op: q out, k and v into their caches (compared whole, the other slots included). Inputs: x, wq, wk, wv,
+        // key cache, value cache, position, then T5's norm weight or GIT's three biases.
+        yield return C("gemv qkv 1 row k2048", new QkvProjectionOp(1e-6f), F(1, 1, 2048), F(64, 2048), F(64, 2048), F(64, 2048),
+            F(1, 22, 64), F(1, 22, 64), T(DType.I32, 1), F(2048)) with { Integers = new() { [6] = 22 } };
+        yield return C("gemv qkv 4 rows k odd", new QkvProjectionOp(1e-6f), F(4, 1, 27), F(19, 27), F(19, 27), F(19, 27),
+            F(4, 9, 19), F(4, 9, 19), T(DType.I32, 1), F(27)) with { Integers = new() { [6] = 9 } };
+        yield return C("gemv qkv 3 rows k1032", new QkvProjectionOp(1e-5f), F(3, 1, 1032), F(33, 1032), F(33, 1032), F(33, 1032),
+            F(3, 7, 33), F(3, 7, 33), T(DType.I32, 1), F(1032)) with { Integers = new() { [6] = 7 } };
+        yield return C("12 rows cublas qkv", new QkvProjectionOp(1e-6f), F(12, 1, 40), F(33, 40), F(33, 40), F(33, 40),
+            F(12, 5, 33), F(12, 5, 33), T(DType.I32, 1), F(40)) with { Integers = new() { [6] = 5 } };
+        var git = new QkvProjectionOp(0f, HasNorm: false, HasBias: true);
+        yield return C("gemv qkv bias 2 rows k768", git, F(2, 1, 768), F(40, 768), F(40, 768), F(40, 768),
+            F(2, 11, 40), F(2, 11, 40), T(DType.I32, 1), F(40), F(40), F(40)) with { Integers = new() { [6] = 11 } };
+        yield return C("gemv qkv bias 1 row k odd", git, F(1, 1, 25), F(7, 25), F(7, 25), F(7, 25),
+            F(1, 4, 7), F(1, 4, 7), T(DType.I32, 1), F(7), F(7), F(7)) with { Integers = new() { [6] = 4 } };
+        yield return C("12 rows cublas qkv bias", git, F(12, 1, 24), F(16, 24), F(16, 24), F(16, 24),
+            F(12, 6, 16), F(12, 6, 16), T(DType.I32, 1), F(16), F(16), F(16)) with { Integers = new() { [6] = 6 } };
         yield return C("pointwise 3 pixels gemv", new Conv2dOp(1, 1, 0, 0, true), F(1, 1, 3, 6), F(4, 6, 1, 1), F(4));
 
         yield return C("decode lk1", new AttentionOp(2, 0.125f), F(1, 1, 128), F(1, 1, 128), F(1, 1, 128));

@@ -51,33 +51,32 @@ public sealed record ReorderRowsOp : Op
 }
 
 /// <summary>
-/// A decode step's self-attention projections in one op: n = RmsNorm(x; normWeight, Eps) for x (R, 1, In); returns
-/// q = n·wqᵀ (R, 1, Out) and writes k = n·wkᵀ and v = n·wvᵀ at [position] along axis 1 of the key and value caches
-/// (R, Lmax, Out), in place (<see cref="Op.UpdatedInputs"/>). RmsNormLinear three times and two WriteAts as one op: the
-/// keys and values need no buffer and no copy, and a device reads x once for all three weights. Inputs (x, normWeight (In),
-/// wq, wk, wv (Out, In), keyCache, valueCache, position I32 (1)). A position outside [0, Lmax) →
-/// <see cref="InvalidInputException"/> at run time, before a cache is written.
+/// A decode step's self-attention projections in one op: for x (R, 1, In), n = RmsNorm(x; normWeight, Eps) when
+/// <see cref="HasNorm"/> (T5's pre-norm) or x itself (GIT); returns q = n·wqᵀ [+ bq] (R, 1, Out) and writes
+/// k = n·wkᵀ [+ bk] and v = n·wvᵀ [+ bv] at [position] along axis 1 of the key and value caches (R, Lmax, Out), in place
+/// (<see cref="Op.UpdatedInputs"/>). Three Linears (or RmsNormLinears) and two WriteAts as one op: the keys and values
+/// need no buffer and no copy, and a device reads x once for all three weights.
+/// Inputs (x, wq, wk, wv (Out, In), keyCache, valueCache, position I32 (1), [normWeight (In)], [bq, bk, bv (Out)]).
+/// A position outside [0, Lmax) → <see cref="InvalidInputException"/> at run time, before a cache is written.
 /// </summary>
-public sealed record QkvProjectionOp(float Eps) : Op
+public sealed record QkvProjectionOp(float Eps, bool HasNorm = true, bool HasBias = false) : Op
 {
-    public override IReadOnlyList<int> UpdatedInputs => [5, 6];
+    public override IReadOnlyList<int> UpdatedInputs => [4, 5];
 
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
-        ExpectInputs(inputs, 8);
-        var (x, g, position) = (inputs[0], inputs[1], inputs[7]);
+        ExpectInputs(inputs, 7 + (HasNorm ? 1 : 0) + (HasBias ? 3 : 0));
+        var (x, keys, position) = (inputs[0], inputs[4], inputs[6]);
         ExpectRank(x, "x", 3, 3);
         if (x.Shape[1] != 1) throw Fail($"x {x.Shape} must be (R, 1, In): one position per row");
-        if (g.ElementCount != x.Shape[2]) throw Fail($"norm weight {g.Shape} must have {x.Shape[2]} elements");
-        var keys = inputs[5];
         ExpectRank(keys, "key cache", 3, 3);
         int outFeatures = keys.Shape[2];
-        foreach (var (w, name) in new[] { (inputs[2], "wq"), (inputs[3], "wk"), (inputs[4], "wv") })
+        foreach (var (w, name) in new[] { (inputs[1], "wq"), (inputs[2], "wk"), (inputs[3], "wv") })
         {
             ExpectRank(w, name, 2, 2);
             if (w.Shape != new Shape(outFeatures, x.Shape[2])) throw Fail($"{name} {w.Shape} must be ({outFeatures}, {x.Shape[2]})");
         }
-        foreach (var (cache, name) in new[] { (keys, "key cache"), (inputs[6], "value cache") })
+        foreach (var (cache, name) in new[] { (keys, "key cache"), (inputs[5], "value cache") })
         {
             if (cache.DType != x.DType) throw Fail($"{name} {cache} must have x's dtype {x.DType}");
             if (cache.Shape != keys.Shape || cache.Shape[0] != x.Shape[0])
@@ -85,8 +84,17 @@ public sealed record QkvProjectionOp(float Eps) : Op
         }
         ExpectDType(position, "position", DType.I32);
         if (position.Shape != new Shape(1)) throw Fail($"position must be I32 (1), got {position}");
+        if (HasNorm && inputs[7].ElementCount != x.Shape[2]) throw Fail($"norm weight {inputs[7].Shape} must have {x.Shape[2]} elements");
+        for (int i = 0; HasBias && i < 3; i++)
+            if (inputs[BiasInput(i)].ElementCount != outFeatures) throw Fail($"bias {i} {inputs[BiasInput(i)].Shape} must have {outFeatures} elements");
         return new TensorDesc(x.DType, new Shape(x.Shape[0], 1, outFeatures));
     }
+
+    /// <summary>The input index of the norm weight (when <see cref="HasNorm"/>).</summary>
+    public int NormInput => 7;
+
+    /// <summary>The input index of q's (0), k's (1) or v's (2) bias (when <see cref="HasBias"/>).</summary>
+    public int BiasInput(int projection) => 7 + (HasNorm ? 1 : 0) + projection;
 }
 
 public static partial class GraphOps
@@ -97,7 +105,12 @@ public static partial class GraphOps
     /// </summary>
     public static Tensor QkvProjection(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor wq, Tensor wk, Tensor wv,
         Tensor keyCache, Tensor valueCache, Tensor position) =>
-        g.Apply(new QkvProjectionOp(eps), x, normWeight, wq, wk, wv, keyCache, valueCache, position);
+        g.Apply(new QkvProjectionOp(eps), x, wq, wk, wv, keyCache, valueCache, position, normWeight);
+
+    /// <summary>q = x·wqᵀ + bq, with x·wkᵀ + bk and x·wvᵀ + bv written into their caches (GIT's step; see <see cref="QkvProjectionOp"/>).</summary>
+    public static Tensor QkvProjection(this Graph g, Tensor x, (Tensor W, Tensor B) q, (Tensor W, Tensor B) k, (Tensor W, Tensor B) v,
+        Tensor keyCache, Tensor valueCache, Tensor position) =>
+        g.Apply(new QkvProjectionOp(0f, HasNorm: false, HasBias: true), x, q.W, k.W, v.W, keyCache, valueCache, position, q.B, k.B, v.B);
 
     public static Tensor WriteAt(this Graph g, Tensor x, Tensor values, Tensor position, int axis) =>
         g.Apply(new WriteAtOp(axis), x, values, position);
