@@ -6,10 +6,11 @@ using PixelLLM.Runtime.Ops;
 namespace PixelLLM.Backends.Cuda.Ops;
 
 /// <summary>
-/// AttentionOp. Long sequences (both lengths ≥ <see cref="GemmAttentionMinLength"/>) go through cuBLAS: per batch element
-/// one strided-batched GEMM over heads for the f32 scores, attention_softmax.cu for bias/mask/causality and the softmax,
-/// and one GEMM for probabilities · values — tensor cores instead of attention.cu's fp32 FMAs (measured 2 TFLOP/s on an
-/// H100 for EVA02's 730 tokens). Short ones use attention.cu: fused flash-style, bias, mask and causality read in place.
+/// AttentionOp. Long sequences (both lengths ≥ <see cref="GemmAttentionMinLength"/>) go through cuBLAS: a GEMM for the
+/// f32 scores, attention_softmax.cu for bias/mask/causality and the softmax, and a GEMM for probabilities · values —
+/// tensor cores instead of attention.cu's fp32 FMAs (measured 2 TFLOP/s on an H100 for EVA02's 730 tokens). One batch
+/// element is a strided-batched GEMM over heads; several (SAM's windows) are one pointer-array GEMM over every
+/// (element, head). Short ones use attention.cu: fused flash-style, bias, mask and causality read in place.
 /// </summary>
 internal sealed partial class CudaOps
 {
@@ -113,8 +114,8 @@ internal sealed partial class CudaOps
     /// <paramref name="first"/> (q, k, scores; probabilities, v, y; count·H entries each), written by gemm_pointers.cu
     /// into scratch slot 0; returns their address.
     /// </summary>
-    private ulong GemmPointers(DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, (int Batch, int Lq, int Lk, int Heads, int Dim, int VDim) s, int first, int count, int scoreStride,
-        int probStride, long scoreBytes, long probBytes, ulong scores, ulong probs)
+    private ulong GemmPointers(DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, (int Batch, int Lq, int Lk, int Heads, int Dim, int VDim) s,
+        int first, int count, int scoreStride, int probStride, long scoreBytes, long probBytes, ulong scores, ulong probs)
     {
         long es = q.ElementSize, n = (long)count * s.Heads;
         long qBatch = (long)s.Lq * s.Heads * s.Dim * es, kBatch = (long)s.Lk * s.Heads * s.Dim * es;

@@ -13,8 +13,8 @@ public sealed record OpCheckResult(string Op, string Case, string Shapes, double
 /// <summary>
 /// Runs every <see cref="OpCheckCases"/> case on a candidate backend and on a reference backend (the CPU) from the same
 /// random inputs and compares the outputs. Outputs are poisoned (NaN / 0xFF bytes) before each run so a kernel that
-/// writes nothing fails; in-place ops, and the inputs an op updates, are compared whole. Float error is max |candidate − reference| / max |reference|;
-/// NaN must match NaN; integer outputs must be equal.
+/// writes nothing fails; in-place ops, and the inputs an op updates, are compared whole. Float error is
+/// max |candidate − reference| / max |reference|; NaN must match NaN; integer outputs must be equal.
 /// </summary>
 public static class BackendCheck
 {
