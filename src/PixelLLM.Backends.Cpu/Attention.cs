@@ -13,7 +13,7 @@ internal static class Attention
 
     public static void Run(AttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
-        if (x[1].Shape[1] == 0)
+        if (x[op.QkvInputs == 1 ? 0 : 1].Shape[1] == 0)
         {
             // No keys: every weighted sum is empty, as PyTorch's softmax-then-matmul gives.
             y.F32.Clear();

@@ -14,6 +14,8 @@ internal readonly unsafe struct AttentionJob
     private const int TileRows = 32;
 
     private readonly float* q, k, v, y, bias;
+    // Elements between consecutive tokens of q, k and v: H·D, or 3·H·D in a packed q | k | v row.
+    private readonly long qRow, kRow, vRow;
     private readonly byte* mask;
     private readonly int batch, heads, queries, keys, headDim, valueDim, gridRows, gridColumns;
     private readonly float scale, maskBias;
@@ -25,15 +27,18 @@ internal readonly unsafe struct AttentionJob
 
     public AttentionJob(AttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor output)
     {
-        var (qs, ks, vs) = (x[0].Shape, x[1].Shape, x[2].Shape);
-        q = x[0].F32Ptr;
-        k = x[1].F32Ptr;
-        v = x[2].F32Ptr;
+        var descs = new TensorDesc[x.Length];
+        for (int i = 0; i < x.Length; i++) descs[i] = x[i].Desc;
+        var (oq, ok, ov) = op.Operands(descs);
+        q = x[oq.Input].F32Ptr + oq.Offset;
+        k = x[ok.Input].F32Ptr + ok.Offset;
+        v = x[ov.Input].F32Ptr + ov.Offset;
+        (qRow, kRow, vRow) = (oq.RowStride, ok.RowStride, ov.RowStride);
         y = output.F32Ptr;
-        (batch, heads, queries, keys) = (qs[0], op.NumHeads, qs[1], ks[1]);
-        (headDim, valueDim) = (qs[2] / heads, vs[2] / heads);
+        (batch, heads, queries, keys) = (oq.Shape[0], op.NumHeads, oq.Shape[1], ok.Shape[1]);
+        (headDim, valueDim) = (oq.Shape[2] / heads, ov.Shape[2] / heads);
         (scale, maskBias, causal) = (op.Scale, op.MaskBias, op.Causal);
-        int next = 3;
+        int next = op.QkvInputs;
         if (op.HasBias)
         {
             var b = x[next++];
@@ -75,12 +80,12 @@ internal readonly unsafe struct AttentionJob
                 for (int r = 0; r < group; r++)
                 {
                     int row = i + Math.Min(r, n - 1);
-                    qRows[r] = q + ((long)(b * queries + row) * heads + h) * headDim;
+                    qRows[r] = q + (long)(b * queries + row) * qRow + h * headDim;
                     yRows[r] = y + ((long)(b * queries + row) * heads + h) * valueDim;
                 }
-                float* key0 = k + (long)b * keys * heads * headDim + h * headDim;
-                float* value0 = v + (long)b * keys * heads * valueDim + h * valueDim;
-                long keyStride = heads * headDim, valueStride = heads * valueDim;
+                float* key0 = k + (long)b * keys * kRow + h * headDim;
+                float* value0 = v + (long)b * keys * vRow + h * valueDim;
+                long keyStride = kRow, valueStride = vRow;
                 if (n == 1)
                 {
                     AttentionSimd.ScoresOne(qRows[0], key0, keyStride, keys, headDim, scale, scores);

@@ -10,7 +10,7 @@ internal static unsafe partial class Vision
     /// </summary>
     public static void RelPosBias(RelPosBiasOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
-        int batch = x[0].Shape[0], heads = op.NumHeads, dim = x[0].Shape[2] / heads;
+        int batch = x[0].Shape[0], heads = op.NumHeads, dim = op.QueryWidth(x[0].Desc) / heads, row = x[0].Shape[2];
         int qh = op.QueryH, qw = op.QueryW, kh = op.KeyH, kw = op.KeyW;
         float* q = x[0].F32Ptr, relH = x[1].F32Ptr, relW = x[2].F32Ptr, dst = y.F32Ptr;
         var rowIndex = new RelPosIndex(qh, kh);
@@ -22,7 +22,7 @@ internal static unsafe partial class Vision
             for (int j = 0; j < qw; j++)
             {
                 int token = i * qw + j;
-                float* query = q + (((long)b * qh * qw + token) * heads + h) * dim;
+                float* query = q + ((long)b * qh * qw + token) * row + h * dim;
                 float* to = dst + (((long)b * heads + h) * qh * qw + token) * (kh + kw);
                 TableDots(query, relH, rowIndex, i, kh, dim, to);
                 TableDots(query, relW, colIndex, j, kw, dim, to + kh);

@@ -45,21 +45,17 @@ public static class SamEncoderBlock
 
         var tokens = g.Reshape(x, n, h * w, c);
         var qkv = g.Linear(tokens, qkvWeight, p.Optional("qkv.bias"));
-        // The fused projection's rows are [q; k; v], each heads·head_dim wide and head-major inside,
-        // which is exactly the Attention op's token-major (N, L, H·D) layout.
-        var q = g.Slice(qkv, -1, 0, c);
-        var k = g.Slice(qkv, -1, c, 2 * c);
-        var v = g.Slice(qkv, -1, 2 * c, 3 * c);
-
+        // The fused projection's rows are [q | k | v], each heads·head_dim wide and head-major inside: the rel-pos bias
+        // and the attention read them in place (packed), with no split copies.
         Tensor? bias = null;
         if (cfg.UseRelPos)
         {
             var relH = RelPosTable(p, cfg, "rel_pos_h", h);
             var relW = RelPosTable(p, cfg, "rel_pos_w", w);
-            bias = g.RelPosBias(q, relH, relW, cfg.NumHeads, h, w, h, w);
+            bias = g.RelPosBias(qkv, relH, relW, cfg.NumHeads, h, w, h, w, packedQkv: true);
         }
         // The rel-pos bias goes in as its h + w terms (B, H, L, h + w); attention sums them per key as it scores.
-        var o = g.Attention(q, k, v, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), bias, biasKeyGridRows: bias is null ? 0 : h);
+        var o = g.PackedAttention(qkv, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), bias, biasKeyGridRows: bias is null ? 0 : h);
         o = g.Linear(o, p["proj.weight"], p.Optional("proj.bias"));
         return g.Reshape(o, n, h, w, c);
     }

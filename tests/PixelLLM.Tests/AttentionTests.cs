@@ -222,4 +222,33 @@ public class AttentionTests
         Assert.Throws<GraphBuildException>(() => g.Attention(q, k, k, 2, 1f, null, biasKeyGridRows: 3));
         Assert.Equal(new Shape(1, 4, 8), g.Attention(q, k, k, 2, 1f, g.Input("t4", DType.F32, 1, 2, 4, 7), biasKeyGridRows: 3).Shape);
     }
+
+    /// <summary>
+    /// q | k | v packed side by side in each row (SAM's qkv projection) give bit for bit what the three split operands
+    /// give, with and without a decomposed bias, on one tile and on several.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 3, 9, 8, 0)]
+    [InlineData(1, 2, 20, 16, 4)]
+    [InlineData(2, 4, 70, 8, 7)]
+    public void PackedQkvEqualsTheSplitOperands(int batch, int heads, int length, int headDim, int gridRows)
+    {
+        var rng = new Random(length * 3 + gridRows);
+        int width = heads * headDim;
+        var qkv = OpHarness.Random(rng, [batch, length, 3 * width]);
+        var all = qkv.ToFloatArray();
+        HostTensor Part(int part)
+        {
+            var values = new float[batch * length * width];
+            for (int row = 0; row < batch * length; row++) Array.Copy(all, row * 3 * width + part * width, values, row * width, width);
+            return HostTensor.FromArray(values, batch, length, width);
+        }
+        var bias = gridRows > 0 ? OpHarness.Random(rng, [batch, heads, length, gridRows + length / gridRows]) : null;
+        var packedOp = new AttentionOp(heads, 0.3f, HasBias: bias is not null, BiasKeyGridRows: gridRows, PackedQkv: true);
+        var splitOp = packedOp with { PackedQkv = false };
+        var packed = bias is null ? OpHarness.Run(packedOp, qkv) : OpHarness.Run(packedOp, qkv, bias);
+        var split = bias is null ? OpHarness.Run(splitOp, Part(0), Part(1), Part(2)) : OpHarness.Run(splitOp, Part(0), Part(1), Part(2), bias);
+        Assert.Equal(new Shape(batch, length, width), packed.Shape);
+        Assert.Equal(split.ToFloatArray(), packed.ToFloatArray());
+    }
 }

@@ -186,6 +186,27 @@ public class CudaDecodeDispatchTests
         }
     }
 
+    /// <summary>
+    /// SAM's packed q | k | v: the pointer-array GEMMs read q, k and v in place (columns 0, C and 2C of each 3C-wide row,
+    /// leading dimension 3C), with no split copies; a short packed attention splits into scratch for attention.cu.
+    /// </summary>
+    [Fact]
+    public void PackedQkvIsReadInPlaceByTheGemmsAndSplitForTheShortKernel()
+    {
+        var op = new AttentionOp(16, 0.125f, HasBias: true, BiasKeyGridRows: 14, PackedQkv: true);
+        var queue = Dispatch(op, DType.BF16, [[4, 196, 3840], [4, 16, 196, 28]], [DType.F32, DType.F32]);
+        Assert.Equal(["gemm_pointers.cu", "attention_softmax.cu"], queue.Launches.Select(l => l.File));
+        Assert.Equal((3840, 3840), (queue.Calls[0].Lda, queue.Calls[0].Ldb));
+        Assert.Equal(3840, queue.Calls[1].Ldb);
+        var addresses = EvaluateGemmPointers(queue.LaunchArgs[0]);
+        ulong qkv = addresses[0][0];
+        Assert.Equal((qkv + 1280 * 2, qkv + 2560 * 2), (addresses[1][0], addresses[4][0]));
+        Assert.Equal(qkv + 196 * 3840 * 2 + 80 * 2, addresses[0][17]); // window 1, head 1
+
+        var shortQueue = Dispatch(op with { HasBias = false, BiasKeyGridRows = 0 }, DType.BF16, [[2, 7, 240]], [DType.F32]);
+        Assert.Equal(["copy_rows.cu", "copy_rows.cu", "copy_rows.cu", "attention.cu"], shortQueue.Launches.Select(l => l.File));
+    }
+
     /// <summary>gemm_pointers.cu's formula on its recorded arguments: addresses[operand][t], t = z·heads + h.</summary>
     private static ulong[][] EvaluateGemmPointers((byte[] Data, int[] Offsets) args)
     {

@@ -107,6 +107,22 @@ public class VisionOpTests
         OpHarness.AssertClose(expected, got);
     }
 
+    /// <summary>The terms from the q third of packed q | k | v rows equal those from q alone, bit for bit.</summary>
+    [Fact]
+    public void RelPosBiasOfPackedQkvEqualsThatOfTheQueryAlone()
+    {
+        var rng = new Random(4);
+        int heads = 2, dim = 8, width = heads * dim, tokens = 3 * 5;
+        var qkv = OpHarness.Random(rng, [2, tokens, 3 * width]);
+        var (relH, relW) = (OpHarness.Random(rng, [5, dim]), OpHarness.Random(rng, [9, dim]));
+        var all = qkv.ToFloatArray();
+        var q = new float[2 * tokens * width];
+        for (int row = 0; row < 2 * tokens; row++) Array.Copy(all, row * 3 * width, q, row * width, width);
+        var packed = OpHarness.Run(new RelPosBiasOp(heads, 3, 5, 3, 5, PackedQkv: true), qkv, relH, relW);
+        var alone = OpHarness.Run(new RelPosBiasOp(heads, 3, 5, 3, 5), HostTensor.FromArray(q, 2, tokens, width), relH, relW);
+        Assert.Equal(alone.ToFloatArray(), packed.ToFloatArray());
+    }
+
     /// <summary>
     /// The table rows SAM picks, observed through the op: q = e₀, relH row r = r, relW row r = 1000·r, so the terms are
     /// idxH and 1000·idxW. Expected tables come from segment-anything's get_rel_pos in PyTorch 1.13:

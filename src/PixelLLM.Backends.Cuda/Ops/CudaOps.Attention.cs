@@ -19,7 +19,10 @@ internal sealed partial class CudaOps
 
     private void Attention(AttentionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var (q, k, v) = (x[0], x[1], x[2]);
+        var descs = new TensorDesc[x.Length];
+        for (int i = 0; i < x.Length; i++) descs[i] = x[i].Desc;
+        var (oq, ok, ov) = op.Operands(descs);
+        var (q, k, v) = (Operand(x[oq.Input], oq), Operand(x[ok.Input], ok), Operand(x[ov.Input], ov));
         int batch = q.Shape[0], lq = q.Shape[1], lk = k.Shape[1], heads = op.NumHeads;
         int dim = q.Shape[2] / heads, vdim = v.Shape[2] / heads;
         if (y.Count == 0) return;
@@ -30,7 +33,7 @@ internal sealed partial class CudaOps
         }
         if (dim > AttentionMaxHeadDim || vdim > AttentionMaxHeadDim)
             throw new BackendException($"CUDA Attention: head dims {dim}/{vdim} exceed the kernel's {AttentionMaxHeadDim}");
-        int next = 3;
+        int next = op.QkvInputs;
         var bias = op.HasBias ? x[next++] : default;
         var mask = op.HasMask ? x[next] : default;
         if (op.HasMask && mask.Type != DType.U8) throw new BackendException($"CUDA Attention: mask must be U8, got {mask.Desc}");
@@ -38,8 +41,15 @@ internal sealed partial class CudaOps
             GemmAttentionScratch(heads, lq, lk, q.ElementSize) is var (scoreStride, probStride, scoreBytes, probBytes) &&
             scoreBytes + probBytes <= GemmAttentionMaxScratchBytes)
         {
-            AttentionByGemm(op, q, k, v, bias, mask, y, (batch, lq, lk, heads, dim, vdim), scoreStride, probStride, scoreBytes, probBytes);
+            AttentionByGemm(op, q, k, v, bias, mask, y, new(batch, lq, lk, heads, dim, vdim, oq.RowStride, ok.RowStride, ov.RowStride),
+                scoreStride, probStride, scoreBytes, probBytes);
             return;
+        }
+        if (op.PackedQkv)
+        {
+            // attention.cu and attention_decode.cu read contiguous operands: packed ones are split into scratch first
+            // (short sequences only; the cuBLAS path above reads them in place).
+            (q, k, v) = (Contiguous(q, oq, 1), Contiguous(k, ok, 2), Contiguous(v, ov, 3));
         }
         bool decode = UsesDecodeAttention(lq, lk);
         uint blocks = decode ? (uint)lq : (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
@@ -62,7 +72,7 @@ internal sealed partial class CudaOps
     }
 
     private void AttentionByGemm(AttentionOp op, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor bias, DeviceTensor mask,
-        DeviceTensor y, (int Batch, int Lq, int Lk, int Heads, int Dim, int VDim) s, int scoreStride, int probStride, long scoreBytes, long probBytes)
+        DeviceTensor y, GemmAttention s, int scoreStride, int probStride, long scoreBytes, long probBytes)
     {
         var type = GemmType(q, k, "Attention");
         GemmType(q, v, "Attention");
@@ -80,16 +90,16 @@ internal sealed partial class CudaOps
             ulong Array(int operand) => pointers + (ulong)(operand * count * s.Heads * sizeof(ulong));
             if (pointers != 0)
                 queue.Gemm(new GemmCall(type, false, true, s.Lq, s.Lk, s.Dim, op.Scale, 0f, Array(0), 0, Array(1), 0, Array(2), 0, count * s.Heads,
-                    Lda: s.Heads * s.Dim, Ldb: s.Heads * s.Dim, Ldc: scoreStride, OutType: CudaDataType.R32F, PointerArrays: true));
+                    Lda: s.QRow, Ldb: s.KRow, Ldc: scoreStride, OutType: CudaDataType.R32F, PointerArrays: true));
             else
                 for (int i = 0; i < count; i++)
                 {
                     int b = first + i;
-                    ulong qb = q.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.Dim * es), kb = k.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.Dim * es);
-                    // Head h of a token-major (L, H·D) operand is the (L, D) matrix at column h·D with row stride H·D.
+                    ulong qb = q.Ptr + (ulong)(b * (long)s.Lq * s.QRow * es), kb = k.Ptr + (ulong)(b * (long)s.Lk * s.KRow * es);
+                    // Head h of a token-major (L, row) operand is the (L, D) matrix at column h·D with row stride `row`.
                     queue.Gemm(new GemmCall(type, false, true, s.Lq, s.Lk, s.Dim, op.Scale, 0f, qb, s.Dim, kb, s.Dim,
                         scores + (ulong)(i * scoreBytes), (long)s.Lq * scoreStride, s.Heads,
-                        Lda: s.Heads * s.Dim, Ldb: s.Heads * s.Dim, Ldc: scoreStride, OutType: CudaDataType.R32F));
+                        Lda: s.QRow, Ldb: s.KRow, Ldc: scoreStride, OutType: CudaDataType.R32F));
                 }
             queue.Launch("attention_softmax.cu", $"attention_softmax_{suffix}", ((uint)s.Lq, (uint)s.Heads, (uint)count), threads,
                 Args().Ptr(scores).Ptr(probs).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).I64(first).I32(s.Lq).I32(s.Lk)
@@ -97,14 +107,14 @@ internal sealed partial class CudaOps
                     .Dims(BiasStrides(op, bias, s.Lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
             if (pointers != 0)
                 queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, Array(3), 0, Array(4), 0, Array(5), 0, count * s.Heads,
-                    Lda: probStride, Ldb: s.Heads * s.VDim, Ldc: s.Heads * s.VDim, PointerArrays: true));
+                    Lda: probStride, Ldb: s.VRow, Ldc: s.Heads * s.VDim, PointerArrays: true));
             else
                 for (int i = 0; i < count; i++)
                 {
                     int b = first + i;
-                    ulong vb = v.Ptr + (ulong)(b * (long)s.Lk * s.Heads * s.VDim * es), yb = y.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.VDim * es);
+                    ulong vb = v.Ptr + (ulong)(b * (long)s.Lk * s.VRow * es), yb = y.Ptr + (ulong)(b * (long)s.Lq * s.Heads * s.VDim * es);
                     queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, probs + (ulong)(i * probBytes), (long)s.Lq * probStride,
-                        vb, s.VDim, yb, s.VDim, s.Heads, Lda: probStride, Ldb: s.Heads * s.VDim, Ldc: s.Heads * s.VDim));
+                        vb, s.VDim, yb, s.VDim, s.Heads, Lda: probStride, Ldb: s.VRow, Ldc: s.Heads * s.VDim));
                 }
         }
     }
@@ -114,12 +124,12 @@ internal sealed partial class CudaOps
     /// <paramref name="first"/> (q, k, scores; probabilities, v, y; count·H entries each), written by gemm_pointers.cu
     /// into scratch slot 0; returns their address.
     /// </summary>
-    private ulong GemmPointers(DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, (int Batch, int Lq, int Lk, int Heads, int Dim, int VDim) s,
+    private ulong GemmPointers(DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, GemmAttention s,
         int first, int count, int scoreStride, int probStride, long scoreBytes, long probBytes, ulong scores, ulong probs)
     {
         long es = q.ElementSize, n = (long)count * s.Heads;
-        long qBatch = (long)s.Lq * s.Heads * s.Dim * es, kBatch = (long)s.Lk * s.Heads * s.Dim * es;
-        long vBatch = (long)s.Lk * s.Heads * s.VDim * es, yBatch = (long)s.Lq * s.Heads * s.VDim * es;
+        long qBatch = (long)s.Lq * s.QRow * es, kBatch = (long)s.Lk * s.KRow * es;
+        long vBatch = (long)s.Lk * s.VRow * es, yBatch = (long)s.Lq * s.Heads * s.VDim * es;
         ulong pointers = queue.Scratch(0, 6 * n * sizeof(ulong));
         Span<long> bases = [(long)q.Ptr + first * qBatch, (long)k.Ptr + first * kBatch, (long)scores, (long)probs, (long)v.Ptr + first * vBatch, (long)y.Ptr + first * yBatch];
         Span<long> batchStrides = [qBatch, kBatch, scoreBytes, probBytes, vBatch, yBatch];
@@ -127,6 +137,22 @@ internal sealed partial class CudaOps
         queue.Launch("gemm_pointers.cu", "gemm_pointers", ((uint)((n + 255) / 256), 1, 1), 256,
             Args().Ptr(pointers).Dims(Dims8.From(bases)).Dims(Dims8.From(batchStrides)).Dims(Dims8.From(headStrides)).I32(6).I32(s.Heads).I32(count));
         return pointers;
+    }
+
+    /// <summary>The cuBLAS path's sizes; QRow/KRow/VRow are the elements between tokens (H·D, or 3·H·D packed).</summary>
+    private readonly record struct GemmAttention(int Batch, int Lq, int Lk, int Heads, int Dim, int VDim, int QRow, int KRow, int VRow);
+
+    /// <summary>One of q, k, v as a tensor of its own shape at its first element (its rows still <see cref="AttentionOperand.RowStride"/> apart).</summary>
+    private static DeviceTensor Operand(DeviceTensor input, AttentionOperand o) =>
+        input with { Ptr = input.Ptr + (ulong)(o.Offset * input.ElementSize), Desc = new TensorDesc(input.Desc.DType, o.Shape) };
+
+    /// <summary>A packed operand's columns copied into scratch <paramref name="slot"/> as a contiguous (B, L, width) tensor.</summary>
+    private DeviceTensor Contiguous(DeviceTensor operand, AttentionOperand o, int slot)
+    {
+        var packed = operand with { Ptr = operand.Ptr - (ulong)(o.Offset * operand.ElementSize), Desc = new TensorDesc(operand.Desc.DType, new Shape(o.Shape[0], o.Shape[1], o.RowStride)) };
+        var split = operand with { Ptr = queue.Scratch(slot, operand.Bytes) };
+        Slice(new SliceOp(2, o.Offset, o.Offset + o.Shape[2]), [packed], split);
+        return split;
     }
 
     /// <summary>

@@ -25,14 +25,14 @@ internal sealed partial class CudaOps
 
     private void RelPosBias(RelPosBiasOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        int dim = x[0].Shape[2] / op.NumHeads;
+        int dim = op.QueryWidth(x[0].Desc) / op.NumHeads;
         if (dim > RelPosMax || op.KeyH > RelPosMax || op.KeyW > RelPosMax)
             throw new BackendException($"CUDA RelPosBias: head dim {dim} or key grid {op.KeyH}×{op.KeyW} exceeds {RelPosMax}");
         var (hq, hk, ho) = RelPosScales(op.QueryH, op.KeyH);
         var (wq, wk, wo) = RelPosScales(op.QueryW, op.KeyW);
         long blocks = (long)x[0].Shape[0] * op.NumHeads * op.QueryH * op.QueryW;
         Rows("rel_pos_bias.cu", $"rel_pos_bias_{FloatSuffix(y, "RelPosBias")}", blocks, op.KeyH + op.KeyW,
-            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I32(op.NumHeads).I32(dim).I32(op.QueryH).I32(op.QueryW)
+            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I32(op.NumHeads).I32(dim).I32(x[0].Shape[2]).I32(op.QueryH).I32(op.QueryW)
                 .I32(op.KeyH).I32(op.KeyW).F32(hq).F32(hk).F32(ho).F32(wq).F32(wk).F32(wo), maxThreads: 256);
     }
 

@@ -79,11 +79,17 @@ public static partial class OpCheckCases
             C("rel-pos grid", new AttentionOp(3, 0.2f, HasBias: true, BiasKeyGridRows: 3), F(2, 15, 24), F(2, 15, 24), F(2, 15, 24), F(2, 3, 15, 8)),
             C("rel-pos grid bcast mask", new AttentionOp(2, 0.3f, true, true, false, -1e4f, BiasKeyGridRows: 5), F(2, 6, 16), F(2, 10, 16), F(2, 10, 16), F(2, 1, 6, 7), T(DType.U8, 2, 1, 1, 10)),
             C("decode rel-pos grid", new AttentionOp(2, 0.25f, HasBias: true, BiasKeyGridRows: 2), F(2, 1, 64), F(2, 14, 64), F(2, 14, 64), F(2, 2, 1, 9)),
+            // q | k | v packed in one tensor (SAM's qkv): read in place on the cuBLAS path (one window, and several with
+            // pointer arrays and the rel-pos terms), split into scratch for attention.cu (short).
+            C("gemm packed qkv", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 18, 96)),
+            C("gemm packed qkv windows rel-pos", new AttentionOp(2, 0.2f, HasBias: true, BiasKeyGridRows: 4, PackedQkv: true), F(3, 20, 48), F(3, 2, 20, 9)),
+            C("packed qkv short mask", new AttentionOp(3, 0.3f, HasMask: true, MaskBias: -1e4f, PackedQkv: true), F(2, 7, 72), T(DType.U8, 2, 1, 1, 7)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
             C("cropped", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 3)),
             C("q3x4 k5x2", new RelPosBiasOp(2, 3, 4, 5, 2), F(2, 12, 16), F(9, 8), F(7, 8)),
             C("q14x14 d80", new RelPosBiasOp(2, 14, 14, 14, 14), F(1, 196, 160), F(27, 80), F(27, 80)),
+            C("packed q3x5", new RelPosBiasOp(2, 3, 5, 3, 5, PackedQkv: true), F(2, 15, 48), F(5, 8), F(9, 8)),
             C("linear aa", new ResizeOp([1, 2], [13, 4], ResizeKernel.Linear), F(2, 7, 9, 3)),
             C("cubic", new ResizeOp([-1], [11], ResizeKernel.Cubic, false), F(1, 5, 6)),
             C("axis 1", new WriteAtOp(1), F(3, 8, 5), F(3, 2, 5), T(DType.I32, 1)) with { Integers = new() { [2] = 7 } },

@@ -12,24 +12,46 @@ namespace PixelLLM.Runtime.Ops;
 /// With <see cref="BiasKeyGridRows"/> = Kh &gt; 0 the keys form a Kh × Kw grid (Lk = Kh·Kw) and the bias is SAM's
 /// decomposed relative position (<see cref="RelPosBiasOp"/>'s terms t, broadcastable to (B, H, Lq, Kh + Kw)):
 /// bias[q, (m, n)] = t[q, m] + t[q, Kh + n], summed before it is added to the score. It is never materialised.
+/// With <see cref="PackedQkv"/> one input (B, L, 3·H·D) holds q | k | v side by side in each row (a fused projection's
+/// output, SAM's qkv) and the three are read in place, with no split copies; bias and mask follow it.
 /// </summary>
 public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false, bool HasMask = false, bool Causal = false,
-    float MaskBias = float.NegativeInfinity, int BiasKeyGridRows = 0) : Op
+    float MaskBias = float.NegativeInfinity, int BiasKeyGridRows = 0, bool PackedQkv = false) : Op
 {
     /// <summary>Kw of a decomposed bias (<see cref="BiasKeyGridRows"/> &gt; 0) for <paramref name="keys"/> keys.</summary>
     public int BiasKeyGridColumns(int keys) => BiasKeyGridRows > 0 ? keys / BiasKeyGridRows : 0;
 
+    /// <summary>How many inputs hold q, k and v (1 packed, else 3); the bias and the mask come after them.</summary>
+    public int QkvInputs => PackedQkv ? 1 : 3;
+
+    /// <summary>
+    /// Where q, k and v are: for each, the input, the element its rows start at, and the elements between rows; with the
+    /// shapes (B, L, width) they have as operands.
+    /// </summary>
+    public (AttentionOperand Q, AttentionOperand K, AttentionOperand V) Operands(IReadOnlyList<TensorDesc> inputs)
+    {
+        if (!PackedQkv)
+            return (Operand(inputs[0], 0, 0, 1), Operand(inputs[1], 1, 0, 1), Operand(inputs[2], 2, 0, 1));
+        int width = inputs[0].Shape[2] / 3;
+        return (Operand(inputs[0], 0, 0, 3), Operand(inputs[0], 0, width, 3), Operand(inputs[0], 0, 2 * width, 3));
+    }
+
+    private static AttentionOperand Operand(TensorDesc t, int input, int offset, int parts) =>
+        new(input, offset, t.Shape[2], new Shape(t.Shape[0], t.Shape[1], t.Shape[2] / parts));
+
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
-        ExpectInputs(inputs, 3 + (HasBias ? 1 : 0) + (HasMask ? 1 : 0));
-        var (q, k, v) = (inputs[0], inputs[1], inputs[2]);
-        foreach (var (t, n) in new[] { (q, "q"), (k, "k"), (v, "v") }) ExpectRank(t, n, 3, 3);
+        ExpectInputs(inputs, QkvInputs + (HasBias ? 1 : 0) + (HasMask ? 1 : 0));
+        for (int i = 0; i < QkvInputs; i++) ExpectRank(inputs[i], PackedQkv ? "packed qkv" : "qkv"[i].ToString(), 3, 3);
+        if (PackedQkv && inputs[0].Shape[2] % 3 != 0) throw Fail($"packed qkv {inputs[0].Shape} must be 3 equal widths");
+        var (oq, ok, ov) = Operands(inputs);
+        TensorDesc q = new(inputs[oq.Input].DType, oq.Shape), k = new(inputs[ok.Input].DType, ok.Shape), v = new(inputs[ov.Input].DType, ov.Shape);
         if (NumHeads < 1 || q.Shape[2] % NumHeads != 0 || v.Shape[2] % NumHeads != 0) throw Fail($"width not divisible by {NumHeads} heads");
         if (q.Shape[0] != k.Shape[0] || k.Shape[0] != v.Shape[0]) throw Fail($"batch differs: q {q.Shape}, k {k.Shape}, v {v.Shape}");
         if (q.Shape[2] != k.Shape[2]) throw Fail($"q {q.Shape} and k {k.Shape} widths differ");
         if (k.Shape[1] != v.Shape[1]) throw Fail($"k {k.Shape} and v {v.Shape} lengths differ");
         var full = new Shape(q.Shape[0], NumHeads, q.Shape[1], k.Shape[1]);
-        int next = 3;
+        int next = QkvInputs;
         if (BiasKeyGridRows != 0)
         {
             int kh = BiasKeyGridRows, kw = BiasKeyGridColumns(k.Shape[1]);
@@ -51,6 +73,12 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
             throw Fail($"{what} {t.Shape} must be rank 4 and broadcast to {target}");
     }
 }
+
+/// <summary>
+/// One of q, k, v as <see cref="AttentionOp"/> reads it: input <paramref name="Input"/>, row r at element
+/// Offset + r·RowStride, and its (B, L, width) <paramref name="Shape"/>.
+/// </summary>
+public readonly record struct AttentionOperand(int Input, int Offset, int RowStride, Shape Shape);
 
 /// <summary>
 /// EVA02 2-D rotary embedding, interleaved pairs (timm rotate_half=False): for each head and pair (2i, 2i+1),
@@ -103,20 +131,26 @@ public sealed record WindowUnpartitionOp(int Window, int Height, int Width) : Op
 }
 
 /// <summary>
-/// SAM decomposed relative-position bias, as its terms: q (B, Qh·Qw, H·D) (unscaled), tables relH (2·max(Qh,Kh)−1, D)
+/// SAM decomposed relative-position bias, as its terms: q (B, Qh·Qw, H·D) (unscaled; with PackedQkv the first third of
+/// a packed q | k | v row), tables relH (2·max(Qh,Kh)−1, D)
 /// and relW → t (B, H, Qh·Qw, Kh + Kw) with t[q=(i,j), m] = q·relH[idx(i,m)] and t[q, Kh + n] = q·relW[idx(j,n)].
 /// <see cref="AttentionOp"/> with <see cref="AttentionOp.BiasKeyGridRows"/> = Kh adds bias[q, (m,n)] = t[q, m] + t[q, Kh + n]
 /// as it scores, so the (Qh·Qw) × (Kh·Kw) bias is never written out.
 /// </summary>
-public sealed record RelPosBiasOp(int NumHeads, int QueryH, int QueryW, int KeyH, int KeyW) : Op
+public sealed record RelPosBiasOp(int NumHeads, int QueryH, int QueryW, int KeyH, int KeyW, bool PackedQkv = false) : Op
 {
+    /// <summary>The query width H·D of input 0 (B, Qh·Qw, row): the whole row, or its first third when <see cref="PackedQkv"/>.</summary>
+    public int QueryWidth(TensorDesc q) => PackedQkv ? q.Shape[2] / 3 : q.Shape[2];
+
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
         ExpectInputs(inputs, 3);
         var q = inputs[0];
         ExpectRank(q, "q", 3, 3);
         if (q.Shape[1] != QueryH * QueryW) throw Fail($"q {q.Shape} does not hold {QueryH}×{QueryW} tokens");
-        int d = q.Shape[2] / NumHeads;
+        if (PackedQkv && q.Shape[2] % 3 != 0) throw Fail($"packed qkv {q.Shape} must be 3 equal widths");
+        if (QueryWidth(q) % NumHeads != 0) throw Fail($"query width {QueryWidth(q)} not divisible by {NumHeads} heads");
+        int d = QueryWidth(q) / NumHeads;
         if (inputs[1].Shape != new Shape(2 * Math.Max(QueryH, KeyH) - 1, d)) throw Fail($"rel_pos_h {inputs[1].Shape} must be ({2 * Math.Max(QueryH, KeyH) - 1}, {d})");
         if (inputs[2].Shape != new Shape(2 * Math.Max(QueryW, KeyW) - 1, d)) throw Fail($"rel_pos_w {inputs[2].Shape} must be ({2 * Math.Max(QueryW, KeyW) - 1}, {d})");
         return new TensorDesc(q.DType, new Shape(q.Shape[0], NumHeads, QueryH * QueryW, KeyH + KeyW));
@@ -143,6 +177,14 @@ public static partial class GraphOps
     public static Tensor WindowUnpartition(this Graph g, Tensor x, int window, int height, int width) =>
         g.Apply(new WindowUnpartitionOp(window, height, width), x);
 
-    public static Tensor RelPosBias(this Graph g, Tensor q, Tensor relH, Tensor relW, int numHeads, int qh, int qw, int kh, int kw) =>
-        g.Apply(new RelPosBiasOp(numHeads, qh, qw, kh, kw), q, relH, relW);
+    public static Tensor RelPosBias(this Graph g, Tensor q, Tensor relH, Tensor relW, int numHeads, int qh, int qw, int kh, int kw,
+        bool packedQkv = false) =>
+        g.Apply(new RelPosBiasOp(numHeads, qh, qw, kh, kw, packedQkv), q, relH, relW);
+
+    /// <summary>Attention reading q | k | v from one packed (B, L, 3·H·D) tensor (see <see cref="AttentionOp.PackedQkv"/>).</summary>
+    public static Tensor PackedAttention(this Graph g, Tensor qkv, int numHeads, float scale, Tensor? bias = null, int biasKeyGridRows = 0)
+    {
+        var inputs = bias is null ? new[] { qkv } : [qkv, bias];
+        return g.Apply(new AttentionOp(numHeads, scale, HasBias: bias is not null, BiasKeyGridRows: biasKeyGridRows, PackedQkv: true), inputs);
+    }
 }

@@ -62,8 +62,8 @@ public static class OpCosts
     /// <summary>2·D per visible (query, key) pair for q·kᵀ plus 2·Dv for p·v, per batch element and head.</summary>
     private static double Attention(AttentionOp a, IReadOnlyList<TensorDesc> inputs)
     {
-        var (q, v) = (inputs[0], inputs[2]);
-        int batch = q.Shape[0], lq = q.Shape[1], lk = inputs[1].Shape[1];
+        var (q, k, v) = a.Operands(inputs);
+        int batch = q.Shape[0], lq = q.Shape[1], lk = k.Shape[1];
         double d = q.Shape[2] / a.NumHeads, dv = v.Shape[2] / a.NumHeads;
         return 2.0 * batch * a.NumHeads * VisiblePairs(lq, lk, a.Causal) * (d + dv);
     }
