@@ -12,20 +12,20 @@ internal static unsafe partial class Vision
     public static void Rope(RopeOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
         var s = x[0].Shape;
-        int tokens = s[1], width = s[2], headDim = width / op.NumHeads, heads = op.NumHeads, start = op.StartToken;
+        int tokens = s[1], width = s[2], rotated = op.Rotated(width), headDim = rotated / op.NumHeads, heads = op.NumHeads, start = op.StartToken;
         float* src = x[0].F32Ptr, sin = x[1].F32Ptr, cos = x[2].F32Ptr, dst = y.F32Ptr;
         ForEach(s[0] * tokens, (long)y.Length, row =>
         {
             int token = row % tokens;
             float* from = src + (long)row * width, to = dst + (long)row * width;
-            if (token < start)
+            int copyFrom = token < start ? 0 : rotated;
+            if (token >= start)
             {
-                new ReadOnlySpan<float>(from, width).CopyTo(new Span<float>(to, width));
-                return;
+                long table = (long)(token - start) * headDim;
+                for (int h = 0; h < heads; h++)
+                    RotatePairs(from + h * headDim, sin + table, cos + table, to + h * headDim, headDim);
             }
-            long table = (long)(token - start) * headDim;
-            for (int h = 0; h < heads; h++)
-                RotatePairs(from + h * headDim, sin + table, cos + table, to + h * headDim, headDim);
+            if (from != to) new ReadOnlySpan<float>(from + copyFrom, width - copyFrom).CopyTo(new Span<float>(to + copyFrom, width - copyFrom));
         });
     }
 

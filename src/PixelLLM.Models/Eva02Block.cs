@@ -21,20 +21,22 @@ public static class Eva02Block
         return g.Add(x, SwiGlu(p.Sub("mlp"), cfg, h));
     }
 
+    /// <summary>
+    /// The q, k and v projections as one GEMM over their stacked weights (biases optional: timm's k_proj has none; a
+    /// converter maps scenic's q_bias/v_bias onto q/v_proj.bias, and a missing one stacks as zeros), one RoPE over the q
+    /// and k thirds of each row, and attention reading the packed rows in place.
+    /// </summary>
     private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope)
     {
         var g = p.Graph;
-        // The biases are optional: timm's k_proj has none; a converter maps scenic's q_bias/v_bias onto q/v_proj.bias.
-        var q = g.Linear(x, p["q_proj.weight"], p.Optional("q_proj.bias"));
-        var k = g.Linear(x, p["k_proj.weight"], p.Optional("k_proj.bias"));
-        var v = g.Linear(x, p["v_proj.weight"], p.Optional("v_proj.bias"));
-        if (rope is { } r)
-        {
-            // Token 0 is the cls token, which both references leave unrotated.
-            q = g.Rope(q, r.Sin, r.Cos, cfg.NumHeads, startToken: 1);
-            k = g.Rope(k, r.Sin, r.Cos, cfg.NumHeads, startToken: 1);
-        }
-        var o = g.Attention(q, k, v, cfg.NumHeads, (float)(1.0 / Math.Sqrt(cfg.HeadDim)));
+        int c = cfg.EmbedDim;
+        string[] projections = ["q_proj", "k_proj", "v_proj"];
+        var weight = p.Stacked(projections.Select(n => (string?)$"{n}.weight").ToArray(), [c, c]);
+        var biases = projections.Select(n => p.Has($"{n}.bias") ? $"{n}.bias" : null).ToArray();
+        var qkv = g.Linear(x, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [c]) : null);
+        // Token 0 is the cls token, which both references leave unrotated; v (the last third of each row) passes through.
+        if (rope is { } r) qkv = g.Rope(qkv, r.Sin, r.Cos, 2 * cfg.NumHeads, startToken: 1, rotatedWidth: 2 * c);
+        var o = g.PackedAttention(qkv, cfg.NumHeads, (float)(1.0 / Math.Sqrt(cfg.HeadDim)));
         if (cfg.ScaleAttnInner) o = g.LayerNorm(o, p["norm.weight"], p["norm.bias"], cfg.NormEps);
         return g.Linear(o, p["proj.weight"], p["proj.bias"]);
     }

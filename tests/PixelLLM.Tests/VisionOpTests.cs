@@ -107,6 +107,36 @@ public class VisionOpTests
         OpHarness.AssertClose(expected, got);
     }
 
+    /// <summary>
+    /// RoPE over the first 2C columns of packed q | k | v rows (2·H heads) rotates q and k exactly as two RoPEs over q and k
+    /// alone would, and passes v through.
+    /// </summary>
+    [Fact]
+    public void RopeOfPackedQkvRotatesQAndKAndPassesVThrough()
+    {
+        var rng = new Random(6);
+        int heads = 2, dim = 8, width = heads * dim, tokens = 5;
+        var qkv = OpHarness.Random(rng, [2, tokens, 3 * width]);
+        var (sin, cos) = (OpHarness.Random(rng, [tokens - 1, dim]), OpHarness.Random(rng, [tokens - 1, dim]));
+        var all = qkv.ToFloatArray();
+        HostTensor Part(int part)
+        {
+            var values = new float[2 * tokens * width];
+            for (int row = 0; row < 2 * tokens; row++) Array.Copy(all, (row * 3 + part) * width, values, row * width, width);
+            return HostTensor.FromArray(values, 2, tokens, width);
+        }
+        var packed = OpHarness.Run(new RopeOp(2 * heads, 1, RotatedWidth: 2 * width), qkv, sin, cos).ToFloatArray();
+        var q = OpHarness.Run(new RopeOp(heads, 1), Part(0), sin, cos).ToFloatArray();
+        var k = OpHarness.Run(new RopeOp(heads, 1), Part(1), sin, cos).ToFloatArray();
+        var v = Part(2).ToFloatArray();
+        for (int row = 0; row < 2 * tokens; row++)
+        {
+            Assert.Equal(q.AsSpan(row * width, width).ToArray(), packed.AsSpan(row * 3 * width, width).ToArray());
+            Assert.Equal(k.AsSpan(row * width, width).ToArray(), packed.AsSpan(row * 3 * width + width, width).ToArray());
+            Assert.Equal(v.AsSpan(row * width, width).ToArray(), packed.AsSpan(row * 3 * width + 2 * width, width).ToArray());
+        }
+    }
+
     /// <summary>The terms from the q third of packed q | k | v rows equal those from q alone, bit for bit.</summary>
     [Fact]
     public void RelPosBiasOfPackedQkvEqualsThatOfTheQueryAlone()

@@ -12,9 +12,9 @@ internal sealed partial class CudaOps
 
     private void Rope(RopeOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        int width = y.Shape[2];
+        int width = y.Shape[2], rotated = op.Rotated(width);
         Elements("rope.cu", $"rope_{FloatSuffix(y, "Rope")}", y.Count / 2, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr)
-            .I64(y.Count / 2).I32(y.Shape[1]).I32(width).I32(width / op.NumHeads).I32(op.StartToken));
+            .I64(y.Count / 2).I32(y.Shape[1]).I32(width).I32(rotated).I32(rotated / op.NumHeads).I32(op.StartToken));
     }
 
     private void WindowPartition(WindowPartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>

@@ -50,5 +50,30 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
         return Graph.Weight(graphName, copy);
     }
 
+    /// <summary>
+    /// The tensors <paramref name="names"/>, each exactly <paramref name="shape"/>, stacked along axis 0 into one weight
+    /// (one copy per graph): a fused projection from separate ones. A null name stands for zeros of that shape (a bias one
+    /// projection does not have). Another stored shape → <see cref="ModelFileException"/> naming the tensor.
+    /// </summary>
+    public Tensor Stacked(string?[] names, int[] shape)
+    {
+        var graphName = $"param.{Full(string.Join('+', names.Select(n => n ?? "0")))}:stacked";
+        if (Graph.TryGet(graphName, out var t)) return t;
+        var parts = names.Select(n => n is null ? null : weights.Get(Full(n))).ToArray();
+        var expected = new Shape(shape);
+        for (int i = 0; i < parts.Length; i++)
+            if (parts[i] is { } part && part.Shape != expected)
+                throw new ModelFileException($"{Full(names[i]!)} is {part.Shape}, expected ({string.Join(", ", shape)})");
+        var dtype = parts.FirstOrDefault(x => x is not null)?.DType ?? DType.F32;
+        if (parts.Any(x => x is not null && x.DType != dtype))
+            throw new ModelFileException($"{Full(names[0] ?? "")}: the stacked tensors {string.Join(", ", names)} differ in dtype");
+        int[] stackedShape = [shape[0] * parts.Length, .. shape[1..]];
+        var stacked = HostTensor.Zeros(dtype, stackedShape);
+        long bytes = expected.ElementCount * dtype.SizeOf();
+        for (int i = 0; i < parts.Length; i++)
+            parts[i]?.Data.Span.CopyTo(stacked.Data.Span.Slice(checked((int)(i * bytes)), checked((int)bytes)));
+        return Graph.Weight(graphName, stacked);
+    }
+
     private string Full(string name) => Prefix.Length == 0 ? name : Prefix + "." + name;
 }

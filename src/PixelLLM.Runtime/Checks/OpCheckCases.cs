@@ -85,6 +85,7 @@ public static partial class OpCheckCases
             C("gemm packed qkv windows rel-pos", new AttentionOp(2, 0.2f, HasBias: true, BiasKeyGridRows: 4, PackedQkv: true), F(3, 20, 48), F(3, 2, 20, 9)),
             C("packed qkv short mask", new AttentionOp(3, 0.3f, HasMask: true, MaskBias: -1e4f, PackedQkv: true), F(2, 7, 72), T(DType.U8, 2, 1, 1, 7)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
+            C("packed q k of qkv", new RopeOp(4, 1, RotatedWidth: 32), F(2, 5, 48), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
             C("cropped", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 3)),
             C("q3x4 k5x2", new RelPosBiasOp(2, 3, 4, 5, 2), F(2, 12, 16), F(9, 8), F(7, 8)),

@@ -83,16 +83,23 @@ public readonly record struct AttentionOperand(int Input, int Offset, int RowStr
 /// <summary>
 /// EVA02 2-D rotary embedding, interleaved pairs (timm rotate_half=False): for each head and pair (2i, 2i+1),
 /// out = x·cos + (−x₂ᵢ₊₁, x₂ᵢ)·sin. x (B, L, H·D); sin, cos (L − StartToken, D); tokens before StartToken (cls) pass through.
+/// <see cref="RotatedWidth"/> &gt; 0 rotates only the first RotatedWidth columns of each row (NumHeads heads of
+/// RotatedWidth / NumHeads) and copies the rest: q and k of a packed q | k | v row, with v passed through.
 /// </summary>
-public sealed record RopeOp(int NumHeads, int StartToken = 0) : Op
+public sealed record RopeOp(int NumHeads, int StartToken = 0, int RotatedWidth = 0) : Op
 {
+    /// <summary>The columns of each row that are rotated: <see cref="RotatedWidth"/>, or the whole row.</summary>
+    public int Rotated(int rowLength) => RotatedWidth > 0 ? RotatedWidth : rowLength;
+
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
         ExpectInputs(inputs, 3);
         var x = inputs[0];
         ExpectRank(x, "x", 3, 3);
-        if (x.Shape[2] % NumHeads != 0) throw Fail($"width {x.Shape[2]} not divisible by {NumHeads} heads");
-        int d = x.Shape[2] / NumHeads;
+        if (RotatedWidth < 0 || RotatedWidth > x.Shape[2]) throw Fail($"rotated width {RotatedWidth} must be in [1, {x.Shape[2]}] (0: the whole row)");
+        int rotated = Rotated(x.Shape[2]);
+        if (rotated % NumHeads != 0) throw Fail($"width {rotated} not divisible by {NumHeads} heads");
+        int d = rotated / NumHeads;
         var table = new Shape(x.Shape[1] - StartToken, d);
         if (d % 2 != 0) throw Fail($"head dim {d} must be even");
         if (inputs[1].Shape != table || inputs[2].Shape != table) throw Fail($"sin {inputs[1].Shape} / cos {inputs[2].Shape} must be {table}");
@@ -169,8 +176,9 @@ public static partial class GraphOps
         return g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, biasKeyGridRows), [.. inputs]);
     }
 
-    public static Tensor Rope(this Graph g, Tensor x, Tensor sin, Tensor cos, int numHeads, int startToken = 0) =>
-        g.Apply(new RopeOp(numHeads, startToken), x, sin, cos);
+    /// <summary>Rotary embedding (see <see cref="RopeOp"/>); <paramref name="rotatedWidth"/> &gt; 0 rotates only that many leading columns.</summary>
+    public static Tensor Rope(this Graph g, Tensor x, Tensor sin, Tensor cos, int numHeads, int startToken = 0, int rotatedWidth = 0) =>
+        g.Apply(new RopeOp(numHeads, startToken, rotatedWidth), x, sin, cos);
 
     public static Tensor WindowPartition(this Graph g, Tensor x, int window) => g.Apply(new WindowPartitionOp(window), x);
 
