@@ -42,9 +42,10 @@ public static class Eva02Block
     }
 
     /// <summary>
-    /// fc2(LN(silu(fc1_g x) · fc1_x x)). A hidden width that is not a multiple of 8 (EVA02-L's 2730) is carried padded
-    /// with zero rows of fc1_g/fc1_x and zero columns of fc2 (2736): the GEMMs and the elementwise kernels then see
-    /// 16-byte-aligned bf16 rows; the padding is silu(0)·0 = 0 and the sub-LN normalises only the real width.
+    /// fc2(LN(silu(fc1_g x) · fc1_x x)), with fc1_g and fc1_x as one GEMM over their stacked weights and the gate applied to
+    /// the two halves of each row. A hidden width that is not a multiple of 8 (EVA02-L's 2730) is carried padded with zero
+    /// rows of fc1_g/fc1_x and zero columns of fc2 (2736): the GEMMs and the elementwise kernels then see 16-byte-aligned
+    /// bf16 rows; the padding is silu(0)·0 = 0 and the sub-LN normalises only the real width.
     /// </summary>
     private static Tensor SwiGlu(ParamScope p, Eva02Config cfg, Tensor x)
     {
@@ -53,13 +54,12 @@ public static class Eva02Block
         var gateShape = p.Host("fc1_g.weight").Shape;
         if (gateShape != new Shape(hidden, c))
             throw new ModelFileException($"Eva02Block: {p.Prefix}.fc1_g.weight is {gateShape}, expected ({hidden}, {c}) for mlp ratio {cfg.MlpRatio}");
-        Tensor Weight(string name, int[] shape, int[] padded) => width == hidden ? p[name] : p.Padded(name, shape, padded);
-        Tensor? Bias(string name) => !p.Has(name) ? null : Weight(name, [hidden], [width]);
-        var gate = g.Linear(x, Weight("fc1_g.weight", [hidden, c], [width, c]), Bias("fc1_g.bias"));
-        var value = g.Linear(x, Weight("fc1_x.weight", [hidden, c], [width, c]), Bias("fc1_x.bias"));
-        var h = g.SwiGlu(gate, value);
+        var weight = p.Stacked(["fc1_g.weight", "fc1_x.weight"], [hidden, c], [width, c]);
+        string?[] biases = [p.Has("fc1_g.bias") ? "fc1_g.bias" : null, p.Has("fc1_x.bias") ? "fc1_x.bias" : null];
+        var h = g.PackedSwiGlu(g.Linear(x, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [hidden], [width]) : null));
         if (cfg.ScaleMlp) h = g.LayerNorm(h, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps, width: width == hidden ? 0 : hidden);
-        return g.Linear(h, Weight("fc2.weight", [c, hidden], [c, width]), p.Optional("fc2.bias"));
+        var down = width == hidden ? p["fc2.weight"] : p.Stacked(["fc2.weight"], [c, hidden], [c, width]);
+        return g.Linear(h, down, p.Optional("fc2.bias"));
     }
 
     /// <summary>The hidden width is padded to a multiple of this: 8 bf16 elements are one 16-byte vector.</summary>

@@ -322,4 +322,24 @@ public class ElementwiseTests
         var unfused = OpHarness.Run(new BinaryOp(BinaryKind.Mul), OpHarness.Run(new UnaryOp(UnaryKind.GeluTanh), gate), x);
         Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
     }
+
+    /// <summary>Packed gate | x rows give bit for bit what the split gate and x give (odd width: vector body and tail).</summary>
+    [Theory]
+    [InlineData(3, 21)]
+    [InlineData(730, 88)]
+    public void PackedSwiGluEqualsTheSplitOperands(int rows, int width)
+    {
+        var packed = OpHarness.Random(new Random(width), [rows, 2 * width], 4f);
+        var all = packed.ToFloatArray();
+        var (gate, x) = (new float[rows * width], new float[rows * width]);
+        for (int r = 0; r < rows; r++)
+        {
+            Array.Copy(all, 2 * r * width, gate, r * width, width);
+            Array.Copy(all, (2 * r + 1) * width, x, r * width, width);
+        }
+        var expected = OpHarness.Run(new SwiGluOp(), HostTensor.FromArray(gate, rows, width), HostTensor.FromArray(x, rows, width));
+        var got = OpHarness.Run(new SwiGluOp(Packed: true), packed);
+        Assert.Equal(new Shape(rows, width), got.Shape);
+        Assert.Equal(expected.ToFloatArray(), got.ToFloatArray());
+    }
 }

@@ -35,7 +35,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case UnaryOp o: Unary(o, x, y); break;
             case BinaryOp o: Binary(o, x, y); break;
             case ScaleOp o: Scale(o, x, y); break;
-            case SwiGluOp: SwiGlu(x, y); break;
+            case SwiGluOp o: SwiGlu(o, x, y); break;
             case GeGluOp: GeGlu(x, y); break;
             case CastOp: Cast(x, y); break;
             case SoftmaxOp: Softmax("softmax", x, y); break;

@@ -40,6 +40,7 @@ public static partial class OpCheckCases
             C("3d", new GroupNormOp(4, 1e-5f), F(3, 10, 8), F(8), F(8)),
             C("", new ScaleOp(0.5f, 1.5f), F(4, 9)),
             C("", new SwiGluOp(), F(3, 17), F(3, 17)),
+            C("packed gate | x", new SwiGluOp(Packed: true), F(2, 3, 2 * 21)),
             C("", new GeGluOp(), F(3, 17), F(3, 17)),
             C("wide", new GeGluOp(), F(2, 1030), F(2, 1030)),
             C("rows", new SoftmaxOp(), F(5, 37)),

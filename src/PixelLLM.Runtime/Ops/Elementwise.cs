@@ -40,11 +40,24 @@ public sealed record ScaleOp(float Scale, float Shift = 0f) : Op
     }
 }
 
-/// <summary>SwiGLU: silu(gate) · x, same shapes.</summary>
-public sealed record SwiGluOp : Op
+/// <summary>
+/// SwiGLU: silu(gate) · x, same shapes. <see cref="Packed"/>: one input (..., 2·W) whose rows hold gate | x side by side
+/// (one GEMM over the stacked gate and value weights) → (..., W).
+/// </summary>
+public sealed record SwiGluOp(bool Packed = false) : Op
 {
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
+        if (Packed)
+        {
+            ExpectInputs(inputs, 1);
+            ExpectRank(inputs[0], "gate | x", 1);
+            int width = inputs[0].Shape[-1];
+            if (width % 2 != 0) throw Fail($"packed gate | x {inputs[0]} must have an even last dim");
+            var dims = inputs[0].Shape.ToArray();
+            dims[^1] = width / 2;
+            return new TensorDesc(inputs[0].DType, new Shape(dims));
+        }
         ExpectInputs(inputs, 2);
         if (inputs[0] != inputs[1]) throw Fail($"gate {inputs[0]} and x {inputs[1]} differ");
         return inputs[0];
@@ -88,6 +101,9 @@ public static partial class GraphOps
     public static Tensor Div(this Graph g, Tensor a, Tensor b) => g.Apply(new BinaryOp(BinaryKind.Div), a, b);
     public static Tensor Scale(this Graph g, Tensor x, float scale, float shift = 0f) => g.Apply(new ScaleOp(scale, shift), x);
     public static Tensor SwiGlu(this Graph g, Tensor gate, Tensor x) => g.Apply(new SwiGluOp(), gate, x);
+
+    /// <summary>silu(gate) · x of rows that hold gate | x side by side (see <see cref="SwiGluOp.Packed"/>).</summary>
+    public static Tensor PackedSwiGlu(this Graph g, Tensor gateAndX) => g.Apply(new SwiGluOp(Packed: true), gateAndX);
 
     public static Tensor GeGlu(this Graph g, Tensor gate, Tensor x) => g.Apply(new GeGluOp(), gate, x);
     public static Tensor Cast(this Graph g, Tensor x, DType to) => g.Apply(new CastOp(to), x);
