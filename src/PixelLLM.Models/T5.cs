@@ -103,8 +103,9 @@ public static class T5
         if (normInProjections) hidden = g.RmsNormGeGlu(x, norm, c.Eps, ff["wi_0.weight"], ff["wi_1.weight"]);
         else
         {
+            // wi_0 and wi_1 as one GEMM over their stacked weights, the GeGLU over the two halves of each row.
             var n = g.RmsNorm(x, norm, c.Eps);
-            hidden = g.GeGlu(g.Linear(n, ff["wi_0.weight"]), g.Linear(n, ff["wi_1.weight"]));
+            hidden = g.PackedGeGlu(g.Linear(n, ff.Stacked(["wi_0.weight", "wi_1.weight"], [c.DFf, c.DModel])));
         }
         return g.Linear(hidden, ff["wo.weight"], residual: x);
     }

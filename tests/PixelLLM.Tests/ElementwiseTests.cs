@@ -323,11 +323,11 @@ public class ElementwiseTests
         Assert.Equal(unfused.ToFloatArray(), y.ToFloatArray());
     }
 
-    /// <summary>Packed gate | x rows give bit for bit what the split gate and x give (odd width: vector body and tail).</summary>
+    /// <summary>Packed gate | x rows give bit for bit what the split gate and x give, SwiGLU and GeGLU (odd width: vector body and tail).</summary>
     [Theory]
     [InlineData(3, 21)]
     [InlineData(730, 88)]
-    public void PackedSwiGluEqualsTheSplitOperands(int rows, int width)
+    public void PackedGatedUnitsEqualTheSplitOperands(int rows, int width)
     {
         var packed = OpHarness.Random(new Random(width), [rows, 2 * width], 4f);
         var all = packed.ToFloatArray();
@@ -337,9 +337,12 @@ public class ElementwiseTests
             Array.Copy(all, 2 * r * width, gate, r * width, width);
             Array.Copy(all, (2 * r + 1) * width, x, r * width, width);
         }
-        var expected = OpHarness.Run(new SwiGluOp(), HostTensor.FromArray(gate, rows, width), HostTensor.FromArray(x, rows, width));
-        var got = OpHarness.Run(new SwiGluOp(Packed: true), packed);
-        Assert.Equal(new Shape(rows, width), got.Shape);
-        Assert.Equal(expected.ToFloatArray(), got.ToFloatArray());
+        foreach (var (split, fused) in new (PixelLLM.Runtime.Graphs.Op, PixelLLM.Runtime.Graphs.Op)[] { (new SwiGluOp(), new SwiGluOp(Packed: true)), (new GeGluOp(), new GeGluOp(Packed: true)) })
+        {
+            var expected = OpHarness.Run(split, HostTensor.FromArray(gate, rows, width), HostTensor.FromArray(x, rows, width));
+            var got = OpHarness.Run(fused, packed);
+            Assert.Equal(new Shape(rows, width), got.Shape);
+            Assert.Equal(expected.ToFloatArray(), got.ToFloatArray());
+        }
     }
 }

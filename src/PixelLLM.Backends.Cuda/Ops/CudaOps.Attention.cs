@@ -45,12 +45,11 @@ internal sealed partial class CudaOps
                 scoreStride, probStride, scoreBytes, probBytes);
             return;
         }
-        if (op.PackedQkv)
-        {
-            // attention.cu and attention_decode.cu read contiguous operands: packed ones are split into scratch first
-            // (short sequences only; the cuBLAS path above reads them in place).
-            (q, k, v) = (Contiguous(q, oq, 1), Contiguous(k, ok, 2), Contiguous(v, ov, 3));
-        }
+        // attention.cu and attention_decode.cu read contiguous operands: packed ones are split into scratch first (short
+        // sequences only; the cuBLAS path above reads them in place).
+        if (oq.RowStride != oq.Shape[2]) q = Contiguous(q, oq, 1);
+        if (ok.RowStride != ok.Shape[2]) k = Contiguous(k, ok, 2);
+        if (ov.RowStride != ov.Shape[2]) v = Contiguous(v, ov, 3);
         bool decode = UsesDecodeAttention(lq, lk);
         uint blocks = decode ? (uint)lq : (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
         var (file, kernel) = decode ? ("attention_decode.cu", "attention_decode_") : ("attention.cu", "attention_");

@@ -29,16 +29,19 @@ internal sealed partial class CudaOps
     private void Scale(ScaleOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
         Elements("unary.cu", $"scale_{FloatSuffix(y, "Scale")}", VectorUnits(y), Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).F32(op.Scale).F32(op.Shift));
 
-    private void SwiGlu(SwiGluOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
-    {
-        if (op.Packed)
-            Elements("swiglu.cu", $"swiglu_packed_{FloatSuffix(y, "SwiGlu")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(y.Shape[-1]));
-        else
-            Elements("swiglu.cu", $"swiglu_{FloatSuffix(y, "SwiGlu")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I64(y.Count));
-    }
+    private void SwiGlu(SwiGluOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) => Gated("swiglu", op.Packed, x, y);
 
-    private void GeGlu(ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
-        Elements("swiglu.cu", $"geglu_{FloatSuffix(y, "GeGlu")}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I64(y.Count));
+    private void GeGlu(GeGluOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) => Gated("geglu", op.Packed, x, y);
+
+    /// <summary>swiglu.cu: over (gate, x), or over the halves of packed rows (<c>&lt;name&gt;_packed</c>).</summary>
+    private void Gated(string name, bool packed, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        string suffix = FloatSuffix(y, name);
+        if (packed)
+            Elements("swiglu.cu", $"{name}_packed_{suffix}", y.Count, Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(y.Shape[-1]));
+        else
+            Elements("swiglu.cu", $"{name}_{suffix}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr).I64(y.Count));
+    }
 
     private void Cast(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {

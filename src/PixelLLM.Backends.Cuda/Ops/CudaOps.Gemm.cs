@@ -112,7 +112,7 @@ internal sealed partial class CudaOps
         var upProduct = y with { Ptr = queue.Scratch(1, y.Bytes) };
         RowsTimesWeight(normed, rows, inFeatures, weight, null, gate, "RmsNormGeGlu");
         RowsTimesWeight(normed, rows, inFeatures, up, null, upProduct, "RmsNormGeGlu");
-        GeGlu([gate, upProduct], y);
+        GeGlu(new GeGluOp(), [gate, upProduct], y);
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case BinaryOp o: Binary(o, x, y); break;
             case ScaleOp o: Scale(o, x, y); break;
             case SwiGluOp o: SwiGlu(o, x, y); break;
-            case GeGluOp: GeGlu(x, y); break;
+            case GeGluOp o: GeGlu(o, x, y); break;
             case CastOp: Cast(x, y); break;
             case SoftmaxOp: Softmax("softmax", x, y); break;
             case LogSoftmaxOp: Softmax("log_softmax", x, y); break;

@@ -46,32 +46,34 @@ public sealed record ScaleOp(float Scale, float Shift = 0f) : Op
 /// </summary>
 public sealed record SwiGluOp(bool Packed = false) : Op
 {
-    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
-    {
-        if (Packed)
-        {
-            ExpectInputs(inputs, 1);
-            ExpectRank(inputs[0], "gate | x", 1);
-            int width = inputs[0].Shape[-1];
-            if (width % 2 != 0) throw Fail($"packed gate | x {inputs[0]} must have an even last dim");
-            var dims = inputs[0].Shape.ToArray();
-            dims[^1] = width / 2;
-            return new TensorDesc(inputs[0].DType, new Shape(dims));
-        }
-        ExpectInputs(inputs, 2);
-        if (inputs[0] != inputs[1]) throw Fail($"gate {inputs[0]} and x {inputs[1]} differ");
-        return inputs[0];
-    }
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs) => GatedUnit.Output(inputs, Packed, Fail);
 }
 
-/// <summary>GeGLU as T5 v1.1 gates its feed-forward: y = gelu_tanh(gate) · x elementwise, one pass instead of two.</summary>
-public sealed record GeGluOp : Op
+/// <summary>
+/// GeGLU as T5 v1.1 gates its feed-forward: y = gelu_tanh(gate) · x elementwise, one pass instead of two.
+/// <see cref="Packed"/>: gate | x side by side in rows of (..., 2·W), as for <see cref="SwiGluOp"/>.
+/// </summary>
+public sealed record GeGluOp(bool Packed = false) : Op
 {
-    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs) => GatedUnit.Output(inputs, Packed, Fail);
+}
+
+/// <summary>The shape rule of the gated units: (gate, x) of one shape, or one packed (..., 2·W) → (..., W).</summary>
+internal static class GatedUnit
+{
+    public static TensorDesc Output(IReadOnlyList<TensorDesc> inputs, bool packed, Func<string, GraphBuildException> fail)
     {
-        ExpectInputs(inputs, 2);
-        if (inputs[0] != inputs[1]) throw Fail($"gate {inputs[0]} and x {inputs[1]} differ");
-        return inputs[0];
+        if (!packed)
+        {
+            if (inputs.Count != 2) throw fail($"expected 2 inputs (gate, x), got {inputs.Count}");
+            if (inputs[0] != inputs[1]) throw fail($"gate {inputs[0]} and x {inputs[1]} differ");
+            return inputs[0];
+        }
+        if (inputs.Count != 1) throw fail($"expected 1 input (gate | x), got {inputs.Count}");
+        var dims = inputs[0].Shape.ToArray();
+        if (dims.Length < 1 || dims[^1] % 2 != 0) throw fail($"packed gate | x {inputs[0]} must have an even last dim");
+        dims[^1] /= 2;
+        return new TensorDesc(inputs[0].DType, new Shape(dims));
     }
 }
 
@@ -106,5 +108,8 @@ public static partial class GraphOps
     public static Tensor PackedSwiGlu(this Graph g, Tensor gateAndX) => g.Apply(new SwiGluOp(Packed: true), gateAndX);
 
     public static Tensor GeGlu(this Graph g, Tensor gate, Tensor x) => g.Apply(new GeGluOp(), gate, x);
+
+    /// <summary>gelu_tanh(gate) · x of rows that hold gate | x side by side (see <see cref="GeGluOp.Packed"/>).</summary>
+    public static Tensor PackedGeGlu(this Graph g, Tensor gateAndX) => g.Apply(new GeGluOp(Packed: true), gateAndX);
     public static Tensor Cast(this Graph g, Tensor x, DType to) => g.Apply(new CastOp(to), x);
 }
