@@ -236,13 +236,7 @@ public class AttentionTests
         var rng = new Random(length * 3 + gridRows);
         int width = heads * headDim;
         var qkv = OpHarness.Random(rng, [batch, length, 3 * width]);
-        var all = qkv.ToFloatArray();
-        HostTensor Part(int part)
-        {
-            var values = new float[batch * length * width];
-            for (int row = 0; row < batch * length; row++) Array.Copy(all, row * 3 * width + part * width, values, row * width, width);
-            return HostTensor.FromArray(values, batch, length, width);
-        }
+        HostTensor Part(int part) => OpHarness.Columns(qkv, part * width, width);
         var bias = gridRows > 0 ? OpHarness.Random(rng, [batch, heads, length, gridRows + length / gridRows]) : null;
         var packedOp = new AttentionOp(heads, 0.3f, HasBias: bias is not null, BiasKeyGridRows: gridRows, PackedQkv: true);
         var splitOp = packedOp with { PackedQkv = false };
@@ -262,13 +256,7 @@ public class AttentionTests
         int width = heads * headDim;
         var q = OpHarness.Random(rng, [batch, queries, width]);
         var kv = OpHarness.Random(rng, [batch, keys, 2 * width]);
-        var all = kv.ToFloatArray();
-        HostTensor Part(int part)
-        {
-            var values = new float[batch * keys * width];
-            for (int row = 0; row < batch * keys; row++) Array.Copy(all, (2 * row + part) * width, values, row * width, width);
-            return HostTensor.FromArray(values, batch, keys, width);
-        }
+        HostTensor Part(int part) => OpHarness.Columns(kv, part * width, width);
         var mask = HostTensor.FromArray(Enumerable.Range(0, batch * keys).Select(i => (byte)(i % 5 == 3 ? 0 : 1)).ToArray(), batch, 1, 1, keys);
         var packed = OpHarness.Run(new AttentionOp(heads, 1f, HasMask: true, MaskBias: -1e10f, PackedKv: true), q, kv, mask);
         var split = OpHarness.Run(new AttentionOp(heads, 1f, HasMask: true, MaskBias: -1e10f), q, Part(0), Part(1), mask);

@@ -330,16 +330,10 @@ public class ElementwiseTests
     public void PackedGatedUnitsEqualTheSplitOperands(int rows, int width)
     {
         var packed = OpHarness.Random(new Random(width), [rows, 2 * width], 4f);
-        var all = packed.ToFloatArray();
-        var (gate, x) = (new float[rows * width], new float[rows * width]);
-        for (int r = 0; r < rows; r++)
-        {
-            Array.Copy(all, 2 * r * width, gate, r * width, width);
-            Array.Copy(all, (2 * r + 1) * width, x, r * width, width);
-        }
+        var (gate, x) = (OpHarness.Columns(packed, 0, width), OpHarness.Columns(packed, width, width));
         foreach (var (split, fused) in new (PixelLLM.Runtime.Graphs.Op, PixelLLM.Runtime.Graphs.Op)[] { (new SwiGluOp(), new SwiGluOp(Packed: true)), (new GeGluOp(), new GeGluOp(Packed: true)) })
         {
-            var expected = OpHarness.Run(split, HostTensor.FromArray(gate, rows, width), HostTensor.FromArray(x, rows, width));
+            var expected = OpHarness.Run(split, gate, x);
             var got = OpHarness.Run(fused, packed);
             Assert.Equal(new Shape(rows, width), got.Shape);
             Assert.Equal(expected.ToFloatArray(), got.ToFloatArray());

@@ -77,12 +77,8 @@ public class NormTests
         var rng = new Random(width);
         var padded = OpHarness.Random(rng, [2, 3, stride], 3f);
         var (w, b) = (OpHarness.Random(rng, [width]), OpHarness.Random(rng, [width]));
-        var all = padded.ToFloatArray();
-        var narrow = new float[6 * width];
-        for (int r = 0; r < 6; r++) Array.Copy(all, r * stride, narrow, r * width, width);
-
         var y = OpHarness.Run(new LayerNormOp(1e-5f, Width: width), padded, w, b).ToFloatArray();
-        var expected = OpHarness.Run(new LayerNormOp(1e-5f), HostTensor.FromArray(narrow, 2, 3, width), w, b).ToFloatArray();
+        var expected = OpHarness.Run(new LayerNormOp(1e-5f), OpHarness.Columns(padded, 0, width), w, b).ToFloatArray();
         for (int r = 0; r < 6; r++)
         {
             Assert.Equal(expected.AsSpan(r * width, width).ToArray(), y.AsSpan(r * stride, width).ToArray());

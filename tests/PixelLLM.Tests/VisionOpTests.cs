@@ -118,13 +118,7 @@ public class VisionOpTests
         int heads = 2, dim = 8, width = heads * dim, tokens = 5;
         var qkv = OpHarness.Random(rng, [2, tokens, 3 * width]);
         var (sin, cos) = (OpHarness.Random(rng, [tokens - 1, dim]), OpHarness.Random(rng, [tokens - 1, dim]));
-        var all = qkv.ToFloatArray();
-        HostTensor Part(int part)
-        {
-            var values = new float[2 * tokens * width];
-            for (int row = 0; row < 2 * tokens; row++) Array.Copy(all, (row * 3 + part) * width, values, row * width, width);
-            return HostTensor.FromArray(values, 2, tokens, width);
-        }
+        HostTensor Part(int part) => OpHarness.Columns(qkv, part * width, width);
         var packed = OpHarness.Run(new RopeOp(2 * heads, 1, RotatedWidth: 2 * width), qkv, sin, cos).ToFloatArray();
         var q = OpHarness.Run(new RopeOp(heads, 1), Part(0), sin, cos).ToFloatArray();
         var k = OpHarness.Run(new RopeOp(heads, 1), Part(1), sin, cos).ToFloatArray();
@@ -145,11 +139,8 @@ public class VisionOpTests
         int heads = 2, dim = 8, width = heads * dim, tokens = 3 * 5;
         var qkv = OpHarness.Random(rng, [2, tokens, 3 * width]);
         var (relH, relW) = (OpHarness.Random(rng, [5, dim]), OpHarness.Random(rng, [9, dim]));
-        var all = qkv.ToFloatArray();
-        var q = new float[2 * tokens * width];
-        for (int row = 0; row < 2 * tokens; row++) Array.Copy(all, row * 3 * width, q, row * width, width);
         var packed = OpHarness.Run(new RelPosBiasOp(heads, 3, 5, 3, 5, PackedQkv: true), qkv, relH, relW);
-        var alone = OpHarness.Run(new RelPosBiasOp(heads, 3, 5, 3, 5), HostTensor.FromArray(q, 2, tokens, width), relH, relW);
+        var alone = OpHarness.Run(new RelPosBiasOp(heads, 3, 5, 3, 5), OpHarness.Columns(qkv, 0, width), relH, relW);
         Assert.Equal(alone.ToFloatArray(), packed.ToFloatArray());
     }
 

@@ -31,6 +31,18 @@ internal static class OpHarness
 
     public static double[] AsDoubles(HostTensor t) => t.ToFloatArray().Select(f => (double)f).ToArray();
 
+    /// <summary>Columns [start, start + count) of the last dim of an f32 tensor, copied: one operand of a packed row.</summary>
+    public static HostTensor Columns(HostTensor t, int start, int count)
+    {
+        var all = t.ToFloatArray();
+        int width = t.Shape[-1], rows = all.Length / width;
+        var values = new float[rows * count];
+        for (int r = 0; r < rows; r++) Array.Copy(all, r * width + start, values, r * count, count);
+        var dims = t.Shape.ToArray();
+        dims[^1] = count;
+        return HostTensor.FromArray(values, dims);
+    }
+
     /// <summary>|a − e| ≤ atol + rtol·|e| everywhere; the message names the first bad index.</summary>
     public static void AssertClose(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double atol = 1e-4, double rtol = 1e-4, string what = "")
     {
