@@ -35,8 +35,8 @@ public static class T5
         for (int i = 0; i < c.NumLayers; i++)
         {
             var block = stack.Sub($"block.{i}");
-            x = T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, keyMask, causal: false);
-            x = FeedForward(block.Sub("layer.1"), c, x);
+            x = T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, keyMask, causal: false, stacked: true);
+            x = FeedForward(block.Sub("layer.1"), c, x, stacked: true);
             if (i < c.NumLayers - 1) onHidden?.Invoke(i + 1, x);
         }
         x = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
@@ -92,9 +92,11 @@ public static class T5
 
     /// <summary>
     /// x plus the gated-GELU feed-forward of its RMS norm (GeGLU in one op, the residual in wo's epilogue). With
-    /// <paramref name="normInProjections"/> (decode steps: one or a few rows) the norm, wi_0, wi_1 and the GeGLU are one op.
+    /// <paramref name="normInProjections"/> (decode steps: one or a few rows) the norm, wi_0, wi_1 and the GeGLU are one op;
+    /// with <paramref name="stacked"/> (the encoder, whose weights no step shares) wi_0 and wi_1 are one GEMM over their
+    /// stacked weights and the GeGLU reads the two halves of each row.
     /// </summary>
-    internal static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x, bool normInProjections = false)
+    internal static Tensor FeedForward(ParamScope layer, T5Config c, Tensor x, bool normInProjections = false, bool stacked = false)
     {
         var g = layer.Graph;
         var ff = layer.Sub("DenseReluDense");
@@ -103,9 +105,10 @@ public static class T5
         if (normInProjections) hidden = g.RmsNormGeGlu(x, norm, c.Eps, ff["wi_0.weight"], ff["wi_1.weight"]);
         else
         {
-            // wi_0 and wi_1 as one GEMM over their stacked weights, the GeGLU over the two halves of each row.
             var n = g.RmsNorm(x, norm, c.Eps);
-            hidden = g.PackedGeGlu(g.Linear(n, ff.Stacked(["wi_0.weight", "wi_1.weight"], [c.DFf, c.DModel])));
+            hidden = stacked
+                ? g.PackedGeGlu(g.Linear(n, ff.Stacked(["wi_0.weight", "wi_1.weight"], [c.DFf, c.DModel])))
+                : g.GeGlu(g.Linear(n, ff["wi_0.weight"]), g.Linear(n, ff["wi_1.weight"]));
         }
         return g.Linear(hidden, ff["wo.weight"], residual: x);
     }

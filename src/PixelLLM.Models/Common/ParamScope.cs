@@ -30,16 +30,29 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
 
     /// <summary>
     /// The tensors <paramref name="names"/>, each exactly <paramref name="shape"/> (rank 1 or 2), stacked along axis 0
-    /// into one weight (one copy per graph): a fused projection from separate ones. Each part may be zero-padded at the
-    /// end of each dim to <paramref name="padded"/>, for odd widths carried aligned (zeros add nothing to any sum). A null
-    /// name stands for zeros (a bias one projection does not have). Another stored shape → <see cref="ModelFileException"/>
-    /// naming the tensor.
+    /// into one weight (one copy per weight source, shared by its graphs): a fused projection from separate ones. Each part
+    /// may be zero-padded at the end of each dim to <paramref name="padded"/>, for odd widths carried aligned (zeros add
+    /// nothing to any sum). A null name stands for zeros (a bias one projection does not have). Another stored shape →
+    /// <see cref="ModelFileException"/> naming the tensor.
     /// </summary>
     public Tensor Stacked(string?[] names, int[] shape, int[]? padded = null)
     {
         padded ??= shape;
         var graphName = $"param.{Full(string.Join('+', names.Select(n => n ?? "0")))}:stacked{string.Join('x', padded)}";
         if (Graph.TryGet(graphName, out var t)) return t;
+        // One copy per weight source, shared by every graph built from it: backends upload a weight once per tensor.
+        var copies = StackedCopies.GetOrCreateValue(weights);
+        lock (copies)
+        {
+            if (!copies.TryGetValue(graphName, out var copy)) copies[graphName] = copy = Stack(names, shape, padded);
+            return Graph.Weight(graphName, copy);
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IWeightSource, Dictionary<string, HostTensor>> StackedCopies = new();
+
+    private HostTensor Stack(string?[] names, int[] shape, int[] padded)
+    {
         if (shape.Length is < 1 or > 2 || padded.Length != shape.Length || Enumerable.Range(0, shape.Length).Any(d => padded[d] < shape[d]))
             throw new ArgumentException($"cannot pad ({string.Join(", ", shape)}) to ({string.Join(", ", padded)})", nameof(padded));
         var parts = names.Select(n => n is null ? null : weights.Get(Full(n))).ToArray();
@@ -57,7 +70,7 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
         for (int i = 0; i < parts.Length; i++)
             for (int r = 0; parts[i] is { } part && r < rows; r++)
                 part.Data.Span.Slice(r * from, from).CopyTo(stacked.Data.Span.Slice(checked((int)(i * block + (long)r * to)), from));
-        return Graph.Weight(graphName, stacked);
+        return stacked;
     }
 
     private string Full(string name) => Prefix.Length == 0 ? name : Prefix + "." + name;
