@@ -4,8 +4,9 @@
 // Layout: one warp per output column; lanes stride K with 16-byte loads of W (8 bf16/f16 or 4 f32) when K is a multiple
 // of that and both x and W are 16-byte aligned, scalar loads otherwise; GEMV_UNROLL loads in flight per lane before
 // any arithmetic (8 for one row: a whole 2048-wide bf16 column in one round trip). x is re-read per column through L1
-// (every warp of the SM reads the same few KB). fp32 accumulation, one warp reduction per row, one rounding to the storage type after the bias and the residual (the skip connection
-// of a decode step's output projections, added here instead of in a separate launch).
+// (every warp of the SM reads the same few KB). fp32 accumulation, one warp reduction per row, one rounding to the
+// storage type after the bias and the residual (the skip connection of a decode step's output projections, added here
+// instead of in a separate launch).
 // With norm_weight (RmsNormLinearOp, T5's pre-norm q/k/v and wi projections) x is RMS-normalised on the fly, one launch
 // instead of RmsNorm + gemv: Σ_k w_k·(x_k·inv_rms·g_k) = inv_rms · Σ_k (w_k·g_k)·x_k, so the weight is scaled by the norm
 // weight as it streams in and the row's inv_rms = 1/√(mean(x²) + eps) multiplies the reduced sum. Every warp sums x² of

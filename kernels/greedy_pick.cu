@@ -1,6 +1,7 @@
 // GreedyPickOp: the greedy decoding choice per row of logits (R, V), next to them, so a decode step copies a few bytes
-// per row back instead of a vocabulary: the token (I32) and its (log-prob, margin) in the scores, one launch. Semantics of GreedyChoice.Pick (the CPU reference): the
-// previous token's logit capped at `cap`; a row whose previous token is EOS is forced (EOS, log-prob 0, margin −1);
+// per row back instead of a vocabulary: the token (I32) and its (log-prob, margin) in the scores, one launch.
+// Semantics of GreedyChoice.Pick (the CPU reference): the previous token's logit capped at `cap`; a row whose previous
+// token is EOS is forced (EOS, log-prob 0, margin −1);
 // otherwise the first index of the largest log-prob (x − max) − log Σ exp(x − max), that log-prob, and its lead over
 // the runner-up (0 on a tie). A previous token outside [0, V) stores PXL_ERR_INDEX and leaves the row unwritten.
 // Launch: grid = rows, block = (32·k, 1, 1) with k in 1..16.

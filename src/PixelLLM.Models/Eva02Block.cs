@@ -51,9 +51,6 @@ public static class Eva02Block
     {
         var g = p.Graph;
         int hidden = cfg.MlpHidden, width = (hidden + AlignedWidth - 1) / AlignedWidth * AlignedWidth, c = cfg.EmbedDim;
-        var gateShape = p.Host("fc1_g.weight").Shape;
-        if (gateShape != new Shape(hidden, c))
-            throw new ModelFileException($"Eva02Block: {p.Prefix}.fc1_g.weight is {gateShape}, expected ({hidden}, {c}) for mlp ratio {cfg.MlpRatio}");
         var weight = p.Stacked(["fc1_g.weight", "fc1_x.weight"], [hidden, c], [width, c]);
         string?[] biases = [p.Has("fc1_g.bias") ? "fc1_g.bias" : null, p.Has("fc1_x.bias") ? "fc1_x.bias" : null];
         var h = g.PackedSwiGlu(g.Linear(x, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [hidden], [width]) : null));

@@ -6,9 +6,9 @@ namespace PixelLLM.Models;
 
 /// <summary>
 /// One pre-norm T5 attention sub-layer (self or cross): x plus its branch, added in the output projection's epilogue.
-/// With <c>stacked</c> (the encoder) the projections of one source are one GEMM over their stacked weights, read packed
-/// by the attention: q | k | v of the normed x, or q of it and k | v of the memory. The decoder keeps them apart: the
-/// decode step's fused ops read the same weights unstacked, and a stacked copy would hold them twice.
+/// With <c>stacked</c> (the encoder's self-attention) q, k and v are one GEMM over their stacked weights, read packed by
+/// the attention. The decoder keeps them apart: the decode step's fused ops read the same weights unstacked, and a
+/// stacked copy would hold them twice.
 /// </summary>
 internal static class T5Attention
 {
@@ -18,21 +18,17 @@ internal static class T5Attention
         var g = layer.Graph;
         var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
         var a = layer.Sub(kind);
-        int[] shape = [c.Inner, c.DModel];
         // T5 folds 1/√d into its initialisation, so scores are unscaled; masks add MaskBias like the reference's additive mask.
         Tensor o;
-        if (!stacked)
+        if (stacked && memory is null)
+            o = g.PackedAttention(g.Linear(n, a.Stacked(["q.weight", "k.weight", "v.weight"], [c.Inner, c.DModel])), c.NumHeads, 1f, bias,
+                mask: mask, causal: causal, maskBias: c.MaskBias);
+        else
         {
             var source = memory ?? n;
             var (q, k, v) = (g.Linear(n, a["q.weight"]), g.Linear(source, a["k.weight"]), g.Linear(source, a["v.weight"]));
             o = g.Attention(q, k, v, c.NumHeads, 1f, bias, mask, causal, c.MaskBias);
         }
-        else if (memory is null)
-            o = g.PackedAttention(g.Linear(n, a.Stacked(["q.weight", "k.weight", "v.weight"], shape)), c.NumHeads, 1f, bias, mask: mask,
-                causal: causal, maskBias: c.MaskBias);
-        else
-            o = g.PackedKvAttention(g.Linear(n, a["q.weight"]), g.Linear(memory, a.Stacked(["k.weight", "v.weight"], shape)), c.NumHeads, 1f,
-                bias, mask, causal, c.MaskBias);
         return g.Linear(o, a["o.weight"], residual: x);
     }
 }

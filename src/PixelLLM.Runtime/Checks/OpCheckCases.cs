@@ -86,11 +86,8 @@ public static partial class OpCheckCases
             C("gemm packed qkv", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 18, 96)),
             C("gemm packed qkv windows rel-pos", new AttentionOp(2, 0.2f, HasBias: true, BiasKeyGridRows: 4, PackedQkv: true), F(3, 20, 48), F(3, 2, 20, 9)),
             C("packed qkv short mask", new AttentionOp(3, 0.3f, HasMask: true, MaskBias: -1e4f, PackedQkv: true), F(2, 7, 72), T(DType.U8, 2, 1, 1, 7)),
-            // T5's fused projections: q | k | v with its position bias, mask and causality; q with k | v of the memory.
+            // T5's encoder: q | k | v with its position bias and mask (causality too, as a decoder would).
             C("gemm packed qkv t5 causal", new AttentionOp(2, 1f, true, true, true, -1e10f, PackedQkv: true), F(2, 22, 48), F(1, 2, 22, 22), T(DType.U8, 2, 1, 1, 22)),
-            C("gemm packed kv cross", new AttentionOp(2, 1f, HasMask: true, MaskBias: -1e10f, PackedKv: true), F(2, 22, 32), F(2, 40, 64), T(DType.U8, 2, 1, 1, 40)),
-            C("packed kv short", new AttentionOp(2, 0.5f, PackedKv: true), F(1, 5, 32), F(1, 9, 64)),
-            C("packed kv one query", new AttentionOp(4, 1f, PackedKv: true), F(2, 1, 64), F(2, 13, 128)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("packed q k of qkv", new RopeOp(4, 1, RotatedWidth: 32), F(2, 5, 48), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),

@@ -13,18 +13,16 @@ namespace PixelLLM.Runtime.Ops;
 /// decomposed relative position (<see cref="RelPosBiasOp"/>'s terms t, broadcastable to (B, H, Lq, Kh + Kw)):
 /// bias[q, (m, n)] = t[q, m] + t[q, Kh + n], summed before it is added to the score. It is never materialised.
 /// With <see cref="PackedQkv"/> one input (B, L, 3·H·D) holds q | k | v side by side in each row (a fused projection's
-/// output, SAM's qkv) and the three are read in place, with no split copies; bias and mask follow it. With
-/// <see cref="PackedKv"/> q is its own input and the second (B, Lk, 2·H·D) holds k | v (cross attention's fused k/v
-/// projection of the memory).
+/// output, SAM's qkv) and the three are read in place, with no split copies; bias and mask follow it.
 /// </summary>
 public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false, bool HasMask = false, bool Causal = false,
-    float MaskBias = float.NegativeInfinity, int BiasKeyGridRows = 0, bool PackedQkv = false, bool PackedKv = false) : Op
+    float MaskBias = float.NegativeInfinity, int BiasKeyGridRows = 0, bool PackedQkv = false) : Op
 {
     /// <summary>Kw of a decomposed bias (<see cref="BiasKeyGridRows"/> &gt; 0) for <paramref name="keys"/> keys.</summary>
     public int BiasKeyGridColumns(int keys) => BiasKeyGridRows > 0 ? keys / BiasKeyGridRows : 0;
 
-    /// <summary>How many inputs hold q, k and v (1 packed q | k | v, 2 with packed k | v, else 3); the bias and the mask follow.</summary>
-    public int QkvInputs => PackedQkv ? 1 : PackedKv ? 2 : 3;
+    /// <summary>How many inputs hold q, k and v (1 packed, else 3); the bias and the mask come after them.</summary>
+    public int QkvInputs => PackedQkv ? 1 : 3;
 
     /// <summary>
     /// Where q, k and v are: for each, the input, the element its rows start at, and the elements between rows; with the
@@ -32,14 +30,10 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
     /// </summary>
     public (AttentionOperand Q, AttentionOperand K, AttentionOperand V) Operands(IReadOnlyList<TensorDesc> inputs)
     {
-        if (PackedQkv)
-        {
-            int width = inputs[0].Shape[2] / 3;
-            return (Operand(inputs[0], 0, 0, 3), Operand(inputs[0], 0, width, 3), Operand(inputs[0], 0, 2 * width, 3));
-        }
-        if (PackedKv)
-            return (Operand(inputs[0], 0, 0, 1), Operand(inputs[1], 1, 0, 2), Operand(inputs[1], 1, inputs[1].Shape[2] / 2, 2));
-        return (Operand(inputs[0], 0, 0, 1), Operand(inputs[1], 1, 0, 1), Operand(inputs[2], 2, 0, 1));
+        if (!PackedQkv)
+            return (Operand(inputs[0], 0, 0, 1), Operand(inputs[1], 1, 0, 1), Operand(inputs[2], 2, 0, 1));
+        int width = inputs[0].Shape[2] / 3;
+        return (Operand(inputs[0], 0, 0, 3), Operand(inputs[0], 0, width, 3), Operand(inputs[0], 0, 2 * width, 3));
     }
 
     private static AttentionOperand Operand(TensorDesc t, int input, int offset, int parts) =>
@@ -48,10 +42,9 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
         ExpectInputs(inputs, QkvInputs + (HasBias ? 1 : 0) + (HasMask ? 1 : 0));
-        if (PackedQkv && PackedKv) throw Fail("q | k | v and k | v packing exclude each other");
-        for (int i = 0; i < QkvInputs; i++) ExpectRank(inputs[i], PackedQkv ? "packed qkv" : PackedKv ? new[] { "q", "packed kv" }[i] : "qkv"[i].ToString(), 3, 3);
+        string[] names = PackedQkv ? ["packed qkv"] : ["q", "k", "v"];
+        for (int i = 0; i < names.Length; i++) ExpectRank(inputs[i], names[i], 3, 3);
         if (PackedQkv && inputs[0].Shape[2] % 3 != 0) throw Fail($"packed qkv {inputs[0].Shape} must be 3 equal widths");
-        if (PackedKv && inputs[1].Shape[2] % 2 != 0) throw Fail($"packed kv {inputs[1].Shape} must be 2 equal widths");
         var (oq, ok, ov) = Operands(inputs);
         TensorDesc q = new(inputs[oq.Input].DType, oq.Shape), k = new(inputs[ok.Input].DType, ok.Shape), v = new(inputs[ov.Input].DType, ov.Shape);
         if (NumHeads < 1 || q.Shape[2] % NumHeads != 0 || v.Shape[2] % NumHeads != 0) throw Fail($"width not divisible by {NumHeads} heads");
@@ -202,11 +195,6 @@ public static partial class GraphOps
         Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity) =>
         g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, biasKeyGridRows, PackedQkv: true),
             [qkv, .. Optional(bias, mask)]);
-
-    /// <summary>Attention of q over k | v packed in one (B, Lk, 2·H·D) tensor (see <see cref="AttentionOp.PackedKv"/>).</summary>
-    public static Tensor PackedKvAttention(this Graph g, Tensor q, Tensor kv, int numHeads, float scale, Tensor? bias = null, Tensor? mask = null,
-        bool causal = false, float maskBias = float.NegativeInfinity) =>
-        g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, PackedKv: true), [q, kv, .. Optional(bias, mask)]);
 
     private static Tensor[] Optional(params Tensor?[] tensors) => tensors.OfType<Tensor>().ToArray();
 }
