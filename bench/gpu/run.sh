@@ -54,9 +54,14 @@ if phase checks; then
     step check-pdl-bf16 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --storage bf16 --json
     # The per-window strided GEMMs that PIXELLLM_POINTER_GEMM=0 brings back.
     step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    # T5DecoderLayer as its eight ops (PIXELLLM_FUSED_LAYER=0), and as one launch on every row count (=1; by default one
+    # row runs as ops, so the plain checks above run the kernel on the 2-4-row cases only).
+    step check-unfused-bf16 120 env PIXELLLM_FUSED_LAYER=0 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
+    step check-fused-f32 120 env PIXELLLM_FUSED_LAYER=1 "$cli" backend-check --backend cuda --op T5DecoderLayer --json
+    step check-fused-bf16 120 env PIXELLLM_FUSED_LAYER=1 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16", "nopointer-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -104,6 +109,11 @@ if phase bench; then
     # (PDL's bench left the script after runs 6 and 8 measured it no faster inside CUDA graphs; its checks stay.)
     step bench-nopointer 120 env PIXELLLM_POINTER_GEMM=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,e2e --runs 3 --json "$OUT/bench-t5xl-nopointer.json"
+    # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.
+    step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
+    step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-unfused.json"
     # The encoders and end to end again without cuBLASLt's bias epilogue: what the epilogue buys.
     step bench-nolt 120 env PIXELLLM_CUBLASLT=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-nolt.json"

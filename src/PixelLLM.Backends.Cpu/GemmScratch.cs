@@ -17,6 +17,7 @@ internal enum ScratchSlot
     Bf16Weights,
     NormedRows,
     ProjectedRows,
+    DecoderLayer,
     Count,
 }
 

@@ -65,16 +65,17 @@ public static class T5DecoderStep
         var bias = PositionBiasRow(stack.Sub("block.0.layer.0.SelfAttention"), c, g.Input(Buckets, DType.I32, 1, maxLength));
 
         var x = g.Embedding(p["shared.weight"], ids);                                   // (R, 1, d)
+        var layerOp = new T5DecoderLayerOp(c.NumHeads, c.Eps, c.MaskBias);
         for (int i = 0; i < c.NumDecoderLayers; i++)
         {
-            var block = stack.Sub($"block.{i}");
             var keys = g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner);
             var values = g.State(SelfValue(i), DType.F32, rows, maxLength, c.Inner);
-            x = SelfAttention(block.Sub("layer.0"), c, x, keys, values, parents, position, bias, selfMask);
+            // Beam search may continue a row from another one: move the cached prefixes first; the layer appends this step.
+            if (parents is not null) (keys, values) = (g.ReorderRows(keys, parents), g.ReorderRows(values, parents));
             var crossKeys = g.State(CrossKey(i), DType.F32, rows, memoryLength, c.Inner);
             var crossValues = g.State(CrossValue(i), DType.F32, rows, memoryLength, c.Inner);
-            x = CrossAttention(block.Sub("layer.1"), c, x, crossKeys, crossValues, crossMask);
-            x = T5.FeedForward(block.Sub("layer.2"), c, x, normInProjections: true);
+            x = g.T5DecoderLayer(layerOp, x, LayerWeights(stack.Sub($"block.{i}")), keys, values, position, bias, selfMask,
+                crossKeys, crossValues, crossMask);
         }
         var hidden = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
         var logits = g.Reshape(T5.Logits(p, c, hidden), rows, c.VocabSize);
@@ -96,27 +97,16 @@ public static class T5DecoderStep
         return g.Reshape(g.Permute(perKey, 0, 2, 1), 1, c.NumHeads, 1, length);
     }
 
-    private static Tensor SelfAttention(ParamScope layer, T5Config c, Tensor x, Tensor keyCache, Tensor valueCache,
-        Tensor? parents, Tensor position, Tensor bias, Tensor mask)
+    /// <summary>
+    /// One layer's weights: pre-norm self-attention (layer.0), pre-norm cross-attention (layer.1), pre-norm gated-GELU
+    /// feed-forward (layer.2), as <see cref="T5DecoderLayerOp"/> reads them (the whole layer is one op; see there).
+    /// </summary>
+    private static GraphOps.T5DecoderLayerWeights LayerWeights(ParamScope block)
     {
-        var g = layer.Graph;
-        var norm = layer["layer_norm.weight"];
-        var a = layer.Sub("SelfAttention");
-        // Beam search may continue a row from another one: move the cached prefixes first, then append this step.
-        if (parents is not null) (keyCache, valueCache) = (g.ReorderRows(keyCache, parents), g.ReorderRows(valueCache, parents));
-        // The pre-norm and all three projections in one op (one launch on CUDA); k and v go straight into their cache
-        // slots, and the attention created after it reads the updated caches.
-        var query = g.QkvProjection(x, norm, c.Eps, a["q.weight"], a["k.weight"], a["v.weight"], keyCache, valueCache, position);
-        var o = g.Attention(query, keyCache, valueCache, c.NumHeads, 1f, bias, mask, causal: false, c.MaskBias);
-        return g.Linear(o, a["o.weight"], residual: x);
-    }
-
-    private static Tensor CrossAttention(ParamScope layer, T5Config c, Tensor x, Tensor keys, Tensor values, Tensor mask)
-    {
-        var g = layer.Graph;
-        var a = layer.Sub("EncDecAttention");
-        var query = g.RmsNormLinear(x, layer["layer_norm.weight"], c.Eps, a["q.weight"]);
-        var o = g.Attention(query, keys, values, c.NumHeads, 1f, null, mask, causal: false, c.MaskBias);
-        return g.Linear(o, a["o.weight"], residual: x);
+        var (self, cross, ff) = (block.Sub("layer.0"), block.Sub("layer.1"), block.Sub("layer.2"));
+        var (a, e, d) = (self.Sub("SelfAttention"), cross.Sub("EncDecAttention"), ff.Sub("DenseReluDense"));
+        return new(self["layer_norm.weight"], a["q.weight"], a["k.weight"], a["v.weight"], a["o.weight"],
+            cross["layer_norm.weight"], e["q.weight"], e["o.weight"],
+            ff["layer_norm.weight"], d["wi_0.weight"], d["wi_1.weight"], d["wo.weight"]);
     }
 }

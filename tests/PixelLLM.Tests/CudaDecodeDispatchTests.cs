@@ -108,6 +108,55 @@ public class CudaDecodeDispatchTests
         Assert.Equal((512u, 3u, 1u), launch.Grid); // 2048 columns, 4 per block; q, k and v
     }
 
+    /// <summary>T5-XL's decoder layer shapes for <paramref name="rows"/> rows (d 2048, 32 heads, dff 5120, 22 slots, 40 memory keys).</summary>
+    private static (int[][] Shapes, DType[] Types) T5XlLayer(int rows)
+    {
+        int[][] shapes = [[rows, 1, 2048], [2048], [2048, 2048], [2048, 2048], [2048, 2048], [2048, 2048], [rows, 22, 2048], [rows, 22, 2048],
+            [1], [1, 32, 1, 22], [rows, 1, 1, 22], [2048], [2048, 2048], [2048, 2048], [rows, 40, 2048], [rows, 40, 2048], [rows, 1, 1, 40],
+            [2048], [5120, 2048], [5120, 2048], [2048, 5120]];
+        var types = shapes.Select(_ => DType.F32).ToArray();
+        types[(int)T5DecoderLayerOp.Input.Position] = DType.I32;
+        types[(int)T5DecoderLayerOp.Input.SelfMask] = types[(int)T5DecoderLayerOp.Input.CrossMask] = DType.U8;
+        return (shapes, types);
+    }
+
+    [Theory]
+    [InlineData(1, "decoder_layer_bf16_r1", 2496)] // (6144 + 2048 + 2048 + 2048 + 5120 + 2048) columns / 8 per block + 2 × 32 heads
+    [InlineData(4, "decoder_layer_bf16_r4", 2688)] // the same columns + 2 × 32 heads × 4 rows
+    public void A16BitT5XlLayerOnUpToFourRowsIsOneLaunch(int rows, string kernel, int blocks)
+    {
+        var (shapes, types) = T5XlLayer(rows);
+        var queue = Dispatch(new T5DecoderLayerOp(32, 1e-6f, -1e10f), DType.BF16, shapes, types);
+        Assert.Equal(0, queue.Gemms);
+        var launch = queue.Launches.Single();
+        Assert.Equal(("decoder_layer.cu", kernel), (launch.File, launch.Kernel));
+        Assert.Equal(((uint)blocks, 1u, 1u), launch.Grid);
+    }
+
+    [Fact]
+    public void ByDefaultOneRowRunsAsEightOpsAndBeamsAsOneLaunch()
+    {
+        var op = new T5DecoderLayerOp(32, 1e-6f, -1e10f);
+        var (shapes, types) = T5XlLayer(1);
+        Assert.Equal(8, Dispatch(op, DType.BF16, shapes, types, fusedLayerMinRows: 2).Launches.Count);
+        (shapes, types) = T5XlLayer(4);
+        Assert.Equal("decoder_layer.cu", Dispatch(op, DType.BF16, shapes, types, fusedLayerMinRows: 2).Launches.Single().File);
+    }
+
+    [Fact]
+    public void TheLayerRunsAsItsEightOpsWhenSwitchedOffOrOnMoreRowsThanTheKernelServes()
+    {
+        var op = new T5DecoderLayerOp(32, 1e-6f, -1e10f);
+        var (shapes, types) = T5XlLayer(1);
+        var off = Dispatch(op, DType.BF16, shapes, types, fusedLayerMinRows: int.MaxValue);
+        Assert.Equal(["gemv_rmsnorm_qkv_bf16_r1", "attention_decode_bf16", "gemv_bf16_r1", "gemv_rmsnorm_bf16_r1", "attention_decode_bf16",
+            "gemv_bf16_r1", "gemv_rmsnorm_geglu_bf16_r1", "gemv_bf16_r1"], off.Launches.Select(l => l.Kernel));
+        (shapes, types) = T5XlLayer(6);
+        var wide = Dispatch(op, DType.BF16, shapes, types);
+        Assert.DoesNotContain(wide.Launches, l => l.File == "decoder_layer.cu");
+        Assert.Equal(8, wide.Launches.Count(l => l.File is "gemv.cu" or "attention_decode.cu"));
+    }
+
     [Fact]
     public void QkvProjectionOnManyRowsIsTheNormOnceAGemmForEachAndWriteAtForTheCaches()
     {
@@ -256,7 +305,12 @@ public class CudaDecodeDispatchTests
         foreach (var c in decodeCases)
         {
             var queue = Dispatch(c.Op, DType.F32, c.Inputs.Select(i => i.Shape.ToArray()).ToArray(), c.Inputs.Select(i => i.DType).ToArray());
-            var expected = c.Op is AttentionOp ? "attention_decode.cu" : "gemv.cu";
+            if (c.Op is T5DecoderLayerOp && c.Label.EndsWith("by ops"))
+            {
+                Assert.True(queue.Launches.Count >= 8 && queue.Launches.All(l => l.File != "decoder_layer.cu"), $"{c.Label}: {string.Join(", ", queue.Launches)}");
+                continue;
+            }
+            var expected = c.Op switch { AttentionOp => "attention_decode.cu", T5DecoderLayerOp => "decoder_layer.cu", _ => "gemv.cu" };
             Assert.True(queue.Launches.All(l => l.File == expected) && queue.Gemms == 0, $"{c.Label}: {string.Join(", ", queue.Launches)}");
         }
     }
@@ -273,7 +327,8 @@ public class CudaDecodeDispatchTests
     private static Recorder Dispatch(Op op, DType storage, params int[][] shapes) =>
         Dispatch(op, storage, shapes, shapes.Select(_ => DType.F32).ToArray());
 
-    private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types, bool biasEpilogue = false, bool pointerArrays = true)
+    private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types, bool biasEpilogue = false, bool pointerArrays = true,
+        int fusedLayerMinRows = 1)
     {
         var graph = new Graph();
         var inputs = shapes.Select((s, i) => graph.Input($"x{i}", types[i], s)).ToArray();
@@ -286,7 +341,7 @@ public class CudaDecodeDispatchTests
             return t;
         }
         var x = inputs.Select(i => Fake(i.Desc)).ToArray();
-        var recorder = new Recorder { GemmBiasEpilogue = biasEpilogue, PointerArrayGemm = pointerArrays };
+        var recorder = new Recorder { GemmBiasEpilogue = biasEpilogue, PointerArrayGemm = pointerArrays, FusedDecoderLayerMinRows = fusedLayerMinRows };
         new CudaOps(recorder).Dispatch(op, x, Fake(output.Desc));
         return recorder;
     }
@@ -300,6 +355,7 @@ public class CudaDecodeDispatchTests
         public int Copies { get; private set; }
         public bool GemmBiasEpilogue { get; init; }
         public bool PointerArrayGemm { get; init; } = true;
+        public int FusedDecoderLayerMinRows { get; init; } = 1;
         public List<GemmCall> Calls { get; } = [];
         public List<(byte[] Data, int[] Offsets)> LaunchArgs { get; } = [];
         public ulong ErrorWord => 0x8;

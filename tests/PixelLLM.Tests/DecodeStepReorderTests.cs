@@ -28,8 +28,8 @@ public class DecodeStepReorderTests
 
         Assert.Equal(reordersPerLayer * T5.NumDecoderLayers, g.Nodes.Count(n => n.Op is ReorderRowsOp));
         Assert.Equal(rowsMove, g.TryGet(T5DecoderStep.Parents, out _));
-        // q, k and v come from one QkvProjection per layer, which writes k and v straight into the caches (no WriteAt).
-        Assert.Equal(T5.NumDecoderLayers, g.Nodes.Count(n => n.Op is QkvProjectionOp));
+        // Each layer is one op, which writes k and v straight into the caches (no WriteAt).
+        Assert.Equal(T5.NumDecoderLayers, g.Nodes.Count(n => n.Op is T5DecoderLayerOp));
         Assert.Equal(0, g.Nodes.Count(n => n.Op is WriteAtOp));
     }
 

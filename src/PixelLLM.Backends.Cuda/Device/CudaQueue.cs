@@ -11,7 +11,7 @@ namespace PixelLLM.Backends.Cuda.Device;
 internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
 {
     private const int CublasWorkspaceBytes = 32 << 20;
-    private const int ScratchSlots = 4;
+    private const int ScratchSlots = 6;
 
     private readonly Dictionary<string, nint> modules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, nint> functions = new(StringComparer.Ordinal);
@@ -32,6 +32,17 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
 
     /// <inheritdoc/>
     public bool PointerArrayGemm { get; } = Environment.GetEnvironmentVariable(PointerGemmVariable) != "0";
+
+    /// <summary>Environment variable: 0 runs T5DecoderLayerOp as its eight ops, 1 fuses it on every row count (see <see cref="FusedDecoderLayerMinRows"/>).</summary>
+    public const string FusedLayerVariable = "PIXELLLM_FUSED_LAYER";
+
+    /// <inheritdoc/>
+    public int FusedDecoderLayerMinRows { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) switch
+    {
+        "0" => int.MaxValue,
+        "1" => 1,
+        _ => 2,
+    };
 
     public CudaQueue(int ordinal = 0)
     {

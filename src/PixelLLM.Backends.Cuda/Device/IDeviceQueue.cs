@@ -36,13 +36,23 @@ internal interface IDeviceQueue
     /// </summary>
     bool PointerArrayGemm => true;
 
+    /// <summary>
+    /// From how many rows a T5 decoder layer of a decode step runs as decoder_layer.cu's one launch instead of its eight
+    /// ops: 2 by default (H200 run 10: beam 4 2.6 ms a step fused vs 3.4 as ops, beam 1 1.8 vs 1.6), 1 with
+    /// PIXELLLM_FUSED_LAYER=1, never (<see cref="int.MaxValue"/>) with PIXELLLM_FUSED_LAYER=0.
+    /// </summary>
+    int FusedDecoderLayerMinRows => 2;
+
     /// <summary>Device-to-device copy.</summary>
     void Copy(ulong destination, ulong source, long bytes);
 
     /// <summary>Sets <paramref name="bytes"/> bytes to <paramref name="value"/>.</summary>
     void Fill(ulong destination, byte value, long bytes);
 
-    /// <summary>A device scratch buffer of at least <paramref name="bytes"/>, one per slot, valid until the next call for that slot.</summary>
+    /// <summary>
+    /// A device scratch buffer of at least <paramref name="bytes"/>, one per slot (0–5; 4 and 5 belong to the decoder layer),
+    /// valid until the next call for that slot.
+    /// </summary>
     ulong Scratch(int slot, long bytes);
 
     /// <summary>The device address of the i32 error word kernels report invalid input into (see prelude.cuh).</summary>

@@ -25,8 +25,8 @@ internal unsafe struct Dims8
 internal sealed class KernelArgs
 {
     private readonly byte[] data = new byte[2048];
-    private readonly int[] offsets = new int[32];
-    private readonly int[] sizes = new int[32];
+    private readonly int[] offsets = new int[48];
+    private readonly int[] sizes = new int[48];
     private int used;
 
     /// <summary>How many arguments have been added.</summary>

@@ -113,6 +113,7 @@ public static partial class OpCheckCases
             cases.Add(C($"{from}->{to}", new CastOp(to), T(from, 3, 7)) with { Integers = new() { [0] = 1000 }, SignedIntegers = [0] });
         cases.AddRange(RoiAlignCases());
         cases.AddRange(DecodeCases());
+        cases.AddRange(DecoderLayerCases());
         cases.AddRange(ElementwiseCases());
         cases.AddRange(CopyRowCases());
         return cases;

@@ -1,0 +1,403 @@
+// T5DecoderLayerOp: a whole T5 decoder layer of a decode step (R ≤ 4 rows, one new position each) in one launch, instead
+// of eight (gemv_rmsnorm_qkv, attention_decode, gemv + residual, gemv_rmsnorm, attention_decode, gemv + residual,
+// gemv_rmsnorm_geglu, gemv + residual). Each of those launches was mostly latency: a 2048² bf16 GEMV streams 8 MB, 2 µs
+// at the copy peak, yet took ~5 µs between graph nodes, and the attentions were pure latency.
+// Dataflow, not a persistent grid: every block takes a ticket (atomicAdd) when it starts, and tickets are dealt phase
+// by phase — qkv columns, self-attention heads, o columns, cross-q columns, cross-attention heads, cross-o columns,
+// gated wi columns, wo columns. A block first requests its constant weights, then waits until every block of the phase
+// it reads from has signalled. It only ever waits on smaller tickets, held by blocks that are already running, so the
+// layer cannot deadlock however many blocks fit on the device, and while it waits its weight loads keep DRAM busy:
+// the next phase's streaming overlaps the current phase's tail and the dependency hand-off.
+// Producers store, __threadfence, barrier, then one atomicAdd to their phase's count; consumers spin on an acquire load
+// of that count, then read what was produced (see dl_load).
+// The last block to finish resets the counters to zero for the next launch (the host zeroes them once, on allocation).
+// GEMV phases: one warp per output column, x rows staged in shared memory once per block, fp32 accumulation, the RMS
+// norm folded in as gemv.cu folds it (weight × norm weight as it streams, inv_rms on the reduced sum). Every
+// intermediate is rounded to T where the unfused ops round it. Attention phases: one block per (row, head) as
+// attention_decode.cu: unscaled scores + bias [self] + mask_bias where the mask is 0, softmax, p·V.
+// Preconditions (the host checks them and otherwise runs the eight ops): k, inner, dff multiples of 16 bytes of T,
+// 16-byte aligned operands, head dim ≤ DL_MAX_D, R·max(d, inner, dff)·sizeof(T) ≤ DL_SMEM_BYTES, keys ≤ DL_MAX_KEYS.
+// With dependent launch the kernel waits first, before its ticket: the previous launch resets the counters last.
+// Launch: grid = (Σ phase blocks, 1, 1) (dl_phase_blocks), block = DL_THREADS. work holds q | o | x1 | cross q |
+// cross o | x2 | h, each R rows padded to 128 bytes (dl_padded); counters: DL_COUNTERS i32, zero before the launch.
+#include "prelude.cuh"
+
+#define DL_WARPS 8
+#define DL_THREADS (DL_WARPS * 32)
+#define DL_SMEM_BYTES 40960
+#define DL_MAX_D 128
+#define DL_PHASES 8
+#define DL_COUNTERS (DL_PHASES + 2) // ticket, one per phase, finished blocks
+#define DL_MAX_KEYS ((DL_SMEM_BYTES / 4) - DL_MAX_D - DL_WARPS * DL_MAX_D - 32)
+
+enum DlPhase { DL_QKV, DL_SELF, DL_O, DL_CROSS_Q, DL_CROSS, DL_CROSS_O, DL_GATED, DL_WO };
+
+struct DlSizes
+{
+    i32 rows, d, inner, dff, heads, lmax, lm;
+};
+
+PXL_DEVICE i32 dl_column_blocks(i32 n) { return (n + DL_WARPS - 1) / DL_WARPS; }
+
+PXL_DEVICE i32 dl_phase_blocks(const DlSizes& s, i32 phase)
+{
+    switch (phase)
+    {
+    case DL_QKV: return dl_column_blocks(3 * s.inner);
+    case DL_SELF: case DL_CROSS: return s.rows * s.heads;
+    case DL_CROSS_Q: return dl_column_blocks(s.inner);
+    case DL_GATED: return dl_column_blocks(s.dff);
+    default: return dl_column_blocks(s.d);
+    }
+}
+
+// Elements of T an intermediate (q, o, x1, cross q, cross o, x2, h) takes, rounded up to a 128-byte cache line.
+PXL_DEVICE i64 dl_padded(i64 elements, i32 size) { const i64 per = 128 / size; return (elements + per - 1) / per * per; }
+
+// What other blocks produced in this launch is read with plain loads: the acquire in dl_wait and the barrier after it
+// order them after the producers' release (PTX memory model), and the intermediates are 128-byte aligned, so no cache
+// line read early (the end of q, say) can hold a stale part of another (the start of o). Plain loads, unlike volatile
+// ones, let the compiler keep several in flight.
+PXL_DEVICE pxl_vec16 dl_load16(const void* p) { return *reinterpret_cast<const pxl_vec16*>(p); }
+PXL_DEVICE float dl_load(const float* p) { return *p; }
+template <typename T> PXL_DEVICE float dl_load(const T* p) { return to_float(*p); }
+
+// Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest).
+PXL_DEVICE void dl_wait(const i32* counter, i32 target)
+{
+    if (threadIdx.x == 0)
+        for (;;)
+        {
+            i32 seen;
+            asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
+            if (seen >= target) break;
+            asm volatile("nanosleep.u32 64;");
+        }
+    __syncthreads();
+}
+
+// Block-wide: this block's stores are visible device-wide before the count says so.
+PXL_DEVICE void dl_signal(i32* counter)
+{
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) atomicAdd(counter, 1);
+}
+
+
+// The product phases: warp w of the block computes output column `col` for every row. `weight` (and `up` when GATED)
+// point at that column's K values; `out`/`residual` at its row-0 element, rows `row_stride` apart. `first` is the weight
+// batch requested before the block waited (the caller loads it with dl_load_weights); `x` the rows staged in shared memory.
+template <typename T, int R, int UNROLL, bool NORM, bool GATED>
+PXL_DEVICE void dl_column(const T* __restrict__ weight, const T* __restrict__ up, const T* __restrict__ norm_weight,
+                          const pxl_vec16* __restrict__ x, const float* inv_rms, i32 rows, i32 k, const pxl_vec16* first_w,
+                          const pxl_vec16* first_u, const T* residual, T* out, i64 row_stride, bool active)
+{
+    constexpr int E = 16 / sizeof(T);
+    const i32 lane = threadIdx.x & 31, nvec = k / E;
+    const pxl_vec16* wv = reinterpret_cast<const pxl_vec16*>(weight);
+    const pxl_vec16* uv = reinterpret_cast<const pxl_vec16*>(up);
+    float acc[R], gate_up[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) acc[r] = gate_up[r] = 0.0f;
+    pxl_vec16 wbuf[UNROLL], ubuf[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) { wbuf[u] = first_w[u]; if (GATED) ubuf[u] = first_u[u]; }
+    for (i32 base = 0; active && base < nvec; base += 32 * UNROLL)
+    {
+        if (base > 0)
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++)
+            {
+                const i32 i = base + u * 32 + lane;
+                wbuf[u] = i < nvec ? wv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+                if (GATED) ubuf[u] = i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+            }
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++)
+        {
+            const i32 at = min(base + u * 32 + lane, nvec - 1); // past the end the weights are zeros
+            float wf[E], uf[E];
+            unpack(wbuf[u], wf, T());
+            if (GATED) unpack(ubuf[u], uf, T());
+            if (NORM)
+            {
+                float gf[E];
+                unpack(reinterpret_cast<const pxl_vec16*>(norm_weight)[at], gf, T());
+#pragma unroll
+                for (int e = 0; e < E; e++) { wf[e] *= gf[e]; if (GATED) uf[e] *= gf[e]; }
+            }
+#pragma unroll
+            for (int r = 0; r < R; r++)
+            {
+                if (r >= rows) continue;
+                const pxl_vec16 xvec = x[r * nvec + at];
+                float xf[E];
+                unpack(xvec, xf, T());
+#pragma unroll
+                for (int e = 0; e < E; e++)
+                {
+                    acc[r] = fmaf(wf[e], xf[e], acc[r]);
+                    if (GATED) gate_up[r] = fmaf(uf[e], xf[e], gate_up[r]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++)
+    {
+        if (r >= rows) continue; // warp-uniform
+        float sum = warp_sum(acc[r]);
+        const float gated = GATED ? warp_sum(gate_up[r]) : 0.0f;
+        if (NORM) sum *= inv_rms[r];
+        if (GATED) sum = gelu_tanh(sum) * (gated * inv_rms[r]);
+        if (active && lane == 0)
+            out[r * row_stride] = from_float<T>(residual ? sum + dl_load(residual + r * row_stride) : sum);
+    }
+}
+
+template <typename T, int UNROLL, bool GATED>
+PXL_DEVICE void dl_load_weights(const T* weight, const T* up, i32 k, bool active, pxl_vec16* wbuf, pxl_vec16* ubuf)
+{
+    constexpr int E = 16 / sizeof(T);
+    const i32 lane = threadIdx.x & 31, nvec = k / E;
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++)
+    {
+        const i32 i = u * 32 + lane;
+        wbuf[u] = active && i < nvec ? reinterpret_cast<const pxl_vec16*>(weight)[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+        if (GATED) ubuf[u] = active && i < nvec ? reinterpret_cast<const pxl_vec16*>(up)[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+    }
+}
+
+// Stages rows (R, k) of src in shared memory; with NORM, inv_rms[r] = 1/√(mean(x²) + eps) per row.
+template <typename T, bool NORM>
+PXL_DEVICE void dl_stage_rows(const T* src, i32 rows, i32 k, float eps, pxl_vec16* x, float* inv_rms)
+{
+    constexpr int E = 16 / sizeof(T);
+    const i32 total = rows * (k / E);
+    for (i32 i = threadIdx.x; i < total; i += DL_THREADS) x[i] = dl_load16(reinterpret_cast<const pxl_vec16*>(src) + i);
+    __syncthreads();
+    if (!NORM) return;
+    const i32 warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (i32 r = warp; r < rows; r += DL_WARPS)
+    {
+        float squares = 0.0f;
+        for (i32 i = lane; i < k / E; i += 32)
+        {
+            float f[E];
+            unpack(x[r * (k / E) + i], f, T());
+#pragma unroll
+            for (int e = 0; e < E; e++) squares = fmaf(f[e], f[e], squares);
+        }
+        squares = warp_sum(squares);
+        if (lane == 0) inv_rms[r] = rsqrtf(squares / (float)k + eps);
+    }
+    __syncthreads();
+}
+
+// One (row, head) of attention: q (R, inner), keys/values (R, lk, inner), bias (1, H, 1, lk) or null, mask (R, 1, 1, lk).
+template <typename T>
+PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* keys, const T* values, const T* bias,
+                             const u8* mask, i32 lk, float mask_bias, T* out, float* smem)
+{
+    float* query = smem;
+    float* partial = query + DL_MAX_D;
+    float* scratch = partial + DL_WARPS * DL_MAX_D;
+    float* scores = scratch + 32;
+    const i32 tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const i32 r = unit / s.heads, h = unit % s.heads, hd = s.inner / s.heads;
+    const i64 head = (i64)h * hd;
+    for (i32 d = tid; d < hd; d += DL_THREADS) query[d] = dl_load(q + (i64)r * s.inner + head + d);
+    __syncthreads();
+    const i32 sub = tid & 7, group = tid >> 3;
+    for (i32 first = 0; first < lk; first += DL_THREADS / 8)
+    {
+        const i32 j = first + group;
+        float dot = 0.0f;
+        if (j < lk)
+        {
+            const T* key = keys + ((i64)r * lk + j) * s.inner + head;
+            for (i32 d = sub; d < hd; d += 8) dot = fmaf(query[d], dl_load(key + d), dot);
+        }
+        for (int offset = 4; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
+        if (j < lk && sub == 0)
+        {
+            float score = dot;
+            if (bias) score += to_float(bias[(i64)h * lk + j]);
+            if (mask[(i64)r * lk + j] == 0) score += mask_bias;
+            scores[j] = score;
+        }
+    }
+    __syncthreads();
+    float local_max = pxl_neg_inf();
+    for (i32 j = tid; j < lk; j += DL_THREADS) local_max = fmaxf(local_max, scores[j]);
+    const float row_max = block_max(local_max, scratch);
+    float local_sum = 0.0f;
+    for (i32 j = tid; j < lk; j += DL_THREADS)
+    {
+        const float p = row_max == pxl_neg_inf() ? 0.0f : expf(scores[j] - row_max);
+        scores[j] = p;
+        local_sum += p;
+    }
+    // Every key hidden: a NaN row, as attention_decode.cu and the CPU give.
+    const float inv = row_max == pxl_neg_inf() ? pxl_nan() : 1.0f / block_sum(local_sum, scratch);
+    __syncthreads();
+    float acc[DL_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (i32 j = warp; j < lk; j += DL_WARPS)
+    {
+        const float p = scores[j];
+        const T* value = values + ((i64)r * lk + j) * s.inner + head;
+#pragma unroll
+        for (int c = 0; c < DL_MAX_D / 32; c++)
+            if (lane + 32 * c < hd) acc[c] = fmaf(p, dl_load(value + lane + 32 * c), acc[c]);
+    }
+#pragma unroll
+    for (int c = 0; c < DL_MAX_D / 32; c++)
+        if (lane + 32 * c < hd) partial[warp * DL_MAX_D + lane + 32 * c] = acc[c];
+    __syncthreads();
+    for (i32 d = tid; d < hd; d += DL_THREADS)
+    {
+        float sum = 0.0f;
+        for (i32 w = 0; w < DL_WARPS; w++) sum += partial[w * DL_MAX_D + d];
+        out[(i64)r * s.inner + head + d] = from_float<T>(sum * inv);
+    }
+}
+
+template <typename T, int R>
+PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo,
+                              T* key_cache, T* value_cache, const i32* position, const T* bias, const u8* self_mask,
+                              const T* cross_norm, const T* cross_wq, const T* cross_wo, const T* cross_keys,
+                              const T* cross_values, const u8* cross_mask, const T* ff_norm, const T* wi0, const T* wi1,
+                              const T* wo_ff, T* y, T* work, i32* counters, DlSizes s, float eps, float mask_bias, i32* error)
+{
+    constexpr int UNROLL = 8 / (R == 1 ? 1 : 2), GATED_UNROLL = UNROLL / 2;
+    __shared__ __align__(16) u8 smem[DL_SMEM_BYTES];
+    __shared__ float inv_rms[4];
+    __shared__ i32 ticket;
+    if (threadIdx.x == 0) ticket = atomicAdd(counters, 1);
+    __syncthreads();
+    i32 unit = ticket, phase = 0;
+    while (phase < DL_PHASES - 1 && unit >= dl_phase_blocks(s, phase)) unit -= dl_phase_blocks(s, phase++);
+    i32* done = counters + 1;
+
+    const i32 es = (i32)sizeof(T);
+    const i64 inner_rows = dl_padded((i64)s.rows * s.inner, es), model_rows = dl_padded((i64)s.rows * s.d, es);
+    T* q = work;
+    T* o = q + inner_rows;
+    T* x1 = o + inner_rows;
+    T* cq = x1 + model_rows;
+    T* co = cq + inner_rows;
+    T* x2 = co + inner_rows;
+    T* h = x2 + model_rows;
+
+    const i32 col = unit * DL_WARPS + (threadIdx.x >> 5);
+    pxl_vec16* xs = reinterpret_cast<pxl_vec16*>(smem);
+    pxl_vec16 wbuf[UNROLL], ubuf[UNROLL];
+    switch (phase)
+    {
+    case DL_QKV:
+    {
+        const bool active = col < 3 * s.inner;
+        const i32 which = active ? col / s.inner : 0, c = col - which * s.inner;
+        const T* w = (which == 0 ? wq : which == 1 ? wk : wv) + (i64)c * s.d;
+        dl_load_weights<T, UNROLL, false>(w, nullptr, s.d, active, wbuf, ubuf);
+        const i32 p = *position;
+        const bool fits = p >= 0 && p < s.lmax;
+        if (!fits && unit == 0 && threadIdx.x == 0) pxl_fail(error, PXL_ERR_POSITION);
+        T* out = which == 0 ? q + c : (which == 1 ? key_cache : value_cache) + (i64)(fits ? p : 0) * s.inner + c;
+        dl_stage_rows<T, true>(x, s.rows, s.d, eps, xs, inv_rms);
+        dl_column<T, R, UNROLL, true, false>(w, nullptr, self_norm, xs, inv_rms, s.rows, s.d, wbuf, ubuf, nullptr, out,
+                                             which == 0 ? (i64)s.inner : (i64)s.lmax * s.inner, active && (which == 0 || fits));
+        dl_signal(done + DL_QKV);
+        break;
+    }
+    case DL_SELF:
+        dl_wait(done + DL_QKV, dl_phase_blocks(s, DL_QKV));
+        dl_attention<T>(unit, s, q, key_cache, value_cache, bias, self_mask, s.lmax, mask_bias, o, reinterpret_cast<float*>(smem));
+        dl_signal(done + DL_SELF);
+        break;
+    case DL_O:
+    case DL_CROSS_O:
+    case DL_WO:
+    {
+        // The output projections: o · woᵀ + the residual stream (x, x1, x2) → x1, x2, y.
+        const bool active = col < s.d;
+        const i32 k = phase == DL_WO ? s.dff : s.inner;
+        const T* w = (phase == DL_O ? wo : phase == DL_CROSS_O ? cross_wo : wo_ff) + (i64)(active ? col : 0) * k;
+        dl_load_weights<T, UNROLL, false>(w, nullptr, k, active, wbuf, ubuf);
+        dl_wait(done + phase - 1, dl_phase_blocks(s, phase - 1));
+        const T* src = phase == DL_O ? o : phase == DL_CROSS_O ? co : h;
+        const T* residual = phase == DL_O ? x : phase == DL_CROSS_O ? x1 : x2;
+        T* out = phase == DL_O ? x1 : phase == DL_CROSS_O ? x2 : y;
+        dl_stage_rows<T, false>(src, s.rows, k, eps, xs, inv_rms);
+        dl_column<T, R, UNROLL, false, false>(w, nullptr, nullptr, xs, inv_rms, s.rows, k, wbuf, ubuf, residual + col, out + col,
+                                              (i64)s.d, active);
+        dl_signal(done + phase);
+        break;
+    }
+    case DL_CROSS_Q:
+    {
+        const bool active = col < s.inner;
+        const T* w = cross_wq + (i64)(active ? col : 0) * s.d;
+        dl_load_weights<T, UNROLL, false>(w, nullptr, s.d, active, wbuf, ubuf);
+        dl_wait(done + DL_O, dl_phase_blocks(s, DL_O));
+        dl_stage_rows<T, true>(x1, s.rows, s.d, eps, xs, inv_rms);
+        dl_column<T, R, UNROLL, true, false>(w, nullptr, cross_norm, xs, inv_rms, s.rows, s.d, wbuf, ubuf, nullptr, cq + col,
+                                             (i64)s.inner, active);
+        dl_signal(done + DL_CROSS_Q);
+        break;
+    }
+    case DL_CROSS:
+        dl_wait(done + DL_CROSS_Q, dl_phase_blocks(s, DL_CROSS_Q));
+        dl_attention<T>(unit, s, cq, cross_keys, cross_values, nullptr, cross_mask, s.lm, mask_bias, co, reinterpret_cast<float*>(smem));
+        dl_signal(done + DL_CROSS);
+        break;
+    default: // DL_GATED: gelu_tanh(n·wi_0) ⊙ (n·wi_1), n = RmsNorm(x2)
+    {
+        const bool active = col < s.dff;
+        const T* w = wi0 + (i64)(active ? col : 0) * s.d;
+        const T* u = wi1 + (i64)(active ? col : 0) * s.d;
+        dl_load_weights<T, GATED_UNROLL, true>(w, u, s.d, active, wbuf, ubuf);
+        dl_wait(done + DL_CROSS_O, dl_phase_blocks(s, DL_CROSS_O));
+        dl_stage_rows<T, true>(x2, s.rows, s.d, eps, xs, inv_rms);
+        dl_column<T, R, GATED_UNROLL, true, true>(w, u, ff_norm, xs, inv_rms, s.rows, s.d, wbuf, ubuf, nullptr, h + col,
+                                                  (i64)s.dff, active);
+        dl_signal(done + DL_GATED);
+        break;
+    }
+    }
+
+    // The last block out leaves the counters at zero for the next launch: every other block has made its last count.
+    if (threadIdx.x == 0)
+    {
+        i32 blocks = 0;
+        for (i32 p = 0; p < DL_PHASES; p++) blocks += dl_phase_blocks(s, p);
+        __threadfence();
+        if (atomicAdd(counters + DL_PHASES + 1, 1) == blocks - 1)
+        {
+            for (i32 i = 0; i < DL_COUNTERS; i++) counters[i] = 0;
+            __threadfence();
+        }
+    }
+}
+
+#define PXL_DECODER_LAYER(suffix, T, R)                                                                              \
+    extern "C" __global__ void __launch_bounds__(DL_THREADS) decoder_layer_##suffix##_r##R(                         \
+        const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo, T* key_cache,           \
+        T* value_cache, const i32* position, const T* bias, const u8* self_mask, const T* cross_norm,               \
+        const T* cross_wq, const T* cross_wo, const T* cross_keys, const T* cross_values, const u8* cross_mask,     \
+        const T* ff_norm, const T* wi0, const T* wi1, const T* wo_ff, T* y, T* work, i32* counters, i32 rows, i32 d, \
+        i32 inner, i32 dff, i32 heads, i32 lmax, i32 lm, float eps, float mask_bias, i32* error)                   \
+    { pxl_dependent_launch();                                                                                        \
+        decoder_layer<T, R>(x, self_norm, wq, wk, wv, wo, key_cache, value_cache, position, bias, self_mask,        \
+                            cross_norm, cross_wq, cross_wo, cross_keys, cross_values, cross_mask, ff_norm, wi0, wi1, \
+                            wo_ff, y, work, counters, DlSizes{rows, d, inner, dff, heads, lmax, lm}, eps, mask_bias, \
+                            error);                                                                                 \
+    }
+
+#define PXL_DECODER_LAYER_ROWS(suffix, T) PXL_DECODER_LAYER(suffix, T, 1) PXL_DECODER_LAYER(suffix, T, 2) PXL_DECODER_LAYER(suffix, T, 4)
+
+PXL_DECODER_LAYER_ROWS(f32, float)
+PXL_DECODER_LAYER_ROWS(bf16, bf16)
+PXL_DECODER_LAYER_ROWS(f16, half)

@@ -1,0 +1,104 @@
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
+using L = PixelLLM.Runtime.Ops.T5DecoderLayerOp.Input;
+
+namespace PixelLLM.Backends.Cuda.Ops;
+
+/// <summary>
+/// decoder_layer.cu: a T5 decoder layer of a decode step in one launch. Shapes it does not serve (more than four rows, wide
+/// heads, unaligned operands, rows too wide for its shared memory) and row counts below the queue's
+/// <see cref="IDeviceQueue.FusedDecoderLayerMinRows"/> (one row by default: measured slower fused) run the layer's eight ops.
+/// </summary>
+internal sealed partial class CudaOps
+{
+    private const int DecoderLayerThreads = 256, DecoderLayerColumnsPerBlock = 8, DecoderLayerPhases = 8;
+    private const int DecoderLayerSharedBytes = 40960, DecoderLayerMaxHeadDim = 128, DecoderLayerMaxKeys = 8192;
+    private const int DecoderLayerWorkSlot = 4, DecoderLayerCounterSlot = 5, DecoderLayerCounterBytes = 64;
+
+    /// <summary>The counters decoder_layer.cu last found zeroed; a new buffer is zeroed once before its first launch.</summary>
+    private ulong decoderLayerCounters;
+
+    private void T5DecoderLayer(T5DecoderLayerOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var descs = new TensorDesc[x.Length];
+        for (int i = 0; i < x.Length; i++) descs[i] = x[i].Desc;
+        var s = op.SizesOf(descs);
+        if (s.Rows == 0) return;
+        for (int i = 0; i < x.Length; i++)
+            if (i is not ((int)L.Position or (int)L.SelfMask or (int)L.CrossMask) && x[i].Type != y.Type)
+                throw new BackendException($"CUDA T5DecoderLayer: input {(L)i} {x[i].Desc} stored as {x[i].Type} but x as {y.Type}; expected one type");
+        ulong work = queue.Scratch(DecoderLayerWorkSlot, WorkOffsets(s, y.ElementSize).Bytes);
+        if (s.Rows < queue.FusedDecoderLayerMinRows || !FitsDecoderLayerKernel(op, s, x, y))
+        {
+            DecoderLayerByOps(op, s, x, y, work);
+            return;
+        }
+        ulong counters = queue.Scratch(DecoderLayerCounterSlot, DecoderLayerCounterBytes);
+        if (counters != decoderLayerCounters)
+        {
+            queue.Fill(counters, 0, DecoderLayerCounterBytes);
+            decoderLayerCounters = counters;
+        }
+        var a = Args();
+        foreach (L input in Enum.GetValues<L>()) a.Ptr(x[(int)input].Ptr);
+        a.Ptr(y.Ptr).Ptr(work).Ptr(counters).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
+            .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
+        queue.Launch("decoder_layer.cu", $"decoder_layer_{FloatSuffix(y, "T5DecoderLayer")}_r{(s.Rows == 1 ? 1 : s.Rows == 2 ? 2 : 4)}",
+            ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
+    }
+
+    /// <summary>Blocks of every phase (dl_phase_blocks): qkv, self, o, cross q, cross, cross o, gated, wo.</summary>
+    internal static int DecoderLayerBlocks(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s)
+    {
+        static int Columns(int n) => (n + DecoderLayerColumnsPerBlock - 1) / DecoderLayerColumnsPerBlock;
+        return Columns(3 * s.Inner) + 2 * s.Rows * op.NumHeads + Columns(s.Model) + Columns(s.Inner) + Columns(s.Model)
+            + Columns(s.FeedForward) + Columns(s.Model);
+    }
+
+    private static bool FitsDecoderLayerKernel(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        int size = y.ElementSize, vector = 16 / size, widest = Math.Max(s.Model, Math.Max(s.Inner, s.FeedForward));
+        if (s.Rows > 4 || s.Inner / op.NumHeads > DecoderLayerMaxHeadDim || (long)s.Rows * widest * size > DecoderLayerSharedBytes) return false;
+        if (s.MaxLength is < 1 or > DecoderLayerMaxKeys || s.MemoryLength is < 1 or > DecoderLayerMaxKeys) return false;
+        if (s.Model % vector != 0 || s.Inner % vector != 0 || s.FeedForward % vector != 0) return false;
+        foreach (var input in new[] { L.X, L.SelfNorm, L.Wq, L.Wk, L.Wv, L.Wo, L.CrossNorm, L.CrossWq, L.CrossWo, L.FfNorm, L.Wi0, L.Wi1, L.WoFf })
+            if (x[(int)input].Ptr % 16 != 0) return false;
+        return true;
+    }
+
+    /// <summary>Where decoder_layer.cu keeps q, o, x1, cross q, cross o, x2 and h (elements), each padded to 128 bytes, and the bytes in all.</summary>
+    private static (long[] Offsets, long Bytes) WorkOffsets(T5DecoderLayerOp.Sizes s, int elementSize)
+    {
+        long Padded(long elements) => (elements * elementSize + 127) / 128 * 128 / elementSize;
+        long[] lengths = [s.Rows * (long)s.Inner, s.Rows * (long)s.Inner, s.Rows * (long)s.Model, s.Rows * (long)s.Inner,
+            s.Rows * (long)s.Inner, s.Rows * (long)s.Model, s.Rows * (long)s.FeedForward];
+        var offsets = new long[lengths.Length];
+        long at = 0;
+        for (int i = 0; i < lengths.Length; i++) { offsets[i] = at; at += Padded(lengths[i]); }
+        return (offsets, at * elementSize);
+    }
+
+    /// <summary>The layer as the eight ops the model would otherwise build, on the intermediates in scratch slot 4.</summary>
+    private void DecoderLayerByOps(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s, ReadOnlySpan<DeviceTensor> x, DeviceTensor y, ulong work)
+    {
+        var offsets = WorkOffsets(s, y.ElementSize).Offsets;
+        DeviceTensor At(int i, int width) =>
+            new(work + (ulong)(offsets[i] * y.ElementSize), new TensorDesc(DType.F32, new Shape(s.Rows, 1, width)), y.Type);
+        DeviceTensor q = At(0, s.Inner), o = At(1, s.Inner), afterSelf = At(2, s.Model), crossQ = At(3, s.Inner), crossO = At(4, s.Inner);
+        DeviceTensor afterCross = At(5, s.Model), hidden = At(6, s.FeedForward);
+        DeviceTensor In(L input, ReadOnlySpan<DeviceTensor> all) => all[(int)input];
+        var withResidual = new LinearOp(false, HasResidual: true);
+        QkvProjection(new QkvProjectionOp(op.Eps), [In(L.X, x), In(L.Wq, x), In(L.Wk, x), In(L.Wv, x), In(L.KeyCache, x), In(L.ValueCache, x),
+            In(L.Position, x), In(L.SelfNorm, x)], q);
+        Attention(new AttentionOp(op.NumHeads, 1f, HasBias: true, HasMask: true, MaskBias: op.MaskBias),
+            [q, In(L.KeyCache, x), In(L.ValueCache, x), In(L.Bias, x), In(L.SelfMask, x)], o);
+        Linear(withResidual, [o, In(L.Wo, x), In(L.X, x)], afterSelf);
+        RmsNormLinear(new RmsNormLinearOp(op.Eps), [afterSelf, In(L.CrossNorm, x), In(L.CrossWq, x)], crossQ);
+        Attention(new AttentionOp(op.NumHeads, 1f, HasMask: true, MaskBias: op.MaskBias),
+            [crossQ, In(L.CrossKeys, x), In(L.CrossValues, x), In(L.CrossMask, x)], crossO);
+        Linear(withResidual, [crossO, In(L.CrossWo, x), afterSelf], afterCross);
+        RmsNormGeGlu(new RmsNormGeGluOp(op.Eps), [afterCross, In(L.FfNorm, x), In(L.Wi0, x), In(L.Wi1, x)], hidden);
+        Linear(withResidual, [hidden, In(L.WoFf, x), afterCross], y);
+    }
+}
