@@ -24,6 +24,7 @@
 
 #define DL_WARPS 8
 #define DL_THREADS (DL_WARPS * 32)
+#define DL_THREADS_4_BLOCKS DL_THREADS, 4
 #define DL_SMEM_BYTES 40960
 #define DL_MAX_D 128
 #define DL_PHASES 8
@@ -85,13 +86,72 @@ PXL_DEVICE void dl_signal(i32* counter)
 }
 
 
+// What a warp requested of its column's weights before its block waited: the first batch in registers (w, u), or with
+// ASYNC the first `pre` vectors copied into the warp's share of shared memory (wsm, usm; cp.async needs no registers,
+// so the _async kernels hold fewer and more blocks fit per SM). xs: where the block stages its x rows.
+template <int UNROLL>
+struct DlFirst
+{
+    pxl_vec16 w[UNROLL], u[UNROLL];
+    const pxl_vec16* wsm;
+    const pxl_vec16* usm;
+    i32 pre;
+    pxl_vec16* xs;
+};
+
+PXL_DEVICE void dl_copy_async16(void* shared, const void* global)
+{
+    asm volatile("{ .reg .u64 a; .reg .u32 s; cvta.to.shared.u64 a, %0; cvt.u32.u64 s, a; cp.async.cg.shared.global [s], [%1], 16; }"
+                 :: "l"(shared), "l"(global) : "memory");
+}
+
+// Requests the first weights of this warp's column (see DlFirst). With ASYNC each warp gets an equal, 512-byte-multiple
+// share of what the block's x rows (rows · k) leave of DL_SMEM_BYTES, split between w and up when GATED.
+template <typename T, int UNROLL, bool GATED, bool ASYNC>
+PXL_DEVICE void dl_request(const T* weight, const T* up, i32 k, i32 rows, bool active, u8* smem, DlFirst<UNROLL>& f)
+{
+    constexpr int E = 16 / sizeof(T);
+    const i32 lane = threadIdx.x & 31, nvec = k / E;
+    f.pre = 0;
+    f.xs = reinterpret_cast<pxl_vec16*>(smem);
+    if (ASYNC)
+    {
+        const i32 share = max(DL_SMEM_BYTES - rows * k * (i32)sizeof(T), 0) / DL_WARPS / 512 * 512;
+        pxl_vec16* mine = reinterpret_cast<pxl_vec16*>(smem + (threadIdx.x >> 5) * share);
+        f.pre = active ? min(nvec, share / 16 / (GATED ? 2 : 1)) : 0;
+        f.wsm = mine;
+        f.usm = mine + f.pre;
+        f.xs = reinterpret_cast<pxl_vec16*>(smem + DL_WARPS * share);
+        for (i32 i = lane; i < f.pre; i += 32)
+        {
+            dl_copy_async16(mine + i, reinterpret_cast<const pxl_vec16*>(weight) + i);
+            if (GATED) dl_copy_async16(mine + f.pre + i, reinterpret_cast<const pxl_vec16*>(up) + i);
+        }
+        asm volatile("cp.async.commit_group;" ::: "memory");
+        return;
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++)
+    {
+        const i32 i = u * 32 + lane;
+        f.w[u] = active && i < nvec ? reinterpret_cast<const pxl_vec16*>(weight)[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+        if (GATED) f.u[u] = active && i < nvec ? reinterpret_cast<const pxl_vec16*>(up)[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+    }
+}
+
+// After the wait: this thread's copies are done (the barrier in dl_stage_rows then shows every warp its share).
+template <bool ASYNC> PXL_DEVICE void dl_copies_done()
+{
+    if (ASYNC) asm volatile("cp.async.wait_all;" ::: "memory");
+}
+
 // The product phases: warp w of the block computes output column `col` for every row. `weight` (and `up` when GATED)
-// point at that column's K values; `out`/`residual` at its row-0 element, rows `row_stride` apart. `first` is the weight
-// batch requested before the block waited (the caller loads it with dl_load_weights); `x` the rows staged in shared memory.
-template <typename T, int R, int UNROLL, bool NORM, bool GATED>
+// point at that column's K values; `out`/`residual` at its row-0 element, rows `row_stride` apart. `f` holds what
+// dl_request requested before the block waited; `x` the rows staged in shared memory.
+template <typename T, int R, int UNROLL, bool NORM, bool GATED, bool ASYNC>
 PXL_DEVICE void dl_column(const T* __restrict__ weight, const T* __restrict__ up, const T* __restrict__ norm_weight,
-                          const pxl_vec16* __restrict__ x, const float* inv_rms, i32 rows, i32 k, const pxl_vec16* first_w,
-                          const pxl_vec16* first_u, const T* residual, T* out, i64 row_stride, bool active)
+                          const pxl_vec16* __restrict__ x, const float* inv_rms, i32 rows, i32 k, const DlFirst<UNROLL>& f,
+                          const T* residual, T* out, i64 row_stride, bool active)
 {
     constexpr int E = 16 / sizeof(T);
     const i32 lane = threadIdx.x & 31, nvec = k / E;
@@ -102,16 +162,17 @@ PXL_DEVICE void dl_column(const T* __restrict__ weight, const T* __restrict__ up
     for (int r = 0; r < R; r++) acc[r] = gate_up[r] = 0.0f;
     pxl_vec16 wbuf[UNROLL], ubuf[UNROLL];
 #pragma unroll
-    for (int u = 0; u < UNROLL; u++) { wbuf[u] = first_w[u]; if (GATED) ubuf[u] = first_u[u]; }
+    for (int u = 0; u < UNROLL; u++) if (!ASYNC) { wbuf[u] = f.w[u]; if (GATED) ubuf[u] = f.u[u]; }
     for (i32 base = 0; active && base < nvec; base += 32 * UNROLL)
     {
-        if (base > 0)
+        if (ASYNC || base > 0)
 #pragma unroll
             for (int u = 0; u < UNROLL; u++)
             {
                 const i32 i = base + u * 32 + lane;
-                wbuf[u] = i < nvec ? wv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
-                if (GATED) ubuf[u] = i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+                const bool early = ASYNC && i < f.pre;
+                wbuf[u] = early ? f.wsm[i] : i < nvec ? wv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
+                if (GATED) ubuf[u] = early ? f.usm[i] : i < nvec ? uv[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
             }
 #pragma unroll
         for (int u = 0; u < UNROLL; u++)
@@ -153,20 +214,6 @@ PXL_DEVICE void dl_column(const T* __restrict__ weight, const T* __restrict__ up
         if (GATED) sum = gelu_tanh(sum) * (gated * inv_rms[r]);
         if (active && lane == 0)
             out[r * row_stride] = from_float<T>(residual ? sum + dl_load(residual + r * row_stride) : sum);
-    }
-}
-
-template <typename T, int UNROLL, bool GATED>
-PXL_DEVICE void dl_load_weights(const T* weight, const T* up, i32 k, bool active, pxl_vec16* wbuf, pxl_vec16* ubuf)
-{
-    constexpr int E = 16 / sizeof(T);
-    const i32 lane = threadIdx.x & 31, nvec = k / E;
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++)
-    {
-        const i32 i = u * 32 + lane;
-        wbuf[u] = active && i < nvec ? reinterpret_cast<const pxl_vec16*>(weight)[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
-        if (GATED) ubuf[u] = active && i < nvec ? reinterpret_cast<const pxl_vec16*>(up)[i] : pxl_vec16{{0u, 0u, 0u, 0u}};
     }
 }
 
@@ -264,14 +311,16 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
     }
 }
 
-template <typename T, int R>
+template <typename T, int R, bool ASYNC>
 PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo,
                               T* key_cache, T* value_cache, const i32* position, const T* bias, const u8* self_mask,
                               const T* cross_norm, const T* cross_wq, const T* cross_wo, const T* cross_keys,
                               const T* cross_values, const u8* cross_mask, const T* ff_norm, const T* wi0, const T* wi1,
                               const T* wo_ff, T* y, T* work, i32* counters, DlSizes s, float eps, float mask_bias, i32* error)
 {
-    constexpr int UNROLL = 8 / (R == 1 ? 1 : 2), GATED_UNROLL = UNROLL / 2;
+    // Loads in flight per lane after the wait: the plain kernels keep a whole 2048-wide bf16 column in registers (fewer
+    // for several rows and for the gated phase's two streams); the _async ones start from shared memory and keep few.
+    constexpr int UNROLL = ASYNC ? 4 : 8 / (R == 1 ? 1 : 2), GATED_UNROLL = UNROLL / 2;
     __shared__ __align__(16) u8 smem[DL_SMEM_BYTES];
     __shared__ float inv_rms[4];
     __shared__ i32 ticket;
@@ -292,8 +341,6 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
     T* h = x2 + model_rows;
 
     const i32 col = unit * DL_WARPS + (threadIdx.x >> 5);
-    pxl_vec16* xs = reinterpret_cast<pxl_vec16*>(smem);
-    pxl_vec16 wbuf[UNROLL], ubuf[UNROLL];
     switch (phase)
     {
     case DL_QKV:
@@ -301,13 +348,15 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         const bool active = col < 3 * s.inner;
         const i32 which = active ? col / s.inner : 0, c = col - which * s.inner;
         const T* w = (which == 0 ? wq : which == 1 ? wk : wv) + (i64)c * s.d;
-        dl_load_weights<T, UNROLL, false>(w, nullptr, s.d, active, wbuf, ubuf);
+        DlFirst<UNROLL> f;
+        dl_request<T, UNROLL, false, ASYNC>(w, nullptr, s.d, s.rows, active, smem, f);
+        dl_copies_done<ASYNC>();
         const i32 p = *position;
         const bool fits = p >= 0 && p < s.lmax;
         if (!fits && unit == 0 && threadIdx.x == 0) pxl_fail(error, PXL_ERR_POSITION);
         T* out = which == 0 ? q + c : (which == 1 ? key_cache : value_cache) + (i64)(fits ? p : 0) * s.inner + c;
-        dl_stage_rows<T, true>(x, s.rows, s.d, eps, xs, inv_rms);
-        dl_column<T, R, UNROLL, true, false>(w, nullptr, self_norm, xs, inv_rms, s.rows, s.d, wbuf, ubuf, nullptr, out,
+        dl_stage_rows<T, true>(x, s.rows, s.d, eps, f.xs, inv_rms);
+        dl_column<T, R, UNROLL, true, false, ASYNC>(w, nullptr, self_norm, f.xs, inv_rms, s.rows, s.d, f, nullptr, out,
                                              which == 0 ? (i64)s.inner : (i64)s.lmax * s.inner, active && (which == 0 || fits));
         dl_signal(done + DL_QKV);
         break;
@@ -325,13 +374,15 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         const bool active = col < s.d;
         const i32 k = phase == DL_WO ? s.dff : s.inner;
         const T* w = (phase == DL_O ? wo : phase == DL_CROSS_O ? cross_wo : wo_ff) + (i64)(active ? col : 0) * k;
-        dl_load_weights<T, UNROLL, false>(w, nullptr, k, active, wbuf, ubuf);
+        DlFirst<UNROLL> f;
+        dl_request<T, UNROLL, false, ASYNC>(w, nullptr, k, s.rows, active, smem, f);
         dl_wait(done + phase - 1, dl_phase_blocks(s, phase - 1));
+        dl_copies_done<ASYNC>();
         const T* src = phase == DL_O ? o : phase == DL_CROSS_O ? co : h;
         const T* residual = phase == DL_O ? x : phase == DL_CROSS_O ? x1 : x2;
         T* out = phase == DL_O ? x1 : phase == DL_CROSS_O ? x2 : y;
-        dl_stage_rows<T, false>(src, s.rows, k, eps, xs, inv_rms);
-        dl_column<T, R, UNROLL, false, false>(w, nullptr, nullptr, xs, inv_rms, s.rows, k, wbuf, ubuf, residual + col, out + col,
+        dl_stage_rows<T, false>(src, s.rows, k, eps, f.xs, inv_rms);
+        dl_column<T, R, UNROLL, false, false, ASYNC>(w, nullptr, nullptr, f.xs, inv_rms, s.rows, k, f, residual + col, out + col,
                                               (i64)s.d, active);
         dl_signal(done + phase);
         break;
@@ -340,10 +391,12 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
     {
         const bool active = col < s.inner;
         const T* w = cross_wq + (i64)(active ? col : 0) * s.d;
-        dl_load_weights<T, UNROLL, false>(w, nullptr, s.d, active, wbuf, ubuf);
+        DlFirst<UNROLL> f;
+        dl_request<T, UNROLL, false, ASYNC>(w, nullptr, s.d, s.rows, active, smem, f);
         dl_wait(done + DL_O, dl_phase_blocks(s, DL_O));
-        dl_stage_rows<T, true>(x1, s.rows, s.d, eps, xs, inv_rms);
-        dl_column<T, R, UNROLL, true, false>(w, nullptr, cross_norm, xs, inv_rms, s.rows, s.d, wbuf, ubuf, nullptr, cq + col,
+        dl_copies_done<ASYNC>();
+        dl_stage_rows<T, true>(x1, s.rows, s.d, eps, f.xs, inv_rms);
+        dl_column<T, R, UNROLL, true, false, ASYNC>(w, nullptr, cross_norm, f.xs, inv_rms, s.rows, s.d, f, nullptr, cq + col,
                                              (i64)s.inner, active);
         dl_signal(done + DL_CROSS_Q);
         break;
@@ -358,10 +411,12 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         const bool active = col < s.dff;
         const T* w = wi0 + (i64)(active ? col : 0) * s.d;
         const T* u = wi1 + (i64)(active ? col : 0) * s.d;
-        dl_load_weights<T, GATED_UNROLL, true>(w, u, s.d, active, wbuf, ubuf);
+        DlFirst<GATED_UNROLL> g;
+        dl_request<T, GATED_UNROLL, true, ASYNC>(w, u, s.d, s.rows, active, smem, g);
         dl_wait(done + DL_CROSS_O, dl_phase_blocks(s, DL_CROSS_O));
-        dl_stage_rows<T, true>(x2, s.rows, s.d, eps, xs, inv_rms);
-        dl_column<T, R, GATED_UNROLL, true, true>(w, u, ff_norm, xs, inv_rms, s.rows, s.d, wbuf, ubuf, nullptr, h + col,
+        dl_copies_done<ASYNC>();
+        dl_stage_rows<T, true>(x2, s.rows, s.d, eps, g.xs, inv_rms);
+        dl_column<T, R, GATED_UNROLL, true, true, ASYNC>(w, u, ff_norm, g.xs, inv_rms, s.rows, s.d, g, nullptr, h + col,
                                                   (i64)s.dff, active);
         dl_signal(done + DL_GATED);
         break;
@@ -382,22 +437,28 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
     }
 }
 
-#define PXL_DECODER_LAYER(suffix, T, R)                                                                              \
-    extern "C" __global__ void __launch_bounds__(DL_THREADS) decoder_layer_##suffix##_r##R(                         \
+// decoder_layer_<t>_r<R>: the plain kernels (weights requested into registers). decoder_layer_async_<t>_r1: one row, the
+// first weights copied into shared memory (cp.async), capped at 64 registers so that 4 blocks fit per SM instead of 2.
+#define PXL_DECODER_LAYER(name, suffix, T, R, ASYNC, BOUNDS)                                                     \
+    extern "C" __global__ void __launch_bounds__(BOUNDS) name##_##suffix##_r##R(                                                     \
         const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo, T* key_cache,           \
         T* value_cache, const i32* position, const T* bias, const u8* self_mask, const T* cross_norm,               \
         const T* cross_wq, const T* cross_wo, const T* cross_keys, const T* cross_values, const u8* cross_mask,     \
         const T* ff_norm, const T* wi0, const T* wi1, const T* wo_ff, T* y, T* work, i32* counters, i32 rows, i32 d, \
         i32 inner, i32 dff, i32 heads, i32 lmax, i32 lm, float eps, float mask_bias, i32* error)                   \
     { pxl_dependent_launch();                                                                                        \
-        decoder_layer<T, R>(x, self_norm, wq, wk, wv, wo, key_cache, value_cache, position, bias, self_mask,        \
-                            cross_norm, cross_wq, cross_wo, cross_keys, cross_values, cross_mask, ff_norm, wi0, wi1, \
-                            wo_ff, y, work, counters, DlSizes{rows, d, inner, dff, heads, lmax, lm}, eps, mask_bias, \
-                            error);                                                                                 \
+        decoder_layer<T, R, ASYNC>(x, self_norm, wq, wk, wv, wo, key_cache, value_cache, position, bias, self_mask, \
+                                   cross_norm, cross_wq, cross_wo, cross_keys, cross_values, cross_mask, ff_norm,    \
+                                   wi0, wi1, wo_ff, y, work, counters, DlSizes{rows, d, inner, dff, heads, lmax, lm}, \
+                                   eps, mask_bias, error);                                                          \
     }
 
-#define PXL_DECODER_LAYER_ROWS(suffix, T) PXL_DECODER_LAYER(suffix, T, 1) PXL_DECODER_LAYER(suffix, T, 2) PXL_DECODER_LAYER(suffix, T, 4)
+#define PXL_DECODER_LAYER_TYPE(suffix, T)                                                                           \
+    PXL_DECODER_LAYER(decoder_layer, suffix, T, 1, false, DL_THREADS)                                               \
+    PXL_DECODER_LAYER(decoder_layer, suffix, T, 2, false, DL_THREADS)                                               \
+    PXL_DECODER_LAYER(decoder_layer, suffix, T, 4, false, DL_THREADS)                                               \
+    PXL_DECODER_LAYER(decoder_layer_async, suffix, T, 1, true, DL_THREADS_4_BLOCKS)
 
-PXL_DECODER_LAYER_ROWS(f32, float)
-PXL_DECODER_LAYER_ROWS(bf16, bf16)
-PXL_DECODER_LAYER_ROWS(f16, half)
+PXL_DECODER_LAYER_TYPE(f32, float)
+PXL_DECODER_LAYER_TYPE(bf16, bf16)
+PXL_DECODER_LAYER_TYPE(f16, half)

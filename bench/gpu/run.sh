@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs ON the device machine from the repo root, after bench/gpu/prepare.sh here and `run` with carry [".gpu"]:
 #   run(command="PIXELLLM_GPU_BUDGET=420 bash .gpu/run.sh", carry=[".gpu"], timeout_s=450)
+# (Every phase takes ~330 s on an H200 since the decoder-layer checks and benches: run 10 ran out at 290.)
 # One call does everything so the numbers come from one card and one lease. Every step has its own time cap and the whole
 # script a budget (PIXELLLM_GPU_BUDGET seconds): a step that would start past it is skipped and says so, so a hang or a slow
 # step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline); PIXELLLM_GPU_COMPILE=1 adds
@@ -59,9 +60,13 @@ if phase checks; then
     step check-unfused-bf16 120 env PIXELLLM_FUSED_LAYER=0 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
     step check-fused-f32 120 env PIXELLLM_FUSED_LAYER=1 "$cli" backend-check --backend cuda --op T5DecoderLayer --json
     step check-fused-bf16 120 env PIXELLLM_FUSED_LAYER=1 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
+    # The one-row _async kernel (first weights copied into shared memory; not yet measured), checked the same way.
+    step check-async-f32 120 env PIXELLLM_FUSED_LAYER=async "$cli" backend-check --backend cuda --op T5DecoderLayer --json
+    step check-async-bf16 120 env PIXELLLM_FUSED_LAYER=async "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
+    step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -112,6 +117,8 @@ if phase bench; then
     # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.
     step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
+    step bench-async 120 env PIXELLLM_FUSED_LAYER=async "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-async.json"
     step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-unfused.json"
     # The encoders and end to end again without cuBLASLt's bias epilogue: what the epilogue buys.

@@ -32,10 +32,29 @@ public partial class CudaDispatchTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void EveryLaunchNamesAKernelOfItsFileWithMatchingArguments(int index, string storage)
+    public void EveryLaunchNamesAKernelOfItsFileWithMatchingArguments(int index, string storage) =>
+        CheckDispatch(OpCheckCases.All[index], storage, new RecordingQueue());
+
+    /// <summary>The decoder layer's kernels on every row count, plain and async, not only those the default picks.</summary>
+    [Theory]
+    [InlineData(false, "F32")]
+    [InlineData(false, "BF16")]
+    [InlineData(true, "F32")]
+    [InlineData(true, "BF16")]
+    public void EveryDecoderLayerKernelTakesTheArgumentsItDeclares(bool async, string storage)
     {
-        var c = OpCheckCases.All[index];
-        var recorder = new RecordingQueue();
+        foreach (var c in OpCheckCases.All.Where(c => c.Op is PixelLLM.Runtime.Ops.T5DecoderLayerOp))
+        {
+            var recorder = new RecordingQueue { FusedDecoderLayerMinRows = 1, AsyncDecoderLayer = async };
+            CheckDispatch(c, storage, recorder);
+            if (c.Inputs[0].Shape[0] == 1 && !c.Label.EndsWith("by ops"))
+                Assert.Equal(async ? $"decoder_layer_async_{storage.ToLowerInvariant()}_r1" : $"decoder_layer_{storage.ToLowerInvariant()}_r1",
+                    Assert.Single(recorder.Launches).Kernel);
+        }
+    }
+
+    private static void CheckDispatch(OpCheckCase c, string storage, RecordingQueue recorder)
+    {
         var floatStorage = Enum.Parse<DType>(storage);
         var graph = new Graph();
         var inputs = c.Inputs.Select((d, i) => graph.Input($"x{i}", d.DType, d.Shape.ToArray())).ToArray();
@@ -99,6 +118,8 @@ public partial class CudaDispatchTests
         public List<(string File, string Kernel, int[] Sizes)> Launches { get; } = [];
         public int Actions { get; private set; }
         public ulong ErrorWord => 0x8;
+        public int FusedDecoderLayerMinRows { get; init; } = 2;
+        public bool AsyncDecoderLayer { get; init; }
 
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
         {

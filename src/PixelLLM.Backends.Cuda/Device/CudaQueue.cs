@@ -33,16 +33,22 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool PointerArrayGemm { get; } = Environment.GetEnvironmentVariable(PointerGemmVariable) != "0";
 
-    /// <summary>Environment variable: 0 runs T5DecoderLayerOp as its eight ops, 1 fuses it on every row count (see <see cref="FusedDecoderLayerMinRows"/>).</summary>
+    /// <summary>
+    /// Environment variable: 0 runs T5DecoderLayerOp as its eight ops, 1 fuses it on every row count, async too with the
+    /// one-row _async kernel (see <see cref="FusedDecoderLayerMinRows"/>, <see cref="AsyncDecoderLayer"/>).
+    /// </summary>
     public const string FusedLayerVariable = "PIXELLLM_FUSED_LAYER";
 
     /// <inheritdoc/>
     public int FusedDecoderLayerMinRows { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) switch
     {
         "0" => int.MaxValue,
-        "1" => 1,
+        "1" or "async" => 1,
         _ => 2,
     };
+
+    /// <inheritdoc/>
+    public bool AsyncDecoderLayer { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) == "async";
 
     public CudaQueue(int ordinal = 0)
     {

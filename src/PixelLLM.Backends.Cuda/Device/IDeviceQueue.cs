@@ -43,6 +43,12 @@ internal interface IDeviceQueue
     /// </summary>
     int FusedDecoderLayerMinRows => 2;
 
+    /// <summary>
+    /// Whether a one-row fused layer uses decoder_layer.cu's _async kernel (first weights copied into shared memory, 4
+    /// blocks per SM instead of 2; PIXELLLM_FUSED_LAYER=async, which also fuses one row). Not yet measured on a device.
+    /// </summary>
+    bool AsyncDecoderLayer => false;
+
     /// <summary>Device-to-device copy.</summary>
     void Copy(ulong destination, ulong source, long bytes);
 

@@ -44,7 +44,8 @@ internal sealed partial class CudaOps
         foreach (L input in Enum.GetValues<L>()) a.Ptr(x[(int)input].Ptr);
         a.Ptr(y.Ptr).Ptr(work).Ptr(counters).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
             .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
-        queue.Launch("decoder_layer.cu", $"decoder_layer_{FloatSuffix(y, "T5DecoderLayer")}_r{(s.Rows == 1 ? 1 : s.Rows == 2 ? 2 : 4)}",
+        string kernel = s.Rows == 1 && queue.AsyncDecoderLayer ? "decoder_layer_async" : "decoder_layer";
+        queue.Launch("decoder_layer.cu", $"{kernel}_{FloatSuffix(y, "T5DecoderLayer")}_r{(s.Rows == 1 ? 1 : s.Rows == 2 ? 2 : 4)}",
             ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
     }
 
