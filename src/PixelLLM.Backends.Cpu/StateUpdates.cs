@@ -38,8 +38,14 @@ internal static unsafe class StateUpdates
         }
         if (x[0].Pointer != y.Pointer) Buffer.MemoryCopy(x[0].Pointer, y.Pointer, y.Desc.ByteSize, y.Desc.ByteSize);
         if (identity || count == 0) return;
+        Reorder(rows, y);
+        for (int i = 2; i < x.Length; i++) Reorder(rows, x[i]);
+    }
 
-        // Sources are read before any row is overwritten: stage every moving row's new contents, then write them back.
+    /// <summary>Sources are read before any row is overwritten: every moving row's new contents are staged, then written back.</summary>
+    private static void Reorder(ReadOnlySpan<int> rows, CpuTensor y)
+    {
+        int count = rows.Length;
         long rowBytes = y.Desc.ByteSize / count;
         int moving = 0;
         for (int r = 0; r < count; r++) if (rows[r] != r) moving++;

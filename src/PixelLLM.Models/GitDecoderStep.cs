@@ -56,12 +56,14 @@ public static class GitDecoderStep
         var e = p.Sub("embedding");
         var x = g.LayerNorm(g.Add(g.Embedding(e["words.weight"], ids), g.Embedding(e["positions.weight"], position)),
             e["norm.weight"], e["norm.bias"], c.EmbeddingEps);                          // (R, 1, d)
+        var allKeys = Enumerable.Range(0, c.NumLayers).Select(i => g.State(Keys(i), DType.F32, rows, slots, c.Hidden)).ToArray();
+        var allValues = Enumerable.Range(0, c.NumLayers).Select(i => g.State(Values(i), DType.F32, rows, slots, c.Hidden)).ToArray();
+        // Beam search may continue a row from another one: every layer's states move first, in one op.
+        if (parents is not null) allKeys[0] = g.ReorderRows([.. allKeys, .. allValues], parents);
         for (int i = 0; i < c.NumLayers; i++)
         {
             var layer = p.Sub($"layers.{i}");
-            var keys = g.State(Keys(i), DType.F32, rows, slots, c.Hidden);
-            var values = g.State(Values(i), DType.F32, rows, slots, c.Hidden);
-            if (parents is not null) (keys, values) = (g.ReorderRows(keys, parents), g.ReorderRows(values, parents));
+            var (keys, values) = (allKeys[i], allValues[i]);
             // q, k and v in one op (one launch on CUDA); k and v go straight into their state slots, and the attention
             // created after it reads the updated states.
             var a = layer.Sub("attention");

@@ -45,7 +45,7 @@ public static class T5DecoderStep
     /// <summary>Adds the step to <paramref name="p"/>'s graph (inputs, states and the two outputs named above).</summary>
     /// <param name="rowsMove">
     /// Whether a row may continue another one (beam search with beams &gt; 1). Without it the step has no
-    /// <see cref="Parents"/> input and writes the caches in place with no reorder (two launches per layer fewer).
+    /// <see cref="Parents"/> input and writes the caches in place with no reorder.
     /// </param>
     /// <param name="greedyEos">
     /// When set, the step also makes the greedy choice next to the logits (<see cref="GreedyToken"/>, <see cref="GreedyScore"/>),
@@ -66,15 +66,16 @@ public static class T5DecoderStep
 
         var x = g.Embedding(p["shared.weight"], ids);                                   // (R, 1, d)
         var layerOp = new T5DecoderLayerOp(c.NumHeads, c.Eps, c.MaskBias);
+        var keys = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner)).ToArray();
+        var values = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfValue(i), DType.F32, rows, maxLength, c.Inner)).ToArray();
+        // Beam search may continue a row from another one: every layer's cached prefixes move first, in one op (one
+        // launch pair on CUDA for all of them); each layer then appends this step.
+        if (parents is not null) keys[0] = g.ReorderRows([.. keys, .. values], parents);
         for (int i = 0; i < c.NumDecoderLayers; i++)
         {
-            var keys = g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner);
-            var values = g.State(SelfValue(i), DType.F32, rows, maxLength, c.Inner);
-            // Beam search may continue a row from another one: move the cached prefixes first; the layer appends this step.
-            if (parents is not null) (keys, values) = (g.ReorderRows(keys, parents), g.ReorderRows(values, parents));
             var crossKeys = g.State(CrossKey(i), DType.F32, rows, memoryLength, c.Inner);
             var crossValues = g.State(CrossValue(i), DType.F32, rows, memoryLength, c.Inner);
-            x = g.T5DecoderLayer(layerOp, x, LayerWeights(stack.Sub($"block.{i}")), keys, values, position, bias, selfMask,
+            x = g.T5DecoderLayer(layerOp, x, LayerWeights(stack.Sub($"block.{i}")), keys[i], values[i], position, bias, selfMask,
                 crossKeys, crossValues, crossMask);
         }
         var hidden = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);

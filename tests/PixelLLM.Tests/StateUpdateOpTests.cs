@@ -102,6 +102,31 @@ public class StateUpdateOpTests
                 Assert.Equal(xs[rows[r] * row + i], y[r * row + i]);
     }
 
+    /// <summary>Several tensors by the same rows in one op: each equals its own single-tensor reorder, bit for bit.</summary>
+    [Theory]
+    [InlineData(new[] { 4, 1, 2, 2, 0 })]
+    [InlineData(new[] { 3, 3, 3, 3, 3 })]
+    [InlineData(new[] { 0, 1, 2, 3, 4 })]
+    public void ReorderRowsOfSeveralTensorsEqualsEachReorderedAlone(int[] rows)
+    {
+        var rng = new Random(rows.Sum() + 17);
+        var tensors = Enumerable.Range(0, 3).Select(_ => OpHarness.Random(rng, [rows.Length, 2, 5])).ToArray();
+        var order = HostTensor.FromArray(rows, rows.Length);
+        HostTensor[] inputs = [tensors[0], order, tensors[1], tensors[2]];
+        var c = new OpCheckCase("many", new ReorderRowsOp(3), inputs.Select(t => t.Desc).ToArray());
+        using var cpu = new CpuBackend();
+        var all = BackendCheck.RunWithUpdates(cpu, c, inputs); // x_0 returned, then x_1 and x_2 updated
+        Assert.Equal(3, all.Length);
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(OpHarness.Run(new ReorderRowsOp(), tensors[i], order).ToFloatArray(), all[i].ToFloatArray());
+        var e = Assert.Throws<InvalidInputException>(() =>
+            BackendCheck.RunWithUpdates(cpu, c, [tensors[0], HostTensor.FromArray(new[] { 0, 5, 1, 2, 3 }, 5), tensors[1], tensors[2]]));
+        Assert.Contains("outside", e.Message);
+        var g = new Graph();
+        var x = g.Input("x", DType.F32, 5, 2);
+        Assert.Throws<GraphBuildException>(() => g.ReorderRows([x, g.Input("y", DType.F32, 5, 3)], g.Input("r", DType.I32, 5)));
+    }
+
     [Fact]
     public void ReorderRowsOutOfRangeIsInvalidInput()
     {

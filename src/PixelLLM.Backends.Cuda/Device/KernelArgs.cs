@@ -18,6 +18,22 @@ internal unsafe struct Dims8
     }
 }
 
+/// <summary>Up to 64 device addresses passed to a kernel by value; matches reorder_rows.cu's PointerTable (512 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct PointerTable64
+{
+    public const int Capacity = 64;
+    public fixed ulong P[Capacity];
+
+    public static PointerTable64 From(ReadOnlySpan<ulong> pointers)
+    {
+        if (pointers.Length > Capacity) throw new Runtime.BackendException($"a pointer table holds at most {Capacity} addresses, got {pointers.Length}");
+        var t = new PointerTable64();
+        for (int i = 0; i < pointers.Length; i++) t.P[i] = pointers[i];
+        return t;
+    }
+}
+
 /// <summary>
 /// A kernel's argument list, built in order (each value aligned to its size, as the kernel's .param block lays it out)
 /// and reused from launch to launch, so launching allocates nothing. The queue turns it into cuLaunchKernel's void**.
@@ -52,6 +68,7 @@ internal sealed class KernelArgs
     public KernelArgs I64(long value) => Add(value);
     public KernelArgs F32(float value) => Add(value);
     public KernelArgs Dims(Dims8 value) => Add(value);
+    public KernelArgs Pointers(PointerTable64 value) => Add(value);
 
     private unsafe KernelArgs Add<T>(T value) where T : unmanaged
     {

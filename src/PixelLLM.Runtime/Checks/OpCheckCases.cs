@@ -99,6 +99,9 @@ public static partial class OpCheckCases
             C("cubic", new ResizeOp([-1], [11], ResizeKernel.Cubic, false), F(1, 5, 6)),
             C("axis 1", new WriteAtOp(1), F(3, 8, 5), F(3, 2, 5), T(DType.I32, 1)) with { Integers = new() { [2] = 7 } },
             C("", new ReorderRowsOp(), F(4, 6), T(DType.I32, 4)) with { Integers = new() { [1] = 4 } },
+            // Several caches by the same rows (a beam step's): x_0, rows, then the others, updated in place.
+            C("3 tensors", new ReorderRowsOp(3), F(4, 5, 6), T(DType.I32, 4), F(4, 5, 6), F(4, 5, 6)) with { Integers = new() { [1] = 4 } },
+            C("2 tensors u8", new ReorderRowsOp(2), T(DType.U8, 5, 3), T(DType.I32, 5), T(DType.U8, 5, 3)) with { Integers = new() { [1] = 5, [0] = 256, [2] = 256 } },
         };
         foreach (var kind in Enum.GetValues<UnaryKind>())
             cases.Add(C(kind.ToString(), new UnaryOp(kind), F(3, 7, 11)) with { Positive = kind == UnaryKind.Sqrt ? [0] : [] });

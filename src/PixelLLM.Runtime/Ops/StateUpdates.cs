@@ -32,20 +32,28 @@ public sealed record WriteAtOp(int Axis) : Op
 
 /// <summary>
 /// In-place row permutation/gather along axis 0: inputs (x (R, ...), rows I32 (R)); afterwards x[r] holds what x[rows[r]]
-/// held before (rows may repeat: beam search continues one row several times). Returns x updated in place. An index
-/// outside [0, R) → <see cref="InvalidInputException"/> at run time, before anything is written.
+/// held before (rows may repeat: beam search continues one row several times). Returns x updated in place. With
+/// <see cref="Tensors"/> = T &gt; 1 the inputs are (x_0, rows, x_1, …, x_{T−1}), every x_i like x_0, all reordered by the
+/// same rows: x_0 is returned updated, the others are updated in place (<see cref="Op.UpdatedInputs"/>) — a beam step's
+/// every KV cache in one op (one launch pair on CUDA instead of one per cache). An index outside [0, R) →
+/// <see cref="InvalidInputException"/> at run time, before anything is written.
 /// </summary>
-public sealed record ReorderRowsOp : Op
+public sealed record ReorderRowsOp(int Tensors = 1) : Op
 {
     public override int InPlaceInput => 0;
 
+    public override IReadOnlyList<int> UpdatedInputs => Tensors > 1 ? [.. Enumerable.Range(2, Tensors - 1)] : [];
+
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
-        ExpectInputs(inputs, 2);
+        if (Tensors < 1) throw Fail($"needs at least one tensor, got {Tensors}");
+        ExpectInputs(inputs, Tensors + 1);
         var (x, rows) = (inputs[0], inputs[1]);
         ExpectRank(x, "x", 1);
         ExpectDType(rows, "rows", DType.I32);
         if (rows.Shape != new Shape(x.Shape[0])) throw Fail($"rows must be I32 ({x.Shape[0]}) for x {x}, got {rows}");
+        for (int i = 2; i < inputs.Count; i++)
+            if (inputs[i] != x) throw Fail($"tensor {i - 1} {inputs[i]} must be like the first, {x}");
         return x;
     }
 }
@@ -116,4 +124,11 @@ public static partial class GraphOps
         g.Apply(new WriteAtOp(axis), x, values, position);
 
     public static Tensor ReorderRows(this Graph g, Tensor x, Tensor rows) => g.Apply(new ReorderRowsOp(), x, rows);
+
+    /// <summary>
+    /// Every tensor of <paramref name="xs"/> (alike) reordered by the same <paramref name="rows"/> in one op (see
+    /// <see cref="ReorderRowsOp"/>); returns xs[0] updated. Nodes created after this one read the others updated.
+    /// </summary>
+    public static Tensor ReorderRows(this Graph g, IReadOnlyList<Tensor> xs, Tensor rows) =>
+        g.Apply(new ReorderRowsOp(xs.Count), [xs[0], rows, .. xs.Skip(1)]);
 }
