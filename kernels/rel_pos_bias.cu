@@ -4,11 +4,15 @@
 // t[(i,j), Kh + n] = q·rel_w[idx_w(j,n)], where idx(a, b) = (i32)(a·a_scale − b·b_scale + offset) in fp32 exactly as the
 // CPU backend rounds it (no FMA contraction). The attention kernels add t[m] + t[Kh + n] to key (m, n)'s score
 // (attention_bias in prelude.cuh), so the Qh·Qw × Kh·Kw bias is never written.
-// One block per (b, h, query token): the query in shared memory, one thread per term.
-// Launch: grid = B·H·Qh·Qw, block = (32·k, 1, 1) with k ≤ 8; D ≤ 256, Kh and Kw ≤ 256.
+// One warp per (b, h, query token), REL_WARPS per block: the lanes hold the query (d = lane + 32·k, k < D/32) in
+// registers and read each table row together (consecutive d, one or two cache lines per load), then reduce the dot
+// with shuffles; lane t % 32 keeps term t and the terms are stored 32 at a time. (One thread per term, as before,
+// made every load touch as many lines as there were terms: 40 µs a SAM window call on an H200.)
+// Launch: grid = ceil(B·H·Qh·Qw / REL_WARPS), block = (32·REL_WARPS, 1, 1); D ≤ 256, Kh and Kw ≤ 256.
 #include "prelude.cuh"
 
 #define PXL_REL_MAX 256
+#define REL_WARPS 8
 
 PXL_DEVICE i32 rel_index(i32 query, i32 key, float query_scale, float key_scale, float offset)
 {
@@ -16,31 +20,45 @@ PXL_DEVICE i32 rel_index(i32 query, i32 key, float query_scale, float key_scale,
 }
 
 template <typename T>
-PXL_DEVICE void rel_pos_block(const T* __restrict__ q, const T* __restrict__ rel_h, const T* __restrict__ rel_w, T* __restrict__ y,
-                              i32 heads, i32 dim, i32 q_row, i32 qh, i32 qw, i32 kh, i32 kw, float hq, float hk, float ho, float wq, float wk,
-                              float wo)
+PXL_DEVICE void rel_pos_warp(const T* __restrict__ q, const T* __restrict__ rel_h, const T* __restrict__ rel_w, T* __restrict__ y,
+                             i64 tokens_all, i32 heads, i32 dim, i32 q_row, i32 qh, i32 qw, i32 kh, i32 kw, float hq, float hk,
+                             float ho, float wq, float wk, float wo)
 {
-    __shared__ float query[PXL_REL_MAX];
-    const i32 token = blockIdx.x % (qh * qw), h = blockIdx.x / (qh * qw) % heads;
-    const i64 b = blockIdx.x / (qh * qw) / heads;
+    const i32 lane = threadIdx.x & 31;
+    const i64 item = (i64)blockIdx.x * REL_WARPS + (threadIdx.x >> 5);
+    if (item >= tokens_all) return; // warp-uniform; no barrier follows
+    const i32 token = (i32)(item % (qh * qw)), h = (i32)(item / (qh * qw) % heads);
+    const i64 b = item / (qh * qw) / heads;
     const i32 i = token / qw, j = token % qw;
-    for (i32 d = threadIdx.x; d < dim; d += blockDim.x) query[d] = to_float(q[(b * qh * qw + token) * q_row + h * dim + d]);
-    __syncthreads();
+    float query[PXL_REL_MAX / 32];
+    const T* qt = q + (b * qh * qw + token) * q_row + (i64)h * dim;
+#pragma unroll
+    for (int k = 0; k < PXL_REL_MAX / 32; k++) query[k] = lane + 32 * k < dim ? to_float(qt[lane + 32 * k]) : 0.0f;
     T* out = y + (((b * heads + h) * qh * qw) + token) * (i64)(kh + kw);
-    for (i32 t = threadIdx.x; t < kh + kw; t += blockDim.x)
+    for (i32 first = 0; first < kh + kw; first += 32)
     {
-        const T* row = t < kh ? rel_h + (i64)rel_index(i, t, hq, hk, ho) * dim : rel_w + (i64)rel_index(j, t - kh, wq, wk, wo) * dim;
-        float dot = 0.0f;
-        for (i32 d = 0; d < dim; d++) dot += query[d] * to_float(row[d]);
-        out[t] = from_float<T>(dot);
+        float mine = 0.0f;
+        const i32 last = min(first + 32, kh + kw);
+        for (i32 t = first; t < last; t++)
+        {
+            const T* row = t < kh ? rel_h + (i64)rel_index(i, t, hq, hk, ho) * dim : rel_w + (i64)rel_index(j, t - kh, wq, wk, wo) * dim;
+            float dot = 0.0f;
+#pragma unroll
+            for (int k = 0; k < PXL_REL_MAX / 32; k++)
+                if (lane + 32 * k < dim) dot = fmaf(query[k], to_float(row[lane + 32 * k]), dot);
+            dot = warp_sum(dot);
+            if (lane == t - first) mine = dot;
+        }
+        if (first + lane < last) out[first + lane] = from_float<T>(mine);
     }
 }
 
 #define PXL_REL_POS(suffix, T)                                                                                       \
-    extern "C" __global__ void __launch_bounds__(256) rel_pos_bias_##suffix(const T* q, const T* rel_h, const T* rel_w, T* y, \
-        i32 heads, i32 dim, i32 q_row, i32 qh, i32 qw, i32 kh, i32 kw, float hq, float hk, float ho, float wq, float wk, float wo) \
+    extern "C" __global__ void __launch_bounds__(32 * REL_WARPS) rel_pos_bias_##suffix(const T* q, const T* rel_h,    \
+        const T* rel_w, T* y, i64 tokens_all, i32 heads, i32 dim, i32 q_row, i32 qh, i32 qw, i32 kh, i32 kw, float hq,  \
+        float hk, float ho, float wq, float wk, float wo)                                                            \
     { pxl_dependent_launch();                                                                                        \
-        rel_pos_block<T>(q, rel_h, rel_w, y, heads, dim, q_row, qh, qw, kh, kw, hq, hk, ho, wq, wk, wo);             \
+        rel_pos_warp<T>(q, rel_h, rel_w, y, tokens_all, heads, dim, q_row, qh, qw, kh, kw, hq, hk, ho, wq, wk, wo);  \
     }
 
 PXL_REL_POS(f32, float)

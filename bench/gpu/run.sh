@@ -63,10 +63,12 @@ if phase checks; then
     # The one-row _async kernel (first weights copied into shared memory; not yet measured), checked the same way.
     step check-async-f32 120 env PIXELLLM_FUSED_LAYER=async "$cli" backend-check --backend cuda --op T5DecoderLayer --json
     step check-async-bf16 120 env PIXELLLM_FUSED_LAYER=async "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
+    # Tensor-core flash attention (attention_mma.cu; not yet measured): the attention cases and the vision goldens with it.
+    step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-f32", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "mma-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -119,6 +121,8 @@ if phase bench; then
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
     step bench-async 120 env PIXELLLM_FUSED_LAYER=async "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-async.json"
+    step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
     step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-unfused.json"
     # The encoders and end to end again without cuBLASLt's bias epilogue: what the epilogue buys.

@@ -53,6 +53,22 @@ public partial class CudaDispatchTests
         }
     }
 
+    /// <summary>With PIXELLLM_MMA_ATTENTION=1: every attention case still dispatches correctly, the mma ones on attention_mma.cu.</summary>
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void TensorCoreAttentionTakesTheArgumentsItDeclares(string storage)
+    {
+        foreach (var c in OpCheckCases.All.Where(c => c.Op is PixelLLM.Runtime.Ops.AttentionOp))
+        {
+            var recorder = new RecordingQueue { TensorCoreAttention = true };
+            CheckDispatch(c, storage, recorder);
+            bool mma = recorder.Launches.Any(l => l.File == "attention_mma.cu");
+            if (c.Label.StartsWith("mma")) Assert.Equal(storage == "BF16", mma);
+            if (storage == "F32" || c.Label.Contains("mask") || c.Label.Contains("causal")) Assert.False(mma, c.Label);
+        }
+    }
+
     private static void CheckDispatch(OpCheckCase c, string storage, RecordingQueue recorder)
     {
         var floatStorage = Enum.Parse<DType>(storage);
@@ -120,6 +136,7 @@ public partial class CudaDispatchTests
         public ulong ErrorWord => 0x8;
         public int FusedDecoderLayerMinRows { get; init; } = 2;
         public bool AsyncDecoderLayer { get; init; }
+        public bool TensorCoreAttention { get; init; }
 
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
         {

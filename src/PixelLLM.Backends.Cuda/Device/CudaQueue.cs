@@ -50,6 +50,12 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool AsyncDecoderLayer { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) == "async";
 
+    /// <summary>Environment variable that, set to 1, runs long 16-bit attention on attention_mma.cu (see <see cref="TensorCoreAttention"/>).</summary>
+    public const string MmaAttentionVariable = "PIXELLLM_MMA_ATTENTION";
+
+    /// <inheritdoc/>
+    public bool TensorCoreAttention { get; } = Environment.GetEnvironmentVariable(MmaAttentionVariable) == "1";
+
     public CudaQueue(int ordinal = 0)
     {
         Driver = CudaDriver.Load();

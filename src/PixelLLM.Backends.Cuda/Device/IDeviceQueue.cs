@@ -49,6 +49,12 @@ internal interface IDeviceQueue
     /// </summary>
     bool AsyncDecoderLayer => false;
 
+    /// <summary>
+    /// Whether long 16-bit attention without a mask runs on tensor cores (attention_mma.cu, flash-style) instead of the
+    /// cuBLAS path (PIXELLLM_MMA_ATTENTION=1). Off until a device run has checked and timed it.
+    /// </summary>
+    bool TensorCoreAttention => false;
+
     /// <summary>Device-to-device copy.</summary>
     void Copy(ulong destination, ulong source, long bytes);
 

@@ -37,6 +37,13 @@ internal sealed partial class CudaOps
         var bias = op.HasBias ? x[next++] : default;
         var mask = op.HasMask ? x[next] : default;
         if (op.HasMask && mask.Type != DType.U8) throw new BackendException($"CUDA Attention: mask must be U8, got {mask.Desc}");
+        if (queue.TensorCoreAttention && UsesMmaAttention(op, q, k, v, y, dim, vdim, lq, lk, batch))
+        {
+            queue.Launch("attention_mma.cu", $"attention_mma_{FloatSuffix(y, "Attention")}", ((uint)((lq + MmaRowsPerBlock - 1) / MmaRowsPerBlock), (uint)heads, (uint)batch),
+                MmaThreads, Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(y.Ptr).I32(heads).I32(lq).I32(lk).I32(dim)
+                    .I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride).F32(op.Scale).Dims(BiasStrides(op, bias, lk)));
+            return;
+        }
         if (lq >= GemmAttentionMinLength && lk >= GemmAttentionMinLength && k.Shape[0] == batch && v.Shape[0] == batch &&
             GemmAttentionScratch(heads, lq, lk, q.ElementSize) is var (scoreStride, probStride, scoreBytes, probBytes) &&
             scoreBytes + probBytes <= GemmAttentionMaxScratchBytes)
@@ -57,6 +64,22 @@ internal sealed partial class CudaOps
             Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
                 .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
                 .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
+    }
+
+    /// <summary>attention_mma.cu's block: MMA_WARPS warps of 16 query rows; its head-dim limit (MMA_MAX_D).</summary>
+    private const int MmaThreads = 128, MmaRowsPerBlock = 64, MmaMaxHeadDim = 128;
+
+    /// <summary>
+    /// Whether attention_mma.cu serves this call: 16-bit storage, long sequences (the GEMM path's), no mask, not causal,
+    /// equal head dims that are a multiple of 16, every operand's rows 4-byte aligned (its fragments are element pairs).
+    /// </summary>
+    private static bool UsesMmaAttention(AttentionOp op, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, int dim, int vdim,
+        int lq, int lk, int batch)
+    {
+        if (y.Type is not (DType.BF16 or DType.F16) || q.Type != y.Type || k.Type != y.Type || v.Type != y.Type) return false;
+        if (op.HasMask || op.Causal || dim != vdim || dim % 16 != 0 || dim > MmaMaxHeadDim) return false;
+        if (lq < GemmAttentionMinLength || lk < GemmAttentionMinLength || k.Shape[0] != batch || v.Shape[0] != batch) return false;
+        return q.Ptr % 4 == 0 && k.Ptr % 4 == 0 && v.Ptr % 4 == 0 && y.Ptr % 4 == 0;
     }
 
     /// <summary>Query and key lengths from which the GEMM path is taken, and its scratch limit (else the fused kernel).</summary>

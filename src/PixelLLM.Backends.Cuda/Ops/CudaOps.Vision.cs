@@ -7,8 +7,11 @@ namespace PixelLLM.Backends.Cuda.Ops;
 /// <summary>Vision-encoder ops: rope.cu, window_partition.cu, rel_pos_bias.cu, resize.cu.</summary>
 internal sealed partial class CudaOps
 {
-    /// <summary>rel_pos_bias.cu's shared-memory limit on D, Kh and Kw (PXL_REL_MAX).</summary>
+    /// <summary>rel_pos_bias.cu's limit on D (the query in registers) and on Kh and Kw (PXL_REL_MAX).</summary>
     private const int RelPosMax = 256;
+
+    /// <summary>Query tokens per block of rel_pos_bias.cu (REL_WARPS: one warp each).</summary>
+    private const int RelPosWarps = 8;
 
     private void Rope(RopeOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
@@ -30,10 +33,13 @@ internal sealed partial class CudaOps
             throw new BackendException($"CUDA RelPosBias: head dim {dim} or key grid {op.KeyH}×{op.KeyW} exceeds {RelPosMax}");
         var (hq, hk, ho) = RelPosScales(op.QueryH, op.KeyH);
         var (wq, wk, wo) = RelPosScales(op.QueryW, op.KeyW);
-        long blocks = (long)x[0].Shape[0] * op.NumHeads * op.QueryH * op.QueryW;
-        Rows("rel_pos_bias.cu", $"rel_pos_bias_{FloatSuffix(y, "RelPosBias")}", blocks, op.KeyH + op.KeyW,
-            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I32(op.NumHeads).I32(dim).I32(x[0].Shape[2]).I32(op.QueryH).I32(op.QueryW)
-                .I32(op.KeyH).I32(op.KeyW).F32(hq).F32(hk).F32(ho).F32(wq).F32(wk).F32(wo), maxThreads: 256);
+        long tokens = (long)x[0].Shape[0] * op.NumHeads * op.QueryH * op.QueryW;
+        if (tokens == 0) return;
+        long blocks = (tokens + RelPosWarps - 1) / RelPosWarps;
+        if (blocks > int.MaxValue) throw new BackendException($"CUDA RelPosBias: {tokens} query tokens exceed one grid");
+        queue.Launch("rel_pos_bias.cu", $"rel_pos_bias_{FloatSuffix(y, "RelPosBias")}", ((uint)blocks, 1, 1), 32 * RelPosWarps,
+            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I64(tokens).I32(op.NumHeads).I32(dim).I32(x[0].Shape[2]).I32(op.QueryH)
+                .I32(op.QueryW).I32(op.KeyH).I32(op.KeyW).F32(hq).F32(hk).F32(ho).F32(wq).F32(wk).F32(wo));
     }
 
     /// <summary>SAM's get_rel_pos index scales, rounded to fp32 exactly as the CPU backend's RelPosIndex.</summary>

@@ -85,6 +85,10 @@ public static partial class OpCheckCases
             // pointer arrays and the rel-pos terms), split into scratch for attention.cu (short).
             C("gemm packed qkv", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 18, 96)),
             C("gemm packed qkv windows rel-pos", new AttentionOp(2, 0.2f, HasBias: true, BiasKeyGridRows: 4, PackedQkv: true), F(3, 20, 48), F(3, 2, 20, 9)),
+            // Tensor-core shapes (attention_mma.cu with PIXELLLM_MMA_ATTENTION=1): EVA02-like packed d64 with a partial last
+            // key tile, SAM-like windows of 7×7 tokens at d80 with the decomposed rel-pos terms.
+            C("mma packed d64 tail", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 100, 384)),
+            C("mma packed d80 rel-pos windows", new AttentionOp(2, 0.11f, HasBias: true, BiasKeyGridRows: 7, PackedQkv: true), F(2, 49, 480), F(2, 2, 49, 14)),
             C("packed qkv short mask", new AttentionOp(3, 0.3f, HasMask: true, MaskBias: -1e4f, PackedQkv: true), F(2, 7, 72), T(DType.U8, 2, 1, 1, 7)),
             // T5's encoder: q | k | v with its position bias and mask (causality too, as a decoder would).
             C("gemm packed qkv t5 causal", new AttentionOp(2, 1f, true, true, true, -1e10f, PackedQkv: true), F(2, 22, 48), F(1, 2, 22, 22), T(DType.U8, 2, 1, 1, 22)),
