@@ -138,7 +138,11 @@ internal sealed class BenchStages : IDisposable
             cpu.TotalMilliseconds / Math.Max(steps.Count, 1), steps.Count, $"{CaptionTokens} steps × {runs}{(greedy ? ", greedy choice in the step graph" : "")}");
     }
 
-    /// <summary>The teacher-forced decoder pass over the caption slots plus the point head (spec §2.1 step 4).</summary>
+    /// <summary>
+    /// The teacher-forced decoder pass over the caption slots plus the point head (spec §2.1 step 4), as a caption request
+    /// runs it: features for the points, no vocabulary logits (what the PyTorch baseline's rerun measures too: decoder only,
+    /// no lm_head).
+    /// </summary>
     public StageTiming PointRerun(int runs)
     {
         var encoding = model.EncodePrompts(HostTensor.FromArray(RandomValues(1 * (config.FusedGrid * config.FusedGrid * (config.Eva.EmbedDim + config.Sam.OutChans))),
@@ -148,7 +152,7 @@ internal sealed class BenchStages : IDisposable
         tokens[^1] = config.EndTokenId;
         return BenchTimer.Measure($"point rerun ({config.MaxCaptionLength} slots + point head)", runs, afterWarmUp: AfterWarmUp, work: () =>
         {
-            var text = model.TeacherForced(encoding, [tokens]);
+            var text = model.TeacherForced(encoding, [tokens], withLogits: false);
             model.Points(text.Features, [tokens], config.Canvas, config.Canvas, TokenValidity.Trace);
         });
     }
