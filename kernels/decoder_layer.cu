@@ -63,17 +63,34 @@ PXL_DEVICE pxl_vec16 dl_load16(const void* p) { return *reinterpret_cast<const p
 PXL_DEVICE float dl_load(const float* p) { return *p; }
 template <typename T> PXL_DEVICE float dl_load(const T* p) { return to_float(*p); }
 
-// Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest).
-PXL_DEVICE void dl_wait(const i32* counter, i32 target)
+// Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest). A wait
+// that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
+#define DL_STALL_NS 2000000000ull
+PXL_DEVICE u64 dl_now()
+{
+    u64 t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
 {
     if (threadIdx.x == 0)
+    {
+        const u64 start = dl_now();
         for (;;)
         {
             i32 seen;
             asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
             if (seen >= target) break;
+            if (dl_now() - start > DL_STALL_NS)
+            {
+                pxl_fail(error, PXL_ERR_STALLED);
+                break;
+            }
             asm volatile("nanosleep.u32 64;");
         }
+    }
     __syncthreads();
 }
 
@@ -362,7 +379,7 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         break;
     }
     case DL_SELF:
-        dl_wait(done + DL_QKV, dl_phase_blocks(s, DL_QKV));
+        dl_wait(done + DL_QKV, dl_phase_blocks(s, DL_QKV), error);
         dl_attention<T>(unit, s, q, key_cache, value_cache, bias, self_mask, s.lmax, mask_bias, o, reinterpret_cast<float*>(smem));
         dl_signal(done + DL_SELF);
         break;
@@ -376,7 +393,7 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         const T* w = (phase == DL_O ? wo : phase == DL_CROSS_O ? cross_wo : wo_ff) + (i64)(active ? col : 0) * k;
         DlFirst<UNROLL> f;
         dl_request<T, UNROLL, false, ASYNC>(w, nullptr, k, s.rows, active, smem, f);
-        dl_wait(done + phase - 1, dl_phase_blocks(s, phase - 1));
+        dl_wait(done + phase - 1, dl_phase_blocks(s, phase - 1), error);
         dl_copies_done<ASYNC>();
         const T* src = phase == DL_O ? o : phase == DL_CROSS_O ? co : h;
         const T* residual = phase == DL_O ? x : phase == DL_CROSS_O ? x1 : x2;
@@ -393,7 +410,7 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         const T* w = cross_wq + (i64)(active ? col : 0) * s.d;
         DlFirst<UNROLL> f;
         dl_request<T, UNROLL, false, ASYNC>(w, nullptr, s.d, s.rows, active, smem, f);
-        dl_wait(done + DL_O, dl_phase_blocks(s, DL_O));
+        dl_wait(done + DL_O, dl_phase_blocks(s, DL_O), error);
         dl_copies_done<ASYNC>();
         dl_stage_rows<T, true>(x1, s.rows, s.d, eps, f.xs, inv_rms);
         dl_column<T, R, UNROLL, true, false, ASYNC>(w, nullptr, cross_norm, f.xs, inv_rms, s.rows, s.d, f, nullptr, cq + col,
@@ -402,7 +419,7 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         break;
     }
     case DL_CROSS:
-        dl_wait(done + DL_CROSS_Q, dl_phase_blocks(s, DL_CROSS_Q));
+        dl_wait(done + DL_CROSS_Q, dl_phase_blocks(s, DL_CROSS_Q), error);
         dl_attention<T>(unit, s, cq, cross_keys, cross_values, nullptr, cross_mask, s.lm, mask_bias, co, reinterpret_cast<float*>(smem));
         dl_signal(done + DL_CROSS);
         break;
@@ -413,7 +430,7 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
         const T* u = wi1 + (i64)(active ? col : 0) * s.d;
         DlFirst<GATED_UNROLL> g;
         dl_request<T, GATED_UNROLL, true, ASYNC>(w, u, s.d, s.rows, active, smem, g);
-        dl_wait(done + DL_CROSS_O, dl_phase_blocks(s, DL_CROSS_O));
+        dl_wait(done + DL_CROSS_O, dl_phase_blocks(s, DL_CROSS_O), error);
         dl_copies_done<ASYNC>();
         dl_stage_rows<T, true>(x2, s.rows, s.d, eps, g.xs, inv_rms);
         dl_column<T, R, GATED_UNROLL, true, true, ASYNC>(w, u, ff_norm, g.xs, inv_rms, s.rows, s.d, g, nullptr, h + col,

@@ -180,6 +180,7 @@ PXL_DEVICE float attention_bias(const T* row, i32 j, const Dims8& s)
 #define PXL_ERR_INDEX 1      // an id / index / row outside its range
 #define PXL_ERR_POSITION 2   // a WriteAt window that does not fit
 #define PXL_ERR_DIV_ZERO 3   // an integer division by zero
+#define PXL_ERR_STALLED 4    // a one-launch dataflow kernel's wait gave up (decoder_layer.cu): a fault, not bad input
 PXL_DEVICE void pxl_fail(i32* error, i32 code) { atomicCAS(error, 0, code); }
 
 // The selection order of ArgMax/TopK: larger first, NaN above every number (torch.argmax/topk), lower index first on

@@ -158,15 +158,21 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
         activity = activity with { WaitMs = activity.WaitMs + HostActivity.MillisecondsSince(start) };
         var op = reportingOps ?? "a CUDA kernel";
         reportingOps = null;
-        if (code != 0)
-            throw new InvalidInputException(code switch
-            {
-                1 => $"{op}: an index, id or row outside its range (reported on the device)",
-                2 => $"{op}: a write position whose window does not fit the axis (reported on the device)",
-                3 => $"{op}: integer division by zero (reported on the device)",
-                _ => $"{op}: the device reported error code {code}",
-            });
+        if (code != 0) throw DeviceError(code, op);
     }
+
+    /// <summary>
+    /// The exception for a code a kernel stored in the error word (prelude.cuh's PXL_ERR_*): bad input for 1–3; a backend
+    /// fault for a dataflow kernel whose blocks stopped waiting on each other (4), which would otherwise have hung.
+    /// </summary>
+    internal static Exception DeviceError(int code, string op) => code switch
+    {
+        1 => new InvalidInputException($"{op}: an index, id or row outside its range (reported on the device)"),
+        2 => new InvalidInputException($"{op}: a write position whose window does not fit the axis (reported on the device)"),
+        3 => new InvalidInputException($"{op}: integer division by zero (reported on the device)"),
+        4 => new BackendException($"{op}: a phase of a one-launch kernel did not complete within 2 s, so its waiting blocks gave up; its output is invalid (reported on the device)"),
+        _ => new InvalidInputException($"{op}: the device reported error code {code}"),
+    };
 
     private DType StorageOf(DType declared) => declared == DType.F32 ? FloatStorage : declared;
 

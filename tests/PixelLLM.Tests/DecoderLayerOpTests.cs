@@ -70,3 +70,20 @@ public class DecoderLayerOpTests
         Assert.Contains("WoFf", e.Message);
     }
 }
+
+/// <summary>What the host raises for each code a kernel stores in the error word: bad input, or (4) a stalled one-launch kernel.</summary>
+public class DeviceErrorCodeTests
+{
+    [Theory]
+    [InlineData(1, typeof(InvalidInputException), "outside its range")]
+    [InlineData(2, typeof(InvalidInputException), "does not fit")]
+    [InlineData(3, typeof(InvalidInputException), "division by zero")]
+    [InlineData(4, typeof(BackendException), "did not complete")]
+    public void EachCodeNamesTheOpAndWhatHappened(int code, Type type, string what)
+    {
+        var e = PixelLLM.Backends.Cuda.CudaBackend.DeviceError(code, "T5DecoderLayer");
+        Assert.IsType(type, e);
+        Assert.Contains("T5DecoderLayer", e.Message);
+        Assert.Contains(what, e.Message);
+    }
+}
