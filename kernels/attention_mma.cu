@@ -86,7 +86,7 @@ PXL_DEVICE void attention_mma_block(const T* __restrict__ q, const T* __restrict
         {
             const i32 key = i / (dim / 2), d = 2 * (i % (dim / 2));
             const bool in = first + key < lk;
-            const i64 at = (b * lk + first + key) * 1;
+            const i64 at = b * lk + first + key;
             *reinterpret_cast<u32*>(ks + key * MMA_PITCH + d) = in ? mma_pair(k + at * k_row + (i64)h * dim + d) : 0u;
             *reinterpret_cast<u32*>(vs + key * MMA_PITCH + d) = in ? mma_pair(v + at * v_row + (i64)h * dim + d) : 0u;
         }

@@ -9,7 +9,10 @@
 // layer cannot deadlock however many blocks fit on the device, and while it waits its weight loads keep DRAM busy:
 // the next phase's streaming overlaps the current phase's tail and the dependency hand-off.
 // Producers store, __threadfence, barrier, then one atomicAdd to their phase's count; consumers spin on an acquire load
-// of that count, then read what was produced (see dl_load).
+// of that count, then read what was produced with plain loads: the acquire and the barrier after it order them after
+// the producers' release (PTX memory model), and the intermediates are 128-byte aligned, so no cache line read early
+// (the end of q, say) holds a stale part of another (the start of o). Volatile L2-only loads measured slower (run 10):
+// they cannot be batched.
 // The last block to finish resets the counters to zero for the next launch (the host zeroes them once, on allocation).
 // GEMV phases: one warp per output column, x rows staged in shared memory once per block, fp32 accumulation, the RMS
 // norm folded in as gemv.cu folds it (weight × norm weight as it streams, inv_rms on the reduced sum). Every
@@ -54,14 +57,6 @@ PXL_DEVICE i32 dl_phase_blocks(const DlSizes& s, i32 phase)
 
 // Elements of T an intermediate (q, o, x1, cross q, cross o, x2, h) takes, rounded up to a 128-byte cache line.
 PXL_DEVICE i64 dl_padded(i64 elements, i32 size) { const i64 per = 128 / size; return (elements + per - 1) / per * per; }
-
-// What other blocks produced in this launch is read with plain loads: the acquire in dl_wait and the barrier after it
-// order them after the producers' release (PTX memory model), and the intermediates are 128-byte aligned, so no cache
-// line read early (the end of q, say) can hold a stale part of another (the start of o). Plain loads, unlike volatile
-// ones, let the compiler keep several in flight.
-PXL_DEVICE pxl_vec16 dl_load16(const void* p) { return *reinterpret_cast<const pxl_vec16*>(p); }
-PXL_DEVICE float dl_load(const float* p) { return *p; }
-template <typename T> PXL_DEVICE float dl_load(const T* p) { return to_float(*p); }
 
 // Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest). A wait
 // that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
@@ -230,7 +225,7 @@ PXL_DEVICE void dl_column(const T* __restrict__ weight, const T* __restrict__ up
         if (NORM) sum *= inv_rms[r];
         if (GATED) sum = gelu_tanh(sum) * (gated * inv_rms[r]);
         if (active && lane == 0)
-            out[r * row_stride] = from_float<T>(residual ? sum + dl_load(residual + r * row_stride) : sum);
+            out[r * row_stride] = from_float<T>(residual ? sum + to_float(residual[r * row_stride]) : sum);
     }
 }
 
@@ -240,7 +235,7 @@ PXL_DEVICE void dl_stage_rows(const T* src, i32 rows, i32 k, float eps, pxl_vec1
 {
     constexpr int E = 16 / sizeof(T);
     const i32 total = rows * (k / E);
-    for (i32 i = threadIdx.x; i < total; i += DL_THREADS) x[i] = dl_load16(reinterpret_cast<const pxl_vec16*>(src) + i);
+    for (i32 i = threadIdx.x; i < total; i += DL_THREADS) x[i] = reinterpret_cast<const pxl_vec16*>(src)[i];
     __syncthreads();
     if (!NORM) return;
     const i32 warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -272,7 +267,7 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
     const i32 tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const i32 r = unit / s.heads, h = unit % s.heads, hd = s.inner / s.heads;
     const i64 head = (i64)h * hd;
-    for (i32 d = tid; d < hd; d += DL_THREADS) query[d] = dl_load(q + (i64)r * s.inner + head + d);
+    for (i32 d = tid; d < hd; d += DL_THREADS) query[d] = to_float(q[(i64)r * s.inner + head + d]);
     __syncthreads();
     const i32 sub = tid & 7, group = tid >> 3;
     for (i32 first = 0; first < lk; first += DL_THREADS / 8)
@@ -282,7 +277,7 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
         if (j < lk)
         {
             const T* key = keys + ((i64)r * lk + j) * s.inner + head;
-            for (i32 d = sub; d < hd; d += 8) dot = fmaf(query[d], dl_load(key + d), dot);
+            for (i32 d = sub; d < hd; d += 8) dot = fmaf(query[d], to_float(key[d]), dot);
         }
         for (int offset = 4; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
         if (j < lk && sub == 0)
@@ -314,7 +309,7 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
         const T* value = values + ((i64)r * lk + j) * s.inner + head;
 #pragma unroll
         for (int c = 0; c < DL_MAX_D / 32; c++)
-            if (lane + 32 * c < hd) acc[c] = fmaf(p, dl_load(value + lane + 32 * c), acc[c]);
+            if (lane + 32 * c < hd) acc[c] = fmaf(p, to_float(value[lane + 32 * c]), acc[c]);
     }
 #pragma unroll
     for (int c = 0; c < DL_MAX_D / 32; c++)

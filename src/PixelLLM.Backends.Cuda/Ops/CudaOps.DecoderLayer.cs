@@ -12,7 +12,7 @@ namespace PixelLLM.Backends.Cuda.Ops;
 /// </summary>
 internal sealed partial class CudaOps
 {
-    private const int DecoderLayerThreads = 256, DecoderLayerColumnsPerBlock = 8, DecoderLayerPhases = 8;
+    private const int DecoderLayerThreads = 256, DecoderLayerColumnsPerBlock = 8;
     private const int DecoderLayerSharedBytes = 40960, DecoderLayerMaxHeadDim = 128, DecoderLayerMaxKeys = 8192;
     private const int DecoderLayerWorkSlot = 4, DecoderLayerCounterSlot = 5, DecoderLayerCounterBytes = 64;
 
@@ -21,9 +21,7 @@ internal sealed partial class CudaOps
 
     private void T5DecoderLayer(T5DecoderLayerOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var descs = new TensorDesc[x.Length];
-        for (int i = 0; i < x.Length; i++) descs[i] = x[i].Desc;
-        var s = op.SizesOf(descs);
+        var s = T5DecoderLayerOp.SizesOf(x[(int)L.X].Shape, x[(int)L.KeyCache].Shape, x[(int)L.CrossKeys].Shape, x[(int)L.Wi0].Shape);
         if (s.Rows == 0) return;
         for (int i = 0; i < x.Length; i++)
             if (i is not ((int)L.Position or (int)L.SelfMask or (int)L.CrossMask) && x[i].Type != y.Type)
@@ -41,7 +39,7 @@ internal sealed partial class CudaOps
             decoderLayerCounters = counters;
         }
         var a = Args();
-        foreach (L input in Enum.GetValues<L>()) a.Ptr(x[(int)input].Ptr);
+        for (int i = 0; i < T5DecoderLayerOp.InputCount; i++) a.Ptr(x[i].Ptr);
         a.Ptr(y.Ptr).Ptr(work).Ptr(counters).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
             .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
         string kernel = s.Rows == 1 && queue.AsyncDecoderLayer ? "decoder_layer_async" : "decoder_layer";
@@ -68,38 +66,31 @@ internal sealed partial class CudaOps
         return true;
     }
 
-    /// <summary>Where decoder_layer.cu keeps q, o, x1, cross q, cross o, x2 and h (elements), each padded to 128 bytes, and the bytes in all.</summary>
+    /// <summary>
+    /// Where decoder_layer.cu keeps the intermediates (elements, in <see cref="T5DecoderLayerOp.Intermediate"/> order: q,
+    /// o, x1, cross q, cross o, x2, h), each padded to 128 bytes, and the bytes in all.
+    /// </summary>
     private static (long[] Offsets, long Bytes) WorkOffsets(T5DecoderLayerOp.Sizes s, int elementSize)
     {
-        long Padded(long elements) => (elements * elementSize + 127) / 128 * 128 / elementSize;
-        long[] lengths = [s.Rows * (long)s.Inner, s.Rows * (long)s.Inner, s.Rows * (long)s.Model, s.Rows * (long)s.Inner,
-            s.Rows * (long)s.Inner, s.Rows * (long)s.Model, s.Rows * (long)s.FeedForward];
-        var offsets = new long[lengths.Length];
+        var offsets = new long[T5DecoderLayerOp.IntermediateCount];
         long at = 0;
-        for (int i = 0; i < lengths.Length; i++) { offsets[i] = at; at += Padded(lengths[i]); }
+        for (int i = 0; i < offsets.Length; i++)
+        {
+            offsets[i] = at;
+            long elements = (long)s.Rows * T5DecoderLayerOp.Width((T5DecoderLayerOp.Intermediate)i, s);
+            at += (elements * elementSize + 127) / 128 * 128 / elementSize;
+        }
         return (offsets, at * elementSize);
     }
 
-    /// <summary>The layer as the eight ops the model would otherwise build, on the intermediates in scratch slot 4.</summary>
+    /// <summary>The layer as its eight ops (<see cref="T5DecoderLayerOp.RunAsOps{T}"/>), on the intermediates in scratch slot 4.</summary>
     private void DecoderLayerByOps(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s, ReadOnlySpan<DeviceTensor> x, DeviceTensor y, ulong work)
     {
         var offsets = WorkOffsets(s, y.ElementSize).Offsets;
-        DeviceTensor At(int i, int width) =>
-            new(work + (ulong)(offsets[i] * y.ElementSize), new TensorDesc(DType.F32, new Shape(s.Rows, 1, width)), y.Type);
-        DeviceTensor q = At(0, s.Inner), o = At(1, s.Inner), afterSelf = At(2, s.Model), crossQ = At(3, s.Inner), crossO = At(4, s.Inner);
-        DeviceTensor afterCross = At(5, s.Model), hidden = At(6, s.FeedForward);
-        DeviceTensor In(L input, ReadOnlySpan<DeviceTensor> all) => all[(int)input];
-        var withResidual = new LinearOp(false, HasResidual: true);
-        QkvProjection(new QkvProjectionOp(op.Eps), [In(L.X, x), In(L.Wq, x), In(L.Wk, x), In(L.Wv, x), In(L.KeyCache, x), In(L.ValueCache, x),
-            In(L.Position, x), In(L.SelfNorm, x)], q);
-        Attention(new AttentionOp(op.NumHeads, 1f, HasBias: true, HasMask: true, MaskBias: op.MaskBias),
-            [q, In(L.KeyCache, x), In(L.ValueCache, x), In(L.Bias, x), In(L.SelfMask, x)], o);
-        Linear(withResidual, [o, In(L.Wo, x), In(L.X, x)], afterSelf);
-        RmsNormLinear(new RmsNormLinearOp(op.Eps), [afterSelf, In(L.CrossNorm, x), In(L.CrossWq, x)], crossQ);
-        Attention(new AttentionOp(op.NumHeads, 1f, HasMask: true, MaskBias: op.MaskBias),
-            [crossQ, In(L.CrossKeys, x), In(L.CrossValues, x), In(L.CrossMask, x)], crossO);
-        Linear(withResidual, [crossO, In(L.CrossWo, x), afterSelf], afterCross);
-        RmsNormGeGlu(new RmsNormGeGluOp(op.Eps), [afterCross, In(L.FfNorm, x), In(L.Wi0, x), In(L.Wi1, x)], hidden);
-        Linear(withResidual, [hidden, In(L.WoFf, x), afterCross], y);
+        var intermediates = new DeviceTensor[offsets.Length];
+        for (int i = 0; i < offsets.Length; i++)
+            intermediates[i] = new(work + (ulong)(offsets[i] * y.ElementSize),
+                new TensorDesc(DType.F32, new Shape(s.Rows, 1, T5DecoderLayerOp.Width((T5DecoderLayerOp.Intermediate)i, s))), y.Type);
+        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => Dispatch(step, inputs, output));
     }
 }

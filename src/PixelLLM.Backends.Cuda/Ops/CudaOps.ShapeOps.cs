@@ -55,15 +55,7 @@ internal sealed partial class CudaOps
         if (x[0].Ptr != y.Ptr) queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
         if (count == 0 || y.Count == 0) return;
         long rowElements = y.Count / count;
-        if (x.Length == 2)
-        {
-            ulong staged = queue.Scratch(0, y.Bytes);
-            Elements("reorder_rows.cu", $"reorder_rows_stage_{Bytes(y)}", y.Count,
-                Args().Ptr(y.Ptr).Ptr(x[1].Ptr).Ptr(staged).I64(y.Count).I64(rowElements).I32(count).Ptr(queue.ErrorWord));
-            Elements("reorder_rows.cu", $"reorder_rows_commit_{Bytes(y)}", y.Count, Args().Ptr(staged).Ptr(y.Ptr).I64(y.Count).Ptr(queue.ErrorWord));
-            return;
-        }
-        // Several alike tensors (a beam step's caches): one stage and one commit per PointerTable64.Capacity of them.
+        // y, then the other tensors (a beam step's caches): one stage and one commit per PointerTable64.Capacity of them.
         Span<ulong> all = stackalloc ulong[x.Length - 1];
         all[0] = y.Ptr;
         for (int i = 2; i < x.Length; i++) all[i - 1] = x[i].Ptr;
@@ -72,9 +64,9 @@ internal sealed partial class CudaOps
             var part = all.Slice(first, Math.Min(PointerTable64.Capacity, all.Length - first));
             var table = PointerTable64.From(part);
             ulong staged = queue.Scratch(0, y.Bytes * part.Length);
-            Elements("reorder_rows.cu", $"reorder_rows_many_stage_{Bytes(y)}", y.Count * part.Length,
+            Elements("reorder_rows.cu", $"reorder_rows_stage_{Bytes(y)}", y.Count * part.Length,
                 Args().Pointers(table).I32(part.Length).Ptr(x[1].Ptr).Ptr(staged).I64(y.Count).I64(rowElements).I32(count).Ptr(queue.ErrorWord));
-            Elements("reorder_rows.cu", $"reorder_rows_many_commit_{Bytes(y)}", y.Count * part.Length,
+            Elements("reorder_rows.cu", $"reorder_rows_commit_{Bytes(y)}", y.Count * part.Length,
                 Args().Ptr(staged).Pointers(table).I32(part.Length).I64(y.Count).Ptr(queue.ErrorWord));
         }
     }

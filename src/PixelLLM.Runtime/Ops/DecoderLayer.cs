@@ -41,7 +41,46 @@ public sealed record T5DecoderLayerOp(int NumHeads, float Eps, float MaskBias) :
         ExpectRank(keys, "key cache", 3, 3);
         ExpectRank(inputs[(int)Input.CrossKeys], "cross keys", 3, 3);
         ExpectRank(inputs[(int)Input.Wi0], "wi_0", 2, 2);
-        return new Sizes(x.Shape[0], x.Shape[2], keys.Shape[2], inputs[(int)Input.Wi0].Shape[0], keys.Shape[1], inputs[(int)Input.CrossKeys].Shape[1]);
+        return SizesOf(x.Shape, keys.Shape, inputs[(int)Input.CrossKeys].Shape, inputs[(int)Input.Wi0].Shape);
+    }
+
+    /// <summary>The sizes from the shapes of x, the key cache, the cross keys and wi_0 (a backend's, checked at build).</summary>
+    public static Sizes SizesOf(Shape x, Shape keyCache, Shape crossKeys, Shape wi0) =>
+        new(x[0], x[2], keyCache[2], wi0[0], keyCache[1], crossKeys[1]);
+
+    /// <summary>What the eight ops pass from one to the next, each (R, 1, <see cref="Width"/>).</summary>
+    public enum Intermediate { Q, O, AfterSelf, CrossQ, CrossO, AfterCross, Hidden }
+
+    public const int IntermediateCount = (int)Intermediate.Hidden + 1;
+
+    public static int Width(Intermediate i, Sizes s) => i switch
+    {
+        Intermediate.AfterSelf or Intermediate.AfterCross => s.Model,
+        Intermediate.Hidden => s.FeedForward,
+        _ => s.Inner,
+    };
+
+    /// <summary>
+    /// The layer as its eight ops, for a backend to run with its own code (<paramref name="run"/>: op, inputs, output) on
+    /// its tensors: <paramref name="inputs"/> in <see cref="Input"/> order, <paramref name="intermediates"/> in
+    /// <see cref="Intermediate"/> order. The one place that says what this op stands for.
+    /// </summary>
+    public void RunAsOps<T>(IReadOnlyList<T> inputs, IReadOnlyList<T> intermediates, T output, Action<Op, T[], T> run)
+    {
+        T In(Input i) => inputs[(int)i];
+        T Mid(Intermediate i) => intermediates[(int)i];
+        var withResidual = new LinearOp(false, HasResidual: true);
+        run(new QkvProjectionOp(Eps), [In(Input.X), In(Input.Wq), In(Input.Wk), In(Input.Wv), In(Input.KeyCache), In(Input.ValueCache),
+            In(Input.Position), In(Input.SelfNorm)], Mid(Intermediate.Q));
+        run(new AttentionOp(NumHeads, 1f, HasBias: true, HasMask: true, MaskBias: MaskBias),
+            [Mid(Intermediate.Q), In(Input.KeyCache), In(Input.ValueCache), In(Input.Bias), In(Input.SelfMask)], Mid(Intermediate.O));
+        run(withResidual, [Mid(Intermediate.O), In(Input.Wo), In(Input.X)], Mid(Intermediate.AfterSelf));
+        run(new RmsNormLinearOp(Eps), [Mid(Intermediate.AfterSelf), In(Input.CrossNorm), In(Input.CrossWq)], Mid(Intermediate.CrossQ));
+        run(new AttentionOp(NumHeads, 1f, HasMask: true, MaskBias: MaskBias),
+            [Mid(Intermediate.CrossQ), In(Input.CrossKeys), In(Input.CrossValues), In(Input.CrossMask)], Mid(Intermediate.CrossO));
+        run(withResidual, [Mid(Intermediate.CrossO), In(Input.CrossWo), Mid(Intermediate.AfterSelf)], Mid(Intermediate.AfterCross));
+        run(new RmsNormGeGluOp(Eps), [Mid(Intermediate.AfterCross), In(Input.FfNorm), In(Input.Wi0), In(Input.Wi1)], Mid(Intermediate.Hidden));
+        run(withResidual, [Mid(Intermediate.Hidden), In(Input.WoFf), Mid(Intermediate.AfterCross)], output);
     }
 
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
