@@ -8,12 +8,7 @@
 // it reads from has signalled. It only ever waits on smaller tickets, held by blocks that are already running, so the
 // layer cannot deadlock however many blocks fit on the device, and while it waits its weight loads keep DRAM busy:
 // the next phase's streaming overlaps the current phase's tail and the dependency hand-off.
-// Producers store, __threadfence, barrier, then one atomicAdd to their phase's count; consumers spin on an acquire load
-// of that count, then read what was produced with plain loads: the acquire and the barrier after it order them after
-// the producers' release (PTX memory model), and the intermediates are 128-byte aligned, so no cache line read early
-// (the end of q, say) holds a stale part of another (the start of o). Volatile L2-only loads measured slower (run 10):
-// they cannot be batched.
-// The last block to finish resets the counters to zero for the next launch (the host zeroes them once, on allocation).
+// The hand-off between phases, the row staging and the attention phases are decoder_layer.cuh's.
 // GEMV phases: one warp per output column, x rows staged in shared memory once per block, fp32 accumulation, the RMS
 // norm folded in as gemv.cu folds it (weight × norm weight as it streams, inv_rms on the reduced sum). Every
 // intermediate is rounded to T where the unfused ops round it. Attention phases: one block per (row, head) as
@@ -23,23 +18,10 @@
 // With dependent launch the kernel waits first, before its ticket: the previous launch resets the counters last.
 // Launch: grid = (Σ phase blocks, 1, 1) (dl_phase_blocks), block = DL_THREADS. work holds q | o | x1 | cross q |
 // cross o | x2 | h, each R rows padded to 128 bytes (dl_padded); counters: DL_COUNTERS i32, zero before the launch.
-#include "prelude.cuh"
+#include "decoder_layer.cuh"
 
-#define DL_WARPS 8
-#define DL_THREADS (DL_WARPS * 32)
-#define DL_THREADS_4_BLOCKS DL_THREADS, 4
 #define DL_SMEM_BYTES 40960
-#define DL_MAX_D 128
-#define DL_PHASES 8
-#define DL_COUNTERS (DL_PHASES + 2) // ticket, one per phase, finished blocks
 #define DL_MAX_KEYS ((DL_SMEM_BYTES / 4) - DL_MAX_D - DL_WARPS * DL_MAX_D - 32)
-
-enum DlPhase { DL_QKV, DL_SELF, DL_O, DL_CROSS_Q, DL_CROSS, DL_CROSS_O, DL_GATED, DL_WO };
-
-struct DlSizes
-{
-    i32 rows, d, inner, dff, heads, lmax, lm;
-};
 
 PXL_DEVICE i32 dl_column_blocks(i32 n) { return (n + DL_WARPS - 1) / DL_WARPS; }
 
@@ -55,49 +37,6 @@ PXL_DEVICE i32 dl_phase_blocks(const DlSizes& s, i32 phase)
     }
 }
 
-// Elements of T an intermediate (q, o, x1, cross q, cross o, x2, h) takes, rounded up to a 128-byte cache line.
-PXL_DEVICE i64 dl_padded(i64 elements, i32 size) { const i64 per = 128 / size; return (elements + per - 1) / per * per; }
-
-// Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest). A wait
-// that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
-#define DL_STALL_NS 2000000000ull
-PXL_DEVICE u64 dl_now()
-{
-    u64 t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-}
-
-PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
-{
-    if (threadIdx.x == 0)
-    {
-        const u64 start = dl_now();
-        for (;;)
-        {
-            i32 seen;
-            asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
-            if (seen >= target) break;
-            if (dl_now() - start > DL_STALL_NS)
-            {
-                pxl_fail(error, PXL_ERR_STALLED);
-                break;
-            }
-            asm volatile("nanosleep.u32 64;");
-        }
-    }
-    __syncthreads();
-}
-
-// Block-wide: this block's stores are visible device-wide before the count says so.
-PXL_DEVICE void dl_signal(i32* counter)
-{
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) atomicAdd(counter, 1);
-}
-
-
 // What a warp requested of its column's weights before its block waited: the first batch in registers (w, u), or with
 // ASYNC the first `pre` vectors copied into the warp's share of shared memory (wsm, usm; cp.async needs no registers,
 // so the _async kernels hold fewer and more blocks fit per SM). xs: where the block stages its x rows.
@@ -111,11 +50,6 @@ struct DlFirst
     pxl_vec16* xs;
 };
 
-PXL_DEVICE void dl_copy_async16(void* shared, const void* global)
-{
-    asm volatile("{ .reg .u64 a; .reg .u32 s; cvta.to.shared.u64 a, %0; cvt.u32.u64 s, a; cp.async.cg.shared.global [s], [%1], 16; }"
-                 :: "l"(shared), "l"(global) : "memory");
-}
 
 // Requests the first weights of this warp's column (see DlFirst). With ASYNC each warp gets an equal, 512-byte-multiple
 // share of what the block's x rows (rows · k) leave of DL_SMEM_BYTES, split between w and up when GATED.
@@ -200,128 +134,21 @@ PXL_DEVICE void dl_column(const T* __restrict__ weight, const T* __restrict__ up
 #pragma unroll
                 for (int e = 0; e < E; e++) { wf[e] *= gf[e]; if (GATED) uf[e] *= gf[e]; }
             }
-#pragma unroll
-            for (int r = 0; r < R; r++)
-            {
-                if (r >= rows) continue;
-                const pxl_vec16 xvec = x[r * nvec + at];
-                float xf[E];
-                unpack(xvec, xf, T());
-#pragma unroll
-                for (int e = 0; e < E; e++)
-                {
-                    acc[r] = fmaf(wf[e], xf[e], acc[r]);
-                    if (GATED) gate_up[r] = fmaf(uf[e], xf[e], gate_up[r]);
-                }
-            }
+            dl_accumulate<T, R, GATED>(wf, uf, x, nvec, at, rows, acc, gate_up);
         }
     }
 #pragma unroll
     for (int r = 0; r < R; r++)
     {
         if (r >= rows) continue; // warp-uniform
-        float sum = warp_sum(acc[r]);
+        const float sum = warp_sum(acc[r]);
         const float gated = GATED ? warp_sum(gate_up[r]) : 0.0f;
-        if (NORM) sum *= inv_rms[r];
-        if (GATED) sum = gelu_tanh(sum) * (gated * inv_rms[r]);
         if (active && lane == 0)
-            out[r * row_stride] = from_float<T>(residual ? sum + to_float(residual[r * row_stride]) : sum);
+            out[r * row_stride] = dl_column_value<T, NORM, GATED>(sum, gated, NORM ? inv_rms[r] : 1.0f,
+                                                                residual ? residual + r * row_stride : nullptr);
     }
 }
 
-// Stages rows (R, k) of src in shared memory; with NORM, inv_rms[r] = 1/√(mean(x²) + eps) per row.
-template <typename T, bool NORM>
-PXL_DEVICE void dl_stage_rows(const T* src, i32 rows, i32 k, float eps, pxl_vec16* x, float* inv_rms)
-{
-    constexpr int E = 16 / sizeof(T);
-    const i32 total = rows * (k / E);
-    for (i32 i = threadIdx.x; i < total; i += DL_THREADS) x[i] = reinterpret_cast<const pxl_vec16*>(src)[i];
-    __syncthreads();
-    if (!NORM) return;
-    const i32 warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (i32 r = warp; r < rows; r += DL_WARPS)
-    {
-        float squares = 0.0f;
-        for (i32 i = lane; i < k / E; i += 32)
-        {
-            float f[E];
-            unpack(x[r * (k / E) + i], f, T());
-#pragma unroll
-            for (int e = 0; e < E; e++) squares = fmaf(f[e], f[e], squares);
-        }
-        squares = warp_sum(squares);
-        if (lane == 0) inv_rms[r] = rsqrtf(squares / (float)k + eps);
-    }
-    __syncthreads();
-}
-
-// One (row, head) of attention: q (R, inner), keys/values (R, lk, inner), bias (1, H, 1, lk) or null, mask (R, 1, 1, lk).
-template <typename T>
-PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* keys, const T* values, const T* bias,
-                             const u8* mask, i32 lk, float mask_bias, T* out, float* smem)
-{
-    float* query = smem;
-    float* partial = query + DL_MAX_D;
-    float* scratch = partial + DL_WARPS * DL_MAX_D;
-    float* scores = scratch + 32;
-    const i32 tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const i32 r = unit / s.heads, h = unit % s.heads, hd = s.inner / s.heads;
-    const i64 head = (i64)h * hd;
-    for (i32 d = tid; d < hd; d += DL_THREADS) query[d] = to_float(q[(i64)r * s.inner + head + d]);
-    __syncthreads();
-    const i32 sub = tid & 7, group = tid >> 3;
-    for (i32 first = 0; first < lk; first += DL_THREADS / 8)
-    {
-        const i32 j = first + group;
-        float dot = 0.0f;
-        if (j < lk)
-        {
-            const T* key = keys + ((i64)r * lk + j) * s.inner + head;
-            for (i32 d = sub; d < hd; d += 8) dot = fmaf(query[d], to_float(key[d]), dot);
-        }
-        for (int offset = 4; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
-        if (j < lk && sub == 0)
-        {
-            float score = dot;
-            if (bias) score += to_float(bias[(i64)h * lk + j]);
-            if (mask[(i64)r * lk + j] == 0) score += mask_bias;
-            scores[j] = score;
-        }
-    }
-    __syncthreads();
-    float local_max = pxl_neg_inf();
-    for (i32 j = tid; j < lk; j += DL_THREADS) local_max = fmaxf(local_max, scores[j]);
-    const float row_max = block_max(local_max, scratch);
-    float local_sum = 0.0f;
-    for (i32 j = tid; j < lk; j += DL_THREADS)
-    {
-        const float p = row_max == pxl_neg_inf() ? 0.0f : expf(scores[j] - row_max);
-        scores[j] = p;
-        local_sum += p;
-    }
-    // Every key hidden: a NaN row, as attention_decode.cu and the CPU give.
-    const float inv = row_max == pxl_neg_inf() ? pxl_nan() : 1.0f / block_sum(local_sum, scratch);
-    __syncthreads();
-    float acc[DL_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (i32 j = warp; j < lk; j += DL_WARPS)
-    {
-        const float p = scores[j];
-        const T* value = values + ((i64)r * lk + j) * s.inner + head;
-#pragma unroll
-        for (int c = 0; c < DL_MAX_D / 32; c++)
-            if (lane + 32 * c < hd) acc[c] = fmaf(p, to_float(value[lane + 32 * c]), acc[c]);
-    }
-#pragma unroll
-    for (int c = 0; c < DL_MAX_D / 32; c++)
-        if (lane + 32 * c < hd) partial[warp * DL_MAX_D + lane + 32 * c] = acc[c];
-    __syncthreads();
-    for (i32 d = tid; d < hd; d += DL_THREADS)
-    {
-        float sum = 0.0f;
-        for (i32 w = 0; w < DL_WARPS; w++) sum += partial[w * DL_MAX_D + d];
-        out[(i64)r * s.inner + head + d] = from_float<T>(sum * inv);
-    }
-}
 
 template <typename T, int R, bool ASYNC>
 PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo,
@@ -342,15 +169,8 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
     while (phase < DL_PHASES - 1 && unit >= dl_phase_blocks(s, phase)) unit -= dl_phase_blocks(s, phase++);
     i32* done = counters + 1;
 
-    const i32 es = (i32)sizeof(T);
-    const i64 inner_rows = dl_padded((i64)s.rows * s.inner, es), model_rows = dl_padded((i64)s.rows * s.d, es);
-    T* q = work;
-    T* o = q + inner_rows;
-    T* x1 = o + inner_rows;
-    T* cq = x1 + model_rows;
-    T* co = cq + inner_rows;
-    T* x2 = co + inner_rows;
-    T* h = x2 + model_rows;
+    const DlWork<T> rows = dl_work(work, s);
+    T *q = rows.q, *o = rows.o, *x1 = rows.x1, *cq = rows.cq, *co = rows.co, *x2 = rows.x2, *h = rows.h;
 
     const i32 col = unit * DL_WARPS + (threadIdx.x >> 5);
     switch (phase)
@@ -435,41 +255,21 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
     }
     }
 
-    // The last block out leaves the counters at zero for the next launch: every other block has made its last count.
-    if (threadIdx.x == 0)
-    {
-        i32 blocks = 0;
-        for (i32 p = 0; p < DL_PHASES; p++) blocks += dl_phase_blocks(s, p);
-        __threadfence();
-        if (atomicAdd(counters + DL_PHASES + 1, 1) == blocks - 1)
-        {
-            for (i32 i = 0; i < DL_COUNTERS; i++) counters[i] = 0;
-            __threadfence();
-        }
-    }
+    i32 blocks = 0;
+    for (i32 p = 0; p < DL_PHASES; p++) blocks += dl_phase_blocks(s, p);
+    dl_finish(counters, blocks);
 }
 
 // decoder_layer_<t>_r<R>: the plain kernels (weights requested into registers). decoder_layer_async_<t>_r1: one row, the
 // first weights copied into shared memory (cp.async), capped at 64 registers so that 4 blocks fit per SM instead of 2.
-#define PXL_DECODER_LAYER(name, suffix, T, R, ASYNC, BOUNDS)                                                     \
-    extern "C" __global__ void __launch_bounds__(BOUNDS) name##_##suffix##_r##R(                                                     \
-        const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo, T* key_cache,           \
-        T* value_cache, const i32* position, const T* bias, const u8* self_mask, const T* cross_norm,               \
-        const T* cross_wq, const T* cross_wo, const T* cross_keys, const T* cross_values, const u8* cross_mask,     \
-        const T* ff_norm, const T* wi0, const T* wi1, const T* wo_ff, T* y, T* work, i32* counters, i32 rows, i32 d, \
-        i32 inner, i32 dff, i32 heads, i32 lmax, i32 lm, float eps, float mask_bias, i32* error)                   \
-    { pxl_dependent_launch();                                                                                        \
-        decoder_layer<T, R, ASYNC>(x, self_norm, wq, wk, wv, wo, key_cache, value_cache, position, bias, self_mask, \
-                                   cross_norm, cross_wq, cross_wo, cross_keys, cross_values, cross_mask, ff_norm,    \
-                                   wi0, wi1, wo_ff, y, work, counters, DlSizes{rows, d, inner, dff, heads, lmax, lm}, \
-                                   eps, mask_bias, error);                                                          \
-    }
+#define PXL_DECODER_LAYER(name, suffix, T, R, ASYNC, ...) \
+    PXL_DECODER_LAYER_ENTRY(name##_##suffix##_r##R, T, (decoder_layer<T, R, ASYNC>), __VA_ARGS__)
 
 #define PXL_DECODER_LAYER_TYPE(suffix, T)                                                                           \
     PXL_DECODER_LAYER(decoder_layer, suffix, T, 1, false, DL_THREADS)                                               \
     PXL_DECODER_LAYER(decoder_layer, suffix, T, 2, false, DL_THREADS)                                               \
     PXL_DECODER_LAYER(decoder_layer, suffix, T, 4, false, DL_THREADS)                                               \
-    PXL_DECODER_LAYER(decoder_layer_async, suffix, T, 1, true, DL_THREADS_4_BLOCKS)
+    PXL_DECODER_LAYER(decoder_layer_async, suffix, T, 1, true, DL_THREADS, 4)
 
 PXL_DECODER_LAYER_TYPE(f32, float)
 PXL_DECODER_LAYER_TYPE(bf16, bf16)

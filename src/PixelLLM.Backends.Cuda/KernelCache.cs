@@ -23,9 +23,9 @@ public sealed class KernelCache(string directory)
     }
 
     /// <summary>SHA-256 (hex) over the sources, the target, the NVRTC version and the options.</summary>
-    public static string Key(string sourceName, string source, string prelude, string target, Version nvrtcVersion, IEnumerable<string> options)
+    public static string Key(string sourceName, string source, string headers, string target, Version nvrtcVersion, IEnumerable<string> options)
     {
-        var text = string.Join('\0', new[] { "pixelllm-kernel-v1", sourceName, source, prelude, target, nvrtcVersion.ToString() }.Concat(options));
+        var text = string.Join('\0', new[] { "pixelllm-kernel-v1", sourceName, source, headers, target, nvrtcVersion.ToString() }.Concat(options));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 

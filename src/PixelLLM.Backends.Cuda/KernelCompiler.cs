@@ -22,7 +22,7 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool 
     public CompiledKernel Compile(string kernelFile, GpuArch arch, bool ptxasVerbose = false) =>
         CompileSource(kernelFile, KernelSources.Read(kernelFile), arch, ptxasVerbose);
 
-    /// <summary>Compiles <paramref name="source"/>, which may #include "prelude.cuh".</summary>
+    /// <summary>Compiles <paramref name="source"/>, which may #include "prelude.cuh" and the other kernels/*.cuh.</summary>
     public CompiledKernel CompileSource(string sourceName, string source, GpuArch arch, bool ptxasVerbose = false)
     {
         var (target, kind) = ChooseTarget(arch);
@@ -30,12 +30,12 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool 
         if (ptxasVerbose && kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
         if (dependentLaunch) options.Add(DependentLaunchDefine);
 
-        var prelude = KernelSources.Prelude;
-        var key = KernelCache.Key(sourceName, source, prelude, target, nvrtc.Version, options);
+        var headers = KernelSources.Headers;
+        var key = KernelCache.Key(sourceName, source, string.Concat(headers.Select(h => h.Name + "\0" + h.Source + "\0")), target, nvrtc.Version, options);
         if (cache is not null && cache.TryRead(key, kind, out var cachedImage, out var cachedLog))
             return new CompiledKernel(sourceName, arch, target, kind, cachedImage, cachedLog, PtxasLog.Parse(cachedLog), FromCache: true);
 
-        using var program = nvrtc.CreateProgram(source, sourceName, [(KernelSources.PreludeName, prelude)]);
+        using var program = nvrtc.CreateProgram(source, sourceName, headers);
         program.Compile(options);
         var log = program.GetLog();
         var image = kind == KernelImageKind.Cubin ? program.GetCubin() : program.GetPtx();

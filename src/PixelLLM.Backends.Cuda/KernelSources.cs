@@ -27,6 +27,19 @@ public static class KernelSources
 
     private static readonly Lazy<string> LazyPrelude = new(() => Read(PreludeName));
 
+    /// <summary>
+    /// Every header (*.cuh: the prelude and what several kernel files share), by name, sorted: NVRTC gets them all as
+    /// in-memory headers, and a kernel's cache key covers them all.
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Source)> Headers => LazyHeaders.Value;
+
+    private static readonly Lazy<(string, string)[]> LazyHeaders = new(() => Self.GetManifestResourceNames()
+        .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(".cuh", StringComparison.Ordinal))
+        .Select(n => n[Prefix.Length..])
+        .Order(StringComparer.Ordinal)
+        .Select(n => (n, Read(n)))
+        .ToArray());
+
     /// <summary>The text of an embedded kernel file or header, e.g. "softmax.cu" or "prelude.cuh".</summary>
     public static string Read(string fileName)
     {

@@ -359,7 +359,7 @@ public class CudaDecodeDispatchTests
         public List<GemmCall> Calls { get; } = [];
         public List<(byte[] Data, int[] Offsets)> LaunchArgs { get; } = [];
         public ulong ErrorWord => 0x8;
-        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
         {
             Launches.Add((file, kernel, grid));
             LaunchArgs.Add((args.Data.ToArray(), Enumerable.Range(0, args.Count).Select(args.Offset).ToArray()));

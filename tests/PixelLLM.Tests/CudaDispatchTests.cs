@@ -35,22 +35,62 @@ public partial class CudaDispatchTests
     public void EveryLaunchNamesAKernelOfItsFileWithMatchingArguments(int index, string storage) =>
         CheckDispatch(OpCheckCases.All[index], storage, new RecordingQueue());
 
-    /// <summary>The decoder layer's kernels on every row count, plain and async, not only those the default picks.</summary>
+    /// <summary>The decoder layer's kernels on every row count, plain, async and streamed, not only those the default picks.</summary>
     [Theory]
-    [InlineData(false, "F32")]
-    [InlineData(false, "BF16")]
-    [InlineData(true, "F32")]
-    [InlineData(true, "BF16")]
-    public void EveryDecoderLayerKernelTakesTheArgumentsItDeclares(bool async, string storage)
+    [InlineData("Tickets", "F32")]
+    [InlineData("Tickets", "BF16")]
+    [InlineData("Async", "F32")]
+    [InlineData("Async", "BF16")]
+    [InlineData("Stream", "F32")]
+    [InlineData("Stream", "BF16")]
+    public void EveryDecoderLayerKernelTakesTheArgumentsItDeclares(string kernel, string storage)
     {
+        var variant = Enum.Parse<DecoderLayerKernel>(kernel);
         foreach (var c in OpCheckCases.All.Where(c => c.Op is PixelLLM.Runtime.Ops.T5DecoderLayerOp))
         {
-            var recorder = new RecordingQueue { FusedDecoderLayerMinRows = 1, AsyncDecoderLayer = async };
+            var recorder = new RecordingQueue { FusedDecoderLayerMinRows = 1, FusedDecoderLayerKernel = variant };
             CheckDispatch(c, storage, recorder);
-            if (c.Inputs[0].Shape[0] == 1 && !c.Label.EndsWith("by ops"))
-                Assert.Equal(async ? $"decoder_layer_async_{storage.ToLowerInvariant()}_r1" : $"decoder_layer_{storage.ToLowerInvariant()}_r1",
-                    Assert.Single(recorder.Launches).Kernel);
+            if (c.Label.EndsWith("by ops")) continue;
+            int rows = c.Inputs[0].Shape[0];
+            string suffix = $"{storage.ToLowerInvariant()}_r{(rows == 1 ? 1 : rows == 2 ? 2 : 4)}";
+            var launch = Assert.Single(recorder.Launches);
+            string expected = variant switch
+            {
+                DecoderLayerKernel.Stream => $"decoder_layer_stream_{suffix}",
+                DecoderLayerKernel.Async when rows == 1 => $"decoder_layer_async_{suffix}",
+                _ => $"decoder_layer_{suffix}",
+            };
+            Assert.Equal(expected, launch.Kernel);
+            if (variant == DecoderLayerKernel.Stream)
+            {
+                // A persistent grid: one or two blocks per SM, each with three 32 KB stages and its rows beyond 48 KB.
+                Assert.True(launch.Grid.X == 132 || launch.Grid.X == 264, $"{c.Label}: grid {launch.Grid.X}");
+                Assert.InRange(launch.SharedBytes, 3 * 32768 + 16, DeviceLimits.H100.SharedBytesPerBlock);
+            }
+            else Assert.Equal(0, launch.SharedBytes);
         }
+    }
+
+    /// <summary>PIXELLLM_STREAM_LAYER_BLOCKS sets the streamed layer's grid; shapes past its limits fall back, not fail.</summary>
+    [Fact]
+    public void StreamedLayerTakesTheForcedGridAndFallsBackWhereItDoesNotFit()
+    {
+        var wide = OpCheckCases.All.Single(c => c.Label == "decoder layer 1 row wide");
+        var forced = new RecordingQueue { FusedDecoderLayerMinRows = 1, FusedDecoderLayerKernel = DecoderLayerKernel.Stream, StreamDecoderLayerBlocks = 5 };
+        CheckDispatch(wide, "BF16", forced);
+        Assert.Equal(5u, Assert.Single(forced.Launches).Grid.X);
+
+        // 3 × 32 KB of stages + 1 × 1024 × 2 B of rows + 1024 × 2 B of norm weight: two blocks per 228 KB SM.
+        var fits = new RecordingQueue { FusedDecoderLayerMinRows = 1, FusedDecoderLayerKernel = DecoderLayerKernel.Stream };
+        CheckDispatch(wide, "BF16", fits);
+        var launch = Assert.Single(fits.Launches);
+        Assert.Equal((264u, 3 * 32768 + 2816 * 2 + 1024 * 2), (launch.Grid.X, launch.SharedBytes));
+
+        // The odd widths are not whole 16-byte vectors: the eight ops, as for the other kernels.
+        var odd = OpCheckCases.All.Single(c => c.Label == "decoder layer odd widths by ops");
+        var fallback = new RecordingQueue { FusedDecoderLayerMinRows = 1, FusedDecoderLayerKernel = DecoderLayerKernel.Stream };
+        CheckDispatch(odd, "BF16", fallback);
+        Assert.DoesNotContain(fallback.Launches, l => l.File.StartsWith("decoder_layer"));
     }
 
     /// <summary>With PIXELLLM_MMA_ATTENTION=1: every attention case still dispatches correctly, the mma ones on attention_mma.cu.</summary>
@@ -88,7 +128,7 @@ public partial class CudaDispatchTests
         new CudaOps(recorder).Dispatch(c.Op, x, y);
 
         Assert.True(recorder.Actions > 0, $"{c.Op.Name} {c.Label}: the dispatch queued nothing");
-        foreach (var (file, kernel, sizes) in recorder.Launches)
+        foreach (var (file, kernel, sizes, _, _) in recorder.Launches)
         {
             Assert.True(Entries.Value.TryGetValue(file, out var entries), $"{c.Op.Name}: launch from unknown file {file}");
             Assert.True(entries!.TryGetValue(kernel, out var parameters), $"{c.Op.Name}: {file} has no kernel {kernel}; it has {string.Join(", ", entries.Keys.Take(12))}…");
@@ -131,18 +171,20 @@ public partial class CudaDispatchTests
 
     private sealed class RecordingQueue : IDeviceQueue
     {
-        public List<(string File, string Kernel, int[] Sizes)> Launches { get; } = [];
+        public List<(string File, string Kernel, int[] Sizes, (uint X, uint Y, uint Z) Grid, int SharedBytes)> Launches { get; } = [];
         public int Actions { get; private set; }
         public ulong ErrorWord => 0x8;
         public int FusedDecoderLayerMinRows { get; init; } = 2;
-        public bool AsyncDecoderLayer { get; init; }
+        public DecoderLayerKernel FusedDecoderLayerKernel { get; init; }
+        public int StreamDecoderLayerBlocks { get; init; }
         public bool TensorCoreAttention { get; init; }
 
-        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
         {
             Assert.True(grid.X > 0 && grid.Y > 0 && grid.Z > 0, $"{kernel}: empty grid {grid}");
             Assert.True(block is > 0 and <= 1024 && block % 32 == 0, $"{kernel}: block of {block} threads");
-            Launches.Add((file, kernel, args.Sizes.ToArray()));
+            Assert.InRange(sharedBytes, 0, DeviceLimits.H100.SharedBytesPerBlock);
+            Launches.Add((file, kernel, args.Sizes.ToArray(), grid, sharedBytes));
             Actions++;
         }
 
@@ -171,7 +213,7 @@ public partial class CudaDispatchTests
         var result = new Dictionary<string, Dictionary<string, int[]>>();
         foreach (var file in KernelSources.KernelFiles)
         {
-            using var program = nvrtc.CreateProgram(KernelSources.Read(file), file, [(KernelSources.PreludeName, KernelSources.Prelude)]);
+            using var program = nvrtc.CreateProgram(KernelSources.Read(file), file, KernelSources.Headers);
             program.Compile([.. KernelCompiler.BaseOptions, "--gpu-architecture=compute_80"]);
             var ptx = Encoding.UTF8.GetString(program.GetPtx()).TrimEnd('\0');
             var entries = new Dictionary<string, int[]>();

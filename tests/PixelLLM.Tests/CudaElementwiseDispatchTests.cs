@@ -127,7 +127,7 @@ public class CudaElementwiseDispatchTests
     {
         public List<string> Kernels { get; } = [];
         public ulong ErrorWord => 0x8;
-        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args) => Kernels.Add(kernel);
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0) => Kernels.Add(kernel);
         public bool GemmBiasEpilogue => false;
         public void Gemm(in GemmCall call) { }
         public void Copy(ulong destination, ulong source, long bytes) { }

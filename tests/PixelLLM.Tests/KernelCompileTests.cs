@@ -59,7 +59,7 @@ public class KernelCompileTests(ITestOutputHelper output)
     {
         var folder = FindKernelsFolder();
         var onDisk = Directory.GetFiles(folder).Select(Path.GetFileName).Where(n => n!.EndsWith(".cu") || n.EndsWith(".cuh")).Order().ToArray();
-        var embedded = KernelSources.KernelFiles.Append(KernelSources.PreludeName).Order().ToArray();
+        var embedded = KernelSources.KernelFiles.Concat(KernelSources.Headers.Select(h => h.Name)).Order().ToArray();
         Assert.Equal(onDisk, embedded);
         foreach (var name in embedded) Assert.Equal(File.ReadAllText(Path.Combine(folder, name)), KernelSources.Read(name));
     }

@@ -34,8 +34,9 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public bool PointerArrayGemm { get; } = Environment.GetEnvironmentVariable(PointerGemmVariable) != "0";
 
     /// <summary>
-    /// Environment variable: 0 runs T5DecoderLayerOp as its eight ops, 1 fuses it on every row count, async too with the
-    /// one-row _async kernel (see <see cref="FusedDecoderLayerMinRows"/>, <see cref="AsyncDecoderLayer"/>).
+    /// Environment variable: 0 runs T5DecoderLayerOp as its eight ops, 1 fuses it on every row count; async and stream
+    /// do too, on the one-row _async kernel or on decoder_layer_stream.cu (see <see cref="FusedDecoderLayerMinRows"/>,
+    /// <see cref="FusedDecoderLayerKernel"/>).
     /// </summary>
     public const string FusedLayerVariable = "PIXELLLM_FUSED_LAYER";
 
@@ -43,12 +44,24 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public int FusedDecoderLayerMinRows { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) switch
     {
         "0" => int.MaxValue,
-        "1" or "async" => 1,
+        "1" or "async" or "stream" => 1,
         _ => 2,
     };
 
     /// <inheritdoc/>
-    public bool AsyncDecoderLayer { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) == "async";
+    public DecoderLayerKernel FusedDecoderLayerKernel { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) switch
+    {
+        "async" => DecoderLayerKernel.Async,
+        "stream" => DecoderLayerKernel.Stream,
+        _ => DecoderLayerKernel.Tickets,
+    };
+
+    /// <summary>Environment variable that sets <see cref="StreamDecoderLayerBlocks"/>.</summary>
+    public const string StreamLayerBlocksVariable = "PIXELLLM_STREAM_LAYER_BLOCKS";
+
+    /// <inheritdoc/>
+    public int StreamDecoderLayerBlocks { get; } =
+        int.TryParse(Environment.GetEnvironmentVariable(StreamLayerBlocksVariable), out int blocks) && blocks > 0 ? blocks : 0;
 
     /// <summary>Environment variable that, set to 1, runs long 16-bit attention on attention_mma.cu (see <see cref="TensorCoreAttention"/>).</summary>
     public const string MmaAttentionVariable = "PIXELLLM_MMA_ATTENTION";
@@ -67,6 +80,8 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         Arch = new GpuArch(Driver.Attribute(Device, 75) * 10 + Driver.Attribute(Device, 76));
         DependentLaunch = Environment.GetEnvironmentVariable(DependentLaunchVariable) == "1" && Arch.Version >= 90 && Driver.HasDependentLaunch;
         DeviceName = Driver.DeviceName(Device);
+        Limits = new DeviceLimits(Driver.Attribute(Device, 16), Driver.Attribute(Device, 81), Driver.Attribute(Device, 97),
+            Driver.Attribute(Device, 111));
         Stream = Driver.CreateStream();
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
@@ -81,6 +96,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public nint Stream { get; }
     public GpuArch Arch { get; }
     public string DeviceName { get; }
+    public DeviceLimits Limits { get; }
     public ulong ErrorWord { get; }
 
     /// <summary>
@@ -126,18 +142,29 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <summary>cuCtxSetCurrent for the calling thread (cheap when already current); every entry point calls it.</summary>
     public void MakeCurrent() => Driver.MakeCurrent(Context);
 
-    public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args)
+    public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
     {
         var function = Function(file, kernel);
+        if (sharedBytes > DefaultSharedBytes && optedInShared.GetValueOrDefault(function) < sharedBytes)
+        {
+            // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: past 48 KB a kernel has to ask for it.
+            Driver.SetFunctionAttribute(function, 8, sharedBytes, kernel);
+            optedInShared[function] = sharedBytes;
+        }
         Launches++;
         fixed (byte* data = args.Data)
         {
             void** pointers = stackalloc void*[Math.Max(1, args.Count)];
             for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
-            if (DependentLaunch) Driver.LaunchDependent(function, grid, ((uint)block, 1, 1), 0, Stream, pointers, kernel);
-            else Driver.Launch(function, grid, ((uint)block, 1, 1), 0, Stream, pointers, kernel);
+            if (DependentLaunch) Driver.LaunchDependent(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
+            else Driver.Launch(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
         }
     }
+
+    private const int DefaultSharedBytes = 48 * 1024;
+
+    /// <summary>The dynamic shared memory each function has been opted in to.</summary>
+    private readonly Dictionary<nint, int> optedInShared = [];
 
     public void Gemm(in GemmCall call)
     {

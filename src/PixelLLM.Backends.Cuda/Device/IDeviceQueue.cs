@@ -21,8 +21,14 @@ internal readonly record struct DeviceTensor(ulong Ptr, TensorDesc Desc, DType T
 /// </summary>
 internal interface IDeviceQueue
 {
-    /// <summary>Launches kernel <paramref name="kernel"/> of kernels/<paramref name="file"/>.</summary>
-    void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args);
+    /// <summary>
+    /// Launches kernel <paramref name="kernel"/> of kernels/<paramref name="file"/>, with <paramref name="sharedBytes"/>
+    /// of dynamic shared memory (at most <see cref="Limits"/>' per-block figure; past 48 KB the queue opts the kernel in).
+    /// </summary>
+    void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0);
+
+    /// <summary>What the device offers a persistent kernel: its SMs and their shared memory (see <see cref="DeviceLimits"/>).</summary>
+    DeviceLimits Limits => DeviceLimits.H100;
 
     /// <summary>A row-major strided-batched GEMM through cuBLAS (cuBLASLt when the call carries a bias).</summary>
     void Gemm(in GemmCall call);
@@ -44,10 +50,16 @@ internal interface IDeviceQueue
     int FusedDecoderLayerMinRows => 2;
 
     /// <summary>
-    /// Whether a one-row fused layer uses decoder_layer.cu's _async kernel (first weights copied into shared memory, 4
-    /// blocks per SM instead of 2; PIXELLLM_FUSED_LAYER=async, which also fuses one row). Not yet measured on a device.
+    /// Which one-launch kernel a fused layer runs on (PIXELLLM_FUSED_LAYER=async or =stream, which also fuse one row;
+    /// neither measured on a device yet): see <see cref="DecoderLayerKernel"/>.
     /// </summary>
-    bool AsyncDecoderLayer => false;
+    DecoderLayerKernel FusedDecoderLayerKernel => DecoderLayerKernel.Tickets;
+
+    /// <summary>
+    /// Blocks decoder_layer_stream.cu launches: 0 for as many as fit at once (PIXELLLM_STREAM_LAYER_BLOCKS=N forces N, so
+    /// that a check on small shapes still has every block take many tickets across phases; any N is deadlock-free).
+    /// </summary>
+    int StreamDecoderLayerBlocks => 0;
 
     /// <summary>
     /// Whether long 16-bit attention without a mask runs on tensor cores (attention_mma.cu, flash-style) instead of the
@@ -70,3 +82,32 @@ internal interface IDeviceQueue
     /// <summary>The device address of the i32 error word kernels report invalid input into (see prelude.cuh).</summary>
     ulong ErrorWord { get; }
 }
+
+/// <summary>The one-launch kernels a fused T5 decoder layer can run on.</summary>
+internal enum DecoderLayerKernel
+{
+    /// <summary>decoder_layer.cu: a block per ticket, its weights requested into registers before it waits.</summary>
+    Tickets,
+
+    /// <summary>decoder_layer.cu's _async kernel for one row (first weights copied into shared memory, 4 blocks per SM); more rows as <see cref="Tickets"/>.</summary>
+    Async,
+
+    /// <summary>decoder_layer_stream.cu: persistent blocks, each with three tiles of weights in flight through shared memory.</summary>
+    Stream,
+}
+
+/// <summary>A device's multiprocessors and shared memory, as the driver reports them.</summary>
+/// <param name="Multiprocessors">SMs (CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT).</param>
+/// <param name="SharedBytesPerMultiprocessor">Shared memory per SM (…_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR).</param>
+/// <param name="SharedBytesPerBlock">The most one block may opt in to (…_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN).</param>
+/// <param name="ReservedBytesPerBlock">What the system keeps of each block's share (…_RESERVED_SHARED_MEMORY_PER_BLOCK).</param>
+internal readonly record struct DeviceLimits(int Multiprocessors, int SharedBytesPerMultiprocessor, int SharedBytesPerBlock, int ReservedBytesPerBlock)
+{
+    /// <summary>An H100 SXM's figures (132 SMs, 228 KB per SM, 227 KB per block, 1 KB reserved): what a recorder assumes.</summary>
+    public static DeviceLimits H100 => new(132, 233472, 232448, 1024);
+
+    /// <summary>How many blocks of <paramref name="sharedBytes"/> dynamic + <paramref name="staticBytes"/> static shared memory fit on one SM.</summary>
+    public int BlocksPerMultiprocessor(int sharedBytes, int staticBytes) =>
+        SharedBytesPerMultiprocessor / Math.Max(1, sharedBytes + staticBytes + ReservedBytesPerBlock);
+}
+

@@ -6,9 +6,10 @@ using L = PixelLLM.Runtime.Ops.T5DecoderLayerOp.Input;
 namespace PixelLLM.Backends.Cuda.Ops;
 
 /// <summary>
-/// decoder_layer.cu: a T5 decoder layer of a decode step in one launch. Shapes it does not serve (more than four rows, wide
-/// heads, unaligned operands, rows too wide for its shared memory) and row counts below the queue's
-/// <see cref="IDeviceQueue.FusedDecoderLayerMinRows"/> (one row by default: measured slower fused) run the layer's eight ops.
+/// decoder_layer.cu (or decoder_layer_stream.cu, see <see cref="IDeviceQueue.FusedDecoderLayerKernel"/>): a T5 decoder
+/// layer of a decode step in one launch. Shapes neither serves (more than four rows, wide heads, unaligned operands, rows
+/// too wide for its shared memory) and row counts below the queue's <see cref="IDeviceQueue.FusedDecoderLayerMinRows"/>
+/// (one row by default: measured slower fused) run the layer's eight ops.
 /// </summary>
 internal sealed partial class CudaOps
 {
@@ -42,9 +43,44 @@ internal sealed partial class CudaOps
         for (int i = 0; i < T5DecoderLayerOp.InputCount; i++) a.Ptr(x[i].Ptr);
         a.Ptr(y.Ptr).Ptr(work).Ptr(counters).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
             .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
-        string kernel = s.Rows == 1 && queue.AsyncDecoderLayer ? "decoder_layer_async" : "decoder_layer";
-        queue.Launch("decoder_layer.cu", $"{kernel}_{FloatSuffix(y, "T5DecoderLayer")}_r{(s.Rows == 1 ? 1 : s.Rows == 2 ? 2 : 4)}",
-            ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
+        int rows = s.Rows == 1 ? 1 : s.Rows == 2 ? 2 : 4;
+        string suffix = $"{FloatSuffix(y, "T5DecoderLayer")}_r{rows}";
+        var variant = queue.FusedDecoderLayerKernel;
+        if (variant == DecoderLayerKernel.Stream && StreamLayerSharedBytes(op, s, rows, y.ElementSize) is int shared)
+        {
+            var limits = queue.Limits;
+            int perSm = Math.Clamp(limits.BlocksPerMultiprocessor(shared, StreamLayerStaticBytes), 1, 2);
+            int blocks = queue.StreamDecoderLayerBlocks > 0 ? queue.StreamDecoderLayerBlocks : limits.Multiprocessors * perSm;
+            queue.Launch("decoder_layer_stream.cu", $"decoder_layer_stream_{suffix}", ((uint)blocks, 1, 1), DecoderLayerThreads, a, shared);
+            return;
+        }
+        if ((long)s.Rows * Math.Max(s.Model, Math.Max(s.Inner, s.FeedForward)) * y.ElementSize > DecoderLayerSharedBytes)
+        {
+            DecoderLayerByOps(op, s, x, y, work);
+            return;
+        }
+        string kernel = s.Rows == 1 && variant == DecoderLayerKernel.Async ? "decoder_layer_async" : "decoder_layer";
+        queue.Launch("decoder_layer.cu", $"{kernel}_{suffix}", ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
+    }
+
+    // decoder_layer_stream.cu: three stages of eight 4 KB warp shares; its static shared memory (ptxas: 288 B) rounded up.
+    private const int StreamLayerStageBytes = 3 * 8 * 4096, StreamLayerWarpBytes = 4096, StreamLayerStaticBytes = 512;
+    private const int StreamLayerMaxKeys = 8 * 4096 / 4 - DecoderLayerMaxHeadDim - 8 * DecoderLayerMaxHeadDim - 32;
+
+    /// <summary>
+    /// The dynamic shared memory decoder_layer_stream.cu needs for this layer (its stages, <paramref name="rows"/> input
+    /// rows of the widest input, the norm weight), or null where the kernel does not serve it: a column of some product
+    /// phase (both gated streams) too long for eight warp shares, keys beyond a stage's scratch, more than the device
+    /// lets one block have.
+    /// </summary>
+    private int? StreamLayerSharedBytes(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s, int rows, int elementSize)
+    {
+        bool Splits(int k, bool gated) => ((long)k * elementSize / 16 + 7) / 8 * (gated ? 2 : 1) * 16 <= StreamLayerWarpBytes;
+        if (!Splits(s.Model, gated: true) || !Splits(s.Inner, false) || !Splits(s.FeedForward, false)) return null;
+        if (s.MaxLength > StreamLayerMaxKeys || s.MemoryLength > StreamLayerMaxKeys) return null;
+        long bytes = StreamLayerStageBytes + (long)rows * Math.Max(s.Model, Math.Max(s.Inner, s.FeedForward)) * elementSize
+                     + (long)s.Model * elementSize;
+        return bytes + StreamLayerStaticBytes <= queue.Limits.SharedBytesPerBlock ? (int)bytes : null;
     }
 
     /// <summary>Blocks of every phase (dl_phase_blocks): qkv, self, o, cross q, cross, cross o, gated, wo.</summary>
@@ -57,8 +93,8 @@ internal sealed partial class CudaOps
 
     private static bool FitsDecoderLayerKernel(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        int size = y.ElementSize, vector = 16 / size, widest = Math.Max(s.Model, Math.Max(s.Inner, s.FeedForward));
-        if (s.Rows > 4 || s.Inner / op.NumHeads > DecoderLayerMaxHeadDim || (long)s.Rows * widest * size > DecoderLayerSharedBytes) return false;
+        int size = y.ElementSize, vector = 16 / size;
+        if (s.Rows > 4 || s.Inner / op.NumHeads > DecoderLayerMaxHeadDim) return false;
         if (s.MaxLength is < 1 or > DecoderLayerMaxKeys || s.MemoryLength is < 1 or > DecoderLayerMaxKeys) return false;
         if (s.Model % vector != 0 || s.Inner % vector != 0 || s.FeedForward % vector != 0) return false;
         foreach (var input in new[] { L.X, L.SelfNorm, L.Wq, L.Wk, L.Wv, L.Wo, L.CrossNorm, L.CrossWq, L.CrossWo, L.FfNorm, L.Wi0, L.Wi1, L.WoFf })

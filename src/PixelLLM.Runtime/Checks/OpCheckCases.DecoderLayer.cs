@@ -7,7 +7,7 @@ public static partial class OpCheckCases
     /// <summary>
     /// T5DecoderLayerOp: decoder_layer.cu's one launch on 1, 2, 3 (the 4-row template with a row idle) and 4 rows, head
     /// dims 16 and 64, a feed-forward width past one unrolled weight batch (2064) and a model width past one gated batch
-    /// in f32 (264); then shapes the kernel does not serve (6 rows, odd widths), which run the eight ops. The caches are
+    /// in f32 (264), one row 1024 wide; then shapes the kernel does not serve (6 rows, odd widths), which run the eight ops. The caches are
     /// compared whole. The three norm weights are given small (0.02–0.08) so that q·k stays O(1): with [−2, 2) weights the
     /// unscaled scores reach hundreds and a bf16 rounding of q would flip the softmax, which says nothing about the kernel.
     /// </summary>
@@ -17,11 +17,15 @@ public static partial class OpCheckCases
         yield return Layer("decoder layer 2 rows dff2064", rows: 2, model: 264, heads: 4, inner: 64, feedForward: 2064, maxLength: 22, memoryLength: 13);
         yield return Layer("decoder layer 3 rows hd64", rows: 3, model: 56, heads: 2, inner: 128, feedForward: 104, maxLength: 5, memoryLength: 40);
         yield return Layer("decoder layer 4 rows beams", rows: 4, model: 40, heads: 3, inner: 48, feedForward: 72, maxLength: 22, memoryLength: 9);
+        // Wide enough for decoder_layer_stream.cu to deal more tiles (~1,300 bf16) than a full grid holds at once, so blocks
+        // take fresh tickets and cross phases; the norm weights halved again to keep the scores O(1) at this width.
+        yield return Layer("decoder layer 1 row wide", rows: 1, model: 1024, heads: 16, inner: 1024, feedForward: 2816, maxLength: 40, memoryLength: 22, normScale: 0.5f);
         yield return Layer("decoder layer 6 rows by ops", rows: 6, model: 40, heads: 2, inner: 32, feedForward: 48, maxLength: 5, memoryLength: 6);
         yield return Layer("decoder layer odd widths by ops", rows: 1, model: 27, heads: 3, inner: 21, feedForward: 35, maxLength: 4, memoryLength: 3);
     }
 
-    private static OpCheckCase Layer(string label, int rows, int model, int heads, int inner, int feedForward, int maxLength, int memoryLength)
+    private static OpCheckCase Layer(string label, int rows, int model, int heads, int inner, int feedForward, int maxLength, int memoryLength,
+        float normScale = 1f)
     {
         var op = new T5DecoderLayerOp(heads, 1e-6f, -1e10f);
         var inputs = new TensorDesc[T5DecoderLayerOp.InputCount];
@@ -43,7 +47,7 @@ public static partial class OpCheckCases
         Set(T5DecoderLayerOp.Input.Wi1, F(feedForward, model));
         Set(T5DecoderLayerOp.Input.WoFf, F(model, feedForward));
         var norms = new[] { T5DecoderLayerOp.Input.SelfNorm, T5DecoderLayerOp.Input.CrossNorm, T5DecoderLayerOp.Input.FfNorm };
-        var small = Enumerable.Range(0, model).Select(i => 0.02f + 0.06f * (i * 7 % 11) / 11f).ToArray();
+        var small = Enumerable.Range(0, model).Select(i => normScale * (0.02f + 0.06f * (i * 7 % 11) / 11f)).ToArray();
         foreach (var n in norms) Set(n, F(model));
         return C(label, op, inputs) with
         {

@@ -1,0 +1,344 @@
+// T5DecoderLayerOp in one launch, streamed: the same layer and phases as decoder_layer.cu, but a persistent grid (a
+// few blocks per SM) in which every block keeps DS_STAGES tiles of weights in flight through shared memory.
+// decoder_layer.cu gives each block one ticket and only its own columns to prefetch while it waits, so at a phase
+// hand-off little is requested and DRAM idles (H200 run 10: 1.6 TB/s over a layer). Here a block holds the tickets of
+// its next DS_STAGES tiles at once and has their weights copied (cp.async) as soon as it takes them; a tile's wait
+// for its inputs therefore overlaps the copies of the tiles after it, across phase hand-offs and attention phases alike.
+// Tickets: tile t of the layer is dealt in order (qkv, self, o, cross q, cross, cross o, gated, wo); a block takes its
+// first DS_STAGES at once and then one per tile it finishes. A block works its tickets in increasing order and a
+// tile waits only for earlier phases, so the holder of the smallest unfinished ticket is running with its inputs
+// complete: no deadlock, however many blocks are resident.
+// Product tiles: DL_WARPS warp shares of DS_WARP_BYTES. A column's K values (both gated streams) are split over
+// `split` ∈ {1, 2, 4, 8} warps so that a share fits; a tile covers DL_WARPS / split columns. Each lane copies exactly the
+// vectors it later multiplies, so a thread's cp.async.wait_group is all the ordering its weights need. The input rows
+// (and the RMS norm's weight and 1/rms) are staged once each time a block moves to a new phase. Sums, rounding and the
+// norm folding are decoder_layer.cu's; the split warps' partial sums are added in warp order (deterministic).
+// Attention tiles: one (row, head) as decoder_layer.cu, with the tile's stage buffer as its scratch.
+// Preconditions (the host checks them and otherwise uses decoder_layer.cu or the eight ops): decoder_layer.cu's, a split
+// for every product phase, keys ≤ DS_MAX_KEYS, and ds_shared_bytes() of dynamic shared memory.
+// Launch: grid = (a few blocks per SM), block = DL_THREADS, dynamic shared memory = ds_shared_bytes(s, sizeof(T), R).
+#include "decoder_layer.cuh"
+
+#define DS_STAGES 3
+#define DS_WARP_BYTES 4096
+#define DS_STAGE_BYTES (DL_WARPS * DS_WARP_BYTES)
+#define DS_MAX_KEYS ((DS_STAGE_BYTES / 4) - DL_MAX_D - DL_WARPS * DL_MAX_D - 32)
+
+// One product phase: its input width k, output columns n, and whether it folds the RMS norm / is the gated pair.
+struct DsProduct
+{
+    i32 k, n;
+    bool norm, gated;
+};
+
+PXL_DEVICE DsProduct ds_product(const DlSizes& s, i32 phase)
+{
+    switch (phase)
+    {
+    case DL_QKV: return {s.d, 3 * s.inner, true, false};
+    case DL_O: case DL_CROSS_O: return {s.inner, s.d, false, false};
+    case DL_CROSS_Q: return {s.d, s.inner, true, false};
+    case DL_GATED: return {s.d, s.dff, true, true};
+    default: return {s.dff, s.d, false, false}; // DL_WO
+    }
+}
+
+PXL_DEVICE bool ds_is_attention(i32 phase) { return phase == DL_SELF || phase == DL_CROSS; }
+
+// Warps per column: the fewest (1, 2, 4, 8) whose shares of a column's vectors (twice that when gated) fit DS_WARP_BYTES.
+PXL_DEVICE i32 ds_split(const DsProduct& p, i32 es)
+{
+    const i32 nvec = p.k * es / 16, per_vector = p.gated ? 2 : 1;
+    i32 split = 1;
+    while (split < DL_WARPS && (nvec + split - 1) / split * per_vector * 16 > DS_WARP_BYTES) split *= 2;
+    return split;
+}
+
+PXL_DEVICE i32 ds_phase_tiles(const DlSizes& s, i32 phase, i32 es)
+{
+    if (ds_is_attention(phase)) return s.rows * s.heads;
+    const DsProduct p = ds_product(s, phase);
+    const i32 columns = DL_WARPS / ds_split(p, es);
+    return (p.n + columns - 1) / columns;
+}
+
+PXL_DEVICE i32 ds_total_tiles(const DlSizes& s, i32 es)
+{
+    i32 total = 0;
+    for (i32 p = 0; p < DL_PHASES; p++) total += ds_phase_tiles(s, p, es);
+    return total;
+}
+
+// A ticket as (phase, tile within the phase); phase DL_PHASES past the end.
+PXL_DEVICE void ds_locate(const DlSizes& s, i32 es, i32 ticket, i32& phase, i32& tile)
+{
+    phase = 0;
+    tile = ticket;
+    while (phase < DL_PHASES && tile >= ds_phase_tiles(s, phase, es)) tile -= ds_phase_tiles(s, phase++, es);
+}
+
+// This warp's part of a product tile: its column, and the vector range [begin, end) of that column it multiplies.
+struct DsShare
+{
+    i32 col, begin, end, seg, split;
+    bool active;
+};
+
+PXL_DEVICE DsShare ds_share(const DsProduct& p, i32 tile, i32 es)
+{
+    DsShare w;
+    const i32 warp = threadIdx.x >> 5, nvec = p.k * es / 16;
+    w.split = ds_split(p, es);
+    w.seg = warp % w.split;
+    w.col = tile * (DL_WARPS / w.split) + warp / w.split;
+    w.active = w.col < p.n;
+    const i32 length = (nvec + w.split - 1) / w.split;
+    w.begin = min(nvec, w.seg * length);
+    w.end = min(nvec, w.begin + length);
+    return w;
+}
+
+// The weight column (and the gated pair's second) that `col` of `phase` reads.
+template <typename T>
+PXL_DEVICE const T* ds_column(const DlSizes& s, i32 phase, i32 col, const T* wq, const T* wk, const T* wv, const T* wo,
+                              const T* cross_wq, const T* cross_wo, const T* wi0, const T* wi1, const T* wo_ff, bool up)
+{
+    switch (phase)
+    {
+    case DL_QKV:
+    {
+        const i32 which = col / s.inner;
+        return (which == 0 ? wq : which == 1 ? wk : wv) + (i64)(col - which * s.inner) * s.d;
+    }
+    case DL_O: return wo + (i64)col * s.inner;
+    case DL_CROSS_Q: return cross_wq + (i64)col * s.d;
+    case DL_CROSS_O: return cross_wo + (i64)col * s.inner;
+    case DL_GATED: return (up ? wi1 : wi0) + (i64)col * s.d;
+    default: return wo_ff + (i64)col * s.dff;
+    }
+}
+
+// Dynamic shared memory: the stages, the input rows (R × the widest input), the norm weight (d).
+PXL_DEVICE i32 ds_rows_offset() { return DS_STAGES * DS_STAGE_BYTES; }
+PXL_DEVICE i32 ds_norm_offset(const DlSizes& s, i32 es, i32 rows)
+{
+    return ds_rows_offset() + rows * max(s.d, max(s.inner, s.dff)) * es;
+}
+
+// Copies this thread's vectors of `ticket`'s weights into `stage` (none for attention tiles or past the end), and
+// commits them as one cp.async group, empty or not, so that group i is always the i-th ticket a block took.
+template <typename T>
+PXL_DEVICE void ds_request(const DlSizes& s, i32 ticket, u8* stage, const T* wq, const T* wk, const T* wv, const T* wo,
+                           const T* cross_wq, const T* cross_wo, const T* wi0, const T* wi1, const T* wo_ff)
+{
+    i32 phase, tile;
+    ds_locate(s, sizeof(T), ticket, phase, tile);
+    if (phase < DL_PHASES && !ds_is_attention(phase))
+    {
+        const DsProduct p = ds_product(s, phase);
+        const DsShare w = ds_share(p, tile, sizeof(T));
+        if (w.active)
+        {
+            pxl_vec16* mine = reinterpret_cast<pxl_vec16*>(stage + (threadIdx.x >> 5) * DS_WARP_BYTES);
+            const auto* wv_ = reinterpret_cast<const pxl_vec16*>(ds_column(s, phase, w.col, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff, false));
+            const auto* uv_ = reinterpret_cast<const pxl_vec16*>(ds_column(s, phase, w.col, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff, true));
+            const i32 length = w.end - w.begin;
+            for (i32 i = w.begin + (threadIdx.x & 31); i < w.end; i += 32)
+            {
+                dl_copy_async16(mine + (i - w.begin), wv_ + i);
+                if (p.gated) dl_copy_async16(mine + length + (i - w.begin), uv_ + i);
+            }
+        }
+    }
+    asm volatile("cp.async.commit_group;" ::: "memory");
+}
+
+// One product tile: every warp multiplies its share (weights in `stage`, rows in xs, the norm weight in gs) and the
+// first warp of each column writes it, as decoder_layer.cu's dl_column would: × inv_rms when NORM, gelu_tanh(gate) ·
+// up when GATED, + the residual, rounded to T. out/residual: the column's row-0 element, rows row_stride apart.
+template <typename T, int R, bool NORM, bool GATED>
+PXL_DEVICE void ds_multiply(const DsProduct& p, const DsShare& w, const u8* stage, const pxl_vec16* xs,
+                            const pxl_vec16* gs, const float* inv_rms, float (*partial)[4][2], i32 rows, const T* residual,
+                            T* out, i64 row_stride, bool write)
+{
+    constexpr int E = 16 / sizeof(T);
+    const i32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nvec = p.k / E;
+    const pxl_vec16* wsm = reinterpret_cast<const pxl_vec16*>(stage + warp * DS_WARP_BYTES);
+    const pxl_vec16* usm = wsm + (w.end - w.begin);
+    float acc[R], gate_up[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) acc[r] = gate_up[r] = 0.0f;
+    if (w.active)
+#pragma unroll 4
+        for (i32 i = w.begin + lane; i < w.end; i += 32)
+        {
+            float wf[E], uf[E];
+            unpack(wsm[i - w.begin], wf, T());
+            if (GATED) unpack(usm[i - w.begin], uf, T());
+            if (NORM)
+            {
+                float gf[E];
+                unpack(gs[i], gf, T());
+#pragma unroll
+                for (int e = 0; e < E; e++) { wf[e] *= gf[e]; if (GATED) uf[e] *= gf[e]; }
+            }
+            dl_accumulate<T, R, GATED>(wf, uf, xs, nvec, i, rows, acc, gate_up);
+        }
+#pragma unroll
+    for (int r = 0; r < R; r++)
+    {
+        acc[r] = warp_sum(acc[r]);
+        if (GATED) gate_up[r] = warp_sum(gate_up[r]);
+    }
+    if (w.split > 1) // block-uniform
+    {
+        if (lane == 0)
+#pragma unroll
+            for (int r = 0; r < R; r++) { partial[warp][r][0] = acc[r]; partial[warp][r][1] = gate_up[r]; }
+        __syncthreads();
+        if (w.seg == 0)
+#pragma unroll
+            for (int r = 0; r < R; r++)
+            {
+                float a = 0.0f, g = 0.0f;
+                for (i32 j = 0; j < w.split; j++) { a += partial[warp + j][r][0]; g += partial[warp + j][r][1]; }
+                acc[r] = a;
+                gate_up[r] = g;
+            }
+    }
+    if (!write || w.seg != 0 || lane != 0) return;
+#pragma unroll
+    for (int r = 0; r < R; r++)
+    {
+        if (r >= rows) continue;
+        out[r * row_stride] = dl_column_value<T, NORM, GATED>(acc[r], gate_up[r], NORM ? inv_rms[r] : 1.0f,
+                                                            residual ? residual + r * row_stride : nullptr);
+    }
+}
+
+template <typename T, int R>
+PXL_DEVICE void decoder_layer_stream(const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo,
+                                     T* key_cache, T* value_cache, const i32* position, const T* bias, const u8* self_mask,
+                                     const T* cross_norm, const T* cross_wq, const T* cross_wo, const T* cross_keys,
+                                     const T* cross_values, const u8* cross_mask, const T* ff_norm, const T* wi0,
+                                     const T* wi1, const T* wo_ff, T* y, T* work, i32* counters, DlSizes s, float eps,
+                                     float mask_bias, i32* error)
+{
+    extern __shared__ __align__(16) u8 ds_smem[];
+    __shared__ float inv_rms[4];
+    __shared__ float partial[DL_WARPS][4][2];
+    __shared__ i32 taken;
+    constexpr i32 es = (i32)sizeof(T);
+    const i32 total = ds_total_tiles(s, es);
+    pxl_vec16* xs = reinterpret_cast<pxl_vec16*>(ds_smem + ds_rows_offset());
+    pxl_vec16* gs = reinterpret_cast<pxl_vec16*>(ds_smem + ds_norm_offset(s, es, R));
+    const DlWork<T> work_rows = dl_work(work, s);
+    i32* done = counters + 1;
+
+    // The first DS_STAGES tickets at once; then, per tile, the next one is taken while the tile runs.
+    if (threadIdx.x == 0) taken = atomicAdd(counters, DS_STAGES);
+    __syncthreads();
+    i32 tickets[DS_STAGES];
+#pragma unroll
+    for (int i = 0; i < DS_STAGES; i++)
+    {
+        tickets[i] = taken + i;
+        ds_request(s, tickets[i], ds_smem + i * DS_STAGE_BYTES, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff);
+    }
+    bool more = taken + DS_STAGES < total;
+    i32 ready = 0, staged = -1, slot = 0; // phases [0, ready) known complete; the phase whose rows xs holds
+
+    while (tickets[0] < total)
+    {
+        i32 next = total;
+        if (threadIdx.x == 0 && more) next = atomicAdd(counters, 1);
+        i32 phase, tile;
+        ds_locate(s, es, tickets[0], phase, tile);
+        if (phase > ready)
+        {
+            dl_wait(done + phase - 1, ds_phase_tiles(s, phase - 1, es), error);
+            ready = phase;
+        }
+        u8* stage = ds_smem + slot * DS_STAGE_BYTES;
+        if (phase == DL_SELF)
+            dl_attention<T>(tile, s, work_rows.q, key_cache, value_cache, bias, self_mask, s.lmax, mask_bias, work_rows.o,
+                            reinterpret_cast<float*>(stage));
+        else if (phase == DL_CROSS)
+            dl_attention<T>(tile, s, work_rows.cq, cross_keys, cross_values, nullptr, cross_mask, s.lm, mask_bias,
+                            work_rows.co, reinterpret_cast<float*>(stage));
+        else
+        {
+            const DsProduct p = ds_product(s, phase);
+            if (staged != phase)
+            {
+                const T* norm = phase == DL_QKV ? self_norm : phase == DL_CROSS_Q ? cross_norm : ff_norm;
+                if (p.norm)
+                    for (i32 i = threadIdx.x; i < s.d * es / 16; i += DL_THREADS) gs[i] = reinterpret_cast<const pxl_vec16*>(norm)[i];
+                const T* src = phase == DL_QKV ? x : phase == DL_O ? work_rows.o : phase == DL_CROSS_Q ? work_rows.x1
+                             : phase == DL_CROSS_O ? work_rows.co : phase == DL_GATED ? work_rows.x2 : work_rows.h;
+                if (p.norm) dl_stage_rows<T, true>(src, s.rows, p.k, eps, xs, inv_rms);
+                else dl_stage_rows<T, false>(src, s.rows, p.k, eps, xs, inv_rms);
+                staged = phase;
+            }
+            asm volatile("cp.async.wait_group %0;" :: "n"(DS_STAGES - 1) : "memory");
+            const DsShare w = ds_share(p, tile, es);
+            const i32 col = w.active ? w.col : 0;
+            const T* residual = nullptr;
+            T* out;
+            i64 stride = s.d;
+            bool write = w.active;
+            switch (phase)
+            {
+            case DL_QKV:
+            {
+                const i32 which = col / s.inner, c = col - which * s.inner, at = *position;
+                const bool fits = at >= 0 && at < s.lmax;
+                if (!fits && tickets[0] == 0 && threadIdx.x == 0) pxl_fail(error, PXL_ERR_POSITION);
+                out = which == 0 ? work_rows.q + c : (which == 1 ? key_cache : value_cache) + (i64)(fits ? at : 0) * s.inner + c;
+                stride = which == 0 ? (i64)s.inner : (i64)s.lmax * s.inner;
+                write = write && (which == 0 || fits);
+                break;
+            }
+            case DL_O: out = work_rows.x1 + col; residual = x + col; break;
+            case DL_CROSS_Q: out = work_rows.cq + col; stride = s.inner; break;
+            case DL_CROSS_O: out = work_rows.x2 + col; residual = work_rows.x1 + col; break;
+            case DL_GATED: out = work_rows.h + col; stride = s.dff; break;
+            default: out = y + col; residual = work_rows.x2 + col; break;
+            }
+            if (p.gated)
+                ds_multiply<T, R, true, true>(p, w, stage, xs, gs, inv_rms, partial, s.rows, residual, out, stride, write);
+            else if (p.norm)
+                ds_multiply<T, R, true, false>(p, w, stage, xs, gs, inv_rms, partial, s.rows, residual, out, stride, write);
+            else
+                ds_multiply<T, R, false, false>(p, w, stage, xs, gs, inv_rms, partial, s.rows, residual, out, stride, write);
+        }
+        dl_signal(done + phase);
+
+        // Refill the stage just used with the ticket taken above.
+        if (threadIdx.x == 0) taken = next;
+        __syncthreads();
+        const i32 fresh = taken;
+        more = more && fresh + 1 < total;
+        ds_request(s, fresh, stage, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff);
+#pragma unroll
+        for (int i = 0; i + 1 < DS_STAGES; i++) tickets[i] = tickets[i + 1];
+        tickets[DS_STAGES - 1] = fresh;
+        slot = slot + 1 == DS_STAGES ? 0 : slot + 1;
+    }
+    asm volatile("cp.async.wait_all;" ::: "memory");
+    dl_finish(counters, gridDim.x);
+}
+
+// decoder_layer_stream_<t>_r<R>: decoder_layer.cu's arguments; at most 128 registers, so that two blocks fit per SM
+// wherever two blocks' shared memory does.
+#define PXL_DECODER_LAYER_STREAM(suffix, T, R) \
+    PXL_DECODER_LAYER_ENTRY(decoder_layer_stream_##suffix##_r##R, T, (decoder_layer_stream<T, R>), DL_THREADS, 2)
+
+#define PXL_DECODER_LAYER_STREAM_TYPE(suffix, T)                                                                    \
+    PXL_DECODER_LAYER_STREAM(suffix, T, 1)                                                                          \
+    PXL_DECODER_LAYER_STREAM(suffix, T, 2)                                                                          \
+    PXL_DECODER_LAYER_STREAM(suffix, T, 4)
+
+PXL_DECODER_LAYER_STREAM_TYPE(f32, float)
+PXL_DECODER_LAYER_STREAM_TYPE(bf16, bf16)
+PXL_DECODER_LAYER_STREAM_TYPE(f16, half)
