@@ -58,6 +58,12 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public void Synchronize() { }
 
+    public void Copy(TensorView destination, TensorView source)
+    {
+        if (destination.Desc != source.Desc) throw new ArgumentException($"copy of {source.Desc} into {destination.Desc}");
+        new ReadOnlySpan<byte>(Ptr(source), checked((int)source.Desc.ByteSize)).CopyTo(new Span<byte>(Ptr(destination), checked((int)destination.Desc.ByteSize)));
+    }
+
     public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
     {
         var list = new CpuTensorList();

@@ -171,7 +171,7 @@ internal sealed class BenchStages : IDisposable
             phases.Restart();
             var features = model.EncodeImage(image);
             phases.Lap("vision");
-            var encoding = model.EncodePrompts(features.Fused, box, context);
+            var encoding = model.EncodePrompts(features, box, context);
             phases.Lap("prompts");
             var text = model.Decode(encoding, new DecodeMode.Greedy(), DecodeEngine.KvCache);
             phases.Lap("decode");

@@ -105,6 +105,7 @@ internal sealed class CaptureControl(IBackend inner, bool allowCapture) : IBacke
     public void Read(TensorView source, Span<byte> destination) => inner.Read(source, destination);
     public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output) => inner.Execute(node, inputs, output);
     public void Synchronize() => inner.Synchronize();
+    public void Copy(TensorView destination, TensorView source) => inner.Copy(destination, source);
 
     public bool CaptureEnabled => allowCapture && inner is IGraphCaptureBackend { CaptureEnabled: true };
     public long CaptureGeneration => (inner as IGraphCaptureBackend)?.CaptureGeneration ?? 0;

@@ -94,29 +94,48 @@ public sealed class PixelLlm : IDisposable
     internal (IWeightSource Weights, IBackend Backend) Parts => (weights, backend);
 
     /// <summary>Backbones and fusion on one U8 (h, w, 3) image already at its eval size.</summary>
+    /// <remarks>
+    /// The features stay on the backend until the next call: <see cref="EncodePrompts(ImageFeatures, HostTensor, int[][], IDictionary{string, HostTensor}?)"/>
+    /// copies them there, and their host copies are made when read or, at the latest, before this runs again.
+    /// </remarks>
     public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null)
     {
         var canvas = ImagePreprocess.ToCanvas(image, Config.Canvas);
         var exec = graphs.GetOrBuild(backend, "vision", BuildVision);
+        lastImage?.Detach();
+        lastImage = null;
         exec.SetInput("pixels", canvas.Pixels);
         exec.SetInput("padding_mask", canvas.PaddingMask);
         exec.Run();
-        var fused = exec.Fetch("mid.fused_features");
         if (trace is not null)
         {
             foreach (var name in new[] { "mid.git_tokens", "mid.git_visual_features", "mid.sam_visual_features", "mid.fused_features" })
                 trace[name] = exec.Fetch(name);
             trace["mid.image_shape"] = canvas.ImageShape;
         }
-        return new ImageFeatures(fused, canvas.Height, canvas.Width) { Sam = exec.Fetch("mid.sam_visual_features") };
+        return lastImage = new ImageFeatures(exec, "mid.fused_features", "mid.sam_visual_features", canvas.Height, canvas.Width);
     }
+
+    /// <summary>The features <see cref="EncodeImage"/> returned last, which its next run must detach first.</summary>
+    private ImageFeatures? lastImage;
+
+    /// <summary>
+    /// <see cref="EncodePrompts(HostTensor, HostTensor, int[][], IDictionary{string, HostTensor}?)"/> on an image's
+    /// features, copied on the backend while this model's vision graph still holds them (no host round trip).
+    /// </summary>
+    public PromptEncoding EncodePrompts(ImageFeatures image, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null) =>
+        EncodePrompts(image.Resident is { } vision ? exec => exec.SetInput("fused", vision, "mid.fused_features") : exec => exec.SetInput("fused", image.Fused),
+            boxes, context, trace);
 
     /// <summary>
     /// Prompt boxes F32 (N, 4) XYXY (pixels of the valid image) and context ids (N rows of Lc, 0 = padding) → the language
     /// model's encoding per prompt (T5 encoder output, or the GIT layer-0 memory). <paramref name="fused"/> is
     /// <see cref="ImageFeatures.Fused"/>.
     /// </summary>
-    public PromptEncoding EncodePrompts(HostTensor fused, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null)
+    public PromptEncoding EncodePrompts(HostTensor fused, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null) =>
+        EncodePrompts(exec => exec.SetInput("fused", fused), boxes, context, trace);
+
+    private PromptEncoding EncodePrompts(Action<GraphExecutor> setFused, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace)
     {
         int n = boxes.Shape.Rank == 2 ? boxes.Shape[0] : -1;
         if (n < 1 || context.Length != n) throw new InvalidInputException($"prompts: {context.Length} context rows for boxes {boxes.Shape}");
@@ -127,7 +146,7 @@ public sealed class PixelLlm : IDisposable
         var valid = PixelLlmTokens.EncoderValid(context, Config.Adapter.NumOutputs);
 
         var exec = graphs.GetOrBuild(backend, $"prompts.{n}x{lc}", g => BuildPrompts(g, n, lc, tokens.Slots.Shape[1]));
-        exec.SetInput("fused", fused);
+        setFused(exec);
         exec.SetInput("sparse_features", tokens.Features);
         exec.SetInput("sparse_slots", tokens.Slots);
         exec.SetInput<int>("context", context.SelectMany(r => r).ToArray());

@@ -1,13 +1,61 @@
 using PixelLLM.Models.Decoding;
 using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
 
 namespace PixelLLM.Models;
 
-/// <summary>One image's fused visual map (1, G, G, C_eva + C_sam) and its valid size on the canvas.</summary>
-public sealed record ImageFeatures(HostTensor Fused, int Height, int Width)
+/// <summary>
+/// One image's fused visual map (1, G, G, C_eva + C_sam) and its valid size on the canvas. Features from
+/// <see cref="PixelLlm.EncodeImage"/> stay on the backend until that model encodes another image: prompts encoded before
+/// then copy them there (device to device on a GPU), and the host copies are only made when read (or before the next image).
+/// </summary>
+public sealed class ImageFeatures
 {
+    private readonly Lazy<HostTensor> fused;
+    private Lazy<HostTensor?> sam;
+    private readonly GraphExecutor? vision;
+    private readonly long visionRun;
+
+    /// <summary>Features held on the host.</summary>
+    public ImageFeatures(HostTensor fused, int height, int width)
+    {
+        this.fused = new(fused);
+        sam = new((HostTensor?)null);
+        (Height, Width) = (height, width);
+    }
+
+    /// <summary>Features still in <paramref name="vision"/>'s outputs (its current run), fetched when first read.</summary>
+    internal ImageFeatures(GraphExecutor vision, string fusedName, string samName, int height, int width)
+    {
+        fused = new(() => vision.Fetch(fusedName));
+        sam = new(() => vision.Fetch(samName));
+        (this.vision, visionRun) = (vision, vision.Runs);
+        (Height, Width) = (height, width);
+    }
+
+    /// <summary>The fused map, (1, G, G, C_eva + C_sam).</summary>
+    public HostTensor Fused => fused.Value;
+
     /// <summary>The UN-resized SAM neck output (1, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
-    public HostTensor? Sam { get; init; }
+    public HostTensor? Sam
+    {
+        get => sam.Value;
+        init => sam = new(value);
+    }
+
+    public int Height { get; }
+    public int Width { get; }
+
+    /// <summary>The executor whose outputs still hold these features (it has not run since), or null.</summary>
+    internal GraphExecutor? Resident => vision is not null && vision.Runs == visionRun ? vision : null;
+
+    /// <summary>Makes the host copies while the executor still holds the features (before it runs again).</summary>
+    internal void Detach()
+    {
+        if (Resident is null) return;
+        _ = fused.Value;
+        _ = sam.Value;
+    }
 }
 
 /// <summary>

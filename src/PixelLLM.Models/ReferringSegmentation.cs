@@ -46,7 +46,7 @@ public sealed class ReferringSegmentation : IDisposable
         int n = context.Length;
         if (n == 0) throw new InvalidInputException("segment: no expressions");
         var whole = Enumerable.Range(0, n).SelectMany(_ => new float[] { 0, 0, image.Width, image.Height }).ToArray();
-        var encoding = model.EncodePrompts(image.Fused, HostTensor.FromArray(whole, n, 4), context);
+        var encoding = model.EncodePrompts(image, HostTensor.FromArray(whole, n, 4), context);
         var decoded = model.Decode(encoding, mode ?? DefaultDecoding);
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         var text = model.TeacherForced(encoding, tokens, withLogits: false);

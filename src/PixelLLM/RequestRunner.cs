@@ -70,7 +70,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         var features = model.EncodeImage(evalImage, trace);
         Stage("prompts");
         var boxValues = boxes.SelectMany(b => { var e = b.Scale(toEvalX, toEvalY); return new[] { e.X0, e.Y0, e.X1, e.Y1 }; }).ToArray();
-        var encoding = model.EncodePrompts(features.Fused, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace);
+        var encoding = model.EncodePrompts(features, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace);
 
         int[][] raw;
         float[]? scores = null;

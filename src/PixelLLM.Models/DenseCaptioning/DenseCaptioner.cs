@@ -58,7 +58,7 @@ public sealed class DenseCaptioner : IDisposable
         var detections = BoxDecoder.Detect(image.Fused, trace);
         int k = detections.Slots;
         var boxes = HostTensor.FromArray(detections.Boxes, k, 4);
-        var encoding = model.EncodePrompts(image.Fused, boxes, Enumerable.Repeat(context, k).ToArray(), trace);
+        var encoding = model.EncodePrompts(image, boxes, Enumerable.Repeat(context, k).ToArray(), trace);
         var decoded = model.Decode(encoding, new DecodeMode.Greedy(), engine);
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         var perSlot = Enumerable.Range(0, k).Select(i => detections.Boxes.AsSpan(4 * i, 4).ToArray()).ToArray();

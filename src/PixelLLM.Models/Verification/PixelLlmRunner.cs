@@ -30,7 +30,7 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
         int n = boxesIn.Shape[-2];
         var boxes = HostTensor.FromArray(boxesIn.ToFloatArray(), n, 4);
         var context = Rows(golden.Input("in.context_tokens"));
-        var encoding = model.EncodePrompts(image.Fused, boxes, context, results);
+        var encoding = model.EncodePrompts(image, boxes, context, results);
         var validity = Validity(root);
 
         foreach (var (variantName, setting) in DecodeSettings(root))

@@ -109,12 +109,29 @@ public sealed class GraphExecutor : IDisposable
     }
 
     /// <summary>
+    /// Sets a graph input (or state) to a kept tensor of <paramref name="source"/> as it is now, without a host round trip
+    /// where both run on the same backend (a copy queued on it); otherwise fetched and written. Same description required.
+    /// </summary>
+    public void SetInput(string name, GraphExecutor source, string sourceName)
+    {
+        var view = Settable(name);
+        var from = source.View(sourceName);
+        if (from.Desc != view.Desc) throw new InvalidInputException($"input '{name}' expects {view.Desc}, got '{sourceName}' {from.Desc}");
+        if (ReferenceEquals(source.backend, backend)) backend.Copy(view, from);
+        else backend.Write(view, source.Fetch(sourceName).Data.Span);
+    }
+
+    /// <summary>Runs started (<see cref="Run"/>): what a later reader of a kept tensor compares to know it still holds that run's values.</summary>
+    public long Runs { get; private set; }
+
+    /// <summary>
     /// Runs every planned node in creation order (view nodes only rename storage and launch nothing): timed per node on a
     /// profiling backend, replayed from a recording where the backend records (<see cref="AllowCapture"/>), else eagerly.
     /// The only synchronisation is the one at the end, outside any recorded region.
     /// </summary>
     public void Run()
     {
+        Runs++;
         if (backend is ProfilingBackend profiled)
         {
             profiled.RunProfiled(this, steps, stepInputs, stepOutputs);

@@ -34,4 +34,16 @@ public interface IBackend : IDisposable
 
     /// <summary>Waits for queued work (a no-op on synchronous backends).</summary>
     void Synchronize();
+
+    /// <summary>
+    /// Copies a placed tensor into another of the same description, after the work queued so far and before what is
+    /// queued next. By default through the host; backends with their own memory copy it in place (device to device).
+    /// </summary>
+    void Copy(TensorView destination, TensorView source)
+    {
+        if (destination.Desc != source.Desc) throw new ArgumentException($"copy of {source.Desc} into {destination.Desc}");
+        var bytes = new byte[source.Desc.ByteSize];
+        Read(source, bytes);
+        Write(destination, bytes);
+    }
 }

@@ -36,6 +36,8 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
 
     public void Synchronize() => inner.Synchronize();
 
+    public void Copy(TensorView destination, TensorView source) => inner.Copy(destination, source);
+
     /// <summary>Runs an executor's planned nodes with a timer bracket around each launched node and books the run.</summary>
     internal void RunProfiled(GraphExecutor executor, Node[] steps, TensorView[][] inputs, TensorView[] outputs)
     {

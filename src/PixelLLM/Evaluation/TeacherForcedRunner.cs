@@ -50,7 +50,7 @@ internal sealed class TeacherForcedRunner(PixelLlm model, ITextTokenizer tokeniz
         var evalImage = image.ToEvalSize(Config.Canvas);
         int h = evalImage.Shape[0], w = evalImage.Shape[1];
         var features = model.EncodeImage(evalImage);
-        var encoding = model.EncodePrompts(features.Fused, HostTensor.FromArray(new float[] { 0, 0, w, h }, 1, 4), [context]);
+        var encoding = model.EncodePrompts(features, HostTensor.FromArray(new float[] { 0, 0, w, h }, 1, 4), [context]);
         // The same factors as RequestRunner's (the inverse of original → eval), so points and boxes match the public API's bit for bit.
         double toEvalX = (double)w / image.Width, toEvalY = (double)h / image.Height;
         return new Encoded(features, encoding, 1 / toEvalX, 1 / toEvalY);
