@@ -22,8 +22,6 @@ public static class T5DecoderStep
     /// built with rows that move (beams &gt; 1): with one beam every row continues itself.
     /// </summary>
     public const string Parents = "step.parents";
-    /// <summary>Relative-position bucket of every key slot for this query position, I32 (1, Lmax).</summary>
-    public const string Buckets = "step.buckets";
     /// <summary>Key slots each row's query may attend to (at most the slots fed so far), U8 (R, 1, 1, Lmax).</summary>
     public const string SelfMask = "step.self_mask";
     /// <summary>State: memory keys each row may attend to, U8 (R, 1, 1, Lm).</summary>
@@ -62,7 +60,7 @@ public static class T5DecoderStep
         var selfMask = g.Input(SelfMask, DType.U8, rows, 1, 1, maxLength);
         var crossMask = g.State(CrossMask, DType.U8, rows, 1, 1, memoryLength);
         var stack = p.Sub("decoder");
-        var bias = PositionBiasRow(stack.Sub("block.0.layer.0.SelfAttention"), c, g.Input(Buckets, DType.I32, 1, maxLength));
+        var bias = PositionBiasRow(stack.Sub("block.0.layer.0.SelfAttention"), c, maxLength, position);
 
         var x = g.Embedding(p["shared.weight"], ids);                                   // (R, 1, d)
         var layerOp = new T5DecoderLayerOp(c.NumHeads, c.Eps, c.MaskBias);
@@ -89,13 +87,23 @@ public static class T5DecoderStep
         }
     }
 
-    /// <summary>(1, H, 1, Lmax): the bucket embedding of every key slot for the current query position.</summary>
-    private static Tensor PositionBiasRow(ParamScope attention, T5Config c, Tensor buckets)
+    /// <summary>
+    /// (1, H, 1, Lmax): the bucket embedding of every key slot for the current query position, gathered by position from a
+    /// table of every position's row made once when the step is built (one launch a step, nothing uploaded for it).
+    /// </summary>
+    private static Tensor PositionBiasRow(ParamScope attention, T5Config c, int maxLength, Tensor position)
     {
         var g = attention.Graph;
-        var perKey = g.Embedding(attention["relative_attention_bias.weight"], buckets);  // (1, Lmax, H)
-        int length = buckets.Shape[1];
-        return g.Reshape(g.Permute(perKey, 0, 2, 1), 1, c.NumHeads, 1, length);
+        var weight = attention.Host("relative_attention_bias.weight").ToFloatArray();   // (buckets, H)
+        var buckets = T5RelativePosition.Table(maxLength, maxLength, bidirectional: false, c.RelativeBuckets, c.RelativeMaxDistance);
+        int heads = c.NumHeads;
+        var rows = new float[maxLength * heads * maxLength];
+        for (int p = 0; p < maxLength; p++)
+            for (int h = 0; h < heads; h++)
+                for (int j = 0; j < maxLength; j++)
+                    rows[(p * heads + h) * maxLength + j] = weight[buckets[p * maxLength + j] * heads + h];
+        var table = g.Weight($"aux.{attention.Prefix}.position_bias_rows.{maxLength}", HostTensor.FromArray(rows, maxLength, heads * maxLength));
+        return g.Reshape(g.Embedding(table, g.Reshape(position, 1, 1)), 1, heads, 1, maxLength);
     }
 
     /// <summary>

@@ -16,7 +16,6 @@ public sealed class T5IncrementalDecoder : IDisposable
     private readonly T5Config config;
     private readonly GraphExecutor step;
     private readonly GraphExecutor prefill;
-    private readonly int[] bucketTable;          // (Lmax, Lmax): row p = buckets of every key slot for query position p
     private readonly byte[] maskTable;           // (Lmax, Lmax): row p = 1 for key slots ≤ p
     private readonly int[] identity;
     private readonly byte[] rowMask;
@@ -37,7 +36,6 @@ public sealed class T5IncrementalDecoder : IDisposable
         T5CrossPrefill.Build(new ParamScope(prefillGraph, weights), config, batch, beams, memoryLength);
         prefill = new GraphExecutor(prefillGraph, backend, shareStatesWith: step);
 
-        bucketTable = T5RelativePosition.Table(maxLength, maxLength, bidirectional: false, config.RelativeBuckets, config.RelativeMaxDistance);
         maskTable = new byte[maxLength * maxLength];
         for (int q = 0; q < maxLength; q++) maskTable.AsSpan(q * maxLength, q + 1).Fill(1);
         identity = Enumerable.Range(0, Rows).ToArray();
@@ -123,7 +121,6 @@ public sealed class T5IncrementalDecoder : IDisposable
         step.SetInput(T5DecoderStep.Ids, ids);
         step.SetInput<int>(T5DecoderStep.Position, [position]);
         if (Beams > 1) step.SetInput(T5DecoderStep.Parents, parents); // one beam: validated above to be the identity
-        step.SetInput<int>(T5DecoderStep.Buckets, bucketTable.AsSpan(position * MaxLength, MaxLength));
         step.SetInput<byte>(T5DecoderStep.SelfMask, stepMask);
         step.Run();
     }
