@@ -128,6 +128,9 @@ if phase bench; then
     # The decode step on decoder_layer_stream.cu, every row count: the candidate for beam 1's 1.2x floor target.
     step bench-stream 120 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-stream.json"
+    # Its per-layer device time (T5DecoderLayer µs a call and GB/s in the profile): what a phase hand-off costs.
+    step bench-stream-profile 90 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages decode,decode4 --runs 1 --profile --profile-json "$OUT/profile-t5xl-stream.json"
     # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.
     step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
