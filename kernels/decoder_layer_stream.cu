@@ -169,7 +169,7 @@ PXL_DEVICE void ds_multiply(const DsProduct& p, const DsShare& w, const u8* stag
 #pragma unroll
     for (int r = 0; r < R; r++) acc[r] = gate_up[r] = 0.0f;
     if (w.active)
-#pragma unroll 4
+#pragma unroll 2
         for (i32 i = w.begin + lane; i < w.end; i += 32)
         {
             float wf[E], uf[E];
