@@ -277,6 +277,8 @@ public sealed class PixelLlm : IDisposable
 
     public void Dispose()
     {
+        lastImage?.Detach(); // features handed out stay readable after the graphs holding them are gone
+        lastImage = null;
         graphs.Dispose();
         text.Dispose();
         ownedFile?.Dispose();

@@ -131,6 +131,7 @@ public sealed class GraphExecutor : IDisposable
     /// </summary>
     public void Run()
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         Runs++;
         if (backend is ProfilingBackend profiled)
         {
@@ -200,11 +201,18 @@ public sealed class GraphExecutor : IDisposable
         return view;
     }
 
-    private TensorView View(string name) => named.TryGetValue(name, out var v) ? v
-        : throw new KeyNotFoundException($"'{name}' is not an input, state, output or kept tensor of this graph");
+    private TensorView View(string name)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this); // its arena is freed: reading it would read freed memory
+        return named.TryGetValue(name, out var v) ? v
+            : throw new KeyNotFoundException($"'{name}' is not an input, state, output or kept tensor of this graph");
+    }
+
+    private bool disposed;
 
     public void Dispose()
     {
+        disposed = true;
         capture.Dispose();
         arena.Dispose();
         foreach (var b in ownedStates) b.Dispose();

@@ -49,6 +49,17 @@ public sealed class ImageFeaturesResidencyTests : IDisposable
     }
 
     [Fact]
+    public void FeaturesStayReadableAfterTheModelIsDisposed()
+    {
+        using var golden = ScenicGolden.Open("caption_trace");
+        ImageFeatures image, reference;
+        using (var other = Model(golden)) reference = other.EncodeImage(golden.Input("in.image"));
+        using (var model = Model(golden)) image = model.EncodeImage(golden.Input("in.image"));
+        Assert.Equal(reference.Fused.ToFloatArray(), image.Fused.ToFloatArray());
+        Assert.Equal(reference.Sam!.ToFloatArray(), image.Sam!.ToFloatArray());
+    }
+
+    [Fact]
     public void ExecutorInputFromAnotherExecutorIsCopiedAndChecked()
     {
         static Graph Doubler(string input, int rows = 2, int columns = 3)
