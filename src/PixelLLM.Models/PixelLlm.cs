@@ -120,6 +120,15 @@ public sealed class PixelLlm : IDisposable
     private ImageFeatures? lastImage;
 
     /// <summary>
+    /// Says the caller is done with <paramref name="image"/> (a request at its end): the next image then need not copy it to
+    /// the host first, and reading it after that image throws instead.
+    /// </summary>
+    public void ReleaseImage(ImageFeatures image)
+    {
+        if (ReferenceEquals(lastImage, image)) lastImage = null;
+    }
+
+    /// <summary>
     /// <see cref="EncodePrompts(HostTensor, HostTensor, int[][], IDictionary{string, HostTensor}?)"/> on an image's
     /// features, copied on the backend while this model's vision graph still holds them (no host round trip).
     /// </summary>

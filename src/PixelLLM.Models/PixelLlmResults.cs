@@ -34,13 +34,21 @@ public sealed class ImageFeatures
     }
 
     /// <summary>The fused map, (1, G, G, C_eva + C_sam).</summary>
-    public HostTensor Fused => fused.Value;
+    public HostTensor Fused => Read(fused);
 
     /// <summary>The UN-resized SAM neck output (1, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
     public HostTensor? Sam
     {
-        get => sam.Value;
+        get => Read(sam);
         init => sam = new(value);
+    }
+
+    /// <summary>A host copy, fetched now if the executor still holds this image; never another image's values.</summary>
+    private T Read<T>(Lazy<T> value)
+    {
+        if (!value.IsValueCreated && vision is not null && Resident is null)
+            throw new InvalidOperationException("these image features were released and the model has encoded another image since");
+        return value.Value;
     }
 
     public int Height { get; }
@@ -49,7 +57,7 @@ public sealed class ImageFeatures
     /// <summary>The executor whose outputs still hold these features (it has not run since), or null.</summary>
     internal GraphExecutor? Resident => vision is not null && vision.Runs == visionRun ? vision : null;
 
-    /// <summary>Makes the host copies while the executor still holds the features (before it runs again).</summary>
+    /// <summary>Makes the host copies while the executor still holds the features (before it runs again or is disposed).</summary>
     internal void Detach()
     {
         if (Resident is null) return;

@@ -68,6 +68,14 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
 
         Stage("vision");
         var features = model.EncodeImage(evalImage, trace);
+        try { return Run(features, boxes, context, task, teacher, toEvalX, toEvalY); }
+        finally { model.ReleaseImage(features); }
+    }
+
+    private Outcome Run(ImageFeatures features, IReadOnlyList<Box> boxes, int[][] context, TaskSettings task, int[][]? teacher,
+        double toEvalX, double toEvalY)
+    {
+        var trace = request.Trace;
         Stage("prompts");
         var boxValues = boxes.SelectMany(b => { var e = b.Scale(toEvalX, toEvalY); return new[] { e.X0, e.Y0, e.X1, e.Y1 }; }).ToArray();
         var encoding = model.EncodePrompts(features, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace);

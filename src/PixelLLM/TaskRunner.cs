@@ -25,7 +25,9 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
         var (features, toOriginalX, toOriginalY) = Encode(image);
 
         Stage("segment");
-        var row = segmentation.Segment(features, [TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId)])[0];
+        SegmentedExpression row;
+        try { row = segmentation.Segment(features, [TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId)])[0]; }
+        finally { model.ReleaseImage(features); }
         int gridH = row.MaskLogits.Shape[0], gridW = row.MaskLogits.Shape[1];
         var logits = row.MaskLogits.ToFloatArray();
         var mask = OriginalMask(logits, gridH, gridW, features.Height, features.Width, image.Height, image.Width);
@@ -51,7 +53,9 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
 
         Stage("densecap");
         var context = tokenizer.EncodePrompt(task.Context, task.ContextLength);
-        var captions = captioner.DenseCaption(features, context, engine, request.Trace);
+        DenseCaptions captions;
+        try { captions = captioner.DenseCaption(features, context, engine, request.Trace); }
+        finally { model.ReleaseImage(features); }
         // scenic's evaluation counts the first num_detections slots (score > 0); −1 and 0-score padding slots come after them.
         var detections = Enumerable.Range(0, captions.NumDetections).Select(i =>
         {

@@ -49,6 +49,28 @@ public sealed class ImageFeaturesResidencyTests : IDisposable
     }
 
     [Fact]
+    public void ReleasedFeaturesAreNotCopiedToTheHostAndCannotBeReadOnceOverwritten()
+    {
+        using var golden = ScenicGolden.Open("caption_trace");
+        using var model = Model(golden);
+        var pixels = golden.Input("in.image");
+        var kept = model.EncodeImage(pixels).Fused.ToFloatArray();
+
+        var released = model.EncodeImage(pixels);
+        model.ReleaseImage(released);
+        var (boxes, context) = Prompt(released);
+        model.EncodePrompts(released, boxes, context);              // still on the backend: fine
+        model.EncodeImage(Flip(pixels));                            // overwrites it without a host copy
+        Assert.Throws<InvalidOperationException>(() => released.Fused);
+
+        var read = model.EncodeImage(pixels);
+        Assert.Equal(kept, read.Fused.ToFloatArray());             // read before release: a host copy as usual
+        model.ReleaseImage(read);
+        model.EncodeImage(Flip(pixels));
+        Assert.Equal(kept, read.Fused.ToFloatArray());
+    }
+
+    [Fact]
     public void FeaturesStayReadableAfterTheModelIsDisposed()
     {
         using var golden = ScenicGolden.Open("caption_trace");
