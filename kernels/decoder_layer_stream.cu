@@ -15,8 +15,9 @@
 // norm folding are decoder_layer.cu's; the split warps' partial sums are added in warp order (deterministic).
 // Attention tiles: one (row, head) as decoder_layer.cu, with the tile's stage buffer as its scratch.
 // Preconditions (the host checks them and otherwise uses decoder_layer.cu or the eight ops): decoder_layer.cu's, a split
-// for every product phase, keys ≤ DS_MAX_KEYS, and ds_shared_bytes() of dynamic shared memory.
-// Launch: grid = (a few blocks per SM), block = DL_THREADS, dynamic shared memory = ds_shared_bytes(s, sizeof(T), R).
+// for every product phase, keys ≤ DS_MAX_KEYS, and the dynamic shared memory below.
+// Launch: grid = (a few blocks per SM; any count is correct), block = DL_THREADS, dynamic shared memory =
+// DS_STAGES·DS_STAGE_BYTES + R·max(d, inner, dff)·sizeof(T) + d·sizeof(T) (the host's StreamLayerSharedBytes).
 #include "decoder_layer.cuh"
 
 #define DS_STAGES 3
