@@ -30,12 +30,11 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool 
         if (ptxasVerbose && kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
         if (dependentLaunch) options.Add(DependentLaunchDefine);
 
-        var headers = KernelSources.Headers;
-        var key = KernelCache.Key(sourceName, source, string.Concat(headers.Select(h => h.Name + "\0" + h.Source + "\0")), target, nvrtc.Version, options);
+        var key = KernelCache.Key(sourceName, source, KernelSources.HeadersKey, target, nvrtc.Version, options);
         if (cache is not null && cache.TryRead(key, kind, out var cachedImage, out var cachedLog))
             return new CompiledKernel(sourceName, arch, target, kind, cachedImage, cachedLog, PtxasLog.Parse(cachedLog), FromCache: true);
 
-        using var program = nvrtc.CreateProgram(source, sourceName, headers);
+        using var program = nvrtc.CreateProgram(source, sourceName, KernelSources.Headers);
         program.Compile(options);
         var log = program.GetLog();
         var image = kind == KernelImageKind.Cubin ? program.GetCubin() : program.GetPtx();

@@ -40,6 +40,11 @@ public static class KernelSources
         .Select(n => (n, Read(n)))
         .ToArray());
 
+    /// <summary>Every header's name and text in one string, what a kernel's cache key covers of them (made once).</summary>
+    public static string HeadersKey => LazyHeadersKey.Value;
+
+    private static readonly Lazy<string> LazyHeadersKey = new(() => string.Concat(Headers.Select(h => h.Name + "\0" + h.Source + "\0")));
+
     /// <summary>The text of an embedded kernel file or header, e.g. "softmax.cu" or "prelude.cuh".</summary>
     public static string Read(string fileName)
     {

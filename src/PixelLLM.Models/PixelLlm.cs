@@ -133,8 +133,7 @@ public sealed class PixelLlm : IDisposable
     /// features, copied on the backend while this model's vision graph still holds them (no host round trip).
     /// </summary>
     public PromptEncoding EncodePrompts(ImageFeatures image, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null) =>
-        EncodePrompts(image.Resident is { } vision ? exec => exec.SetInput("fused", vision, "mid.fused_features") : exec => exec.SetInput("fused", image.Fused),
-            boxes, context, trace);
+        EncodePrompts(exec => image.SetFusedInput(exec, "fused"), boxes, context, trace);
 
     /// <summary>
     /// Prompt boxes F32 (N, 4) XYXY (pixels of the valid image) and context ids (N rows of Lc, 0 = padding) → the language

@@ -14,6 +14,7 @@ public sealed class ImageFeatures
     private readonly Lazy<HostTensor> fused;
     private Lazy<HostTensor?> sam;
     private readonly GraphExecutor? vision;
+    private readonly string? fusedName;
     private readonly long visionRun;
 
     /// <summary>Features held on the host.</summary>
@@ -29,7 +30,7 @@ public sealed class ImageFeatures
     {
         fused = new(() => vision.Fetch(fusedName));
         sam = new(() => vision.Fetch(samName));
-        (this.vision, visionRun) = (vision, vision.Runs);
+        (this.vision, this.fusedName, visionRun) = (vision, fusedName, vision.Runs);
         (Height, Width) = (height, width);
     }
 
@@ -55,7 +56,14 @@ public sealed class ImageFeatures
     public int Width { get; }
 
     /// <summary>The executor whose outputs still hold these features (it has not run since), or null.</summary>
-    internal GraphExecutor? Resident => vision is not null && vision.Runs == visionRun ? vision : null;
+    private GraphExecutor? Resident => vision is not null && vision.Runs == visionRun ? vision : null;
+
+    /// <summary>Sets <paramref name="input"/> of <paramref name="exec"/> to the fused map: on the backend while still resident, else from the host copy.</summary>
+    internal void SetFusedInput(GraphExecutor exec, string input)
+    {
+        if (Resident is { } source) exec.SetInput(input, source, fusedName!);
+        else exec.SetInput(input, Fused);
+    }
 
     /// <summary>Makes the host copies while the executor still holds the features (before it runs again or is disposed).</summary>
     internal void Detach()

@@ -54,7 +54,7 @@ internal sealed partial class CudaOps
             queue.Launch("decoder_layer_stream.cu", $"decoder_layer_stream_{suffix}", ((uint)blocks, 1, 1), DecoderLayerThreads, a, shared);
             return;
         }
-        if ((long)s.Rows * Math.Max(s.Model, Math.Max(s.Inner, s.FeedForward)) * y.ElementSize > DecoderLayerSharedBytes)
+        if ((long)s.Rows * Widest(s) * y.ElementSize > DecoderLayerSharedBytes)
         {
             DecoderLayerByOps(op, s, x, y, work);
             return;
@@ -78,10 +78,13 @@ internal sealed partial class CudaOps
         bool Splits(int k, bool gated) => ((long)k * elementSize / 16 + 7) / 8 * (gated ? 2 : 1) * 16 <= StreamLayerWarpBytes;
         if (!Splits(s.Model, gated: true) || !Splits(s.Inner, false) || !Splits(s.FeedForward, false)) return null;
         if (s.MaxLength > StreamLayerMaxKeys || s.MemoryLength > StreamLayerMaxKeys) return null;
-        long bytes = StreamLayerStageBytes + (long)rows * Math.Max(s.Model, Math.Max(s.Inner, s.FeedForward)) * elementSize
+        long bytes = StreamLayerStageBytes + (long)rows * Widest(s) * elementSize
                      + (long)s.Model * elementSize;
         return bytes + StreamLayerStaticBytes <= queue.Limits.SharedBytesPerBlock ? (int)bytes : null;
     }
+
+    /// <summary>The widest row a layer kernel stages in shared memory: its model, inner or feed-forward width.</summary>
+    private static int Widest(T5DecoderLayerOp.Sizes s) => Math.Max(s.Model, Math.Max(s.Inner, s.FeedForward));
 
     /// <summary>Blocks of every phase (dl_phase_blocks): qkv, self, o, cross q, cross, cross o, gated, wo.</summary>
     internal static int DecoderLayerBlocks(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s)
