@@ -1,29 +1,51 @@
-// T5DecoderLayerOp in one launch, streamed: the same layer and phases as decoder_layer.cu, but a persistent grid (a
-// few blocks per SM) in which every block keeps DS_STAGES tiles of weights in flight through shared memory.
-// decoder_layer.cu gives each block one ticket and only its own columns to prefetch while it waits, so at a phase
-// hand-off little is requested and DRAM idles (H200 run 10: 1.6 TB/s over a layer). Here a block holds the tickets of
-// its next DS_STAGES tiles at once and has their weights copied (cp.async) as soon as it takes them; a tile's wait
-// for its inputs therefore overlaps the copies of the tiles after it, across phase hand-offs and attention phases alike.
-// Tickets: tile t of the layer is dealt in order (qkv, self, o, cross q, cross, cross o, gated, wo); a block takes its
-// first DS_STAGES at once and then one per tile it finishes. A block works its tickets in increasing order and a
-// tile waits only for earlier phases, so the holder of the smallest unfinished ticket is running with its inputs
-// complete: no deadlock, however many blocks are resident.
+// T5DecoderStackOp (and T5DecoderLayerOp, a stack of one) in one launch, streamed: decoder_layer.cu's layer and phases,
+// for up to DS_MAX_LAYERS layers in a row, on a persistent grid (a few blocks per SM) in which every block keeps
+// DS_STAGES tiles of weights in flight through shared memory. decoder_layer.cu gives each block one ticket and only its
+// own columns to prefetch while it waits, so at a phase hand-off little is requested and DRAM idles (H200 run 10: 1.6
+// TB/s over a layer); and a launch per layer drains the grid between layers. Here a block holds the tickets of its next
+// DS_STAGES tiles at once and has their weights copied (cp.async) as soon as it takes them; a tile's wait for its inputs
+// therefore overlaps the copies of the tiles after it, across phase hand-offs, attention phases and layers alike.
+// Tickets: tile t of the stack is dealt in order (layer by layer; in a layer qkv, self, o, cross q, cross, cross o, gated,
+// wo); a block takes its first DS_STAGES at once and then one per tile it finishes. A block works its tickets in
+// increasing order and a tile waits only for earlier phases (a layer's qkv for the previous layer's wo), so the holder of
+// the smallest unfinished ticket is running with its inputs complete: no deadlock, however many blocks are resident.
+// Layers: the first reads x, every layer writes y and every later one reads y as its x (it has read it, in its qkv and o
+// phases, before its wo phase writes y). The intermediates in `work` are reused by every layer: a layer's qkv runs only
+// once the previous layer's wo, and so all of that layer, is complete.
 // Product tiles: DL_WARPS warp shares of DS_WARP_BYTES. A column's K values (both gated streams) are split over
 // `split` ∈ {1, 2, 4, 8} warps so that a share fits; a tile covers DL_WARPS / split columns. Each lane copies exactly the
 // vectors it later multiplies, so a thread's cp.async.wait_group is all the ordering its weights need. The input rows
 // (and the RMS norm's weight and 1/rms) are staged once each time a block moves to a new phase. Sums, rounding and the
 // norm folding are decoder_layer.cu's; the split warps' partial sums are added in warp order (deterministic).
 // Attention tiles: one (row, head) as decoder_layer.cu, with the tile's stage buffer as its scratch.
-// Preconditions (the host checks them and otherwise uses decoder_layer.cu or the eight ops): decoder_layer.cu's, a split
-// for every product phase, keys ≤ DS_MAX_KEYS, and the dynamic shared memory below.
+// Preconditions (the host checks them and otherwise uses decoder_layer.cu or the eight ops, layer by layer):
+// decoder_layer.cu's, a split for every product phase, keys ≤ DS_MAX_KEYS, and the dynamic shared memory below.
 // Launch: grid = (a few blocks per SM; any count is correct), block = DL_THREADS, dynamic shared memory =
-// DS_STAGES·DS_STAGE_BYTES + R·max(d, inner, dff)·sizeof(T) + d·sizeof(T) (the host's StreamLayerSharedBytes).
+// DS_STAGES·DS_STAGE_BYTES + R·max(d, inner, dff)·sizeof(T) + d·sizeof(T) (the host's StreamLayerSharedBytes);
+// counters: 2 + DL_PHASES·layers, zero before the first launch (the last block out leaves them zero).
 #include "decoder_layer.cuh"
 
 #define DS_STAGES 3
 #define DS_WARP_BYTES 4096
 #define DS_STAGE_BYTES (DL_WARPS * DS_WARP_BYTES)
 #define DS_MAX_KEYS ((DS_STAGE_BYTES / 4) - DL_MAX_D - DL_WARPS * DL_MAX_D - 32)
+#define DS_MAX_LAYERS 24
+
+// A layer's own tensors, in the order of the host's T5DecoderStackOp.PerLayerInputs.
+enum DsLayerPointer
+{
+    DS_SELF_NORM, DS_WQ, DS_WK, DS_WV, DS_WO, DS_KEY_CACHE, DS_VALUE_CACHE, DS_CROSS_NORM, DS_CROSS_WQ, DS_CROSS_WO,
+    DS_CROSS_KEYS, DS_CROSS_VALUES, DS_FF_NORM, DS_WI0, DS_WI1, DS_WO_FF, DS_LAYER_POINTERS
+};
+
+// Every layer's tensors by value (3 KB of the 4 KB parameter space); matches the backend's DecoderLayerTable.
+struct DsLayerTable { u64 p[DS_MAX_LAYERS * DS_LAYER_POINTERS]; };
+
+template <typename T>
+PXL_DEVICE T* ds_tensor(const DsLayerTable& t, i32 layer, i32 which)
+{
+    return reinterpret_cast<T*>(t.p[layer * DS_LAYER_POINTERS + which]);
+}
 
 // One product phase: its input width k, output columns n, and whether it folds the RMS norm / is the gated pair.
 struct DsProduct
@@ -70,11 +92,12 @@ PXL_DEVICE i32 ds_total_tiles(const DlSizes& s, i32 es)
     return total;
 }
 
-// A ticket as (phase, tile within the phase); phase DL_PHASES past the end.
-PXL_DEVICE void ds_locate(const DlSizes& s, i32 es, i32 ticket, i32& phase, i32& tile)
+// A ticket as (layer, phase, tile within the phase); phase DL_PHASES past the end (tickets ≥ total).
+PXL_DEVICE void ds_locate(const DlSizes& s, i32 es, i32 per_layer, i32 total, i32 ticket, i32& layer, i32& phase, i32& tile)
 {
-    phase = 0;
-    tile = ticket;
+    layer = ticket / per_layer;
+    phase = ticket < total ? 0 : DL_PHASES;
+    tile = ticket - layer * per_layer;
     while (phase < DL_PHASES && tile >= ds_phase_tiles(s, phase, es)) tile -= ds_phase_tiles(s, phase++, es);
 }
 
@@ -99,23 +122,22 @@ PXL_DEVICE DsShare ds_share(const DsProduct& p, i32 tile, i32 es)
     return w;
 }
 
-// The weight column (and the gated pair's second) that `col` of `phase` reads.
+// The weight column (and the gated pair's second) that `col` of `phase` of `layer` reads.
 template <typename T>
-PXL_DEVICE const T* ds_column(const DlSizes& s, i32 phase, i32 col, const T* wq, const T* wk, const T* wv, const T* wo,
-                              const T* cross_wq, const T* cross_wo, const T* wi0, const T* wi1, const T* wo_ff, bool up)
+PXL_DEVICE const T* ds_column(const DlSizes& s, const DsLayerTable& t, i32 layer, i32 phase, i32 col, bool up)
 {
     switch (phase)
     {
     case DL_QKV:
     {
         const i32 which = col / s.inner;
-        return (which == 0 ? wq : which == 1 ? wk : wv) + (i64)(col - which * s.inner) * s.d;
+        return ds_tensor<const T>(t, layer, DS_WQ + which) + (i64)(col - which * s.inner) * s.d;
     }
-    case DL_O: return wo + (i64)col * s.inner;
-    case DL_CROSS_Q: return cross_wq + (i64)col * s.d;
-    case DL_CROSS_O: return cross_wo + (i64)col * s.inner;
-    case DL_GATED: return (up ? wi1 : wi0) + (i64)col * s.d;
-    default: return wo_ff + (i64)col * s.dff;
+    case DL_O: return ds_tensor<const T>(t, layer, DS_WO) + (i64)col * s.inner;
+    case DL_CROSS_Q: return ds_tensor<const T>(t, layer, DS_CROSS_WQ) + (i64)col * s.d;
+    case DL_CROSS_O: return ds_tensor<const T>(t, layer, DS_CROSS_WO) + (i64)col * s.inner;
+    case DL_GATED: return ds_tensor<const T>(t, layer, up ? DS_WI1 : DS_WI0) + (i64)col * s.d;
+    default: return ds_tensor<const T>(t, layer, DS_WO_FF) + (i64)col * s.dff;
     }
 }
 
@@ -129,11 +151,10 @@ PXL_DEVICE i32 ds_norm_offset(const DlSizes& s, i32 es, i32 rows)
 // Copies this thread's vectors of `ticket`'s weights into `stage` (none for attention tiles or past the end), and
 // commits them as one cp.async group, empty or not, so that group i is always the i-th ticket a block took.
 template <typename T>
-PXL_DEVICE void ds_request(const DlSizes& s, i32 ticket, u8* stage, const T* wq, const T* wk, const T* wv, const T* wo,
-                           const T* cross_wq, const T* cross_wo, const T* wi0, const T* wi1, const T* wo_ff)
+PXL_DEVICE void ds_request(const DlSizes& s, i32 per_layer, i32 total, i32 ticket, u8* stage, const DsLayerTable& t)
 {
-    i32 phase, tile;
-    ds_locate(s, sizeof(T), ticket, phase, tile);
+    i32 layer, phase, tile;
+    ds_locate(s, sizeof(T), per_layer, total, ticket, layer, phase, tile);
     if (phase < DL_PHASES && !ds_is_attention(phase))
     {
         const DsProduct p = ds_product(s, phase);
@@ -141,8 +162,8 @@ PXL_DEVICE void ds_request(const DlSizes& s, i32 ticket, u8* stage, const T* wq,
         if (w.active)
         {
             pxl_vec16* mine = reinterpret_cast<pxl_vec16*>(stage + (threadIdx.x >> 5) * DS_WARP_BYTES);
-            const auto* wv_ = reinterpret_cast<const pxl_vec16*>(ds_column(s, phase, w.col, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff, false));
-            const auto* uv_ = reinterpret_cast<const pxl_vec16*>(ds_column(s, phase, w.col, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff, true));
+            const auto* wv_ = reinterpret_cast<const pxl_vec16*>(ds_column<T>(s, t, layer, phase, w.col, false));
+            const auto* uv_ = reinterpret_cast<const pxl_vec16*>(ds_column<T>(s, t, layer, phase, w.col, true));
             const i32 length = w.end - w.begin;
             for (i32 i = w.begin + (threadIdx.x & 31); i < w.end; i += 32)
             {
@@ -217,12 +238,22 @@ PXL_DEVICE void ds_multiply(const DsProduct& p, const DsShare& w, const u8* stag
     }
 }
 
+// The last of `blocks` blocks out leaves the stack's 2 + DL_PHASES·layers counters at zero for the next launch.
+PXL_DEVICE void ds_finish(i32* counters, i32 layers, i32 blocks)
+{
+    if (threadIdx.x != 0) return;
+    const i32 count = 2 + DL_PHASES * layers;
+    __threadfence();
+    if (atomicAdd(counters + count - 1, 1) == blocks - 1)
+    {
+        for (i32 i = 0; i < count; i++) counters[i] = 0;
+        __threadfence();
+    }
+}
+
 template <typename T, int R>
-PXL_DEVICE void decoder_layer_stream(const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo,
-                                     T* key_cache, T* value_cache, const i32* position, const T* bias, const u8* self_mask,
-                                     const T* cross_norm, const T* cross_wq, const T* cross_wo, const T* cross_keys,
-                                     const T* cross_values, const u8* cross_mask, const T* ff_norm, const T* wi0,
-                                     const T* wi1, const T* wo_ff, T* y, T* work, i32* counters, DlSizes s, float eps,
+PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* bias, const u8* self_mask, const u8* cross_mask,
+                                     const DsLayerTable& t, i32 layers, T* y, T* work, i32* counters, DlSizes s, float eps,
                                      float mask_bias, i32* error)
 {
     extern __shared__ __align__(16) u8 ds_smem[];
@@ -230,11 +261,11 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const T* self_norm, const T* wq
     __shared__ float partial[DL_WARPS][4][2];
     __shared__ i32 taken;
     constexpr i32 es = (i32)sizeof(T);
-    const i32 total = ds_total_tiles(s, es);
+    const i32 per_layer = ds_total_tiles(s, es), total = per_layer * layers;
     pxl_vec16* xs = reinterpret_cast<pxl_vec16*>(ds_smem + ds_rows_offset());
     pxl_vec16* gs = reinterpret_cast<pxl_vec16*>(ds_smem + ds_norm_offset(s, es, R));
     const DlWork<T> work_rows = dl_work(work, s);
-    i32* done = counters + 1;
+    i32* done = counters + 1; // per (layer, phase)
 
     // The first DS_STAGES tickets at once; then, per tile, the next one is taken while the tile runs.
     if (threadIdx.x == 0) taken = atomicAdd(counters, DS_STAGES);
@@ -244,42 +275,48 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const T* self_norm, const T* wq
     for (int i = 0; i < DS_STAGES; i++)
     {
         tickets[i] = taken + i;
-        ds_request(s, tickets[i], ds_smem + i * DS_STAGE_BYTES, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff);
+        ds_request<T>(s, per_layer, total, tickets[i], ds_smem + i * DS_STAGE_BYTES, t);
     }
     bool more = taken + DS_STAGES < total;
-    i32 ready = 0, staged = -1, slot = 0; // phases [0, ready) known complete; the phase whose rows xs holds
+    // (layer, phase) as layer·DL_PHASES + phase: those below `ready` are known complete; `staged`: whose rows xs holds.
+    i32 ready = 0, staged = -1, slot = 0;
 
     while (tickets[0] < total)
     {
         i32 next = total;
         if (threadIdx.x == 0 && more) next = atomicAdd(counters, 1);
-        i32 phase, tile;
-        ds_locate(s, es, tickets[0], phase, tile);
-        if (phase > ready)
+        i32 layer, phase, tile;
+        ds_locate(s, es, per_layer, total, tickets[0], layer, phase, tile);
+        const i32 step = layer * DL_PHASES + phase;
+        if (step > ready)
         {
-            dl_wait(done + phase - 1, ds_phase_tiles(s, phase - 1, es), error);
-            ready = phase;
+            dl_wait(done + step - 1, ds_phase_tiles(s, (step - 1) % DL_PHASES, es), error);
+            ready = step;
         }
+        const T* in = layer == 0 ? x : y;
+        T* key_cache = ds_tensor<T>(t, layer, DS_KEY_CACHE);
+        T* value_cache = ds_tensor<T>(t, layer, DS_VALUE_CACHE);
         u8* stage = ds_smem + slot * DS_STAGE_BYTES;
         if (phase == DL_SELF)
             dl_attention<T>(tile, s, work_rows.q, key_cache, value_cache, bias, self_mask, s.lmax, mask_bias, work_rows.o,
                             reinterpret_cast<float*>(stage));
         else if (phase == DL_CROSS)
-            dl_attention<T>(tile, s, work_rows.cq, cross_keys, cross_values, nullptr, cross_mask, s.lm, mask_bias,
-                            work_rows.co, reinterpret_cast<float*>(stage));
+            dl_attention<T>(tile, s, work_rows.cq, ds_tensor<const T>(t, layer, DS_CROSS_KEYS),
+                            ds_tensor<const T>(t, layer, DS_CROSS_VALUES), nullptr, cross_mask, s.lm, mask_bias, work_rows.co,
+                            reinterpret_cast<float*>(stage));
         else
         {
             const DsProduct p = ds_product(s, phase);
-            if (staged != phase)
+            if (staged != step)
             {
-                const T* norm = phase == DL_QKV ? self_norm : phase == DL_CROSS_Q ? cross_norm : ff_norm;
+                const T* norm = ds_tensor<const T>(t, layer, phase == DL_QKV ? DS_SELF_NORM : phase == DL_CROSS_Q ? DS_CROSS_NORM : DS_FF_NORM);
                 if (p.norm)
                     for (i32 i = threadIdx.x; i < s.d * es / 16; i += DL_THREADS) gs[i] = reinterpret_cast<const pxl_vec16*>(norm)[i];
-                const T* src = phase == DL_QKV ? x : phase == DL_O ? work_rows.o : phase == DL_CROSS_Q ? work_rows.x1
+                const T* src = phase == DL_QKV ? in : phase == DL_O ? work_rows.o : phase == DL_CROSS_Q ? work_rows.x1
                              : phase == DL_CROSS_O ? work_rows.co : phase == DL_GATED ? work_rows.x2 : work_rows.h;
                 if (p.norm) dl_stage_rows<T, true>(src, s.rows, p.k, eps, xs, inv_rms);
                 else dl_stage_rows<T, false>(src, s.rows, p.k, eps, xs, inv_rms);
-                staged = phase;
+                staged = step;
             }
             asm volatile("cp.async.wait_group %0;" :: "n"(DS_STAGES - 1) : "memory");
             const DsShare w = ds_share(p, tile, es);
@@ -300,7 +337,7 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const T* self_norm, const T* wq
                 write = write && (which == 0 || fits);
                 break;
             }
-            case DL_O: out = work_rows.x1 + col; residual = x + col; break;
+            case DL_O: out = work_rows.x1 + col; residual = in + col; break;
             case DL_CROSS_Q: out = work_rows.cq + col; stride = s.inner; break;
             case DL_CROSS_O: out = work_rows.x2 + col; residual = work_rows.x1 + col; break;
             case DL_GATED: out = work_rows.h + col; stride = s.dff; break;
@@ -313,27 +350,35 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const T* self_norm, const T* wq
             else
                 ds_multiply<T, R, false, false>(p, w, stage, xs, gs, inv_rms, partial, s.rows, residual, out, stride, write);
         }
-        dl_signal(done + phase);
+        dl_signal(done + step);
 
         // Refill the stage just used with the ticket taken above.
         if (threadIdx.x == 0) taken = next;
         __syncthreads();
         const i32 fresh = taken;
         more = more && fresh + 1 < total;
-        ds_request(s, fresh, stage, wq, wk, wv, wo, cross_wq, cross_wo, wi0, wi1, wo_ff);
+        ds_request<T>(s, per_layer, total, fresh, stage, t);
 #pragma unroll
         for (int i = 0; i + 1 < DS_STAGES; i++) tickets[i] = tickets[i + 1];
         tickets[DS_STAGES - 1] = fresh;
         slot = slot + 1 == DS_STAGES ? 0 : slot + 1;
     }
     asm volatile("cp.async.wait_all;" ::: "memory");
-    dl_finish(counters, gridDim.x);
+    ds_finish(counters, layers, gridDim.x);
 }
 
-// decoder_layer_stream_<t>_r<R>: decoder_layer.cu's arguments; at most 128 registers, so that two blocks fit per SM
-// wherever two blocks' shared memory does.
-#define PXL_DECODER_LAYER_STREAM(suffix, T, R) \
-    PXL_DECODER_LAYER_ENTRY(decoder_layer_stream_##suffix##_r##R, T, (decoder_layer_stream<T, R>), DL_THREADS, 2)
+// decoder_layer_stream_<t>_r<R>: `layers` (1 … DS_MAX_LAYERS) layers whose own tensors are in `table`; at most 128
+// registers, so that two blocks fit per SM wherever two blocks' shared memory does.
+#define PXL_DECODER_LAYER_STREAM(suffix, T, R)                                                                      \
+    extern "C" __global__ void __launch_bounds__(DL_THREADS, 2) decoder_layer_stream_##suffix##_r##R(                   \
+        const T* x, const i32* position, const T* bias, const u8* self_mask, const u8* cross_mask, DsLayerTable table, \
+        i32 layers, T* y, T* work, i32* counters, i32 rows, i32 d, i32 inner, i32 dff, i32 heads, i32 lmax, i32 lm,    \
+        float eps, float mask_bias, i32* error)                                                                     \
+    {                                                                                                               \
+        pxl_dependent_launch();                                                                                     \
+        decoder_layer_stream<T, R>(x, position, bias, self_mask, cross_mask, table, layers, y, work, counters,       \
+                                   DlSizes{rows, d, inner, dff, heads, lmax, lm}, eps, mask_bias, error);           \
+    }
 
 #define PXL_DECODER_LAYER_STREAM_TYPE(suffix, T)                                                                    \
     PXL_DECODER_LAYER_STREAM(suffix, T, 1)                                                                          \

@@ -66,11 +66,12 @@ if phase checks; then
     step check-async-bf16 120 env PIXELLLM_FUSED_LAYER=async "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
     # Tensor-core flash attention (attention_mma.cu; not yet measured): the attention cases and the vision goldens with it.
     # decoder_layer_stream.cu (PIXELLLM_FUSED_LAYER=stream, not yet measured): persistent blocks, three tiles of weights in
-    # flight each. With the grid forced to 3 and 1 blocks, every block takes many tickets across every phase hand-off.
-    step check-stream-f32 120 env PIXELLLM_FUSED_LAYER=stream "$cli" backend-check --backend cuda --op T5DecoderLayer --json
-    step check-stream-bf16 120 env PIXELLLM_FUSED_LAYER=stream "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
-    step check-stream-grid3-bf16 120 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=3 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
-    step check-stream-grid1-f32 120 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=1 "$cli" backend-check --backend cuda --op T5DecoderLayer --json
+    # flight each; a decode step's whole decoder stack (T5DecoderStack, up to 24 layers) in one launch. With the grid
+    # forced to 3 and 1 blocks, every block takes many tickets across every phase and layer hand-off.
+    step check-stream-f32 120 env PIXELLLM_FUSED_LAYER=stream "$cli" backend-check --backend cuda --op T5DecoderLayer,T5DecoderStack --json
+    step check-stream-bf16 120 env PIXELLLM_FUSED_LAYER=stream "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack --json
+    step check-stream-grid3-bf16 120 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=3 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack --json
+    step check-stream-grid1-f32 120 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=1 "$cli" backend-check --backend cuda --op T5DecoderLayer,T5DecoderStack --json
     for case in t5/cfgA pixelllm/caption_trace pixelllm/loca_caption; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-stream-${case//\//-}" 60 env PIXELLLM_FUSED_LAYER=stream "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
@@ -125,10 +126,11 @@ if phase bench; then
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
     # (Left the script after they were measured: PDL's bench, no faster in graphs in runs 6 and 8; the pointer-array GEMMs'
     # and cuBLASLt's epilogue's, each faster and on since runs 3 and 9. Their checks stay.)
-    # The decode step on decoder_layer_stream.cu, every row count: the candidate for beam 1's 1.2x floor target.
+    # The decode step on decoder_layer_stream.cu (the 24 layers in one launch), every row count: the candidate for beam 1's
+    # 1.2x floor target.
     step bench-stream 120 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-stream.json"
-    # Its per-layer device time (T5DecoderLayer µs a call and GB/s in the profile): what a phase hand-off costs.
+    # Its device time (T5DecoderStack µs a step and GB/s in the profile) against the weights it streams.
     step bench-stream-profile 90 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4 --runs 1 --profile --profile-json "$OUT/profile-t5xl-stream.json"
     # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.

@@ -16,6 +16,7 @@ public sealed partial class CpuBackend
             case RmsNormGeGluOp o: Gemm.RmsNormGeGlu(o, x, y, float64Gemm); break;
             case QkvProjectionOp o: Gemm.QkvProjection(o, x, y, float64Gemm); break;
             case T5DecoderLayerOp o: DecoderLayer.T5(o, x, y, float64Gemm); break;
+            case T5DecoderStackOp o: DecoderLayer.T5Stack(o, x, y, float64Gemm); break;
             case Conv2dOp o: Conv.Conv2d(o, x, y, float64Gemm); break;
             case ConvTranspose2dOp o: Conv.ConvTranspose2d(o, x, y, float64Gemm); break;
             case LayerNormOp o: Norms.LayerNorm(o, x, y); break;

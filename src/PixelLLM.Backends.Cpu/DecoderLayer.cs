@@ -7,7 +7,7 @@ namespace PixelLLM.Backends.Cpu;
 /// <summary>
 /// T5DecoderLayerOp as the eight ops it stands for (<see cref="T5DecoderLayerOp.RunAsOps{T}"/>), each run by its own CPU
 /// code on intermediates in this thread's scratch: the same bits as the unfused graph, which is what makes the fused op
-/// safe to build on every backend.
+/// safe to build on every backend. The stack op is its layers in a row.
 /// </summary>
 internal static unsafe class DecoderLayer
 {
@@ -26,4 +26,8 @@ internal static unsafe class DecoderLayer
         }
         op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64));
     }
+
+    /// <summary>T5DecoderStackOp as its layers, each run as above: the same bits as a graph of layer ops.</summary>
+    public static void T5Stack(T5DecoderStackOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64) =>
+        op.RunAsLayers(x.ToArray(), y, (layer, inputs, output) => T5(layer, inputs, output, float64));
 }

@@ -20,7 +20,7 @@ internal static class BackendCheckCommand
         var backendOption = new Option<string>("--backend") { Description = "the backend to check: cuda, or cpu (against itself)", DefaultValueFactory = _ => "cuda" };
         var storage = new Option<string>("--storage") { Description = "CUDA storage of f32 tensors: f32 (default), bf16 or f16", DefaultValueFactory = _ => "f32" };
         var json = new Option<bool>("--json") { Description = "print the results as JSON" };
-        var only = new Option<string?>("--op") { Description = "check only this op (e.g. Attention)" };
+        var only = new Option<string?>("--op") { Description = "check only these ops, comma-separated (e.g. Attention,T5DecoderStack)" };
         var seed = new Option<int>("--seed") { Description = "random seed of the inputs", DefaultValueFactory = _ => 1234 };
         var command = new Command("backend-check", "Compare every op on a backend with the CPU backend on random odd-shaped inputs")
         {
@@ -47,8 +47,9 @@ internal static class BackendCheckCommand
                 _ => v => v,
             };
             var op = parse.GetValue(only);
+            var ops = op?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var results = BackendCheck.Run(reference, candidate, tolerance, parse.GetValue(seed), round,
-                op is null ? null : c => string.Equals(c.Op.Name, op, StringComparison.OrdinalIgnoreCase));
+                ops is null ? null : c => ops.Contains(c.Op.Name));
             if (results.Count == 0) throw new InvalidInputException($"--op: no cases for '{op}'");
             if (parse.GetValue(json)) PrintJson(results, candidate.Name, parse.GetValue(storage)!);
             else Print(results, candidate.Name, parse.GetValue(storage)!);

@@ -63,19 +63,16 @@ public static class T5DecoderStep
         var bias = PositionBiasRow(stack.Sub("block.0.layer.0.SelfAttention"), c, maxLength, position);
 
         var x = g.Embedding(p["shared.weight"], ids);                                   // (R, 1, d)
-        var layerOp = new T5DecoderLayerOp(c.NumHeads, c.Eps, c.MaskBias);
         var keys = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner)).ToArray();
         var values = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfValue(i), DType.F32, rows, maxLength, c.Inner)).ToArray();
         // Beam search may continue a row from another one: every layer's cached prefixes move first, in one op (one
         // launch pair on CUDA for all of them); each layer then appends this step.
         if (parents is not null) keys[0] = g.ReorderRows([.. keys, .. values], parents);
-        for (int i = 0; i < c.NumDecoderLayers; i++)
-        {
-            var crossKeys = g.State(CrossKey(i), DType.F32, rows, memoryLength, c.Inner);
-            var crossValues = g.State(CrossValue(i), DType.F32, rows, memoryLength, c.Inner);
-            x = g.T5DecoderLayer(layerOp, x, LayerWeights(stack.Sub($"block.{i}")), keys[i], values[i], position, bias, selfMask,
-                crossKeys, crossValues, crossMask);
-        }
+        var states = Enumerable.Range(0, c.NumDecoderLayers).Select(i => new GraphOps.T5DecoderLayerStates(keys[i], values[i],
+            g.State(CrossKey(i), DType.F32, rows, memoryLength, c.Inner), g.State(CrossValue(i), DType.F32, rows, memoryLength, c.Inner))).ToArray();
+        var weights = Enumerable.Range(0, c.NumDecoderLayers).Select(i => LayerWeights(stack.Sub($"block.{i}"))).ToArray();
+        x = g.T5DecoderStack(new T5DecoderStackOp(c.NumHeads, c.Eps, c.MaskBias, c.NumDecoderLayers), x, weights, states, position, bias,
+            selfMask, crossMask);
         var hidden = g.RmsNorm(x, stack["final_layer_norm.weight"], c.Eps);
         var logits = g.Reshape(T5.Logits(p, c, hidden), rows, c.VocabSize);
         g.Output(Logits, logits);
@@ -108,7 +105,7 @@ public static class T5DecoderStep
 
     /// <summary>
     /// One layer's weights: pre-norm self-attention (layer.0), pre-norm cross-attention (layer.1), pre-norm gated-GELU
-    /// feed-forward (layer.2), as <see cref="T5DecoderLayerOp"/> reads them (the whole layer is one op; see there).
+    /// feed-forward (layer.2), as <see cref="T5DecoderLayerOp"/> reads them (the whole stack is one op: <see cref="T5DecoderStackOp"/>).
     /// </summary>
     private static GraphOps.T5DecoderLayerWeights LayerWeights(ParamScope block)
     {

@@ -109,7 +109,52 @@ public partial class CudaDispatchTests
         }
     }
 
-    private static void CheckDispatch(OpCheckCase c, string storage, RecordingQueue recorder)
+    /// <summary>
+    /// The streamed kernel runs a stack's layers in one launch per 24 (the table's capacity): each launch's table holds its
+    /// layers' own tensors in order, the first launch reads x and a later one y (the previous launch's output). Without
+    /// the streamed kernel, or for shapes it does not serve, every layer runs as the layer op does.
+    /// </summary>
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void StreamedStackRunsUpToTwentyFourLayersPerLaunch(string storage)
+    {
+        foreach (var c in OpCheckCases.All.Where(c => c.Op is PixelLLM.Runtime.Ops.T5DecoderStackOp))
+        {
+            var op = (PixelLLM.Runtime.Ops.T5DecoderStackOp)c.Op;
+            var recorder = new RecordingQueue { FusedDecoderLayerMinRows = 1, FusedDecoderLayerKernel = DecoderLayerKernel.Stream };
+            var (x, y) = CheckDispatch(c, storage, recorder);
+            if (c.Label.EndsWith("by ops"))
+            {
+                Assert.True(recorder.Launches.Count >= 8 * op.Layers && recorder.Launches.All(l => !l.File.StartsWith("decoder_layer")), c.Label);
+                continue;
+            }
+            int launches = (op.Layers + DecoderLayerTable.MaxLayers - 1) / DecoderLayerTable.MaxLayers;
+            Assert.Equal(launches, recorder.Launches.Count);
+            for (int k = 0; k < launches; k++)
+            {
+                Assert.Equal("decoder_layer_stream.cu", recorder.Launches[k].File);
+                var args = recorder.Arguments[k];
+                ulong Arg(int i) => BitConverter.ToUInt64(args.Data, args.Offsets[i]);
+                Assert.Equal(k == 0 ? x[0].Ptr : y.Ptr, Arg(0));
+                int count = Math.Min(DecoderLayerTable.MaxLayers, op.Layers - k * DecoderLayerTable.MaxLayers);
+                Assert.Equal(count, BitConverter.ToInt32(args.Data, args.Offsets[6]));
+                Assert.Equal(y.Ptr, Arg(7));
+                for (int l = 0; l < count; l++)
+                    for (int i = 0; i < DecoderLayerTable.PointersPerLayer; i++)
+                    {
+                        int input = op.IndexOf(k * DecoderLayerTable.MaxLayers + l, PixelLLM.Runtime.Ops.T5DecoderStackOp.PerLayerInputs[i]);
+                        Assert.Equal(x[input].Ptr, BitConverter.ToUInt64(args.Data, args.Offsets[5] + 8 * (l * DecoderLayerTable.PointersPerLayer + i)));
+                    }
+            }
+
+            var layered = new RecordingQueue { FusedDecoderLayerMinRows = 1 };
+            CheckDispatch(c, storage, layered);
+            Assert.Equal(op.Layers, layered.Launches.Count(l => l.File == "decoder_layer.cu"));
+        }
+    }
+
+    private static (DeviceTensor[] X, DeviceTensor Y) CheckDispatch(OpCheckCase c, string storage, RecordingQueue recorder)
     {
         var floatStorage = Enum.Parse<DType>(storage);
         var graph = new Graph();
@@ -134,6 +179,7 @@ public partial class CudaDispatchTests
             Assert.True(entries!.TryGetValue(kernel, out var parameters), $"{c.Op.Name}: {file} has no kernel {kernel}; it has {string.Join(", ", entries.Keys.Take(12))}…");
             Assert.Equal(parameters!, sizes);
         }
+        return (x, y);
     }
 
     [Fact]
@@ -172,6 +218,8 @@ public partial class CudaDispatchTests
     private sealed class RecordingQueue : IDeviceQueue
     {
         public List<(string File, string Kernel, int[] Sizes, (uint X, uint Y, uint Z) Grid, int SharedBytes)> Launches { get; } = [];
+        /// <summary>Every launch's argument bytes and their offsets, in launch order.</summary>
+        public List<(byte[] Data, int[] Offsets)> Arguments { get; } = [];
         public int Actions { get; private set; }
         public ulong ErrorWord => 0x8;
         public int FusedDecoderLayerMinRows { get; init; } = 2;
@@ -185,6 +233,7 @@ public partial class CudaDispatchTests
             Assert.True(block is > 0 and <= 1024 && block % 32 == 0, $"{kernel}: block of {block} threads");
             Assert.InRange(sharedBytes, 0, DeviceLimits.H100.SharedBytesPerBlock);
             Launches.Add((file, kernel, args.Sizes.ToArray(), grid, sharedBytes));
+            Arguments.Add(((byte[])args.Data.Clone(), [.. Enumerable.Range(0, args.Count).Select(args.Offset)]));
             Actions++;
         }
 

@@ -31,8 +31,8 @@ public class DecodeStepReorderTests
         Assert.Equal(rowsMove ? 1 : 0, reorders.Length);
         Assert.All(reorders, n => Assert.Equal(reordersPerLayer * T5.NumDecoderLayers, ((ReorderRowsOp)n.Op).Tensors));
         Assert.Equal(rowsMove, g.TryGet(T5DecoderStep.Parents, out _));
-        // Each layer is one op, which writes k and v straight into the caches (no WriteAt).
-        Assert.Equal(T5.NumDecoderLayers, g.Nodes.Count(n => n.Op is T5DecoderLayerOp));
+        // The layers are one op, which writes k and v straight into the caches (no WriteAt).
+        Assert.Equal(T5.NumDecoderLayers, Assert.Single(g.Nodes, n => n.Op is T5DecoderStackOp).Op is T5DecoderStackOp s ? s.Layers : 0);
         Assert.Equal(0, g.Nodes.Count(n => n.Op is WriteAtOp));
     }
 

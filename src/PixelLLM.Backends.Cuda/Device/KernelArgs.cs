@@ -35,12 +35,37 @@ internal unsafe struct PointerTable64
 }
 
 /// <summary>
+/// Up to <see cref="MaxLayers"/> decoder layers' own tensors (<see cref="Runtime.Ops.T5DecoderStackOp.PerLayerInputs"/>
+/// order), passed by value; matches decoder_layer_stream.cu's DsLayerTable (3 KB).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct DecoderLayerTable
+{
+    public const int MaxLayers = 24, PointersPerLayer = 16;
+    public fixed ulong P[MaxLayers * PointersPerLayer];
+
+    /// <summary>The table of <paramref name="layers"/>, each its PointersPerLayer addresses in order.</summary>
+    public static DecoderLayerTable From(IReadOnlyList<ulong[]> layers)
+    {
+        if (layers.Count > MaxLayers) throw new Runtime.BackendException($"a decoder layer table holds at most {MaxLayers} layers, got {layers.Count}");
+        var t = new DecoderLayerTable();
+        for (int l = 0; l < layers.Count; l++)
+        {
+            if (layers[l].Length != PointersPerLayer)
+                throw new Runtime.BackendException($"a decoder layer has {PointersPerLayer} tensors in the table, got {layers[l].Length}");
+            for (int i = 0; i < PointersPerLayer; i++) t.P[l * PointersPerLayer + i] = layers[l][i];
+        }
+        return t;
+    }
+}
+
+/// <summary>
 /// A kernel's argument list, built in order (each value aligned to its size, as the kernel's .param block lays it out)
 /// and reused from launch to launch, so launching allocates nothing. The queue turns it into cuLaunchKernel's void**.
 /// </summary>
 internal sealed class KernelArgs
 {
-    private readonly byte[] data = new byte[2048];
+    private readonly byte[] data = new byte[4096]; // a kernel's whole parameter space
     private readonly int[] offsets = new int[48];
     private readonly int[] sizes = new int[48];
     private int used;
@@ -69,6 +94,7 @@ internal sealed class KernelArgs
     public KernelArgs F32(float value) => Add(value);
     public KernelArgs Dims(Dims8 value) => Add(value);
     public KernelArgs Pointers(PointerTable64 value) => Add(value);
+    public KernelArgs Layers(DecoderLayerTable value) => Add(value);
 
     private unsafe KernelArgs Add<T>(T value) where T : unmanaged
     {

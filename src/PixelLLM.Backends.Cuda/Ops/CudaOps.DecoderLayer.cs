@@ -7,7 +7,7 @@ namespace PixelLLM.Backends.Cuda.Ops;
 
 /// <summary>
 /// decoder_layer.cu (or decoder_layer_stream.cu, see <see cref="IDeviceQueue.FusedDecoderLayerKernel"/>): a T5 decoder
-/// layer of a decode step in one launch. Shapes neither serves (more than four rows, wide heads, unaligned operands, rows
+/// layer of a decode step in one launch (a whole stack of them: CudaOps.DecoderStack). Shapes neither serves (more than four rows, wide heads, unaligned operands, rows
 /// too wide for its shared memory) and row counts below the queue's <see cref="IDeviceQueue.FusedDecoderLayerMinRows"/>
 /// (one row by default: measured slower fused) run the layer's eight ops.
 /// </summary>
@@ -15,43 +15,26 @@ internal sealed partial class CudaOps
 {
     private const int DecoderLayerThreads = 256, DecoderLayerColumnsPerBlock = 8;
     private const int DecoderLayerSharedBytes = 40960, DecoderLayerMaxHeadDim = 128, DecoderLayerMaxKeys = 8192;
-    private const int DecoderLayerWorkSlot = 4, DecoderLayerCounterSlot = 5, DecoderLayerCounterBytes = 64;
+    private const int DecoderLayerWorkSlot = 4, DecoderLayerCounterSlot = 5, DecoderLayerCounterBytes = 1024;
 
     /// <summary>The counters decoder_layer.cu last found zeroed; a new buffer is zeroed once before its first launch.</summary>
     private ulong decoderLayerCounters;
 
     private void T5DecoderLayer(T5DecoderLayerOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var s = T5DecoderLayerOp.SizesOf(x[(int)L.X].Shape, x[(int)L.KeyCache].Shape, x[(int)L.CrossKeys].Shape, x[(int)L.Wi0].Shape);
+        var s = LayerSizes(x);
         if (s.Rows == 0) return;
-        for (int i = 0; i < x.Length; i++)
-            if (i is not ((int)L.Position or (int)L.SelfMask or (int)L.CrossMask) && x[i].Type != y.Type)
-                throw new BackendException($"CUDA T5DecoderLayer: input {(L)i} {x[i].Desc} stored as {x[i].Type} but x as {y.Type}; expected one type");
+        CheckLayerTypes(x, y);
         ulong work = queue.Scratch(DecoderLayerWorkSlot, WorkOffsets(s, y.ElementSize).Bytes);
         if (s.Rows < queue.FusedDecoderLayerMinRows || !FitsDecoderLayerKernel(op, s, x, y))
         {
             DecoderLayerByOps(op, s, x, y, work);
             return;
         }
-        ulong counters = queue.Scratch(DecoderLayerCounterSlot, DecoderLayerCounterBytes);
-        if (counters != decoderLayerCounters)
-        {
-            queue.Fill(counters, 0, DecoderLayerCounterBytes);
-            decoderLayerCounters = counters;
-        }
-        var a = Args();
-        for (int i = 0; i < T5DecoderLayerOp.InputCount; i++) a.Ptr(x[i].Ptr);
-        a.Ptr(y.Ptr).Ptr(work).Ptr(counters).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
-            .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
-        int rows = s.Rows == 1 ? 1 : s.Rows == 2 ? 2 : 4;
-        string suffix = $"{FloatSuffix(y, "T5DecoderLayer")}_r{rows}";
         var variant = queue.FusedDecoderLayerKernel;
-        if (variant == DecoderLayerKernel.Stream && StreamLayerSharedBytes(op, s, rows, y.ElementSize) is int shared)
+        if (variant == DecoderLayerKernel.Stream && StreamLayerSharedBytes(op, s, RowTemplate(s.Rows), y.ElementSize) is int shared)
         {
-            var limits = queue.Limits;
-            int perSm = Math.Clamp(limits.BlocksPerMultiprocessor(shared, StreamLayerStaticBytes), 1, 2);
-            int blocks = queue.StreamDecoderLayerBlocks > 0 ? queue.StreamDecoderLayerBlocks : limits.Multiprocessors * perSm;
-            queue.Launch("decoder_layer_stream.cu", $"decoder_layer_stream_{suffix}", ((uint)blocks, 1, 1), DecoderLayerThreads, a, shared);
+            LaunchStreamedLayers(op, s, [x.ToArray()], x[(int)L.X].Ptr, y, work, shared);
             return;
         }
         if ((long)s.Rows * Widest(s) * y.ElementSize > DecoderLayerSharedBytes)
@@ -59,8 +42,59 @@ internal sealed partial class CudaOps
             DecoderLayerByOps(op, s, x, y, work);
             return;
         }
+        var a = Args();
+        for (int i = 0; i < T5DecoderLayerOp.InputCount; i++) a.Ptr(x[i].Ptr);
+        a.Ptr(y.Ptr).Ptr(work).Ptr(DecoderLayerCounters()).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
+            .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
         string kernel = s.Rows == 1 && variant == DecoderLayerKernel.Async ? "decoder_layer_async" : "decoder_layer";
-        queue.Launch("decoder_layer.cu", $"{kernel}_{suffix}", ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
+        queue.Launch("decoder_layer.cu", $"{kernel}_{LayerKernelSuffix(s, y)}", ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
+    }
+
+    private static T5DecoderLayerOp.Sizes LayerSizes(ReadOnlySpan<DeviceTensor> x) =>
+        T5DecoderLayerOp.SizesOf(x[(int)L.X].Shape, x[(int)L.KeyCache].Shape, x[(int)L.CrossKeys].Shape, x[(int)L.Wi0].Shape);
+
+    private static void CheckLayerTypes(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        for (int i = 0; i < x.Length; i++)
+            if (i is not ((int)L.Position or (int)L.SelfMask or (int)L.CrossMask) && x[i].Type != y.Type)
+                throw new BackendException($"CUDA T5DecoderLayer: input {(L)i} {x[i].Desc} stored as {x[i].Type} but x as {y.Type}; expected one type");
+    }
+
+    private static string LayerKernelSuffix(T5DecoderLayerOp.Sizes s, DeviceTensor y) => $"{FloatSuffix(y, "T5DecoderLayer")}_r{RowTemplate(s.Rows)}";
+
+    /// <summary>
+    /// The counters both layer kernels hand phases over with (slot 5; decoder_layer_stream.cu's stack of 24 layers uses
+    /// 194 of them), zeroed once when the buffer is new: every launch's last block leaves them zero.
+    /// </summary>
+    private ulong DecoderLayerCounters()
+    {
+        ulong counters = queue.Scratch(DecoderLayerCounterSlot, DecoderLayerCounterBytes);
+        if (counters != decoderLayerCounters)
+        {
+            queue.Fill(counters, 0, DecoderLayerCounterBytes);
+            decoderLayerCounters = counters;
+        }
+        return counters;
+    }
+
+    /// <summary>
+    /// decoder_layer_stream.cu over <paramref name="layers"/> (each layer's inputs in <see cref="T5DecoderLayerOp.Input"/>
+    /// order; at most <see cref="DecoderLayerTable.MaxLayers"/>): the first reads <paramref name="x"/>, every one writes
+    /// y and the later ones read it.
+    /// </summary>
+    private void LaunchStreamedLayers(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s, IReadOnlyList<DeviceTensor[]> layers, ulong x,
+        DeviceTensor y, ulong work, int shared)
+    {
+        var first = layers[0];
+        var table = DecoderLayerTable.From([.. layers.Select(l => T5DecoderStackOp.PerLayerInputs.Select(i => l[(int)i].Ptr).ToArray())]);
+        var a = Args().Ptr(x);
+        foreach (var input in T5DecoderStackOp.SharedInputs.Skip(1)) a.Ptr(first[(int)input].Ptr);
+        a.Layers(table).I32(layers.Count).Ptr(y.Ptr).Ptr(work).Ptr(DecoderLayerCounters()).I32(s.Rows).I32(s.Model).I32(s.Inner)
+            .I32(s.FeedForward).I32(op.NumHeads).I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
+        var limits = queue.Limits;
+        int perSm = Math.Clamp(limits.BlocksPerMultiprocessor(shared, StreamLayerStaticBytes), 1, 2);
+        int blocks = queue.StreamDecoderLayerBlocks > 0 ? queue.StreamDecoderLayerBlocks : limits.Multiprocessors * perSm;
+        queue.Launch("decoder_layer_stream.cu", $"decoder_layer_stream_{LayerKernelSuffix(s, y)}", ((uint)blocks, 1, 1), DecoderLayerThreads, a, shared);
     }
 
     // decoder_layer_stream.cu: three stages of eight 4 KB warp shares; its static shared memory (ptxas: 288 B) rounded up.

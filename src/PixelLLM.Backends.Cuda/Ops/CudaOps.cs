@@ -27,6 +27,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case RmsNormGeGluOp o: RmsNormGeGlu(o, x, y); break;
             case QkvProjectionOp o: QkvProjection(o, x, y); break;
             case T5DecoderLayerOp o: T5DecoderLayer(o, x, y); break;
+            case T5DecoderStackOp o: T5DecoderStack(o, x, y); break;
             case Conv2dOp o: Conv2d(o, x, y); break;
             case ConvTranspose2dOp o: ConvTranspose2d(o, x, y); break;
             case LayerNormOp o: LayerNorm(o, x, y); break;
@@ -65,7 +66,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
 
     /// <summary>Whether a kernel of this op may report bad input through the error word (so the backend can name it).</summary>
     public static bool MayReportInvalidInput(Op op) =>
-        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or QkvProjectionOp or T5DecoderLayerOp or ReorderRowsOp or GreedyPickOp
+        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or QkvProjectionOp or T5DecoderLayerOp or T5DecoderStackOp or ReorderRowsOp or GreedyPickOp
             or BinaryOp { Kind: BinaryKind.Div };
 
     private KernelArgs Args() => args.Reset();

@@ -22,6 +22,34 @@ public static partial class OpCheckCases
         yield return Layer("decoder layer 1 row wide", rows: 1, model: 1024, heads: 16, inner: 1024, feedForward: 2816, maxLength: 40, memoryLength: 22, normScale: 0.5f);
         yield return Layer("decoder layer 6 rows by ops", rows: 6, model: 40, heads: 2, inner: 32, feedForward: 48, maxLength: 5, memoryLength: 6);
         yield return Layer("decoder layer odd widths by ops", rows: 1, model: 27, heads: 3, inner: 21, feedForward: 35, maxLength: 4, memoryLength: 3);
+        // T5DecoderStackOp: layers in a row in one launch (decoder_layer_stream.cu), the later ones reading the output;
+        // 26 layers take two launches (24 + 2), the second reading x from y.
+        yield return Stack("decoder stack 3 layers 2 rows", layers: 3, rows: 2, model: 64, heads: 4, inner: 64, feedForward: 96, maxLength: 9, memoryLength: 7);
+        yield return Stack("decoder stack 2 layers 1 row wide", layers: 2, rows: 1, model: 512, heads: 8, inner: 512, feedForward: 1408, maxLength: 22,
+            memoryLength: 13, normScale: 0.5f);
+        yield return Stack("decoder stack 26 layers 1 row", layers: 26, rows: 1, model: 32, heads: 2, inner: 32, feedForward: 48, maxLength: 5, memoryLength: 4);
+        yield return Stack("decoder stack 2 layers odd widths by ops", layers: 2, rows: 3, model: 27, heads: 3, inner: 21, feedForward: 35, maxLength: 4, memoryLength: 3);
+    }
+
+    /// <summary>A stack of <paramref name="layers"/> layers shaped as <see cref="Layer"/>'s, each with its own weights and caches.</summary>
+    private static OpCheckCase Stack(string label, int layers, int rows, int model, int heads, int inner, int feedForward, int maxLength,
+        int memoryLength, float normScale = 1f)
+    {
+        var layer = Layer(label, rows, model, heads, inner, feedForward, maxLength, memoryLength, normScale);
+        var op = new T5DecoderStackOp(heads, 1e-6f, -1e10f, layers);
+        var inputs = new TensorDesc[op.InputCount];
+        var values = new Dictionary<int, float[]>();
+        for (int l = 0; l < layers; l++)
+            foreach (var input in T5DecoderStackOp.SharedInputs.Concat(T5DecoderStackOp.PerLayerInputs))
+            {
+                inputs[op.IndexOf(l, input)] = layer.Inputs[(int)input];
+                if (layer.Values.TryGetValue((int)input, out var v)) values[op.IndexOf(l, input)] = v;
+            }
+        return C(label, op, inputs) with
+        {
+            Integers = new() { [op.IndexOf(0, T5DecoderLayerOp.Input.Position)] = maxLength },
+            Values = values,
+        };
     }
 
     private static OpCheckCase Layer(string label, int rows, int model, int heads, int inner, int feedForward, int maxLength, int memoryLength,

@@ -50,11 +50,11 @@ public sealed class ProfileCommandTests(RefsegModel refseg) : IClassFixture<Refs
         var decode = stages[1];
         var step = decode.GetProperty("profile").GetProperty("graphs").EnumerateArray().MaxBy(g => g.GetProperty("runs").GetInt64());
         Assert.Equal(step.GetProperty("launches_per_run").GetDouble(), decode.GetProperty("launches_per_decode_step").GetDouble());
-        // Embedding, the position bias, one op per decoder layer, the final norm and the vocabulary projection at least.
+        // Embedding, the position bias, the decoder stack, the final norm and the vocabulary projection at least.
         Assert.True(decode.GetProperty("launches_per_decode_step").GetDouble() > 5);
         var ops = decode.GetProperty("profile").GetProperty("ops").EnumerateArray().Select(o => o.GetProperty("op").GetString()).ToList();
         Assert.Contains("Linear", ops);
-        Assert.Contains("T5DecoderLayer", ops);
+        Assert.Contains("T5DecoderStack", ops);
     }
 
     public void Dispose() => Directory.Delete(outDir, recursive: true);

@@ -1,0 +1,49 @@
+using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Ops;
+using L = PixelLLM.Runtime.Ops.T5DecoderLayerOp.Input;
+
+namespace PixelLLM.Backends.Cuda.Ops;
+
+/// <summary>
+/// A decode step's T5 decoder stack. With the streamed layer kernel (PIXELLLM_FUSED_LAYER=stream) and shapes it serves,
+/// decoder_layer_stream.cu runs up to <see cref="DecoderLayerTable.MaxLayers"/> layers in one launch, so its blocks
+/// fetch the next layer's weights while the current layer's last phases finish; otherwise every layer runs as
+/// <see cref="T5DecoderLayerOp"/> does (one launch or its eight ops), in a row.
+/// </summary>
+internal sealed partial class CudaOps
+{
+    private void T5DecoderStack(T5DecoderStackOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var inputs = x.ToArray();
+        var layerOp = op.Layer;
+        var layers = Enumerable.Range(0, op.Layers).Select(l => op.LayerInputs(inputs, l, l == 0 ? inputs[(int)L.X] : y)).ToArray();
+        var s = LayerSizes(layers[0]);
+        if (s.Rows == 0) return;
+        if (StreamedStackSharedBytes(layerOp, s, layers, y) is int shared)
+        {
+            foreach (var layer in layers) CheckLayerTypes(layer, y);
+            ulong work = queue.Scratch(DecoderLayerWorkSlot, WorkOffsets(s, y.ElementSize).Bytes);
+            for (int first = 0; first < layers.Length; first += DecoderLayerTable.MaxLayers)
+            {
+                var part = layers[first..Math.Min(layers.Length, first + DecoderLayerTable.MaxLayers)];
+                LaunchStreamedLayers(layerOp, s, part, first == 0 ? inputs[(int)L.X].Ptr : y.Ptr, y, work, shared);
+            }
+            return;
+        }
+        op.RunAsLayers(inputs, y, (layer, layerInputs, output) => T5DecoderLayer(layer, layerInputs, output));
+    }
+
+    /// <summary>
+    /// decoder_layer_stream.cu's dynamic shared memory for the stack, or null where a layer runs on its own instead: the
+    /// streamed kernel not chosen, fewer rows than fuse, or some layer's shapes or operands it does not serve.
+    /// </summary>
+    private int? StreamedStackSharedBytes(T5DecoderLayerOp op, T5DecoderLayerOp.Sizes s, DeviceTensor[][] layers, DeviceTensor y)
+    {
+        if (queue.FusedDecoderLayerKernel != DecoderLayerKernel.Stream || s.Rows < queue.FusedDecoderLayerMinRows) return null;
+        foreach (var layer in layers)
+            if (LayerSizes(layer) != s || !FitsDecoderLayerKernel(op, s, layer, y))
+                return null;
+        return StreamLayerSharedBytes(op, s, RowTemplate(s.Rows), y.ElementSize);
+    }
+}
