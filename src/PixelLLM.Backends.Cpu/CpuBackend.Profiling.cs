@@ -10,7 +10,7 @@ public sealed partial class CpuBackend : IProfilingSupport
     private long executed;
 
     /// <inheritdoc/>
-    public IOpTimer CreateOpTimer() => new StopwatchOpTimer();
+    public IOpTimer CreateOpTimer(bool timeLaunches = false) => new StopwatchOpTimer(); // no launches: the CPU runs ops, not kernels
 
     /// <inheritdoc/>
     public DType StoredAs(DType declared) => declared;

@@ -24,12 +24,13 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file" };
         var profile = new Option<bool>("--profile") { Description = "time every op of every stage on the device (graph capture off) and print a per-op table after each stage" };
         var profileJson = new Option<string?>("--profile-json") { Description = "write the per-stage, per-op profiles as JSON to this file (implies profiling)" };
+        var profileLaunches = new Option<bool>("--profile-launches") { Description = RequestOptionsCli.ProfileLaunchesDescription };
         var task = new Option<string>("--task") { Description = "caption (default) or densecap (K boxes batched next to one caption; densecap configs)", DefaultValueFactory = _ => "caption" };
         var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
         var depth = new Option<int?>("--depth") { Description = "cap every transformer stack at this many blocks (a mid-size model with the real widths)" };
         var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, task, boxes, depth,
+            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, task, boxes, depth,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -43,8 +44,9 @@ internal static class BenchCommand
             int n = parse.GetValue(runs);
             if (n < 1) throw new InvalidInputException("--runs must be at least 1");
             var output = parse.InvocationConfiguration.Output;
-            var profiling = parse.GetValue(profile) || parse.GetValue(profileJson) is not null
-                ? new BenchProfiling(parse.GetValue(profile) ? output : null, parse.GetValue(profileJson)) : null;
+            bool launches = parse.GetValue(profileLaunches), table = parse.GetValue(profile) || launches;
+            var profiling = table || parse.GetValue(profileJson) is not null
+                ? new BenchProfiling(table ? output : null, parse.GetValue(profileJson), launches) : null;
             switch (parse.GetValue(task))
             {
                 case "densecap":

@@ -9,11 +9,11 @@ namespace PixelLLM.Cli;
 /// printed after the stage (with launches per decode step for the decode stages) and collected into one JSON file.
 /// Stage times measured under profiling include the per-node timing and run without graph capture.
 /// </summary>
-internal sealed class BenchProfiling(TextWriter? table, string? jsonPath)
+internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool timeLaunches = false)
 {
     private readonly List<(string Stage, ProfileReport Report)> reports = [];
 
-    public ExecutionProfiler Profiler { get; } = new();
+    public ExecutionProfiler Profiler { get; } = new(timeLaunches);
 
     public void StageDone(string stage)
     {

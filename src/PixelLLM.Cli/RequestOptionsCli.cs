@@ -5,7 +5,7 @@ namespace PixelLLM.Cli;
 
 /// <summary>What every request command (caption, refer) shares: the image, the model, the backend and the output files.</summary>
 internal sealed record RequestArgs(string Image, string? Model, string Backend, string? Json, string? Overlay, string? Dump, int Threads = 0,
-    bool Profile = false, string? ProfileJson = null);
+    bool Profile = false, string? ProfileJson = null, bool ProfileLaunches = false);
 
 /// <summary>The options of <see cref="RequestArgs"/> and the model lookup they imply.</summary>
 internal sealed class RequestOptionsCli
@@ -19,15 +19,21 @@ internal sealed class RequestOptionsCli
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU cores to use (default: all)", DefaultValueFactory = _ => 0 };
     public Option<bool> Profile { get; } = new("--profile") { Description = "time every op on the device (graph capture off) and print a per-op table on stderr" };
     public Option<string?> ProfileJson { get; } = new("--profile-json") { Description = "write the per-op profile as JSON to this file (implies profiling)" };
+    public Option<bool> ProfileLaunches { get; } = new("--profile-launches") { Description = ProfileLaunchesDescription };
+
+    /// <summary>--profile-launches, on request commands and bench alike.</summary>
+    public const string ProfileLaunchesDescription =
+        "profile (implies --profile) and also time every kernel launch, listing kernels by device time (an event pair each, which adds to the op times)";
 
     public void AddTo(Command command)
     {
         command.Arguments.Add(Image);
-        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches }) command.Options.Add(o);
     }
 
     public RequestArgs Read(ParseResult parse) => new(parse.GetValue(Image)!, parse.GetValue(Model), parse.GetValue(Backend)!,
-        parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads), parse.GetValue(Profile), parse.GetValue(ProfileJson));
+        parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads), parse.GetValue(Profile) || parse.GetValue(ProfileLaunches),
+        parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches));
 
     public const string ModelEnvironmentVariable = "PIXELLLM_MODEL";
 

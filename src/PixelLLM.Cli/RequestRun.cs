@@ -17,7 +17,7 @@ internal static class RequestRun
         foreach (var path in new[] { args.Json, args.Overlay, args.Dump, args.ProfileJson })
             if (path is not null) CheckWritable(path);
         if (args.Threads < 0) throw new InvalidInputException($"--threads must be 0 (all cores) or positive, got {args.Threads}");
-        var profiler = args.Profile || args.ProfileJson is not null ? new ExecutionProfiler() : null;
+        var profiler = args.Profile || args.ProfileJson is not null ? new ExecutionProfiler(args.ProfileLaunches) : null;
         var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1, Profiler = profiler };
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
         var image = PixelImage.Load(args.Image, options.MaxImagePixels);

@@ -152,13 +152,30 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
             optedInShared[function] = sharedBytes;
         }
         Launches++;
-        fixed (byte* data = args.Data)
+        LaunchObserver?.Before(kernel);
+        try
         {
-            void** pointers = stackalloc void*[Math.Max(1, args.Count)];
-            for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
-            if (DependentLaunch) Driver.LaunchDependent(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
-            else Driver.Launch(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
+            fixed (byte* data = args.Data)
+            {
+                void** pointers = stackalloc void*[Math.Max(1, args.Count)];
+                for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
+                if (DependentLaunch) Driver.LaunchDependent(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
+                else Driver.Launch(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
+            }
         }
+        finally { LaunchObserver?.After(); }
+    }
+
+    /// <summary>While a profiled run times launches: told of every launch, GEMM, copy and fill (see CudaOpTimer).</summary>
+    internal ILaunchObserver? LaunchObserver { get; set; }
+
+    /// <summary>Runs <paramref name="queue"/> between the observer's Before and After (callers check there is one first: no closure otherwise).</summary>
+    private void Observed(string name, Action queue)
+    {
+        var observer = LaunchObserver!;
+        observer.Before(name);
+        try { queue(); }
+        finally { observer.After(); }
     }
 
     private const int DefaultSharedBytes = 48 * 1024;
@@ -173,25 +190,40 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         {
             // One workspace for both libraries: they run in stream order on one stream, never at the same time.
             cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
-            cublasLt.MatmulWithBias(call);
+            if (LaunchObserver is null) cublasLt.MatmulWithBias(call);
+            else
+            {
+                var lt = cublasLt;
+                var copy = call;
+                Observed("cublasLt matmul + bias", () => lt.MatmulWithBias(copy));
+            }
             return;
         }
         cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
-        cublas.Gemm(call);
+        if (LaunchObserver is null) cublas.Gemm(call);
+        else
+        {
+            var blas = cublas;
+            var copy = call;
+            Observed(call.PointerArrays ? "cublas gemm (pointer arrays)" : call.Batch > 1 ? "cublas gemm (strided batched)" : "cublas gemm",
+                () => blas.Gemm(copy));
+        }
     }
 
     public void Copy(ulong destination, ulong source, long bytes)
     {
         if (bytes <= 0 || destination == source) return;
         Launches++;
-        Driver.CopyAsync(destination, source, bytes, Stream);
+        if (LaunchObserver is null) Driver.CopyAsync(destination, source, bytes, Stream);
+        else Observed("copy (device to device)", () => Driver.CopyAsync(destination, source, bytes, Stream));
     }
 
     public void Fill(ulong destination, byte value, long bytes)
     {
         if (bytes <= 0) return;
         Launches++;
-        Driver.FillAsync(destination, value, bytes, Stream);
+        if (LaunchObserver is null) Driver.FillAsync(destination, value, bytes, Stream);
+        else Observed("fill", () => Driver.FillAsync(destination, value, bytes, Stream));
     }
 
     public ulong Scratch(int slot, long bytes)

@@ -8,14 +8,21 @@ namespace PixelLLM.Runtime.Profiling;
 /// on the backend's own clock (event pairs on a GPU, the stopwatch on the CPU), its FLOPs and bytes computed from its
 /// shapes (<see cref="OpCosts"/>), and the totals kept per op, per (op, shapes) and per graph. Profiled runs are
 /// never captured into device graphs, and they are serialised: profiling measures, it does not serve traffic.
+/// With <see cref="TimeLaunches"/>, every kernel launch inside a node is timed too and kept per kernel, which shows
+/// what one node that launches many kernels (a decoder stack) spends its time on.
 /// </summary>
-public sealed class ExecutionProfiler
+/// <param name="timeLaunches">Time every launch as well (an event pair each on a GPU, which adds to the node times).</param>
+public sealed class ExecutionProfiler(bool timeLaunches = false)
 {
     private readonly object gate = new();
     private readonly Dictionary<string, Accumulator> byOp = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Op, string Shapes), Accumulator> byShape = [];
     private readonly Dictionary<string, GraphAccumulator> byGraph = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Accumulator> byKernel = new(StringComparer.Ordinal);
     private ProfilingBackend? attached;
+
+    /// <summary>Whether launches inside nodes are timed and reported per kernel (<see cref="ProfileReport.Kernels"/>).</summary>
+    public bool TimeLaunches { get; } = timeLaunches;
 
     /// <summary>
     /// A backend that forwards everything to <paramref name="inner"/> and lets executors built on it report to this
@@ -39,6 +46,7 @@ public sealed class ExecutionProfiler
             byOp.Clear();
             byShape.Clear();
             byGraph.Clear();
+            byKernel.Clear();
         }
     }
 
@@ -60,12 +68,17 @@ public sealed class ExecutionProfiler
                 [.. byOp.Select(kv => Row(kv.Key, "", kv.Value)).OrderByDescending(r => r.TotalMs)],
                 [.. byShape.Select(kv => Row(kv.Key.Op, kv.Key.Shapes, kv.Value)).OrderByDescending(r => r.TotalMs)],
                 [.. byGraph.Select(kv => new GraphProfileRow(kv.Key, kv.Value.Runs, kv.Value.Nodes, kv.Value.Launches, kv.Value.DeviceMs, kv.Value.WallMs))
-                    .OrderByDescending(r => r.DeviceMs)]);
+                    .OrderByDescending(r => r.DeviceMs)],
+                [.. byKernel.Select(kv => new KernelProfileRow(kv.Key, kv.Value.Calls, kv.Value.TotalMs, kv.Value.MinMs)).OrderByDescending(r => r.TotalMs)]);
         }
     }
 
-    /// <summary>Adds one run of graph <paramref name="graph"/>: its nodes in order with their device times.</summary>
-    internal void RecordRun(string graph, IReadOnlyList<ProfiledNode> nodes, ReadOnlySpan<double> milliseconds, long launches, double wallMs)
+    /// <summary>
+    /// Adds one run of graph <paramref name="graph"/>: its nodes in order with their device times, and the launches timed
+    /// inside them (none unless <see cref="TimeLaunches"/>).
+    /// </summary>
+    internal void RecordRun(string graph, IReadOnlyList<ProfiledNode> nodes, ReadOnlySpan<double> milliseconds, long launches, double wallMs,
+        IReadOnlyList<LaunchTiming> launchTimes)
     {
         if (milliseconds.Length != nodes.Count)
             throw new BackendException($"profiler: {milliseconds.Length} timings for {nodes.Count} nodes of '{graph}'");
@@ -86,6 +99,7 @@ public sealed class ExecutionProfiler
             g.Launches += launches;
             g.DeviceMs += device;
             g.WallMs += wallMs;
+            foreach (var (kernel, ms) in launchTimes) Add(byKernel, kernel, ms, default);
         }
     }
 

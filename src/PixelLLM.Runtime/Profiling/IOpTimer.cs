@@ -21,13 +21,26 @@ public interface IOpTimer : IDisposable
 
     /// <summary>Writes the milliseconds of each pending bracket into <paramref name="milliseconds"/> (length <see cref="Pending"/>) and clears them.</summary>
     void Collect(Span<double> milliseconds);
+
+    /// <summary>
+    /// Every launch timed inside the brackets since the last call, in launch order, and clears them: empty unless the
+    /// timer was created to time launches (<see cref="IProfilingSupport.CreateOpTimer"/>) and the backend launches kernels.
+    /// Call it after <see cref="Collect"/>.
+    /// </summary>
+    IReadOnlyList<LaunchTiming> CollectLaunches() => [];
 }
+
+/// <summary>One kernel launch (or library call, copy or fill) inside a profiled node, and its device time.</summary>
+public readonly record struct LaunchTiming(string Kernel, double Ms);
 
 /// <summary>What a backend offers the profiler: a node timer on its own clock and how it stores each declared dtype.</summary>
 public interface IProfilingSupport
 {
-    /// <summary>A new timer on this backend's clock (the caller disposes it).</summary>
-    IOpTimer CreateOpTimer();
+    /// <summary>
+    /// A new timer on this backend's clock (the caller disposes it); with <paramref name="timeLaunches"/> it also times
+    /// every launch inside a node (<see cref="IOpTimer.CollectLaunches"/>), which adds a little to the node times.
+    /// </summary>
+    IOpTimer CreateOpTimer(bool timeLaunches = false);
 
     /// <summary>The dtype a tensor declared as <paramref name="declared"/> occupies in this backend's memory.</summary>
     DType StoredAs(DType declared);

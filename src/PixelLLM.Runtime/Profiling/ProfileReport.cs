@@ -33,18 +33,22 @@ public sealed record GraphProfileRow(string Graph, long Runs, long Nodes, long L
     public double WallMsPerRun => Runs > 0 ? WallMs / Runs : 0;
 }
 
+/// <summary>One kernel (or library call, copy, fill) summed over its launches, when launches are timed.</summary>
+public sealed record KernelProfileRow(string Kernel, long Calls, double TotalMs, double MinMs);
+
 /// <summary>
 /// What <see cref="ExecutionProfiler.Report"/> returns: rows per op and per (op, shapes), sorted by total time, per-graph
-/// run statistics, and the device's measured peaks (null when not measured). Printable as a table or JSON.
+/// run statistics, per-kernel rows (empty unless launches were timed), and the device's measured peaks (null when not
+/// measured). Printable as a table or JSON.
 /// </summary>
 public sealed record ProfileReport(string Device, DevicePeaks? Peaks, IReadOnlyList<ProfileRow> Ops, IReadOnlyList<ProfileRow> Shapes,
-    IReadOnlyList<GraphProfileRow> Graphs)
+    IReadOnlyList<GraphProfileRow> Graphs, IReadOnlyList<KernelProfileRow> Kernels)
 {
     /// <summary>Device time of every profiled node.</summary>
     public double TotalDeviceMs => Ops.Sum(r => r.TotalMs);
 
-    /// <summary>The table a performance engineer reads first: ops by time, the costliest shapes, then graphs.</summary>
-    public void WriteTable(TextWriter o, int topShapes = 12)
+    /// <summary>The table a performance engineer reads first: ops by time, the costliest shapes, kernels, then graphs.</summary>
+    public void WriteTable(TextWriter o, int topShapes = 12, int topKernels = 16)
     {
         var c = CultureInfo.InvariantCulture;
         o.WriteLine(string.Create(c, $"profile: {Device}; {TotalDeviceMs:F2} ms device time in {Ops.Sum(r => r.Calls)} node runs; ") +
@@ -56,6 +60,15 @@ public sealed record ProfileReport(string Device, DevicePeaks? Peaks, IReadOnlyL
         {
             o.WriteLine($"  costliest shapes (top {Math.Min(topShapes, Shapes.Count)} of {Shapes.Count}):");
             foreach (var r in Shapes.Take(topShapes)) o.WriteLine(Line(r, r.Op) + "  " + r.Shapes);
+        }
+        if (topKernels > 0 && Kernels.Count > 0)
+        {
+            double launched = Kernels.Sum(k => k.TotalMs);
+            o.WriteLine($"  kernels by device time (top {Math.Min(topKernels, Kernels.Count)} of {Kernels.Count}; each launch timed on its own):");
+            o.WriteLine($"  {"kernel",-40} {"calls",7} {"total ms",10} {"%",5} {"mean µs",9} {"min µs",9}");
+            foreach (var k in Kernels.Take(topKernels))
+                o.WriteLine(string.Create(c, $"  {Clip(k.Kernel, 40),-40} {k.Calls,7} {k.TotalMs,10:F3} {(launched > 0 ? 100 * k.TotalMs / launched : 0),5:F1} " +
+                    $"{1e3 * k.TotalMs / Math.Max(k.Calls, 1),9:F1} {1e3 * k.MinMs,9:F1}"));
         }
         o.WriteLine($"  {"graph",-40} {"runs",6} {"launches/run",12} {"device ms/run",13} {"wall ms/run",11}");
         foreach (var g in Graphs)
@@ -111,6 +124,17 @@ public sealed record ProfileReport(string Device, DevicePeaks? Peaks, IReadOnlyL
             w.WriteNumber("launches_per_run", g.LaunchesPerRun);
             w.WriteNumber("device_ms_per_run", g.DeviceMsPerRun);
             w.WriteNumber("wall_ms_per_run", g.WallMsPerRun);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("kernels");
+        foreach (var k in Kernels)
+        {
+            w.WriteStartObject();
+            w.WriteString("kernel", k.Kernel);
+            w.WriteNumber("calls", k.Calls);
+            w.WriteNumber("total_ms", k.TotalMs);
+            w.WriteNumber("min_ms", k.MinMs);
             w.WriteEndObject();
         }
         w.WriteEndArray();

@@ -45,7 +45,7 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
         lock (runGate)
         {
             var support = inner as IProfilingSupport;
-            timer ??= support?.CreateOpTimer() ?? new StopwatchOpTimer(inner);
+            timer ??= support?.CreateOpTimer(profiler.TimeLaunches) ?? new StopwatchOpTimer(inner);
             long launchesBefore = support?.KernelLaunches ?? 0;
             long clock = Stopwatch.GetTimestamp();
             for (int i = 0; i < steps.Length; i++)
@@ -61,9 +61,12 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
             if (times.Length < timer.Pending) times = new double[timer.Pending];
             var measured = times.AsSpan(0, timer.Pending);
             timer.Collect(measured);
-            profiler.RecordRun(executor.Label, nodes, measured, launches, wallMs);
+            profiler.RecordRun(executor.Label, nodes, measured, launches, wallMs, timer.CollectLaunches());
         }
     }
+
+    /// <summary>Operands a shape key names: a decoder stack has hundreds, and its first layer's say enough.</summary>
+    private const int MaxOperandsShown = 24;
 
     private ProfiledNode[] Describe(Node[] steps, TensorView[][] inputs, TensorView[] outputs)
     {
@@ -75,8 +78,9 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
             if (steps[i].Op.IsView) continue;
             var operands = inputs[i].Select(Stored).ToArray();
             var result = Stored(outputs[i]);
-            nodes.Add(new ProfiledNode(steps[i].Op.Name, $"{string.Join(" ", operands.Select(d => d.ToString()))} → {result}",
-                OpCosts.Of(steps[i].Op, operands, result)));
+            string shown = string.Join(" ", operands.Take(MaxOperandsShown).Select(d => d.ToString()))
+                           + (operands.Length > MaxOperandsShown ? $" … ({operands.Length} operands)" : "");
+            nodes.Add(new ProfiledNode(steps[i].Op.Name, $"{shown} → {result}", OpCosts.Of(steps[i].Op, operands, result)));
         }
         return [.. nodes];
     }
