@@ -7,7 +7,8 @@ namespace PixelLLM.Models;
 
 /// <summary>
 /// One pre-norm EVA02 block on (B, 1 + N, C) tokens, cls first:
-/// x += proj([LN](Attn(RoPE(q), RoPE(k), v))) of LN1(x); x += fc2(LN(silu(fc1_g) · fc1_x)) of LN2(x).
+/// x += proj([LN](Attn(RoPE(q), RoPE(k), v))) of LN1(x); x += fc2([LN](silu(fc1_g) · fc1_x)) of LN2(x) — or, as timm's
+/// EvaBlock allows, the MLP fc2([LN](gelu(fc1))) (<see cref="Eva02Config.Mlp"/>).
 /// </summary>
 public static class Eva02Block
 {
@@ -18,21 +19,33 @@ public static class Eva02Block
         var h = g.LayerNorm(x, p["norm1.weight"], p["norm1.bias"], cfg.NormEps);
         x = g.Add(x, Attention(p.Sub("attn"), cfg, h, rope));
         h = g.LayerNorm(x, p["norm2.weight"], p["norm2.bias"], cfg.NormEps);
-        return g.Add(x, SwiGlu(p.Sub("mlp"), cfg, h));
+        return g.Add(x, cfg.Mlp == Eva02Mlp.Gelu ? GeluMlp(p.Sub("mlp"), cfg, h) : SwiGlu(p.Sub("mlp"), cfg, h));
     }
 
     /// <summary>
     /// The q, k and v projections as one GEMM over their stacked weights (biases optional: timm's k_proj has none; a
-    /// converter maps scenic's q_bias/v_bias onto q/v_proj.bias, and a missing one stacks as zeros), one RoPE over the q
-    /// and k thirds of each row, and attention reading the packed rows in place.
+    /// converter maps scenic's q_bias/v_bias onto q/v_proj.bias, and a missing one stacks as zeros) or timm's fused
+    /// attn.qkv with q_bias / v_bias (k's bias a zero buffer), one RoPE over the q and k thirds of each row, and attention
+    /// reading the packed rows in place.
     /// </summary>
     private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope)
     {
         var g = p.Graph;
         int c = cfg.EmbedDim;
-        string[] projections = ["q_proj", "k_proj", "v_proj"];
-        var weight = p.Stacked(projections.Select(n => (string?)$"{n}.weight").ToArray(), [c, c]);
-        var biases = projections.Select(n => p.Has($"{n}.bias") ? $"{n}.bias" : null).ToArray();
+        Tensor weight;
+        string?[] biases;
+        if (cfg.QkvFused)
+        {
+            weight = p["qkv.weight"];
+            if (weight.Shape != new Shape(3 * c, c)) throw new ModelFileException($"{p.Prefix}.qkv.weight is {weight.Shape}, expected ({3 * c}, {c})");
+            biases = [p.Has("q_bias") ? "q_bias" : null, null, p.Has("v_bias") ? "v_bias" : null];
+        }
+        else
+        {
+            string[] projections = ["q_proj", "k_proj", "v_proj"];
+            weight = p.Stacked(projections.Select(n => (string?)$"{n}.weight").ToArray(), [c, c]);
+            biases = projections.Select(n => p.Has($"{n}.bias") ? $"{n}.bias" : null).ToArray();
+        }
         var qkv = g.Linear(x, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [c]) : null);
         // Token 0 is the cls token, which both references leave unrotated; v (the last third of each row) passes through.
         if (rope is { } r) qkv = g.Rope(qkv, r.Sin, r.Cos, 2 * cfg.NumHeads, startToken: 1, rotatedWidth: 2 * c);
@@ -51,12 +64,33 @@ public static class Eva02Block
     {
         var g = p.Graph;
         int hidden = cfg.MlpHidden, width = (hidden + AlignedWidth - 1) / AlignedWidth * AlignedWidth, c = cfg.EmbedDim;
-        var weight = p.Stacked(["fc1_g.weight", "fc1_x.weight"], [hidden, c], [width, c]);
-        string?[] biases = [p.Has("fc1_g.bias") ? "fc1_g.bias" : null, p.Has("fc1_x.bias") ? "fc1_x.bias" : null];
-        var h = g.PackedSwiGlu(g.Linear(x, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [hidden], [width]) : null));
+        Tensor weight;
+        Tensor? bias;
+        if (cfg.Mlp == Eva02Mlp.SwiGluPacked)
+        {
+            // timm's GluMlp: one fc1 of 2·hidden rows, the gate first; its halves carried padded like the split weights.
+            weight = p.Repacked("fc1.weight", 2, [hidden, c], [width, c]);
+            bias = p.Has("fc1.bias") ? p.Repacked("fc1.bias", 2, [hidden], [width]) : null;
+        }
+        else
+        {
+            weight = p.Stacked(["fc1_g.weight", "fc1_x.weight"], [hidden, c], [width, c]);
+            string?[] biases = [p.Has("fc1_g.bias") ? "fc1_g.bias" : null, p.Has("fc1_x.bias") ? "fc1_x.bias" : null];
+            bias = biases.Any(b => b is not null) ? p.Stacked(biases, [hidden], [width]) : null;
+        }
+        var h = g.PackedSwiGlu(g.Linear(x, weight, bias));
         if (cfg.ScaleMlp) h = g.LayerNorm(h, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps, width: width == hidden ? 0 : hidden);
         var down = width == hidden ? p["fc2.weight"] : p.Stacked(["fc2.weight"], [c, hidden], [c, width]);
         return g.Linear(h, down, p.Optional("fc2.bias"));
+    }
+
+    /// <summary>timm's Mlp: fc2([LN](gelu(fc1 x))), exact GELU.</summary>
+    private static Tensor GeluMlp(ParamScope p, Eva02Config cfg, Tensor x)
+    {
+        var g = p.Graph;
+        var h = g.Unary(UnaryKind.Gelu, g.Linear(x, p["fc1.weight"], p.Optional("fc1.bias")));
+        if (cfg.ScaleMlp) h = g.LayerNorm(h, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps);
+        return g.Linear(h, p["fc2.weight"], p.Optional("fc2.bias"));
     }
 
     /// <summary>The hidden width is padded to a multiple of this: 8 bf16 elements are one 16-byte vector.</summary>

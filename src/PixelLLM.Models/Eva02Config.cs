@@ -11,6 +11,17 @@ public enum Eva02Pool
     Token,
 }
 
+/// <summary>The MLP of an <see cref="Eva02Block"/>, as timm's <c>EvaBlock</c> chooses it.</summary>
+public enum Eva02Mlp
+{
+    /// <summary>SwiGLU with separate fc1_g / fc1_x (timm swiglu_mlp with scale_mlp; EVA02, scenic).</summary>
+    SwiGlu,
+    /// <summary>SwiGLU with one packed fc1, gate first (timm swiglu_mlp without scale_mlp: GluMlp, gate_last=False).</summary>
+    SwiGluPacked,
+    /// <summary>fc1 → exact GELU → [norm] → fc2 (timm swiglu_mlp=False: Mlp).</summary>
+    Gelu,
+}
+
 /// <summary>
 /// EVA02 vision transformer configuration. Covers timm's <c>Eva</c> with the EVA02 options (separate q/k/v projections,
 /// k without bias, SwiGLU MLP with sub-LayerNorm, 2-D RoPE, absolute pos-embed incl. cls) and scenic's PixelLLM
@@ -27,8 +38,12 @@ public sealed record Eva02Config
 
     /// <summary>Eps of norm1, norm2, attn.norm, the final norm and fc_norm.</summary>
     public float NormEps { get; init; } = 1e-6f;
-    /// <summary>SwiGLU sub-LayerNorm mlp.norm between silu(g)·x and fc2 (timm scale_mlp; scenic ffn_ln).</summary>
+    /// <summary>The MLP's form: split or packed SwiGLU, or a GELU MLP.</summary>
+    public Eva02Mlp Mlp { get; init; } = Eva02Mlp.SwiGlu;
+    /// <summary>LayerNorm mlp.norm on the MLP's hidden width before fc2 (timm scale_mlp; scenic ffn_ln).</summary>
     public bool ScaleMlp { get; init; } = true;
+    /// <summary>q, k, v as one attn.qkv weight with attn.q_bias / attn.v_bias (timm qkv_fused) instead of q/k/v_proj.</summary>
+    public bool QkvFused { get; init; }
     /// <summary>Eps of the SwiGLU sub-LayerNorm mlp.norm (timm 1e-6, PixelLLM's ffn_ln 1e-5).</summary>
     public float MlpNormEps { get; init; } = 1e-6f;
     /// <summary>LayerNorm on the attention output before proj (timm scale_attn_inner, weights attn.norm).</summary>
@@ -63,7 +78,8 @@ public sealed record Eva02Config
 
     /// <summary>timm <c>Eva</c> semantics for a global_pool ('avg', 'token' or ''), as in the golden references.</summary>
     public static Eva02Config Timm(int embedDim, int depth, int numHeads, int patchSize, double mlpRatio, string globalPool,
-        int numClasses, bool scaleAttnInner, int[]? ropeReferenceGrid, bool useRope = true, bool scaleMlp = true)
+        int numClasses, bool scaleAttnInner, int[]? ropeReferenceGrid, bool useRope = true, bool scaleMlp = true, bool swiGluMlp = true,
+        bool qkvFused = false)
     {
         var pool = globalPool switch
         {
@@ -76,6 +92,8 @@ public sealed record Eva02Config
         {
             EmbedDim = embedDim, Depth = depth, NumHeads = numHeads, PatchSize = patchSize, MlpRatio = mlpRatio,
             NormEps = 1e-6f, MlpNormEps = 1e-6f, ScaleAttnInner = scaleAttnInner, ScaleMlp = scaleMlp,
+            // timm's EvaBlock: SwiGLU with a norm has split fc1_g/fc1_x, without one the packed GluMlp.
+            Mlp = !swiGluMlp ? Eva02Mlp.Gelu : scaleMlp ? Eva02Mlp.SwiGlu : Eva02Mlp.SwiGluPacked, QkvFused = qkvFused,
             UseRope = useRope, RopeReferenceGrid = ropeReferenceGrid,
             Pool = pool, FinalNorm = pool != Eva02Pool.Avg, FcNorm = pool == Eva02Pool.Avg, NumClasses = numClasses,
         };

@@ -5,13 +5,51 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Models;
 
-/// <summary>T5 v1.1 / Flan-T5 sizes and numerics. Parameter names follow Hugging Face's T5ForConditionalGeneration.</summary>
+/// <summary>
+/// T5 v1.1 / Flan-T5 sizes and numerics. Parameter names follow Hugging Face's T5ForConditionalGeneration. The
+/// feed-forward is Flan-T5's gated GELU(tanh) unless <see cref="FeedForward"/> says otherwise.
+/// </summary>
 public sealed record T5Config(
     int VocabSize, int DModel, int DKv, int DFf, int NumHeads, int NumLayers, int NumDecoderLayers,
     int RelativeBuckets = 32, int RelativeMaxDistance = 128, float Eps = 1e-6f,
     float MaskBias = -1e10f, bool TieWordEmbeddings = false)
 {
     public int Inner => NumHeads * DKv;
+
+    /// <summary>The feed-forward: wo(act(wi_0 x) · wi_1 x) when gated, wo(act(wi x)) when not (HF feed_forward_proj).</summary>
+    public T5FeedForward FeedForward { get; init; } = T5FeedForward.GatedGeluTanh;
+}
+
+/// <summary>A T5 feed-forward: gated (wi_0, wi_1) or not (wi), and its activation.</summary>
+public readonly record struct T5FeedForward(bool Gated, UnaryKind Activation)
+{
+    /// <summary>T5 v1.1 / Flan-T5: "gated-gelu", GELU in its tanh form on wi_0.</summary>
+    public static T5FeedForward GatedGeluTanh => new(true, UnaryKind.GeluTanh);
+
+    /// <summary>
+    /// Hugging Face's feed_forward_proj ("relu", "gated-gelu", "gated-silu", …): "gated-" marks the gated form, the rest
+    /// names the activation, and "gated-gelu" means the tanh GELU (HF maps it to gelu_new). Others → <see cref="InvalidInputException"/>.
+    /// </summary>
+    public static T5FeedForward Parse(string proj)
+    {
+        var parts = proj.Split('-');
+        bool gated = parts.Length == 2 && parts[0] == "gated";
+        if (parts.Length > 2 || (parts.Length == 2 && !gated))
+            throw new InvalidInputException($"T5 feed_forward_proj '{proj}': expected an activation or 'gated-' and one");
+        if (proj == "gated-gelu") return GatedGeluTanh;
+        var activation = parts[^1] switch
+        {
+            "relu" => UnaryKind.Relu,
+            "gelu" => UnaryKind.Gelu,
+            "gelu_new" or "gelu_pytorch_tanh" => UnaryKind.GeluTanh,
+            "silu" or "swish" => UnaryKind.Silu,
+            "sigmoid" => UnaryKind.Sigmoid,
+            "tanh" => UnaryKind.Tanh,
+            var other => throw new InvalidInputException(
+                $"T5 feed_forward_proj '{proj}': activation '{other}' is not supported (relu, gelu, gelu_new, gelu_pytorch_tanh, silu, swish, sigmoid, tanh)"),
+        };
+        return new(gated, activation);
+    }
 }
 
 /// <summary>
@@ -102,7 +140,15 @@ public static class T5
         var ff = layer.Sub("DenseReluDense");
         var norm = layer["layer_norm.weight"];
         Tensor hidden;
-        if (normInProjections) hidden = g.RmsNormGeGlu(x, norm, c.Eps, ff["wi_0.weight"], ff["wi_1.weight"]);
+        if (c.FeedForward != T5FeedForward.GatedGeluTanh)
+        {
+            // Another feed_forward_proj (T5 v1.0's relu, gated-silu, …): the plain ops.
+            var n = g.RmsNorm(x, norm, c.Eps);
+            hidden = c.FeedForward.Gated
+                ? g.Mul(g.Unary(c.FeedForward.Activation, g.Linear(n, ff["wi_0.weight"])), g.Linear(n, ff["wi_1.weight"]))
+                : g.Unary(c.FeedForward.Activation, g.Linear(n, ff["wi.weight"]));
+        }
+        else if (normInProjections) hidden = g.RmsNormGeGlu(x, norm, c.Eps, ff["wi_0.weight"], ff["wi_1.weight"]);
         else
         {
             var n = g.RmsNorm(x, norm, c.Eps);

@@ -53,6 +53,8 @@ public static class T5DecoderStep
     {
         if (rows < 1 || maxLength < 1 || memoryLength < 1)
             throw new GraphBuildException($"T5 decoder step needs rows, max length and memory length ≥ 1, got {rows}, {maxLength}, {memoryLength}");
+        if (c.FeedForward != T5FeedForward.GatedGeluTanh)
+            throw new GraphBuildException($"T5 decoder step: the cached decoder runs Flan-T5's gated-gelu feed-forward only, not {c.FeedForward}");
         var g = p.Graph;
         var ids = g.Input(Ids, DType.I32, rows, 1);
         var position = g.Input(Position, DType.I32, 1);

@@ -22,8 +22,12 @@ public static class T5Parameters
                     ffLayer = 2;
                 }
                 var ff = $"{block}.layer.{ffLayer}";
-                yield return ($"{ff}.DenseReluDense.wi_0.weight", [c.DFf, d]);
-                yield return ($"{ff}.DenseReluDense.wi_1.weight", [c.DFf, d]);
+                if (c.FeedForward.Gated)
+                {
+                    yield return ($"{ff}.DenseReluDense.wi_0.weight", [c.DFf, d]);
+                    yield return ($"{ff}.DenseReluDense.wi_1.weight", [c.DFf, d]);
+                }
+                else yield return ($"{ff}.DenseReluDense.wi.weight", [c.DFf, d]);
                 yield return ($"{ff}.DenseReluDense.wo.weight", [d, c.DFf]);
                 yield return ($"{ff}.layer_norm.weight", [d]);
             }

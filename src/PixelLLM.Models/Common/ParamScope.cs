@@ -49,13 +49,45 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
         }
     }
 
+    /// <summary>
+    /// The tensor <paramref name="name"/>, <paramref name="parts"/> blocks of <paramref name="shape"/> stacked along axis 0
+    /// (a packed projection), with each block zero-padded to <paramref name="padded"/> as <see cref="Stacked"/> pads
+    /// separate tensors. Another stored shape → <see cref="ModelFileException"/> naming the tensor.
+    /// </summary>
+    public Tensor Repacked(string name, int parts, int[] shape, int[] padded)
+    {
+        var graphName = $"param.{Full(name)}:repacked{parts}x{string.Join('x', padded)}";
+        if (Graph.TryGet(graphName, out var t)) return t;
+        var copies = StackedCopies.GetOrCreateValue(weights);
+        lock (copies)
+        {
+            if (!copies.TryGetValue(graphName, out var copy))
+            {
+                var whole = weights.Get(Full(name));
+                var expected = new Shape([shape[0] * parts, .. shape[1..]]);
+                if (whole.Shape != expected) throw new ModelFileException($"{Full(name)} is {whole.Shape}, expected {expected}");
+                long bytes = new Shape(shape).ElementCount * whole.DType.SizeOf();
+                var blocks = Enumerable.Range(0, parts).Select(i =>
+                {
+                    var part = HostTensor.Zeros(whole.DType, shape);
+                    whole.Data.Span.Slice(checked((int)(i * bytes)), (int)bytes).CopyTo(part.Data.Span);
+                    return (HostTensor?)part;
+                }).ToArray();
+                copies[graphName] = copy = Stack(blocks, [.. Enumerable.Repeat(name, parts)], shape, padded);
+            }
+            return Graph.Weight(graphName, copy);
+        }
+    }
+
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IWeightSource, Dictionary<string, HostTensor>> StackedCopies = new();
 
-    private HostTensor Stack(string?[] names, int[] shape, int[] padded)
+    private HostTensor Stack(string?[] names, int[] shape, int[] padded) =>
+        Stack([.. names.Select(n => n is null ? null : weights.Get(Full(n)))], names, shape, padded);
+
+    private HostTensor Stack(HostTensor?[] parts, string?[] names, int[] shape, int[] padded)
     {
         if (shape.Length is < 1 or > 2 || padded.Length != shape.Length || Enumerable.Range(0, shape.Length).Any(d => padded[d] < shape[d]))
             throw new ArgumentException($"cannot pad ({string.Join(", ", shape)}) to ({string.Join(", ", padded)})", nameof(padded));
-        var parts = names.Select(n => n is null ? null : weights.Get(Full(n))).ToArray();
         var expected = new Shape(shape);
         for (int i = 0; i < parts.Length; i++)
             if (parts[i] is { } part && part.Shape != expected)

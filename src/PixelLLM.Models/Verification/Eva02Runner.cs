@@ -35,8 +35,6 @@ public sealed class Eva02Runner : IGoldenRunner
     /// <summary>The encoder config for a case's timm config; unsupported timm options are rejected by name.</summary>
     public static Eva02Config ConfigFrom(JsonElement c)
     {
-        Require(c, "qkv_fused", false, "fused qkv projections");
-        Require(c, "swiglu_mlp", true, "a non-SwiGLU MLP");
         if (c.TryGetProperty("rope_type", out var rt) && rt.GetString() != "cat")
             throw new InvalidInputException($"eva02: rope_type '{rt.GetString()}' is not supported (only 'cat')");
         int[]? reference = c.TryGetProperty("ref_feat_shape", out var r) && r.ValueKind == JsonValueKind.Array
@@ -52,14 +50,11 @@ public sealed class Eva02Runner : IGoldenRunner
             scaleAttnInner: Flag(c, "scale_attn_inner", false),
             ropeReferenceGrid: reference,
             useRope: Flag(c, "use_rot_pos_emb", true),
-            scaleMlp: Flag(c, "scale_mlp", true));
+            scaleMlp: Flag(c, "scale_mlp", true),
+            swiGluMlp: Flag(c, "swiglu_mlp", true),
+            qkvFused: Flag(c, "qkv_fused", false));
     }
 
     private static bool Flag(JsonElement c, string name, bool fallback) =>
         c.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
-
-    private static void Require(JsonElement c, string name, bool supported, string what)
-    {
-        if (Flag(c, name, supported) != supported) throw new InvalidInputException($"eva02: {what} ({name}={!supported}) is not supported");
-    }
 }

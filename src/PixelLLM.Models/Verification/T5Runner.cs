@@ -88,7 +88,11 @@ internal sealed class T5Runner : IGoldenRunner
         RelativeBuckets: j.GetProperty("relative_attention_num_buckets").GetInt32(),
         RelativeMaxDistance: j.GetProperty("relative_attention_max_distance").GetInt32(),
         Eps: j.GetProperty("layer_norm_epsilon").GetSingle(), MaskBias: float.MinValue,
-        TieWordEmbeddings: j.GetProperty("tie_word_embeddings").GetBoolean());
+        TieWordEmbeddings: j.GetProperty("tie_word_embeddings").GetBoolean())
+    {
+        // Hugging Face's T5Config defaults to "relu" (T5 v1.0) when the case does not say.
+        FeedForward = T5FeedForward.Parse(j.TryGetProperty("feed_forward_proj", out var f) ? f.GetString() ?? "relu" : "relu"),
+    };
 
     private static HostTensor ToInt32(HostTensor t) =>
         HostTensor.FromArray(t.ToFloatArray().Select(v => (int)v).ToArray(), t.Shape.ToArray());

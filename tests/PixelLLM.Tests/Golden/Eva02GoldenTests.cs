@@ -84,8 +84,8 @@ public class Eva02GoldenTests(ITestOutputHelper log)
     [Fact]
     public void RejectsUnsupportedTimmOptions()
     {
-        var json = System.Text.Json.JsonDocument.Parse("""{"embed_dim": 32, "depth": 1, "num_heads": 2, "patch_size": 4, "mlp_ratio": 2.0, "global_pool": "avg", "num_classes": 0, "qkv_fused": true}""");
+        var json = System.Text.Json.JsonDocument.Parse("""{"embed_dim": 32, "depth": 1, "num_heads": 2, "patch_size": 4, "mlp_ratio": 2.0, "global_pool": "avg", "num_classes": 0, "rope_type": "mixed"}""");
         var e = Assert.Throws<InvalidInputException>(() => Eva02Runner.ConfigFrom(json.RootElement));
-        Assert.Contains("qkv_fused", e.Message);
+        Assert.Contains("rope_type 'mixed'", e.Message);
     }
 }
