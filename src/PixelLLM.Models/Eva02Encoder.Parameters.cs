@@ -6,7 +6,8 @@ public static partial class Eva02Encoder
     /// Every parameter <see cref="Build"/> binds for <paramref name="cfg"/>, under timm's <c>Eva</c> names (the engine's
     /// names; a converter maps scenic's onto them), with the shapes timm stores: linear weights (out, in), the patch conv
     /// (C, channels, patch, patch), pos_embed (1, 1 + Ph·Pw, C) for the table grid <see cref="Eva02Config.PosEmbedGrid"/>
-    /// (required here). EVA02 biases: q_proj and v_proj have one, k_proj none; the SwiGLU Linears and proj have one.
+    /// (required here). EVA02 biases: q_proj and v_proj have one, k_proj none (timm's fused qkv: q_bias and v_bias); the
+    /// MLP Linears and proj have one.
     /// In insertion order.
     /// </summary>
     /// <param name="imageChannels">Channels of the image the patch conv reads (3 for RGB).</param>
@@ -28,11 +29,20 @@ public static partial class Eva02Encoder
             var b = $"blocks.{i}.";
             shapes[b + "norm1.weight"] = [c];
             shapes[b + "norm1.bias"] = [c];
-            shapes[b + "attn.q_proj.weight"] = [c, c];
-            shapes[b + "attn.q_proj.bias"] = [c];
-            shapes[b + "attn.k_proj.weight"] = [c, c];
-            shapes[b + "attn.v_proj.weight"] = [c, c];
-            shapes[b + "attn.v_proj.bias"] = [c];
+            if (cfg.QkvFused)
+            {
+                shapes[b + "attn.qkv.weight"] = [3 * c, c];
+                shapes[b + "attn.q_bias"] = [c];
+                shapes[b + "attn.v_bias"] = [c];
+            }
+            else
+            {
+                shapes[b + "attn.q_proj.weight"] = [c, c];
+                shapes[b + "attn.q_proj.bias"] = [c];
+                shapes[b + "attn.k_proj.weight"] = [c, c];
+                shapes[b + "attn.v_proj.weight"] = [c, c];
+                shapes[b + "attn.v_proj.bias"] = [c];
+            }
             if (cfg.ScaleAttnInner)
             {
                 shapes[b + "attn.norm.weight"] = [c];
@@ -42,10 +52,20 @@ public static partial class Eva02Encoder
             shapes[b + "attn.proj.bias"] = [c];
             shapes[b + "norm2.weight"] = [c];
             shapes[b + "norm2.bias"] = [c];
-            shapes[b + "mlp.fc1_g.weight"] = [hidden, c];
-            shapes[b + "mlp.fc1_g.bias"] = [hidden];
-            shapes[b + "mlp.fc1_x.weight"] = [hidden, c];
-            shapes[b + "mlp.fc1_x.bias"] = [hidden];
+            switch (cfg.Mlp)
+            {
+                case Eva02Mlp.SwiGlu:
+                    shapes[b + "mlp.fc1_g.weight"] = [hidden, c];
+                    shapes[b + "mlp.fc1_g.bias"] = [hidden];
+                    shapes[b + "mlp.fc1_x.weight"] = [hidden, c];
+                    shapes[b + "mlp.fc1_x.bias"] = [hidden];
+                    break;
+                default: // the packed GluMlp holds both halves in one fc1; the GELU Mlp one hidden width
+                    int rows = cfg.Mlp == Eva02Mlp.SwiGluPacked ? 2 * hidden : hidden;
+                    shapes[b + "mlp.fc1.weight"] = [rows, c];
+                    shapes[b + "mlp.fc1.bias"] = [rows];
+                    break;
+            }
             if (cfg.ScaleMlp)
             {
                 shapes[b + "mlp.norm.weight"] = [hidden];

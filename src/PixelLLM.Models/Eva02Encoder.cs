@@ -7,8 +7,8 @@ namespace PixelLLM.Models;
 
 /// <summary>What <see cref="Eva02Encoder.Build"/> adds to the graph.</summary>
 /// <param name="Features">(B, 1 + Hg·Wg, C), cls first: timm forward_features (after the final norm when configured).</param>
-/// <param name="PreLogits">(B, C) pooled (+ fc_norm) vector, or null when <see cref="Eva02Pool.None"/>.</param>
-/// <param name="Logits">(B, NumClasses), or null without a head.</param>
+/// <param name="PreLogits">(B, C) pooled (+ fc_norm) vector; with <see cref="Eva02Pool.None"/> the features themselves, as timm's forward_head(pre_logits=True) gives them.</param>
+/// <param name="Logits">(B, NumClasses) — (B, 1 + Hg·Wg, NumClasses) with no pooling, the head on every token — or null without a head.</param>
 /// <param name="PatchGrid">(B, Hg, Wg, C): the patch tokens of <paramref name="Features"/> without cls (PixelLLM's output).</param>
 public sealed record Eva02Outputs(Tensor Features, Tensor? PreLogits, Tensor? Logits, Tensor PatchGrid, int GridH, int GridW);
 
@@ -45,15 +45,10 @@ public static partial class Eva02Encoder
         {
             Eva02Pool.Avg => g.ReduceMean(g.Slice(x, 1, 1, 1 + tokens), 1),
             Eva02Pool.Token => g.Reshape(g.Slice(x, 1, 0, 1), batch, cfg.EmbedDim),
-            _ => null,
+            _ => x, // timm's global_pool '': no pooling, the head (if any) on every token
         };
-        if (pooled is not null && cfg.FcNorm) pooled = g.LayerNorm(pooled, p["fc_norm.weight"], p["fc_norm.bias"], cfg.NormEps);
-        Tensor? logits = null;
-        if (cfg.NumClasses > 0)
-        {
-            if (pooled is null) throw new GraphBuildException("Eva02Encoder: a classifier head needs a pooled vector (Pool is None)");
-            logits = g.Linear(pooled, p["head.weight"], p["head.bias"]);
-        }
+        if (cfg.Pool != Eva02Pool.None && cfg.FcNorm) pooled = g.LayerNorm(pooled, p["fc_norm.weight"], p["fc_norm.bias"], cfg.NormEps);
+        var logits = cfg.NumClasses > 0 ? g.Linear(pooled, p["head.weight"], p["head.bias"]) : null;
         var grid = g.Reshape(g.Slice(x, 1, 1, 1 + tokens), batch, gridH, gridW, cfg.EmbedDim);
         return new Eva02Outputs(x, pooled, logits, grid, gridH, gridW);
     }

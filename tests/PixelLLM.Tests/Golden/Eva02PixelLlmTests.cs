@@ -95,7 +95,7 @@ public class Eva02PixelLlmTests(ITestOutputHelper log)
         var outputs = Eva02Encoder.Build(new ParamScope(g, weights), cfg, image);
         Assert.Equal(new Shape(1, 27, 27, 32), outputs.PatchGrid.Shape);
         Assert.Equal(new Shape(1, 1 + 27 * 27, 32), outputs.Features.Shape);
-        Assert.Null(outputs.PreLogits);
+        Assert.Same(outputs.Features, outputs.PreLogits); // no pooling: timm's pre-logits are the features
         g.Output("grid", outputs.PatchGrid);
 
         using var backend = new CpuBackend();

@@ -14,7 +14,7 @@ namespace PixelLLM.Tests.GoldenTests;
 /// <summary>
 /// timm's other EvaBlock forms, from the dev goldens' own weights: the fused attn.qkv (with q_bias / v_bias) repacked from a
 /// case's q/k/v projections gives that case's reference outputs, and the packed GluMlp gives exactly what the split SwiGLU
-/// gives on the same weights; the timm config keys select each form.
+/// gives on the same weights; the timm config keys select each form; without pooling the head runs on every token.
 /// </summary>
 public class Eva02VariantTests
 {
@@ -69,6 +69,36 @@ public class Eva02VariantTests
         Assert.Equal(fromSplit, fromPacked);
     }
 
+    /// <summary>
+    /// timm's global_pool '': no pooling, the head on every token. From the token-pooled case: the features are the
+    /// reference's, and the head's row for the cls token is the reference's logits.
+    /// </summary>
+    [Fact]
+    public void WithoutPoolingTheHeadRunsOnEveryToken()
+    {
+        using var golden = GoldenCase.Open(CasePath("cfgB_clip_token_nonsquare"));
+        var cfg = Eva02Runner.ConfigFrom(WithString(golden.Config, "global_pool", ""));
+        Assert.Equal(Eva02Pool.None, cfg.Pool);
+        var image = golden.Input("in.image");
+        var g = new Graph();
+        var input = g.Input("image", DType.F32, image.Shape.ToArray());
+        var outputs = Eva02Encoder.Build(new ParamScope(g, golden.Weights), cfg, g.Permute(input, 0, 2, 3, 1));
+        Assert.Same(outputs.Features, outputs.PreLogits);
+        g.Output("logits", outputs.Logits!);
+        using var backend = new CpuBackend();
+        using var exec = new GraphExecutor(g, backend);
+        exec.SetInput("image", image);
+        exec.Run();
+        var logits = exec.Fetch("logits");
+        var expected = golden.Input("out.logits");
+        int batch = expected.Shape[0], classes = expected.Shape[1], tokens = logits.Shape[1];
+        Assert.Equal(new Shape(batch, tokens, classes), logits.Shape);
+        var (ours, reference) = (logits.ToFloatArray(), expected.ToFloatArray());
+        for (int b = 0; b < batch; b++)
+            for (int k = 0; k < classes; k++)
+                Assert.True(Math.Abs(ours[b * tokens * classes + k] - reference[b * classes + k]) <= 1e-4 + 1e-4 * Math.Abs(reference[b * classes + k]));
+    }
+
     [Theory]
     [InlineData(true, true, Eva02Mlp.SwiGlu)]
     [InlineData(true, false, Eva02Mlp.SwiGluPacked)]
@@ -110,10 +140,14 @@ public class Eva02VariantTests
         return HostTensor.FromArray(values, [parts.Sum(p => p.Shape[0]), .. parts[0].Shape.ToArray()[1..]]);
     }
 
-    private static JsonElement WithKey(JsonElement config, string key, bool value)
+    private static JsonElement WithKey(JsonElement config, string key, bool value) => With(config, key, JsonSerializer.SerializeToElement(value));
+
+    private static JsonElement WithString(JsonElement config, string key, string value) => With(config, key, JsonSerializer.SerializeToElement(value));
+
+    private static JsonElement With(JsonElement config, string key, JsonElement value)
     {
         var map = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(config.GetRawText())!;
-        map[key] = JsonSerializer.SerializeToElement(value);
+        map[key] = value;
         return JsonSerializer.SerializeToElement(map);
     }
 }

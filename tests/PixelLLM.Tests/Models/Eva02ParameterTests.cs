@@ -48,6 +48,25 @@ public class Eva02ParameterTests
         Assert.InRange(values.Select(v => (double)v * v).Average(), 0.3, 3.0);
     }
 
+    /// <summary>timm's other block forms and the unpooled head: the inventory still names exactly what the build reads.</summary>
+    [Theory]
+    [InlineData(true, Eva02Mlp.SwiGlu, false)]
+    [InlineData(false, Eva02Mlp.SwiGluPacked, false)]
+    [InlineData(true, Eva02Mlp.Gelu, true)]
+    [InlineData(false, Eva02Mlp.Gelu, false)]
+    public void TimmVariantsAreReadCompletely(bool qkvFused, Eva02Mlp mlp, bool scaleMlp)
+    {
+        var cfg = Tiny with { QkvFused = qkvFused, Mlp = mlp, ScaleMlp = scaleMlp, NumClasses = 3 };
+        var shapes = Eva02Encoder.ParameterShapes(cfg);
+        var weights = new RecordingWeights(shapes);
+        var outputs = Build(cfg, weights, 30);
+        Assert.Equal(new Shape(1, 50, 3), outputs.Logits!.Shape); // no pooling: the head on each of 1 + 7·7 tokens
+        Assert.Equal(shapes.Keys.Order(), weights.Read.Order());
+        Assert.Equal(qkvFused, shapes.ContainsKey("blocks.1.attn.qkv.weight"));
+        Assert.Equal(mlp == Eva02Mlp.SwiGluPacked ? [2 * cfg.MlpHidden, 16] : mlp == Eva02Mlp.Gelu ? [cfg.MlpHidden, 16] : null,
+            shapes.GetValueOrDefault("blocks.0.mlp.fc1.weight"));
+    }
+
     [Fact]
     public void RealEva02LargeTableIsReadCompletely()
     {
@@ -58,7 +77,7 @@ public class Eva02ParameterTests
         var outputs = Build(cfg, weights, 384);
         Assert.Equal(new Shape(1, 27, 27, 1024), outputs.PatchGrid.Shape);
         Assert.Equal(new Shape(1, 730, 1024), outputs.Features.Shape);
-        Assert.Null(outputs.PreLogits);
+        Assert.Same(outputs.Features, outputs.PreLogits); // no pooling: timm's pre-logits are the features
         Assert.Equal(shapes.Keys.Order(), weights.Read.Order());
 
         // Spec §3.3: pos table 16×16 + cls, patch conv 14×14, SwiGLU 2730 with ffn_ln, ln_post; k has no bias.
