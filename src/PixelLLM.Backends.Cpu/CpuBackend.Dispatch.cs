@@ -36,6 +36,7 @@ public sealed partial class CpuBackend
             case GreedyPickOp o: Reduce.GreedyPick(o, x, y); break;
             case TakeAlongLastOp o: Reduce.TakeAlongLast(o, x, y); break;
             case ReduceMeanOp o: Reduce.ReduceMean(o, x, y); break;
+            case ReduceMaxOp o: Reduce.ReduceMax(o, x, y); break;
             case EmbeddingOp o: Reduce.Embedding(o, x, y); break;
             case PermuteOp o: ShapeOps.Permute(o, x, y); break;
             case SliceOp o: ShapeOps.Slice(o, x, y); break;

@@ -46,6 +46,27 @@ internal static unsafe partial class Reduce
         }
     }
 
+    /// <summary>Maximum over one axis: x viewed as (outer, n, inner) → (outer, inner); a NaN wins, as in torch.amax.</summary>
+    public static void ReduceMax(ReduceMaxOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    {
+        var shape = x[0].Shape;
+        int axis = shape.NormalizeAxis(op.Axis), n = shape[axis];
+        long outer = shape.Product(0, axis), inner = shape.Product(axis + 1, shape.Rank);
+        float* src = x[0].F32Ptr, dst = y.F32Ptr;
+        for (long o = 0; o < outer; o++)
+            for (long i = 0; i < inner; i++)
+            {
+                float* from = src + o * n * inner + i;
+                float best = from[0];
+                for (int k = 1; k < n && !float.IsNaN(best); k++)
+                {
+                    float v = from[k * inner];
+                    if (v > best || float.IsNaN(v)) best = v;
+                }
+                dst[o * inner + i] = best;
+            }
+    }
+
     /// <summary>Mean over one axis: x viewed as (outer, n, inner) → (outer, inner).</summary>
     public static void ReduceMean(ReduceMeanOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {

@@ -9,6 +9,10 @@ public enum Eva02Pool
     Avg,
     /// <summary>The cls token (timm global_pool 'token').</summary>
     Token,
+    /// <summary>Maximum over the patch tokens, cls excluded (timm global_pool 'max').</summary>
+    Max,
+    /// <summary>Half the sum of the maximum and the mean over the patch tokens (timm global_pool 'avgmax').</summary>
+    AvgMax,
 }
 
 /// <summary>The MLP of an <see cref="Eva02Block"/>, as timm's <c>EvaBlock</c> chooses it.</summary>
@@ -76,7 +80,7 @@ public sealed record Eva02Config
     public int HeadDim => EmbedDim / NumHeads;
     public int MlpHidden => (int)(EmbedDim * MlpRatio);
 
-    /// <summary>timm <c>Eva</c> semantics for a global_pool ('avg', 'token' or ''), as in the golden references.</summary>
+    /// <summary>timm <c>Eva</c> semantics for a global_pool ('avg', 'token', 'max', 'avgmax' or ''), as in the golden references.</summary>
     public static Eva02Config Timm(int embedDim, int depth, int numHeads, int patchSize, double mlpRatio, string globalPool,
         int numClasses, bool scaleAttnInner, int[]? ropeReferenceGrid, bool useRope = true, bool scaleMlp = true, bool swiGluMlp = true,
         bool qkvFused = false)
@@ -85,6 +89,8 @@ public sealed record Eva02Config
         {
             "avg" => Eva02Pool.Avg,
             "token" => Eva02Pool.Token,
+            "max" => Eva02Pool.Max,
+            "avgmax" => Eva02Pool.AvgMax,
             "" => Eva02Pool.None,
             _ => throw new ArgumentException($"Eva02Config: unsupported timm global_pool '{globalPool}'", nameof(globalPool)),
         };

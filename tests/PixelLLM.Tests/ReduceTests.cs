@@ -162,6 +162,38 @@ public class ReduceTests
         OpHarness.AssertClose(expected, y);
     }
 
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, true)]
+    [InlineData(2, false)]
+    [InlineData(-1, true)]
+    public void ReduceMaxOverAnyAxis(int axis, bool keepDim)
+    {
+        int[] shape = [3, 7, 5, 2];
+        var x = OpHarness.Random(new Random(31 + axis), shape, 3f);
+        var y = OpHarness.Run(new ReduceMaxOp(axis, keepDim), x);
+        int a = axis < 0 ? axis + 4 : axis;
+        var outShape = shape.ToList();
+        if (keepDim) outShape[a] = 1; else outShape.RemoveAt(a);
+        Assert.Equal(outShape.ToArray(), y.Shape.ToArray());
+        int outer = shape[..a].Aggregate(1, (p, d) => p * d), n = shape[a], inner = shape[(a + 1)..].Aggregate(1, (p, d) => p * d);
+        var xs = x.ToFloatArray();
+        var expected = new float[outer * inner];
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+                expected[o * inner + i] = Enumerable.Range(0, n).Max(k => xs[(o * n + k) * inner + i]);
+        Assert.Equal(expected, y.ToFloatArray());
+    }
+
+    [Fact]
+    public void ReduceMaxKeepsANaNAndRefusesAnEmptyAxis()
+    {
+        var x = HostTensor.FromArray(new[] { 1f, float.NaN, 3f, -1f, -2f, -0.5f }, 2, 3);
+        Assert.Equal(new[] { float.NaN, -0.5f }, OpHarness.Run(new ReduceMaxOp(1), x).ToFloatArray());
+        var e = Assert.Throws<GraphBuildException>(() => new ReduceMaxOp(0).InferOutput([new TensorDesc(DType.F32, new Shape(0, 4))]));
+        Assert.Contains("empty axis", e.Message);
+    }
+
     [Fact]
     public void ReduceMeanOfLongRowsAndWideColumns()
     {

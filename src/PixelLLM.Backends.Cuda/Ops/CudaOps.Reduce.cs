@@ -57,6 +57,15 @@ internal sealed partial class CudaOps
             Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(shape[axis]).I64(Math.Max(1, inner)));
     }
 
+    private void ReduceMax(ReduceMaxOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var shape = x[0].Shape;
+        int axis = shape.NormalizeAxis(op.Axis);
+        long inner = shape.Product(axis + 1, shape.Rank);
+        Elements("reduce_max.cu", $"reduce_max_{FloatSuffix(y, "ReduceMax")}", y.Count,
+            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(shape[axis]).I64(Math.Max(1, inner)));
+    }
+
     private void Embedding(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         var (table, ids) = (x[0], x[1]);

@@ -47,6 +47,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case TopKOp o: TopK(o, x, y); break;
             case TakeAlongLastOp: TakeAlongLast(x, y); break;
             case ReduceMeanOp o: ReduceMean(o, x, y); break;
+            case ReduceMaxOp o: ReduceMax(o, x, y); break;
             case EmbeddingOp: Embedding(x, y); break;
             case PermuteOp o: Permute(o, x, y); break;
             case SliceOp o: Slice(o, x, y); break;

@@ -62,6 +62,20 @@ public sealed record ReduceMeanOp(int Axis, bool KeepDim = false) : Op
     }
 }
 
+/// <summary>Maximum over one axis (torch.amax: a NaN among the values gives NaN); an empty axis is refused.</summary>
+public sealed record ReduceMaxOp(int Axis, bool KeepDim = false) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        int a = inputs[0].Shape.NormalizeAxis(Axis);
+        if (inputs[0].Shape[a] == 0) throw Fail($"no maximum over an empty axis {a} of {inputs[0].Shape}");
+        var dims = inputs[0].Shape.ToArray().ToList();
+        if (KeepDim) dims[a] = 1; else dims.RemoveAt(a);
+        return new TensorDesc(inputs[0].DType, new Shape([.. dims]));
+    }
+}
+
 /// <summary>Row gather: table (V, D), ids I32/I64 (...) → (..., D). Ids outside [0, V) fail at run time.</summary>
 public sealed record EmbeddingOp : Op
 {
@@ -82,5 +96,6 @@ public static partial class GraphOps
     public static Tensor TopK(this Graph g, Tensor x, int k) => g.Apply(new TopKOp(k), x);
     public static Tensor TakeAlongLast(this Graph g, Tensor x, Tensor indices) => g.Apply(new TakeAlongLastOp(), x, indices);
     public static Tensor ReduceMean(this Graph g, Tensor x, int axis, bool keepDim = false) => g.Apply(new ReduceMeanOp(axis, keepDim), x);
+    public static Tensor ReduceMax(this Graph g, Tensor x, int axis, bool keepDim = false) => g.Apply(new ReduceMaxOp(axis, keepDim), x);
     public static Tensor Embedding(this Graph g, Tensor table, Tensor ids) => g.Apply(new EmbeddingOp(), table, ids);
 }

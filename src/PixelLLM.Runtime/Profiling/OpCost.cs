@@ -49,7 +49,7 @@ public static class OpCosts
             SwiGluOp => new OpCost(6 * outputCount, all),
             GeGluOp => new OpCost(10 * outputCount, all),
             UnaryOp { Kind: UnaryKind.Gelu or UnaryKind.GeluTanh or UnaryKind.Silu or UnaryKind.Sigmoid } => new OpCost(8 * outputCount, all),
-            UnaryOp or BinaryOp or ScaleOp or ArgMaxOp or TopKOp or ReduceMeanOp => new OpCost(inputs[0].ElementCount, all),
+            UnaryOp or BinaryOp or ScaleOp or ArgMaxOp or TopKOp or ReduceMeanOp or ReduceMaxOp => new OpCost(inputs[0].ElementCount, all),
             ResizeOp or RoiAlignOp => new OpCost(4 * outputCount, all),
             // Gathers and windowed writes touch only the rows they move, not the whole table or state.
             EmbeddingOp or TakeAlongLastOp => new OpCost(0, 2 * outputBytes + inputs[1].ByteSize),

@@ -99,6 +99,36 @@ public class Eva02VariantTests
                 Assert.True(Math.Abs(ours[b * tokens * classes + k] - reference[b * classes + k]) <= 1e-4 + 1e-4 * Math.Abs(reference[b * classes + k]));
     }
 
+    /// <summary>timm's 'max' and 'avgmax' pools over the token-pooled case's features (the same final norm, no fc_norm).</summary>
+    [Theory]
+    [InlineData("max")]
+    [InlineData("avgmax")]
+    public void MaxPoolsReduceTheReferenceFeatures(string pool)
+    {
+        using var golden = GoldenCase.Open(CasePath("cfgB_clip_token_nonsquare"));
+        var cfg = Eva02Runner.ConfigFrom(WithString(golden.Config, "global_pool", pool)) with { NumClasses = 0 };
+        var image = golden.Input("in.image");
+        var g = new Graph();
+        var input = g.Input("image", DType.F32, image.Shape.ToArray());
+        g.Output("pooled", Eva02Encoder.Build(new ParamScope(g, golden.Weights), cfg, g.Permute(input, 0, 2, 3, 1)).PreLogits!);
+        using var backend = new CpuBackend();
+        using var exec = new GraphExecutor(g, backend);
+        exec.SetInput("image", image);
+        exec.Run();
+        var pooled = exec.Fetch("pooled").ToFloatArray();
+
+        var features = golden.Input("out.features");
+        int batch = features.Shape[0], tokens = features.Shape[1], width = features.Shape[2];
+        var f = features.ToFloatArray();
+        for (int b = 0; b < batch; b++)
+            for (int c = 0; c < width; c++)
+            {
+                var column = Enumerable.Range(1, tokens - 1).Select(t => (double)f[(b * tokens + t) * width + c]).ToArray();
+                double expected = pool == "max" ? column.Max() : 0.5 * (column.Max() + column.Average());
+                Assert.True(Math.Abs(pooled[b * width + c] - expected) <= 1e-4 + 1e-4 * Math.Abs(expected), $"{pool} [{b}, {c}]: {pooled[b * width + c]} vs {expected}");
+            }
+    }
+
     [Theory]
     [InlineData(true, true, Eva02Mlp.SwiGlu)]
     [InlineData(true, false, Eva02Mlp.SwiGluPacked)]
