@@ -48,23 +48,20 @@ internal sealed partial class CudaOps
         Elements("take_along_last.cu", $"take_along_last_{Suffix(y.Type)}", y.Count, Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(y.Ptr)
             .I64(y.Count).I32(x[0].Shape[-1]).I32(x[1].Shape[-1]).Ptr(queue.ErrorWord));
 
-    private void ReduceMean(ReduceMeanOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    private void ReduceMean(ReduceMeanOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) => ReduceAxis("reduce_mean", "ReduceMean", op.Axis, x[0], y);
+
+    private void ReduceMax(ReduceMaxOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) => ReduceAxis("reduce_max", "ReduceMax", op.Axis, x[0], y);
+
+    /// <summary>reduce_mean.cu / reduce_max.cu: x viewed as (outer, n, inner), one thread per output.</summary>
+    private void ReduceAxis(string kernel, string opName, int opAxis, DeviceTensor x, DeviceTensor y)
     {
-        var shape = x[0].Shape;
-        int axis = shape.NormalizeAxis(op.Axis);
+        var shape = x.Shape;
+        int axis = shape.NormalizeAxis(opAxis);
         long inner = shape.Product(axis + 1, shape.Rank);
-        Elements("reduce_mean.cu", $"reduce_mean_{FloatSuffix(y, "ReduceMean")}", y.Count,
-            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(shape[axis]).I64(Math.Max(1, inner)));
+        Elements($"{kernel}.cu", $"{kernel}_{FloatSuffix(y, opName)}", y.Count,
+            Args().Ptr(x.Ptr).Ptr(y.Ptr).I64(y.Count).I32(shape[axis]).I64(Math.Max(1, inner)));
     }
 
-    private void ReduceMax(ReduceMaxOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
-    {
-        var shape = x[0].Shape;
-        int axis = shape.NormalizeAxis(op.Axis);
-        long inner = shape.Product(axis + 1, shape.Rank);
-        Elements("reduce_max.cu", $"reduce_max_{FloatSuffix(y, "ReduceMax")}", y.Count,
-            Args().Ptr(x[0].Ptr).Ptr(y.Ptr).I64(y.Count).I32(shape[axis]).I64(Math.Max(1, inner)));
-    }
 
     private void Embedding(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
