@@ -169,7 +169,15 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <summary>While a profiled run times launches: told of every launch, GEMM, copy and fill (see CudaOpTimer).</summary>
     internal ILaunchObserver? LaunchObserver { get; set; }
 
-    /// <summary>Runs <paramref name="queue"/> between the observer's Before and After (callers check there is one first: no closure otherwise).</summary>
+    // The profiled paths live in their own methods: a lambda over a method's parameters would allocate its closure on every
+    // call of that method, observed or not.
+    private void CopyObserved(ulong destination, ulong source, long bytes) =>
+        Observed("copy (device to device)", () => Driver.CopyAsync(destination, source, bytes, Stream));
+
+    private void FillObserved(ulong destination, byte value, long bytes) =>
+        Observed("fill", () => Driver.FillAsync(destination, value, bytes, Stream));
+
+    /// <summary>Runs <paramref name="queue"/> between the observer's Before and After (callers check there is one first).</summary>
     private void Observed(string name, Action queue)
     {
         var observer = LaunchObserver!;
@@ -215,7 +223,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         if (bytes <= 0 || destination == source) return;
         Launches++;
         if (LaunchObserver is null) Driver.CopyAsync(destination, source, bytes, Stream);
-        else Observed("copy (device to device)", () => Driver.CopyAsync(destination, source, bytes, Stream));
+        else CopyObserved(destination, source, bytes);
     }
 
     public void Fill(ulong destination, byte value, long bytes)
@@ -223,7 +231,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         if (bytes <= 0) return;
         Launches++;
         if (LaunchObserver is null) Driver.FillAsync(destination, value, bytes, Stream);
-        else Observed("fill", () => Driver.FillAsync(destination, value, bytes, Stream));
+        else FillObserved(destination, value, bytes);
     }
 
     public ulong Scratch(int slot, long bytes)
