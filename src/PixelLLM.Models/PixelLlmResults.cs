@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using PixelLLM.Models.Decoding;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
@@ -45,7 +46,7 @@ public sealed class ImageFeatures
     }
 
     /// <summary>A host copy, fetched now if the executor still holds this image; never another image's values.</summary>
-    private T Read<T>(Lazy<T> value)
+    private T Read<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(Lazy<T> value)
     {
         if (!value.IsValueCreated && vision is not null && Resident is null)
             throw new InvalidOperationException("these image features were released and the model has encoded another image since");
