@@ -41,23 +41,20 @@ public static partial class Eva02Encoder
             x = g.Name(Eva02Block.Build(p.Sub($"blocks.{i}"), cfg, x, rope), $"mid.blocks.{i}");
         if (cfg.FinalNorm) x = g.LayerNorm(x, p["norm.weight"], p["norm.bias"], cfg.NormEps);
 
+        var patchTokens = g.Slice(x, 1, 1, 1 + tokens);
         var pooled = cfg.Pool switch
         {
-            Eva02Pool.Avg => g.ReduceMean(g.Slice(x, 1, 1, 1 + tokens), 1),
+            Eva02Pool.Avg => g.ReduceMean(patchTokens, 1),
             Eva02Pool.Token => g.Reshape(g.Slice(x, 1, 0, 1), batch, cfg.EmbedDim),
-            Eva02Pool.Max => g.ReduceMax(g.Slice(x, 1, 1, 1 + tokens), 1),
-            Eva02Pool.AvgMax => AvgMax(g, g.Slice(x, 1, 1, 1 + tokens)),
+            Eva02Pool.Max => g.ReduceMax(patchTokens, 1),
+            Eva02Pool.AvgMax => g.Scale(g.Add(g.ReduceMax(patchTokens, 1), g.ReduceMean(patchTokens, 1)), 0.5f), // timm: 0.5·(max + mean)
             _ => x, // timm's global_pool '': no pooling, the head (if any) on every token
         };
         if (cfg.Pool != Eva02Pool.None && cfg.FcNorm) pooled = g.LayerNorm(pooled, p["fc_norm.weight"], p["fc_norm.bias"], cfg.NormEps);
         var logits = cfg.NumClasses > 0 ? g.Linear(pooled, p["head.weight"], p["head.bias"]) : null;
-        var grid = g.Reshape(g.Slice(x, 1, 1, 1 + tokens), batch, gridH, gridW, cfg.EmbedDim);
+        var grid = g.Reshape(patchTokens, batch, gridH, gridW, cfg.EmbedDim);
         return new Eva02Outputs(x, pooled, logits, grid, gridH, gridW);
     }
-
-    /// <summary>timm's 'avgmax': 0.5 · (max + mean) over the tokens, in that order.</summary>
-    private static Tensor AvgMax(Graph g, Tensor patchTokens) =>
-        g.Scale(g.Add(g.ReduceMax(patchTokens, 1), g.ReduceMean(patchTokens, 1)), 0.5f);
 
     private static (Tensor Sin, Tensor Cos) RopeTables(ParamScope p, Eva02Config cfg, int gridH, int gridW)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using PixelLLM.Models.Decoding;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
@@ -36,21 +35,31 @@ public sealed class ImageFeatures
     }
 
     /// <summary>The fused map, (1, G, G, C_eva + C_sam).</summary>
-    public HostTensor Fused => Read(fused);
+    public HostTensor Fused
+    {
+        get
+        {
+            EnsureReadable(fused.IsValueCreated);
+            return fused.Value;
+        }
+    }
 
     /// <summary>The UN-resized SAM neck output (1, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
     public HostTensor? Sam
     {
-        get => Read(sam);
+        get
+        {
+            EnsureReadable(sam.IsValueCreated);
+            return sam.Value;
+        }
         init => sam = new(value);
     }
 
-    /// <summary>A host copy, fetched now if the executor still holds this image; never another image's values.</summary>
-    private T Read<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(Lazy<T> value)
+    /// <summary>A host copy not yet made can only be fetched while the executor still holds this image: never another image's values.</summary>
+    private void EnsureReadable(bool fetched)
     {
-        if (!value.IsValueCreated && vision is not null && Resident is null)
+        if (!fetched && vision is not null && Resident is null)
             throw new InvalidOperationException("these image features were released and the model has encoded another image since");
-        return value.Value;
     }
 
     public int Height { get; }

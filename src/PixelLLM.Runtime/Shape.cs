@@ -73,4 +73,11 @@ public sealed record TensorDesc(DType DType, Shape Shape)
     public long ElementCount => Shape.ElementCount;
     public long ByteSize => Shape.ElementCount * DType.SizeOf();
     public override string ToString() => $"{DType}{Shape}";
+
+    /// <summary>Operands a <see cref="List"/> names: a decoder stack has hundreds, and its first layer's say enough.</summary>
+    internal const int ListedAtMost = 24;
+
+    /// <summary>The descriptions space-separated, the first <see cref="ListedAtMost"/> of them and then how many there are.</summary>
+    internal static string List(IReadOnlyCollection<TensorDesc> descs) =>
+        string.Join(" ", descs.Take(ListedAtMost)) + (descs.Count > ListedAtMost ? $" … ({descs.Count} operands)" : "");
 }

@@ -169,23 +169,6 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <summary>While a profiled run times launches: told of every launch, GEMM, copy and fill (see CudaOpTimer).</summary>
     internal ILaunchObserver? LaunchObserver { get; set; }
 
-    // The profiled paths live in their own methods: a lambda over a method's parameters would allocate its closure on every
-    // call of that method, observed or not.
-    private void CopyObserved(ulong destination, ulong source, long bytes) =>
-        Observed("copy (device to device)", () => Driver.CopyAsync(destination, source, bytes, Stream));
-
-    private void FillObserved(ulong destination, byte value, long bytes) =>
-        Observed("fill", () => Driver.FillAsync(destination, value, bytes, Stream));
-
-    /// <summary>Runs <paramref name="queue"/> between the observer's Before and After (callers check there is one first).</summary>
-    private void Observed(string name, Action queue)
-    {
-        var observer = LaunchObserver!;
-        observer.Before(name);
-        try { queue(); }
-        finally { observer.After(); }
-    }
-
     private const int DefaultSharedBytes = 48 * 1024;
 
     /// <summary>The dynamic shared memory each function has been opted in to.</summary>
@@ -194,44 +177,40 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public void Gemm(in GemmCall call)
     {
         Launches++;
-        if (call.Bias != 0 && !call.PointerArrays)
+        bool withBias = call.Bias != 0 && !call.PointerArrays;
+        LaunchObserver?.Before(withBias ? "cublasLt matmul + bias" : call.PointerArrays ? "cublas gemm (pointer arrays)"
+            : call.Batch > 1 ? "cublas gemm (strided batched)" : "cublas gemm");
+        try
         {
-            // One workspace for both libraries: they run in stream order on one stream, never at the same time.
-            cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
-            if (LaunchObserver is null) cublasLt.MatmulWithBias(call);
-            else
+            if (withBias)
             {
-                var lt = cublasLt;
-                var copy = call;
-                Observed("cublasLt matmul + bias", () => lt.MatmulWithBias(copy));
+                // One workspace for both libraries: they run in stream order on one stream, never at the same time.
+                cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
+                cublasLt.MatmulWithBias(call);
+                return;
             }
-            return;
+            cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
+            cublas.Gemm(call);
         }
-        cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
-        if (LaunchObserver is null) cublas.Gemm(call);
-        else
-        {
-            var blas = cublas;
-            var copy = call;
-            Observed(call.PointerArrays ? "cublas gemm (pointer arrays)" : call.Batch > 1 ? "cublas gemm (strided batched)" : "cublas gemm",
-                () => blas.Gemm(copy));
-        }
+        finally { LaunchObserver?.After(); }
     }
 
     public void Copy(ulong destination, ulong source, long bytes)
     {
         if (bytes <= 0 || destination == source) return;
         Launches++;
-        if (LaunchObserver is null) Driver.CopyAsync(destination, source, bytes, Stream);
-        else CopyObserved(destination, source, bytes);
+        LaunchObserver?.Before("copy (device to device)");
+        try { Driver.CopyAsync(destination, source, bytes, Stream); }
+        finally { LaunchObserver?.After(); }
     }
 
     public void Fill(ulong destination, byte value, long bytes)
     {
         if (bytes <= 0) return;
         Launches++;
-        if (LaunchObserver is null) Driver.FillAsync(destination, value, bytes, Stream);
-        else FillObserved(destination, value, bytes);
+        LaunchObserver?.Before("fill");
+        try { Driver.FillAsync(destination, value, bytes, Stream); }
+        finally { LaunchObserver?.After(); }
     }
 
     public ulong Scratch(int slot, long bytes)

@@ -38,15 +38,8 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
     public Tensor Stacked(string?[] names, int[] shape, int[]? padded = null)
     {
         padded ??= shape;
-        var graphName = $"param.{Full(string.Join('+', names.Select(n => n ?? "0")))}:stacked{string.Join('x', padded)}";
-        if (Graph.TryGet(graphName, out var t)) return t;
-        // One copy per weight source, shared by every graph built from it: backends upload a weight once per tensor.
-        var copies = StackedCopies.GetOrCreateValue(weights);
-        lock (copies)
-        {
-            if (!copies.TryGetValue(graphName, out var copy)) copies[graphName] = copy = Stack(names, shape, padded);
-            return Graph.Weight(graphName, copy);
-        }
+        return Derived($"param.{Full(string.Join('+', names.Select(n => n ?? "0")))}:stacked{string.Join('x', padded)}",
+            () => Stack(names, shape, padded));
     }
 
     /// <summary>
@@ -54,27 +47,33 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
     /// (a packed projection), with each block zero-padded to <paramref name="padded"/> as <see cref="Stacked"/> pads
     /// separate tensors. Another stored shape → <see cref="ModelFileException"/> naming the tensor.
     /// </summary>
-    public Tensor Repacked(string name, int parts, int[] shape, int[] padded)
+    public Tensor Repacked(string name, int parts, int[] shape, int[] padded) =>
+        Derived($"param.{Full(name)}:repacked{parts}x{string.Join('x', padded)}", () =>
+        {
+            var whole = weights.Get(Full(name));
+            var expected = new Shape([shape[0] * parts, .. shape[1..]]);
+            if (whole.Shape != expected) throw new ModelFileException($"{Full(name)} is {whole.Shape}, expected {expected}");
+            long bytes = new Shape(shape).ElementCount * whole.DType.SizeOf();
+            var blocks = Enumerable.Range(0, parts).Select(i =>
+            {
+                var part = HostTensor.Zeros(whole.DType, shape);
+                whole.Data.Span.Slice(checked((int)(i * bytes)), (int)bytes).CopyTo(part.Data.Span);
+                return (HostTensor?)part;
+            }).ToArray();
+            return Stack(blocks, [.. Enumerable.Repeat(name, parts)], shape, padded);
+        });
+
+    /// <summary>
+    /// A weight made from stored ones, bound as <paramref name="graphName"/>: one copy per weight source, shared by every
+    /// graph built from it (backends upload a weight once per tensor).
+    /// </summary>
+    private Tensor Derived(string graphName, Func<HostTensor> make)
     {
-        var graphName = $"param.{Full(name)}:repacked{parts}x{string.Join('x', padded)}";
         if (Graph.TryGet(graphName, out var t)) return t;
         var copies = StackedCopies.GetOrCreateValue(weights);
         lock (copies)
         {
-            if (!copies.TryGetValue(graphName, out var copy))
-            {
-                var whole = weights.Get(Full(name));
-                var expected = new Shape([shape[0] * parts, .. shape[1..]]);
-                if (whole.Shape != expected) throw new ModelFileException($"{Full(name)} is {whole.Shape}, expected {expected}");
-                long bytes = new Shape(shape).ElementCount * whole.DType.SizeOf();
-                var blocks = Enumerable.Range(0, parts).Select(i =>
-                {
-                    var part = HostTensor.Zeros(whole.DType, shape);
-                    whole.Data.Span.Slice(checked((int)(i * bytes)), (int)bytes).CopyTo(part.Data.Span);
-                    return (HostTensor?)part;
-                }).ToArray();
-                copies[graphName] = copy = Stack(blocks, [.. Enumerable.Repeat(name, parts)], shape, padded);
-            }
+            if (!copies.TryGetValue(graphName, out var copy)) copies[graphName] = copy = make();
             return Graph.Weight(graphName, copy);
         }
     }

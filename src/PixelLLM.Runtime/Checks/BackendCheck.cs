@@ -18,9 +18,6 @@ public sealed record OpCheckResult(string Op, string Case, string Shapes, double
 /// </summary>
 public static class BackendCheck
 {
-    /// <summary>Inputs a result's shape list names (a decoder stack has hundreds; its first layer says enough).</summary>
-    private const int MaxShapesShown = 24;
-
     /// <summary>Runs the catalog; <paramref name="roundInput"/> rounds float inputs (to bf16 when the candidate stores bf16).</summary>
     public static IReadOnlyList<OpCheckResult> Run(IBackend reference, IBackend candidate, double tolerance, int seed = 1234,
         Func<float, float>? roundInput = null, Func<OpCheckCase, bool>? filter = null)
@@ -29,8 +26,7 @@ public static class BackendCheck
         foreach (var c in OpCheckCases.All)
         {
             if (filter is not null && !filter(c)) continue;
-            var shapes = string.Join(" ", c.Inputs.Take(MaxShapesShown).Select(i => $"{i.DType}{i.Shape}"))
-                         + (c.Inputs.Length > MaxShapesShown ? $" … ({c.Inputs.Length} inputs)" : "");
+            var shapes = TensorDesc.List(c.Inputs);
             var inputs = c.MakeInputs(new Random(seed), roundInput ?? (v => v));
             HostTensor[] expected, actual;
             try { expected = RunWithUpdates(reference, c, inputs); }

@@ -65,9 +65,6 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
         }
     }
 
-    /// <summary>Operands a shape key names: a decoder stack has hundreds, and its first layer's say enough.</summary>
-    private const int MaxOperandsShown = 24;
-
     private ProfiledNode[] Describe(Node[] steps, TensorView[][] inputs, TensorView[] outputs)
     {
         var support = inner as IProfilingSupport;
@@ -78,9 +75,7 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
             if (steps[i].Op.IsView) continue;
             var operands = inputs[i].Select(Stored).ToArray();
             var result = Stored(outputs[i]);
-            string shown = string.Join(" ", operands.Take(MaxOperandsShown).Select(d => d.ToString()))
-                           + (operands.Length > MaxOperandsShown ? $" … ({operands.Length} operands)" : "");
-            nodes.Add(new ProfiledNode(steps[i].Op.Name, $"{shown} → {result}", OpCosts.Of(steps[i].Op, operands, result)));
+            nodes.Add(new ProfiledNode(steps[i].Op.Name, $"{TensorDesc.List(operands)} → {result}", OpCosts.Of(steps[i].Op, operands, result)));
         }
         return [.. nodes];
     }
