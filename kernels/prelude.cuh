@@ -194,6 +194,13 @@ PXL_DEVICE bool pxl_better(float v1, i32 i1, float v2, i32 i2)
     return v1 != v2 ? v1 > v2 : i1 < i2;
 }
 
+// One element offered to pass t of a K-pass selection (topk.cu, beam_candidates.cu), which picks the best (value, index)
+// ranked strictly below pass t − 1's pick (previous_at < 0: none yet), so no "already taken" set is needed.
+PXL_DEVICE void offer_below(float v, i32 i, float previous, i32 previous_at, float& best, i32& at)
+{
+    if ((previous_at < 0 || pxl_better(previous, previous_at, v, i)) && pxl_better(v, i, best, at)) { best = v; at = i; }
+}
+
 // Block-wide best (value, index) under pxl_better; every thread gets the result. Same rules as block_sum; `values`
 // and `indices` are 32 slots of shared memory each.
 PXL_DEVICE void block_best(float& v, i32& i, float* values, i32* indices)

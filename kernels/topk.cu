@@ -17,12 +17,7 @@ PXL_DEVICE void topk_row(const T* __restrict__ x, i32* __restrict__ y, i32 cols,
     {
         float best = 0.0f;
         i32 at = -1;
-        for (i32 c = threadIdx.x; c < cols; c += blockDim.x)
-        {
-            const float v = to_float(x[c]);
-            const bool below = previous_at < 0 || pxl_better(previous, previous_at, v, c);
-            if (below && pxl_better(v, c, best, at)) { best = v; at = c; }
-        }
+        for (i32 c = threadIdx.x; c < cols; c += blockDim.x) offer_below(to_float(x[c]), c, previous, previous_at, best, at);
         block_best(best, at, values, indices);
         if (threadIdx.x == 0) y[t] = at;
         previous = best;

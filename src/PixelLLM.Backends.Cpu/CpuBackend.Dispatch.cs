@@ -34,6 +34,7 @@ public sealed partial class CpuBackend
             case ArgMaxOp o: Reduce.ArgMax(o, x, y); break;
             case TopKOp o: Reduce.TopK(o, x, y); break;
             case GreedyPickOp o: Reduce.GreedyPick(o, x, y); break;
+            case BeamCandidatesOp o: Reduce.BeamCandidates(o, x, y); break;
             case TakeAlongLastOp o: Reduce.TakeAlongLast(o, x, y); break;
             case ReduceMeanOp o: Reduce.ReduceMean(o, x, y); break;
             case ReduceMaxOp o: Reduce.ReduceMax(o, x, y); break;

@@ -102,41 +102,50 @@ internal sealed class BenchStages : IDisposable
     /// <summary>
     /// KV-cache decode steps for <paramref name="beams"/> rows after a cross-attention prefill: one warm-up caption, then
     /// <paramref name="runs"/> captions of <see cref="CaptionTokens"/> steps; per-step best and median over all timed steps.
-    /// One beam reads back what greedy decoding reads (the choice made in the step graph, 12 bytes), beams the logits.
+    /// Each step reads back what decoding reads: one beam the greedy choice made in the step graph (12 bytes), more beams
+    /// the caption task's candidates chosen in the step graph (2 per beam, 8 bytes each), not the logits.
     /// </summary>
     public StageTiming DecodeStep(int beams, int runs)
     {
-        int memoryLength = config.Adapter.NumOutputs + ContextTokens;
+        int memoryLength = config.Adapter.NumOutputs + ContextTokens, vocab = config.T5.VocabSize, keep = CandidatesPerBeam * beams;
         bool greedy = beams == 1;
         using var decoder = new T5IncrementalDecoder(new ScopedWeights(Weights, "t5"), config.T5, backend, 1, beams, config.MaxCaptionLength, memoryLength,
-            greedy ? config.EndTokenId : null);
+            greedy ? config.EndTokenId : null, greedy ? null : keep);
         decoder.Prefill(RandomTensor(1, memoryLength, config.T5.DModel));
-        var logits = new float[beams * config.T5.VocabSize];
         var ids = new int[beams];
         var scores = new float[2];
+        var live = new float[beams];
+        var candidates = new int[keep];
+        var values = new float[keep];
         var steps = new List<double>();
         var process = Process.GetCurrentProcess();
         var cpu = TimeSpan.Zero;
         for (int run = 0; run <= runs; run++)
         {
             Array.Fill(ids, config.BeginTokenId);
+            Array.Fill(live, 0f);
             for (int position = 0; position < CaptionTokens; position++)
             {
                 process.Refresh();
                 var cpuStart = process.TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
+                if (!greedy) decoder.SetLiveLogProbs(live);
                 decoder.Run(ids, position, default, default);
                 if (greedy) decoder.FetchGreedy(ids, scores);
-                else decoder.FetchLogits(logits);
+                else decoder.FetchCandidates(candidates, values);
                 if (run > 0) { steps.Add(clock.Elapsed.TotalMilliseconds); process.Refresh(); cpu += process.TotalProcessorTime - cpuStart; }
                 if (!greedy)
-                    for (int r = 0; r < beams; r++) ids[r] = ArgMax(logits.AsSpan(r * config.T5.VocabSize, config.T5.VocabSize));
+                    for (int r = 0; r < beams; r++) (ids[r], live[r]) = (candidates[r] % vocab, values[r]);
             }
             if (run == 0) AfterWarmUp?.Invoke();
         }
         return new StageTiming($"decode step, beam {beams} (KV cache)", steps.Min(), BenchTimer.Median(steps),
-            cpu.TotalMilliseconds / Math.Max(steps.Count, 1), steps.Count, $"{CaptionTokens} steps × {runs}{(greedy ? ", greedy choice in the step graph" : "")}");
+            cpu.TotalMilliseconds / Math.Max(steps.Count, 1), steps.Count,
+            $"{CaptionTokens} steps × {runs}, {(greedy ? "greedy choice" : $"{keep} beam candidates")} in the step graph");
     }
+
+    /// <summary>Candidates a beam-search step keeps per beam in the caption task (scenic's per-node 2).</summary>
+    private const int CandidatesPerBeam = 2;
 
     /// <summary>
     /// The teacher-forced decoder pass over the caption slots plus the point head (spec §2.1 step 4), as a caption request
@@ -253,13 +262,6 @@ internal sealed class BenchStages : IDisposable
         var values = new float[count];
         for (int i = 0; i < count; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
         return values;
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-        return best;
     }
 
     public void Dispose() => model.Dispose();

@@ -18,14 +18,18 @@ internal sealed class T5DecoderCache(IWeightSource weights, T5Config config, IBa
     /// <summary>The EOS one-beam decoders make their greedy choice with, or null when they leave it to the host.</summary>
     public int? GreedyEos => greedyEos;
 
-    /// <summary>The decoder for this shape; a decoder returned earlier for another shape is disposed.</summary>
-    public T5IncrementalDecoder Get(int batch, int beams, int maxLength, int memoryLength)
+    /// <summary>
+    /// The decoder for this shape, choosing <paramref name="beamKeep"/> beam-search candidates per element in its step when
+    /// given (null: any); a decoder returned earlier for another shape is disposed.
+    /// </summary>
+    public T5IncrementalDecoder Get(int batch, int beams, int maxLength, int memoryLength, int? beamKeep = null)
     {
-        if (current is { } d && d.Batch == batch && d.Beams == beams && d.MaxLength == maxLength && d.MemoryLength == memoryLength)
+        if (current is { } d && d.Batch == batch && d.Beams == beams && d.MaxLength == maxLength && d.MemoryLength == memoryLength
+            && (beamKeep is null || d.BeamKeep == beamKeep))
             return d;
         current?.Dispose();
         current = null;
-        return current = new T5IncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, beams == 1 ? greedyEos : null);
+        return current = new T5IncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, beams == 1 ? greedyEos : null, beamKeep);
     }
 
     public void Dispose()

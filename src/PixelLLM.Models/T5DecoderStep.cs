@@ -35,6 +35,13 @@ public static class T5DecoderStep
     /// <summary>State (when built with a greedy EOS), written by every step: (log-prob, margin) of that token per row, (R, 2).</summary>
     public const string GreedyScore = "greedy.score";
 
+    /// <summary>Input (when built with beam candidates): each row's live log-prob as float32 bits, I32 (R).</summary>
+    public const string BeamLive = "beam.live";
+    /// <summary>Output (when built with beam candidates): each element's best flat indices beam·V + token, I32 (R / beams, keep).</summary>
+    public const string BeamCandidates = "beam.candidates";
+    /// <summary>State (when built with beam candidates), written by every step: their values as float32 bits, I32 (R / beams, keep).</summary>
+    public const string BeamValues = "beam.values";
+
     public static string SelfKey(int layer) => $"cache.self.{layer}.k";
     public static string SelfValue(int layer) => $"cache.self.{layer}.v";
     public static string CrossKey(int layer) => $"cache.cross.{layer}.k";
@@ -49,7 +56,12 @@ public static class T5DecoderStep
     /// When set, the step also makes the greedy choice next to the logits (<see cref="GreedyToken"/>, <see cref="GreedyScore"/>),
     /// with this EOS and each row's fed token as the previous one.
     /// </param>
-    public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength, bool rowsMove = true, int? greedyEos = null)
+    /// <param name="beamCandidates">
+    /// When set, the step also chooses a beam-search step's candidates next to the logits (<see cref="BeamCandidatesOp"/>:
+    /// <see cref="BeamCandidates"/>, <see cref="BeamValues"/>) from each row's <see cref="BeamLive"/> log-prob.
+    /// </param>
+    public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength, bool rowsMove = true, int? greedyEos = null,
+        (int Beams, int Keep)? beamCandidates = null)
     {
         if (rows < 1 || maxLength < 1 || memoryLength < 1)
             throw new GraphBuildException($"T5 decoder step needs rows, max length and memory length ≥ 1, got {rows}, {maxLength}, {memoryLength}");
@@ -83,6 +95,14 @@ public static class T5DecoderStep
         {
             var scores = g.State(GreedyScore, DType.F32, rows, 2);
             g.Output(GreedyToken, g.GreedyPick(logits, ids, scores, eos, Decoding.GreedyDecoder.RepeatCap));
+        }
+        if (beamCandidates is { } choice)
+        {
+            var (beams, keep) = choice;
+            if (beams < 1 || rows % beams != 0) throw new GraphBuildException($"T5 decoder step: {rows} rows are not a whole number of {beams}-beam elements");
+            var live = g.Input(BeamLive, DType.I32, rows);
+            var candidateValues = g.State(BeamValues, DType.I32, rows / beams, keep);
+            g.Output(BeamCandidates, g.BeamCandidates(logits, live, candidateValues, beams, keep));
         }
     }
 

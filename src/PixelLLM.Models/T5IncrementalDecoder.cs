@@ -22,15 +22,18 @@ public sealed class T5IncrementalDecoder : IDisposable
     private readonly byte[] stepMask;            // (Rows, Lmax): the self-attention key mask of the current step
 
     /// <param name="greedyEos">also build the greedy choice into the step (one beam only): see <see cref="FetchGreedy"/>.</param>
+    /// <param name="beamKeep">also build the choice of this many beam-search candidates per element into the step: see <see cref="FetchCandidates"/>.</param>
     public T5IncrementalDecoder(IWeightSource weights, T5Config config, IBackend backend, int batch, int beams, int maxLength, int memoryLength,
-        int? greedyEos = null)
+        int? greedyEos = null, int? beamKeep = null)
     {
         if (greedyEos is not null && beams != 1) throw new ArgumentException("the greedy choice is built for one beam only", nameof(greedyEos));
         this.config = config;
         Batch = batch; Beams = beams; MaxLength = maxLength; MemoryLength = memoryLength;
         CanPick = greedyEos is not null;
+        BeamKeep = beamKeep;
         var stepGraph = new Graph();
-        T5DecoderStep.Build(new ParamScope(stepGraph, weights), config, Rows, maxLength, memoryLength, rowsMove: beams > 1, greedyEos);
+        T5DecoderStep.Build(new ParamScope(stepGraph, weights), config, Rows, maxLength, memoryLength, rowsMove: beams > 1, greedyEos,
+            beamKeep is { } keep ? (beams, keep) : null);
         step = new GraphExecutor(stepGraph, backend);
         var prefillGraph = new Graph();
         T5CrossPrefill.Build(new ParamScope(prefillGraph, weights), config, batch, beams, memoryLength);
@@ -52,6 +55,9 @@ public sealed class T5IncrementalDecoder : IDisposable
 
     /// <summary>Whether the step graph makes the greedy choice (<see cref="FetchGreedy"/>).</summary>
     public bool CanPick { get; }
+
+    /// <summary>The beam-search candidates per element the step graph chooses (<see cref="FetchCandidates"/>), or null.</summary>
+    public int? BeamKeep { get; }
 
     /// <summary>
     /// Binds a memory: encoder output (B, Lm, d) F32 and its key mask (B × Lm values, nonzero = attend; null = all).
@@ -137,6 +143,27 @@ public sealed class T5IncrementalDecoder : IDisposable
         if (!CanPick) throw new InvalidOperationException("this decoder was built without the greedy choice");
         step.FetchInto(T5DecoderStep.GreedyToken, tokens);
         step.FetchInto(T5DecoderStep.GreedyScore, scores);
+    }
+
+    /// <summary>Each row's live log-prob for the beam candidates of the next <see cref="Run"/> (Rows values).</summary>
+    public void SetLiveLogProbs(ReadOnlySpan<float> live)
+    {
+        if (BeamKeep is null) throw new InvalidOperationException("this decoder was built without the beam candidates");
+        if (live.Length != Rows) throw new InvalidInputException($"T5 decoder: {live.Length} live log-probs for {Rows} rows");
+        step.SetInput(T5DecoderStep.BeamLive, System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(live));
+    }
+
+    /// <summary>
+    /// The last step's beam-search candidates per element (<see cref="Runtime.Ops.BeamCandidatesOp"/>): flat indices
+    /// beam·V + token and their values, Batch × <see cref="BeamKeep"/> each, best first.
+    /// </summary>
+    public void FetchCandidates(Span<int> indices, Span<float> values)
+    {
+        if (BeamKeep is not { } keep) throw new InvalidOperationException("this decoder was built without the beam candidates");
+        if (indices.Length != Batch * keep || values.Length != Batch * keep)
+            throw new InvalidInputException($"T5 decoder: beam candidates fill {Batch}×{keep} values");
+        step.FetchInto(T5DecoderStep.BeamCandidates, indices);
+        step.FetchInto(T5DecoderStep.BeamValues, System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(values));
     }
 
     /// <summary>The final-normed decoder state of the last step, Rows × d.</summary>

@@ -18,7 +18,7 @@ namespace PixelLLM.Models;
 /// are plain causal (Hugging Face T5).
 /// </para>
 /// </summary>
-public sealed class T5StepLogits : IStepLogits, IGreedyStep, IDisposable
+public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposable
 {
     private readonly T5DecoderCache decoders;
     private readonly bool ownsDecoders;
@@ -77,8 +77,21 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IDisposable
         for (int r = 0; r < rows; r++) (logProbs[r], margins[r]) = (scores[2 * r], scores[2 * r + 1]);
     }
 
+    /// <summary>Always: the step graph of a beam decode is built with the candidate choice on its first call.</summary>
+    public bool CanSelect => true;
+
+    public void ComputeCandidates(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, ReadOnlySpan<float> liveLogProbs,
+        int keep, Span<int> indices, Span<float> values)
+    {
+        if (keep < 1) throw new InvalidInputException($"T5 beam step: keep must be ≥ 1, got {keep}");
+        if (rows >= 1 && rows % Batch == 0 && liveLogProbs.Length != rows)
+            throw new InvalidInputException($"T5 beam step: {liveLogProbs.Length} live log-probs for {rows} rows");
+        Feed(sequences, rows, position, parents, keep, liveLogProbs).FetchCandidates(indices[..(Batch * keep)], values[..(Batch * keep)]);
+    }
+
     /// <summary>Feeds every position below <paramref name="position"/> not fed yet; the last one's outputs are left to fetch.</summary>
-    private T5IncrementalDecoder Feed(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents)
+    private T5IncrementalDecoder Feed(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, int? beamKeep = null,
+        ReadOnlySpan<float> live = default)
     {
         if (rows < 1 || rows % Batch != 0 || sequences.Length % rows != 0)
             throw new InvalidInputException($"T5 step: {rows} rows over {sequences.Length} tokens do not fit a batch of {Batch}");
@@ -89,9 +102,9 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IDisposable
                 if (sequences[r * length + position] == 0)
                     throw new InvalidInputException($"T5 step: row {r} holds 0 at slot {position}; with t5x masks that makes the query read " +
                         "fully masked, which a KV cache cannot reproduce (fill the slots ahead with EOS)");
-        if (decoder is null || decoder.Rows != rows || decoder.MaxLength != length)
+        if (decoder is null || decoder.Rows != rows || decoder.MaxLength != length || (beamKeep is not null && decoder.BeamKeep != beamKeep))
         {
-            decoder = decoders.Get(Batch, rows / Batch, length, memory.Shape[1]);
+            decoder = decoders.Get(Batch, rows / Batch, length, memory.Shape[1], beamKeep);
             ids = new int[rows];
             keyMask = targetMasks ? new byte[rows * length] : [];
             fed = int.MaxValue;
@@ -101,6 +114,7 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IDisposable
             decoder.Prefill(memory, memoryMask);
             fed = 0;
         }
+        if (beamKeep is not null) decoder.SetLiveLogProbs(live);
         // Reordering applies to what earlier calls cached; positions fed within this call already follow their rows.
         var reorder = fed > 0 ? parents : default;
         for (; fed < position; fed++)

@@ -5,7 +5,7 @@ namespace PixelLLM.Tests;
 
 /// <summary>
 /// The greedy step's host pick (token, log-prob, margin in one pass over the logits, never storing log-probs) and the
-/// vectorised log-softmax, against a float64 reference on odd vocabulary sizes, with the repeat cap and ties.
+/// vectorised beam scores (log-softmax plus the live log-prob), against a float64 reference on odd vocabulary sizes, with the repeat cap and ties.
 /// </summary>
 public class GreedyPickTests
 {
@@ -45,14 +45,15 @@ public class GreedyPickTests
     [InlineData(5)]
     [InlineData(37)]
     [InlineData(32128)]
-    public void LogSoftmaxMatchesFloat64(int vocab)
+    public void BeamScoresAreLogSoftmaxPlusLiveToFloat64(int vocab)
     {
         var random = new Random(vocab);
         var logits = Enumerable.Range(0, vocab).Select(_ => (float)(random.NextDouble() * 40 - 20)).ToArray();
         var result = new float[vocab];
-        LogSoftmax.Compute(logits, result);
+        const float live = -3.25f;
+        BeamCandidateChoice.Scores(logits, live, result);
         double max = logits.Max(), log = Math.Log(logits.Sum(x => Math.Exp(x - max)));
-        for (int i = 0; i < vocab; i++) Assert.Equal(logits[i] - max - log, result[i], 1e-5);
+        for (int i = 0; i < vocab; i++) Assert.Equal(logits[i] - max - log + live, result[i], 1e-5);
     }
 
     [Fact]

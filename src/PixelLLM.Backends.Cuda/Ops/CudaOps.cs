@@ -44,6 +44,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case LogSoftmaxOp: Softmax("log_softmax", x, y); break;
             case ArgMaxOp: ArgMax(x, y); break;
             case GreedyPickOp o: GreedyPick(o, x, y); break;
+            case BeamCandidatesOp o: BeamCandidates(o, x, y); break;
             case TopKOp o: TopK(o, x, y); break;
             case TakeAlongLastOp: TakeAlongLast(x, y); break;
             case ReduceMeanOp o: ReduceMean(o, x, y); break;

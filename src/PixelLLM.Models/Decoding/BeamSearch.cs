@@ -1,3 +1,5 @@
+using PixelLLM.Runtime.Ops;
+
 namespace PixelLLM.Models.Decoding;
 
 /// <summary>Beam-search settings: beams kept, candidates per beam, brevity exponent (a constant 0.6 in PixelLLM, errata A6).</summary>
@@ -24,42 +26,46 @@ public static class BeamSearch
 
     public static float BrevityPenalty(float alpha, int length) => MathF.Pow((5f + length) / 6f, alpha);
 
+    /// <summary>
+    /// Decodes <paramref name="batch"/> elements of <see cref="BeamOptions.Beams"/> rows each. A model that can choose the
+    /// candidates next to its logits (<see cref="IBeamStep"/>, e.g. on the GPU) hands back only those; otherwise they are
+    /// chosen here from the logits, with the same values and order.
+    /// </summary>
     public static BeamResult Decode(IStepLogits model, DecodeOptions options, int batch, BeamOptions beamOptions)
     {
         int k = beamOptions.Beams, length = options.Length, vocab = model.VocabSize, keep = beamOptions.PerNode * k;
         if (k < 1 || beamOptions.PerNode < 1) throw new ArgumentOutOfRangeException(nameof(beamOptions), "beams and per-node must be ≥ 1");
-        if (keep > k * vocab) throw new ArgumentOutOfRangeException(nameof(beamOptions), $"{keep} candidates exceed beams × vocab = {k * vocab}");
+        if (keep > (long)k * vocab) throw new ArgumentOutOfRangeException(nameof(beamOptions), $"{keep} candidates exceed beams × vocab = {(long)k * vocab}");
         var state = BeamState.Initial(batch, k, options);
-        var logits = new float[batch * k * vocab];
-        var logProbs = new float[vocab];
-        var flat = new float[k * vocab];
+        var selector = model as IBeamStep is { CanSelect: true } s ? s : null;
+        var live = new float[batch * k];
+        var top = new int[batch * keep];
+        var topValues = new float[batch * keep];
         var parents = Enumerable.Range(0, batch * k).ToArray();
         // min brevity penalty is computed from Python scalars in the reference, then used as float32 (errata B4).
         float maxPenalty = (float)Math.Pow((5.0 + length) / 6.0, beamOptions.Alpha);
+        var host = selector is null ? new HostCandidates(batch, k, vocab, keep) : null;
 
         for (int t = 1; t < length - 1 && !state.Terminated(maxPenalty); t++)
         {
-            model.Compute(state.LiveBuffer, batch * k, t, parents, logits);
+            for (int b = 0; b < batch; b++) state.LiveLogProbs[b].CopyTo(live, b * k);
+            if (selector is not null) selector.ComputeCandidates(state.LiveBuffer, batch * k, t, parents, live, keep, top, topValues);
+            else host!.Choose(model, state.LiveBuffer, t, parents, live, top, topValues);
             float penalty = BrevityPenalty(beamOptions.Alpha, t);
             for (int b = 0; b < batch; b++)
             {
-                for (int beam = 0; beam < k; beam++)
-                {
-                    LogSoftmax.Compute(logits.AsSpan((b * k + beam) * vocab, vocab), logProbs);
-                    float live = state.LiveLogProbs[b][beam];
-                    for (int v = 0; v < vocab; v++) flat[beam * vocab + v] = logProbs[v] + live;
-                }
-                var top = TopK.Indices(flat, keep);
                 var candidates = new int[keep][];
                 var topLogProbs = new float[keep];
                 var newlyFinished = new bool[keep];
                 var candidateParent = new int[keep];
                 for (int c = 0; c < keep; c++)
                 {
-                    int beam = top[c] / vocab, id = top[c] % vocab;
+                    int flat = top[b * keep + c];
+                    if ((uint)flat >= (uint)(k * vocab)) throw new InvalidOperationException($"beam candidate {flat} is outside beams × vocab = {k * vocab}");
+                    int beam = flat / vocab, id = flat % vocab;
                     candidates[c] = (int[])state.Live[b][beam].Clone();
                     candidates[c][t] = id;
-                    topLogProbs[c] = flat[top[c]];
+                    topLogProbs[c] = topValues[b * keep + c];
                     newlyFinished[c] = id == options.Eos;
                     candidateParent[c] = beam;
                 }
@@ -82,6 +88,28 @@ public static class BeamSearch
             state.RefreshBuffer();
         }
         return state.Result();
+    }
+
+    /// <summary>The candidates chosen on the host from the logits: every row's values, then each element's top keep.</summary>
+    private sealed class HostCandidates(int batch, int beams, int vocab, int keep)
+    {
+        private readonly float[] logits = new float[batch * beams * vocab];
+        private readonly float[] flat = new float[beams * vocab];
+
+        public void Choose(IStepLogits model, int[] sequences, int position, int[] parents, float[] live, int[] top, float[] values)
+        {
+            model.Compute(sequences, batch * beams, position, parents, logits);
+            for (int b = 0; b < batch; b++)
+            {
+                for (int beam = 0; beam < beams; beam++)
+                {
+                    int row = b * beams + beam;
+                    BeamCandidateChoice.Scores(logits.AsSpan(row * vocab, vocab), live[row], flat.AsSpan(beam * vocab, vocab));
+                }
+                var best = TopK.Indices(flat, keep);
+                for (int c = 0; c < keep; c++) (top[b * keep + c], values[b * keep + c]) = (best[c], flat[best[c]]);
+            }
+        }
     }
 
     private static int[] Ascending(int[] descending) { Array.Reverse(descending); return descending; }

@@ -7,7 +7,7 @@ namespace PixelLLM.Models.Decoding;
 public delegate void DecodeObserver(int position, ReadOnlySpan<int> sequences, int rows);
 
 /// <summary>An <see cref="IStepLogits"/> that tells an observer about every step before computing it.</summary>
-internal sealed class ObservedStepLogits(IStepLogits inner, DecodeObserver observer) : IStepLogits, IGreedyStep
+internal sealed class ObservedStepLogits(IStepLogits inner, DecodeObserver observer) : IStepLogits, IGreedyStep, IBeamStep
 {
     public int VocabSize => inner.VocabSize;
 
@@ -17,6 +17,15 @@ internal sealed class ObservedStepLogits(IStepLogits inner, DecodeObserver obser
     {
         observer(position, sequences, rows);
         ((IGreedyStep)inner).ComputeGreedy(sequences, rows, position, tokens, logProbs, margins);
+    }
+
+    public bool CanSelect => inner is IBeamStep { CanSelect: true };
+
+    public void ComputeCandidates(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, ReadOnlySpan<float> liveLogProbs,
+        int keep, Span<int> indices, Span<float> values)
+    {
+        observer(position, sequences, rows);
+        ((IBeamStep)inner).ComputeCandidates(sequences, rows, position, parents, liveLogProbs, keep, indices, values);
     }
 
     public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)

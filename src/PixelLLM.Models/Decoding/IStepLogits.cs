@@ -34,6 +34,26 @@ public interface IGreedyStep
     void ComputeGreedy(ReadOnlySpan<int> sequences, int rows, int position, Span<int> tokens, Span<float> logProbs, Span<float> margins);
 }
 
+/// <summary>
+/// A step model that can also choose a beam-search step's candidates next to its logits
+/// (<see cref="PixelLLM.Runtime.Ops.BeamCandidatesOp"/> in its graph: on the GPU a step then copies a few candidates per
+/// batch element back instead of beams × V logits), exactly as <see cref="BeamSearch"/> would on the logits.
+/// </summary>
+public interface IBeamStep
+{
+    /// <summary>Whether <see cref="ComputeCandidates"/> is available (a wrapper may forward to a model without it).</summary>
+    bool CanSelect { get; }
+
+    /// <summary>
+    /// As <see cref="IStepLogits.Compute"/>, but returns per batch element (rows / beams of them, beams adjacent) its
+    /// <paramref name="keep"/> best continuations, best first: <paramref name="indices"/> holds beam · V + token and
+    /// <paramref name="values"/> the token's log-prob plus <paramref name="liveLogProbs"/> of its row
+    /// (<see cref="PixelLLM.Runtime.Ops.BeamCandidateChoice.Scores"/>); ties go to the lower flat index.
+    /// </summary>
+    void ComputeCandidates(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, ReadOnlySpan<float> liveLogProbs,
+        int keep, Span<int> indices, Span<float> values);
+}
+
 /// <summary>Special ids and lengths shared by both decoders (spec §8).</summary>
 public sealed record DecodeOptions(int Bos, int Eos, int Length)
 {

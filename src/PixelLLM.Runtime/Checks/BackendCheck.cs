@@ -38,7 +38,8 @@ public static class BackendCheck
             string? failed = null;
             for (int i = 0; i < expected.Length && failed is null; i++)
             {
-                var (error, failure) = Compare(expected[i], actual[i]);
+                bool bits = i > 0 && c.FloatBits.Contains(c.Op.UpdatedInputs[i - 1]);
+                var (error, failure) = bits ? Compare(OpCheckCase.AsFloats(expected[i]), OpCheckCase.AsFloats(actual[i])) : Compare(expected[i], actual[i]);
                 worst = Math.Max(worst, error);
                 if (failure is not null) failed = i == 0 ? failure : $"updated input {c.Op.UpdatedInputs[i - 1]}: {failure}";
             }

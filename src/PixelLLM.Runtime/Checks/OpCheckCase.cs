@@ -15,6 +15,12 @@ public sealed record OpCheckCase(string Label, Op Op, TensorDesc[] Inputs)
     /// <summary>Integer inputs that also take negative values down to −bound (arithmetic, casts).</summary>
     public HashSet<int> SignedIntegers { get; init; } = [];
 
+    /// <summary>
+    /// I32 inputs that hold float32 bit patterns (<see cref="Ops.BeamCandidatesOp"/>'s scores): drawn or given as floats,
+    /// and compared as floats when the op updates them.
+    /// </summary>
+    public HashSet<int> FloatBits { get; init; } = [];
+
     /// <summary>Float or integer inputs kept strictly positive.</summary>
     public HashSet<int> Positive { get; init; } = [];
 
@@ -50,15 +56,31 @@ public sealed record OpCheckCase(string Label, Op Op, TensorDesc[] Inputs)
                 case DType.F32: { var s = t.AsSpan<float>(); for (int j = 0; j < s.Length; j++) s[j] = Float(); break; }
                 case DType.F16: { var s = t.AsSpan<Half>(); for (int j = 0; j < s.Length; j++) s[j] = (Half)Float(); break; }
                 case DType.BF16: { var s = t.AsSpan<ushort>(); for (int j = 0; j < s.Length; j++) s[j] = BFloat16.FromSingle(Float()); break; }
+                case DType.I32 when FloatBits.Contains(i):
+                    { var s = t.AsSpan<float>(); for (int j = 0; j < s.Length; j++) s[j] = Float(); break; }
                 case DType.I32: { var s = t.AsSpan<int>(); for (int j = 0; j < s.Length; j++) s[j] = Int(); break; }
                 case DType.I64: { var s = t.AsSpan<long>(); for (int j = 0; j < s.Length; j++) s[j] = Int(); break; }
                 case DType.U8: { var s = t.AsSpan<byte>(); for (int j = 0; j < s.Length; j++) s[j] = (byte)Int(); break; }
             }
-            if (Values.TryGetValue(i, out var given)) Overwrite(t, given, round);
+            if (Values.TryGetValue(i, out var given))
+            {
+                if (FloatBits.Contains(i)) OverwriteBits(t, given);
+                else Overwrite(t, given, round);
+            }
             tensors[i] = t;
         }
         return tensors;
     }
+
+    private static void OverwriteBits(HostTensor t, float[] values)
+    {
+        if (values.Length != t.Desc.ElementCount)
+            throw new InvalidOperationException($"{values.Length} given values for an input of {t.Desc}");
+        values.CopyTo(t.AsSpan<float>());
+    }
+
+    /// <summary>An I32 tensor of <see cref="FloatBits"/> seen as the F32 tensor its bits hold.</summary>
+    public static HostTensor AsFloats(HostTensor bits) => new(bits.Desc with { DType = DType.F32 }, bits.Data);
 
     private static void Overwrite(HostTensor t, float[] values, Func<float, float> round)
     {

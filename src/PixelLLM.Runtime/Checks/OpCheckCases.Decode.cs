@@ -77,5 +77,36 @@ public static partial class OpCheckCases
         // T5's vocabulary (whole 16-byte vectors), and a wider row whose last element is the scalar tail.
         yield return C("pick t5 vocab", op, F(1, 32128), T(DType.I32, 1), F(1, 2)) with { Values = new() { [1] = [32127] } };
         yield return C("pick streamed", op, F(1, 33001), T(DType.I32, 1), F(1, 2)) with { Values = new() { [1] = [12] } };
+        foreach (var c in BeamCases()) yield return c;
+    }
+
+    /// <summary>
+    /// Beam candidates: inputs logits, live log-probs and values (float bits in I32, the values written in place and
+    /// compared). T5's vocabulary over 16 chunks with caption beams (4, keep 8), first-step live scores (−1e7 below beam
+    /// 0); two elements of odd width; a last chunk shorter than keep; ties within a row; −∞ logits (a chunk of them in a
+    /// finite row, a row finite in one place); a NaN row (every value NaN: the first flat indices win).
+    /// </summary>
+    private static IEnumerable<OpCheckCase> BeamCases()
+    {
+        HashSet<int> bits = [1, 2];
+        float inf = float.PositiveInfinity;
+        yield return C("beam t5 vocab 4 beams", new BeamCandidatesOp(4, 8), F(4, 32128), T(DType.I32, 4), T(DType.I32, 1, 8))
+            with { FloatBits = bits, Values = new() { [1] = [-1.5f, -2.25f, -0.75f, -3f] } };
+        yield return C("beam first step", new BeamCandidatesOp(4, 8), F(4, 32128), T(DType.I32, 4), T(DType.I32, 1, 8))
+            with { FloatBits = bits, Values = new() { [1] = [0f, -1e7f, -1e7f, -1e7f] } };
+        yield return C("beam 2 elements odd width", new BeamCandidatesOp(3, 3), F(6, 4099), T(DType.I32, 6), T(DType.I32, 2, 3))
+            with { FloatBits = bits };
+        yield return C("beam short last chunk", new BeamCandidatesOp(2, 5), F(2, 2050), T(DType.I32, 2), T(DType.I32, 1, 5))
+            with { FloatBits = bits, Values = new() { [0] = Enumerable.Range(0, 4100).Select(i => i % 2050 >= 2048 ? 5f + i % 7 : (i % 13) / 7f - 1f).ToArray() } };
+        yield return C("beam ties", new BeamCandidatesOp(2, 4), F(2, 5), T(DType.I32, 2), T(DType.I32, 1, 4))
+            with { FloatBits = bits, Values = new() { [0] = [1f, 0.5f, 1f, 1f, -1f, 0.25f, 1f, 1f, 0f, 0f], [1] = [0f, -0.5f] } };
+        yield return C("beam infinite logits", new BeamCandidatesOp(2, 4), F(2, 2100), T(DType.I32, 2), T(DType.I32, 1, 4))
+            with
+            {
+                FloatBits = bits,
+                Values = new() { [0] = Enumerable.Range(0, 4200).Select(i => i < 2048 ? -inf : i < 2100 ? (i % 11) / 5f : i == 3000 ? 3f : -inf).ToArray() },
+            };
+        yield return C("beam nan row", new BeamCandidatesOp(2, 3), F(2, 6), T(DType.I32, 2), T(DType.I32, 1, 3))
+            with { FloatBits = bits, Values = new() { [0] = [0.5f, float.NaN, 1f, 0f, 2f, 0f, 0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f] } };
     }
 }

@@ -45,6 +45,7 @@ public static class OpCosts
             RmsNormOp => new OpCost(4 * outputCount, all),
             SoftmaxOp or LogSoftmaxOp => new OpCost(5 * outputCount, all),
             GreedyPickOp => new OpCost(6.0 * inputs[0].ElementCount, all),
+            BeamCandidatesOp => new OpCost(6.0 * inputs[0].ElementCount, all),
             RopeOp => new OpCost(3 * outputCount, all),
             SwiGluOp => new OpCost(6 * outputCount, all),
             GeGluOp => new OpCost(10 * outputCount, all),

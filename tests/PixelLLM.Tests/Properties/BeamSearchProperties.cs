@@ -1,5 +1,6 @@
 using CsCheck;
 using PixelLLM.Models.Decoding;
+using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Tests.Properties;
 
@@ -64,7 +65,7 @@ public class BeamSearchProperties
             var logits = new float[vocab];
             var logProbs = new float[vocab];   // per level: the recursion below must not overwrite this level's values
             model.Logits(prefix.ToArray(), logits);
-            LogSoftmax.Compute(logits, logProbs);
+            BeamCandidateChoice.Scores(logits, 0f, logProbs);
             for (int v = 0; v < vocab; v++)
             {
                 float total = logProb + logProbs[v];
