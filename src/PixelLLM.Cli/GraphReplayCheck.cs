@@ -25,7 +25,8 @@ internal sealed record GraphReplayResult(int Beams, int Steps, double MaxAbsDiff
 /// <summary>
 /// Graph replay == eager: the T5 KV-cache decode step (random weights, a random memory, beams reordered every step) run
 /// once with every launch eager and once with the step recorded and replayed, on the same backend, same ids, same
-/// positions; the logits of every step are compared. A backend that cannot record fails the check (Replays = 0).
+/// positions; the logits of every step are compared, and with beams the step's beam candidates (2 per beam, as the
+/// caption task keeps) too: indices exactly, values like the logits. A backend that cannot record fails the check (Replays = 0).
 /// </summary>
 internal static class GraphReplayCheck
 {
@@ -44,8 +45,9 @@ internal static class GraphReplayCheck
 
         using var eagerBackend = new CaptureControl(backend, allowCapture: false);
         using var replayBackend = new CaptureControl(backend, allowCapture: true);
-        using var eager = new T5IncrementalDecoder(t5, config.T5, eagerBackend, 1, beams, config.MaxCaptionLength, memoryLength);
-        using var replayed = new T5IncrementalDecoder(t5, config.T5, replayBackend, 1, beams, config.MaxCaptionLength, memoryLength);
+        int? keep = beams > 1 ? 2 * beams : null;
+        using var eager = new T5IncrementalDecoder(t5, config.T5, eagerBackend, 1, beams, config.MaxCaptionLength, memoryLength, beamKeep: keep);
+        using var replayed = new T5IncrementalDecoder(t5, config.T5, replayBackend, 1, beams, config.MaxCaptionLength, memoryLength, beamKeep: keep);
         eager.Prefill(memory);
         replayed.Prefill(memory);
 
@@ -53,19 +55,39 @@ internal static class GraphReplayCheck
         var parents = new int[rows];
         var expected = new float[rows * vocab];
         var actual = new float[rows * vocab];
+        var live = new float[rows];
+        var (expectedPicks, actualPicks) = (new int[keep ?? 0], new int[keep ?? 0]);
+        var (expectedValues, actualValues) = (new float[keep ?? 0], new float[keep ?? 0]);
         double maxDiff = 0, maxAbs = 0;
         bool identical = true, sameTokens = true;
+        void Compare(ReadOnlySpan<float> e, ReadOnlySpan<float> a)
+        {
+            for (int i = 0; i < e.Length; i++)
+            {
+                maxAbs = Math.Max(maxAbs, Math.Abs(e[i]));
+                double d = Math.Abs((double)e[i] - a[i]);
+                if (!(d <= maxDiff)) maxDiff = double.IsNaN(d) ? double.PositiveInfinity : d;
+                identical &= BitConverter.SingleToInt32Bits(e[i]) == BitConverter.SingleToInt32Bits(a[i]);
+            }
+        }
         for (int position = 0; position < steps; position++)
         {
             for (int r = 0; r < rows; r++) parents[r] = (r + position) % rows;
+            if (keep is not null)
+            {
+                for (int r = 0; r < rows; r++) live[r] = -0.25f * position * (r + 1);
+                eager.SetLiveLogProbs(live);
+                replayed.SetLiveLogProbs(live);
+            }
             eager.Step(ids, position, parents, expected);
             replayed.Step(ids, position, parents, actual);
-            for (int i = 0; i < expected.Length; i++)
+            Compare(expected, actual);
+            if (keep is not null)
             {
-                maxAbs = Math.Max(maxAbs, Math.Abs(expected[i]));
-                double d = Math.Abs((double)expected[i] - actual[i]);
-                if (!(d <= maxDiff)) maxDiff = double.IsNaN(d) ? double.PositiveInfinity : d;
-                identical &= BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]);
+                eager.FetchCandidates(expectedPicks, expectedValues);
+                replayed.FetchCandidates(actualPicks, actualValues);
+                sameTokens &= expectedPicks.AsSpan().SequenceEqual(actualPicks);
+                Compare(expectedValues, actualValues);
             }
             for (int r = 0; r < rows; r++)
             {

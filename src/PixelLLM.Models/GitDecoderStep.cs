@@ -40,7 +40,10 @@ public static class GitDecoderStep
     /// Whether a row may continue another one (beam search with beams &gt; 1). Without it the step has no
     /// <see cref="Parents"/> input and writes the states in place with no reorder (two launches per layer fewer).
     /// </param>
-    public static void Build(ParamScope p, GitDecoderConfig c, int rows, int maxLength, int memoryLength, bool rowsMove = true)
+    /// <param name="greedyEos">When set, the step also makes the greedy choice next to the logits (<see cref="Decoding.StepChoice"/>).</param>
+    /// <param name="beamCandidates">When set, the step also chooses (beams, keep) beam-search candidates (<see cref="Decoding.StepChoice"/>).</param>
+    public static void Build(ParamScope p, GitDecoderConfig c, int rows, int maxLength, int memoryLength, bool rowsMove = true, int? greedyEos = null,
+        (int Beams, int Keep)? beamCandidates = null)
     {
         c.Validate();
         c.CheckPositions(maxLength, "caption buffer");
@@ -73,6 +76,8 @@ public static class GitDecoderStep
         }
         var hidden = g.Reshape(x, rows, c.Hidden);
         g.Output(Hidden, hidden);
-        g.Output(Logits, GitDecoder.Logits(p, hidden));
+        var logits = GitDecoder.Logits(p, hidden);
+        g.Output(Logits, logits);
+        Decoding.StepChoice.Build(g, logits, ids, greedyEos, beamCandidates, "GIT decoder step");
     }
 }

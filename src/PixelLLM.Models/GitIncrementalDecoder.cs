@@ -1,4 +1,5 @@
 using PixelLLM.Models.Common;
+using PixelLLM.Models.Decoding;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Graphs;
@@ -20,14 +21,20 @@ public sealed class GitIncrementalDecoder : IDisposable
     private readonly int[] identity;
     private bool bound;
 
+    /// <param name="greedyEos">also build the greedy choice into the step (one beam only): see <see cref="FetchGreedy"/>.</param>
+    /// <param name="beamKeep">also build the choice of this many beam-search candidates per element: see <see cref="FetchCandidates"/>.</param>
     public GitIncrementalDecoder(IWeightSource weights, GitDecoderConfig config, IBackend backend, int batch, int beams,
-        int maxLength, int memoryLength, string prefix = Checkpoints.ScenicGitNames.EnginePrefix)
+        int maxLength, int memoryLength, string prefix = Checkpoints.ScenicGitNames.EnginePrefix, int? greedyEos = null, int? beamKeep = null)
     {
         if (batch < 1 || beams < 1) throw new InvalidInputException($"GIT decoder: batch {batch} and beams {beams} must be ≥ 1");
+        if (greedyEos is not null && beams != 1) throw new ArgumentException("the greedy choice is built for one beam only", nameof(greedyEos));
         this.config = config;
         Batch = batch; Beams = beams; MaxLength = maxLength; MemoryLength = memoryLength;
+        CanPick = greedyEos is not null;
+        BeamKeep = beamKeep;
         var g = new Graph();
-        GitDecoderStep.Build(new ParamScope(g, weights, prefix), config, Rows, maxLength, memoryLength, rowsMove: beams > 1);
+        GitDecoderStep.Build(new ParamScope(g, weights, prefix), config, Rows, maxLength, memoryLength, rowsMove: beams > 1, greedyEos,
+            beamKeep is { } keep ? (beams, keep) : null);
         step = new GraphExecutor(g, backend);
         keyMask = new byte[Rows * Slots];
         identity = [.. Enumerable.Range(0, Rows)];
@@ -40,6 +47,12 @@ public sealed class GitIncrementalDecoder : IDisposable
     public int MemoryLength { get; }
     public int VocabSize => config.VocabSize;
     private int Slots => MemoryLength + MaxLength;
+
+    /// <summary>Whether the step graph makes the greedy choice (<see cref="FetchGreedy"/>).</summary>
+    public bool CanPick { get; }
+
+    /// <summary>The beam-search candidates per element the step graph chooses (<see cref="FetchCandidates"/>), or null.</summary>
+    public int? BeamKeep { get; }
 
     /// <summary>
     /// Writes one batch of prompt memories into the memory slots of every layer's states; every row of element b
@@ -71,6 +84,17 @@ public sealed class GitIncrementalDecoder : IDisposable
     /// </summary>
     public void Step(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents, Span<float> logits, Span<float> hidden = default)
     {
+        Run(ids, position, parents);
+        step.FetchInto(GitDecoderStep.Logits, logits);
+        if (!hidden.IsEmpty) step.FetchInto(GitDecoderStep.Hidden, hidden);
+    }
+
+    /// <summary>
+    /// The step of <see cref="Step"/> without reading anything back: fetch the logits, the greedy choice, the beam
+    /// candidates or nothing (a position fed only to fill the caches).
+    /// </summary>
+    public void Run(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents)
+    {
         if (!bound) throw new InvalidOperationException("GIT decoder: Bind a prompt memory before stepping");
         if (ids.Length != Rows) throw new InvalidInputException($"GIT decoder step expects {Rows} ids, got {ids.Length}");
         if ((uint)position >= (uint)MaxLength) throw new InvalidInputException($"GIT decoder position {position} is outside [0, {MaxLength})");
@@ -94,8 +118,33 @@ public sealed class GitIncrementalDecoder : IDisposable
         if (Beams > 1) step.SetInput(GitDecoderStep.Parents, parents); // one beam: validated above to be the identity
         step.SetInput<byte>(GitDecoderStep.KeyMask, keyMask);
         step.Run();
-        step.FetchInto(GitDecoderStep.Logits, logits);
-        if (!hidden.IsEmpty) step.FetchInto(GitDecoderStep.Hidden, hidden);
+    }
+
+    /// <summary>The logits of the last run, Rows × V.</summary>
+    public void FetchLogits(Span<float> logits) => step.FetchInto(GitDecoderStep.Logits, logits);
+
+    /// <summary>The last run's greedy choice per row: tokens (Rows) and (log-prob, margin) pairs (Rows × 2).</summary>
+    public void FetchGreedy(Span<int> tokens, Span<float> scores)
+    {
+        if (!CanPick) throw new InvalidOperationException("this GIT decoder was built without the greedy choice");
+        StepChoice.FetchGreedy(step, tokens, scores);
+    }
+
+    /// <summary>Each row's live log-prob for the beam candidates of the next <see cref="Run"/> (Rows values).</summary>
+    public void SetLiveLogProbs(ReadOnlySpan<float> live)
+    {
+        if (BeamKeep is null) throw new InvalidOperationException("this GIT decoder was built without the beam candidates");
+        if (live.Length != Rows) throw new InvalidInputException($"GIT decoder: {live.Length} live log-probs for {Rows} rows");
+        StepChoice.SetLiveLogProbs(step, live);
+    }
+
+    /// <summary>The last run's beam-search candidates per element: flat indices beam·V + token and their values, best first.</summary>
+    public void FetchCandidates(Span<int> indices, Span<float> values)
+    {
+        if (BeamKeep is not { } keep) throw new InvalidOperationException("this GIT decoder was built without the beam candidates");
+        if (indices.Length != Batch * keep || values.Length != Batch * keep)
+            throw new InvalidInputException($"GIT decoder: beam candidates fill {Batch}×{keep} values");
+        StepChoice.FetchCandidates(step, indices, values);
     }
 
     /// <summary>(B, M, d) per prompt → the state's memory slots of every row of that prompt (caption slots zero).</summary>

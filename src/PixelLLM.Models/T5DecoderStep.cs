@@ -30,18 +30,6 @@ public static class T5DecoderStep
     public const string Logits = "logits";
     /// <summary>Output: final-normed decoder state (R, d).</summary>
     public const string Hidden = "hidden";
-    /// <summary>Output (when built with a greedy EOS): the greedy token per row, I32 (R) (<see cref="GreedyPickOp"/>).</summary>
-    public const string GreedyToken = "greedy.token";
-    /// <summary>State (when built with a greedy EOS), written by every step: (log-prob, margin) of that token per row, (R, 2).</summary>
-    public const string GreedyScore = "greedy.score";
-
-    /// <summary>Input (when built with beam candidates): each row's live log-prob as float32 bits, I32 (R).</summary>
-    public const string BeamLive = "beam.live";
-    /// <summary>Output (when built with beam candidates): each element's best flat indices beam·V + token, I32 (R / beams, keep).</summary>
-    public const string BeamCandidates = "beam.candidates";
-    /// <summary>State (when built with beam candidates), written by every step: their values as float32 bits, I32 (R / beams, keep).</summary>
-    public const string BeamValues = "beam.values";
-
     public static string SelfKey(int layer) => $"cache.self.{layer}.k";
     public static string SelfValue(int layer) => $"cache.self.{layer}.v";
     public static string CrossKey(int layer) => $"cache.cross.{layer}.k";
@@ -52,14 +40,8 @@ public static class T5DecoderStep
     /// Whether a row may continue another one (beam search with beams &gt; 1). Without it the step has no
     /// <see cref="Parents"/> input and writes the caches in place with no reorder.
     /// </param>
-    /// <param name="greedyEos">
-    /// When set, the step also makes the greedy choice next to the logits (<see cref="GreedyToken"/>, <see cref="GreedyScore"/>),
-    /// with this EOS and each row's fed token as the previous one.
-    /// </param>
-    /// <param name="beamCandidates">
-    /// When set, the step also chooses a beam-search step's candidates next to the logits (<see cref="BeamCandidatesOp"/>:
-    /// <see cref="BeamCandidates"/>, <see cref="BeamValues"/>) from each row's <see cref="BeamLive"/> log-prob.
-    /// </param>
+    /// <param name="greedyEos">When set, the step also makes the greedy choice next to the logits (<see cref="Decoding.StepChoice"/>).</param>
+    /// <param name="beamCandidates">When set, the step also chooses (beams, keep) beam-search candidates (<see cref="Decoding.StepChoice"/>).</param>
     public static void Build(ParamScope p, T5Config c, int rows, int maxLength, int memoryLength, bool rowsMove = true, int? greedyEos = null,
         (int Beams, int Keep)? beamCandidates = null)
     {
@@ -91,19 +73,7 @@ public static class T5DecoderStep
         var logits = g.Reshape(T5.Logits(p, c, hidden), rows, c.VocabSize);
         g.Output(Logits, logits);
         g.Output(Hidden, g.Reshape(hidden, rows, c.DModel));
-        if (greedyEos is { } eos)
-        {
-            var scores = g.State(GreedyScore, DType.F32, rows, 2);
-            g.Output(GreedyToken, g.GreedyPick(logits, ids, scores, eos, Decoding.GreedyDecoder.RepeatCap));
-        }
-        if (beamCandidates is { } choice)
-        {
-            var (beams, keep) = choice;
-            if (beams < 1 || rows % beams != 0) throw new GraphBuildException($"T5 decoder step: {rows} rows are not a whole number of {beams}-beam elements");
-            var live = g.Input(BeamLive, DType.I32, rows);
-            var candidateValues = g.State(BeamValues, DType.I32, rows / beams, keep);
-            g.Output(BeamCandidates, g.BeamCandidates(logits, live, candidateValues, beams, keep));
-        }
+        Decoding.StepChoice.Build(g, logits, ids, greedyEos, beamCandidates, "T5 decoder step");
     }
 
     /// <summary>

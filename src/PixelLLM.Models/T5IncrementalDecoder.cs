@@ -1,4 +1,5 @@
 using PixelLLM.Models.Common;
+using PixelLLM.Models.Decoding;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Graphs;
@@ -141,8 +142,7 @@ public sealed class T5IncrementalDecoder : IDisposable
     public void FetchGreedy(Span<int> tokens, Span<float> scores)
     {
         if (!CanPick) throw new InvalidOperationException("this decoder was built without the greedy choice");
-        step.FetchInto(T5DecoderStep.GreedyToken, tokens);
-        step.FetchInto(T5DecoderStep.GreedyScore, scores);
+        StepChoice.FetchGreedy(step, tokens, scores);
     }
 
     /// <summary>Each row's live log-prob for the beam candidates of the next <see cref="Run"/> (Rows values).</summary>
@@ -150,7 +150,7 @@ public sealed class T5IncrementalDecoder : IDisposable
     {
         if (BeamKeep is null) throw new InvalidOperationException("this decoder was built without the beam candidates");
         if (live.Length != Rows) throw new InvalidInputException($"T5 decoder: {live.Length} live log-probs for {Rows} rows");
-        step.SetInput(T5DecoderStep.BeamLive, System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(live));
+        StepChoice.SetLiveLogProbs(step, live);
     }
 
     /// <summary>
@@ -162,8 +162,7 @@ public sealed class T5IncrementalDecoder : IDisposable
         if (BeamKeep is not { } keep) throw new InvalidOperationException("this decoder was built without the beam candidates");
         if (indices.Length != Batch * keep || values.Length != Batch * keep)
             throw new InvalidInputException($"T5 decoder: beam candidates fill {Batch}×{keep} values");
-        step.FetchInto(T5DecoderStep.BeamCandidates, indices);
-        step.FetchInto(T5DecoderStep.BeamValues, System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(values));
+        StepChoice.FetchCandidates(step, indices, values);
     }
 
     /// <summary>The final-normed decoder state of the last step, Rows × d.</summary>

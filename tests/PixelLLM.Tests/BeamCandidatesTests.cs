@@ -5,6 +5,7 @@ using PixelLLM.Runtime;
 using PixelLLM.Runtime.Checks;
 using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.Ops;
+using PixelLLM.Tests.Support;
 
 namespace PixelLLM.Tests;
 
@@ -108,6 +109,34 @@ public class BeamCandidatesTests
             Assert.Equal(reference.Finished[b], chosen.Finished[b]);
             Assert.Equal(reference.Scores[b], chosen.Scores[b]);   // exact: the same float32 operations in the same order
         }
+    }
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(3, 2)]
+    public void GitStepsChooseAsTheHostDoesFromTheLogits(int beams, int perNode)
+    {
+        var c = Models.GitTestModel.Config;
+        var weights = Models.GitTestModel.Weights(c, Models.GitTestModel.VisualDim, seed: 14);
+        using var backend = new CpuBackend();
+        var memory = GitPromptMemory.Compute(weights, c, backend, Models.GitDecoderTests.RandomVisual(2, seed: 6), Models.GitDecoderTests.ContextTensor());
+        using var stepChooses = new GitStepLogits(weights, c, backend, memory, greedyEos: 3);
+        using var hostChooses = new GitStepLogits(weights, c, backend, memory);
+        var options = new DecodeOptions(Bos: 2, Eos: 3, Length: 9);
+
+        var beam = BeamSearch.Decode(stepChooses, options, 2, new BeamOptions(beams, perNode));
+        var beamReference = BeamSearch.Decode(new LogitsOnly(hostChooses), options, 2, new BeamOptions(beams, perNode));
+        Assert.Equal(beamReference.Sequences, beam.Sequences);
+        Assert.Equal(beamReference.Scores, beam.Scores);
+        Assert.Equal(beamReference.Finished, beam.Finished);
+
+        Assert.True(stepChooses.CanPick);
+        Assert.False(hostChooses.CanPick);
+        var greedy = GreedyDecoder.Decode(stepChooses, options, 2);
+        var greedyReference = GreedyDecoder.Decode(hostChooses, options, 2);
+        Assert.Equal(greedyReference.Tokens, greedy.Tokens);
+        Assert.Equal(greedyReference.LogProbs, greedy.LogProbs);
+        Assert.Equal(greedyReference.Margins, greedy.Margins);
     }
 
     private static (int[] Indices, float[] Values) Run(BeamCandidatesOp op, float[] logits, float[] live, int rows, int vocab)

@@ -37,7 +37,7 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
 
     public IStepLogits StepLogits(PromptEncoding encoding, int beams, DecodeEngine engine)
     {
-        if (engine == DecodeEngine.KvCache) return new GitStepLogits(weights, Git, backend, PromptMemory(encoding));
+        if (engine == DecodeEngine.KvCache) return new GitStepLogits(weights, Git, backend, PromptMemory(encoding), greedyEos: config.EndTokenId);
         return new GitFullDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
     }

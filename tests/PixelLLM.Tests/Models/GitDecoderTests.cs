@@ -162,9 +162,9 @@ public class GitDecoderTests
         return exec.Fetch("logits");
     }
 
-    private static HostTensor ContextTensor() => HostTensor.FromArray(Context.SelectMany(x => x).ToArray(), Batch, Context[0].Length);
+    internal static HostTensor ContextTensor() => HostTensor.FromArray(Context.SelectMany(x => x).ToArray(), Batch, Context[0].Length);
 
-    private static HostTensor RandomVisual(int batch, int seed) =>
+    internal static HostTensor RandomVisual(int batch, int seed) =>
         OpHarness.Random(new Random(seed), [batch, VisualTokens, GitTestModel.VisualDim]);
 
     private static HostTensor TileVisual(HostTensor visual, int beams)
