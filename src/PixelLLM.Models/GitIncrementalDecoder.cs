@@ -124,28 +124,14 @@ public sealed class GitIncrementalDecoder : IDisposable
     public void FetchLogits(Span<float> logits) => step.FetchInto(GitDecoderStep.Logits, logits);
 
     /// <summary>The last run's greedy choice per row: tokens (Rows) and (log-prob, margin) pairs (Rows × 2).</summary>
-    public void FetchGreedy(Span<int> tokens, Span<float> scores)
-    {
-        if (!CanPick) throw new InvalidOperationException("this GIT decoder was built without the greedy choice");
-        StepChoice.FetchGreedy(step, tokens, scores);
-    }
+    public void FetchGreedy(Span<int> tokens, Span<float> scores) => StepChoice.FetchGreedy(step, CanPick, tokens, scores, "GIT decoder");
 
     /// <summary>Each row's live log-prob for the beam candidates of the next <see cref="Run"/> (Rows values).</summary>
-    public void SetLiveLogProbs(ReadOnlySpan<float> live)
-    {
-        if (BeamKeep is null) throw new InvalidOperationException("this GIT decoder was built without the beam candidates");
-        if (live.Length != Rows) throw new InvalidInputException($"GIT decoder: {live.Length} live log-probs for {Rows} rows");
-        StepChoice.SetLiveLogProbs(step, live);
-    }
+    public void SetLiveLogProbs(ReadOnlySpan<float> live) => StepChoice.SetLiveLogProbs(step, BeamKeep, Rows, live, "GIT decoder");
 
     /// <summary>The last run's beam-search candidates per element: flat indices beam·V + token and their values, best first.</summary>
-    public void FetchCandidates(Span<int> indices, Span<float> values)
-    {
-        if (BeamKeep is not { } keep) throw new InvalidOperationException("this GIT decoder was built without the beam candidates");
-        if (indices.Length != Batch * keep || values.Length != Batch * keep)
-            throw new InvalidInputException($"GIT decoder: beam candidates fill {Batch}×{keep} values");
-        StepChoice.FetchCandidates(step, indices, values);
-    }
+    public void FetchCandidates(Span<int> indices, Span<float> values) =>
+        StepChoice.FetchCandidates(step, BeamKeep, Batch, indices, values, "GIT decoder");
 
     /// <summary>(B, M, d) per prompt → the state's memory slots of every row of that prompt (caption slots zero).</summary>
     private float[] Tile(HostTensor perPrompt, float[] state)

@@ -139,31 +139,18 @@ public sealed class T5IncrementalDecoder : IDisposable
     /// The last step's greedy choice per row (the fed token as the previous one): <paramref name="tokens"/> (Rows) and
     /// <paramref name="scores"/> (Rows × 2: log-prob, margin). Only when built with a greedy EOS.
     /// </summary>
-    public void FetchGreedy(Span<int> tokens, Span<float> scores)
-    {
-        if (!CanPick) throw new InvalidOperationException("this decoder was built without the greedy choice");
-        StepChoice.FetchGreedy(step, tokens, scores);
-    }
+    public void FetchGreedy(Span<int> tokens, Span<float> scores) =>
+        StepChoice.FetchGreedy(step, CanPick, tokens, scores, "T5 decoder");
 
     /// <summary>Each row's live log-prob for the beam candidates of the next <see cref="Run"/> (Rows values).</summary>
-    public void SetLiveLogProbs(ReadOnlySpan<float> live)
-    {
-        if (BeamKeep is null) throw new InvalidOperationException("this decoder was built without the beam candidates");
-        if (live.Length != Rows) throw new InvalidInputException($"T5 decoder: {live.Length} live log-probs for {Rows} rows");
-        StepChoice.SetLiveLogProbs(step, live);
-    }
+    public void SetLiveLogProbs(ReadOnlySpan<float> live) => StepChoice.SetLiveLogProbs(step, BeamKeep, Rows, live, "T5 decoder");
 
     /// <summary>
     /// The last step's beam-search candidates per element (<see cref="Runtime.Ops.BeamCandidatesOp"/>): flat indices
     /// beam·V + token and their values, Batch × <see cref="BeamKeep"/> each, best first.
     /// </summary>
-    public void FetchCandidates(Span<int> indices, Span<float> values)
-    {
-        if (BeamKeep is not { } keep) throw new InvalidOperationException("this decoder was built without the beam candidates");
-        if (indices.Length != Batch * keep || values.Length != Batch * keep)
-            throw new InvalidInputException($"T5 decoder: beam candidates fill {Batch}×{keep} values");
-        StepChoice.FetchCandidates(step, indices, values);
-    }
+    public void FetchCandidates(Span<int> indices, Span<float> values) =>
+        StepChoice.FetchCandidates(step, BeamKeep, Batch, indices, values, "T5 decoder");
 
     /// <summary>The final-normed decoder state of the last step, Rows × d.</summary>
     public void FetchHidden(Span<float> hidden) => step.FetchInto(T5DecoderStep.Hidden, hidden);

@@ -46,20 +46,28 @@ public static class StepChoice
         }
     }
 
-    /// <summary>Each row's live log-prob for the candidates of the step's next run.</summary>
-    public static void SetLiveLogProbs(GraphExecutor step, ReadOnlySpan<float> live) =>
-        step.SetInput(BeamLive, MemoryMarshal.Cast<float, int>(live));
-
-    /// <summary>The last run's greedy token per row and its (log-prob, margin) pairs.</summary>
-    public static void FetchGreedy(GraphExecutor step, Span<int> tokens, Span<float> scores)
+    /// <summary>The last run's greedy token per row and its (log-prob, margin) pairs; <paramref name="built"/>: the step has the choice.</summary>
+    public static void FetchGreedy(GraphExecutor step, bool built, Span<int> tokens, Span<float> scores, string owner)
     {
+        if (!built) throw new InvalidOperationException($"this {owner} was built without the greedy choice");
         step.FetchInto(GreedyToken, tokens);
         step.FetchInto(GreedyScore, scores);
     }
 
-    /// <summary>The last run's candidates per element: flat indices and their values.</summary>
-    public static void FetchCandidates(GraphExecutor step, Span<int> indices, Span<float> values)
+    /// <summary>Each row's live log-prob for the candidates of the step's next run (<paramref name="keep"/>: as built, or null).</summary>
+    public static void SetLiveLogProbs(GraphExecutor step, int? keep, int rows, ReadOnlySpan<float> live, string owner)
     {
+        if (keep is null) throw new InvalidOperationException($"this {owner} was built without the beam candidates");
+        if (live.Length != rows) throw new InvalidInputException($"{owner}: {live.Length} live log-probs for {rows} rows");
+        step.SetInput(BeamLive, MemoryMarshal.Cast<float, int>(live));
+    }
+
+    /// <summary>The last run's candidates per element: flat indices and their values, <paramref name="batch"/> × keep each.</summary>
+    public static void FetchCandidates(GraphExecutor step, int? keep, int batch, Span<int> indices, Span<float> values, string owner)
+    {
+        if (keep is not { } k) throw new InvalidOperationException($"this {owner} was built without the beam candidates");
+        if (indices.Length != batch * k || values.Length != batch * k)
+            throw new InvalidInputException($"{owner}: beam candidates fill {batch}×{k} values, got {indices.Length} and {values.Length}");
         step.FetchInto(BeamCandidates, indices);
         step.FetchInto(BeamValues, MemoryMarshal.Cast<float, int>(values));
     }
