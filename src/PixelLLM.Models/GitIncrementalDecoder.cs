@@ -13,13 +13,12 @@ namespace PixelLLM.Models;
 /// costing one token per row. The step graph (<see cref="GitDecoderStep"/>) is compiled once, here; its caches are
 /// backend states. Exact for GIT: caption rows have no padding mask and memory rows never see the caption (errata D7).
 /// </summary>
-public sealed class GitIncrementalDecoder : IDisposable
+public sealed class GitIncrementalDecoder : ICompiledDecoder
 {
     private readonly GitDecoderConfig config;
     private readonly GraphExecutor step;
     private readonly byte[] keyMask;                     // Rows × (M + MaxLength)
     private readonly int[] identity;
-    private bool bound;
 
     /// <param name="greedyEos">also build the greedy choice into the step (one beam only): see <see cref="FetchGreedy"/>.</param>
     /// <param name="beamKeep">also build the choice of this many beam-search candidates per element: see <see cref="FetchCandidates"/>.</param>
@@ -60,6 +59,7 @@ public sealed class GitIncrementalDecoder : IDisposable
     /// </summary>
     public void Bind(GitPromptMemory memory)
     {
+        BoundMemory = null;
         if (memory.Batch != Batch || memory.Length != MemoryLength || memory.Width != config.Hidden || memory.Layers != config.NumLayers)
             throw new InvalidInputException(
                 $"GIT decoder: memory of {memory.Batch}×{memory.Length}×{memory.Width} over {memory.Layers} layers does not fit " +
@@ -73,8 +73,11 @@ public sealed class GitIncrementalDecoder : IDisposable
         for (int r = 0; r < Rows; r++)
             for (int k = 0; k < MemoryLength; k++)
                 keyMask[r * Slots + k] = memory.Valid[r / Beams * MemoryLength + k] != 0 ? (byte)1 : (byte)0;
-        bound = true;
+        BoundMemory = memory;
     }
+
+    /// <summary>The memory of the last <see cref="Bind"/> (null before one, or after one that failed).</summary>
+    public GitPromptMemory? BoundMemory { get; private set; }
 
     /// <summary>
     /// Feeds <paramref name="ids"/>[r] at <paramref name="position"/> for every row and writes the logits predicting
@@ -95,7 +98,7 @@ public sealed class GitIncrementalDecoder : IDisposable
     /// </summary>
     public void Run(ReadOnlySpan<int> ids, int position, ReadOnlySpan<int> parents)
     {
-        if (!bound) throw new InvalidOperationException("GIT decoder: Bind a prompt memory before stepping");
+        if (BoundMemory is null) throw new InvalidOperationException("GIT decoder: Bind a prompt memory before stepping");
         if (ids.Length != Rows) throw new InvalidInputException($"GIT decoder step expects {Rows} ids, got {ids.Length}");
         if ((uint)position >= (uint)MaxLength) throw new InvalidInputException($"GIT decoder position {position} is outside [0, {MaxLength})");
         foreach (var id in ids)

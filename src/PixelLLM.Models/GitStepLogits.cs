@@ -14,11 +14,10 @@ namespace PixelLLM.Models;
 /// </summary>
 public sealed class GitStepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposable
 {
-    private readonly IWeightSource weights;
+    private readonly DecoderCache<GitIncrementalDecoder> decoders;
+    private readonly bool ownsDecoders;
     private readonly GitDecoderConfig config;
-    private readonly IBackend backend;
     private readonly GitPromptMemory memory;
-    private readonly string prefix;
     private readonly int? greedyEos;
     private GitIncrementalDecoder? decoder;
     private int[] ids = [];
@@ -28,12 +27,28 @@ public sealed class GitStepLogits : IStepLogits, IGreedyStep, IBeamStep, IDispos
     /// <param name="greedyEos">with one beam, make the greedy choice in the step graph (<see cref="IGreedyStep"/>) with this EOS.</param>
     public GitStepLogits(IWeightSource weights, GitDecoderConfig config, IBackend backend, GitPromptMemory memory,
         string prefix = Checkpoints.ScenicGitNames.EnginePrefix, int? greedyEos = null)
+        : this(Cache(weights, config, backend, prefix, greedyEos), ownsDecoders: true, config, memory, greedyEos)
+    {
+    }
+
+    /// <summary>Decodes with compiled decoders borrowed from <paramref name="decoders"/> (kept across decodes by its owner, see <see cref="Cache"/>).</summary>
+    internal GitStepLogits(DecoderCache<GitIncrementalDecoder> decoders, GitDecoderConfig config, GitPromptMemory memory, int? greedyEos)
+        : this(decoders, ownsDecoders: false, config, memory, greedyEos)
+    {
+    }
+
+    private GitStepLogits(DecoderCache<GitIncrementalDecoder> decoders, bool ownsDecoders, GitDecoderConfig config, GitPromptMemory memory, int? greedyEos)
     {
         config.Validate();
         if (memory.Width != config.Hidden || memory.Layers != config.NumLayers)
             throw new InvalidInputException($"GIT step: memory of width {memory.Width} over {memory.Layers} layers does not fit {config}");
-        this.weights = weights; this.config = config; this.backend = backend; this.memory = memory; this.prefix = prefix; this.greedyEos = greedyEos;
+        (this.decoders, this.ownsDecoders, this.config, this.memory, this.greedyEos) = (decoders, ownsDecoders, config, memory, greedyEos);
     }
+
+    /// <summary>The compiled GIT decoders a text model keeps across requests: one-beam ones make the greedy choice with <paramref name="greedyEos"/>.</summary>
+    internal static DecoderCache<GitIncrementalDecoder> Cache(IWeightSource weights, GitDecoderConfig config, IBackend backend, string prefix, int? greedyEos) =>
+        new((batch, beams, maxLength, memoryLength, beamKeep) =>
+            new GitIncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, prefix, beams == 1 ? greedyEos : null, beamKeep));
 
     public int VocabSize => config.VocabSize;
     public int Batch => memory.Batch;
@@ -73,14 +88,16 @@ public sealed class GitStepLogits : IStepLogits, IGreedyStep, IBeamStep, IDispos
         if (position < 1 || position >= length) throw new InvalidInputException($"GIT step: slot {position} is outside [1, {length})");
         if (decoder is null || decoder.Rows != rows || decoder.MaxLength != length || (beamKeep is not null && decoder.BeamKeep != beamKeep))
         {
-            decoder?.Dispose();
-            int beams = rows / Batch;
-            decoder = new GitIncrementalDecoder(weights, config, backend, Batch, beams, length, memory.Length, prefix, beams == 1 ? greedyEos : null, beamKeep);
-            decoder.Bind(memory);
+            decoder = decoders.Get(Batch, rows / Batch, length, memory.Length, beamKeep);
             ids = new int[rows];
             fed = int.MaxValue;
         }
-        if (position <= fed) fed = 0;
+        if (position <= fed)
+        {
+            // A new decode: the cached decoder may hold another request's memory.
+            if (!ReferenceEquals(decoder.BoundMemory, memory)) decoder.Bind(memory);
+            fed = 0;
+        }
         if (beamKeep is not null) decoder.SetLiveLogProbs(live);
         // Reordering applies to what earlier calls cached; positions fed within this call already follow their rows.
         var reorder = fed > 0 ? parents : default;
@@ -93,5 +110,8 @@ public sealed class GitStepLogits : IStepLogits, IGreedyStep, IBeamStep, IDispos
         return decoder;
     }
 
-    public void Dispose() => decoder?.Dispose();
+    public void Dispose()
+    {
+        if (ownsDecoders) decoders.Dispose();
+    }
 }

@@ -18,6 +18,7 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
 {
     private readonly Dictionary<string, GitFullDecoder> decoders = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GraphExecutor> memoryGraphs = new(StringComparer.Ordinal);
+    private DecoderCache<GitIncrementalDecoder>? incremental;
 
     private GitDecoderConfig Git => config.Git;
 
@@ -37,7 +38,11 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
 
     public IStepLogits StepLogits(PromptEncoding encoding, int beams, DecodeEngine engine)
     {
-        if (engine == DecodeEngine.KvCache) return new GitStepLogits(weights, Git, backend, PromptMemory(encoding), greedyEos: config.EndTokenId);
+        if (engine == DecodeEngine.KvCache)
+        {
+            incremental ??= GitStepLogits.Cache(weights, Git, backend, ScenicGitNames.EnginePrefix, config.EndTokenId);
+            return new GitStepLogits(incremental, Git, PromptMemory(encoding), config.EndTokenId);
+        }
         return new GitFullDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
     }
@@ -87,6 +92,8 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
     {
         foreach (var d in decoders.Values) d.Dispose();
         foreach (var e in memoryGraphs.Values) e.Dispose();
+        incremental?.Dispose();
+        incremental = null;
         decoders.Clear();
         memoryGraphs.Clear();
     }

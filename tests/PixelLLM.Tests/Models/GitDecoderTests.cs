@@ -96,6 +96,37 @@ public class GitDecoderTests
     }
 
     [Fact]
+    public void ADecoderKeptAcrossRequestsIsReboundToEachMemory()
+    {
+        var c = GitTestModel.Config;
+        var weights = GitTestModel.Weights(c, GitTestModel.VisualDim, seed: 15);
+        using var backend = new CpuBackend();
+        var first = GitPromptMemory.Compute(weights, c, backend, RandomVisual(Batch, seed: 1), ContextTensor());
+        var second = GitPromptMemory.Compute(weights, c, backend, RandomVisual(Batch, seed: 2), ContextTensor());
+        var options = new DecodeOptions(Bos: 2, Eos: 3, Length: Length);
+        var beam = new BeamOptions(3, 2);
+        using var cache = GitStepLogits.Cache(weights, c, backend, ScenicGitNames.EnginePrefix, greedyEos: 3);
+
+        BeamResult Shared(GitPromptMemory memory) => BeamSearch.Decode(new GitStepLogits(cache, c, memory, greedyEos: 3), options, Batch, beam);
+        BeamResult Own(GitPromptMemory memory)
+        {
+            using var model = new GitStepLogits(weights, c, backend, memory, greedyEos: 3);
+            return BeamSearch.Decode(model, options, Batch, beam);
+        }
+        var (a, b, again) = (Shared(first), Shared(second), Shared(first));
+        var decoder = cache.Get(Batch, 3, Length, first.Length);
+
+        Assert.Same(decoder, cache.Get(Batch, 3, Length, first.Length));
+        Assert.Same(first, decoder.BoundMemory);
+        Assert.NotEqual(Own(first).Sequences, Own(second).Sequences);   // the memories lead to different captions
+        Assert.Equal(Own(first).Sequences, a.Sequences);
+        Assert.Equal(Own(first).Scores, a.Scores);
+        Assert.Equal(Own(second).Sequences, b.Sequences);
+        Assert.Equal(Own(second).Scores, b.Scores);
+        Assert.Equal(a.Scores, again.Scores);
+    }
+
+    [Fact]
     public void ScenicNamesCoverTheGoldenCheckpointOneToOne()
     {
         using var file = Runtime.SafeTensors.SafeTensorsFile.Open(Path.Combine(Golden.Root, "pixelllm_git", "tiny_git.weights.safetensors"));
