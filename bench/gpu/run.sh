@@ -152,6 +152,20 @@ if phase checks; then
     fi
 fi
 
+# Opt-in (PIXELLLM_GPU_PHASES=...,aot): CMakeLists.txt's nvcc-built CUBINs for this card, loaded instead of NVRTC's
+# (their stamps must match the carried sources), then the whole op catalog against the CPU on them.
+if phase aot; then
+    arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')
+    if command -v nvcc >/dev/null && command -v cmake >/dev/null; then
+        step aot-build 150 bash -c "cmake -S . -B /tmp/pixelllm-aot -DPIXELLLM_CUDA_ARCHS=sm_$arch && cmake --build /tmp/pixelllm-aot -j 16"
+        step aot-info 30 env PIXELLLM_KERNEL_CUBINS=/tmp/pixelllm-aot/kernels "$cli" info
+        step aot-check-bf16 120 env PIXELLLM_KERNEL_CUBINS=/tmp/pixelllm-aot/kernels XDG_CACHE_HOME=/tmp/pixelllm-aot-cache \
+            "$cli" backend-check --backend cuda --storage bf16 --json
+    else
+        summary aot "skipped (no nvcc or cmake on this machine)"
+    fi
+fi
+
 if phase baseline; then
     compile=(); [[ ${PIXELLLM_GPU_COMPILE:-0} == 1 ]] && compile=(--compile)
     left=$(( BUDGET - SECONDS - 15 ))

@@ -15,6 +15,10 @@ public enum KernelImageKind
 /// <param name="Arch">The requested target.</param>
 /// <param name="Target">What was passed to --gpu-architecture: the arch itself (CUBIN) or a compute_XX (PTX).</param>
 /// <param name="Resources">Per function; filled only for CUBIN compiled with ptxas -v (PTX never runs ptxas).</param>
-/// <param name="FromCache">Read from the on-disk cache rather than compiled now.</param>
+/// <param name="FromCache">Read from the on-disk cache (or a prebuilt CUBIN) rather than compiled now.</param>
 public sealed record CompiledKernel(string SourceName, GpuArch Arch, string Target, KernelImageKind Kind, byte[] Image,
-    string Log, IReadOnlyList<KernelResourceUsage> Resources, bool FromCache);
+    string Log, IReadOnlyList<KernelResourceUsage> Resources, bool FromCache)
+{
+    /// <summary>An ahead-of-time CUBIN of <see cref="PrebuiltKernels"/>, not an NVRTC compile.</summary>
+    public bool Prebuilt { get; init; }
+}

@@ -8,8 +8,12 @@ namespace PixelLLM.Backends.Cuda;
 /// arch directly, otherwise PTX for the newest compute_XX it supports below it (the driver JIT-compiles that).
 /// Results are cached on disk when a <see cref="KernelCache"/> is given. With <paramref name="dependentLaunch"/> the kernels
 /// are built to be launched with programmatic dependent launch (PXL_DEPENDENT_LAUNCH: each waits for its predecessor inside).
+/// A current ahead-of-time CUBIN from <paramref name="prebuilt"/> is used instead of compiling (not for dependent launch,
+/// which the CMake build does not make, nor when the ptxas report is asked for); without NVRTC
+/// (<paramref name="nvrtc"/> null, <paramref name="nvrtcMissing"/> saying why) only those can load.
 /// </summary>
-public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool dependentLaunch = false)
+public sealed class KernelCompiler(Nvrtc? nvrtc, KernelCache? cache = null, bool dependentLaunch = false, PrebuiltKernels? prebuilt = null,
+    string? nvrtcMissing = null)
 {
     /// <summary>The define that turns on pxl_dependent_launch() in kernels/prelude.cuh.</summary>
     public const string DependentLaunchDefine = "-DPXL_DEPENDENT_LAUNCH";
@@ -19,8 +23,16 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool 
 
     /// <summary>Compiles an embedded kernel file, e.g. "softmax.cu".</summary>
     /// <param name="ptxasVerbose">Ask ptxas for its resource report (-v), parsed into <see cref="CompiledKernel.Resources"/>.</param>
-    public CompiledKernel Compile(string kernelFile, GpuArch arch, bool ptxasVerbose = false) =>
-        CompileSource(kernelFile, KernelSources.Read(kernelFile), arch, ptxasVerbose);
+    public CompiledKernel Compile(string kernelFile, GpuArch arch, bool ptxasVerbose = false)
+    {
+        if (!ptxasVerbose && !dependentLaunch && prebuilt is not null && prebuilt.TryRead(kernelFile, arch, out var image, out var path))
+            return new CompiledKernel(kernelFile, arch, arch.ToString(), KernelImageKind.Cubin, image, $"prebuilt: {path}", [], FromCache: true) { Prebuilt = true };
+        return CompileSource(kernelFile, KernelSources.Read(kernelFile), arch, ptxasVerbose);
+    }
+
+    private Nvrtc Nvrtc => nvrtc ?? throw new BackendException(
+        $"NVRTC is not available ({nvrtcMissing ?? "none given"}) and no current prebuilt CUBIN was found" +
+        (prebuilt is null ? $" (${PrebuiltKernels.Variable} is not set)" : $" in {prebuilt.Directory}"));
 
     /// <summary>Compiles <paramref name="source"/>, which may #include "prelude.cuh" and the other kernels/*.cuh.</summary>
     public CompiledKernel CompileSource(string sourceName, string source, GpuArch arch, bool ptxasVerbose = false)
@@ -30,6 +42,7 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool 
         if (ptxasVerbose && kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
         if (dependentLaunch) options.Add(DependentLaunchDefine);
 
+        var nvrtc = Nvrtc;
         var key = KernelCache.Key(sourceName, source, KernelSources.HeadersKey, target, nvrtc.Version, options);
         if (cache is not null && cache.TryRead(key, kind, out var cachedImage, out var cachedLog))
             return new CompiledKernel(sourceName, arch, target, kind, cachedImage, cachedLog, PtxasLog.Parse(cachedLog), FromCache: true);
@@ -45,6 +58,7 @@ public sealed class KernelCompiler(Nvrtc nvrtc, KernelCache? cache = null, bool 
     /// <summary>The --gpu-architecture value for <paramref name="arch"/> and the image kind it yields.</summary>
     public (string Target, KernelImageKind Kind) ChooseTarget(GpuArch arch)
     {
+        var nvrtc = Nvrtc;
         var supported = nvrtc.SupportedArchs;
         // Arch-specific targets (sm_90a) are not in nvrtcGetSupportedArchs; NVRTC accepts them from CUDA 12.0.
         bool direct = arch.ArchSpecific ? nvrtc.Version.Major >= 12 && supported.Contains(arch.Version) : supported.Contains(arch.Version);

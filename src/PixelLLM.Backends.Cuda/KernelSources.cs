@@ -45,12 +45,22 @@ public static class KernelSources
 
     private static readonly Lazy<string> LazyHeadersKey = new(() => string.Concat(Headers.Select(h => h.Name + "\0" + h.Source + "\0")));
 
+    /// <summary>The bytes of an embedded kernel file or header, as they are in kernels/ (what an ahead-of-time build stamps).</summary>
+    public static byte[] ReadBytes(string fileName)
+    {
+        using var stream = Open(fileName);
+        using var bytes = new MemoryStream();
+        stream.CopyTo(bytes);
+        return bytes.ToArray();
+    }
+
     /// <summary>The text of an embedded kernel file or header, e.g. "softmax.cu" or "prelude.cuh".</summary>
     public static string Read(string fileName)
     {
-        using var stream = Self.GetManifestResourceStream(Prefix + fileName)
-            ?? throw new ArgumentException($"no kernel source '{fileName}' is embedded; known: {string.Join(", ", KernelFiles)}", nameof(fileName));
-        using var reader = new StreamReader(stream);
+        using var reader = new StreamReader(Open(fileName));
         return reader.ReadToEnd();
     }
+
+    private static Stream Open(string fileName) => Self.GetManifestResourceStream(Prefix + fileName)
+        ?? throw new ArgumentException($"no kernel source '{fileName}' is embedded; known: {string.Join(", ", KernelFiles)}", nameof(fileName));
 }

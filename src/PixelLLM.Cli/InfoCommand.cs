@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using PixelLLM.Backends.Cuda;
 using PixelLLM.Backends.Cuda.Interop;
 using Arm = System.Runtime.Intrinsics.Arm;
 using X86 = System.Runtime.Intrinsics.X86;
@@ -39,8 +40,21 @@ internal static class InfoCommand
         o.WriteLine(nvrtc is null
             ? $"nvrtc: not found ({nvrtcWhyNot})"
             : $"nvrtc: {nvrtc.Version} at {nvrtc.LibraryPath}{ArchRange(nvrtc)}");
+        o.WriteLine($"prebuilt cubins: {PrebuiltSummary()}");
         o.WriteLine($"cublas: {CudaLibraries.ProbeCublas()}");
         o.WriteLine($"cublasLt: {CudaLibraries.ProbeCublasLt()}");
+    }
+
+    /// <summary>Where $PIXELLLM_KERNEL_CUBINS points and, per architecture folder there, how many kernel files have a current CUBIN.</summary>
+    private static string PrebuiltSummary()
+    {
+        if (PrebuiltKernels.FromEnvironment() is not { } prebuilt) return $"none (${PrebuiltKernels.Variable} is not set; see CMakeLists.txt)";
+        var archs = Directory.Exists(prebuilt.Directory)
+            ? Directory.GetDirectories(prebuilt.Directory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()
+            : [];
+        var counts = archs.Where(a => a!.StartsWith("sm_", StringComparison.Ordinal))
+            .Select(a => $"{a} {prebuilt.CountCurrent(GpuArch.Parse(a!))}/{KernelSources.KernelFiles.Count} current").ToArray();
+        return $"{prebuilt.Directory}: " + (counts.Length == 0 ? "no sm_XX folders" : string.Join(", ", counts));
     }
 
     private static string ArchRange(Nvrtc nvrtc)

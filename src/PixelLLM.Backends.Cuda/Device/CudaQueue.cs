@@ -87,7 +87,8 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
         cublasWorkspace = Driver.Alloc(CublasWorkspaceBytes);
         Transfers = new HostTransfers(Driver);
-        compiler = new KernelCompiler(Nvrtc.Load(), KernelCache.Default(), DependentLaunch);
+        compiler = new KernelCompiler(Nvrtc.TryLoad(out var nvrtcMissing), KernelCache.Default(), DependentLaunch, PrebuiltKernels.FromEnvironment(),
+            nvrtcMissing);
     }
 
     public CudaDriver Driver { get; }
