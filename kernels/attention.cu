@@ -1,5 +1,6 @@
 // AttentionOp, flash style: scores are never materialised. q (B, Lq, H·D), k (B, Lk, H·D), v (B, Lk, H·Dv) →
-// y (B, Lq, H·Dv), token-major so projections feed it without permutes.
+// y (B, Lq, H·Dv), token-major so projections feed it without permutes. q, k and v rows are q_row, k_row, v_row elements
+// apart (H·D, or 3·H·D when they are read in place from one packed q | k | v projection).
 // score = scale·q·k [+ bias] [+ mask_bias once where the mask is 0 or causality hides the key]; causal query i sees
 // keys j ≤ i + (Lk − Lq). bias (f32-declared, stored like q) and mask (u8) are read through broadcast strides
 // (element strides over b, h, query, key; 0 on broadcast dims), so nothing is expanded. A row whose scores are all −∞
@@ -16,7 +17,8 @@
 template <typename T>
 PXL_DEVICE void attention_block(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, const T* __restrict__ bias,
                                 const u8* __restrict__ mask, T* __restrict__ y, i32 heads, i32 lq, i32 lk, i32 dim, i32 vdim,
-                                float scale, float mask_bias, i32 causal, const Dims8& bias_strides, const Dims8& mask_strides)
+                                i32 q_row, i32 k_row, i32 v_row, float scale, float mask_bias, i32 causal, const Dims8& bias_strides,
+                                const Dims8& mask_strides)
 {
     // Rows padded by one float so lane l reading row l hits bank (l + d) % 32: no conflicts.
     __shared__ float keys[ATT_KEYS][ATT_MAX_D + 1];
@@ -29,7 +31,7 @@ PXL_DEVICE void attention_block(const T* __restrict__ q, const T* __restrict__ k
     const bool active = qi < lq;
 
     if (active)
-        for (i32 d = lane; d < dim; d += 32) queries[warp][d] = to_float(q[((b * lq + qi) * heads + h) * dim + d]);
+        for (i32 d = lane; d < dim; d += 32) queries[warp][d] = to_float(q[(b * lq + qi) * q_row + h * dim + d]);
 
     const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
     const T* bias_row = bias ? bias + b * bias_strides.v[0] + h * bias_strides.v[1] + (i64)qi * bias_strides.v[2] : nullptr;
@@ -44,12 +46,12 @@ PXL_DEVICE void attention_block(const T* __restrict__ q, const T* __restrict__ k
         for (i32 e = threadIdx.x; e < ATT_KEYS * dim; e += blockDim.x)
         {
             const i32 key = e / dim, d = e % dim, j = tile + key;
-            keys[key][d] = j < lk ? to_float(k[((b * lk + j) * heads + h) * dim + d]) : 0.0f;
+            keys[key][d] = j < lk ? to_float(k[(b * lk + j) * k_row + h * dim + d]) : 0.0f;
         }
         for (i32 e = threadIdx.x; e < ATT_KEYS * vdim; e += blockDim.x)
         {
             const i32 key = e / vdim, d = e % vdim, j = tile + key;
-            values[key][d] = j < lk ? to_float(v[((b * lk + j) * heads + h) * vdim + d]) : 0.0f;
+            values[key][d] = j < lk ? to_float(v[(b * lk + j) * v_row + h * vdim + d]) : 0.0f;
         }
         __syncthreads();
         if (!active) continue;
@@ -101,9 +103,11 @@ PXL_DEVICE void attention_block(const T* __restrict__ q, const T* __restrict__ k
 #define PXL_ATTENTION(suffix, T)                                                                                     \
     extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) attention_##suffix(                                 \
         const T* q, const T* k, const T* v, const T* bias, const u8* mask, T* y, i32 heads, i32 lq, i32 lk, i32 dim,  \
-        i32 vdim, float scale, float mask_bias, i32 causal, Dims8 bias_strides, Dims8 mask_strides)                  \
+        i32 vdim, i32 q_row, i32 k_row, i32 v_row, float scale, float mask_bias, i32 causal, Dims8 bias_strides,      \
+        Dims8 mask_strides)                                                                                          \
     { pxl_dependent_launch();                                                                                        \
-        attention_block<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, scale, mask_bias, causal, bias_strides, mask_strides); \
+        attention_block<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, q_row, k_row, v_row, scale, mask_bias,   \
+                           causal, bias_strides, mask_strides);                                                      \
     }
 
 PXL_ATTENTION(f32, float)

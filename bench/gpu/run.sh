@@ -55,7 +55,10 @@ if phase checks; then
     # f32 pass recompiled every kernel for 62 s and has passed in runs 6-10.
     step check-pdl-bf16 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --storage bf16 --json
     # The per-window strided GEMMs that PIXELLLM_POINTER_GEMM=0 brings back.
-    step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    # The small attention cases take the cuBLAS path only without the fused-attention work limit (session 13's default).
+    step check-gemm-attention-f32 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --op Attention --json
+    step check-gemm-attention-bf16 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # T5DecoderLayer as its eight ops (PIXELLLM_FUSED_LAYER=0), and as one launch on every row count (=1; by default one
     # row runs as ops, so the plain checks above run the kernel on the 2-4-row cases only).
     step check-unfused-bf16 120 env PIXELLLM_FUSED_LAYER=0 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
@@ -139,6 +142,10 @@ if phase bench; then
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
     step bench-async 120 env PIXELLLM_FUSED_LAYER=async "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-async.json"
+    # The T5 encoder's and the rerun's short attentions on the cuBLAS path (three launches each, before session 13)
+    # against the default's one attention.cu launch.
+    step bench-gemm-attention 90 env PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-gemm-attention.json"
     step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
     step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \

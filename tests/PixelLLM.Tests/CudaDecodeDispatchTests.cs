@@ -237,7 +237,7 @@ public class CudaDecodeDispatchTests
 
     /// <summary>
     /// SAM's packed q | k | v: the pointer-array GEMMs read q, k and v in place (columns 0, C and 2C of each 3C-wide row,
-    /// leading dimension 3C), with no split copies; a short packed attention splits into scratch for attention.cu.
+    /// leading dimension 3C), with no split copies; attention.cu reads a short packed attention in place too.
     /// </summary>
     [Fact]
     public void PackedQkvIsReadInPlaceByTheGemmsAndSplitForTheShortKernel()
@@ -253,8 +253,45 @@ public class CudaDecodeDispatchTests
         Assert.Equal(qkv + 196 * 3840 * 2 + 80 * 2, addresses[0][17]); // window 1, head 1
 
         var shortQueue = Dispatch(op with { HasBias = false, BiasKeyGridRows = 0 }, DType.BF16, [[2, 7, 240]], [DType.F32]);
-        Assert.Equal(["copy_rows.cu", "copy_rows.cu", "copy_rows.cu", "attention.cu"], shortQueue.Launches.Select(l => l.File));
+        Assert.Equal("attention.cu", Assert.Single(shortQueue.Launches).File);
+        Assert.Equal((240, 240, 240), RowStrides(shortQueue.LaunchArgs[0]));
     }
+
+    /// <summary>
+    /// T5-XL's encoder attention (40 tokens, 32 heads, packed q | k | v, bias and mask: 13 MFLOP) is one attention.cu
+    /// launch reading the packed rows in place; with the work limit at 0 it takes the cuBLAS path as before, and EVA02's
+    /// 577 tokens and the adapter's 576 image keys take it whatever the limit.
+    /// </summary>
+    [Fact]
+    public void ShortAttentionIsOneFusedLaunchUpToTheWorkLimit()
+    {
+        var op = new AttentionOp(32, 1f, HasBias: true, HasMask: true, MaskBias: -1e10f, PackedQkv: true);
+        int[][] shapes = [[1, 40, 6144], [1, 32, 40, 40], [1, 1, 40, 40]];
+        DType[] types = [DType.F32, DType.F32, DType.U8];
+
+        var fused = Dispatch(op, DType.BF16, shapes, types);
+        Assert.Equal(0, fused.Gemms);
+        Assert.Equal(("attention.cu", (10u, 32u, 1u)), (Assert.Single(fused.Launches).File, fused.Launches[0].Grid));
+        Assert.Equal((6144, 6144, 6144), RowStrides(fused.LaunchArgs[0]));
+        var (q, k, v) = (Pointer(fused.LaunchArgs[0], 0), Pointer(fused.LaunchArgs[0], 1), Pointer(fused.LaunchArgs[0], 2));
+        Assert.Equal((q + 2048 * 2, q + 4096 * 2), (k, v));
+
+        var cublas = Dispatch(op, DType.BF16, shapes, types, fusedAttentionMaxFlops: 0);
+        Assert.Equal(2, cublas.Gemms);
+        Assert.Equal("attention_softmax.cu", Assert.Single(cublas.Launches).File);
+
+        var eva = Dispatch(new AttentionOp(16, 0.125f, PackedQkv: true), DType.BF16, [[1, 577, 3072]], [DType.F32]);
+        Assert.Equal(2, eva.Gemms);
+        // The prompt adapter's tokens over the image (11 MFLOP, but 576 keys for one block to walk): cuBLAS.
+        var adapter = Dispatch(new AttentionOp(8, 0.25f), DType.BF16, [[1, 37, 128], [1, 576, 128], [1, 576, 128]], [DType.F32, DType.F32, DType.F32]);
+        Assert.Equal(2, adapter.Gemms);
+    }
+
+    /// <summary>attention.cu's q_row, k_row, v_row arguments (after q, k, v, bias, mask, y, heads, lq, lk, dim, vdim).</summary>
+    private static (int Q, int K, int V) RowStrides((byte[] Data, int[] Offsets) args) =>
+        (BitConverter.ToInt32(args.Data, args.Offsets[11]), BitConverter.ToInt32(args.Data, args.Offsets[12]), BitConverter.ToInt32(args.Data, args.Offsets[13]));
+
+    private static ulong Pointer((byte[] Data, int[] Offsets) args, int index) => BitConverter.ToUInt64(args.Data, args.Offsets[index]);
 
     /// <summary>gemm_pointers.cu's formula on its recorded arguments: addresses[operand][t], t = z·heads + h.</summary>
     private static ulong[][] EvaluateGemmPointers((byte[] Data, int[] Offsets) args)
@@ -328,7 +365,7 @@ public class CudaDecodeDispatchTests
         Dispatch(op, storage, shapes, shapes.Select(_ => DType.F32).ToArray());
 
     private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types, bool biasEpilogue = false, bool pointerArrays = true,
-        int fusedLayerMinRows = 1)
+        int fusedLayerMinRows = 1, long fusedAttentionMaxFlops = IDeviceQueue.DefaultFusedAttentionMaxFlops)
     {
         var graph = new Graph();
         var inputs = shapes.Select((s, i) => graph.Input($"x{i}", types[i], s)).ToArray();
@@ -341,7 +378,11 @@ public class CudaDecodeDispatchTests
             return t;
         }
         var x = inputs.Select(i => Fake(i.Desc)).ToArray();
-        var recorder = new Recorder { GemmBiasEpilogue = biasEpilogue, PointerArrayGemm = pointerArrays, FusedDecoderLayerMinRows = fusedLayerMinRows };
+        var recorder = new Recorder
+        {
+            GemmBiasEpilogue = biasEpilogue, PointerArrayGemm = pointerArrays, FusedDecoderLayerMinRows = fusedLayerMinRows,
+            FusedAttentionMaxFlops = fusedAttentionMaxFlops,
+        };
         new CudaOps(recorder).Dispatch(op, x, Fake(output.Desc));
         return recorder;
     }
@@ -356,6 +397,7 @@ public class CudaDecodeDispatchTests
         public bool GemmBiasEpilogue { get; init; }
         public bool PointerArrayGemm { get; init; } = true;
         public int FusedDecoderLayerMinRows { get; init; } = 1;
+        public long FusedAttentionMaxFlops { get; init; } = IDeviceQueue.DefaultFusedAttentionMaxFlops;
         public List<GemmCall> Calls { get; } = [];
         public List<(byte[] Data, int[] Offsets)> LaunchArgs { get; } = [];
         public ulong ErrorWord => 0x8;

@@ -63,6 +63,14 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public int StreamDecoderLayerBlocks { get; } =
         int.TryParse(Environment.GetEnvironmentVariable(StreamLayerBlocksVariable), out int blocks) && blocks > 0 ? blocks : 0;
 
+    /// <summary>Environment variable that sets <see cref="FusedAttentionMaxFlops"/> (0: the cuBLAS path from 16 tokens on, as before).</summary>
+    public const string FusedAttentionFlopsVariable = "PIXELLLM_FUSED_ATTENTION_FLOPS";
+
+    /// <inheritdoc/>
+    public long FusedAttentionMaxFlops { get; } =
+        long.TryParse(Environment.GetEnvironmentVariable(FusedAttentionFlopsVariable), out long flops) && flops >= 0
+            ? flops : IDeviceQueue.DefaultFusedAttentionMaxFlops;
+
     /// <summary>Environment variable that, set to 1, runs long 16-bit attention on attention_mma.cu (see <see cref="TensorCoreAttention"/>).</summary>
     public const string MmaAttentionVariable = "PIXELLLM_MMA_ATTENTION";
 

@@ -67,6 +67,17 @@ internal interface IDeviceQueue
     /// </summary>
     bool TensorCoreAttention => false;
 
+    /// <summary>
+    /// The work (2·B·H·Lq·Lk·(D + Dv) FLOPs) up to which attention of at most 128 keys runs as attention.cu's one fused
+    /// launch even when both lengths reach the cuBLAS path's minimum: T5-XL's encoder (40 tokens, 13 MFLOP) and point rerun attentions are a
+    /// few µs of work each, which the cuBLAS path spends three launches on. PIXELLLM_FUSED_ATTENTION_FLOPS=N sets it
+    /// (0: lengths alone decide, as before session 13).
+    /// </summary>
+    long FusedAttentionMaxFlops => DefaultFusedAttentionMaxFlops;
+
+    /// <summary>The default of <see cref="FusedAttentionMaxFlops"/>: 16 MFLOP.</summary>
+    const long DefaultFusedAttentionMaxFlops = 1L << 24;
+
     /// <summary>Device-to-device copy.</summary>
     void Copy(ulong destination, ulong source, long bytes);
 

@@ -6,11 +6,13 @@ using PixelLLM.Runtime.Ops;
 namespace PixelLLM.Backends.Cuda.Ops;
 
 /// <summary>
-/// AttentionOp. Long sequences (both lengths ≥ <see cref="GemmAttentionMinLength"/>) go through cuBLAS: a GEMM for the
-/// f32 scores, attention_softmax.cu for bias/mask/causality and the softmax, and a GEMM for probabilities · values —
-/// tensor cores instead of attention.cu's fp32 FMAs (measured 2 TFLOP/s on an H100 for EVA02's 730 tokens). One batch
-/// element is a strided-batched GEMM over heads; several (SAM's windows) are one pointer-array GEMM over every
-/// (element, head). Short ones use attention.cu: fused flash-style, bias, mask and causality read in place.
+/// AttentionOp. Long sequences (both lengths ≥ <see cref="GemmAttentionMinLength"/>, and more work than
+/// <see cref="IDeviceQueue.FusedAttentionMaxFlops"/> or more than <see cref="FusedAttentionMaxKeys"/> keys) go through cuBLAS: a GEMM for the f32 scores, attention_softmax.cu
+/// for bias/mask/causality and the softmax, and a GEMM for probabilities · values — tensor cores instead of attention.cu's
+/// fp32 FMAs (measured 2 TFLOP/s on an H100 for EVA02's 730 tokens). One batch element is a strided-batched GEMM over
+/// heads; several (SAM's windows) are one pointer-array GEMM over every (element, head). Short ones (T5's encoder and
+/// rerun, the decode step) use attention.cu / attention_decode.cu: one fused flash-style launch, bias, mask and causality
+/// read in place, instead of three launches for a few µs of work.
 /// </summary>
 internal sealed partial class CudaOps
 {
@@ -44,25 +46,33 @@ internal sealed partial class CudaOps
                     .I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride).F32(op.Scale).Dims(BiasStrides(op, bias, lk)));
             return;
         }
-        if (lq >= GemmAttentionMinLength && lk >= GemmAttentionMinLength && k.Shape[0] == batch && v.Shape[0] == batch &&
-            GemmAttentionScratch(heads, lq, lk, q.ElementSize) is var (scoreStride, probStride, scoreBytes, probBytes) &&
+        long fusedFlops = 2L * batch * heads * lq * lk * (dim + vdim);
+        if (lq >= GemmAttentionMinLength && lk >= GemmAttentionMinLength && (fusedFlops > queue.FusedAttentionMaxFlops || lk > FusedAttentionMaxKeys) &&
+            k.Shape[0] == batch && v.Shape[0] == batch && GemmAttentionScratch(heads, lq, lk, q.ElementSize) is var (scoreStride, probStride, scoreBytes, probBytes) &&
             scoreBytes + probBytes <= GemmAttentionMaxScratchBytes)
         {
             AttentionByGemm(op, q, k, v, bias, mask, y, new(batch, lq, lk, heads, dim, vdim, oq.RowStride, ok.RowStride, ov.RowStride),
                 scoreStride, probStride, scoreBytes, probBytes);
             return;
         }
-        // attention.cu and attention_decode.cu read contiguous operands: packed ones are split into scratch first (short
-        // sequences only; the cuBLAS path above reads them in place).
-        if (oq.RowStride != oq.Shape[2]) q = Contiguous(q, oq, 1);
-        if (ok.RowStride != ok.Shape[2]) k = Contiguous(k, ok, 2);
-        if (ov.RowStride != ov.Shape[2]) v = Contiguous(v, ov, 3);
-        bool decode = UsesDecodeAttention(lq, lk);
-        uint blocks = decode ? (uint)lq : (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
-        var (file, kernel) = decode ? ("attention_decode.cu", "attention_decode_") : ("attention.cu", "attention_");
-        queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32,
+        if (UsesDecodeAttention(lq, lk))
+        {
+            // attention_decode.cu reads contiguous operands: packed ones (rare at a few query rows) are split into scratch.
+            if (oq.RowStride != oq.Shape[2]) q = Contiguous(q, oq, 1);
+            if (ok.RowStride != ok.Shape[2]) k = Contiguous(k, ok, 2);
+            if (ov.RowStride != ov.Shape[2]) v = Contiguous(v, ov, 3);
+            queue.Launch("attention_decode.cu", "attention_decode_" + FloatSuffix(q, "Attention"), ((uint)lq, (uint)heads, (uint)batch), DecodeAttentionThreads,
+                Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
+                    .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
+                    .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
+            return;
+        }
+        // attention.cu reads q, k and v in place, packed or not (their row strides).
+        queue.Launch("attention.cu", "attention_" + FloatSuffix(q, "Attention"), ((uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock), (uint)heads, (uint)batch),
+            AttentionRowsPerBlock * 32,
             Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
-                .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
+                .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride)
+                .F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
                 .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
     }
 
@@ -81,6 +91,12 @@ internal sealed partial class CudaOps
         if (lq < GemmAttentionMinLength || lk < GemmAttentionMinLength || k.Shape[0] != batch || v.Shape[0] != batch) return false;
         return q.Ptr % 4 == 0 && k.Ptr % 4 == 0 && v.Ptr % 4 == 0 && y.Ptr % 4 == 0;
     }
+
+    /// <summary>
+    /// Keys beyond which the cuBLAS path is taken whatever the work: a block of attention.cu walks every key tile in turn,
+    /// so many keys with few query blocks (the prompt adapter's 37 tokens over 576 image keys) leave it latency-bound.
+    /// </summary>
+    private const int FusedAttentionMaxKeys = 128;
 
     /// <summary>Query and key lengths from which the GEMM path is taken, and its scratch limit (else the fused kernel).</summary>
     private const int GemmAttentionMinLength = 16;

@@ -73,7 +73,9 @@ public static partial class OpCheckCases
             C("causal", new AttentionOp(2, 0.3f, Causal: true), F(1, 3, 32), F(1, 7, 32), F(1, 7, 32)),
             C("d80 long", new AttentionOp(2, 0.1f), F(1, 6, 160), F(1, 45, 160), F(1, 45, 160)),
             C("bias mask causal", new AttentionOp(1, 0.2f, true, true, true, -1e4f), F(2, 6, 16), F(2, 6, 16), F(2, 6, 16), F(2, 1, 6, 6), T(DType.U8, 1, 1, 6, 6)),
-            // Both lengths ≥ 16: the CUDA backend's cuBLAS path (scores GEMM, attention_softmax.cu, probabilities · values GEMM).
+            // Both lengths ≥ 16: the CUDA backend's cuBLAS path (scores GEMM, attention_softmax.cu, probabilities · values GEMM)
+            // once the work passes its fused-attention limit: these small cases take it with PIXELLLM_FUSED_ATTENTION_FLOPS=0
+            // (the GPU script checks them both ways), SAM's and EVA02's real attentions always.
             C("gemm plain", new AttentionOp(3, 0.25f), F(2, 19, 48), F(2, 21, 48), F(2, 21, 33)),
             C("gemm bias", new AttentionOp(2, 0.1f, HasBias: true), F(1, 33, 160), F(1, 37, 160), F(1, 37, 160), F(1, 2, 33, 37)),
             C("gemm bias bcast mask", new AttentionOp(4, 0.3f, true, true, false, -1e4f), F(3, 17, 64), F(3, 23, 64), F(3, 23, 64), F(3, 4, 17, 23), T(DType.U8, 3, 1, 1, 23)),
@@ -85,7 +87,7 @@ public static partial class OpCheckCases
             C("rel-pos grid bcast mask", new AttentionOp(2, 0.3f, true, true, false, -1e4f, BiasKeyGridRows: 5), F(2, 6, 16), F(2, 10, 16), F(2, 10, 16), F(2, 1, 6, 7), T(DType.U8, 2, 1, 1, 10)),
             C("decode rel-pos grid", new AttentionOp(2, 0.25f, HasBias: true, BiasKeyGridRows: 2), F(2, 1, 64), F(2, 14, 64), F(2, 14, 64), F(2, 2, 1, 9)),
             // q | k | v packed in one tensor (SAM's qkv): read in place on the cuBLAS path (one window, and several with
-            // pointer arrays and the rel-pos terms), split into scratch for attention.cu (short).
+            // pointer arrays and the rel-pos terms) and by attention.cu (short).
             C("gemm packed qkv", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 18, 96)),
             C("gemm packed qkv windows rel-pos", new AttentionOp(2, 0.2f, HasBias: true, BiasKeyGridRows: 4, PackedQkv: true), F(3, 20, 48), F(3, 2, 20, 9)),
             // Tensor-core shapes (attention_mma.cu with PIXELLLM_MMA_ATTENTION=1): EVA02-like packed d64 with a partial last
@@ -93,6 +95,10 @@ public static partial class OpCheckCases
             C("mma packed d64 tail", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 100, 384)),
             C("mma packed d80 rel-pos windows", new AttentionOp(2, 0.11f, HasBias: true, BiasKeyGridRows: 7, PackedQkv: true), F(2, 49, 480), F(2, 2, 49, 14)),
             C("packed qkv short mask", new AttentionOp(3, 0.3f, HasMask: true, MaskBias: -1e4f, PackedQkv: true), F(2, 7, 72), T(DType.U8, 2, 1, 1, 7)),
+            // T5's encoder attention as the engine runs it (packed q | k | v, relative bias, key mask) and a cross attention
+            // shaped like the point rerun's: on CUDA one attention.cu launch each, reading the packed rows in place.
+            C("fused packed t5 encoder", new AttentionOp(4, 1f, true, true, false, -1e10f, PackedQkv: true), F(1, 40, 192), F(1, 4, 40, 40), T(DType.U8, 1, 1, 40, 40)),
+            C("fused t5 cross 22x40", new AttentionOp(4, 1f, HasMask: true, MaskBias: -1e10f), F(2, 22, 64), F(2, 40, 64), F(2, 40, 64), T(DType.U8, 2, 1, 1, 40)),
             // T5's encoder: q | k | v with its position bias and mask (causality too, as a decoder would).
             C("gemm packed qkv t5 causal", new AttentionOp(2, 1f, true, true, true, -1e10f, PackedQkv: true), F(2, 22, 48), F(1, 2, 22, 22), T(DType.U8, 2, 1, 1, 22)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
