@@ -5,7 +5,7 @@ namespace PixelLLM.Cli;
 
 /// <summary>What every request command (caption, refer) shares: the image, the model, the backend and the output files.</summary>
 internal sealed record RequestArgs(string Image, string? Model, string Backend, string? Json, string? Overlay, string? Dump, int Threads = 0,
-    bool Profile = false, string? ProfileJson = null, bool ProfileLaunches = false);
+    bool Profile = false, string? ProfileJson = null, bool ProfileLaunches = false, int? Beams = null);
 
 /// <summary>The options of <see cref="RequestArgs"/> and the model lookup they imply.</summary>
 internal sealed class RequestOptionsCli
@@ -20,6 +20,10 @@ internal sealed class RequestOptionsCli
     public Option<bool> Profile { get; } = new("--profile") { Description = "time every op on the device (graph capture off) and print a per-op table on stderr" };
     public Option<string?> ProfileJson { get; } = new("--profile-json") { Description = "write the per-op profile as JSON to this file (implies profiling)" };
     public Option<bool> ProfileLaunches { get; } = new("--profile-launches") { Description = ProfileLaunchesDescription };
+    public Option<int?> Beams { get; } = new("--beams")
+    {
+        Description = $"decode with N beams instead of the task's own (1 = greedy, at most {RequestOptions.MaxBeams}; default: the reference's, e.g. caption 4, box captions greedy)",
+    };
 
     /// <summary>--profile-launches, on request commands and bench alike.</summary>
     public const string ProfileLaunchesDescription =
@@ -28,12 +32,12 @@ internal sealed class RequestOptionsCli
     public void AddTo(Command command)
     {
         command.Arguments.Add(Image);
-        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches, Beams }) command.Options.Add(o);
     }
 
     public RequestArgs Read(ParseResult parse) => new(parse.GetValue(Image)!, parse.GetValue(Model), parse.GetValue(Backend)!,
         parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads), parse.GetValue(Profile) || parse.GetValue(ProfileLaunches),
-        parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches));
+        parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches), parse.GetValue(Beams));
 
     public const string ModelEnvironmentVariable = "PIXELLLM_MODEL";
 

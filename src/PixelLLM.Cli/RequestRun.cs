@@ -17,6 +17,8 @@ internal static class RequestRun
         foreach (var path in new[] { args.Json, args.Overlay, args.Dump, args.ProfileJson })
             if (path is not null) CheckWritable(path);
         if (args.Threads < 0) throw new InvalidInputException($"--threads must be 0 (all cores) or positive, got {args.Threads}");
+        if (args.Beams is < 1 or > RequestOptions.MaxBeams)
+            throw new InvalidInputException($"--beams must be 1 (greedy) to {RequestOptions.MaxBeams}, got {args.Beams}");
         var profiler = args.Profile || args.ProfileJson is not null ? new ExecutionProfiler(args.ProfileLaunches) : null;
         var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1, Profiler = profiler };
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
@@ -25,7 +27,7 @@ internal static class RequestRun
 
         var trace = args.Dump is null ? null : new SortedDictionary<string, HostTensor>(StringComparer.Ordinal);
         var progress = Progress.OnTerminal();
-        var result = run(model, image, new RequestOptions { OnEvent = progress, Trace = trace });
+        var result = run(model, image, new RequestOptions { OnEvent = progress, Trace = trace, Beams = args.Beams });
         progress?.Invoke(new StageStarted("done"));
 
         var pending = new List<(string Temp, string Final)>();

@@ -42,6 +42,17 @@ public sealed record RequestOptions
     /// <summary>Checked between stages and decode steps; cancellation throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken Cancellation { get; init; }
 
+    /// <summary>
+    /// Beams for this request's text decoding instead of the task's own (caption 4; refer with decoded text and segment 3;
+    /// region captions and dense captioning greedy): 1 decodes greedily, more run beam search keeping the task's candidates
+    /// per beam (2 where the task is greedy). Null (the default): the task's own, as the reference decodes. 1 to
+    /// <see cref="MaxBeams"/>.
+    /// </summary>
+    public int? Beams { get; init; }
+
+    /// <summary>The largest <see cref="Beams"/> a request may ask for.</summary>
+    public const int MaxBeams = 16;
+
     /// <summary>When set, receives every named intermediate the stages report (mid.* names of the goldens), for dumps.</summary>
     internal IDictionary<string, Runtime.HostTensor>? Trace { get; init; }
 }

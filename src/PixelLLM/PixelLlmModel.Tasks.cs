@@ -27,7 +27,7 @@ public sealed partial class PixelLlmModel
             throw new InvalidInputException($"segment: model '{Name ?? files.Path}' has no mask branch (mask_adapter / mask_decoder); use a refseg model");
         if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("segment: the expression is empty");
         if (text.Length > MaxTextLength) throw new InvalidInputException($"segment: the expression has {text.Length} characters, at most {MaxTextLength}");
-        CheckDecode("segment", TaskSettings.Referring(files.Config), 1);
+        CheckDecode("segment", TaskSettings.Referring(files.Config).WithBeams(request?.Beams), 1);
         return RunTask(request, r => r.Segment(image, text));
     }
 
@@ -41,7 +41,7 @@ public sealed partial class PixelLlmModel
         ArgumentNullException.ThrowIfNull(image);
         if (!CanDenseCaption)
             throw new InvalidInputException($"densecap: model '{Name ?? files.Path}' has no box decoder (box_decoder in its config); use a densecap model");
-        CheckDecode("densecap", TaskSettings.LocationCaption, files.Config.BoxDecoder!.NumDetections);
+        CheckDecode("densecap", TaskSettings.LocationCaption.WithBeams(request?.Beams), files.Config.BoxDecoder!.NumDetections);
         return RunTask(request, r => r.DenseCaption(image));
     }
 

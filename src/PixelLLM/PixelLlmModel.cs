@@ -89,8 +89,9 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         if (box is null)
         {
-            CheckDecode("caption", TaskSettings.CaptionTrace, 1);
-            return Run(request, r => r.Caption(image, [Box.Whole(image.Width, image.Height)], TaskSettings.CaptionTrace))[0];
+            var task = TaskSettings.CaptionTrace.WithBeams(request?.Beams);
+            CheckDecode("caption", task, 1);
+            return Run(request, r => r.Caption(image, [Box.Whole(image.Width, image.Height)], task))[0];
         }
         return Caption(image, [box.Value], request)[0];
     }
@@ -106,9 +107,10 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(boxes);
         if (boxes.Count == 0) throw new InvalidInputException("caption: at least one box is needed");
         RequestLimits.CheckPrompts("caption", boxes.Count, options);
-        CheckDecode("caption", TaskSettings.LocationCaption, boxes.Count);
+        var task = TaskSettings.LocationCaption.WithBeams(request?.Beams);
+        CheckDecode("caption", task, boxes.Count);
         foreach (var b in boxes) b.Validate(image.Width, image.Height);
-        return Run(request, r => r.Caption(image, boxes, TaskSettings.LocationCaption));
+        return Run(request, r => r.Caption(image, boxes, task));
     }
 
     /// <summary>
@@ -123,7 +125,7 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(text);
         if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("refer: the expression is empty");
         if (text.Length > MaxTextLength) throw new InvalidInputException($"refer: the expression has {text.Length} characters, at most {MaxTextLength}");
-        CheckDecode("refer", TaskSettings.Referring(files.Config), 1);
+        CheckDecode("refer", TaskSettings.Referring(files.Config).WithBeams(request?.Beams), 1);
         return Run(request, r => r.Refer(image, text, decodeText));
     }
 

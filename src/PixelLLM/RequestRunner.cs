@@ -33,7 +33,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
     /// <summary>Referring: global box, "where is " + expression; the decoder input is the expression itself unless <paramref name="decode"/>.</summary>
     public ReferResult Refer(PixelImage image, string expression, bool decode)
     {
-        var task = TaskSettings.Referring(Config);
+        var task = TaskSettings.Referring(Config).WithBeams(request.Beams);
         int l = Config.MaxCaptionLength;
         var context = tokenizer.Encode(task.Context + expression, addEos: true);
         var target = tokenizer.Encode(expression, addEos: true);

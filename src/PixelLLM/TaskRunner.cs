@@ -16,7 +16,7 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
 
     public SegmentResult Segment(PixelImage image, string expression)
     {
-        var task = TaskSettings.Referring(Config);
+        var task = TaskSettings.Referring(Config).WithBeams(request.Beams);
         var context = tokenizer.Encode(task.Context + expression, addEos: true);
         if (context.Length > task.ContextLength)
             throw new InvalidInputException($"segment: the expression is too long for this model ({context.Length} tokens with the " +
@@ -26,7 +26,7 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
 
         Stage("segment");
         SegmentedExpression row;
-        try { row = segmentation.Segment(features, [TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId)])[0]; }
+        try { row = segmentation.Segment(features, [TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId)], task.Decoding)[0]; }
         finally { model.ReleaseImage(features); }
         int gridH = row.MaskLogits.Shape[0], gridW = row.MaskLogits.Shape[1];
         var logits = row.MaskLogits.ToFloatArray();
@@ -47,14 +47,14 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
 
     public DenseCaptionResults DenseCaption(PixelImage image)
     {
-        var task = TaskSettings.LocationCaption;
+        var task = TaskSettings.LocationCaption.WithBeams(request.Beams);
         var captioner = stages.Captioner(model);
         var (features, toOriginalX, toOriginalY) = Encode(image);
 
         Stage("densecap");
         var context = tokenizer.EncodePrompt(task.Context, task.ContextLength);
         DenseCaptions captions;
-        try { captions = captioner.DenseCaption(features, context, engine, request.Trace); }
+        try { captions = captioner.DenseCaption(features, context, engine, request.Trace, task.Decoding); }
         finally { model.ReleaseImage(features); }
         // scenic's evaluation counts the first num_detections slots (score > 0); −1 and 0-score padding slots come after them.
         var detections = Enumerable.Range(0, captions.NumDetections).Select(i =>

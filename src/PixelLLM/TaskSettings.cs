@@ -1,5 +1,6 @@
 using PixelLLM.Models;
 using PixelLLM.Models.Decoding;
+using PixelLLM.Runtime;
 
 namespace PixelLLM;
 
@@ -23,4 +24,18 @@ internal sealed record TaskSettings(string Name, string Context, int ContextLeng
     /// </summary>
     public static TaskSettings Referring(PixelLlmConfig config) =>
         new("refer", "where is ", config.MaxCaptionLength, new DecodeMode.Beam(new BeamOptions(3, 1)), TokenValidity.Referring);
+
+    /// <summary>
+    /// This task decoded with <paramref name="beams"/> (<see cref="RequestOptions.Beams"/>): itself when null, greedy for 1,
+    /// else beam search with the task's candidates per beam (2 for a greedy task) and brevity exponent.
+    /// </summary>
+    /// <exception cref="InvalidInputException"><paramref name="beams"/> is outside 1 … <see cref="RequestOptions.MaxBeams"/>.</exception>
+    public TaskSettings WithBeams(int? beams)
+    {
+        if (beams is not { } n) return this;
+        if (n < 1 || n > RequestOptions.MaxBeams)
+            throw new InvalidInputException($"{Name}: RequestOptions.Beams must be 1 to {RequestOptions.MaxBeams}, got {n}");
+        var options = Decoding is DecodeMode.Beam beam ? beam.Options : new BeamOptions(1, 2);
+        return this with { Decoding = n == 1 ? new DecodeMode.Greedy() : new DecodeMode.Beam(options with { Beams = n }) };
+    }
 }

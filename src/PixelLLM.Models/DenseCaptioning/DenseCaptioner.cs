@@ -50,16 +50,18 @@ public sealed class DenseCaptioner : IDisposable
     /// <summary>
     /// Detections and their captions; <paramref name="context"/> is the context id row every slot gets (0 = padding).
     /// <paramref name="trace"/> receives the box decoder's and the prompt path's intermediates under the golden names.
+    /// Decoding is greedy (scenic's densecap) unless <paramref name="mode"/> says otherwise; a beam search keeps each
+    /// slot's best hypothesis and has no greedy margins.
     /// </summary>
     public DenseCaptions DenseCaption(ImageFeatures image, int[] context, DecodeEngine engine = DecodeEngine.FullRerun,
-        IDictionary<string, HostTensor>? trace = null)
+        IDictionary<string, HostTensor>? trace = null, DecodeMode? mode = null)
     {
         if (context.Length == 0) throw new InvalidInputException("dense captioning: empty context row");
         var detections = BoxDecoder.Detect(image.Fused, trace);
         int k = detections.Slots;
         var boxes = HostTensor.FromArray(detections.Boxes, k, 4);
         var encoding = model.EncodePrompts(image, boxes, Enumerable.Repeat(context, k).ToArray(), trace);
-        var decoded = model.Decode(encoding, new DecodeMode.Greedy(), engine);
+        var decoded = model.Decode(encoding, mode ?? new DecodeMode.Greedy(), engine);
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         var perSlot = Enumerable.Range(0, k).Select(i => detections.Boxes.AsSpan(4 * i, 4).ToArray()).ToArray();
         return new DenseCaptions(perSlot, detections.Scores, detections.ProposalIndex, detections.NumDetections, decoded.Raw, tokens,
