@@ -48,7 +48,9 @@ public sealed partial class PixelLlmModel
     private T RunTask<T>(RequestOptions? request, Func<TaskRunner, T> work)
     {
         request ??= new RequestOptions();
-        var engine = options.KvCacheDecoding ? DecodeEngine.KvCache : DecodeEngine.FullRerun;
+        // Dense captioning decodes K slots: the cache feeds one position per step where the rerun feeds all L (exact alike:
+        // the densecap golden passes both ways).
+        var engine = options.FullRerunDecoding ? DecodeEngine.FullRerun : DecodeEngine.KvCache;
         return pool.Run(model => work(new TaskRunner(model, files.Tokenizer, request, stages, engine)), request.Cancellation);
     }
 }

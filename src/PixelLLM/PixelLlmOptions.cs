@@ -35,8 +35,8 @@ public sealed record PixelLlmOptions
     public long MaxImagePixels { get; init; } = PixelImage.DefaultMaxPixels;
 
     /// <summary>
-    /// Always decode with a key/value cache (one position per step). False (default): the model's default engine, which for
-    /// captions and referring is the cache too (exact for T5 and GIT); the other tasks keep the full decoder rerun per step.
+    /// Decode with a key/value cache (one position per step). Every task does by default (exact for T5 and GIT: the goldens
+    /// pass either way); kept so that callers who set it still get what they asked for.
     /// </summary>
     public bool KvCacheDecoding { get; init; }
 
@@ -70,8 +70,9 @@ public sealed record PixelLlmOptions
     public Runtime.Profiling.ExecutionProfiler? Profiler { get; init; }
 
     /// <summary>
-    /// Decode captions and referring expressions by rerunning the whole decoder at every step, as the reference does: the
-    /// same tokens as the cache at many times the cost, for checking it. Cannot be combined with <see cref="KvCacheDecoding"/>.
+    /// Decode captions, referring expressions and dense captions by rerunning the whole decoder at every step, as the
+    /// reference does: the same tokens as the cache at many times the cost, for checking it. Cannot be combined with
+    /// <see cref="KvCacheDecoding"/>.
     /// </summary>
     public bool FullRerunDecoding { get; init; }
 

@@ -29,6 +29,26 @@ public sealed class DenseCaptionApiTests(DensecapModel densecap) : IClassFixture
         AssertGolden(golden, result, 2);
     }
 
+    /// <summary>The default KV-cache decode of the K slots gives the reference's full-rerun captions and scores.</summary>
+    [Fact]
+    public void TheCachedDecodeOfEverySlotEqualsTheFullRerun()
+    {
+        using var rerun = PixelLlmModel.Load(densecap.Directory, new PixelLlmOptions { FullRerunDecoding = true });
+        var image = PixelImage.Load(densecap.ImagePath);
+        var cached = densecap.Model.DenseCaption(image);
+        var reference = rerun.DenseCaption(image);
+        Assert.Equal(reference.Slots, cached.Slots);
+        Assert.Equal(reference.Detections.Count, cached.Detections.Count);
+        for (int i = 0; i < cached.Detections.Count; i++)
+        {
+            Assert.Equal(reference.Detections[i].Text, cached.Detections[i].Text);
+            Assert.Equal(reference.Detections[i].Tokens, cached.Detections[i].Tokens);
+            Assert.Equal(reference.Detections[i].Box, cached.Detections[i].Box);
+            Assert.Equal(reference.Detections[i].Score, cached.Detections[i].Score);
+            Assert.Equal(reference.Detections[i].LogProb, cached.Detections[i].LogProb, 1e-5f);
+        }
+    }
+
     [Fact]
     public void BoxesCaptionedInOneBatchEqualSingleCalls()
     {
