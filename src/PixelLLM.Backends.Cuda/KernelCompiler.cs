@@ -22,7 +22,11 @@ public sealed class KernelCompiler(Nvrtc? nvrtc, KernelCache? cache = null, bool
     public static readonly IReadOnlyList<string> BaseOptions = ["-std=c++17", "-default-device"];
 
     /// <summary>Compiles an embedded kernel file, e.g. "softmax.cu".</summary>
-    /// <param name="ptxasVerbose">Ask ptxas for its resource report (-v), parsed into <see cref="CompiledKernel.Resources"/>.</param>
+    /// <param name="ptxasVerbose">
+    /// The ptxas resource report (<see cref="CompiledKernel.Resources"/>) is needed, so a prebuilt CUBIN (which has none) will
+    /// not do. Every CUBIN compile asks ptxas for it (-v), so that <c>pixelllm kernels</c> fills the same cache entries the
+    /// backend reads: run first, it compiles every kernel once, in parallel, and no run after it compiles again.
+    /// </param>
     public CompiledKernel Compile(string kernelFile, GpuArch arch, bool ptxasVerbose = false)
     {
         if (!ptxasVerbose && !dependentLaunch && prebuilt is not null && prebuilt.TryRead(kernelFile, arch, out var image, out var path))
@@ -39,7 +43,7 @@ public sealed class KernelCompiler(Nvrtc? nvrtc, KernelCache? cache = null, bool
     {
         var (target, kind) = ChooseTarget(arch);
         var options = new List<string>(BaseOptions) { $"--gpu-architecture={target}" };
-        if (ptxasVerbose && kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
+        if (kind == KernelImageKind.Cubin) options.Add("--ptxas-options=-v");
         if (dependentLaunch) options.Add(DependentLaunchDefine);
 
         var nvrtc = Nvrtc;

@@ -4,7 +4,11 @@ using PixelLLM.Backends.Cuda.Interop;
 
 namespace PixelLLM.Cli;
 
-/// <summary><c>pixelllm kernels --arch sm_90</c>: compiles every kernel file with NVRTC and prints ptxas's per-kernel resources.</summary>
+/// <summary>
+/// <c>pixelllm kernels --arch sm_90</c>: compiles every kernel file with NVRTC (files in parallel) and prints ptxas's
+/// per-kernel resources. The compiles land in the kernel cache under the keys the backend uses, so on a fresh machine it
+/// also warms the cache for every later run.
+/// </summary>
 internal static class KernelsCommand
 {
     public static Command Create()
@@ -21,9 +25,11 @@ internal static class KernelsCommand
             Console.WriteLine($"{"file",-22} {"kernel",-34} {"regs",5} {"smem B",7} {"stack B",8} {"spill st/ld B",14}");
             int kernels = 0, spilling = 0;
             string? kind = null;
-            foreach (var file in KernelSources.KernelFiles)
+            var files = KernelSources.KernelFiles;
+            var results = new CompiledKernel[files.Count];
+            Parallel.For(0, files.Count, i => results[i] = compiler.Compile(files[i], target, ptxasVerbose: true));
+            foreach (var (file, compiled) in files.Zip(results))
             {
-                var compiled = compiler.Compile(file, target, ptxasVerbose: true);
                 kind = $"{compiled.Kind} {compiled.Target}";
                 foreach (var r in compiled.Resources.Where(r => r.IsEntry))
                 {

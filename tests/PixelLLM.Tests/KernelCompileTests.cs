@@ -90,6 +90,10 @@ public class KernelCompileTests(ITestOutputHelper output)
             Assert.Equal(first.Image, second.Image);
             Assert.Equal(first.Resources, second.Resources);
             Assert.False(otherArch.FromCache);
+            // The backend's compile (no report asked for) reads what `pixelllm kernels` wrote: the same key.
+            var backend = new KernelCompiler(RequireNvrtc(), new KernelCache(dir)).Compile("softmax.cu", GpuArch.Sm80);
+            Assert.True(backend.FromCache);
+            Assert.Equal(first.Image, backend.Image);
         }
         finally
         {
