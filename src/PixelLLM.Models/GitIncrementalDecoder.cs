@@ -17,6 +17,7 @@ public sealed class GitIncrementalDecoder : ICompiledDecoder
 {
     private readonly GitDecoderConfig config;
     private readonly GraphExecutor step;
+    private readonly GraphExecutor bind;
     private readonly byte[] keyMask;                     // Rows × (M + MaxLength)
     private readonly int[] identity;
 
@@ -35,6 +36,9 @@ public sealed class GitIncrementalDecoder : ICompiledDecoder
         GitDecoderStep.Build(new ParamScope(g, weights, prefix), config, Rows, maxLength, memoryLength, rowsMove: beams > 1, greedyEos,
             beamKeep is { } keep ? (beams, keep) : null);
         step = new GraphExecutor(g, backend);
+        var bindGraph = new Graph();
+        GitMemoryBind.Build(bindGraph, config, batch, beams, maxLength, memoryLength);
+        bind = new GraphExecutor(bindGraph, backend, shareStatesWith: step);
         keyMask = new byte[Rows * Slots];
         identity = [.. Enumerable.Range(0, Rows)];
     }
@@ -64,12 +68,12 @@ public sealed class GitIncrementalDecoder : ICompiledDecoder
             throw new InvalidInputException(
                 $"GIT decoder: memory of {memory.Batch}×{memory.Length}×{memory.Width} over {memory.Layers} layers does not fit " +
                 $"{Batch}×{MemoryLength}×{config.Hidden} over {config.NumLayers} layers");
-        var state = new float[Rows * Slots * config.Hidden];
         for (int i = 0; i < config.NumLayers; i++)
         {
-            step.SetInput<float>(GitDecoderStep.Keys(i), Tile(memory.Keys[i], state));
-            step.SetInput<float>(GitDecoderStep.Values(i), Tile(memory.Values[i], state));
+            bind.SetInput(GitMemoryBind.Keys(i), Flat(memory.Keys[i]));
+            bind.SetInput(GitMemoryBind.Values(i), Flat(memory.Values[i]));
         }
+        bind.Run();
         for (int r = 0; r < Rows; r++)
             for (int k = 0; k < MemoryLength; k++)
                 keyMask[r * Slots + k] = memory.Valid[r / Beams * MemoryLength + k] != 0 ? (byte)1 : (byte)0;
@@ -136,15 +140,12 @@ public sealed class GitIncrementalDecoder : ICompiledDecoder
     public void FetchCandidates(Span<int> indices, Span<float> values) =>
         StepChoice.FetchCandidates(step, BeamKeep, Batch, indices, values, "GIT decoder");
 
-    /// <summary>(B, M, d) per prompt → the state's memory slots of every row of that prompt (caption slots zero).</summary>
-    private float[] Tile(HostTensor perPrompt, float[] state)
-    {
-        var source = perPrompt.AsSpan<float>();
-        int size = MemoryLength * config.Hidden, rowSize = Slots * config.Hidden;
-        Array.Clear(state);
-        for (int r = 0; r < Rows; r++) source.Slice(r / Beams * size, size).CopyTo(state.AsSpan(r * rowSize, size));
-        return state;
-    }
+    /// <summary>(B, M, d) as the bind's (B, M·d) input, sharing its data.</summary>
+    private HostTensor Flat(HostTensor perPrompt) => new(new TensorDesc(DType.F32, new Shape(Batch, MemoryLength * config.Hidden)), perPrompt.Data);
 
-    public void Dispose() => step.Dispose();
+    public void Dispose()
+    {
+        bind.Dispose();
+        step.Dispose();
+    }
 }
