@@ -131,14 +131,17 @@ public sealed partial class PixelLlmModel : IDisposable
 
     /// <summary>
     /// <see cref="Caption(PixelImage, Box?, RequestOptions?)"/> as a stream: stage starts, tokens as they are decoded, then the
-    /// result with its points once the teacher-forced rerun is done. The work runs on a pool thread.
+    /// result with its points once the teacher-forced rerun is done. The work runs on a pool thread. <paramref name="beams"/>:
+    /// see <see cref="RequestOptions.Beams"/>.
     /// </summary>
-    public IAsyncEnumerable<PixelLlmEvent> CaptionStreamAsync(PixelImage image, Box? box = null, CancellationToken cancellation = default) =>
-        Stream(request => Caption(image, box, request), cancellation);
+    public IAsyncEnumerable<PixelLlmEvent> CaptionStreamAsync(PixelImage image, Box? box = null, CancellationToken cancellation = default,
+        int? beams = null) =>
+        Stream(request => Caption(image, box, request), beams, cancellation);
 
     /// <summary><see cref="Refer"/> as a stream (see <see cref="CaptionStreamAsync"/>).</summary>
-    public IAsyncEnumerable<PixelLlmEvent> ReferStreamAsync(PixelImage image, string text, bool decodeText = false, CancellationToken cancellation = default) =>
-        Stream(request => Refer(image, text, decodeText, request), cancellation);
+    public IAsyncEnumerable<PixelLlmEvent> ReferStreamAsync(PixelImage image, string text, bool decodeText = false, CancellationToken cancellation = default,
+        int? beams = null) =>
+        Stream(request => Refer(image, text, decodeText, request), beams, cancellation);
 
     private T Run<T>(RequestOptions? request, Func<RequestRunner, T> work)
     {
@@ -147,10 +150,10 @@ public sealed partial class PixelLlmModel : IDisposable
         return pool.Run(model => work(new RequestRunner(model, files.Tokenizer, request, engine)), request.Cancellation);
     }
 
-    private static async IAsyncEnumerable<PixelLlmEvent> Stream(Action<RequestOptions> work, [EnumeratorCancellation] CancellationToken cancellation)
+    private static async IAsyncEnumerable<PixelLlmEvent> Stream(Action<RequestOptions> work, int? beams, [EnumeratorCancellation] CancellationToken cancellation)
     {
         var channel = Channel.CreateUnbounded<PixelLlmEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var request = new RequestOptions { OnEvent = e => channel.Writer.TryWrite(e), Cancellation = cancellation };
+        var request = new RequestOptions { OnEvent = e => channel.Writer.TryWrite(e), Cancellation = cancellation, Beams = beams };
         var task = Task.Run(() =>
         {
             try { work(request); channel.Writer.Complete(); }

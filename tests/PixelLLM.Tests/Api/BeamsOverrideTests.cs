@@ -58,6 +58,20 @@ public class BeamsOverrideTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.True(float.IsFinite(caption.Score) && caption.Score <= 0);
     }
 
+    [Fact]
+    public async Task TheStreamDecodesWithTheBeamsItIsGiven()
+    {
+        var image = TinyModel.Image("caption_trace");
+        var expected = Model.Caption(image, request: new RequestOptions { Beams = 1 });
+        var events = new List<PixelLlmEvent>();
+        await foreach (var e in Model.CaptionStreamAsync(image, beams: 1)) events.Add(e);
+
+        var ready = Assert.Single(events.OfType<CaptionReady>());
+        Assert.Equal(expected.ToJson(), ready.Result.ToJson());
+        Assert.Equal(expected.Tokens.Skip(1).Select(t => t.Id), events.OfType<TokenDecoded>().Select(t => t.Id));
+        Assert.NotEqual(Model.Caption(image).ToJson(), ready.Result.ToJson());   // not the task's own beam 4
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(17)]
