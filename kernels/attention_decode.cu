@@ -6,7 +6,8 @@
 // memory: score = scale·q·k [+ bias] [+ mask_bias once where the mask is 0 or causality hides the key; causal query i
 // sees keys j ≤ i + (Lk − Lq)]. Phase 2: block max, p = exp(score − max), block sum; all scores −∞ → a NaN row.
 // Phase 3: warps split the keys, lanes the value dims (d = lane + 32·r), partials reduced through shared memory.
-// bias (stored like q) and mask (u8) are read through broadcast strides exactly as attention.cu reads them.
+// bias (stored like q) and mask (u8) are read through broadcast strides, and q, k, v through their row strides (packed
+// q | k | v in place), exactly as attention.cu reads them.
 // Launch: grid = (Lq, H, B), block = (32·DEC_WARPS, 1, 1); D, Dv ≤ DEC_MAX_D; 1 ≤ Lk ≤ DEC_MAX_KEYS (Lk = 0 is the host's).
 #include "prelude.cuh"
 
@@ -18,8 +19,8 @@
 template <typename T>
 PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                                        const T* __restrict__ bias, const u8* __restrict__ mask, T* __restrict__ y, i32 heads,
-                                       i32 lq, i32 lk, i32 dim, i32 vdim, float scale, float mask_bias, i32 causal,
-                                       const Dims8& bias_strides, const Dims8& mask_strides)
+                                       i32 lq, i32 lk, i32 dim, i32 vdim, i32 q_row, i32 k_row, i32 v_row, float scale,
+                                       float mask_bias, i32 causal, const Dims8& bias_strides, const Dims8& mask_strides)
 {
     __shared__ float scores[DEC_MAX_KEYS];
     __shared__ float partial[DEC_WARPS][DEC_MAX_D];
@@ -30,7 +31,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     const i64 b = blockIdx.z;
     T* out = y + ((b * lq + qi) * heads + h) * vdim;
 
-    for (i32 d = tid; d < dim; d += blockDim.x) query[d] = to_float(q[((b * lq + qi) * heads + h) * dim + d]);
+    for (i32 d = tid; d < dim; d += blockDim.x) query[d] = to_float(q[(b * lq + qi) * q_row + h * dim + d]);
     __syncthreads();
 
     // Phase 1: scores. Every lane runs the same number of passes, so the group shuffles stay converged.
@@ -44,7 +45,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
         float dot = 0.0f;
         if (j < lk)
         {
-            const T* key = k + ((b * lk + j) * heads + h) * dim;
+            const T* key = k + (b * lk + j) * k_row + h * dim;
             for (i32 d = sub; d < dim; d += DEC_KEY_LANES) dot = fmaf(query[d], to_float(key[d]), dot);
         }
 #pragma unroll
@@ -85,7 +86,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     for (i32 j = warp; j < lk; j += warps)
     {
         const float p = scores[j];
-        const T* value = v + ((b * lk + j) * heads + h) * vdim;
+        const T* value = v + (b * lk + j) * v_row + h * vdim;
 #pragma unroll
         for (i32 r = 0; r < DEC_MAX_D / 32; r++)
         {
@@ -111,10 +112,11 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
 #define PXL_ATTENTION_DECODE(suffix, T)                                                                              \
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) attention_decode_##suffix(                          \
         const T* q, const T* k, const T* v, const T* bias, const u8* mask, T* y, i32 heads, i32 lq, i32 lk, i32 dim,  \
-        i32 vdim, float scale, float mask_bias, i32 causal, Dims8 bias_strides, Dims8 mask_strides)                  \
+        i32 vdim, i32 q_row, i32 k_row, i32 v_row, float scale, float mask_bias, i32 causal, Dims8 bias_strides,      \
+        Dims8 mask_strides)                                                                                          \
     { pxl_dependent_launch();                                                                                        \
-        attention_decode_block<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, scale, mask_bias, causal,        \
-                                  bias_strides, mask_strides);                                                       \
+        attention_decode_block<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, q_row, k_row, v_row, scale,       \
+                                  mask_bias, causal, bias_strides, mask_strides);                                    \
     }
 
 PXL_ATTENTION_DECODE(f32, float)

@@ -13,7 +13,7 @@ internal static unsafe partial class Reduce
     {
         int vocab = x[0].Shape[-1], beams = op.Beams, keep = op.Keep;
         int batch = (int)(x[0].Length / vocab / beams);
-        var flat = new float[(long)beams * vocab];
+        var flat = ScratchBuffer.Rent(beams * vocab).AsSpan(0, beams * vocab);   // beams × V < 2^31 (checked by the op)
         var live = (float*)x[1].Pointer;
         var values = (float*)x[2].Pointer;                  // I32 storage holding float32 bit patterns
         var kept = new float[keep];
@@ -23,7 +23,7 @@ internal static unsafe partial class Reduce
             for (int beam = 0; beam < beams; beam++)
             {
                 long row = (long)b * beams + beam;
-                BeamCandidateChoice.Scores(new ReadOnlySpan<float>(x[0].F32Ptr + row * vocab, vocab), live[row], flat.AsSpan(beam * vocab, vocab));
+                BeamCandidateChoice.Scores(new ReadOnlySpan<float>(x[0].F32Ptr + row * vocab, vocab), live[row], flat.Slice(beam * vocab, vocab));
             }
             var heap = new SelectionHeap(kept, keptAt);
             SelectTop(flat, ref heap);

@@ -25,13 +25,13 @@ public sealed class PrebuiltKernels(string directory)
     /// The stamp of a kernel file's sources: SHA-256 (hex) of "pixelllm-aot-v1\n" then "&lt;name&gt; &lt;SHA-256 of its bytes&gt;\n"
     /// for the file and for every header (*.cuh, sorted by name) — what cmake/kernel_key.cmake writes.
     /// </summary>
-    public static string SourceKey(string kernelFile)
-    {
-        var text = new StringBuilder("pixelllm-aot-v1\n");
-        foreach (var name in new[] { kernelFile }.Concat(KernelSources.Headers.Select(h => h.Name)))
-            text.Append(name).Append(' ').Append(Convert.ToHexStringLower(SHA256.HashData(KernelSources.ReadBytes(name)))).Append('\n');
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
-    }
+    public static string SourceKey(string kernelFile) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("pixelllm-aot-v1\n" + FileLine(kernelFile) + HeaderLines.Value)));
+
+    /// <summary>The headers' part of every stamp, the same for all kernel files: hashed once.</summary>
+    private static readonly Lazy<string> HeaderLines = new(() => string.Concat(KernelSources.Headers.Select(h => FileLine(h.Name))));
+
+    private static string FileLine(string name) => $"{name} {Convert.ToHexStringLower(SHA256.HashData(KernelSources.ReadBytes(name)))}\n";
 
     /// <summary>The CUBIN of <paramref name="kernelFile"/> for exactly <paramref name="arch"/>, if one is there with a current stamp.</summary>
     public bool TryRead(string kernelFile, GpuArch arch, out byte[] image, out string path)

@@ -15,12 +15,18 @@ internal interface ICompiledDecoder : IDisposable
 /// <summary>
 /// The compiled KV-cache decoder of the last shape asked for (batch, beams, buffer length, memory length, beam
 /// candidates), kept so that requests of one shape compile their step graph once (and replay one recorded CUDA graph).
-/// Only one is held: its caches grow with rows × length × layers, so a different shape replaces (and frees) it. Not
-/// thread-safe (one per text model).
+/// Only one is held: its caches grow with rows × length × layers, so a different shape replaces (and frees) it. With
+/// <see cref="GreedyEos"/>, one-beam decoders also make the greedy choice in their step graph. Not thread-safe (one per
+/// text model).
 /// </summary>
-internal sealed class DecoderCache<TDecoder>(Func<int, int, int, int, int?, TDecoder> build) : IDisposable where TDecoder : class, ICompiledDecoder
+/// <param name="build">(batch, beams, max length, memory length, greedy EOS or null, beam candidates or null) → a decoder.</param>
+internal sealed class DecoderCache<TDecoder>(int? greedyEos, Func<int, int, int, int, int?, int?, TDecoder> build) : IDisposable
+    where TDecoder : class, ICompiledDecoder
 {
     private TDecoder? current;
+
+    /// <summary>The EOS one-beam decoders make their greedy choice with, or null when they leave it to the host.</summary>
+    public int? GreedyEos => greedyEos;
 
     /// <summary>
     /// The decoder for this shape, choosing <paramref name="beamKeep"/> beam-search candidates per element in its step when
@@ -33,7 +39,7 @@ internal sealed class DecoderCache<TDecoder>(Func<int, int, int, int, int?, TDec
             return d;
         current?.Dispose();
         current = null;
-        return current = build(batch, beams, maxLength, memoryLength, beamKeep);
+        return current = build(batch, beams, maxLength, memoryLength, beams == 1 ? greedyEos : null, beamKeep);
     }
 
     public void Dispose()

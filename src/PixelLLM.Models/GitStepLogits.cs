@@ -18,7 +18,6 @@ public sealed class GitStepLogits : IStepLogits, IGreedyStep, IBeamStep, IDispos
     private readonly bool ownsDecoders;
     private readonly GitDecoderConfig config;
     private readonly GitPromptMemory memory;
-    private readonly int? greedyEos;
     private GitIncrementalDecoder? decoder;
     private int[] ids = [];
     private int fed;                              // positions [0, fed) are in the caches
@@ -27,34 +26,34 @@ public sealed class GitStepLogits : IStepLogits, IGreedyStep, IBeamStep, IDispos
     /// <param name="greedyEos">with one beam, make the greedy choice in the step graph (<see cref="IGreedyStep"/>) with this EOS.</param>
     public GitStepLogits(IWeightSource weights, GitDecoderConfig config, IBackend backend, GitPromptMemory memory,
         string prefix = Checkpoints.ScenicGitNames.EnginePrefix, int? greedyEos = null)
-        : this(Cache(weights, config, backend, prefix, greedyEos), ownsDecoders: true, config, memory, greedyEos)
+        : this(Cache(weights, config, backend, prefix, greedyEos), ownsDecoders: true, config, memory)
     {
     }
 
     /// <summary>Decodes with compiled decoders borrowed from <paramref name="decoders"/> (kept across decodes by its owner, see <see cref="Cache"/>).</summary>
-    internal GitStepLogits(DecoderCache<GitIncrementalDecoder> decoders, GitDecoderConfig config, GitPromptMemory memory, int? greedyEos)
-        : this(decoders, ownsDecoders: false, config, memory, greedyEos)
+    internal GitStepLogits(DecoderCache<GitIncrementalDecoder> decoders, GitDecoderConfig config, GitPromptMemory memory)
+        : this(decoders, ownsDecoders: false, config, memory)
     {
     }
 
-    private GitStepLogits(DecoderCache<GitIncrementalDecoder> decoders, bool ownsDecoders, GitDecoderConfig config, GitPromptMemory memory, int? greedyEos)
+    private GitStepLogits(DecoderCache<GitIncrementalDecoder> decoders, bool ownsDecoders, GitDecoderConfig config, GitPromptMemory memory)
     {
         config.Validate();
         if (memory.Width != config.Hidden || memory.Layers != config.NumLayers)
             throw new InvalidInputException($"GIT step: memory of width {memory.Width} over {memory.Layers} layers does not fit {config}");
-        (this.decoders, this.ownsDecoders, this.config, this.memory, this.greedyEos) = (decoders, ownsDecoders, config, memory, greedyEos);
+        (this.decoders, this.ownsDecoders, this.config, this.memory) = (decoders, ownsDecoders, config, memory);
     }
 
     /// <summary>The compiled GIT decoders a text model keeps across requests: one-beam ones make the greedy choice with <paramref name="greedyEos"/>.</summary>
     internal static DecoderCache<GitIncrementalDecoder> Cache(IWeightSource weights, GitDecoderConfig config, IBackend backend, string prefix, int? greedyEos) =>
-        new((batch, beams, maxLength, memoryLength, beamKeep) =>
-            new GitIncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, prefix, beams == 1 ? greedyEos : null, beamKeep));
+        new(greedyEos, (batch, beams, maxLength, memoryLength, eos, beamKeep) =>
+            new GitIncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, prefix, eos, beamKeep));
 
     public int VocabSize => config.VocabSize;
     public int Batch => memory.Batch;
 
     /// <summary>A greedy EOS given at construction: the step graph of a one-beam decode makes the greedy choice.</summary>
-    public bool CanPick => greedyEos is not null;
+    public bool CanPick => decoders.GreedyEos is not null;
 
     /// <summary>Always: the step graph of a beam decode is built with the candidate choice on its first call.</summary>
     public bool CanSelect => true;

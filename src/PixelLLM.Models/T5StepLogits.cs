@@ -20,7 +20,7 @@ namespace PixelLLM.Models;
 /// </summary>
 public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposable
 {
-    private readonly T5DecoderCache decoders;
+    private readonly DecoderCache<T5IncrementalDecoder> decoders;
     private readonly bool ownsDecoders;
     private readonly T5Config config;
     private readonly HostTensor memory;
@@ -38,25 +38,31 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposa
     /// <param name="greedyEos">with one beam, make the greedy choice in the step graph (<see cref="IGreedyStep"/>) with this EOS.</param>
     public T5StepLogits(IWeightSource weights, T5Config config, IBackend backend, HostTensor memory, byte[]? memoryMask = null, bool t5xTargetMasks = false,
         int? greedyEos = null)
-        : this(new T5DecoderCache(weights, config, backend, greedyEos), ownsDecoders: true, memory, memoryMask, t5xTargetMasks)
+        : this(Cache(weights, config, backend, greedyEos), ownsDecoders: true, config, memory, memoryMask, t5xTargetMasks)
     {
     }
 
-    /// <summary>Decodes with compiled decoders borrowed from <paramref name="decoders"/> (kept across decodes by its owner).</summary>
-    internal T5StepLogits(T5DecoderCache decoders, HostTensor memory, byte[]? memoryMask, bool t5xTargetMasks)
-        : this(decoders, ownsDecoders: false, memory, memoryMask, t5xTargetMasks)
+    /// <summary>Decodes with compiled decoders borrowed from <paramref name="decoders"/> (kept across decodes by its owner, see <see cref="Cache"/>).</summary>
+    internal T5StepLogits(DecoderCache<T5IncrementalDecoder> decoders, T5Config config, HostTensor memory, byte[]? memoryMask, bool t5xTargetMasks)
+        : this(decoders, ownsDecoders: false, config, memory, memoryMask, t5xTargetMasks)
     {
     }
 
-    private T5StepLogits(T5DecoderCache decoders, bool ownsDecoders, HostTensor memory, byte[]? memoryMask, bool t5xTargetMasks)
+    private T5StepLogits(DecoderCache<T5IncrementalDecoder> decoders, bool ownsDecoders, T5Config config, HostTensor memory, byte[]? memoryMask,
+        bool t5xTargetMasks)
     {
-        config = decoders.Config;
+        this.config = config;
         if (memory.Shape.Rank != 3 || memory.DType != DType.F32 || memory.Shape[2] != config.DModel)
             throw new InvalidInputException($"T5 memory must be F32 (B, Lm, {config.DModel}), got {memory.Desc}");
         if (memoryMask is not null && memoryMask.Length != memory.Shape[0] * memory.Shape[1])
             throw new InvalidInputException($"T5 memory mask must hold {memory.Shape[0]}×{memory.Shape[1]} values, got {memoryMask.Length}");
         (this.decoders, this.ownsDecoders, this.memory, this.memoryMask, targetMasks) = (decoders, ownsDecoders, memory, memoryMask, t5xTargetMasks);
     }
+
+    /// <summary>The compiled T5 decoders a text model keeps across requests: one-beam ones make the greedy choice with <paramref name="greedyEos"/>.</summary>
+    internal static DecoderCache<T5IncrementalDecoder> Cache(IWeightSource weights, T5Config config, IBackend backend, int? greedyEos) =>
+        new(greedyEos, (batch, beams, maxLength, memoryLength, eos, beamKeep) =>
+            new T5IncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, eos, beamKeep));
 
     public int VocabSize => config.VocabSize;
     public int Batch => memory.Shape[0];
@@ -84,8 +90,6 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposa
         int keep, Span<int> indices, Span<float> values)
     {
         if (keep < 1) throw new InvalidInputException($"T5 beam step: keep must be ≥ 1, got {keep}");
-        if (rows >= 1 && rows % Batch == 0 && liveLogProbs.Length != rows)
-            throw new InvalidInputException($"T5 beam step: {liveLogProbs.Length} live log-probs for {rows} rows");
         Feed(sequences, rows, position, parents, keep, liveLogProbs).FetchCandidates(indices[..(Batch * keep)], values[..(Batch * keep)]);
     }
 

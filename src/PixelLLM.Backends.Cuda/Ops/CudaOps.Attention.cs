@@ -55,21 +55,11 @@ internal sealed partial class CudaOps
                 scoreStride, probStride, scoreBytes, probBytes);
             return;
         }
-        if (UsesDecodeAttention(lq, lk))
-        {
-            // attention_decode.cu reads contiguous operands: packed ones (rare at a few query rows) are split into scratch.
-            if (oq.RowStride != oq.Shape[2]) q = Contiguous(q, oq, 1);
-            if (ok.RowStride != ok.Shape[2]) k = Contiguous(k, ok, 2);
-            if (ov.RowStride != ov.Shape[2]) v = Contiguous(v, ov, 3);
-            queue.Launch("attention_decode.cu", "attention_decode_" + FloatSuffix(q, "Attention"), ((uint)lq, (uint)heads, (uint)batch), DecodeAttentionThreads,
-                Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
-                    .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
-                    .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
-            return;
-        }
-        // attention.cu reads q, k and v in place, packed or not (their row strides).
-        queue.Launch("attention.cu", "attention_" + FloatSuffix(q, "Attention"), ((uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock), (uint)heads, (uint)batch),
-            AttentionRowsPerBlock * 32,
+        // attention.cu and attention_decode.cu read q, k and v in place, packed or not (their row strides).
+        bool decode = UsesDecodeAttention(lq, lk);
+        uint blocks = decode ? (uint)lq : (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
+        var (file, kernel) = decode ? ("attention_decode.cu", "attention_decode_") : ("attention.cu", "attention_");
+        queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32,
             Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
                 .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride)
                 .F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
@@ -183,15 +173,6 @@ internal sealed partial class CudaOps
     /// <summary>One of q, k, v as a tensor of its own shape at its first element (its rows still <see cref="AttentionOperand.RowStride"/> apart).</summary>
     private static DeviceTensor Operand(DeviceTensor input, AttentionOperand o) =>
         input with { Ptr = input.Ptr + (ulong)(o.Offset * input.ElementSize), Desc = new TensorDesc(input.Desc.DType, o.Shape) };
-
-    /// <summary>A packed operand's columns copied into scratch <paramref name="slot"/> as a contiguous (B, L, width) tensor.</summary>
-    private DeviceTensor Contiguous(DeviceTensor operand, AttentionOperand o, int slot)
-    {
-        var packed = operand with { Ptr = operand.Ptr - (ulong)(o.Offset * operand.ElementSize), Desc = new TensorDesc(operand.Desc.DType, new Shape(o.Shape[0], o.Shape[1], o.RowStride)) };
-        var split = operand with { Ptr = queue.Scratch(slot, operand.Bytes) };
-        Slice(new SliceOp(2, o.Offset, o.Offset + o.Shape[2]), [packed], split);
-        return split;
-    }
 
     /// <summary>
     /// The bias operand's strides for attention_bias (prelude.cuh): broadcast strides over (b, h, query, key), then the

@@ -41,7 +41,7 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
         if (engine == DecodeEngine.KvCache)
         {
             incremental ??= GitStepLogits.Cache(weights, Git, backend, ScenicGitNames.EnginePrefix, config.EndTokenId);
-            return new GitStepLogits(incremental, Git, PromptMemory(encoding), config.EndTokenId);
+            return new GitStepLogits(incremental, Git, PromptMemory(encoding));
         }
         return new GitFullDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);

@@ -17,7 +17,7 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
 {
     private const string EncoderMask = "encoder_mask";
     private readonly Dictionary<string, PixelLlmDecoder> decoders = new(StringComparer.Ordinal);
-    private T5DecoderCache? incremental;
+    private DecoderCache<T5IncrementalDecoder>? incremental;
 
     private T5Config T5 => config.T5;
 
@@ -42,8 +42,8 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
         if (engine == DecodeEngine.KvCache)
         {
             var keyMask = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
-            incremental ??= new T5DecoderCache(new ScopedWeights(weights, "t5"), T5, backend, config.EndTokenId);
-            return new T5StepLogits(incremental, encoding.EncoderOutput, keyMask, t5xTargetMasks: true);
+            incremental ??= T5StepLogits.Cache(new ScopedWeights(weights, "t5"), T5, backend, config.EndTokenId);
+            return new T5StepLogits(incremental, T5, encoding.EncoderOutput, keyMask, t5xTargetMasks: true);
         }
         return new PixelLlmDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);

@@ -62,6 +62,7 @@ public static partial class OpCheckCases
         yield return C("decode d12 h5", new AttentionOp(5, 0.3f, HasBias: true), F(1, 1, 60), F(1, 33, 60), F(1, 33, 60), F(1, 5, 1, 33));
         yield return C("decode lq3 bias mask causal", new AttentionOp(3, 0.2f, true, true, true, -1e4f), F(2, 3, 48), F(2, 9, 48), F(2, 9, 48), F(2, 1, 3, 9), T(DType.U8, 1, 1, 3, 9));
         yield return C("decode lq2 dv80", new AttentionOp(2, 0.25f), F(1, 2, 64), F(1, 7, 64), F(1, 7, 160));
+        yield return C("decode packed qkv lq3", new AttentionOp(2, 0.3f, PackedQkv: true), F(2, 3, 96));
         yield return C("decode all hidden", new AttentionOp(2, 0.3f, HasMask: true), F(2, 1, 32), F(2, 5, 32), F(2, 5, 32), T(DType.U8, 2, 1, 1, 5))
             with { Integers = new() { [3] = 1 } };
         // Greedy choice (EOS 1): row 1 of each case is forced (its previous token is EOS); "capped" has each row's previous

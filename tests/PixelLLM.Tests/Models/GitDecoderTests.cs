@@ -107,7 +107,7 @@ public class GitDecoderTests
         var beam = new BeamOptions(3, 2);
         using var cache = GitStepLogits.Cache(weights, c, backend, ScenicGitNames.EnginePrefix, greedyEos: 3);
 
-        BeamResult Shared(GitPromptMemory memory) => BeamSearch.Decode(new GitStepLogits(cache, c, memory, greedyEos: 3), options, Batch, beam);
+        BeamResult Shared(GitPromptMemory memory) => BeamSearch.Decode(new GitStepLogits(cache, c, memory), options, Batch, beam);
         BeamResult Own(GitPromptMemory memory)
         {
             using var model = new GitStepLogits(weights, c, backend, memory, greedyEos: 3);
