@@ -1,5 +1,6 @@
 // SAM window partition (WindowPartitionOp) and its inverse (WindowUnpartitionOp) on channels-last tensors.
-// partition: x (B, H, W, C) → y (B·nh·nw, w, w, C), zero padding at bottom/right, windows row-major.
+// partition: x (B, H, W, C) → y (B·nh·nw, w, w, C), padding at bottom/right, windows row-major: each padded pixel is
+// the pad row (C) when given (a Linear's bias, the Linear having run before the partition), else zeros.
 // unpartition: x (B·nh·nw, w, w, C) → y (B, H, W, C), padding dropped.
 // Data movement only, as row copies: each output pixel's C channels are one contiguous run of `units` copy units
 // (b1 … b16: the host picks the widest unit dividing C·element size and both pointers), so the pixel's index math is
@@ -14,8 +15,8 @@ PXL_DEVICE void copy_run(const E* __restrict__ from, E* __restrict__ to, i32 uni
 }
 
 template <typename E>
-PXL_DEVICE void partition_rows(const E* __restrict__ x, E* __restrict__ y, i64 rows, i32 height, i32 width, i32 units,
-                               i32 window)
+PXL_DEVICE void partition_rows(const E* __restrict__ x, const E* __restrict__ pad, E* __restrict__ y, i64 rows, i32 height,
+                               i32 width, i32 units, i32 window)
 {
     const i32 nh = (height + window - 1) / window, nw = (width + window - 1) / window;
     for (i64 r = blockIdx.y; r < rows; r += gridDim.y)
@@ -27,7 +28,7 @@ PXL_DEVICE void partition_rows(const E* __restrict__ x, E* __restrict__ y, i64 r
         const i32 row = (i32)(rest % nh);
         const i64 b = rest / nh;
         const i32 py = row * window + wr, px = col * window + c;
-        const E* from = (py < height && px < width) ? x + ((b * height + py) * width + px) * units : nullptr;
+        const E* from = (py < height && px < width) ? x + ((b * height + py) * width + px) * units : pad;
         copy_run(from, y + r * units, units);
     }
 }
@@ -47,10 +48,11 @@ PXL_DEVICE void unpartition_rows(const E* __restrict__ x, E* __restrict__ y, i64
 }
 
 #define PXL_WINDOWS(suffix, E)                                                                                      \
-    extern "C" __global__ void window_partition_##suffix(const E* __restrict__ x, E* __restrict__ y, i64 rows,       \
-                                                         i32 height, i32 width, i32 units, i32 window)              \
+    extern "C" __global__ void window_partition_##suffix(const E* __restrict__ x, const E* __restrict__ pad,         \
+                                                         E* __restrict__ y, i64 rows, i32 height, i32 width,        \
+                                                         i32 units, i32 window)                                     \
     { pxl_dependent_launch();                                                                                       \
-        partition_rows<E>(x, y, rows, height, width, units, window);                                                \
+        partition_rows<E>(x, pad, y, rows, height, width, units, window);                                           \
     }                                                                                                               \
     extern "C" __global__ void window_unpartition_##suffix(const E* __restrict__ x, E* __restrict__ y, i64 rows,     \
                                                            i32 height, i32 width, i32 units, i32 window)            \

@@ -53,6 +53,9 @@ if phase checks; then
     # cuBLASLt's bias epilogue is the default (checked in run 3): the same catalog with it switched off (plain cuBLAS + bias op).
     step check-nolt-f32 120 env PIXELLLM_CUBLASLT=0 "$cli" backend-check --backend cuda --json
     step check-nolt-bf16 120 env PIXELLLM_CUBLASLT=0 "$cli" backend-check --backend cuda --storage bf16 --json
+    # Session 14 (not yet on a device): a Linear's residual is cuBLASLt's C input in the bias epilogue (the encoders' skip
+    # connections); the Linear cases once more with the residual added after the GEMM instead, as before.
+    step check-noresidual-bf16 60 env PIXELLLM_RESIDUAL_EPILOGUE=0 "$cli" backend-check --backend cuda --storage bf16 --op Linear,GroupedLinear --json
     # Programmatic dependent launch (passes on an H100 and H200, off by default: no faster in graphs). Only bf16 now: the
     # f32 pass recompiled every kernel for 62 s and has passed in runs 6-10.
     step check-pdl-bf16 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --storage bf16 --json
@@ -85,7 +88,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -148,6 +151,10 @@ if phase bench; then
     # against the default's one attention.cu launch.
     step bench-gemm-attention 90 env PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-gemm-attention.json"
+    # The encoders' residual adds as before session 14 (an Add launch after the GEMM) against the default's cuBLASLt
+    # epilogue.
+    step bench-noresidual 90 env PIXELLLM_RESIDUAL_EPILOGUE=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,eva02,adapter --runs 3 --json "$OUT/bench-t5xl-noresidual.json"
     step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
     step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \

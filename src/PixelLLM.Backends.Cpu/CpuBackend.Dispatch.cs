@@ -12,6 +12,7 @@ public sealed partial class CpuBackend
         {
             case MatMulOp o: Gemm.MatMul(o, x, y, float64Gemm); break;
             case LinearOp o: Gemm.Linear(o, x, y, float64Gemm); break;
+            case GroupedLinearOp o: Gemm.GroupedLinear(o, x, y, float64Gemm); break;
             case RmsNormLinearOp o: Gemm.RmsNormLinear(o, x, y, float64Gemm); break;
             case RmsNormGeGluOp o: Gemm.RmsNormGeGlu(o, x, y, float64Gemm); break;
             case QkvProjectionOp o: Gemm.QkvProjection(o, x, y, float64Gemm); break;

@@ -4,7 +4,7 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
 
-/// <summary>MatMul and Linear: operand layout and batching; the arithmetic is in <see cref="GemmDriver"/>.</summary>
+/// <summary>MatMul, Linear and its grouped and pre-norm forms: operand layout and batching; the arithmetic is in <see cref="GemmDriver"/>.</summary>
 internal static unsafe class Gemm
 {
     public static void MatMul(MatMulOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
@@ -61,6 +61,38 @@ internal static unsafe class Gemm
         {
             var output = new Span<float>(y.F32Ptr, checked((int)y.Desc.ElementCount));
             TensorPrimitives.Add(output, new ReadOnlySpan<float>(x[^1].F32Ptr, output.Length), output);
+        }
+    }
+
+    /// <summary>
+    /// Each group's rows through its own weight block, as <see cref="Linear"/> would run them: one row in place, several
+    /// gathered into scratch and the products scattered back.
+    /// </summary>
+    public static void GroupedLinear(GroupedLinearOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64 = false)
+    {
+        CpuTensor input = x[0], weight = x[1];
+        int groups = input.Shape[-2], inFeatures = weight.Shape[1], outFeatures = weight.Shape[0] / groups;
+        int rows = checked((int)(input.Desc.ElementCount / ((long)groups * inFeatures)));
+        long blockBytes = (long)outFeatures * inFeatures * weight.Desc.DType.SizeOf();
+        var blockDesc = new TensorDesc(weight.Desc.DType, new Shape(outFeatures, inFeatures));
+        float* gathered = rows > 1 ? GemmScratch.Get(ScratchSlot.NormedRows, (long)rows * inFeatures) : null;
+        float* products = rows > 1 ? GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * outFeatures) : null;
+        for (int g = 0; g < groups; g++)
+        {
+            var block = new CpuTensor(weight.Pointer + g * blockBytes, blockDesc);
+            float* bias = op.HasBias ? x[2].F32Ptr + (long)g * outFeatures : null;
+            if (rows == 1)
+            {
+                RowsTimesWeight(input.F32Ptr + (long)g * inFeatures, 1, block, bias, y.F32Ptr + (long)g * outFeatures, float64);
+                continue;
+            }
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(input.F32Ptr + ((long)r * groups + g) * inFeatures, inFeatures)
+                    .CopyTo(new Span<float>(gathered + (long)r * inFeatures, inFeatures));
+            RowsTimesWeight(gathered, rows, block, bias, products, float64);
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(products + (long)r * outFeatures, outFeatures)
+                    .CopyTo(new Span<float>(y.F32Ptr + ((long)r * groups + g) * outFeatures, outFeatures));
         }
     }
 

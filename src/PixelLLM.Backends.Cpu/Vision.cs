@@ -52,14 +52,17 @@ internal static unsafe partial class Vision
         }
     }
 
-    /// <summary>SAM window_partition: zero padding at bottom/right, windows in row-major order of the padded grid.</summary>
+    /// <summary>
+    /// SAM window_partition: padding at bottom/right (zeros, or the pad row in every padded pixel), windows in row-major
+    /// order of the padded grid.
+    /// </summary>
     public static void WindowPartition(WindowPartitionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
         var s = x[0].Shape;
         int height = s[1], width = s[2], channels = s[3], w = op.Window;
         int rowsOfWindows = (height + w - 1) / w, colsOfWindows = (width + w - 1) / w;
-        float* src = x[0].F32Ptr, dst = y.F32Ptr;
-        // One item per window row: copy the part inside the image, zero the padding.
+        float* src = x[0].F32Ptr, dst = y.F32Ptr, pad = op.HasPadRow ? x[1].F32Ptr : null;
+        // One item per window row: copy the part inside the image, then pad the rest.
         ForEach(y.Shape[0] * w, y.Length, item =>
         {
             int window = item / w, r = item % w;
@@ -68,7 +71,13 @@ internal static unsafe partial class Vision
             var to = new Span<float>(dst + (long)item * w * channels, w * channels);
             int inside = py < height ? Math.Min(w, width - px) * channels : 0;
             if (inside > 0) new ReadOnlySpan<float>(src + (((long)b * height + py) * width + px) * channels, inside).CopyTo(to);
-            to[inside..].Clear();
+            if (pad is null)
+            {
+                to[inside..].Clear();
+                return;
+            }
+            var padRow = new ReadOnlySpan<float>(pad, channels);
+            for (int at = inside; at < to.Length; at += channels) padRow.CopyTo(to[at..]);
         });
     }
 

@@ -16,10 +16,10 @@ public static class Eva02Block
     public static Tensor Build(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope)
     {
         var g = p.Graph;
-        var h = g.LayerNorm(x, p["norm1.weight"], p["norm1.bias"], cfg.NormEps);
-        x = g.Add(x, Attention(p.Sub("attn"), cfg, h, rope));
-        h = g.LayerNorm(x, p["norm2.weight"], p["norm2.bias"], cfg.NormEps);
-        return g.Add(x, cfg.Mlp == Eva02Mlp.Gelu ? GeluMlp(p.Sub("mlp"), cfg, h) : SwiGlu(p.Sub("mlp"), cfg, h));
+        // Each branch's last projection adds the skip connection in its epilogue (no separate Add).
+        x = Attention(p.Sub("attn"), cfg, g.LayerNorm(x, p["norm1.weight"], p["norm1.bias"], cfg.NormEps), rope, x);
+        var h = g.LayerNorm(x, p["norm2.weight"], p["norm2.bias"], cfg.NormEps);
+        return cfg.Mlp == Eva02Mlp.Gelu ? GeluMlp(p.Sub("mlp"), cfg, h, x) : SwiGlu(p.Sub("mlp"), cfg, h, x);
     }
 
     /// <summary>
@@ -28,7 +28,7 @@ public static class Eva02Block
     /// attn.qkv with q_bias / v_bias (k's bias a zero buffer), one RoPE over the q and k thirds of each row, and attention
     /// reading the packed rows in place.
     /// </summary>
-    private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope)
+    private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope, Tensor residual)
     {
         var g = p.Graph;
         int c = cfg.EmbedDim;
@@ -51,7 +51,7 @@ public static class Eva02Block
         if (rope is { } r) qkv = g.Rope(qkv, r.Sin, r.Cos, 2 * cfg.NumHeads, startToken: 1, rotatedWidth: 2 * c);
         var o = g.PackedAttention(qkv, cfg.NumHeads, (float)(1.0 / Math.Sqrt(cfg.HeadDim)));
         if (cfg.ScaleAttnInner) o = g.LayerNorm(o, p["norm.weight"], p["norm.bias"], cfg.NormEps);
-        return g.Linear(o, p["proj.weight"], p["proj.bias"]);
+        return g.Linear(o, p["proj.weight"], p["proj.bias"], residual);
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ public static class Eva02Block
     /// rows of fc1_g/fc1_x and zero columns of fc2 (2736): the GEMMs and the elementwise kernels then see 16-byte-aligned
     /// bf16 rows; the padding is silu(0)·0 = 0 and the sub-LN normalises only the real width.
     /// </summary>
-    private static Tensor SwiGlu(ParamScope p, Eva02Config cfg, Tensor x)
+    private static Tensor SwiGlu(ParamScope p, Eva02Config cfg, Tensor x, Tensor residual)
     {
         var g = p.Graph;
         int hidden = cfg.MlpHidden, width = (hidden + AlignedWidth - 1) / AlignedWidth * AlignedWidth, c = cfg.EmbedDim;
@@ -81,16 +81,16 @@ public static class Eva02Block
         var h = g.PackedSwiGlu(g.Linear(x, weight, bias));
         if (cfg.ScaleMlp) h = g.LayerNorm(h, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps, width: width == hidden ? 0 : hidden);
         var down = width == hidden ? p["fc2.weight"] : p.Stacked(["fc2.weight"], [c, hidden], [c, width]);
-        return g.Linear(h, down, p.Optional("fc2.bias"));
+        return g.Linear(h, down, p.Optional("fc2.bias"), residual);
     }
 
     /// <summary>timm's Mlp: fc2([LN](gelu(fc1 x))), exact GELU.</summary>
-    private static Tensor GeluMlp(ParamScope p, Eva02Config cfg, Tensor x)
+    private static Tensor GeluMlp(ParamScope p, Eva02Config cfg, Tensor x, Tensor residual)
     {
         var g = p.Graph;
         var h = g.Unary(UnaryKind.Gelu, g.Linear(x, p["fc1.weight"], p.Optional("fc1.bias")));
         if (cfg.ScaleMlp) h = g.LayerNorm(h, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps);
-        return g.Linear(h, p["fc2.weight"], p.Optional("fc2.bias"));
+        return g.Linear(h, p["fc2.weight"], p.Optional("fc2.bias"), residual);
     }
 
     /// <summary>The hidden width is padded to a multiple of this: 8 bf16 elements are one 16-byte vector.</summary>

@@ -34,10 +34,11 @@ internal static class GitDecoderLayer
     public static Tensor Finish(ParamScope layer, GitDecoderConfig c, Tensor x, Tensor attended)
     {
         var g = layer.Graph;
-        var o = g.Linear(attended, layer["attention.output.weight"], layer["attention.output.bias"]);
-        var a = g.LayerNorm(g.Add(x, o), layer["attention_norm.weight"], layer["attention_norm.bias"], c.AttentionEps);
+        // The residual adds ride in the dense layers' epilogues.
+        var o = g.Linear(attended, layer["attention.output.weight"], layer["attention.output.bias"], residual: x);
+        var a = g.LayerNorm(o, layer["attention_norm.weight"], layer["attention_norm.bias"], c.AttentionEps);
         var h = g.Gelu(g.Linear(a, layer["intermediate.weight"], layer["intermediate.bias"]));
-        var f = g.Linear(h, layer["output.weight"], layer["output.bias"]);
-        return g.LayerNorm(g.Add(a, f), layer["output_norm.weight"], layer["output_norm.bias"], c.OutputEps);
+        var f = g.Linear(h, layer["output.weight"], layer["output.bias"], residual: a);
+        return g.LayerNorm(f, layer["output_norm.weight"], layer["output_norm.bias"], c.OutputEps);
     }
 }

@@ -65,13 +65,15 @@ public static class PixelLlmPrompts
         return new Tokens(HostTensor.FromArray(features, n, tokens, e), HostTensor.FromArray(slots, n, tokens), HostTensor.FromArray(valid, n));
     }
 
-    /// <summary>Graph half: features + [not_a_point, pe0, pe1, pe2, pe3, no_mask][slot] → (N, T, E).</summary>
+    /// <summary>
+    /// Graph half: features + [not_a_point, pe0, pe1, pe2, pe3, no_mask][slot] → (N, T, E). The six (1, E) embeddings are
+    /// stacked once when the weights load, not concatenated by every run.
+    /// </summary>
     public static Tensor Embeddings(ParamScope promptEncoder, Tensor features, Tensor slots)
     {
         var g = promptEncoder.Graph;
-        var table = g.Concat(0, promptEncoder["not_a_point_embed.weight"], promptEncoder["point_embeddings.0.weight"],
-            promptEncoder["point_embeddings.1.weight"], promptEncoder["point_embeddings.2.weight"],
-            promptEncoder["point_embeddings.3.weight"], promptEncoder["no_mask_embed.weight"]);
+        var table = promptEncoder.Stacked(["not_a_point_embed.weight", "point_embeddings.0.weight", "point_embeddings.1.weight",
+            "point_embeddings.2.weight", "point_embeddings.3.weight", "no_mask_embed.weight"], [1, features.Shape[-1]]);
         return g.Add(features, g.Embedding(table, slots));
     }
 

@@ -43,10 +43,34 @@ public static class PromptAdapter
         if (prompts > 1) keys = g.Concat(0, Enumerable.Repeat(keys, prompts).ToArray());
         var (updated, _) = TwoWayTransformer.Build(p.Sub("transformer"), cfg.Transformer, queries, keys, g.Reshape(pe, 1, h * w, d));
 
-        var outputs = new Tensor[cfg.NumOutputs];
-        for (int i = 0; i < cfg.NumOutputs; i++)
+        return OutputProjections(p, cfg, updated);
+    }
+
+    /// <summary>
+    /// The first K queries, each through its own projection → (N, K, OutputDim). When every projection is one Dense of
+    /// the same shape (the reference's), the K Denses are one <see cref="GroupedLinearOp"/> over their stacked weights;
+    /// deeper ones run as K MLPs on K slices.
+    /// </summary>
+    private static Tensor OutputProjections(ParamScope p, PromptAdapterConfig cfg, Tensor updated)
+    {
+        var g = p.Graph;
+        int k = cfg.NumOutputs;
+        string Layer(int i, int layer, string what) => $"output_projections.{i}.layers.{layer}.{what}";
+        var shape = p.Has(Layer(0, 0, "weight")) ? p.Host(Layer(0, 0, "weight")).Shape : null;
+        bool oneDenseEach = k > 1 && shape is { Rank: 2 } && Enumerable.Range(0, k).All(i =>
+            p.Has(Layer(i, 0, "weight")) && !p.Has(Layer(i, 1, "weight")) && p.Host(Layer(i, 0, "weight")).Shape == shape);
+        var queries = g.Slice(updated, 1, 0, k);                                                        // (N, K, D)
+        if (oneDenseEach)
+        {
+            int[] dims = [shape![0], shape[1]];
+            var weight = p.Stacked(Enumerable.Range(0, k).Select(i => (string?)Layer(i, 0, "weight")).ToArray(), dims);
+            string?[] biases = Enumerable.Range(0, k).Select(i => p.Has(Layer(i, 0, "bias")) ? Layer(i, 0, "bias") : null).ToArray();
+            return g.GroupedLinear(queries, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [dims[0]]) : null);
+        }
+        var outputs = new Tensor[k];
+        for (int i = 0; i < k; i++)
             outputs[i] = LayeredMlp.Build(p.Sub($"output_projections.{i}"), g.Slice(updated, 1, i, i + 1));
-        return cfg.NumOutputs == 1 ? outputs[0] : g.Concat(1, outputs);
+        return k == 1 ? outputs[0] : g.Concat(1, outputs);
     }
 
     /// <summary>The learned (K, D) queries repeated for N prompts, tiled on the host at build time.</summary>

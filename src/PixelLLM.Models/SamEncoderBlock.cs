@@ -14,50 +14,57 @@ public static class SamEncoderBlock
     public static Tensor Build(ParamScope p, SamImageEncoderConfig cfg, Tensor x, bool windowed)
     {
         var g = p.Graph;
-        int height = x.Shape[1], width = x.Shape[2];
-
-        var h = g.LayerNorm(x, p["norm1.weight"], p["norm1.bias"], cfg.LayerNormEps);
-        // Windows are cut after LN1: SAM zero-pads the normalised map, and the pad tokens take part as
-        // keys and values of their window (unmasked).
-        if (windowed) h = g.WindowPartition(h, cfg.WindowSize);
-        h = Attention(p.Sub("attn"), cfg, h);
-        if (windowed) h = g.WindowUnpartition(h, cfg.WindowSize, height, width);
-        x = g.Add(x, h);
+        x = Attention(p.Sub("attn"), cfg, g.LayerNorm(x, p["norm1.weight"], p["norm1.bias"], cfg.LayerNormEps), x, windowed);
 
         var lin1 = p["mlp.lin1.weight"];
         if (lin1.Shape.Rank != 2 || lin1.Shape[0] != cfg.MlpDim)
             throw new ModelFileException($"SAM image encoder: {p.Prefix}.mlp.lin1.weight {lin1.Shape} must have {cfg.MlpDim} rows (C·mlp_ratio)");
-        h = g.LayerNorm(x, p["norm2.weight"], p["norm2.bias"], cfg.LayerNormEps);
-        h = g.Linear(h, lin1, p.Optional("mlp.lin1.bias"));
-        h = g.Gelu(h);
-        h = g.Linear(h, p["mlp.lin2.weight"], p.Optional("mlp.lin2.bias"));
-        return g.Add(x, h);
+        var h = g.LayerNorm(x, p["norm2.weight"], p["norm2.bias"], cfg.LayerNormEps);
+        h = g.Gelu(g.Linear(h, lin1, p.Optional("mlp.lin1.bias")));
+        return g.Linear(h, p["mlp.lin2.weight"], p.Optional("mlp.lin2.bias"), residual: x);
     }
 
-    /// <summary>Self-attention within each (N, h, w, C) map (a window or the whole grid) → (N, h, w, C).</summary>
-    private static Tensor Attention(ParamScope p, SamImageEncoderConfig cfg, Tensor x)
+    /// <summary>
+    /// residual + proj(self-attention of the normalised (B, H, W, C) map <paramref name="normed"/>), within windows or
+    /// over the whole grid.
+    /// </summary>
+    /// <remarks>
+    /// SAM zero-pads the normalised map and cuts windows before its qkv projection, so a pad token's q, k and v are the
+    /// qkv bias, and pad tokens take part as keys and values of their window (unmasked). Both projections are per
+    /// token, so here qkv runs on the H·W real tokens and the partition fills pad tokens with that bias; proj runs after
+    /// the un-partition, which drops the pad queries' outputs. Same values, and (at 24² with windows of 14) 27 % fewer
+    /// rows through both GEMMs.
+    /// </remarks>
+    private static Tensor Attention(ParamScope p, SamImageEncoderConfig cfg, Tensor normed, Tensor residual, bool windowed)
     {
         var g = p.Graph;
-        int n = x.Shape[0], h = x.Shape[1], w = x.Shape[2], c = cfg.EmbedDim;
+        int batch = normed.Shape[0], height = normed.Shape[1], width = normed.Shape[2], c = cfg.EmbedDim;
         var qkvWeight = p["qkv.weight"];
         if (qkvWeight.Shape != new Shape(3 * c, c))
             throw new ModelFileException($"SAM image encoder: {p.Prefix}.qkv.weight {qkvWeight.Shape} must be ({3 * c}, {c})");
-
-        var tokens = g.Reshape(x, n, h * w, c);
-        var qkv = g.Linear(tokens, qkvWeight, p.Optional("qkv.bias"));
+        var qkvBias = p.Optional("qkv.bias");
+        var qkv = g.Linear(normed, qkvWeight, qkvBias);                                         // (B, H, W, 3C)
+        int maps = batch, h = height, w = width;
+        if (windowed)
+        {
+            qkv = g.WindowPartition(qkv, cfg.WindowSize, padRow: qkvBias);
+            (maps, h, w) = (qkv.Shape[0], cfg.WindowSize, cfg.WindowSize);
+        }
         // The fused projection's rows are [q | k | v], each heads·head_dim wide and head-major inside: the rel-pos bias
         // and the attention read them in place (packed), with no split copies.
+        var tokens = g.Reshape(qkv, maps, h * w, 3 * c);
         Tensor? bias = null;
         if (cfg.UseRelPos)
         {
             var relH = RelPosTable(p, cfg, "rel_pos_h", h);
             var relW = RelPosTable(p, cfg, "rel_pos_w", w);
-            bias = g.RelPosBias(qkv, relH, relW, cfg.NumHeads, h, w, h, w, packedQkv: true);
+            bias = g.RelPosBias(tokens, relH, relW, cfg.NumHeads, h, w, h, w, packedQkv: true);
         }
         // The rel-pos bias goes in as its h + w terms (B, H, L, h + w); attention sums them per key as it scores.
-        var o = g.PackedAttention(qkv, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), bias, biasKeyGridRows: bias is null ? 0 : h);
-        o = g.Linear(o, p["proj.weight"], p.Optional("proj.bias"));
-        return g.Reshape(o, n, h, w, c);
+        var o = g.Reshape(g.PackedAttention(tokens, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), bias, biasKeyGridRows: bias is null ? 0 : h),
+            maps, h, w, c);
+        if (windowed) o = g.WindowUnpartition(o, cfg.WindowSize, height, width);
+        return g.Linear(o, p["proj.weight"], p.Optional("proj.bias"), residual: residual);
     }
 
     /// <summary>

@@ -13,7 +13,8 @@ public static class TwoWayAttention
 {
     /// <param name="p">Scope of one attention module (holds q_proj, k_proj, v_proj, out_proj).</param>
     /// <param name="internalDim">Expected projection width (C / downsample rate); checked against the weights.</param>
-    public static Tensor Build(ParamScope p, Tensor q, Tensor k, Tensor v, int numHeads, int internalDim)
+    /// <param name="residual">A skip connection (B, Lq, C) to add to the result, in out_proj's epilogue; null for none.</param>
+    public static Tensor Build(ParamScope p, Tensor q, Tensor k, Tensor v, int numHeads, int internalDim, Tensor? residual = null)
     {
         var g = p.Graph;
         var qWeight = p["q_proj.weight"];
@@ -26,6 +27,6 @@ public static class TwoWayAttention
         var vp = g.Linear(v, p["v_proj.weight"], p["v_proj.bias"]);
         float scale = (float)(1.0 / Math.Sqrt(internalDim / numHeads));
         var attended = g.Attention(qp, kp, vp, numHeads, scale);
-        return g.Linear(attended, p["out_proj.weight"], p["out_proj.bias"]);
+        return g.Linear(attended, p["out_proj.weight"], p["out_proj.bias"], residual);
     }
 }

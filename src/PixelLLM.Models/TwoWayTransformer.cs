@@ -24,7 +24,8 @@ public sealed record TwoWayTransformerConfig(int Depth, int EmbeddingDim, int Nu
 
 /// <summary>
 /// SAM's TwoWayTransformer on token-major tensors. Queries (B, N, C) attend to keys (B, L, C) (an image flattened to
-/// L = H·W tokens) and back, block by block; the initial queries double as their positional encoding.
+/// L = H·W tokens) and back, block by block; the initial queries double as their positional encoding. Every residual
+/// Add of the reference is its branch's last projection's epilogue here (<c>Linear</c> with a residual).
 /// Parameter names follow segment-anything (layers.i.{self_attn, norm1, cross_attn_token_to_image, norm2, mlp.lin1/lin2,
 /// norm3, norm4, cross_attn_image_to_token}, final_attn_token_to_image, norm_final_attn).
 /// </summary>
@@ -44,8 +45,8 @@ public static partial class TwoWayTransformer
             (queries, keys) = Block(p.Sub($"layers.{i}"), cfg, queries, keys, pointEmbedding, imagePe, skipFirstLayerPe: i == 0);
 
         var final = TwoWayAttention.Build(p.Sub("final_attn_token_to_image"), g.Add(queries, pointEmbedding), WithPe(g, keys, imagePe), keys,
-            cfg.NumHeads, cfg.CrossAttentionDim);
-        queries = Norm(p, "norm_final_attn", cfg, g.Add(queries, final));
+            cfg.NumHeads, cfg.CrossAttentionDim, residual: queries);
+        queries = Norm(p, "norm_final_attn", cfg, final);
         return (queries, keys);
     }
 
@@ -62,22 +63,22 @@ public static partial class TwoWayTransformer
         else
         {
             var q = g.Add(queries, queryPe);
-            queries = g.Add(queries, TwoWayAttention.Build(p.Sub("self_attn"), q, q, queries, cfg.NumHeads, cfg.EmbeddingDim));
+            queries = TwoWayAttention.Build(p.Sub("self_attn"), q, q, queries, cfg.NumHeads, cfg.EmbeddingDim, residual: queries);
         }
         queries = Norm(p, "norm1", cfg, queries);
 
         var keysWithPe = WithPe(g, keys, keyPe);
         var toImage = TwoWayAttention.Build(p.Sub("cross_attn_token_to_image"), g.Add(queries, queryPe), keysWithPe, keys,
-            cfg.NumHeads, cfg.CrossAttentionDim);
-        queries = Norm(p, "norm2", cfg, g.Add(queries, toImage));
+            cfg.NumHeads, cfg.CrossAttentionDim, residual: queries);
+        queries = Norm(p, "norm2", cfg, toImage);
 
         var mlp = p.Sub("mlp");
         var hidden = g.Unary(cfg.MlpActivation, g.Linear(queries, mlp["lin1.weight"], mlp["lin1.bias"]));
-        queries = Norm(p, "norm3", cfg, g.Add(queries, g.Linear(hidden, mlp["lin2.weight"], mlp["lin2.bias"])));
+        queries = Norm(p, "norm3", cfg, g.Linear(hidden, mlp["lin2.weight"], mlp["lin2.bias"], residual: queries));
 
         var toTokens = TwoWayAttention.Build(p.Sub("cross_attn_image_to_token"), keysWithPe, g.Add(queries, queryPe), queries,
-            cfg.NumHeads, cfg.CrossAttentionDim);
-        keys = Norm(p, "norm4", cfg, g.Add(keys, toTokens));
+            cfg.NumHeads, cfg.CrossAttentionDim, residual: keys);
+        keys = Norm(p, "norm4", cfg, toTokens);
         return (queries, keys);
     }
 

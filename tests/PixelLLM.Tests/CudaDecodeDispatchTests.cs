@@ -80,6 +80,31 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void WithTheCublasLtEpilogueTheResidualRidesInTheGemmToo()
+    {
+        var queue = Dispatch(new LinearOp(true, true), DType.BF16, [[40, 24], [64, 24], [64], [40, 64]],
+            [DType.F32, DType.F32, DType.F32, DType.F32], biasEpilogue: true);
+        var call = Assert.Single(queue.Calls);
+        Assert.Equal(1f, call.Beta);
+        Assert.NotEqual(0UL, call.Bias);
+        Assert.NotEqual(0UL, call.Residual);
+        Assert.NotEqual(call.C, call.Residual);
+        Assert.Equal(0, queue.Copies);
+        Assert.Empty(queue.Launches);
+    }
+
+    [Fact]
+    public void WithTheResidualEpilogueOffTheResidualIsAddedAfter()
+    {
+        var queue = Dispatch(new LinearOp(true, true), DType.BF16, [[40, 24], [64, 24], [64], [40, 64]],
+            [DType.F32, DType.F32, DType.F32, DType.F32], biasEpilogue: true, residualEpilogue: false);
+        var call = Assert.Single(queue.Calls);
+        Assert.Equal((0f, 0UL), (call.Beta, call.Residual));
+        Assert.NotEqual(0UL, call.Bias);
+        Assert.Equal("binary.cu", Assert.Single(queue.Launches).File);
+    }
+
+    [Fact]
     public void RmsNormLinearOnFewRowsIsOneGemvLaunch()
     {
         var queue = Dispatch(new RmsNormLinearOp(1e-6f), DType.BF16, [1, 1, 2048], [2048], [2048, 2048]);
@@ -365,7 +390,7 @@ public class CudaDecodeDispatchTests
         Dispatch(op, storage, shapes, shapes.Select(_ => DType.F32).ToArray());
 
     private static Recorder Dispatch(Op op, DType storage, int[][] shapes, DType[] types, bool biasEpilogue = false, bool pointerArrays = true,
-        int fusedLayerMinRows = 1, long fusedAttentionMaxFlops = IDeviceQueue.DefaultFusedAttentionMaxFlops)
+        int fusedLayerMinRows = 1, long fusedAttentionMaxFlops = IDeviceQueue.DefaultFusedAttentionMaxFlops, bool residualEpilogue = true)
     {
         var graph = new Graph();
         var inputs = shapes.Select((s, i) => graph.Input($"x{i}", types[i], s)).ToArray();
@@ -381,7 +406,7 @@ public class CudaDecodeDispatchTests
         var recorder = new Recorder
         {
             GemmBiasEpilogue = biasEpilogue, PointerArrayGemm = pointerArrays, FusedDecoderLayerMinRows = fusedLayerMinRows,
-            FusedAttentionMaxFlops = fusedAttentionMaxFlops,
+            FusedAttentionMaxFlops = fusedAttentionMaxFlops, GemmResidualEpilogue = residualEpilogue,
         };
         new CudaOps(recorder).Dispatch(op, x, Fake(output.Desc));
         return recorder;
@@ -395,6 +420,7 @@ public class CudaDecodeDispatchTests
         public List<float> GemmBetas { get; } = [];
         public int Copies { get; private set; }
         public bool GemmBiasEpilogue { get; init; }
+        public bool GemmResidualEpilogue { get; init; } = true;
         public bool PointerArrayGemm { get; init; } = true;
         public int FusedDecoderLayerMinRows { get; init; } = 1;
         public long FusedAttentionMaxFlops { get; init; } = IDeviceQueue.DefaultFusedAttentionMaxFlops;

@@ -62,6 +62,35 @@ public class VisionOpTests
         OpHarness.AssertClose(xs, back, 0, 0);
     }
 
+    [Theory]
+    [InlineData(5, 7, 3, 4, 6)]   // padding on both sides, odd widths
+    [InlineData(6, 6, 3, 5, 3)]   // no padding: the pad row is never read
+    public void PartitionWithThePadRowCommutesWithALinear(int height, int width, int window, int channels, int outFeatures)
+    {
+        // SAM's encoder relies on this: the qkv projection on the H·W pixels, then windows padded with its bias, equals
+        // the reference's zero-padded windows put through the projection.
+        var rng = new Random(height * 31 + width);
+        var x = OpHarness.Random(rng, [1, height, width, channels]);
+        var w = OpHarness.Random(rng, [outFeatures, channels]);
+        var bias = OpHarness.Random(rng, [outFeatures]);
+
+        var reference = OpHarness.Run(new LinearOp(true), OpHarness.Run(new WindowPartitionOp(window), x), w, bias);
+        var padded = OpHarness.Run(new WindowPartitionOp(window, HasPadRow: true), OpHarness.Run(new LinearOp(true), x, w, bias), bias);
+
+        Assert.Equal(reference.Shape, padded.Shape);
+        OpHarness.AssertClose(OpHarness.AsDoubles(reference), padded, 0, 0);
+    }
+
+    [Fact]
+    public void PadRowMustMatchTheChannels()
+    {
+        var g = new PixelLLM.Runtime.Graphs.Graph();
+        var x = g.Input("x", DType.F32, [1, 5, 5, 4]);
+        var pad = g.Input("pad", DType.F32, [5]);
+        var e = Assert.ThrowsAny<Exception>(() => g.Apply(new WindowPartitionOp(3, HasPadRow: true), x, pad));
+        Assert.Contains("pad row", e.Message);
+    }
+
     [Fact]
     public void WindowUnpartitionIgnoresPadding()
     {

@@ -115,6 +115,17 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// </summary>
     public bool GemmBiasEpilogue { get; set; } = Environment.GetEnvironmentVariable(CublasLtVariable) != "0";
 
+    /// <summary>Environment variable that, set to 0, keeps residuals out of cuBLASLt's epilogue (see <see cref="GemmResidualEpilogue"/>).</summary>
+    public const string ResidualEpilogueVariable = "PIXELLLM_RESIDUAL_EPILOGUE";
+
+    /// <summary>
+    /// A Linear's residual rides in cuBLASLt's bias epilogue as its C input (session 14: the encoders' skip connections
+    /// without an Add launch each). Not yet measured on a device; $PIXELLLM_RESIDUAL_EPILOGUE=0 adds it after, as before.
+    /// </summary>
+    public bool GemmResidualEpilogue => GemmBiasEpilogue && residualEpilogueAllowed;
+
+    private readonly bool residualEpilogueAllowed = Environment.GetEnvironmentVariable(ResidualEpilogueVariable) != "0";
+
     /// <summary>
     /// Our kernels built for and launched with programmatic dependent launch (sm_90, CUDA 12+): each may start while its
     /// predecessor finishes and waits for it inside (kernels/prelude.cuh). Off unless $PIXELLLM_PDL=1: checked on an H100
@@ -187,15 +198,20 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     {
         Launches++;
         bool withBias = call.Bias != 0 && !call.PointerArrays;
-        LaunchObserver?.Before(withBias ? "cublasLt matmul + bias" : call.PointerArrays ? "cublas gemm (pointer arrays)"
-            : call.Batch > 1 ? "cublas gemm (strided batched)" : "cublas gemm");
+        LaunchObserver?.Before(withBias ? (call.Residual != 0 ? "cublasLt matmul + bias + residual" : "cublasLt matmul + bias")
+            : call.PointerArrays ? "cublas gemm (pointer arrays)" : call.Batch > 1 ? "cublas gemm (strided batched)" : "cublas gemm");
         try
         {
             if (withBias)
             {
                 // One workspace for both libraries: they run in stream order on one stream, never at the same time.
                 cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
-                cublasLt.MatmulWithBias(call);
+                if (cublasLt.TryMatmulWithBias(call)) return;
+                // No algorithm reads the residual from its own buffer: it starts C instead, and C is read in place.
+                var (_, _, ldc) = call.LeadingDims;
+                long bytes = ((long)(call.M - 1) * ldc + call.N) * GemmElementBytes(call.OutType ?? call.Type);
+                Driver.CopyAsync(call.C, call.Residual, bytes, Stream);
+                cublasLt.TryMatmulWithBias(call with { Residual = call.C });
                 return;
             }
             cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
@@ -203,6 +219,13 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         }
         finally { LaunchObserver?.After(); }
     }
+
+    private static int GemmElementBytes(CudaDataType type) => type switch
+    {
+        CudaDataType.R32F => 4,
+        CudaDataType.R16F or CudaDataType.R16BF => 2,
+        _ => throw new BackendException($"cuBLASLt residual: no element size for {type}"),
+    };
 
     public void Copy(ulong destination, ulong source, long bytes)
     {

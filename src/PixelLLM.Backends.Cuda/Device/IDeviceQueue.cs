@@ -37,6 +37,12 @@ internal interface IDeviceQueue
     bool GemmBiasEpilogue { get; }
 
     /// <summary>
+    /// Whether a bias call may also carry a <see cref="GemmCall.Residual"/> (cuBLASLt reads it as its C input). Off, the
+    /// residual is added by a kernel after the GEMM.
+    /// </summary>
+    bool GemmResidualEpilogue => GemmBiasEpilogue;
+
+    /// <summary>
     /// Whether <see cref="Gemm"/> takes <see cref="GemmCall.PointerArrays"/> calls, so that attention over several windows
     /// is one GEMM instead of one per window (on unless PIXELLLM_POINTER_GEMM=0).
     /// </summary>

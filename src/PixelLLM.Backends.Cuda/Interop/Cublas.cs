@@ -100,13 +100,15 @@ public sealed unsafe class Cublas : IDisposable
 /// One row-major strided-batched GEMM: C = Alpha·op(A)·op(B) + Beta·C; pointers are device addresses. Lda/Ldb/Ldc are row
 /// strides in elements (0: packed), which lets a GEMM read one head out of a token-major (L, H·D) tensor; OutType is C's
 /// type when it differs from the operands' (e.g. bf16 operands, f32 scores). Bias, when not 0, is a device vector (N) of C's
-/// type added to every row in the GEMM's epilogue: cuBLASLt only, for one matrix with Beta 0. With PointerArrays, A, B
-/// and C are device arrays of Batch matrix addresses each (cublasGemmBatchedEx: matrices that no single stride reaches,
-/// such as (window, head) pairs of a token-major layout) and the strides are unused.
+/// type added to every row in the GEMM's epilogue: cuBLASLt only, for one matrix with Beta 0 — or Beta 1 with Residual,
+/// a device matrix shaped like C that the epilogue adds too (C = Alpha·op(A)·op(B) + Residual + Bias: a block's skip
+/// connection read once, with no copy into C first). With PointerArrays, A, B and C are device arrays of Batch matrix
+/// addresses each (cublasGemmBatchedEx: matrices that no single stride reaches, such as (window, head) pairs of a
+/// token-major layout) and the strides are unused.
 /// </summary>
 public readonly record struct GemmCall(CudaDataType Type, bool TransA, bool TransB, int M, int N, int K, float Alpha, float Beta,
     ulong A, long StrideA, ulong B, long StrideB, ulong C, long StrideC, int Batch, int Lda = 0, int Ldb = 0, int Ldc = 0,
-    CudaDataType? OutType = null, ulong Bias = 0, bool PointerArrays = false)
+    CudaDataType? OutType = null, ulong Bias = 0, bool PointerArrays = false, ulong Residual = 0)
 {
     /// <summary>Leading dimensions with the packed defaults filled in.</summary>
     public (int Lda, int Ldb, int Ldc) LeadingDims => (Lda > 0 ? Lda : TransA ? M : K, Ldb > 0 ? Ldb : TransB ? K : N, Ldc > 0 ? Ldc : N);

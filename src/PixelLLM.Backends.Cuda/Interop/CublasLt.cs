@@ -45,7 +45,7 @@ public sealed unsafe class CublasLt : IDisposable
     private readonly delegate* unmanaged<nint, int, void*, nuint, int> _prefSet;
     private readonly delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint, int, HeuristicResult*, int*, int> _heuristic;
     private readonly delegate* unmanaged<nint, nint, float*, void*, nint, void*, nint, float*, void*, nint, void*, nint, void*, void*, nuint, nint, int> _matmul;
-    private readonly Dictionary<(GemmCall Shape, (int A, int B, int C, int Bias) Alignments), Plan> plans = [];
+    private readonly Dictionary<(GemmCall Shape, (int A, int B, int C, int Bias, int Input, bool InPlace) Alignments), Plan?> plans = [];
     private readonly nint stream;
     private readonly ulong workspace;
     private readonly long workspaceBytes;
@@ -77,22 +77,32 @@ public sealed unsafe class CublasLt : IDisposable
     /// <summary>The libcublasLt file that was loaded.</summary>
     public string LibraryPath { get; }
 
-    /// <summary>Row-major C (M, N) = Alpha · op(A) · op(B) + Bias for one matrix (Batch 1, Beta 0, Bias set).</summary>
-    public void MatmulWithBias(in GemmCall g)
+    /// <summary>
+    /// Row-major C (M, N) = Alpha · op(A) · op(B) + Bias for one matrix (Batch 1, Bias set), plus Residual when Beta is 1
+    /// (Lt's C input, read in the epilogue; C is Lt's D). False when the heuristic has no algorithm for a residual that is
+    /// not C itself: the caller then copies the residual into C and asks again with Residual = C.
+    /// </summary>
+    public bool TryMatmulWithBias(in GemmCall g)
     {
-        if (g.Batch != 1 || g.Beta != 0 || g.Bias == 0) throw new BackendException("cuBLASLt bias epilogue: one matrix, Beta 0 and a bias pointer expected");
-        var key = (g with { A = 0, B = 0, C = 0, Bias = 0 }, (Alignment(g.A), Alignment(g.B), Alignment(g.C), Alignment(g.Bias)));
-        if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g);
+        bool residual = g.Beta == 1f && g.Residual != 0;
+        if (g.Batch != 1 || g.Bias == 0 || (g.Beta != 0 && !residual))
+            throw new BackendException("cuBLASLt bias epilogue: one matrix, a bias pointer and Beta 0 (or Beta 1 with a residual) expected");
+        ulong input = residual ? g.Residual : g.C;
+        var key = (g with { A = 0, B = 0, C = 0, Bias = 0, Residual = 0 },
+            (Alignment(g.A), Alignment(g.B), Alignment(g.C), Alignment(g.Bias), Alignment(input), input == g.C));
+        if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g, input, required: !residual || input == g.C);
+        if (plan is null) return false;
         ulong bias = g.Bias;
         Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
-        float alpha = g.Alpha, beta = 0f;
+        float alpha = g.Alpha, beta = residual ? 1f : 0f;
         var choice = plan.Choice;
-        Check(_matmul(_handle, plan.Desc, &alpha, (void*)g.B, plan.A, (void*)g.A, plan.B, &beta, (void*)g.C, plan.C, (void*)g.C, plan.C,
-            choice.Algo, (void*)workspace, choice.WorkspaceSize, stream), $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}, bias)");
+        Check(_matmul(_handle, plan.Desc, &alpha, (void*)g.B, plan.A, (void*)g.A, plan.B, &beta, (void*)input, plan.C, (void*)g.C, plan.C,
+            choice.Algo, (void*)workspace, choice.WorkspaceSize, stream), $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}, bias{(residual ? " + residual" : "")})");
+        return true;
     }
 
     /// <summary>Descriptors in column-major terms (Cᵀ = op(B)ᵀ·op(A)ᵀ, so B's buffer is Lt's A) and the heuristic's first pick.</summary>
-    private Plan Create(in GemmCall g)
+    private Plan? Create(in GemmCall g, ulong input, bool required)
     {
         var (lda, ldb, ldc) = g.LeadingDims;
         var outType = (int)(g.OutType ?? g.Type);
@@ -120,7 +130,7 @@ public sealed unsafe class CublasLt : IDisposable
             Check(_prefSet(pref, PrefMaxWorkspace, &maxWorkspace, sizeof(ulong)), "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
             Check(_prefSet(pref, PrefReductionMask, &reductions, sizeof(uint)), "cublasLtMatmulPreferenceSetAttribute(REDUCTION_SCHEME_MASK)");
             // The heuristic assumes 256-byte operands unless told: say what these pointers really are (A, B, C, D).
-            uint[] aligned = [(uint)Alignment(g.B), (uint)Alignment(g.A), (uint)Alignment(g.C), (uint)Alignment(g.C)];
+            uint[] aligned = [(uint)Alignment(g.B), (uint)Alignment(g.A), (uint)Alignment(input), (uint)Alignment(g.C)];
             for (int i = 0; i < 4; i++)
             {
                 uint value = aligned[i];
@@ -130,7 +140,11 @@ public sealed unsafe class CublasLt : IDisposable
             int found;
             Check(_heuristic(_handle, desc, a, b, c, c, pref, 1, &result, &found), "cublasLtMatmulAlgoGetHeuristic");
             if (found < 1 || result.State != 0)
-                throw new BackendException($"cuBLASLt has no algorithm with a bias epilogue for {g.M}x{g.N}x{g.K} {g.Type}");
+            {
+                if (required) throw new BackendException($"cuBLASLt has no algorithm with a bias epilogue for {g.M}x{g.N}x{g.K} {g.Type}");
+                Destroy(plan);
+                return null;
+            }
             plan.Choice = result;
         }
         finally
@@ -138,6 +152,14 @@ public sealed unsafe class CublasLt : IDisposable
             _prefDestroy(pref);
         }
         return plan;
+    }
+
+    private void Destroy(Plan plan)
+    {
+        _layoutDestroy(plan.A);
+        _layoutDestroy(plan.B);
+        _layoutDestroy(plan.C);
+        _descDestroy(plan.Desc);
     }
 
     /// <summary>The largest power of two up to 256 that divides the address.</summary>
@@ -152,12 +174,7 @@ public sealed unsafe class CublasLt : IDisposable
     {
         if (_handle == 0) return;
         foreach (var plan in plans.Values)
-        {
-            _layoutDestroy(plan.A);
-            _layoutDestroy(plan.B);
-            _layoutDestroy(plan.C);
-            _descDestroy(plan.Desc);
-        }
+            if (plan is not null) Destroy(plan);
         plans.Clear();
         var h = _handle;
         _handle = 0;

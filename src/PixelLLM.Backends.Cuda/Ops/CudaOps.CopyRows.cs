@@ -57,17 +57,23 @@ internal sealed partial class CudaOps
         return true;
     }
 
-    /// <summary>window_partition.cu: one row copy of C channels per output pixel, in the widest unit C·element size and both pointers allow.</summary>
-    private void WindowRows(string kernel, DeviceTensor x, DeviceTensor y, int height, int width, int window)
+    /// <summary>
+    /// window_partition.cu: one row copy of C channels per output pixel, in the widest unit C·element size and every
+    /// pointer allow; a partition's padded pixels copy <paramref name="padRow"/> (null: zeros).
+    /// </summary>
+    private void WindowRows(string kernel, DeviceTensor x, DeviceTensor y, int height, int width, int window, DeviceTensor? padRow = null)
     {
         int channels = y.Shape[3];
         long rowBytes = (long)channels * y.ElementSize;
         if (y.Count == 0) return;
+        ulong pad = padRow?.Ptr ?? 0;
         int unit = 16;
-        while (unit > y.ElementSize && (rowBytes % unit != 0 || x.Ptr % (ulong)unit != 0 || y.Ptr % (ulong)unit != 0)) unit /= 2;
+        while (unit > y.ElementSize && (rowBytes % unit != 0 || (x.Ptr | y.Ptr | pad) % (ulong)unit != 0)) unit /= 2;
         long rows = y.Count / channels;
+        var args = Args().Ptr(x.Ptr);
+        if (kernel == "window_partition") args.Ptr(pad);
         RowsGrid("window_partition.cu", $"{kernel}_b{unit}", rows, rowBytes / unit,
-            Args().Ptr(x.Ptr).Ptr(y.Ptr).I64(rows).I32(height).I32(width).I32((int)(rowBytes / unit)).I32(window));
+            args.Ptr(y.Ptr).I64(rows).I32(height).I32(width).I32((int)(rowBytes / unit)).I32(window));
     }
 
     /// <summary>1 when a tensor of <paramref name="count"/> elements needs 64-bit offsets (the kernels' `wide` flag), else 0.</summary>

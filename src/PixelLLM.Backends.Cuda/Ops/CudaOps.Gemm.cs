@@ -68,6 +68,23 @@ internal sealed partial class CudaOps
     }
 
     /// <summary>
+    /// One strided-batched GEMM over the groups: group g reads its rows every G·In elements from x + g·In, its weight
+    /// block g, and writes every G·Out elements from y + g·Out; then linear.cu adds the (G·Out) bias to each whole row.
+    /// </summary>
+    private void GroupedLinear(GroupedLinearOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var (input, weight) = (x[0], x[1]);
+        var type = GemmType(input, weight, "GroupedLinear");
+        int groups = input.Shape[-2], inFeatures = weight.Shape[1], outFeatures = weight.Shape[0] / groups;
+        long rows = y.Count / Math.Max(1L, (long)groups * outFeatures);
+        if (rows == 0 || outFeatures == 0) return;
+        if (rows > int.MaxValue / Math.Max(groups, 1)) throw new BackendException($"CUDA GroupedLinear: {rows} rows of {groups} groups exceed one GEMM");
+        queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input.Ptr, inFeatures,
+            weight.Ptr, (long)outFeatures * inFeatures, y.Ptr, outFeatures, groups, Lda: groups * inFeatures, Ldc: groups * outFeatures));
+        if (op.HasBias) AddBias(y, x[2], rows, groups * outFeatures);
+    }
+
+    /// <summary>
     /// RmsNorm(x) · weightᵀ: the norm in gemv.cu's prologue for a few rows; else RmsNorm into scratch slot 3, then the GEMM.
     /// </summary>
     private void RmsNormLinear(RmsNormLinearOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
@@ -162,13 +179,18 @@ internal sealed partial class CudaOps
         }
         if (rows > int.MaxValue) throw new BackendException($"CUDA {op}: {rows} rows exceed one GEMM");
         // cuBLASLt's bias epilogue when switched on and the bias is aligned like a vector load; else the bias kernel after.
-        if (bias is { } fused && residual is null && queue.GemmBiasEpilogue && fused.Type == y.Type && fused.Ptr % 16 == 0)
+        // A residual rides in the same epilogue (Lt's C input, beta 1): the skip connection costs no launch of its own.
+        // With that switched off it is an Add after, as before session 14.
+        if (bias is { } fused && queue.GemmBiasEpilogue && fused.Type == y.Type && fused.Ptr % 16 == 0)
         {
-            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 0f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1, Bias: fused.Ptr));
+            var inEpilogue = queue.GemmResidualEpilogue ? residual : null;
+            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, inEpilogue is null ? 0f : 1f, input, 0,
+                weight.Ptr, 0, y.Ptr, 0, 1, Bias: fused.Ptr, Residual: inEpilogue?.Ptr ?? 0));
+            if (residual is { } after && inEpilogue is null) Binary(new BinaryOp(BinaryKind.Add), [y, after], y);
             return;
         }
-        // A residual starts C (a device copy) and the GEMM adds onto it (beta 1): no extra kernel, nothing read and
-        // written through two names.
+        // Otherwise a residual starts C (a device copy) and the GEMM adds onto it (beta 1): no extra kernel, nothing read
+        // and written through two names.
         if (residual is { } start) queue.Copy(y.Ptr, start.Ptr, y.Bytes);
         queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, residual is null ? 0f : 1f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1));
         if (bias is { } b) AddBias(y, b, rows, outFeatures);

@@ -23,6 +23,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
         {
             case MatMulOp o: MatMul(o, x, y); break;
             case LinearOp o: Linear(o, x, y); break;
+            case GroupedLinearOp o: GroupedLinear(o, x, y); break;
             case RmsNormLinearOp o: RmsNormLinear(o, x, y); break;
             case RmsNormGeGluOp o: RmsNormGeGlu(o, x, y); break;
             case QkvProjectionOp o: QkvProjection(o, x, y); break;

@@ -24,6 +24,14 @@ public static partial class OpCheckCases
         yield return C("gemv 1 row k2048 residual", new LinearOp(false, true), F(1, 1, 2048), F(40, 2048), F(1, 1, 40));
         yield return C("gemv 4 rows k odd bias residual", new LinearOp(true, true), F(4, 27), F(19, 27), F(19), F(4, 19));
         yield return C("12 rows cublas bias residual", new LinearOp(true, true), F(12, 24), F(11, 24), F(11), F(12, 11));
+        // Many rows with a bias and a residual: cuBLASLt's epilogue adds both (its C input is the residual); a misaligned
+        // residual may find no such algorithm, and then starts C by a copy.
+        yield return C("40 rows bias residual epilogue", new LinearOp(true, true), F(2, 20, 64), F(96, 64), F(96), F(2, 20, 96));
+        yield return C("40 rows bias residual misaligned", new LinearOp(true, true), F(40, 64), F(96, 64), F(96), F(40, 96)) with { Misaligned = [3] };
+        // The prompt adapter's per-query projections: one row per group, then several rows and groups.
+        yield return C("grouped 1 row bias", new GroupedLinearOp(true), F(1, 5, 24), F(165, 24), F(165));
+        yield return C("grouped rows batch dims", new GroupedLinearOp(false), F(3, 2, 4, 13), F(28, 13));
+        yield return C("grouped 9 rows bias", new GroupedLinearOp(true), F(9, 3, 40), F(48, 40), F(48));
         yield return C("9 rows cublas residual", new LinearOp(false, true), F(3, 3, 40), F(33, 40), F(3, 3, 33));
         yield return C("gemv 1 row rmsnorm k2048", new RmsNormLinearOp(1e-6f), F(1, 1, 2048), F(2048), F(40, 2048));
         yield return C("gemv 4 rows rmsnorm k odd", new RmsNormLinearOp(1e-6f), F(4, 1, 27), F(27), F(19, 27));

@@ -68,6 +68,8 @@ public static partial class OpCheckCases
         yield return C("size-1 dims", new PermuteOp([1, 0, 3, 2]), F(3, 1, 4, 5));
         yield return C("16-byte pixels", new WindowPartitionOp(3), F(2, 5, 7, 8));
         yield return C("8-byte pixels", new WindowPartitionOp(4), F(1, 6, 9, 6));
+        yield return C("16-byte pad row", new WindowPartitionOp(3, HasPadRow: true), F(2, 5, 7, 24), F(24));
+        yield return C("odd pad row misaligned", new WindowPartitionOp(4, HasPadRow: true), F(1, 6, 9, 5), F(5)) with { Misaligned = [1] };
         yield return C("16-byte pixels", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 8));
         yield return C("misaligned", new WindowUnpartitionOp(2, 3, 3), F(4, 2, 2, 8)) with { Misaligned = [0] };
     }

@@ -104,6 +104,7 @@ public static partial class OpCheckCases
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("packed q k of qkv", new RopeOp(4, 1, RotatedWidth: 32), F(2, 5, 48), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
+            C("padded with a row", new WindowPartitionOp(3, HasPadRow: true), F(2, 5, 7, 3), F(3)),
             C("cropped", new WindowUnpartitionOp(3, 5, 7), F(12, 3, 3, 3)),
             C("q3x4 k5x2", new RelPosBiasOp(2, 3, 4, 5, 2), F(2, 12, 16), F(9, 8), F(7, 8)),
             C("q14x14 d80", new RelPosBiasOp(2, 14, 14, 14, 14), F(1, 196, 160), F(27, 80), F(27, 80)),

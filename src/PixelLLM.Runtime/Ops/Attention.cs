@@ -109,16 +109,22 @@ public sealed record RopeOp(int NumHeads, int StartToken = 0, int RotatedWidth =
 }
 
 /// <summary>
-/// SAM window partition: x (B, H, W, C), zero-padded at bottom/right to multiples of Window,
-/// → (B·nWh·nWw, Window, Window, C), windows in row-major order.
+/// SAM window partition: x (B, H, W, C), padded at bottom/right to multiples of Window,
+/// → (B·nWh·nWw, Window, Window, C), windows in row-major order. The padding is zeros, or with <see cref="HasPadRow"/>
+/// a second input pad (C) in every padded pixel: what a per-pixel affine map (a Linear with bias) gives for a zero
+/// pixel, so that map can run on the H·W pixels before the partition instead of on the padded windows after it.
 /// </summary>
-public sealed record WindowPartitionOp(int Window) : Op
+public sealed record WindowPartitionOp(int Window, bool HasPadRow = false) : Op
 {
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
-        ExpectInputs(inputs, 1);
+        ExpectInputs(inputs, HasPadRow ? 2 : 1);
         var s = inputs[0].Shape;
         ExpectRank(inputs[0], "x", 4, 4);
+        if (Window < 1) throw Fail($"window {Window} must be positive");
+        if (HasPadRow && inputs[1].Shape != new Shape(s[3]))
+            throw Fail($"pad row {inputs[1].Shape} must be ({s[3]}), one value per channel");
+        if (HasPadRow) ExpectDType(inputs[1], "pad row", inputs[0].DType);
         int nh = (s[1] + Window - 1) / Window, nw = (s[2] + Window - 1) / Window;
         return inputs[0] with { Shape = new Shape(s[0] * nh * nw, Window, Window, s[3]) };
     }
@@ -181,7 +187,9 @@ public static partial class GraphOps
     public static Tensor Rope(this Graph g, Tensor x, Tensor sin, Tensor cos, int numHeads, int startToken = 0, int rotatedWidth = 0) =>
         g.Apply(new RopeOp(numHeads, startToken, rotatedWidth), x, sin, cos);
 
-    public static Tensor WindowPartition(this Graph g, Tensor x, int window) => g.Apply(new WindowPartitionOp(window), x);
+    /// <summary>Window partition (see <see cref="WindowPartitionOp"/>); padded pixels take <paramref name="padRow"/>, or zeros.</summary>
+    public static Tensor WindowPartition(this Graph g, Tensor x, int window, Tensor? padRow = null) =>
+        padRow is null ? g.Apply(new WindowPartitionOp(window), x) : g.Apply(new WindowPartitionOp(window, HasPadRow: true), x, padRow);
 
     public static Tensor WindowUnpartition(this Graph g, Tensor x, int window, int height, int width) =>
         g.Apply(new WindowUnpartitionOp(window, height, width), x);

@@ -46,6 +46,28 @@ public sealed record LinearOp(bool HasBias, bool HasResidual = false) : Op
 }
 
 /// <summary>
+/// G separate projections in one op, one per group: x (..., G, In), w (G·Out, In) — the G weights (Out, In) stacked —
+/// and an optional bias (G·Out) → (..., G, Out), where group g of every row is x[..., g, :] · w_gᵀ [+ b_g]. The prompt
+/// adapter's K output projections (one Dense per learned query) are one strided-batched GEMM this way instead of K
+/// slices, K products and a concat.
+/// </summary>
+public sealed record GroupedLinearOp(bool HasBias) : Op
+{
+    public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
+    {
+        ExpectInputs(inputs, HasBias ? 3 : 2);
+        var (x, w) = (inputs[0], inputs[1]);
+        ExpectRank(x, "x", 2); ExpectRank(w, "weight", 2, 2);
+        int groups = x.Shape[-2];
+        if (groups < 1 || w.Shape[0] % groups != 0) throw Fail($"weight {w.Shape} rows must be {groups} (groups, x's axis −2) equal blocks");
+        if (x.Shape[-1] != w.Shape[1]) throw Fail($"x {x.Shape} last dim != weight {w.Shape} in-features");
+        if (HasBias && (inputs[2].Shape.Rank != 1 || inputs[2].Shape[0] != w.Shape[0]))
+            throw Fail($"bias {inputs[2].Shape} must be ({w.Shape[0]})");
+        return new TensorDesc(x.DType, x.Shape.With(-1, w.Shape[0] / groups));
+    }
+}
+
+/// <summary>
 /// T5's pre-norm projection: RmsNorm(x; normWeight, Eps) · wᵀ, inputs x (..., In), normWeight (In), w (Out, In). One op so
 /// a decode step normalises inside the projection (gemv.cu's prologue) instead of launching RmsNorm before q, k and v.
 /// </summary>
@@ -138,6 +160,10 @@ public static partial class GraphOps
         };
         return g.Apply(op, inputs);
     }
+
+    /// <summary>Per-group projections x[..., g, :] · w_gᵀ [+ b_g] (see <see cref="GroupedLinearOp"/>).</summary>
+    public static Tensor GroupedLinear(this Graph g, Tensor x, Tensor weight, Tensor? bias = null) =>
+        bias is null ? g.Apply(new GroupedLinearOp(false), x, weight) : g.Apply(new GroupedLinearOp(true), x, weight, bias);
 
     /// <summary>RmsNorm(x; normWeight, eps) · weightᵀ as one op (T5's pre-norm projections in a decode step).</summary>
     public static Tensor RmsNormLinear(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor weight) =>

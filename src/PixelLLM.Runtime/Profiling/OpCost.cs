@@ -31,6 +31,7 @@ public static class OpCosts
         {
             _ when op.IsView => new OpCost(0, 0),
             MatMulOp m => new OpCost(2.0 * outputCount * (m.TransA ? inputs[0].Shape[-2] : inputs[0].Shape[-1]), all),
+            GroupedLinearOp l => new OpCost(2.0 * outputCount * inputs[1].Shape[1] + (l.HasBias ? outputCount : 0), all),
             LinearOp l => new OpCost(2.0 * outputCount * inputs[1].Shape[1] + (l.HasBias ? outputCount : 0) + (l.HasResidual ? outputCount : 0), all),
             // Three products of R rows; bytes: x, the norm weight and the three weights read, q and one cache slot per row written.
             QkvProjectionOp => new OpCost(6.0 * inputs[2].ElementCount * inputs[0].Shape[0] + 4.0 * inputs[0].ElementCount,
