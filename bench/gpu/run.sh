@@ -194,5 +194,7 @@ if [[ -f $OUT/bench-t5xl.json && -f $OUT/pytorch_baseline.json ]]; then
     from=(); [[ ${PIXELLLM_GPU_COMPILE:-0} != 1 && -f ${PIXELLLM_COMPILED_FROM:-} ]] && from=(--compiled-from "$PIXELLLM_COMPILED_FROM")
     { echo; python3 .gpu/compare.py "$OUT/bench-t5xl.json" "$OUT/pytorch_baseline.json" "${from[@]}"; } >>"$OUT/summary.txt" 2>&1
 fi
+# Each bench-<variant> against the default, stage by stage, with a verdict on the stages that variant targets.
+[[ -f $OUT/bench-t5xl.json ]] && { echo; python3 .gpu/variants.py "$OUT"; } >>"$OUT/summary.txt" 2>&1
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
 echo; echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), ${SECONDS}s)"; cat "$OUT/summary.txt"

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""A/B table of one device run: each bench-t5xl-<variant>.json against the default bench-t5xl.json, stage by stage.
+
+Usage: variants.py OUT_DIR. Every variant is the default build with one environment switch (see run.sh); a variant
+that is faster on the stages it targets is a candidate default. Best-of-N milliseconds; the same card and lease.
+"""
+import json
+import os
+import sys
+
+# Variant → (what it switches, the stages that decide it).
+VARIANTS = {
+    "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),
+    "fused": ("PIXELLLM_FUSED_LAYER=1: one launch per layer, one row too", ["decode step, beam 1"]),
+    "async": ("PIXELLLM_FUSED_LAYER=async: cp.async layer kernel", ["decode step, beam 1"]),
+    "unfused": ("PIXELLLM_FUSED_LAYER=0: eight ops per layer", ["decode step, beam 1", "decode step, beam 4"]),
+    "gemm-attention": ("PIXELLLM_FUSED_ATTENTION_FLOPS=0: short attention on cuBLAS", ["T5 encoder", "point rerun"]),
+    "mma": ("PIXELLLM_MMA_ATTENTION=1: tensor-core flash attention", ["SAM", "EVA02"]),
+    "noresidual": ("PIXELLLM_RESIDUAL_EPILOGUE=0: residual added after the GEMM", ["SAM", "EVA02", "prompt adapter"]),
+}
+
+
+def stages(path):
+    with open(path) as f:
+        return {s["stage"]: s["best_ms"] for s in json.load(f)["stages"]}
+
+
+def main():
+    out = sys.argv[1]
+    default_path = os.path.join(out, "bench-t5xl.json")
+    if not os.path.exists(default_path):
+        print("variants: no bench-t5xl.json (the default bench did not run)")
+        return
+    default = stages(default_path)
+    print(f"{'variant':<16} {'stage':<42} {'default ms':>10} {'variant ms':>10} {'change':>8}")
+    for name, (what, deciding) in VARIANTS.items():
+        path = os.path.join(out, f"bench-t5xl-{name}.json")
+        if not os.path.exists(path):
+            print(f"{name:<16} (not run)")
+            continue
+        variant = stages(path)
+        verdict = []
+        for stage, ms in variant.items():
+            if stage not in default:
+                continue
+            change = (ms - default[stage]) / default[stage] * 100
+            print(f"{name:<16} {stage[:42]:<42} {default[stage]:>10.2f} {ms:>10.2f} {change:>+7.1f}%")
+            if any(stage.startswith(d) for d in deciding):
+                verdict.append(change)
+        if verdict:
+            faster = all(c < -1 for c in verdict)
+            print(f"{'':<16} → {what}: {'FASTER on every deciding stage' if faster else 'not faster'}"
+                  f" ({', '.join(f'{c:+.1f}%' for c in verdict)})")
+
+
+if __name__ == "__main__":
+    main()
