@@ -8,7 +8,8 @@ namespace PixelLLM.Models;
 /// <summary>
 /// One pre-norm EVA02 block on (B, 1 + N, C) tokens, cls first:
 /// x += proj([LN](Attn(RoPE(q), RoPE(k), v))) of LN1(x); x += fc2([LN](silu(fc1_g) · fc1_x)) of LN2(x) — or, as timm's
-/// EvaBlock allows, the MLP fc2([LN](gelu(fc1))) (<see cref="Eva02Config.Mlp"/>).
+/// EvaBlock allows, the MLP fc2([LN](gelu(fc1))) (<see cref="Eva02Config.Mlp"/>), each branch scaled by gamma_1 / gamma_2
+/// (<see cref="Eva02Config.LayerScale"/>), or timm's post-norm block (<see cref="Eva02Config.PostNorm"/>).
 /// </summary>
 public static class Eva02Block
 {
@@ -16,10 +17,35 @@ public static class Eva02Block
     public static Tensor Build(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope)
     {
         var g = p.Graph;
+        if (cfg.PostNorm)
+        {
+            // timm's EvaBlockPostNorm: each branch reads the stream itself and is normalised before it is added.
+            x = g.Add(x, Norm(p, "norm1", cfg, Attention(p.Sub("attn"), cfg, x, rope, null)));
+            return g.Add(x, Norm(p, "norm2", cfg, Mlp(p, cfg, x, null)));
+        }
+        if (cfg.LayerScale)
+        {
+            x = g.Add(x, g.Mul(Attention(p.Sub("attn"), cfg, Norm(p, "norm1", cfg, x), rope, null), Gamma(p, cfg, "gamma_1")));
+            return g.Add(x, g.Mul(Mlp(p, cfg, Norm(p, "norm2", cfg, x), null), Gamma(p, cfg, "gamma_2")));
+        }
         // Each branch's last projection adds the skip connection in its epilogue (no separate Add).
-        x = Attention(p.Sub("attn"), cfg, g.LayerNorm(x, p["norm1.weight"], p["norm1.bias"], cfg.NormEps), rope, x);
-        var h = g.LayerNorm(x, p["norm2.weight"], p["norm2.bias"], cfg.NormEps);
-        return cfg.Mlp == Eva02Mlp.Gelu ? GeluMlp(p.Sub("mlp"), cfg, h, x) : SwiGlu(p.Sub("mlp"), cfg, h, x);
+        x = Attention(p.Sub("attn"), cfg, Norm(p, "norm1", cfg, x), rope, x);
+        return Mlp(p, cfg, Norm(p, "norm2", cfg, x), x);
+    }
+
+    private static Tensor Norm(ParamScope p, string name, Eva02Config cfg, Tensor x) =>
+        p.Graph.LayerNorm(x, p[name + ".weight"], p[name + ".bias"], cfg.NormEps);
+
+    private static Tensor Mlp(ParamScope p, Eva02Config cfg, Tensor x, Tensor? residual) =>
+        cfg.Mlp == Eva02Mlp.Gelu ? GeluMlp(p.Sub("mlp"), cfg, x, residual) : SwiGlu(p.Sub("mlp"), cfg, x, residual);
+
+    /// <summary>A LayerScale vector (C), checked: a checkpoint without one was not trained with init_values.</summary>
+    private static Tensor Gamma(ParamScope p, Eva02Config cfg, string name)
+    {
+        if (!p.Has(name)) throw new ModelFileException($"{p.Prefix}.{name} is missing: the config sets init_values (LayerScale)");
+        var gamma = p[name];
+        if (gamma.Shape != new Shape(cfg.EmbedDim)) throw new ModelFileException($"{p.Prefix}.{name} is {gamma.Shape}, expected ({cfg.EmbedDim})");
+        return gamma;
     }
 
     /// <summary>
@@ -28,7 +54,7 @@ public static class Eva02Block
     /// attn.qkv with q_bias / v_bias (k's bias a zero buffer), one RoPE over the q and k thirds of each row, and attention
     /// reading the packed rows in place.
     /// </summary>
-    private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope, Tensor residual)
+    private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope, Tensor? residual)
     {
         var g = p.Graph;
         int c = cfg.EmbedDim;
@@ -47,8 +73,8 @@ public static class Eva02Block
             biases = projections.Select(n => p.Has($"{n}.bias") ? $"{n}.bias" : null).ToArray();
         }
         var qkv = g.Linear(x, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [c]) : null);
-        // Token 0 is the cls token, which both references leave unrotated; v (the last third of each row) passes through.
-        if (rope is { } r) qkv = g.Rope(qkv, r.Sin, r.Cos, 2 * cfg.NumHeads, startToken: 1, rotatedWidth: 2 * c);
+        // The prefix tokens (cls, registers) stay unrotated in both references; v (the last third of each row) passes through.
+        if (rope is { } r) qkv = g.Rope(qkv, r.Sin, r.Cos, 2 * cfg.NumHeads, startToken: cfg.PrefixTokens, rotatedWidth: 2 * c);
         var o = g.PackedAttention(qkv, cfg.NumHeads, (float)(1.0 / Math.Sqrt(cfg.HeadDim)));
         if (cfg.ScaleAttnInner) o = g.LayerNorm(o, p["norm.weight"], p["norm.bias"], cfg.NormEps);
         return g.Linear(o, p["proj.weight"], p["proj.bias"], residual);
@@ -60,7 +86,7 @@ public static class Eva02Block
     /// rows of fc1_g/fc1_x and zero columns of fc2 (2736): the GEMMs and the elementwise kernels then see 16-byte-aligned
     /// bf16 rows; the padding is silu(0)·0 = 0 and the sub-LN normalises only the real width.
     /// </summary>
-    private static Tensor SwiGlu(ParamScope p, Eva02Config cfg, Tensor x, Tensor residual)
+    private static Tensor SwiGlu(ParamScope p, Eva02Config cfg, Tensor x, Tensor? residual)
     {
         var g = p.Graph;
         int hidden = cfg.MlpHidden, width = (hidden + AlignedWidth - 1) / AlignedWidth * AlignedWidth, c = cfg.EmbedDim;
@@ -85,7 +111,7 @@ public static class Eva02Block
     }
 
     /// <summary>timm's Mlp: fc2([LN](gelu(fc1 x))), exact GELU.</summary>
-    private static Tensor GeluMlp(ParamScope p, Eva02Config cfg, Tensor x, Tensor residual)
+    private static Tensor GeluMlp(ParamScope p, Eva02Config cfg, Tensor x, Tensor? residual)
     {
         var g = p.Graph;
         var h = g.Unary(UnaryKind.Gelu, g.Linear(x, p["fc1.weight"], p.Optional("fc1.bias")));

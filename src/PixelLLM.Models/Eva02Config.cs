@@ -69,10 +69,32 @@ public sealed record Eva02Config
     /// </summary>
     public int[]? PosEmbedGrid { get; init; }
 
+    /// <summary>
+    /// timm init_values (LayerScale): each block multiplies its attention and MLP outputs by the learned per-channel
+    /// gamma_1 / gamma_2 before adding them to the stream.
+    /// </summary>
+    public bool LayerScale { get; init; }
+    /// <summary>timm use_post_norm (<c>EvaBlockPostNorm</c>): x += norm1(attn(x)); x += norm2(mlp(x)); no LayerScale.</summary>
+    public bool PostNorm { get; init; }
+    /// <summary>
+    /// A learned pos_embed is added (timm use_abs_pos_emb). Off, tokens carry only RoPE positions and there is no table.
+    /// </summary>
+    public bool AbsPosEmbed { get; init; } = true;
+    /// <summary>A learned cls token leads the sequence (timm class_token).</summary>
+    public bool ClassToken { get; init; } = true;
+    /// <summary>Learned register tokens after cls (timm num_reg_tokens, weights reg_token (1, R, C)).</summary>
+    public int RegisterTokens { get; init; }
+    /// <summary>Tokens before the patches (cls and registers): RoPE skips them and the pools other than 'token' exclude them.</summary>
+    public int PrefixTokens => (ClassToken ? 1 : 0) + RegisterTokens;
+    /// <summary>timm no_embed_class: pos_embed holds only the patch positions; the prefix tokens get none.</summary>
+    public bool NoEmbedClass { get; init; }
+    /// <summary>timm use_pre_transformer_norm: LayerNorm norm_pre after the positions, and a patch conv without bias.</summary>
+    public bool PreNorm { get; init; }
+
     /// <summary>LayerNorm 'norm' over all tokens at the end of forward_features (timm: pool ≠ avg; PixelLLM ln_post).</summary>
     public bool FinalNorm { get; init; }
     public Eva02Pool Pool { get; init; } = Eva02Pool.Avg;
-    /// <summary>LayerNorm 'fc_norm' on the pooled vector (timm: pool = avg).</summary>
+    /// <summary>LayerNorm 'fc_norm' on the pooled vector, or on every token without pooling (timm: pool = avg).</summary>
     public bool FcNorm { get; init; }
     /// <summary>Classifier width of the 'head' Linear; 0 = no head.</summary>
     public int NumClasses { get; init; }
@@ -80,10 +102,16 @@ public sealed record Eva02Config
     public int HeadDim => EmbedDim / NumHeads;
     public int MlpHidden => (int)(EmbedDim * MlpRatio);
 
-    /// <summary>timm <c>Eva</c> semantics for a global_pool ('avg', 'token', 'max', 'avgmax' or ''), as in the golden references.</summary>
+    /// <summary>
+    /// timm <c>Eva</c> semantics for a global_pool ('avg', 'token', 'max', 'avgmax' or ''), as in the golden references.
+    /// <paramref name="fcNorm"/> and <paramref name="finalNorm"/> are timm's use_fc_norm and use_post_transformer_norm
+    /// (null: timm's defaults, fc_norm for 'avg' and the final norm otherwise).
+    /// </summary>
     public static Eva02Config Timm(int embedDim, int depth, int numHeads, int patchSize, double mlpRatio, string globalPool,
         int numClasses, bool scaleAttnInner, int[]? ropeReferenceGrid, bool useRope = true, bool scaleMlp = true, bool swiGluMlp = true,
-        bool qkvFused = false)
+        bool qkvFused = false, bool layerScale = false, bool postNorm = false, bool absPosEmbed = true, bool noEmbedClass = false,
+        bool preNorm = false, bool? fcNorm = null, bool? finalNorm = null, float ropeTemperature = 10000f, bool classToken = true,
+        int registerTokens = 0)
     {
         var pool = globalPool switch
         {
@@ -100,8 +128,11 @@ public sealed record Eva02Config
             NormEps = 1e-6f, MlpNormEps = 1e-6f, ScaleAttnInner = scaleAttnInner, ScaleMlp = scaleMlp,
             // timm's EvaBlock: SwiGLU with a norm has split fc1_g/fc1_x, without one the packed GluMlp.
             Mlp = !swiGluMlp ? Eva02Mlp.Gelu : scaleMlp ? Eva02Mlp.SwiGlu : Eva02Mlp.SwiGluPacked, QkvFused = qkvFused,
-            UseRope = useRope, RopeReferenceGrid = ropeReferenceGrid,
-            Pool = pool, FinalNorm = pool != Eva02Pool.Avg, FcNorm = pool == Eva02Pool.Avg, NumClasses = numClasses,
+            UseRope = useRope, RopeReferenceGrid = ropeReferenceGrid, RopeTemperature = ropeTemperature,
+            LayerScale = layerScale && !postNorm, PostNorm = postNorm, AbsPosEmbed = absPosEmbed, NoEmbedClass = noEmbedClass, PreNorm = preNorm,
+            ClassToken = classToken, RegisterTokens = registerTokens,
+            Pool = pool, FcNorm = fcNorm ?? pool == Eva02Pool.Avg, FinalNorm = finalNorm ?? !(fcNorm ?? pool == Eva02Pool.Avg),
+            NumClasses = numClasses,
         };
     }
 

@@ -17,16 +17,25 @@ public static partial class Eva02Encoder
         var grid = cfg.PosEmbedGrid
             ?? throw new ArgumentException("Eva02Encoder.ParameterShapes: set PosEmbedGrid (the stored pos_embed table's grid)", nameof(cfg));
         int c = cfg.EmbedDim, p = cfg.PatchSize, hidden = cfg.MlpHidden;
-        var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal)
+        var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        if (cfg.ClassToken) shapes["cls_token"] = [1, 1, c];
+        if (cfg.RegisterTokens > 0) shapes["reg_token"] = [1, cfg.RegisterTokens, c];
+        if (cfg.AbsPosEmbed) shapes["pos_embed"] = [1, (cfg.NoEmbedClass ? 0 : cfg.PrefixTokens) + grid[0] * grid[1], c];
+        shapes["patch_embed.proj.weight"] = [c, imageChannels, p, p];
+        if (!cfg.PreNorm) shapes["patch_embed.proj.bias"] = [c];
+        else
         {
-            ["cls_token"] = [1, 1, c],
-            ["pos_embed"] = [1, 1 + grid[0] * grid[1], c],
-            ["patch_embed.proj.weight"] = [c, imageChannels, p, p],
-            ["patch_embed.proj.bias"] = [c],
-        };
+            shapes["norm_pre.weight"] = [c];
+            shapes["norm_pre.bias"] = [c];
+        }
         for (int i = 0; i < cfg.Depth; i++)
         {
             var b = $"blocks.{i}.";
+            if (cfg.LayerScale)
+            {
+                shapes[b + "gamma_1"] = [c];
+                shapes[b + "gamma_2"] = [c];
+            }
             shapes[b + "norm1.weight"] = [c];
             shapes[b + "norm1.bias"] = [c];
             if (cfg.QkvFused)
@@ -79,7 +88,7 @@ public static partial class Eva02Encoder
             shapes["norm.weight"] = [c];
             shapes["norm.bias"] = [c];
         }
-        if (cfg.FcNorm && cfg.Pool != Eva02Pool.None)
+        if (cfg.FcNorm)
         {
             shapes["fc_norm.weight"] = [c];
             shapes["fc_norm.bias"] = [c];

@@ -6,17 +6,17 @@ using PixelLLM.Runtime.Ops;
 namespace PixelLLM.Models;
 
 /// <summary>What <see cref="Eva02Encoder.Build"/> adds to the graph.</summary>
-/// <param name="Features">(B, 1 + Hg·Wg, C), cls first: timm forward_features (after the final norm when configured).</param>
+/// <param name="Features">(B, P + Hg·Wg, C), the P prefix tokens (cls, registers) first: timm forward_features (after the final norm when configured).</param>
 /// <param name="PreLogits">(B, C) pooled (+ fc_norm) vector; with <see cref="Eva02Pool.None"/> the features themselves, as timm's forward_head(pre_logits=True) gives them.</param>
 /// <param name="Logits">(B, NumClasses) — (B, 1 + Hg·Wg, NumClasses) with no pooling, the head on every token — or null without a head.</param>
-/// <param name="PatchGrid">(B, Hg, Wg, C): the patch tokens of <paramref name="Features"/> without cls (PixelLLM's output).</param>
+/// <param name="PatchGrid">(B, Hg, Wg, C): the patch tokens of <paramref name="Features"/> without the prefix (PixelLLM's output).</param>
 public sealed record Eva02Outputs(Tensor Features, Tensor? PreLogits, Tensor? Logits, Tensor PatchGrid, int GridH, int GridW);
 
 /// <summary>
 /// EVA02 vision transformer (timm <c>Eva</c> with EVA02 options; PixelLLM's <c>git_backbone</c>, spec §3.3) on a
 /// channels-last image (B, H, W, Cin). Patches are a VALID stride-patch convolution, so trailing pixels that do not fill a
 /// patch are never seen (PixelLLM: 384 → 27 patches of 14). Names mid.patch_embed (B, Hg·Wg, C, before cls/pos) and
-/// mid.blocks.i (B, 1 + Hg·Wg, C) in the current graph scope.
+/// mid.blocks.i (B, P + Hg·Wg, C) in the current graph scope.
 /// </summary>
 public static partial class Eva02Encoder
 {
@@ -32,16 +32,19 @@ public static partial class Eva02Encoder
         var convWeight = p["patch_embed.proj.weight"];
         if (convWeight.Shape != new Shape(cfg.EmbedDim, s[3], cfg.PatchSize, cfg.PatchSize))
             throw new ModelFileException($"Eva02Encoder: {convWeight.Name} is {convWeight.Shape}, expected ({cfg.EmbedDim}, {s[3]}, {cfg.PatchSize}, {cfg.PatchSize}) for a {s[3]}-channel image");
-        var patches = g.Conv2d(image, convWeight, p["patch_embed.proj.bias"], stride: cfg.PatchSize);
+        // timm drops the patch conv's bias when a norm follows the positions (use_pre_transformer_norm).
+        var patches = g.Conv2d(image, convWeight, cfg.PreNorm ? p.Optional("patch_embed.proj.bias") : p["patch_embed.proj.bias"], stride: cfg.PatchSize);
         patches = g.Name(g.Reshape(patches, batch, tokens, cfg.EmbedDim), "mid.patch_embed");
 
         var x = Eva02Positions.Add(p, cfg, patches, batch, gridH, gridW);
+        if (cfg.PreNorm) x = g.LayerNorm(x, p["norm_pre.weight"], p["norm_pre.bias"], cfg.NormEps);
         var rope = cfg.UseRope ? RopeTables(p, cfg, gridH, gridW) : ((Tensor, Tensor)?)null;
         for (int i = 0; i < cfg.Depth; i++)
             x = g.Name(Eva02Block.Build(p.Sub($"blocks.{i}"), cfg, x, rope), $"mid.blocks.{i}");
         if (cfg.FinalNorm) x = g.LayerNorm(x, p["norm.weight"], p["norm.bias"], cfg.NormEps);
 
-        var patchTokens = g.Slice(x, 1, 1, 1 + tokens);
+        int prefix = cfg.PrefixTokens;
+        var patchTokens = prefix == 0 ? x : g.Slice(x, 1, prefix, prefix + tokens);
         var pooled = cfg.Pool switch
         {
             Eva02Pool.Avg => g.ReduceMean(patchTokens, 1),
@@ -50,7 +53,7 @@ public static partial class Eva02Encoder
             Eva02Pool.AvgMax => g.Scale(g.Add(g.ReduceMax(patchTokens, 1), g.ReduceMean(patchTokens, 1)), 0.5f), // timm: 0.5·(max + mean)
             _ => x, // timm's global_pool '': no pooling, the head (if any) on every token
         };
-        if (cfg.Pool != Eva02Pool.None && cfg.FcNorm) pooled = g.LayerNorm(pooled, p["fc_norm.weight"], p["fc_norm.bias"], cfg.NormEps);
+        if (cfg.FcNorm) pooled = g.LayerNorm(pooled, p["fc_norm.weight"], p["fc_norm.bias"], cfg.NormEps);
         var logits = cfg.NumClasses > 0 ? g.Linear(pooled, p["head.weight"], p["head.bias"]) : null;
         var grid = g.Reshape(patchTokens, batch, gridH, gridW, cfg.EmbedDim);
         return new Eva02Outputs(x, pooled, logits, grid, gridH, gridW);
@@ -74,7 +77,8 @@ public static partial class Eva02Encoder
             cfg.UseRope && cfg.HeadDim % 4 != 0 ? $"RoPE needs a head dim divisible by 4, got {cfg.HeadDim}" :
             cfg.RopeReferenceGrid is { Length: not 2 } ? "RopeReferenceGrid must be (rows, cols)" :
             cfg.PosEmbedGrid is { Length: not 2 } ? "PosEmbedGrid must be (rows, cols)" :
-            cfg.NumClasses < 0 ? $"NumClasses {cfg.NumClasses} negative" : null;
+            cfg.NumClasses < 0 ? $"NumClasses {cfg.NumClasses} negative" :
+            cfg.RegisterTokens < 0 ? $"RegisterTokens {cfg.RegisterTokens} negative" : null;
         if (error is not null) throw new GraphBuildException("Eva02Encoder: " + error);
     }
 }

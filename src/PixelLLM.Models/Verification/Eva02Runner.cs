@@ -37,6 +37,7 @@ public sealed class Eva02Runner : IGoldenRunner
     {
         if (c.TryGetProperty("rope_type", out var rt) && rt.GetString() != "cat")
             throw new InvalidInputException($"eva02: rope_type '{rt.GetString()}' is not supported (only 'cat')");
+        RejectUnsupported(c);
         int[]? reference = c.TryGetProperty("ref_feat_shape", out var r) && r.ValueKind == JsonValueKind.Array
             ? r.EnumerateArray().Select(e => e.GetInt32()).ToArray() : null;
         return Eva02Config.Timm(
@@ -52,8 +53,50 @@ public sealed class Eva02Runner : IGoldenRunner
             useRope: Flag(c, "use_rot_pos_emb", true),
             scaleMlp: Flag(c, "scale_mlp", true),
             swiGluMlp: Flag(c, "swiglu_mlp", true),
-            qkvFused: Flag(c, "qkv_fused", false));
+            qkvFused: Flag(c, "qkv_fused", false),
+            layerScale: c.TryGetProperty("init_values", out var iv) && iv.ValueKind == JsonValueKind.Number,
+            postNorm: Flag(c, "use_post_norm", false),
+            absPosEmbed: Flag(c, "use_abs_pos_emb", true),
+            noEmbedClass: Flag(c, "no_embed_class", false),
+            preNorm: Flag(c, "use_pre_transformer_norm", false),
+            fcNorm: OptionalFlag(c, "use_fc_norm"),
+            finalNorm: OptionalFlag(c, "use_post_transformer_norm"),
+            ropeTemperature: c.TryGetProperty("rope_temperature", out var temperature) && temperature.ValueKind == JsonValueKind.Number
+                ? temperature.GetSingle() : 10000f,
+            classToken: Flag(c, "class_token", true),
+            registerTokens: c.TryGetProperty("num_reg_tokens", out var reg) && reg.ValueKind == JsonValueKind.Number ? reg.GetInt32() : 0);
     }
+
+    /// <summary>
+    /// timm Eva options whose non-default values this encoder does not run: each fails with its name and value instead
+    /// of being ignored (an ignored option would give wrong numbers, not an error).
+    /// </summary>
+    private static void RejectUnsupported(JsonElement c)
+    {
+        (string Name, Func<JsonElement, bool> IsDefault)[] options =
+        [
+            ("attn_type", v => v.GetString() == "eva"),
+            ("rope_rotate_half", v => v.ValueKind == JsonValueKind.False),
+            ("gated_attn", v => v.ValueKind == JsonValueKind.False),
+            ("swiglu_align_to", v => v.ValueKind == JsonValueKind.Number && v.GetInt32() == 0),
+            ("rope_grid_indexing", v => v.GetString() == "ij"),
+            ("rope_grid_offset", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == 0),
+            ("dynamic_img_pad", v => v.ValueKind == JsonValueKind.False),
+        ];
+        foreach (var (name, isDefault) in options)
+            if (c.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null && !IsDefaultSafely(isDefault, value))
+                throw new InvalidInputException($"eva02: {name} = {value.GetRawText()} is not supported (timm's default only)");
+    }
+
+    private static bool IsDefaultSafely(Func<JsonElement, bool> isDefault, JsonElement value)
+    {
+        try { return isDefault(value); }
+        catch (InvalidOperationException) { return false; }
+        catch (FormatException) { return false; }
+    }
+
+    private static bool? OptionalFlag(JsonElement c, string name) =>
+        c.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
 
     private static bool Flag(JsonElement c, string name, bool fallback) =>
         c.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
