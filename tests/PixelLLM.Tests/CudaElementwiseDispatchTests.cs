@@ -121,15 +121,47 @@ public class CudaElementwiseDispatchTests
         Assert.Equal(["window_partition_b16"], queue.Kernels);
     }
 
+    [Theory]
+    [InlineData(0x20000UL, "window_partition_b16")] // SAM's qkv bias: aligned, whole vectors
+    [InlineData(0x20004UL, "window_partition_b4")]  // a pad row on a 4-byte boundary narrows the copy unit
+    public void APadRowIsPassedAndItsAlignmentCounts(ulong padPtr, string expected)
+    {
+        var queue = new KernelNameQueue();
+        new CudaOps(queue).Dispatch(new WindowPartitionOp(14, HasPadRow: true), [Tensor(0x10000, 1, 24, 24, 3840), Tensor(padPtr, 3840)],
+            Tensor(0x1000000, 4, 14, 14, 3840));
+        Assert.Equal([expected], queue.Kernels);
+        Assert.Equal(padPtr, BitConverter.ToUInt64(queue.Arguments.Single(), 8)); // x, then the pad row
+    }
+
+    [Fact]
+    public void GroupedLinearIsOneStridedBatchedGemmOverTheGroups()
+    {
+        var queue = new KernelNameQueue();
+        // The prompt adapter's shape: one prompt, 32 groups of 512 → 1024, bias after.
+        new CudaOps(queue).Dispatch(new GroupedLinearOp(true), [Tensor(0x10000, 1, 32, 512), Tensor(0x100000, 32 * 1024, 512), Tensor(0x4000000, 32 * 1024)],
+            Tensor(0x8000000, 1, 32, 1024));
+        var call = queue.Gemms.Single();
+        Assert.Equal((1, 1024, 512, 32), (call.M, call.N, call.K, call.Batch));
+        Assert.Equal((512L, 1024L * 512, 1024L), (call.StrideA, call.StrideB, call.StrideC));
+        Assert.Equal((32 * 512, 32 * 1024), (call.Lda, call.Ldc));
+        Assert.Equal(["linear_bias_vec_f32"], queue.Kernels); // the bias on every (row, group) in one launch
+    }
+
     private static DeviceTensor Tensor(ulong ptr, params int[] shape) => new(ptr, new TensorDesc(DType.F32, new Shape(shape)), DType.F32);
 
     private sealed class KernelNameQueue : IDeviceQueue
     {
         public List<string> Kernels { get; } = [];
+        public List<byte[]> Arguments { get; } = [];
+        public List<GemmCall> Gemms { get; } = [];
         public ulong ErrorWord => 0x8;
-        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0) => Kernels.Add(kernel);
+        public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
+        {
+            Kernels.Add(kernel);
+            Arguments.Add(args.Data.ToArray());
+        }
         public bool GemmBiasEpilogue => false;
-        public void Gemm(in GemmCall call) { }
+        public void Gemm(in GemmCall call) => Gemms.Add(call);
         public void Copy(ulong destination, ulong source, long bytes) { }
         public void Fill(ulong destination, byte value, long bytes) { }
         public ulong Scratch(int slot, long bytes) => 0x100000000UL;
