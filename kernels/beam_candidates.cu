@@ -35,7 +35,7 @@ template <typename T>
 PXL_DEVICE void beam_stats(const T* __restrict__ x, float* __restrict__ stats, i32 cols)
 {
     __shared__ float scratch[32];
-    const i32 begin = blockIdx.x * BEAM_CHUNK, end = min(cols, begin + BEAM_CHUNK);
+    const i32 begin = blockIdx.x * BEAM_CHUNK, end = begin + min(cols - begin, BEAM_CHUNK); // no overflow near INT_MAX
     x += (i64)blockIdx.y * cols;
     float v[BEAM_PER_THREAD];
     float m = pxl_neg_inf();

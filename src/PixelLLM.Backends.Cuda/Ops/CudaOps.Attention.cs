@@ -79,8 +79,12 @@ internal sealed partial class CudaOps
         if (y.Type is not (DType.BF16 or DType.F16) || q.Type != y.Type || k.Type != y.Type || v.Type != y.Type) return false;
         if (op.HasMask || op.Causal || dim != vdim || dim % 16 != 0 || dim > MmaMaxHeadDim) return false;
         if (lq < GemmAttentionMinLength || lk < GemmAttentionMinLength || k.Shape[0] != batch || v.Shape[0] != batch) return false;
+        if (batch > MaxGridZ) return false; // the batch is the grid's z (at most 65,535 blocks)
         return q.Ptr % 4 == 0 && k.Ptr % 4 == 0 && v.Ptr % 4 == 0 && y.Ptr % 4 == 0;
     }
+
+    /// <summary>The largest grid z a launch takes.</summary>
+    private const int MaxGridZ = 65535;
 
     /// <summary>
     /// Keys beyond which the cuBLAS path is taken whatever the work: a block of attention.cu walks every key tile in turn,
