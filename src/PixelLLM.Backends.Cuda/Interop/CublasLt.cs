@@ -17,6 +17,7 @@ public sealed unsafe class CublasLt : IDisposable
     private const uint EpilogueBias = 4;                                     // CUBLASLT_EPILOGUE_BIAS
     private const int PrefMaxWorkspace = 1, PrefReductionMask = 3, PrefMinAlignmentA = 5; // + 1, 2, 3 for B, C, D
     private const uint ReductionNoneInPlaceOrComputeType = 1 | 2;           // excludes CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE (4)
+    private const int NotSupported = 15;                                     // CUBLAS_STATUS_NOT_SUPPORTED
 
     [StructLayout(LayoutKind.Sequential)]
     private struct HeuristicResult
@@ -96,8 +97,17 @@ public sealed unsafe class CublasLt : IDisposable
         Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
         float alpha = g.Alpha, beta = residual ? 1f : 0f;
         var choice = plan.Choice;
-        Check(_matmul(_handle, plan.Desc, &alpha, (void*)g.B, plan.A, (void*)g.A, plan.B, &beta, (void*)input, plan.C, (void*)g.C, plan.C,
-            choice.Algo, (void*)workspace, choice.WorkspaceSize, stream), $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}, bias{(residual ? " + residual" : "")})");
+        int status = _matmul(_handle, plan.Desc, &alpha, (void*)g.B, plan.A, (void*)g.A, plan.B, &beta, (void*)input, plan.C, (void*)g.C, plan.C,
+            choice.Algo, (void*)workspace, choice.WorkspaceSize, stream);
+        // The heuristic sees layouts, not pointers: an algorithm may still refuse a C that is not D. Then this shape
+        // takes the caller's copy-into-C path from now on.
+        if (status == NotSupported && residual && input != g.C)
+        {
+            plans[key] = null;
+            Destroy(plan);
+            return false;
+        }
+        Check(status, $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}, bias{(residual ? " + residual" : "")})");
         return true;
     }
 
