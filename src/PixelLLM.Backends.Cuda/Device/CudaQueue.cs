@@ -209,6 +209,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
                 if (cublasLt.TryMatmulWithBias(call)) return;
                 // No algorithm reads the residual from its own buffer: it starts C instead, and C is read in place.
                 var (_, _, ldc) = call.LeadingDims;
+                if (ldc != call.N) throw new BackendException($"cuBLASLt residual: C rows {ldc} elements apart for {call.N} columns; one copy would overwrite the gaps");
                 long bytes = ((long)(call.M - 1) * ldc + call.N) * GemmElementBytes(call.OutType ?? call.Type);
                 Driver.CopyAsync(call.C, call.Residual, bytes, Stream);
                 cublasLt.TryMatmulWithBias(call with { Residual = call.C });
