@@ -1,12 +1,15 @@
 """Writes cases in the golden format of ../shared/golden/README.md: <case>.json, <case>.weights.safetensors and
 <case>.io.safetensors, with the goldens' weight-initialisation rule, so `./pixelllm verify DIR/<case>` can read them.
-Needs only torch and numpy (the safetensors layout is written by hand)."""
+Needs only torch and numpy (safetensors through the trainer's minimal writer)."""
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "trainer"))
+import st  # noqa: E402  (weights-tools/trainer/st.py)
 
 _DTYPES = {np.float32: "F32", np.int64: "I64", np.uint8: "U8"}
 
@@ -32,20 +35,7 @@ def init_like_goldens(model: torch.nn.Module, seed: int) -> None:
 
 
 def save_safetensors(path: str, tensors: dict) -> None:
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        a = t.detach().contiguous().cpu().numpy()
-        data = a.tobytes()
-        header[name] = {"dtype": _DTYPES[a.dtype.type], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in blobs:
-            f.write(data)
+    st.write(path, {name: t.detach().contiguous().cpu().numpy() for name, t in tensors.items()})
 
 
 def write_case(out_dir: str, component: str, name: str, config: dict, seed: int, weights: dict, io: dict, reference: str) -> str:
