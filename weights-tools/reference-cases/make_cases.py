@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates reference cases for settings the shared dev goldens do not cover, straight from the public reference code:
 timm's Eva (LayerScale, post-norm, registers, no cls, no_embed_class, ...) and segment-anything's ImageEncoderViT,
-MaskDecoder and PromptEncoder (no qkv bias, padded and oversized windows, other multimask counts, non-square grids).
+MaskDecoder, PromptEncoder and Sam.forward (no qkv bias, padded and oversized windows, other multimask counts, non-square
+grids, single-mask output, odd image sizes).
 
     python3 make_cases.py --timm PATH/pytorch-image-models --sam PATH/segment-anything --out /tmp/cases
     for c in /tmp/cases/*/*.json; do ./pixelllm verify "${c%.json}" --quiet; done
@@ -182,6 +183,58 @@ def sam_cases(out: str) -> list:
         cases.append(write_case(os.path.join(out, "sam_prompt_encoder"), "sam_prompt_encoder", name, config, seed,
                                 dict(model.state_dict()), io, reference + "/prompt_encoder.py:PromptEncoder"))
 
+    def pipeline(name, seed, images, multimask=True, img_size=64, depth=2, window=4, global_blocks=(1,)):
+        from segment_anything.modeling.sam import Sam
+
+        dim, grid = 16, img_size // 8
+        encoder_cfg = dict(depth=depth, embed_dim=32, global_attn_indexes=list(global_blocks), img_size=img_size, mlp_ratio=4.0,
+                           num_heads=2, out_chans=dim, patch_size=8, window_size=window)
+        transformer_cfg = dict(attention_downsample_rate=2, depth=2, embedding_dim=dim, mlp_dim=32, num_heads=2)
+        model = Sam(
+            image_encoder=ImageEncoderViT(**{k: tuple(v) if k == "global_attn_indexes" else v for k, v in encoder_cfg.items()},
+                                          use_rel_pos=True),
+            prompt_encoder=PromptEncoder(embed_dim=dim, image_embedding_size=(grid, grid), input_image_size=(img_size, img_size),
+                                         mask_in_chans=8),
+            mask_decoder=MaskDecoder(transformer_dim=dim, transformer=TwoWayTransformer(**transformer_cfg), num_multimask_outputs=3,
+                                     iou_head_depth=3, iou_head_hidden_dim=32),
+        ).eval()
+        init_like_goldens(model, seed)
+        gen = torch.Generator().manual_seed(seed + 1)
+        batch, io = [], {}
+        for i, spec in enumerate(images):
+            h, w = spec["input_hw"]
+            item = {"image": torch.rand((3, h, w), generator=gen) * 255, "original_size": tuple(spec["original_size"])}
+            n = spec["n_prompts"]
+            if spec.get("points"):
+                item["point_coords"] = torch.rand((n, spec["points"], 2), generator=gen) * torch.tensor([w, h])
+                item["point_labels"] = torch.randint(0, 2, (n, spec["points"]), generator=gen)
+            if spec.get("boxes"):
+                item["boxes"] = torch.sort(torch.rand((n, 2, 2), generator=gen) * torch.tensor([w, h]), dim=1).values.reshape(n, 4)
+            if spec.get("mask_inputs"):
+                item["mask_inputs"] = torch.randn((n, 1, 4 * grid, 4 * grid), generator=gen)
+            batch.append(item)
+            io[f"in.{i}.image"] = item["image"]
+            io[f"in.{i}.original_size"] = torch.tensor(spec["original_size"], dtype=torch.int64)
+            for key in ("point_coords", "point_labels", "boxes", "mask_inputs"):
+                if key in item:
+                    io[f"in.{i}.{key}"] = item[key]
+        with torch.no_grad():
+            preprocessed = torch.stack([model.preprocess(item["image"]) for item in batch])
+            io["mid.preprocessed"], io["mid.image_embeddings"] = preprocessed, model.image_encoder(preprocessed)
+            for i, (item, result) in enumerate(zip(batch, model(batch, multimask))):
+                logits = model.postprocess_masks(result["low_res_logits"], item["image"].shape[-2:], item["original_size"])
+                io[f"out.{i}.mask_logits"], io[f"out.{i}.masks"] = logits, (logits > 0).to(torch.uint8)
+                io[f"out.{i}.iou_predictions"], io[f"out.{i}.low_res_logits"] = result["iou_predictions"], result["low_res_logits"]
+        config = dict(encoder=encoder_cfg, images=images, iou_head_hidden_dim=32, mask_in_chans=8, multimask_output=multimask,
+                      transformer=transformer_cfg)
+        cases.append(write_case(os.path.join(out, "sam_pipeline"), "sam_pipeline", name, config, seed, dict(model.state_dict()), io,
+                                reference + "/sam.py:Sam"))
+
+    pipeline("single_mask_odd_sizes", 5100, [dict(input_hw=[64, 37], original_size=[101, 58], n_prompts=2, points=2),
+                                             dict(input_hw=[29, 64], original_size=[29, 64], n_prompts=1, boxes=True)],
+             multimask=False)
+    pipeline("masks_and_boxes_bigger_canvas", 5200, [dict(input_hw=[80, 80], original_size=[160, 160], n_prompts=3, boxes=True,
+                                                          mask_inputs=True)], img_size=80, depth=3, window=3, global_blocks=(2,))
     encoder("padded_windows", 9000)
     encoder("padded_windows_no_qkv_bias", 9100, qkv_bias=False)
     encoder("no_rel_pos_no_abs_pos", 9200, use_rel_pos=False, use_abs_pos=False)
