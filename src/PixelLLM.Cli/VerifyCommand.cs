@@ -10,7 +10,10 @@ internal static class VerifyCommand
 {
     public static Command Create()
     {
-        var casePath = new Argument<string>("case") { Description = "case path prefix: <case>.json, <case>.weights.safetensors and <case>.io.safetensors must exist" };
+        var casePath = new Argument<string>("case")
+        {
+            Description = "case path prefix (<case>.json, <case>.weights.safetensors and <case>.io.safetensors must exist), or a folder: every case under it",
+        };
         // cpu-f64 by default: a case's own float32 noise may use most of its tolerance, so our share should be as small as it can be.
         var backendOption = new Option<string>("--backend")
         {
@@ -32,8 +35,14 @@ internal static class VerifyCommand
             if (a is < 0 || r is < 0) throw new Runtime.InvalidInputException("--atol/--rtol must be non-negative");
             Tolerance? tolerance = a is null && r is null ? null
                 : new Tolerance(a ?? Tolerance.Default.Atol, r ?? Tolerance.Default.Rtol);
+            string path = parse.GetValue(casePath)!;
+            if (Directory.Exists(path))
+            {
+                if (parse.GetValue(weightsPath) is not null) throw new Runtime.InvalidInputException("--weights takes one case, not a folder of them");
+                return VerifyFolder(path, backend, tolerance, parse.GetValue(quiet), Console.Out);
+            }
             using var weights = parse.GetValue(weightsPath) is { } w ? WeightsOverride.Open(w) : null;
-            var report = GoldenVerifier.Verify(parse.GetValue(casePath)!, backend, weights?.Weights, tolerance);
+            var report = GoldenVerifier.Verify(path, backend, weights?.Weights, tolerance);
             if (!parse.GetValue(quiet)) Print(report);
             int passed = report.Checks.Count(c => c.Passed);
             Console.WriteLine($"verify: {passed}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}" +
@@ -41,6 +50,41 @@ internal static class VerifyCommand
             return report.Passed ? 0 : 1;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Every case under <paramref name="folder"/> (a .json with its .io.safetensors beside it), one summary line each
+    /// (with --quiet only the failures), then the count; a case that cannot run is a failure with its one-line reason.
+    /// </summary>
+    internal static int VerifyFolder(string folder, IBackend backend, Tolerance? tolerance, bool quiet, TextWriter output)
+    {
+        var cases = Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories)
+            .Select(json => json[..^".json".Length])
+            .Where(prefix => File.Exists(prefix + ".io.safetensors"))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (cases.Count == 0) throw new Runtime.InvalidInputException($"{folder}: no cases (<case>.json with <case>.io.safetensors) under it");
+        int passed = 0;
+        foreach (var prefix in cases)
+        {
+            string name = Path.GetRelativePath(folder, prefix), line;
+            bool ok;
+            try
+            {
+                var report = GoldenVerifier.Verify(prefix, backend, null, tolerance);
+                ok = report.Passed;
+                line = $"{report.Checks.Count(c => c.Passed)}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}";
+            }
+            catch (Exception e) when (e is Runtime.ModelFileException or Runtime.InvalidInputException or Runtime.GraphBuildException
+                                          or Runtime.BackendException or IOException or NotSupportedException)
+            {
+                (ok, line) = (false, "error: " + e.Message);
+            }
+            if (ok) passed++;
+            if (!ok || !quiet) output.WriteLine($"{(ok ? "pass" : "FAIL")}  {name}: {line}");
+        }
+        output.WriteLine($"verify: {passed}/{cases.Count} cases pass ({folder}, {backend.Name})");
+        return passed == cases.Count ? 0 : 1;
     }
 
     private static void Print(VerifyReport report)
