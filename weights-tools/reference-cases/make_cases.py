@@ -5,7 +5,7 @@ MaskDecoder, PromptEncoder and Sam.forward (no qkv bias, padded and oversized wi
 grids, single-mask output, odd image sizes).
 
     python3 make_cases.py --timm PATH/pytorch-image-models --sam PATH/segment-anything --out /tmp/cases
-    for c in /tmp/cases/*/*.json; do ./pixelllm verify "${c%.json}" --quiet; done
+    ./pixelllm verify /tmp/cases --quiet
 
 PATH are source checkouts (or leave a flag out when the package is installed); only torch and numpy must be installed.
 torchvision and PIL, which the references import for code these cases never run, are stubbed when they are missing.
@@ -267,7 +267,7 @@ def main() -> None:
         cases += eva02_cases(args.out)
     if args.only in (None, "sam"):
         cases += sam_cases(args.out)
-    print(f"{len(cases)} cases under {args.out}; check each with: ./pixelllm verify <case> --quiet")
+    print(f"{len(cases)} cases under {args.out}; check them with: ./pixelllm verify {args.out} --quiet")
     for case in cases:
         print(" ", case)
 
