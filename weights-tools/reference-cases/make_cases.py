@@ -240,6 +240,7 @@ def sam_cases(out: str) -> list:
     encoder("no_rel_pos_no_abs_pos", 9200, use_rel_pos=False, use_abs_pos=False)
     encoder("window3_grid11", 9300, window_size=3, img_size=88, global_attn_indexes=[0])
     encoder("window_larger_than_grid", 9400, window_size=14, img_size=64, global_attn_indexes=[])
+    encoder("no_windows", 9500, window_size=0, global_attn_indexes=[])
     decoder("plain", 4000)
     decoder("two_outputs_iou_depth2_depth1", 4200, outputs=2, iou_depth=2, depth=1)
     decoder("rate1_depth3_nonsquare", 4300, image_hw=(6, 10), rate=1, depth=3, heads=4, dim=32, mlp=24)
