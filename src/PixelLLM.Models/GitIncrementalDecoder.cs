@@ -13,7 +13,7 @@ namespace PixelLLM.Models;
 /// costing one token per row. The step graph (<see cref="GitDecoderStep"/>) is compiled once, here; its caches are
 /// backend states. Exact for GIT: caption rows have no padding mask and memory rows never see the caption (errata D7).
 /// </summary>
-public sealed class GitIncrementalDecoder : ICompiledDecoder
+public sealed class GitIncrementalDecoder : IKvCacheDecoder
 {
     private readonly GitDecoderConfig config;
     private readonly GraphExecutor step;

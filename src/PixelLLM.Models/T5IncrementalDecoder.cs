@@ -12,7 +12,7 @@ namespace PixelLLM.Models;
 /// <see cref="MemoryLength"/> tokens: <see cref="Prefill"/> once per memory, then <see cref="Step"/> once per position
 /// (0, 1, 2, …), each step costing one token's worth of decoder work. Both graphs are compiled once, here.
 /// </summary>
-public sealed class T5IncrementalDecoder : ICompiledDecoder
+public sealed class T5IncrementalDecoder : IKvCacheDecoder
 {
     private readonly T5Config config;
     private readonly GraphExecutor step;

@@ -6,10 +6,8 @@ using PixelLLM.Runtime.Weights;
 namespace PixelLLM.Models;
 
 /// <summary>
-/// T5 as <see cref="GreedyDecoder"/> and <see cref="BeamSearch"/> drive it, on a KV cache: the call for slot t feeds every
-/// position below t not fed yet (the first call feeds BOS at position 0), so each call costs one decoder step. A call for
-/// slot 1 (or any slot not after the last one) starts a new decode over the same memory. Rows are Batch × beams, with the
-/// beams of one batch element adjacent; the compiled decoder is kept while rows and buffer length stay the same.
+/// T5 on a KV cache (<see cref="KvCacheStepLogits{TDecoder}"/>): a decode starts by prefilling the cross-attention
+/// states from the encoder output.
 /// <para>
 /// With <c>t5xTargetMasks</c> the self-attention masks are t5x's, built from the decoder target (the buffer shifted left):
 /// key j is masked when token j + 1 is 0 (pad). Each step derives its per-row key mask from the buffer as it is, so the
@@ -18,19 +16,13 @@ namespace PixelLLM.Models;
 /// are plain causal (Hugging Face T5).
 /// </para>
 /// </summary>
-public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposable
+internal sealed class T5StepLogits : KvCacheStepLogits<T5IncrementalDecoder>
 {
-    private readonly DecoderCache<T5IncrementalDecoder> decoders;
-    private readonly bool ownsDecoders;
     private readonly T5Config config;
     private readonly HostTensor memory;
     private readonly byte[]? memoryMask;
     private readonly bool targetMasks;
-    private T5IncrementalDecoder? decoder;
-    private int[] ids = [];
     private byte[] keyMask = [];
-    private int fed;                              // positions [0, fed) are in the caches
-    private float[] scores = [];
 
     /// <param name="memory">encoder output (B, Lm, d) F32.</param>
     /// <param name="memoryMask">B × Lm key mask (nonzero = attend), or null when every memory token is valid.</param>
@@ -50,13 +42,14 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposa
 
     private T5StepLogits(DecoderCache<T5IncrementalDecoder> decoders, bool ownsDecoders, T5Config config, HostTensor memory, byte[]? memoryMask,
         bool t5xTargetMasks)
+        : base(decoders, ownsDecoders, "T5")
     {
         this.config = config;
         if (memory.Shape.Rank != 3 || memory.DType != DType.F32 || memory.Shape[2] != config.DModel)
             throw new InvalidInputException($"T5 memory must be F32 (B, Lm, {config.DModel}), got {memory.Desc}");
         if (memoryMask is not null && memoryMask.Length != memory.Shape[0] * memory.Shape[1])
             throw new InvalidInputException($"T5 memory mask must hold {memory.Shape[0]}×{memory.Shape[1]} values, got {memoryMask.Length}");
-        (this.decoders, this.ownsDecoders, this.memory, this.memoryMask, targetMasks) = (decoders, ownsDecoders, memory, memoryMask, t5xTargetMasks);
+        (this.memory, this.memoryMask, targetMasks) = (memory, memoryMask, t5xTargetMasks);
     }
 
     /// <summary>The compiled T5 decoders a text model keeps across requests: one-beam ones make the greedy choice with <paramref name="greedyEos"/>.</summary>
@@ -64,71 +57,28 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposa
         new(greedyEos, (batch, beams, maxLength, memoryLength, eos, beamKeep) =>
             new T5IncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, eos, beamKeep));
 
-    public int VocabSize => config.VocabSize;
-    public int Batch => memory.Shape[0];
+    public override int VocabSize => config.VocabSize;
+    public override int Batch => memory.Shape[0];
+    protected override int MemoryLength => memory.Shape[1];
 
-    /// <summary>One beam and a greedy EOS given at construction: the step graph makes the greedy choice.</summary>
-    public bool CanPick => decoders.GreedyEos is not null;
-
-    public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits) =>
-        Feed(sequences, rows, position, parents).FetchLogits(logits[..(rows * VocabSize)]);
-
-    public void ComputeGreedy(ReadOnlySpan<int> sequences, int rows, int position, Span<int> tokens, Span<float> logProbs, Span<float> margins)
+    protected override void CheckSequences(ReadOnlySpan<int> sequences, int rows, int length, int position)
     {
-        if (rows != Batch) throw new InvalidInputException($"T5 greedy step: {rows} rows for a batch of {Batch} (one beam)");
-        var decoder = Feed(sequences, rows, position, default);
-        if (!decoder.CanPick) throw new InvalidOperationException("this T5 step was built without the greedy choice");
-        if (scores.Length != 2 * rows) scores = new float[2 * rows];
-        decoder.FetchGreedy(tokens[..rows], scores);
-        for (int r = 0; r < rows; r++) (logProbs[r], margins[r]) = (scores[2 * r], scores[2 * r + 1]);
+        if (!targetMasks) return;
+        for (int r = 0; r < rows; r++)
+            if (sequences[r * length + position] == 0)
+                throw new InvalidInputException($"T5 step: row {r} holds 0 at slot {position}; with t5x masks that makes the query read " +
+                    "fully masked, which a KV cache cannot reproduce (fill the slots ahead with EOS)");
     }
 
-    /// <summary>Always: the step graph of a beam decode is built with the candidate choice on its first call.</summary>
-    public bool CanSelect => true;
+    protected override void OnNewShape(int rows, int length) => keyMask = targetMasks ? new byte[rows * length] : [];
 
-    public void ComputeCandidates(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, ReadOnlySpan<float> liveLogProbs,
-        int keep, Span<int> indices, Span<float> values)
-    {
-        if (keep < 1) throw new InvalidInputException($"T5 beam step: keep must be ≥ 1, got {keep}");
-        Feed(sequences, rows, position, parents, keep, liveLogProbs).FetchCandidates(indices[..(Batch * keep)], values[..(Batch * keep)]);
-    }
+    protected override void StartDecode(T5IncrementalDecoder step) => step.Prefill(memory, memoryMask);
 
-    /// <summary>Feeds every position below <paramref name="position"/> not fed yet; the last one's outputs are left to fetch.</summary>
-    private T5IncrementalDecoder Feed(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, int? beamKeep = null,
-        ReadOnlySpan<float> live = default)
+    protected override void RunPosition(T5IncrementalDecoder step, ReadOnlySpan<int> sequences, int rows, int length, int position, int[] ids,
+        ReadOnlySpan<int> reorder)
     {
-        if (rows < 1 || rows % Batch != 0 || sequences.Length % rows != 0)
-            throw new InvalidInputException($"T5 step: {rows} rows over {sequences.Length} tokens do not fit a batch of {Batch}");
-        int length = sequences.Length / rows;
-        if (position < 1 || position >= length) throw new InvalidInputException($"T5 step: slot {position} is outside [1, {length})");
-        if (targetMasks)
-            for (int r = 0; r < rows; r++)
-                if (sequences[r * length + position] == 0)
-                    throw new InvalidInputException($"T5 step: row {r} holds 0 at slot {position}; with t5x masks that makes the query read " +
-                        "fully masked, which a KV cache cannot reproduce (fill the slots ahead with EOS)");
-        if (decoder is null || decoder.Rows != rows || decoder.MaxLength != length || (beamKeep is not null && decoder.BeamKeep != beamKeep))
-        {
-            decoder = decoders.Get(Batch, rows / Batch, length, memory.Shape[1], beamKeep);
-            ids = new int[rows];
-            keyMask = targetMasks ? new byte[rows * length] : [];
-            fed = int.MaxValue;
-        }
-        if (position <= fed)
-        {
-            decoder.Prefill(memory, memoryMask);
-            fed = 0;
-        }
-        if (beamKeep is not null) decoder.SetLiveLogProbs(live);
-        // Reordering applies to what earlier calls cached; positions fed within this call already follow their rows.
-        var reorder = fed > 0 ? parents : default;
-        for (; fed < position; fed++)
-        {
-            for (int r = 0; r < rows; r++) ids[r] = sequences[r * length + fed];
-            if (targetMasks) TargetKeyMask(sequences, rows, length, fed);
-            decoder.Run(ids, fed, reorder, keyMask);
-            reorder = default;
-        }
-        return decoder;
+        if (targetMasks) TargetKeyMask(sequences, rows, length, position);
+        step.Run(ids, position, reorder, keyMask);
     }
 
     /// <summary>Key slot j ≤ <paramref name="query"/> of row r is open when the row's token j + 1 is not 0 (t5x target &gt; 0).</summary>
@@ -140,10 +90,5 @@ public sealed class T5StepLogits : IStepLogits, IGreedyStep, IBeamStep, IDisposa
             var row = sequences.Slice(r * length, length);
             for (int j = 0; j <= query; j++) keyMask[r * length + j] = row[j + 1] != 0 ? (byte)1 : (byte)0;
         }
-    }
-
-    public void Dispose()
-    {
-        if (ownsDecoders) decoders.Dispose();
     }
 }

@@ -61,7 +61,7 @@ internal sealed partial class CudaOps
     /// window_partition.cu: one row copy of C channels per output pixel, in the widest unit C·element size and every
     /// pointer allow; a partition's padded pixels copy <paramref name="padRow"/> (null: zeros).
     /// </summary>
-    private void WindowRows(string kernel, DeviceTensor x, DeviceTensor y, int height, int width, int window, DeviceTensor? padRow = null)
+    private void WindowRows(bool partition, DeviceTensor x, DeviceTensor y, int height, int width, int window, DeviceTensor? padRow = null)
     {
         int channels = y.Shape[3];
         long rowBytes = (long)channels * y.ElementSize;
@@ -71,8 +71,8 @@ internal sealed partial class CudaOps
         while (unit > y.ElementSize && (rowBytes % unit != 0 || (x.Ptr | y.Ptr | pad) % (ulong)unit != 0)) unit /= 2;
         long rows = y.Count / channels;
         var args = Args().Ptr(x.Ptr);
-        if (kernel == "window_partition") args.Ptr(pad);
-        RowsGrid("window_partition.cu", $"{kernel}_b{unit}", rows, rowBytes / unit,
+        if (partition) args.Ptr(pad);
+        RowsGrid("window_partition.cu", $"{(partition ? "window_partition" : "window_unpartition")}_b{unit}", rows, rowBytes / unit,
             args.Ptr(y.Ptr).I64(rows).I32(height).I32(width).I32((int)(rowBytes / unit)).I32(window));
     }
 

@@ -21,10 +21,10 @@ internal sealed partial class CudaOps
     }
 
     private void WindowPartition(WindowPartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
-        WindowRows("window_partition", x[0], y, x[0].Shape[1], x[0].Shape[2], op.Window, op.HasPadRow ? x[1] : null);
+        WindowRows(partition: true, x[0], y, x[0].Shape[1], x[0].Shape[2], op.Window, op.HasPadRow ? x[1] : null);
 
     private void WindowUnpartition(WindowUnpartitionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y) =>
-        WindowRows("window_unpartition", x[0], y, op.Height, op.Width, op.Window);
+        WindowRows(partition: false, x[0], y, op.Height, op.Width, op.Window);
 
     private void RelPosBias(RelPosBiasOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
