@@ -85,10 +85,17 @@ if phase checks; then
     done
     step graph-check-t5xl-stream 90 env PIXELLLM_FUSED_LAYER=stream "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
+    # GEMM cases, then the vision goldens with it.
+    step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear --json
+    step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear --json
+    for case in sam_image_encoder/cfgA eva02/cfgA_mim_avgpool pixelllm/caption_trace; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-tune-${case//\//-}" 60 env PIXELLLM_GEMM_TUNE=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16", "tune-f32", "tune-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -155,6 +162,9 @@ if phase bench; then
     # epilogue.
     step bench-noresidual 90 env PIXELLLM_RESIDUAL_EPILOGUE=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,adapter --runs 3 --json "$OUT/bench-t5xl-noresidual.json"
+    step bench-tune 120 env PIXELLLM_GEMM_TUNE=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,eva02,adapter,t5-encode,e2e --runs 3 --json "$OUT/bench-t5xl-tune.json"
+    grep -h -A8 'GEMM tuning' "$LOGS/bench-tune.log" | tee -a "$OUT/summary.txt" >/dev/null
     step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
     step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \

@@ -59,6 +59,15 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
         }
     }
 
+    /// <summary>
+    /// Each cuBLASLt GEMM shape tuned so far with $PIXELLLM_GEMM_TUNE=1 (empty otherwise): the heuristic's pick against the
+    /// fastest of its candidates, timed on the shape's first eager call.
+    /// </summary>
+    public IReadOnlyList<Device.GemmTuningResult> GemmTuning
+    {
+        get { lock (gate) return [.. queue.GemmTuning]; }
+    }
+
     /// <summary>Compiles and loads every kernel file now rather than on first use.</summary>
     public void LoadAllKernels()
     {

@@ -117,10 +117,23 @@ internal static class BenchCommand
         o.WriteLine($"  weights generated {Gb(bench.Weights.MaterialisedBytes)} of {Gb(bench.Weights.TotalBytes)}; " +
                     $"peak resident memory {Gb(peak)}; " +
                     (cuda is null ? "" : $"device memory in use {Gb(deviceMemoryUsed)} of {Gb(cuda.DeviceMemory().Total)}; ") + $"load average after {loadAfter}");
+        if (cuda is not null) WriteGemmTuning(cuda, o);
         profiling?.Finish();
         if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results,
             cuda is null ? null : deviceMemoryUsed);
         return 0;
+    }
+
+    /// <summary>With $PIXELLLM_GEMM_TUNE=1: what timing cuBLASLt's candidates saved per call, largest savings first.</summary>
+    private static void WriteGemmTuning(PixelLLM.Backends.Cuda.CudaBackend cuda, TextWriter o)
+    {
+        var tuned = cuda.GemmTuning;
+        if (tuned.Count == 0) return;
+        var changed = tuned.Where(t => t.Chosen != 0).OrderByDescending(t => t.HeuristicMicroseconds - t.ChosenMicroseconds).ToList();
+        o.WriteLine($"  GEMM tuning: {tuned.Count} shapes timed, {changed.Count} not on the heuristic's pick; " +
+                    $"Σ per call {tuned.Sum(t => t.HeuristicMicroseconds):F1} → {tuned.Sum(t => t.ChosenMicroseconds):F1} µs");
+        foreach (var t in changed.Take(8))
+            o.WriteLine($"    {t.Shape,-40} {t.HeuristicMicroseconds,8:F1} → {t.ChosenMicroseconds,8:F1} µs (candidate {t.Chosen} of {t.Candidates})");
     }
 
     private static string Gb(long bytes) => $"{bytes / 1e9:F2} GB";

@@ -74,6 +74,15 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <summary>Environment variable that, set to 1, runs long 16-bit attention on attention_mma.cu (see <see cref="TensorCoreAttention"/>).</summary>
     public const string MmaAttentionVariable = "PIXELLLM_MMA_ATTENTION";
 
+    /// <summary>
+    /// Times cuBLASLt's top candidates per GEMM shape on its first eager call and keeps the fastest (opt-in until measured:
+    /// $PIXELLLM_GEMM_TUNE=1; see <see cref="GemmAlgorithmTuner"/>). Null when off.
+    /// </summary>
+    private readonly GemmAlgorithmTuner? tuner;
+
+    /// <summary>What GEMM tuning found so far (empty when it is off).</summary>
+    public IReadOnlyList<GemmTuningResult> GemmTuning => tuner?.Results ?? [];
+
     /// <inheritdoc/>
     public bool TensorCoreAttention { get; } = Environment.GetEnvironmentVariable(MmaAttentionVariable) == "1";
 
@@ -94,6 +103,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
         cublasWorkspace = Driver.Alloc(CublasWorkspaceBytes);
+        if (Environment.GetEnvironmentVariable(GemmAlgorithmTuner.Variable) == "1") tuner = new GemmAlgorithmTuner(Driver, Stream, () => Capturing);
         Transfers = new HostTransfers(Driver);
         compiler = new KernelCompiler(Nvrtc.TryLoad(out var nvrtcMissing), KernelCache.Default(), DependentLaunch, PrebuiltKernels.FromEnvironment(),
             nvrtcMissing);
@@ -156,7 +166,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public void PrepareCapture()
     {
         cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
-        if (GemmBiasEpilogue) cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
+        if (GemmBiasEpilogue) cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes, tuner);
     }
 
     /// <summary>cuCtxSetCurrent for the calling thread (cheap when already current); every entry point calls it.</summary>
@@ -205,7 +215,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
             if (withBias)
             {
                 // One workspace for both libraries: they run in stream order on one stream, never at the same time.
-                cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes);
+                cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes, tuner);
                 if (cublasLt.TryMatmulWithBias(call)) return;
                 // No algorithm reads the residual from its own buffer: it starts C instead, and C is read in place.
                 var (_, _, ldc) = call.LeadingDims;
@@ -304,6 +314,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         Driver.Synchronize(Stream);
         cublas?.Dispose();
         cublasLt?.Dispose();
+        tuner?.Dispose();
         foreach (var (ptr, _) in scratch) if (ptr != 0) Driver.FreeAsync(ptr, Stream);
         Driver.Synchronize(Stream);
         foreach (var m in modules.Values) Driver.UnloadModule(m);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PixelLLM.Backends.Cuda.Device;
 using PixelLLM.Runtime;
 
 namespace PixelLLM.Backends.Cuda.Interop;
@@ -8,7 +9,8 @@ namespace PixelLLM.Backends.Cuda.Interop;
 /// a second launch. Same conventions as <see cref="Cublas"/>: row-major callers, operands swapped into column-major terms,
 /// compute type 32F, the caller's workspace (never an allocation inside a graph capture), and no algorithm that reduces
 /// split-K partial sums in the 16-bit output type. One descriptor set and heuristic pick per shape and pointer alignment,
-/// cached: a decode or encoder step reuses a handful of shapes, so the heuristic runs once each.
+/// cached: a decode or encoder step reuses a handful of shapes, so the heuristic runs once each. With a
+/// <see cref="GemmAlgorithmTuner"/>, the heuristic's top candidates are timed on the first eager call of each shape instead.
 /// </summary>
 public sealed unsafe class CublasLt : IDisposable
 {
@@ -32,7 +34,9 @@ public sealed unsafe class CublasLt : IDisposable
     private sealed class Plan
     {
         public nint Desc, A, B, C;
-        public HeuristicResult Choice;
+        public HeuristicResult[] Candidates = [];
+        public int Chosen;
+        public bool Tuned;
     }
 
     private readonly delegate* unmanaged<nint, int> _destroy;
@@ -50,11 +54,16 @@ public sealed unsafe class CublasLt : IDisposable
     private readonly nint stream;
     private readonly ulong workspace;
     private readonly long workspaceBytes;
+    private readonly GemmAlgorithmTuner? tuner;
     private nint _handle;
 
-    /// <summary>A handle whose matmuls run on <paramref name="stream"/> with <paramref name="workspace"/> as scratch.</summary>
-    public CublasLt(nint stream, ulong workspace, long workspaceBytes)
+    /// <summary>
+    /// A handle whose matmuls run on <paramref name="stream"/> with <paramref name="workspace"/> as scratch; with a
+    /// <paramref name="tuner"/>, each shape's algorithm is the fastest of the heuristic's candidates on its first eager call.
+    /// </summary>
+    internal CublasLt(nint stream, ulong workspace, long workspaceBytes, GemmAlgorithmTuner? tuner = null)
     {
+        this.tuner = tuner;
         var probe = NativeLibraryProbe.Require("cuBLASLt", "libcublasLt", CudaLibraries.CublasLtFileNames, CudaLibraries.CublasLtPathVariable);
         LibraryPath = probe.Path!;
         var E = probe.Export;
@@ -95,10 +104,13 @@ public sealed unsafe class CublasLt : IDisposable
         if (plan is null) return false;
         ulong bias = g.Bias;
         Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
-        float alpha = g.Alpha, beta = residual ? 1f : 0f;
-        var choice = plan.Choice;
-        int status = _matmul(_handle, plan.Desc, &alpha, (void*)g.B, plan.A, (void*)g.A, plan.B, &beta, (void*)input, plan.C, (void*)g.C, plan.C,
-            choice.Algo, (void*)workspace, choice.WorkspaceSize, stream);
+        if (!plan.Tuned && tuner is not null && tuner.CanTune)
+        {
+            plan.Tuned = true;
+            // Repeating a call whose residual is its own output would add the residual once per repeat.
+            if (plan.Candidates.Length > 1 && input != g.C) Tune(plan, g, input, residual);
+        }
+        int status = Run(plan, plan.Chosen, g, input, residual);
         // The heuristic sees layouts, not pointers: an algorithm may still refuse a C that is not D. Then this shape
         // takes the caller's copy-into-C path from now on.
         if (status == NotSupported && residual && input != g.C)
@@ -109,6 +121,27 @@ public sealed unsafe class CublasLt : IDisposable
         }
         Check(status, $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}, bias{(residual ? " + residual" : "")})");
         return true;
+    }
+
+    private int Run(Plan plan, int candidate, in GemmCall g, ulong input, bool residual)
+    {
+        float alpha = g.Alpha, beta = residual ? 1f : 0f;
+        var choice = plan.Candidates[candidate];
+        return _matmul(_handle, plan.Desc, &alpha, (void*)g.B, plan.A, (void*)g.A, plan.B, &beta, (void*)input, plan.C, (void*)g.C, plan.C,
+            choice.Algo, (void*)workspace, choice.WorkspaceSize, stream);
+    }
+
+    /// <summary>Times every candidate on this call's operands (its output is written again by the real call after).</summary>
+    private void Tune(Plan plan, GemmCall g, ulong input, bool residual)
+    {
+        var times = new float?[plan.Candidates.Length];
+        for (int i = 0; i < times.Length; i++)
+        {
+            int candidate = i;
+            times[i] = tuner!.Time(() => Run(plan, candidate, g, input, residual) == 0);
+        }
+        string shape = $"{g.M}x{g.N}x{g.K} {g.Type} bias{(residual ? " + residual" : "")}";
+        plan.Chosen = tuner!.Choose(shape, times);
     }
 
     /// <summary>Descriptors in column-major terms (Cᵀ = op(B)ᵀ·op(A)ᵀ, so B's buffer is Lt's A) and the heuristic's first pick.</summary>
@@ -146,16 +179,20 @@ public sealed unsafe class CublasLt : IDisposable
                 uint value = aligned[i];
                 Check(_prefSet(pref, PrefMinAlignmentA + i, &value, sizeof(uint)), "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)");
             }
-            HeuristicResult result;
+            int wanted = tuner is null ? 1 : GemmAlgorithmTuner.MaxCandidates;
+            var results = stackalloc HeuristicResult[wanted];
             int found;
-            Check(_heuristic(_handle, desc, a, b, c, c, pref, 1, &result, &found), "cublasLtMatmulAlgoGetHeuristic");
-            if (found < 1 || result.State != 0)
+            Check(_heuristic(_handle, desc, a, b, c, c, pref, wanted, results, &found), "cublasLtMatmulAlgoGetHeuristic");
+            var usable = new List<HeuristicResult>();
+            for (int i = 0; i < found; i++)
+                if (results[i].State == 0) usable.Add(results[i]);
+            if (usable.Count == 0)
             {
                 if (required) throw new BackendException($"cuBLASLt has no algorithm with a bias epilogue for {g.M}x{g.N}x{g.K} {g.Type}");
                 Destroy(plan);
                 return null;
             }
-            plan.Choice = result;
+            plan.Candidates = [.. usable];
         }
         finally
         {

@@ -1,0 +1,85 @@
+using PixelLLM.Backends.Cuda.Interop;
+
+namespace PixelLLM.Backends.Cuda.Device;
+
+/// <summary>What tuning found for one cuBLASLt GEMM shape: how many algorithms were timed and what the pick saves a call.</summary>
+/// <param name="Shape">M×N×K, storage type and epilogue, as the profiler names the call.</param>
+/// <param name="Candidates">Algorithms the heuristic offered and that ran.</param>
+/// <param name="Chosen">Index of the fastest among them in the heuristic's order (0: the heuristic's own pick).</param>
+/// <param name="HeuristicMicroseconds">Time of one call with the heuristic's pick.</param>
+/// <param name="ChosenMicroseconds">Time of one call with the fastest.</param>
+public readonly record struct GemmTuningResult(string Shape, int Candidates, int Chosen, float HeuristicMicroseconds, float ChosenMicroseconds);
+
+/// <summary>
+/// Times the algorithms cuBLASLt's heuristic offers for a GEMM shape on that call's own operands, once, and keeps the
+/// fastest. The encoders' GEMMs have few rows (576 SAM tokens, 730 EVA02) for a 132-SM card, where the heuristic's
+/// first pick is a guess about waves and split-K; timing its top candidates is what TensorRT-style engines do. Only
+/// outside graph capture (the executor's first run is eager), and never for a call that reads its residual from its
+/// own output (repeating it would add the residual again). Opt-in until measured: $PIXELLLM_GEMM_TUNE=1.
+/// </summary>
+internal sealed class GemmAlgorithmTuner(CudaDriver driver, nint stream, Func<bool> capturing) : IDisposable
+{
+    /// <summary>Environment variable that switches tuning on when set to 1.</summary>
+    public const string Variable = "PIXELLLM_GEMM_TUNE";
+
+    /// <summary>Algorithms asked of the heuristic (its top ones, in its order).</summary>
+    public const int MaxCandidates = 8;
+
+    /// <summary>Timed calls per algorithm, after one untimed call.</summary>
+    public const int TimedRuns = 3;
+
+    private nint start, end;
+    private readonly List<GemmTuningResult> results = [];
+
+    /// <summary>Every tuned shape so far, in the order first seen.</summary>
+    public IReadOnlyList<GemmTuningResult> Results => results;
+
+    /// <summary>Whether a GEMM queued now may be timed (not while a graph is being recorded).</summary>
+    public bool CanTune => !capturing();
+
+    /// <summary>
+    /// Milliseconds per call of <paramref name="run"/> (one untimed call, then <see cref="TimedRuns"/> between two events),
+    /// or null when the algorithm refuses (<paramref name="run"/> returns false).
+    /// </summary>
+    public float? Time(Func<bool> run)
+    {
+        if (!run()) return null;
+        if (start == 0) start = driver.CreateEvent();
+        if (end == 0) end = driver.CreateEvent();
+        driver.Record(start, stream);
+        for (int i = 0; i < TimedRuns; i++)
+            if (!run()) return null;
+        driver.Record(end, stream);
+        return driver.ElapsedMilliseconds(start, end) / TimedRuns;
+    }
+
+    /// <summary>Records the outcome for one shape and returns the index to use (see <see cref="Fastest"/>).</summary>
+    public int Choose(string shape, IReadOnlyList<float?> milliseconds)
+    {
+        int chosen = Fastest(milliseconds);
+        int ran = milliseconds.Count(t => t is not null);
+        if (ran > 0 && milliseconds[chosen] is float best)
+            results.Add(new GemmTuningResult(shape, ran, chosen, (milliseconds[0] ?? float.NaN) * 1000f, best * 1000f));
+        return chosen;
+    }
+
+    /// <summary>
+    /// The index of the fastest algorithm that ran; the heuristic's pick (0) on ties, when nothing ran, or when it is
+    /// within 2 % of the fastest (timing noise should not trade a known-good algorithm for an equal one).
+    /// </summary>
+    public static int Fastest(IReadOnlyList<float?> milliseconds)
+    {
+        int best = -1;
+        for (int i = 0; i < milliseconds.Count; i++)
+            if (milliseconds[i] is float t && float.IsFinite(t) && (best < 0 || t < milliseconds[best]!.Value)) best = i;
+        if (best <= 0) return 0;
+        return milliseconds[0] is float first && float.IsFinite(first) && first <= milliseconds[best]!.Value * 1.02f ? 0 : best;
+    }
+
+    public void Dispose()
+    {
+        if (start != 0) driver.DestroyEvent(start);
+        if (end != 0) driver.DestroyEvent(end);
+        start = end = 0;
+    }
+}
