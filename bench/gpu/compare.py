@@ -28,6 +28,9 @@ def main():
         r = results.get((key, mode))
         return None if r is None else r.get(field)
 
+    def add(a, b):
+        return None if a is None or b is None else a + b
+
     def e2e_row(mode):
         run = compiled_run if mode == "compiled" else torch_run
         return next((r for r in run.get("e2e", []) if r["mode"] == mode and r["beams"] == 1 and r.get("complete")), None)
@@ -40,6 +43,9 @@ def main():
     rows = [
         ("SAM ViT-H 384²", our("SAM image encoder"), theirs("sam", "eager"), theirs("sam", "compiled"), theirs("sam", "eager", "floor_ms")),
         ("EVA02-L 384²", our("EVA02 image encoder"), theirs("eva", "eager"), theirs("eva", "compiled"), theirs("eva", "eager", "floor_ms")),
+        # The model's vision graph (both encoders and the fusion) against PyTorch's two encoders added up.
+        ("SAM + EVA02 (graph)", our("vision graph"), add(theirs("sam", "eager"), theirs("eva", "eager")),
+         add(theirs("sam", "compiled"), theirs("eva", "compiled")), add(theirs("sam", "eager", "floor_ms"), theirs("eva", "eager", "floor_ms"))),
         ("T5 encoder (40)", our("T5 encoder"), theirs("t5_enc", "eager"), theirs("t5_enc", "compiled"), theirs("t5_enc", "eager", "floor_ms")),
         ("decode step beam 1", our("decode step, beam 1"), theirs("t5_gen_b1", "eager", "decode_ms_per_token"),
          theirs("t5_gen_b1", "compiled", "decode_ms_per_token"), theirs("t5_gen_b1", "eager", "decode_floor_ms_per_token")),

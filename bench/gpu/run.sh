@@ -89,6 +89,12 @@ if phase checks; then
     # GEMM cases, then the vision goldens with it.
     step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear --json
     step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear --json
+    # SAM on a second stream beside EVA02 (PIXELLLM_CONCURRENT_LANES=1; not yet measured): the whole-model goldens with
+    # it (each request's vision graph runs eagerly once; bench-lanes' e2e replays it as a recorded two-stream graph and
+    # says whether every replay's tokens equal the eager warm-up's).
+    for case in pixelllm/caption_trace pixelllm_git/caption_trace pixelllm_refseg/referring_segmentation pixelllm_densecap/densecap; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-lanes-${case//\//-}" 60 env PIXELLLM_CONCURRENT_LANES=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
     for case in sam_image_encoder/cfgA eva02/cfgA_mim_avgpool pixelllm/caption_trace; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-tune-${case//\//-}" 60 env PIXELLLM_GEMM_TUNE=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
@@ -162,6 +168,9 @@ if phase bench; then
     # epilogue.
     step bench-noresidual 90 env PIXELLLM_RESIDUAL_EPILOGUE=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,adapter --runs 3 --json "$OUT/bench-t5xl-noresidual.json"
+    step bench-lanes 90 env PIXELLLM_CONCURRENT_LANES=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages vision,e2e --runs 3 --json "$OUT/bench-t5xl-lanes.json"
+    grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-lanes.log" | sed 's/  */ /g' | tee -a "$OUT/summary.txt" >/dev/null
     step bench-tune 120 env PIXELLLM_GEMM_TUNE=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,adapter,t5-encode,e2e --runs 3 --json "$OUT/bench-t5xl-tune.json"
     grep -h -A8 'GEMM tuning' "$LOGS/bench-tune.log" | tee -a "$OUT/summary.txt" >/dev/null

@@ -17,6 +17,7 @@ VARIANTS = {
     "gemm-attention": ("PIXELLLM_FUSED_ATTENTION_FLOPS=0: short attention on cuBLAS", ["T5 encoder", "point rerun"]),
     "mma": ("PIXELLLM_MMA_ATTENTION=1: tensor-core flash attention", ["SAM", "EVA02"]),
     "tune": ("PIXELLLM_GEMM_TUNE=1: cuBLASLt candidates timed per shape", ["SAM", "EVA02", "T5 encoder"]),
+    "lanes": ("PIXELLLM_CONCURRENT_LANES=1: SAM on a second stream beside EVA02", ["vision graph", "end to end caption"]),
     "noresidual": ("PIXELLLM_RESIDUAL_EPILOGUE=0: residual added after the GEMM", ["SAM", "EVA02", "prompt adapter"]),
 }
 

@@ -39,7 +39,7 @@ public sealed partial class CudaBackend : IGraphCaptureBackend
         {
             queue.MakeCurrent();
             queue.PrepareCapture();
-            queue.Driver.BeginCapture(queue.Stream);
+            queue.Driver.BeginCapture(queue.MainStream);
             queue.Capturing = true;
         }
         try { launches(); }
@@ -48,7 +48,7 @@ public sealed partial class CudaBackend : IGraphCaptureBackend
             lock (gate)
             {
                 queue.Capturing = false;
-                try { queue.Driver.DestroyGraphExec(queue.Driver.EndCaptureAndInstantiate(queue.Stream)); }
+                try { queue.Driver.DestroyGraphExec(queue.Driver.EndCaptureAndInstantiate(queue.MainStream)); }
                 catch (BackendException) { } // the capture was already invalidated; ending it is all that matters
             }
             lock (gate) activity = activity with { CaptureFailures = activity.CaptureFailures + 1 };
@@ -59,7 +59,7 @@ public sealed partial class CudaBackend : IGraphCaptureBackend
         {
             queue.Capturing = false;
             activity = activity with { Captures = activity.Captures + 1 };
-            return new CudaGraph(queue, queue.Driver.EndCaptureAndInstantiate(queue.Stream));
+            return new CudaGraph(queue, queue.Driver.EndCaptureAndInstantiate(queue.MainStream));
         }
     }
 }

@@ -110,7 +110,7 @@ internal sealed class CudaOpTimer(CudaQueue queue, object gate) : IOpTimer, ILau
         public void Record()
         {
             if (recorded == events.Count) events.Add(queue.Driver.CreateEvent());
-            queue.Driver.Record(events[recorded++], queue.Stream);
+            queue.Driver.Record(events[recorded++], queue.MainStream);
         }
 
         public void Collect(Span<double> milliseconds)

@@ -109,7 +109,7 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
         {
             queue.MakeCurrent();
             long start = Stopwatch.GetTimestamp();
-            queue.Driver.Synchronize(queue.Stream); // queued kernels may still read what is overwritten
+            queue.Driver.Synchronize(queue.MainStream); // queued kernels may still read what is overwritten
             long copy = Stopwatch.GetTimestamp();
             var storage = StorageOf(destination.Desc.DType);
             queue.Transfers.Upload(Address(destination), source, destination.Desc.DType, storage);

@@ -20,7 +20,7 @@ public sealed class CudaGraph : ICapturedLaunches
     {
         ObjectDisposedException.ThrowIf(exec == 0, this);
         queue.MakeCurrent();
-        queue.Driver.LaunchGraph(exec, queue.Stream);
+        queue.Driver.LaunchGraph(exec, queue.MainStream);
         queue.Replays++;
     }
 

@@ -247,25 +247,7 @@ public sealed class PixelLlm : IDisposable
         return HostTensor.FromArray(pe.ToFloatArray(), grid, grid, pe.Shape[3]);
     }
 
-    private void BuildVision(Graph g)
-    {
-        int c = Config.Canvas;
-        var pixels = g.Input("pixels", DType.F32, 1, c, c, 3);
-        var mask = g.Input("padding_mask", DType.F32, 1, c, c, 1);
-        // Scopes keep the encoders' own intermediate names (mid.patch_embed, mid.blocks.i) apart.
-        Eva02Outputs eva;
-        using (g.Scope("eva02"))
-            eva = Eva02Encoder.Build(new ParamScope(g, weights, "eva02"), Config.Eva,
-                ImagePreprocess.Normalise(g, pixels, mask, PixelLlmConfig.EvaPixelMean, PixelLlmConfig.EvaPixelStd, "eva02"));
-        Tensor sam;
-        using (g.Scope("sam"))
-            sam = SamImageEncoder.Build(new ParamScope(g, weights, "sam.image_encoder"), Config.Sam,
-                ImagePreprocess.Normalise(g, pixels, mask, PixelLlmConfig.SamPixelMean, PixelLlmConfig.SamPixelStd, "sam"));
-        g.Output("mid.git_tokens", eva.Features);
-        g.Output("mid.git_visual_features", eva.PatchGrid);
-        g.Output("mid.sam_visual_features", sam);
-        g.Output("mid.fused_features", FeatureFusion.Build(g, eva.PatchGrid, sam));
-    }
+    private void BuildVision(Graph g) => VisionGraph.Build(g, Config, weights);
 
     private void BuildPrompts(Graph g, int n, int contextLength, int promptTokens)
     {

@@ -28,7 +28,8 @@ public class BenchCommandTests
             Assert.Contains("peak resident memory", output.ToString());
             using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
             var stages = doc.RootElement.GetProperty("stages").EnumerateArray().ToList();
-            Assert.Equal(8, stages.Count);
+            Assert.Equal(9, stages.Count);
+            Assert.Contains(stages, s => s.GetProperty("stage").GetString()!.StartsWith("vision graph", StringComparison.Ordinal));
             Assert.All(stages, s => Assert.True(s.GetProperty("best_ms").GetDouble() > 0, s.GetProperty("stage").GetString()));
             Assert.Equal(weights.ToString(), doc.RootElement.GetProperty("weights").GetString());
             Assert.True(doc.RootElement.GetProperty("weight_bytes").GetInt64() > 0);

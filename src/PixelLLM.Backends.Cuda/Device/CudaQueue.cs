@@ -15,11 +15,25 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
 
     private readonly Dictionary<string, nint> modules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, nint> functions = new(StringComparer.Ordinal);
-    private readonly (ulong Ptr, long Bytes)[] scratch = new (ulong, long)[ScratchSlots];
     private readonly KernelCompiler compiler;
-    private readonly ulong cublasWorkspace;
-    private Cublas? cublas;
-    private CublasLt? cublasLt;
+
+    /// <summary>
+    /// What work on one stream owns: the stream, cuBLAS and cuBLASLt bound to it, their workspace and the ops' scratch
+    /// slots. Lane 0 is the queue's stream; lane 1 (a graph's side lane, <see cref="UseLane"/>) gets its own of each, so
+    /// two lanes running at once never share a workspace or a scratch buffer.
+    /// </summary>
+    private sealed class QueueLane(nint stream, ulong workspace)
+    {
+        public readonly nint Stream = stream;
+        public readonly ulong Workspace = workspace;
+        public readonly (ulong Ptr, long Bytes)[] Scratch = new (ulong, long)[ScratchSlots];
+        public Cublas? Cublas;
+        public CublasLt? Lt;
+    }
+
+    private readonly QueueLane[] lanes = new QueueLane[2];
+    private QueueLane current;
+    private nint forkEvent, joinEvent;
 
     /// <summary>Environment variable that switches programmatic dependent launch on when set to 1 (see <see cref="DependentLaunch"/>).</summary>
     public const string DependentLaunchVariable = "PIXELLLM_PDL";
@@ -99,11 +113,10 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         DeviceName = Driver.DeviceName(Device);
         Limits = new DeviceLimits(Driver.Attribute(Device, 16), Driver.Attribute(Device, 81), Driver.Attribute(Device, 97),
             Driver.Attribute(Device, 111));
-        Stream = Driver.CreateStream();
+        current = lanes[0] = new QueueLane(Driver.CreateStream(), Driver.Alloc(CublasWorkspaceBytes));
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
-        cublasWorkspace = Driver.Alloc(CublasWorkspaceBytes);
-        if (Environment.GetEnvironmentVariable(GemmAlgorithmTuner.Variable) == "1") tuner = new GemmAlgorithmTuner(Driver, Stream, () => Capturing);
+        if (Environment.GetEnvironmentVariable(GemmAlgorithmTuner.Variable) == "1") tuner = new GemmAlgorithmTuner(Driver, () => Stream, () => Capturing);
         Transfers = new HostTransfers(Driver);
         compiler = new KernelCompiler(Nvrtc.TryLoad(out var nvrtcMissing), KernelCache.Default(), DependentLaunch, PrebuiltKernels.FromEnvironment(),
             nvrtcMissing);
@@ -112,7 +125,11 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public CudaDriver Driver { get; }
     public int Device { get; }
     public nint Context { get; }
-    public nint Stream { get; }
+    /// <summary>The stream of the lane work is queued on now (<see cref="UseLane"/>); lane 0's outside a graph's side lane.</summary>
+    public nint Stream => current.Stream;
+
+    /// <summary>Lane 0's stream: transfers, synchronisation, capture and graph launches.</summary>
+    public nint MainStream => lanes[0].Stream;
     public GpuArch Arch { get; }
     public string DeviceName { get; }
     public DeviceLimits Limits { get; }
@@ -165,8 +182,53 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <summary>Creates what is otherwise created lazily on first use (the cuBLAS handle with its workspace), before a capture.</summary>
     public void PrepareCapture()
     {
-        cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
-        if (GemmBiasEpilogue) cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes, tuner);
+        foreach (var lane in lanes)
+        {
+            if (lane is null) continue;
+            lane.Cublas ??= new Cublas(lane.Stream, lane.Workspace, CublasWorkspaceBytes);
+            if (GemmBiasEpilogue) lane.Lt ??= new CublasLt(lane.Stream, lane.Workspace, CublasWorkspaceBytes, tuner);
+        }
+    }
+
+    /// <summary>
+    /// Queues what follows on lane 0 or on lane 1, a second stream with its own cuBLAS handles, workspace and scratch
+    /// (created on first use, outside any capture: the executor's first run is eager). Ordering between the lanes is
+    /// only what <see cref="ForkSideLane"/> and <see cref="JoinSideLane"/> add.
+    /// </summary>
+    public void UseLane(int lane)
+    {
+        if (lane is not (0 or 1)) throw new BackendException($"lane {lane}: only lanes 0 and 1 exist");
+        if (lane == 1 && lanes[1] is null)
+        {
+            if (Capturing) throw new BackendException("the side lane's stream must be created before a graph capture (the run goes eagerly instead)");
+            lanes[1] = new QueueLane(Driver.CreateStream(), Driver.Alloc(CublasWorkspaceBytes));
+            forkEvent = Driver.CreateOrderingEvent();
+            joinEvent = Driver.CreateOrderingEvent();
+        }
+        current = lanes[lane];
+    }
+
+    /// <summary>Lane 1's later work waits for everything queued on lane 0 so far.</summary>
+    public void ForkSideLane()
+    {
+        EnsureSideLane();
+        Driver.Record(forkEvent, MainStream);
+        Driver.StreamWaitEvent(lanes[1].Stream, forkEvent);
+    }
+
+    /// <summary>Lane 0's later work waits for everything queued on lane 1 so far.</summary>
+    public void JoinSideLane()
+    {
+        EnsureSideLane();
+        Driver.Record(joinEvent, lanes[1].Stream);
+        Driver.StreamWaitEvent(MainStream, joinEvent);
+    }
+
+    private void EnsureSideLane()
+    {
+        var keep = current;
+        UseLane(1);
+        current = keep;
     }
 
     /// <summary>cuCtxSetCurrent for the calling thread (cheap when already current); every entry point calls it.</summary>
@@ -214,19 +276,18 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         {
             if (withBias)
             {
-                // One workspace for both libraries: they run in stream order on one stream, never at the same time.
-                cublasLt ??= new CublasLt(Stream, cublasWorkspace, CublasWorkspaceBytes, tuner);
-                if (cublasLt.TryMatmulWithBias(call)) return;
+                // One workspace for both libraries of a lane: they run in stream order on its stream, never at the same time.
+                var lt = current.Lt ??= new CublasLt(Stream, current.Workspace, CublasWorkspaceBytes, tuner);
+                if (lt.TryMatmulWithBias(call)) return;
                 // No algorithm reads the residual from its own buffer: it starts C instead, and C is read in place.
                 var (_, _, ldc) = call.LeadingDims;
                 if (ldc != call.N) throw new BackendException($"cuBLASLt residual: C rows {ldc} elements apart for {call.N} columns; one copy would overwrite the gaps");
                 long bytes = ((long)(call.M - 1) * ldc + call.N) * GemmElementBytes(call.OutType ?? call.Type);
                 Driver.CopyAsync(call.C, call.Residual, bytes, Stream);
-                cublasLt.TryMatmulWithBias(call with { Residual = call.C });
+                lt.TryMatmulWithBias(call with { Residual = call.C });
                 return;
             }
-            cublas ??= new Cublas(Stream, cublasWorkspace, CublasWorkspaceBytes);
-            cublas.Gemm(call);
+            (current.Cublas ??= new Cublas(Stream, current.Workspace, CublasWorkspaceBytes)).Gemm(call);
         }
         finally { LaunchObserver?.After(); }
     }
@@ -258,6 +319,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
 
     public ulong Scratch(int slot, long bytes)
     {
+        var scratch = current.Scratch;
         var (ptr, size) = scratch[slot];
         if (size >= bytes) return ptr;
         if (Capturing) throw new BackendException($"scratch slot {slot} must grow to {bytes} bytes inside a graph capture (the step runs eagerly instead)");
@@ -273,14 +335,14 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     /// <summary>Waits for the stream, then reads and clears the error word: its code (0 when every kernel was happy).</summary>
     public int SynchronizeAndTakeError()
     {
-        Driver.Synchronize(Stream);
+        Driver.Synchronize(MainStream);
         Span<byte> word = stackalloc byte[sizeof(int)];
         Driver.CopyToHost(word, ErrorWord);
         int code = BitConverter.ToInt32(word);
         if (code != 0)
         {
-            Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
-            Driver.Synchronize(Stream);
+            Driver.FillAsync(ErrorWord, 0, sizeof(int), MainStream);
+            Driver.Synchronize(MainStream);
         }
         return code;
     }
@@ -311,17 +373,25 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public void Dispose()
     {
         MakeCurrent();
-        Driver.Synchronize(Stream);
-        cublas?.Dispose();
-        cublasLt?.Dispose();
+        current = lanes[0];
         tuner?.Dispose();
-        foreach (var (ptr, _) in scratch) if (ptr != 0) Driver.FreeAsync(ptr, Stream);
-        Driver.Synchronize(Stream);
+        foreach (var lane in lanes.Reverse())
+        {
+            if (lane is null) continue;
+            Driver.Synchronize(lane.Stream);
+            lane.Cublas?.Dispose();
+            lane.Lt?.Dispose();
+            foreach (var (ptr, _) in lane.Scratch) if (ptr != 0) Driver.FreeAsync(ptr, lane.Stream);
+            Driver.Synchronize(lane.Stream);
+            Driver.Free(lane.Workspace);
+            if (lane != lanes[0]) Driver.DestroyStream(lane.Stream);
+        }
+        if (forkEvent != 0) Driver.DestroyEvent(forkEvent);
+        if (joinEvent != 0) Driver.DestroyEvent(joinEvent);
         foreach (var m in modules.Values) Driver.UnloadModule(m);
         Transfers.Dispose();
-        Driver.Free(cublasWorkspace);
         Driver.Free(ErrorWord);
-        Driver.DestroyStream(Stream);
+        Driver.DestroyStream(MainStream);
         Driver.ReleasePrimaryContext(Device);
     }
 }

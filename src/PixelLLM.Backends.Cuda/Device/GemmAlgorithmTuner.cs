@@ -17,7 +17,7 @@ public readonly record struct GemmTuningResult(string Shape, int Candidates, int
 /// outside graph capture (the executor's first run is eager), and never for a call that reads its residual from its
 /// own output (repeating it would add the residual again). Opt-in until measured: $PIXELLLM_GEMM_TUNE=1.
 /// </summary>
-internal sealed class GemmAlgorithmTuner(CudaDriver driver, nint stream, Func<bool> capturing) : IDisposable
+internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, Func<bool> capturing) : IDisposable
 {
     /// <summary>Environment variable that switches tuning on when set to 1.</summary>
     public const string Variable = "PIXELLLM_GEMM_TUNE";
@@ -46,10 +46,10 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, nint stream, Func<bo
         if (!run()) return null;
         if (start == 0) start = driver.CreateEvent();
         if (end == 0) end = driver.CreateEvent();
-        driver.Record(start, stream);
+        driver.Record(start, stream());
         for (int i = 0; i < TimedRuns; i++)
             if (!run()) return null;
-        driver.Record(end, stream);
+        driver.Record(end, stream());
         return driver.ElapsedMilliseconds(start, end) / TimedRuns;
     }
 

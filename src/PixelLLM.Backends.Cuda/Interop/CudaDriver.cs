@@ -88,6 +88,7 @@ public sealed unsafe partial class CudaDriver
         _streamSynchronize = (delegate* unmanaged<nint, int>)E("cuStreamSynchronize");
         _eventCreate = (delegate* unmanaged<nint*, uint, int>)E("cuEventCreate");
         _eventRecord = (delegate* unmanaged<nint, nint, int>)E("cuEventRecord");
+        _streamWaitEvent = (delegate* unmanaged<nint, nint, uint, int>)E("cuStreamWaitEvent");
         _eventSynchronize = (delegate* unmanaged<nint, int>)E("cuEventSynchronize");
         _eventElapsedTime = (delegate* unmanaged<float*, nint, nint, int>)E("cuEventElapsedTime");
         _eventDestroy = (delegate* unmanaged<nint, int>)E("cuEventDestroy_v2");

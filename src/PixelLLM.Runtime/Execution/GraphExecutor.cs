@@ -32,7 +32,7 @@ public sealed class GraphExecutor : IDisposable
         this.backend = backend;
         Graph = graph;
         var kept = graph.Outputs.Values.Concat((keep ?? []).Select(n => graph[n])).Distinct().ToList();
-        Plan = MemoryPlan.Create(graph, kept);
+        Plan = MemoryPlan.Create(graph, kept, backend is IConcurrentLanesBackend { ConcurrentLanes: true });
         if (kept.Count == 0 && Plan.Order.Count == 0) throw new GraphBuildException("graph has no outputs and updates no state");
         arena = backend.Allocate(Math.Max(Plan.PeakBytes, MemoryPlan.Alignment));
         try
@@ -144,11 +144,30 @@ public sealed class GraphExecutor : IDisposable
 
     private void LaunchAll()
     {
-        for (int i = 0; i < steps.Length; i++)
+        if (Plan.Lanes is not LaneRegion region || backend is not IConcurrentLanesBackend lanes)
         {
-            if (steps[i].Op.IsView) continue;
-            backend.Execute(steps[i], stepInputs[i], stepOutputs[i]);
+            for (int i = 0; i < steps.Length; i++)
+            {
+                if (steps[i].Op.IsView) continue;
+                backend.Execute(steps[i], stepInputs[i], stepOutputs[i]);
+            }
+            return;
         }
+        // Side-lane nodes sit in [Fork, Join) (LaneRegion.Find): the side lane starts after lane 0's earlier work and lane 0
+        // reads its results only after the join, so the host may queue the two lanes' nodes in any interleaving.
+        try
+        {
+            for (int i = 0; i < steps.Length; i++)
+            {
+                if (i == region.Fork) lanes.ForkSideLane();
+                if (i == region.Join) lanes.JoinSideLane();
+                if (steps[i].Op.IsView) continue;
+                lanes.UseLane(steps[i].Lane);
+                backend.Execute(steps[i], stepInputs[i], stepOutputs[i]);
+            }
+            if (region.Join == steps.Length) lanes.JoinSideLane();
+        }
+        finally { lanes.UseLane(0); }
     }
 
     private static string DefaultLabel(Graph graph, Node[] steps)

@@ -47,3 +47,22 @@ public interface IBackend : IDisposable
         Write(destination, bytes);
     }
 }
+
+/// <summary>
+/// A backend that can run a graph's side lane (<see cref="Graph.OnSideLane"/>) beside lane 0, e.g. on a second stream.
+/// The executor plans memory for it (<see cref="MemoryPlan.Lanes"/>) and calls these around the launches.
+/// </summary>
+public interface IConcurrentLanesBackend
+{
+    /// <summary>Whether executors compiled now should plan and run side lanes concurrently (else lanes are ignored).</summary>
+    bool ConcurrentLanes { get; }
+
+    /// <summary>The lane that later <see cref="IBackend.Execute"/> calls queue on (0 or 1).</summary>
+    void UseLane(int lane);
+
+    /// <summary>The side lane's later work waits for everything queued on lane 0 so far.</summary>
+    void ForkSideLane();
+
+    /// <summary>Lane 0's later work waits for everything queued on the side lane so far.</summary>
+    void JoinSideLane();
+}

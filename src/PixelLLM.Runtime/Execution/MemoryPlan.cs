@@ -12,10 +12,14 @@ public sealed class MemoryPlan
     /// <summary>Byte alignment of every placement (fits AVX-512 and GPU vector loads).</summary>
     public const int Alignment = 256;
 
-    private MemoryPlan(IReadOnlyList<Node> order, Dictionary<int, long> offsets, Dictionary<int, (int First, int Last)> lifetimes, long peak, long sum)
+    private MemoryPlan(IReadOnlyList<Node> order, Dictionary<int, long> offsets, Dictionary<int, (int First, int Last)> lifetimes, long peak, long sum,
+        LaneRegion? lanes)
     {
-        Order = order; Offsets = offsets; Lifetimes = lifetimes; PeakBytes = peak; SumBytes = sum;
+        Order = order; Offsets = offsets; Lifetimes = lifetimes; PeakBytes = peak; SumBytes = sum; Lanes = lanes;
     }
+
+    /// <summary>Where the side lane runs beside lane 0 (planned with concurrent lanes and the graph has one), else null.</summary>
+    public LaneRegion? Lanes { get; }
 
     /// <summary>Nodes in execution order (only those the kept tensors depend on).</summary>
     public IReadOnlyList<Node> Order { get; }
@@ -33,11 +37,22 @@ public sealed class MemoryPlan
     /// <summary>
     /// Plans <paramref name="graph"/> so that every tensor in <paramref name="keep"/> survives the run. Nodes that update a
     /// state in place always run (their effect outlives the run); tensors whose storage is a state or a weight (directly,
-    /// through views or through in-place chains) are not placed in the arena.
+    /// through views or through in-place chains) are not placed in the arena. With <paramref name="concurrentLanes"/>, a
+    /// side lane (<see cref="LaneRegion"/>) is planned to run beside lane 0: inside its window, bytes touched by one lane
+    /// are never reused by the other, whatever the program order says (the lanes' own orders still reuse freely).
     /// </summary>
-    public static MemoryPlan Create(Graph graph, IReadOnlyCollection<Tensor> keep)
+    public static MemoryPlan Create(Graph graph, IReadOnlyCollection<Tensor> keep, bool concurrentLanes = false)
     {
         var order = ExecutionOrder(graph, keep);
+        var lanes = concurrentLanes ? LaneRegion.Find(order) : null;
+        var touchedBy = new Dictionary<int, (bool Lane0, bool Lane1)>();   // root id → touched inside the lanes' window by
+        void Mark(Tensor t, int step)
+        {
+            var r = RootOf(t);
+            if (lanes is null || !InArena(r) || step < lanes.Fork || step >= lanes.Join) return;
+            var (zero, one) = touchedBy.GetValueOrDefault(r.Id);
+            touchedBy[r.Id] = order[step].Lane == 0 ? (true, one) : (zero, true);
+        }
         var root = new Dictionary<int, Tensor>();              // tensor id → tensor that owns its storage
         Tensor RootOf(Tensor t) => root.TryGetValue(t.Id, out var r) ? r : t;
         foreach (var n in order)
@@ -54,8 +69,9 @@ public sealed class MemoryPlan
         }
         for (int i = 0; i < order.Count; i++)
         {
-            foreach (var t in order[i].Inputs) Touch(t, i);
+            foreach (var t in order[i].Inputs) { Touch(t, i); Mark(t, i); }
             Touch(order[i].Output, i);
+            Mark(order[i].Output, i);
         }
         foreach (var t in keep) Touch(t, end);
         foreach (var t in graph.Inputs) Touch(t, 0);
@@ -63,26 +79,28 @@ public sealed class MemoryPlan
         var byId = graph.Tensors.ToDictionary(t => t.Id);
         var offsets = new Dictionary<int, long>();
         long peak = 0, sum = 0;
-        var placed = new List<(long Offset, long Size, int First, int Last)>();
-        // Greedy by size: big tensors first, each at the lowest offset that no overlapping-in-time tensor occupies.
+        var placed = new List<(long Offset, long Size, int First, int Last, bool Lane0, bool Lane1)>();
+        // Greedy by size: big tensors first, each at the lowest offset that no overlapping-in-time tensor occupies (nor,
+        // inside the lanes' window, a tensor of the other lane).
         foreach (var (id, l) in life.OrderByDescending(kv => byId[kv.Key].Desc.ByteSize).ThenBy(kv => kv.Key))
         {
             long size = Align(Math.Max(1, byId[id].Desc.ByteSize));
             sum += size;
-            var conflicts = placed.Where(p => p.First <= l.Last && l.First <= p.Last).OrderBy(p => p.Offset);
+            var (zero, one) = touchedBy.GetValueOrDefault(id);
+            var conflicts = placed.Where(p => (p.First <= l.Last && l.First <= p.Last) || (p.Lane0 && one) || (p.Lane1 && zero)).OrderBy(p => p.Offset);
             long offset = 0;
             foreach (var p in conflicts)
             {
                 if (offset + size <= p.Offset) break;
                 offset = Math.Max(offset, p.Offset + p.Size);
             }
-            placed.Add((offset, size, l.First, l.Last));
+            placed.Add((offset, size, l.First, l.Last, zero, one));
             offsets[id] = offset;
             peak = Math.Max(peak, offset + size);
         }
         foreach (var n in order)
             if (Aliases(n.Op) is not null && offsets.TryGetValue(RootOf(n.Output).Id, out var shared)) offsets[n.Output.Id] = shared;
-        return new MemoryPlan(order, offsets, life, peak, sum);
+        return new MemoryPlan(order, offsets, life, peak, sum, lanes);
     }
 
     /// <summary>Whether a storage-owning tensor lives in the arena (weights and states have storage of their own).</summary>

@@ -53,7 +53,7 @@ public sealed partial class Graph
         var desc = op.InferOutput(inputs.Select(i => i.Desc).ToArray());
         if (op.InPlaceInput >= 0) CheckInPlace(op, inputs, desc);
         if (op.UpdatedInputs.Count > 0) CheckUpdates(op, inputs);
-        var node = new Node(nodes.Count, op, inputs);
+        var node = new Node(nodes.Count, op, inputs, currentLane);
         var output = new Tensor(tensors.Count, desc, TensorKind.Intermediate, null, node, null);
         node.Output = output;
         nodes.Add(node);

@@ -59,9 +59,11 @@ public sealed class Tensor
 /// <summary>One op applied to input tensors, producing one output tensor.</summary>
 public sealed class Node
 {
-    internal Node(int id, Op op, Tensor[] inputs) { Id = id; Op = op; Inputs = inputs; }
+    internal Node(int id, Op op, Tensor[] inputs, int lane = 0) { Id = id; Op = op; Inputs = inputs; Lane = lane; }
 
     public int Id { get; }
+    /// <summary>0, or 1 for a node added on the side lane (<see cref="Graph.OnSideLane"/>).</summary>
+    public int Lane { get; }
     public Op Op { get; }
     public IReadOnlyList<Tensor> Inputs { get; }
     public Tensor Output { get; internal set; } = null!;

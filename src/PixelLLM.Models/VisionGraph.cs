@@ -1,0 +1,37 @@
+using PixelLLM.Models.Common;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Weights;
+
+namespace PixelLLM.Models;
+
+/// <summary>
+/// The image half of Fig. 2 as one graph: the canvas normalised twice, EVA02 and SAM on it, their features fused. Inputs
+/// "pixels" (1, S, S, 3) and "padding_mask" (1, S, S, 1); outputs mid.git_tokens, mid.git_visual_features,
+/// mid.sam_visual_features and mid.fused_features. SAM is built on the graph's side lane: it is independent of EVA02
+/// until the fusion, so a backend with concurrent lanes runs the two encoders at once.
+/// </summary>
+public static class VisionGraph
+{
+    /// <summary>Adds the vision graph to <paramref name="g"/> and returns the fused features.</summary>
+    public static Tensor Build(Graph g, PixelLlmConfig config, IWeightSource weights)
+    {
+        int c = config.Canvas;
+        var pixels = g.Input("pixels", DType.F32, 1, c, c, 3);
+        var mask = g.Input("padding_mask", DType.F32, 1, c, c, 1);
+        // Scopes keep the encoders' own intermediate names (mid.patch_embed, mid.blocks.i) apart.
+        Eva02Outputs eva;
+        using (g.Scope("eva02"))
+            eva = Eva02Encoder.Build(new ParamScope(g, weights, "eva02"), config.Eva,
+                ImagePreprocess.Normalise(g, pixels, mask, PixelLlmConfig.EvaPixelMean, PixelLlmConfig.EvaPixelStd, "eva02"));
+        Tensor sam;
+        using (g.Scope("sam"))
+        using (g.OnSideLane())
+            sam = SamImageEncoder.Build(new ParamScope(g, weights, "sam.image_encoder"), config.Sam,
+                ImagePreprocess.Normalise(g, pixels, mask, PixelLlmConfig.SamPixelMean, PixelLlmConfig.SamPixelStd, "sam"));
+        g.Output("mid.git_tokens", eva.Features);
+        g.Output("mid.git_visual_features", eva.PatchGrid);
+        g.Output("mid.sam_visual_features", sam);
+        return g.Output("mid.fused_features", FeatureFusion.Build(g, eva.PatchGrid, sam));
+    }
+}
