@@ -105,6 +105,31 @@ public class CudaDecodeDispatchTests
     }
 
     [Fact]
+    public void WithoutABiasTheResidualIsStillTheGemmsCInput()
+    {
+        // T5's o and wo projections: no bias, a skip connection, 40 encoder rows.
+        var queue = Dispatch(new LinearOp(false, true), DType.BF16, [[40, 24], [64, 24], [40, 64]], [DType.F32, DType.F32, DType.F32],
+            biasEpilogue: true);
+        var call = Assert.Single(queue.Calls);
+        Assert.Equal((1f, 0UL), (call.Beta, call.Bias));
+        Assert.NotEqual(0UL, call.Residual);
+        Assert.NotEqual(call.C, call.Residual);
+        Assert.Equal(0, queue.Copies);
+        Assert.Empty(queue.Launches);
+    }
+
+    [Fact]
+    public void WithoutTheResidualEpilogueABiasFreeResidualStartsC()
+    {
+        var queue = Dispatch(new LinearOp(false, true), DType.BF16, [[40, 24], [64, 24], [40, 64]], [DType.F32, DType.F32, DType.F32],
+            biasEpilogue: true, residualEpilogue: false);
+        var call = Assert.Single(queue.Calls);
+        Assert.Equal((1f, 0UL), (call.Beta, call.Residual));
+        Assert.Equal(1, queue.Copies);
+        Assert.Empty(queue.Launches);
+    }
+
+    [Fact]
     public void RmsNormLinearOnFewRowsIsOneGemvLaunch()
     {
         var queue = Dispatch(new RmsNormLinearOp(1e-6f), DType.BF16, [1, 1, 2048], [2048], [2048, 2048]);

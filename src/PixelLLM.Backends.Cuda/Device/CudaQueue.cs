@@ -269,22 +269,25 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public void Gemm(in GemmCall call)
     {
         Launches++;
-        bool withBias = call.Bias != 0 && !call.PointerArrays;
-        LaunchObserver?.Before(withBias ? (call.Residual != 0 ? "cublasLt matmul + bias + residual" : "cublasLt matmul + bias")
+        // cuBLASLt for a bias or a residual in the epilogue, and for any single plain GEMM while tuning (so that the
+        // bias-free ones — T5's, the rerun's — get their candidates timed too); cuBLAS for the rest.
+        bool single = call.Batch == 1 && !call.PointerArrays;
+        bool viaLt = single && (call.Bias != 0 || call.Residual != 0 || (tuner is not null && GemmBiasEpilogue && call.Beta == 0));
+        LaunchObserver?.Before(viaLt ? "cublasLt matmul" + (call.Bias != 0 ? " + bias" : "") + (call.Residual != 0 ? " + residual" : "")
             : call.PointerArrays ? "cublas gemm (pointer arrays)" : call.Batch > 1 ? "cublas gemm (strided batched)" : "cublas gemm");
         try
         {
-            if (withBias)
+            if (viaLt)
             {
                 // One workspace for both libraries of a lane: they run in stream order on its stream, never at the same time.
                 var lt = current.Lt ??= new CublasLt(Stream, current.Workspace, CublasWorkspaceBytes, tuner);
-                if (lt.TryMatmulWithBias(call)) return;
+                if (lt.TryMatmul(call)) return;
                 // No algorithm reads the residual from its own buffer: it starts C instead, and C is read in place.
                 var (_, _, ldc) = call.LeadingDims;
                 if (ldc != call.N) throw new BackendException($"cuBLASLt residual: C rows {ldc} elements apart for {call.N} columns; one copy would overwrite the gaps");
                 long bytes = ((long)(call.M - 1) * ldc + call.N) * GemmElementBytes(call.OutType ?? call.Type);
                 Driver.CopyAsync(call.C, call.Residual, bytes, Stream);
-                lt.TryMatmulWithBias(call with { Residual = call.C });
+                lt.TryMatmul(call with { Residual = call.C });
                 return;
             }
             (current.Cublas ??= new Cublas(Stream, current.Workspace, CublasWorkspaceBytes)).Gemm(call);

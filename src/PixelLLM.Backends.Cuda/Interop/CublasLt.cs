@@ -6,7 +6,8 @@ namespace PixelLLM.Backends.Cuda.Interop;
 
 /// <summary>
 /// cuBLASLt (libcublasLt) bound at run time, for GEMMs whose bias rides in the epilogue (CUBLASLT_EPILOGUE_BIAS) instead of
-/// a second launch. Same conventions as <see cref="Cublas"/>: row-major callers, operands swapped into column-major terms,
+/// a second launch, whose residual is read as Lt's C input instead of copied into the output first, and, when tuning,
+/// every single-matrix GEMM (its candidates timed). Same conventions as <see cref="Cublas"/>: row-major callers, operands swapped into column-major terms,
 /// compute type 32F, the caller's workspace (never an allocation inside a graph capture), and no algorithm that reduces
 /// split-K partial sums in the 16-bit output type. One descriptor set and heuristic pick per shape and pointer alignment,
 /// cached: a decode or encoder step reuses a handful of shapes, so the heuristic runs once each. With a
@@ -16,7 +17,7 @@ public sealed unsafe class CublasLt : IDisposable
 {
     private const int ComputeType32F = 68, ScaleType32F = 0;                // CUBLAS_COMPUTE_32F, CUDA_R_32F
     private const int DescTransA = 3, DescTransB = 4, DescEpilogue = 7, DescBiasPointer = 8;
-    private const uint EpilogueBias = 4;                                     // CUBLASLT_EPILOGUE_BIAS
+    private const uint EpilogueDefault = 1, EpilogueBias = 4;                // CUBLASLT_EPILOGUE_DEFAULT, _BIAS
     private const int PrefMaxWorkspace = 1, PrefReductionMask = 3, PrefMinAlignmentA = 5; // + 1, 2, 3 for B, C, D
     private const uint ReductionNoneInPlaceOrComputeType = 1 | 2;           // excludes CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE (4)
     private const int NotSupported = 15;                                     // CUBLAS_STATUS_NOT_SUPPORTED
@@ -50,7 +51,7 @@ public sealed unsafe class CublasLt : IDisposable
     private readonly delegate* unmanaged<nint, int, void*, nuint, int> _prefSet;
     private readonly delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint, int, HeuristicResult*, int*, int> _heuristic;
     private readonly delegate* unmanaged<nint, nint, float*, void*, nint, void*, nint, float*, void*, nint, void*, nint, void*, void*, nuint, nint, int> _matmul;
-    private readonly Dictionary<(GemmCall Shape, (int A, int B, int C, int Bias, int Input, bool InPlace) Alignments), Plan?> plans = [];
+    private readonly Dictionary<(GemmCall Shape, (int A, int B, int C, int Bias, int Input, bool InPlace, bool HasBias) Alignments), Plan?> plans = [];
     private readonly nint stream;
     private readonly ulong workspace;
     private readonly long workspaceBytes;
@@ -88,22 +89,22 @@ public sealed unsafe class CublasLt : IDisposable
     public string LibraryPath { get; }
 
     /// <summary>
-    /// Row-major C (M, N) = Alpha · op(A) · op(B) + Bias for one matrix (Batch 1, Bias set), plus Residual when Beta is 1
-    /// (Lt's C input, read in the epilogue; C is Lt's D). False when the heuristic has no algorithm for a residual that is
-    /// not C itself: the caller then copies the residual into C and asks again with Residual = C.
+    /// Row-major C (M, N) = Alpha · op(A) · op(B) [+ Bias] for one matrix (Batch 1), plus Residual when Beta is 1 (Lt's C
+    /// input, read in the epilogue; C is Lt's D). False when the heuristic has no algorithm for a residual that is not C
+    /// itself: the caller then copies the residual into C and asks again with Residual = C.
     /// </summary>
-    public bool TryMatmulWithBias(in GemmCall g)
+    public bool TryMatmul(in GemmCall g)
     {
         bool residual = g.Beta == 1f && g.Residual != 0;
-        if (g.Batch != 1 || g.Bias == 0 || (g.Beta != 0 && !residual))
-            throw new BackendException("cuBLASLt bias epilogue: one matrix, a bias pointer and Beta 0 (or Beta 1 with a residual) expected");
+        if (g.Batch != 1 || g.PointerArrays || (g.Beta != 0 && !residual))
+            throw new BackendException("cuBLASLt matmul: one matrix and Beta 0 (or Beta 1 with a residual) expected");
         ulong input = residual ? g.Residual : g.C;
         var key = (g with { A = 0, B = 0, C = 0, Bias = 0, Residual = 0 },
-            (Alignment(g.A), Alignment(g.B), Alignment(g.C), Alignment(g.Bias), Alignment(input), input == g.C));
+            (Alignment(g.A), Alignment(g.B), Alignment(g.C), Alignment(g.Bias), Alignment(input), input == g.C, g.Bias != 0));
         if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g, input, required: !residual || input == g.C);
         if (plan is null) return false;
         ulong bias = g.Bias;
-        Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
+        if (bias != 0) Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
         if (!plan.Tuned && tuner is not null && tuner.CanTune)
         {
             plan.Tuned = true;
@@ -119,7 +120,7 @@ public sealed unsafe class CublasLt : IDisposable
             Destroy(plan);
             return false;
         }
-        Check(status, $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}, bias{(residual ? " + residual" : "")})");
+        Check(status, $"cublasLtMatmul({g.M}x{g.N}x{g.K}, {g.Type}{(g.Bias != 0 ? ", bias" : "")}{(residual ? " + residual" : "")})");
         return true;
     }
 
@@ -140,7 +141,7 @@ public sealed unsafe class CublasLt : IDisposable
             int candidate = i;
             times[i] = tuner!.Time(() => Run(plan, candidate, g, input, residual) == 0);
         }
-        string shape = $"{g.M}x{g.N}x{g.K} {g.Type} bias{(residual ? " + residual" : "")}";
+        string shape = $"{g.M}x{g.N}x{g.K} {g.Type}{(g.Bias != 0 ? " bias" : "")}{(residual ? " + residual" : "")}";
         plan.Chosen = tuner!.Choose(shape, times);
     }
 
@@ -154,7 +155,7 @@ public sealed unsafe class CublasLt : IDisposable
         Check(_descCreate(&desc, ComputeType32F, ScaleType32F), "cublasLtMatmulDescCreate");
         plan.Desc = desc;
         int transA = g.TransB ? 1 : 0, transB = g.TransA ? 1 : 0;
-        uint epilogue = EpilogueBias;
+        uint epilogue = g.Bias != 0 ? EpilogueBias : EpilogueDefault;
         Check(_descSet(desc, DescTransA, &transA, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSA)");
         Check(_descSet(desc, DescTransB, &transB, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSB)");
         Check(_descSet(desc, DescEpilogue, &epilogue, sizeof(uint)), "cublasLtMatmulDescSetAttribute(EPILOGUE)");
@@ -188,7 +189,7 @@ public sealed unsafe class CublasLt : IDisposable
                 if (results[i].State == 0) usable.Add(results[i]);
             if (usable.Count == 0)
             {
-                if (required) throw new BackendException($"cuBLASLt has no algorithm with a bias epilogue for {g.M}x{g.N}x{g.K} {g.Type}");
+                if (required) throw new BackendException($"cuBLASLt has no algorithm for {g.M}x{g.N}x{g.K} {g.Type}{(g.Bias != 0 ? " with a bias epilogue" : "")}");
                 Destroy(plan);
                 return null;
             }

@@ -189,6 +189,13 @@ internal sealed partial class CudaOps
             if (residual is { } after && inEpilogue is null) Binary(new BinaryOp(BinaryKind.Add), [y, after], y);
             return;
         }
+        // Without a bias, a residual is still cuBLASLt's C input when that epilogue is on (T5's o and wo: no copy launch).
+        if (residual is { } skip && bias is null && queue.GemmResidualEpilogue)
+        {
+            queue.Gemm(new GemmCall(type, false, true, (int)rows, outFeatures, inFeatures, 1f, 1f, input, 0, weight.Ptr, 0, y.Ptr, 0, 1,
+                Residual: skip.Ptr));
+            return;
+        }
         // Otherwise a residual starts C (a device copy) and the GEMM adds onto it (beta 1): no extra kernel, nothing read
         // and written through two names.
         if (residual is { } start) queue.Copy(y.Ptr, start.Ptr, y.Bytes);

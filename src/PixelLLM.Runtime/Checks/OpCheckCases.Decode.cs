@@ -33,6 +33,7 @@ public static partial class OpCheckCases
         yield return C("grouped rows batch dims", new GroupedLinearOp(false), F(3, 2, 4, 13), F(28, 13));
         yield return C("grouped 9 rows bias", new GroupedLinearOp(true), F(9, 3, 40), F(48, 40), F(48));
         yield return C("9 rows cublas residual", new LinearOp(false, true), F(3, 3, 40), F(33, 40), F(3, 3, 33));
+        yield return C("40 rows residual misaligned", new LinearOp(false, true), F(40, 64), F(96, 64), F(40, 96)) with { Misaligned = [2] };
         yield return C("gemv 1 row rmsnorm k2048", new RmsNormLinearOp(1e-6f), F(1, 1, 2048), F(2048), F(40, 2048));
         yield return C("gemv 4 rows rmsnorm k odd", new RmsNormLinearOp(1e-6f), F(4, 1, 27), F(27), F(19, 27));
         yield return C("gemv 8 rows rmsnorm k1032", new RmsNormLinearOp(1e-5f), F(8, 1032), F(1032), F(9, 1032));
