@@ -8,33 +8,14 @@
 // Block: MMA_WARPS warps, 16 query rows each (64 per block); every MMA_KEYS keys the block stages K and V in shared
 // memory (rows padded by 8 elements: the B-fragment reads hit distinct banks) and each warp scores its rows against
 // them, rescales its running output and adds P·V. Keys past Lk score −∞; rows past Lq are computed and not stored.
-// Fragment layouts (PTX ISA, mma.m16n8k16 .row.col): lane = 4·g + t; A holds (g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..),
-// (g+8, 2t+8..); B holds (k 2t..2t+1, n g) and (k 2t+8.., n g); C holds (g, 2t..2t+1) and (g+8, 2t..2t+1).
+// Fragment layouts: mma.cuh.
 // Launch: grid = (ceil(Lq / 64), H, B), block = (32·MMA_WARPS, 1, 1).
-#include "prelude.cuh"
+#include "mma.cuh"
 
 #define MMA_WARPS 4
 #define MMA_KEYS 64
 #define MMA_MAX_D 128
 #define MMA_PITCH (MMA_MAX_D + 8)
-
-template <typename T> PXL_DEVICE void mma_16816(float* c, const u32* a, const u32* b);
-
-template <> PXL_DEVICE void mma_16816<bf16>(float* c, const u32* a, const u32* b)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-                 "{%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-template <> PXL_DEVICE void mma_16816<half>(float* c, const u32* a, const u32* b)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-                 "{%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
 
 // Two elements as one 32-bit register, the lower column in the low half.
 template <typename T> PXL_DEVICE u32 mma_pack(float lo, float hi)

@@ -87,8 +87,12 @@ if phase checks; then
     step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
-    step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear --json
-    step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear --json
+    step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention --json
+    step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear,MatMul,Attention --json
+    # gemm_skinny.cu for 9–64-row 16-bit Linears (PIXELLLM_SKINNY_GEMM=1; not yet measured): the Linear cases in bf16
+    # (its four skinny ones: split-K, one split, every row-tile count; the goldens run in f32 storage, which it does not
+    # take); bench-skinny's e2e line says whether every replayed run (the T5 encoder on it) gave the warm-up's tokens.
+    step check-skinny-bf16 60 env PIXELLLM_SKINNY_GEMM=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear --json
     # SAM on a second stream beside EVA02 (PIXELLLM_CONCURRENT_LANES=1; not yet measured): the whole-model goldens with
     # it (each request's vision graph runs eagerly once; bench-lanes' e2e replays it as a recorded two-stream graph and
     # says whether every replay's tokens equal the eager warm-up's).
@@ -101,7 +105,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16", "tune-f32", "tune-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -171,8 +175,11 @@ if phase bench; then
     step bench-lanes 90 env PIXELLLM_CONCURRENT_LANES=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages vision,e2e --runs 3 --json "$OUT/bench-t5xl-lanes.json"
     grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-lanes.log" | sed 's/  */ /g' | tee -a "$OUT/summary.txt" >/dev/null
+    step bench-skinny 90 env PIXELLLM_SKINNY_GEMM=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-skinny.json"
+    grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-skinny.log" | sed 's/  */ /g; s/^/skinny: /' | tee -a "$OUT/summary.txt" >/dev/null
     step bench-tune 120 env PIXELLLM_GEMM_TUNE=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages sam,eva02,adapter,t5-encode,e2e --runs 3 --json "$OUT/bench-t5xl-tune.json"
+        --stages sam,eva02,adapter,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-tune.json"
     grep -h -A8 'GEMM tuning' "$LOGS/bench-tune.log" | tee -a "$OUT/summary.txt" >/dev/null
     step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
@@ -184,6 +191,10 @@ if phase checks; then
     step graph-check-t5xl-bf16 90 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     if command -v compute-sanitizer >/dev/null; then
         step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention,BeamCandidates,GreedyPick
+        # The new kernels of sessions 11-15 that read or write through computed addresses: the skinny GEMM's split-K
+        # partials and counters, the mma attention, the streamed decoder stack.
+        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream compute-sanitizer --tool memcheck \
+            --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Attention,T5DecoderLayer,T5DecoderStack
     fi
 fi
 

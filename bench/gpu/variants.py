@@ -16,7 +16,8 @@ VARIANTS = {
     "unfused": ("PIXELLLM_FUSED_LAYER=0: eight ops per layer", ["decode step, beam 1", "decode step, beam 4"]),
     "gemm-attention": ("PIXELLLM_FUSED_ATTENTION_FLOPS=0: short attention on cuBLAS", ["T5 encoder", "point rerun"]),
     "mma": ("PIXELLLM_MMA_ATTENTION=1: tensor-core flash attention", ["SAM", "EVA02"]),
-    "tune": ("PIXELLLM_GEMM_TUNE=1: cuBLASLt candidates timed per shape", ["SAM", "EVA02", "T5 encoder"]),
+    "tune": ("PIXELLLM_GEMM_TUNE=1: cuBLASLt candidates timed per shape", ["SAM", "EVA02", "T5 encoder", "point rerun"]),
+    "skinny": ("PIXELLLM_SKINNY_GEMM=1: 9-64-row Linears on gemm_skinny.cu", ["T5 encoder", "point rerun"]),
     "lanes": ("PIXELLLM_CONCURRENT_LANES=1: SAM on a second stream beside EVA02", ["vision graph", "end to end caption"]),
     "noresidual": ("PIXELLLM_RESIDUAL_EPILOGUE=0: residual added after the GEMM", ["SAM", "EVA02", "prompt adapter"]),
 }

@@ -90,7 +90,7 @@ internal static class BenchCommand
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
                     $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
-                    (depth is null ? "" : $"; stacks cut to {depth} blocks"));
+                    (depth is null ? "" : $"; stacks cut to {depth} blocks") + $"; switches: {BenchJson.SwitchesLine()}");
         using var bench = new BenchStages(config, weightType, seed, backend) { AfterWarmUp = profiling is null ? null : profiling.Profiler.Reset };
         var results = new List<StageTiming>();
         void Stage(string key, Func<StageTiming> measure)
@@ -131,7 +131,7 @@ internal static class BenchCommand
         var tuned = cuda.GemmTuning;
         if (tuned.Count == 0) return;
         var changed = tuned.Where(t => t.Chosen != 0).OrderByDescending(t => t.HeuristicMicroseconds - t.ChosenMicroseconds).ToList();
-        o.WriteLine($"  GEMM tuning: {tuned.Count} shapes timed, {changed.Count} not on the heuristic's pick; " +
+        o.WriteLine($"  GEMM tuning: {tuned.Count} shapes timed, {changed.Count} changed from the untuned choice; " +
                     $"Σ per call {tuned.Sum(t => t.HeuristicMicroseconds):F1} → {tuned.Sum(t => t.ChosenMicroseconds):F1} µs");
         foreach (var t in changed.Take(8))
             o.WriteLine($"    {t.Shape,-40} {t.HeuristicMicroseconds,8:F1} → {t.ChosenMicroseconds,8:F1} µs (candidate {t.Chosen} of {t.Candidates})");

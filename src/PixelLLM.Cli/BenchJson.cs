@@ -19,6 +19,25 @@ internal static class BenchJson
         w.WriteString("load_average_before", loadBefore);
         w.WriteString("load_average_after", loadAfter);
         w.WriteNumber("peak_resident_bytes", peakResidentBytes);
+        w.WriteStartObject("switches");
+        foreach (var (name, value) in Switches()) w.WriteString(name, value);
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The engine's PIXELLLM_* environment switches set for this run, sorted: an A/B pair of runs differs exactly here.
+    /// </summary>
+    internal static IReadOnlyList<(string Name, string Value)> Switches() =>
+        [.. Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(k => k.StartsWith("PIXELLLM_", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(k => (k, Environment.GetEnvironmentVariable(k) ?? ""))];
+
+    /// <summary>"PIXELLLM_A=1 PIXELLLM_B=0", or "none" (every default).</summary>
+    internal static string SwitchesLine()
+    {
+        var set = Switches();
+        return set.Count == 0 ? "none" : string.Join(" ", set.Select(s => $"{s.Name}={s.Value}"));
     }
 
     /// <summary>One timed stage as an object; <paramref name="key"/> (the stage's short name) first when given.</summary>

@@ -41,6 +41,20 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void RunHeaderNamesTheEngineSwitchesSet()
+    {
+        Environment.SetEnvironmentVariable("PIXELLLM_BENCH_TEST_SWITCH", "7"); // read by nothing: safe beside other tests
+        try
+        {
+            Assert.Contains(("PIXELLLM_BENCH_TEST_SWITCH", "7"), BenchJson.Switches());
+            Assert.Contains("PIXELLLM_BENCH_TEST_SWITCH=7", BenchJson.SwitchesLine());
+            Assert.DoesNotContain(BenchJson.Switches(), s => !s.Name.StartsWith("PIXELLLM_", StringComparison.Ordinal));
+        }
+        finally { Environment.SetEnvironmentVariable("PIXELLLM_BENCH_TEST_SWITCH", null); }
+        Assert.DoesNotContain(BenchJson.Switches(), s => s.Name == "PIXELLLM_BENCH_TEST_SWITCH");
+    }
+
+    [Fact]
     public void UnknownConfigDtypeOrStageIsOneClearError()
     {
         Assert.Contains("pixelllm-t5xl", Assert.Throws<InvalidInputException>(() => BenchConfigs.Get("pixelllm-huge")).Message);

@@ -110,6 +110,45 @@ public partial class CudaDispatchTests
     }
 
     /// <summary>
+    /// With PIXELLLM_SKINNY_GEMM=1: every Linear case still dispatches correctly; the 16-bit 9–64-row ones whose K and N
+    /// are multiples of 64 take gemm_skinny.cu, on a grid of (N / 64, the splits <see cref="CudaOps.SkinnySplits"/> picks).
+    /// </summary>
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void SkinnyGemmTakesTheArgumentsItDeclares(string storage)
+    {
+        int skinny = 0;
+        foreach (var c in OpCheckCases.All.Where(c => c.Op is PixelLLM.Runtime.Ops.LinearOp))
+        {
+            var recorder = new RecordingQueue { SkinnyGemm = true };
+            CheckDispatch(c, storage, recorder);
+            var launch = recorder.Launches.Where(l => l.File == "gemm_skinny.cu").ToList();
+            if (!c.Label.StartsWith("skinny")) continue;
+            if (storage == "F32") { Assert.Empty(launch); continue; }
+            var only = Assert.Single(launch);
+            int n = c.Inputs[1].Shape[0], k = c.Inputs[1].Shape[1];
+            var (splits, _) = CudaOps.SkinnySplits(n, k, DeviceLimits.H100.Multiprocessors);
+            Assert.Equal(((uint)(n / 64), (uint)splits, 1u), only.Grid);
+            skinny++;
+        }
+        Assert.Equal(storage == "BF16" ? 4 : 0, skinny);
+    }
+
+    [Theory]
+    [InlineData(192, 128, 132, 2, 1)]     // 3 tiles, 2 chunks: every chunk its own split
+    [InlineData(64, 640, 132, 10, 1)]     // 1 tile, 10 chunks
+    [InlineData(16896, 64, 132, 1, 1)]    // 264 tiles fill two blocks per SM alone
+    [InlineData(6144, 2048, 132, 3, 11)]  // T5-XL q|k|v: 96 tiles × 3 splits
+    [InlineData(2048, 5120, 132, 9, 9)]   // T5-XL wo: 32 tiles, 80 chunks
+    public void SkinnySplitsFillTwoBlocksPerSmWithEverySplitNonEmpty(int n, int k, int sms, int splits, int perSplit)
+    {
+        var got = CudaOps.SkinnySplits(n, k, sms);
+        Assert.Equal((splits, perSplit), got);
+        Assert.True((got.Splits - 1) * got.PerSplit < k / 64 && got.Splits * got.PerSplit >= k / 64);
+    }
+
+    /// <summary>
     /// The streamed kernel runs a stack's layers in one launch per 24 (the table's capacity): each launch's table holds its
     /// layers' own tensors in order, the first launch reads x and a later one y (the previous launch's output). Without
     /// the streamed kernel, or for shapes it does not serve, every layer runs as the layer op does.
@@ -226,6 +265,7 @@ public partial class CudaDispatchTests
         public DecoderLayerKernel FusedDecoderLayerKernel { get; init; }
         public int StreamDecoderLayerBlocks { get; init; }
         public bool TensorCoreAttention { get; init; }
+        public bool SkinnyGemm { get; init; }
 
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
         {

@@ -11,7 +11,7 @@ namespace PixelLLM.Backends.Cuda.Device;
 internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
 {
     private const int CublasWorkspaceBytes = 32 << 20;
-    private const int ScratchSlots = 6;
+    private const int ScratchSlots = 7;
 
     private readonly Dictionary<string, nint> modules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, nint> functions = new(StringComparer.Ordinal);
@@ -84,6 +84,12 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
     public long FusedAttentionMaxFlops { get; } =
         long.TryParse(Environment.GetEnvironmentVariable(FusedAttentionFlopsVariable), out long flops) && flops >= 0
             ? flops : IDeviceQueue.DefaultFusedAttentionMaxFlops;
+
+    /// <summary>Environment variable that, set to 1, runs 9–64-row 16-bit Linears on gemm_skinny.cu (see <see cref="SkinnyGemm"/>).</summary>
+    public const string SkinnyGemmVariable = "PIXELLLM_SKINNY_GEMM";
+
+    /// <inheritdoc/>
+    public bool SkinnyGemm { get; } = Environment.GetEnvironmentVariable(SkinnyGemmVariable) == "1";
 
     /// <summary>Environment variable that, set to 1, runs long 16-bit attention on attention_mma.cu (see <see cref="TensorCoreAttention"/>).</summary>
     public const string MmaAttentionVariable = "PIXELLLM_MMA_ATTENTION";
@@ -281,7 +287,12 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
             {
                 // One workspace for both libraries of a lane: they run in stream order on its stream, never at the same time.
                 var lt = current.Lt ??= new CublasLt(Stream, current.Workspace, CublasWorkspaceBytes, tuner);
-                if (lt.TryMatmul(call)) return;
+                // A plain GEMM is here only to be tuned: cuBLAS GemmEx, which it would otherwise run, is a candidate too.
+                var plain = call;
+                Func<bool>? gemmEx = call.Bias == 0 && call.Residual == 0
+                    ? () => { (current.Cublas ??= new Cublas(Stream, current.Workspace, CublasWorkspaceBytes)).Gemm(plain); return true; }
+                    : null;
+                if (lt.TryMatmul(call, gemmEx)) return;
                 // No algorithm reads the residual from its own buffer: it starts C instead, and C is read in place.
                 var (_, _, ldc) = call.LeadingDims;
                 if (ldc != call.N) throw new BackendException($"cuBLASLt residual: C rows {ldc} elements apart for {call.N} columns; one copy would overwrite the gaps");

@@ -5,8 +5,11 @@ namespace PixelLLM.Backends.Cuda.Device;
 /// <summary>What tuning found for one cuBLASLt GEMM shape: how many algorithms were timed and what the pick saves a call.</summary>
 /// <param name="Shape">M×N×K, storage type and epilogue, as the profiler names the call.</param>
 /// <param name="Candidates">Algorithms the heuristic offered and that ran.</param>
-/// <param name="Chosen">Index of the fastest among them in the heuristic's order (0: the heuristic's own pick).</param>
-/// <param name="HeuristicMicroseconds">Time of one call with the heuristic's pick.</param>
+/// <param name="Chosen">
+/// Index of the fastest: 0 is what would run untuned (cuBLAS GemmEx for a plain GEMM, marked in the shape, else the
+/// heuristic's pick), then the heuristic's candidates in its order.
+/// </param>
+/// <param name="HeuristicMicroseconds">Time of one call as it would run untuned (candidate 0).</param>
 /// <param name="ChosenMicroseconds">Time of one call with the fastest.</param>
 public readonly record struct GemmTuningResult(string Shape, int Candidates, int Chosen, float HeuristicMicroseconds, float ChosenMicroseconds);
 

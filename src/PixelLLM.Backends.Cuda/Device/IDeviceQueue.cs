@@ -30,6 +30,12 @@ internal interface IDeviceQueue
     /// <summary>What the device offers a persistent kernel: its SMs and their shared memory (see <see cref="DeviceLimits"/>).</summary>
     DeviceLimits Limits => DeviceLimits.H100;
 
+    /// <summary>
+    /// Whether a 16-bit Linear of 9–64 rows runs on gemm_skinny.cu (W streamed once, tensor cores, split-K) instead of
+    /// cuBLAS(Lt): off unless PIXELLLM_SKINNY_GEMM=1 until a device run measures it.
+    /// </summary>
+    bool SkinnyGemm => false;
+
     /// <summary>A row-major strided-batched GEMM through cuBLAS (cuBLASLt when the call carries a bias).</summary>
     void Gemm(in GemmCall call);
 

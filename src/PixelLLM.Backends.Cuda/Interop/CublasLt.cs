@@ -38,6 +38,7 @@ public sealed unsafe class CublasLt : IDisposable
         public HeuristicResult[] Candidates = [];
         public int Chosen;
         public bool Tuned;
+        public bool UseAlternative;
     }
 
     private readonly delegate* unmanaged<nint, int> _destroy;
@@ -91,9 +92,11 @@ public sealed unsafe class CublasLt : IDisposable
     /// <summary>
     /// Row-major C (M, N) = Alpha · op(A) · op(B) [+ Bias] for one matrix (Batch 1), plus Residual when Beta is 1 (Lt's C
     /// input, read in the epilogue; C is Lt's D). False when the heuristic has no algorithm for a residual that is not C
-    /// itself: the caller then copies the residual into C and asks again with Residual = C.
+    /// itself: the caller then copies the residual into C and asks again with Residual = C. <paramref name="alternative"/>
+    /// is how the caller would run the call otherwise (cuBLAS GemmEx for a plain GEMM): tuning times it as the first
+    /// candidate, and when it wins this shape runs it from then on.
     /// </summary>
-    public bool TryMatmul(in GemmCall g)
+    public bool TryMatmul(in GemmCall g, Func<bool>? alternative = null)
     {
         bool residual = g.Beta == 1f && g.Residual != 0;
         if (g.Batch != 1 || g.PointerArrays || (g.Beta != 0 && !residual))
@@ -109,8 +112,9 @@ public sealed unsafe class CublasLt : IDisposable
         {
             plan.Tuned = true;
             // Repeating a call whose residual is its own output would add the residual once per repeat.
-            if (plan.Candidates.Length > 1 && input != g.C) Tune(plan, g, input, residual);
+            if (plan.Candidates.Length + (alternative is null ? 0 : 1) > 1 && input != g.C) Tune(plan, g, input, residual, alternative);
         }
+        if (plan.UseAlternative && alternative is not null) return alternative();
         int status = Run(plan, plan.Chosen, g, input, residual);
         // The heuristic sees layouts, not pointers: an algorithm may still refuse a C that is not D. Then this shape
         // takes the caller's copy-into-C path from now on.
@@ -133,16 +137,21 @@ public sealed unsafe class CublasLt : IDisposable
     }
 
     /// <summary>Times every candidate on this call's operands (its output is written again by the real call after).</summary>
-    private void Tune(Plan plan, GemmCall g, ulong input, bool residual)
+    /// <remarks>The caller's <paramref name="alternative"/>, when given, is candidate 0 (the one kept within 2 %).</remarks>
+    private void Tune(Plan plan, GemmCall g, ulong input, bool residual, Func<bool>? alternative)
     {
-        var times = new float?[plan.Candidates.Length];
-        for (int i = 0; i < times.Length; i++)
+        int first = alternative is null ? 0 : 1;
+        var times = new float?[plan.Candidates.Length + first];
+        if (alternative is not null) times[0] = tuner!.Time(alternative);
+        for (int i = 0; i < plan.Candidates.Length; i++)
         {
             int candidate = i;
-            times[i] = tuner!.Time(() => Run(plan, candidate, g, input, residual) == 0);
+            times[first + i] = tuner!.Time(() => Run(plan, candidate, g, input, residual) == 0);
         }
-        string shape = $"{g.M}x{g.N}x{g.K} {g.Type}{(g.Bias != 0 ? " bias" : "")}{(residual ? " + residual" : "")}";
-        plan.Chosen = tuner!.Choose(shape, times);
+        string shape = $"{g.M}x{g.N}x{g.K} {g.Type}{(g.Bias != 0 ? " bias" : "")}{(residual ? " + residual" : "")}{(alternative is null ? "" : " (0: cublasGemmEx)")}";
+        int chosen = tuner!.Choose(shape, times);
+        plan.UseAlternative = alternative is not null && chosen == 0;
+        plan.Chosen = Math.Max(0, chosen - first);
     }
 
     /// <summary>Descriptors in column-major terms (Cᵀ = op(B)ᵀ·op(A)ᵀ, so B's buffer is Lt's A) and the heuristic's first pick.</summary>

@@ -15,7 +15,10 @@ internal sealed partial class CudaOps
 {
     private const int DecoderLayerThreads = 256, DecoderLayerColumnsPerBlock = 8;
     private const int DecoderLayerSharedBytes = 40960, DecoderLayerMaxHeadDim = 128, DecoderLayerMaxKeys = 8192;
-    private const int DecoderLayerWorkSlot = 4, DecoderLayerCounterSlot = 5, DecoderLayerCounterBytes = 1024;
+    private const int DecoderLayerWorkSlot = 4, CounterSlot = 5, DecoderLayerCounterBytes = 1024;
+
+    /// <summary>Slot 5 holds every kernel's hand-off counters: the layer kernels' first, then gemm_skinny.cu's per column tile.</summary>
+    private const int CounterSlotBytes = DecoderLayerCounterBytes + SkinnyCounterBytes;
 
     /// <summary>The counters decoder_layer.cu last found zeroed; a new buffer is zeroed once before its first launch.</summary>
     private ulong decoderLayerCounters;
@@ -66,12 +69,15 @@ internal sealed partial class CudaOps
     /// The counters both layer kernels hand phases over with (slot 5; decoder_layer_stream.cu's stack of 24 layers uses
     /// 194 of them), zeroed once when the buffer is new: every launch's last block leaves them zero.
     /// </summary>
-    private ulong DecoderLayerCounters()
+    private ulong DecoderLayerCounters() => Counters();
+
+    /// <summary>Slot 5, all of it zeroed once whenever its buffer is new (every kernel's last block leaves its counters zero).</summary>
+    private ulong Counters()
     {
-        ulong counters = queue.Scratch(DecoderLayerCounterSlot, DecoderLayerCounterBytes);
+        ulong counters = queue.Scratch(CounterSlot, CounterSlotBytes);
         if (counters != decoderLayerCounters)
         {
-            queue.Fill(counters, 0, DecoderLayerCounterBytes);
+            queue.Fill(counters, 0, CounterSlotBytes);
             decoderLayerCounters = counters;
         }
         return counters;

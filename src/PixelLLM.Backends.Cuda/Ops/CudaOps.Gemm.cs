@@ -178,6 +178,11 @@ internal sealed partial class CudaOps
             return;
         }
         if (rows > int.MaxValue) throw new BackendException($"CUDA {op}: {rows} rows exceed one GEMM");
+        if (TakesSkinny(input, rows, inFeatures, weight, bias, residual, y))
+        {
+            SkinnyGemm(input, (int)rows, inFeatures, weight, bias, residual, y);
+            return;
+        }
         // cuBLASLt's bias epilogue when switched on and the bias is aligned like a vector load; else the bias kernel after.
         // A residual rides in the same epilogue (Lt's C input, beta 1): the skip connection costs no launch of its own.
         // With that switched off it is an Add after, as before session 14.

@@ -1,0 +1,24 @@
+// Tensor-core helpers shared by the mma kernels (attention_mma.cu, gemm_skinny.cu): mma.sync.m16n8k16 with fp32
+// accumulation for bf16 and f16 operands (sm_80+). Fragment layouts (PTX ISA, .row.col): lane = 4·g + t; A holds
+// (g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..); B holds (k 2t..2t+1, n g) and (k 2t+8.., n g); C holds
+// (g, 2t..2t+1) and (g+8, 2t..2t+1).
+#pragma once
+#include "prelude.cuh"
+
+template <typename T> PXL_DEVICE void mma_16816(float* c, const u32* a, const u32* b);
+
+template <> PXL_DEVICE void mma_16816<bf16>(float* c, const u32* a, const u32* b)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+template <> PXL_DEVICE void mma_16816<half>(float* c, const u32* a, const u32* b)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
