@@ -31,7 +31,7 @@ PXL_DEVICE u32 sk_word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v
 PXL_DEVICE float2 sk_load_cg(const float* p)
 {
     float2 v;
-    asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "l"(p));
+    asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "l"(p) : "memory");
     return v;
 }
 

@@ -93,6 +93,7 @@ if phase checks; then
     # (its four skinny ones: split-K, one split, every row-tile count; the goldens run in f32 storage, which it does not
     # take); bench-skinny's e2e line says whether every replayed run (the T5 encoder on it) gave the warm-up's tokens.
     step check-skinny-bf16 60 env PIXELLLM_SKINNY_GEMM=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear --json
+    step check-skinny-f16 60 env PIXELLLM_SKINNY_GEMM=1 "$cli" backend-check --backend cuda --storage f16 --op Linear --json
     # SAM on a second stream beside EVA02 (PIXELLLM_CONCURRENT_LANES=1; not yet measured): the whole-model goldens with
     # it (each request's vision graph runs eagerly once; bench-lanes' e2e replays it as a recorded two-stream graph and
     # says whether every replay's tokens equal the eager warm-up's).
@@ -105,7 +106,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])

@@ -64,6 +64,34 @@ public class ConcurrentLanesTests
     }
 
     [Fact]
+    public void LaneZeroWritingInPlaceInsideTheWindowMeansNoRegion()
+    {
+        // p is read by the side lane and then overwritten in place by lane 0: run concurrently, the side lane could read
+        // the new values. The plan keeps distinct tensors apart, not one tensor's two versions, so there is no region.
+        var g = new Graph();
+        var x = g.Input("x", DType.F32, 4);
+        var p = Add(g, x, x);
+        Tensor side;
+        using (g.OnSideLane()) side = Mul(g, p, x);
+        var written = g.Apply(new WriteAtOp(0), p, g.Input("v", DType.F32, 2), g.Input("at", DType.I32, 1));
+        g.Output("y", Add(g, written, side));
+        Assert.Null(MemoryPlan.Create(g, [g.Outputs["y"]], concurrentLanes: true).Lanes);
+    }
+
+    [Fact]
+    public void AFailedLaunchInsideTheWindowStillJoinsTheLanes()
+    {
+        using var lanes = new FakeLanesBackend(sideLaneFirst: true) { FailOn = n => n.Lane == 1 };
+        using var exec = new GraphExecutor(TwoBranches(2), lanes);
+        exec.SetInput<float>("x", new float[15]);
+        Assert.Throws<InvalidOperationException>(exec.Run);
+        Assert.Equal("join", lanes.Events[^1]);
+        lanes.FailOn = null;
+        exec.Run(); // neither left forked nor on the side lane
+        Assert.Equal(2, lanes.Events.Count(e => e == "join"));
+    }
+
+    [Fact]
     public void InsideTheWindowTheLanesNeverShareBytes()
     {
         var g = TwoBranches(6);

@@ -122,7 +122,7 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         current = lanes[0] = new QueueLane(Driver.CreateStream(), Driver.Alloc(CublasWorkspaceBytes));
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
-        if (Environment.GetEnvironmentVariable(GemmAlgorithmTuner.Variable) == "1") tuner = new GemmAlgorithmTuner(Driver, () => Stream, () => Capturing);
+        if (Environment.GetEnvironmentVariable(GemmAlgorithmTuner.Variable) == "1") tuner = new GemmAlgorithmTuner(Driver, () => Stream, () => Capturing, Quiesce);
         Transfers = new HostTransfers(Driver);
         compiler = new KernelCompiler(Nvrtc.TryLoad(out var nvrtcMissing), KernelCache.Default(), DependentLaunch, PrebuiltKernels.FromEnvironment(),
             nvrtcMissing);
@@ -207,11 +207,32 @@ internal sealed unsafe class CudaQueue : IDeviceQueue, IDisposable
         if (lane == 1 && lanes[1] is null)
         {
             if (Capturing) throw new BackendException("the side lane's stream must be created before a graph capture (the run goes eagerly instead)");
-            lanes[1] = new QueueLane(Driver.CreateStream(), Driver.Alloc(CublasWorkspaceBytes));
-            forkEvent = Driver.CreateOrderingEvent();
-            joinEvent = Driver.CreateOrderingEvent();
+            // Everything first, then published: a failure part way leaks nothing and leaves no half-made lane behind.
+            nint stream = Driver.CreateStream(), fork = 0, join = 0;
+            ulong workspace = 0;
+            try
+            {
+                workspace = Driver.Alloc(CublasWorkspaceBytes);
+                fork = Driver.CreateOrderingEvent();
+                join = Driver.CreateOrderingEvent();
+            }
+            catch
+            {
+                if (fork != 0) Driver.DestroyEvent(fork);
+                if (workspace != 0) Driver.Free(workspace);
+                Driver.DestroyStream(stream);
+                throw;
+            }
+            (lanes[1], forkEvent, joinEvent) = (new QueueLane(stream, workspace), fork, join);
         }
         current = lanes[lane];
+    }
+
+    /// <summary>Waits for every lane's stream: nothing else runs while the tuner times a candidate.</summary>
+    private void Quiesce()
+    {
+        foreach (var lane in lanes)
+            if (lane is not null) Driver.Synchronize(lane.Stream);
     }
 
     /// <summary>Lane 1's later work waits for everything queued on lane 0 so far.</summary>

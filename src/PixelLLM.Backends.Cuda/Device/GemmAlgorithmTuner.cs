@@ -20,7 +20,7 @@ public readonly record struct GemmTuningResult(string Shape, int Candidates, int
 /// outside graph capture (the executor's first run is eager), and never for a call that reads its residual from its
 /// own output (repeating it would add the residual again). Opt-in until measured: $PIXELLLM_GEMM_TUNE=1.
 /// </summary>
-internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, Func<bool> capturing) : IDisposable
+internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action? quiesce = null) : IDisposable
 {
     /// <summary>Environment variable that switches tuning on when set to 1.</summary>
     public const string Variable = "PIXELLLM_GEMM_TUNE";
@@ -41,11 +41,12 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
     public bool CanTune => !capturing();
 
     /// <summary>
-    /// Milliseconds per call of <paramref name="run"/> (one untimed call, then <see cref="TimedRuns"/> between two events),
+    /// Milliseconds per call of <paramref name="run"/> (every stream idle first, one untimed call, then <see cref="TimedRuns"/> between two events),
     /// or null when the algorithm refuses (<paramref name="run"/> returns false).
     /// </summary>
     public float? Time(Func<bool> run)
     {
+        quiesce?.Invoke(); // the other lane's work would share the card with the timed calls
         if (!run()) return null;
         if (start == 0) start = driver.CreateEvent();
         if (end == 0) end = driver.CreateEvent();

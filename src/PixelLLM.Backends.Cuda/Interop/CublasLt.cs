@@ -104,15 +104,17 @@ public sealed unsafe class CublasLt : IDisposable
         ulong input = residual ? g.Residual : g.C;
         var key = (g with { A = 0, B = 0, C = 0, Bias = 0, Residual = 0 },
             (Alignment(g.A), Alignment(g.B), Alignment(g.C), Alignment(g.Bias), Alignment(input), input == g.C, g.Bias != 0));
-        if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g, input, required: !residual || input == g.C);
-        if (plan is null) return false;
+        // With an alternative (a plain GEMM here to be tuned) Lt need not serve the shape: the alternative then runs.
+        if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g, input, required: alternative is null && (!residual || input == g.C));
+        if (plan is null) return alternative?.Invoke() ?? false;
         ulong bias = g.Bias;
         if (bias != 0) Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
         if (!plan.Tuned && tuner is not null && tuner.CanTune)
         {
             plan.Tuned = true;
             // Repeating a call whose residual is its own output would add the residual once per repeat.
-            if (plan.Candidates.Length + (alternative is null ? 0 : 1) > 1 && input != g.C) Tune(plan, g, input, residual, alternative);
+            bool inPlaceResidual = residual && input == g.C;
+            if (plan.Candidates.Length + (alternative is null ? 0 : 1) > 1 && !inPlaceResidual) Tune(plan, g, input, residual, alternative);
         }
         if (plan.UseAlternative && alternative is not null) return alternative();
         int status = Run(plan, plan.Chosen, g, input, residual);

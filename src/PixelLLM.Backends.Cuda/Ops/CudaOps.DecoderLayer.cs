@@ -20,8 +20,11 @@ internal sealed partial class CudaOps
     /// <summary>Slot 5 holds every kernel's hand-off counters: the layer kernels' first, then gemm_skinny.cu's per column tile.</summary>
     private const int CounterSlotBytes = DecoderLayerCounterBytes + SkinnyCounterBytes;
 
-    /// <summary>The counters decoder_layer.cu last found zeroed; a new buffer is zeroed once before its first launch.</summary>
-    private ulong decoderLayerCounters;
+    /// <summary>
+    /// Counter buffers already zeroed (one per lane: each lane has its own slot 5, allocated once and never moved while
+    /// the queue lives, so an address here cannot come back as another buffer).
+    /// </summary>
+    private readonly HashSet<ulong> zeroedCounters = [];
 
     private void T5DecoderLayer(T5DecoderLayerOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
@@ -75,11 +78,7 @@ internal sealed partial class CudaOps
     private ulong Counters()
     {
         ulong counters = queue.Scratch(CounterSlot, CounterSlotBytes);
-        if (counters != decoderLayerCounters)
-        {
-            queue.Fill(counters, 0, CounterSlotBytes);
-            decoderLayerCounters = counters;
-        }
+        if (zeroedCounters.Add(counters)) queue.Fill(counters, 0, CounterSlotBytes);
         return counters;
     }
 

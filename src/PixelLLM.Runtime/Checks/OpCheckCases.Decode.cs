@@ -35,11 +35,14 @@ public static partial class OpCheckCases
         yield return C("9 rows cublas residual", new LinearOp(false, true), F(3, 3, 40), F(33, 40), F(3, 3, 33));
         yield return C("40 rows residual misaligned", new LinearOp(false, true), F(40, 64), F(96, 64), F(40, 96)) with { Misaligned = [2] };
         // gemm_skinny.cu's shapes (PIXELLLM_SKINNY_GEMM=1): 9–64 rows, K and N multiples of 64; split-K (2 and 10
-        // splits on a 132-SM card), one split (264 column tiles), every row tile count.
+        // splits on a 132-SM card), one split (264 column tiles), every row tile count, several chunks per split.
         yield return C("skinny 40 rows bias residual", new LinearOp(true, true), F(40, 128), F(192, 128), F(192), F(40, 192));
         yield return C("skinny 22 rows k640 ten splits", new LinearOp(false), F(2, 11, 640), F(64, 640));
         yield return C("skinny 64 rows residual", new LinearOp(false, true), F(64, 192), F(128, 192), F(64, 128));
         yield return C("skinny 9 rows one split", new LinearOp(true), F(9, 64), F(16896, 64), F(16896));
+        // Nine chunks over 132 column tiles: two uneven splits (5 + 4 chunks), so the W ring refills, both x buffers and
+        // the next-chunk prefetch all run.
+        yield return C("skinny 40 rows k576 uneven splits", new LinearOp(false, true), F(40, 576), F(8448, 576), F(40, 8448));
         yield return C("gemv 1 row rmsnorm k2048", new RmsNormLinearOp(1e-6f), F(1, 1, 2048), F(2048), F(40, 2048));
         yield return C("gemv 4 rows rmsnorm k odd", new RmsNormLinearOp(1e-6f), F(4, 1, 27), F(27), F(19, 27));
         yield return C("gemv 8 rows rmsnorm k1032", new RmsNormLinearOp(1e-5f), F(8, 1032), F(1032), F(9, 1032));

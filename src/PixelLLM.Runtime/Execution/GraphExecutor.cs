@@ -155,19 +155,26 @@ public sealed class GraphExecutor : IDisposable
         }
         // Side-lane nodes sit in [Fork, Join) (LaneRegion.Find): the side lane starts after lane 0's earlier work and lane 0
         // reads its results only after the join, so the host may queue the two lanes' nodes in any interleaving.
+        bool open = false; // forked and not yet joined
         try
         {
             for (int i = 0; i < steps.Length; i++)
             {
-                if (i == region.Fork) lanes.ForkSideLane();
-                if (i == region.Join) lanes.JoinSideLane();
+                if (i == region.Fork) { lanes.ForkSideLane(); open = true; }
+                if (i == region.Join) { lanes.JoinSideLane(); open = false; }
                 if (steps[i].Op.IsView) continue;
                 lanes.UseLane(steps[i].Lane);
                 backend.Execute(steps[i], stepInputs[i], stepOutputs[i]);
             }
-            if (region.Join == steps.Length) lanes.JoinSideLane();
+            if (region.Join == steps.Length) { lanes.JoinSideLane(); open = false; }
         }
-        finally { lanes.UseLane(0); }
+        finally
+        {
+            lanes.UseLane(0);
+            // After a failed launch the side lane's queued work must still be joined: later waits on lane 0 (and a
+            // capture's end) then cover it.
+            if (open) lanes.JoinSideLane();
+        }
     }
 
     private static string DefaultLabel(Graph graph, Node[] steps)

@@ -13,8 +13,9 @@ namespace PixelLLM.Runtime.Execution;
 public sealed record LaneRegion(int Fork, int Join)
 {
     /// <summary>
-    /// The region of <paramref name="order"/>'s side lane, or null when it has none or cannot run beside lane 0 (a side
-    /// node that updates storage in place, or one placed before its fork or after its join): then lanes are ignored.
+    /// The region of <paramref name="order"/>'s side lane, or null when it has none or cannot run beside lane 0 (a node of
+    /// either lane that updates storage in place inside the window, or a side node placed before its fork or after its
+    /// join): then lanes are ignored.
     /// </summary>
     public static LaneRegion? Find(IReadOnlyList<Node> order)
     {
@@ -45,6 +46,11 @@ public sealed record LaneRegion(int Fork, int Join)
             if (n.Lane == 1 || (reads && n.Op.IsView)) fromSide.Add(n.Output.Id);
             else if (reads) join = i;
         }
-        return side.All(n => step[n.Id] >= fork && step[n.Id] < join) ? new LaneRegion(fork, join) : null;
+        if (!side.All(n => step[n.Id] >= fork && step[n.Id] < join)) return null;
+        // A lane-0 write in place inside the window could overwrite storage the side lane is still reading: the plan
+        // keeps distinct tensors apart, not one tensor's two versions.
+        for (int i = fork; i < join; i++)
+            if (order[i].Lane == 0 && (order[i].Op.InPlaceInput >= 0 || order[i].Op.UpdatedInputs.Count > 0)) return null;
+        return new LaneRegion(fork, join);
     }
 }

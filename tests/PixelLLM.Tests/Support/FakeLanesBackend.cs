@@ -19,6 +19,8 @@ internal sealed class FakeLanesBackend(bool sideLaneFirst) : IBackend, IConcurre
     private int lane;
 
     public bool SideLaneFirst { get; } = sideLaneFirst;
+    /// <summary>Nodes whose launch throws (a failing kernel), to check that the executor still joins the lanes.</summary>
+    public Func<Node, bool>? FailOn { get; set; }
     public bool ConcurrentLanes => true;
     public List<string> Events { get; } = [];
 
@@ -52,6 +54,7 @@ internal sealed class FakeLanesBackend(bool sideLaneFirst) : IBackend, IConcurre
 
     public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
     {
+        if (FailOn?.Invoke(node) == true) throw new InvalidOperationException($"{node}: launch failed (test)");
         if (node.Lane != lane) throw new InvalidOperationException($"{node} queued on lane {lane}");
         if (!forked)
         {
