@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs ON the device machine from the repo root, after bench/gpu/prepare.sh here and `run` with carry [".gpu"]:
 #   run(command="PIXELLLM_GPU_BUDGET=420 bash .gpu/run.sh", carry=[".gpu"], timeout_s=450)
-# (Every phase took ~330 s on an H200 in run 10; session 11 dropped ~100 s of measured-before steps and added the
-# streamed layer's ~70 s: budget ~360 s, timeout_s=390.)
+# (Every phase took ~330 s on an H200 in run 10; sessions 11-15 added ~25 checks of a few seconds each and six A/B
+# benches of ~15 s: budget ~540 s, timeout_s=570 in one call on a 15-minute lease. Steps run in order checks → bench →
+# baseline, so a short budget loses the PyTorch baseline first; PIXELLLM_GPU_PHASES=bench,baseline skips the checks.)
 # One call does everything so the numbers come from one card and one lease. Every step has its own time cap and the whole
 # script a budget (PIXELLLM_GPU_BUDGET seconds): a step that would start past it is skipped and says so, so a hang or a slow
 # step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline); PIXELLLM_GPU_COMPILE=1 adds
