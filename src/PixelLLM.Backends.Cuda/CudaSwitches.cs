@@ -31,7 +31,7 @@ public static class CudaSwitches
         new(CudaQueue.FusedAttentionFlopsVariable, $"{IDeviceQueue.DefaultFusedAttentionMaxFlops}", "N: work up to which short attention is attention.cu's one launch (0: the cuBLAS path)", false),
         new(CudaQueue.MmaAttentionVariable, "0", "1: long 16-bit attention on attention_mma.cu (tensor cores, flash-style)", false),
         new(CudaQueue.SkinnyGemmVariable, "0", "1: 9-64-row 16-bit Linears on gemm_skinny.cu instead of cuBLAS", false),
-        new(GemmAlgorithmTuner.Variable, "0", "1: time cuBLASLt's candidates (and GemmEx) per GEMM shape on its first eager call, keep the fastest", false),
+        new(GemmAlgorithmTuner.Variable, "0", "1: time cuBLASLt's candidates (and GemmEx) per GEMM shape once, keep the fastest (cached on disk); fresh: time again", false),
         new(CudaBackend.ConcurrentLanesVariable, "0", "1: a graph's side lane (SAM beside EVA02) on a second stream", false),
         new(CudaQueue.DependentLaunchVariable, "0", "1: programmatic dependent launch (sm_90): each kernel may start during its predecessor's tail", true),
     ];

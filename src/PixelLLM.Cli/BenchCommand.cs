@@ -130,9 +130,11 @@ internal static class BenchCommand
     {
         var tuned = cuda.GemmTuning;
         if (tuned.Count == 0) return;
-        var changed = tuned.Where(t => t.Chosen != 0).OrderByDescending(t => t.HeuristicMicroseconds - t.ChosenMicroseconds).ToList();
-        o.WriteLine($"  GEMM tuning: {tuned.Count} shapes timed, {changed.Count} changed from the untuned choice; " +
-                    $"Σ per call {tuned.Sum(t => t.HeuristicMicroseconds):F1} → {tuned.Sum(t => t.ChosenMicroseconds):F1} µs");
+        var timed = tuned.Where(t => !t.Cached).ToList();
+        var changed = timed.Where(t => t.Chosen != 0).OrderByDescending(t => t.HeuristicMicroseconds - t.ChosenMicroseconds).ToList();
+        o.WriteLine($"  GEMM tuning: {timed.Count} shapes timed, {changed.Count} changed from the untuned choice; " +
+                    $"Σ per call {timed.Sum(t => t.HeuristicMicroseconds):F1} → {timed.Sum(t => t.ChosenMicroseconds):F1} µs; " +
+                    $"{tuned.Count - timed.Count} taken from the tuning cache ({tuned.Count(t => t.Cached && t.Chosen != 0)} not the untuned choice)");
         foreach (var t in changed.Take(8))
             o.WriteLine($"    {t.Shape,-40} {t.HeuristicMicroseconds,8:F1} → {t.ChosenMicroseconds,8:F1} µs (candidate {t.Chosen} of {t.Candidates})");
     }

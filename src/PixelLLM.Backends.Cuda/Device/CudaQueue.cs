@@ -105,7 +105,8 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
         current = lanes[0] = new QueueLane(Driver.CreateStream(), Driver.Alloc(CublasWorkspaceBytes));
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
-        if (Environment.GetEnvironmentVariable(GemmAlgorithmTuner.Variable) == "1") tuner = new GemmAlgorithmTuner(Driver, () => Stream, () => Capturing, Quiesce);
+        tuner = GemmAlgorithmTuner.FromEnvironment(Driver, () => Stream, () => Capturing, Quiesce,
+            () => GemmTuningCache.DefaultPath(DeviceName, Arch.ToString(), CudaLibraries.ProbeCublasLt().Version ?? "unknown"));
         Transfers = new HostTransfers(Driver);
         compiler = new KernelCompiler(Nvrtc.TryLoad(out var nvrtcMissing), KernelCache.Default(), DependentLaunch, PrebuiltKernels.FromEnvironment(),
             nvrtcMissing);

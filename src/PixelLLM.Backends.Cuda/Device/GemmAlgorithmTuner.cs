@@ -11,7 +11,9 @@ namespace PixelLLM.Backends.Cuda.Device;
 /// </param>
 /// <param name="HeuristicMicroseconds">Time of one call as it would run untuned (candidate 0).</param>
 /// <param name="ChosenMicroseconds">Time of one call with the fastest.</param>
-public readonly record struct GemmTuningResult(string Shape, int Candidates, int Chosen, float HeuristicMicroseconds, float ChosenMicroseconds);
+/// <param name="Cached">Taken from the tuning cache of an earlier process (not timed here: both times NaN).</param>
+public readonly record struct GemmTuningResult(string Shape, int Candidates, int Chosen, float HeuristicMicroseconds, float ChosenMicroseconds,
+    bool Cached = false);
 
 /// <summary>
 /// Times the algorithms cuBLASLt's heuristic offers for a GEMM shape on that call's own operands, once, and keeps the
@@ -20,10 +22,23 @@ public readonly record struct GemmTuningResult(string Shape, int Candidates, int
 /// outside graph capture (the executor's first run is eager), and never for a call that reads its residual from its
 /// own output (repeating it would add the residual again). Opt-in until measured: $PIXELLLM_GEMM_TUNE=1.
 /// </summary>
-internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action? quiesce = null) : IDisposable
+internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action? quiesce = null,
+    GemmTuningCache? cache = null, bool retime = false) : IDisposable
 {
-    /// <summary>Environment variable that switches tuning on when set to 1.</summary>
+    /// <summary>
+    /// Environment variable that switches tuning on: 1 takes earlier processes' choices from the tuning cache and times
+    /// only new shapes; fresh times every shape again (and rewrites the cache).
+    /// </summary>
     public const string Variable = "PIXELLLM_GEMM_TUNE";
+
+    /// <summary>The tuner $PIXELLLM_GEMM_TUNE asks for (null when unset or 0), its cache at <paramref name="cachePath"/>.</summary>
+    public static GemmAlgorithmTuner? FromEnvironment(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action quiesce, Func<string> cachePath) =>
+        Environment.GetEnvironmentVariable(Variable) switch
+        {
+            "1" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath())),
+            "fresh" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath()), retime: true),
+            _ => null,
+        };
 
     /// <summary>Algorithms asked of the heuristic (its top ones, in its order).</summary>
     public const int MaxCandidates = 8;
@@ -57,13 +72,25 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
         return driver.ElapsedMilliseconds(start, end) / TimedRuns;
     }
 
-    /// <summary>Records the outcome for one shape and returns the index to use (see <see cref="Fastest"/>).</summary>
-    public int Choose(string shape, IReadOnlyList<float?> milliseconds)
+    /// <summary>An earlier process's choice for <paramref name="key"/> among <paramref name="candidates"/> (not when re-timing).</summary>
+    public bool TryCached(string key, string shape, int candidates, out int choice)
+    {
+        choice = 0;
+        if (retime || cache is null || !cache.TryGet(key, candidates, out choice)) return false;
+        results.Add(new GemmTuningResult(shape, candidates, choice, float.NaN, float.NaN, Cached: true));
+        return true;
+    }
+
+    /// <summary>Records the outcome for one shape (and in the cache under <paramref name="key"/>) and returns the index to use (see <see cref="Fastest"/>).</summary>
+    public int Choose(string shape, string key, IReadOnlyList<float?> milliseconds)
     {
         int chosen = Fastest(milliseconds);
         int ran = milliseconds.Count(t => t is not null);
         if (ran > 0 && milliseconds[chosen] is float best)
+        {
             results.Add(new GemmTuningResult(shape, ran, chosen, (milliseconds[0] ?? float.NaN) * 1000f, best * 1000f));
+            cache?.Set(key, milliseconds.Count, chosen);
+        }
         return chosen;
     }
 

@@ -114,7 +114,7 @@ public sealed unsafe class CublasLt : IDisposable
             plan.Tuned = true;
             // Repeating a call whose residual is its own output would add the residual once per repeat.
             bool inPlaceResidual = residual && input == g.C;
-            if (plan.Candidates.Length + (alternative is null ? 0 : 1) > 1 && !inPlaceResidual) Tune(plan, g, input, residual, alternative);
+            if (plan.Candidates.Length + (alternative is null ? 0 : 1) > 1 && !inPlaceResidual) Tune(plan, g, input, residual, alternative, key.ToString());
         }
         if (plan.UseAlternative && alternative is not null) return alternative();
         int status = Run(plan, plan.Chosen, g, input, residual);
@@ -140,18 +140,21 @@ public sealed unsafe class CublasLt : IDisposable
 
     /// <summary>Times every candidate on this call's operands (its output is written again by the real call after).</summary>
     /// <remarks>The caller's <paramref name="alternative"/>, when given, is candidate 0 (the one kept within 2 %).</remarks>
-    private void Tune(Plan plan, GemmCall g, ulong input, bool residual, Func<bool>? alternative)
+    private void Tune(Plan plan, GemmCall g, ulong input, bool residual, Func<bool>? alternative, string cacheKey)
     {
-        int first = alternative is null ? 0 : 1;
-        var times = new float?[plan.Candidates.Length + first];
-        if (alternative is not null) times[0] = tuner!.Time(alternative);
-        for (int i = 0; i < plan.Candidates.Length; i++)
-        {
-            int candidate = i;
-            times[first + i] = tuner!.Time(() => Run(plan, candidate, g, input, residual) == 0);
-        }
+        int first = alternative is null ? 0 : 1, count = plan.Candidates.Length + first;
         string shape = $"{g.M}x{g.N}x{g.K} {g.Type}{(g.Bias != 0 ? " bias" : "")}{(residual ? " + residual" : "")}{(alternative is null ? "" : " (0: cublasGemmEx)")}";
-        int chosen = tuner!.Choose(shape, times);
+        if (!tuner!.TryCached(cacheKey, shape, count, out int chosen))
+        {
+            var times = new float?[count];
+            if (alternative is not null) times[0] = tuner.Time(alternative);
+            for (int i = 0; i < plan.Candidates.Length; i++)
+            {
+                int candidate = i;
+                times[first + i] = tuner.Time(() => Run(plan, candidate, g, input, residual) == 0);
+            }
+            chosen = tuner.Choose(shape, cacheKey, times);
+        }
         plan.UseAlternative = alternative is not null && chosen == 0;
         plan.Chosen = Math.Max(0, chosen - first);
     }
