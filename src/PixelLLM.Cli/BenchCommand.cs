@@ -28,9 +28,10 @@ internal static class BenchCommand
         var task = new Option<string>("--task") { Description = "caption (default) or densecap (K boxes batched next to one caption; densecap configs)", DefaultValueFactory = _ => "caption" };
         var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
         var depth = new Option<int?>("--depth") { Description = "cap every transformer stack at this many blocks (a mid-size model with the real widths)" };
+        var baseline = new Option<string?>("--baseline") { Description = "an earlier run's --json file: print each stage against it (best ms, change, speed-up)" };
         var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, task, boxes, depth,
+            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, task, boxes, depth, baseline,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -60,7 +61,8 @@ internal static class BenchCommand
                     throw new InvalidInputException($"--task: unknown '{other}' (expected caption or densecap)");
             }
             var stages = Stages(parse.GetValue(only));
-            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling, parse.GetValue(depth));
+            return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling, parse.GetValue(depth),
+                parse.GetValue(baseline));
         }));
         return command;
     }
@@ -77,8 +79,9 @@ internal static class BenchCommand
     }
 
     internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o,
-        BenchProfiling? profiling = null, int? depth = null)
+        BenchProfiling? profiling = null, int? depth = null, string? baselinePath = null)
     {
+        var baseline = baselinePath is null ? null : BenchBaseline.Load(baselinePath);
         var config = BenchConfigs.Get(configName);
         if (depth is int d) config = BenchConfigs.WithDepth(config, d);
         if (config.PointHead is null && (stages.Contains("rerun") || stages.Contains("e2e")))
@@ -119,6 +122,7 @@ internal static class BenchCommand
                     $"peak resident memory {Gb(peak)}; " +
                     (cuda is null ? "" : $"device memory in use {Gb(deviceMemoryUsed)} of {Gb(cuda.DeviceMemory().Total)}; ") + $"load average after {loadAfter}");
         if (cuda is not null) WriteGemmTuning(cuda, o);
+        if (baseline is not null) BenchBaseline.Print(o, baselinePath!, baseline, results);
         profiling?.Finish();
         if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results,
             cuda is null ? null : deviceMemoryUsed);

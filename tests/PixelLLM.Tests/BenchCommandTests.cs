@@ -41,6 +41,38 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void BaselineFromAnEarlierRunIsComparedStageByStage()
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"pixelllm-bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            var stages = BenchCommand.Stages("adapter,t5-encode");
+            Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", DType.F32, runs: 1, seed: 2, stages, json, new StringWriter()));
+            var output = new StringWriter();
+            Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", DType.F32, runs: 1, seed: 2, BenchCommand.Stages("adapter,decode"), null, output,
+                baselinePath: json));
+            var text = output.ToString();
+            Assert.Contains("against " + Path.GetFileName(json), text);
+            Assert.Matches(@"prompt adapter \+ projection\s+[0-9.]+ → +[0-9.]+ +[-+]?[0-9.]+ %", text);
+            Assert.Contains("(not in the baseline)", text); // decode ran here but not there
+        }
+        finally { File.Delete(json); }
+    }
+
+    [Fact]
+    public void AMissingOrForeignBaselineIsOneClearErrorBeforeAnyTiming()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"pixelllm-none-{Guid.NewGuid():N}.json");
+        var e = Assert.Throws<InvalidInputException>(() => BenchCommand.Run("pixelllm-tiny", "cpu", DType.F32, 1, 2, BenchCommand.Stages("adapter"), null,
+            new StringWriter(), baselinePath: missing));
+        Assert.StartsWith($"--baseline {missing}:", e.Message);
+        var foreign = Path.Combine(Path.GetTempPath(), $"pixelllm-foreign-{Guid.NewGuid():N}.json");
+        File.WriteAllText(foreign, "{\"stages\": 3}");
+        try { Assert.Throws<InvalidInputException>(() => BenchBaseline.Load(foreign)); }
+        finally { File.Delete(foreign); }
+    }
+
+    [Fact]
     public void RunHeaderNamesTheEngineSwitchesSet()
     {
         Environment.SetEnvironmentVariable("PIXELLLM_BENCH_TEST_SWITCH", "7"); // read by nothing: safe beside other tests
