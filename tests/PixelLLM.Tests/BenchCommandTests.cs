@@ -24,12 +24,15 @@ public class BenchCommandTests
         try
         {
             var output = new StringWriter();
-            Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", weights, runs: 1, seed: 2, BenchCommand.Stages(null), json, output));
+            Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", weights, runs: 2, seed: 2, BenchCommand.Stages(null), json, output));
             Assert.Contains("peak resident memory", output.ToString());
             using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
             var stages = doc.RootElement.GetProperty("stages").EnumerateArray().ToList();
             Assert.Equal(9, stages.Count);
             Assert.Contains(stages, s => s.GetProperty("stage").GetString()!.StartsWith("vision graph", StringComparison.Ordinal));
+            // Runs after the warm-up must decode the warm-up's tokens (on CUDA they replay recorded graphs).
+            var e2e = stages.Single(s => s.GetProperty("stage").GetString()!.StartsWith("end to end", StringComparison.Ordinal));
+            Assert.Contains("tokens of every run == warm-up's: yes", e2e.GetProperty("note").GetString());
             Assert.All(stages, s => Assert.True(s.GetProperty("best_ms").GetDouble() > 0, s.GetProperty("stage").GetString()));
             Assert.Equal(weights.ToString(), doc.RootElement.GetProperty("weights").GetString());
             Assert.True(doc.RootElement.GetProperty("weight_bytes").GetInt64() > 0);
