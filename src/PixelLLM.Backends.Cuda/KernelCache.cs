@@ -14,12 +14,15 @@ public sealed class KernelCache(string directory)
     public string Directory { get; } = directory;
 
     /// <summary>The per-user default location.</summary>
-    public static KernelCache Default()
+    public static KernelCache Default() => new(CacheFolder("kernels"));
+
+    /// <summary>$XDG_CACHE_HOME/pixelllm/<paramref name="name"/> (~/.cache when unset): where the engine's on-disk caches live.</summary>
+    internal static string CacheFolder(string name)
     {
         var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         if (string.IsNullOrEmpty(root))
             root = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return new KernelCache(Path.Combine(root, "pixelllm", "kernels"));
+        return Path.Combine(root, "pixelllm", name);
     }
 
     /// <summary>SHA-256 (hex) over the sources, the target, the NVRTC version and the options.</summary>

@@ -17,7 +17,6 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     private readonly Dictionary<string, nint> functions = new(StringComparer.Ordinal);
     private readonly KernelCompiler compiler;
 
-
     /// <summary>Environment variable that switches programmatic dependent launch on when set to 1 (see <see cref="DependentLaunch"/>).</summary>
     public const string DependentLaunchVariable = "PIXELLLM_PDL";
 
@@ -180,7 +179,6 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
         }
     }
 
-
     /// <summary>cuCtxSetCurrent for the calling thread (cheap when already current); every entry point calls it.</summary>
     public void MakeCurrent() => Driver.MakeCurrent(Context);
 
@@ -232,11 +230,7 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
                 // One workspace for both libraries of a lane: they run in stream order on its stream, never at the same time.
                 var lt = current.Lt ??= new CublasLt(Stream, current.Workspace, CublasWorkspaceBytes, tuner);
                 // A plain GEMM is here only to be tuned: cuBLAS GemmEx, which it would otherwise run, is a candidate too.
-                var plain = call;
-                Func<bool>? gemmEx = call.Bias == 0 && call.Residual == 0
-                    ? () => { (current.Cublas ??= new Cublas(Stream, current.Workspace, CublasWorkspaceBytes)).Gemm(plain); return true; }
-                    : null;
-                if (lt.TryMatmul(call, gemmEx)) return;
+                if (lt.TryMatmul(call, call.Bias == 0 && call.Residual == 0 ? LaneCublas() : null)) return;
                 // No algorithm reads the residual from its own buffer: it starts C instead, and C is read in place.
                 var (_, _, ldc) = call.LeadingDims;
                 if (ldc != call.N) throw new BackendException($"cuBLASLt residual: C rows {ldc} elements apart for {call.N} columns; one copy would overwrite the gaps");
@@ -245,10 +239,13 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
                 lt.TryMatmul(call with { Residual = call.C });
                 return;
             }
-            (current.Cublas ??= new Cublas(Stream, current.Workspace, CublasWorkspaceBytes)).Gemm(call);
+            LaneCublas().Gemm(call);
         }
         finally { LaunchObserver?.After(); }
     }
+
+    /// <summary>The current lane's cuBLAS handle, on its stream and workspace (created on first use).</summary>
+    private Cublas LaneCublas() => current.Cublas ??= new Cublas(Stream, current.Workspace, CublasWorkspaceBytes);
 
     private static int GemmElementBytes(CudaDataType type) => type switch
     {

@@ -46,11 +46,8 @@ internal sealed class GemmTuningCache
     /// </summary>
     public static string DefaultPath(string device, string arch, string cublasLtVersion)
     {
-        var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (string.IsNullOrEmpty(root))
-            root = System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
         var name = new string($"{device}-{arch}-cublasLt-{cublasLtVersion}".Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_').ToArray());
-        return System.IO.Path.Combine(root, "pixelllm", "gemm-tuning", name + ".json");
+        return System.IO.Path.Combine(KernelCache.CacheFolder("gemm-tuning"), name + ".json");
     }
 
     /// <summary>The choice stored for <paramref name="key"/> among <paramref name="candidates"/>, if there is one.</summary>

@@ -93,10 +93,10 @@ public sealed unsafe class CublasLt : IDisposable
     /// Row-major C (M, N) = Alpha · op(A) · op(B) [+ Bias] for one matrix (Batch 1), plus Residual when Beta is 1 (Lt's C
     /// input, read in the epilogue; C is Lt's D). False when the heuristic has no algorithm for a residual that is not C
     /// itself: the caller then copies the residual into C and asks again with Residual = C. <paramref name="alternative"/>
-    /// is how the caller would run the call otherwise (cuBLAS GemmEx for a plain GEMM): tuning times it as the first
-    /// candidate, and when it wins this shape runs it from then on.
+    /// is the cuBLAS handle a plain GEMM would otherwise run on: tuning times its GemmEx as the first candidate, and when
+    /// it wins this shape runs it from then on.
     /// </summary>
-    public bool TryMatmul(in GemmCall g, Func<bool>? alternative = null)
+    public bool TryMatmul(in GemmCall g, Cublas? alternative = null)
     {
         bool residual = g.Beta == 1f && g.Residual != 0;
         if (g.Batch != 1 || g.PointerArrays || (g.Beta != 0 && !residual))
@@ -106,7 +106,7 @@ public sealed unsafe class CublasLt : IDisposable
             (Alignment(g.A), Alignment(g.B), Alignment(g.C), Alignment(g.Bias), Alignment(input), input == g.C, g.Bias != 0));
         // With an alternative (a plain GEMM here to be tuned) Lt need not serve the shape: the alternative then runs.
         if (!plans.TryGetValue(key, out var plan)) plans[key] = plan = Create(g, input, required: alternative is null && (!residual || input == g.C));
-        if (plan is null) return alternative?.Invoke() ?? false;
+        if (plan is null) return RunAlternative(alternative, g);
         ulong bias = g.Bias;
         if (bias != 0) Check(_descSet(plan.Desc, DescBiasPointer, &bias, (nuint)sizeof(ulong)), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
         if (!plan.Tuned && tuner is not null && tuner.CanTune)
@@ -116,7 +116,7 @@ public sealed unsafe class CublasLt : IDisposable
             bool inPlaceResidual = residual && input == g.C;
             if (plan.Candidates.Length + (alternative is null ? 0 : 1) > 1 && !inPlaceResidual) Tune(plan, g, input, residual, alternative, key.ToString());
         }
-        if (plan.UseAlternative && alternative is not null) return alternative();
+        if (plan.UseAlternative && alternative is not null) return RunAlternative(alternative, g);
         int status = Run(plan, plan.Chosen, g, input, residual);
         // The heuristic sees layouts, not pointers: an algorithm may still refuse a C that is not D. Then this shape
         // takes the caller's copy-into-C path from now on.
@@ -130,6 +130,13 @@ public sealed unsafe class CublasLt : IDisposable
         return true;
     }
 
+    private static bool RunAlternative(Cublas? alternative, in GemmCall g)
+    {
+        if (alternative is null) return false;
+        alternative.Gemm(g);
+        return true;
+    }
+
     private int Run(Plan plan, int candidate, in GemmCall g, ulong input, bool residual)
     {
         float alpha = g.Alpha, beta = residual ? 1f : 0f;
@@ -140,14 +147,14 @@ public sealed unsafe class CublasLt : IDisposable
 
     /// <summary>Times every candidate on this call's operands (its output is written again by the real call after).</summary>
     /// <remarks>The caller's <paramref name="alternative"/>, when given, is candidate 0 (the one kept within 2 %).</remarks>
-    private void Tune(Plan plan, GemmCall g, ulong input, bool residual, Func<bool>? alternative, string cacheKey)
+    private void Tune(Plan plan, GemmCall g, ulong input, bool residual, Cublas? alternative, string cacheKey)
     {
         int first = alternative is null ? 0 : 1, count = plan.Candidates.Length + first;
         string shape = $"{g.M}x{g.N}x{g.K} {g.Type}{(g.Bias != 0 ? " bias" : "")}{(residual ? " + residual" : "")}{(alternative is null ? "" : " (0: cublasGemmEx)")}";
         if (!tuner!.TryCached(cacheKey, shape, count, out int chosen))
         {
             var times = new float?[count];
-            if (alternative is not null) times[0] = tuner.Time(alternative);
+            if (alternative is not null) times[0] = tuner.Time(() => RunAlternative(alternative, g));
             for (int i = 0; i < plan.Candidates.Length; i++)
             {
                 int candidate = i;

@@ -50,7 +50,7 @@ internal sealed partial class CudaOps
         }
         var a = Args();
         for (int i = 0; i < T5DecoderLayerOp.InputCount; i++) a.Ptr(x[i].Ptr);
-        a.Ptr(y.Ptr).Ptr(work).Ptr(DecoderLayerCounters()).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
+        a.Ptr(y.Ptr).Ptr(work).Ptr(Counters()).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
             .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
         string kernel = s.Rows == 1 && variant == DecoderLayerKernel.Async ? "decoder_layer_async" : "decoder_layer";
         queue.Launch("decoder_layer.cu", $"{kernel}_{LayerKernelSuffix(s, y)}", ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
@@ -69,12 +69,10 @@ internal sealed partial class CudaOps
     private static string LayerKernelSuffix(T5DecoderLayerOp.Sizes s, DeviceTensor y) => $"{FloatSuffix(y, "T5DecoderLayer")}_r{RowTemplate(s.Rows)}";
 
     /// <summary>
-    /// The counters both layer kernels hand phases over with (slot 5; decoder_layer_stream.cu's stack of 24 layers uses
-    /// 194 of them), zeroed once when the buffer is new: every launch's last block leaves them zero.
+    /// Slot 5's hand-off counters (both layer kernels' from offset 0 — decoder_layer_stream.cu's stack of 24 layers uses
+    /// 194 — and gemm_skinny.cu's after them), all zeroed once whenever the buffer is new: every launch's last block
+    /// leaves its counters zero.
     /// </summary>
-    private ulong DecoderLayerCounters() => Counters();
-
-    /// <summary>Slot 5, all of it zeroed once whenever its buffer is new (every kernel's last block leaves its counters zero).</summary>
     private ulong Counters()
     {
         ulong counters = queue.Scratch(CounterSlot, CounterSlotBytes);
@@ -94,7 +92,7 @@ internal sealed partial class CudaOps
         var table = DecoderLayerTable.From([.. layers.Select(l => T5DecoderStackOp.PerLayerInputs.Select(i => l[(int)i].Ptr).ToArray())]);
         var a = Args().Ptr(x);
         foreach (var input in T5DecoderStackOp.SharedInputs.Skip(1)) a.Ptr(first[(int)input].Ptr);
-        a.Layers(table).I32(layers.Count).Ptr(y.Ptr).Ptr(work).Ptr(DecoderLayerCounters()).I32(s.Rows).I32(s.Model).I32(s.Inner)
+        a.Layers(table).I32(layers.Count).Ptr(y.Ptr).Ptr(work).Ptr(Counters()).I32(s.Rows).I32(s.Model).I32(s.Inner)
             .I32(s.FeedForward).I32(op.NumHeads).I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
         var limits = queue.Limits;
         int perSm = Math.Clamp(limits.BlocksPerMultiprocessor(shared, StreamLayerStaticBytes), 1, 2);
