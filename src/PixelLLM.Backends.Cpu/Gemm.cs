@@ -23,7 +23,7 @@ internal static unsafe class Gemm
         // One B shared by a full batch of row-major A: the batch is just more rows of one bigger GEMM.
         if (bBatch.ElementCount == 1 && aBatch.ElementCount == count && !op.TransA)
         {
-            GemmDriver.Run(new GemmProblem(checked((int)(count * m)), n, k, AView(0), BView(0), cPtr, n, op.Alpha) { Float64 = float64 });
+            GemmDriver.Run(new GemmProblem(checked((int)(count * m)), n, k, AView(0), BView(0), cPtr, n, op.Alpha) { Float64 = float64, ItemRows = m });
             return;
         }
 
@@ -55,7 +55,7 @@ internal static unsafe class Gemm
     {
         CpuTensor input = x[0], weight = x[1];
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
-        RowsTimesWeight(input.F32Ptr, rows, weight, op.HasBias ? x[2].F32Ptr : null, y.F32Ptr, float64);
+        RowsTimesWeight(input.F32Ptr, rows, ItemRows(input, rows), weight, op.HasBias ? x[2].F32Ptr : null, y.F32Ptr, float64);
         // After the product, not folded into C's start: the same roundings as a separate Add, so fusing changes no bit.
         if (op.HasResidual)
         {
@@ -83,13 +83,14 @@ internal static unsafe class Gemm
             float* bias = op.HasBias ? x[2].F32Ptr + (long)g * outFeatures : null;
             if (rows == 1)
             {
-                RowsTimesWeight(input.F32Ptr + (long)g * inFeatures, 1, block, bias, y.F32Ptr + (long)g * outFeatures, float64);
+                RowsTimesWeight(input.F32Ptr + (long)g * inFeatures, 1, 1, block, bias, y.F32Ptr + (long)g * outFeatures, float64);
                 continue;
             }
             for (int r = 0; r < rows; r++)
                 new ReadOnlySpan<float>(input.F32Ptr + ((long)r * groups + g) * inFeatures, inFeatures)
                     .CopyTo(new Span<float>(gathered + (long)r * inFeatures, inFeatures));
-            RowsTimesWeight(gathered, rows, block, bias, products, float64);
+            // Each gathered row is its own item (one per leading index), as a single item would run it.
+            RowsTimesWeight(gathered, rows, 1, block, bias, products, float64);
             for (int r = 0; r < rows; r++)
                 new ReadOnlySpan<float>(products + (long)r * outFeatures, outFeatures)
                     .CopyTo(new Span<float>(y.F32Ptr + ((long)r * groups + g) * outFeatures, outFeatures));
@@ -101,7 +102,7 @@ internal static unsafe class Gemm
     {
         CpuTensor input = x[0], weight = x[2];
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
-        RowsTimesWeight(Normalized(input, x[1], rows, op.Eps), rows, weight, null, y.F32Ptr, float64);
+        RowsTimesWeight(Normalized(input, x[1], rows, op.Eps), rows, ItemRows(input, rows), weight, null, y.F32Ptr, float64);
     }
 
     /// <summary>RmsNorm into scratch, both products, then GeGLU with its own functor: the same bits as the four ops apart.</summary>
@@ -112,8 +113,8 @@ internal static unsafe class Gemm
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
         float* normed = Normalized(input, x[1], rows, op.Eps);
         float* up = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * hidden);
-        RowsTimesWeight(normed, rows, x[2], null, y.F32Ptr, float64);
-        RowsTimesWeight(normed, rows, x[3], null, up, float64);
+        RowsTimesWeight(normed, rows, ItemRows(input, rows), x[2], null, y.F32Ptr, float64);
+        RowsTimesWeight(normed, rows, ItemRows(input, rows), x[3], null, up, float64);
         int count = rows * hidden;
         Elementwise.GeGluSpans(new ReadOnlySpan<float>(y.F32Ptr, count), new ReadOnlySpan<float>(up, count), new Span<float>(y.F32Ptr, count));
     }
@@ -130,12 +131,13 @@ internal static unsafe class Gemm
         if (position < 0 || position >= size)
             throw new InvalidInputException($"QkvProjection: position {position} does not fit axis 1 of size {size} of the caches {keys.Desc}");
         float* source = op.HasNorm ? Normalized(input, x[op.NormInput], rows, op.Eps) : input.F32Ptr;
-        RowsTimesWeight(source, rows, x[1], op.HasBias ? x[op.BiasInput(0)].F32Ptr : null, y.F32Ptr, float64);
+        int itemRows = ItemRows(input, rows);
+        RowsTimesWeight(source, rows, itemRows, x[1], op.HasBias ? x[op.BiasInput(0)].F32Ptr : null, y.F32Ptr, float64);
         float* projected = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * outFeatures);
         for (int p = 1; p <= 2; p++)
         {
             var cache = p == 1 ? keys : values;
-            RowsTimesWeight(source, rows, x[1 + p], op.HasBias ? x[op.BiasInput(p)].F32Ptr : null, projected, float64);
+            RowsTimesWeight(source, rows, itemRows, x[1 + p], op.HasBias ? x[op.BiasInput(p)].F32Ptr : null, projected, float64);
             for (int r = 0; r < rows; r++)
                 new ReadOnlySpan<float>(projected + (long)r * outFeatures, outFeatures).CopyTo(
                     new Span<float>(cache.F32Ptr + ((long)r * size + position) * outFeatures, outFeatures));
@@ -151,15 +153,22 @@ internal static unsafe class Gemm
         return normed;
     }
 
-    /// <summary>output (rows, Out) = input (rows, In) · weightᵀ [+ bias], weight f32 or bf16 (Out, In).</summary>
-    private static void RowsTimesWeight(float* input, int rows, CpuTensor weight, float* bias, float* output, bool float64)
+    /// <summary>Rows of one item of a Linear input (…, rows, In): its second-to-last dim; a matrix is one item.</summary>
+    private static int ItemRows(CpuTensor input, int rows) => input.Shape.Rank >= 3 ? input.Shape[-2] : rows;
+
+    /// <summary>
+    /// output (rows, Out) = input (rows, In) · weightᵀ [+ bias], weight f32 or bf16 (Out, In); the algorithm is chosen by
+    /// <paramref name="itemRows"/> (<see cref="GemmProblem.ItemRows"/>).
+    /// </summary>
+    private static void RowsTimesWeight(float* input, int rows, int itemRows, CpuTensor weight, float* bias, float* output, bool float64)
     {
         int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
         if (weight.Desc.DType == DType.BF16)
-            LinearBf16.Run(input, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, output, float64);
+            LinearBf16.Run(input, rows, (ushort*)weight.Pointer, outFeatures, inFeatures, bias, output, float64, itemRows);
         else
             // w is (Out, In) row-major, so B = wᵀ is its transposed view: no copy, packing reads it column by column.
             GemmDriver.Run(new GemmProblem(rows, outFeatures, inFeatures,
-                MatrixView.RowMajor(input, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), output, outFeatures, 1f, bias) { Float64 = float64 });
+                MatrixView.RowMajor(input, inFeatures), MatrixView.Transposed(weight.F32Ptr, inFeatures), output, outFeatures, 1f, bias)
+                { Float64 = float64, ItemRows = itemRows });
     }
 }

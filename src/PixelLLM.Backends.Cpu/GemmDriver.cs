@@ -9,7 +9,10 @@ internal static unsafe class GemmDriver
     /// <summary>Below this many multiply-adds (~2M, tens of microseconds) thread hand-off costs more than it saves.</summary>
     public const long ParallelThreshold = 1L << 21;
 
-    /// <summary>Up to this many rows (decode steps) A is read in place, and a K-contiguous B is used by dot products.</summary>
+    /// <summary>
+    /// Up to this many rows (decode steps; rows of one item, <see cref="GemmProblem.ItemRows"/>) a K-contiguous B is used
+    /// by dot products; up to this many rows in all, the packed path reads A in place.
+    /// </summary>
     public const int SmallM = 8;
 
     /// <summary>Up to this many columns a padded register tile would mostly compute zeros; dot products win.</summary>
@@ -56,7 +59,8 @@ internal static unsafe class GemmDriver
     private static GemmPath ChoosePath(in GemmProblem p)
     {
         bool kContiguousB = p.B.RowStride == 1 || p.K == 1;
-        return (p.M <= SmallM && kContiguousB) || p.N <= SmallN ? GemmPath.Dot : GemmPath.Packed;
+        int itemRows = p.ItemRows > 0 ? p.ItemRows : p.M;
+        return (itemRows <= SmallM && kContiguousB) || p.N <= SmallN ? GemmPath.Dot : GemmPath.Packed;
     }
 
     private static void RunSerial(in GemmProblem p, GemmPath path, GemmIsa isa)

@@ -30,6 +30,12 @@ internal unsafe struct GemmProblem
     public float* Bias;
     /// <summary>Accumulate in float64 (<see cref="GemmFloat64"/>) instead of the float32 micro-kernels.</summary>
     public bool Float64;
+    /// <summary>
+    /// Rows of one batch item when A stacks several (a Linear over (items, rows, In)); 0 means M. The algorithm is chosen
+    /// by it rather than by M, and each algorithm computes every row on its own, so an item gets the same bits in a batch
+    /// as alone: N prompts in one request equal N requests.
+    /// </summary>
+    public int ItemRows;
 
     public GemmProblem(int m, int n, int k, MatrixView a, MatrixView b, float* c, nint ldc, float alpha = 1f, float* bias = null)
     {

@@ -13,12 +13,13 @@ internal static unsafe class LinearBf16
 
     /// <summary>
     /// y (rows × n) = x (rows × k) · wᵀ + bias, w (n × k) bf16 row-major; bias may be null. With
-    /// <paramref name="float64"/> every row goes through the widened weights and the float64 GEMM.
+    /// <paramref name="float64"/> every row goes through the widened weights and the float64 GEMM. The path is chosen by
+    /// the rows of one item (<paramref name="itemRows"/>, 0 = rows), as <see cref="GemmProblem.ItemRows"/> explains.
     /// </summary>
-    public static void Run(float* x, int rows, ushort* w, int n, int k, float* bias, float* y, bool float64 = false)
+    public static void Run(float* x, int rows, ushort* w, int n, int k, float* bias, float* y, bool float64 = false, int itemRows = 0)
     {
         if (rows == 0 || n == 0) return;
-        if (rows <= GemmDriver.SmallM && !float64) Dots(x, rows, w, n, k, bias, y);
+        if ((itemRows > 0 ? itemRows : rows) <= GemmDriver.SmallM && !float64) Dots(x, rows, w, n, k, bias, y);
         else Widened(x, rows, w, n, k, bias, y, float64);
     }
 

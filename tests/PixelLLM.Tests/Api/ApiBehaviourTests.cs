@@ -51,6 +51,7 @@ public class ApiBehaviourTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.Equal(r1.ToJson(), r2.ToJson());
     }
 
+    /// <summary>Bit for bit: the CPU backend picks each GEMM's algorithm by the rows of one prompt, not of the batch.</summary>
     [Fact]
     public void BoxesInOneBatchEqualSingleCalls()
     {
@@ -63,12 +64,9 @@ public class ApiBehaviourTests(TinyModel tiny) : IClassFixture<TinyModel>
             Assert.Equal(single.Text, batch[i].Text);
             Assert.Equal(single.Tokens.Select(t => t.Id), batch[i].Tokens.Select(t => t.Id));
             Assert.Equal(single.Tokens.Select(t => t.Valid), batch[i].Tokens.Select(t => t.Valid));
-            Assert.Equal(single.Score, batch[i].Score, 1e-5f);
-            foreach (var (s, b) in single.Tokens.SelectMany(t => t.Points).Zip(batch[i].Tokens.SelectMany(t => t.Points)))
-            {
-                Assert.Equal(s.X, b.X, 1e-3f);
-                Assert.Equal(s.Y, b.Y, 1e-3f);
-            }
+            Assert.Equal(single.Score, batch[i].Score);
+            Assert.Equal(single.Tokens.SelectMany(t => t.Points), batch[i].Tokens.SelectMany(t => t.Points));
+            Assert.Equal(single.ToJson(), batch[i].ToJson());
         }
     }
 
