@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Ops;
@@ -10,8 +11,18 @@ namespace PixelLLM.Backends.Cpu;
 /// </summary>
 internal readonly unsafe struct AttentionJob
 {
-    /// <summary>Queries per tile: enough to amortise the tile's start, few enough to give two cores many tiles.</summary>
-    private const int TileRows = 32;
+    /// <summary>
+    /// Queries per tile: enough to amortise the tile's start (and, on the GEMM route, the packing of its head's keys and
+    /// values), few enough to give two cores many tiles. A multiple of the micro-kernel's <see cref="GemmKernel.MR"/>.
+    /// </summary>
+    private const int TileRows = 48;
+
+    /// <summary>
+    /// From this many queries in a tile and keys in a head, scores and weighted values run as two register-blocked GEMMs
+    /// (<see cref="GemmPaths.Packed"/>) instead of the grouped dot products: the vision encoders' 196–730-key heads
+    /// spent most of their time in the dot products' horizontal sums.
+    /// </summary>
+    private const int GemmMinRows = GemmKernel.MR, GemmMinKeys = 16;
 
     private readonly float* q, k, v, y, bias;
     // Elements between consecutive tokens of q, k and v: H·D, or 3·H·D in a packed q | k | v row.
@@ -23,7 +34,7 @@ internal readonly unsafe struct AttentionJob
     // Element strides of bias (over b, h, query, key) and mask (over b, query, key); 0 on broadcast dims.
     private readonly long biasB, biasH, biasQ, biasK, maskB, maskQ, maskK;
 
-    [ThreadStatic] private static float[]? scoreScratch, gridScratch;
+    [ThreadStatic] private static float[]? scoreScratch;
 
     public AttentionJob(AttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor output)
     {
@@ -66,8 +77,15 @@ internal readonly unsafe struct AttentionJob
         int bh = tile / TilesPerHead, b = bh / heads, h = bh % heads;
         int first = tile % TilesPerHead * TileRows, end = Math.Min(queries, first + TileRows);
         int group = AttentionSimd.Group;
+        bool gemm = end - first >= GemmMinRows && keys >= GemmMinKeys;
+        int scoreRows = gemm ? TileRows : group;
         var scratch = scoreScratch;
-        if (scratch is null || scratch.Length < group * keys) scoreScratch = scratch = new float[group * keys];
+        if (scratch is null || scratch.Length < scoreRows * keys) scoreScratch = scratch = new float[scoreRows * keys];
+        if (gemm)
+        {
+            fixed (float* scores = scratch) RunTileAsGemms(b, h, first, end - first, scores);
+            return;
+        }
         float* invSums = stackalloc float[group];
         float** qRows = stackalloc float*[group];
         float** yRows = stackalloc float*[group];
@@ -96,6 +114,32 @@ internal readonly unsafe struct AttentionJob
                 for (int r = 0; r < n; r++) invSums[r] = ExpRow(b, h, i + r, scores + r * keys);
                 AttentionSimd.WeightedValues(scores, keys, invSums, value0, valueStride, valueDim, yRows, n);
             }
+        }
+    }
+
+    /// <summary>
+    /// Queries [first, first + rows) of head h as S = scale · Q·Kᵀ, each row of S exponentiated in place by
+    /// <see cref="ExpRow"/>, then Y = S·V with each row scaled by its 1/Σ — the grouped path's arithmetic in GEMM order.
+    /// </summary>
+    private void RunTileAsGemms(int b, int h, int first, int rows, float* scores)
+    {
+        var isa = GemmKernel.Best;
+        float* q0 = q + (long)(b * queries + first) * qRow + h * headDim;
+        float* key0 = k + (long)b * keys * kRow + h * headDim;
+        float* value0 = v + (long)b * keys * vRow + h * valueDim;
+        // Key j's element d is at key0 + j·kRow + d: as the (headDim × keys) right operand, rows have stride 1.
+        GemmPaths.Packed(new GemmProblem(rows, keys, headDim, MatrixView.RowMajor(q0, (nint)qRow),
+            new MatrixView(key0, 1, (nint)kRow), scores, keys, scale), isa);
+        float* invSums = stackalloc float[rows];
+        for (int r = 0; r < rows; r++) invSums[r] = ExpRow(b, h, first + r, scores + (long)r * keys);
+        long yRow = (long)heads * valueDim;
+        float* y0 = y + (long)(b * queries + first) * yRow + h * valueDim;
+        GemmPaths.Packed(new GemmProblem(rows, valueDim, keys, MatrixView.RowMajor(scores, keys),
+            MatrixView.RowMajor(value0, (nint)vRow), y0, (nint)yRow), isa);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new Span<float>(y0 + r * yRow, valueDim);
+            TensorPrimitives.Multiply(row, invSums[r], row);
         }
     }
 
@@ -130,20 +174,25 @@ internal readonly unsafe struct AttentionJob
     }
 
     /// <summary>
-    /// row[(m, n)] += t[m] + t[Kh + n] for the Kh × Kw key grid: each bias row is summed first, then added, so the
-    /// scores get the same bits as from the materialised (Lq, Lk) bias.
+    /// row[(m, n)] += t[m] + t[Kh + n] for the Kh × Kw key grid: each bias term is summed first, then added, so the
+    /// scores get the same bits as from the materialised (Lq, Lk) bias. Inline vectors, not library calls: SAM's
+    /// windows have 14-wide grid rows, where a call per row cost more than its adds.
     /// </summary>
     private void AddDecomposedBias(Span<float> row, float* terms)
     {
-        var sum = gridScratch;
-        if (sum is null || sum.Length < gridColumns) gridScratch = sum = new float[gridColumns];
-        var along = new ReadOnlySpan<float>(terms + gridRows, gridColumns);
-        var biasRow = sum.AsSpan(0, gridColumns);
-        for (int m = 0; m < gridRows; m++)
+        float* along = terms + gridRows;
+        int width = Vector<float>.Count;
+        fixed (float* scores = row)
         {
-            TensorPrimitives.Add(along, terms[m], biasRow);
-            var part = row.Slice(m * gridColumns, gridColumns);
-            TensorPrimitives.Add(part, biasRow, part);
+            for (int m = 0; m < gridRows; m++)
+            {
+                float* part = scores + m * gridColumns;
+                var rowTerm = new Vector<float>(terms[m]);
+                int n = 0;
+                for (; n + width <= gridColumns; n += width)
+                    (Vector.Load(part + n) + (rowTerm + Vector.Load(along + n))).Store(part + n);
+                for (; n < gridColumns; n++) part[n] += terms[m] + along[n];
+            }
         }
     }
 

@@ -90,6 +90,9 @@ public class AttentionTests
     [InlineData(2, 2, 6, 10, 64, 64)]   // SAM/T5 head size
     [InlineData(1, 3, 5, 8, 80, 80)]    // EVA02 head size: a single trailing vector column
     [InlineData(1, 4, 70, 65, 24, 40)]  // several tiles per head, parallel path
+    [InlineData(2, 3, 53, 97, 80, 80)]  // GEMM route (48-query tiles) and a 5-query tail on the grouped path
+    [InlineData(1, 2, 61, 33, 64, 48)]  // GEMM route, value width ≠ head dim, tail of 13 queries
+    [InlineData(1, 1, 6, 16, 7, 9)]     // the smallest GEMM-route tile, odd widths
     [InlineData(2, 2, 1, 17, 16, 16)]   // decode: one query
     [InlineData(1, 2, 1, 23, 64, 45)]   // decode: four-column, one-column and scalar value passes
     public void MatchesNaiveReference(int b, int h, int lq, int lk, int d, int dv)
