@@ -153,6 +153,8 @@ public class GemmTests
     [InlineData(new[] { 3, 43, 97 }, 131)]
     [InlineData(new[] { 1, 1, 300 }, 77)]
     [InlineData(new[] { 4, 1, 29 }, 3)]
+    [InlineData(new[] { 1, 22, 2100 }, 37)]  // the rerun's 22 rows; K in several packed depth blocks plus a tail
+    [InlineData(new[] { 2, 9, 1030 }, 6)]    // 9-row items: the fewest rows per item that take the packed path
     public void LinearOnRank3Input(int[] xShape, int outFeatures)
     {
         var rng = new Random(xShape.Sum() + outFeatures);
