@@ -7,17 +7,22 @@ namespace PixelLLM.Models.Checkpoints;
 /// </summary>
 internal static class ScenicMaskShapes
 {
-    public static void Add(Dictionary<string, int[]> s, MaskBranchConfig m, int textWidth)
+    /// <param name="textWidth">Width of the text states (T5 d_model, BERT/GIT hidden).</param>
+    /// <param name="visualWidth">
+    /// Width of the visual tokens (spec §7.3 D_vis): T5's d_model after <c>visual_project_layers</c>, but the prompt
+    /// adapter's output for BERT/GIT, which project inside the text decoder (1024, not the 768 hidden).
+    /// </param>
+    public static void Add(Dictionary<string, int[]> s, MaskBranchConfig m, int textWidth, int visualWidth)
     {
         var a = m.Adapter;
         const string r = "mask_adapter/";
         s[r + "output_tokens.weight"] = [a.NumOutputs, a.TransformerDim];
         if (a.Gating) s[r + "alpha_output.weight"] = [a.NumOutputs, a.OutputDim];
         if (a.InputProjection)
-            foreach (var mlp in new[] { "visual_projection_mlp", "textual_projection_mlp" })
+            foreach (var (mlp, width) in new[] { ("visual_projection_mlp", visualWidth), ("textual_projection_mlp", textWidth) })
             {
-                Norm(s, $"{r}{mlp}/LayerNorm_0", textWidth);
-                Dense(s, $"{r}{mlp}/layers.0", textWidth, a.TransformerDim);
+                Norm(s, $"{r}{mlp}/LayerNorm_0", width);
+                Dense(s, $"{r}{mlp}/layers.0", width, a.TransformerDim);
             }
         Transformer(s, r + "transformer/", a.Transformer);
 

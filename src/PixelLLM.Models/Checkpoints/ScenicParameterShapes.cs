@@ -25,7 +25,8 @@ public static class ScenicParameterShapes
             T5(s, c);
         }
         if (c.PointHead is { } head) PointHead(s, head, d);
-        if (c.MaskBranch is { } mask) ScenicMaskShapes.Add(s, mask, d);
+        if (c.MaskBranch is { } mask)
+            ScenicMaskShapes.Add(s, mask, d, c.LanguageModel.Kind == LanguageModelKind.Git ? c.Adapter.OutputDim : d);
         if (c.BoxDecoder is { } box) ScenicBoxDecoderShapes.Add(s, box, c.Eva.EmbedDim + c.Sam.OutChans);
         return s;
     }

@@ -32,7 +32,7 @@ public class MaskBranchScaleTests(ITestOutputHelper log)
             ["prompt_encoder/no_mask_embed.weight"] = [1, e],
         };
         for (int i = 0; i < 4; i++) shapes[$"prompt_encoder/point_embeddings.{i}.weight"] = [1, e];
-        ScenicMaskShapes.Add(shapes, branch, d);
+        ScenicMaskShapes.Add(shapes, branch, d, d); // T5: visual tokens are d wide after visual_project_layers
         var weights = new ScenicWeights(new RandomWeights(shapes, seed: 7), new ScenicWeightsOptions(2f));
         using var backend = new CpuBackend();
         using var model = new PixelLlm(config, weights, backend);
