@@ -27,6 +27,11 @@ public sealed partial record PixelLlmConfig
     public float LoraScale { get; init; } = 2f;
     /// <summary>LoRA rank (scenic <c>*_lora_rank</c>); 0 = no LoRA.</summary>
     public int LoraRank { get; init; }
+    /// <summary>
+    /// The T5 attention projections that carry LoRA factors (scenic <c>*_lora_modules</c>, "q,v" in every PixelLLM
+    /// config), as scenic's projection names: query, key, value, out.
+    /// </summary>
+    public IReadOnlyList<string> LoraModules { get; init; } = ["query", "value"];
     /// <summary>The per-token point head, or null for a model without one (densecap configs).</summary>
     public PointHeadConfig? PointHead { get; init; }
     /// <summary>The referring-segmentation branch (mask adapter + SAM mask decoder), or null for a model without one.</summary>

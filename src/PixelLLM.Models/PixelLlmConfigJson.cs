@@ -19,6 +19,7 @@ public static class PixelLlmConfigJson
             if (c.ValueKind != JsonValueKind.Object) throw new ModelFileException($"pixelllm config: expected a JSON object, got {c.ValueKind}");
             bool git = c.TryGetProperty("text_decoder_name", out var decoderName) && decoderName.GetString() == "git";
             var (language, loraRank, loraScale) = git ? (PixelLlmLanguageModel.OfGit(GitText(c)), 0, 1f) : T5Text(Required(c, "t5", ""));
+            IReadOnlyList<string> loraModules = git ? [] : LoraModules(Required(c, "t5", ""));
             return new PixelLlmConfig
             {
                 Canvas = c.GetProperty("canvas").GetInt32(),
@@ -29,6 +30,7 @@ public static class PixelLlmConfigJson
                 LanguageModel = language,
                 LoraRank = loraRank,
                 LoraScale = loraScale,
+                LoraModules = loraModules,
                 BoxDecoder = DenseCaptioning.BoxDecoderConfigJson.Read(c),
                 PointHead = c.TryGetProperty("point_predictor", out var ph) && ph.ValueKind == JsonValueKind.Object ? PointHead(ph) : null,
                 BeginTokenId = Int(c, "begin_token_id", 0),
@@ -63,6 +65,26 @@ public static class PixelLlmConfigJson
             Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false)),
         Int(t5, "lora_rank", 0),
         t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f);
+
+    /// <summary>t5.lora_modules: comma-separated of q, k, v, o (default "q,v", every PixelLLM config's), as scenic's projection names.</summary>
+    private static IReadOnlyList<string> LoraModules(JsonElement t5)
+    {
+        var text = t5.TryGetProperty("lora_modules", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "q,v";
+        var modules = new List<string>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var name = part switch
+            {
+                "q" => "query",
+                "k" => "key",
+                "v" => "value",
+                "o" => "out",
+                _ => throw new ModelFileException($"pixelllm config: t5.lora_modules '{text}': '{part}' is not one of q, k, v, o"),
+            };
+            if (!modules.Contains(name)) modules.Add(name);
+        }
+        return modules;
+    }
 
     /// <summary>git_text{vocab_size, hidden, num_heads, num_layers, position_table (default 1024)}; scenic's eps constants.</summary>
     private static GitDecoderConfig GitText(JsonElement c)

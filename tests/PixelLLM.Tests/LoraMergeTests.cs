@@ -41,6 +41,42 @@ public class LoraMergeTests
             }
     }
 
+    /// <summary>
+    /// scenic's <c>*_lora_modules</c> picks the projections with LoRA factors ("q,v" in every PixelLLM config): with
+    /// "q,k,v,o" the checklist expects factors on all four, and the key and out kernels merge like query and value.
+    /// </summary>
+    [Fact]
+    public void LoraModulesChooseTheProjectionsWithFactors()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm", "caption_trace.json")))!["config"]!;
+        json["t5"]!["lora_modules"] = "q,k,v,o";
+        var config = PixelLlmConfigJson.FromScenic(System.Text.Json.JsonDocument.Parse(json.ToJsonString()).RootElement);
+        Assert.Equal(["query", "key", "value", "out"], config.LoraModules);
+        var shapes = PixelLLM.Models.Checkpoints.ScenicParameterShapes.For(config);
+        const string layer = "textual/t5_module/decoder/layers_1/encoder_decoder_attention/";
+        int d = config.T5.DModel, inner = config.T5.Inner, rank = config.LoraRank;
+        Assert.Equal([inner, rank], shapes[layer + "out/kernel_left_lora"]);
+        Assert.Equal([rank, d], shapes[layer + "out/kernel_right_lora"]);
+        Assert.Equal([d, rank], shapes[layer + "key/kernel_left_lora"]);
+
+        var scenic = new PixelLLM.Runtime.Weights.RandomWeights(shapes, seed: 4);
+        var weights = new PixelLLM.Models.Checkpoints.ScenicWeights(scenic, new PixelLLM.Models.Checkpoints.ScenicWeightsOptions(config.LoraScale, rank));
+        weights.Validate(shapes);
+        foreach (var proj in new[] { "out", "key" })
+        {
+            var engineName = weights.Names.Single(n => weights.SourcesOf(n).Contains(layer + proj + "/kernel"));
+            Assert.Equal(3, weights.SourcesOf(engineName).Count);
+            var merged = LoraMerge.MergeKernel(scenic.Get(layer + proj + "/kernel"), scenic.Get(layer + proj + "/kernel_left_lora"),
+                scenic.Get(layer + proj + "/kernel_right_lora"), config.LoraScale);
+            var expected = PixelLLM.Models.Checkpoints.LayoutTransforms.Transpose2d(merged).ToFloatArray();
+            Assert.Equal(expected, weights.Get(engineName).ToFloatArray());
+        }
+
+        json["t5"]!["lora_modules"] = "q,x";
+        var e = Assert.Throws<ModelFileException>(() => PixelLlmConfigJson.FromScenic(System.Text.Json.JsonDocument.Parse(json.ToJsonString()).RootElement));
+        Assert.Contains("lora_modules", e.Message);
+    }
+
     [Fact]
     public void MismatchedShapesNameTheKernel()
     {

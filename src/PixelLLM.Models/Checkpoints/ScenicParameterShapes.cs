@@ -140,16 +140,15 @@ public static class ScenicParameterShapes
                     : [("pre_attention_layer_norm", "attention")])
                 {
                     s[l + norm + "/scale"] = [d];
-                    foreach (var proj in new[] { "query", "key", "value" })
+                    foreach (var (proj, input, output) in new[] { ("query", d, inner), ("key", d, inner), ("value", d, inner), ("out", inner, d) })
                     {
-                        s[$"{l}{attention}/{proj}/kernel"] = [d, inner];
-                        if (c.LoraRank > 0 && proj != "key")
+                        s[$"{l}{attention}/{proj}/kernel"] = [input, output];
+                        if (c.LoraRank > 0 && c.LoraModules.Contains(proj))
                         {
-                            s[$"{l}{attention}/{proj}/kernel_left_lora"] = [d, c.LoraRank];
-                            s[$"{l}{attention}/{proj}/kernel_right_lora"] = [c.LoraRank, inner];
+                            s[$"{l}{attention}/{proj}/kernel_left_lora"] = [input, c.LoraRank];
+                            s[$"{l}{attention}/{proj}/kernel_right_lora"] = [c.LoraRank, output];
                         }
                     }
-                    s[$"{l}{attention}/out/kernel"] = [inner, d];
                 }
                 s[l + "pre_mlp_layer_norm/scale"] = [d];
                 s[l + "mlp/wi_0/kernel"] = [d, t.DFf];
