@@ -83,7 +83,7 @@ internal sealed class BenchStages : IDisposable
     {
         var tokens = PixelLlmPrompts.Encode(box, Weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"),
             config.Canvas, config.BoxPointsPerSide, config.BoxPointWithOffset);
-        int grid = config.FusedGrid, channels = config.Eva.EmbedDim + config.Sam.OutChans;
+        int grid = config.FusedGrid, channels = config.FusedChannels;
         return GraphStage("prompt adapter + projection", runs, g =>
         {
             var encoder = new ParamScope(g, Weights, "sam.prompt_encoder");
@@ -160,8 +160,8 @@ internal sealed class BenchStages : IDisposable
     /// </summary>
     public StageTiming PointRerun(int runs)
     {
-        var encoding = model.EncodePrompts(HostTensor.FromArray(RandomValues(1 * (config.FusedGrid * config.FusedGrid * (config.Eva.EmbedDim + config.Sam.OutChans))),
-            1, config.FusedGrid, config.FusedGrid, config.Eva.EmbedDim + config.Sam.OutChans), box, context);
+        var encoding = model.EncodePrompts(HostTensor.FromArray(RandomValues(1 * (config.FusedGrid * config.FusedGrid * (config.FusedChannels))),
+            1, config.FusedGrid, config.FusedGrid, config.FusedChannels), box, context);
         var tokens = new int[config.MaxCaptionLength];
         for (int i = 1; i < tokens.Length - 1; i++) tokens[i] = random.Next(2, config.T5.VocabSize);
         tokens[^1] = config.EndTokenId;

@@ -82,7 +82,7 @@ internal sealed class DenseCaptionBench : IDisposable
             var sparse = PixelLlmPrompts.Embeddings(encoder, g.Input("sparse_features", DType.F32, n, tokens.Slots.Shape[1], e),
                 g.Input("sparse_slots", DType.I32, n, tokens.Slots.Shape[1]));
             var densePe = g.Weight("bench.dense_pe", HostTensor.FromArray(model.DensePe().ToFloatArray(), 1, grid, grid, e));
-            var fused = g.Input("fused", DType.F32, 1, grid, grid, Config.Eva.EmbedDim + Config.Sam.OutChans);
+            var fused = g.Input("fused", DType.F32, 1, grid, grid, Config.FusedChannels);
             var adapted = PromptAdapter.Build(new ParamScope(g, Weights, "prompt_adapter"), Config.Adapter, fused, densePe, sparse, encoder["no_mask_embed.weight"]);
             g.Output("visual", VisualProjection.Build(new ParamScope(g, Weights, "visual_projection"), adapted, Config.T5.DModel, Config.VisualProjectionEps));
         });

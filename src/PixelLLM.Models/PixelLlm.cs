@@ -252,7 +252,7 @@ public sealed class PixelLlm : IDisposable
     private void BuildPrompts(Graph g, int n, int contextLength, int promptTokens)
     {
         int grid = Config.FusedGrid, e = Config.PromptEmbedDim;
-        int fusedChannels = Config.Eva.EmbedDim + Config.Sam.OutChans;
+        int fusedChannels = Config.FusedChannels;
         var fused = g.Input("fused", DType.F32, 1, grid, grid, fusedChannels);
         var promptEncoder = new ParamScope(g, weights, "sam.prompt_encoder");
         var sparse = PixelLlmPrompts.Embeddings(promptEncoder,

@@ -73,8 +73,27 @@ public sealed partial record PixelLlmConfig
 
     public int EvaGrid => Canvas / Eva.PatchSize;
     public int SamGrid => Canvas / Sam.PatchSize;
-    /// <summary>Grid of the fused map: both maps are resized to the larger one (spec §3.5; square canvases only).</summary>
-    public int FusedGrid => Math.Max(EvaGrid, SamGrid);
+
+    /// <summary>
+    /// The maps the prompt adapter (and the box decoder) read, in channel order: scenic's <c>text_decoder_feature_key</c>,
+    /// "git_visual_features+sam_visual_features" in every PixelLLM config.
+    /// </summary>
+    public IReadOnlyList<VisualFeature> FeatureKeys { get; init; } = [VisualFeature.Eva, VisualFeature.Sam];
+
+    /// <summary>Grid of the fused map: every map is resized to the largest (spec §3.5; square canvases only).</summary>
+    public int FusedGrid => FeatureKeys.Max(k => k == VisualFeature.Eva ? EvaGrid : SamGrid);
+
+    /// <summary>Channels of the fused map: the maps' channels added up in key order.</summary>
+    public int FusedChannels => FeatureKeys.Sum(k => k == VisualFeature.Eva ? Eva.EmbedDim : Sam.OutChans);
+}
+
+/// <summary>A visual feature map by its scenic key.</summary>
+public enum VisualFeature
+{
+    /// <summary><c>git_visual_features</c>: EVA02's patch grid.</summary>
+    Eva,
+    /// <summary><c>sam_visual_features</c>: SAM's neck output.</summary>
+    Sam,
 }
 
 /// <summary>

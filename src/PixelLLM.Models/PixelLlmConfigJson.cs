@@ -44,6 +44,7 @@ public static class PixelLlmConfigJson
                 EvaTableGrid = TableGrid(c.GetProperty("git"), "pretrain_img_size"),
                 SamTableGrid = TableGrid(c.GetProperty("sam"), "img_size"),
                 MaskBranch = MaskBranchConfigJson.FromScenic(c, c.GetProperty("canvas").GetInt32()),
+                FeatureKeys = FeatureKeys(c),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
@@ -65,6 +66,36 @@ public static class PixelLlmConfigJson
             Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false)),
         Int(t5, "lora_rank", 0),
         t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f);
+
+    /// <summary>
+    /// text_decoder_feature_key: '+'-joined git_visual_features / sam_visual_features (default both, EVA02 first). The
+    /// box decoder reads the same fused map, so a different box_decoder_feature_key is refused; so are the prompt
+    /// settings every PixelLLM config fixes and inference would otherwise silently ignore.
+    /// </summary>
+    private static IReadOnlyList<VisualFeature> FeatureKeys(JsonElement c)
+    {
+        const string Both = "git_visual_features+sam_visual_features";
+        var text = c.TryGetProperty("text_decoder_feature_key", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString()! : Both;
+        var keys = new List<VisualFeature>();
+        foreach (var part in text.Split('+'))
+        {
+            var key = part switch
+            {
+                "git_visual_features" => VisualFeature.Eva,
+                "sam_visual_features" => VisualFeature.Sam,
+                _ => throw new ModelFileException($"pixelllm config: text_decoder_feature_key '{text}': '{part}' is not git_visual_features or sam_visual_features"),
+            };
+            if (keys.Contains(key)) throw new ModelFileException($"pixelllm config: text_decoder_feature_key '{text}' names '{part}' twice");
+            keys.Add(key);
+        }
+        if (c.TryGetProperty("box_decoder_feature_key", out var box) && box.ValueKind == JsonValueKind.String && box.GetString() != text)
+            throw new ModelFileException($"pixelllm config: box_decoder_feature_key '{box.GetString()}' differs from text_decoder_feature_key '{text}' (not supported)");
+        if (c.TryGetProperty("prompt_fuse_fn", out var fuse) && fuse.ValueKind == JsonValueKind.String && fuse.GetString() != "sparse")
+            throw new ModelFileException($"pixelllm config: prompt_fuse_fn '{fuse.GetString()}' is not supported (expected \"sparse\")");
+        if (c.TryGetProperty("prompt_use_box_rate", out var rate) && rate.ValueKind == JsonValueKind.Number && rate.GetDouble() != 1.0)
+            throw new ModelFileException($"pixelllm config: prompt_use_box_rate {rate.GetDouble()} is not supported (expected 1.0: a box prompt is always its box)");
+        return keys;
+    }
 
     /// <summary>t5.lora_modules: comma-separated of q, k, v, o (default "q,v", every PixelLLM config's), as scenic's projection names.</summary>
     private static IReadOnlyList<string> LoraModules(JsonElement t5)

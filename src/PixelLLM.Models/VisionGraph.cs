@@ -32,6 +32,7 @@ public static class VisionGraph
         g.Output("mid.git_tokens", eva.Features);
         g.Output("mid.git_visual_features", eva.PatchGrid);
         g.Output("mid.sam_visual_features", sam);
-        return g.Output("mid.fused_features", FeatureFusion.Build(g, eva.PatchGrid, sam));
+        var maps = config.FeatureKeys.Select(k => k == VisualFeature.Eva ? eva.PatchGrid : sam).ToArray();
+        return g.Output("mid.fused_features", FeatureFusion.Build(g, maps));
     }
 }

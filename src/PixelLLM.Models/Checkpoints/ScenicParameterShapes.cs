@@ -27,7 +27,7 @@ public static class ScenicParameterShapes
         if (c.PointHead is { } head) PointHead(s, head, d);
         if (c.MaskBranch is { } mask)
             ScenicMaskShapes.Add(s, mask, d, c.LanguageModel.Kind == LanguageModelKind.Git ? c.Adapter.OutputDim : d);
-        if (c.BoxDecoder is { } box) ScenicBoxDecoderShapes.Add(s, box, c.Eva.EmbedDim + c.Sam.OutChans);
+        if (c.BoxDecoder is { } box) ScenicBoxDecoderShapes.Add(s, box, c.FusedChannels);
         return s;
     }
 
@@ -104,7 +104,7 @@ public static class ScenicParameterShapes
             Dense(s, r + "prompt_embedding_projection_mlp/layers.0", a.InputEmbeddingDim, d);
             Dense(s, r + "image_pe_projection_mlp/layers.0", a.InputEmbeddingDim, d);
         }
-        Dense(s, r + "image_projection_mlp/layers.0", c.Eva.EmbedDim + c.Sam.OutChans, d);
+        Dense(s, r + "image_projection_mlp/layers.0", c.FusedChannels, d);
         for (int i = 0; i < a.NumOutputs; i++) Dense(s, $"{r}output_hypernetworks_mlps.{i}/layers.0", d, a.OutputDim);
         Dense(s, r + "dense_output_mlp/layers.0", d, a.OutputDim);
         var t = r + "transformer/";

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PixelLLM.Backends.Cpu;
+using PixelLLM.Models;
+using PixelLLM.Models.Verification;
+using PixelLLM.Runtime;
+using PixelLLM.Tests.Support;
+
+namespace PixelLLM.Tests.Models;
+
+/// <summary>
+/// scenic's <c>text_decoder_feature_key</c>: which visual maps the prompt adapter reads, fused in key order (every PixelLLM
+/// config uses "git_visual_features+sam_visual_features"); the prompt settings inference cannot honour are refused.
+/// </summary>
+public class FeatureKeyTests
+{
+    private static JsonObject CaptionConfig() =>
+        (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm", "caption_trace.json")))!["config"]!;
+
+    private static PixelLlmConfig Parse(JsonObject config) => PixelLlmConfigJson.FromScenic(JsonDocument.Parse(config.ToJsonString()).RootElement);
+
+    [Fact]
+    public void TheKeyPicksTheMapsTheirGridAndTheirChannels()
+    {
+        var both = Parse(CaptionConfig());
+        Assert.Equal([VisualFeature.Eva, VisualFeature.Sam], both.FeatureKeys);
+        Assert.Equal((both.EvaGrid, both.Eva.EmbedDim + both.Sam.OutChans), (both.FusedGrid, both.FusedChannels));
+
+        var config = CaptionConfig();
+        config["text_decoder_feature_key"] = "sam_visual_features";
+        var sam = Parse(config);
+        Assert.Equal((sam.SamGrid, sam.Sam.OutChans), (sam.FusedGrid, sam.FusedChannels));
+        Assert.NotEqual(sam.SamGrid, sam.EvaGrid); // the case tells the grids apart
+    }
+
+    [Theory]
+    [InlineData("text_decoder_feature_key", "\"git_visual_features+clip\"", "'clip'")]
+    [InlineData("text_decoder_feature_key", "\"sam_visual_features+sam_visual_features\"", "twice")]
+    [InlineData("box_decoder_feature_key", "\"sam_visual_features\"", "box_decoder_feature_key")]
+    [InlineData("prompt_fuse_fn", "\"dense\"", "prompt_fuse_fn")]
+    [InlineData("prompt_use_box_rate", "0.5", "prompt_use_box_rate")]
+    public void SettingsInferenceCannotHonourAreRefused(string key, string value, string named)
+    {
+        var config = CaptionConfig();
+        config[key] = JsonNode.Parse(value);
+        var e = Assert.Throws<ModelFileException>(() => Parse(config));
+        Assert.Contains(named, e.Message);
+    }
+
+    /// <summary>With the keys reversed, the fused map is the golden's two halves swapped, bit for bit.</summary>
+    [Fact]
+    public void TheMapsAreConcatenatedInKeyOrder()
+    {
+        using var golden = GoldenCase.Open(Path.Combine(Golden.Root, "pixelllm", "caption_trace"));
+        var reversed = PixelLlmConfigJson.FromScenic(golden.Config) with { FeatureKeys = [VisualFeature.Sam, VisualFeature.Eva] };
+        using var backend = new CpuBackend();
+        using var model = PixelLlmWeights.Create(reversed, golden.Weights, backend);
+        var trace = new Dictionary<string, HostTensor>();
+        model.EncodeImage(golden.Input("in.image"), trace);
+
+        using var original = PixelLlmWeights.Create(PixelLlmConfigJson.FromScenic(golden.Config), golden.Weights, backend);
+        var originalTrace = new Dictionary<string, HostTensor>();
+        original.EncodeImage(golden.Input("in.image"), originalTrace);
+
+        var swapped = trace["mid.fused_features"].ToFloatArray();
+        var fused = originalTrace["mid.fused_features"].ToFloatArray();
+        int eva = reversed.Eva.EmbedDim, sam = reversed.Sam.OutChans, width = eva + sam;
+        Assert.Equal(fused.Length, swapped.Length);
+        for (int p = 0; p < fused.Length / width; p++)
+        {
+            Assert.Equal(fused.AsSpan(p * width + eva, sam).ToArray(), swapped.AsSpan(p * width, sam).ToArray());
+            Assert.Equal(fused.AsSpan(p * width, eva).ToArray(), swapped.AsSpan(p * width + sam, eva).ToArray());
+        }
+    }
+}
