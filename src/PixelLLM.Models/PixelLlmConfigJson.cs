@@ -88,7 +88,8 @@ public static class PixelLlmConfigJson
             if (keys.Contains(key)) throw new ModelFileException($"pixelllm config: text_decoder_feature_key '{text}' names '{part}' twice");
             keys.Add(key);
         }
-        if (c.TryGetProperty("box_decoder_feature_key", out var box) && box.ValueKind == JsonValueKind.String && box.GetString() != text)
+        bool hasBoxDecoder = c.TryGetProperty("box_decoder", out var decoder) && decoder.ValueKind == JsonValueKind.Object;
+        if (hasBoxDecoder && c.TryGetProperty("box_decoder_feature_key", out var box) && box.ValueKind == JsonValueKind.String && box.GetString() != text)
             throw new ModelFileException($"pixelllm config: box_decoder_feature_key '{box.GetString()}' differs from text_decoder_feature_key '{text}' (not supported)");
         if (c.TryGetProperty("prompt_fuse_fn", out var fuse) && fuse.ValueKind == JsonValueKind.String && fuse.GetString() != "sparse")
             throw new ModelFileException($"pixelllm config: prompt_fuse_fn '{fuse.GetString()}' is not supported (expected \"sparse\")");

@@ -36,7 +36,6 @@ public class FeatureKeyTests
     [Theory]
     [InlineData("text_decoder_feature_key", "\"git_visual_features+clip\"", "'clip'")]
     [InlineData("text_decoder_feature_key", "\"sam_visual_features+sam_visual_features\"", "twice")]
-    [InlineData("box_decoder_feature_key", "\"sam_visual_features\"", "box_decoder_feature_key")]
     [InlineData("prompt_fuse_fn", "\"dense\"", "prompt_fuse_fn")]
     [InlineData("prompt_use_box_rate", "0.5", "prompt_use_box_rate")]
     public void SettingsInferenceCannotHonourAreRefused(string key, string value, string named)
@@ -45,6 +44,22 @@ public class FeatureKeyTests
         config[key] = JsonNode.Parse(value);
         var e = Assert.Throws<ModelFileException>(() => Parse(config));
         Assert.Contains(named, e.Message);
+    }
+
+    /// <summary>The box decoder reads the fused map too: its own key may only differ where there is no box decoder.</summary>
+    [Fact]
+    public void ABoxDecoderKeyMustMatchTheTextKey()
+    {
+        var config = CaptionConfig();
+        config["box_decoder_feature_key"] = "sam_visual_features";
+        Assert.Equal([VisualFeature.Eva, VisualFeature.Sam], Parse(config).FeatureKeys); // no box decoder: nothing reads it
+
+        var densecap = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm_densecap", "densecap.json")))!["config"]!;
+        densecap["box_decoder_feature_key"] = "sam_visual_features";
+        var e = Assert.Throws<ModelFileException>(() => Parse(densecap));
+        Assert.Contains("box_decoder_feature_key", e.Message);
+        densecap["text_decoder_feature_key"] = "sam_visual_features";
+        Assert.Equal([VisualFeature.Sam], Parse(densecap).FeatureKeys);
     }
 
     /// <summary>With the keys reversed, the fused map is the golden's two halves swapped, bit for bit.</summary>
