@@ -82,7 +82,7 @@ internal sealed class BenchStages : IDisposable
     public StageTiming Adapter(int runs)
     {
         var tokens = PixelLlmPrompts.Encode(box, Weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"),
-            config.Canvas, config.BoxPointsPerSide, config.BoxPointWithOffset);
+            config.Canvas, config.BoxPointsPerSide, config.BoxPointWithOffset, config.PromptUseBoxes);
         int grid = config.FusedGrid, channels = config.FusedChannels;
         return GraphStage("prompt adapter + projection", runs, g =>
         {

@@ -74,7 +74,7 @@ internal sealed class DenseCaptionBench : IDisposable
     {
         int n = boxes.Shape[0];
         var tokens = PixelLlmPrompts.Encode(boxes, Weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"),
-            Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset);
+            Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset, Config.PromptUseBoxes);
         var exec = graphs.GetOrBuild(backend, $"adapter.{n}", g =>
         {
             int grid = Config.FusedGrid, e = Config.PromptEmbedDim;

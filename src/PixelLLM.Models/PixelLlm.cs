@@ -150,7 +150,7 @@ public sealed class PixelLlm : IDisposable
         int lc = context[0].Length;
         if (context.Any(r => r.Length != lc)) throw new InvalidInputException("prompts: context rows differ in length");
         var gaussian = weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix");
-        var tokens = PixelLlmPrompts.Encode(boxes, gaussian, Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset);
+        var tokens = PixelLlmPrompts.Encode(boxes, gaussian, Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset, Config.PromptUseBoxes);
         var valid = PixelLlmTokens.EncoderValid(context, Config.Adapter.NumOutputs);
 
         var exec = graphs.GetOrBuild(backend, $"prompts.{n}x{lc}", g => BuildPrompts(g, n, lc, tokens.Slots.Shape[1]));

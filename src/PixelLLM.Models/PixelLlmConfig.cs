@@ -56,6 +56,11 @@ public sealed partial record PixelLlmConfig
     public int BoxPointsPerSide { get; init; } = 2;
     /// <summary>Offset the sampled box points into the cells (scenic <c>box_point_with_offset</c>, False in every config).</summary>
     public bool BoxPointWithOffset { get; init; }
+    /// <summary>
+    /// Whether a prompt box becomes its box tokens (scenic <c>prompt_use_box_rate</c> &gt; 0; 1 in every PixelLLM config)
+    /// or, at rate 0, the sampled points that an all-zero box always takes. The rate itself only drops boxes in training.
+    /// </summary>
+    public bool PromptUseBoxes { get; init; } = true;
     /// <summary>Grid of EVA02's stored pos_embed (scenic pretrain_img_size / patch, 16 for EVA02-L), when the config states it.</summary>
     public int? EvaTableGrid { get; init; }
     /// <summary>Grid of SAM's stored pos_embed (scenic sam img_size / patch, 64 for ViT-H), when the config states it.</summary>

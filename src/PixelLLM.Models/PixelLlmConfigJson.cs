@@ -45,6 +45,7 @@ public static class PixelLlmConfigJson
                 SamTableGrid = TableGrid(c.GetProperty("sam"), "img_size"),
                 MaskBranch = MaskBranchConfigJson.FromScenic(c, c.GetProperty("canvas").GetInt32()),
                 FeatureKeys = FeatureKeys(c),
+                PromptUseBoxes = PromptUseBoxes(c),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
@@ -69,8 +70,8 @@ public static class PixelLlmConfigJson
 
     /// <summary>
     /// text_decoder_feature_key: '+'-joined git_visual_features / sam_visual_features (default both, EVA02 first). The
-    /// box decoder reads the same fused map, so a different box_decoder_feature_key is refused; so are the prompt
-    /// settings every PixelLLM config fixes and inference would otherwise silently ignore.
+    /// box decoder reads the same fused map, so a different box_decoder_feature_key is refused, and so is a prompt_fuse_fn
+    /// other than sparse (the dense path is not built).
     /// </summary>
     private static IReadOnlyList<VisualFeature> FeatureKeys(JsonElement c)
     {
@@ -93,9 +94,19 @@ public static class PixelLlmConfigJson
             throw new ModelFileException($"pixelllm config: box_decoder_feature_key '{box.GetString()}' differs from text_decoder_feature_key '{text}' (not supported)");
         if (c.TryGetProperty("prompt_fuse_fn", out var fuse) && fuse.ValueKind == JsonValueKind.String && fuse.GetString() != "sparse")
             throw new ModelFileException($"pixelllm config: prompt_fuse_fn '{fuse.GetString()}' is not supported (expected \"sparse\")");
-        if (c.TryGetProperty("prompt_use_box_rate", out var rate) && rate.ValueKind == JsonValueKind.Number && rate.GetDouble() != 1.0)
-            throw new ModelFileException($"pixelllm config: prompt_use_box_rate {rate.GetDouble()} is not supported (expected 1.0: a box prompt is always its box)");
         return keys;
+    }
+
+    /// <summary>
+    /// prompt_use_box_rate: at inference scenic replaces a box's point tokens by its box tokens whenever the rate is above
+    /// 0 (the rate only drops boxes at random in training) and never at 0. Absent: 1, every PixelLLM config's value.
+    /// </summary>
+    private static bool PromptUseBoxes(JsonElement c)
+    {
+        if (!c.TryGetProperty("prompt_use_box_rate", out var rate) || rate.ValueKind != JsonValueKind.Number) return true;
+        double value = rate.GetDouble();
+        if (!(value >= 0 && value <= 1)) throw new ModelFileException($"pixelllm config: prompt_use_box_rate must be in [0, 1], got {value}");
+        return value > 0;
     }
 
     /// <summary>t5.lora_modules: comma-separated of q, k, v, o (default "q,v", every PixelLLM config's), as scenic's projection names.</summary>

@@ -23,7 +23,8 @@ public static class PixelLlmPrompts
 
     /// <param name="boxes">F32 (N, 4) XYXY in pixels of the valid image.</param>
     /// <param name="gaussian">The prompt encoder's pe_layer.positional_encoding_gaussian_matrix (2, E/2).</param>
-    public static Tokens Encode(HostTensor boxes, HostTensor gaussian, int canvas, int pointsPerSide, bool withOffset)
+    /// <param name="useBoxes">false: every box takes the point path (scenic's <c>prompt_use_box_rate</c> 0).</param>
+    public static Tokens Encode(HostTensor boxes, HostTensor gaussian, int canvas, int pointsPerSide, bool withOffset, bool useBoxes = true)
     {
         if (boxes.DType != DType.F32 || boxes.Shape.Rank != 2 || boxes.Shape[1] != 4)
             throw new InvalidInputException($"prompt boxes must be F32 (N, 4) XYXY, got {boxes.Desc}");
@@ -42,7 +43,7 @@ public static class PixelLlmPrompts
             var b = box.AsSpan(i * 4, 4);
             var f = features.AsSpan(i * tokens * e, tokens * e);
             var s = slots.AsSpan(i * tokens, tokens);
-            valid[i] = (byte)(MathF.Max(MathF.Max(b[0], b[1]), MathF.Max(b[2], b[3])) > 0 ? 1 : 0);
+            valid[i] = (byte)(useBoxes && MathF.Max(MathF.Max(b[0], b[1]), MathF.Max(b[2], b[3])) > 0 ? 1 : 0);
             if (valid[i] == 1)
             {
                 Fourier(g, b[0] + 0.5f, b[1] + 0.5f, canvas, f[..e]);

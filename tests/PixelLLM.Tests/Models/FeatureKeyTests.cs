@@ -10,7 +10,8 @@ namespace PixelLLM.Tests.Models;
 
 /// <summary>
 /// scenic's <c>text_decoder_feature_key</c>: which visual maps the prompt adapter reads, fused in key order (every PixelLLM
-/// config uses "git_visual_features+sam_visual_features"); the prompt settings inference cannot honour are refused.
+/// config uses "git_visual_features+sam_visual_features"); <c>prompt_use_box_rate</c> as scenic's inference reads it; the
+/// prompt settings inference cannot honour are refused.
 /// </summary>
 public class FeatureKeyTests
 {
@@ -37,7 +38,7 @@ public class FeatureKeyTests
     [InlineData("text_decoder_feature_key", "\"git_visual_features+clip\"", "'clip'")]
     [InlineData("text_decoder_feature_key", "\"sam_visual_features+sam_visual_features\"", "twice")]
     [InlineData("prompt_fuse_fn", "\"dense\"", "prompt_fuse_fn")]
-    [InlineData("prompt_use_box_rate", "0.5", "prompt_use_box_rate")]
+    [InlineData("prompt_use_box_rate", "1.5", "prompt_use_box_rate")]
     public void SettingsInferenceCannotHonourAreRefused(string key, string value, string named)
     {
         var config = CaptionConfig();
@@ -60,6 +61,46 @@ public class FeatureKeyTests
         Assert.Contains("box_decoder_feature_key", e.Message);
         densecap["text_decoder_feature_key"] = "sam_visual_features";
         Assert.Equal([VisualFeature.Sam], Parse(densecap).FeatureKeys);
+    }
+
+    /// <summary>
+    /// Inference replaces a box's point tokens by its box tokens at any rate above 0 (the rate only drops boxes in
+    /// training) and never at 0, where every box takes the point path an all-zero box always takes.
+    /// </summary>
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData(1.0, true)]
+    [InlineData(0.3, true)]
+    [InlineData(0.0, false)]
+    public void ABoxRateAboveZeroMeansBoxTokens(double? rate, bool boxes)
+    {
+        var config = CaptionConfig();
+        if (rate is null) config.Remove("prompt_use_box_rate"); else config["prompt_use_box_rate"] = rate.Value;
+        Assert.Equal(boxes, Parse(config).PromptUseBoxes);
+    }
+
+    [Fact]
+    public void AtRateZeroABoxTakesThePointsSampledOnIt()
+    {
+        var gaussian = HostTensor.FromArray(new float[] { 1, 0.3f, -0.7f, 2 }, 2, 2); // (2, E/2): any Gaussian will do
+        const int canvas = 120;
+        var box = HostTensor.FromArray(new float[] { 10, 20, 50, 80 }, 1, 4);
+        var points = PixelLlmPrompts.Encode(box, gaussian, canvas, 2, withOffset: false, useBoxes: false);
+        Assert.Equal([0], points.BoxValid.AsSpan<byte>().ToArray());
+        int[] slots = [.. points.Slots.AsSpan<int>().ToArray()];
+        Assert.Equal([PixelLlmPrompts.SlotForeground, PixelLlmPrompts.SlotForeground, PixelLlmPrompts.SlotForeground,
+            PixelLlmPrompts.SlotForeground, PixelLlmPrompts.SlotNotAPoint], slots);
+        // The corners (x0 | x1, y0 | y1), x fastest, encoded like a box corner at that pixel (both add 0.5).
+        float[][] corners = [[10, 20], [50, 20], [10, 80], [50, 80]];
+        var features = points.Features.ToFloatArray();
+        int e = points.Features.Shape[2];
+        for (int p = 0; p < 4; p++)
+        {
+            var asCorner = PixelLlmPrompts.Encode(HostTensor.FromArray(new[] { corners[p][0], corners[p][1], 100f, 100f }, 1, 4), gaussian, canvas, 2, false);
+            Assert.Equal(asCorner.Features.ToFloatArray().AsSpan(0, e).ToArray(), features.AsSpan(p * e, e).ToArray());
+        }
+        var withBoxes = PixelLlmPrompts.Encode(box, gaussian, canvas, 2, withOffset: false);
+        Assert.Equal([1], withBoxes.BoxValid.AsSpan<byte>().ToArray());
     }
 
     /// <summary>With the keys reversed, the fused map is the golden's two halves swapped, bit for bit.</summary>
