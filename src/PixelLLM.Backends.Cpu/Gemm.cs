@@ -113,8 +113,9 @@ internal static unsafe class Gemm
         int rows = checked((int)input.Shape.Product(0, input.Shape.Rank - 1));
         float* normed = Normalized(input, x[1], rows, op.Eps);
         float* up = GemmScratch.Get(ScratchSlot.ProjectedRows, (long)rows * hidden);
-        RowsTimesWeight(normed, rows, ItemRows(input, rows), x[2], null, y.F32Ptr, float64);
-        RowsTimesWeight(normed, rows, ItemRows(input, rows), x[3], null, up, float64);
+        int itemRows = ItemRows(input, rows);
+        RowsTimesWeight(normed, rows, itemRows, x[2], null, y.F32Ptr, float64);
+        RowsTimesWeight(normed, rows, itemRows, x[3], null, up, float64);
         int count = rows * hidden;
         Elementwise.GeGluSpans(new ReadOnlySpan<float>(y.F32Ptr, count), new ReadOnlySpan<float>(up, count), new Span<float>(y.F32Ptr, count));
     }

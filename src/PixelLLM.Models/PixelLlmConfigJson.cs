@@ -18,8 +18,9 @@ public static class PixelLlmConfigJson
         {
             if (c.ValueKind != JsonValueKind.Object) throw new ModelFileException($"pixelllm config: expected a JSON object, got {c.ValueKind}");
             bool git = c.TryGetProperty("text_decoder_name", out var decoderName) && decoderName.GetString() == "git";
-            var (language, loraRank, loraScale) = git ? (PixelLlmLanguageModel.OfGit(GitText(c)), 0, 1f) : T5Text(Required(c, "t5", ""));
-            IReadOnlyList<string> loraModules = git ? [] : LoraModules(Required(c, "t5", ""));
+            var (language, loraRank, loraScale, loraModules) = git
+                ? (PixelLlmLanguageModel.OfGit(GitText(c)), 0, 1f, [])
+                : T5Text(Required(c, "t5", ""));
             return new PixelLlmConfig
             {
                 Canvas = c.GetProperty("canvas").GetInt32(),
@@ -54,7 +55,7 @@ public static class PixelLlmConfigJson
         }
     }
 
-    private static (PixelLlmLanguageModel, int LoraRank, float LoraScale) T5Text(JsonElement t5) => (PixelLlmLanguageModel.OfT5(new T5Config(
+    private static (PixelLlmLanguageModel, int LoraRank, float LoraScale, IReadOnlyList<string> LoraModules) T5Text(JsonElement t5) => (PixelLlmLanguageModel.OfT5(new T5Config(
             VocabSize: t5.GetProperty("vocab_size").GetInt32(),
             DModel: t5.GetProperty("emb_dim").GetInt32(),
             DKv: t5.GetProperty("head_dim").GetInt32(),
@@ -66,7 +67,8 @@ public static class PixelLlmConfigJson
             RelativeMaxDistance: Int(t5, "relpos_max_distance", 128),
             Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false)),
         Int(t5, "lora_rank", 0),
-        t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f);
+        t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f,
+        LoraModules(t5));
 
     /// <summary>
     /// text_decoder_feature_key: '+'-joined git_visual_features / sam_visual_features (default both, EVA02 first). The

@@ -48,9 +48,9 @@ public class LoraMergeTests
     [Fact]
     public void LoraModulesChooseTheProjectionsWithFactors()
     {
-        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm", "caption_trace.json")))!["config"]!;
+        var json = Golden.CaseConfig("pixelllm", "caption_trace");
         json["t5"]!["lora_modules"] = "q,k,v,o";
-        var config = PixelLlmConfigJson.FromScenic(System.Text.Json.JsonDocument.Parse(json.ToJsonString()).RootElement);
+        var config = Golden.ParseConfig(json);
         Assert.Equal(["query", "key", "value", "out"], config.LoraModules);
         var shapes = PixelLLM.Models.Checkpoints.ScenicParameterShapes.For(config);
         const string layer = "textual/t5_module/decoder/layers_1/encoder_decoder_attention/";
@@ -73,7 +73,7 @@ public class LoraMergeTests
         }
 
         json["t5"]!["lora_modules"] = "q,x";
-        var e = Assert.Throws<ModelFileException>(() => PixelLlmConfigJson.FromScenic(System.Text.Json.JsonDocument.Parse(json.ToJsonString()).RootElement));
+        var e = Assert.Throws<ModelFileException>(() => Golden.ParseConfig(json));
         Assert.Contains("lora_modules", e.Message);
     }
 

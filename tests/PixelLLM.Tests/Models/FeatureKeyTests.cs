@@ -15,10 +15,9 @@ namespace PixelLLM.Tests.Models;
 /// </summary>
 public class FeatureKeyTests
 {
-    private static JsonObject CaptionConfig() =>
-        (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm", "caption_trace.json")))!["config"]!;
+    private static JsonObject CaptionConfig() => Golden.CaseConfig("pixelllm", "caption_trace");
 
-    private static PixelLlmConfig Parse(JsonObject config) => PixelLlmConfigJson.FromScenic(JsonDocument.Parse(config.ToJsonString()).RootElement);
+    private static PixelLlmConfig Parse(JsonObject config) => Golden.ParseConfig(config);
 
     [Fact]
     public void TheKeyPicksTheMapsTheirGridAndTheirChannels()
@@ -55,7 +54,7 @@ public class FeatureKeyTests
         config["box_decoder_feature_key"] = "sam_visual_features";
         Assert.Equal([VisualFeature.Eva, VisualFeature.Sam], Parse(config).FeatureKeys); // no box decoder: nothing reads it
 
-        var densecap = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm_densecap", "densecap.json")))!["config"]!;
+        var densecap = Golden.CaseConfig("pixelllm_densecap", "densecap");
         densecap["box_decoder_feature_key"] = "sam_visual_features";
         var e = Assert.Throws<ModelFileException>(() => Parse(densecap));
         Assert.Contains("box_decoder_feature_key", e.Message);

@@ -18,8 +18,8 @@ public class GitMaskBranchTests
     /// <summary>The GIT golden's model with the refseg golden's SAM, prompt side and mask branch (consistent channel widths).</summary>
     private static JsonObject GitRefsegConfig()
     {
-        var git = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm_git", "loca_caption.json")))!["config"]!;
-        var refseg = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Golden.Root, "pixelllm_refseg", "referring_segmentation.json")))!["config"]!;
+        var git = Golden.CaseConfig("pixelllm_git", "loca_caption");
+        var refseg = Golden.CaseConfig("pixelllm_refseg", "referring_segmentation");
         foreach (var key in new[] { "sam", "prompt_encoder", "prompt_adapter", "mask_adapter", "mask_decoder", "mask_decoder_feature_key", "point_output_ignore" })
             git[key] = refseg[key]!.DeepClone();
         return git;
@@ -28,7 +28,7 @@ public class GitMaskBranchTests
     [Fact]
     public void TheVisualProjectionReadsTheAdapterOutputAndTheTextualOneTheHiddenStates()
     {
-        var config = PixelLlmConfigJson.FromScenic(System.Text.Json.JsonDocument.Parse(GitRefsegConfig().ToJsonString()).RootElement);
+        var config = Golden.ParseConfig(GitRefsegConfig());
         var shapes = ScenicParameterShapes.For(config);
         int transformer = config.MaskBranch!.Adapter.TransformerDim;
         Assert.Equal([config.Adapter.OutputDim, transformer], shapes["mask_adapter/visual_projection_mlp/layers.0/kernel"]);

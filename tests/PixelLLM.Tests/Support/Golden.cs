@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PixelLLM.Models;
 using PixelLLM.Runtime.SafeTensors;
 
 namespace PixelLLM.Tests.Support;
@@ -22,6 +25,17 @@ internal static class Golden
         if (!File.Exists(path))
             throw new FileNotFoundException($"golden file {component}/{file} not found under {Root}", path);
         return SafeTensorsFile.Open(path);
+    }
+
+    /// <summary>The "config" object of <c>&lt;Root&gt;/&lt;component&gt;/&lt;caseName&gt;.json</c>, a fresh copy to edit.</summary>
+    public static JsonObject CaseConfig(string component, string caseName) =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(Root, component, caseName + ".json")))!["config"]!.AsObject();
+
+    /// <summary>An (edited) case config through the model's own config reader.</summary>
+    public static PixelLlmConfig ParseConfig(JsonObject config)
+    {
+        using var doc = JsonDocument.Parse(config.ToJsonString());
+        return PixelLlmConfigJson.FromScenic(doc.RootElement);
     }
 
     private static string FindRoot()
