@@ -139,6 +139,19 @@ try:
 except Exception as e:
     print("e2e cpu vs cuda: not compared:", e)
 EOF
+    # Several images in one batch (caption IMAGE IMAGE...): CUDA against the CPU's batch, image by image.
+    samples=(samples/scene_2000001.png samples/scene_2000002.png samples/scene_2000003.png)
+    step e2e-batch-cpu 60 "$cli" caption "${samples[@]}" --backend cpu --json "$LOGS/e2e-batch-cpu.json"
+    step e2e-batch-cuda 60 "$cli" caption "${samples[@]}" --backend cuda --json "$LOGS/e2e-batch-cuda.json"
+    python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
+import json, sys, os
+try:
+    a, b = (json.load(open(os.path.join(sys.argv[1], f"e2e-batch-{k}.json"))) for k in ("cpu", "cuda"))
+    ta, tb = ([d["results"][0]["text"] for d in x] for x in (a, b))
+    print("e2e batch of 3 cpu vs cuda:", "SAME texts" if ta == tb else f"DIFFERENT: cpu {ta} cuda {tb}")
+except Exception as e:
+    print("e2e batch cpu vs cuda: not compared:", e)
+EOF
     for case in t5/cfgA pixelllm/caption_trace pixelllm_refseg/referring_segmentation sam_image_encoder/cfgA; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-pdl-${case//\//-}" 60 env PIXELLLM_PDL=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
@@ -148,6 +161,9 @@ fi
 
 if phase bench; then
     step bench 200 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --runs 3 --json "$OUT/bench-t5xl.json"
+    # Throughput: 4 different images in one batch (one vision pass over 4 × 576/730 rows, one decode of 4 rows).
+    step bench-batch 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages e2e,e2e4 --runs 3 \
+        --json "$OUT/bench-t5xl-batch.json"
     # Per op and, with --profile-launches, per kernel (the decoder stack is one node of many launches by default).
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"

@@ -55,6 +55,15 @@ def main():
             print(f"{'':<16} → {what}: {'FASTER on every deciding stage' if faster else 'not faster'}"
                   f" ({', '.join(f'{c:+.1f}%' for c in verdict)})")
 
+    batch_path = os.path.join(out, "bench-t5xl-batch.json")
+    if os.path.exists(batch_path):
+        batch = stages(batch_path)
+        one = next((ms for st, ms in batch.items() if st.startswith("end to end caption")), None)
+        four = next((ms for st, ms in batch.items() if st.startswith("end to end, 4 images")), None)
+        if one and four:
+            print(f"batch: 1 image {one:.2f} ms, 4 images in one batch {four:.2f} ms = {four / 4:.2f} ms per image "
+                  f"({one * 4 / four:.2f}x the throughput of one at a time)")
+
 
 if __name__ == "__main__":
     main()

@@ -16,9 +16,7 @@ internal static class RequestRun
     {
         foreach (var path in new[] { args.Json, args.Overlay, args.Dump, args.ProfileJson })
             if (path is not null) CheckWritable(path);
-        if (args.Threads < 0) throw new InvalidInputException($"--threads must be 0 (all cores) or positive, got {args.Threads}");
-        if (args.Beams is < 1 or > RequestOptions.MaxBeams)
-            throw new InvalidInputException($"--beams must be 1 (greedy) to {RequestOptions.MaxBeams}, got {args.Beams}");
+        CheckCounts(args);
         var profiler = args.Profile || args.ProfileJson is not null ? new ExecutionProfiler(args.ProfileLaunches) : null;
         var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1, Profiler = profiler };
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
@@ -48,8 +46,16 @@ internal static class RequestRun
         return 0;
     }
 
+    /// <summary>--threads and --beams in range, before any work.</summary>
+    internal static void CheckCounts(RequestArgs args)
+    {
+        if (args.Threads < 0) throw new InvalidInputException($"--threads must be 0 (all cores) or positive, got {args.Threads}");
+        if (args.Beams is < 1 or > RequestOptions.MaxBeams)
+            throw new InvalidInputException($"--beams must be 1 (greedy) to {RequestOptions.MaxBeams}, got {args.Beams}");
+    }
+
     /// <summary>Fails before any work when an output's folder is missing or the path is a folder.</summary>
-    private static void CheckWritable(string path)
+    internal static void CheckWritable(string path)
     {
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new InvalidInputException($"{path}: is a directory, expected an output file name");
@@ -57,7 +63,7 @@ internal static class RequestRun
         if (dir is null || !Directory.Exists(dir)) throw new InvalidInputException($"{path}: the folder {dir} does not exist");
     }
 
-    private static (string, string) WriteTemp(string path, byte[] bytes)
+    internal static (string, string) WriteTemp(string path, byte[] bytes)
     {
         var full = Path.GetFullPath(path);
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
@@ -66,7 +72,7 @@ internal static class RequestRun
     }
 
     /// <summary>Stage lines with timings on stderr, only when stderr is a terminal.</summary>
-    private static class Progress
+    internal static class Progress
     {
         public static Action<PixelLlmEvent>? OnTerminal()
         {

@@ -76,7 +76,10 @@ public static class GitDecoderStep
         }
         var hidden = g.Reshape(x, rows, c.Hidden);
         g.Output(Hidden, hidden);
-        var logits = GitDecoder.Logits(p, hidden);
+        // The vocabulary head runs on (R, 1, d), one row per item: on the CPU its GEMM path is then chosen per row, not by
+        // how many prompts and beams share the step, so a prompt's logits do not depend on its batch.
+        var perRow = GitDecoder.Logits(p, x);
+        var logits = g.Reshape(perRow, rows, perRow.Shape[2]);
         g.Output(Logits, logits);
         Decoding.StepChoice.Build(g, logits, ids, greedyEos, beamCandidates, "GIT decoder step");
     }

@@ -98,10 +98,18 @@ public sealed class PixelLlm : IDisposable
     /// The features stay on the backend until the next call: <see cref="EncodePrompts(ImageFeatures, HostTensor, int[][], IDictionary{string, HostTensor}?)"/>
     /// copies them there, and their host copies are made when read or, at the latest, before this runs again.
     /// </remarks>
-    public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null)
+    public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null) => EncodeImages([image], trace);
+
+    /// <summary>
+    /// <see cref="EncodeImage"/> on several images in one batch (one vision graph of B images): features (B, G, G, C), each
+    /// image's equal to what it gets alone. Prompts of any of them are then encoded together
+    /// (<see cref="EncodePrompts(ImageFeatures, HostTensor, int[][], IDictionary{string, HostTensor}?, int[]?)"/>).
+    /// </summary>
+    public ImageFeatures EncodeImages(IReadOnlyList<HostTensor> images, IDictionary<string, HostTensor>? trace = null)
     {
-        var canvas = ImagePreprocess.ToCanvas(image, Config.Canvas);
-        var exec = graphs.GetOrBuild(backend, "vision", BuildVision);
+        var canvas = ImagePreprocess.ToCanvases(images, Config.Canvas);
+        int count = canvas.Sizes.Length;
+        var exec = graphs.GetOrBuild(backend, count == 1 ? "vision" : $"vision.x{count}", g => VisionGraph.Build(g, Config, weights, count));
         lastImage?.Detach();
         lastImage = null;
         exec.SetInput("pixels", canvas.Pixels);
@@ -113,7 +121,7 @@ public sealed class PixelLlm : IDisposable
                 trace[name] = exec.Fetch(name);
             trace["mid.image_shape"] = canvas.ImageShape;
         }
-        return lastImage = new ImageFeatures(exec, "mid.fused_features", "mid.sam_visual_features", canvas.Height, canvas.Width);
+        return lastImage = new ImageFeatures(exec, "mid.fused_features", "mid.sam_visual_features", canvas.Sizes);
     }
 
     /// <summary>The features <see cref="EncodeImage"/> returned last, which its next run must detach first.</summary>
@@ -132,8 +140,23 @@ public sealed class PixelLlm : IDisposable
     /// <see cref="EncodePrompts(HostTensor, HostTensor, int[][], IDictionary{string, HostTensor}?)"/> on an image's
     /// features, copied on the backend while this model's vision graph still holds them (no host round trip).
     /// </summary>
-    public PromptEncoding EncodePrompts(ImageFeatures image, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null) =>
-        EncodePrompts(exec => image.SetFusedInput(exec, "fused"), boxes, context, trace);
+    /// <param name="image">One image's features, or a batch's.</param>
+    /// <param name="boxes">Prompt boxes F32 (N, 4), each in pixels of its image.</param>
+    /// <param name="context">N rows of context ids.</param>
+    /// <param name="trace">Where intermediates go under their golden names, or null.</param>
+    /// <param name="promptImages">For a batch of images: which image each prompt is on (N values in [0, B)).</param>
+    public PromptEncoding EncodePrompts(ImageFeatures image, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null,
+        int[]? promptImages = null)
+    {
+        if (image.Count == 1 && promptImages is null) return EncodePrompts(exec => image.SetFusedInput(exec, "fused"), boxes, context, trace);
+        if (promptImages is null || promptImages.Length != context.Length || promptImages.Any(i => i < 0 || i >= image.Count))
+            throw new InvalidInputException($"prompts: a batch of {image.Count} images needs the image of each of the {context.Length} prompts, in [0, {image.Count})");
+        return EncodePrompts(exec =>
+        {
+            image.SetFusedInput(exec, "fused");
+            exec.SetInput<int>("prompt_images", promptImages);
+        }, boxes, context, trace, image.Count);
+    }
 
     /// <summary>
     /// Prompt boxes F32 (N, 4) XYXY (pixels of the valid image) and context ids (N rows of Lc, 0 = padding) → the language
@@ -143,7 +166,8 @@ public sealed class PixelLlm : IDisposable
     public PromptEncoding EncodePrompts(HostTensor fused, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace = null) =>
         EncodePrompts(exec => exec.SetInput("fused", fused), boxes, context, trace);
 
-    private PromptEncoding EncodePrompts(Action<GraphExecutor> setFused, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace)
+    private PromptEncoding EncodePrompts(Action<GraphExecutor> setFused, HostTensor boxes, int[][] context, IDictionary<string, HostTensor>? trace,
+        int images = 0)
     {
         int n = boxes.Shape.Rank == 2 ? boxes.Shape[0] : -1;
         if (n < 1 || context.Length != n) throw new InvalidInputException($"prompts: {context.Length} context rows for boxes {boxes.Shape}");
@@ -153,7 +177,8 @@ public sealed class PixelLlm : IDisposable
         var tokens = PixelLlmPrompts.Encode(boxes, gaussian, Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset, Config.PromptUseBoxes);
         var valid = PixelLlmTokens.EncoderValid(context, Config.Adapter.NumOutputs);
 
-        var exec = graphs.GetOrBuild(backend, $"prompts.{n}x{lc}", g => BuildPrompts(g, n, lc, tokens.Slots.Shape[1]));
+        var key = images == 0 ? $"prompts.{n}x{lc}" : $"prompts.{n}x{lc}.of{images}";
+        var exec = graphs.GetOrBuild(backend, key, g => BuildPrompts(g, n, lc, tokens.Slots.Shape[1], images));
         setFused(exec);
         exec.SetInput("sparse_features", tokens.Features);
         exec.SetInput("sparse_slots", tokens.Slots);
@@ -219,7 +244,11 @@ public sealed class PixelLlm : IDisposable
     public TextFeatures TeacherForced(PromptEncoding encoding, int[][] tokens, bool withLogits = true) => text.TeacherForced(encoding, tokens, withLogits);
 
     /// <summary>Point head on every position of text features (N, L, d); coordinates scaled by the valid image size.</summary>
-    public PointOutputs Points(HostTensor textFeatures, int[][] tokens, int height, int width, TokenValidity validity)
+    public PointOutputs Points(HostTensor textFeatures, int[][] tokens, int height, int width, TokenValidity validity) =>
+        Points(textFeatures, tokens, Enumerable.Repeat((height, width), textFeatures.Shape[0]).ToArray(), validity);
+
+    /// <summary>Point head on every position of text features (N, L, d); each prompt's coordinates scaled by its image's valid size.</summary>
+    public PointOutputs Points(HostTensor textFeatures, int[][] tokens, IReadOnlyList<(int Height, int Width)> promptSizes, TokenValidity validity)
     {
         var head = Config.PointHead ?? throw new InvalidOperationException("this PixelLLM has no point head");
         int n = textFeatures.Shape[0], l = textFeatures.Shape[1];
@@ -231,10 +260,11 @@ public sealed class PixelLlm : IDisposable
         });
         exec.SetInput("text_feats", textFeatures);
         exec.Run();
+        if (promptSizes.Count != n) throw new InvalidInputException($"points: {promptSizes.Count} image sizes for {n} prompts");
         var xy = exec.FetchFloats("coords");
-        PointBoxes.ToAbsolute(xy, height, width);
-        var valid = validity.Mask(tokens, Config.BeginTokenId, Config.EndTokenId);
         int perPrompt = l * head.NumOutputPoints * 2;
+        for (int i = 0; i < n; i++) PointBoxes.ToAbsolute(xy.AsSpan(i * perPrompt, perPrompt), promptSizes[i].Height, promptSizes[i].Width);
+        var valid = validity.Mask(tokens, Config.BeginTokenId, Config.EndTokenId);
         var boxes = Enumerable.Range(0, n).Select(i => PointBoxes.Box(xy.AsSpan(i * perPrompt, perPrompt), valid[i], head.NumOutputPoints)).ToArray();
         return new PointOutputs(HostTensor.FromArray(xy, n, l, head.NumOutputPoints, 2), exec.Fetch("logits"), valid, boxes);
     }
@@ -247,19 +277,20 @@ public sealed class PixelLlm : IDisposable
         return HostTensor.FromArray(pe.ToFloatArray(), grid, grid, pe.Shape[3]);
     }
 
-    private void BuildVision(Graph g) => VisionGraph.Build(g, Config, weights);
-
-    private void BuildPrompts(Graph g, int n, int contextLength, int promptTokens)
+    /// <summary>The prompts graph; <paramref name="images"/> &gt; 0: the fused input is a batch of that many images and
+    /// input "prompt_images" says which one each prompt is on.</summary>
+    private void BuildPrompts(Graph g, int n, int contextLength, int promptTokens, int images)
     {
         int grid = Config.FusedGrid, e = Config.PromptEmbedDim;
         int fusedChannels = Config.FusedChannels;
-        var fused = g.Input("fused", DType.F32, 1, grid, grid, fusedChannels);
+        var fused = g.Input("fused", DType.F32, Math.Max(images, 1), grid, grid, fusedChannels);
+        var promptImages = images > 0 ? g.Input("prompt_images", DType.I32, n) : null;
         var promptEncoder = new ParamScope(g, weights, "sam.prompt_encoder");
         var sparse = PixelLlmPrompts.Embeddings(promptEncoder,
             g.Input("sparse_features", DType.F32, n, promptTokens, e), g.Input("sparse_slots", DType.I32, n, promptTokens));
         var densePe = g.Weight("aux.sam.prompt_encoder.dense_pe", HostTensor.FromArray(DensePe().ToFloatArray(), 1, grid, grid, e));
         var adapter = PromptAdapter.Build(new ParamScope(g, weights, "prompt_adapter"), Config.Adapter, fused, densePe, sparse,
-            promptEncoder["no_mask_embed.weight"]);
+            promptEncoder["no_mask_embed.weight"], promptImages);
         g.Output("mid.sparse_prompt_embeddings", sparse);
         g.Output("mid.adapter_out", adapter);
         text.BuildPrompts(g, adapter, g.Input("context", DType.I32, n, contextLength));

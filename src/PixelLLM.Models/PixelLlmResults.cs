@@ -5,7 +5,8 @@ using PixelLLM.Runtime.Execution;
 namespace PixelLLM.Models;
 
 /// <summary>
-/// One image's fused visual map (1, G, G, C_eva + C_sam) and its valid size on the canvas. Features from
+/// One image's fused visual map (1, G, G, C_eva + C_sam) and its valid size on the canvas, or a batch's (B, G, G, C) and
+/// each image's valid size (<see cref="PixelLlm.EncodeImages"/>). Features from
 /// <see cref="PixelLlm.EncodeImage"/> stay on the backend until that model encodes another image: prompts encoded before
 /// then copy them there (device to device on a GPU), and the host copies are only made when read (or before the next image).
 /// </summary>
@@ -17,24 +18,26 @@ public sealed class ImageFeatures
     private readonly string? fusedName;
     private readonly long visionRun;
 
+    private readonly (int Height, int Width)[] sizes;
+
     /// <summary>Features held on the host.</summary>
     public ImageFeatures(HostTensor fused, int height, int width)
     {
         this.fused = new(fused);
         sam = new((HostTensor?)null);
-        (Height, Width) = (height, width);
+        sizes = [(height, width)];
     }
 
     /// <summary>Features still in <paramref name="vision"/>'s outputs (its current run), fetched when first read.</summary>
-    internal ImageFeatures(GraphExecutor vision, string fusedName, string samName, int height, int width)
+    internal ImageFeatures(GraphExecutor vision, string fusedName, string samName, (int Height, int Width)[] sizes)
     {
         fused = new(() => vision.Fetch(fusedName));
         sam = new(() => vision.Fetch(samName));
         (this.vision, this.fusedName, visionRun) = (vision, fusedName, vision.Runs);
-        (Height, Width) = (height, width);
+        this.sizes = sizes;
     }
 
-    /// <summary>The fused map, (1, G, G, C_eva + C_sam).</summary>
+    /// <summary>The fused map, (B, G, G, C_eva + C_sam).</summary>
     public HostTensor Fused
     {
         get
@@ -44,7 +47,7 @@ public sealed class ImageFeatures
         }
     }
 
-    /// <summary>The UN-resized SAM neck output (1, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
+    /// <summary>The UN-resized SAM neck output (B, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
     public HostTensor? Sam
     {
         get
@@ -62,8 +65,17 @@ public sealed class ImageFeatures
             throw new InvalidOperationException("these image features were released and the model has encoded another image since");
     }
 
-    public int Height { get; }
-    public int Width { get; }
+    /// <summary>How many images these are the features of.</summary>
+    public int Count => sizes.Length;
+
+    /// <summary>Each image's valid (height, width) on the canvas.</summary>
+    public IReadOnlyList<(int Height, int Width)> Sizes => sizes;
+
+    /// <summary>The (first) image's valid height on the canvas.</summary>
+    public int Height => sizes[0].Height;
+
+    /// <summary>The (first) image's valid width on the canvas.</summary>
+    public int Width => sizes[0].Width;
 
     /// <summary>The executor whose outputs still hold these features (it has not run since), or null.</summary>
     private GraphExecutor? Resident => vision is not null && vision.Runs == visionRun ? vision : null;

@@ -15,16 +15,19 @@ namespace PixelLLM.Models;
 public static class PromptAdapter
 {
     /// <param name="p">Scope <c>prompt_adapter</c>.</param>
-    /// <param name="fused">Fused image map (1, G, G, Cf).</param>
+    /// <param name="fused">Fused image map (1, G, G, Cf), or a batch of maps (B, G, G, Cf) with <paramref name="promptImages"/>.</param>
     /// <param name="densePe">Dense positional encoding of the G×G grid (1, G, G, E).</param>
     /// <param name="sparse">Sparse prompt tokens (N, T, E).</param>
     /// <param name="noMask">The prompt encoder's no_mask_embed (1, E), the dense prompt.</param>
+    /// <param name="promptImages">I32 (N): the map each prompt reads, for a batch of maps; null for one map.</param>
     /// <returns>(N, K, OutputDim) visual tokens.</returns>
-    public static Tensor Build(ParamScope p, PromptAdapterConfig cfg, Tensor fused, Tensor densePe, Tensor sparse, Tensor noMask)
+    public static Tensor Build(ParamScope p, PromptAdapterConfig cfg, Tensor fused, Tensor densePe, Tensor sparse, Tensor noMask,
+        Tensor? promptImages = null)
     {
         var g = p.Graph;
-        if (fused.Shape.Rank != 4 || fused.Shape[0] != 1)
-            throw new GraphBuildException($"prompt adapter: fused features must be (1, H, W, C), got {fused.Desc}");
+        int images = fused.Shape.Rank == 4 ? fused.Shape[0] : 0;
+        if (images < 1 || (images > 1 && promptImages is null))
+            throw new GraphBuildException($"prompt adapter: fused features must be (1, H, W, C), or (B, H, W, C) with each prompt's image, got {fused.Desc}");
         if (sparse.Shape.Rank != 3 || sparse.Shape[2] != cfg.InputEmbeddingDim)
             throw new GraphBuildException($"prompt adapter: sparse prompts must be (N, T, {cfg.InputEmbeddingDim}), got {sparse.Desc}");
         int prompts = sparse.Shape[0], h = fused.Shape[1], w = fused.Shape[2], d = cfg.TransformerDim;
@@ -38,9 +41,10 @@ public static class PromptAdapter
         var pe = project ? LayeredMlp.Build(p.Sub("image_pe_projection"), densePe) : densePe;
 
         var queries = g.Concat(1, OutputTokens(p, cfg, prompts), promptTokens);                          // (N, K + T, D)
-        var keys = g.Add(LayeredMlp.Build(p.Sub("image_projection"), g.Reshape(fused, 1, h * w, fused.Shape[3])), densePrompt);
-        // Every prompt updates its own copy of the keys.
-        if (prompts > 1) keys = g.Concat(0, Enumerable.Repeat(keys, prompts).ToArray());
+        var keys = g.Add(LayeredMlp.Build(p.Sub("image_projection"), g.Reshape(fused, images, h * w, fused.Shape[3])), densePrompt);
+        // Every prompt updates its own copy of its image's keys.
+        if (promptImages is not null) keys = g.Reshape(g.Embedding(g.Reshape(keys, images, h * w * d), promptImages), prompts, h * w, d);
+        else if (prompts > 1) keys = g.Concat(0, Enumerable.Repeat(keys, prompts).ToArray());
         var (updated, _) = TwoWayTransformer.Build(p.Sub("transformer"), cfg.Transformer, queries, keys, g.Reshape(pe, 1, h * w, d));
 
         return OutputProjections(p, cfg, updated);

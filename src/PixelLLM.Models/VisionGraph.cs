@@ -7,18 +7,19 @@ namespace PixelLLM.Models;
 
 /// <summary>
 /// The image half of Fig. 2 as one graph: the canvas normalised twice, EVA02 and SAM on it, their features fused. Inputs
-/// "pixels" (1, S, S, 3) and "padding_mask" (1, S, S, 1); outputs mid.git_tokens, mid.git_visual_features,
+/// "pixels" (B, S, S, 3) and "padding_mask" (B, S, S, 1), B images at once (1 by default); outputs mid.git_tokens, mid.git_visual_features,
 /// mid.sam_visual_features and mid.fused_features. SAM is built on the graph's side lane: it is independent of EVA02
 /// until the fusion, so a backend with concurrent lanes runs the two encoders at once.
 /// </summary>
 public static class VisionGraph
 {
     /// <summary>Adds the vision graph to <paramref name="g"/> and returns the fused features.</summary>
-    public static Tensor Build(Graph g, PixelLlmConfig config, IWeightSource weights)
+    public static Tensor Build(Graph g, PixelLlmConfig config, IWeightSource weights, int images = 1)
     {
+        if (images < 1) throw new GraphBuildException($"vision graph: {images} images");
         int c = config.Canvas;
-        var pixels = g.Input("pixels", DType.F32, 1, c, c, 3);
-        var mask = g.Input("padding_mask", DType.F32, 1, c, c, 1);
+        var pixels = g.Input("pixels", DType.F32, images, c, c, 3);
+        var mask = g.Input("padding_mask", DType.F32, images, c, c, 1);
         // Scopes keep the encoders' own intermediate names (mid.patch_embed, mid.blocks.i) apart.
         Eva02Outputs eva;
         using (g.Scope("eva02"))

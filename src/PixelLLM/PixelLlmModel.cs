@@ -97,6 +97,25 @@ public sealed partial class PixelLlmModel : IDisposable
     }
 
     /// <summary>
+    /// Caption with per-token trace of several whole images in one batch (the <c>*_trace</c> task, as
+    /// <see cref="Caption(PixelImage, Box?, RequestOptions?)"/> without a box): one vision pass over all of them and one
+    /// decode over their prompts, so the weights are read once per step for the whole batch. Results are in image order;
+    /// on the CPU backend each is bit-identical to captioning its image alone.
+    /// </summary>
+    /// <exception cref="InvalidInputException">No image.</exception>
+    /// <exception cref="ResourceLimitException">More images than <see cref="PixelLlmOptions.MaxPromptsPerRequest"/>.</exception>
+    public IReadOnlyList<CaptionResult> CaptionBatch(IReadOnlyList<PixelImage> images, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0) throw new InvalidInputException("caption: at least one image is needed");
+        foreach (var image in images) ArgumentNullException.ThrowIfNull(image, nameof(images));
+        RequestLimits.CheckPrompts("caption", images.Count, options);
+        var task = TaskSettings.CaptionTrace.WithBeams(request?.Beams);
+        CheckDecode("caption", task, images.Count);
+        return Run(request, r => r.CaptionImages(images, task));
+    }
+
+    /// <summary>
     /// Location-conditioned captions of several regions of one image in one batch (one vision pass, one encoder pass); each
     /// result equals the single-box call's.
     /// </summary>

@@ -30,6 +30,31 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         return results;
     }
 
+    /// <summary>
+    /// Captions + traces of several whole images in one batch: one vision pass over all of them, one prompt per image (its
+    /// global box), decoded together.
+    /// </summary>
+    public CaptionResult[] CaptionImages(IReadOnlyList<PixelImage> images, TaskSettings task)
+    {
+        var context = images.Select(_ => tokenizer.EncodePrompt(task.Context, task.ContextLength)).ToArray();
+        var evalImages = images.Select(i => i.ToEvalSize(Config.Canvas)).ToArray();
+        var scales = images.Select((image, i) => new EvalScale((double)evalImages[i].Shape[1] / image.Width, (double)evalImages[i].Shape[0] / image.Height)).ToArray();
+        var boxes = images.Select(i => Box.Whole(i.Width, i.Height)).ToArray();
+
+        Stage("vision");
+        var features = model.EncodeImages(evalImages, request.Trace);
+        Outcome run;
+        try { run = Run(features, boxes, context, task, teacher: null, scales, Enumerable.Range(0, images.Count).ToArray()); }
+        finally { model.ReleaseImage(features); }
+        var results = new CaptionResult[images.Count];
+        for (int i = 0; i < results.Length; i++)
+        {
+            results[i] = new CaptionResult(tokenizer.Decode(run.Tokens[i]), Tokens(run, i), run.Scores![i], boxes[i], run.Box(i));
+            Report(new CaptionReady(i, results[i]));
+        }
+        return results;
+    }
+
     /// <summary>Referring: global box, "where is " + expression; the decoder input is the expression itself unless <paramref name="decode"/>.</summary>
     public ReferResult Refer(PixelImage image, string expression, bool decode)
     {
@@ -48,14 +73,18 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         return result;
     }
 
-    private sealed record Outcome(int[][] Tokens, float[]? Scores, PointOutputs? Points, double ScaleX, double ScaleY)
+    /// <summary>Original image pixels → eval-size pixels, per axis.</summary>
+    private readonly record struct EvalScale(double X, double Y);
+
+    /// <summary>Decoded rows, scores and points of every prompt; <paramref name="ToOriginal"/>: eval → original pixels per prompt.</summary>
+    private sealed record Outcome(int[][] Tokens, float[]? Scores, PointOutputs? Points, EvalScale[] ToOriginal)
     {
         /// <summary>The prompt's box from its valid points (scenic's inverted box for "no valid point" → null), original pixels.</summary>
         public Box? Box(int prompt)
         {
             if (Points is null) return null;
             var b = Points.Boxes[prompt];
-            return b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(ScaleX, ScaleY);
+            return b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(ToOriginal[prompt].X, ToOriginal[prompt].Y);
         }
     }
 
@@ -68,17 +97,22 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
 
         Stage("vision");
         var features = model.EncodeImage(evalImage, trace);
-        try { return Run(features, boxes, context, task, teacher, toEvalX, toEvalY); }
+        try { return Run(features, boxes, context, task, teacher, Enumerable.Repeat(new EvalScale(toEvalX, toEvalY), boxes.Count).ToArray(), null); }
         finally { model.ReleaseImage(features); }
     }
 
+    /// <summary>
+    /// Prompts → decode → rerun → points on encoded image(s). <paramref name="toEval"/>: each prompt's original → eval
+    /// scale; <paramref name="promptImages"/>: each prompt's image in a batch of images (null for one image).
+    /// </summary>
     private Outcome Run(ImageFeatures features, IReadOnlyList<Box> boxes, int[][] context, TaskSettings task, int[][]? teacher,
-        double toEvalX, double toEvalY)
+        EvalScale[] toEval, int[]? promptImages)
     {
         var trace = request.Trace;
         Stage("prompts");
-        var boxValues = boxes.SelectMany(b => { var e = b.Scale(toEvalX, toEvalY); return new[] { e.X0, e.Y0, e.X1, e.Y1 }; }).ToArray();
-        var encoding = model.EncodePrompts(features, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace);
+        var boxValues = boxes.SelectMany((b, i) => { var e = b.Scale(toEval[i].X, toEval[i].Y); return new[] { e.X0, e.Y0, e.X1, e.Y1 }; }).ToArray();
+        var encoding = model.EncodePrompts(features, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace, promptImages);
+        var toOriginal = toEval.Select(s => new EvalScale(1 / s.X, 1 / s.Y)).ToArray();
 
         int[][] raw;
         float[]? scores = null;
@@ -96,12 +130,13 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         else raw = teacher;
         var tokens = raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, Config.EndTokenId)).ToArray();
         Put(trace, "out.text_tokens", tokens);
-        if (Config.PointHead is null) return new Outcome(tokens, scores, null, 1 / toEvalX, 1 / toEvalY);
+        if (Config.PointHead is null) return new Outcome(tokens, scores, null, toOriginal);
 
         Stage("points");
         request.Cancellation.ThrowIfCancellationRequested();
         var text = model.TeacherForced(encoding, tokens, withLogits: trace is not null);
-        var points = model.Points(text.Features, tokens, features.Height, features.Width, task.Validity);
+        var sizes = promptImages is null ? Enumerable.Repeat(features.Sizes[0], tokens.Length).ToArray() : promptImages.Select(i => features.Sizes[i]).ToArray();
+        var points = model.Points(text.Features, tokens, sizes, task.Validity);
         if (trace is not null)
         {
             trace["mid.text_feats"] = text.Features;
@@ -111,7 +146,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
             trace["out.point_valid_mask"] = HostTensor.FromArray(points.Valid.SelectMany(v => v.Select(b => (byte)(b ? 1 : 0))).ToArray(), tokens.Length, tokens[0].Length);
             trace["out.point_detection_boxes"] = HostTensor.FromArray(points.Boxes.SelectMany(b => b).ToArray(), tokens.Length, 4);
         }
-        return new Outcome(tokens, scores, points, 1 / toEvalX, 1 / toEvalY);
+        return new Outcome(tokens, scores, points, toOriginal);
     }
 
     /// <summary>Positions BOS … first EOS of one prompt, with pieces, validity and points in original pixels.</summary>
@@ -130,7 +165,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
             for (int p = 0; p < points.Length; p++)
             {
                 int at = ((prompt * row.Length + i) * perPosition + p) * 2;
-                points[p] = new TracePoint((float)(coords![at] * run.ScaleX), (float)(coords[at + 1] * run.ScaleY));
+                points[p] = new TracePoint((float)(coords![at] * run.ToOriginal[prompt].X), (float)(coords[at + 1] * run.ToOriginal[prompt].Y));
             }
             var box = points.Length == 0 ? default
                 : new Box(points.Min(q => q.X), points.Min(q => q.Y), points.Max(q => q.X), points.Max(q => q.Y));

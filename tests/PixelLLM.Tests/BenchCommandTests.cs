@@ -43,6 +43,18 @@ public class BenchCommandTests
         }
     }
 
+    /// <summary>e2e4 runs only when named: four different images in one batch, per-image time and the replay check in its note.</summary>
+    [Fact]
+    public void TheFourImageBatchStageRunsWhenNamed()
+    {
+        Assert.DoesNotContain("e2e4", BenchCommand.Stages(null));
+        var output = new StringWriter();
+        Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", DType.F32, runs: 1, seed: 2, BenchCommand.Stages("e2e4"), null, output));
+        var line = Assert.Single(output.ToString().Split('\n'), l => l.Contains("4 images in one batch", StringComparison.Ordinal));
+        Assert.Contains("per image", line);
+        Assert.Contains("tokens of every run == warm-up's: yes", line);
+    }
+
     [Fact]
     public void BaselineFromAnEarlierRunIsComparedStageByStage()
     {
