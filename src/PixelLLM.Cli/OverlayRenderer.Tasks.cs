@@ -8,21 +8,32 @@ internal static partial class OverlayRenderer
 {
     private static readonly SKColor MaskColour = new(255, 64, 160);
 
-    /// <summary>The mask in translucent magenta, the referring box solid with the expression as its label.</summary>
-    public static byte[] Segment(PixelImage image, SegmentResult result) =>
+    /// <summary>
+    /// Each mask translucent (magenta for one expression, a colour per expression for several), its referring box solid with
+    /// the expression as its label.
+    /// </summary>
+    public static byte[] Segment(PixelImage image, IReadOnlyList<SegmentResult> results) =>
         RenderPlain(image, (canvas, font, scale) =>
         {
-            using (var mask = MaskBitmap(result.Mask))
-            using (var source = SKImage.FromBitmap(mask))
-                canvas.DrawImage(source, new SKRect(0, 0, image.Width * scale, image.Height * scale), new SKSamplingOptions(SKFilterMode.Nearest));
-            if (result.Box is { } box)
+            for (int i = 0; i < results.Count; i++)
             {
-                var r = Rect(box, scale);
-                using var solid = new SKPaint { Color = SKColors.Lime, Style = SKPaintStyle.Stroke, StrokeWidth = 3, IsAntialias = true };
-                canvas.DrawRect(r, solid);
-                Label(canvas, font, result.Expression, r.Left, r.Top);
+                var result = results[i];
+                var colour = results.Count == 1 ? MaskColour : SKColor.FromHsv(360f * i / results.Count, 75, 100);
+                using (var mask = MaskBitmap(result.Mask, colour))
+                using (var source = SKImage.FromBitmap(mask))
+                    canvas.DrawImage(source, new SKRect(0, 0, image.Width * scale, image.Height * scale), new SKSamplingOptions(SKFilterMode.Nearest));
+                if (result.Box is { } box)
+                {
+                    var r = Rect(box, scale);
+                    using var solid = new SKPaint { Color = results.Count == 1 ? SKColors.Lime : colour, Style = SKPaintStyle.Stroke, StrokeWidth = 3, IsAntialias = true };
+                    canvas.DrawRect(r, solid);
+                    Label(canvas, font, result.Expression, r.Left, r.Top);
+                }
             }
-        }, [$"\"{result.Expression}\"  IoU prediction {result.Iou.ToString("F3", CultureInfo.InvariantCulture)}", $"decoded: {result.Text}"]);
+        }, results.SelectMany(result => new[]
+        {
+            $"\"{result.Expression}\"  IoU prediction {result.Iou.ToString("F3", CultureInfo.InvariantCulture)}", $"decoded: {result.Text}",
+        }).ToList());
 
     /// <summary>Each counted detection's box in its own colour, labelled "score caption".</summary>
     public static byte[] DenseCaption(PixelImage image, DenseCaptionResults results) =>
@@ -72,8 +83,8 @@ internal static partial class OverlayRenderer
         return png.ToArray();
     }
 
-    /// <summary>Inside pixels in <see cref="MaskColour"/> at 45 % opacity, outside fully transparent.</summary>
-    private static SKBitmap MaskBitmap(BinaryMask mask)
+    /// <summary>Inside pixels in <paramref name="colour"/> at 45 % opacity, outside fully transparent.</summary>
+    private static SKBitmap MaskBitmap(BinaryMask mask, SKColor colour)
     {
         var bitmap = new SKBitmap(new SKImageInfo(mask.Width, mask.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         var pixels = bitmap.GetPixelSpan();
@@ -81,9 +92,9 @@ internal static partial class OverlayRenderer
         for (int i = 0; i < inside.Length; i++)
         {
             if (inside[i] == 0) continue;
-            pixels[4 * i] = MaskColour.Red;
-            pixels[4 * i + 1] = MaskColour.Green;
-            pixels[4 * i + 2] = MaskColour.Blue;
+            pixels[4 * i] = colour.Red;
+            pixels[4 * i + 1] = colour.Green;
+            pixels[4 * i + 2] = colour.Blue;
             pixels[4 * i + 3] = 115;
         }
         return bitmap;

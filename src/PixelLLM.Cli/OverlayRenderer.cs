@@ -14,8 +14,8 @@ internal static partial class OverlayRenderer
     public static byte[] Caption(PixelImage image, IReadOnlyList<CaptionResult> results) =>
         Render(image, results.Select(r => new Drawn(r.Text, r.Tokens, r.PromptBox, r.TraceBox, results.Count > 1)).ToList());
 
-    public static byte[] Refer(PixelImage image, ReferResult result) =>
-        Render(image, [new Drawn(result.Expression, result.Tokens, null, result.Box, true)]);
+    public static byte[] Refer(PixelImage image, IReadOnlyList<ReferResult> results) =>
+        Render(image, results.Select(r => new Drawn(r.Expression, r.Tokens, null, r.Box, true)).ToList());
 
     private sealed record Drawn(string Text, IReadOnlyList<TraceToken> Tokens, Box? Prompt, Box? Box, bool LabelBox);
 

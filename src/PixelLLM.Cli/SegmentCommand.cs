@@ -3,30 +3,37 @@ using System.Globalization;
 
 namespace PixelLLM.Cli;
 
-/// <summary><c>pixelllm segment IMAGE "text"</c>: the box and mask of a referring expression.</summary>
+/// <summary><c>pixelllm segment IMAGE "text" ["text"...]</c>: the box and mask of each referring expression, in one batch.</summary>
 internal static class SegmentCommand
 {
     public static Command Create()
     {
         var common = new RequestOptionsCli();
         var text = new Argument<string>("text") { Description = "the referring expression, e.g. \"the red ball on the left\"" };
-        var command = new Command("segment", "Segment the object a referring expression describes (box, mask, IoU prediction)");
+        var more = ReferCommand.MoreTexts();
+        var command = new Command("segment", "Segment the object a referring expression describes (box, mask, IoU prediction; several expressions: one batch)");
         common.AddTo(command);
         command.Arguments.Add(text);
-        command.SetAction(parse => CliErrors.Guard(() => Run(common.Read(parse), parse.GetValue(text)!, parse.InvocationConfiguration.Output)));
+        command.Arguments.Add(more);
+        command.SetAction(parse => CliErrors.Guard(() =>
+            Run(common.Read(parse), [parse.GetValue(text)!, .. parse.GetValue(more) ?? []], parse.InvocationConfiguration.Output)));
         return command;
     }
 
-    internal static int Run(RequestArgs args, string text, TextWriter output) =>
+    internal static int Run(RequestArgs args, IReadOnlyList<string> texts, TextWriter output) =>
         RequestRun.Execute(args, output,
-            (model, image, request) => model.Segment(image, text, request),
-            (result, image) => ResultJson.Segment(result, new ImageJson(image.Source, image.Width, image.Height)),
-            (result, image) => OverlayRenderer.Segment(image, result),
-            (result, o) =>
+            (model, image, request) => model.Segment(image, texts, request),
+            (results, image) => ResultJson.Segment(results, new ImageJson(image.Source, image.Width, image.Height)),
+            (results, image) => OverlayRenderer.Segment(image, results),
+            (results, o) =>
             {
-                o.WriteLine(result.Box is { } b ? b.ToString() : "no box (no position before EOS)");
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  mask {result.Mask.Area} of {result.Mask.Width}×{result.Mask.Height} pixels  IoU prediction {result.Iou:F4}  decoded text: {result.Text}"));
+                foreach (var result in results)
+                {
+                    var box = result.Box is { } b ? b.ToString() : "no box (no position before EOS)";
+                    o.WriteLine(results.Count == 1 ? box : $"{result.Expression}: {box}");
+                    o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  mask {result.Mask.Area} of {result.Mask.Width}×{result.Mask.Height} pixels  IoU prediction {result.Iou:F4}  decoded text: {result.Text}"));
+                }
             });
 }
 

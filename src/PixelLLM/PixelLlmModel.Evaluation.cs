@@ -31,8 +31,8 @@ public sealed partial class PixelLlmModel
     }
 
     /// <summary>
-    /// A referring expression teacher-forced (as <see cref="Refer"/> by default) and the mask branch prompted with that box —
-    /// eval.py's mask metric; the public <see cref="Segment"/> beam-decodes the expression first.
+    /// A referring expression teacher-forced (as <see cref="Refer(PixelImage, string, bool, RequestOptions?)"/> by default) and the mask branch prompted with that box —
+    /// eval.py's mask metric; the public <see cref="Segment(PixelImage, string, RequestOptions?)"/> beam-decodes the expression first.
     /// </summary>
     /// <exception cref="InvalidInputException">The expression is empty or too long, or the model has no mask branch.</exception>
     internal TeacherForcedSegment SegmentTeacherForced(PixelImage image, string expression, RequestOptions? request = null)

@@ -7,7 +7,7 @@ public sealed partial class PixelLlmModel
 {
     private readonly TaskStages stages = new();
 
-    /// <summary>Whether the model has the mask branch (mask adapter + SAM mask decoder) that <see cref="Segment"/> needs.</summary>
+    /// <summary>Whether the model has the mask branch (mask adapter + SAM mask decoder) that <see cref="Segment(PixelImage, string, RequestOptions?)"/> needs.</summary>
     public bool CanSegment => files.Config.MaskBranch is not null;
 
     /// <summary>Whether the model has the box decoder (CenterNet2 detector) that <see cref="DenseCaption"/> needs.</summary>
@@ -21,14 +21,23 @@ public sealed partial class PixelLlmModel
     /// <exception cref="InvalidInputException">The text is empty or too long, or the model has no mask branch.</exception>
     public SegmentResult Segment(PixelImage image, string text, RequestOptions? request = null)
     {
-        ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(text);
+        return Segment(image, [text], request)[0];
+    }
+
+    /// <summary>
+    /// <see cref="Segment(PixelImage, string, RequestOptions?)"/> for several expressions on one image in one batch; results
+    /// in the order given.
+    /// </summary>
+    /// <exception cref="InvalidInputException">No expression, one is empty or too long, or the model has no mask branch.</exception>
+    public IReadOnlyList<SegmentResult> Segment(PixelImage image, IReadOnlyList<string> texts, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
         if (!CanSegment)
             throw new InvalidInputException($"segment: model '{Name ?? files.Path}' has no mask branch (mask_adapter / mask_decoder); use a refseg model");
-        if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("segment: the expression is empty");
-        if (text.Length > MaxTextLength) throw new InvalidInputException($"segment: the expression has {text.Length} characters, at most {MaxTextLength}");
-        CheckDecode("segment", TaskSettings.Referring(files.Config).WithBeams(request?.Beams), 1);
-        return RunTask(request, r => r.Segment(image, text));
+        CheckExpressions("segment", texts);
+        CheckDecode("segment", TaskSettings.Referring(files.Config).WithBeams(request?.Beams), texts.Count);
+        return RunTask(request, r => r.Segment(image, texts));
     }
 
     /// <summary>

@@ -140,12 +140,36 @@ public sealed partial class PixelLlmModel : IDisposable
     /// <exception cref="InvalidInputException">The text is empty or too long for the model.</exception>
     public ReferResult Refer(PixelImage image, string text, bool decodeText = false, RequestOptions? request = null)
     {
-        ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(text);
-        if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException("refer: the expression is empty");
-        if (text.Length > MaxTextLength) throw new InvalidInputException($"refer: the expression has {text.Length} characters, at most {MaxTextLength}");
-        CheckDecode("refer", TaskSettings.Referring(files.Config).WithBeams(request?.Beams), 1);
-        return Run(request, r => r.Refer(image, text, decodeText));
+        return Refer(image, [text], decodeText, request)[0];
+    }
+
+    /// <summary>
+    /// <see cref="Refer(PixelImage, string, bool, RequestOptions?)"/> for several expressions on one image in one batch (one
+    /// vision pass, one encoder pass, one decode); results in the order given, on the CPU backend each bit-identical to
+    /// its single call.
+    /// </summary>
+    /// <exception cref="InvalidInputException">No expression, or one is empty or too long for the model.</exception>
+    public IReadOnlyList<ReferResult> Refer(PixelImage image, IReadOnlyList<string> texts, bool decodeText = false, RequestOptions? request = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        CheckExpressions("refer", texts);
+        CheckDecode("refer", TaskSettings.Referring(files.Config).WithBeams(request?.Beams), texts.Count);
+        return Run(request, r => r.Refer(image, texts, decodeText));
+    }
+
+    /// <summary>At least one expression, none empty or over <see cref="MaxTextLength"/>, not more than the prompt limit.</summary>
+    private void CheckExpressions(string task, IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        if (texts.Count == 0) throw new InvalidInputException($"{task}: at least one expression is needed");
+        RequestLimits.CheckPrompts(task, texts.Count, options);
+        foreach (var text in texts)
+        {
+            ArgumentNullException.ThrowIfNull(text, nameof(texts));
+            if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException($"{task}: the expression is empty");
+            if (text.Length > MaxTextLength) throw new InvalidInputException($"{task}: the expression has {text.Length} characters, at most {MaxTextLength}");
+        }
     }
 
     /// <summary>
@@ -157,7 +181,7 @@ public sealed partial class PixelLlmModel : IDisposable
         int? beams = null) =>
         Stream(request => Caption(image, box, request), beams, cancellation);
 
-    /// <summary><see cref="Refer"/> as a stream (see <see cref="CaptionStreamAsync"/>).</summary>
+    /// <summary><see cref="Refer(PixelImage, string, bool, RequestOptions?)"/> as a stream (see <see cref="CaptionStreamAsync"/>).</summary>
     public IAsyncEnumerable<PixelLlmEvent> ReferStreamAsync(PixelImage image, string text, bool decodeText = false, CancellationToken cancellation = default,
         int? beams = null) =>
         Stream(request => Refer(image, text, decodeText, request), beams, cancellation);

@@ -55,22 +55,35 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         return results;
     }
 
-    /// <summary>Referring: global box, "where is " + expression; the decoder input is the expression itself unless <paramref name="decode"/>.</summary>
-    public ReferResult Refer(PixelImage image, string expression, bool decode)
+    /// <summary>
+    /// Referring: per expression a global box and "where is " + expression, all in one batch; the decoder input is each
+    /// expression itself unless <paramref name="decode"/>.
+    /// </summary>
+    public ReferResult[] Refer(PixelImage image, IReadOnlyList<string> expressions, bool decode)
     {
         var task = TaskSettings.Referring(Config).WithBeams(request.Beams);
-        int l = Config.MaxCaptionLength;
-        var context = tokenizer.Encode(task.Context + expression, addEos: true);
-        var target = tokenizer.Encode(expression, addEos: true);
-        if (context.Length > task.ContextLength || target.Length + 1 > l)
-            throw new InvalidInputException($"referring expression is too long for this model: {target.Length - 1} tokens " +
-                $"(the prompt '{task.Context}…' + EOS must fit {task.ContextLength} tokens and BOS + expression + EOS {l})");
-        int[][]? teacher = decode ? null : [tokenizer.EncodeCaptionTarget(expression, l)];
-        var run = Run(image, [Box.Whole(image.Width, image.Height)], [TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId)], task, teacher);
-        var result = new ReferResult(expression, decode ? tokenizer.Decode(run.Tokens[0]) : expression, Tokens(run, 0), run.Box(0),
-            decode ? run.Scores![0] : null);
-        Report(new ReferReady(result));
-        return result;
+        int l = Config.MaxCaptionLength, n = expressions.Count;
+        var contexts = new int[n][];
+        var teacher = decode ? null : new int[n][];
+        for (int i = 0; i < n; i++)
+        {
+            var context = tokenizer.Encode(task.Context + expressions[i], addEos: true);
+            var target = tokenizer.Encode(expressions[i], addEos: true);
+            if (context.Length > task.ContextLength || target.Length + 1 > l)
+                throw new InvalidInputException($"referring expression {(n > 1 ? $"{i + 1} of {n} " : "")}is too long for this model: {target.Length - 1} tokens " +
+                    $"(the prompt '{task.Context}…' + EOS must fit {task.ContextLength} tokens and BOS + expression + EOS {l})");
+            contexts[i] = TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId);
+            if (teacher is not null) teacher[i] = tokenizer.EncodeCaptionTarget(expressions[i], l);
+        }
+        var run = Run(image, Enumerable.Repeat(Box.Whole(image.Width, image.Height), n).ToArray(), contexts, task, teacher);
+        var results = new ReferResult[n];
+        for (int i = 0; i < n; i++)
+        {
+            results[i] = new ReferResult(expressions[i], decode ? tokenizer.Decode(run.Tokens[i]) : expressions[i], Tokens(run, i), run.Box(i),
+                decode ? run.Scores![i] : null);
+            Report(new ReferReady(results[i]));
+        }
+        return results;
     }
 
     /// <summary>Original image pixels → eval-size pixels, per axis.</summary>

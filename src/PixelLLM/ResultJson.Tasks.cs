@@ -5,11 +5,16 @@ namespace PixelLLM;
 internal static partial class ResultJson
 {
     /// <summary>
-    /// task "segment": one result with the expression, decoded text, score, box, IoU prediction, token ids and the binary mask
+    /// task "segment": one result per expression with the expression, decoded text, score, box, IoU prediction, token ids and the binary mask
     /// as COCO's uncompressed RLE ("size" [height, width], "counts" of alternating 0/1 runs in column-major order, starting
     /// with 0s). The canvas-grid logits are too large for JSON: --dump writes them (out.detection_masks).
     /// </summary>
-    public static byte[] Segment(SegmentResult r, ImageJson? image) => Document("segment", image, w =>
+    public static byte[] Segment(IReadOnlyList<SegmentResult> results, ImageJson? image) => Document("segment", image, w =>
+    {
+        foreach (var r in results) Segment(w, r);
+    });
+
+    private static void Segment(Utf8JsonWriter w, SegmentResult r)
     {
         w.WriteStartObject();
         w.WriteString("expression", r.Expression);
@@ -31,7 +36,7 @@ internal static partial class ResultJson
         w.WriteEndArray();
         w.WriteEndObject();
         w.WriteEndObject();
-    });
+    }
 
     /// <summary>task "densecap": one result per counted detection (slot, box, score, text, log_prob, token ids), plus "slots" = K.</summary>
     public static byte[] DenseCaption(DenseCaptionResults results, ImageJson? image) => Document("densecap", image, w =>

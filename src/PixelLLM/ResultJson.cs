@@ -28,7 +28,12 @@ internal static partial class ResultJson
         }
     });
 
-    public static byte[] Refer(ReferResult r, ImageJson? image) => Document("refer", image, w =>
+    public static byte[] Refer(IReadOnlyList<ReferResult> results, ImageJson? image) => Document("refer", image, w =>
+    {
+        foreach (var r in results) Refer(w, r);
+    });
+
+    private static void Refer(Utf8JsonWriter w, ReferResult r)
     {
         w.WriteStartObject();
         w.WriteString("expression", r.Expression);
@@ -38,7 +43,7 @@ internal static partial class ResultJson
         WriteBox(w, "box", r.Box);
         WriteTokens(w, r.Tokens);
         w.WriteEndObject();
-    });
+    }
 
     private static byte[] Document(string task, ImageJson? image, Action<Utf8JsonWriter> results)
     {

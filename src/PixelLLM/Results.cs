@@ -39,5 +39,5 @@ public sealed record CaptionResult(string Text, IReadOnlyList<TraceToken> Tokens
 public sealed record ReferResult(string Expression, string Text, IReadOnlyList<TraceToken> Tokens, Box? Box, float? Score)
 {
     /// <summary>This result as UTF-8 JSON (schema in the README); identical input gives identical bytes.</summary>
-    public byte[] ToJson() => ResultJson.Refer(this, null);
+    public byte[] ToJson() => ResultJson.Refer([this], null);
 }

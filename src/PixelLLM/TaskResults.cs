@@ -53,7 +53,7 @@ public sealed record SegmentResult(string Expression, string Text, IReadOnlyList
     MaskLogits Logits, float Iou)
 {
     /// <summary>This result as UTF-8 JSON (schema in the README); identical input gives identical bytes.</summary>
-    public byte[] ToJson() => ResultJson.Segment(this, null);
+    public byte[] ToJson() => ResultJson.Segment([this], null);
 }
 
 /// <summary>One detection of dense captioning (spec §7.1) with its location-conditioned caption.</summary>

@@ -14,35 +14,48 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
 {
     private PixelLlmConfig Config => model.Config;
 
-    public SegmentResult Segment(PixelImage image, string expression)
+    /// <summary>Referring segmentation of every expression on one image, in one batch (one vision pass, one beam search).</summary>
+    public SegmentResult[] Segment(PixelImage image, IReadOnlyList<string> expressions)
     {
         var task = TaskSettings.Referring(Config).WithBeams(request.Beams);
-        var context = tokenizer.Encode(task.Context + expression, addEos: true);
-        if (context.Length > task.ContextLength)
-            throw new InvalidInputException($"segment: the expression is too long for this model ({context.Length} tokens with the " +
-                $"prompt '{task.Context}' and EOS, at most {task.ContextLength})");
+        int n = expressions.Count;
+        var contexts = new int[n][];
+        for (int i = 0; i < n; i++)
+        {
+            var context = tokenizer.Encode(task.Context + expressions[i], addEos: true);
+            if (context.Length > task.ContextLength)
+                throw new InvalidInputException($"segment: the expression {(n > 1 ? $"{i + 1} of {n} " : "")}is too long for this model ({context.Length} tokens with the " +
+                    $"prompt '{task.Context}' and EOS, at most {task.ContextLength})");
+            contexts[i] = TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId);
+        }
         var segmentation = stages.Segmentation(model);
         var (features, toOriginalX, toOriginalY) = Encode(image);
 
         Stage("segment");
-        SegmentedExpression row;
-        try { row = segmentation.Segment(features, [TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId)], task.Decoding)[0]; }
+        IReadOnlyList<SegmentedExpression> rows;
+        try { rows = segmentation.Segment(features, contexts, task.Decoding); }
         finally { model.ReleaseImage(features); }
-        int gridH = row.MaskLogits.Shape[0], gridW = row.MaskLogits.Shape[1];
-        var logits = row.MaskLogits.ToFloatArray();
-        var mask = OriginalMask(logits, gridH, gridW, features.Height, features.Width, image.Height, image.Width);
-        var b = row.Box;
-        Box? box = b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(toOriginalX, toOriginalY);
-        var tokens = UpToEos(row.Tokens);
-        var result = new SegmentResult(expression, tokenizer.Decode(row.Tokens), tokens, row.Score, box, mask,
-            new MaskLogits(gridW, gridH, logits), row.Iou);
+        var results = new SegmentResult[n];
+        for (int i = 0; i < n; i++)
+        {
+            var row = rows[i];
+            int gridH = row.MaskLogits.Shape[0], gridW = row.MaskLogits.Shape[1];
+            var logits = row.MaskLogits.ToFloatArray();
+            var mask = OriginalMask(logits, gridH, gridW, features.Height, features.Width, image.Height, image.Width);
+            var b = row.Box;
+            Box? box = b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(toOriginalX, toOriginalY);
+            results[i] = new SegmentResult(expressions[i], tokenizer.Decode(row.Tokens), UpToEos(row.Tokens), row.Score, box, mask,
+                new MaskLogits(gridW, gridH, logits), row.Iou);
+        }
         if (request.Trace is { } trace)
         {
-            trace["out.detection_masks"] = row.MaskLogits;
-            trace["out.text_tokens"] = HostTensor.FromArray(row.Tokens, 1, row.Tokens.Length);
+            // One expression keeps its (grid, grid) logits; several are stacked (N, grid, grid).
+            trace["out.detection_masks"] = n == 1 ? rows[0].MaskLogits
+                : HostTensor.FromArray(rows.SelectMany(r => r.MaskLogits.ToFloatArray()).ToArray(), [n, .. rows[0].MaskLogits.Shape.ToArray()]);
+            trace["out.text_tokens"] = HostTensor.FromArray(rows.SelectMany(r => r.Tokens).ToArray(), n, rows[0].Tokens.Length);
         }
-        request.OnEvent?.Invoke(new SegmentReady(result));
-        return result;
+        foreach (var result in results) request.OnEvent?.Invoke(new SegmentReady(result));
+        return results;
     }
 
     public DenseCaptionResults DenseCaption(PixelImage image)

@@ -80,6 +80,31 @@ public class ApiGoldenTests(TinyModel tiny) : IClassFixture<TinyModel>
         AssertBox(golden.Input("out.beam.point_detection_boxes").ToFloatArray(), slot, result.Box);
     }
 
+    /// <summary>
+    /// Both expressions in one call, teacher-forced and decoded, as the golden ran them (one batch): each result is its
+    /// variant's slot, and on the CPU bit for bit the single call's.
+    /// </summary>
+    [Fact]
+    public void SeveralExpressionsInOneReferCallAreTheReferringSlots()
+    {
+        using var golden = ScenicGolden.Open("referring");
+        var image = TinyModel.Image("referring");
+        string[] expressions = ["the red ball on the left", "a small dog"];
+        var teacher = tiny.Model.Refer(image, expressions);
+        var decoded = tiny.Model.Refer(image, expressions, decodeText: true);
+        for (int slot = 0; slot < expressions.Length; slot++)
+        {
+            AssertTokens(golden.Input("out.teacher.text_tokens").ToFloatArray(), slot, teacher[slot].Tokens);
+            AssertBox(golden.Input("out.teacher.point_detection_boxes").ToFloatArray(), slot, teacher[slot].Box);
+            AssertTokens(golden.Input("out.beam.text_tokens").ToFloatArray(), slot, decoded[slot].Tokens);
+            AssertBox(golden.Input("out.beam.point_detection_boxes").ToFloatArray(), slot, decoded[slot].Box);
+            Assert.Equal(tiny.Model.Refer(image, expressions[slot]).ToJson(), teacher[slot].ToJson());
+            Assert.Equal(tiny.Model.Refer(image, expressions[slot], decodeText: true).ToJson(), decoded[slot].ToJson());
+        }
+        Assert.Throws<InvalidInputException>(() => tiny.Model.Refer(image, Array.Empty<string>()));
+        Assert.Throws<InvalidInputException>(() => tiny.Model.Refer(image, [expressions[0], ""]));
+    }
+
     /// <summary>The result lists positions 0 … first EOS of the golden row, and the row is zero after them.</summary>
     private static void AssertTokens(float[] rows, int slot, IReadOnlyList<TraceToken> tokens)
     {

@@ -17,10 +17,10 @@ public sealed class ProfileCommandTests(RefsegModel refseg) : IClassFixture<Refs
     {
         var args = new RequestArgs(refseg.ImagePath, refseg.Directory, "cpu", null, null, null);
         var plain = new StringWriter();
-        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(args, "the white cat near the table", plain)));
+        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(args, ["the white cat near the table"], plain)));
         var path = Path.Combine(outDir, "profile.json");
         var profiled = new StringWriter();
-        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(args with { ProfileJson = path }, "the white cat near the table", profiled)));
+        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(args with { ProfileJson = path }, ["the white cat near the table"], profiled)));
         Assert.Equal(plain.ToString(), profiled.ToString());
 
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));

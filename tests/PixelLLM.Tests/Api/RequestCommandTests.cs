@@ -59,9 +59,9 @@ public sealed class RequestCommandTests : IClassFixture<TinyModel>, IDisposable
     public void SameCommandWritesIdenticalJsonBytes()
     {
         var args = Args(Png("referring")) with { Overlay = null, Dump = null };
-        Assert.Equal(0, Guarded(() => ReferCommand.Run(args, "a small dog", false, TextWriter.Null)));
+        Assert.Equal(0, Guarded(() => ReferCommand.Run(args, ["a small dog"], false, TextWriter.Null)));
         var first = File.ReadAllBytes(args.Json!);
-        Assert.Equal(0, Guarded(() => ReferCommand.Run(args, "a small dog", false, TextWriter.Null)));
+        Assert.Equal(0, Guarded(() => ReferCommand.Run(args, ["a small dog"], false, TextWriter.Null)));
         Assert.Equal(first, File.ReadAllBytes(args.Json!));
     }
 
@@ -109,7 +109,7 @@ public sealed class RequestCommandTests : IClassFixture<TinyModel>, IDisposable
             case "bad backend": args = args with { Backend = "tpu" }; break;
             case "missing output folder": args = args with { Json = Path.Combine(outDir, "no", "such", "dir", "r.json") }; break;
         }
-        int code = Guarded(() => command == "caption" ? CaptionCommand.Run(args, boxes, TextWriter.Null) : ReferCommand.Run(args, text, false, TextWriter.Null));
+        int code = Guarded(() => command == "caption" ? CaptionCommand.Run(args, boxes, TextWriter.Null) : ReferCommand.Run(args, [text], false, TextWriter.Null));
         Assert.Equal(CliErrors.BadInput, code);
         Assert.Equal([garbage], Directory.GetFiles(outDir));
     }

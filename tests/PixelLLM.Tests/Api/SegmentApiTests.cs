@@ -37,6 +37,35 @@ public sealed class SegmentApiTests(RefsegModel refseg) : IClassFixture<RefsegMo
         AssertMaskFollows(reference, result.Mask, image.Width, image.Height);
     }
 
+    /// <summary>
+    /// Both expressions in one call, as the golden decoded them (one batch): each result is the beam variant's slot, and on
+    /// the CPU bit for bit the single call's.
+    /// </summary>
+    [Fact]
+    public void SeveralExpressionsInOneCallAreTheBeamVariantsSlots()
+    {
+        using var golden = GoldenCase.Open(Path.Combine(refseg.GoldenDir, refseg.CaseName));
+        var image = PixelImage.Load(refseg.ImagePath);
+        var trace = new Dictionary<string, HostTensor>();
+        var results = refseg.Model.Segment(image, Expressions, new RequestOptions { Trace = trace });
+        Assert.Equal(Expressions.Length, results.Count);
+        for (int slot = 0; slot < Expressions.Length; slot++)
+        {
+            var result = results[slot];
+            Assert.Equal(Expressions[slot], result.Expression);
+            var row = Row(golden.Input("out.beam.text_tokens"), slot);
+            Assert.Equal(row.Take(result.Tokens.Count), result.Tokens);
+            AssertBox(golden.Input("out.beam.detection_boxes").ToFloatArray().AsSpan(slot * 4, 4), result.Box, 1);
+            Assert.Equal(golden.Input("out.beam.iou_predictions").ToFloatArray()[slot], result.Iou, 1e-4f);
+            var mine = HostTensor.FromArray(result.Logits.Values.ToArray(), result.Logits.Height, result.Logits.Width);
+            Assert.True(GoldenComparison.CompareOne("mask logits", SlotLogits(golden, slot), mine, MaskLogits).Passed);
+            Assert.Equal(refseg.Model.Segment(image, Expressions[slot]).ToJson(), result.ToJson());
+        }
+        Assert.Equal([Expressions.Length, results[0].Logits.Height, results[0].Logits.Width], trace["out.detection_masks"].Shape.ToArray());
+        Assert.Throws<InvalidInputException>(() => refseg.Model.Segment(image, []));
+        Assert.Throws<InvalidInputException>(() => refseg.Model.Segment(image, [Expressions[0], " "]));
+    }
+
     [Fact]
     public void AtTwiceTheResolutionBoxAndMaskAreInOriginalPixels()
     {

@@ -26,7 +26,7 @@ public sealed class TaskCommandTests : IClassFixture<RefsegModel>, IClassFixture
     public void SegmentWritesJsonWithTheMaskAndAnOverlay()
     {
         var output = new StringWriter();
-        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(Args(refseg), "the white cat near the table", output)));
+        Assert.Equal(0, CliErrors.Guard(() => SegmentCommand.Run(Args(refseg), ["the white cat near the table"], output)));
         Assert.StartsWith("[55.27", output.ToString());
         using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "result.json")));
         Assert.Equal("segment", json.RootElement.GetProperty("task").GetString());
@@ -63,11 +63,11 @@ public sealed class TaskCommandTests : IClassFixture<RefsegModel>, IClassFixture
         File.WriteAllBytes(garbage, [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
         int code = CliErrors.Guard(() => what switch
         {
-            "no mask branch" => SegmentCommand.Run(Args(densecap), "a dog", TextWriter.Null),
+            "no mask branch" => SegmentCommand.Run(Args(densecap), ["a dog"], TextWriter.Null),
             "no box decoder" => DenseCaptionCommand.Run(Args(refseg), TextWriter.Null),
-            "empty text" => SegmentCommand.Run(Args(refseg), "  ", TextWriter.Null),
+            "empty text" => SegmentCommand.Run(Args(refseg), ["  "], TextWriter.Null),
             "unreadable image" => DenseCaptionCommand.Run(Args(densecap) with { Image = garbage }, TextWriter.Null),
-            _ => SegmentCommand.Run(Args(refseg) with { Json = Path.Combine(outDir, "no", "dir", "r.json") }, "a dog", TextWriter.Null),
+            _ => SegmentCommand.Run(Args(refseg) with { Json = Path.Combine(outDir, "no", "dir", "r.json") }, ["a dog"], TextWriter.Null),
         });
         Assert.Equal(CliErrors.BadInput, code);
         Assert.Equal([garbage], Directory.GetFiles(outDir));

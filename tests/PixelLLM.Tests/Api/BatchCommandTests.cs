@@ -4,15 +4,16 @@ using PixelLLM.Cli;
 namespace PixelLLM.Tests.Api;
 
 /// <summary>
-/// <c>pixelllm caption IMAGE IMAGE...</c> in-process: one batch, a JSON array of the one-image documents, and one-line
-/// refusals (exit 2, no file) for what only one image takes.
+/// Batches through the commands, in-process: <c>caption IMAGE IMAGE...</c> (a JSON array of the one-image documents, one-line
+/// refusals with exit 2 and no file for what only one image takes) and <c>refer IMAGE TEXT TEXT...</c> (one document, a
+/// result per expression).
 /// </summary>
-public sealed class CaptionImagesCommandTests : IClassFixture<TinyModel>, IDisposable
+public sealed class BatchCommandTests : IClassFixture<TinyModel>, IDisposable
 {
     private readonly TinyModel tiny;
     private readonly string outDir = Path.Combine(Path.GetTempPath(), $"pixelllm-cli-batch-{Guid.NewGuid():N}");
 
-    public CaptionImagesCommandTests(TinyModel tiny)
+    public BatchCommandTests(TinyModel tiny)
     {
         this.tiny = tiny;
         Directory.CreateDirectory(outDir);
@@ -52,6 +53,22 @@ public sealed class CaptionImagesCommandTests : IClassFixture<TinyModel>, IDispo
         Assert.Equal(2, CliErrors.Guard(() => CaptionCommand.RunImages(Args(), paths, withBoxes: true, new StringWriter())));
         Assert.Equal(2, CliErrors.Guard(() => CaptionCommand.RunImages(Args(), [paths[0], Path.Combine(outDir, "missing.png")], withBoxes: false, new StringWriter())));
         Assert.Empty(Directory.GetFiles(outDir));
+    }
+
+    [Fact]
+    public void SeveralExpressionsGiveOneDocumentWithAResultEach()
+    {
+        string[] texts = ["the red ball on the left", "a small dog"];
+        var output = new StringWriter();
+        var overlay = Path.Combine(outDir, "refer.png");
+        var args = new RequestArgs(Png("referring"), tiny.Directory, "cpu", JsonPath, overlay, null);
+        Assert.Equal(0, CliErrors.Guard(() => ReferCommand.Run(args, texts, false, output)));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(JsonPath));
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(texts, results.Select(r => r.GetProperty("expression").GetString()));
+        var printed = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(texts.Select(t => t + ": ["), printed.Select(l => l[..(l.IndexOf(": [", StringComparison.Ordinal) + 3)]));
+        Assert.True(File.Exists(overlay));
     }
 
     public void Dispose()
