@@ -19,11 +19,48 @@ internal static unsafe partial class Elementwise
         var (a, b) = (x[0], x[1]);
         if (op.Kind == BinaryKind.Div && !a.Desc.DType.IsFloat()) RejectZeroDivisor(b);
         var plan = BroadcastPlan.Create(a.Shape, b.Shape, y.Shape);
+        int size = y.Desc.DType.SizeOf();
+        int groupRows = ShortRowGroup(plan);
+        if (groupRows > 1)
+        {
+            // The repeating row, tiled groupRows times, lives on this thread's stack while the workers run (For returns
+            // only when they are done).
+            long wide = plan.Inner * groupRows;
+            byte* tiled = stackalloc byte[(int)(wide * size)];
+            bool aRepeats = plan.StrideA[0] == 0;
+            var row = new ReadOnlySpan<byte>((aRepeats ? a : b).Pointer, (int)(plan.Inner * size));
+            for (int r = 0; r < groupRows; r++) row.CopyTo(new Span<byte>(tiled + r * row.Length, row.Length));
+            var repeated = new CpuTensor(tiled, new TensorDesc(y.Desc.DType, new Shape(checked((int)wide))));
+            (a, b) = aRepeats ? (repeated, b) : (a, repeated);
+            plan.Dims[0] /= groupRows;
+            plan.Dims[1] = wide;
+            (aRepeats ? ref plan.StrideB[0] : ref plan.StrideA[0]) = wide;
+        }
         long inner = plan.Inner;
         long segment = Math.Min(inner, SegmentLength);
         long segmentsPerRow = (inner + segment - 1) / segment;
         long items = plan.Rows * segmentsPerRow;
         KernelParallel.For(items, Math.Max(1, FloatTensorMap.ParallelGrain / segment), new BinaryBody(op.Kind, plan, a, b, y, segment, segmentsPerRow));
+    }
+
+    /// <summary>Widest row a short-row group aims for, in elements.</summary>
+    private const int GroupedRowElements = 1024;
+
+    /// <summary>
+    /// How many output rows to treat as one when rows are short and one operand is a single row repeated over a contiguous
+    /// other (a per-channel mean over an image's pixels: (…, 3) ∘ (3)): a call per 3 values would cost ~30× the
+    /// arithmetic. A divisor of the row count, at least 4; 1 when the shape does not qualify. Elementwise results do not
+    /// depend on the grouping.
+    /// </summary>
+    private static int ShortRowGroup(in BroadcastPlan plan)
+    {
+        if (plan.Rank != 2 || plan.Inner >= 64 || plan.StrideA[1] != 1 || plan.StrideB[1] != 1) return 1;
+        long inner = plan.Inner, rows = plan.Dims[0];
+        bool aRepeats = plan.StrideA[0] == 0 && plan.StrideB[0] == inner, bRepeats = plan.StrideB[0] == 0 && plan.StrideA[0] == inner;
+        if (!aRepeats && !bRepeats) return 1;
+        for (long k = Math.Min(rows, GroupedRowElements / inner); k >= 4; k--)
+            if (rows % k == 0) return (int)k;
+        return 1;
     }
 
     private static void RejectZeroDivisor(CpuTensor b)

@@ -95,7 +95,7 @@ public sealed class PixelLlm : IDisposable
 
     /// <summary>Backbones and fusion on one U8 (h, w, 3) image already at its eval size.</summary>
     /// <remarks>
-    /// The features stay on the backend until the next call: <see cref="EncodePrompts(ImageFeatures, HostTensor, int[][], IDictionary{string, HostTensor}?)"/>
+    /// The features stay on the backend until the next call: <see cref="EncodePrompts(ImageFeatures, HostTensor, int[][], IDictionary{string, HostTensor}?, int[]?)"/>
     /// copies them there, and their host copies are made when read or, at the latest, before this runs again.
     /// </remarks>
     public ImageFeatures EncodeImage(HostTensor image, IDictionary<string, HostTensor>? trace = null) => EncodeImages([image], trace);
@@ -252,6 +252,7 @@ public sealed class PixelLlm : IDisposable
     {
         var head = Config.PointHead ?? throw new InvalidOperationException("this PixelLLM has no point head");
         int n = textFeatures.Shape[0], l = textFeatures.Shape[1];
+        if (promptSizes.Count != n) throw new InvalidInputException($"points: {promptSizes.Count} image sizes for {n} prompts");
         var exec = graphs.GetOrBuild(backend, $"points.{n}x{l}", g =>
         {
             var (coords, logits) = PointHead.Build(new ParamScope(g, weights, "point_head"), head, g.Input("text_feats", DType.F32, n, l, Config.TextWidth));
@@ -260,7 +261,6 @@ public sealed class PixelLlm : IDisposable
         });
         exec.SetInput("text_feats", textFeatures);
         exec.Run();
-        if (promptSizes.Count != n) throw new InvalidInputException($"points: {promptSizes.Count} image sizes for {n} prompts");
         var xy = exec.FetchFloats("coords");
         int perPrompt = l * head.NumOutputPoints * 2;
         for (int i = 0; i < n; i++) PointBoxes.ToAbsolute(xy.AsSpan(i * perPrompt, perPrompt), promptSizes[i].Height, promptSizes[i].Width);
