@@ -99,8 +99,9 @@ public sealed partial class PixelLlmModel : IDisposable
     /// <summary>
     /// Caption with per-token trace of several whole images in one batch (the <c>*_trace</c> task, as
     /// <see cref="Caption(PixelImage, Box?, RequestOptions?)"/> without a box): one vision pass over all of them and one
-    /// decode over their prompts, so the weights are read once per step for the whole batch. Results are in image order;
-    /// on the CPU backend each is bit-identical to captioning its image alone.
+    /// decode over their prompts, so the weights are read once per step for the whole batch. More images than
+    /// <see cref="PixelLlmOptions.MaxImagesPerBatch"/> run as consecutive batches of that many. Results (and the events'
+    /// prompt indices) are in image order; on the CPU backend each is bit-identical to captioning its image alone.
     /// </summary>
     /// <exception cref="InvalidInputException">No image.</exception>
     /// <exception cref="ResourceLimitException">More images than <see cref="PixelLlmOptions.MaxPromptsPerRequest"/>.</exception>
@@ -111,8 +112,16 @@ public sealed partial class PixelLlmModel : IDisposable
         foreach (var image in images) ArgumentNullException.ThrowIfNull(image, nameof(images));
         RequestLimits.CheckPrompts("caption", images.Count, options);
         var task = TaskSettings.CaptionTrace.WithBeams(request?.Beams);
-        CheckDecode("caption", task, images.Count);
-        return Run(request, r => r.CaptionImages(images, task));
+        int perBatch = options.MaxImagesPerBatch;
+        CheckDecode("caption", task, Math.Min(images.Count, perBatch));
+        var results = new List<CaptionResult>(images.Count);
+        for (int first = 0; first < images.Count; first += perBatch)
+        {
+            var batch = images.Skip(first).Take(perBatch).ToArray();
+            int offset = first;
+            results.AddRange(Run(request, r => r.CaptionImages(batch, task, offset)));
+        }
+        return results;
     }
 
     /// <summary>

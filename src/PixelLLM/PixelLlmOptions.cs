@@ -44,6 +44,12 @@ public sealed record PixelLlmOptions
     public int MaxPromptsPerRequest { get; init; } = 512;
 
     /// <summary>
+    /// Most images one vision pass and one decode take together (default 8): <see cref="PixelLlmModel.CaptionBatch"/> runs a
+    /// longer list as consecutive batches of this many, so its working memory stays that of this many images.
+    /// </summary>
+    public int MaxImagesPerBatch { get; init; } = 8;
+
+    /// <summary>
     /// Most decode positions one request may hold: beams × prompts × decoder length L (default 65,536; a caption is 4 beams ×
     /// 1 × L, location captions 1 × boxes × L, dense captioning 1 × K slots × L). Checked at load for the model's own shapes
     /// and before every request allocates anything.
@@ -84,6 +90,7 @@ public sealed record PixelLlmOptions
             throw new Runtime.InvalidInputException("decoding: choose KvCacheDecoding or FullRerunDecoding, not both");
         if (MaxImagePixels < 1) throw new Runtime.InvalidInputException($"MaxImagePixels must be positive, got {MaxImagePixels}");
         if (MaxPromptsPerRequest < 1) throw new Runtime.InvalidInputException($"MaxPromptsPerRequest must be at least 1, got {MaxPromptsPerRequest}");
+        if (MaxImagesPerBatch < 1) throw new Runtime.InvalidInputException($"MaxImagesPerBatch must be at least 1, got {MaxImagesPerBatch}");
         if (MaxDecodePositions < 1) throw new Runtime.InvalidInputException($"MaxDecodePositions must be at least 1, got {MaxDecodePositions}");
         if (MaxWorkingMemoryBytes < 0) throw new Runtime.InvalidInputException($"MaxWorkingMemoryBytes must be 0 (unlimited) or positive, got {MaxWorkingMemoryBytes}");
         if (AvailableMemoryBytes < 0) throw new Runtime.InvalidInputException($"AvailableMemoryBytes must not be negative, got {AvailableMemoryBytes}");

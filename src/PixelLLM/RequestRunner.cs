@@ -34,8 +34,12 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
     /// Captions + traces of several whole images in one batch: one vision pass over all of them, one prompt per image (its
     /// global box), decoded together.
     /// </summary>
-    public CaptionResult[] CaptionImages(IReadOnlyList<PixelImage> images, TaskSettings task)
+    /// <param name="images">The images of this batch.</param>
+    /// <param name="task">The caption task's settings.</param>
+    /// <param name="firstIndex">The first image's index in the whole request: events number prompts from it.</param>
+    public CaptionResult[] CaptionImages(IReadOnlyList<PixelImage> images, TaskSettings task, int firstIndex)
     {
+        promptOffset = firstIndex;
         var context = images.Select(_ => tokenizer.EncodePrompt(task.Context, task.ContextLength)).ToArray();
         var evalImages = images.Select(i => i.ToEvalSize(Config.Canvas)).ToArray();
         var scales = images.Select((image, i) => new EvalScale((double)evalImages[i].Shape[1] / image.Width, (double)evalImages[i].Shape[0] / image.Height)).ToArray();
@@ -50,10 +54,13 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         for (int i = 0; i < results.Length; i++)
         {
             results[i] = new CaptionResult(tokenizer.Decode(run.Tokens[i]), Tokens(run, i), run.Scores![i], boxes[i], run.Box(i));
-            Report(new CaptionReady(i, results[i]));
+            Report(new CaptionReady(promptOffset + i, results[i]));
         }
         return results;
     }
+
+    /// <summary>Added to the prompt index of every event (a later batch of one request's images).</summary>
+    private int promptOffset;
 
     /// <summary>
     /// Referring: per expression a global box and "where is " + expression, all in one batch; the decoder input is each
@@ -250,7 +257,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
             for (; next[r] < upTo && !ended[r]; next[r]++)
             {
                 int p = next[r];
-                owner.Report(new TokenDecoded(r, p, row[p], owner.Piece(row, p, ref prefixes[r])));
+                owner.Report(new TokenDecoded(owner.promptOffset + r, p, row[p], owner.Piece(row, p, ref prefixes[r])));
                 ended[r] = row[p] == eos;
             }
         }

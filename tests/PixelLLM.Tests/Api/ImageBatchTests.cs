@@ -60,6 +60,19 @@ public class ImageBatchTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.True(batch.Take(4).Select(r => r.ToJson()).Distinct().Count() > 1, "different images should not all give the same result");
     }
 
+    /// <summary>Past MaxImagesPerBatch the list runs as consecutive batches: same results, events numbered over the whole list.</summary>
+    [Fact]
+    public void LongerListsRunAsConsecutiveBatches()
+    {
+        using var model = PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions { MaxImagesPerBatch = 2 });
+        var events = new List<PixelLlmEvent>();
+        var split = model.CaptionBatch(Images(), new RequestOptions { OnEvent = events.Add });
+        var whole = tiny.Model.CaptionBatch(Images());
+        Assert.Equal(whole.Select(r => r.ToJson()), split.Select(r => r.ToJson()));
+        Assert.Equal([0, 1, 2, 3, 4], events.OfType<CaptionReady>().Select(e => e.Prompt));
+        Assert.Equal(3, events.OfType<StageStarted>().Count(e => e.Stage == "vision"));
+    }
+
     [Fact]
     public void EmptyAndOversizedBatchesAreRefused()
     {
