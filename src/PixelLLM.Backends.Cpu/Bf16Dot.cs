@@ -74,17 +74,17 @@ internal static unsafe class Bf16Dot
         }
         else
         {
+            // One row sums exactly as a row of a pair does (the same chained FMAs), so a row's bits never depend on
+            // whether it was paired: a decode step's prompt gets the same logits alone and in a batch. Four column
+            // chains of two FMAs per 256 weight bytes stay far inside what the memory bound leaves.
             for (; p + W <= k; p += W)
             {
                 var x0l = Vector512.Load(a0 + p); var x0h = Vector512.Load(a0 + p + 16);
-                var (l, h) = Widen512(b0 + p); s00 = Fma(x0l, l, s00); s10 = Fma(x0h, h, s10);
-                (l, h) = Widen512(b1 + p); s01 = Fma(x0l, l, s01); s11 = Fma(x0h, h, s11);
-                (l, h) = Widen512(b2 + p); s02 = Fma(x0l, l, s02); s12 = Fma(x0h, h, s12);
-                (l, h) = Widen512(b3 + p); s03 = Fma(x0l, l, s03); s13 = Fma(x0h, h, s13);
+                var (l, h) = Widen512(b0 + p); s00 = Fma(x0l, l, Fma(x0h, h, s00));
+                (l, h) = Widen512(b1 + p); s01 = Fma(x0l, l, Fma(x0h, h, s01));
+                (l, h) = Widen512(b2 + p); s02 = Fma(x0l, l, Fma(x0h, h, s02));
+                (l, h) = Widen512(b3 + p); s03 = Fma(x0l, l, Fma(x0h, h, s03));
             }
-            // One row: the second accumulator set held the upper halves of the same sums.
-            (s00, s01, s02, s03) = (s00 + s10, s01 + s11, s02 + s12, s03 + s13);
-            s10 = s11 = s12 = s13 = default;
         }
         result[0] = Vector512.Sum(s00); result[1] = Vector512.Sum(s01); result[2] = Vector512.Sum(s02); result[3] = Vector512.Sum(s03);
         result[4] = Vector512.Sum(s10); result[5] = Vector512.Sum(s11); result[6] = Vector512.Sum(s12); result[7] = Vector512.Sum(s13);

@@ -28,6 +28,9 @@ internal sealed class BenchStages : IDisposable
     private readonly int[][] context;
     private readonly Random random;
 
+    /// <summary>e2e4's further images: their own stream, so they do not depend on which stages ran before.</summary>
+    private readonly Random extraImages;
+
     /// <summary>Called once per stage between its warm-up and its timed runs (bench --profile resets its profiler here).</summary>
     public Action? AfterWarmUp { get; init; }
 
@@ -39,6 +42,7 @@ internal sealed class BenchStages : IDisposable
             weightType == DType.BF16 ? LinearWeightsAsBf16 : null);
         model = new PixelLlm(config, Weights, backend);
         random = new Random(seed);
+        extraImages = new Random(seed + 1);
         int side = config.Canvas;
         var pixels = new byte[side * side * 3];
         random.NextBytes(pixels);
@@ -218,7 +222,7 @@ internal sealed class BenchStages : IDisposable
     private HostTensor RandomImage()
     {
         var pixels = new byte[config.Canvas * config.Canvas * 3];
-        random.NextBytes(pixels);
+        extraImages.NextBytes(pixels);
         return HostTensor.FromArray(pixels, config.Canvas, config.Canvas, 3);
     }
 

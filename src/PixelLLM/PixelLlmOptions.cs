@@ -45,7 +45,9 @@ public sealed record PixelLlmOptions
 
     /// <summary>
     /// Most images one vision pass and one decode take together (default 8): <see cref="PixelLlmModel.CaptionBatch"/> runs a
-    /// longer list as consecutive batches of this many, so its working memory stays that of this many images.
+    /// longer list as consecutive batches of this many, so no graph is ever built for more images than this. As for every
+    /// request shape, the graphs compiled for each batch size used stay with the model (a list of 10 keeps those for 8 and
+    /// for 2): budget <see cref="MaxWorkingMemoryBytes"/> for the sizes a service sends.
     /// </summary>
     public int MaxImagesPerBatch { get; init; } = 8;
 

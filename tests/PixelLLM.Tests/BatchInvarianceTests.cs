@@ -18,6 +18,8 @@ public class BatchInvarianceTests
     [InlineData(3, 1, 129, 33, false)]  // decode steps of three prompts, K tail
     [InlineData(3, 11, 23, 17, false)]  // items over the threshold: packed either way
     [InlineData(6, 2, 70, 45, true)]    // bf16-stored weights: bf16 dot products per item
+    [InlineData(5, 1, 97, 21, true)]    // bf16 decode steps: a lone row and a paired row sum alike
+    [InlineData(3, 3, 64, 9, true)]     // bf16, odd rows per item: pairs straddle the items
     [InlineData(4, 9, 40, 130, true)]   // bf16, items over the threshold: widened GEMM either way
     public void LinearOfABatchEqualsEachItemAlone(int items, int rows, int inFeatures, int outFeatures, bool bf16)
     {

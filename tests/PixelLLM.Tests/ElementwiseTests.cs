@@ -205,7 +205,8 @@ public class ElementwiseTests
         { [64, 1031], [1031] },
         { [2, 40_003], [2, 40_003] },
         { [40_003, 1], [1, 3] },
-        // Short rows over a repeating row: grouped into wider rows (53 or 97 rows at once, 7 at once), or not (1031 is prime).
+        // Short rows over a repeating row: grouped into wider rows (53, 194 and 7 rows at once), or not (1031 is prime; a
+        // repeating operand that varies along the rows is not one row).
         { [1, 37, 53, 3], [3] },
         { [3], [2, 97, 3] },
         { [7, 5], [5] },

@@ -80,6 +80,8 @@ public class ImageBatchTests(TinyModel tiny) : IClassFixture<TinyModel>
         using var model = PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions { MaxPromptsPerRequest = 2 });
         var e = Assert.Throws<ResourceLimitException>(() => model.CaptionBatch(Images()));
         Assert.Contains("MaxPromptsPerRequest", e.Message);
+        var option = Assert.Throws<InvalidInputException>(() => PixelLlmModel.Load(tiny.Directory, new PixelLlmOptions { MaxImagesPerBatch = 0 }));
+        Assert.Contains("MaxImagesPerBatch", option.Message);
     }
 
     /// <summary>The stage API: prompts on a batch of images must say which image each is on, with indices in range.</summary>
