@@ -62,8 +62,12 @@ internal static class SceneEvaluator
                 metrics.CaptionExact.Add(model.CaptionGreedy(image).Text == scene.Caption);
                 SceneScoring.Trace(metrics, scene, model.TraceCaption(image, string.Join(' ', scene.CaptionWords)));
             }
-            if (tasks.HasFlag(EvalTasks.Refer))
-                foreach (var referral in scene.Referrals) SceneScoring.Refer(metrics, scene, referral, model.Refer(image, referral.Text).Box);
+            if (tasks.HasFlag(EvalTasks.Refer) && scene.Referrals.Count > 0)
+            {
+                // One batch per scene (one vision pass); each result is what its single call gives.
+                var located = model.Refer(image, scene.Referrals.Select(r => r.Text).ToList());
+                for (int k = 0; k < located.Count; k++) SceneScoring.Refer(metrics, scene, scene.Referrals[k], located[k].Box);
+            }
             if (tasks.HasFlag(EvalTasks.Segment))
                 foreach (var referral in scene.Referrals) SceneScoring.Mask(metrics, scene, referral, model.SegmentTeacherForced(image, referral.Text));
             if (tasks.HasFlag(EvalTasks.Loca))
