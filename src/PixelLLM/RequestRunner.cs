@@ -42,7 +42,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         promptOffset = firstIndex;
         var context = images.Select(_ => tokenizer.EncodePrompt(task.Context, task.ContextLength)).ToArray();
         var evalImages = images.Select(i => i.ToEvalSize(Config.Canvas)).ToArray();
-        var scales = images.Select((image, i) => new EvalScale((double)evalImages[i].Shape[1] / image.Width, (double)evalImages[i].Shape[0] / image.Height)).ToArray();
+        var scales = images.Select((image, i) => new AxisScale((double)evalImages[i].Shape[1] / image.Width, (double)evalImages[i].Shape[0] / image.Height)).ToArray();
         var boxes = images.Select(i => Box.Whole(i.Width, i.Height)).ToArray();
 
         Stage("vision");
@@ -93,11 +93,11 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         return results;
     }
 
-    /// <summary>Original image pixels → eval-size pixels, per axis.</summary>
-    private readonly record struct EvalScale(double X, double Y);
+    /// <summary>A per-axis scale between original and eval-size pixels (either way).</summary>
+    private readonly record struct AxisScale(double X, double Y);
 
     /// <summary>Decoded rows, scores and points of every prompt; <paramref name="ToOriginal"/>: eval → original pixels per prompt.</summary>
-    private sealed record Outcome(int[][] Tokens, float[]? Scores, PointOutputs? Points, EvalScale[] ToOriginal)
+    private sealed record Outcome(int[][] Tokens, float[]? Scores, PointOutputs? Points, AxisScale[] ToOriginal)
     {
         /// <summary>The prompt's box from its valid points (scenic's inverted box for "no valid point" → null), original pixels.</summary>
         public Box? Box(int prompt)
@@ -117,7 +117,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
 
         Stage("vision");
         var features = model.EncodeImage(evalImage, trace);
-        try { return Run(features, boxes, context, task, teacher, Enumerable.Repeat(new EvalScale(toEvalX, toEvalY), boxes.Count).ToArray(), null); }
+        try { return Run(features, boxes, context, task, teacher, Enumerable.Repeat(new AxisScale(toEvalX, toEvalY), boxes.Count).ToArray(), null); }
         finally { model.ReleaseImage(features); }
     }
 
@@ -126,13 +126,13 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
     /// scale; <paramref name="promptImages"/>: each prompt's image in a batch of images (null for one image).
     /// </summary>
     private Outcome Run(ImageFeatures features, IReadOnlyList<Box> boxes, int[][] context, TaskSettings task, int[][]? teacher,
-        EvalScale[] toEval, int[]? promptImages)
+        AxisScale[] toEval, int[]? promptImages)
     {
         var trace = request.Trace;
         Stage("prompts");
         var boxValues = boxes.SelectMany((b, i) => { var e = b.Scale(toEval[i].X, toEval[i].Y); return new[] { e.X0, e.Y0, e.X1, e.Y1 }; }).ToArray();
         var encoding = model.EncodePrompts(features, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace, promptImages);
-        var toOriginal = toEval.Select(s => new EvalScale(1 / s.X, 1 / s.Y)).ToArray();
+        var toOriginal = toEval.Select(s => new AxisScale(1 / s.X, 1 / s.Y)).ToArray();
 
         int[][] raw;
         float[]? scores = null;
