@@ -63,8 +63,9 @@ if phase checks; then
     # The per-window strided GEMMs that PIXELLLM_POINTER_GEMM=0 brings back.
     step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # The small attention cases take the cuBLAS path only without the fused-attention work limit (session 13's default).
-    step check-gemm-attention-f32 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --op Attention --json
-    step check-gemm-attention-bf16 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    # Short attention is on cuBLAS by default since run 11; these keep attention.cu's fused route checked.
+    step check-fused-attention-f32 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=16777216 "$cli" backend-check --backend cuda --op Attention --json
+    step check-fused-attention-bf16 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=16777216 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # T5DecoderLayer as its eight ops (PIXELLLM_FUSED_LAYER=0), and as one launch on every row count (=1; by default one
     # row runs as ops, so the plain checks above run the kernel on the 2-4-row cases only).
     step check-unfused-bf16 120 env PIXELLLM_FUSED_LAYER=0 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
@@ -181,8 +182,8 @@ if phase bench; then
         --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-async.json"
     # The T5 encoder's and the rerun's short attentions on the cuBLAS path (three launches each, before session 13)
     # against the default's one attention.cu launch.
-    step bench-gemm-attention 90 env PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-gemm-attention.json"
+    step bench-fused-attention 90 env PIXELLLM_FUSED_ATTENTION_FLOPS=16777216 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-fused-attention.json"
     # The encoders' residual adds as before session 14 (an Add launch after the GEMM) against the default's cuBLASLt
     # epilogue.
     step bench-noresidual 90 env PIXELLLM_RESIDUAL_EPILOGUE=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \

@@ -59,7 +59,7 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     public int StreamDecoderLayerBlocks { get; } =
         int.TryParse(Environment.GetEnvironmentVariable(StreamLayerBlocksVariable), out int blocks) && blocks > 0 ? blocks : 0;
 
-    /// <summary>Environment variable that sets <see cref="FusedAttentionMaxFlops"/> (0: the cuBLAS path from 16 tokens on, as before).</summary>
+    /// <summary>Environment variable that sets <see cref="FusedAttentionMaxFlops"/> (default 0: the cuBLAS path from 16 tokens on).</summary>
     public const string FusedAttentionFlopsVariable = "PIXELLLM_FUSED_ATTENTION_FLOPS";
 
     /// <inheritdoc/>

@@ -83,12 +83,19 @@ internal interface IDeviceQueue
     /// The work (2·B·H·Lq·Lk·(D + Dv) FLOPs) up to which attention of at most 128 keys runs as attention.cu's one fused
     /// launch even when both lengths reach the cuBLAS path's minimum: T5-XL's encoder (40 tokens, 13 MFLOP) and point rerun attentions are a
     /// few µs of work each, which the cuBLAS path spends three launches on. PIXELLLM_FUSED_ATTENTION_FLOPS=N sets it
-    /// (0: lengths alone decide, as before session 13).
+    /// (0: lengths alone decide).
     /// </summary>
     long FusedAttentionMaxFlops => DefaultFusedAttentionMaxFlops;
 
-    /// <summary>The default of <see cref="FusedAttentionMaxFlops"/>: 16 MFLOP.</summary>
-    const long DefaultFusedAttentionMaxFlops = 1L << 24;
+    /// <summary>
+    /// The default of <see cref="FusedAttentionMaxFlops"/>: 0, lengths alone decide. Measured on an H200 (run 11): with
+    /// 16 MFLOP the one-launch route made T5-XL's encoder 13–16 % and the point rerun 11–15 % slower than cuBLAS's three
+    /// launches (2,048-wide heads leave attention.cu's one block per (row, head) short of the card).
+    /// </summary>
+    const long DefaultFusedAttentionMaxFlops = 0;
+
+    /// <summary>What PIXELLLM_FUSED_ATTENTION_FLOPS set to route short attention to attention.cu in run 11's A/B: 16 MFLOP.</summary>
+    const long FusedAttentionFlopsMeasured = 1L << 24;
 
     /// <summary>Device-to-device copy.</summary>
     void Copy(ulong destination, ulong source, long bytes);
