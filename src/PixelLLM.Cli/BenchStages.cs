@@ -44,9 +44,7 @@ internal sealed class BenchStages : IDisposable
         random = new Random(seed);
         extraImages = new Random(seed + 1);
         int side = config.Canvas;
-        var pixels = new byte[side * side * 3];
-        random.NextBytes(pixels);
-        image = HostTensor.FromArray(pixels, side, side, 3);
+        image = RandomImage(random);
         box = HostTensor.FromArray([side * 0.1f, side * 0.2f, side * 0.7f, side * 0.9f], 1, 4);
         var ids = new int[ContextTokens];
         for (int i = 0; i < ids.Length - 1; i++) ids[i] = random.Next(2, config.T5.VocabSize);
@@ -187,7 +185,7 @@ internal sealed class BenchStages : IDisposable
         var phases = new PhaseClock(backend as IHostActivitySource);
         string? best = null;
         double bestMs = double.MaxValue;
-        var batch = Enumerable.Range(0, images).Select(i => i == 0 ? image : RandomImage()).ToArray();
+        var batch = Enumerable.Range(0, images).Select(i => i == 0 ? image : RandomImage(extraImages)).ToArray();
         var boxes = HostTensor.FromArray(Enumerable.Repeat(box.ToFloatArray(), images).SelectMany(b => b).ToArray(), images, 4);
         var contexts = Enumerable.Repeat(context[0], images).ToArray();
         int[]? promptImages = images == 1 ? null : Enumerable.Range(0, images).ToArray();
@@ -219,10 +217,11 @@ internal sealed class BenchStages : IDisposable
         return timing with { Note = $"{perImage}tokens of every run == warm-up's: {(sameTokens ? "yes" : "NO")}; fastest run, wall/cpu ms: {best}" };
     }
 
-    private HostTensor RandomImage()
+    /// <summary>A canvas-sized RGB image of random bytes from <paramref name="source"/>.</summary>
+    private HostTensor RandomImage(Random source)
     {
         var pixels = new byte[config.Canvas * config.Canvas * 3];
-        extraImages.NextBytes(pixels);
+        source.NextBytes(pixels);
         return HostTensor.FromArray(pixels, config.Canvas, config.Canvas, 3);
     }
 

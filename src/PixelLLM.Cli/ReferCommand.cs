@@ -37,11 +37,17 @@ internal static class ReferCommand
             {
                 foreach (var result in results)
                 {
-                    var box = result.Box is { } b ? b.ToString() : "no box (no position before EOS)";
-                    o.WriteLine(results.Count == 1 ? box : $"{result.Expression}: {box}");
+                    o.WriteLine(BoxLine(result.Expression, result.Box, results.Count));
                     if (decodeText) o.WriteLine($"  decoded text: {result.Text}");
                 }
             });
+
+    /// <summary>An expression's box as refer and segment print it; with several expressions, prefixed by the expression.</summary>
+    internal static string BoxLine(string expression, Box? box, int expressions)
+    {
+        var text = box is { } b ? b.ToString() : "no box (no position before EOS)";
+        return expressions == 1 ? text : $"{expression}: {text}";
+    }
 }
 
 /// <summary>The library's JSON writer with the image described at the top.</summary>

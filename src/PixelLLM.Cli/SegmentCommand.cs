@@ -29,8 +29,7 @@ internal static class SegmentCommand
             {
                 foreach (var result in results)
                 {
-                    var box = result.Box is { } b ? b.ToString() : "no box (no position before EOS)";
-                    o.WriteLine(results.Count == 1 ? box : $"{result.Expression}: {box}");
+                    o.WriteLine(ReferCommand.BoxLine(result.Expression, result.Box, results.Count));
                     o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"  mask {result.Mask.Area} of {result.Mask.Width}×{result.Mask.Height} pixels  IoU prediction {result.Iou:F4}  decoded text: {result.Text}"));
                 }

@@ -4,13 +4,6 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Models;
 
-/// <summary>An image placed on the model's canvas: pixels 0..255 (1, C, C, 3), padding mask (1, C, C, 1), valid size.</summary>
-public sealed record CanvasImage(HostTensor Pixels, HostTensor PaddingMask, int Height, int Width)
-{
-    /// <summary>scenic's image_shape (valid rows, valid columns), what point coordinates are scaled by.</summary>
-    public HostTensor ImageShape => HostTensor.FromArray(new float[] { Height, Width }, 1, 2);
-}
-
 /// <summary>Images placed on a batch of canvases: pixels (B, C, C, 3), padding masks (B, C, C, 1), each image's valid size.</summary>
 public sealed record CanvasBatch(HostTensor Pixels, HostTensor PaddingMask, (int Height, int Width)[] Sizes)
 {
@@ -26,16 +19,9 @@ public sealed record CanvasBatch(HostTensor Pixels, HostTensor PaddingMask, (int
 public static class ImagePreprocess
 {
     /// <summary>
-    /// <paramref name="image"/> U8 (h, w, 3), or F32 (h, w, 3) on 0..255 — a resampled image keeps its float values, as the
-    /// reference resizes after the float cast (spec §3.1); h and w ≤ canvas.
+    /// Images on a batch of canvases (B, C, C, 3) / (B, C, C, 1). Each image is U8 (h, w, 3), or F32 (h, w, 3) on 0..255 —
+    /// a resampled image keeps its float values, as the reference resizes after the float cast (spec §3.1); h and w ≤ canvas.
     /// </summary>
-    public static CanvasImage ToCanvas(HostTensor image, int canvas)
-    {
-        var batch = ToCanvases([image], canvas);
-        return new CanvasImage(batch.Pixels, batch.PaddingMask, batch.Sizes[0].Height, batch.Sizes[0].Width);
-    }
-
-    /// <summary>Several images (each as <see cref="ToCanvas"/> takes it) on a batch of canvases (B, C, C, 3) / (B, C, C, 1).</summary>
     public static CanvasBatch ToCanvases(IReadOnlyList<HostTensor> images, int canvas)
     {
         if (images.Count == 0) throw new InvalidInputException("no image to place on the canvas");

@@ -16,9 +16,9 @@ public class ImagePreprocessTests
         var bytes = Enumerable.Range(0, h * w * 3).Select(_ => (byte)random.Next(256)).ToArray();
         var image = dtype == DType.U8 ? HostTensor.FromArray(bytes, h, w, 3)
             : HostTensor.FromArray(bytes.Select(b => b + 0.25f).ToArray(), h, w, 3);
-        var result = ImagePreprocess.ToCanvas(image, canvas);
+        var result = ImagePreprocess.ToCanvases([image], canvas);
 
-        Assert.Equal((h, w), (result.Height, result.Width));
+        Assert.Equal((h, w), result.Sizes[0]);
         Assert.Equal(new Shape(1, canvas, canvas, 3), result.Pixels.Shape);
         var pixels = result.Pixels.ToFloatArray();
         var mask = result.PaddingMask.ToFloatArray();
