@@ -1,7 +1,7 @@
 // The dataflow machinery both one-launch T5 decoder layers share (decoder_layer.cu: a block per ticket;
 // decoder_layer_stream.cu: persistent blocks streaming weights through shared memory): the phase order, the sizes,
 // the acquire/release hand-off between phases, row staging with the RMS norm, and one (row, head) of attention.
-// Producers store, __threadfence, barrier, then one atomicAdd to their phase's count; consumers spin on an acquire load
+// Producers store, barrier, then one thread fences and adds to their phase's count; consumers spin on an acquire load
 // of that count, then read what was produced with plain loads: the acquire and the barrier after it order them after
 // the producers' release (PTX memory model), and the intermediates are 128-byte aligned, so no cache line read early
 // (the end of q, say) holds a stale part of another (the start of o). Volatile L2-only loads measured slower (run 10):
@@ -93,12 +93,17 @@ PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
     __syncthreads();
 }
 
-// Block-wide: this block's stores are visible device-wide before the count says so.
+// Block-wide: this block's stores are visible device-wide before the count says so. The barrier orders every thread's
+// stores before thread 0's fence, and a fence is cumulative, so one fence serves the block (cooperative groups' grid sync
+// relies on the same pattern); a fence in every thread cost each tile of decoder_layer_stream.cu 256 of them.
 PXL_DEVICE void dl_signal(i32* counter)
 {
-    __threadfence();
     __syncthreads();
-    if (threadIdx.x == 0) atomicAdd(counter, 1);
+    if (threadIdx.x == 0)
+    {
+        __threadfence();
+        atomicAdd(counter, 1);
+    }
 }
 
 PXL_DEVICE void dl_copy_async16(void* shared, const void* global)

@@ -21,7 +21,9 @@
 // three times the loads in flight (each 2048² product alone is one DRAM round trip plus a launch).
 // Launch: grid = (ceil(N / GEMV_WARPS), 1 or 3 for qkv, 1), block = (32·GEMV_WARPS, 1, 1); bias, residual, norm_weight
 // and y_position may be null; residual may be y itself (each element is read before it is written, by the same lane).
-#include "prelude.cuh"
+// prefetch (prefetch.cuh): byte ranges of later launches' weights to request into L2 before this launch's wait; all empty
+// outside a prefetching decoder stack.
+#include "prefetch.cuh"
 
 #define GEMV_WARPS 4
 #define GEMV_UNROLL 8
@@ -59,8 +61,11 @@ PXL_DEVICE void load_weights(const pxl_vec16* wv, const pxl_vec16* uv, i32 base,
 template <typename T, int R, bool NORM, bool GATED>
 PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ w_up, const T* __restrict__ bias, const T* residual,
                      const T* __restrict__ norm_weight, T* y, i32 rows, i32 n, i32 k, float norm_eps, i64 y_row_stride,
-                     const i32* __restrict__ y_position, i32 y_size, i32* error)
+                     const i32* __restrict__ y_position, i32 y_size, i32* error, const PxlPrefetch& prefetch)
 {
+    // The requests for later launches go first, before anything is live: after the first loads they made the 8-row f32
+    // kernels spill. They are a few instructions per thread.
+    if (pxl_prefetching(prefetch)) pxl_prefetch_l2(prefetch);
     constexpr int E = 16 / sizeof(T); // elements per vector load
     // Loads in flight per lane: the gated form issues two per step, so half the steps keep the same number; several
     // rows need registers for their x and sums, so they keep half (more spills).
@@ -190,10 +195,11 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
 #define PXL_GEMV(name, norm, gated, suffix, T, R)                                                                   \
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
         const T* x, const T* w, const T* w_up, const T* bias, const T* residual, const T* norm_weight, T* y, i32 rows, \
-        i32 n, i32 k, float norm_eps, i64 y_row_stride, const i32* y_position, i32 y_size, i32* error)              \
+        i32 n, i32 k, float norm_eps, i64 y_row_stride, const i32* y_position, i32 y_size, i32* error,              \
+        PxlPrefetch prefetch)                                                                                       \
     {                                                                                                               \
         gemv<T, R, norm, gated>(x, w, w_up, bias, residual, norm_weight, y, rows, n, k, norm_eps, y_row_stride,      \
-                                y_position, y_size, error);                                                         \
+                                y_position, y_size, error, prefetch);                                               \
     }
 
 #define PXL_GEMV_ALL_ROWS(name, norm, gated, suffix, T)                                                             \
@@ -214,13 +220,13 @@ PXL_GEMV_ALL_TYPES(gemv_rmsnorm_geglu, true, true)
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) name##_##suffix##_r##R(                            \
         const T* x, const T* wq, const T* wk, const T* wv, const T* bq, const T* bk, const T* bv, const T* norm_weight, \
         T* q, T* key_cache, T* value_cache, i32 rows, i32 n, i32 k, float norm_eps, const i32* y_position, i32 y_size,  \
-        i32* error)                                                                                                 \
+        i32* error, PxlPrefetch prefetch)                                                                           \
     {                                                                                                               \
         gemv<T, R, norm, false>(x, blockIdx.y == 0 ? wq : blockIdx.y == 1 ? wk : wv, nullptr,                       \
                                 blockIdx.y == 0 ? bq : blockIdx.y == 1 ? bk : bv, nullptr, norm_weight,             \
                                 blockIdx.y == 0 ? q : blockIdx.y == 1 ? key_cache : value_cache, rows, n, k, norm_eps, \
                                 blockIdx.y == 0 ? (i64)n : (i64)y_size * n, blockIdx.y == 0 ? nullptr : y_position,  \
-                                y_size, error);                                                                     \
+                                y_size, error, prefetch);                                                           \
     }
 
 #define PXL_GEMV_QKV_ALL_ROWS(name, norm, suffix, T)                                                                \

@@ -86,6 +86,14 @@ if phase checks; then
         [[ -f .gpu/golden/$case.json ]] && step "verify-stream-${case//\//-}" 60 env PIXELLLM_FUSED_LAYER=stream "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
     step graph-check-t5xl-stream 90 env PIXELLLM_FUSED_LAYER=stream "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
+    # Session 18 (not yet on a device): with PIXELLLM_PREFETCH_L2=N each one-row decode GEMV asks L2 for the next N MB
+    # of decoder weights (prefetch.cuh). Results cannot change; the kernels' new argument and ranges are what is checked.
+    step check-prefetch-bf16 90 env PIXELLLM_PREFETCH_L2=16 "$cli" backend-check --backend cuda --storage bf16 \
+        --op T5DecoderStack,T5DecoderLayer,QkvProjection,Linear,RmsNormLinear,RmsNormGeGlu --json
+    for case in t5/cfgA pixelllm/caption_trace; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-prefetch-${case//\//-}" 60 env PIXELLLM_PREFETCH_L2=16 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
+    step graph-check-t5xl-prefetch 90 env PIXELLLM_PREFETCH_L2=16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
@@ -108,7 +116,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -166,6 +174,14 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
+    # The decode step with its GEMVs prefetching 8, 16 and 32 MB of the weights ahead into L2 (session 18, the candidate
+    # for beam 1's 1.2x floor: DRAM kept busy through the ~200 launches' gaps), and where its time goes per kernel.
+    for mb in 8 16 32; do
+        step bench-prefetch-$mb 60 env PIXELLLM_PREFETCH_L2=$mb "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-prefetch-$mb.json"
+    done
+    step bench-prefetch-profile 60 env PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages decode --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl-prefetch.json"
     # (Left the script after they were measured: PDL's bench, no faster in graphs in runs 6 and 8; the pointer-array GEMMs'
     # and cuBLASLt's epilogue's, each faster and on since runs 3 and 9. Their checks stay.)
     # The decode step on decoder_layer_stream.cu (the 24 layers in one launch), every row count: the candidate for beam 1's

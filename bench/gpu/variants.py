@@ -10,6 +10,9 @@ import sys
 
 # Variant → (what it switches, the stages that decide it).
 VARIANTS = {
+    "prefetch-8": ("PIXELLLM_PREFETCH_L2=8: decode GEMVs prefetch 8 MB of weights ahead", ["decode step, beam 1", "end to end caption"]),
+    "prefetch-16": ("PIXELLLM_PREFETCH_L2=16: decode GEMVs prefetch 16 MB of weights ahead", ["decode step, beam 1", "end to end caption"]),
+    "prefetch-32": ("PIXELLLM_PREFETCH_L2=32: decode GEMVs prefetch 32 MB of weights ahead", ["decode step, beam 1", "end to end caption"]),
     "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),
     "fused": ("PIXELLLM_FUSED_LAYER=1: one launch per layer, one row too", ["decode step, beam 1"]),
     "async": ("PIXELLLM_FUSED_LAYER=async: cp.async layer kernel", ["decode step, beam 1"]),

@@ -1,3 +1,4 @@
+using PixelLLM.Runtime;
 using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.Ops;
 
@@ -5,8 +6,11 @@ namespace PixelLLM.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    /// <summary>The one place that maps every op to its CPU kernel; <paramref name="float64Gemm"/>: GEMMs accumulate in float64.</summary>
-    internal static void Dispatch(Op op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64Gemm = false)
+    /// <summary>
+    /// The one place that maps every op to its CPU kernel; <paramref name="float64Gemm"/>: GEMMs accumulate in float64;
+    /// <paramref name="storage"/>: what an op made of ops rounds its intermediates to (<see cref="EmulatedStorage"/>).
+    /// </summary>
+    internal static void Dispatch(Op op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64Gemm = false, DType storage = DType.F32)
     {
         switch (op)
         {
@@ -16,8 +20,8 @@ public sealed partial class CpuBackend
             case RmsNormLinearOp o: Gemm.RmsNormLinear(o, x, y, float64Gemm); break;
             case RmsNormGeGluOp o: Gemm.RmsNormGeGlu(o, x, y, float64Gemm); break;
             case QkvProjectionOp o: Gemm.QkvProjection(o, x, y, float64Gemm); break;
-            case T5DecoderLayerOp o: DecoderLayer.T5(o, x, y, float64Gemm); break;
-            case T5DecoderStackOp o: DecoderLayer.T5Stack(o, x, y, float64Gemm); break;
+            case T5DecoderLayerOp o: DecoderLayer.T5(o, x, y, float64Gemm, storage); break;
+            case T5DecoderStackOp o: DecoderLayer.T5Stack(o, x, y, float64Gemm, storage); break;
             case Conv2dOp o: Conv.Conv2d(o, x, y, float64Gemm); break;
             case ConvTranspose2dOp o: Conv.ConvTranspose2d(o, x, y, float64Gemm); break;
             case LayerNormOp o: Norms.LayerNorm(o, x, y); break;

@@ -26,6 +26,21 @@ public sealed unsafe partial class CpuBackend : IBackend
     /// <summary>How MatMul, Linear and the convolutions sum their products.</summary>
     public CpuAccumulation Accumulation { get; }
 
+    /// <summary>
+    /// F32 (default) keeps every value in fp32. BF16 or F16 rounds each op's f32 output, the inputs it updates and the
+    /// intermediates of an op made of ops (a decoder layer or stack) to that type as they are written, as a device that
+    /// stores f32 tensors in 16 bits does: the reference backend-check compares a 16-bit device with, so that a composite
+    /// op's error is the device's own rather than the storage rounding it compounds over its steps.
+    /// </summary>
+    public DType EmulatedStorage
+    {
+        get => storage;
+        init => storage = value is DType.F32 or DType.BF16 or DType.F16
+            ? value
+            : throw new InvalidInputException($"CPU emulated storage must be F32, BF16 or F16, got {value}");
+    }
+    private readonly DType storage = DType.F32;
+
     /// <summary>What <see cref="Allocate"/> has handed out and may hand out (weights used in place are not counted).</summary>
     public AllocationBudget Budget { get; }
 
@@ -69,7 +84,9 @@ public sealed unsafe partial class CpuBackend : IBackend
         var list = new CpuTensorList();
         Span<CpuTensor> x = inputs.Length <= 8 ? ((Span<CpuTensor>)list)[..inputs.Length] : new CpuTensor[inputs.Length];
         for (int i = 0; i < inputs.Length; i++) x[i] = new CpuTensor(Ptr(inputs[i]), inputs[i].Desc);
-        Dispatch(node.Op, x, new CpuTensor(Ptr(output), output.Desc), Accumulation == CpuAccumulation.Float64);
+        var y = new CpuTensor(Ptr(output), output.Desc);
+        Dispatch(node.Op, x, y, Accumulation == CpuAccumulation.Float64, storage);
+        StorageRounding.Written(node.Op, x, y, storage);
         Interlocked.Increment(ref executed);
     }
 

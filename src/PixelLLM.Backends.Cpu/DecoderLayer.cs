@@ -11,7 +11,7 @@ namespace PixelLLM.Backends.Cpu;
 /// </summary>
 internal static unsafe class DecoderLayer
 {
-    public static void T5(T5DecoderLayerOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64)
+    public static void T5(T5DecoderLayerOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage)
     {
         var s = T5DecoderLayerOp.SizesOf(x[(int)L.X].Shape, x[(int)L.KeyCache].Shape, x[(int)L.CrossKeys].Shape, x[(int)L.Wi0].Shape);
         long total = 0;
@@ -24,10 +24,14 @@ internal static unsafe class DecoderLayer
             intermediates[i] = new CpuTensor((byte*)at, new TensorDesc(DType.F32, new Shape(s.Rows, 1, width)));
             at += (long)s.Rows * width;
         }
-        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64));
+        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) =>
+        {
+            CpuBackend.Dispatch(step, inputs, output, float64, storage);
+            StorageRounding.Written(step, inputs, output, storage);
+        });
     }
 
     /// <summary>T5DecoderStackOp as its layers, each run as above: the same bits as a graph of layer ops.</summary>
-    public static void T5Stack(T5DecoderStackOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64) =>
-        op.RunAsLayers(x.ToArray(), y, (layer, inputs, output) => T5(layer, inputs, output, float64));
+    public static void T5Stack(T5DecoderStackOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage) =>
+        op.RunAsLayers(x.ToArray(), y, (layer, inputs, output) => T5(layer, inputs, output, float64, storage));
 }

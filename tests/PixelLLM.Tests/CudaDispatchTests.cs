@@ -267,6 +267,7 @@ public partial class CudaDispatchTests
         public int StreamDecoderLayerBlocks { get; init; }
         public bool TensorCoreAttention { get; init; }
         public bool SkinnyGemm { get; init; }
+        public long PrefetchL2Bytes { get; init; }
 
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
         {

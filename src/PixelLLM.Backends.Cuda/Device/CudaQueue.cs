@@ -73,6 +73,13 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool SkinnyGemm { get; } = Environment.GetEnvironmentVariable(SkinnyGemmVariable) == "1";
 
+    /// <summary>Environment variable that sets <see cref="PrefetchL2Bytes"/> in megabytes (unset or 0: off).</summary>
+    public const string PrefetchL2Variable = "PIXELLLM_PREFETCH_L2";
+
+    /// <inheritdoc/>
+    public long PrefetchL2Bytes { get; } =
+        long.TryParse(Environment.GetEnvironmentVariable(PrefetchL2Variable), out long megabytes) && megabytes is > 0 and <= 1024 ? megabytes << 20 : 0;
+
     /// <summary>Environment variable that, set to 1, runs long 16-bit attention on attention_mma.cu (see <see cref="TensorCoreAttention"/>).</summary>
     public const string MmaAttentionVariable = "PIXELLLM_MMA_ATTENTION";
 

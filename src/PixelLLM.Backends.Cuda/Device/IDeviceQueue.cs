@@ -74,6 +74,12 @@ internal interface IDeviceQueue
     int StreamDecoderLayerBlocks => 0;
 
     /// <summary>
+    /// How many bytes of a decode step's upcoming decoder weights each of its GEMVs asks L2 to fetch ahead (prefetch.cuh,
+    /// <see cref="Ops.WeightStream"/>): 0, off, unless PIXELLLM_PREFETCH_L2=N (megabytes) until a device run measures it.
+    /// </summary>
+    long PrefetchL2Bytes => 0;
+
+    /// <summary>
     /// Whether long 16-bit attention without a mask runs on tensor cores (attention_mma.cu, flash-style) instead of the
     /// cuBLAS path (PIXELLLM_MMA_ATTENTION=1). Off until a device run has checked and timed it.
     /// </summary>

@@ -60,6 +60,36 @@ internal unsafe struct DecoderLayerTable
 }
 
 /// <summary>
+/// Up to <see cref="Capacity"/> byte ranges a kernel asks L2 to fetch, passed by value; matches prefetch.cuh's PxlPrefetch
+/// (96 bytes). Unused ranges are empty.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct PrefetchRanges
+{
+    public const int Capacity = 6;
+    public fixed ulong Address[Capacity];
+    public fixed long Bytes[Capacity];
+
+    /// <summary>The ranges in order; more than <see cref="Capacity"/> is the caller's error.</summary>
+    public static PrefetchRanges From(IReadOnlyList<(ulong Address, long Bytes)> ranges)
+    {
+        if (ranges.Count > Capacity) throw new Runtime.BackendException($"a kernel takes at most {Capacity} prefetch ranges, got {ranges.Count}");
+        var r = new PrefetchRanges();
+        for (int i = 0; i < ranges.Count; i++) (r.Address[i], r.Bytes[i]) = ranges[i];
+        return r;
+    }
+
+    /// <summary>The non-empty ranges, for tests and profiles.</summary>
+    public readonly (ulong Address, long Bytes)[] ToArray()
+    {
+        var list = new List<(ulong, long)>();
+        for (int i = 0; i < Capacity; i++)
+            if (Bytes[i] > 0) list.Add((Address[i], Bytes[i]));
+        return [.. list];
+    }
+}
+
+/// <summary>
 /// A kernel's argument list, built in order (each value aligned to its size, as the kernel's .param block lays it out)
 /// and reused from launch to launch, so launching allocates nothing. The queue turns it into cuLaunchKernel's void**.
 /// </summary>
@@ -95,6 +125,7 @@ internal sealed class KernelArgs
     public KernelArgs Dims(Dims8 value) => Add(value);
     public KernelArgs Pointers(PointerTable64 value) => Add(value);
     public KernelArgs Layers(DecoderLayerTable value) => Add(value);
+    public KernelArgs Prefetch(PrefetchRanges value) => Add(value);
 
     private unsafe KernelArgs Add<T>(T value) where T : unmanaged
     {

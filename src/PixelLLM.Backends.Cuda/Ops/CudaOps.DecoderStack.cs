@@ -31,7 +31,29 @@ internal sealed partial class CudaOps
             }
             return;
         }
-        op.RunAsLayers(inputs, y, (layer, layerInputs, output) => T5DecoderLayer(layer, layerInputs, output));
+        weightStream = queue.PrefetchL2Bytes > 0 ? DecoderWeights(layers, queue.PrefetchL2Bytes) : null;
+        try
+        {
+            op.RunAsLayers(inputs, y, (layer, layerInputs, output) => T5DecoderLayer(layer, layerInputs, output));
+        }
+        finally
+        {
+            weightStream = null;
+        }
+    }
+
+    /// <summary>
+    /// The weights of every layer in the order its ops read them (q | k | v, o, cross q, cross o, wi0 | wi1, wo), one
+    /// entry per launch: what the GEMVs prefetch from when the layers run as ops.
+    /// </summary>
+    internal static WeightStream DecoderWeights(IReadOnlyList<DeviceTensor[]> layers, long lookahead)
+    {
+        L[][] launches = [[L.Wq, L.Wk, L.Wv], [L.Wo], [L.CrossWq], [L.CrossWo], [L.Wi0, L.Wi1], [L.WoFf]];
+        var steps = new List<(ulong, long)[]>();
+        foreach (var layer in layers)
+            foreach (var launch in launches)
+                steps.Add([.. launch.Select(w => (layer[(int)w].Ptr, layer[(int)w].Bytes))]);
+        return new WeightStream(steps, lookahead);
     }
 
     /// <summary>

@@ -25,7 +25,8 @@ internal sealed partial class CudaOps
         string variant = up is not null ? "gemv_rmsnorm_geglu" : norm is not null ? "gemv_rmsnorm" : "gemv";
         queue.Launch("gemv.cu", $"{variant}_{FloatSuffix(y, op)}_r{RowTemplate(rows)}", (ColumnBlocks(outFeatures), 1, 1), GemvColumnsPerBlock * 32,
             Args().Ptr(input).Ptr(weight.Ptr).Ptr(up?.Ptr ?? 0).Ptr(bias?.Ptr ?? 0).Ptr(residual?.Ptr ?? 0).Ptr(norm?.Weight.Ptr ?? 0).Ptr(y.Ptr)
-                .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f).I64(outFeatures).Ptr(0).I32(0).Ptr(queue.ErrorWord));
+                .I32(rows).I32(outFeatures).I32(inFeatures).F32(norm?.Eps ?? 0f).I64(outFeatures).Ptr(0).I32(0).Ptr(queue.ErrorWord)
+                .Prefetch(Prefetch(weight.Ptr)));
     }
 
     /// <summary>
@@ -46,8 +47,18 @@ internal sealed partial class CudaOps
             GemvColumnsPerBlock * 32,
             Args().Ptr(input.Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(x[3].Ptr).Ptr(biases[0]).Ptr(biases[1]).Ptr(biases[2])
                 .Ptr(op.HasNorm ? x[op.NormInput].Ptr : 0).Ptr(y.Ptr).Ptr(keys.Ptr).Ptr(values.Ptr)
-                .I32(rows).I32(outFeatures).I32(inFeatures).F32(op.Eps).Ptr(position.Ptr).I32(size).Ptr(queue.ErrorWord));
+                .I32(rows).I32(outFeatures).I32(inFeatures).F32(op.Eps).Ptr(position.Ptr).I32(size).Ptr(queue.ErrorWord)
+                .Prefetch(Prefetch(x[1].Ptr)));
     }
+
+    /// <summary>
+    /// The decoder weights a decode step's stack reads in order, while its layers run as ops with
+    /// <see cref="IDeviceQueue.PrefetchL2Bytes"/> set (else null): each GEMV asks L2 for its share of the ones ahead.
+    /// </summary>
+    private WeightStream? weightStream;
+
+    /// <summary>What the GEMV reading <paramref name="firstWeight"/> prefetches: nothing outside a prefetching stack.</summary>
+    private PrefetchRanges Prefetch(ulong firstWeight) => weightStream?.For(firstWeight) ?? default;
 
     /// <summary>The smallest row template that holds every row: its accumulators live in registers.</summary>
     private static int RowTemplate(int rows) => rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : GemvMaxRows;

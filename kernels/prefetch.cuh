@@ -1,0 +1,45 @@
+// Weight prefetch into L2 for the decode step's GEMVs (PIXELLLM_PREFETCH_L2, host: WeightStream). A decode step is ~200
+// short launches, each streaming 8-42 MB of weights; between two launches (the gap, the ramp to full bandwidth, the tail
+// of the last blocks, the attention kernels in between) DRAM idles, which is why 8 MB GEMVs run at 1.0-1.5 TB/s of the
+// 4.2 the copy reaches. Each launch therefore asks L2 for the weights the launches after it will read, so DRAM keeps
+// streaming through those gaps and the later launch reads L2. The host keeps the requested window a fixed number of bytes
+// ahead and gives each launch only the part of it that is new, so a launch requests about as many bytes as it reads.
+// The window plus the lines the running launch has read must fit L2 (50 MB on H100/H200; the gated launch reads 42 MB),
+// hence a lookahead of a few launches, not more. Own loads marked evict-first would protect the window better, but
+// either form (a second load instruction or a cache-policy operand) made ptxas spill the GEMVs.
+#pragma once
+#include "prelude.cuh"
+
+#define PXL_PREFETCH_RANGES 6
+
+// Byte ranges to request, by value (96 bytes; the host's PrefetchRanges). Empty ranges (bytes 0) are skipped.
+struct PxlPrefetch
+{
+    u64 address[PXL_PREFETCH_RANGES];
+    i64 bytes[PXL_PREFETCH_RANGES];
+};
+
+PXL_DEVICE bool pxl_prefetching(const PxlPrefetch& p)
+{
+    bool any = false;
+#pragma unroll
+    for (int r = 0; r < PXL_PREFETCH_RANGES; r++) any |= p.bytes[r] > 0;
+    return any;
+}
+
+// Every thread of the grid requests every (threads · 32)-th 32-byte sector of [address, address + bytes): a warp's 32
+// requests are 1 KB in a row, which the coalescer turns into eight whole 128-byte lines. Nothing waits for them. Not
+// inlined, so that its registers never add to the GEMV's (inlined, the GEMVs' register heuristics tipped into spills).
+__device__ __noinline__ void pxl_prefetch_range(u64 address, i64 bytes)
+{
+    const i64 threads = (i64)gridDim.x * gridDim.y * gridDim.z * blockDim.x;
+    const i64 me = (((i64)blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * blockDim.x + threadIdx.x;
+    for (i64 at = me * 32; at < bytes; at += threads * 32) asm volatile("prefetch.global.L2 [%0];" :: "l"(address + at));
+}
+
+PXL_DEVICE void pxl_prefetch_l2(const PxlPrefetch& p)
+{
+#pragma unroll
+    for (int r = 0; r < PXL_PREFETCH_RANGES; r++)
+        if (p.bytes[r] > 0) pxl_prefetch_range(p.address[r], p.bytes[r]);
+}
