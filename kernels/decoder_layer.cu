@@ -150,12 +150,40 @@ PXL_DEVICE void dl_column(const T* __restrict__ weight, const T* __restrict__ up
 }
 
 
+// With PIXELLLM_PREFETCH_L2: this block's share (`unit` of its phase's blocks) of the next product phase's weights
+// (from qkv: o's, skipping the attention between), and from the last phase, of the next layer's q, k and v.
+template <typename T>
+PXL_DEVICE void dl_prefetch_ahead(const DlSizes& s, i32 phase, i32 unit, const T* wo, const T* cross_wq, const T* cross_wo,
+                                  const T* wi0, const T* wi1, const T* wo_ff, const PxlPrefetch& next_layer)
+{
+    const i32 parts = dl_phase_blocks(s, phase);
+    const i64 square = (i64)s.d * s.inner * (i64)sizeof(T), wide = (i64)s.d * s.dff * (i64)sizeof(T);
+    switch (phase)
+    {
+    case DL_QKV: pxl_prefetch_share((u64)wo, square, unit, parts); break;
+    case DL_O: pxl_prefetch_share((u64)cross_wq, square, unit, parts); break;
+    case DL_CROSS_Q: pxl_prefetch_share((u64)cross_wo, square, unit, parts); break;
+    case DL_CROSS_O:
+        pxl_prefetch_share((u64)wi0, wide, unit, parts);
+        pxl_prefetch_share((u64)wi1, wide, unit, parts);
+        break;
+    case DL_GATED: pxl_prefetch_share((u64)wo_ff, wide, unit, parts); break;
+    case DL_WO:
+#pragma unroll
+        for (int r = 0; r < PXL_PREFETCH_RANGES; r++)
+            if (next_layer.bytes[r] > 0) pxl_prefetch_share(next_layer.address[r], next_layer.bytes[r], unit, parts);
+        break;
+    default: break; // the attention phases: no weights of their own to hand on
+    }
+}
+
 template <typename T, int R, bool ASYNC>
 PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo,
                               T* key_cache, T* value_cache, const i32* position, const T* bias, const u8* self_mask,
                               const T* cross_norm, const T* cross_wq, const T* cross_wo, const T* cross_keys,
                               const T* cross_values, const u8* cross_mask, const T* ff_norm, const T* wi0, const T* wi1,
-                              const T* wo_ff, T* y, T* work, i32* counters, DlSizes s, float eps, float mask_bias, i32* error)
+                              const T* wo_ff, T* y, T* work, i32* counters, DlSizes s, float eps, float mask_bias, i32* error,
+                              const PxlPrefetch& next_layer, i32 prefetch_phases)
 {
     // Loads in flight per lane after the wait: the plain kernels keep a whole 2048-wide bf16 column in registers (fewer
     // for several rows and for the gated phase's two streams); the _async ones start from shared memory and keep few.
@@ -168,6 +196,7 @@ PXL_DEVICE void decoder_layer(const T* x, const T* self_norm, const T* wq, const
     i32 unit = ticket, phase = 0;
     while (phase < DL_PHASES - 1 && unit >= dl_phase_blocks(s, phase)) unit -= dl_phase_blocks(s, phase++);
     i32* done = counters + 1;
+    if (prefetch_phases) dl_prefetch_ahead<T>(s, phase, unit, wo, cross_wq, cross_wo, wi0, wi1, wo_ff, next_layer);
 
     const DlWork<T> rows = dl_work(work, s);
     T *q = rows.q, *o = rows.o, *x1 = rows.x1, *cq = rows.cq, *co = rows.co, *x2 = rows.x2, *h = rows.h;

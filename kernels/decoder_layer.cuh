@@ -8,7 +8,7 @@
 // they cannot be batched. The last block to finish resets the counters to zero for the next launch (the host zeroes
 // them once, on allocation).
 #pragma once
-#include "prelude.cuh"
+#include "prefetch.cuh"
 
 #define DL_WARPS 8
 #define DL_THREADS (DL_WARPS * 32)
@@ -237,17 +237,19 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
     }
 }
 
-// The kernel entry both files define for every type and row count: the host's argument list (CudaOps.DecoderLayer), the
+// The kernel entry of decoder_layer.cu for every type and row count: the host's argument list (CudaOps.DecoderLayer), the
 // sizes gathered into DlSizes, and BODY, a device function template taking the same arguments; the launch bounds last.
+// next_layer / prefetch_phases: PIXELLLM_PREFETCH_L2's requests (prefetch.cuh); empty and 0 when it is off.
 #define PXL_DECODER_LAYER_ENTRY(entry, T, BODY, ...)                                                                \
     extern "C" __global__ void __launch_bounds__(__VA_ARGS__) entry(                                                      \
         const T* x, const T* self_norm, const T* wq, const T* wk, const T* wv, const T* wo, T* key_cache,           \
         T* value_cache, const i32* position, const T* bias, const u8* self_mask, const T* cross_norm,               \
         const T* cross_wq, const T* cross_wo, const T* cross_keys, const T* cross_values, const u8* cross_mask,     \
         const T* ff_norm, const T* wi0, const T* wi1, const T* wo_ff, T* y, T* work, i32* counters, i32 rows, i32 d, \
-        i32 inner, i32 dff, i32 heads, i32 lmax, i32 lm, float eps, float mask_bias, i32* error)                   \
+        i32 inner, i32 dff, i32 heads, i32 lmax, i32 lm, float eps, float mask_bias, i32* error,                    \
+        PxlPrefetch next_layer, i32 prefetch_phases)                                                                \
     { pxl_dependent_launch();                                                                                        \
         BODY(x, self_norm, wq, wk, wv, wo, key_cache, value_cache, position, bias, self_mask, cross_norm, cross_wq,  \
              cross_wo, cross_keys, cross_values, cross_mask, ff_norm, wi0, wi1, wo_ff, y, work, counters,            \
-             DlSizes{rows, d, inner, dff, heads, lmax, lm}, eps, mask_bias, error);                                  \
+             DlSizes{rows, d, inner, dff, heads, lmax, lm}, eps, mask_bias, error, next_layer, prefetch_phases);     \
     }

@@ -6,7 +6,8 @@
 # baseline, so a short budget loses the PyTorch baseline first; PIXELLLM_GPU_PHASES=bench,baseline skips the checks.)
 # One call does everything so the numbers come from one card and one lease. Every step has its own time cap and the whole
 # script a budget (PIXELLLM_GPU_BUDGET seconds): a step that would start past it is skipped and says so, so a hang or a slow
-# step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline); PIXELLLM_GPU_COMPILE=1 adds
+# step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline; ab adds the A/B benches of
+# switches already measured, aot the nvcc-built kernels); PIXELLLM_GPU_COMPILE=1 adds
 # the torch.compile baseline. $OUT gets summary.txt, the bench/profile/baseline JSON and logs.tgz (every step's log);
 # the summary table is printed last.
 set -uo pipefail
@@ -87,13 +88,15 @@ if phase checks; then
     done
     step graph-check-t5xl-stream 90 env PIXELLLM_FUSED_LAYER=stream "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     # Session 18 (not yet on a device): with PIXELLLM_PREFETCH_L2=N each one-row decode GEMV asks L2 for the next N MB
-    # of decoder weights (prefetch.cuh). Results cannot change; the kernels' new argument and ranges are what is checked.
+    # of decoder weights, and each phase of decoder_layer.cu (beams) for the next phase's (prefetch.cuh). Results cannot
+    # change; the kernels' new arguments and ranges are what is checked (1-row cases: the GEMVs; 2-4 rows: the layer).
     step check-prefetch-bf16 90 env PIXELLLM_PREFETCH_L2=16 "$cli" backend-check --backend cuda --storage bf16 \
         --op T5DecoderStack,T5DecoderLayer,QkvProjection,Linear,RmsNormLinear,RmsNormGeGlu --json
+    step check-prefetch-f32 90 env PIXELLLM_PREFETCH_L2=16 "$cli" backend-check --backend cuda --op T5DecoderStack,T5DecoderLayer --json
     for case in t5/cfgA pixelllm/caption_trace; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-prefetch-${case//\//-}" 60 env PIXELLLM_PREFETCH_L2=16 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
-    step graph-check-t5xl-prefetch 90 env PIXELLLM_PREFETCH_L2=16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
+    step graph-check-t5xl-prefetch 90 env PIXELLLM_PREFETCH_L2=16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
@@ -116,7 +119,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -174,47 +177,61 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
-    # The decode step with its GEMVs prefetching 8, 16 and 32 MB of the weights ahead into L2 (session 18, the candidate
-    # for beam 1's 1.2x floor: DRAM kept busy through the ~200 launches' gaps), and where its time goes per kernel.
+    # The decode step with its GEMVs prefetching 8, 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
+    # kernels their next phase (session 18, the candidate for the 1.2x floor: DRAM kept busy through the ~200 launches'
+    # gaps and the phase hand-offs), and where its time goes per kernel.
     for mb in 8 16 32; do
         step bench-prefetch-$mb 60 env PIXELLLM_PREFETCH_L2=$mb "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-            --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-prefetch-$mb.json"
+            --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-prefetch-$mb.json"
     done
+    # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
+    # phases prefetching each other's weights: the other way the prefetch may reach the floor.
+    step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
+        --backend cuda --dtype bf16 --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-fused-prefetch.json"
     step bench-prefetch-profile 60 env PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages decode --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl-prefetch.json"
+        --stages decode,decode4 --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl-prefetch.json"
     # (Left the script after they were measured: PDL's bench, no faster in graphs in runs 6 and 8; the pointer-array GEMMs'
     # and cuBLASLt's epilogue's, each faster and on since runs 3 and 9. Their checks stay.)
     # The decode step on decoder_layer_stream.cu (the 24 layers in one launch), every row count: the candidate for beam 1's
     # 1.2x floor target.
     step bench-stream 120 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-stream.json"
+    # One block per SM instead of two: twice the tiles per block and phase, half the blocks at each hand-off (session 18:
+    # run 11's profile put most of its 3.48 ms in ~192 phase hand-offs, about 1.6 tiles per block per phase).
+    step bench-stream-132 90 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=132 "$cli" bench --config pixelllm-t5xl --random-weights \
+        --backend cuda --dtype bf16 --stages decode,decode4 --runs 3 --json "$OUT/bench-t5xl-stream-132.json"
     # Its device time (T5DecoderStack µs a step and GB/s in the profile) against the weights it streams.
     step bench-stream-profile 90 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4 --runs 1 --profile --profile-json "$OUT/profile-t5xl-stream.json"
     # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.
     step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
-    step bench-async 120 env PIXELLLM_FUSED_LAYER=async "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-async.json"
-    # The T5 encoder's and the rerun's short attentions on the cuBLAS path (three launches each, before session 13)
-    # against the default's one attention.cu launch.
-    step bench-fused-attention 90 env PIXELLLM_FUSED_ATTENTION_FLOPS=16777216 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-fused-attention.json"
-    # The encoders' residual adds as before session 14 (an Add launch after the GEMM) against the default's cuBLASLt
-    # epilogue.
-    step bench-noresidual 90 env PIXELLLM_RESIDUAL_EPILOGUE=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages sam,eva02,adapter --runs 3 --json "$OUT/bench-t5xl-noresidual.json"
-    step bench-lanes 90 env PIXELLLM_CONCURRENT_LANES=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages vision,e2e --runs 3 --json "$OUT/bench-t5xl-lanes.json"
-    grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-lanes.log" | sed 's/  */ /g' | tee -a "$OUT/summary.txt" >/dev/null
-    step bench-skinny 90 env PIXELLLM_SKINNY_GEMM=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-skinny.json"
-    grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-skinny.log" | sed 's/  */ /g; s/^/skinny: /' | tee -a "$OUT/summary.txt" >/dev/null
-    step bench-tune 120 env PIXELLLM_GEMM_TUNE=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages sam,eva02,adapter,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-tune.json"
-    grep -h -A8 'GEMM tuning' "$LOGS/bench-tune.log" | tee -a "$OUT/summary.txt" >/dev/null
-    step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
+    # The A/Bs run 11 measured, of paths no change since touched (async, fused attention, no residual epilogue, lanes,
+    # skinny, tune, mma: numbers and verdicts in docs/perf/gpu-h200.md): only with PIXELLLM_GPU_PHASES=...,ab, so that the
+    # default run has the time for what is new. Their correctness checks above still run every time.
+    if phase ab; then
+        step bench-async 120 env PIXELLLM_FUSED_LAYER=async "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-async.json"
+        # The T5 encoder's and the rerun's short attentions on the cuBLAS path (three launches each, before session 13)
+        # against the default's one attention.cu launch.
+        step bench-fused-attention 90 env PIXELLLM_FUSED_ATTENTION_FLOPS=16777216 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-fused-attention.json"
+        # The encoders' residual adds as before session 14 (an Add launch after the GEMM) against the default's cuBLASLt
+        # epilogue.
+        step bench-noresidual 90 env PIXELLLM_RESIDUAL_EPILOGUE=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages sam,eva02,adapter --runs 3 --json "$OUT/bench-t5xl-noresidual.json"
+        step bench-lanes 90 env PIXELLLM_CONCURRENT_LANES=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages vision,e2e --runs 3 --json "$OUT/bench-t5xl-lanes.json"
+        grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-lanes.log" | sed 's/  */ /g' | tee -a "$OUT/summary.txt" >/dev/null
+        step bench-skinny 90 env PIXELLLM_SKINNY_GEMM=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-skinny.json"
+        grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-skinny.log" | sed 's/  */ /g; s/^/skinny: /' | tee -a "$OUT/summary.txt" >/dev/null
+        step bench-tune 120 env PIXELLLM_GEMM_TUNE=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages sam,eva02,adapter,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-tune.json"
+        grep -h -A8 'GEMM tuning' "$LOGS/bench-tune.log" | tee -a "$OUT/summary.txt" >/dev/null
+        step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+            --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
+    fi
     step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-unfused.json"
     # Last of the benches (the A/Bs above decide defaults): throughput, 4 different images in one batch (one vision pass over 4 × 576/730 rows, one decode of 4 rows).
@@ -262,4 +279,10 @@ fi
 # Each bench-<variant> against the default, stage by stage, with a verdict on the stages that variant targets.
 [[ -f $OUT/bench-t5xl.json ]] && { echo; python3 .gpu/variants.py "$OUT"; } >>"$OUT/summary.txt" 2>&1
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
+# The device tool brings back only a few files from $OUT (run 11 lost some JSON): everything but the summary goes into one
+# archive (PIXELLLM_GPU_ARCHIVE=0 keeps the files as they are).
+if [[ ${PIXELLLM_GPU_ARCHIVE:-1} == 1 ]]; then
+    tar -czf /tmp/pixelllm-gpu-all.tgz -C "$OUT" --exclude=summary.txt . && find "$OUT" -mindepth 1 ! -name summary.txt -delete \
+        && mv /tmp/pixelllm-gpu-all.tgz "$OUT/all.tgz"
+fi
 echo; echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), ${SECONDS}s)"; cat "$OUT/summary.txt"

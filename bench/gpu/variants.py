@@ -10,9 +10,11 @@ import sys
 
 # Variant → (what it switches, the stages that decide it).
 VARIANTS = {
-    "prefetch-8": ("PIXELLLM_PREFETCH_L2=8: decode GEMVs prefetch 8 MB of weights ahead", ["decode step, beam 1", "end to end caption"]),
-    "prefetch-16": ("PIXELLLM_PREFETCH_L2=16: decode GEMVs prefetch 16 MB of weights ahead", ["decode step, beam 1", "end to end caption"]),
-    "prefetch-32": ("PIXELLLM_PREFETCH_L2=32: decode GEMVs prefetch 32 MB of weights ahead", ["decode step, beam 1", "end to end caption"]),
+    "prefetch-8": ("PIXELLLM_PREFETCH_L2=8: decode weights prefetched into L2, 8 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
+    "prefetch-16": ("PIXELLLM_PREFETCH_L2=16: decode weights prefetched into L2, 16 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
+    "prefetch-32": ("PIXELLLM_PREFETCH_L2=32: decode weights prefetched into L2, 32 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
+    "fused-prefetch": ("PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16: one launch per layer, phases prefetching", ["decode step, beam 1"]),
+    "stream-132": ("PIXELLLM_FUSED_LAYER=stream, 132 blocks: the streamed stack, one block per SM", ["decode step, beam 1", "decode step, beam 4"]),
     "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),
     "fused": ("PIXELLLM_FUSED_LAYER=1: one launch per layer, one row too", ["decode step, beam 1"]),
     "async": ("PIXELLLM_FUSED_LAYER=async: cp.async layer kernel", ["decode step, beam 1"]),

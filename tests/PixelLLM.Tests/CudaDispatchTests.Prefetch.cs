@@ -133,4 +133,34 @@ public partial class CudaDispatchTests
             if (i < steps.Count - 6) Assert.InRange(bytes, expected - 6 * 128, expected + 6 * 128);
         }
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3 << 10)]
+    [InlineData(1 << 20)]
+    public void ALayerInOneLaunchPrefetchesItsPhasesAndTheNextLayersQkvWhenAsked(int lookahead)
+    {
+        // Beams: every layer is decoder_layer.cu's one launch; its last two arguments are the next layer's q | k | v
+        // ranges and whether its phases prefetch each other's weights.
+        var c = OpCheckCases.All.Single(c => c.Label == "decoder stack 3 layers 2 rows");
+        var op = (T5DecoderStackOp)c.Op;
+        var recorder = new RecordingQueue { PrefetchL2Bytes = lookahead };
+        var (x, _) = CheckDispatch(c, "BF16", recorder);
+        var launches = Enumerable.Range(0, recorder.Launches.Count).Where(i => recorder.Launches[i].File == "decoder_layer.cu").ToArray();
+        Assert.Equal(op.Layers, launches.Length);
+        for (int l = 0; l < op.Layers; l++)
+        {
+            var (data, offsets) = recorder.Arguments[launches[l]];
+            var ranges = System.Runtime.InteropServices.MemoryMarshal.Read<PrefetchRanges>(data.AsSpan(offsets[^2])).ToArray();
+            Assert.Equal(lookahead > 0 ? 1 : 0, BitConverter.ToInt32(data, offsets[^1]));
+            if (lookahead == 0 || l == op.Layers - 1)
+            {
+                Assert.Empty(ranges);
+                continue;
+            }
+            var qkv = new[] { L.Wq, L.Wk, L.Wv }.Select(w => x[op.IndexOf(l + 1, w)]).ToArray();
+            long each = Math.Min(qkv[0].Bytes, lookahead / 3 / 128 * 128);
+            Assert.Equal(qkv.Select(w => (w.Ptr, each)), ranges);
+        }
+    }
 }

@@ -75,7 +75,9 @@ internal interface IDeviceQueue
 
     /// <summary>
     /// How many bytes of a decode step's upcoming decoder weights each of its GEMVs asks L2 to fetch ahead (prefetch.cuh,
-    /// <see cref="Ops.WeightStream"/>): 0, off, unless PIXELLLM_PREFETCH_L2=N (megabytes) until a device run measures it.
+    /// <see cref="Ops.WeightStream"/>), and, when not 0, that decoder_layer.cu's phases prefetch the next phase's weights
+    /// and at most this much of the next layer's q, k and v: 0, off, unless PIXELLLM_PREFETCH_L2=N (megabytes) until a
+    /// device run measures it.
     /// </summary>
     long PrefetchL2Bytes => 0;
 

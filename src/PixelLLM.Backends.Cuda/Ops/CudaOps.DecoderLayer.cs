@@ -51,7 +51,8 @@ internal sealed partial class CudaOps
         var a = Args();
         for (int i = 0; i < T5DecoderLayerOp.InputCount; i++) a.Ptr(x[i].Ptr);
         a.Ptr(y.Ptr).Ptr(work).Ptr(Counters()).I32(s.Rows).I32(s.Model).I32(s.Inner).I32(s.FeedForward).I32(op.NumHeads)
-            .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord);
+            .I32(s.MaxLength).I32(s.MemoryLength).F32(op.Eps).F32(op.MaskBias).Ptr(queue.ErrorWord)
+            .Prefetch(nextLayerWeights).I32(queue.PrefetchL2Bytes > 0 ? 1 : 0);
         string kernel = s.Rows == 1 && variant == DecoderLayerKernel.Async ? "decoder_layer_async" : "decoder_layer";
         queue.Launch("decoder_layer.cu", $"{kernel}_{LayerKernelSuffix(s, y)}", ((uint)DecoderLayerBlocks(op, s), 1, 1), DecoderLayerThreads, a);
     }

@@ -31,15 +31,40 @@ internal sealed partial class CudaOps
             }
             return;
         }
-        weightStream = queue.PrefetchL2Bytes > 0 ? DecoderWeights(layers, queue.PrefetchL2Bytes) : null;
+        long lookahead = queue.PrefetchL2Bytes;
+        weightStream = lookahead > 0 ? DecoderWeights(layers, lookahead) : null;
+        int next = 1;
         try
         {
-            op.RunAsLayers(inputs, y, (layer, layerInputs, output) => T5DecoderLayer(layer, layerInputs, output));
+            op.RunAsLayers(inputs, y, (layer, layerInputs, output) =>
+            {
+                nextLayerWeights = lookahead > 0 && next < layers.Length ? LeadingQkv(layers[next], lookahead) : default;
+                next++;
+                T5DecoderLayer(layer, layerInputs, output);
+            });
         }
         finally
         {
             weightStream = null;
+            nextLayerWeights = default;
         }
+    }
+
+    /// <summary>
+    /// What the next layer in one launch (decoder_layer.cu) prefetches, from its last phase, for the layer after it
+    /// (<see cref="LeadingQkv"/>); nothing outside a prefetching stack or after its last layer.
+    /// </summary>
+    private PrefetchRanges nextLayerWeights;
+
+    /// <summary>
+    /// The leading part of a layer's q, k and v weights, <paramref name="lookahead"/> bytes in all: the same share of
+    /// each, in whole lines, as the layer's first phase reads them side by side.
+    /// </summary>
+    internal static PrefetchRanges LeadingQkv(DeviceTensor[] layer, long lookahead)
+    {
+        var qkv = new[] { layer[(int)L.Wq], layer[(int)L.Wk], layer[(int)L.Wv] };
+        long each = Math.Min(qkv[0].Bytes, lookahead / qkv.Length / 128 * 128);
+        return PrefetchRanges.From([.. qkv.Select(w => (w.Ptr, Math.Min(w.Bytes, each)))]);
     }
 
     /// <summary>
