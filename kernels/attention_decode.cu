@@ -8,6 +8,10 @@
 // Phase 3: warps split the keys, lanes the value dims (d = lane + 32·r), partials reduced through shared memory.
 // bias (stored like q) and mask (u8) are read through broadcast strides, and q, k, v through their row strides (packed
 // q | k | v in place), exactly as attention.cu reads them.
+// staged (PIXELLLM_STAGED_ATTENTION, where everything fits): the block first requests all its key and value rows
+// (cp.async into shared memory), biases and mask bytes at once, so a decode step's short attention waits for one round
+// trip instead of one per phase (q, the keys, the biases after the dot, the values two keys a warp at a time); the
+// arithmetic and its order are the same, so are the results.
 // Launch: grid = (Lq, H, B), block = (32·DEC_WARPS, 1, 1); D, Dv ≤ DEC_MAX_D; 1 ≤ Lk ≤ DEC_MAX_KEYS (Lk = 0 is the host's).
 #include "prelude.cuh"
 
@@ -16,13 +20,19 @@
 #define DEC_MAX_D 128
 #define DEC_MAX_KEYS 8192
 
+// Staged layout in `scores` (floats): the scores [0, lk), the staged bias [lk, 2·lk), the staged mask as 1 = hidden
+// [2·lk, 3·lk), then, from the next 16-byte boundary, the key rows (lk × dim) and the value rows (lk × vdim) of T. The
+// host stages only when all of it fits DEC_MAX_KEYS floats (CudaOps.StagesDecodeAttention).
+PXL_DEVICE i32 dec_staged_floats(i32 lk) { return (3 * lk + 3) / 4 * 4; }
+
 template <typename T>
 PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                                        const T* __restrict__ bias, const u8* __restrict__ mask, T* __restrict__ y, i32 heads,
                                        i32 lq, i32 lk, i32 dim, i32 vdim, i32 q_row, i32 k_row, i32 v_row, float scale,
-                                       float mask_bias, i32 causal, const Dims8& bias_strides, const Dims8& mask_strides)
+                                       float mask_bias, i32 causal, const Dims8& bias_strides, const Dims8& mask_strides,
+                                       i32 staged)
 {
-    __shared__ float scores[DEC_MAX_KEYS];
+    __shared__ __align__(16) float scores[DEC_MAX_KEYS];
     __shared__ float partial[DEC_WARPS][DEC_MAX_D];
     __shared__ float query[DEC_MAX_D];
     __shared__ float scratch[32];
@@ -31,13 +41,46 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     const i64 b = blockIdx.z;
     T* out = y + ((b * lq + qi) * heads + h) * vdim;
 
+    const T* bias_row = bias ? bias + b * bias_strides.v[0] + h * bias_strides.v[1] + (i64)qi * bias_strides.v[2] : nullptr;
+    const u8* mask_row = mask ? mask + b * mask_strides.v[0] + (i64)qi * mask_strides.v[2] : nullptr;
+    // Staged: every key and value row, bias and mask of this (b, h) requested at once, before the first barrier.
+    float* staged_bias = scores + lk;
+    float* staged_hidden = scores + 2 * lk;
+    const T* keys = k + b * lk * k_row + h * dim; // key j at keys + j·k_row, value j at values + j·v_row
+    const T* values = v + b * lk * v_row + h * vdim;
+    i64 key_row = k_row, value_row = v_row;
+    if (staged)
+    {
+        T* key_stage = reinterpret_cast<T*>(scores + dec_staged_floats(lk));
+        T* value_stage = key_stage + (i64)lk * dim;
+        const i32 key_vectors = dim * (i32)sizeof(T) / 16, value_vectors = vdim * (i32)sizeof(T) / 16;
+        for (i32 i = tid; i < lk * key_vectors; i += blockDim.x)
+        {
+            const i32 j = i / key_vectors, c = (i - j * key_vectors) * (16 / (i32)sizeof(T));
+            pxl_copy_async16(key_stage + (i64)j * dim + c, keys + j * key_row + c);
+        }
+        for (i32 i = tid; i < lk * value_vectors; i += blockDim.x)
+        {
+            const i32 j = i / value_vectors, c = (i - j * value_vectors) * (16 / (i32)sizeof(T));
+            pxl_copy_async16(value_stage + (i64)j * vdim + c, values + j * value_row + c);
+        }
+        asm volatile("cp.async.commit_group;" ::: "memory");
+        for (i32 j = tid; j < lk; j += blockDim.x)
+        {
+            staged_bias[j] = bias_row ? attention_bias(bias_row, j, bias_strides) : 0.0f;
+            staged_hidden[j] = mask_row && mask_row[j * mask_strides.v[3]] == 0 ? 1.0f : 0.0f;
+        }
+        keys = key_stage;
+        values = value_stage;
+        key_row = dim;
+        value_row = vdim;
+    }
     for (i32 d = tid; d < dim; d += blockDim.x) query[d] = to_float(q[(b * lq + qi) * q_row + h * dim + d]);
+    if (staged) asm volatile("cp.async.wait_all;" ::: "memory");
     __syncthreads();
 
     // Phase 1: scores. Every lane runs the same number of passes, so the group shuffles stay converged.
     const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
-    const T* bias_row = bias ? bias + b * bias_strides.v[0] + h * bias_strides.v[1] + (i64)qi * bias_strides.v[2] : nullptr;
-    const u8* mask_row = mask ? mask + b * mask_strides.v[0] + (i64)qi * mask_strides.v[2] : nullptr;
     const i32 sub = tid % DEC_KEY_LANES, group = tid / DEC_KEY_LANES, groups = blockDim.x / DEC_KEY_LANES;
     for (i32 first = 0; first < lk; first += groups)
     {
@@ -45,7 +88,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
         float dot = 0.0f;
         if (j < lk)
         {
-            const T* key = k + (b * lk + j) * k_row + h * dim;
+            const T* key = keys + j * key_row;
             for (i32 d = sub; d < dim; d += DEC_KEY_LANES) dot = fmaf(query[d], to_float(key[d]), dot);
         }
 #pragma unroll
@@ -53,8 +96,9 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
         if (j < lk && sub == 0)
         {
             float score = scale * dot;
-            if (bias_row) score += attention_bias(bias_row, j, bias_strides);
-            if (j >= visible || (mask_row && mask_row[j * mask_strides.v[3]] == 0)) score += mask_bias;
+            if (bias_row) score += staged ? staged_bias[j] : attention_bias(bias_row, j, bias_strides);
+            const bool hidden = staged ? staged_hidden[j] != 0.0f : mask_row && mask_row[j * mask_strides.v[3]] == 0;
+            if (j >= visible || hidden) score += mask_bias;
             scores[j] = score;
         }
     }
@@ -86,7 +130,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     for (i32 j = warp; j < lk; j += warps)
     {
         const float p = scores[j];
-        const T* value = v + (b * lk + j) * v_row + h * vdim;
+        const T* value = values + j * value_row;
 #pragma unroll
         for (i32 r = 0; r < DEC_MAX_D / 32; r++)
         {
@@ -113,10 +157,10 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) attention_decode_##suffix(                          \
         const T* q, const T* k, const T* v, const T* bias, const u8* mask, T* y, i32 heads, i32 lq, i32 lk, i32 dim,  \
         i32 vdim, i32 q_row, i32 k_row, i32 v_row, float scale, float mask_bias, i32 causal, Dims8 bias_strides,      \
-        Dims8 mask_strides)                                                                                          \
+        Dims8 mask_strides, i32 staged)                                                                              \
     { pxl_dependent_launch();                                                                                        \
         attention_decode_block<T>(q, k, v, bias, mask, y, heads, lq, lk, dim, vdim, q_row, k_row, v_row, scale,       \
-                                  mask_bias, causal, bias_strides, mask_strides);                                    \
+                                  mask_bias, causal, bias_strides, mask_strides, staged);                            \
     }
 
 PXL_ATTENTION_DECODE(f32, float)

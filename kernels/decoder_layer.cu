@@ -70,8 +70,8 @@ PXL_DEVICE void dl_request(const T* weight, const T* up, i32 k, i32 rows, bool a
         f.xs = reinterpret_cast<pxl_vec16*>(smem + DL_WARPS * share);
         for (i32 i = lane; i < f.pre; i += 32)
         {
-            dl_copy_async16(mine + i, reinterpret_cast<const pxl_vec16*>(weight) + i);
-            if (GATED) dl_copy_async16(mine + f.pre + i, reinterpret_cast<const pxl_vec16*>(up) + i);
+            pxl_copy_async16(mine + i, reinterpret_cast<const pxl_vec16*>(weight) + i);
+            if (GATED) pxl_copy_async16(mine + f.pre + i, reinterpret_cast<const pxl_vec16*>(up) + i);
         }
         asm volatile("cp.async.commit_group;" ::: "memory");
         return;

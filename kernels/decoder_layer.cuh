@@ -106,12 +106,6 @@ PXL_DEVICE void dl_signal(i32* counter)
     }
 }
 
-PXL_DEVICE void dl_copy_async16(void* shared, const void* global)
-{
-    asm volatile("{ .reg .u64 a; .reg .u32 s; cvta.to.shared.u64 a, %0; cvt.u32.u64 s, a; cp.async.cg.shared.global [s], [%1], 16; }"
-                 :: "l"(shared), "l"(global) : "memory");
-}
-
 // One weight vector (w, and u when GATED; any norm already folded in) times vector `at` of each staged row of x.
 template <typename T, int R, bool GATED>
 PXL_DEVICE void dl_accumulate(const float* wf, const float* uf, const pxl_vec16* x, i32 nvec, i32 at, i32 rows, float* acc,

@@ -167,8 +167,8 @@ PXL_DEVICE void ds_request(const DlSizes& s, i32 per_layer, i32 total, i32 ticke
             const i32 length = w.end - w.begin;
             for (i32 i = w.begin + (threadIdx.x & 31); i < w.end; i += 32)
             {
-                dl_copy_async16(mine + (i - w.begin), wv_ + i);
-                if (p.gated) dl_copy_async16(mine + length + (i - w.begin), uv_ + i);
+                pxl_copy_async16(mine + (i - w.begin), wv_ + i);
+                if (p.gated) pxl_copy_async16(mine + length + (i - w.begin), uv_ + i);
             }
         }
     }

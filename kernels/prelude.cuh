@@ -76,6 +76,14 @@ PXL_DEVICE void pxl_dependent_launch()
 // 16 bytes of any element type, loaded with one vector instruction.
 struct __align__(16) pxl_vec16 { u32 w[4]; };
 
+// 16 bytes from global to shared memory without a register (cp.async.cg, sm_80+); visible to this thread after its
+// cp.async.commit_group and cp.async.wait_*, to the block after a barrier that follows them.
+PXL_DEVICE void pxl_copy_async16(void* shared, const void* global)
+{
+    asm volatile("{ .reg .u64 a; .reg .u32 s; cvta.to.shared.u64 a, %0; cvt.u32.u64 s, a; cp.async.cg.shared.global [s], [%1], 16; }"
+                 :: "l"(shared), "l"(global) : "memory");
+}
+
 PXL_DEVICE void unpack(const pxl_vec16& v, float* out, float)
 {
 #pragma unroll

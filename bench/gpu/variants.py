@@ -13,6 +13,8 @@ VARIANTS = {
     "prefetch-8": ("PIXELLLM_PREFETCH_L2=8: decode weights prefetched into L2, 8 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "prefetch-16": ("PIXELLLM_PREFETCH_L2=16: decode weights prefetched into L2, 16 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "prefetch-32": ("PIXELLLM_PREFETCH_L2=32: decode weights prefetched into L2, 32 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
+    "staged": ("PIXELLLM_STAGED_ATTENTION=1: decode attention stages K/V in shared memory", ["decode step, beam 1"]),
+    "staged-prefetch": ("PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16: both", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "fused-prefetch": ("PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16: one launch per layer, phases prefetching", ["decode step, beam 1"]),
     "stream-132": ("PIXELLLM_FUSED_LAYER=stream, 132 blocks: the streamed stack, one block per SM", ["decode step, beam 1", "decode step, beam 4"]),
     "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),

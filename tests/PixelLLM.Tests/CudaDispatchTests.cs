@@ -268,6 +268,7 @@ public partial class CudaDispatchTests
         public bool TensorCoreAttention { get; init; }
         public bool SkinnyGemm { get; init; }
         public long PrefetchL2Bytes { get; init; }
+        public bool StagedDecodeAttention { get; init; }
 
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
         {

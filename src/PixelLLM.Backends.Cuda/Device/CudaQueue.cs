@@ -73,6 +73,12 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool SkinnyGemm { get; } = Environment.GetEnvironmentVariable(SkinnyGemmVariable) == "1";
 
+    /// <summary>Environment variable that, set to 1, switches <see cref="StagedDecodeAttention"/> on.</summary>
+    public const string StagedAttentionVariable = "PIXELLLM_STAGED_ATTENTION";
+
+    /// <inheritdoc/>
+    public bool StagedDecodeAttention { get; } = Environment.GetEnvironmentVariable(StagedAttentionVariable) == "1";
+
     /// <summary>Environment variable that sets <see cref="PrefetchL2Bytes"/> in megabytes (unset or 0: off).</summary>
     public const string PrefetchL2Variable = "PIXELLLM_PREFETCH_L2";
 

@@ -82,6 +82,13 @@ internal interface IDeviceQueue
     long PrefetchL2Bytes => 0;
 
     /// <summary>
+    /// Whether attention_decode.cu stages a call's keys, values, biases and mask in shared memory before its first
+    /// barrier, where they fit (one round trip instead of one per phase; the same results): off unless
+    /// PIXELLLM_STAGED_ATTENTION=1 until a device run measures it.
+    /// </summary>
+    bool StagedDecodeAttention => false;
+
+    /// <summary>
     /// Whether long 16-bit attention without a mask runs on tensor cores (attention_mma.cu, flash-style) instead of the
     /// cuBLAS path (PIXELLLM_MMA_ATTENTION=1). Off until a device run has checked and timed it.
     /// </summary>

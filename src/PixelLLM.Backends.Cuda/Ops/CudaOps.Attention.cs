@@ -59,11 +59,12 @@ internal sealed partial class CudaOps
         bool decode = UsesDecodeAttention(lq, lk);
         uint blocks = decode ? (uint)lq : (uint)((lq + AttentionRowsPerBlock - 1) / AttentionRowsPerBlock);
         var (file, kernel) = decode ? ("attention_decode.cu", "attention_decode_") : ("attention.cu", "attention_");
-        queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32,
-            Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
-                .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride)
-                .F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
-                .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
+        var a = Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
+            .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride)
+            .F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
+            .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default);
+        if (decode) a.I32(queue.StagedDecodeAttention && StagesDecodeAttention(k, v, ok.RowStride, ov.RowStride, dim, vdim, lk) ? 1 : 0);
+        queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32, a);
     }
 
     /// <summary>attention_mma.cu's block: MMA_WARPS warps of 16 query rows; its head-dim limit (MMA_MAX_D).</summary>
