@@ -67,6 +67,22 @@ public class EmulatedStorageTests(ITestOutputHelper output)
         Assert.True(error <= 1e-2, $"{error}");
     }
 
+    [Theory]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F16)]
+    public void EveryCatalogCasePassesAgainstItselfSummedInFloat64(DType storage)
+    {
+        // What backend-check --storage bf16|f16 runs, with a CPU that sums in float64 as the candidate: every case of the
+        // catalog must pass, or a device that sums in yet another order could fail it with exact kernels.
+        using var reference = new CpuBackend { EmulatedStorage = storage };
+        using var candidate = new CpuBackend(accumulation: CpuAccumulation.Float64) { EmulatedStorage = storage };
+        Func<float, float> round = storage == DType.BF16 ? Bf16 : v => (float)(Half)v;
+        var results = BackendCheck.Run(reference, candidate, 1e-2, roundInput: round);
+        var worst = results.OrderByDescending(r => r.Error).First();
+        output.WriteLine($"{results.Count} cases; worst {worst.Op}/{worst.Case} {worst.Error:0.00e+00}");
+        Assert.All(results, r => Assert.True(r.Passed, $"{r.Op}/{r.Case}: {r.Error} {r.Failure}"));
+    }
+
     [Fact]
     public void OnlyFloatStorageTypesAreAccepted() =>
         Assert.Throws<InvalidInputException>(() => new CpuBackend { EmulatedStorage = DType.I32 });
