@@ -9,7 +9,9 @@ namespace PixelLLM.Backends.Cuda.Ops;
 /// A decode step's T5 decoder stack. With the streamed layer kernel (PIXELLLM_FUSED_LAYER=stream) and shapes it serves,
 /// decoder_layer_stream.cu runs up to <see cref="DecoderLayerTable.MaxLayers"/> layers in one launch, so its blocks
 /// fetch the next layer's weights while the current layer's last phases finish; otherwise every layer runs as
-/// <see cref="T5DecoderLayerOp"/> does (one launch or its eight ops), in a row.
+/// <see cref="T5DecoderLayerOp"/> does (one launch or its eight ops), in a row, and with
+/// <see cref="IDeviceQueue.PrefetchL2Bytes"/> their launches ask L2 for the weights ahead (<see cref="WeightStream"/> for
+/// the eight ops' GEMVs, <see cref="LeadingQkv"/> for the next layer of a one-launch layer).
 /// </summary>
 internal sealed partial class CudaOps
 {
