@@ -102,6 +102,12 @@ if phase checks; then
     step check-staged-f32 60 env PIXELLLM_STAGED_ATTENTION=1 "$cli" backend-check --backend cuda --op Attention,T5DecoderLayer,T5DecoderStack --json
     step check-staged-bf16 60 env PIXELLLM_STAGED_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,T5DecoderLayer,T5DecoderStack --json
     step graph-check-t5xl-staged 90 env PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
+    # Session 18: the GEMM path's softmax a warp per row (PIXELLLM_WARP_SOFTMAX=1; the vision encoders' attention).
+    step check-warp-softmax-f32 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --op Attention --json
+    step check-warp-softmax-bf16 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    for case in sam_image_encoder/cfgA eva02/cfgA_mim_avgpool pixelllm/caption_trace; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-warp-softmax-${case//\//-}" 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
     step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
@@ -124,7 +130,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "warp-softmax-f32", "warp-softmax-bf16", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -193,6 +199,8 @@ if phase bench; then
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-staged.json"
     step bench-staged-prefetch 60 env PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-staged-prefetch.json"
+    step bench-warp-softmax 90 env PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,eva02,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-warp-softmax.json"
     # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
     # phases prefetching each other's weights: the other way the prefetch may reach the floor.
     step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \

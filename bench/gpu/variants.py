@@ -15,6 +15,7 @@ VARIANTS = {
     "prefetch-32": ("PIXELLLM_PREFETCH_L2=32: decode weights prefetched into L2, 32 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "staged": ("PIXELLLM_STAGED_ATTENTION=1: decode attention stages K/V in shared memory", ["decode step, beam 1"]),
     "staged-prefetch": ("PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16: both", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
+    "warp-softmax": ("PIXELLLM_WARP_SOFTMAX=1: the GEMM path's softmax a warp per row", ["SAM", "EVA02"]),
     "fused-prefetch": ("PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16: one launch per layer, phases prefetching", ["decode step, beam 1"]),
     "stream-132": ("PIXELLLM_FUSED_LAYER=stream, 132 blocks: the streamed stack, one block per SM", ["decode step, beam 1", "decode step, beam 4"]),
     "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),

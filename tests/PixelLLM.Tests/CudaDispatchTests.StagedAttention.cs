@@ -32,3 +32,40 @@ public partial class CudaDispatchTests
         Assert.Equal(0, StagedFlag(label, storage, staged: false));
     }
 }
+
+/// <summary>
+/// PIXELLLM_WARP_SOFTMAX: the GEMM path's softmax runs attention_softmax.cu's warp-per-row kernel with the fewest values a
+/// lane that hold a row (32 · V ≥ Lk), on ceil(Lq / 8) blocks of 8 warps; without the switch, the block-per-row kernel.
+/// </summary>
+public partial class CudaDispatchTests
+{
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void WarpSoftmaxHoldsEachRowInTheFewestValuesALane(string storage)
+    {
+        int warp = 0;
+        foreach (var c in OpCheckCases.All.Where(c => c.Op is PixelLLM.Runtime.Ops.AttentionOp))
+        {
+            var on = new RecordingQueue { WarpSoftmax = true };
+            CheckDispatch(c, storage, on);
+            var off = new RecordingQueue();
+            CheckDispatch(c, storage, off);
+            Assert.DoesNotContain(off.Launches, l => l.Kernel.StartsWith("attention_softmax_w"));
+            for (int i = 0; i < on.Launches.Count; i++)
+            {
+                var (launch, plain) = (on.Launches[i], off.Launches[i]);
+                if (launch.File != "attention_softmax.cu") continue;
+                // (s, p, bias, mask, b, lq, lk, …): the row counts the launch was given.
+                var (data, offsets) = on.Arguments[i];
+                int lq = BitConverter.ToInt32(data, offsets[5]), lk = BitConverter.ToInt32(data, offsets[6]);
+                if (lk > 1024) { Assert.Equal(plain.Kernel, launch.Kernel); continue; }
+                int values = int.Parse(launch.Kernel["attention_softmax_w".Length..launch.Kernel.LastIndexOf('_')]);
+                Assert.True(32 * values >= lk && 32 * (values - 8) < lk, $"{c.Label}: {values} values a lane for {lk} keys");
+                Assert.Equal(((uint)((lq + 7) / 8), plain.Grid.Y, plain.Grid.Z), launch.Grid);
+                warp++;
+            }
+        }
+        Assert.True(warp > 0, "no catalog case took the warp-per-row softmax");
+    }
+}

@@ -73,6 +73,12 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool SkinnyGemm { get; } = Environment.GetEnvironmentVariable(SkinnyGemmVariable) == "1";
 
+    /// <summary>Environment variable that, set to 1, switches <see cref="WarpSoftmax"/> on.</summary>
+    public const string WarpSoftmaxVariable = "PIXELLLM_WARP_SOFTMAX";
+
+    /// <inheritdoc/>
+    public bool WarpSoftmax { get; } = Environment.GetEnvironmentVariable(WarpSoftmaxVariable) == "1";
+
     /// <summary>Environment variable that, set to 1, switches <see cref="StagedDecodeAttention"/> on.</summary>
     public const string StagedAttentionVariable = "PIXELLLM_STAGED_ATTENTION";
 

@@ -82,6 +82,13 @@ internal interface IDeviceQueue
     long PrefetchL2Bytes => 0;
 
     /// <summary>
+    /// Whether the GEMM path's softmax (attention_softmax.cu) runs a warp per row with the row in registers, for rows of
+    /// at most 1,024 keys (the vision encoders' 196-730), instead of a block per row: off unless PIXELLLM_WARP_SOFTMAX=1
+    /// until a device run measures it.
+    /// </summary>
+    bool WarpSoftmax => false;
+
+    /// <summary>
     /// Whether attention_decode.cu stages a call's keys, values, biases and mask in shared memory before its first
     /// barrier, where they fit (one round trip instead of one per phase; the same results): off unless
     /// PIXELLLM_STAGED_ATTENTION=1 until a device run measures it.

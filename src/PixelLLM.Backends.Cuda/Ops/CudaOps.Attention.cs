@@ -67,6 +67,22 @@ internal sealed partial class CudaOps
         queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32, a);
     }
 
+    /// <summary>attention_softmax.cu's warp-per-row kernels: rows per block (SOFTMAX_WARPS), and the values a lane holds.</summary>
+    private const int SoftmaxWarpRows = 8;
+    private static readonly int[] SoftmaxWarpValues = [8, 16, 24, 32];
+
+    /// <summary>
+    /// The scores' softmax kernel, grid and block: with <see cref="IDeviceQueue.WarpSoftmax"/> and rows of at most
+    /// 32 · 32 keys, a warp per row holding the row in registers (the fewest values a lane that hold it); else a block
+    /// of <paramref name="threads"/> per row.
+    /// </summary>
+    private (string Kernel, (uint, uint, uint) Grid, int Block) SoftmaxKernel(int lq, int lk, int heads, int count, int threads)
+    {
+        if (queue.WarpSoftmax && SoftmaxWarpValues.FirstOrDefault(v => 32 * v >= lk) is int values and > 0)
+            return ($"attention_softmax_w{values}", ((uint)((lq + SoftmaxWarpRows - 1) / SoftmaxWarpRows), (uint)heads, (uint)count), 32 * SoftmaxWarpRows);
+        return ("attention_softmax", ((uint)lq, (uint)heads, (uint)count), threads);
+    }
+
     /// <summary>attention_mma.cu's block: MMA_WARPS warps of 16 query rows; its head-dim limit (MMA_MAX_D).</summary>
     private const int MmaThreads = 128, MmaRowsPerBlock = 64, MmaMaxHeadDim = 128;
 
@@ -134,7 +150,8 @@ internal sealed partial class CudaOps
                         scores + (ulong)(i * scoreBytes), (long)s.Lq * scoreStride, s.Heads,
                         Lda: s.QRow, Ldb: s.KRow, Ldc: scoreStride, OutType: CudaDataType.R32F));
                 }
-            queue.Launch("attention_softmax.cu", $"attention_softmax_{suffix}", ((uint)s.Lq, (uint)s.Heads, (uint)count), threads,
+            var (softmax, grid, block) = SoftmaxKernel(s.Lq, s.Lk, s.Heads, count, threads);
+            queue.Launch("attention_softmax.cu", $"{softmax}_{suffix}", grid, block,
                 Args().Ptr(scores).Ptr(probs).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).I64(first).I32(s.Lq).I32(s.Lk)
                     .I32(scoreStride).I32(probStride).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
                     .Dims(BiasStrides(op, bias, s.Lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
