@@ -26,20 +26,43 @@ PXL_DEVICE float attention_logit(const float* s_row, i32 j, const T* bias_row, c
     return v;
 }
 
+// Query row qi of head blockIdx.y of batch element b + blockIdx.z: its scores, probabilities, bias and mask rows (null
+// without), and how many keys causality leaves it.
+template <typename T>
+struct SoftmaxRow
+{
+    const float* s;
+    T* p;
+    const T* bias;
+    const u8* mask;
+    i32 visible;
+};
+
+template <typename T>
+PXL_DEVICE SoftmaxRow<T> softmax_row(const float* s, T* p, const T* bias, const u8* mask, i64 b, i32 qi, i32 lq, i32 lk,
+                                     i32 lds, i32 ldp, i32 causal, const Dims8& bs, const Dims8& ms)
+{
+    const i32 h = blockIdx.y;
+    const i64 hz = (i64)blockIdx.z * gridDim.y + h; // this batch element's head h in the scratch
+    b += blockIdx.z;
+    return {s + (hz * lq + qi) * lds, p + (hz * lq + qi) * ldp,
+            bias ? bias + b * bs.v[0] + h * bs.v[1] + (i64)qi * bs.v[2] : nullptr,
+            mask ? mask + b * ms.v[0] + h * ms.v[1] + (i64)qi * ms.v[2] : nullptr,
+            causal ? min(max(qi + lk - lq + 1, 0), lk) : lk};
+}
+
 template <typename T>
 PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict__ p, const T* __restrict__ bias,
                                       const u8* __restrict__ mask, i64 b, i32 lq, i32 lk, i32 lds, i32 ldp, float mask_bias,
                                       i32 causal, const Dims8& bs, const Dims8& ms)
 {
     __shared__ float scratch[32];
-    const i32 qi = blockIdx.x, h = blockIdx.y;
-    const i64 hz = (i64)blockIdx.z * gridDim.y + h; // this batch element's head h in the scratch
-    b += blockIdx.z;
-    const float* s_row = s + (hz * lq + qi) * lds;
-    T* p_row = p + (hz * lq + qi) * ldp;
-    const T* bias_row = bias ? bias + b * bs.v[0] + h * bs.v[1] + (i64)qi * bs.v[2] : nullptr;
-    const u8* mask_row = mask ? mask + b * ms.v[0] + h * ms.v[1] + (i64)qi * ms.v[2] : nullptr;
-    const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
+    const SoftmaxRow<T> r = softmax_row(s, p, bias, mask, b, blockIdx.x, lq, lk, lds, ldp, causal, bs, ms);
+    const float* s_row = r.s;
+    T* p_row = r.p;
+    const T* bias_row = r.bias;
+    const u8* mask_row = r.mask;
+    const i32 visible = r.visible;
 
     float max = pxl_neg_inf();
     for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
@@ -63,15 +86,14 @@ PXL_DEVICE void attention_softmax_warp(const float* __restrict__ s, T* __restric
                                        const u8* __restrict__ mask, i64 b, i32 lq, i32 lk, i32 lds, i32 ldp, float mask_bias,
                                        i32 causal, const Dims8& bs, const Dims8& ms)
 {
-    const i32 lane = threadIdx.x & 31, qi = blockIdx.x * SOFTMAX_WARPS + (threadIdx.x >> 5), h = blockIdx.y;
+    const i32 lane = threadIdx.x & 31, qi = blockIdx.x * SOFTMAX_WARPS + (threadIdx.x >> 5);
     if (qi >= lq) return; // warp-uniform, and no barrier follows
-    const i64 hz = (i64)blockIdx.z * gridDim.y + h;
-    b += blockIdx.z;
-    const float* s_row = s + (hz * lq + qi) * lds;
-    T* p_row = p + (hz * lq + qi) * ldp;
-    const T* bias_row = bias ? bias + b * bs.v[0] + h * bs.v[1] + (i64)qi * bs.v[2] : nullptr;
-    const u8* mask_row = mask ? mask + b * ms.v[0] + h * ms.v[1] + (i64)qi * ms.v[2] : nullptr;
-    const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
+    const SoftmaxRow<T> r = softmax_row(s, p, bias, mask, b, qi, lq, lk, lds, ldp, causal, bs, ms);
+    const float* s_row = r.s;
+    T* p_row = r.p;
+    const T* bias_row = r.bias;
+    const u8* mask_row = r.mask;
+    const i32 visible = r.visible;
 
     float x[V];
     float max = pxl_neg_inf();
