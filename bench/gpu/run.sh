@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs ON the device machine from the repo root, after bench/gpu/prepare.sh here and `run` with carry [".gpu"]:
 #   run(command="PIXELLLM_GPU_BUDGET=420 bash .gpu/run.sh", carry=[".gpu"], timeout_s=450)
-# (Every phase took ~330 s on an H200 in run 10; sessions 11-15 added ~25 checks of a few seconds each and six A/B
-# benches of ~15 s: budget ~540 s, timeout_s=570 in one call on a 15-minute lease. Steps run in order checks → bench →
-# baseline, so a short budget loses the PyTorch baseline first; PIXELLLM_GPU_PHASES=bench,baseline skips the checks.)
+# (Every phase took ~330 s on an H200 in run 10 and 317 s in run 11; session 18 moved run 11's measured A/Bs behind the
+# `ab` phase and added ~15 checks and ~9 benches, an estimated ~480 s: budget ~540 s, timeout_s=570 in one call on a
+# 15-minute lease. Steps run in order checks → bench → baseline, so a short budget loses the PyTorch baseline first;
+# PIXELLLM_GPU_PHASES=bench,baseline skips the checks.)
 # One call does everything so the numbers come from one card and one lease. Every step has its own time cap and the whole
 # script a budget (PIXELLLM_GPU_BUDGET seconds): a step that would start past it is skipped and says so, so a hang or a slow
 # step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline; ab adds the A/B benches of
@@ -93,12 +94,11 @@ if phase checks; then
     step check-prefetch-bf16 90 env PIXELLLM_PREFETCH_L2=16 "$cli" backend-check --backend cuda --storage bf16 \
         --op T5DecoderStack,T5DecoderLayer,QkvProjection,Linear,RmsNormLinear,RmsNormGeGlu --json
     step check-prefetch-f32 90 env PIXELLLM_PREFETCH_L2=16 "$cli" backend-check --backend cuda --op T5DecoderStack,T5DecoderLayer --json
-    for case in t5/cfgA pixelllm/caption_trace; do
-        [[ -f .gpu/golden/$case.json ]] && step "verify-prefetch-${case//\//-}" 60 env PIXELLLM_PREFETCH_L2=16 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
-    done
-    step graph-check-t5xl-prefetch 90 env PIXELLLM_PREFETCH_L2=16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
+    [[ -f .gpu/golden/pixelllm/caption_trace.json ]] && step verify-prefetch-pixelllm-caption_trace 60 env PIXELLLM_PREFETCH_L2=16 \
+        "$cli" verify .gpu/golden/pixelllm/caption_trace --backend cuda --quiet
     # Session 18: attention_decode.cu staging its keys and values in shared memory first (PIXELLLM_STAGED_ATTENTION=1; the
-    # same arithmetic in the same order, so the same results as without).
+    # same arithmetic in the same order, so the same results as without). The graph check replays both session-18
+    # decode switches together (prefetch too).
     step check-staged-f32 60 env PIXELLLM_STAGED_ATTENTION=1 "$cli" backend-check --backend cuda --op Attention,T5DecoderLayer,T5DecoderStack --json
     step check-staged-bf16 60 env PIXELLLM_STAGED_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,T5DecoderLayer,T5DecoderStack --json
     step graph-check-t5xl-staged 90 env PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
@@ -188,10 +188,10 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
-    # The decode step with its GEMVs prefetching 8, 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
+    # The decode step with its GEMVs prefetching 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
     # kernels their next phase (session 18, the candidate for the 1.2x floor: DRAM kept busy through the ~200 launches'
     # gaps and the phase hand-offs), and where its time goes per kernel.
-    for mb in 8 16 32; do
+    for mb in 16 32; do
         step bench-prefetch-$mb 60 env PIXELLLM_PREFETCH_L2=$mb "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
             --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-prefetch-$mb.json"
     done

@@ -10,7 +10,6 @@ import sys
 
 # Variant → (what it switches, the stages that decide it).
 VARIANTS = {
-    "prefetch-8": ("PIXELLLM_PREFETCH_L2=8: decode weights prefetched into L2, 8 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "prefetch-16": ("PIXELLLM_PREFETCH_L2=16: decode weights prefetched into L2, 16 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "prefetch-32": ("PIXELLLM_PREFETCH_L2=32: decode weights prefetched into L2, 32 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "staged": ("PIXELLLM_STAGED_ATTENTION=1: decode attention stages K/V in shared memory", ["decode step, beam 1"]),
