@@ -1,15 +1,15 @@
 // Weight prefetch into L2 for the decode step's GEMVs and layer kernels (PIXELLLM_PREFETCH_L2, host: WeightStream and
-// CudaOps.T5DecoderStack). A decode step is ~200
-// short launches, each streaming 8-42 MB of weights; between two launches (the gap, the ramp to full bandwidth, the tail
-// of the last blocks, the attention kernels in between) DRAM idles, which is why 8 MB GEMVs run at 1.0-1.5 TB/s of the
-// 4.2 the copy reaches. Each launch therefore asks L2 for the weights the launches after it will read, so DRAM keeps
-// streaming through those gaps and the later launch reads L2. The host keeps the requested window a fixed number of bytes
-// ahead and gives each launch only the part of it that is new, so a launch requests about as many bytes as it reads.
-// The window plus the lines the running launch has read must fit L2 (50 MB on H100/H200; the gated launch reads 42 MB),
-// hence a lookahead of a few launches, not more. decoder_layer.cu (a layer in one launch, beams) does the same inside
-// the launch: the blocks of each product phase request the next product phase's weights, the last phase's the next
-// layer's q, k and v (as much of them as the lookahead allows). Own loads marked evict-first would protect the window better, but
-// either form (a second load instruction or a cache-policy operand) made ptxas spill the GEMVs.
+// CudaOps.T5DecoderStack). A decode step is ~200 short launches, each streaming 8-42 MB of weights; between two
+// launches (the gap, the ramp to full bandwidth, the tail of the last blocks, the attention kernels in between) DRAM
+// idles, which is why 8 MB GEMVs run at 1.0-1.5 TB/s of the 4.2 the copy reaches. Each launch therefore asks L2 for the
+// weights the launches after it will read, so DRAM keeps streaming through those gaps and the later launch reads L2.
+// The host keeps the requested window a fixed number of bytes ahead and gives each launch only the part of it that is
+// new, so a launch requests about as many bytes as it reads. The window plus the lines the running launch has read must
+// fit L2 (50 MB on H100/H200; the gated launch reads 42 MB), hence a lookahead of a few launches, not more.
+// decoder_layer.cu (a layer in one launch, beams) does the same inside the launch: the blocks of each product phase
+// request the next product phase's weights, and the last phase the next layer's q, k and v (as much of them as the
+// lookahead allows). Own loads marked evict-first would protect the window better, but either form (a second load
+// instruction or a cache-policy operand) made ptxas spill the GEMVs.
 #pragma once
 #include "prelude.cuh"
 
