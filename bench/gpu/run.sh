@@ -108,6 +108,11 @@ if phase checks; then
     for case in sam_image_encoder/cfgA eva02/cfgA_mim_avgpool pixelllm/caption_trace; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-warp-softmax-${case//\//-}" 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
+    # Session 18: SAM's relative-position terms a lane per term over tables in shared memory (PIXELLLM_STAGED_REL_POS=1).
+    step check-staged-relpos-f32 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --op RelPosBias,Attention --json
+    step check-staged-relpos-bf16 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --storage bf16 --op RelPosBias,Attention --json
+    [[ -f .gpu/golden/sam_image_encoder/cfgA.json ]] && step verify-staged-relpos-sam 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 \
+        "$cli" verify .gpu/golden/sam_image_encoder/cfgA --backend cuda --quiet
     step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
@@ -130,7 +135,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "warp-softmax-f32", "warp-softmax-bf16", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -201,6 +206,10 @@ if phase bench; then
         --backend cuda --dtype bf16 --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-staged-prefetch.json"
     step bench-warp-softmax 90 env PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-warp-softmax.json"
+    step bench-staged-relpos 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,e2e --runs 3 --json "$OUT/bench-t5xl-staged-relpos.json"
+    step bench-vision-both 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights \
+        --backend cuda --dtype bf16 --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-vision-both.json"
     # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
     # phases prefetching each other's weights: the other way the prefetch may reach the floor.
     step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
@@ -218,7 +227,8 @@ if phase bench; then
     step bench-stream-132 90 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=132 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,decode4 --runs 3 --json "$OUT/bench-t5xl-stream-132.json"
     # Its device time (T5DecoderStack µs a step and GB/s in the profile) against the weights it streams.
-    step bench-stream-profile 90 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    # (ab: run 11 has this profile; bench-stream above says whether the fence change moved it.)
+    phase ab && step bench-stream-profile 90 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4 --runs 1 --profile --profile-json "$OUT/profile-t5xl-stream.json"
     # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.
     step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
@@ -249,7 +259,7 @@ if phase bench; then
         step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
             --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
     fi
-    step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    phase ab && step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-unfused.json"
     # Last of the benches (the A/Bs above decide defaults): throughput, 4 different images in one batch (one vision pass over 4 × 576/730 rows, one decode of 4 rows).
     step bench-batch 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages e2e,e2e4 --runs 3 \

@@ -15,6 +15,8 @@ VARIANTS = {
     "staged": ("PIXELLLM_STAGED_ATTENTION=1: decode attention stages K/V in shared memory", ["decode step, beam 1"]),
     "staged-prefetch": ("PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16: both", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "warp-softmax": ("PIXELLLM_WARP_SOFTMAX=1: the GEMM path's softmax a warp per row", ["SAM", "EVA02"]),
+    "staged-relpos": ("PIXELLLM_STAGED_REL_POS=1: SAM's rel-pos terms a lane per term", ["SAM"]),
+    "vision-both": ("PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1: both vision changes", ["SAM", "EVA02", "end to end caption"]),
     "fused-prefetch": ("PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16: one launch per layer, phases prefetching", ["decode step, beam 1"]),
     "stream-132": ("PIXELLLM_FUSED_LAYER=stream, 132 blocks: the streamed stack, one block per SM", ["decode step, beam 1", "decode step, beam 4"]),
     "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),

@@ -69,3 +69,33 @@ public partial class CudaDispatchTests
         Assert.True(warp > 0, "no catalog case took the warp-per-row softmax");
     }
 }
+
+/// <summary>
+/// PIXELLLM_STAGED_REL_POS: SAM's relative-position terms run rel_pos_bias_tables with both tables and a query row per
+/// warp in shared memory, rows a pitch of D rounded up to 4 mod 8 floats apart, 64 tokens a block.
+/// </summary>
+public partial class CudaDispatchTests
+{
+    [Theory]
+    [InlineData("q14x14 d80", 80, 27, 27, 84)]   // SAM-H's window attention: D 80 is 0 mod 8, so the pitch is 84
+    [InlineData("q3x4 k5x2", 8, 9, 7, 12)]
+    [InlineData("packed q3x5", 8, 5, 9, 12)]
+    public void StagedRelPosTakesTheTablesAtAConflictFreePitch(string label, int dim, int rowsH, int rowsW, int pitch)
+    {
+        var c = OpCheckCases.All.Single(c => c.Label == label);
+        var op = (PixelLLM.Runtime.Ops.RelPosBiasOp)c.Op;
+        var staged = new RecordingQueue { StagedRelPos = true };
+        CheckDispatch(c, "BF16", staged);
+        var launch = Assert.Single(staged.Launches);
+        Assert.Equal("rel_pos_bias_tables_bf16", launch.Kernel);
+        Assert.Equal((rowsH + rowsW + 8) * pitch * 4, launch.SharedBytes);
+        long tokens = (long)c.Inputs[0].Shape[0] * op.NumHeads * op.QueryH * op.QueryW;
+        Assert.Equal((uint)((tokens + 63) / 64), launch.Grid.X);
+        var (data, offsets) = staged.Arguments[0];
+        Assert.Equal((dim, pitch), (BitConverter.ToInt32(data, offsets[6]), BitConverter.ToInt32(data, offsets[14])));
+
+        var plain = new RecordingQueue();
+        CheckDispatch(c, "BF16", plain);
+        Assert.Equal(("rel_pos_bias_bf16", 0), (Assert.Single(plain.Launches).Kernel, plain.Launches[0].SharedBytes));
+    }
+}

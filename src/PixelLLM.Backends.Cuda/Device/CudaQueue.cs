@@ -73,6 +73,12 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool SkinnyGemm { get; } = Environment.GetEnvironmentVariable(SkinnyGemmVariable) == "1";
 
+    /// <summary>Environment variable that, set to 1, switches <see cref="StagedRelPos"/> on.</summary>
+    public const string StagedRelPosVariable = "PIXELLLM_STAGED_REL_POS";
+
+    /// <inheritdoc/>
+    public bool StagedRelPos { get; } = Environment.GetEnvironmentVariable(StagedRelPosVariable) == "1";
+
     /// <summary>Environment variable that, set to 1, switches <see cref="WarpSoftmax"/> on.</summary>
     public const string WarpSoftmaxVariable = "PIXELLLM_WARP_SOFTMAX";
 

@@ -82,6 +82,12 @@ internal interface IDeviceQueue
     long PrefetchL2Bytes => 0;
 
     /// <summary>
+    /// Whether SAM's decomposed relative-position terms (rel_pos_bias.cu) run a lane per term over tables staged in
+    /// shared memory instead of a warp per term: off unless PIXELLLM_STAGED_REL_POS=1 until a device run measures it.
+    /// </summary>
+    bool StagedRelPos => false;
+
+    /// <summary>
     /// Whether the GEMM path's softmax (attention_softmax.cu) runs a warp per row with the row in registers, for rows of
     /// at most 1,024 keys (the vision encoders' 196-730), instead of a block per row: off unless PIXELLLM_WARP_SOFTMAX=1
     /// until a device run measures it.

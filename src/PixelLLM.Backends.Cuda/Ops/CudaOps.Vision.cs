@@ -35,11 +35,37 @@ internal sealed partial class CudaOps
         var (wq, wk, wo) = RelPosScales(op.QueryW, op.KeyW);
         long tokens = (long)x[0].Shape[0] * op.NumHeads * op.QueryH * op.QueryW;
         if (tokens == 0) return;
+        int rowsH = x[1].Shape[0], rowsW = x[2].Shape[0];
+        if (queue.StagedRelPos && RelPosTablesSharedBytes(dim, rowsH, rowsW) is var (pitch, shared) && shared > 0)
+        {
+            long tableBlocks = (tokens + RelPosWarps * RelPosTokensPerWarp - 1) / (RelPosWarps * RelPosTokensPerWarp);
+            queue.Launch("rel_pos_bias.cu", $"rel_pos_bias_tables_{FloatSuffix(y, "RelPosBias")}", ((uint)tableBlocks, 1, 1), 32 * RelPosWarps,
+                Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I64(tokens).I32(op.NumHeads).I32(dim).I32(x[0].Shape[2]).I32(op.QueryH)
+                    .I32(op.QueryW).I32(op.KeyH).I32(op.KeyW).I32(rowsH).I32(rowsW).I32(pitch).F32(hq).F32(hk).F32(ho).F32(wq).F32(wk).F32(wo),
+                shared);
+            return;
+        }
         long blocks = (tokens + RelPosWarps - 1) / RelPosWarps;
         if (blocks > int.MaxValue) throw new BackendException($"CUDA RelPosBias: {tokens} query tokens exceed one grid");
         queue.Launch("rel_pos_bias.cu", $"rel_pos_bias_{FloatSuffix(y, "RelPosBias")}", ((uint)blocks, 1, 1), 32 * RelPosWarps,
             Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(y.Ptr).I64(tokens).I32(op.NumHeads).I32(dim).I32(x[0].Shape[2]).I32(op.QueryH)
                 .I32(op.QueryW).I32(op.KeyH).I32(op.KeyW).F32(hq).F32(hk).F32(ho).F32(wq).F32(wk).F32(wo));
+    }
+
+    /// <summary>Query tokens each warp of rel_pos_bias_tables takes in turn (REL_TOKENS_PER_WARP).</summary>
+    private const int RelPosTokensPerWarp = 8;
+
+    /// <summary>
+    /// rel_pos_bias_tables' row pitch in floats (at least D, 4 mod 8, so eight lanes' 16-byte reads of consecutive rows
+    /// hit distinct banks) and its shared memory: both tables and a query row per warp, as f32. (0, 0) where it does not
+    /// serve the call: D not a multiple of 4, or more shared memory than a block may have.
+    /// </summary>
+    private (int Pitch, int Shared) RelPosTablesSharedBytes(int dim, int rowsH, int rowsW)
+    {
+        if (dim % 4 != 0) return (0, 0);
+        int pitch = dim % 8 == 4 ? dim : dim + 4;
+        long bytes = (long)(rowsH + rowsW + RelPosWarps) * pitch * sizeof(float);
+        return bytes <= queue.Limits.SharedBytesPerBlock ? (pitch, (int)bytes) : (0, 0);
     }
 
     /// <summary>SAM's get_rel_pos index scales, rounded to fp32 exactly as the CPU backend's RelPosIndex.</summary>
