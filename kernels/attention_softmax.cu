@@ -16,39 +16,33 @@
 
 #define SOFTMAX_WARPS 8
 
-template <typename T>
-PXL_DEVICE float attention_logit(const float* s_row, i32 j, const T* bias_row, const Dims8& bias_strides, const u8* mask_row,
-                                 i64 mask_key_stride, i32 visible, float mask_bias)
-{
-    float v = s_row[j];
-    if (bias_row) v += attention_bias(bias_row, j, bias_strides);
-    if (j >= visible || (mask_row && mask_row[j * mask_key_stride] == 0)) v += mask_bias;
-    return v;
-}
-
-// Query row qi of head blockIdx.y of batch element b + blockIdx.z: its scores, probabilities, bias and mask rows (null
-// without), and how many keys causality leaves it.
-template <typename T>
+// Where query row qi of head blockIdx.y of batch element b + blockIdx.z starts in the scores, the probabilities, the bias
+// and the mask (elements), and how many keys causality leaves it. Offsets, not pointers: the kernels add them to their
+// __restrict__ parameters, which keeps the scores on the read-only path (pointers handed back lose it).
 struct SoftmaxRow
 {
-    const float* s;
-    T* p;
-    const T* bias;
-    const u8* mask;
+    i64 score, prob, bias, mask;
     i32 visible;
 };
 
-template <typename T>
-PXL_DEVICE SoftmaxRow<T> softmax_row(const float* s, T* p, const T* bias, const u8* mask, i64 b, i32 qi, i32 lq, i32 lk,
-                                     i32 lds, i32 ldp, i32 causal, const Dims8& bs, const Dims8& ms)
+PXL_DEVICE SoftmaxRow softmax_row(i64 b, i32 qi, i32 lq, i32 lk, i32 lds, i32 ldp, i32 causal, const Dims8& bs, const Dims8& ms)
 {
     const i32 h = blockIdx.y;
     const i64 hz = (i64)blockIdx.z * gridDim.y + h; // this batch element's head h in the scratch
     b += blockIdx.z;
-    return {s + (hz * lq + qi) * lds, p + (hz * lq + qi) * ldp,
-            bias ? bias + b * bs.v[0] + h * bs.v[1] + (i64)qi * bs.v[2] : nullptr,
-            mask ? mask + b * ms.v[0] + h * ms.v[1] + (i64)qi * ms.v[2] : nullptr,
-            causal ? min(max(qi + lk - lq + 1, 0), lk) : lk};
+    return {(hz * lq + qi) * lds, (hz * lq + qi) * ldp, b * bs.v[0] + h * bs.v[1] + (i64)qi * bs.v[2],
+            b * ms.v[0] + h * ms.v[1] + (i64)qi * ms.v[2], causal ? min(max(qi + lk - lq + 1, 0), lk) : lk};
+}
+
+// Key j's logit: its score + the bias + mask_bias where the mask is 0 or causality hides the key.
+template <typename T>
+PXL_DEVICE float attention_logit(const float* s_row, i32 j, const T* bias_row, const Dims8& bs, const u8* mask_row,
+                                 i64 mask_key_stride, i32 visible, float mask_bias)
+{
+    float v = s_row[j];
+    if (bias_row) v += attention_bias(bias_row, j, bs);
+    if (j >= visible || (mask_row && mask_row[j * mask_key_stride] == 0)) v += mask_bias;
+    return v;
 }
 
 template <typename T>
@@ -57,16 +51,15 @@ PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict
                                       i32 causal, const Dims8& bs, const Dims8& ms)
 {
     __shared__ float scratch[32];
-    const SoftmaxRow<T> r = softmax_row(s, p, bias, mask, b, blockIdx.x, lq, lk, lds, ldp, causal, bs, ms);
-    const float* s_row = r.s;
-    T* p_row = r.p;
-    const T* bias_row = r.bias;
-    const u8* mask_row = r.mask;
-    const i32 visible = r.visible;
+    const SoftmaxRow r = softmax_row(b, blockIdx.x, lq, lk, lds, ldp, causal, bs, ms);
+    const float* s_row = s + r.score;
+    T* p_row = p + r.prob;
+    const T* bias_row = bias ? bias + r.bias : nullptr;
+    const u8* mask_row = mask ? mask + r.mask : nullptr;
 
     float max = pxl_neg_inf();
     for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
-        max = fmaxf(max, attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], visible, mask_bias));
+        max = fmaxf(max, attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], r.visible, mask_bias));
     max = block_max(max, scratch);
     if (max == pxl_neg_inf())
     {
@@ -75,10 +68,10 @@ PXL_DEVICE void attention_softmax_row(const float* __restrict__ s, T* __restrict
     }
     float sum = 0.0f;
     for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
-        sum += expf(attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], visible, mask_bias) - max);
+        sum += expf(attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], r.visible, mask_bias) - max);
     const float inv_sum = 1.0f / block_sum(sum, scratch);
     for (i32 j = threadIdx.x; j < lk; j += blockDim.x)
-        p_row[j] = from_float<T>(expf(attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], visible, mask_bias) - max) * inv_sum);
+        p_row[j] = from_float<T>(expf(attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], r.visible, mask_bias) - max) * inv_sum);
 }
 
 template <typename T, int V>
@@ -88,12 +81,11 @@ PXL_DEVICE void attention_softmax_warp(const float* __restrict__ s, T* __restric
 {
     const i32 lane = threadIdx.x & 31, qi = blockIdx.x * SOFTMAX_WARPS + (threadIdx.x >> 5);
     if (qi >= lq) return; // warp-uniform, and no barrier follows
-    const SoftmaxRow<T> r = softmax_row(s, p, bias, mask, b, qi, lq, lk, lds, ldp, causal, bs, ms);
-    const float* s_row = r.s;
-    T* p_row = r.p;
-    const T* bias_row = r.bias;
-    const u8* mask_row = r.mask;
-    const i32 visible = r.visible;
+    const SoftmaxRow r = softmax_row(b, qi, lq, lk, lds, ldp, causal, bs, ms);
+    const float* s_row = s + r.score;
+    T* p_row = p + r.prob;
+    const T* bias_row = bias ? bias + r.bias : nullptr;
+    const u8* mask_row = mask ? mask + r.mask : nullptr;
 
     float x[V];
     float max = pxl_neg_inf();
@@ -101,7 +93,7 @@ PXL_DEVICE void attention_softmax_warp(const float* __restrict__ s, T* __restric
     for (int i = 0; i < V; i++)
     {
         const i32 j = lane + 32 * i;
-        x[i] = j < lk ? attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], visible, mask_bias) : pxl_neg_inf();
+        x[i] = j < lk ? attention_logit(s_row, j, bias_row, bs, mask_row, ms.v[3], r.visible, mask_bias) : pxl_neg_inf();
         max = fmaxf(max, x[i]);
     }
     max = warp_max(max);
@@ -137,8 +129,10 @@ PXL_ATTENTION_SOFTMAX(f32, float)
 PXL_ATTENTION_SOFTMAX(bf16, bf16)
 PXL_ATTENTION_SOFTMAX(f16, half)
 
+// Launch bounds with one block per SM named: without it ptxas capped the sm_80 w24 and w32 kernels at 64 and 80
+// registers, and they spilled.
 #define PXL_ATTENTION_SOFTMAX_WARP(suffix, T, V)                                                                          \
-    extern "C" __global__ void __launch_bounds__(32 * SOFTMAX_WARPS) attention_softmax_w##V##_##suffix(                   \
+    extern "C" __global__ void __launch_bounds__(32 * SOFTMAX_WARPS, 1) attention_softmax_w##V##_##suffix(                   \
         const float* s, T* p, const T* bias, const u8* mask, i64 b, i32 lq, i32 lk, i32 lds, i32 ldp, float mask_bias,    \
         i32 causal, Dims8 bias_strides, Dims8 mask_strides)                                                               \
     { pxl_dependent_launch();                                                                                             \

@@ -65,7 +65,7 @@ PXL_DEVICE void gemv(const T* __restrict__ x, const T* __restrict__ w, const T* 
 {
     // The requests for later launches go first, before anything is live: after the first loads they made the 8-row f32
     // kernels spill. They are a few instructions per thread.
-    if (pxl_prefetching(prefetch)) pxl_prefetch_l2(prefetch);
+    pxl_prefetch_l2(prefetch);
     constexpr int E = 16 / sizeof(T); // elements per vector load
     // Loads in flight per lane: the gated form issues two per step, so half the steps keep the same number; several
     // rows need registers for their x and sums, so they keep half (more spills).

@@ -22,14 +22,6 @@ struct PxlPrefetch
     i64 bytes[PXL_PREFETCH_RANGES];
 };
 
-PXL_DEVICE bool pxl_prefetching(const PxlPrefetch& p)
-{
-    bool any = false;
-#pragma unroll
-    for (int r = 0; r < PXL_PREFETCH_RANGES; r++) any |= p.bytes[r] > 0;
-    return any;
-}
-
 // Thread `me` of `threads` requests every (threads · 32)-th 32-byte sector of [address, address + bytes): a warp's 32
 // requests are 1 KB in a row, which the coalescer turns into eight whole 128-byte lines. Nothing waits for them. Not
 // inlined, so that its registers never add to its caller's (inlined, the GEMVs' register heuristics tipped into spills).

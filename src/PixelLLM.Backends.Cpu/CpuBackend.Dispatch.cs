@@ -8,7 +8,8 @@ public sealed partial class CpuBackend
 {
     /// <summary>
     /// The one place that maps every op to its CPU kernel; <paramref name="float64Gemm"/>: GEMMs accumulate in float64;
-    /// <paramref name="storage"/>: what an op made of ops rounds its intermediates to (<see cref="EmulatedStorage"/>).
+    /// <paramref name="storage"/>: what the op's writes are rounded to (<see cref="EmulatedStorage"/>; the steps of an op
+    /// made of ops come back through here, so its intermediates are rounded too).
     /// </summary>
     internal static void Dispatch(Op op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64Gemm = false, DType storage = DType.F32)
     {
@@ -58,5 +59,6 @@ public sealed partial class CpuBackend
             case ReorderRowsOp o: StateUpdates.ReorderRows(o, x, y); break;
             default: throw new NotSupportedException($"CPU backend has no kernel for {op.Name}");
         }
+        StorageRounding.Written(op, x, y, storage);
     }
 }

@@ -84,9 +84,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         var list = new CpuTensorList();
         Span<CpuTensor> x = inputs.Length <= 8 ? ((Span<CpuTensor>)list)[..inputs.Length] : new CpuTensor[inputs.Length];
         for (int i = 0; i < inputs.Length; i++) x[i] = new CpuTensor(Ptr(inputs[i]), inputs[i].Desc);
-        var y = new CpuTensor(Ptr(output), output.Desc);
-        Dispatch(node.Op, x, y, Accumulation == CpuAccumulation.Float64, storage);
-        StorageRounding.Written(node.Op, x, y, storage);
+        Dispatch(node.Op, x, new CpuTensor(Ptr(output), output.Desc), Accumulation == CpuAccumulation.Float64, storage);
         Interlocked.Increment(ref executed);
     }
 

@@ -24,11 +24,7 @@ internal static unsafe class DecoderLayer
             intermediates[i] = new CpuTensor((byte*)at, new TensorDesc(DType.F32, new Shape(s.Rows, 1, width)));
             at += (long)s.Rows * width;
         }
-        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) =>
-        {
-            CpuBackend.Dispatch(step, inputs, output, float64, storage);
-            StorageRounding.Written(step, inputs, output, storage);
-        });
+        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage));
     }
 
     /// <summary>T5DecoderStackOp as its layers, each run as above: the same bits as a graph of layer ops.</summary>

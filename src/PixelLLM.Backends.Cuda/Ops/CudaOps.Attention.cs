@@ -67,9 +67,8 @@ internal sealed partial class CudaOps
         queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32, a);
     }
 
-    /// <summary>attention_softmax.cu's warp-per-row kernels: rows per block (SOFTMAX_WARPS), and the values a lane holds.</summary>
-    private const int SoftmaxWarpRows = 8;
-    private static readonly int[] SoftmaxWarpValues = [8, 16, 24, 32];
+    /// <summary>attention_softmax.cu's warp-per-row kernels: rows per block (SOFTMAX_WARPS); a lane holds 8, 16, 24 or 32 values.</summary>
+    private const int SoftmaxWarpRows = 8, SoftmaxWarpMaxValues = 32;
 
     /// <summary>
     /// The scores' softmax kernel, grid and block: with <see cref="IDeviceQueue.WarpSoftmax"/> and rows of at most
@@ -78,7 +77,8 @@ internal sealed partial class CudaOps
     /// </summary>
     private (string Kernel, (uint, uint, uint) Grid, int Block) SoftmaxKernel(int lq, int lk, int heads, int count, int threads)
     {
-        if (queue.WarpSoftmax && SoftmaxWarpValues.FirstOrDefault(v => 32 * v >= lk) is int values and > 0)
+        int values = (lk + 255) / 256 * 8;
+        if (queue.WarpSoftmax && values <= SoftmaxWarpMaxValues)
             return ($"attention_softmax_w{values}", ((uint)((lq + SoftmaxWarpRows - 1) / SoftmaxWarpRows), (uint)heads, (uint)count), 32 * SoftmaxWarpRows);
         return ("attention_softmax", ((uint)lq, (uint)heads, (uint)count), threads);
     }
