@@ -76,7 +76,6 @@ if phase checks; then
     # The one-row _async kernel (first weights copied into shared memory; not yet measured), checked the same way.
     step check-async-f32 120 env PIXELLLM_FUSED_LAYER=async "$cli" backend-check --backend cuda --op T5DecoderLayer --json
     step check-async-bf16 120 env PIXELLLM_FUSED_LAYER=async "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer --json
-    # Tensor-core flash attention (attention_mma.cu; not yet measured): the attention cases and the vision goldens with it.
     # decoder_layer_stream.cu (PIXELLLM_FUSED_LAYER=stream, not yet measured): persistent blocks, three tiles of weights in
     # flight each; a decode step's whole decoder stack (T5DecoderStack, up to 24 layers) in one launch. With the grid
     # forced to 3 and 1 blocks, every block takes many tickets across every phase and layer hand-off.
@@ -113,7 +112,10 @@ if phase checks; then
     step check-staged-relpos-bf16 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --storage bf16 --op RelPosBias,Attention --json
     [[ -f .gpu/golden/sam_image_encoder/cfgA.json ]] && step verify-staged-relpos-sam 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 \
         "$cli" verify .gpu/golden/sam_image_encoder/cfgA --backend cuda --quiet
+    # Session 19: attention_mma.cu rewritten (run 11 measured the first version 7-30 % slower than the cuBLAS path): a kernel
+    # per head dim, K/V tiles double-buffered by cp.async, ldmatrix fragments, the rel-pos terms staged once per block.
     step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    step check-mma-f16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op Attention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
     step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention --json
@@ -135,7 +137,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -210,6 +212,15 @@ if phase bench; then
         --stages sam,e2e --runs 3 --json "$OUT/bench-t5xl-staged-relpos.json"
     step bench-vision-both 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-vision-both.json"
+    # Session 19: the encoders' attention on tensor cores, flash-style (attention_mma.cu rewritten; the candidate for the
+    # vision targets: run 11's profile had the cuBLAS path's attention at 2.9 of SAM's 8.4 ms and 2.5 of EVA02's 5.8), alone,
+    # with the staged rel-pos terms, and where the encoders' time goes with it.
+    step bench-mma 90 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,eva02,vision,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
+    step bench-mma-relpos 60 env PIXELLLM_MMA_ATTENTION=1 PIXELLLM_STAGED_REL_POS=1 "$cli" bench --config pixelllm-t5xl --random-weights \
+        --backend cuda --dtype bf16 --stages sam,eva02,vision,e2e --runs 3 --json "$OUT/bench-t5xl-mma-relpos.json"
+    step bench-mma-profile 60 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,eva02 --runs 1 --profile --profile-json "$OUT/profile-t5xl-mma.json"
     # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
     # phases prefetching each other's weights: the other way the prefetch may reach the floor.
     step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
@@ -224,7 +235,7 @@ if phase bench; then
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-stream.json"
     # One block per SM instead of two: twice the tiles per block and phase, half the blocks at each hand-off (session 18:
     # run 11's profile put most of its 3.48 ms in ~192 phase hand-offs, about 1.6 tiles per block per phase).
-    step bench-stream-132 90 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=132 "$cli" bench --config pixelllm-t5xl --random-weights \
+    phase ab && step bench-stream-132 90 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=132 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,decode4 --runs 3 --json "$OUT/bench-t5xl-stream-132.json"
     # Its device time (T5DecoderStack µs a step and GB/s in the profile) against the weights it streams.
     # (ab: run 11 has this profile; bench-stream above says whether the fence change moved it.)
@@ -234,7 +245,7 @@ if phase bench; then
     step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
     # The A/Bs run 11 measured, of paths no change since touched (async, fused attention, no residual epilogue, lanes,
-    # skinny, tune, mma: numbers and verdicts in docs/perf/gpu-h200.md): only with PIXELLLM_GPU_PHASES=...,ab, so that the
+    # skinny, tune: numbers and verdicts in docs/perf/gpu-h200.md): only with PIXELLLM_GPU_PHASES=...,ab, so that the
     # default run has the time for what is new. Their correctness checks above still run every time.
     if phase ab; then
         step bench-async 120 env PIXELLLM_FUSED_LAYER=async "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
@@ -256,8 +267,6 @@ if phase bench; then
         step bench-tune 120 env PIXELLLM_GEMM_TUNE=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
             --stages sam,eva02,adapter,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-tune.json"
         grep -h -A8 'GEMM tuning' "$LOGS/bench-tune.log" | tee -a "$OUT/summary.txt" >/dev/null
-        step bench-mma 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-            --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
     fi
     phase ab && step bench-unfused 120 env PIXELLLM_FUSED_LAYER=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-unfused.json"

@@ -39,11 +39,13 @@ internal sealed partial class CudaOps
         var bias = op.HasBias ? x[next++] : default;
         var mask = op.HasMask ? x[next] : default;
         if (op.HasMask && mask.Type != DType.U8) throw new BackendException($"CUDA Attention: mask must be U8, got {mask.Desc}");
-        if (queue.TensorCoreAttention && UsesMmaAttention(op, q, k, v, y, dim, vdim, lq, lk, batch))
+        if (queue.TensorCoreAttention && UsesMmaAttention(op, q, k, v, y, oq.RowStride, ok.RowStride, ov.RowStride, dim, vdim, lq, lk, batch) &&
+            MmaAttentionLayout(op, dim, lk, y.ElementSize) is var (termPitch, shared) && shared > 0)
         {
-            queue.Launch("attention_mma.cu", $"attention_mma_{FloatSuffix(y, "Attention")}", ((uint)((lq + MmaRowsPerBlock - 1) / MmaRowsPerBlock), (uint)heads, (uint)batch),
-                MmaThreads, Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(y.Ptr).I32(heads).I32(lq).I32(lk).I32(dim)
-                    .I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride).F32(op.Scale).Dims(BiasStrides(op, bias, lk)));
+            queue.Launch("attention_mma.cu", $"attention_mma_d{dim}_{FloatSuffix(y, "Attention")}", ((uint)((lq + MmaRowsPerBlock - 1) / MmaRowsPerBlock), (uint)heads, (uint)batch),
+                MmaThreads, Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(y.Ptr).I32(heads).I32(lq).I32(lk)
+                    .I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride).F32(op.Scale).Dims(BiasStrides(op, bias, lk)).I32(termPitch),
+                shared);
             return;
         }
         long fusedFlops = 2L * batch * heads * lq * lk * (dim + vdim);
@@ -83,21 +85,36 @@ internal sealed partial class CudaOps
         return ("attention_softmax", ((uint)lq, (uint)heads, (uint)count), threads);
     }
 
-    /// <summary>attention_mma.cu's block: MMA_WARPS warps of 16 query rows; its head-dim limit (MMA_MAX_D).</summary>
-    private const int MmaThreads = 128, MmaRowsPerBlock = 64, MmaMaxHeadDim = 128;
+    /// <summary>attention_mma.cu's block (MMA_WARPS warps of 16 query rows), its key tile (MMA_KEYS) and the head dims it has a kernel for.</summary>
+    private const int MmaThreads = 128, MmaRowsPerBlock = 64, MmaKeysPerTile = 64;
+    private static readonly int[] MmaHeadDims = [32, 64, 80, 96, 128];
 
     /// <summary>
     /// Whether attention_mma.cu serves this call: 16-bit storage, long sequences (the GEMM path's), no mask, not causal,
-    /// equal head dims that are a multiple of 16, every operand's rows 4-byte aligned (its fragments are element pairs).
+    /// equal head dims it has a kernel for; k and v rows and bases 16-byte aligned (cp.async), q and y 4-byte (element pairs).
     /// </summary>
-    private static bool UsesMmaAttention(AttentionOp op, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, int dim, int vdim,
-        int lq, int lk, int batch)
+    private static bool UsesMmaAttention(AttentionOp op, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor y, int qRow, int kRow, int vRow,
+        int dim, int vdim, int lq, int lk, int batch)
     {
         if (y.Type is not (DType.BF16 or DType.F16) || q.Type != y.Type || k.Type != y.Type || v.Type != y.Type) return false;
-        if (op.HasMask || op.Causal || dim != vdim || dim % 16 != 0 || dim > MmaMaxHeadDim) return false;
+        if (op.HasMask || op.Causal || dim != vdim || Array.IndexOf(MmaHeadDims, dim) < 0) return false;
         if (lq < GemmAttentionMinLength || lk < GemmAttentionMinLength || k.Shape[0] != batch || v.Shape[0] != batch) return false;
         if (batch > MaxGridZ) return false; // the batch is the grid's z (at most 65,535 blocks)
-        return q.Ptr % 4 == 0 && k.Ptr % 4 == 0 && v.Ptr % 4 == 0 && y.Ptr % 4 == 0;
+        if (qRow % 2 != 0 || kRow % 8 != 0 || vRow % 8 != 0) return false;
+        return q.Ptr % 4 == 0 && k.Ptr % 16 == 0 && v.Ptr % 16 == 0 && y.Ptr % 4 == 0;
+    }
+
+    /// <summary>
+    /// attention_mma.cu's dynamic shared memory: two stages of K and V tiles (rows padded by 8 elements), the stages' key
+    /// cells, and with a key-grid bias the block's rows' Kh + Kw terms as f32, TermPitch apart (odd, so
+    /// the rows of a warp's lanes spread over the banks). Shared 0 where a block may not have that much.
+    /// </summary>
+    private (int TermPitch, int Shared) MmaAttentionLayout(AttentionOp op, int dim, int lk, int elementSize)
+    {
+        int terms = op.HasBias && op.BiasKeyGridRows > 0 ? op.BiasKeyGridRows + op.BiasKeyGridColumns(lk) : 0;
+        int termPitch = terms == 0 ? 0 : terms | 1;
+        long bytes = 4L * MmaKeysPerTile * (dim + 8) * elementSize + 2L * MmaKeysPerTile * sizeof(uint) + (long)MmaRowsPerBlock * termPitch * sizeof(float);
+        return bytes <= queue.Limits.SharedBytesPerBlock ? (termPitch, (int)bytes) : (0, 0);
     }
 
     /// <summary>The largest grid z a launch takes.</summary>

@@ -94,6 +94,15 @@ public static partial class OpCheckCases
             // key tile, SAM-like windows of 7×7 tokens at d80 with the decomposed rel-pos terms.
             C("mma packed d64 tail", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 100, 384)),
             C("mma packed d80 rel-pos windows", new AttentionOp(2, 0.11f, HasBias: true, BiasKeyGridRows: 7, PackedQkv: true), F(2, 49, 480), F(2, 2, 49, 14)),
+            // Separate q, k, v at d32 over three key tiles with a full bias (two query blocks); d96 with a key grid whose
+            // terms are broadcast over batch and heads; packed d128.
+            C("mma d32 full bias", new AttentionOp(3, 0.2f, HasBias: true), F(1, 70, 96), F(1, 130, 96), F(1, 130, 96), F(1, 3, 70, 130)),
+            C("mma d96 rel-pos bcast", new AttentionOp(1, 0.1f, HasBias: true, BiasKeyGridRows: 9), F(1, 20, 96), F(1, 90, 96), F(1, 90, 96), F(1, 1, 20, 19)),
+            C("mma packed d128", new AttentionOp(1, 0.09f, PackedQkv: true), F(2, 33, 384)),
+            // The encoders' sequence lengths with two heads: EVA02's 730 tokens (11 full key tiles and 26 keys), SAM's four
+            // 14×14 windows (three full query blocks and 4 rows).
+            C("mma eva02 730 d64", new AttentionOp(2, 0.125f, PackedQkv: true), F(1, 730, 384)),
+            C("mma sam windows 14x14 d80", new AttentionOp(2, 0.11f, HasBias: true, BiasKeyGridRows: 14, PackedQkv: true), F(4, 196, 480), F(4, 2, 196, 28)),
             C("packed qkv short mask", new AttentionOp(3, 0.3f, HasMask: true, MaskBias: -1e4f, PackedQkv: true), F(2, 7, 72), T(DType.U8, 2, 1, 1, 7)),
             // T5's encoder attention as the engine runs it (packed q | k | v, relative bias, key mask) and a cross attention
             // shaped like the point rerun's: on CUDA one attention.cu launch each, reading the packed rows in place.
