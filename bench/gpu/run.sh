@@ -190,7 +190,8 @@ EOF
 fi
 
 if phase bench; then
-    step bench 200 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --runs 3 --json "$OUT/bench-t5xl.json"
+    step bench 200 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --runs 3 \
+        --stages sam,eva02,vision,vision4,adapter,t5-encode,decode,decode4,rerun,e2e --json "$OUT/bench-t5xl.json"
     # Per op and, with --profile-launches, per kernel (the decoder stack is one node of many launches by default).
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
@@ -216,7 +217,7 @@ if phase bench; then
     # vision targets: run 11's profile had the cuBLAS path's attention at 2.9 of SAM's 8.4 ms and 2.5 of EVA02's 5.8), alone,
     # with the staged rel-pos terms, and where the encoders' time goes with it.
     step bench-mma 90 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
-        --stages sam,eva02,vision,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
+        --stages sam,eva02,vision,vision4,e2e --runs 3 --json "$OUT/bench-t5xl-mma.json"
     step bench-mma-relpos 60 env PIXELLLM_MMA_ATTENTION=1 PIXELLLM_STAGED_REL_POS=1 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages sam,eva02,vision,e2e --runs 3 --json "$OUT/bench-t5xl-mma-relpos.json"
     step bench-mma-profile 60 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \

@@ -20,7 +20,7 @@ internal static class BenchCommand
         var dtype = new Option<string>("--dtype") { Description = "f32 (default) or bf16: weight matrices on the CPU (f32 compute); every float tensor (weights and activations, f32 accumulation) on CUDA", DefaultValueFactory = _ => "f32" };
         var runs = new Option<int>("--runs") { Description = "timed runs per stage after one warm-up (default 3)", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { Description = "weight and input seed (default 1)", DefaultValueFactory = _ => 1 };
-        var only = new Option<string?>("--stages") { Description = "comma-separated subset: sam,eva02,vision,adapter,t5-encode,decode,decode4,rerun,e2e (default all of these), e2e4 (4 images in one batch)" };
+        var only = new Option<string?>("--stages") { Description = "comma-separated subset: sam,eva02,vision,adapter,t5-encode,decode,decode4,rerun,e2e (default all of these), vision4 (the vision graph over 4 images in one batch), e2e4 (4 images in one batch)" };
         var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file" };
         var profile = new Option<bool>("--profile") { Description = "time every op of every stage on the device (graph capture off) and print a per-op table after each stage" };
         var profileJson = new Option<string?>("--profile-json") { Description = "write the per-stage, per-op profiles as JSON to this file (implies profiling)" };
@@ -70,7 +70,7 @@ internal static class BenchCommand
     private static readonly string[] DefaultStages = ["sam", "eva02", "vision", "adapter", "t5-encode", "decode", "decode4", "rerun", "e2e"];
 
     /// <summary>The default stages and the ones run only when named (a 4-image batch is 4 requests' work).</summary>
-    private static readonly string[] AllStages = [.. DefaultStages, "e2e4"];
+    private static readonly string[] AllStages = [.. DefaultStages, "vision4", "e2e4"];
 
     internal static HashSet<string> Stages(string? list)
     {
@@ -112,6 +112,7 @@ internal static class BenchCommand
         Stage("sam", () => bench.Sam(runs));
         Stage("eva02", () => bench.Eva02(runs));
         Stage("vision", () => bench.Vision(runs));
+        Stage("vision4", () => bench.VisionBatch(runs, 4));
         Stage("adapter", () => bench.Adapter(runs));
         Stage("t5-encode", () => bench.T5Encoder(runs));
         Stage("decode", () => bench.DecodeStep(1, runs));

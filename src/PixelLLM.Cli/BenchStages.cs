@@ -80,6 +80,13 @@ internal sealed class BenchStages : IDisposable
     /// </summary>
     public StageTiming Vision(int runs) => GraphStage("vision graph (SAM + EVA02 + fusion)", runs, g => VisionGraph.Build(g, config, Weights));
 
+    /// <summary>
+    /// The vision graph over <paramref name="images"/> canvases in one batch: every encoder GEMM has images × 576/730
+    /// rows, where one image's leave most of a large GPU's SMs without a tile. Per image = best / images.
+    /// </summary>
+    public StageTiming VisionBatch(int runs, int images) =>
+        GraphStage($"{images}-image vision graph (per image = best / {images})", runs, g => VisionGraph.Build(g, config, Weights, images));
+
     /// <summary>Prompt encoder tokens → two-way adapter → projection into T5 (one box).</summary>
     public StageTiming Adapter(int runs)
     {

@@ -55,6 +55,23 @@ public class BenchCommandTests
         Assert.Contains("tokens of every run == warm-up's: yes", line);
     }
 
+    /// <summary>vision4 runs only when named: the vision graph over four canvases in one batch, reported as such.</summary>
+    [Fact]
+    public void TheFourImageVisionStageRunsWhenNamed()
+    {
+        Assert.DoesNotContain("vision4", BenchCommand.Stages(null));
+        var json = Path.Combine(Path.GetTempPath(), $"pixelllm-bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            Assert.Equal(0, BenchCommand.Run("pixelllm-tiny", "cpu", DType.F32, runs: 1, seed: 2, BenchCommand.Stages("vision4"), json, new StringWriter()));
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var stage = Assert.Single(doc.RootElement.GetProperty("stages").EnumerateArray());
+            Assert.StartsWith("4-image vision graph", stage.GetProperty("stage").GetString());
+            Assert.True(stage.GetProperty("best_ms").GetDouble() > 0);
+        }
+        finally { File.Delete(json); }
+    }
+
     [Fact]
     public void BaselineFromAnEarlierRunIsComparedStageByStage()
     {
