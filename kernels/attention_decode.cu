@@ -105,23 +105,12 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     __syncthreads();
 
     // Phase 2: softmax numerator in place, and its sum.
-    float local_max = pxl_neg_inf();
-    for (i32 j = tid; j < lk; j += blockDim.x) local_max = fmaxf(local_max, scores[j]);
-    const float row_max = block_max(local_max, scratch);
-    if (row_max == pxl_neg_inf()) // block-uniform: every key hidden
+    const float inv = block_softmax_numerators(scores, lk, scratch);
+    if (inv != inv) // every key hidden
     {
         for (i32 d = tid; d < vdim; d += blockDim.x) out[d] = from_float<T>(pxl_nan());
         return;
     }
-    float local_sum = 0.0f;
-    for (i32 j = tid; j < lk; j += blockDim.x)
-    {
-        const float p = expf(scores[j] - row_max);
-        scores[j] = p;
-        local_sum += p;
-    }
-    const float inv = 1.0f / block_sum(local_sum, scratch);
-    __syncthreads(); // block_sum's barriers already order the stores above; this one says so
 
     // Phase 3: p·V, warps over keys, lanes over value dims.
     float acc[DEC_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};

@@ -158,6 +158,27 @@ PXL_DEVICE float block_max(float v, float* scratch)
     return v;
 }
 
+// The softmax numerators of scores[0, n) in place, exp(s − max), block-wide (every thread calls it); returns 1 / their
+// sum, or NaN when every score is −∞ (nothing written: the caller writes its NaN row). The scores are visible to the
+// whole block on return.
+PXL_DEVICE float block_softmax_numerators(float* scores, i32 n, float* scratch)
+{
+    float local_max = pxl_neg_inf();
+    for (i32 j = threadIdx.x; j < n; j += blockDim.x) local_max = fmaxf(local_max, scores[j]);
+    const float row_max = block_max(local_max, scratch);
+    if (row_max == pxl_neg_inf()) return pxl_nan(); // block-uniform
+    float local_sum = 0.0f;
+    for (i32 j = threadIdx.x; j < n; j += blockDim.x)
+    {
+        const float p = expf(scores[j] - row_max);
+        scores[j] = p;
+        local_sum += p;
+    }
+    const float inv = 1.0f / block_sum(local_sum, scratch);
+    __syncthreads(); // block_sum's barriers already order the stores above; this one says so
+    return inv;
+}
+
 // Grid-stride index helpers for elementwise kernels over n elements (n may exceed 2^31).
 #define PXL_GRID_STRIDE_LOOP(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)

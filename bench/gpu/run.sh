@@ -101,6 +101,15 @@ if phase checks; then
     step check-staged-f32 60 env PIXELLLM_STAGED_ATTENTION=1 "$cli" backend-check --backend cuda --op Attention,T5DecoderLayer,T5DecoderStack --json
     step check-staged-bf16 60 env PIXELLLM_STAGED_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,T5DecoderLayer,T5DecoderStack --json
     step graph-check-t5xl-staged 90 env PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
+    # Session 19: a one-row decode layer's attentions in the tail of the projection launch before each
+    # (PIXELLLM_GEMV_ATTENTION=1, gemv_attention.cu): the 1-row layer and stack cases (26 layers: 52 launches reusing the
+    # per-head counters), the t5 and caption goldens, and a replayed beam-1 step (the counters reset by every launch).
+    step check-gemv-attention-f32 60 env PIXELLLM_GEMV_ATTENTION=1 "$cli" backend-check --backend cuda --op T5DecoderLayer,T5DecoderStack --json
+    step check-gemv-attention-bf16 60 env PIXELLLM_GEMV_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack --json
+    for case in t5/cfgA pixelllm/loca_caption pixelllm/referring; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-gemv-attention-${case//\//-}" 60 env PIXELLLM_GEMV_ATTENTION=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
+    step graph-check-t5xl-gemv-attention 90 env PIXELLLM_GEMV_ATTENTION=1 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     # Session 18: the GEMM path's softmax a warp per row (PIXELLLM_WARP_SOFTMAX=1; the vision encoders' attention).
     step check-warp-softmax-f32 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --op Attention --json
     step check-warp-softmax-bf16 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
@@ -137,7 +146,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "gemv-attention-f32", "gemv-attention-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -199,7 +208,7 @@ if phase bench; then
     # The decode step with its GEMVs prefetching 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
     # kernels their next phase (session 18, the candidate for the 1.2x floor: DRAM kept busy through the ~200 launches'
     # gaps and the phase hand-offs), and where its time goes per kernel.
-    for mb in 16 32; do
+    for mb in 16 $(phase ab && echo 32); do
         step bench-prefetch-$mb 60 env PIXELLLM_PREFETCH_L2=$mb "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
             --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-prefetch-$mb.json"
     done
@@ -207,9 +216,16 @@ if phase bench; then
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-staged.json"
     step bench-staged-prefetch 60 env PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-staged-prefetch.json"
-    step bench-warp-softmax 90 env PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    # Session 19: the decode step with its attentions in the projections' launches, alone and with the prefetch.
+    step bench-gemv-attention 60 env PIXELLLM_GEMV_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-gemv-attention.json"
+    step bench-gemv-attention-prefetch 60 env PIXELLLM_GEMV_ATTENTION=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
+        --backend cuda --dtype bf16 --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-gemv-attention-prefetch.json"
+    # (Session 19: the single vision switches, the 32 MB prefetch, the fused layer with and without prefetch behind ab, to
+    # leave the default run time for the new candidates; bench-vision-both and bench-mma-relpos time the combinations.)
+    phase ab && step bench-warp-softmax 90 env PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-warp-softmax.json"
-    step bench-staged-relpos 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    phase ab && step bench-staged-relpos 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,e2e --runs 3 --json "$OUT/bench-t5xl-staged-relpos.json"
     step bench-vision-both 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-vision-both.json"
@@ -224,7 +240,7 @@ if phase bench; then
         --stages sam,eva02 --runs 1 --profile --profile-json "$OUT/profile-t5xl-mma.json"
     # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
     # phases prefetching each other's weights: the other way the prefetch may reach the floor.
-    step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
+    phase ab && step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-fused-prefetch.json"
     step bench-prefetch-profile 60 env PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4 --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl-prefetch.json"
@@ -243,7 +259,7 @@ if phase bench; then
     phase ab && step bench-stream-profile 90 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4 --runs 1 --profile --profile-json "$OUT/profile-t5xl-stream.json"
     # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.
-    step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    phase ab && step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
     # The A/Bs run 11 measured, of paths no change since touched (async, fused attention, no residual epilogue, lanes,
     # skinny, tune: numbers and verdicts in docs/perf/gpu-h200.md): only with PIXELLLM_GPU_PHASES=...,ab, so that the

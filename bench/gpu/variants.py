@@ -14,6 +14,8 @@ VARIANTS = {
     "prefetch-32": ("PIXELLLM_PREFETCH_L2=32: decode weights prefetched into L2, 32 MB ahead", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
     "staged": ("PIXELLLM_STAGED_ATTENTION=1: decode attention stages K/V in shared memory", ["decode step, beam 1"]),
     "staged-prefetch": ("PIXELLLM_STAGED_ATTENTION=1 PIXELLLM_PREFETCH_L2=16: both", ["decode step, beam 1", "decode step, beam 4", "end to end caption"]),
+    "gemv-attention": ("PIXELLLM_GEMV_ATTENTION=1: one-row decode attentions in the projections' launches", ["decode step, beam 1", "end to end caption"]),
+    "gemv-attention-prefetch": ("PIXELLLM_GEMV_ATTENTION=1 PIXELLLM_PREFETCH_L2=16: with the prefetch", ["decode step, beam 1", "end to end caption"]),
     "warp-softmax": ("PIXELLLM_WARP_SOFTMAX=1: the GEMM path's softmax a warp per row", ["SAM", "EVA02"]),
     "staged-relpos": ("PIXELLLM_STAGED_REL_POS=1: SAM's rel-pos terms a lane per term", ["SAM"]),
     "vision-both": ("PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1: both vision changes", ["SAM", "EVA02", "end to end caption"]),

@@ -36,6 +36,7 @@ public static class CudaSwitches
         new(CudaQueue.PrefetchL2Variable, "0", "N: a decode step asks L2 for its decoder weights ahead: one row's GEMVs N MB ahead, beams' layer kernels phase by phase", false),
         new(CudaQueue.StagedRelPosVariable, "0", "1: SAM's relative-position terms a lane per term over tables in shared memory", false),
         new(CudaQueue.WarpSoftmaxVariable, "0", "1: the GEMM path's attention softmax a warp per row (rows up to 1,024 keys) instead of a block", false),
+        new(CudaQueue.GemvAttentionVariable, "0", "1: a one-row decode layer's attentions in the tail of the projection launch before each (gemv_attention.cu)", false),
         new(CudaQueue.StagedAttentionVariable, "0", "1: a decode step's short attention stages its keys and values in shared memory first", false),
         new(CudaQueue.DependentLaunchVariable, "0", "1: programmatic dependent launch (sm_90): each kernel may start during its predecessor's tail", true),
     ];

@@ -271,6 +271,7 @@ public partial class CudaDispatchTests
         public bool StagedDecodeAttention { get; init; }
         public bool WarpSoftmax { get; init; }
         public bool StagedRelPos { get; init; }
+        public bool GemvAttention { get; init; }
 
         public void Launch(string file, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes = 0)
         {

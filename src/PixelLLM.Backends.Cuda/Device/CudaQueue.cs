@@ -91,6 +91,12 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool StagedDecodeAttention { get; } = Environment.GetEnvironmentVariable(StagedAttentionVariable) == "1";
 
+    /// <summary>Environment variable that, set to 1, switches <see cref="GemvAttention"/> on.</summary>
+    public const string GemvAttentionVariable = "PIXELLLM_GEMV_ATTENTION";
+
+    /// <inheritdoc/>
+    public bool GemvAttention { get; } = Environment.GetEnvironmentVariable(GemvAttentionVariable) == "1";
+
     /// <summary>Environment variable that sets <see cref="PrefetchL2Bytes"/> in megabytes (unset or 0: off).</summary>
     public const string PrefetchL2Variable = "PIXELLLM_PREFETCH_L2";
 

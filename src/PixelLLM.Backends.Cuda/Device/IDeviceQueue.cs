@@ -102,6 +102,13 @@ internal interface IDeviceQueue
     bool StagedDecodeAttention => false;
 
     /// <summary>
+    /// Whether a one-row decode layer run as ops computes each attention in the tail of the projection launch before it
+    /// (gemv_attention.cu: the qkv projection with self-attention, the cross query with cross-attention; 48 fewer
+    /// launches a T5-XL step): off unless PIXELLLM_GEMV_ATTENTION=1 until a device run measures it.
+    /// </summary>
+    bool GemvAttention => false;
+
+    /// <summary>
     /// Whether long 16-bit attention without a mask runs on tensor cores (attention_mma.cu, flash-style) instead of the
     /// cuBLAS path (PIXELLLM_MMA_ATTENTION=1). Off until a device run has checked and timed it.
     /// </summary>

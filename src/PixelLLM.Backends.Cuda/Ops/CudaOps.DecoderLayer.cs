@@ -17,8 +17,11 @@ internal sealed partial class CudaOps
     private const int DecoderLayerSharedBytes = 40960, DecoderLayerMaxHeadDim = 128, DecoderLayerMaxKeys = 8192;
     private const int DecoderLayerWorkSlot = 4, CounterSlot = 5, DecoderLayerCounterBytes = 1024;
 
-    /// <summary>Slot 5 holds every kernel's hand-off counters: the layer kernels' first, then gemm_skinny.cu's per column tile.</summary>
-    private const int CounterSlotBytes = DecoderLayerCounterBytes + SkinnyCounterBytes;
+    /// <summary>
+    /// Slot 5 holds every kernel's hand-off counters: the layer kernels' first, then gemm_skinny.cu's per column tile, then
+    /// gemv_attention.cu's per head.
+    /// </summary>
+    private const int CounterSlotBytes = DecoderLayerCounterBytes + SkinnyCounterBytes + GemvAttentionCounterBytes;
 
     /// <summary>
     /// Counter buffers already zeroed (one per lane: each lane has its own slot 5, allocated once and never moved while
@@ -168,6 +171,7 @@ internal sealed partial class CudaOps
         for (int i = 0; i < offsets.Length; i++)
             intermediates[i] = new(work + (ulong)(offsets[i] * y.ElementSize),
                 new TensorDesc(DType.F32, new Shape(s.Rows, 1, T5DecoderLayerOp.Width((T5DecoderLayerOp.Intermediate)i, s))), y.Type);
-        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => Dispatch(step, inputs, output));
+        if (AttendsInGemv(op, s, x, y)) RunAttendingInGemv(op, s, x.ToArray(), intermediates, y);
+        else op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => Dispatch(step, inputs, output));
     }
 }
