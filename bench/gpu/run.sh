@@ -208,7 +208,7 @@ if phase bench; then
     # The decode step with its GEMVs prefetching 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
     # kernels their next phase (session 18, the candidate for the 1.2x floor: DRAM kept busy through the ~200 launches'
     # gaps and the phase hand-offs), and where its time goes per kernel.
-    for mb in 16 $(phase ab && echo 32); do
+    for mb in 16 32; do
         step bench-prefetch-$mb 60 env PIXELLLM_PREFETCH_L2=$mb "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
             --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-prefetch-$mb.json"
     done
@@ -221,11 +221,9 @@ if phase bench; then
         --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-gemv-attention.json"
     step bench-gemv-attention-prefetch 60 env PIXELLLM_GEMV_ATTENTION=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-gemv-attention-prefetch.json"
-    # (Session 19: the single vision switches, the 32 MB prefetch, the fused layer with and without prefetch behind ab, to
-    # leave the default run time for the new candidates; bench-vision-both and bench-mma-relpos time the combinations.)
-    phase ab && step bench-warp-softmax 90 env PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    step bench-warp-softmax 90 env PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02,t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-warp-softmax.json"
-    phase ab && step bench-staged-relpos 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    step bench-staged-relpos 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,e2e --runs 3 --json "$OUT/bench-t5xl-staged-relpos.json"
     step bench-vision-both 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages sam,eva02,e2e --runs 3 --json "$OUT/bench-t5xl-vision-both.json"
@@ -240,7 +238,7 @@ if phase bench; then
         --stages sam,eva02 --runs 1 --profile --profile-json "$OUT/profile-t5xl-mma.json"
     # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
     # phases prefetching each other's weights: the other way the prefetch may reach the floor.
-    phase ab && step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
+    step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,e2e --runs 3 --json "$OUT/bench-t5xl-fused-prefetch.json"
     step bench-prefetch-profile 60 env PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4 --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl-prefetch.json"
@@ -252,14 +250,14 @@ if phase bench; then
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-stream.json"
     # One block per SM instead of two: twice the tiles per block and phase, half the blocks at each hand-off (session 18:
     # run 11's profile put most of its 3.48 ms in ~192 phase hand-offs, about 1.6 tiles per block per phase).
-    phase ab && step bench-stream-132 90 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=132 "$cli" bench --config pixelllm-t5xl --random-weights \
+    step bench-stream-132 90 env PIXELLLM_FUSED_LAYER=stream PIXELLLM_STREAM_LAYER_BLOCKS=132 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages decode,decode4 --runs 3 --json "$OUT/bench-t5xl-stream-132.json"
     # Its device time (T5DecoderStack µs a step and GB/s in the profile) against the weights it streams.
     # (ab: run 11 has this profile; bench-stream above says whether the fence change moved it.)
     phase ab && step bench-stream-profile 90 env PIXELLLM_FUSED_LAYER=stream "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4 --runs 1 --profile --profile-json "$OUT/profile-t5xl-stream.json"
     # The decode step with every T5 decoder layer as decoder_layer.cu's one launch (beam 1 too), and as eight launches.
-    phase ab && step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+    step bench-fused 120 env PIXELLLM_FUSED_LAYER=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages decode,decode4,e2e --runs 3 --json "$OUT/bench-t5xl-fused.json"
     # The A/Bs run 11 measured, of paths no change since touched (async, fused attention, no residual epilogue, lanes,
     # skinny, tune: numbers and verdicts in docs/perf/gpu-h200.md): only with PIXELLLM_GPU_PHASES=...,ab, so that the
