@@ -294,9 +294,9 @@ if phase checks; then
     step graph-check-t5xl-bf16 90 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     if command -v compute-sanitizer >/dev/null; then
         step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention,BeamCandidates,GreedyPick
-        # The new kernels of sessions 11-15 that read or write through computed addresses: the skinny GEMM's split-K
-        # partials and counters, the mma attention, the streamed decoder stack.
-        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream compute-sanitizer --tool memcheck \
+        # The new kernels of sessions 11-19 that read or write through computed addresses: the skinny GEMM's split-K
+        # partials and counters, the mma attention, the streamed decoder stack, the one-row layers' gemv attention.
+        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream PIXELLLM_GEMV_ATTENTION=1 compute-sanitizer --tool memcheck \
             --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Attention,T5DecoderLayer,T5DecoderStack
     fi
 fi
