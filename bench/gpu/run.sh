@@ -295,9 +295,12 @@ if phase checks; then
     if command -v compute-sanitizer >/dev/null; then
         step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention,BeamCandidates,GreedyPick
         # The new kernels of sessions 11-19 that read or write through computed addresses: the skinny GEMM's split-K
-        # partials and counters, the mma attention, the streamed decoder stack, the one-row layers' gemv attention.
-        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream PIXELLLM_GEMV_ATTENTION=1 compute-sanitizer --tool memcheck \
+        # partials and counters, the mma attention, the streamed decoder stack; then the one-row layers' gemv attention
+        # (run as ops, which the stream switch would not do).
+        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream compute-sanitizer --tool memcheck \
             --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Attention,T5DecoderLayer,T5DecoderStack
+        step sanitizer-gemv-attention 60 env PIXELLLM_GEMV_ATTENTION=1 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check \
+            --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack
     fi
 fi
 
