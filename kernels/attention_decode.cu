@@ -13,17 +13,29 @@
 // trip instead of one per phase (q, the keys, the biases after the dot, the values two keys a warp at a time); the
 // arithmetic and its order are the same, so are the results.
 // Launch: grid = (Lq, H, B), block = (32·DEC_WARPS, 1, 1); D, Dv ≤ DEC_MAX_D; 1 ≤ Lk ≤ DEC_MAX_KEYS (Lk = 0 is the host's).
-#include "prelude.cuh"
+#include "attention_row.cuh"
 
 #define DEC_WARPS 8
 #define DEC_KEY_LANES 8
-#define DEC_MAX_D 128
+#define DEC_MAX_D PXL_ROW_MAX_D
 #define DEC_MAX_KEYS 8192
 
 // Staged layout in `scores` (floats): the scores [0, lk), the staged bias [lk, 2·lk), the staged mask as 1 = hidden
 // [2·lk, 3·lk), then, from the next 16-byte boundary, the key rows (lk × dim) and the value rows (lk × vdim) of T. The
 // host stages only when all of it fits DEC_MAX_KEYS floats (CudaOps.StagesDecodeAttention).
 PXL_DEVICE i32 dec_staged_floats(i32 lk) { return (3 * lk + 3) / 4 * 4; }
+
+// cp.async of `rows` rows of `width` elements, `row` elements apart in global memory, packed into `stage`.
+template <typename T>
+PXL_DEVICE void dec_stage_rows(T* stage, const T* rows_at, i32 rows, i32 width, i64 row)
+{
+    const i32 vectors = width * (i32)sizeof(T) / 16;
+    for (i32 i = threadIdx.x; i < rows * vectors; i += blockDim.x)
+    {
+        const i32 j = i / vectors, c = (i - j * vectors) * (16 / (i32)sizeof(T));
+        pxl_copy_async16(stage + (i64)j * width + c, rows_at + j * row + c);
+    }
+}
 
 template <typename T>
 PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
@@ -33,10 +45,10 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
                                        i32 staged)
 {
     __shared__ __align__(16) float scores[DEC_MAX_KEYS];
-    __shared__ float partial[DEC_WARPS][DEC_MAX_D];
+    __shared__ float partial[DEC_WARPS][PXL_ROW_MAX_D];
     __shared__ float query[DEC_MAX_D];
     __shared__ float scratch[32];
-    const i32 tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const i32 tid = threadIdx.x;
     const i32 qi = blockIdx.x, h = blockIdx.y;
     const i64 b = blockIdx.z;
     T* out = y + ((b * lq + qi) * heads + h) * vdim;
@@ -53,17 +65,8 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     {
         T* key_stage = reinterpret_cast<T*>(scores + dec_staged_floats(lk));
         T* value_stage = key_stage + (i64)lk * dim;
-        const i32 key_vectors = dim * (i32)sizeof(T) / 16, value_vectors = vdim * (i32)sizeof(T) / 16;
-        for (i32 i = tid; i < lk * key_vectors; i += blockDim.x)
-        {
-            const i32 j = i / key_vectors, c = (i - j * key_vectors) * (16 / (i32)sizeof(T));
-            pxl_copy_async16(key_stage + (i64)j * dim + c, keys + j * key_row + c);
-        }
-        for (i32 i = tid; i < lk * value_vectors; i += blockDim.x)
-        {
-            const i32 j = i / value_vectors, c = (i - j * value_vectors) * (16 / (i32)sizeof(T));
-            pxl_copy_async16(value_stage + (i64)j * vdim + c, values + j * value_row + c);
-        }
+        dec_stage_rows(key_stage, keys, lk, dim, key_row);
+        dec_stage_rows(value_stage, values, lk, vdim, value_row);
         asm volatile("cp.async.commit_group;" ::: "memory");
         for (i32 j = tid; j < lk; j += blockDim.x)
         {
@@ -104,42 +107,8 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     }
     __syncthreads();
 
-    // Phase 2: softmax numerator in place, and its sum.
-    const float inv = block_softmax_numerators(scores, lk, scratch);
-    if (inv != inv) // every key hidden
-    {
-        for (i32 d = tid; d < vdim; d += blockDim.x) out[d] = from_float<T>(pxl_nan());
-        return;
-    }
-
-    // Phase 3: p·V, warps over keys, lanes over value dims.
-    float acc[DEC_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
-    const i32 warps = blockDim.x >> 5;
-#pragma unroll 2
-    for (i32 j = warp; j < lk; j += warps)
-    {
-        const float p = scores[j];
-        const T* value = values + j * value_row;
-#pragma unroll
-        for (i32 r = 0; r < DEC_MAX_D / 32; r++)
-        {
-            const i32 d = lane + 32 * r;
-            if (d < vdim) acc[r] = fmaf(p, to_float(value[d]), acc[r]);
-        }
-    }
-#pragma unroll
-    for (i32 r = 0; r < DEC_MAX_D / 32; r++)
-    {
-        const i32 d = lane + 32 * r;
-        if (d < vdim) partial[warp][d] = acc[r];
-    }
-    __syncthreads();
-    for (i32 d = tid; d < vdim; d += blockDim.x)
-    {
-        float sum = 0.0f;
-        for (i32 w = 0; w < warps; w++) sum += partial[w][d];
-        out[d] = from_float<T>(sum * inv);
-    }
+    // Phases 2 and 3: the softmax in place, then p·V.
+    attention_row_values(scores, lk, values, value_row, vdim, partial, scratch, out, [](const T* p) { return to_float(*p); });
 }
 
 #define PXL_ATTENTION_DECODE(suffix, T)                                                                              \

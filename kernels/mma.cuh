@@ -23,14 +23,6 @@ template <> PXL_DEVICE void mma_16816<half>(float* c, const u32* a, const u32* b
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// A shared-memory pointer as the 32-bit address ldmatrix and cp.async take.
-PXL_DEVICE u32 pxl_shared_address(const void* p)
-{
-    u32 a;
-    asm("{ .reg .u64 g; cvta.to.shared.u64 g, %1; cvt.u32.u64 %0, g; }" : "=r"(a) : "l"(p));
-    return a;
-}
-
 // Four 8×8 16-bit matrices from shared memory: lanes 8i..8i+7 give the addresses of matrix i's rows (16 bytes each);
 // r[i] is matrix i's (row g, columns 2t..2t+1). TRANS: (rows 2t..2t+1, column g) instead, i.e. the transpose's fragment.
 template <bool TRANS> PXL_DEVICE void pxl_ldmatrix_x4(u32* r, u32 address)
@@ -41,10 +33,4 @@ template <bool TRANS> PXL_DEVICE void pxl_ldmatrix_x4(u32* r, u32 address)
     else
         asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address) : "memory");
-}
-
-// cp.async of 16 bytes that writes zeros instead where `copy` is false (src-size 0: nothing is read from `global`).
-PXL_DEVICE void pxl_copy_async16_or_zero(u32 shared, const void* global, bool copy)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(shared), "l"(global), "r"(copy ? 16 : 0) : "memory");
 }

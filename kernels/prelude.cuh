@@ -76,12 +76,25 @@ PXL_DEVICE void pxl_dependent_launch()
 // 16 bytes of any element type, loaded with one vector instruction.
 struct __align__(16) pxl_vec16 { u32 w[4]; };
 
-// 16 bytes from global to shared memory without a register (cp.async.cg, sm_80+); visible to this thread after its
-// cp.async.commit_group and cp.async.wait_*, to the block after a barrier that follows them.
+// A shared-memory pointer as the 32-bit address ldmatrix and cp.async take.
+PXL_DEVICE u32 pxl_shared_address(const void* p)
+{
+    u32 a;
+    asm("{ .reg .u64 g; cvta.to.shared.u64 g, %1; cvt.u32.u64 %0, g; }" : "=r"(a) : "l"(p));
+    return a;
+}
+
+// 16 bytes from global to shared memory without a register (cp.async.cg, sm_80+), or 16 zero bytes where `copy` is false
+// (src-size 0: nothing is read from `global`); visible to this thread after its cp.async.commit_group and
+// cp.async.wait_*, to the block after a barrier that follows them.
+PXL_DEVICE void pxl_copy_async16_or_zero(u32 shared, const void* global, bool copy)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(shared), "l"(global), "r"(copy ? 16 : 0) : "memory");
+}
+
 PXL_DEVICE void pxl_copy_async16(void* shared, const void* global)
 {
-    asm volatile("{ .reg .u64 a; .reg .u32 s; cvta.to.shared.u64 a, %0; cvt.u32.u64 s, a; cp.async.cg.shared.global [s], [%1], 16; }"
-                 :: "l"(shared), "l"(global) : "memory");
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(pxl_shared_address(shared)), "l"(global) : "memory");
 }
 
 PXL_DEVICE void unpack(const pxl_vec16& v, float* out, float)
@@ -156,27 +169,6 @@ PXL_DEVICE float block_max(float v, float* scratch)
     v = warp_max(lane < warps ? scratch[lane] : pxl_neg_inf());
     __syncthreads();
     return v;
-}
-
-// The softmax numerators of scores[0, n) in place, exp(s − max), block-wide (every thread calls it); returns 1 / their
-// sum, or NaN when every score is −∞ (nothing written: the caller writes its NaN row). The scores are visible to the
-// whole block on return.
-PXL_DEVICE float block_softmax_numerators(float* scores, i32 n, float* scratch)
-{
-    float local_max = pxl_neg_inf();
-    for (i32 j = threadIdx.x; j < n; j += blockDim.x) local_max = fmaxf(local_max, scores[j]);
-    const float row_max = block_max(local_max, scratch);
-    if (row_max == pxl_neg_inf()) return pxl_nan(); // block-uniform
-    float local_sum = 0.0f;
-    for (i32 j = threadIdx.x; j < n; j += blockDim.x)
-    {
-        const float p = expf(scores[j] - row_max);
-        scores[j] = p;
-        local_sum += p;
-    }
-    const float inv = 1.0f / block_sum(local_sum, scratch);
-    __syncthreads(); // block_sum's barriers already order the stores above; this one says so
-    return inv;
 }
 
 // Grid-stride index helpers for elementwise kernels over n elements (n may exceed 2^31).

@@ -62,17 +62,11 @@ internal sealed partial class CudaOps
         DeviceTensor attended, ulong counters, int dim)
     {
         if (!op.HasNorm) throw new BackendException("CUDA T5DecoderLayer: the fused qkv attention launch expects the RMS-norm prologue");
-        var (keys, values, position) = (x[4], x[5], x[6]);
-        int size = keys.Shape[1], outFeatures = keys.Shape[2], inFeatures = x[1].Shape[1];
-        Span<ulong> biases = stackalloc ulong[3];
-        for (int p = 0; op.HasBias && p < 3; p++) biases[p] = x[op.BiasInput(p)].Ptr;
+        var (keys, values) = (x[4], x[5]);
+        var args = AttentionTail(QkvArgs(op, x, q), layer, keys, values, layerInputs[(int)L.Bias], layerInputs[(int)L.SelfMask], attended, counters,
+            keys.Shape[1], dim);
         queue.Launch("gemv_attention.cu", $"gemv_rmsnorm_qkv_attend_{FloatSuffix(q, "T5DecoderLayer")}",
-            ((uint)(layer.NumHeads * 3 * (dim / GemvColumnsPerBlock)), 1, 1), GemvColumnsPerBlock * 32,
-            Args().Ptr(x[0].Ptr).Ptr(x[1].Ptr).Ptr(x[2].Ptr).Ptr(x[3].Ptr).Ptr(biases[0]).Ptr(biases[1]).Ptr(biases[2])
-                .Ptr(x[op.NormInput].Ptr).Ptr(q.Ptr).Ptr(keys.Ptr).Ptr(values.Ptr).I32(outFeatures).I32(inFeatures).F32(op.Eps)
-                .Ptr(position.Ptr).I32(size).Ptr(queue.ErrorWord).Prefetch(Prefetch(x[1].Ptr))
-                .Ptr(layerInputs[(int)L.Bias].Ptr).Ptr(layerInputs[(int)L.SelfMask].Ptr).Ptr(attended.Ptr).Ptr(counters).I32(dim)
-                .F32(1f).F32(layer.MaskBias));
+            ((uint)(layer.NumHeads * 3 * (dim / GemvColumnsPerBlock)), 1, 1), GemvColumnsPerBlock * 32, args);
     }
 
     /// <summary>gemv_rmsnorm_attend: the cross query into <paramref name="q"/>, then cross-attention into <paramref name="attended"/>.</summary>
@@ -80,10 +74,14 @@ internal sealed partial class CudaOps
         DeviceTensor attended, ulong counters, int dim, int memoryLength)
     {
         var (input, normWeight, weight) = (x[0], x[1], x[2]);
+        var args = AttentionTail(GemvArgs(input.Ptr, 1, weight.Shape[1], weight, null, null, q, "T5DecoderLayer", (normWeight, op.Eps), null), layer,
+            layerInputs[(int)L.CrossKeys], layerInputs[(int)L.CrossValues], default, layerInputs[(int)L.CrossMask], attended, counters, memoryLength, dim);
         queue.Launch("gemv_attention.cu", $"gemv_rmsnorm_attend_{FloatSuffix(q, "T5DecoderLayer")}",
-            ((uint)(layer.NumHeads * (dim / GemvColumnsPerBlock)), 1, 1), GemvColumnsPerBlock * 32,
-            Args().Ptr(input.Ptr).Ptr(weight.Ptr).Ptr(normWeight.Ptr).Ptr(q.Ptr).I32(weight.Shape[0]).I32(weight.Shape[1]).F32(op.Eps)
-                .Ptr(queue.ErrorWord).Prefetch(Prefetch(weight.Ptr)).Ptr(layerInputs[(int)L.CrossKeys].Ptr).Ptr(layerInputs[(int)L.CrossValues].Ptr)
-                .Ptr(layerInputs[(int)L.CrossMask].Ptr).Ptr(attended.Ptr).Ptr(counters).I32(memoryLength).I32(dim).F32(1f).F32(layer.MaskBias));
+            ((uint)(layer.NumHeads * (dim / GemvColumnsPerBlock)), 1, 1), GemvColumnsPerBlock * 32, args);
     }
+
+    /// <summary>The attention's arguments after the projection's: keys, values, bias (or none), mask, output, counters, lk, head dim, scale, mask bias.</summary>
+    private static KernelArgs AttentionTail(KernelArgs args, T5DecoderLayerOp layer, DeviceTensor keys, DeviceTensor values, DeviceTensor bias,
+        DeviceTensor mask, DeviceTensor attended, ulong counters, int keyCount, int dim) =>
+        args.Ptr(keys.Ptr).Ptr(values.Ptr).Ptr(bias.Ptr).Ptr(mask.Ptr).Ptr(attended.Ptr).Ptr(counters).I32(keyCount).I32(dim).F32(1f).F32(layer.MaskBias);
 }

@@ -1,0 +1,69 @@
+// The end of a one-row attention both decode kernels share (attention_decode.cu; gemv_attention.cu's tail): once a
+// block has written the row's logits into shared memory, the softmax in place and p·V into the output row.
+#pragma once
+#include "prelude.cuh"
+
+#define PXL_ROW_MAX_D 128
+
+// The softmax numerators of scores[0, n) in place, exp(s − max), block-wide (every thread calls it); returns 1 / their
+// sum, or NaN when every score is −∞ (nothing written). The scores are visible to the whole block on return.
+PXL_DEVICE float block_softmax_numerators(float* scores, i32 n, float* scratch)
+{
+    float local_max = pxl_neg_inf();
+    for (i32 j = threadIdx.x; j < n; j += blockDim.x) local_max = fmaxf(local_max, scores[j]);
+    const float row_max = block_max(local_max, scratch);
+    if (row_max == pxl_neg_inf()) return pxl_nan(); // block-uniform
+    float local_sum = 0.0f;
+    for (i32 j = threadIdx.x; j < n; j += blockDim.x)
+    {
+        const float p = expf(scores[j] - row_max);
+        scores[j] = p;
+        local_sum += p;
+    }
+    const float inv = 1.0f / block_sum(local_sum, scratch);
+    __syncthreads(); // block_sum's barriers already order the stores above; this one says so
+    return inv;
+}
+
+// Block-wide, after the logits scores[0, lk) are written and a barrier: out (vdim ≤ PXL_ROW_MAX_D) = softmax · V, value
+// j at values + j·value_row, each element read by load(pointer); a NaN row when every key is hidden. Warps split the
+// keys, lanes the value dims (d = lane + 32·r); the warps' partials (blockDim / 32 rows of `partial`) are summed through
+// shared memory.
+template <typename T, typename Load>
+PXL_DEVICE void attention_row_values(float* scores, i32 lk, const T* values, i64 value_row, i32 vdim,
+                                     float (*partial)[PXL_ROW_MAX_D], float* scratch, T* out, Load load)
+{
+    const i32 tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, warps = blockDim.x >> 5;
+    const float inv = block_softmax_numerators(scores, lk, scratch);
+    if (inv != inv) // every key hidden
+    {
+        for (i32 d = tid; d < vdim; d += blockDim.x) out[d] = from_float<T>(pxl_nan());
+        return;
+    }
+    float acc[PXL_ROW_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 2
+    for (i32 j = warp; j < lk; j += warps)
+    {
+        const float p = scores[j];
+        const T* value = values + j * value_row;
+#pragma unroll
+        for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
+        {
+            const i32 d = lane + 32 * r;
+            if (d < vdim) acc[r] = fmaf(p, load(value + d), acc[r]);
+        }
+    }
+#pragma unroll
+    for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
+    {
+        const i32 d = lane + 32 * r;
+        if (d < vdim) partial[warp][d] = acc[r];
+    }
+    __syncthreads();
+    for (i32 d = tid; d < vdim; d += blockDim.x)
+    {
+        float sum = 0.0f;
+        for (i32 w = 0; w < warps; w++) sum += partial[w][d];
+        out[d] = from_float<T>(sum * inv);
+    }
+}
