@@ -1,4 +1,4 @@
-// Tensor-core helpers shared by the mma kernels (attention_mma.cu, gemm_skinny.cu): mma.sync.m16n8k16 with fp32
+// Tensor-core helpers shared by the mma kernels (attention_mma.cuh, gemm_skinny.cu): mma.sync.m16n8k16 with fp32
 // accumulation for bf16 and f16 operands (sm_80+). Fragment layouts (PTX ISA, .row.col): lane = 4·g + t; A holds
 // (g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..); B holds (k 2t..2t+1, n g) and (k 2t+8.., n g); C holds
 // (g, 2t..2t+1) and (g+8, 2t..2t+1).

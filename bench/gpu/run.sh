@@ -63,7 +63,7 @@ if phase checks; then
     # f32 pass recompiled every kernel for 62 s and has passed in runs 6-10.
     step check-pdl-bf16 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --storage bf16 --json
     # The per-window strided GEMMs that PIXELLLM_POINTER_GEMM=0 brings back.
-    step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention --json
     # The small attention cases take the cuBLAS path only without the fused-attention work limit (session 13's default).
     # Short attention is on cuBLAS by default since run 11; these keep attention.cu's fused route checked.
     step check-fused-attention-f32 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=16777216 "$cli" backend-check --backend cuda --op Attention --json
@@ -111,24 +111,30 @@ if phase checks; then
     done
     step graph-check-t5xl-gemv-attention 90 env PIXELLLM_GEMV_ATTENTION=1 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     # Session 18: the GEMM path's softmax a warp per row (PIXELLLM_WARP_SOFTMAX=1; the vision encoders' attention).
-    step check-warp-softmax-f32 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --op Attention --json
-    step check-warp-softmax-bf16 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
+    step check-warp-softmax-f32 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --op Attention,GridAttention --json
+    step check-warp-softmax-bf16 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention --json
     for case in sam_image_encoder/cfgA eva02/cfgA_mim_avgpool pixelllm/caption_trace; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-warp-softmax-${case//\//-}" 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
     # Session 18: SAM's relative-position terms a lane per term over tables in shared memory (PIXELLLM_STAGED_REL_POS=1).
-    step check-staged-relpos-f32 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --op RelPosBias,Attention --json
-    step check-staged-relpos-bf16 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --storage bf16 --op RelPosBias,Attention --json
+    step check-staged-relpos-f32 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --op RelPosBias,Attention,GridAttention --json
+    step check-staged-relpos-bf16 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --storage bf16 --op RelPosBias,Attention,GridAttention --json
     [[ -f .gpu/golden/sam_image_encoder/cfgA.json ]] && step verify-staged-relpos-sam 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 \
         "$cli" verify .gpu/golden/sam_image_encoder/cfgA --backend cuda --quiet
     # Session 19: attention_mma.cu rewritten (run 11 measured the first version 7-30 % slower than the cuBLAS path): a kernel
     # per head dim, K/V tiles double-buffered by cp.async, ldmatrix fragments, the rel-pos terms staged once per block.
-    step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention --json
-    step check-mma-f16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op Attention --json
+    step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention --json
+    step check-mma-f16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op Attention,GridAttention --json
+    # Session 20: SAM's attention blocks are one op (GridAttention: partition, rel-pos terms, attention, un-partition);
+    # PIXELLLM_GRID_ATTENTION=1 runs the 16-bit ones as grid_attention.cu's one launch (windows read in place, the terms
+    # on tensor cores in the block): three catalog cases at SAM's geometry and odd ones (d80 14x14 windows over 24x24, a
+    # whole 10x13 grid, zero-padded windows), and the others still as their steps.
+    step check-grid-bf16 60 env PIXELLLM_GRID_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op GridAttention --json
+    step check-grid-f16 60 env PIXELLLM_GRID_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op GridAttention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
-    step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention --json
-    step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear,MatMul,Attention --json
+    step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention --json
+    step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention --json
     # gemm_skinny.cu for 9–64-row 16-bit Linears (PIXELLLM_SKINNY_GEMM=1; not yet measured): the Linear cases in bf16
     # (its four skinny ones: split-K, one split, every row-tile count; the goldens run in f32 storage, which it does not
     # take); bench-skinny's e2e line says whether every replayed run (the T5 encoder on it) gave the warm-up's tokens.
@@ -146,7 +152,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "gemv-attention-f32", "gemv-attention-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "gemv-attention-f32", "gemv-attention-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "grid-bf16", "grid-f16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -236,6 +242,15 @@ if phase bench; then
         --backend cuda --dtype bf16 --stages sam,eva02,vision,e2e --runs 3 --json "$OUT/bench-t5xl-mma-relpos.json"
     step bench-mma-profile 60 env PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages sam,eva02 --runs 1 --profile --profile-json "$OUT/profile-t5xl-mma.json"
+    # Session 20: each of SAM's 32 attention blocks as grid_attention.cu's one launch (PIXELLLM_GRID_ATTENTION=1) in place of
+    # partition, rel-pos terms, the cuBLAS attention and un-partition (4.6 of SAM's 8.4 profiled ms in run 11); alone, with
+    # EVA02 on attention_mma.cu as well, and where the encoders' time goes with both.
+    step bench-grid 90 env PIXELLLM_GRID_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,vision,vision4,e2e --runs 3 --json "$OUT/bench-t5xl-grid.json"
+    step bench-grid-mma 90 env PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights \
+        --backend cuda --dtype bf16 --stages sam,eva02,vision,vision4,e2e --runs 3 --json "$OUT/bench-t5xl-grid-mma.json"
+    step bench-grid-profile 60 env PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights \
+        --backend cuda --dtype bf16 --stages sam,eva02 --runs 1 --profile --profile-json "$OUT/profile-t5xl-grid.json"
     # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
     # phases prefetching each other's weights: the other way the prefetch may reach the floor.
     step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
@@ -297,8 +312,9 @@ if phase checks; then
         # The new kernels of sessions 11-19 that read or write through computed addresses: the skinny GEMM's split-K
         # partials and counters, the mma attention, the streamed decoder stack; then the one-row layers' gemv attention
         # (run as ops, which the stream switch would not do).
-        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream compute-sanitizer --tool memcheck \
-            --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Attention,T5DecoderLayer,T5DecoderStack
+        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_GRID_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream \
+            compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 \
+            --op Linear,Attention,GridAttention,T5DecoderLayer,T5DecoderStack
         step sanitizer-gemv-attention 60 env PIXELLLM_GEMV_ATTENTION=1 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check \
             --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack
     fi

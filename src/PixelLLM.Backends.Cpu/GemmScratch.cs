@@ -18,6 +18,7 @@ internal enum ScratchSlot
     NormedRows,
     ProjectedRows,
     DecoderLayer,
+    GridAttention,
     Count,
 }
 

@@ -38,32 +38,17 @@ public static class SamEncoderBlock
     private static Tensor Attention(ParamScope p, SamImageEncoderConfig cfg, Tensor normed, Tensor residual, bool windowed)
     {
         var g = p.Graph;
-        int batch = normed.Shape[0], height = normed.Shape[1], width = normed.Shape[2], c = cfg.EmbedDim;
+        int height = normed.Shape[1], width = normed.Shape[2], c = cfg.EmbedDim;
         var qkvWeight = p["qkv.weight"];
         if (qkvWeight.Shape != new Shape(3 * c, c))
             throw new ModelFileException($"SAM image encoder: {p.Prefix}.qkv.weight {qkvWeight.Shape} must be ({3 * c}, {c})");
         var qkvBias = p.Optional("qkv.bias");
         var qkv = g.Linear(normed, qkvWeight, qkvBias);                                         // (B, H, W, 3C)
-        int maps = batch, h = height, w = width;
-        if (windowed)
-        {
-            qkv = g.WindowPartition(qkv, cfg.WindowSize, padRow: qkvBias);
-            (maps, h, w) = (qkv.Shape[0], cfg.WindowSize, cfg.WindowSize);
-        }
-        // The fused projection's rows are [q | k | v], each heads·head_dim wide and head-major inside: the rel-pos bias
-        // and the attention read them in place (packed), with no split copies.
-        var tokens = g.Reshape(qkv, maps, h * w, 3 * c);
-        Tensor? bias = null;
-        if (cfg.UseRelPos)
-        {
-            var relH = RelPosTable(p, cfg, "rel_pos_h", h);
-            var relW = RelPosTable(p, cfg, "rel_pos_w", w);
-            bias = g.RelPosBias(tokens, relH, relW, cfg.NumHeads, h, w, h, w, packedQkv: true);
-        }
-        // The rel-pos bias goes in as its h + w terms (B, H, L, h + w); attention sums them per key as it scores.
-        var o = g.Reshape(g.PackedAttention(tokens, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), bias, biasKeyGridRows: bias is null ? 0 : h),
-            maps, h, w, c);
-        if (windowed) o = g.WindowUnpartition(o, cfg.WindowSize, height, width);
+        // Windows (or the whole grid) of the packed [q | k | v] rows, each heads·head_dim wide and head-major inside;
+        // the rel-pos bias goes in as its tables: one op, which a backend may run as its steps or as one kernel.
+        int spanH = windowed ? cfg.WindowSize : height, spanW = windowed ? cfg.WindowSize : width;
+        var o = g.GridAttention(qkv, cfg.NumHeads, 1f / MathF.Sqrt(cfg.HeadDim), windowed ? cfg.WindowSize : 0, windowed ? qkvBias : null,
+            cfg.UseRelPos ? RelPosTable(p, cfg, "rel_pos_h", spanH) : null, cfg.UseRelPos ? RelPosTable(p, cfg, "rel_pos_w", spanW) : null);
         return g.Linear(o, p["proj.weight"], p.Optional("proj.bias"), residual: residual);
     }
 

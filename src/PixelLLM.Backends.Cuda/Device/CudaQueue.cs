@@ -119,6 +119,12 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool TensorCoreAttention { get; } = Environment.GetEnvironmentVariable(MmaAttentionVariable) == "1";
 
+    /// <summary>Environment variable that, set to 1, runs SAM's grid attention as grid_attention.cu's one launch (see <see cref="FusedGridAttention"/>).</summary>
+    public const string GridAttentionVariable = "PIXELLLM_GRID_ATTENTION";
+
+    /// <inheritdoc/>
+    public bool FusedGridAttention { get; } = Environment.GetEnvironmentVariable(GridAttentionVariable) == "1";
+
     public CudaQueue(int ordinal = 0)
     {
         Driver = CudaDriver.Load();

@@ -115,6 +115,13 @@ internal interface IDeviceQueue
     bool TensorCoreAttention => false;
 
     /// <summary>
+    /// Whether 16-bit grid attention (SAM's windowed and global blocks) runs as grid_attention.cu's one tensor-core launch,
+    /// windows read in place and rel-pos terms computed in the block, instead of its steps (partition, terms, attention,
+    /// un-partition) on scratch (PIXELLLM_GRID_ATTENTION=1). Off until a device run has checked and timed it.
+    /// </summary>
+    bool FusedGridAttention => false;
+
+    /// <summary>
     /// The work (2·B·H·Lq·Lk·(D + Dv) FLOPs) up to which attention of at most 128 keys runs as attention.cu's one fused
     /// launch even when both lengths reach the cuBLAS path's minimum: T5-XL's encoder (40 tokens, 13 MFLOP) and point rerun attentions are a
     /// few µs of work each, which the cuBLAS path spends three launches on. PIXELLLM_FUSED_ATTENTION_FLOPS=N sets it

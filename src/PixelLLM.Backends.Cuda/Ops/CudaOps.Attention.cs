@@ -85,7 +85,7 @@ internal sealed partial class CudaOps
         return ("attention_softmax", ((uint)lq, (uint)heads, (uint)count), threads);
     }
 
-    /// <summary>attention_mma.cu's block (MMA_WARPS warps of 16 query rows), its key tile (MMA_KEYS) and the head dims it has a kernel for.</summary>
+    /// <summary>attention_mma.cuh's block (MMA_WARPS warps of 16 query rows), its key tile (MMA_KEYS) and the head dims attention_mma.cu and grid_attention.cu have a kernel for.</summary>
     private const int MmaThreads = 128, MmaRowsPerBlock = 64, MmaKeysPerTile = 64;
     private static readonly int[] MmaHeadDims = [32, 64, 80, 96, 128];
 
@@ -113,8 +113,15 @@ internal sealed partial class CudaOps
     {
         int terms = op.HasBias && op.BiasKeyGridRows > 0 ? op.BiasKeyGridRows + op.BiasKeyGridColumns(lk) : 0;
         int termPitch = terms == 0 ? 0 : terms | 1;
+        int shared = MmaSharedBytes(dim, elementSize, termPitch);
+        return shared > 0 ? (termPitch, shared) : (0, 0);
+    }
+
+    /// <summary>attention_mma.cuh's dynamic shared memory for head dim <paramref name="dim"/>, or 0 where a block may not have that much.</summary>
+    private int MmaSharedBytes(int dim, int elementSize, int termPitch)
+    {
         long bytes = 4L * MmaKeysPerTile * (dim + 8) * elementSize + 2L * MmaKeysPerTile * sizeof(uint) + (long)MmaRowsPerBlock * termPitch * sizeof(float);
-        return bytes <= queue.Limits.SharedBytesPerBlock ? (termPitch, (int)bytes) : (0, 0);
+        return bytes <= queue.Limits.SharedBytesPerBlock ? (int)bytes : 0;
     }
 
     /// <summary>The largest grid z a launch takes.</summary>

@@ -55,6 +55,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case SliceOp o: Slice(o, x, y); break;
             case ConcatOp o: Concat(o, x, y); break;
             case AttentionOp o: Attention(o, x, y); break;
+            case GridAttentionOp o: GridAttention(o, x, y); break;
             case RopeOp o: Rope(o, x, y); break;
             case WindowPartitionOp o: WindowPartition(o, x, y); break;
             case WindowUnpartitionOp o: WindowUnpartition(o, x, y); break;

@@ -110,6 +110,16 @@ public static partial class OpCheckCases
             C("fused t5 cross 22x40", new AttentionOp(4, 1f, HasMask: true, MaskBias: -1e10f), F(2, 22, 64), F(2, 40, 64), F(2, 40, 64), T(DType.U8, 2, 1, 1, 40)),
             // T5's encoder: q | k | v with its position bias and mask (causality too, as a decoder would).
             C("gemm packed qkv t5 causal", new AttentionOp(2, 1f, true, true, true, -1e10f, PackedQkv: true), F(2, 22, 48), F(1, 2, 22, 22), T(DType.U8, 2, 1, 1, 22)),
+            // SAM's attention blocks as one op: windows over an odd map with the pad row, the whole grid, zero padding, no
+            // rel-pos; then shapes grid_attention.cu takes (PIXELLLM_GRID_ATTENTION=1): SAM's four 14×14 windows over 24² at
+            // d80, a whole odd 10×13 grid at d64 (three query blocks, three key tiles), zero-padded 7×7 windows at d32.
+            C("windows 3 pad row", new GridAttentionOp(2, 0.3f, 3, HasPadRow: true), F(2, 5, 7, 48), F(48), F(5, 8), F(5, 8)),
+            C("whole grid", new GridAttentionOp(2, 0.25f), F(1, 4, 6, 48), F(7, 8), F(11, 8)),
+            C("windows zero pad", new GridAttentionOp(3, 0.2f, 4), F(1, 6, 9, 72), F(7, 8), F(7, 8)),
+            C("windows no rel-pos", new GridAttentionOp(2, 0.3f, 3, HasPadRow: true, HasRelPos: false), F(1, 5, 4, 48), F(48)),
+            C("mma sam windows 24x24 d80", new GridAttentionOp(2, 0.11f, 14, HasPadRow: true), F(1, 24, 24, 480), F(480), F(27, 80), F(27, 80)),
+            C("mma whole 10x13 d64", new GridAttentionOp(2, 0.125f), F(1, 10, 13, 384), F(19, 64), F(25, 64)),
+            C("mma windows 9x11 d32 zero pad", new GridAttentionOp(2, 0.17f, 7), F(2, 9, 11, 192), F(13, 32), F(13, 32)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("packed q k of qkv", new RopeOp(4, 1, RotatedWidth: 32), F(2, 5, 48), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
