@@ -66,7 +66,7 @@ public sealed class GemmTuningCacheTests : IDisposable
     public void DefaultPathNamesCardArchAndLibraryInASafeFileName()
     {
         var path = GemmTuningCache.DefaultPath("NVIDIA H200 (141 GB)", "sm_90", "13.1.0");
-        Assert.EndsWith(Path.Combine("pixelllm", "gemm-tuning", "NVIDIA_H200__141_GB_-sm_90-cublasLt-13.1.0.json"), path);
+        Assert.EndsWith(Path.Combine("pixelllm", "gemm-tuning", "NVIDIA_H200__141_GB_-sm_90-cublasLt-13.1.0-coldL2.json"), path);
     }
 
     public void Dispose()

@@ -125,6 +125,9 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool FusedGridAttention { get; } = Environment.GetEnvironmentVariable(GridAttentionVariable) == "1";
 
+    /// <summary>CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE (bytes).</summary>
+    private const int L2CacheSizeAttribute = 38;
+
     public CudaQueue(int ordinal = 0)
     {
         Driver = CudaDriver.Load();
@@ -142,7 +145,8 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
         tuner = GemmAlgorithmTuner.FromEnvironment(Driver, () => Stream, () => Capturing, Quiesce,
-            () => GemmTuningCache.DefaultPath(DeviceName, Arch.ToString(), CudaLibraries.ProbeCublasLt().Version ?? "unknown"));
+            () => GemmTuningCache.DefaultPath(DeviceName, Arch.ToString(), CudaLibraries.ProbeCublasLt().Version ?? "unknown"),
+            Driver.Attribute(Device, L2CacheSizeAttribute));
         Transfers = new HostTransfers(Driver);
         compiler = new KernelCompiler(Nvrtc.TryLoad(out var nvrtcMissing), KernelCache.Default(), DependentLaunch, PrebuiltKernels.FromEnvironment(),
             nvrtcMissing);

@@ -20,10 +20,13 @@ public readonly record struct GemmTuningResult(string Shape, int Candidates, int
 /// fastest. The encoders' GEMMs have few rows (576 SAM tokens, 730 EVA02) for a 132-SM card, where the heuristic's
 /// first pick is a guess about waves and split-K; timing its top candidates is what TensorRT-style engines do. Only
 /// outside graph capture (the executor's first run is eager), and never for a call that reads its residual from its
-/// own output (repeating it would add the residual again). Opt-in until measured: $PIXELLLM_GEMM_TUNE=1.
+/// own output (repeating it would add the residual again). Each timed call starts with L2 evicted (a fill of twice its
+/// size): in a forward pass every weight is read once, cold, and candidates timed on operands left in L2 by the call
+/// before (session 17's way) ranked the algorithms for a regime the pass never sees. Opt-in until measured:
+/// $PIXELLLM_GEMM_TUNE=1.
 /// </summary>
 internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action? quiesce = null,
-    GemmTuningCache? cache = null, bool retime = false) : IDisposable
+    GemmTuningCache? cache = null, bool retime = false, long l2Bytes = 0) : IDisposable
 {
     /// <summary>
     /// Environment variable that switches tuning on: 1 takes earlier processes' choices from the tuning cache and times
@@ -32,13 +35,17 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
     public const string Variable = "PIXELLLM_GEMM_TUNE";
 
     /// <summary>The tuner $PIXELLLM_GEMM_TUNE asks for (null when unset or 0), its cache at <paramref name="cachePath"/>.</summary>
-    public static GemmAlgorithmTuner? FromEnvironment(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action quiesce, Func<string> cachePath) =>
+    public static GemmAlgorithmTuner? FromEnvironment(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action quiesce, Func<string> cachePath,
+        long l2Bytes) =>
         Environment.GetEnvironmentVariable(Variable) switch
         {
-            "1" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath())),
-            "fresh" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath()), retime: true),
+            "1" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath()), l2Bytes: l2Bytes),
+            "fresh" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath()), retime: true, l2Bytes: l2Bytes),
             _ => null,
         };
+
+    /// <summary>How the candidates are timed, part of the cache's file name so choices timed another way are not reused.</summary>
+    public const string TimingMethod = "coldL2";
 
     /// <summary>Algorithms asked of the heuristic (its top ones, in its order).</summary>
     public const int MaxCandidates = 8;
@@ -47,6 +54,7 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
     public const int TimedRuns = 3;
 
     private nint start, end;
+    private ulong evictor;
     private readonly List<GemmTuningResult> results = [];
 
     /// <summary>Every tuned shape so far, in the order first seen.</summary>
@@ -56,8 +64,9 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
     public bool CanTune => !capturing();
 
     /// <summary>
-    /// Milliseconds per call of <paramref name="run"/> (every stream idle first, one untimed call, then <see cref="TimedRuns"/> between two events),
-    /// or null when the algorithm refuses (<paramref name="run"/> returns false).
+    /// Milliseconds per call of <paramref name="run"/> (every stream idle first, one untimed call, then the mean of
+    /// <see cref="TimedRuns"/> calls, each after L2 is evicted and timed alone between two events), or null when the
+    /// algorithm refuses (<paramref name="run"/> returns false).
     /// </summary>
     public float? Time(Func<bool> run)
     {
@@ -65,11 +74,24 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
         if (!run()) return null;
         if (start == 0) start = driver.CreateEvent();
         if (end == 0) end = driver.CreateEvent();
-        driver.Record(start, stream());
+        float total = 0;
         for (int i = 0; i < TimedRuns; i++)
+        {
+            EvictL2();
+            driver.Record(start, stream());
             if (!run()) return null;
-        driver.Record(end, stream());
-        return driver.ElapsedMilliseconds(start, end) / TimedRuns;
+            driver.Record(end, stream());
+            total += driver.ElapsedMilliseconds(start, end);
+        }
+        return total / TimedRuns;
+    }
+
+    /// <summary>Overwrites twice the L2's size of a buffer of its own, so the timed call finds none of its operands there.</summary>
+    private void EvictL2()
+    {
+        if (l2Bytes <= 0) return;
+        if (evictor == 0) evictor = driver.Alloc(2 * l2Bytes);
+        driver.FillAsync(evictor, 0, 2 * l2Bytes, stream());
     }
 
     /// <summary>An earlier process's choice for <paramref name="key"/> among <paramref name="candidates"/> (not when re-timing).</summary>
@@ -111,6 +133,8 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
     {
         if (start != 0) driver.DestroyEvent(start);
         if (end != 0) driver.DestroyEvent(end);
+        if (evictor != 0) driver.Free(evictor);
         start = end = 0;
+        evictor = 0;
     }
 }

@@ -41,12 +41,12 @@ internal sealed class GemmTuningCache
     public int Count => entries.Count;
 
     /// <summary>
-    /// The file for this card and library: $XDG_CACHE_HOME/pixelllm/gemm-tuning/&lt;device&gt;-&lt;arch&gt;-cublasLt-&lt;version&gt;.json
+    /// The file for this card, library and timing method: $XDG_CACHE_HOME/pixelllm/gemm-tuning/&lt;device&gt;-&lt;arch&gt;-cublasLt-&lt;version&gt;-coldL2.json
     /// (~/.cache when unset), the name reduced to letters, digits, '.', '-' and '_'.
     /// </summary>
     public static string DefaultPath(string device, string arch, string cublasLtVersion)
     {
-        var name = new string($"{device}-{arch}-cublasLt-{cublasLtVersion}".Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_').ToArray());
+        var name = new string($"{device}-{arch}-cublasLt-{cublasLtVersion}-{GemmAlgorithmTuner.TimingMethod}".Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_').ToArray());
         return System.IO.Path.Combine(KernelCache.CacheFolder("gemm-tuning"), name + ".json");
     }
 
