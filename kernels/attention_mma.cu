@@ -7,44 +7,6 @@
 // Launch: grid = (ceil(Lq / (16·MMA_WARPS)), H, B), block = (32·MMA_WARPS, 1, 1), dynamic shared memory as the header says.
 #include "attention_mma.cuh"
 
-// Batch element b, head h: token j of q/k/v at base + (b·L + j)·row + h·D; the bias terms' row r at bias_row(r).
-template <typename T, int D> struct MmaStridedRows
-{
-    const T *q, *k, *v, *bias_head;
-    T* y;
-    i64 b;
-    i64 bias_row;
-    i32 h, heads, lq, lk, q_row, k_row, v_row, kh, kw;
-
-    PXL_DEVICE const T* query(i32 r) const { return q + (b * lq + r) * (i64)q_row + (i64)h * D; }
-    PXL_DEVICE void key_value(i32 j, const T*& key, const T*& value) const
-    {
-        key = k + (b * lk + j) * (i64)k_row + (i64)h * D;
-        value = v + (b * lk + j) * (i64)v_row + (i64)h * D;
-    }
-    PXL_DEVICE const T* any_row() const { return k; }
-    PXL_DEVICE T* out(i32 r) const { return y + ((b * lq + r) * heads + h) * (i64)D; }
-    PXL_DEVICE bool terms() const { return kh != 0; }
-    PXL_DEVICE u32 cell(i32 j) const
-    {
-        const i32 m = j / kw;
-        return (u32)m | ((u32)(j - m * kw) << 16);
-    }
-    PXL_DEVICE i32 term_h(i32) const { return 0; }
-    PXL_DEVICE i32 term_w(i32) const { return kh; }
-    // The block's rows' Kh row terms, then Kw column terms, read once; visible after the first barrier.
-    PXL_DEVICE void stage_terms(float* staged, i32 pitch, i32 block_row0) const
-    {
-        if (!terms()) return;
-        for (i32 i = threadIdx.x, count = kh + kw; i < MMA_ROWS * count; i += MMA_THREADS)
-        {
-            const i32 r = i / count, c = i - r * count;
-            staged[r * pitch + c] = to_float(bias_head[(i64)min(block_row0 + r, lq - 1) * bias_row + c]);
-        }
-    }
-    PXL_DEVICE void warp_terms(const u32 (&)[D / 16][4], float*, i32) const {}
-};
-
 #define PXL_ATTENTION_MMA(D, suffix, T)                                                                               \
     extern "C" __global__ void __launch_bounds__(MMA_THREADS) attention_mma_d##D##_##suffix(                          \
         const T* q, const T* k, const T* v, const T* bias, T* y, i32 heads, i32 lq, i32 lk, i32 q_row, i32 k_row,     \

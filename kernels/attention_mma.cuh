@@ -8,7 +8,9 @@
 //   key_value(j, k, v): key j's k and v rows, nullptr for zero-filled (j < Lk);
 //   terms(): whether scores take decomposed rel-pos terms; cell(j): key j's two term indices (row | column << 16);
 //   term_h(r) / term_w(r): where query r's row and column terms start in its term row;
-//   stage_terms(...): block-wide, before the first barrier; warp_terms(...): each warp for its 16 rows, after Q loads.
+//   stage_terms(...): block-wide, before the first barrier; warp_terms(...): each warp for its 16 rows, after Q loads;
+//   query_pair(row, r, col): q's elements col, col + 1 of query r as one register; rotate_keys(stage, first, lk): each
+//   thread's own copied K chunks of a tile, rewritten in shared memory once they have landed, before the barrier.
 // Block: MMA_WARPS warps, 16 query rows each. K and V come in tiles of MMA_KEYS keys, two tiles in flight: while the
 // warps score tile i, cp.async copies tile i + 1 (keys past Lk are zero-filled, so P·V never multiplies stale bits).
 // Fragments come from shared memory by ldmatrix (K as is, V transposed); rows are padded by 8 elements, so the eight
@@ -80,10 +82,10 @@ PXL_DEVICE void attention_mma_core(const Rows& rows, i32 lq, i32 lk, float scale
 #pragma unroll
     for (int s = 0; s < D / 16; s++)
     {
-        qa[s][0] = lo_ok ? mma_pair(q_lo + 16 * s + 2 * t) : 0u;
-        qa[s][1] = hi_ok ? mma_pair(q_hi + 16 * s + 2 * t) : 0u;
-        qa[s][2] = lo_ok ? mma_pair(q_lo + 16 * s + 8 + 2 * t) : 0u;
-        qa[s][3] = hi_ok ? mma_pair(q_hi + 16 * s + 8 + 2 * t) : 0u;
+        qa[s][0] = lo_ok ? rows.query_pair(q_lo, r_lo, 16 * s + 2 * t) : 0u;
+        qa[s][1] = hi_ok ? rows.query_pair(q_hi, r_hi, 16 * s + 2 * t) : 0u;
+        qa[s][2] = lo_ok ? rows.query_pair(q_lo, r_lo, 16 * s + 8 + 2 * t) : 0u;
+        qa[s][3] = hi_ok ? rows.query_pair(q_hi, r_hi, 16 * s + 8 + 2 * t) : 0u;
     }
     float* warp_term_rows = terms + warp * 16 * term_pitch;
     if (warp_active) rows.warp_terms(qa, warp_term_rows, term_pitch);
@@ -117,6 +119,7 @@ PXL_DEVICE void attention_mma_core(const Rows& rows, i32 lq, i32 lk, float scale
         }
         else
             asm volatile("cp.async.wait_group 0;" ::: "memory");
+        rows.rotate_keys(reinterpret_cast<T*>(mma_shared + buf * TILE_BYTES), first, lk);
         __syncthreads(); // this tile (and, the first time, staged terms) visible to every warp
 
         if (warp_active)
@@ -233,3 +236,43 @@ PXL_DEVICE void attention_mma_core(const Rows& rows, i32 lq, i32 lk, float scale
         if (out_hi) *reinterpret_cast<u32*>(out_hi + n * 8 + 2 * t) = mma_pack<T>(o[n][2] * inv_hi, o[n][3] * inv_hi);
     }
 }
+
+// Batch element b, head h: token j of q/k/v at base + (b·L + j)·row + h·D; the bias terms' row r at bias_row(r).
+template <typename T, int D> struct MmaStridedRows
+{
+    const T *q, *k, *v, *bias_head;
+    T* y;
+    i64 b;
+    i64 bias_row;
+    i32 h, heads, lq, lk, q_row, k_row, v_row, kh, kw;
+
+    PXL_DEVICE const T* query(i32 r) const { return q + (b * lq + r) * (i64)q_row + (i64)h * D; }
+    PXL_DEVICE void key_value(i32 j, const T*& key, const T*& value) const
+    {
+        key = k + (b * lk + j) * (i64)k_row + (i64)h * D;
+        value = v + (b * lk + j) * (i64)v_row + (i64)h * D;
+    }
+    PXL_DEVICE const T* any_row() const { return k; }
+    PXL_DEVICE T* out(i32 r) const { return y + ((b * lq + r) * heads + h) * (i64)D; }
+    PXL_DEVICE bool terms() const { return kh != 0; }
+    PXL_DEVICE u32 cell(i32 j) const
+    {
+        const i32 m = j / kw;
+        return (u32)m | ((u32)(j - m * kw) << 16);
+    }
+    PXL_DEVICE i32 term_h(i32) const { return 0; }
+    PXL_DEVICE i32 term_w(i32) const { return kh; }
+    // The block's rows' Kh row terms, then Kw column terms, read once; visible after the first barrier.
+    PXL_DEVICE void stage_terms(float* staged, i32 pitch, i32 block_row0) const
+    {
+        if (!terms()) return;
+        for (i32 i = threadIdx.x, count = kh + kw; i < MMA_ROWS * count; i += MMA_THREADS)
+        {
+            const i32 r = i / count, c = i - r * count;
+            staged[r * pitch + c] = to_float(bias_head[(i64)min(block_row0 + r, lq - 1) * bias_row + c]);
+        }
+    }
+    PXL_DEVICE void warp_terms(const u32 (&)[D / 16][4], float*, i32) const {}
+    PXL_DEVICE u32 query_pair(const T* row, i32, i32 col) const { return mma_pair(row + col); }
+    PXL_DEVICE void rotate_keys(T*, i32, i32) const {}
+};

@@ -51,6 +51,8 @@ template <typename T, int D> struct MmaGridRows
     PXL_DEVICE i32 term_h(i32 r) const { return r / span_w; }
     PXL_DEVICE i32 term_w(i32 r) const { return 2 * span_h - 1 + r % span_w; }
     PXL_DEVICE void stage_terms(float*, i32, i32) const {}
+    PXL_DEVICE u32 query_pair(const T* row, i32, i32 col) const { return mma_pair(row + col); }
+    PXL_DEVICE void rotate_keys(T*, i32, i32) const {}
 
     // This warp's 16 rows of Q·tableᵀ for one table, 8 table rows a step; table rows past `length` are zeros.
     PXL_DEVICE void table_products(const u32 (&qa)[D / 16][4], const T* table, i32 length, float* rows, i32 pitch) const

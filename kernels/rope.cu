@@ -2,7 +2,7 @@
 // head among the first `rotated` columns (H·D: the whole row, or q and k of a packed q | k | v row), y = x·cos +
 // (−x₂ᵢ₊₁, x₂ᵢ)·sin; the other columns, and tokens before `start` (cls), pass through. One thread per pair (widths even).
 // Launch: any 1-D grid over B·L·H·D/2.
-#include "prelude.cuh"
+#include "rope.cuh"
 
 template <typename T>
 PXL_DEVICE void rope_pair(const T* __restrict__ x, const T* __restrict__ sin, const T* __restrict__ cos, T* __restrict__ y,
@@ -19,9 +19,10 @@ PXL_DEVICE void rope_pair(const T* __restrict__ x, const T* __restrict__ sin, co
         return;
     }
     const i64 t = (i64)(token - start) * head_dim + c % head_dim;
-    const float a = to_float(x[at]), b = to_float(x[at + 1]);
-    y[at] = from_float<T>(a * to_float(cos[t]) - b * to_float(sin[t]));
-    y[at + 1] = from_float<T>(b * to_float(cos[t + 1]) + a * to_float(sin[t + 1]));
+    float ra, rb;
+    rope_rotate(to_float(x[at]), to_float(x[at + 1]), sin + t, cos + t, ra, rb);
+    y[at] = from_float<T>(ra);
+    y[at + 1] = from_float<T>(rb);
 }
 
 #define PXL_ROPE(suffix, T)                                                                                       \

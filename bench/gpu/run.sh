@@ -63,7 +63,7 @@ if phase checks; then
     # f32 pass recompiled every kernel for 62 s and has passed in runs 6-10.
     step check-pdl-bf16 120 env PIXELLLM_PDL=1 "$cli" backend-check --backend cuda --storage bf16 --json
     # The per-window strided GEMMs that PIXELLLM_POINTER_GEMM=0 brings back.
-    step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention --json
+    step check-nopointer-bf16 120 env PIXELLLM_POINTER_GEMM=0 PIXELLLM_FUSED_ATTENTION_FLOPS=0 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention,RotaryAttention --json
     # The small attention cases take the cuBLAS path only without the fused-attention work limit (session 13's default).
     # Short attention is on cuBLAS by default since run 11; these keep attention.cu's fused route checked.
     step check-fused-attention-f32 60 env PIXELLLM_FUSED_ATTENTION_FLOPS=16777216 "$cli" backend-check --backend cuda --op Attention --json
@@ -111,20 +111,21 @@ if phase checks; then
     done
     step graph-check-t5xl-gemv-attention 90 env PIXELLLM_GEMV_ATTENTION=1 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     # Session 18: the GEMM path's softmax a warp per row (PIXELLLM_WARP_SOFTMAX=1; the vision encoders' attention).
-    step check-warp-softmax-f32 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --op Attention,GridAttention --json
-    step check-warp-softmax-bf16 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention --json
+    step check-warp-softmax-f32 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --op Attention,GridAttention,RotaryAttention --json
+    step check-warp-softmax-bf16 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention,RotaryAttention --json
     for case in sam_image_encoder/cfgA eva02/cfgA_mim_avgpool pixelllm/caption_trace; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-warp-softmax-${case//\//-}" 60 env PIXELLLM_WARP_SOFTMAX=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
     # Session 18: SAM's relative-position terms a lane per term over tables in shared memory (PIXELLLM_STAGED_REL_POS=1).
-    step check-staged-relpos-f32 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --op RelPosBias,Attention,GridAttention --json
-    step check-staged-relpos-bf16 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --storage bf16 --op RelPosBias,Attention,GridAttention --json
+    step check-staged-relpos-f32 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --op RelPosBias,Attention,GridAttention,RotaryAttention --json
+    step check-staged-relpos-bf16 60 env PIXELLLM_STAGED_REL_POS=1 "$cli" backend-check --backend cuda --storage bf16 --op RelPosBias,Attention,GridAttention,RotaryAttention --json
     [[ -f .gpu/golden/sam_image_encoder/cfgA.json ]] && step verify-staged-relpos-sam 60 env PIXELLLM_STAGED_REL_POS=1 PIXELLLM_WARP_SOFTMAX=1 \
         "$cli" verify .gpu/golden/sam_image_encoder/cfgA --backend cuda --quiet
     # Session 19: attention_mma.cu rewritten (run 11 measured the first version 7-30 % slower than the cuBLAS path): a kernel
     # per head dim, K/V tiles double-buffered by cp.async, ldmatrix fragments, the rel-pos terms staged once per block.
-    step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention --json
-    step check-mma-f16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op Attention,GridAttention --json
+    step check-mma-bf16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op Attention,GridAttention,RotaryAttention --json
+    step check-mma-f16 120 env PIXELLLM_MMA_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op Attention,GridAttention,RotaryAttention --json
+    # (Session 20: with the switch, EVA02's RotaryAttention is rotary_attention.cu's one launch, q and k rotated as they load.)
     # Session 20: SAM's attention blocks are one op (GridAttention: partition, rel-pos terms, attention, un-partition);
     # PIXELLLM_GRID_ATTENTION=1 runs the 16-bit ones as grid_attention.cu's one launch (windows read in place, the terms
     # on tensor cores in the block): three catalog cases at SAM's geometry and odd ones (d80 14x14 windows over 24x24, a
@@ -133,8 +134,8 @@ if phase checks; then
     step check-grid-f16 60 env PIXELLLM_GRID_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op GridAttention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
-    step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention --json
-    step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention --json
+    step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention,RotaryAttention --json
+    step check-tune-bf16 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --storage bf16 --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention,RotaryAttention --json
     # gemm_skinny.cu for 9–64-row 16-bit Linears (PIXELLLM_SKINNY_GEMM=1; not yet measured): the Linear cases in bf16
     # (its four skinny ones: split-K, one split, every row-tile count; the goldens run in f32 storage, which it does not
     # take); bench-skinny's e2e line says whether every replayed run (the T5 encoder on it) gave the warm-up's tokens.
@@ -317,7 +318,7 @@ if phase checks; then
         # (run as ops, which the stream switch would not do).
         step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_GRID_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream \
             compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 \
-            --op Linear,Attention,GridAttention,T5DecoderLayer,T5DecoderStack
+            --op Linear,Attention,GridAttention,RotaryAttention,T5DecoderLayer,T5DecoderStack
         step sanitizer-gemv-attention 60 env PIXELLLM_GEMV_ATTENTION=1 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check \
             --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack
     fi

@@ -49,7 +49,8 @@ public sealed partial class CpuBackend
             case SliceOp o: ShapeOps.Slice(o, x, y); break;
             case ConcatOp o: ShapeOps.Concat(o, x, y); break;
             case AttentionOp o: Attention.Run(o, x, y); break;
-            case GridAttentionOp o: GridAttention.Run(o, x, y, float64Gemm, storage); break;
+            case GridAttentionOp o: AttentionSteps.Grid(o, x, y, float64Gemm, storage); break;
+            case RotaryAttentionOp o: AttentionSteps.Rotary(o, x, y, float64Gemm, storage); break;
             case RopeOp o: Vision.Rope(o, x, y); break;
             case WindowPartitionOp o: Vision.WindowPartition(o, x, y); break;
             case WindowUnpartitionOp o: Vision.WindowUnpartition(o, x, y); break;

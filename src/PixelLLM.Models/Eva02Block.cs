@@ -51,8 +51,8 @@ public static class Eva02Block
     /// <summary>
     /// The q, k and v projections as one GEMM over their stacked weights (biases optional: timm's k_proj has none; a
     /// converter maps scenic's q_bias/v_bias onto q/v_proj.bias, and a missing one stacks as zeros) or timm's fused
-    /// attn.qkv with q_bias / v_bias (k's bias a zero buffer), one RoPE over the q and k thirds of each row, and attention
-    /// reading the packed rows in place.
+    /// attn.qkv with q_bias / v_bias (k's bias a zero buffer), then RoPE over the q and k thirds of each row and attention
+    /// reading the packed rows, as one op.
     /// </summary>
     private static Tensor Attention(ParamScope p, Eva02Config cfg, Tensor x, (Tensor Sin, Tensor Cos)? rope, Tensor? residual)
     {
@@ -73,9 +73,10 @@ public static class Eva02Block
             biases = projections.Select(n => p.Has($"{n}.bias") ? $"{n}.bias" : null).ToArray();
         }
         var qkv = g.Linear(x, weight, biases.Any(b => b is not null) ? p.Stacked(biases, [c]) : null);
-        // The prefix tokens (cls, registers) stay unrotated in both references; v (the last third of each row) passes through.
-        if (rope is { } r) qkv = g.Rope(qkv, r.Sin, r.Cos, 2 * cfg.NumHeads, startToken: cfg.PrefixTokens, rotatedWidth: 2 * c);
-        var o = g.PackedAttention(qkv, cfg.NumHeads, (float)(1.0 / Math.Sqrt(cfg.HeadDim)));
+        // RoPE on q and k, the prefix tokens (cls, registers) unrotated as in both references, then attention: one op, which
+        // a backend may run as those two steps or as one kernel that rotates q and k as it loads them.
+        float scale = (float)(1.0 / Math.Sqrt(cfg.HeadDim));
+        var o = rope is { } r ? g.RotaryAttention(qkv, r.Sin, r.Cos, cfg.NumHeads, scale, cfg.PrefixTokens) : g.PackedAttention(qkv, cfg.NumHeads, scale);
         if (cfg.ScaleAttnInner) o = g.LayerNorm(o, p["norm.weight"], p["norm.bias"], cfg.NormEps);
         return g.Linear(o, p["proj.weight"], p["proj.bias"], residual);
     }

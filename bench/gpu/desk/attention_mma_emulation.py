@@ -73,9 +73,9 @@ def core(pol, lq, lk, D, scale, mem, y, term_pitch):
                 frag = []
                 for l in range(32):
                     t = l & 3
-                    def pair(base, col, ok): return tuple(mem[base + col: base + col + 2]) if ok else (0.0, 0.0)
-                    frag.append([pair(qlo[l], 16*s+2*t, ok_lo[l]), pair(qhi[l], 16*s+2*t, ok_hi[l]),
-                                 pair(qlo[l], 16*s+8+2*t, ok_lo[l]), pair(qhi[l], 16*s+8+2*t, ok_hi[l])])
+                    def pair(base, r, col, ok): return pol.query_pair(base, r, col) if ok else (0.0, 0.0)
+                    frag.append([pair(qlo[l], r_lo[l], 16*s+2*t, ok_lo[l]), pair(qhi[l], r_hi[l], 16*s+2*t, ok_hi[l]),
+                                 pair(qlo[l], r_lo[l], 16*s+8+2*t, ok_lo[l]), pair(qhi[l], r_hi[l], 16*s+8+2*t, ok_hi[l])])
                 qa.append(frag)
             if row0 < lq: pol.warp_terms(qa, terms, w * 16 * term_pitch, term_pitch)
             base_lo = [(w*16 + (l >> 2)) * term_pitch for l in range(32)]; base_hi = [b + 8 * term_pitch for b in base_lo]
@@ -86,6 +86,7 @@ def core(pol, lq, lk, D, scale, mem, y, term_pitch):
         for tile in range(tiles):
             buf, first = tile & 1, tile * KEYS
             if tile + 1 < tiles: stage(buf ^ 1, first + KEYS)
+            pol.rotate_keys(smem, buf*TILE, P, first, lk)
             for w, W in enumerate(warps):
                 if W['row0'] >= lq: continue
                 kl = [(((l>>3)>>1)*8 + (l&7))*P + ((l>>3)&1)*8 for l in range(32)]
@@ -145,9 +146,15 @@ def core(pol, lq, lk, D, scale, mem, y, term_pitch):
                     if out_lo is not None: y[out_lo + n*8+2*t: out_lo + n*8+2*t+2] = np.array(W['o'][n][l][0:2]) / sl
                     if out_hi is not None: y[out_hi + n*8+2*t: out_hi + n*8+2*t+2] = np.array(W['o'][n][l][2:4]) / sh
 
-class Strided:
-    """MmaStridedRows (attention_mma.cu): batch element b, head h; rows at strides; bias terms staged, or a full bias."""
-    def __init__(s, b, h, heads, lq, lk, D, offs, rows, bias, bstr):
+class Rows:
+    """What MmaStridedRows and MmaGridRows share: q pairs read as they are, K tiles left as copied."""
+    def query_pair(s, base, r, col): return tuple(s.mem[base + col: base + col + 2])
+    def rotate_keys(s, smem, at, P, first, lk): pass
+
+class Strided(Rows):
+    """MmaStridedRows (attention_mma.cuh): batch element b, head h; rows at strides; bias terms staged, or a full bias."""
+    def __init__(s, mem, b, h, heads, lq, lk, D, offs, rows, bias, bstr):
+        s.mem = mem
         s.b, s.h, s.heads, s.lq, s.lk, s.D, (s.qo, s.ko, s.vo), (s.qr, s.kr, s.vr), s.bias, s.bstr = b, h, heads, lq, lk, D, offs, rows, bias, bstr
         s.kh, s.kw = (bstr[4], bstr[5]) if bias is not None else (0, 0)
         s.head = b*bstr[0] + h*bstr[1]
@@ -167,7 +174,7 @@ class Strided:
             terms[r*pitch + c] = s.bias[s.head + min(block_row0 + r, s.lq - 1)*s.bstr[2] + c]
     def warp_terms(s, qa, terms, base, pitch): pass
 
-class Grid:
+class Grid(Rows):
     """MmaGridRows (grid_attention.cu): one window (y0, x0) of image `image`, head h, read in the unpartitioned map."""
     def __init__(s, mem, image, h, C, H, W, Sh, Sw, y0, x0, D, qkv, pad, relh, relw):
         s.mem, s.image, s.h, s.C, s.H, s.W, s.Sh, s.Sw, s.y0, s.x0, s.D = mem, image, h, C, H, W, Sh, Sw, y0, x0, D
@@ -206,6 +213,26 @@ class Grid:
         s.table_products(qa, s.relh, 2*s.Sh - 1, terms, base, pitch)
         s.table_products(qa, s.relw, 2*s.Sw - 1, terms, base + 2*s.Sh - 1, pitch)
 
+class Rotary(Strided):
+    """MmaRotaryRows (rotary_attention.cu): packed rows; q pairs rotated as they load, each K tile rotated in place."""
+    def __init__(s, mem, b, h, heads, L, D, sin, cos, start):
+        C = heads * D
+        super().__init__(mem, b, h, heads, L, L, D, (0, C, 2*C), (3*C, 3*C, 3*C), None, [0]*6)
+        s.sin, s.cos, s.start = sin, cos, start
+    def rotate(s, a, b_, token, d):  # rope.cuh's rope_rotate, rounded to T
+        at = (token - s.start) * s.D + d
+        return bf16(a * s.cos[at] - b_ * s.sin[at]), bf16(b_ * s.cos[at + 1] + a * s.sin[at + 1])
+    def query_pair(s, base, r, col):
+        a, b_ = s.mem[base + col: base + col + 2]
+        return (a, b_) if r < s.start else s.rotate(a, b_, r, col)
+    def rotate_keys(s, smem, at, P, first, lk):
+        for i in range(KEYS * (s.D // 8)):
+            key, c = i // (s.D // 8), (i % (s.D // 8)) * 8; j = first + key
+            if j >= lk or j < s.start: continue
+            for p in range(0, 8, 2):
+                e = at + key*P + c + p
+                smem[e], smem[e + 1] = s.rotate(smem[e], smem[e + 1], j, c + p)
+
 def run(B, H, lq, lk, D, q_row, k_row, v_row, qoff, koff, voff, scale, bias, bstr, terms_n):
     """attention_mma.cu over (B, H) against float64 attention; q, k, v (and a packed row) in one bf16 buffer."""
     mem = bf16(rng.standard_normal(B * max(lq, lk) * max(q_row, k_row, v_row) + 4096).astype(np.float32))
@@ -213,7 +240,7 @@ def run(B, H, lq, lk, D, q_row, k_row, v_row, qoff, koff, voff, scale, bias, bst
     kh, kw = (bstr[4], bstr[5])
     for b in range(B):
         for h in range(H):
-            core(Strided(b, h, H, lq, lk, D, (qoff, koff, voff), (q_row, k_row, v_row), bias, bstr), lq, lk, D, scale, mem, y, terms_n | 1 if terms_n else 0)
+            core(Strided(mem, b, h, H, lq, lk, D, (qoff, koff, voff), (q_row, k_row, v_row), bias, bstr), lq, lk, D, scale, mem, y, terms_n | 1 if terms_n else 0)
     y = y.reshape(B, lq, H * D)
     ref = np.zeros_like(y)
     for b in range(B):
@@ -273,6 +300,33 @@ def run_grid(B, Hh, Ww, heads, D, window, pad_row, rel_pos, scale):
     print(f"grid B={B} {Hh}x{Ww} window={window} heads={heads} D={D} pad_row={pad_row} rel_pos={rel_pos}: max abs err {err:.2e}, nan {np.isnan(y).sum()}")
     return err
 
+def run_rotary(B, L, heads, D, start, scale):
+    """rotary_attention.cu over (B, heads) against float64 RoPE then attention (timm's interleaved pairs)."""
+    C = heads * D
+    mem = bf16(rng.standard_normal(B * L * 3 * C).astype(np.float32))
+    ang = rng.uniform(0, 6.3, ((L - start), D // 2)).repeat(2, axis=1)
+    sin, cos = bf16(np.sin(ang).ravel()), bf16(np.cos(ang).ravel())
+    y = np.full(B * L * C, np.nan)
+    for b in range(B):
+        for h in range(heads):
+            core(Rotary(mem[b*L*3*C:], 0, h, heads, L, D, sin, cos, start), L, L, D, scale, mem[b*L*3*C:], y[b*L*C:], 0)
+    x = mem.astype(np.float64).reshape(B, L, 3*C)
+    S, Cc = sin.astype(np.float64).reshape(L - start, D), cos.astype(np.float64).reshape(L - start, D)
+    def rope(t):  # (B, L, D) of one head
+        out = t.copy(); r = t[:, start:]
+        sw = np.empty_like(r); sw[..., 0::2] = -r[..., 1::2]; sw[..., 1::2] = r[..., 0::2]
+        out[:, start:] = r * Cc + sw * S
+        return out
+    ref = np.zeros((B, L, C))
+    for h in range(heads):
+        q, k, v = rope(x[:, :, h*D:(h+1)*D]), rope(x[:, :, C + h*D: C + (h+1)*D]), x[:, :, 2*C + h*D: 2*C + (h+1)*D]
+        sc = np.einsum('bid,bjd->bij', q, k) * scale
+        p = np.exp(sc - sc.max(2, keepdims=True)); p /= p.sum(2, keepdims=True)
+        ref[:, :, h*D:(h+1)*D] = np.einsum('bij,bjd->bid', p, v)
+    err = np.abs(y.reshape(B, L, C) - ref).max()
+    print(f"rotary B={B} L={L} heads={heads} D={D} start={start}: max abs err {err:.2e}, nan {np.isnan(y).sum()}")
+    return err
+
 errs = []
 # EVA02-like packed q|k|v, D=64, partial last query and key tiles
 H, D = 2, 64; row = 3*H*D
@@ -293,6 +347,9 @@ errs.append(run(B, H, lq, lk, D, H*D, H*D, H*D, 0, 0, 0, 0.1, bias, [0, 0, 19, 0
 errs.append(run_grid(1, 5, 7, 2, 32, 3, True, True, 0.17))
 errs.append(run_grid(1, 10, 13, 1, 64, 0, False, True, 0.125))
 errs.append(run_grid(2, 9, 11, 1, 32, 7, False, False, 0.2))
+# RotaryAttentionOp: a cls token over 12² + 1 tokens at d64 (three query blocks, three key tiles), two batch elements at d32
+errs.append(run_rotary(1, 145, 1, 64, 1, 0.125))
+errs.append(run_rotary(2, 70, 2, 32, 0, 0.17))
 if "--real" in sys.argv:
     H, D = 1, 64; row = 3*H*D
     errs.append(run(1, H, 730, 730, D, row, row, row, 0, H*D, 2*H*D, 0.125, None, [0]*6, 0))
@@ -300,4 +357,5 @@ if "--real" in sys.argv:
     bias = bf16(rng.standard_normal(B*H*L*28))
     errs.append(run(B, H, L, L, D, row, row, row, 0, H*D, 2*H*D, 0.11, bias, [H*L*28, L*28, 28, 0, 14, 14], 28))
     errs.append(run_grid(1, 24, 24, 1, 80, 14, True, True, 0.11))
+    errs.append(run_rotary(1, 730, 1, 64, 1, 0.125))
 print("max", max(errs)); sys.exit(0 if max(errs) < 2e-2 else 1)

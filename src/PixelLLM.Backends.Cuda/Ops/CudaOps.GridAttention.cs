@@ -12,8 +12,8 @@ namespace PixelLLM.Backends.Cuda.Ops;
 /// </summary>
 internal sealed partial class CudaOps
 {
-    /// <summary>The scratch slot of the steps' intermediates (the steps' own ops use slots 0-2).</summary>
-    private const int GridAttentionSlot = 6;
+    /// <summary>The scratch slot of GridAttention's and RotaryAttention's steps' intermediates (the steps' own ops use slots 0-2).</summary>
+    private const int AttentionStepsSlot = 6;
 
     private void GridAttention(GridAttentionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
@@ -23,7 +23,7 @@ internal sealed partial class CudaOps
         if (y.Count == 0) return;
         if (queue.FusedGridAttention && GridAttentionLayout(op, s, x, y) is var (termPitch, shared) && shared > 0)
         {
-            int pad = op.HasPadRow ? 1 : 0, tables = 1 + pad;
+            int tables = op.RelPosInput;
             int windowsH = (s.Height + s.SpanH - 1) / s.SpanH, windowsW = (s.Width + s.SpanW - 1) / s.SpanW;
             queue.Launch("grid_attention.cu", $"grid_attention_d{s.HeadDim}_{FloatSuffix(y, "GridAttention")}",
                 ((uint)((s.Tokens + MmaRowsPerBlock - 1) / MmaRowsPerBlock), (uint)op.NumHeads, (uint)s.Maps), MmaThreads,
@@ -37,7 +37,7 @@ internal sealed partial class CudaOps
         var intermediates = new DeviceTensor[needed.Length];
         long total = 0;
         foreach (var d in needed) total += d is null ? 0 : AlignedBytes(d.ElementCount * y.ElementSize);
-        ulong at = total == 0 ? 0 : queue.Scratch(GridAttentionSlot, total);
+        ulong at = total == 0 ? 0 : queue.Scratch(AttentionStepsSlot, total);
         for (int i = 0; i < needed.Length; i++)
         {
             if (needed[i] is not { } d) continue;
@@ -61,8 +61,7 @@ internal sealed partial class CudaOps
         foreach (var t in x)
             if (t.Type != y.Type) return (0, 0);
         if (x[0].Ptr % 16 != 0 || y.Ptr % 4 != 0 || (op.HasPadRow && x[1].Ptr % 16 != 0)) return (0, 0);
-        int tables = op.HasPadRow ? 2 : 1;
-        if (op.HasRelPos && (x[tables].Ptr % 4 != 0 || x[tables + 1].Ptr % 4 != 0)) return (0, 0);
+        if (op.HasRelPos && (x[op.RelPosInput].Ptr % 4 != 0 || x[op.RelPosInput + 1].Ptr % 4 != 0)) return (0, 0);
         // Rows are 3·C elements: 16-byte aligned when C is a multiple of 8, which a head dim the kernel has makes it.
         int terms = op.HasRelPos ? 2 * s.SpanH - 1 + 2 * s.SpanW - 1 : 0;
         int termPitch = terms == 0 ? 0 : terms | 1;

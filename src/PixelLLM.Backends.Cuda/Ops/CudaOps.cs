@@ -56,6 +56,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case ConcatOp o: Concat(o, x, y); break;
             case AttentionOp o: Attention(o, x, y); break;
             case GridAttentionOp o: GridAttention(o, x, y); break;
+            case RotaryAttentionOp o: RotaryAttention(o, x, y); break;
             case RopeOp o: Rope(o, x, y); break;
             case WindowPartitionOp o: WindowPartition(o, x, y); break;
             case WindowUnpartitionOp o: WindowUnpartition(o, x, y); break;

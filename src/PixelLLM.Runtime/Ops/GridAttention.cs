@@ -22,6 +22,9 @@ public sealed record GridAttentionOp(int NumHeads, float Scale, int Window = 0, 
 
     public const int IntermediateCount = (int)Intermediate.Attended + 1;
 
+    /// <summary>The input that holds relH (relW follows it): after qkv and the pad row.</summary>
+    public int RelPosInput => HasPadRow ? 2 : 1;
+
     /// <summary>The sizes every input is checked against: (Sh, Sw) is a window or the whole grid; Maps windows in all.</summary>
     public readonly record struct Sizes(int Batch, int Height, int Width, int Channels, int HeadDim, int SpanH, int SpanW, int Maps)
     {
@@ -75,9 +78,8 @@ public sealed record GridAttentionOp(int NumHeads, float Scale, int Window = 0, 
         var attention = new AttentionOp(NumHeads, Scale, HasBias: HasRelPos, BiasKeyGridRows: HasRelPos ? s.SpanH : 0, PackedQkv: true);
         if (HasRelPos)
         {
-            int tables = HasPadRow ? 2 : 1;
             T terms = intermediates[(int)Intermediate.Terms];
-            run(new RelPosBiasOp(NumHeads, s.SpanH, s.SpanW, s.SpanH, s.SpanW, PackedQkv: true), [tokens, inputs[tables], inputs[tables + 1]], terms);
+            run(new RelPosBiasOp(NumHeads, s.SpanH, s.SpanW, s.SpanH, s.SpanW, PackedQkv: true), [tokens, inputs[RelPosInput], inputs[RelPosInput + 1]], terms);
             run(attention, [tokens, terms], attended);
         }
         else run(attention, [tokens], attended);
@@ -96,11 +98,9 @@ public sealed record GridAttentionOp(int NumHeads, float Scale, int Window = 0, 
         if (HasPadRow) ExpectDType(inputs[1], "pad row", qkv.DType);
         if (HasRelPos)
         {
-            int first = HasPadRow ? 2 : 1;
-            if (inputs[first].Shape != new Shape(2 * s.SpanH - 1, s.HeadDim))
-                throw Fail($"rel_pos_h {inputs[first].Shape} must be ({2 * s.SpanH - 1}, {s.HeadDim})");
-            if (inputs[first + 1].Shape != new Shape(2 * s.SpanW - 1, s.HeadDim))
-                throw Fail($"rel_pos_w {inputs[first + 1].Shape} must be ({2 * s.SpanW - 1}, {s.HeadDim})");
+            var (relH, relW) = (inputs[RelPosInput], inputs[RelPosInput + 1]);
+            if (relH.Shape != new Shape(2 * s.SpanH - 1, s.HeadDim)) throw Fail($"rel_pos_h {relH.Shape} must be ({2 * s.SpanH - 1}, {s.HeadDim})");
+            if (relW.Shape != new Shape(2 * s.SpanW - 1, s.HeadDim)) throw Fail($"rel_pos_w {relW.Shape} must be ({2 * s.SpanW - 1}, {s.HeadDim})");
         }
         return new TensorDesc(qkv.DType, new Shape(s.Batch, s.Height, s.Width, s.Channels));
     }

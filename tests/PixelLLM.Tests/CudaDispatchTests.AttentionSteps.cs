@@ -1,0 +1,85 @@
+using PixelLLM.Runtime.Checks;
+using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
+
+namespace PixelLLM.Tests;
+
+/// <summary>
+/// The encoders' attention ops that stand for several steps (GridAttention: partition, terms, attention, un-partition;
+/// RotaryAttention: rope, attention). By default their steps launch as those ops do; with their switch the 16-bit cases a
+/// kernel serves (the catalog's "mma" ones) are that kernel's one launch, over (query blocks of 64, heads, windows or batch),
+/// and the rest still launch their steps.
+/// </summary>
+public partial class CudaDispatchTests
+{
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void GridAttentionIsOneLaunchWhereTheKernelServesIt(string storage)
+    {
+        int fused = StepsOrOneLaunch<GridAttentionOp>(storage, "grid_attention.cu", () => new RecordingQueue { FusedGridAttention = true },
+            (c, op, steps, launch) =>
+            {
+                var s = op.SizesOf(c.Inputs);
+                Assert.Equal(op.Window > 0, steps.Any(l => l.File == "window_partition.cu"));
+                Assert.Equal(op.HasRelPos, steps.Any(l => l.File == "rel_pos_bias.cu"));
+                if (launch is not { } one) return;
+                Assert.Equal($"grid_attention_d{s.HeadDim}_bf16", one.Kernel);
+                Assert.Equal(((uint)((s.Tokens + 63) / 64), (uint)op.NumHeads, (uint)s.Maps), one.Grid);
+                // K and V stages, key cells, and f32 term rows at an odd pitch covering both tables' 2·S − 1 products.
+                int pitch = op.HasRelPos ? (2 * s.SpanH - 1 + 2 * s.SpanW - 1) | 1 : 0;
+                Assert.Equal(4 * 64 * (s.HeadDim + 8) * 2 + 2 * 64 * 4 + 64 * pitch * 4, one.SharedBytes);
+            });
+        Assert.Equal(storage == "BF16" ? 3 : 0, fused);
+    }
+
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void RotaryAttentionIsOneLaunchWhereTheKernelServesIt(string storage)
+    {
+        int fused = StepsOrOneLaunch<RotaryAttentionOp>(storage, "rotary_attention.cu", () => new RecordingQueue { TensorCoreAttention = true },
+            (c, op, steps, launch) =>
+            {
+                int batch = c.Inputs[0].Shape[0], tokens = c.Inputs[0].Shape[1], dim = c.Inputs[0].Shape[2] / 3 / op.NumHeads;
+                Assert.Equal("rope.cu", steps[0].File);
+                if (launch is not { } one) return;
+                Assert.Equal($"rotary_attention_d{dim}_bf16", one.Kernel);
+                Assert.Equal(((uint)((tokens + 63) / 64), (uint)op.NumHeads, (uint)batch), one.Grid);
+                Assert.Equal(4 * 64 * (dim + 8) * 2 + 2 * 64 * 4, one.SharedBytes);
+            });
+        Assert.Equal(storage == "BF16" ? 2 : 0, fused);
+    }
+
+    /// <summary>
+    /// Every catalog case of <typeparamref name="TOp"/> by default and with <paramref name="switchedOn"/>: the default
+    /// launches no <paramref name="file"/>; switched on, a served case is one launch of it and any other launches what the
+    /// default did. <paramref name="check"/> gets the default's launches and the one launch (null where not served).
+    /// Returns how many cases were served.
+    /// </summary>
+    private static int StepsOrOneLaunch<TOp>(string storage, string file, Func<RecordingQueue> switchedOn,
+        Action<OpCheckCase, TOp, List<(string File, string Kernel, int[] Sizes, (uint X, uint Y, uint Z) Grid, int SharedBytes)>,
+            (string File, string Kernel, int[] Sizes, (uint X, uint Y, uint Z) Grid, int SharedBytes)?> check) where TOp : Op
+    {
+        int served = 0;
+        foreach (var c in OpCheckCases.All.Where(c => c.Op is TOp))
+        {
+            var steps = new RecordingQueue();
+            CheckDispatch(c, storage, steps);
+            Assert.DoesNotContain(steps.Launches, l => l.File == file);
+            var on = switchedOn();
+            CheckDispatch(c, storage, on);
+            if (storage == "BF16" && c.Label.StartsWith("mma"))
+            {
+                check(c, (TOp)c.Op, steps.Launches, Assert.Single(on.Launches));
+                served++;
+            }
+            else
+            {
+                Assert.Equal(steps.Launches.Select(l => l.Kernel), on.Launches.Select(l => l.Kernel));
+                check(c, (TOp)c.Op, steps.Launches, null);
+            }
+        }
+        return served;
+    }
+}
