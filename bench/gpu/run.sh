@@ -128,8 +128,8 @@ if phase checks; then
     # (Session 20: with the switch, EVA02's RotaryAttention is rotary_attention.cu's one launch, q and k rotated as they load.)
     # Session 20: SAM's attention blocks are one op (GridAttention: partition, rel-pos terms, attention, un-partition);
     # PIXELLLM_GRID_ATTENTION=1 runs the 16-bit ones as grid_attention.cu's one launch (windows read in place, the terms
-    # on tensor cores in the block): three catalog cases at SAM's geometry and odd ones (d80 14x14 windows over 24x24, a
-    # whole 10x13 grid, zero-padded windows), and the others still as their steps.
+    # on tensor cores in the block): five catalog cases on it (SAM ViT-H's own two blocks, d80 14x14 windows over 24x24
+    # with 2 heads, a whole 10x13 grid, zero-padded windows), and the others still as their steps.
     step check-grid-bf16 60 env PIXELLLM_GRID_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op GridAttention --json
     step check-grid-f16 60 env PIXELLLM_GRID_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op GridAttention --json
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the

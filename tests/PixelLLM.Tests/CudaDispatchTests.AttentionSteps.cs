@@ -30,7 +30,7 @@ public partial class CudaDispatchTests
                 int pitch = op.HasRelPos ? (2 * s.SpanH - 1 + 2 * s.SpanW - 1) | 1 : 0;
                 Assert.Equal(4 * 64 * (s.HeadDim + 8) * 2 + 2 * 64 * 4 + 64 * pitch * 4, one.SharedBytes);
             });
-        Assert.Equal(storage == "BF16" ? 3 : 0, fused);
+        Assert.Equal(storage == "BF16" ? 5 : 0, fused);
     }
 
     [Theory]
@@ -48,7 +48,7 @@ public partial class CudaDispatchTests
                 Assert.Equal(((uint)((tokens + 63) / 64), (uint)op.NumHeads, (uint)batch), one.Grid);
                 Assert.Equal(4 * 64 * (dim + 8) * 2 + 2 * 64 * 4, one.SharedBytes);
             });
-        Assert.Equal(storage == "BF16" ? 2 : 0, fused);
+        Assert.Equal(storage == "BF16" ? 3 : 0, fused);
     }
 
     /// <summary>

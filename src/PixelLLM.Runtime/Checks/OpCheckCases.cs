@@ -120,6 +120,9 @@ public static partial class OpCheckCases
             C("mma sam windows 24x24 d80", new GridAttentionOp(2, 0.11f, 14, HasPadRow: true), F(1, 24, 24, 480), F(480), F(27, 80), F(27, 80)),
             C("mma whole 10x13 d64", new GridAttentionOp(2, 0.125f), F(1, 10, 13, 384), F(19, 64), F(25, 64)),
             C("mma windows 9x11 d32 zero pad", new GridAttentionOp(2, 0.17f, 7), F(2, 9, 11, 192), F(13, 32), F(13, 32)),
+            // SAM ViT-H's own blocks at 384² (16 heads of 80 over 24²): windowed with the qkv bias as pad row, and global.
+            C("mma sam-h windows", new GridAttentionOp(16, 0.1118f, 14, HasPadRow: true), F(1, 24, 24, 3840), F(3840), F(27, 80), F(27, 80)),
+            C("mma sam-h global", new GridAttentionOp(16, 0.1118f), F(1, 24, 24, 3840), F(47, 80), F(47, 80)),
             // EVA02's attention blocks as one op (Rope on q and k, then attention): a cls token, none; then shapes
             // rotary_attention.cu takes (PIXELLLM_MMA_ATTENTION=1): 12² + cls tokens at d64 (three query blocks and key
             // tiles), two batch elements at d32.
@@ -127,6 +130,8 @@ public static partial class OpCheckCases
             C("no prefix", new RotaryAttentionOp(2, 0.25f), F(1, 20, 36), F(20, 6), F(20, 6)),
             C("mma eva02 cls 145 d64", new RotaryAttentionOp(2, 0.125f, 1), F(1, 145, 384), F(144, 64), F(144, 64)),
             C("mma batch d32", new RotaryAttentionOp(2, 0.17f), F(2, 70, 192), F(70, 32), F(70, 32)),
+            // EVA02-L's own block at 384² (16 heads of 64, 27² patches and cls).
+            C("mma eva02-l", new RotaryAttentionOp(16, 0.125f, 1), F(1, 730, 3072), F(729, 64), F(729, 64)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("packed q k of qkv", new RopeOp(4, 1, RotatedWidth: 32), F(2, 5, 48), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
