@@ -1,13 +1,11 @@
 // The dataflow machinery both one-launch T5 decoder layers share (decoder_layer.cu: a block per ticket;
 // decoder_layer_stream.cu: persistent blocks streaming weights through shared memory): the phase order, the sizes,
-// the acquire/release hand-off between phases, row staging with the RMS norm, and one (row, head) of attention.
-// Producers store, barrier, then one thread fences and adds to their phase's count; consumers spin on an acquire load
-// of that count, then read what was produced with plain loads: the acquire and the barrier after it order them after
-// the producers' release (PTX memory model), and the intermediates are 128-byte aligned, so no cache line read early
-// (the end of q, say) holds a stale part of another (the start of o). Volatile L2-only loads measured slower (run 10):
-// they cannot be batched. The last block to finish resets the counters to zero for the next launch (the host zeroes
-// them once, on allocation).
+// the hand-off between phases (handoff.cuh), row staging with the RMS norm, and one (row, head) of attention. The
+// intermediates are 128-byte aligned, so no cache line read early (the end of q, say) holds a stale part of another
+// (the start of o). The last block to finish resets the counters to zero for the next launch (the host zeroes them
+// once, on allocation).
 #pragma once
+#include "handoff.cuh"
 #include "prefetch.cuh"
 
 #define DL_WARPS 8
@@ -59,50 +57,6 @@ PXL_DEVICE void dl_finish(i32* counters, i32 blocks)
     {
         for (i32 i = 0; i < DL_COUNTERS; i++) counters[i] = 0;
         __threadfence();
-    }
-}
-
-// Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest). A wait
-// that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
-#define DL_STALL_NS 2000000000ull
-PXL_DEVICE u64 dl_now()
-{
-    u64 t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-}
-
-PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
-{
-    if (threadIdx.x == 0)
-    {
-        const u64 start = dl_now();
-        for (;;)
-        {
-            i32 seen;
-            asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
-            if (seen >= target) break;
-            if (dl_now() - start > DL_STALL_NS)
-            {
-                pxl_fail(error, PXL_ERR_STALLED);
-                break;
-            }
-            asm volatile("nanosleep.u32 64;");
-        }
-    }
-    __syncthreads();
-}
-
-// Block-wide: this block's stores are visible device-wide before the count says so. The barrier orders every thread's
-// stores before thread 0's fence, and a fence is cumulative, so one fence serves the block (cooperative groups' grid sync
-// relies on the same pattern); a fence in every thread cost each tile of decoder_layer_stream.cu 256 of them.
-PXL_DEVICE void dl_signal(i32* counter)
-{
-    __syncthreads();
-    if (threadIdx.x == 0)
-    {
-        __threadfence();
-        atomicAdd(counter, 1);
     }
 }
 

@@ -60,6 +60,10 @@ PXL_DEVICE float gelu_tanh(float v)
 
 PXL_DEVICE float silu(float v) { return v / (1.0f + expf(-v)); }
 
+// gelu: the exact erf form (UnaryKind.Gelu); relu as a comparison rather than fmaxf(v, 0), which would turn NaN into 0.
+PXL_DEVICE float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+PXL_DEVICE float relu(float v) { return v < 0.0f ? 0.0f : v; }
+
 // Programmatic dependent launch (sm_90; with PIXELLLM_PDL=1 the backend defines PXL_DEPENDENT_LAUNCH and launches every
 // kernel that way). Every kernel calls this first: it waits until the previous kernel in the stream has finished and its
 // writes are visible, then lets the next kernel's blocks be scheduled while this one runs, so a launch's setup overlaps

@@ -3,12 +3,7 @@
 // Launch: any 1-D grid; the kernels stride over the whole tensor (the host sizes it by 16-byte vectors).
 #include "prelude.cuh"
 
-PXL_DEVICE float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
-
-// gelu_tanh and silu live in prelude.cuh (the GLU and gemv kernels apply them too).
-
-// A comparison rather than fmaxf(v, 0), which would turn NaN into 0.
-PXL_DEVICE float relu(float v) { return v < 0.0f ? 0.0f : v; }
+// gelu, relu, gelu_tanh and silu live in prelude.cuh (the GLU, gemv and mlp kernels apply them too).
 
 // Written as x / (1 + e^{-x}) like silu, so large negative inputs underflow to 0 rather than producing NaN.
 PXL_DEVICE float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }

@@ -132,6 +132,13 @@ if phase checks; then
     # with 2 heads, a whole 10x13 grid, zero-padded windows), and the others still as their steps.
     step check-grid-bf16 60 env PIXELLLM_GRID_ATTENTION=1 "$cli" backend-check --backend cuda --storage bf16 --op GridAttention --json
     step check-grid-f16 60 env PIXELLLM_GRID_ATTENTION=1 "$cli" backend-check --backend cuda --storage f16 --op GridAttention --json
+    # Session 20: the point head (MlpOp: pre-LayerNorm, 4 Linears, GELUs) as mlp.cu's one launch (PIXELLLM_FUSED_MLP=1,
+    # layers handing rows to each other through counters; f32 too): its catalog cases, then the goldens with points.
+    step check-mlp-f32 60 env PIXELLLM_FUSED_MLP=1 "$cli" backend-check --backend cuda --op Mlp --json
+    step check-mlp-bf16 60 env PIXELLLM_FUSED_MLP=1 "$cli" backend-check --backend cuda --storage bf16 --op Mlp --json
+    for case in pixelllm/caption_trace pixelllm_git/caption_trace pixelllm_densecap/densecap; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-mlp-${case//\//-}" 60 env PIXELLLM_FUSED_MLP=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
     step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention,RotaryAttention --json
@@ -153,7 +160,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "gemv-attention-f32", "gemv-attention-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "grid-bf16", "grid-f16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "gemv-attention-f32", "gemv-attention-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "grid-bf16", "grid-f16", "mlp-f32", "mlp-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -252,6 +259,9 @@ if phase bench; then
         --backend cuda --dtype bf16 --stages sam,eva02,vision,vision4,e2e --runs 3 --json "$OUT/bench-t5xl-grid-mma.json"
     step bench-grid-profile 60 env PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages sam,eva02 --runs 1 --profile --profile-json "$OUT/profile-t5xl-grid.json"
+    # Session 20: the point head in one launch (mlp.cu): the rerun stage runs it once per request.
+    step bench-mlp 60 env PIXELLLM_FUSED_MLP=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages rerun,e2e --runs 3 --json "$OUT/bench-t5xl-mlp.json"
     # One launch per layer on one row too (decoder_layer.cu, 1.8 ms a step in run 10 against the eight ops' 1.6) with its
     # phases prefetching each other's weights: the other way the prefetch may reach the floor.
     step bench-fused-prefetch 60 env PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16 "$cli" bench --config pixelllm-t5xl --random-weights \
@@ -316,9 +326,9 @@ if phase checks; then
         # The new kernels of sessions 11-19 that read or write through computed addresses: the skinny GEMM's split-K
         # partials and counters, the mma attention, the streamed decoder stack; then the one-row layers' gemv attention
         # (run as ops, which the stream switch would not do).
-        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_GRID_ATTENTION=1 PIXELLLM_FUSED_LAYER=stream \
+        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_GRID_ATTENTION=1 PIXELLLM_FUSED_MLP=1 PIXELLLM_FUSED_LAYER=stream \
             compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 \
-            --op Linear,Attention,GridAttention,RotaryAttention,T5DecoderLayer,T5DecoderStack
+            --op Linear,Attention,GridAttention,RotaryAttention,Mlp,T5DecoderLayer,T5DecoderStack
         step sanitizer-gemv-attention 60 env PIXELLLM_GEMV_ATTENTION=1 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check \
             --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack
     fi

@@ -23,6 +23,7 @@ VARIANTS = {
     "mma-relpos": ("PIXELLLM_MMA_ATTENTION=1 PIXELLLM_STAGED_REL_POS=1: with SAM's staged rel-pos terms", ["SAM", "vision graph", "end to end caption"]),
     "grid": ("PIXELLLM_GRID_ATTENTION=1: SAM's attention blocks as grid_attention.cu's one launch", ["SAM", "vision graph"]),
     "grid-mma": ("PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1: with EVA02's attention on attention_mma.cu", ["SAM", "EVA02", "vision graph", "end to end caption"]),
+    "mlp": ("PIXELLLM_FUSED_MLP=1: the point head as mlp.cu's one launch", ["point rerun", "end to end caption"]),
     "fused-prefetch": ("PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16: one launch per layer, phases prefetching", ["decode step, beam 1"]),
     "stream-132": ("PIXELLLM_FUSED_LAYER=stream, 132 blocks: the streamed stack, one block per SM", ["decode step, beam 1", "decode step, beam 4"]),
     "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),

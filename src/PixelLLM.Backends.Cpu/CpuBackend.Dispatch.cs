@@ -49,8 +49,9 @@ public sealed partial class CpuBackend
             case SliceOp o: ShapeOps.Slice(o, x, y); break;
             case ConcatOp o: ShapeOps.Concat(o, x, y); break;
             case AttentionOp o: Attention.Run(o, x, y); break;
-            case GridAttentionOp o: AttentionSteps.Grid(o, x, y, float64Gemm, storage); break;
-            case RotaryAttentionOp o: AttentionSteps.Rotary(o, x, y, float64Gemm, storage); break;
+            case GridAttentionOp o: StepOps.Grid(o, x, y, float64Gemm, storage); break;
+            case RotaryAttentionOp o: StepOps.Rotary(o, x, y, float64Gemm, storage); break;
+            case MlpOp o: StepOps.Mlp(o, x, y, float64Gemm, storage); break;
             case RopeOp o: Vision.Rope(o, x, y); break;
             case WindowPartitionOp o: Vision.WindowPartition(o, x, y); break;
             case WindowUnpartitionOp o: Vision.WindowUnpartition(o, x, y); break;

@@ -18,7 +18,7 @@ internal enum ScratchSlot
     NormedRows,
     ProjectedRows,
     DecoderLayer,
-    AttentionSteps,
+    OpSteps,
     Count,
 }
 

@@ -17,17 +17,17 @@ public static class PointHead
     public static (Tensor Coords, Tensor Logits) Build(ParamScope p, PointHeadConfig cfg, Tensor textFeatures)
     {
         var g = p.Graph;
-        var x = textFeatures;
-        if (cfg.PreNorm) x = g.LayerNorm(x, p["norm.weight"], p["norm.bias"], cfg.NormEps);
+        var layers = new (Tensor Weight, Tensor Bias)[cfg.Depth];
         for (int i = 0; i < cfg.Depth; i++)
         {
             var weight = p[$"layers.{i}.weight"];
             int expected = i == cfg.Depth - 1 ? cfg.OutputDim : cfg.HiddenDim;
             if (weight.Shape.Rank != 2 || weight.Shape[0] != expected)
                 throw new ModelFileException($"point head: {weight.Name} is {weight.Shape}, expected {expected} output rows");
-            x = g.Linear(x, weight, p[$"layers.{i}.bias"]);
-            if (i < cfg.Depth - 1) x = g.Unary(cfg.Activation, x);
+            layers[i] = (weight, p[$"layers.{i}.bias"]);
         }
+        // One op for the whole stack (every position at once), which a backend may run as its steps or as one kernel.
+        var x = g.Mlp(textFeatures, layers, cfg.Activation, cfg.PreNorm ? (p["norm.weight"], p["norm.bias"], cfg.NormEps) : null);
         var dims = textFeatures.Shape.ToArray();
         var points = g.Reshape(x, [.. dims[..^1], cfg.NumOutputPoints, cfg.PointWidth]);
         var coords = g.Scale(g.Slice(points, -1, 0, 2), 0.5f, 0.5f);          // (raw + 1)·0.5, exactly in float32

@@ -5,10 +5,9 @@ using PixelLLM.Runtime.Ops;
 namespace PixelLLM.Tests;
 
 /// <summary>
-/// The encoders' attention ops that stand for several steps (GridAttention: partition, terms, attention, un-partition;
-/// RotaryAttention: rope, attention). By default their steps launch as those ops do; with their switch the 16-bit cases a
-/// kernel serves (the catalog's "mma" ones) are that kernel's one launch, over (query blocks of 64, heads, windows or batch),
-/// and the rest still launch their steps.
+/// The ops that stand for several steps (GridAttention: partition, terms, attention, un-partition; RotaryAttention: rope,
+/// attention; Mlp: norm, Linears, activations). By default their steps launch as those ops do; with their switch the
+/// cases a kernel serves are that kernel's one launch, and the rest still launch their steps.
 /// </summary>
 public partial class CudaDispatchTests
 {
@@ -17,7 +16,7 @@ public partial class CudaDispatchTests
     [InlineData("BF16")]
     public void GridAttentionIsOneLaunchWhereTheKernelServesIt(string storage)
     {
-        int fused = StepsOrOneLaunch<GridAttentionOp>(storage, "grid_attention.cu", () => new RecordingQueue { FusedGridAttention = true },
+        int fused = StepsOrOneLaunch<GridAttentionOp>(storage, "grid_attention.cu", () => new RecordingQueue { FusedGridAttention = true }, Mma16,
             (c, op, steps, launch) =>
             {
                 var s = op.SizesOf(c.Inputs);
@@ -38,7 +37,7 @@ public partial class CudaDispatchTests
     [InlineData("BF16")]
     public void RotaryAttentionIsOneLaunchWhereTheKernelServesIt(string storage)
     {
-        int fused = StepsOrOneLaunch<RotaryAttentionOp>(storage, "rotary_attention.cu", () => new RecordingQueue { TensorCoreAttention = true },
+        int fused = StepsOrOneLaunch<RotaryAttentionOp>(storage, "rotary_attention.cu", () => new RecordingQueue { TensorCoreAttention = true }, Mma16,
             (c, op, steps, launch) =>
             {
                 int batch = c.Inputs[0].Shape[0], tokens = c.Inputs[0].Shape[1], dim = c.Inputs[0].Shape[2] / 3 / op.NumHeads;
@@ -51,17 +50,41 @@ public partial class CudaDispatchTests
         Assert.Equal(storage == "BF16" ? 3 : 0, fused);
     }
 
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void MlpIsOneLaunchWhereTheKernelServesIt(string storage)
+    {
+        int fused = StepsOrOneLaunch<MlpOp>(storage, "mlp.cu", () => new RecordingQueue { FusedMlp = true }, (c, _) => c.Label.StartsWith("fused"),
+            (c, op, steps, launch) =>
+            {
+                Assert.Equal(op.PreNorm, steps[0].File == "layer_norm.cu");
+                if (launch is not { } one) return;
+                var widths = op.Widths(c.Inputs);
+                int rows = (int)(c.Inputs[0].ElementCount / c.Inputs[0].Shape[-1]);
+                Assert.Equal($"mlp_{storage.ToLowerInvariant()}", one.Kernel);
+                Assert.Equal((uint)widths.Sum(n => (n + 7) / 8), one.Grid.X);
+                // The widest layer input's rows, staged in shared memory.
+                int widest = Math.Max(c.Inputs[0].Shape[-1], widths.SkipLast(1).DefaultIfEmpty(0).Max());
+                Assert.Equal(rows * widest * (storage == "F32" ? 4 : 2), one.SharedBytes);
+            });
+        Assert.Equal(3, fused);
+    }
+
+    /// <summary>The tensor-core kernels serve the catalog's "mma" cases in 16-bit storage.</summary>
+    private static bool Mma16(OpCheckCase c, string storage) => storage == "BF16" && c.Label.StartsWith("mma");
+
     /// <summary>
     /// Every catalog case of <typeparamref name="TOp"/> by default and with <paramref name="switchedOn"/>: the default
-    /// launches no <paramref name="file"/>; switched on, a served case is one launch of it and any other launches what the
-    /// default did. <paramref name="check"/> gets the default's launches and the one launch (null where not served).
-    /// Returns how many cases were served.
+    /// launches no <paramref name="file"/>; switched on, a case <paramref name="serves"/> says the kernel takes is one
+    /// launch of it and any other launches what the default did. <paramref name="check"/> gets the default's launches and
+    /// the one launch (null where not served). Returns how many cases were served.
     /// </summary>
-    private static int StepsOrOneLaunch<TOp>(string storage, string file, Func<RecordingQueue> switchedOn,
+    private static int StepsOrOneLaunch<TOp>(string storage, string file, Func<RecordingQueue> switchedOn, Func<OpCheckCase, string, bool> serves,
         Action<OpCheckCase, TOp, List<(string File, string Kernel, int[] Sizes, (uint X, uint Y, uint Z) Grid, int SharedBytes)>,
             (string File, string Kernel, int[] Sizes, (uint X, uint Y, uint Z) Grid, int SharedBytes)?> check) where TOp : Op
     {
-        int served = 0;
+        int count = 0;
         foreach (var c in OpCheckCases.All.Where(c => c.Op is TOp))
         {
             var steps = new RecordingQueue();
@@ -69,10 +92,10 @@ public partial class CudaDispatchTests
             Assert.DoesNotContain(steps.Launches, l => l.File == file);
             var on = switchedOn();
             CheckDispatch(c, storage, on);
-            if (storage == "BF16" && c.Label.StartsWith("mma"))
+            if (serves(c, storage))
             {
                 check(c, (TOp)c.Op, steps.Launches, Assert.Single(on.Launches));
-                served++;
+                count++;
             }
             else
             {
@@ -80,6 +103,6 @@ public partial class CudaDispatchTests
                 check(c, (TOp)c.Op, steps.Launches, null);
             }
         }
-        return served;
+        return count;
     }
 }

@@ -125,6 +125,12 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool FusedGridAttention { get; } = Environment.GetEnvironmentVariable(GridAttentionVariable) == "1";
 
+    /// <summary>Environment variable that, set to 1, runs small MLPs (the point head) as mlp.cu's one launch (see <see cref="FusedMlp"/>).</summary>
+    public const string FusedMlpVariable = "PIXELLLM_FUSED_MLP";
+
+    /// <inheritdoc/>
+    public bool FusedMlp { get; } = Environment.GetEnvironmentVariable(FusedMlpVariable) == "1";
+
     /// <summary>CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE (bytes).</summary>
     private const int L2CacheSizeAttribute = 38;
 

@@ -122,6 +122,13 @@ internal interface IDeviceQueue
     bool FusedGridAttention => false;
 
     /// <summary>
+    /// Whether an MlpOp of at most 32 rows (the point head) runs as mlp.cu's one launch, its layers handing rows to each
+    /// other, instead of its LayerNorm, Linears and activations (PIXELLLM_FUSED_MLP=1). Off until a device run has checked
+    /// and timed it.
+    /// </summary>
+    bool FusedMlp => false;
+
+    /// <summary>
     /// The work (2·B·H·Lq·Lk·(D + Dv) FLOPs) up to which attention of at most 128 keys runs as attention.cu's one fused
     /// launch even when both lengths reach the cuBLAS path's minimum: T5-XL's encoder (40 tokens, 13 MFLOP) and point rerun attentions are a
     /// few µs of work each, which the cuBLAS path spends three launches on. PIXELLLM_FUSED_ATTENTION_FLOPS=N sets it

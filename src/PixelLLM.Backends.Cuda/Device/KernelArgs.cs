@@ -60,6 +60,28 @@ internal unsafe struct DecoderLayerTable
 }
 
 /// <summary>
+/// Up to <see cref="MaxDepth"/> dense layers (weight, bias, where their output goes, output width), passed by value;
+/// matches mlp.cu's MlpLayers (224 bytes).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct MlpLayerTable
+{
+    public const int MaxDepth = 8;
+    public fixed ulong Weight[MaxDepth];
+    public fixed ulong Bias[MaxDepth];
+    public fixed ulong Out[MaxDepth];
+    public fixed int N[MaxDepth];
+
+    public static MlpLayerTable From(IReadOnlyList<(ulong Weight, ulong Bias, ulong Out, int N)> layers)
+    {
+        if (layers.Count > MaxDepth) throw new Runtime.BackendException($"an MLP layer table holds at most {MaxDepth} layers, got {layers.Count}");
+        var t = new MlpLayerTable();
+        for (int l = 0; l < layers.Count; l++) (t.Weight[l], t.Bias[l], t.Out[l], t.N[l]) = layers[l];
+        return t;
+    }
+}
+
+/// <summary>
 /// Up to <see cref="Capacity"/> byte ranges a kernel asks L2 to fetch, passed by value; matches prefetch.cuh's PxlPrefetch
 /// (96 bytes). Unused ranges are empty.
 /// </summary>
@@ -126,6 +148,7 @@ internal sealed class KernelArgs
     public KernelArgs Pointers(PointerTable64 value) => Add(value);
     public KernelArgs Layers(DecoderLayerTable value) => Add(value);
     public KernelArgs Prefetch(PrefetchRanges value) => Add(value);
+    public KernelArgs MlpLayers(MlpLayerTable value) => Add(value);
 
     private unsafe KernelArgs Add<T>(T value) where T : unmanaged
     {

@@ -19,9 +19,9 @@ internal sealed partial class CudaOps
 
     /// <summary>
     /// Slot 5 holds every kernel's hand-off counters: the layer kernels' first, then gemm_skinny.cu's per column tile, then
-    /// gemv_attention.cu's per head.
+    /// gemv_attention.cu's per head, then mlp.cu's.
     /// </summary>
-    private const int CounterSlotBytes = DecoderLayerCounterBytes + SkinnyCounterBytes + GemvAttentionCounterBytes;
+    private const int CounterSlotBytes = DecoderLayerCounterBytes + SkinnyCounterBytes + GemvAttentionCounterBytes + MlpCounterBytes;
 
     /// <summary>
     /// Counter buffers already zeroed (one per lane: each lane has its own slot 5, allocated once and never moved while

@@ -12,8 +12,8 @@ namespace PixelLLM.Backends.Cuda.Ops;
 /// </summary>
 internal sealed partial class CudaOps
 {
-    /// <summary>The scratch slot of GridAttention's and RotaryAttention's steps' intermediates (the steps' own ops use slots 0-2).</summary>
-    private const int AttentionStepsSlot = 6;
+    /// <summary>The scratch slot of the step ops' intermediates (GridAttention, RotaryAttention, Mlp; the steps' own ops use slots 0-3).</summary>
+    private const int OpStepsSlot = 6;
 
     private void GridAttention(GridAttentionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
@@ -37,7 +37,7 @@ internal sealed partial class CudaOps
         var intermediates = new DeviceTensor[needed.Length];
         long total = 0;
         foreach (var d in needed) total += d is null ? 0 : AlignedBytes(d.ElementCount * y.ElementSize);
-        ulong at = total == 0 ? 0 : queue.Scratch(AttentionStepsSlot, total);
+        ulong at = total == 0 ? 0 : queue.Scratch(OpStepsSlot, total);
         for (int i = 0; i < needed.Length; i++)
         {
             if (needed[i] is not { } d) continue;

@@ -24,7 +24,7 @@ internal sealed partial class CudaOps
                 MmaSharedBytes(dim, y.ElementSize, 0));
             return;
         }
-        var rotated = qkv with { Ptr = queue.Scratch(AttentionStepsSlot, qkv.Bytes) };
+        var rotated = qkv with { Ptr = queue.Scratch(OpStepsSlot, qkv.Bytes) };
         op.RunAsOps(x.ToArray(), rotated, y, channels, (step, inputs, output) => Dispatch(step, inputs, output));
     }
 

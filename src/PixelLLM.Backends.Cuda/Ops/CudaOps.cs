@@ -57,6 +57,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case AttentionOp o: Attention(o, x, y); break;
             case GridAttentionOp o: GridAttention(o, x, y); break;
             case RotaryAttentionOp o: RotaryAttention(o, x, y); break;
+            case MlpOp o: Mlp(o, x, y); break;
             case RopeOp o: Rope(o, x, y); break;
             case WindowPartitionOp o: WindowPartition(o, x, y); break;
             case WindowUnpartitionOp o: WindowUnpartition(o, x, y); break;
@@ -71,7 +72,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
 
     /// <summary>Whether a kernel of this op may report bad input through the error word (so the backend can name it).</summary>
     public static bool MayReportInvalidInput(Op op) =>
-        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or QkvProjectionOp or T5DecoderLayerOp or T5DecoderStackOp or ReorderRowsOp or GreedyPickOp
+        op is EmbeddingOp or TakeAlongLastOp or WriteAtOp or QkvProjectionOp or T5DecoderLayerOp or T5DecoderStackOp or ReorderRowsOp or GreedyPickOp or MlpOp
             or BinaryOp { Kind: BinaryKind.Div };
 
     private KernelArgs Args() => args.Reset();

@@ -132,6 +132,13 @@ public static partial class OpCheckCases
             C("mma batch d32", new RotaryAttentionOp(2, 0.17f), F(2, 70, 192), F(70, 32), F(70, 32)),
             // EVA02-L's own block at 384² (16 heads of 64, 27² patches and cls).
             C("mma eva02-l", new RotaryAttentionOp(16, 0.125f, 1), F(1, 730, 3072), F(729, 64), F(729, 64)),
+            // Dense stacks as one op (the point head: pre-LayerNorm, GELU between layers), on 22 rows; without the norm with
+            // ReLU; one layer; and 40 rows, past mlp.cu's 32 (PIXELLLM_FUSED_MLP=1 takes the other three).
+            C("fused point head 22 rows", new MlpOp(4, UnaryKind.Gelu, PreNorm: true), F(2, 11, 64), F(64), F(64),
+                F(48, 64), F(48), F(48, 48), F(48), F(48, 48), F(48), F(8, 48), F(8)),
+            C("fused relu no norm", new MlpOp(2, UnaryKind.Relu), F(5, 30), F(17, 30), F(17), F(3, 17), F(3)),
+            C("fused one layer", new MlpOp(1, UnaryKind.Gelu, PreNorm: true, NormEps: 1e-5f), F(3, 16), F(16), F(16), F(5, 16), F(5)),
+            C("40 rows by steps", new MlpOp(3, UnaryKind.Gelu, PreNorm: true), F(40, 24), F(24), F(24), F(20, 24), F(20), F(20, 20), F(20), F(6, 20), F(6)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("packed q k of qkv", new RopeOp(4, 1, RotatedWidth: 32), F(2, 5, 48), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),

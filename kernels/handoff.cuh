@@ -1,0 +1,51 @@
+// The acquire/release hand-off of the one-launch dataflow kernels (decoder_layer.cu, decoder_layer_stream.cu, mlp.cu):
+// blocks take tickets in order and a block only ever waits on smaller tickets, held by blocks already running.
+// Producers store, barrier, then one thread fences and adds to their phase's count; consumers spin on an acquire load
+// of that count, then read what was produced with plain loads: the acquire and the barrier after it order them after
+// the producers' release (PTX memory model). Volatile L2-only loads measured slower (run 10): they cannot be batched.
+#pragma once
+#include "prelude.cuh"
+
+// Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest). A wait
+// that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
+#define DL_STALL_NS 2000000000ull
+PXL_DEVICE u64 dl_now()
+{
+    u64 t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
+{
+    if (threadIdx.x == 0)
+    {
+        const u64 start = dl_now();
+        for (;;)
+        {
+            i32 seen;
+            asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
+            if (seen >= target) break;
+            if (dl_now() - start > DL_STALL_NS)
+            {
+                pxl_fail(error, PXL_ERR_STALLED);
+                break;
+            }
+            asm volatile("nanosleep.u32 64;");
+        }
+    }
+    __syncthreads();
+}
+
+// Block-wide: this block's stores are visible device-wide before the count says so. The barrier orders every thread's
+// stores before thread 0's fence, and a fence is cumulative, so one fence serves the block (cooperative groups' grid sync
+// relies on the same pattern); a fence in every thread cost each tile of decoder_layer_stream.cu 256 of them.
+PXL_DEVICE void dl_signal(i32* counter)
+{
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        __threadfence();
+        atomicAdd(counter, 1);
+    }
+}
