@@ -139,6 +139,13 @@ if phase checks; then
     for case in pixelllm/caption_trace pixelllm_git/caption_trace pixelllm_densecap/densecap; do
         [[ -f .gpu/golden/$case.json ]] && step "verify-mlp-${case//\//-}" 60 env PIXELLLM_FUSED_MLP=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
     done
+    # Session 20: EVA02's gate and sub-LayerNorm (SwiGluNormOp) as swiglu_norm.cu's one launch (PIXELLLM_FUSED_SWIGLU_NORM=1;
+    # f32 too): its catalog cases, then the EVA02 goldens and the whole model with it.
+    step check-swiglu-norm-f32 60 env PIXELLLM_FUSED_SWIGLU_NORM=1 "$cli" backend-check --backend cuda --op SwiGluNorm --json
+    step check-swiglu-norm-bf16 60 env PIXELLLM_FUSED_SWIGLU_NORM=1 "$cli" backend-check --backend cuda --storage bf16 --op SwiGluNorm --json
+    for case in eva02/cfgA_mim_avgpool eva02/cfgB_clip_token_nonsquare pixelllm/caption_trace; do
+        [[ -f .gpu/golden/$case.json ]] && step "verify-swiglu-norm-${case//\//-}" 60 env PIXELLLM_FUSED_SWIGLU_NORM=1 "$cli" verify ".gpu/golden/$case" --backend cuda --quiet
+    done
     # cuBLASLt's candidate algorithms timed per shape, the fastest kept (PIXELLLM_GEMM_TUNE=1; not yet measured): the
     # GEMM cases, then the vision goldens with it.
     step check-tune-f32 90 env PIXELLLM_GEMM_TUNE=1 "$cli" backend-check --backend cuda --op Linear,Conv2d,GroupedLinear,MatMul,Attention,GridAttention,RotaryAttention --json
@@ -160,7 +167,7 @@ if phase checks; then
     step graph-check-t5xl-async 90 env PIXELLLM_FUSED_LAYER=async "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1 --steps 6 --storage bf16
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "gemv-attention-f32", "gemv-attention-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "grid-bf16", "grid-f16", "mlp-f32", "mlp-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
+for s in ("f32", "bf16", "nolt-f32", "nolt-bf16", "noresidual-bf16", "pdl-bf16", "nopointer-bf16", "unfused-bf16", "fused-f32", "fused-bf16", "async-f32", "async-bf16", "stream-f32", "stream-bf16", "stream-grid3-bf16", "stream-grid1-f32", "prefetch-bf16", "prefetch-f32", "staged-f32", "staged-bf16", "gemv-attention-f32", "gemv-attention-bf16", "warp-softmax-f32", "warp-softmax-bf16", "staged-relpos-f32", "staged-relpos-bf16", "mma-bf16", "mma-f16", "grid-bf16", "grid-f16", "mlp-f32", "mlp-bf16", "swiglu-norm-f32", "swiglu-norm-bf16", "tune-f32", "tune-bf16", "skinny-bf16", "skinny-f16"):
     p = os.path.join(sys.argv[1], f"check-{s}.log")
     try:
         text = open(p).read(); r = json.loads(text[text.index("{"):])
@@ -259,6 +266,12 @@ if phase bench; then
         --backend cuda --dtype bf16 --stages sam,eva02,vision,vision4,e2e --runs 3 --json "$OUT/bench-t5xl-grid-mma.json"
     step bench-grid-profile 60 env PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl --random-weights \
         --backend cuda --dtype bf16 --stages sam,eva02 --runs 1 --profile --profile-json "$OUT/profile-t5xl-grid.json"
+    # Session 20: EVA02's gate and sub-LayerNorm in one launch (run 11: 0.35 + 0.33 of EVA02's 5.8 profiled ms), alone and
+    # with every other vision switch of the session (grid, mma + rotary).
+    step bench-swiglu-norm 60 env PIXELLLM_FUSED_SWIGLU_NORM=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages eva02,vision,e2e --runs 3 --json "$OUT/bench-t5xl-swiglu-norm.json"
+    step bench-vision-all 90 env PIXELLLM_FUSED_SWIGLU_NORM=1 PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1 "$cli" bench --config pixelllm-t5xl \
+        --random-weights --backend cuda --dtype bf16 --stages sam,eva02,vision,vision4,e2e --runs 3 --json "$OUT/bench-t5xl-vision-all.json"
     # Session 20: the point head in one launch (mlp.cu): the rerun stage runs it once per request.
     step bench-mlp 60 env PIXELLLM_FUSED_MLP=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages rerun,e2e --runs 3 --json "$OUT/bench-t5xl-mlp.json"
@@ -326,9 +339,10 @@ if phase checks; then
         # The new kernels of sessions 11-19 that read or write through computed addresses: the skinny GEMM's split-K
         # partials and counters, the mma attention, the streamed decoder stack; then the one-row layers' gemv attention
         # (run as ops, which the stream switch would not do).
-        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_GRID_ATTENTION=1 PIXELLLM_FUSED_MLP=1 PIXELLLM_FUSED_LAYER=stream \
+        step sanitizer-new 90 env PIXELLLM_SKINNY_GEMM=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_GRID_ATTENTION=1 PIXELLLM_FUSED_MLP=1 \
+            PIXELLLM_FUSED_SWIGLU_NORM=1 PIXELLLM_FUSED_LAYER=stream \
             compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --storage bf16 \
-            --op Linear,Attention,GridAttention,RotaryAttention,Mlp,T5DecoderLayer,T5DecoderStack
+            --op Linear,Attention,GridAttention,RotaryAttention,Mlp,SwiGluNorm,T5DecoderLayer,T5DecoderStack
         step sanitizer-gemv-attention 60 env PIXELLLM_GEMV_ATTENTION=1 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check \
             --backend cuda --storage bf16 --op T5DecoderLayer,T5DecoderStack
     fi

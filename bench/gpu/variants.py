@@ -24,6 +24,8 @@ VARIANTS = {
     "grid": ("PIXELLLM_GRID_ATTENTION=1: SAM's attention blocks as grid_attention.cu's one launch", ["SAM", "vision graph"]),
     "grid-mma": ("PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1: with EVA02's attention on attention_mma.cu", ["SAM", "EVA02", "vision graph", "end to end caption"]),
     "mlp": ("PIXELLLM_FUSED_MLP=1: the point head as mlp.cu's one launch", ["point rerun", "end to end caption"]),
+    "swiglu-norm": ("PIXELLLM_FUSED_SWIGLU_NORM=1: EVA02's gate and sub-LN in one launch", ["EVA02", "vision graph"]),
+    "vision-all": ("PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_SWIGLU_NORM=1: every vision switch of session 20", ["SAM", "EVA02", "vision graph", "end to end caption"]),
     "fused-prefetch": ("PIXELLLM_FUSED_LAYER=1 PIXELLLM_PREFETCH_L2=16: one launch per layer, phases prefetching", ["decode step, beam 1"]),
     "stream-132": ("PIXELLLM_FUSED_LAYER=stream, 132 blocks: the streamed stack, one block per SM", ["decode step, beam 1", "decode step, beam 4"]),
     "stream": ("PIXELLLM_FUSED_LAYER=stream: the decoder stack in one launch", ["decode step, beam 1", "decode step, beam 4"]),

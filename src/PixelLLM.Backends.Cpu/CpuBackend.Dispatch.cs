@@ -52,6 +52,7 @@ public sealed partial class CpuBackend
             case GridAttentionOp o: StepOps.Grid(o, x, y, float64Gemm, storage); break;
             case RotaryAttentionOp o: StepOps.Rotary(o, x, y, float64Gemm, storage); break;
             case MlpOp o: StepOps.Mlp(o, x, y, float64Gemm, storage); break;
+            case SwiGluNormOp o: StepOps.SwiGluNorm(o, x, y, float64Gemm, storage); break;
             case RopeOp o: Vision.Rope(o, x, y); break;
             case WindowPartitionOp o: Vision.WindowPartition(o, x, y); break;
             case WindowUnpartitionOp o: Vision.WindowUnpartition(o, x, y); break;

@@ -4,7 +4,7 @@ using PixelLLM.Runtime.Ops;
 namespace PixelLLM.Backends.Cpu;
 
 /// <summary>
-/// The ops that stand for several ops (GridAttentionOp, RotaryAttentionOp, MlpOp), run as those ops (their RunAsOps),
+/// The ops that stand for several ops (GridAttentionOp, RotaryAttentionOp, MlpOp, SwiGluNormOp), run as those ops (their RunAsOps),
 /// each step by its own CPU code on intermediates in this thread's scratch: the same bits as the graph of those ops.
 /// </summary>
 internal static unsafe class StepOps
@@ -47,6 +47,12 @@ internal static unsafe class StepOps
             at += (needed[i].ByteSize + 63) / 64 * 16;
         }
         op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage));
+    }
+
+    public static void SwiGluNorm(SwiGluNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage)
+    {
+        var gated = new CpuTensor((byte*)GemmScratch.Get(ScratchSlot.OpSteps, (y.Desc.ByteSize + 3) / 4), y.Desc);
+        op.RunAsOps(x.ToArray(), gated, y, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage));
     }
 
     private static TensorDesc[] Descriptions(ReadOnlySpan<CpuTensor> x)

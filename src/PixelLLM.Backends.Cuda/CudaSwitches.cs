@@ -31,6 +31,7 @@ public static class CudaSwitches
         new(CudaQueue.FusedAttentionFlopsVariable, $"{IDeviceQueue.DefaultFusedAttentionMaxFlops}", "N: work up to which short attention is attention.cu's one launch (0: the cuBLAS path)", true),
         new(CudaQueue.MmaAttentionVariable, "0", "1: long 16-bit attention on attention_mma.cu (tensor cores, flash-style), EVA02's rotary attention on rotary_attention.cu", false),
         new(CudaQueue.FusedMlpVariable, "0", "1: the point head (an MLP of at most 32 rows) as mlp.cu's one launch instead of its norm, Linears and activations", false),
+        new(CudaQueue.FusedSwiGluNormVariable, "0", "1: EVA02's gate and sub-LayerNorm as swiglu_norm.cu's one launch (a warp per row, h kept in shared memory)", false),
         new(CudaQueue.GridAttentionVariable, "0", "1: SAM's attention blocks as grid_attention.cu's one launch (windows read in place, rel-pos terms in the block)", false),
         new(CudaQueue.SkinnyGemmVariable, "0", "1: 9-64-row 16-bit Linears on gemm_skinny.cu instead of cuBLAS", true),
         new(GemmAlgorithmTuner.Variable, "0", "1: time cuBLASLt's candidates (and GemmEx) per GEMM shape once, keep the fastest (cached on disk); fresh: time again", true),

@@ -105,8 +105,10 @@ public static class Eva02Block
             string?[] biases = [p.Has("fc1_g.bias") ? "fc1_g.bias" : null, p.Has("fc1_x.bias") ? "fc1_x.bias" : null];
             bias = biases.Any(b => b is not null) ? p.Stacked(biases, [hidden], [width]) : null;
         }
-        var h = g.PackedSwiGlu(g.Linear(x, weight, bias));
-        if (cfg.ScaleMlp) h = g.LayerNorm(h, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps, width: width == hidden ? 0 : hidden);
+        var gateAndX = g.Linear(x, weight, bias);
+        // With the sub-LN, the gate and the norm are one op (a backend may keep h on chip); without it, the gate alone.
+        var h = cfg.ScaleMlp ? g.SwiGluNorm(gateAndX, p["norm.weight"], p["norm.bias"], cfg.MlpNormEps, width == hidden ? 0 : hidden)
+            : g.PackedSwiGlu(gateAndX);
         var down = width == hidden ? p["fc2.weight"] : p.Stacked(["fc2.weight"], [c, hidden], [c, width]);
         return g.Linear(h, down, p.Optional("fc2.bias"), residual);
     }

@@ -71,6 +71,26 @@ public partial class CudaDispatchTests
         Assert.Equal(3, fused);
     }
 
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("BF16")]
+    public void SwiGluNormIsOneLaunchWhereTheKernelServesIt(string storage)
+    {
+        int fused = StepsOrOneLaunch<SwiGluNormOp>(storage, "swiglu_norm.cu", () => new RecordingQueue { FusedSwiGluNorm = true },
+            (c, _) => c.Label.StartsWith("fused"),
+            (c, op, steps, launch) =>
+            {
+                Assert.Equal(["swiglu.cu", "layer_norm.cu"], steps.Select(l => l.File));
+                if (launch is not { } one) return;
+                int width = c.Inputs[0].Shape[-1] / 2;
+                long rows = c.Inputs[0].ElementCount / (2 * width);
+                Assert.Equal($"swiglu_norm_{storage.ToLowerInvariant()}", one.Kernel);
+                Assert.Equal(((uint)((rows + 7) / 8), 1u, 1u), one.Grid);
+                Assert.Equal(8 * width * (storage == "F32" ? 4 : 2), one.SharedBytes);
+            });
+        Assert.Equal(2, fused);
+    }
+
     /// <summary>The tensor-core kernels serve the catalog's "mma" cases in 16-bit storage.</summary>
     private static bool Mma16(OpCheckCase c, string storage) => storage == "BF16" && c.Label.StartsWith("mma");
 

@@ -268,6 +268,7 @@ public partial class CudaDispatchTests
         public bool TensorCoreAttention { get; init; }
         public bool FusedGridAttention { get; init; }
         public bool FusedMlp { get; init; }
+        public bool FusedSwiGluNorm { get; init; }
         public bool SkinnyGemm { get; init; }
         public long PrefetchL2Bytes { get; init; }
         public bool StagedDecodeAttention { get; init; }

@@ -131,6 +131,12 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <inheritdoc/>
     public bool FusedMlp { get; } = Environment.GetEnvironmentVariable(FusedMlpVariable) == "1";
 
+    /// <summary>Environment variable that, set to 1, runs EVA02's gate and sub-LayerNorm as swiglu_norm.cu's one launch (see <see cref="FusedSwiGluNorm"/>).</summary>
+    public const string FusedSwiGluNormVariable = "PIXELLLM_FUSED_SWIGLU_NORM";
+
+    /// <inheritdoc/>
+    public bool FusedSwiGluNorm { get; } = Environment.GetEnvironmentVariable(FusedSwiGluNormVariable) == "1";
+
     /// <summary>CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE (bytes).</summary>
     private const int L2CacheSizeAttribute = 38;
 

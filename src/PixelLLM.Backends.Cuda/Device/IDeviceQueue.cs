@@ -129,6 +129,12 @@ internal interface IDeviceQueue
     bool FusedMlp => false;
 
     /// <summary>
+    /// Whether SwiGluNormOp (EVA02's gate and sub-LayerNorm) runs as swiglu_norm.cu's one launch, a warp per row keeping
+    /// h in shared memory, instead of its two (PIXELLLM_FUSED_SWIGLU_NORM=1). Off until a device run has checked and timed it.
+    /// </summary>
+    bool FusedSwiGluNorm => false;
+
+    /// <summary>
     /// The work (2·B·H·Lq·Lk·(D + Dv) FLOPs) up to which attention of at most 128 keys runs as attention.cu's one fused
     /// launch even when both lengths reach the cuBLAS path's minimum: T5-XL's encoder (40 tokens, 13 MFLOP) and point rerun attentions are a
     /// few µs of work each, which the cuBLAS path spends three launches on. PIXELLLM_FUSED_ATTENTION_FLOPS=N sets it

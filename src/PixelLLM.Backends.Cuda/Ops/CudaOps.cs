@@ -58,6 +58,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case GridAttentionOp o: GridAttention(o, x, y); break;
             case RotaryAttentionOp o: RotaryAttention(o, x, y); break;
             case MlpOp o: Mlp(o, x, y); break;
+            case SwiGluNormOp o: SwiGluNorm(o, x, y); break;
             case RopeOp o: Rope(o, x, y); break;
             case WindowPartitionOp o: WindowPartition(o, x, y); break;
             case WindowUnpartitionOp o: WindowUnpartition(o, x, y); break;

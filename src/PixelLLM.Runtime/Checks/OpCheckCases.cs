@@ -139,6 +139,12 @@ public static partial class OpCheckCases
             C("fused relu no norm", new MlpOp(2, UnaryKind.Relu), F(5, 30), F(17, 30), F(17), F(3, 17), F(3)),
             C("fused one layer", new MlpOp(1, UnaryKind.Gelu, PreNorm: true, NormEps: 1e-5f), F(3, 16), F(16), F(16), F(5, 16), F(5)),
             C("40 rows by steps", new MlpOp(3, UnaryKind.Gelu, PreNorm: true), F(40, 24), F(24), F(24), F(20, 24), F(20), F(20, 20), F(20), F(6, 20), F(6)),
+            // EVA02's gate and sub-LayerNorm as one op: rows padded to 2,736 with 2,730 normalised (EVA02-L's MLP), a
+            // whole 40-wide row; swiglu_norm.cu (PIXELLLM_FUSED_SWIGLU_NORM=1) takes both (whole 16-byte vectors), not the
+            // 13-wide rows.
+            C("fused eva02-l padded", new SwiGluNormOp(1e-6f, 2730), F(3, 5, 2 * 2736), F(2730), F(2730)),
+            C("fused whole rows", new SwiGluNormOp(1e-5f), F(17, 80), F(40), F(40)),
+            C("odd rows by steps", new SwiGluNormOp(1e-6f), F(9, 26), F(13), F(13)),
             C("cls start", new RopeOp(3, 1), F(2, 5, 24), F(4, 8), F(4, 8)),
             C("packed q k of qkv", new RopeOp(4, 1, RotatedWidth: 32), F(2, 5, 48), F(4, 8), F(4, 8)),
             C("padded", new WindowPartitionOp(3), F(2, 5, 7, 3)),
