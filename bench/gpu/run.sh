@@ -373,6 +373,9 @@ if [[ -f $OUT/bench-t5xl.json && -f $OUT/pytorch_baseline.json ]]; then
     # Without --compile in this run, PIXELLLM_COMPILED_FROM may name an earlier baseline JSON (same card) for those columns.
     from=(); [[ ${PIXELLLM_GPU_COMPILE:-0} != 1 && -f ${PIXELLLM_COMPILED_FROM:-} ]] && from=(--compiled-from "$PIXELLLM_COMPILED_FROM")
     { echo; python3 .gpu/compare.py "$OUT/bench-t5xl.json" "$OUT/pytorch_baseline.json" "${from[@]}"; } >>"$OUT/summary.txt" 2>&1
+    # The same table with every vision switch of session 20 on: where the vision targets stand if they become defaults.
+    [[ -f $OUT/bench-t5xl-vision-all.json ]] && { echo; echo "with PIXELLLM_GRID_ATTENTION=1 PIXELLLM_MMA_ATTENTION=1 PIXELLLM_FUSED_SWIGLU_NORM=1:"
+        python3 .gpu/compare.py "$OUT/bench-t5xl-vision-all.json" "$OUT/pytorch_baseline.json" "${from[@]}"; } >>"$OUT/summary.txt" 2>&1
 fi
 # Each bench-<variant> against the default, stage by stage, with a verdict on the stages that variant targets.
 [[ -f $OUT/bench-t5xl.json ]] && { echo; python3 .gpu/variants.py "$OUT"; } >>"$OUT/summary.txt" 2>&1
