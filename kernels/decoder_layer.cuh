@@ -47,18 +47,8 @@ PXL_DEVICE DlWork<T> dl_work(T* work, const DlSizes& s)
     return w;
 }
 
-// The last of `blocks` blocks out leaves the counters at zero for the next launch: every other block has made its
-// last count (and taken its last ticket) by then.
-PXL_DEVICE void dl_finish(i32* counters, i32 blocks)
-{
-    if (threadIdx.x != 0) return;
-    __threadfence();
-    if (atomicAdd(counters + DL_PHASES + 1, 1) == blocks - 1)
-    {
-        for (i32 i = 0; i < DL_COUNTERS; i++) counters[i] = 0;
-        __threadfence();
-    }
-}
+// The layer kernels' DL_COUNTERS (the last, DL_PHASES + 1, counts finished blocks) left zero by the last block out.
+PXL_DEVICE void dl_finish(i32* counters, i32 blocks) { dl_finish_counters(counters, DL_COUNTERS, blocks); }
 
 // One weight vector (w, and u when GATED; any norm already folded in) times vector `at` of each staged row of x.
 template <typename T, int R, bool GATED>

@@ -6,6 +6,19 @@
 #pragma once
 #include "prelude.cuh"
 
+// The last of `blocks` blocks out leaves the launch's `count` counters at zero for the next launch: every other block
+// has made its last count (and taken its last ticket) by then. The last counter counts the finished blocks.
+PXL_DEVICE void dl_finish_counters(i32* counters, i32 count, i32 blocks)
+{
+    if (threadIdx.x != 0) return;
+    __threadfence();
+    if (atomicAdd(counters + count - 1, 1) == blocks - 1)
+    {
+        for (i32 i = 0; i < count; i++) counters[i] = 0;
+        __threadfence();
+    }
+}
+
 // Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest). A wait
 // that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
 #define DL_STALL_NS 2000000000ull

@@ -119,17 +119,9 @@ PXL_DEVICE void mlp_block(const T* x, const T* norm_weight, const T* norm_bias, 
         }
     }
     dl_signal(counters + 1 + layer);
-    if (threadIdx.x == 0)
-    {
-        i32 total = 0;
-        for (i32 l = 0; l < depth; l++) total += mlp_blocks(layers.n[l]);
-        __threadfence();
-        if (atomicAdd(counters + depth + 1, 1) == total - 1)
-        {
-            for (i32 i = 0; i < depth + 2; i++) counters[i] = 0;
-            __threadfence();
-        }
-    }
+    i32 total = 0;
+    for (i32 l = 0; l < depth; l++) total += mlp_blocks(layers.n[l]);
+    dl_finish_counters(counters, depth + 2, total);
 }
 
 #define PXL_MLP(suffix, T)                                                                                            \

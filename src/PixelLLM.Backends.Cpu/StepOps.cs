@@ -1,4 +1,5 @@
 using PixelLLM.Runtime;
+using PixelLLM.Runtime.Graphs;
 using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cpu;
@@ -12,47 +13,38 @@ internal static unsafe class StepOps
     public static void Grid(GridAttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage)
     {
         var descs = Descriptions(x);
-        var needed = op.Intermediates(descs);
-        long floats = 0;
-        foreach (var d in needed) floats += d is null ? 0 : (d.ByteSize + 63) / 64 * 16;
-        float* at = GemmScratch.Get(ScratchSlot.OpSteps, floats);
-        var intermediates = new CpuTensor[needed.Length];
-        for (int i = 0; i < needed.Length; i++)
-        {
-            if (needed[i] is not { } d) continue;
-            intermediates[i] = new CpuTensor((byte*)at, d);
-            at += (d.ByteSize + 63) / 64 * 16;
-        }
-        op.RunAsOps(op.SizesOf(descs), x.ToArray(), intermediates, y,
-            (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage),
+        op.RunAsOps(op.SizesOf(descs), x.ToArray(), Scratch(op.Intermediates(descs)), y, Steps(float64, storage),
             (t, shape) => new CpuTensor(t.Pointer, t.Desc with { Shape = shape }));
     }
 
-    public static void Rotary(RotaryAttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage)
-    {
-        var rotated = new CpuTensor((byte*)GemmScratch.Get(ScratchSlot.OpSteps, (x[0].Desc.ByteSize + 3) / 4), x[0].Desc);
-        op.RunAsOps(x.ToArray(), rotated, y, x[0].Shape[2] / 3, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage));
-    }
+    public static void Rotary(RotaryAttentionOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage) =>
+        op.RunAsOps(x.ToArray(), Scratch([x[0].Desc])[0], y, x[0].Shape[2] / 3, Steps(float64, storage));
 
-    public static void Mlp(MlpOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage)
+    public static void Mlp(MlpOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage) =>
+        op.RunAsOps(x.ToArray(), Scratch(op.Intermediates(Descriptions(x))), y, Steps(float64, storage));
+
+    public static void SwiGluNorm(SwiGluNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage) =>
+        op.RunAsOps(x.ToArray(), Scratch([y.Desc])[0], y, Steps(float64, storage));
+
+    /// <summary>Each step through the one dispatch, with the caller's GEMM summation and storage rounding.</summary>
+    private static Action<Op, CpuTensor[], CpuTensor> Steps(bool float64, DType storage) =>
+        (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage);
+
+    /// <summary>
+    /// Tensors of these descriptions side by side in this thread's step-op scratch, 64-byte aligned (a null description
+    /// gets no storage). The steps' own kernels use other slots.
+    /// </summary>
+    private static CpuTensor[] Scratch(IReadOnlyList<TensorDesc?> descs)
     {
-        var needed = op.Intermediates(Descriptions(x));
-        long floats = 0;
-        foreach (var d in needed) floats += (d.ByteSize + 63) / 64 * 16;
-        float* at = GemmScratch.Get(ScratchSlot.OpSteps, floats);
-        var intermediates = new CpuTensor[needed.Length];
-        for (int i = 0; i < needed.Length; i++)
+        static long Floats(TensorDesc? d) => d is null ? 0 : (d.ByteSize + 63) / 64 * 16;
+        float* at = GemmScratch.Get(ScratchSlot.OpSteps, descs.Sum(Floats));
+        var tensors = new CpuTensor[descs.Count];
+        for (int i = 0; i < descs.Count; i++)
         {
-            intermediates[i] = new CpuTensor((byte*)at, needed[i]);
-            at += (needed[i].ByteSize + 63) / 64 * 16;
+            if (descs[i] is { } d) tensors[i] = new CpuTensor((byte*)at, d);
+            at += Floats(descs[i]);
         }
-        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage));
-    }
-
-    public static void SwiGluNorm(SwiGluNormOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y, bool float64, DType storage)
-    {
-        var gated = new CpuTensor((byte*)GemmScratch.Get(ScratchSlot.OpSteps, (y.Desc.ByteSize + 3) / 4), y.Desc);
-        op.RunAsOps(x.ToArray(), gated, y, (step, inputs, output) => CpuBackend.Dispatch(step, inputs, output, float64, storage));
+        return tensors;
     }
 
     private static TensorDesc[] Descriptions(ReadOnlySpan<CpuTensor> x)

@@ -21,9 +21,7 @@ internal sealed partial class CudaOps
 
     private void Attention(AttentionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var descs = new TensorDesc[x.Length];
-        for (int i = 0; i < x.Length; i++) descs[i] = x[i].Desc;
-        var (oq, ok, ov) = op.Operands(descs);
+        var (oq, ok, ov) = op.Operands(Descriptions(x));
         var (q, k, v) = (Operand(x[oq.Input], oq), Operand(x[ok.Input], ok), Operand(x[ov.Input], ov));
         int batch = q.Shape[0], lq = q.Shape[1], lk = k.Shape[1], heads = op.NumHeads;
         int dim = q.Shape[2] / heads, vdim = v.Shape[2] / heads;

@@ -12,13 +12,9 @@ namespace PixelLLM.Backends.Cuda.Ops;
 /// </summary>
 internal sealed partial class CudaOps
 {
-    /// <summary>The scratch slot of the step ops' intermediates (GridAttention, RotaryAttention, Mlp; the steps' own ops use slots 0-3).</summary>
-    private const int OpStepsSlot = 6;
-
     private void GridAttention(GridAttentionOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        var descs = new TensorDesc[x.Length];
-        for (int i = 0; i < x.Length; i++) descs[i] = x[i].Desc;
+        var descs = Descriptions(x);
         var s = op.SizesOf(descs);
         if (y.Count == 0) return;
         if (queue.FusedGridAttention && GridAttentionLayout(op, s, x, y) is var (termPitch, shared) && shared > 0)
@@ -33,22 +29,9 @@ internal sealed partial class CudaOps
                 shared);
             return;
         }
-        var needed = op.Intermediates(descs);
-        var intermediates = new DeviceTensor[needed.Length];
-        long total = 0;
-        foreach (var d in needed) total += d is null ? 0 : AlignedBytes(d.ElementCount * y.ElementSize);
-        ulong at = total == 0 ? 0 : queue.Scratch(OpStepsSlot, total);
-        for (int i = 0; i < needed.Length; i++)
-        {
-            if (needed[i] is not { } d) continue;
-            intermediates[i] = new DeviceTensor(at, d, y.Type);
-            at += (ulong)AlignedBytes(d.ElementCount * y.ElementSize);
-        }
-        op.RunAsOps(s, x.ToArray(), intermediates, y, (step, inputs, output) => Dispatch(step, inputs, output),
+        op.RunAsOps(s, x.ToArray(), ScratchTensors(op.Intermediates(descs), y.Type), y, (step, inputs, output) => Dispatch(step, inputs, output),
             (t, shape) => t with { Desc = t.Desc with { Shape = shape } });
     }
-
-    private static long AlignedBytes(long bytes) => (bytes + 255) / 256 * 256;
 
     /// <summary>
     /// grid_attention.cu's term pitch and dynamic shared memory, or Shared 0 where it has no kernel for the call: 16-bit
@@ -57,9 +40,8 @@ internal sealed partial class CudaOps
     /// </summary>
     private (int TermPitch, int Shared) GridAttentionLayout(GridAttentionOp op, GridAttentionOp.Sizes s, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
-        if (y.Type is not (DType.BF16 or DType.F16) || Array.IndexOf(MmaHeadDims, s.HeadDim) < 0 || s.Maps > MaxGridZ) return (0, 0);
-        foreach (var t in x)
-            if (t.Type != y.Type) return (0, 0);
+        if (y.Type is not (DType.BF16 or DType.F16) || !AllStoredAs(x, y.Type) || Array.IndexOf(MmaHeadDims, s.HeadDim) < 0 || s.Maps > MaxGridZ)
+            return (0, 0);
         if (x[0].Ptr % 16 != 0 || y.Ptr % 4 != 0 || (op.HasPadRow && x[1].Ptr % 16 != 0)) return (0, 0);
         if (op.HasRelPos && (x[op.RelPosInput].Ptr % 4 != 0 || x[op.RelPosInput + 1].Ptr % 4 != 0)) return (0, 0);
         // Rows are 3·C elements: 16-byte aligned when C is a multiple of 8, which a head dim the kernel has makes it.

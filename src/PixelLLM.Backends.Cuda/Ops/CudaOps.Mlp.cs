@@ -20,22 +20,18 @@ internal sealed partial class CudaOps
     private void Mlp(MlpOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         if (y.Count == 0) return;
-        var descs = new TensorDesc[x.Length];
-        for (int i = 0; i < x.Length; i++) descs[i] = x[i].Desc;
+        var descs = Descriptions(x);
         int d = x[0].Shape[-1], rows = (int)(x[0].Count / d);
         var widths = op.Widths(descs);
         if (queue.FusedMlp && FusedMlpShared(op, x, y, rows, d, widths) is var shared && shared > 0)
         {
+            // Each layer but the last writes its rows to the scratch slot; the last writes y.
+            var work = ScratchTensors(widths[..^1].Select(n => (TensorDesc?)new TensorDesc(y.Desc.DType, new Shape(rows, n))).ToArray(), y.Type);
             var layers = new (ulong, ulong, ulong, int)[op.Depth];
-            long workBytes = 0;
-            for (int l = 0; l < op.Depth - 1; l++) workBytes += AlignedBytes((long)rows * widths[l] * y.ElementSize);
-            ulong work = workBytes == 0 ? 0 : queue.Scratch(OpStepsSlot, workBytes), at = work;
             int blocks = 0;
             for (int l = 0; l < op.Depth; l++)
             {
-                ulong output = l == op.Depth - 1 ? y.Ptr : at;
-                if (l < op.Depth - 1) at += (ulong)AlignedBytes((long)rows * widths[l] * y.ElementSize);
-                layers[l] = (x[op.WeightInput(l)].Ptr, x[op.WeightInput(l) + 1].Ptr, output, widths[l]);
+                layers[l] = (x[op.WeightInput(l)].Ptr, x[op.WeightInput(l) + 1].Ptr, l == op.Depth - 1 ? y.Ptr : work[l].Ptr, widths[l]);
                 blocks += (widths[l] + MlpColumnsPerBlock - 1) / MlpColumnsPerBlock;
             }
             ulong counters = Counters() + DecoderLayerCounterBytes + SkinnyCounterBytes + GemvAttentionCounterBytes;
@@ -45,17 +41,7 @@ internal sealed partial class CudaOps
                 shared);
             return;
         }
-        var needed = op.Intermediates(descs);
-        var intermediates = new DeviceTensor[needed.Length];
-        long total = 0;
-        foreach (var desc in needed) total += AlignedBytes(desc.ElementCount * y.ElementSize);
-        ulong next = total == 0 ? 0 : queue.Scratch(OpStepsSlot, total);
-        for (int i = 0; i < needed.Length; i++)
-        {
-            intermediates[i] = new DeviceTensor(next, needed[i], y.Type);
-            next += (ulong)AlignedBytes(needed[i].ElementCount * y.ElementSize);
-        }
-        op.RunAsOps(x.ToArray(), intermediates, y, (step, inputs, output) => Dispatch(step, inputs, output));
+        op.RunAsOps(x.ToArray(), ScratchTensors(op.Intermediates(descs), y.Type), y, (step, inputs, output) => Dispatch(step, inputs, output));
     }
 
     /// <summary>mlp.cu's activation code, or −1 for one it does not apply.</summary>
@@ -75,9 +61,7 @@ internal sealed partial class CudaOps
     /// </summary>
     private int FusedMlpShared(MlpOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y, int rows, int d, int[] widths)
     {
-        if (rows > MlpMaxRows || op.Depth > MlpLayerTable.MaxDepth || MlpActivationCode(op.Activation) < 0) return 0;
-        foreach (var t in x)
-            if (t.Type != y.Type) return 0;
+        if (rows > MlpMaxRows || op.Depth > MlpLayerTable.MaxDepth || MlpActivationCode(op.Activation) < 0 || !AllStoredAs(x, y.Type)) return 0;
         long widest = d;
         for (int l = 0; l < op.Depth - 1; l++) widest = Math.Max(widest, widths[l]);
         long bytes = rows * widest * y.ElementSize;

@@ -24,8 +24,7 @@ internal sealed partial class CudaOps
                 MmaSharedBytes(dim, y.ElementSize, 0));
             return;
         }
-        var rotated = qkv with { Ptr = queue.Scratch(OpStepsSlot, qkv.Bytes) };
-        op.RunAsOps(x.ToArray(), rotated, y, channels, (step, inputs, output) => Dispatch(step, inputs, output));
+        op.RunAsOps(x.ToArray(), ScratchTensors([qkv.Desc], qkv.Type)[0], y, channels, (step, inputs, output) => Dispatch(step, inputs, output));
     }
 
     /// <summary>
@@ -34,9 +33,7 @@ internal sealed partial class CudaOps
     /// </summary>
     private bool UsesRotaryMma(ReadOnlySpan<DeviceTensor> x, DeviceTensor y, int dim, int tokens, int batch)
     {
-        if (y.Type is not (DType.BF16 or DType.F16) || Array.IndexOf(MmaHeadDims, dim) < 0) return false;
-        foreach (var t in x)
-            if (t.Type != y.Type) return false;
+        if (y.Type is not (DType.BF16 or DType.F16) || !AllStoredAs(x, y.Type) || Array.IndexOf(MmaHeadDims, dim) < 0) return false;
         return tokens >= GemmAttentionMinLength && batch <= MaxGridZ && x[0].Ptr % 16 == 0 && y.Ptr % 4 == 0
             && MmaSharedBytes(dim, y.ElementSize, 0) > 0;
     }

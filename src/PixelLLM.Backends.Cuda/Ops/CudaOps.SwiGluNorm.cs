@@ -20,7 +20,7 @@ internal sealed partial class CudaOps
         int width = y.Shape[-1], cols = op.Norm.NormalizedWidth(width);
         long rows = y.Count / width, shared = (long)SwiGluNormWarps * width * y.ElementSize;
         bool whole = width % (16 / y.ElementSize) == 0 && x[0].Ptr % 16 == 0 && y.Ptr % 16 == 0;
-        if (queue.FusedSwiGluNorm && whole && x[0].Type == y.Type && x[1].Type == y.Type && x[2].Type == y.Type
+        if (queue.FusedSwiGluNorm && whole && AllStoredAs(x, y.Type)
             && shared <= queue.Limits.SharedBytesPerBlock && (rows + SwiGluNormWarps - 1) / SwiGluNormWarps <= int.MaxValue)
         {
             queue.Launch("swiglu_norm.cu", $"swiglu_norm_{FloatSuffix(y, "SwiGluNorm")}", ((uint)((rows + SwiGluNormWarps - 1) / SwiGluNormWarps), 1, 1),
@@ -28,7 +28,6 @@ internal sealed partial class CudaOps
                 (int)shared);
             return;
         }
-        var gated = y with { Ptr = queue.Scratch(OpStepsSlot, y.Bytes) };
-        op.RunAsOps(x.ToArray(), gated, y, (step, inputs, output) => Dispatch(step, inputs, output));
+        op.RunAsOps(x.ToArray(), ScratchTensors([y.Desc], y.Type)[0], y, (step, inputs, output) => Dispatch(step, inputs, output));
     }
 }

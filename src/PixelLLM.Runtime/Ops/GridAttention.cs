@@ -20,8 +20,6 @@ public sealed record GridAttentionOp(int NumHeads, float Scale, int Window = 0, 
     /// <summary>The scratch tensors the op's steps write, in order; unused ones (no window, no rel-pos) are null.</summary>
     public enum Intermediate { Windows, Terms, Attended }
 
-    public const int IntermediateCount = (int)Intermediate.Attended + 1;
-
     /// <summary>The input that holds relH (relW follows it): after qkv and the pad row.</summary>
     public int RelPosInput => HasPadRow ? 2 : 1;
 
