@@ -1,9 +1,15 @@
 // ReorderRowsOp, in place, for one or more alike tensors (a beam step's every KV cache) named by a table of addresses:
-// afterwards row r of each x (rows, row_elems) holds what row rows[r] held. Two launches for all of them: stage
-// gathers every tensor's rows into scratch, one tensor after another (reading the x only), commit copies scratch back —
-// unless the error word is set, so an index outside [0, rows) (PXL_ERR_INDEX, raised by stage) leaves every x untouched.
-// Data movement only: reorder_rows_{stage,commit}_b1/b2/b4/b8. Launch: any 1-D grid over n · tensors elements, at most
-// REORDER_MAX_TENSORS tensors a launch pair.
+// afterwards row r of each x (rows, row_elems) holds what row rows[r] held. An index outside [0, rows) raises
+// PXL_ERR_INDEX and leaves every x untouched. Data movement only.
+// Up to 16 rows (beams), one launch, no scratch: reorder_rows_inplace_{v16,b1,b2,b4,b8}_r{4,16} (at most
+// 4 or 16 rows; the registers of 16 rows' units would leave the usual beam count one block per SM). A thread owns one
+// unit (16 bytes where every row and address allows, else one element) at the same offset of every row of a tensor, so
+// it reads all the units it moves before it writes any and no other thread touches them; every thread checks every
+// index first, so either all of them write or none does. Rows that keep their contents are neither read nor written.
+// Launch: grid (blocks over row_units, tensors), at most REORDER_MAX_TENSORS tensors a launch.
+// More rows: two launches, reorder_rows_{stage,commit}_b1/b2/b4/b8: stage gathers every tensor's rows into scratch, one
+// tensor after another (reading the x only), commit copies scratch back unless the error word is set. Launch: any 1-D
+// grid over n · tensors elements.
 #include "prelude.cuh"
 
 #define REORDER_MAX_TENSORS 64
@@ -35,3 +41,48 @@ PXL_REORDER(b1, u8)
 PXL_REORDER(b2, u16)
 PXL_REORDER(b4, u32)
 PXL_REORDER(b8, u64)
+
+template <typename U, int MAX_ROWS>
+PXL_DEVICE void reorder_rows_inplace(const PointerTable& xs, const i32* __restrict__ rows, i32 count, i64 row_units, i32* error)
+{
+    i32 from[MAX_ROWS];
+    bool valid = true;
+#pragma unroll
+    for (int r = 0; r < MAX_ROWS; r++)
+    {
+        from[r] = r < count ? rows[r] : r;
+        valid = valid && (r >= count || (from[r] >= 0 && from[r] < count));
+    }
+    if (!valid)
+    {
+        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) pxl_fail(error, PXL_ERR_INDEX);
+        return;
+    }
+    U* x = reinterpret_cast<U*>(xs.p[blockIdx.y]);
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < row_units; c += (i64)gridDim.x * blockDim.x)
+    {
+        U moved[MAX_ROWS];
+#pragma unroll
+        for (int r = 0; r < MAX_ROWS; r++)
+            if (r < count && from[r] != r) moved[r] = x[from[r] * row_units + c];
+#pragma unroll
+        for (int r = 0; r < MAX_ROWS; r++)
+            if (r < count && from[r] != r) x[r * row_units + c] = moved[r];
+    }
+}
+
+#define PXL_REORDER_INPLACE(suffix, U, R)                                                                           \
+    extern "C" __global__ void reorder_rows_inplace_##suffix##_r##R(PointerTable xs, const i32* rows, i32 count,       \
+                                                                    i64 row_units, i32* error)                      \
+    {                                                                                                               \
+        pxl_dependent_launch();                                                                                     \
+        reorder_rows_inplace<U, R>(xs, rows, count, row_units, error);                                              \
+    }
+
+#define PXL_REORDER_INPLACE_ROWS(suffix, U) PXL_REORDER_INPLACE(suffix, U, 4) PXL_REORDER_INPLACE(suffix, U, 16)
+
+PXL_REORDER_INPLACE_ROWS(v16, pxl_vec16)
+PXL_REORDER_INPLACE_ROWS(b1, u8)
+PXL_REORDER_INPLACE_ROWS(b2, u16)
+PXL_REORDER_INPLACE_ROWS(b4, u32)
+PXL_REORDER_INPLACE_ROWS(b8, u64)

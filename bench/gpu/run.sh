@@ -335,7 +335,7 @@ fi
 if phase checks; then
     step graph-check-t5xl-bf16 90 "$cli" graph-check --backend cuda --config pixelllm-t5xl --beams 1,4 --steps 6 --storage bf16
     if command -v compute-sanitizer >/dev/null; then
-        step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention,BeamCandidates,GreedyPick
+        step sanitizer 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" backend-check --backend cuda --op Attention,BeamCandidates,GreedyPick,ReorderRows
         # The new kernels of sessions 11-19 that read or write through computed addresses: the skinny GEMM's split-K
         # partials and counters, the mma attention, the streamed decoder stack; then the one-row layers' gemv attention
         # (run as ops, which the stream switch would not do).

@@ -49,20 +49,35 @@ internal sealed partial class CudaOps
             .I32(values.Shape[axis]).I32(y.Shape[axis]).I64(inner).Ptr(queue.ErrorWord));
     }
 
+    /// <summary>Rows (beams) up to which reorder_rows.cu reorders in place in one launch (its _r4 and _r16 kernels); more
+    /// stage through scratch.</summary>
+    internal const int ReorderInPlaceMaxRows = 16;
+
     private void ReorderRows(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         int count = y.Shape[0];
         if (x[0].Ptr != y.Ptr) queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
         if (count == 0 || y.Count == 0) return;
         long rowElements = y.Count / count;
-        // y, then the other tensors (a beam step's caches): one stage and one commit per PointerTable64.Capacity of them.
+        // y, then the other tensors (a beam step's caches): one launch (or stage and commit) per PointerTable64.Capacity of them.
         Span<ulong> all = stackalloc ulong[x.Length - 1];
         all[0] = y.Ptr;
         for (int i = 2; i < x.Length; i++) all[i - 1] = x[i].Ptr;
+        long rowBytes = y.Bytes / count;
+        bool vectors = rowBytes % 16 == 0;
+        foreach (ulong p in all) vectors &= p % 16 == 0;
         for (int first = 0; first < all.Length; first += PointerTable64.Capacity)
         {
             var part = all.Slice(first, Math.Min(PointerTable64.Capacity, all.Length - first));
             var table = PointerTable64.From(part);
+            if (count <= ReorderInPlaceMaxRows)
+            {
+                long units = vectors ? rowBytes / 16 : rowElements;
+                uint blocks = (uint)Math.Clamp((units + Threads - 1) / Threads, 1, 4096);
+                queue.Launch("reorder_rows.cu", $"reorder_rows_inplace_{(vectors ? "v16" : Bytes(y))}_r{(count <= 4 ? 4 : ReorderInPlaceMaxRows)}", (blocks, (uint)part.Length, 1), Threads,
+                    Args().Pointers(table).Ptr(x[1].Ptr).I32(count).I64(units).Ptr(queue.ErrorWord));
+                continue;
+            }
             ulong staged = queue.Scratch(0, y.Bytes * part.Length);
             Elements("reorder_rows.cu", $"reorder_rows_stage_{Bytes(y)}", y.Count * part.Length,
                 Args().Pointers(table).I32(part.Length).Ptr(x[1].Ptr).Ptr(staged).I64(y.Count).I64(rowElements).I32(count).Ptr(queue.ErrorWord));

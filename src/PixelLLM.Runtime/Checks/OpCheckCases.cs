@@ -160,6 +160,9 @@ public static partial class OpCheckCases
             // Several caches by the same rows (a beam step's): x_0, rows, then the others, updated in place.
             C("3 tensors", new ReorderRowsOp(3), F(4, 5, 6), T(DType.I32, 4), F(4, 5, 6), F(4, 5, 6)) with { Integers = new() { [1] = 4 } },
             C("2 tensors u8", new ReorderRowsOp(2), T(DType.U8, 5, 3), T(DType.I32, 5), T(DType.U8, 5, 3)) with { Integers = new() { [1] = 5, [0] = 256, [2] = 256 } },
+            // Rows of whole 16-byte vectors (a KV cache's, on the device's vector path), and more rows than it takes in place.
+            C("4 caches of vectors", new ReorderRowsOp(4), F(4, 3, 8), T(DType.I32, 4), F(4, 3, 8), F(4, 3, 8), F(4, 3, 8)) with { Integers = new() { [1] = 4 } },
+            C("20 rows", new ReorderRowsOp(2), F(20, 5), T(DType.I32, 20), F(20, 5)) with { Integers = new() { [1] = 20 } },
         };
         foreach (var kind in Enum.GetValues<UnaryKind>())
             cases.Add(C(kind.ToString(), new UnaryOp(kind), F(3, 7, 11)) with { Positive = kind == UnaryKind.Sqrt ? [0] : [] });
