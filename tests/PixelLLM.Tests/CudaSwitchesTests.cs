@@ -1,5 +1,6 @@
 using System.Reflection;
 using PixelLLM.Backends.Cuda;
+using PixelLLM.Tests.Support;
 
 namespace PixelLLM.Tests;
 
@@ -21,6 +22,20 @@ public class CudaSwitchesTests
         Assert.Contains("PIXELLLM_SKINNY_GEMM", constants);
         Assert.Equal(constants.Except(Locations).Order(), CudaSwitches.All.Select(s => s.Name).Order());
         Assert.Equal(CudaSwitches.All.Count, CudaSwitches.All.Select(s => s.Name).Distinct().Count());
+    }
+
+    /// <summary>The README's table has a row per switch with its default, and docs/cuda-switches.md a paragraph.</summary>
+    [Fact]
+    public void ReadmeTableAndSwitchDocumentAgreeWithTheList()
+    {
+        var readme = File.ReadAllLines(Path.Combine(RepoRoot.Path, "README.md"));
+        var rows = readme.Where(l => l.StartsWith("| `PIXELLLM_", StringComparison.Ordinal))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
+            .ToDictionary(c => c[1].Trim('`'), c => c[2]);
+        Assert.Equal(CudaSwitches.All.Select(s => s.Name).Order(), rows.Keys.Order());
+        foreach (var s in CudaSwitches.All) Assert.True(s.Default == rows[s.Name], $"{s.Name}: README says {rows[s.Name]}, the code {s.Default}");
+        var document = File.ReadAllText(Path.Combine(RepoRoot.Path, "docs", "cuda-switches.md"));
+        foreach (var s in CudaSwitches.All) Assert.Contains($"`{s.Name}", document);
     }
 
     [Fact]
