@@ -226,6 +226,22 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
+    # Session 21: a replayed beam-1 step on the device's own timeline (Nsight Systems, where the machine has it; graph
+    # nodes traced one by one): how much of a step is kernels and how much idle between them — the open question behind
+    # its 2.3x floor — by default, with programmatic dependent launch (which should close the gaps), with the attentions
+    # inside the projections (48 fewer launches) and with the L2 prefetch (DRAM busy through the gaps).
+    nsys_bin=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+    if [[ -n $nsys_bin ]]; then
+        for variant in default:TIMELINE=default pdl:PIXELLLM_PDL=1 gemv-attention:PIXELLLM_GEMV_ATTENTION=1 prefetch:PIXELLLM_PREFETCH_L2=16; do
+            name=${variant%%:*}; report=/tmp/pixelllm-timeline-$name
+            step timeline-$name 90 env "${variant#*:}" bash -c "'$nsys_bin' profile --trace=cuda --cuda-graph-trace=node -f true -o $report \
+                    $cli bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages decode --runs 1 >/dev/null \
+                && '$nsys_bin' stats --report cuda_gpu_trace --format csv --output $report $report.nsys-rep >/dev/null \
+                && python3 .gpu/timeline.py ${report}_cuda_gpu_trace.csv --label $name --json $OUT/timeline-$name.json"
+        done
+    else
+        summary timeline "skipped (no nsys on this machine)"
+    fi
     # The decode step with its GEMVs prefetching 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
     # kernels their next phase (session 18, the candidate for the 1.2x floor: DRAM kept busy through the ~200 launches'
     # gaps and the phase hand-offs), and where its time goes per kernel.
