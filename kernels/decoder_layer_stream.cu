@@ -13,8 +13,8 @@
 // phases, before its wo phase writes y). The intermediates in `work` are reused by every layer: a layer's qkv runs only
 // once the previous layer's wo, and so all of that layer, is complete.
 // Product tiles: DL_WARPS warp shares of DS_WARP_BYTES. A column's K values (both gated streams) are split over
-// `split` ∈ {1, 2, 4, 8} warps so that a share fits; a tile covers DL_WARPS / split columns. Each lane copies exactly the
-// vectors it later multiplies, so a thread's cp.async.wait_group is all the ordering its weights need. The input rows
+// `split` ∈ {1, 2, 4, 8} warps so that a share fits; a tile covers DL_WARPS / split columns. Each lane copies the vectors
+// it later multiplies (thread 0's are lane 1's: see ds_request), then waits for its copies and syncs its warp. The input rows
 // (and the RMS norm's weight and 1/rms) are staged once each time a block moves to a new phase. Sums, rounding and the
 // norm folding are decoder_layer.cu's; the split warps' partial sums are added in warp order (deterministic).
 // Attention tiles: one (row, head) as decoder_layer.cu, with the tile's stage buffer as its scratch.
@@ -165,10 +165,24 @@ PXL_DEVICE void ds_request(const DlSizes& s, i32 per_layer, i32 total, i32 ticke
             const auto* wv_ = reinterpret_cast<const pxl_vec16*>(ds_column<T>(s, t, layer, phase, w.col, false));
             const auto* uv_ = reinterpret_cast<const pxl_vec16*>(ds_column<T>(s, t, layer, phase, w.col, true));
             const i32 length = w.end - w.begin;
-            for (i32 i = w.begin + (threadIdx.x & 31); i < w.end; i += 32)
+            // Thread 0 signals every tile (dl_signal's fence) and so copies nothing: were a fence to wait for its own
+            // copies in flight, every hand-off would wait for the next tiles (fence_probe.py measures whether it does).
+            // Lane 1 of warp 0 copies lane 0's vectors too; the loop after the wait syncs the warp before reading them.
+            const i32 lane = threadIdx.x & 31;
+            for (i32 i = w.begin + lane; threadIdx.x != 0 && i < w.end; i += 32)
             {
                 pxl_copy_async16(mine + (i - w.begin), wv_ + i);
                 if (p.gated) pxl_copy_async16(mine + length + (i - w.begin), uv_ + i);
+                if (threadIdx.x == 1)
+                {
+                    pxl_copy_async16(mine + (i - 1 - w.begin), wv_ + i - 1);
+                    if (p.gated) pxl_copy_async16(mine + length + (i - 1 - w.begin), uv_ + i - 1);
+                }
+            }
+            if (threadIdx.x == 1 && (w.end - w.begin) % 32 == 1) // lane 0's last vector, which lane 1 has no twin for
+            {
+                pxl_copy_async16(mine + (w.end - 1 - w.begin), wv_ + w.end - 1);
+                if (p.gated) pxl_copy_async16(mine + length + (w.end - 1 - w.begin), uv_ + w.end - 1);
             }
         }
     }
@@ -319,6 +333,7 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
                 staged = step;
             }
             asm volatile("cp.async.wait_group %0;" :: "n"(DS_STAGES - 1) : "memory");
+            __syncwarp(); // lane 0's vectors were copied by lane 1
             const DsShare w = ds_share(p, tile, es);
             const i32 col = w.active ? w.col : 0;
             const T* residual = nullptr;

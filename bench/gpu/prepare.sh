@@ -8,7 +8,7 @@ grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo /.gpu/ >> "$(git rev-par
 rm -rf .gpu && mkdir -p .gpu/golden
 dotnet publish src/PixelLLM.Cli -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -p:PublishTrimmed=true -p:EnableCompressionInSingleFile=true \
     -p:DebugType=none -p:GenerateDocumentationFile=false -o .gpu/bin --nologo -v quiet
-cp bench/gpu/run.sh bench/gpu/compare.py bench/gpu/variants.py bench/gpu/timeline.py .gpu/
+cp bench/gpu/run.sh bench/gpu/compare.py bench/gpu/variants.py bench/gpu/timeline.py bench/gpu/fence_probe.py .gpu/
 cp "${PIXELLLM_BASELINE:-../shared/bench/pytorch_baseline.py}" .gpu/ 2>/dev/null || cp bench/pytorch_baseline.py .gpu/
 # Goldens: all of them (≈16 MB; whole-model cases share weight files across cases, so copy folders whole).
 # Everything (tree + .gpu) must stay under run's 64 MiB carry limit.

@@ -226,6 +226,9 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
+    # Session 21: does the hand-off fence of the dataflow kernels (thread 0's, with its copies of the next tiles in flight)
+    # wait for those copies? A few seconds of cp.async streaming with and without it (fence_probe.py, driver + NVRTC only).
+    step fence-probe 60 python3 .gpu/fence_probe.py --json "$OUT/fence-probe.json"
     # Session 21: a replayed beam-1 step on the device's own timeline (Nsight Systems, where the machine has it; graph
     # nodes traced one by one): how much of a step is kernels and how much idle between them — the open question behind
     # its 2.3x floor — by default, with programmatic dependent launch (which should close the gaps), with the attentions
