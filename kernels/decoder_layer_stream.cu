@@ -273,7 +273,7 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
     extern __shared__ __align__(16) u8 ds_smem[];
     __shared__ float inv_rms[4];
     __shared__ float partial[DL_WARPS][4][2];
-    __shared__ i32 taken;
+    __shared__ i32 taken[2]; // by iteration parity: thread 0 writes one while the block may still read the other
     constexpr i32 es = (i32)sizeof(T);
     const i32 per_layer = ds_total_tiles(s, es), total = per_layer * layers;
     pxl_vec16* xs = reinterpret_cast<pxl_vec16*>(ds_smem + ds_rows_offset());
@@ -282,18 +282,18 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
     i32* done = counters + 1; // per (layer, phase)
 
     // The first DS_STAGES tickets at once; then, per tile, the next one is taken while the tile runs.
-    if (threadIdx.x == 0) taken = atomicAdd(counters, DS_STAGES);
+    if (threadIdx.x == 0) taken[0] = atomicAdd(counters, DS_STAGES);
     __syncthreads();
     i32 tickets[DS_STAGES];
 #pragma unroll
     for (int i = 0; i < DS_STAGES; i++)
     {
-        tickets[i] = taken + i;
+        tickets[i] = taken[0] + i;
         ds_request<T>(s, per_layer, total, tickets[i], ds_smem + i * DS_STAGE_BYTES, t);
     }
-    bool more = taken + DS_STAGES < total;
+    bool more = taken[0] + DS_STAGES < total;
     // (layer, phase) as layer·DL_PHASES + phase: those below `ready` are known complete; `staged`: whose rows xs holds.
-    i32 ready = 0, staged = -1, slot = 0;
+    i32 ready = 0, staged = -1, slot = 0, parity = 1;
 
     while (tickets[0] < total)
     {
@@ -365,12 +365,12 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
             else
                 ds_multiply<T, R, false, false>(p, w, stage, xs, gs, inv_rms, partial, s.rows, residual, out, stride, write);
         }
+        // The ticket taken above goes out with the hand-off's barrier: taken[parity] was last read before the previous
+        // iteration's barrier, so no thread still needs it. Then the stage just used is refilled with that ticket.
+        if (threadIdx.x == 0) taken[parity] = next;
         dl_signal(done + step);
-
-        // Refill the stage just used with the ticket taken above.
-        if (threadIdx.x == 0) taken = next;
-        __syncthreads();
-        const i32 fresh = taken;
+        const i32 fresh = taken[parity];
+        parity ^= 1;
         more = more && fresh + 1 < total;
         ds_request<T>(s, per_layer, total, fresh, stage, t);
 #pragma unroll
