@@ -10,7 +10,8 @@
 # step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline; ab adds the A/B benches of
 # switches already measured, aot the nvcc-built kernels); PIXELLLM_GPU_COMPILE=1 adds
 # the torch.compile baseline. $OUT gets summary.txt, the bench/profile/baseline JSON and logs.tgz (every step's log);
-# the summary table is printed last.
+# the summary table is printed last. PIXELLLM_GPU_DRY_RUN=1 runs nothing and lists every step's command in
+# $OUT/dry-run.txt (what CI checks: GpuScriptTests).
 set -uo pipefail
 OUT="${OUT:-/tmp/pixelllm-gpu}"; LOGS="$OUT/logs"; mkdir -p "$LOGS"
 BUDGET="${PIXELLLM_GPU_BUDGET:-420}"
@@ -32,6 +33,11 @@ step() {
     local left=$(( BUDGET - SECONDS - 5 ))
     if (( left < 10 )); then summary "$name" "skipped (budget ${BUDGET}s spent)"; return 0; fi
     (( cap > left )) && cap=$left
+    if [[ ${PIXELLLM_GPU_DRY_RUN:-0} == 1 ]]; then
+        # CI's check of this script (GpuScriptTests): record the command, one argument per field, and run nothing.
+        : >"$LOGS/$name.log"; { printf '%s' "$name"; printf '\x1f%s' "$@"; printf '\n'; } >>"$OUT/dry-run.txt"
+        summary "$name" "dry run"; return 0
+    fi
     local t0=$SECONDS
     timeout --kill-after=5 "$cap" "$@" >"$LOGS/$name.log" 2>&1; local rc=$?
     local why=""; (( rc == 124 || rc == 137 )) && why=" TIMEOUT(${cap}s)"

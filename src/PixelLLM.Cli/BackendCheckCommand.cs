@@ -38,6 +38,8 @@ internal static class BackendCheckCommand
                 "f16" => DType.F16,
                 var s => throw new InvalidInputException($"--storage: '{s}' is not f32, bf16 or f16"),
             };
+            var op = parse.GetValue(only);
+            var ops = OpNames(op);
             var name = parse.GetValue(backendOption)!;
             using var reference = new CpuBackend { EmulatedStorage = floatStorage };
             using IBackend candidate = name == "cuda" ? CudaBackend.Create(floatStorage) : Backends.Create(name);
@@ -49,8 +51,6 @@ internal static class BackendCheckCommand
                 DType.F16 => v => (float)(Half)v,
                 _ => v => v,
             };
-            var op = parse.GetValue(only);
-            var ops = op?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var results = BackendCheck.Run(reference, candidate, tolerance, parse.GetValue(seed), round,
                 ops is null ? null : c => ops.Contains(c.Op.Name));
             if (results.Count == 0) throw new InvalidInputException($"--op: no cases for '{op}'");
@@ -59,6 +59,18 @@ internal static class BackendCheckCommand
             return results.All(r => r.Passed) ? 0 : 1;
         }));
         return command;
+    }
+
+    /// <summary>--op's names, each of which must name an op of the catalog (a misspelt one would silently check nothing).</summary>
+    internal static HashSet<string>? OpNames(string? list)
+    {
+        if (list is null) return null;
+        var names = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var known = OpCheckCases.All.Select(c => c.Op.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var unknown = names.Where(n => !known.Contains(n)).ToList();
+        if (unknown.Count > 0)
+            throw new InvalidInputException($"--op: no op named '{string.Join("', '", unknown)}' in the catalog (e.g. {string.Join(",", known.Order().Take(6))}, …)");
+        return names;
     }
 
     private static void Print(IReadOnlyList<OpCheckResult> results, string backend, string storage)

@@ -15,6 +15,16 @@ namespace PixelLLM.Tests;
 /// </summary>
 public class BackendCheckTests
 {
+    /// <summary>--op names ops of the catalog in any case; a misspelt one is an error, not a silently smaller check.</summary>
+    [Fact]
+    public void OpListMustNameCatalogOps()
+    {
+        Assert.Equal(2, PixelLLM.Cli.BackendCheckCommand.OpNames("attention, T5DecoderStack")!.Count);
+        Assert.Null(PixelLLM.Cli.BackendCheckCommand.OpNames(null));
+        var e = Assert.Throws<InvalidInputException>(() => PixelLLM.Cli.BackendCheckCommand.OpNames("Attention,GreedyPik"));
+        Assert.Contains("'GreedyPik'", e.Message);
+    }
+
     [Fact]
     public void CpuAgainstItselfPassesEveryCaseExactly()
     {
