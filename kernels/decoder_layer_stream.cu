@@ -85,20 +85,40 @@ PXL_DEVICE i32 ds_phase_tiles(const DlSizes& s, i32 phase, i32 es)
     return (p.n + columns - 1) / columns;
 }
 
-PXL_DEVICE i32 ds_total_tiles(const DlSizes& s, i32 es)
+// A layer's tickets by phase, worked out once per block (thread 0; the caller syncs): phase p holds tickets
+// [first[p], first[p + 1]) of each layer and splits its columns over split[p] warps (1 for attention). Locating a
+// ticket from the sizes took a loop of divisions per phase, twice a tile, many times the tile's own arithmetic.
+struct DsSchedule
 {
-    i32 total = 0;
-    for (i32 p = 0; p < DL_PHASES; p++) total += ds_phase_tiles(s, p, es);
-    return total;
+    i32 first[DL_PHASES + 1];
+    i32 split[DL_PHASES];
+};
+
+PXL_DEVICE void ds_schedule(const DlSizes& s, i32 es, DsSchedule& schedule)
+{
+    if (threadIdx.x != 0) return;
+    schedule.first[0] = 0;
+    for (i32 p = 0; p < DL_PHASES; p++)
+    {
+        schedule.split[p] = ds_is_attention(p) ? 1 : ds_split(ds_product(s, p), es);
+        schedule.first[p + 1] = schedule.first[p] + ds_phase_tiles(s, p, es);
+    }
 }
 
 // A ticket as (layer, phase, tile within the phase); phase DL_PHASES past the end (tickets ≥ total).
-PXL_DEVICE void ds_locate(const DlSizes& s, i32 es, i32 per_layer, i32 total, i32 ticket, i32& layer, i32& phase, i32& tile)
+PXL_DEVICE void ds_locate(const DsSchedule& schedule, i32 total, i32 ticket, i32& layer, i32& phase, i32& tile)
 {
+    const i32 per_layer = schedule.first[DL_PHASES];
     layer = ticket / per_layer;
-    phase = ticket < total ? 0 : DL_PHASES;
     tile = ticket - layer * per_layer;
-    while (phase < DL_PHASES && tile >= ds_phase_tiles(s, phase, es)) tile -= ds_phase_tiles(s, phase++, es);
+    phase = 0;
+    if (ticket >= total)
+    {
+        phase = DL_PHASES;
+        return;
+    }
+    while (phase + 1 < DL_PHASES && tile >= schedule.first[phase + 1]) phase++;
+    tile -= schedule.first[phase];
 }
 
 // This warp's part of a product tile: its column, and the vector range [begin, end) of that column it multiplies.
@@ -108,11 +128,11 @@ struct DsShare
     bool active;
 };
 
-PXL_DEVICE DsShare ds_share(const DsProduct& p, i32 tile, i32 es)
+PXL_DEVICE DsShare ds_share(const DsProduct& p, i32 split, i32 tile, i32 es)
 {
     DsShare w;
     const i32 warp = threadIdx.x >> 5, nvec = p.k * es / 16;
-    w.split = ds_split(p, es);
+    w.split = split;
     w.seg = warp % w.split;
     w.col = tile * (DL_WARPS / w.split) + warp / w.split;
     w.active = w.col < p.n;
@@ -151,14 +171,14 @@ PXL_DEVICE i32 ds_norm_offset(const DlSizes& s, i32 es, i32 rows)
 // Copies this thread's vectors of `ticket`'s weights into `stage` (none for attention tiles or past the end), and
 // commits them as one cp.async group, empty or not, so that group i is always the i-th ticket a block took.
 template <typename T>
-PXL_DEVICE void ds_request(const DlSizes& s, i32 per_layer, i32 total, i32 ticket, u8* stage, const DsLayerTable& t)
+PXL_DEVICE void ds_request(const DlSizes& s, const DsSchedule& schedule, i32 total, i32 ticket, u8* stage, const DsLayerTable& t)
 {
     i32 layer, phase, tile;
-    ds_locate(s, sizeof(T), per_layer, total, ticket, layer, phase, tile);
+    ds_locate(schedule, total, ticket, layer, phase, tile);
     if (phase < DL_PHASES && !ds_is_attention(phase))
     {
         const DsProduct p = ds_product(s, phase);
-        const DsShare w = ds_share(p, tile, sizeof(T));
+        const DsShare w = ds_share(p, schedule.split[phase], tile, sizeof(T));
         if (w.active)
         {
             pxl_vec16* mine = reinterpret_cast<pxl_vec16*>(stage + (threadIdx.x >> 5) * DS_WARP_BYTES);
@@ -274,8 +294,8 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
     __shared__ float inv_rms[4];
     __shared__ float partial[DL_WARPS][4][2];
     __shared__ i32 taken[2]; // by iteration parity: thread 0 writes one while the block may still read the other
+    __shared__ DsSchedule schedule;
     constexpr i32 es = (i32)sizeof(T);
-    const i32 per_layer = ds_total_tiles(s, es), total = per_layer * layers;
     pxl_vec16* xs = reinterpret_cast<pxl_vec16*>(ds_smem + ds_rows_offset());
     pxl_vec16* gs = reinterpret_cast<pxl_vec16*>(ds_smem + ds_norm_offset(s, es, R));
     const DlWork<T> work_rows = dl_work(work, s);
@@ -283,13 +303,15 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
 
     // The first DS_STAGES tickets at once; then, per tile, the next one is taken while the tile runs.
     if (threadIdx.x == 0) taken[0] = atomicAdd(counters, DS_STAGES);
+    ds_schedule(s, es, schedule);
     __syncthreads();
+    const i32 total = schedule.first[DL_PHASES] * layers;
     i32 tickets[DS_STAGES];
 #pragma unroll
     for (int i = 0; i < DS_STAGES; i++)
     {
         tickets[i] = taken[0] + i;
-        ds_request<T>(s, per_layer, total, tickets[i], ds_smem + i * DS_STAGE_BYTES, t);
+        ds_request<T>(s, schedule, total, tickets[i], ds_smem + i * DS_STAGE_BYTES, t);
     }
     bool more = taken[0] + DS_STAGES < total;
     // (layer, phase) as layer·DL_PHASES + phase: those below `ready` are known complete; `staged`: whose rows xs holds.
@@ -300,11 +322,12 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
         i32 next = total;
         if (threadIdx.x == 0 && more) next = atomicAdd(counters, 1);
         i32 layer, phase, tile;
-        ds_locate(s, es, per_layer, total, tickets[0], layer, phase, tile);
+        ds_locate(schedule, total, tickets[0], layer, phase, tile);
         const i32 step = layer * DL_PHASES + phase;
         if (step > ready)
         {
-            dl_wait(done + step - 1, ds_phase_tiles(s, (step - 1) % DL_PHASES, es), error);
+            const i32 before = (step - 1) % DL_PHASES;
+            dl_wait(done + step - 1, schedule.first[before + 1] - schedule.first[before], error);
             ready = step;
         }
         const T* in = layer == 0 ? x : y;
@@ -334,7 +357,7 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
             }
             asm volatile("cp.async.wait_group %0;" :: "n"(DS_STAGES - 1) : "memory");
             __syncwarp(); // lane 0's vectors were copied by lane 1
-            const DsShare w = ds_share(p, tile, es);
+            const DsShare w = ds_share(p, schedule.split[phase], tile, es);
             const i32 col = w.active ? w.col : 0;
             const T* residual = nullptr;
             T* out;
@@ -372,7 +395,7 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
         const i32 fresh = taken[parity];
         parity ^= 1;
         more = more && fresh + 1 < total;
-        ds_request<T>(s, per_layer, total, fresh, stage, t);
+        ds_request<T>(s, schedule, total, fresh, stage, t);
 #pragma unroll
         for (int i = 0; i + 1 < DS_STAGES; i++) tickets[i] = tickets[i + 1];
         tickets[DS_STAGES - 1] = fresh;
