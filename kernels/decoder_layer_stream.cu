@@ -131,12 +131,12 @@ struct DsShare
 PXL_DEVICE DsShare ds_share(const DsProduct& p, i32 split, i32 tile, i32 es)
 {
     DsShare w;
-    const i32 warp = threadIdx.x >> 5, nvec = p.k * es / 16;
+    const i32 warp = threadIdx.x >> 5, nvec = p.k * es / 16, shift = __ffs(split) - 1; // split is 1, 2, 4 or 8
     w.split = split;
-    w.seg = warp % w.split;
-    w.col = tile * (DL_WARPS / w.split) + warp / w.split;
+    w.seg = warp & (split - 1);
+    w.col = tile * (DL_WARPS >> shift) + (warp >> shift);
     w.active = w.col < p.n;
-    const i32 length = (nvec + w.split - 1) / w.split;
+    const i32 length = (nvec + split - 1) >> shift;
     w.begin = min(nvec, w.seg * length);
     w.end = min(nvec, w.begin + length);
     return w;
