@@ -241,10 +241,12 @@ if phase bench; then
     # inside the projections (48 fewer launches) and with the L2 prefetch (DRAM busy through the gaps).
     nsys_bin=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
     if [[ -n $nsys_bin ]]; then
-        for variant in default:TIMELINE=default pdl:PIXELLLM_PDL=1 gemv-attention:PIXELLLM_GEMV_ATTENTION=1 prefetch:PIXELLLM_PREFETCH_L2=16; do
-            name=${variant%%:*}; report=/tmp/pixelllm-timeline-$name
-            step timeline-$name 90 env "${variant#*:}" bash -c "'$nsys_bin' profile --trace=cuda --cuda-graph-trace=node -f true -o $report \
-                    $cli bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages decode --runs 1 >/dev/null \
+        # name:environment:stage — the last, beam 4 (decoder_layer.cu's launch per layer), is captioning's default.
+        for variant in default:TIMELINE=default:decode pdl:PIXELLLM_PDL=1:decode gemv-attention:PIXELLLM_GEMV_ATTENTION=1:decode \
+                prefetch:PIXELLLM_PREFETCH_L2=16:decode beam4:TIMELINE=beam4:decode4; do
+            IFS=: read -r name assignment stage <<<"$variant"; report=/tmp/pixelllm-timeline-$name
+            step timeline-$name 90 env "$assignment" bash -c "'$nsys_bin' profile --trace=cuda --cuda-graph-trace=node -f true -o $report \
+                    $cli bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages $stage --runs 1 >/dev/null \
                 && '$nsys_bin' stats --report cuda_gpu_trace --format csv --output $report $report.nsys-rep >/dev/null \
                 && python3 .gpu/timeline.py ${report}_cuda_gpu_trace.csv --label $name --json $OUT/timeline-$name.json"
         done
