@@ -3,8 +3,10 @@
 #   run(command="PIXELLLM_GPU_BUDGET=420 bash .gpu/run.sh", carry=[".gpu"], timeout_s=450)
 # (Every phase took ~330 s on an H200 in run 10 and 317 s in run 11; session 18 moved run 11's measured A/Bs behind the
 # `ab` phase and added ~15 checks and ~9 benches, an estimated ~480 s: budget ~540 s, timeout_s=570 in one call on a
-# 15-minute lease. Steps run in order checks → bench → baseline, so a short budget loses the PyTorch baseline first;
-# PIXELLLM_GPU_PHASES=bench,baseline skips the checks.)
+# 15-minute lease. Sessions 19-21 added ~20 checks, ~10 benches and ~2 minutes of diagnostics (fence probe, timelines),
+# which run last in the bench phase: at 540 s expect the PyTorch baseline to be skipped (run 11's eager numbers stand;
+# PIXELLLM_GPU_PHASES=bench,baseline skips the checks when a second call can measure it). Steps run in order
+# checks → bench (A/B benches, then diagnostics) → baseline, so a short budget loses the baseline first.)
 # One call does everything so the numbers come from one card and one lease. Every step has its own time cap and the whole
 # script a budget (PIXELLLM_GPU_BUDGET seconds): a step that would start past it is skipped and says so, so a hang or a slow
 # step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline; ab adds the A/B benches of
@@ -232,27 +234,6 @@ if phase bench; then
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
         --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
-    # Session 21: does the hand-off fence of the dataflow kernels (thread 0's, with its copies of the next tiles in flight)
-    # wait for those copies? A few seconds of cp.async streaming with and without it (fence_probe.py, driver + NVRTC only).
-    step fence-probe 60 python3 .gpu/fence_probe.py --json "$OUT/fence-probe.json"
-    # Session 21: a replayed beam-1 step on the device's own timeline (Nsight Systems, where the machine has it; graph
-    # nodes traced one by one): how much of a step is kernels and how much idle between them — the open question behind
-    # its 2.3x floor — by default, with programmatic dependent launch (which should close the gaps), with the attentions
-    # inside the projections (48 fewer launches) and with the L2 prefetch (DRAM busy through the gaps).
-    nsys_bin=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
-    if [[ -n $nsys_bin ]]; then
-        # name:environment:stage — the last, beam 4 (decoder_layer.cu's launch per layer), is captioning's default.
-        for variant in default:TIMELINE=default:decode pdl:PIXELLLM_PDL=1:decode gemv-attention:PIXELLLM_GEMV_ATTENTION=1:decode \
-                prefetch:PIXELLLM_PREFETCH_L2=16:decode beam4:TIMELINE=beam4:decode4; do
-            IFS=: read -r name assignment stage <<<"$variant"; report=/tmp/pixelllm-timeline-$name
-            step timeline-$name 90 env "$assignment" bash -c "'$nsys_bin' profile --trace=cuda --cuda-graph-trace=node -f true -o $report \
-                    $cli bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages $stage --runs 1 >/dev/null \
-                && '$nsys_bin' stats --report cuda_gpu_trace --format csv --output $report $report.nsys-rep >/dev/null \
-                && python3 .gpu/timeline.py ${report}_cuda_gpu_trace.csv --label $name --json $OUT/timeline-$name.json"
-        done
-    else
-        summary timeline "skipped (no nsys on this machine)"
-    fi
     # The decode step with its GEMVs prefetching 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
     # kernels their next phase (session 18, the candidate for the 1.2x floor: DRAM kept busy through the ~200 launches'
     # gaps and the phase hand-offs), and where its time goes per kernel.
@@ -357,6 +338,28 @@ if phase bench; then
     # Last of the benches (the A/Bs above decide defaults): throughput, 4 different images in one batch (one vision pass over 4 × 576/730 rows, one decode of 4 rows).
     step bench-batch 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages e2e,e2e4 --runs 3 \
         --json "$OUT/bench-t5xl-batch.json"
+    # Diagnostics last, so that a short budget loses them before the A/B benches that decide the defaults.
+    # Session 21: does the hand-off fence of the dataflow kernels (thread 0's, with its copies of the next tiles in flight)
+    # wait for those copies? A few seconds of cp.async streaming with and without it (fence_probe.py, driver + NVRTC only).
+    step fence-probe 60 python3 .gpu/fence_probe.py --json "$OUT/fence-probe.json"
+    # Session 21: a replayed beam-1 step on the device's own timeline (Nsight Systems, where the machine has it; graph
+    # nodes traced one by one): how much of a step is kernels and how much idle between them — the open question behind
+    # its 2.3x floor — by default, with programmatic dependent launch (which should close the gaps), with the attentions
+    # inside the projections (48 fewer launches) and with the L2 prefetch (DRAM busy through the gaps).
+    nsys_bin=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+    if [[ -n $nsys_bin ]]; then
+        # name:environment:stage — the last, beam 4 (decoder_layer.cu's launch per layer), is captioning's default.
+        for variant in default:TIMELINE=default:decode pdl:PIXELLLM_PDL=1:decode gemv-attention:PIXELLLM_GEMV_ATTENTION=1:decode \
+                prefetch:PIXELLLM_PREFETCH_L2=16:decode beam4:TIMELINE=beam4:decode4; do
+            IFS=: read -r name assignment stage <<<"$variant"; report=/tmp/pixelllm-timeline-$name
+            step timeline-$name 90 env "$assignment" bash -c "'$nsys_bin' profile --trace=cuda --cuda-graph-trace=node -f true -o $report \
+                    $cli bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages $stage --runs 1 >/dev/null \
+                && '$nsys_bin' stats --report cuda_gpu_trace --format csv --output $report $report.nsys-rep >/dev/null \
+                && python3 .gpu/timeline.py ${report}_cuda_gpu_trace.csv --label $name --json $OUT/timeline-$name.json"
+        done
+    else
+        summary timeline "skipped (no nsys on this machine)"
+    fi
 fi
 
 if phase checks; then
