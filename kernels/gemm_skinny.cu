@@ -21,6 +21,7 @@
 #define SK_CHUNK 64
 #define SK_MAX_ROWS 64
 #define SK_DEPTH 4
+#define SK_GROUP 8 // split partials a thread loads at once in the last block's sum
 // Row pitch of the staged x in elements: 136 bytes, ≡ 8 mod 32, so a warp's 8-byte fragment reads (rows g, columns
 // 16t + 4s) fall on every bank exactly twice — the minimum of two wavefronts for 256 bytes.
 #define SK_PITCH 68
@@ -154,24 +155,47 @@ PXL_DEVICE void gemm_skinny_block(const T* __restrict__ x, const T* __restrict__
                 else *reinterpret_cast<float2*>(mine + (i64)row * n + col) = make_float2(acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
             }
     if (splits == 1) return;
-    __threadfence();
+    // Hand-off as handoff.cuh's: the barrier orders every thread's partial stores before thread 0's fence and count.
     __syncthreads();
-    if (tid == 0) arrived = atomicAdd(&counters[blockIdx.x], 1u);
+    if (tid == 0)
+    {
+        __threadfence();
+        arrived = atomicAdd(&counters[blockIdx.x], 1u);
+        __threadfence();
+    }
     __syncthreads();
     if (arrived != (u32)splits - 1) return;
-    __threadfence();
-    const i32 col0 = blockIdx.x * SK_COLS;
-    for (i32 i = tid; i < m * (SK_COLS / 2); i += blockDim.x)
+    // The last block adds the splits' partials in split order. Every load of a group of SK_GROUP splits, for two items,
+    // is issued before the first add: one L2 round trip per group, where a load-add loop paid one per split.
+    const i32 col0 = blockIdx.x * SK_COLS, items = m * (SK_COLS / 2);
+    for (i32 i = tid; i < items; i += 2 * blockDim.x)
     {
-        const i32 row = i / (SK_COLS / 2), col = col0 + 2 * (i % (SK_COLS / 2));
-        float2 sum = make_float2(0.0f, 0.0f);
-        for (i32 s = 0; s < splits; s++)
+        const i32 j = i + blockDim.x;
+        const i32 row_i = i / (SK_COLS / 2), col_i = col0 + 2 * (i % (SK_COLS / 2));
+        const i32 row_j = j / (SK_COLS / 2), col_j = col0 + 2 * (j % (SK_COLS / 2));
+        float2 sum_i = make_float2(0.0f, 0.0f), sum_j = make_float2(0.0f, 0.0f);
+        for (i32 s0 = 0; s0 < splits; s0 += SK_GROUP)
         {
-            const float2 part = sk_load_cg(partial + ((i64)s * m + row) * n + col);
-            sum.x += part.x;
-            sum.y += part.y;
+            float2 part_i[SK_GROUP], part_j[SK_GROUP];
+#pragma unroll
+            for (int u = 0; u < SK_GROUP; u++)
+            {
+                const i32 s = s0 + u;
+                part_i[u] = s < splits ? sk_load_cg(partial + ((i64)s * m + row_i) * n + col_i) : make_float2(0.0f, 0.0f);
+                part_j[u] = s < splits && j < items ? sk_load_cg(partial + ((i64)s * m + row_j) * n + col_j) : make_float2(0.0f, 0.0f);
+            }
+#pragma unroll
+            for (int u = 0; u < SK_GROUP; u++)
+                if (s0 + u < splits)
+                {
+                    sum_i.x += part_i[u].x;
+                    sum_i.y += part_i[u].y;
+                    sum_j.x += part_j[u].x;
+                    sum_j.y += part_j[u].y;
+                }
         }
-        sk_finish(y, bias, residual, n, row, col, sum.x, sum.y);
+        sk_finish(y, bias, residual, n, row_i, col_i, sum_i.x, sum_i.y);
+        if (j < items) sk_finish(y, bias, residual, n, row_j, col_j, sum_j.x, sum_j.y);
     }
     if (tid == 0) counters[blockIdx.x] = 0u; // ready for the next launch
 }
