@@ -324,8 +324,8 @@ if phase bench; then
             --stages vision,e2e --runs 3 --json "$OUT/bench-t5xl-lanes.json"
         grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-lanes.log" | sed 's/  */ /g' | tee -a "$OUT/summary.txt" >/dev/null
     fi
-    # Session 21: gemm_skinny.cu's split-K sum loads a group of splits at once (it paid an L2 round trip per split and
-    # item, in series: the likely cause of run 11's 43-91 % against cuBLAS), so it is timed again by default.
+    # Session 21: gemm_skinny.cu's split-K sum loads a group of splits at once (it paid an L2 round trip per four splits
+    # and item, ~12 in series a call: part of run 11's 43-91 % against cuBLAS), so it is timed again by default.
     step bench-skinny 90 env PIXELLLM_SKINNY_GEMM=1 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
         --stages t5-encode,rerun,e2e --runs 3 --json "$OUT/bench-t5xl-skinny.json"
     grep -ho "end to end.*tokens of every run == warm-up's: [a-zA-Z]*" "$LOGS/bench-skinny.log" | sed 's/  */ /g; s/^/skinny: /' | tee -a "$OUT/summary.txt" >/dev/null
