@@ -21,6 +21,8 @@
 #include "attention_row.cuh"
 
 #define GA_MAX_KEYS 256
+#define GA_STAGE_BYTES 16384                                  // a head's keys and values staged, where they fit
+#define GA_BATCH (GA_STAGE_BYTES / 16 / (GEMV_WARPS * 32))    // 16-byte loads a thread issues at once to stage them
 
 PXL_DEVICE float ga_load(const float* p)
 {
@@ -59,26 +61,19 @@ PXL_DEVICE bool ga_last_arrival(i32* counter, i32 arrivals)
     return last;
 }
 
-// One head of one query row: q (dim), key j at keys + j·key_row, value j at values + j·value_row, bias and mask rows
-// (element stride 1, either may be null); out (dim).
-template <typename T>
-PXL_DEVICE void ga_attend(const T* q, const T* keys, const T* values, const T* bias, const u8* mask, T* out, i32 lk, i32 dim,
-                          i64 key_row, i64 value_row, float scale, float mask_bias)
+// The scores (a warp per key, lanes over the head dim), then attention_row.cuh's softmax and p·V, every key and value
+// element read by load(pointer).
+template <typename T, typename Load>
+PXL_DEVICE void ga_attend_rows(const float* query, float* scores, float (*partial)[PXL_ROW_MAX_D], float* scratch,
+                               const T* keys, const T* values, const T* bias, const u8* mask, T* out, i32 lk, i32 dim,
+                               i64 key_row, i64 value_row, float scale, float mask_bias, Load load)
 {
-    __shared__ float query[PXL_ROW_MAX_D];
-    __shared__ float scores[GA_MAX_KEYS];
-    __shared__ float partial[GEMV_WARPS][PXL_ROW_MAX_D];
-    __shared__ float scratch[32];
     const i32 warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (i32 d = threadIdx.x; d < dim; d += blockDim.x) query[d] = ga_load(q + d);
-    __syncthreads();
-
-    // Scores: a warp per key, lanes over the head dim.
     for (i32 j = warp; j < lk; j += GEMV_WARPS)
     {
         const T* key = keys + j * key_row;
         float dot = 0.0f;
-        for (i32 d = lane; d < dim; d += 32) dot = fmaf(query[d], ga_load(key + d), dot);
+        for (i32 d = lane; d < dim; d += 32) dot = fmaf(query[d], load(key + d), dot);
         dot = warp_sum(dot);
         if (lane == 0)
         {
@@ -89,7 +84,73 @@ PXL_DEVICE void ga_attend(const T* q, const T* keys, const T* values, const T* b
         }
     }
     __syncthreads();
-    attention_row_values(scores, lk, values, value_row, dim, partial, scratch, out, [](const T* p) { return ga_load(p); });
+    attention_row_values(scores, lk, values, value_row, dim, partial, scratch, out, load);
+}
+
+PXL_DEVICE pxl_vec16 ga_load16(const void* p)
+{
+    pxl_vec16 v;
+    asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.w[0]), "=r"(v.w[1]), "=r"(v.w[2]), "=r"(v.w[3]) : "l"(p));
+    return v;
+}
+
+// The head's keys and values (lk rows of dim each) copied into `stage` (keys, then values, rows packed) with every
+// 16-byte load of a thread issued before the first store: one L2 round trip for all of them, where the scores and p·V
+// loops below, reading in place, wait one per key or two (a warp's keys follow each other, and each waits for its
+// loads before its reduction). Only where everything fits GA_STAGE_BYTES in whole aligned vectors (ga_stages).
+template <typename T>
+PXL_DEVICE void ga_stage(pxl_vec16* stage, const T* keys, const T* values, i32 lk, i32 dim, i64 key_row, i64 value_row)
+{
+    const i32 per_row = dim * (i32)sizeof(T) / 16, total = 2 * lk * per_row;
+    pxl_vec16 v[GA_BATCH];
+#pragma unroll
+    for (int u = 0; u < GA_BATCH; u++)
+    {
+        const i32 i = threadIdx.x + u * blockDim.x, row = i / per_row, part = i - row * per_row;
+        const T* from = row < lk ? keys + row * key_row : values + (row - lk) * value_row;
+        if (i < total) v[u] = ga_load16(from + part * (16 / (i32)sizeof(T)));
+    }
+#pragma unroll
+    for (int u = 0; u < GA_BATCH; u++)
+    {
+        const i32 i = threadIdx.x + u * blockDim.x;
+        if (i < total) stage[i] = v[u];
+    }
+}
+
+template <typename T>
+PXL_DEVICE bool ga_stages(const T* keys, const T* values, i32 lk, i32 dim, i64 key_row, i64 value_row)
+{
+    const i64 row_bytes = (i64)dim * sizeof(T);
+    return 2 * lk * row_bytes <= GA_STAGE_BYTES && row_bytes % 16 == 0 && (key_row * (i64)sizeof(T)) % 16 == 0
+           && (value_row * (i64)sizeof(T)) % 16 == 0 && ((u64)keys & 15) == 0 && ((u64)values & 15) == 0;
+}
+
+// One head of one query row: q (dim), key j at keys + j·key_row, value j at values + j·value_row, bias and mask rows
+// (element stride 1, either may be null); out (dim). Keys and values are staged in shared memory where they fit.
+template <typename T>
+PXL_DEVICE void ga_attend(const T* q, const T* keys, const T* values, const T* bias, const u8* mask, T* out, i32 lk, i32 dim,
+                          i64 key_row, i64 value_row, float scale, float mask_bias)
+{
+    __shared__ float query[PXL_ROW_MAX_D];
+    __shared__ float scores[GA_MAX_KEYS];
+    __shared__ float partial[GEMV_WARPS][PXL_ROW_MAX_D];
+    __shared__ float scratch[32];
+    __shared__ pxl_vec16 stage[GA_STAGE_BYTES / 16];
+    const bool staged = ga_stages(keys, values, lk, dim, key_row, value_row); // block-uniform
+    const float own_query = threadIdx.x < dim ? ga_load(q + threadIdx.x) : 0.0f; // in flight with the staging loads
+    if (staged) ga_stage(stage, keys, values, lk, dim, key_row, value_row);
+    for (i32 d = threadIdx.x; d < dim; d += blockDim.x) query[d] = d == threadIdx.x ? own_query : ga_load(q + d);
+    __syncthreads();
+    if (staged)
+    {
+        const T* staged_keys = reinterpret_cast<const T*>(stage);
+        ga_attend_rows(query, scores, partial, scratch, staged_keys, staged_keys + (i64)lk * dim, bias, mask, out, lk, dim,
+                       dim, dim, scale, mask_bias, [](const T* p) { return to_float(*p); });
+    }
+    else
+        ga_attend_rows(query, scores, partial, scratch, keys, values, bias, mask, out, lk, dim, key_row, value_row, scale,
+                       mask_bias, [](const T* p) { return ga_load(p); });
 }
 
 // After a block's projection columns: the head's last arrival runs that head's attention (the bias row h of (H, lk)).
