@@ -11,6 +11,7 @@
 #define DL_WARPS 8
 #define DL_THREADS (DL_WARPS * 32)
 #define DL_MAX_D 128
+#define DL_VALUE_BATCH 4 // keys a warp loads the values of at once in an attention phase
 #define DL_PHASES 8
 #define DL_COUNTERS (DL_PHASES + 2) // ticket, one per phase, finished blocks
 
@@ -121,22 +122,36 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
     const i64 head = (i64)h * hd;
     for (i32 d = tid; d < hd; d += DL_THREADS) query[d] = to_float(q[(i64)r * s.inner + head + d]);
     __syncthreads();
+    // Every load of a pass (the key's elements, its bias and mask) is issued before the first product, so a pass waits
+    // one memory round trip; the products and sums run in the same order as ever.
     const i32 sub = tid & 7, group = tid >> 3;
     for (i32 first = 0; first < lk; first += DL_THREADS / 8)
     {
         const i32 j = first + group;
-        float dot = 0.0f;
-        if (j < lk)
+        float element[DL_MAX_D / 8], extra = 0.0f;
+        bool hidden = false;
+        const T* key = keys + ((i64)r * lk + min(j, lk - 1)) * s.inner + head;
+#pragma unroll
+        for (int i = 0; i < DL_MAX_D / 8; i++)
         {
-            const T* key = keys + ((i64)r * lk + j) * s.inner + head;
-            for (i32 d = sub; d < hd; d += 8) dot = fmaf(query[d], to_float(key[d]), dot);
+            const i32 d = sub + 8 * i;
+            element[i] = j < lk && d < hd ? to_float(key[d]) : 0.0f;
         }
+        if (j < lk && sub == 0)
+        {
+            if (bias) extra = to_float(bias[(i64)h * lk + j]);
+            hidden = mask[(i64)r * lk + j] == 0;
+        }
+        float dot = 0.0f;
+#pragma unroll
+        for (int i = 0; i < DL_MAX_D / 8; i++)
+            if (j < lk && sub + 8 * i < hd) dot = fmaf(query[sub + 8 * i], element[i], dot);
         for (int offset = 4; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
         if (j < lk && sub == 0)
         {
             float score = dot;
-            if (bias) score += to_float(bias[(i64)h * lk + j]);
-            if (mask[(i64)r * lk + j] == 0) score += mask_bias;
+            if (bias) score += extra;
+            if (hidden) score += mask_bias;
             scores[j] = score;
         }
     }
@@ -154,14 +169,30 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
     // Every key hidden: a NaN row, as attention_decode.cu and the CPU give.
     const float inv = row_max == pxl_neg_inf() ? pxl_nan() : 1.0f / block_sum(local_sum, scratch);
     __syncthreads();
+    // A warp's keys DL_VALUE_BATCH at a time, their values loaded before the first product (same order of products).
     float acc[DL_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (i32 j = warp; j < lk; j += DL_WARPS)
+    for (i32 first = warp; first < lk; first += DL_VALUE_BATCH * DL_WARPS)
     {
-        const float p = scores[j];
-        const T* value = values + ((i64)r * lk + j) * s.inner + head;
+        float element[DL_VALUE_BATCH][DL_MAX_D / 32];
 #pragma unroll
-        for (int c = 0; c < DL_MAX_D / 32; c++)
-            if (lane + 32 * c < hd) acc[c] = fmaf(p, to_float(value[lane + 32 * c]), acc[c]);
+        for (int u = 0; u < DL_VALUE_BATCH; u++)
+        {
+            const i32 j = first + u * DL_WARPS;
+            const T* value = values + ((i64)r * lk + min(j, lk - 1)) * s.inner + head;
+#pragma unroll
+            for (int c = 0; c < DL_MAX_D / 32; c++)
+                element[u][c] = j < lk && lane + 32 * c < hd ? to_float(value[lane + 32 * c]) : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < DL_VALUE_BATCH; u++)
+        {
+            const i32 j = first + u * DL_WARPS;
+            if (j >= lk) break; // warp-uniform
+            const float p = scores[j];
+#pragma unroll
+            for (int c = 0; c < DL_MAX_D / 32; c++)
+                if (lane + 32 * c < hd) acc[c] = fmaf(p, element[u][c], acc[c]);
+        }
     }
 #pragma unroll
     for (int c = 0; c < DL_MAX_D / 32; c++)
