@@ -4,6 +4,7 @@
 #include "prelude.cuh"
 
 #define PXL_ROW_MAX_D 128
+#define PXL_ROW_VALUE_BATCH 4 // keys a warp loads the values of at once
 
 // The softmax numerators of scores[0, n) in place, exp(s − max), block-wide (every thread calls it); returns 1 / their
 // sum, or NaN when every score is −∞ (nothing written). The scores are visible to the whole block on return.
@@ -40,17 +41,32 @@ PXL_DEVICE void attention_row_values(float* scores, i32 lk, const T* values, i64
         for (i32 d = tid; d < vdim; d += blockDim.x) out[d] = from_float<T>(pxl_nan());
         return;
     }
+    // A warp's keys PXL_ROW_VALUE_BATCH at a time, their values loaded before the first product (in key order, as ever).
     float acc[PXL_ROW_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 2
-    for (i32 j = warp; j < lk; j += warps)
+    for (i32 first = warp; first < lk; first += PXL_ROW_VALUE_BATCH * warps)
     {
-        const float p = scores[j];
-        const T* value = values + j * value_row;
+        float element[PXL_ROW_VALUE_BATCH][PXL_ROW_MAX_D / 32];
 #pragma unroll
-        for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
+        for (int u = 0; u < PXL_ROW_VALUE_BATCH; u++)
         {
-            const i32 d = lane + 32 * r;
-            if (d < vdim) acc[r] = fmaf(p, load(value + d), acc[r]);
+            const i32 j = first + u * warps;
+            const T* value = values + min(j, lk - 1) * value_row;
+#pragma unroll
+            for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
+            {
+                const i32 d = lane + 32 * r;
+                element[u][r] = j < lk && d < vdim ? load(value + d) : 0.0f;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < PXL_ROW_VALUE_BATCH; u++)
+        {
+            const i32 j = first + u * warps;
+            if (j >= lk) break; // warp-uniform
+            const float p = scores[j];
+#pragma unroll
+            for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
+                if (lane + 32 * r < vdim) acc[r] = fmaf(p, element[u][r], acc[r]);
         }
     }
 #pragma unroll
