@@ -26,6 +26,42 @@ PXL_DEVICE float block_softmax_numerators(float* scores, i32 n, float* scratch)
     return inv;
 }
 
+// This warp's share of p·V: keys first, first + step, … (p = scores[j]) into acc (value dims d = lane + 32·r), the keys
+// PXL_ROW_VALUE_BATCH at a time with their values loaded before the first product, so a batch waits one memory round
+// trip; products in key order.
+template <typename T, typename Load>
+PXL_DEVICE void row_values_accumulate(const float* scores, i32 lk, const T* values, i64 value_row, i32 vdim, i32 first,
+                                      i32 step, float (&acc)[PXL_ROW_MAX_D / 32], Load load)
+{
+    const i32 lane = threadIdx.x & 31;
+    for (; first < lk; first += PXL_ROW_VALUE_BATCH * step)
+    {
+        float element[PXL_ROW_VALUE_BATCH][PXL_ROW_MAX_D / 32];
+#pragma unroll
+        for (int u = 0; u < PXL_ROW_VALUE_BATCH; u++)
+        {
+            const i32 j = first + u * step;
+            const T* value = values + min(j, lk - 1) * value_row;
+#pragma unroll
+            for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
+            {
+                const i32 d = lane + 32 * r;
+                element[u][r] = j < lk && d < vdim ? load(value + d) : 0.0f;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < PXL_ROW_VALUE_BATCH; u++)
+        {
+            const i32 j = first + u * step;
+            if (j >= lk) break; // warp-uniform
+            const float p = scores[j];
+#pragma unroll
+            for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
+                if (lane + 32 * r < vdim) acc[r] = fmaf(p, element[u][r], acc[r]);
+        }
+    }
+}
+
 // Block-wide, after the logits scores[0, lk) are written and a barrier: out (vdim ≤ PXL_ROW_MAX_D) = softmax · V, value
 // j at values + j·value_row, each element read by load(pointer); a NaN row when every key is hidden. Warps split the
 // keys, lanes the value dims (d = lane + 32·r); the warps' partials (blockDim / 32 rows of `partial`) are summed through
@@ -41,34 +77,8 @@ PXL_DEVICE void attention_row_values(float* scores, i32 lk, const T* values, i64
         for (i32 d = tid; d < vdim; d += blockDim.x) out[d] = from_float<T>(pxl_nan());
         return;
     }
-    // A warp's keys PXL_ROW_VALUE_BATCH at a time, their values loaded before the first product (in key order, as ever).
     float acc[PXL_ROW_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (i32 first = warp; first < lk; first += PXL_ROW_VALUE_BATCH * warps)
-    {
-        float element[PXL_ROW_VALUE_BATCH][PXL_ROW_MAX_D / 32];
-#pragma unroll
-        for (int u = 0; u < PXL_ROW_VALUE_BATCH; u++)
-        {
-            const i32 j = first + u * warps;
-            const T* value = values + min(j, lk - 1) * value_row;
-#pragma unroll
-            for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
-            {
-                const i32 d = lane + 32 * r;
-                element[u][r] = j < lk && d < vdim ? load(value + d) : 0.0f;
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < PXL_ROW_VALUE_BATCH; u++)
-        {
-            const i32 j = first + u * warps;
-            if (j >= lk) break; // warp-uniform
-            const float p = scores[j];
-#pragma unroll
-            for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
-                if (lane + 32 * r < vdim) acc[r] = fmaf(p, element[u][r], acc[r]);
-        }
-    }
+    row_values_accumulate(scores, lk, values, value_row, vdim, warp, warps, acc, load);
 #pragma unroll
     for (i32 r = 0; r < PXL_ROW_MAX_D / 32; r++)
     {

@@ -7,11 +7,13 @@
 #pragma once
 #include "handoff.cuh"
 #include "prefetch.cuh"
+#include "attention_row.cuh"
+
 
 #define DL_WARPS 8
 #define DL_THREADS (DL_WARPS * 32)
 #define DL_MAX_D 128
-#define DL_VALUE_BATCH 4 // keys a warp loads the values of at once in an attention phase
+static_assert(DL_MAX_D == PXL_ROW_MAX_D, "the attention phases share attention_row.cuh's p·V accumulators");
 #define DL_PHASES 8
 #define DL_COUNTERS (DL_PHASES + 2) // ticket, one per phase, finished blocks
 
@@ -169,31 +171,9 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
     // Every key hidden: a NaN row, as attention_decode.cu and the CPU give.
     const float inv = row_max == pxl_neg_inf() ? pxl_nan() : 1.0f / block_sum(local_sum, scratch);
     __syncthreads();
-    // A warp's keys DL_VALUE_BATCH at a time, their values loaded before the first product (same order of products).
     float acc[DL_MAX_D / 32] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (i32 first = warp; first < lk; first += DL_VALUE_BATCH * DL_WARPS)
-    {
-        float element[DL_VALUE_BATCH][DL_MAX_D / 32];
-#pragma unroll
-        for (int u = 0; u < DL_VALUE_BATCH; u++)
-        {
-            const i32 j = first + u * DL_WARPS;
-            const T* value = values + ((i64)r * lk + min(j, lk - 1)) * s.inner + head;
-#pragma unroll
-            for (int c = 0; c < DL_MAX_D / 32; c++)
-                element[u][c] = j < lk && lane + 32 * c < hd ? to_float(value[lane + 32 * c]) : 0.0f;
-        }
-#pragma unroll
-        for (int u = 0; u < DL_VALUE_BATCH; u++)
-        {
-            const i32 j = first + u * DL_WARPS;
-            if (j >= lk) break; // warp-uniform
-            const float p = scores[j];
-#pragma unroll
-            for (int c = 0; c < DL_MAX_D / 32; c++)
-                if (lane + 32 * c < hd) acc[c] = fmaf(p, element[u][c], acc[c]);
-        }
-    }
+    row_values_accumulate(scores, lk, values + (i64)r * lk * s.inner + head, (i64)s.inner, hd, warp, DL_WARPS, acc,
+                          [](const T* p) { return to_float(*p); });
 #pragma unroll
     for (int c = 0; c < DL_MAX_D / 32; c++)
         if (lane + 32 * c < hd) partial[warp * DL_MAX_D + lane + 32 * c] = acc[c];
