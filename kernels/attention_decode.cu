@@ -16,10 +16,9 @@
 #include "attention_row.cuh"
 
 #define DEC_WARPS 8
-#define DEC_KEY_LANES 8
+#define DEC_KEY_LANES PXL_ROW_KEY_LANES
 #define DEC_MAX_D PXL_ROW_MAX_D
 #define DEC_MAX_KEYS 8192
-#define DEC_PASS_ELEMENTS 8 // key elements a lane loads ahead in a scoring pass: head dims up to 64
 
 // Staged layout in `scores` (floats): the scores [0, lk), the staged bias [lk, 2·lk), the staged mask as 1 = hidden
 // [2·lk, 3·lk), then, from the next 16-byte boundary, the key rows (lk × dim) and the value rows (lk × vdim) of T. The
@@ -38,22 +37,15 @@ PXL_DEVICE void dec_stage_rows(T* stage, const T* rows_at, i32 rows, i32 width, 
     }
 }
 
-// One scoring pass's loads for key j (this lane's first DEC_PASS_ELEMENTS elements d = sub + DEC_KEY_LANES·i, and
-// for lane 0 of its group the bias and whether the mask hides it), all issued before any is used. Elements past them
-// (head dims over 64) are read as the dot reaches them.
+// One scoring pass's loads for key j: this lane's elements ahead (row_key_ahead) and, for lane 0 of its group, the
+// bias and whether the mask hides it, all issued before any is used.
 template <typename T>
-PXL_DEVICE void dec_load_pass(float (&element)[DEC_PASS_ELEMENTS], float& extra, bool& hidden, const T* keys,
+PXL_DEVICE void dec_load_pass(float (&element)[PXL_ROW_KEY_AHEAD], float& extra, bool& hidden, const T* keys,
                               i64 key_row, i32 lk, i32 dim, i32 sub, i32 j, const T* bias_row, const Dims8& bias_strides,
                               const u8* mask_row, const Dims8& mask_strides, i32 staged, const float* staged_bias,
                               const float* staged_hidden)
 {
-    const T* key = keys + min(j, lk - 1) * key_row;
-#pragma unroll
-    for (int i = 0; i < DEC_PASS_ELEMENTS; i++)
-    {
-        const i32 d = sub + DEC_KEY_LANES * i;
-        element[i] = j < lk && d < dim ? to_float(key[d]) : 0.0f;
-    }
+    row_key_ahead(element, keys + min(j, lk - 1) * key_row, j < lk, dim, sub);
     extra = 0.0f;
     hidden = false;
     if (j < lk && sub == 0)
@@ -110,7 +102,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     // products and sums run in the same order as ever.
     const i32 visible = causal ? min(max(qi + lk - lq + 1, 0), lk) : lk;
     const i32 sub = tid % DEC_KEY_LANES, group = tid / DEC_KEY_LANES, groups = blockDim.x / DEC_KEY_LANES;
-    float element[DEC_PASS_ELEMENTS], extra = 0.0f;
+    float element[PXL_ROW_KEY_AHEAD], extra = 0.0f;
     bool hidden = false;
     if (!staged) dec_load_pass<T>(element, extra, hidden, keys, key_row, lk, dim, sub, group, bias_row, bias_strides, mask_row,
                             mask_strides, staged, staged_bias, staged_hidden);
@@ -123,15 +115,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
         if (staged || first > 0) dec_load_pass<T>(element, extra, hidden, keys, key_row, lk, dim, sub, first + group, bias_row, bias_strides, mask_row,
                             mask_strides, staged, staged_bias, staged_hidden);
         const i32 j = first + group;
-        float dot = 0.0f;
-#pragma unroll
-        for (int i = 0; i < DEC_PASS_ELEMENTS; i++)
-            if (j < lk && sub + DEC_KEY_LANES * i < dim) dot = fmaf(query[sub + DEC_KEY_LANES * i], element[i], dot);
-        if (j < lk)
-        {
-            const T* key = keys + j * key_row;
-            for (i32 d = sub + DEC_KEY_LANES * DEC_PASS_ELEMENTS; d < dim; d += DEC_KEY_LANES) dot = fmaf(query[d], to_float(key[d]), dot);
-        }
+        float dot = row_key_dot(element, query, keys + min(j, lk - 1) * key_row, j < lk, dim, sub);
 #pragma unroll
         for (int offset = DEC_KEY_LANES / 2; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
         if (j < lk && sub == 0)

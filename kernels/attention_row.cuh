@@ -26,6 +26,37 @@ PXL_DEVICE float block_softmax_numerators(float* scores, i32 n, float* scratch)
     return inv;
 }
 
+// A scoring pass of the one-row attentions (attention_decode.cu, the layer kernels' attention phases): groups of
+// PXL_ROW_KEY_LANES lanes score one key each, lane `sub` taking dims sub, sub + PXL_ROW_KEY_LANES, … A lane's first
+// PXL_ROW_KEY_AHEAD elements (head dims up to 64) are loaded into registers before any product, so the pass waits one
+// memory round trip; row_key_dot then multiplies them and reads any further ones in place, always in dim order.
+#define PXL_ROW_KEY_LANES 8
+#define PXL_ROW_KEY_AHEAD 8
+
+template <typename T>
+PXL_DEVICE void row_key_ahead(float (&element)[PXL_ROW_KEY_AHEAD], const T* key, bool valid, i32 dim, i32 sub)
+{
+#pragma unroll
+    for (int i = 0; i < PXL_ROW_KEY_AHEAD; i++)
+    {
+        const i32 d = sub + PXL_ROW_KEY_LANES * i;
+        element[i] = valid && d < dim ? to_float(key[d]) : 0.0f;
+    }
+}
+
+template <typename T>
+PXL_DEVICE float row_key_dot(const float (&element)[PXL_ROW_KEY_AHEAD], const float* query, const T* key, bool valid, i32 dim,
+                             i32 sub)
+{
+    float dot = 0.0f;
+    if (!valid) return dot;
+#pragma unroll
+    for (int i = 0; i < PXL_ROW_KEY_AHEAD; i++)
+        if (sub + PXL_ROW_KEY_LANES * i < dim) dot = fmaf(query[sub + PXL_ROW_KEY_LANES * i], element[i], dot);
+    for (i32 d = sub + PXL_ROW_KEY_LANES * PXL_ROW_KEY_AHEAD; d < dim; d += PXL_ROW_KEY_LANES) dot = fmaf(query[d], to_float(key[d]), dot);
+    return dot;
+}
+
 // This warp's share of p·V: keys first, first + step, … (p = scores[j]) into acc (value dims d = lane + 32·r), the keys
 // PXL_ROW_VALUE_BATCH at a time with their values loaded before the first product, so a batch waits one memory round
 // trip; products in key order.

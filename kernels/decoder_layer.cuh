@@ -9,7 +9,6 @@
 #include "prefetch.cuh"
 #include "attention_row.cuh"
 
-
 #define DL_WARPS 8
 #define DL_THREADS (DL_WARPS * 32)
 #define DL_MAX_D 128
@@ -126,29 +125,21 @@ PXL_DEVICE void dl_attention(i32 unit, const DlSizes& s, const T* q, const T* ke
     __syncthreads();
     // Every load of a pass (the key's elements, its bias and mask) is issued before the first product, so a pass waits
     // one memory round trip; the products and sums run in the same order as ever.
-    const i32 sub = tid & 7, group = tid >> 3;
-    for (i32 first = 0; first < lk; first += DL_THREADS / 8)
+    const i32 sub = tid % PXL_ROW_KEY_LANES, group = tid / PXL_ROW_KEY_LANES;
+    for (i32 first = 0; first < lk; first += DL_THREADS / PXL_ROW_KEY_LANES)
     {
         const i32 j = first + group;
-        float element[DL_MAX_D / 8], extra = 0.0f;
+        float element[PXL_ROW_KEY_AHEAD], extra = 0.0f;
         bool hidden = false;
         const T* key = keys + ((i64)r * lk + min(j, lk - 1)) * s.inner + head;
-#pragma unroll
-        for (int i = 0; i < DL_MAX_D / 8; i++)
-        {
-            const i32 d = sub + 8 * i;
-            element[i] = j < lk && d < hd ? to_float(key[d]) : 0.0f;
-        }
+        row_key_ahead(element, key, j < lk, hd, sub);
         if (j < lk && sub == 0)
         {
             if (bias) extra = to_float(bias[(i64)h * lk + j]);
             hidden = mask[(i64)r * lk + j] == 0;
         }
-        float dot = 0.0f;
-#pragma unroll
-        for (int i = 0; i < DL_MAX_D / 8; i++)
-            if (j < lk && sub + 8 * i < hd) dot = fmaf(query[sub + 8 * i], element[i], dot);
-        for (int offset = 4; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
+        float dot = row_key_dot(element, query, key, j < lk, hd, sub);
+        for (int offset = PXL_ROW_KEY_LANES / 2; offset > 0; offset >>= 1) dot += __shfl_xor_sync(PXL_FULL_MASK, dot, offset);
         if (j < lk && sub == 0)
         {
             float score = dot;
