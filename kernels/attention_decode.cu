@@ -85,7 +85,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
         T* value_stage = key_stage + (i64)lk * dim;
         dec_stage_rows(key_stage, keys, lk, dim, key_row);
         dec_stage_rows(value_stage, values, lk, vdim, value_row);
-        asm volatile("cp.async.commit_group;" ::: "memory");
+        pxl_copy_async_commit();
         for (i32 j = tid; j < lk; j += blockDim.x)
         {
             staged_bias[j] = bias_row ? attention_bias(bias_row, j, bias_strides) : 0.0f;
@@ -107,7 +107,7 @@ PXL_DEVICE void attention_decode_block(const T* __restrict__ q, const T* __restr
     if (!staged) dec_load_pass<T>(element, extra, hidden, keys, key_row, lk, dim, sub, group, bias_row, bias_strides, mask_row,
                             mask_strides, staged, staged_bias, staged_hidden);
     for (i32 d = tid; d < dim; d += blockDim.x) query[d] = to_float(q[(b * lq + qi) * q_row + h * dim + d]);
-    if (staged) asm volatile("cp.async.wait_all;" ::: "memory");
+    if (staged) pxl_copy_async_wait_all();
     __syncthreads();
 
     for (i32 first = 0; first < lk; first += groups)

@@ -52,7 +52,7 @@ PXL_DEVICE void mma_stage(const Rows& rows, u32 k_stage, u32 v_stage, u32* cells
     }
     if (rows.terms())
         for (i32 i = threadIdx.x; i < MMA_KEYS; i += MMA_THREADS) cells[i] = rows.cell(min(first + i, lk - 1));
-    asm volatile("cp.async.commit_group;" ::: "memory");
+    pxl_copy_async_commit();
 }
 
 template <typename T, int D, typename Rows>
@@ -115,10 +115,10 @@ PXL_DEVICE void attention_mma_core(const Rows& rows, i32 lq, i32 lk, float scale
         {
             const i32 next = buf ^ 1;
             mma_stage<T, D>(rows, k_stages + next * TILE_BYTES, v_stages + next * TILE_BYTES, cells + next * MMA_KEYS, first + MMA_KEYS, lk);
-            asm volatile("cp.async.wait_group 1;" ::: "memory");
+            pxl_copy_async_wait_group<1>();
         }
         else
-            asm volatile("cp.async.wait_group 0;" ::: "memory");
+            pxl_copy_async_wait_group<0>();
         rows.rotate_keys(reinterpret_cast<T*>(mma_shared + buf * TILE_BYTES), first, lk);
         __syncthreads(); // this tile (and, the first time, staged terms) visible to every warp
 

@@ -73,7 +73,7 @@ PXL_DEVICE void dl_request(const T* weight, const T* up, i32 k, i32 rows, bool a
             pxl_copy_async16(mine + i, reinterpret_cast<const pxl_vec16*>(weight) + i);
             if (GATED) pxl_copy_async16(mine + f.pre + i, reinterpret_cast<const pxl_vec16*>(up) + i);
         }
-        asm volatile("cp.async.commit_group;" ::: "memory");
+        pxl_copy_async_commit();
         return;
     }
 #pragma unroll
@@ -88,7 +88,7 @@ PXL_DEVICE void dl_request(const T* weight, const T* up, i32 k, i32 rows, bool a
 // After the wait: this thread's copies are done (the barrier in dl_stage_rows then shows every warp its share).
 template <bool ASYNC> PXL_DEVICE void dl_copies_done()
 {
-    if (ASYNC) asm volatile("cp.async.wait_all;" ::: "memory");
+    if (ASYNC) pxl_copy_async_wait_all();
 }
 
 // The product phases: warp w of the block computes output column `col` for every row. `weight` (and `up` when GATED)

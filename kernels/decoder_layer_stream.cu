@@ -206,7 +206,7 @@ PXL_DEVICE void ds_request(const DlSizes& s, const DsSchedule& schedule, i32 tot
             }
         }
     }
-    asm volatile("cp.async.commit_group;" ::: "memory");
+    pxl_copy_async_commit();
 }
 
 // One product tile: every warp multiplies its share (weights in `stage`, rows in xs, the norm weight in gs) and the
@@ -355,7 +355,7 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
                 else dl_stage_rows<T, false>(src, s.rows, p.k, eps, xs, inv_rms);
                 staged = step;
             }
-            asm volatile("cp.async.wait_group %0;" :: "n"(DS_STAGES - 1) : "memory");
+            pxl_copy_async_wait_group<DS_STAGES - 1>();
             __syncwarp(); // lane 0's vectors were copied by lane 1
             const DsShare w = ds_share(p, schedule.split[phase], tile, es);
             const i32 col = w.active ? w.col : 0;
@@ -401,7 +401,7 @@ PXL_DEVICE void decoder_layer_stream(const T* x, const i32* position, const T* b
         tickets[DS_STAGES - 1] = fresh;
         slot = slot + 1 == DS_STAGES ? 0 : slot + 1;
     }
-    asm volatile("cp.async.wait_all;" ::: "memory");
+    pxl_copy_async_wait_all();
     ds_finish(counters, layers, gridDim.x);
 }
 

@@ -31,9 +31,13 @@ PXL_DEVICE u32 sk_word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v
 // Another block's partial sums: past L1 (which may not be coherent with them), straight from L2.
 PXL_DEVICE float2 sk_load_cg(const float* p)
 {
+#ifdef PXL_EMULATION
+    return pxlemu_load_volatile(reinterpret_cast<const float2*>(p));
+#else
     float2 v;
     asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "l"(p) : "memory");
     return v;
+#endif
 }
 
 // The staged chunk c of x: up to SK_MAX_ROWS rows × 64 columns as 8-byte words; rows ≥ m are zeros.

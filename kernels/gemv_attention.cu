@@ -26,22 +26,34 @@
 
 PXL_DEVICE float ga_load(const float* p)
 {
+#ifdef PXL_EMULATION
+    return pxlemu_load_volatile(p);
+#else
     float v;
     asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
     return v;
+#endif
 }
 
 PXL_DEVICE float ga_load(const bf16* p)
 {
     bf16 v;
+#ifdef PXL_EMULATION
+    v = pxlemu_load_volatile(p);
+#else
     asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v.bits) : "l"(p));
+#endif
     return to_float(v);
 }
 
 PXL_DEVICE float ga_load(const half* p)
 {
     half v;
+#ifdef PXL_EMULATION
+    v = pxlemu_load_volatile(p);
+#else
     asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v.bits) : "l"(p));
+#endif
     return to_float(v);
 }
 
@@ -89,9 +101,13 @@ PXL_DEVICE void ga_attend_rows(const float* query, float* scores, float (*partia
 
 PXL_DEVICE pxl_vec16 ga_load16(const void* p)
 {
+#ifdef PXL_EMULATION
+    return pxlemu_load_volatile(reinterpret_cast<const pxl_vec16*>(p));
+#else
     pxl_vec16 v;
     asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.w[0]), "=r"(v.w[1]), "=r"(v.w[2]), "=r"(v.w[3]) : "l"(p));
     return v;
+#endif
 }
 
 // The head's keys and values (lk rows of dim each) copied into `stage` (keys, then values, rows packed) with every

@@ -21,6 +21,10 @@ PXL_DEVICE void dl_finish_counters(i32* counters, i32 count, i32 blocks)
 
 // Block-wide: wait until *counter ≥ target (thread 0 spins on an acquire load, the barrier releases the rest). A wait
 // that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
+#ifdef PXL_EMULATION
+#define DL_STALL_NS 600000000000ull // tests/CudaEmulator: blocks emulated on a few cores take far longer
+PXL_DEVICE u64 dl_now() { return pxlemu_global_timer_ns(); }
+#else
 #define DL_STALL_NS 2000000000ull
 PXL_DEVICE u64 dl_now()
 {
@@ -28,6 +32,7 @@ PXL_DEVICE u64 dl_now()
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
     return t;
 }
+#endif
 
 PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
 {
@@ -37,14 +42,22 @@ PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
         for (;;)
         {
             i32 seen;
+#ifdef PXL_EMULATION
+            seen = pxlemu_load_acquire(counter);
+#else
             asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
+#endif
             if (seen >= target) break;
             if (dl_now() - start > DL_STALL_NS)
             {
                 pxl_fail(error, PXL_ERR_STALLED);
                 break;
             }
+#ifdef PXL_EMULATION
+            pxlemu_yield();
+#else
             asm volatile("nanosleep.u32 64;");
+#endif
         }
     }
     __syncthreads();

@@ -27,7 +27,9 @@ struct PxlPrefetch
 // inlined, so that its registers never add to its caller's (inlined, the GEMVs' register heuristics tipped into spills).
 __device__ __noinline__ void pxl_prefetch_span(u64 address, i64 bytes, i64 me, i64 threads)
 {
+#ifndef PXL_EMULATION // (tests/CudaEmulator: a hint with no effect on results)
     for (i64 at = me * 32; at < bytes; at += threads * 32) asm volatile("prefetch.global.L2 [%0];" :: "l"(address + at));
+#endif
 }
 
 // Every range of `p`, spread over every thread of the grid.

@@ -29,9 +29,13 @@ PXL_DEVICE float to_float(float v) { return v; }
 PXL_DEVICE float to_float(bf16 v) { return __int_as_float((i32)((u32)v.bits << 16)); }
 PXL_DEVICE float to_float(half v)
 {
+#ifdef PXL_EMULATION // tests/CudaEmulator: the host forms of this file's inline PTX
+    return pxlemu_half_to_float(v.bits);
+#else
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
     return f;
+#endif
 }
 
 // Narrowing rounds to nearest even, like the CPU backend's Cast.
@@ -40,13 +44,21 @@ template <> PXL_DEVICE float from_float<float>(float v) { return v; }
 template <> PXL_DEVICE bf16 from_float<bf16>(float v)
 {
     bf16 r;
+#ifdef PXL_EMULATION
+    r.bits = pxlemu_float_to_bf16(v);
+#else
     asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(v));
+#endif
     return r;
 }
 template <> PXL_DEVICE half from_float<half>(float v)
 {
     half r;
+#ifdef PXL_EMULATION
+    r.bits = pxlemu_float_to_half(v);
+#else
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(v));
+#endif
     return r;
 }
 
@@ -83,9 +95,13 @@ struct __align__(16) pxl_vec16 { u32 w[4]; };
 // A shared-memory pointer as the 32-bit address ldmatrix and cp.async take.
 PXL_DEVICE u32 pxl_shared_address(const void* p)
 {
+#ifdef PXL_EMULATION
+    return pxlemu_shared_offset(p);
+#else
     u32 a;
     asm("{ .reg .u64 g; cvta.to.shared.u64 g, %1; cvt.u32.u64 %0, g; }" : "=r"(a) : "l"(p));
     return a;
+#endif
 }
 
 // 16 bytes from global to shared memory without a register (cp.async.cg, sm_80+), or 16 zero bytes where `copy` is false
@@ -93,12 +109,42 @@ PXL_DEVICE u32 pxl_shared_address(const void* p)
 // cp.async.wait_*, to the block after a barrier that follows them.
 PXL_DEVICE void pxl_copy_async16_or_zero(u32 shared, const void* global, bool copy)
 {
+#ifdef PXL_EMULATION
+    pxlemu_copy_async16(shared, global, copy ? 16 : 0);
+#else
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(shared), "l"(global), "r"(copy ? 16 : 0) : "memory");
+#endif
 }
 
 PXL_DEVICE void pxl_copy_async16(void* shared, const void* global)
 {
+#ifdef PXL_EMULATION
+    pxlemu_copy_async16(pxl_shared_address(shared), global, 16);
+#else
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(pxl_shared_address(shared)), "l"(global) : "memory");
+#endif
+}
+
+// The end of a group of this thread's cp.async copies, and the waits for them: all of them, or all but the newest N groups.
+PXL_DEVICE void pxl_copy_async_commit()
+{
+#ifndef PXL_EMULATION // (the emulator's copies are done when issued)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+PXL_DEVICE void pxl_copy_async_wait_all()
+{
+#ifndef PXL_EMULATION
+    asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+
+template <int N> PXL_DEVICE void pxl_copy_async_wait_group()
+{
+#ifndef PXL_EMULATION
+    asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory");
+#endif
 }
 
 PXL_DEVICE void unpack(const pxl_vec16& v, float* out, float)

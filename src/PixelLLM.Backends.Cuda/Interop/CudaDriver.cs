@@ -106,7 +106,7 @@ public sealed unsafe partial class CudaDriver
 
     private static (CudaDriver?, string?) Open()
     {
-        var probe = NativeLibraryProbe.Load("libcuda", [CudaLibraries.DriverFileName]);
+        var probe = NativeLibraryProbe.Load("libcuda", [CudaLibraries.DriverFileName], CudaLibraries.DriverPathVariable);
         if (!probe.Found) return (null, $"no NVIDIA driver ({CudaLibraries.DriverFileName} not found)");
         try { return (new CudaDriver(probe.Handle, probe.Path!), null); }
         catch (BackendException e) { return (null, $"{probe.Path}: {e.Message}"); }

@@ -23,6 +23,12 @@ public static unsafe class CudaLibraries
     /// <summary>The driver API library is installed with the NVIDIA driver and only ever has this soname.</summary>
     public const string DriverFileName = "libcuda.so.1";
 
+    /// <summary>
+    /// Environment variable that names an explicit driver library: the CPU emulator's (tests/CudaEmulator) in CI, or a
+    /// driver outside the loader's path.
+    /// </summary>
+    public const string DriverPathVariable = "PIXELLLM_CUDA_DRIVER";
+
     /// <summary>cuBLAS file names, newest CUDA first.</summary>
     public static readonly IReadOnlyList<string> CublasFileNames = ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"];
 
@@ -52,7 +58,7 @@ public static unsafe class CudaLibraries
     /// <summary>libcuda.so.1 and the newest CUDA version its driver supports (cuDriverGetVersion), e.g. "13.0".</summary>
     public static CudaLibraryStatus ProbeDriver()
     {
-        var probe = NativeLibraryProbe.Load("libcuda", [DriverFileName]);
+        var probe = NativeLibraryProbe.Load("libcuda", [DriverFileName], DriverPathVariable);
         if (!probe.Found) return new CudaLibraryStatus("libcuda", null, null, $"no CUDA driver ({DriverFileName} not found)");
         string? version = null;
         if (NativeLibrary.TryGetExport(probe.Handle, "cuDriverGetVersion", out var fn))

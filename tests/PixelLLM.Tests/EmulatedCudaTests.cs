@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Text.Json;
+using PixelLLM.Backends.Cuda;
+using PixelLLM.Tests.Support;
+using Xunit.Abstractions;
+
+namespace PixelLLM.Tests;
+
+/// <summary>
+/// The CUDA backend run without a GPU: tests/CudaEmulator builds stand-ins for libcuda, NVRTC, cuBLAS and cuBLASLt that
+/// run every kernel file, compiled for the host by g++, as CUDA would (blocks on threads, threads as fibers meeting at
+/// barriers and warp collectives). The unchanged backend then goes through `pixelllm backend-check --backend cuda`, so
+/// every kernel and every dispatch decision on the catalog's shapes is compared with the CPU backend in CI, including the
+/// opt-in switches no device run has measured yet; then every golden through `verify --backend cuda`, and decode-step
+/// graphs captured and replayed. It cannot say anything about speed, and little about races: the emulator runs a block's
+/// threads one at a time between barriers. Needs g++ (CI installs it), so a missing compiler is a failure, not a skip.
+/// </summary>
+public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputHelper output) : IClassFixture<EmulatedCudaTests.Emulator>
+{
+    /// <summary>The libraries, built once per test run into a fresh folder (their modules cached there too).</summary>
+    public sealed class Emulator : IDisposable
+    {
+        public Emulator()
+        {
+            Folder = Directory.CreateTempSubdirectory("pixelllm-emulator-").FullName;
+            // --selftest: the fake driver's own checks (memory, modules, launches, capture and replay) run first.
+            var build = Run("bash", [System.IO.Path.Combine(RepoRoot.Path, "tests", "CudaEmulator", "build.sh"), Folder, "--selftest"],
+                new Dictionary<string, string>(), TimeSpan.FromMinutes(5));
+            if (build.ExitCode != 0) throw new InvalidOperationException($"tests/CudaEmulator/build.sh failed (g++ needed):\n{Tail(build.Output)}");
+            Environment = build.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(l => l.StartsWith("PIXELLLM_", StringComparison.Ordinal) && l.Contains('='))
+                .ToDictionary(l => l[..l.IndexOf('=')], l => l[(l.IndexOf('=') + 1)..]);
+            // A kernel cache of its own: the emulator's "CUBINs" name host modules, never the real NVRTC's.
+            Environment["XDG_CACHE_HOME"] = System.IO.Path.Combine(Folder, "cache");
+        }
+
+        public string Folder { get; }
+
+        public Dictionary<string, string> Environment { get; }
+
+        public void Dispose()
+        {
+            try { Directory.Delete(Folder, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+
+    private static string Cli => System.IO.Path.Combine(AppContext.BaseDirectory, "pixelllm");
+
+    private const string Decoder = "T5DecoderLayer,T5DecoderStack";
+    private const string LongAttention = "Attention,GridAttention,RotaryAttention";
+
+    /// <summary>storage, switches (NAME=VALUE;…), ops (empty: the whole catalog).</summary>
+    public static TheoryData<string, string, string> Checks() => new()
+    {
+        { "f32", "", "" },
+        { "bf16", "", "" },
+        { "f16", "", "" },
+        // Every switch, on the ops it changes.
+        { "f32", "PIXELLLM_FUSED_LAYER=stream", Decoder },
+        { "bf16", "PIXELLLM_FUSED_LAYER=stream;PIXELLLM_STREAM_LAYER_BLOCKS=3", Decoder },
+        { "f32", "PIXELLLM_FUSED_LAYER=1", Decoder },
+        { "bf16", "PIXELLLM_FUSED_LAYER=async", Decoder },
+        { "bf16", "PIXELLLM_FUSED_LAYER=0", Decoder },
+        { "f32", "PIXELLLM_GEMV_ATTENTION=1", Decoder },
+        { "bf16", "PIXELLLM_GEMV_ATTENTION=1", Decoder },
+        { "bf16", "PIXELLLM_STAGED_ATTENTION=1", "Attention," + Decoder },
+        { "bf16", "PIXELLLM_PREFETCH_L2=16", Decoder + ",QkvProjection,Linear,RmsNormLinear,RmsNormGeGlu" },
+        { "bf16", "PIXELLLM_WARP_SOFTMAX=1", LongAttention },
+        { "bf16", "PIXELLLM_STAGED_REL_POS=1", "RelPosBias," + LongAttention },
+        { "bf16", "PIXELLLM_MMA_ATTENTION=1", LongAttention },
+        { "f16", "PIXELLLM_MMA_ATTENTION=1", LongAttention },
+        { "bf16", "PIXELLLM_GRID_ATTENTION=1", "GridAttention" },
+        { "f16", "PIXELLLM_GRID_ATTENTION=1;PIXELLLM_MMA_ATTENTION=1", LongAttention },
+        { "f32", "PIXELLLM_FUSED_MLP=1", "Mlp" },
+        { "bf16", "PIXELLLM_FUSED_MLP=1", "Mlp" },
+        { "f32", "PIXELLLM_FUSED_SWIGLU_NORM=1", "SwiGluNorm" },
+        { "bf16", "PIXELLLM_FUSED_SWIGLU_NORM=1", "SwiGluNorm" },
+        { "bf16", "PIXELLLM_SKINNY_GEMM=1", "Linear" },
+        { "f16", "PIXELLLM_SKINNY_GEMM=1", "Linear" },
+        { "bf16", "PIXELLLM_GEMM_TUNE=1", "Linear,Conv2d,GroupedLinear,MatMul" },
+        { "bf16", "PIXELLLM_CUBLASLT=0", "Linear,GroupedLinear,Conv2d" },
+        { "bf16", "PIXELLLM_RESIDUAL_EPILOGUE=0", "Linear,GroupedLinear" },
+        { "bf16", "PIXELLLM_POINTER_GEMM=0", "Attention,GridAttention" },
+        { "bf16", "PIXELLLM_FUSED_ATTENTION_FLOPS=16777216", "Attention" },
+        { "bf16", "PIXELLLM_PDL=1", "Attention,Linear," + Decoder },
+    };
+
+    [Fact]
+    public void EveryCheckedSwitchIsASwitchOfTheBackend()
+    {
+        var known = CudaSwitches.All.Select(s => s.Name).ToHashSet();
+        foreach (var row in Checks())
+            foreach (var assignment in ((string)row[1]).Split(';', StringSplitOptions.RemoveEmptyEntries))
+                Assert.Contains(assignment[..assignment.IndexOf('=')], known);
+    }
+
+    [Theory]
+    [MemberData(nameof(Checks))]
+    public void BackendCheckPassesOnTheEmulator(string storage, string switches, string ops)
+    {
+        var args = new List<string> { "backend-check", "--backend", "cuda", "--storage", storage, "--json" };
+        if (ops.Length > 0) args.AddRange(["--op", ops]);
+        var environment = new Dictionary<string, string>(emulator.Environment);
+        foreach (var assignment in switches.Split(';', StringSplitOptions.RemoveEmptyEntries))
+            environment[assignment[..assignment.IndexOf('=')]] = assignment[(assignment.IndexOf('=') + 1)..];
+
+        var run = Run(Cli, args, environment, TimeSpan.FromMinutes(15));
+        var json = run.Output.IndexOf('{') is var start and >= 0 ? run.Output[start..] : "";
+        Assert.True(json.Length > 0, $"backend-check printed no JSON (exit {run.ExitCode}):\n{Tail(run.Output)}");
+        using var report = JsonDocument.Parse(json);
+        var failing = report.RootElement.GetProperty("cases").EnumerateArray().Where(c => !c.GetProperty("passed").GetBoolean())
+            .Select(c => $"{c.GetProperty("op").GetString()}/{c.GetProperty("case").GetString()}: " +
+                         $"{(c.TryGetProperty("failure", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : c.GetProperty("error").ToString())}")
+            .ToArray();
+        int total = report.RootElement.GetProperty("total").GetInt32();
+        output.WriteLine($"{storage} {switches}: {total - failing.Length}/{total} pass in {run.Elapsed.TotalSeconds:F0} s");
+        Assert.True(failing.Length == 0, $"{failing.Length} of {total} cases fail on the emulator:\n{string.Join('\n', failing)}");
+        Assert.True(total > 0, "no cases ran");
+        Assert.Equal(0, run.ExitCode);
+    }
+
+    [Fact]
+    public void EveryGoldenVerifiesOnTheEmulatedBackend()
+    {
+        var run = Run(Cli, ["verify", Golden.Root, "--backend", "cuda", "--quiet"], emulator.Environment, TimeSpan.FromMinutes(10));
+        output.WriteLine(Tail(run.Output));
+        Assert.True(run.ExitCode == 0, $"verify --backend cuda failed on the emulator:\n{Tail(run.Output)}");
+        Assert.Matches(@"verify: (\d+)/\1 cases pass", run.Output);
+    }
+
+    [Theory]
+    [InlineData("f32")]
+    [InlineData("bf16")]
+    public void DecodeStepGraphsReplayAsTheyRanEagerly(string storage)
+    {
+        var run = Run(Cli, ["graph-check", "--backend", "cuda", "--config", "pixelllm-tiny", "--beams", "1,4", "--steps", "8", "--storage", storage],
+            emulator.Environment, TimeSpan.FromMinutes(5));
+        output.WriteLine(Tail(run.Output));
+        Assert.True(run.ExitCode == 0, $"graph-check failed on the emulator:\n{Tail(run.Output)}");
+        Assert.Contains("graph-check: 2/2 decode-step shapes replay == eager", run.Output);
+    }
+
+    private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];
+
+    private static (int ExitCode, string Output, TimeSpan Elapsed) Run(string file, IEnumerable<string> args, Dictionary<string, string> environment,
+        TimeSpan limit)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(limit))
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, $"timed out after {limit.TotalMinutes:F0} min\n{stderr.Result}", clock.Elapsed);
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
+    }
+}
