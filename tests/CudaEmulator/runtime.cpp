@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -170,6 +171,49 @@ void* initial_stack(char* stack)
     return top;
 }
 
+// The order a block's fibers run in between their sync points: `forward` (thread 0 first; the default), `reverse`, or
+// `shuffle` (a new order every round, from a seed per block). Code that reads what another thread wrote without a barrier
+// between them gets the value in one order and not in another, so a kernel that passes in all three has no such race
+// within a block (the device could run its threads in any of these orders).
+class ThreadOrder
+{
+public:
+    explicit ThreadOrder(unsigned long long seed) : state(seed * 0x9e3779b97f4a7c15ull + 1)
+    {
+        const char* mode = std::getenv("PIXELLLM_EMULATOR_ORDER");
+        kind = mode == nullptr ? Forward : std::strcmp(mode, "reverse") == 0 ? Reverse : std::strcmp(mode, "shuffle") == 0 ? Shuffle : Forward;
+    }
+
+    void next_round(unsigned threads)
+    {
+        if (kind != Shuffle) return;
+        if (permutation.size() != threads)
+        {
+            permutation.resize(threads);
+            for (unsigned i = 0; i < threads; i++) permutation[i] = i;
+        }
+        for (unsigned i = threads; i > 1; i--) std::swap(permutation[i - 1], permutation[random() % i]);
+    }
+
+    unsigned at(unsigned t) const { return kind == Forward ? t : kind == Reverse ? (unsigned)(count - 1 - t) : permutation[t]; }
+
+    void size(unsigned threads) { count = threads; }
+
+private:
+    unsigned long long random()
+    {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        return state * 2685821657736338717ull;
+    }
+
+    enum Kind { Forward, Reverse, Shuffle } kind;
+    unsigned long long state;
+    unsigned count = 0;
+    std::vector<unsigned> permutation;
+};
+
 std::string run_block(const PxlemuKernel* kernel, void** args, PxlemuDim3 block_idx, PxlemuDim3 block_dim, PxlemuDim3 grid_dim,
                       const std::atomic<bool>& abandon)
 {
@@ -193,6 +237,8 @@ std::string run_block(const PxlemuKernel* kernel, void** args, PxlemuDim3 block_
         f.sp = initial_stack(f.stack);
         b.warps[t / 32].alive |= 1u << (t % 32);
     }
+    ThreadOrder order(((unsigned long long)block_idx.z * grid_dim.y + block_idx.y) * grid_dim.x + block_idx.x);
+    order.size(threads);
     Block* outer = running;
     running = &b;
     unsigned remaining = threads;
@@ -201,8 +247,11 @@ std::string run_block(const PxlemuKernel* kernel, void** args, PxlemuDim3 block_
     while (remaining > 0)
     {
         b.progress = false;
-        for (Fiber& f : b.fibers)
+        // Each round resumes every waiting fiber once, in the order PIXELLLM_EMULATOR_ORDER asks (see thread_order).
+        order.next_round(threads);
+        for (unsigned t = 0; t < threads; t++)
         {
+            Fiber& f = b.fibers[order.at(t)];
             if (f.done) continue;
             b.current = &f;
             pxlemu_self = &f.state;
