@@ -119,7 +119,9 @@ Status compile(Program& p, const std::vector<std::string>& options)
         if (o.rfind("-D", 0) == 0 || o.rfind("--define-macro=", 0) == 0)
             defines.push_back(o.rfind("-D", 0) == 0 ? o : "-D" + o.substr(15));
 
-    std::string key = p.name + '\0' + p.source;
+    // kUnitFormat: what compile() itself adds to a module; raise it when that changes, so cached modules are rebuilt.
+    constexpr const char* kUnitFormat = "pxlemu unit 2";
+    std::string key = std::string(kUnitFormat) + '\0' + p.name + '\0' + p.source;
     for (const auto& [name, text] : p.headers) key += '\0' + name + '\0' + text;
     for (const std::string& d : defines) key += '\0' + d;
     for (const char* file : {"emu.h", "pxlemu.h", "pxlemu_module.h"}) key += '\0' + read_file(tools + "/" + file);

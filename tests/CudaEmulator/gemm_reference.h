@@ -9,7 +9,7 @@
 // rounded once to float and from float to D's type, round to nearest even. C is not read when β is 0 and A and B are
 // not read when α is 0 (the reference BLAS's quick returns), so garbage (NaN) there never reaches D.
 //
-// Streams: when the emulator's fake driver (libcuda.so.1 from fake_driver.cpp) is loaded, each GEMM goes through its
+// Streams: when the emulator's fake driver (libcuda.so.1 from driver_*.cpp) is loaded, each GEMM goes through its
 // pxlemu_stream_enqueue, which runs it at once or, while the stream is being captured, records it into the CUDA graph
 // like a kernel. Without that driver (the self-test, or any other libcuda) the GEMM simply runs on the calling thread.
 #pragma once

@@ -35,7 +35,7 @@ int pxlemu_run_grid(const PxlemuKernel* kernel, void** args, unsigned grid_x, un
 // libpxlemu.so: the calling CUDA thread fails its grid with this reason (a device trap); does not return.
 void pxlemu_trap(const char* why);
 
-// libcuda.so.1 (fake_driver.cpp): runs `work(data)` on `stream` now, or, while the stream is being captured, records it
+// libcuda.so.1 (driver_streams.cpp): runs `work(data)` on `stream` now, or, while the stream is being captured, records it
 // (with a copy of `bytes` bytes of data) for every replay of the graph. How the fake cuBLAS(Lt) puts its GEMMs in graphs.
 // A failing work returns 719 (launch failed) with "emulated <what> failed: <reason>".
 int pxlemu_stream_enqueue(void* stream, const char* what, int (*work)(const void* data, char* error, size_t error_size),

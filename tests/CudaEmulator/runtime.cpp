@@ -3,11 +3,11 @@
 // Blocks run on host worker threads, all of a grid's blocks at once up to kMaxConcurrentBlocks (the persistent and
 // dataflow kernels wait on each other's counters, so they need their blocks resident together, as on a device whose
 // grid they sized: the fake driver reports 4 SMs). A block's CUDA threads are fibers on its worker, switched
-// at __syncthreads, warp collectives and spin waits only; between those each fiber runs alone, in order. The switch is a
+// at __syncthreads, warp collectives and spin waits only; between those each fiber runs alone (thread order: see ThreadOrder). The switch is a
 // few instructions of our own (x86-64: callee-saved registers, MXCSR and the x87 control word), not swapcontext, which
 // makes a system call per switch; workers persist across launches, with their fibers' stacks.
 //
-// Build: g++ -std=c++17 -O2 -fPIC -shared -Wl,-soname,libpxlemu.so -o libpxlemu.so runtime.cpp -lpthread
+// Build: g++ -std=c++17 -O2 -fPIC -shared -Wl,-soname,libpxlemu.so -o libpxlemu.so runtime.cpp -ldl -lpthread
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -21,8 +21,11 @@
 #include <condition_variable>
 #include <functional>
 
+#include <dlfcn.h>
+#include <link.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <unordered_map>
 
 #include "pxlemu.h"
 
@@ -214,10 +217,65 @@ private:
     std::vector<unsigned> permutation;
 };
 
+// The kernel's module's thread-local block on this host thread, i.e. every __shared__ variable its kernels have (emu.h),
+// found once per module and thread: its address from the module's TLS id, its size from the module's PT_TLS header.
+struct TlsIndex
+{
+    unsigned long module, offset;
+};
+extern "C" void* __tls_get_addr(TlsIndex* index);
+
+struct SharedSpan
+{
+    unsigned char* base = nullptr;
+    size_t bytes = 0;
+};
+
+SharedSpan module_shared(const PxlemuKernel* kernel)
+{
+    thread_local std::unordered_map<const void*, SharedSpan> spans;
+    Dl_info info{};
+    if (dladdr(kernel->function, &info) == 0 || info.dli_fname == nullptr) return {};
+    auto found = spans.find(info.dli_fbase);
+    if (found != spans.end()) return found->second;
+    SharedSpan span;
+    if (void* module = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD))
+    {
+        // The x86-64 TLS ABI's own lookup: (module id, offset 0) is the start of this thread's block, allocated if need be.
+        size_t id = 0;
+        if (dlinfo(module, RTLD_DI_TLS_MODID, &id) == 0 && id != 0)
+        {
+            TlsIndex start{id, 0};
+            span.base = static_cast<unsigned char*>(__tls_get_addr(&start));
+        }
+        dlclose(module);
+    }
+    struct Search
+    {
+        const void* base;
+        size_t bytes;
+    } search{info.dli_fbase, 0};
+    dl_iterate_phdr(
+        [](dl_phdr_info* object, size_t, void* data) {
+            auto* s = static_cast<Search*>(data);
+            if ((const void*)object->dlpi_addr != s->base) return 0;
+            for (int i = 0; i < object->dlpi_phnum; i++)
+                if (object->dlpi_phdr[i].p_type == PT_TLS) s->bytes = object->dlpi_phdr[i].p_memsz;
+            return 1;
+        },
+        &search);
+    span.bytes = span.base == nullptr ? 0 : search.bytes;
+    spans[info.dli_fbase] = span;
+    return span;
+}
+
 std::string run_block(const PxlemuKernel* kernel, void** args, PxlemuDim3 block_idx, PxlemuDim3 block_dim, PxlemuDim3 grid_dim,
                       const std::atomic<bool>& abandon)
 {
     const unsigned threads = block_dim.x * block_dim.y * block_dim.z;
+    // Shared memory starts as garbage on a device: all ones here (NaN as a float, -1 as an integer), so a kernel that
+    // reads what no thread of its block wrote gets NaN, not a previous block's values.
+    if (const SharedSpan shared = module_shared(kernel); shared.bytes > 0) std::memset(shared.base, 0xff, shared.bytes);
     Block b;
     b.kernel = kernel;
     b.args = args;

@@ -60,6 +60,9 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
         // between them passes in at most one of the three.
         { "bf16", "PIXELLLM_EMULATOR_ORDER=reverse", "" },
         { "f32", "PIXELLLM_EMULATOR_ORDER=shuffle", "" },
+        // The dataflow and persistent kernels on the grids other SM counts size (the fake device has 4 by default).
+        { "bf16", "PIXELLLM_EMULATOR_SMS=1", Decoder + ",Mlp" },
+        { "f32", "PIXELLLM_FUSED_LAYER=stream;PIXELLLM_EMULATOR_SMS=7", Decoder },
         // Every switch, on the ops it changes.
         { "f32", "PIXELLLM_FUSED_LAYER=stream", Decoder },
         { "bf16", "PIXELLLM_FUSED_LAYER=stream;PIXELLLM_STREAM_LAYER_BLOCKS=3", Decoder },
