@@ -30,7 +30,7 @@ PXL_DEVICE float to_float(bf16 v) { return __int_as_float((i32)((u32)v.bits << 1
 PXL_DEVICE float to_float(half v)
 {
 #ifdef PXL_EMULATION // tests/CudaEmulator: the host forms of this file's inline PTX
-    return pxlemu_half_to_float(v.bits);
+    return pxlemu_f16_to_float(v.bits);
 #else
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
@@ -55,7 +55,7 @@ template <> PXL_DEVICE half from_float<half>(float v)
 {
     half r;
 #ifdef PXL_EMULATION
-    r.bits = pxlemu_float_to_half(v);
+    r.bits = pxlemu_float_to_f16(v);
 #else
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(v));
 #endif

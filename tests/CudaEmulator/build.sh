@@ -15,7 +15,7 @@ out="${1:-$here/../../.build/cuda-emulator}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 cxx=(g++ -std=c++17 -O2 -fPIC -shared -Wall -Wextra -Werror)
-cp "$here/emu.h" "$here/pxlemu.h" "$here/pxlemu_module.h" "$out/"
+cp "$here/emu.h" "$here/float16_bits.h" "$here/pxlemu.h" "$here/pxlemu_module.h" "$out/"
 "${cxx[@]}" -Wl,-soname,libpxlemu.so -o "$out/libpxlemu.so" "$here/runtime.cpp" -ldl -lpthread
 "${cxx[@]}" -Wl,-soname,libnvrtc.so.11.2 -o "$out/libnvrtc.so" "$here/fake_nvrtc.cpp" -ldl
 "${cxx[@]}" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here"/driver_{device,memory,modules,streams,graphs}.cpp -L"$out" -lpxlemu \

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "float16_bits.h"
 #include "pxlemu.h"
 
 #define PXL_EMULATION 1
@@ -152,37 +153,7 @@ inline void* pxlemu_shared_pointer(unsigned address) { return &pxlemu_shared_anc
 #define PXLEMU_DYNAMIC_SHARED_BYTES 232448
 
 // ---- the host forms of the kernels' inline PTX (each used where the header says `#ifdef PXL_EMULATION`) -----------
-// cvt.f32.f16 and cvt.rn.{f16,bf16}.f32 (round to nearest even; NaN stays NaN).
-inline float pxlemu_half_to_float(unsigned short h)
-{
-    const unsigned sign = (unsigned)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-    if (exponent == 0x1f) return __uint_as_float(sign | 0x7f800000u | (mantissa << 13));
-    if (exponent != 0) return __uint_as_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
-    const float magnitude = (float)mantissa * 5.9604644775390625e-8f; // subnormal: mantissa · 2^-24, exact
-    return sign ? -magnitude : magnitude;
-}
-
-inline unsigned short pxlemu_float_to_half(float f)
-{
-    const unsigned bits = __float_as_uint(f), sign = (bits >> 16) & 0x8000u;
-    const unsigned magnitude = bits & 0x7fffffffu;
-    if (magnitude > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);   // NaN
-    if (magnitude >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);  // rounds to ≥ 65520: infinity
-    if (magnitude < 0x38800000u)                                            // below 2^-14: subnormal or zero
-    {
-        const float scaled = __uint_as_float(magnitude) * 16777216.0f;     // · 2^24, exact; nearbyint rounds to even
-        return (unsigned short)(sign | (unsigned)std::nearbyint(scaled));
-    }
-    const unsigned rounded = magnitude + 0xfffu + ((magnitude >> 13) & 1u);
-    return (unsigned short)(sign | ((rounded - 0x38000000u) >> 13));
-}
-
-inline unsigned short pxlemu_float_to_bf16(float f)
-{
-    const unsigned bits = __float_as_uint(f);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((bits >> 16) | 0x40u);
-    return (unsigned short)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
+// cvt.f32.f16 and cvt.rn.{f16,bf16}.f32: float16_bits.h.
 
 // cp.async.cg.shared.global with src-size: `bytes` of 16 copied, the rest zero-filled. The copy is done at once, so a
 // kernel that reads the destination before its cp.async.wait is not caught here.
@@ -234,7 +205,7 @@ inline void pxlemu_mma_16816(float* c, const unsigned* a, const unsigned* b, boo
     pxlemu_warp_exchange(&mine, all, sizeof(Fragments), 0xffffffffu);
     auto element = [&](unsigned word, int high) {
         const unsigned short bits = (unsigned short)(high ? word >> 16 : word & 0xffffu);
-        return half_inputs ? pxlemu_half_to_float(bits) : __uint_as_float((unsigned)bits << 16);
+        return half_inputs ? pxlemu_f16_to_float(bits) : pxlemu_bf16_to_float(bits);
     };
     float A[16][16], B[16][8];
     for (unsigned l = 0; l < 32; l++)

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -124,7 +125,7 @@ Status compile(Program& p, const std::vector<std::string>& options)
     std::string key = std::string(kUnitFormat) + '\0' + p.name + '\0' + p.source;
     for (const auto& [name, text] : p.headers) key += '\0' + name + '\0' + text;
     for (const std::string& d : defines) key += '\0' + d;
-    for (const char* file : {"emu.h", "pxlemu.h", "pxlemu_module.h"}) key += '\0' + read_file(tools + "/" + file);
+    for (const char* file : {"emu.h", "float16_bits.h", "pxlemu.h", "pxlemu_module.h"}) key += '\0' + read_file(tools + "/" + file);
     char digest[17];
     std::snprintf(digest, sizeof digest, "%016llx", hash(key));
     const std::string cache = cache_directory();
@@ -140,6 +141,12 @@ Status compile(Program& p, const std::vector<std::string>& options)
         char work_template[] = "/tmp/pxlemu-build-XXXXXX";
         if (mkdtemp(work_template) == nullptr) return InternalError;
         const std::string work = work_template;
+        // The build folder goes however this returns.
+        struct RemoveOnExit
+        {
+            std::string path;
+            ~RemoveOnExit() { std::filesystem::remove_all(path); }
+        } remove_work{work};
         for (const auto& [name, text] : p.headers)
             if (!write_file(work + "/" + name, rewrite(text))) return InternalError;
         if (!write_file(work + "/" + p.name, rewrite(p.source))) return InternalError;
@@ -184,7 +191,6 @@ Status compile(Program& p, const std::vector<std::string>& options)
                                    work + "/pxlemu_unit.cpp", "-L" + tools, "-lpxlemu", "-Wl,-rpath," + tools});
         std::string output;
         const int status = run(build, output);
-        run({"rm", "-rf", work}, preprocessed);
         if (status != 0)
         {
             p.log = output;

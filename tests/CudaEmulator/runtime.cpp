@@ -181,26 +181,24 @@ void* initial_stack(char* stack)
 class ThreadOrder
 {
 public:
-    explicit ThreadOrder(unsigned long long seed) : state(seed * 0x9e3779b97f4a7c15ull + 1)
+    ThreadOrder(unsigned long long seed, unsigned threads) : state(seed * 0x9e3779b97f4a7c15ull + 1), count(threads)
     {
         const char* mode = std::getenv("PIXELLLM_EMULATOR_ORDER");
         kind = mode == nullptr ? Forward : std::strcmp(mode, "reverse") == 0 ? Reverse : std::strcmp(mode, "shuffle") == 0 ? Shuffle : Forward;
+        if (kind == Shuffle)
+        {
+            permutation.resize(count);
+            for (unsigned i = 0; i < count; i++) permutation[i] = i;
+        }
     }
 
-    void next_round(unsigned threads)
+    void next_round()
     {
         if (kind != Shuffle) return;
-        if (permutation.size() != threads)
-        {
-            permutation.resize(threads);
-            for (unsigned i = 0; i < threads; i++) permutation[i] = i;
-        }
-        for (unsigned i = threads; i > 1; i--) std::swap(permutation[i - 1], permutation[random() % i]);
+        for (unsigned i = count; i > 1; i--) std::swap(permutation[i - 1], permutation[random() % i]);
     }
 
-    unsigned at(unsigned t) const { return kind == Forward ? t : kind == Reverse ? (unsigned)(count - 1 - t) : permutation[t]; }
-
-    void size(unsigned threads) { count = threads; }
+    unsigned at(unsigned t) const { return kind == Forward ? t : kind == Reverse ? count - 1 - t : permutation[t]; }
 
 private:
     unsigned long long random()
@@ -213,7 +211,7 @@ private:
 
     enum Kind { Forward, Reverse, Shuffle } kind;
     unsigned long long state;
-    unsigned count = 0;
+    unsigned count;
     std::vector<unsigned> permutation;
 };
 
@@ -295,8 +293,7 @@ std::string run_block(const PxlemuKernel* kernel, void** args, PxlemuDim3 block_
         f.sp = initial_stack(f.stack);
         b.warps[t / 32].alive |= 1u << (t % 32);
     }
-    ThreadOrder order(((unsigned long long)block_idx.z * grid_dim.y + block_idx.y) * grid_dim.x + block_idx.x);
-    order.size(threads);
+    ThreadOrder order(((unsigned long long)block_idx.z * grid_dim.y + block_idx.y) * grid_dim.x + block_idx.x, threads);
     Block* outer = running;
     running = &b;
     unsigned remaining = threads;
@@ -306,7 +303,7 @@ std::string run_block(const PxlemuKernel* kernel, void** args, PxlemuDim3 block_
     {
         b.progress = false;
         // Each round resumes every waiting fiber once, in the order PIXELLLM_EMULATOR_ORDER asks (see thread_order).
-        order.next_round(threads);
+        order.next_round();
         for (unsigned t = 0; t < threads; t++)
         {
             Fiber& f = b.fibers[order.at(t)];
