@@ -45,6 +45,7 @@ public sealed partial class CpuBackend
             case ReduceMeanOp o: Reduce.ReduceMean(o, x, y); break;
             case ReduceMaxOp o: Reduce.ReduceMax(o, x, y); break;
             case EmbeddingOp o: Reduce.Embedding(o, x, y); break;
+            case T5PositionBiasOp o: Reduce.T5PositionBias(o, x, y); break;
             case PermuteOp o: ShapeOps.Permute(o, x, y); break;
             case SliceOp o: ShapeOps.Slice(o, x, y); break;
             case ConcatOp o: ShapeOps.Concat(o, x, y); break;

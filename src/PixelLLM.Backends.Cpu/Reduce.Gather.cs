@@ -47,6 +47,25 @@ internal static unsafe partial class Reduce
         KernelParallel.For(count, Math.Max(1, (ParallelGrain * 4) / Math.Max(rowBytes, 1)), new EmbeddingRows(table, ids, y, rowBytes));
     }
 
+    /// <summary>
+    /// T5's relative-position bias: each (i, j) bucket computed once and its row of the table (buckets, H) copied to the
+    /// H planes of y (1, H, Lq, Lk), in the table's dtype.
+    /// </summary>
+    public static void T5PositionBias(T5PositionBiasOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
+    {
+        var table = x[0];
+        int heads = table.Shape[1], size = table.Desc.DType.SizeOf();
+        long offset = op.QueryOffset + (op.HasPosition ? x[1].I32[0] : 0);
+        long plane = (long)op.QueryLength * op.KeyLength;
+        for (int i = 0; i < op.QueryLength; i++)
+            for (int j = 0; j < op.KeyLength; j++)
+            {
+                int bucket = T5PositionBiasOp.Bucket((int)Math.Clamp(j - (offset + i), -int.MaxValue, int.MaxValue), op.Bidirectional, op.NumBuckets, op.MaxDistance);
+                byte* row = table.Pointer + (long)bucket * heads * size, at = y.Pointer + ((long)i * op.KeyLength + j) * size;
+                for (int h = 0; h < heads; h++) Buffer.MemoryCopy(row + h * size, at + h * plane * size, size, size);
+            }
+    }
+
     private static long IdAt(CpuTensor ids, long i) => ids.Desc.DType == DType.I64 ? ((long*)ids.Pointer)[i] : ((int*)ids.Pointer)[i];
 
     private readonly struct EmbeddingRows(CpuTensor table, CpuTensor ids, CpuTensor y, long rowBytes) : IRangeBody

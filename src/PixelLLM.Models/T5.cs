@@ -68,7 +68,7 @@ public static class T5
         var g = p.Graph;
         int length = x.Shape[1];
         var stack = p.Sub("encoder");
-        var bias = PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, length, length, bidirectional: true, "encoder");
+        var bias = PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, length, length, bidirectional: true);
         onHidden?.Invoke(0, x);
         for (int i = 0; i < c.NumLayers; i++)
         {
@@ -92,7 +92,7 @@ public static class T5
         var stack = p.Sub("decoder");
         var x = g.Embedding(p["shared.weight"], ids);
         int length = ids.Shape[1];
-        var bias = PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, length, length, bidirectional: false, "decoder");
+        var bias = PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, length, length, bidirectional: false);
         onHidden?.Invoke(0, x);
         for (int i = 0; i < c.NumDecoderLayers; i++)
         {
@@ -115,18 +115,11 @@ public static class T5
         return g.Linear(g.Scale(hidden, 1f / MathF.Sqrt(c.DModel)), p["shared.weight"]);
     }
 
-    /// <summary>(1, H, Lq, Lk) bias: the block's bucket embedding gathered by a host-computed bucket table.</summary>
-    internal static Tensor PositionBias(ParamScope attention, T5Config c, int queryLength, int keyLength, bool bidirectional, string stack, int queryOffset = 0)
-    {
-        var g = attention.Graph;
-        var name = $"aux.t5.{stack}.buckets.{queryLength}x{keyLength}+{queryOffset}";
-        if (!g.TryGet(name, out var buckets))
-            buckets = g.Weight(name, HostTensor.FromArray(
-                T5RelativePosition.Table(queryLength, keyLength, bidirectional, c.RelativeBuckets, c.RelativeMaxDistance, queryOffset),
-                queryLength, keyLength));
-        var perPair = g.Embedding(attention["relative_attention_bias.weight"], buckets);     // (Lq, Lk, H)
-        return g.Reshape(g.Permute(perPair, 2, 0, 1), 1, c.NumHeads, queryLength, keyLength);
-    }
+    /// <summary>(1, H, Lq, Lk) bias: the block's bucket embedding, each pair's bucket computed where the bias is written.</summary>
+    internal static Tensor PositionBias(ParamScope attention, T5Config c, int queryLength, int keyLength, bool bidirectional, int queryOffset = 0,
+        Tensor? position = null) =>
+        attention.Graph.T5PositionBias(attention["relative_attention_bias.weight"], queryLength, keyLength, bidirectional, c.RelativeBuckets,
+            c.RelativeMaxDistance, queryOffset, position);
 
     /// <summary>
     /// x plus the gated-GELU feed-forward of its RMS norm (GeGLU in one op, the residual in wo's epilogue). With

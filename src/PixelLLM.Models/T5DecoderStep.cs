@@ -56,7 +56,8 @@ public static class T5DecoderStep
         var selfMask = g.Input(SelfMask, DType.U8, rows, 1, 1, maxLength);
         var crossMask = g.State(CrossMask, DType.U8, rows, 1, 1, memoryLength);
         var stack = p.Sub("decoder");
-        var bias = PositionBiasRow(stack.Sub("block.0.layer.0.SelfAttention"), c, maxLength, position);
+        // (1, H, 1, Lmax): the bias of every key slot for this step's query, computed on the device from the position.
+        var bias = T5.PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, 1, maxLength, bidirectional: false, position: position);
 
         var x = g.Embedding(p["shared.weight"], ids);                                   // (R, 1, d)
         var keys = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner)).ToArray();
@@ -74,25 +75,6 @@ public static class T5DecoderStep
         g.Output(Logits, logits);
         g.Output(Hidden, g.Reshape(hidden, rows, c.DModel));
         Decoding.StepChoice.Build(g, logits, ids, greedyEos, beamCandidates, "T5 decoder step");
-    }
-
-    /// <summary>
-    /// (1, H, 1, Lmax): the bucket embedding of every key slot for the current query position, gathered by position from a
-    /// table of every position's row made once when the step is built (one launch a step, nothing uploaded for it).
-    /// </summary>
-    private static Tensor PositionBiasRow(ParamScope attention, T5Config c, int maxLength, Tensor position)
-    {
-        var g = attention.Graph;
-        var weight = attention.Host("relative_attention_bias.weight").ToFloatArray();   // (buckets, H)
-        var buckets = T5RelativePosition.Table(maxLength, maxLength, bidirectional: false, c.RelativeBuckets, c.RelativeMaxDistance);
-        int heads = c.NumHeads;
-        var rows = new float[maxLength * heads * maxLength];
-        for (int p = 0; p < maxLength; p++)
-            for (int h = 0; h < heads; h++)
-                for (int j = 0; j < maxLength; j++)
-                    rows[(p * heads + h) * maxLength + j] = weight[buckets[p * maxLength + j] * heads + h];
-        var table = g.Weight($"aux.{attention.Prefix}.position_bias_rows.{maxLength}", HostTensor.FromArray(rows, maxLength, heads * maxLength));
-        return g.Reshape(g.Embedding(table, g.Reshape(position, 1, 1)), 1, heads, 1, maxLength);
     }
 
     /// <summary>

@@ -4,7 +4,8 @@ using PixelLLM.Runtime.Ops;
 
 namespace PixelLLM.Backends.Cuda.Ops;
 
-/// <summary>Row reductions and gathers: softmax.cu, argmax.cu, greedy_pick.cu, topk.cu, take_along_last.cu, reduce_mean.cu, embedding.cu.</summary>
+/// <summary>Row reductions and gathers: softmax.cu, argmax.cu, greedy_pick.cu, topk.cu, take_along_last.cu, reduce_mean.cu, embedding.cu,
+/// t5_position_bias.cu.</summary>
 internal sealed partial class CudaOps
 {
     private void Softmax(string kernel, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
@@ -69,5 +70,13 @@ internal sealed partial class CudaOps
         int dim = table.Shape[1];
         Elements("embedding.cu", $"embedding_{FloatSuffix(table, "Embedding")}_{Suffix(ids.Type)}", y.Count,
             Args().Ptr(table.Ptr).Ptr(ids.Ptr).Ptr(y.Ptr).I64(y.Count).I32(dim).I64(table.Shape[0]).Ptr(queue.ErrorWord));
+    }
+
+    private void T5PositionBias(T5PositionBiasOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    {
+        var table = x[0];
+        Elements("t5_position_bias.cu", $"t5_position_bias_{FloatSuffix(table, "T5PositionBias")}", y.Count,
+            Args().Ptr(table.Ptr).Ptr(op.HasPosition ? x[1].Ptr : 0).Ptr(y.Ptr).I32(table.Shape[1]).I32(op.QueryLength).I32(op.KeyLength)
+                .I64(op.QueryOffset).I32(op.Bidirectional ? 1 : 0).I32(op.NumBuckets).I32(op.MaxDistance));
     }
 }

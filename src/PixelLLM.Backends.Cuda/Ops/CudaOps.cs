@@ -51,6 +51,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case ReduceMeanOp o: ReduceMean(o, x, y); break;
             case ReduceMaxOp o: ReduceMax(o, x, y); break;
             case EmbeddingOp: Embedding(x, y); break;
+            case T5PositionBiasOp o: T5PositionBias(o, x, y); break;
             case PermuteOp o: Permute(o, x, y); break;
             case SliceOp o: Slice(o, x, y); break;
             case ConcatOp o: Concat(o, x, y); break;

@@ -61,6 +61,11 @@ public static partial class OpCheckCases
             C("first of 1", new ReduceMaxOp(0), F(1, 6)),
             C("i32 ids", new EmbeddingOp(), F(11, 6), T(DType.I32, 2, 5)) with { Integers = new() { [1] = 11 } },
             C("i64 ids", new EmbeddingOp(), F(11, 6), T(DType.I64, 7)) with { Integers = new() { [1] = 11 } },
+            // Small bucket counts, so that odd shapes reach the exact, log-spaced and capped buckets in both directions.
+            C("encoder 5x23", new T5PositionBiasOp(5, 23, true, 10, 19), F(10, 3)),
+            C("offset 7x4", new T5PositionBiasOp(7, 4, false, 12, 30, QueryOffset: 3), F(12, 5)),
+            C("one step row", new T5PositionBiasOp(1, 37, false, 9, 25, HasPosition: true), F(9, 3), T(DType.I32, 1)) with { Integers = new() { [1] = 37 } },
+            C("step rows beyond max distance", new T5PositionBiasOp(3, 11, true, 32, 128, QueryOffset: 2, HasPosition: true), F(32, 2), T(DType.I32, 1)) with { Integers = new() { [1] = 300 } },
             C("4d", new PermuteOp([0, 2, 3, 1]), F(2, 3, 4, 5)),
             C("i32 2d", new PermuteOp([1, 0]), T(DType.I32, 3, 5)),
             C("step 3", new SliceOp(1, 2, 8, 3), F(4, 9, 5)),

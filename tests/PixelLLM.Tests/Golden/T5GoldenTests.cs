@@ -1,4 +1,5 @@
 using PixelLLM.Models;
+using PixelLLM.Runtime.Ops;
 using PixelLLM.Tests.GoldenTests;
 
 namespace PixelLLM.Tests;
@@ -22,7 +23,7 @@ public class T5GoldenTests
     [InlineData(-16, false, 32, 128, 16)]
     [InlineData(-1000, false, 32, 128, 31)]
     public void RelativeBucketsFollowT5(int relative, bool bidirectional, int buckets, int maxDistance, int expected) =>
-        Assert.Equal(expected, T5RelativePosition.Bucket(relative, bidirectional, buckets, maxDistance));
+        Assert.Equal(expected, T5PositionBiasOp.Bucket(relative, bidirectional, buckets, maxDistance));
 
     [Fact]
     public void LogBucketsMatchFloat64Formula()
@@ -31,8 +32,8 @@ public class T5GoldenTests
         for (int n = 8; n < 400; n++)
         {
             int expected = Math.Min(8 + (int)Math.Floor(Math.Log(n / 8.0) / Math.Log(128 / 8.0) * 8), 15);
-            Assert.Equal(expected, T5RelativePosition.Bucket(-n, bidirectional: true, 32, 128));
-            Assert.Equal(16 + expected, T5RelativePosition.Bucket(n, bidirectional: true, 32, 128));
+            Assert.Equal(expected, T5PositionBiasOp.Bucket(-n, bidirectional: true, 32, 128));
+            Assert.Equal(16 + expected, T5PositionBiasOp.Bucket(n, bidirectional: true, 32, 128));
         }
     }
 }

@@ -1,9 +1,10 @@
-using PixelLLM.Models;
 using PixelLLM.Models.Checkpoints;
 using PixelLLM.Models.Verification;
-using PixelLLM.Runtime;
+using PixelLLM.Models;
+using PixelLLM.Runtime.Ops;
 using PixelLLM.Runtime.SafeTensors;
 using PixelLLM.Runtime.Weights;
+using PixelLLM.Runtime;
 using PixelLLM.Tests.Support;
 
 namespace PixelLLM.Tests.Models;
@@ -134,7 +135,7 @@ public class ScenicWeightsTests
             for (int i = 0; i < pairs; i++) Assert.Equal(bias[h * pairs + i], t[buckets[i] * heads + h]);
         // Our bucket function gives the golden buckets.
         int l = (int)Math.Sqrt(pairs);
-        Assert.Equal(buckets, T5RelativePosition.Table(l, l, bidirectional: false, 32, 128));
+        Assert.Equal(buckets, Enumerable.Range(0, pairs).Select(p => T5PositionBiasOp.Bucket(p % l - p / l, bidirectional: false, 32, 128)));
     }
 
     [Fact]
