@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the CUDA emulator's libraries into OUT (default: .build/cuda-emulator under the repository root):
 #   libpxlemu.so    the runtime: a grid's blocks on host threads, their threads as fibers (runtime.cpp)
-#   libcuda.so.1    the driver API the CUDA backend binds (fake_driver.h, driver_*.cpp)
+#   libcuda.so.1    the driver API the CUDA backend binds (fake_driver.h, driver_*.cpp); PIXELLLM_EMULATOR_MEMCHECK=1
+#                   guards each device allocation's end with an inaccessible page (driver_memcheck.cpp)
 #   libnvrtc.so     NVRTC: builds a kernel file for the host with g++ (fake_nvrtc.cpp, emu.h)
 #   libcublas.so, libcublasLt.so   the GEMMs the backend asks cuBLAS(Lt) for (fake_cublas.cpp, fake_cublaslt.cpp,
 #                   gemm_reference.h)
@@ -18,14 +19,14 @@ cxx=(g++ -std=c++17 -O2 -fPIC -shared -Wall -Wextra -Werror)
 cp "$here/emu.h" "$here/float16_bits.h" "$here/pxlemu.h" "$here/pxlemu_module.h" "$out/"
 "${cxx[@]}" -Wl,-soname,libpxlemu.so -o "$out/libpxlemu.so" "$here/runtime.cpp" -ldl -lpthread
 "${cxx[@]}" -Wl,-soname,libnvrtc.so.11.2 -o "$out/libnvrtc.so" "$here/fake_nvrtc.cpp" -ldl
-"${cxx[@]}" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here"/driver_{device,memory,modules,streams,graphs}.cpp -L"$out" -lpxlemu \
+"${cxx[@]}" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here"/driver_{device,memory,memcheck,modules,streams,graphs}.cpp -L"$out" -lpxlemu \
     -Wl,-rpath,"$out" -ldl -lpthread
 "${cxx[@]}" -Wl,-soname,libcublas.so.11 -o "$out/libcublas.so" "$here/fake_cublas.cpp" -ldl
 "${cxx[@]}" -Wl,-soname,libcublasLt.so.11 -o "$out/libcublasLt.so" "$here/fake_cublaslt.cpp" -ldl
 if [[ ${2:-} == --selftest ]]; then
     g++ -std=c++17 -O2 -fPIC -shared -Wall -Wextra -Werror -o "$out/selftest_module.so" "$here/selftest_module.cpp" -L"$out" \
         -Wl,--no-as-needed -lpxlemu -Wl,-rpath,"$out"
-    g++ -std=c++17 -O2 -Wall -Wextra -Werror -o "$out/selftest_driver" "$here"/selftest_driver{,_memory,_launch,_capture}.cpp -ldl -lpthread
+    g++ -std=c++17 -O2 -Wall -Wextra -Werror -o "$out/selftest_driver" "$here"/selftest_driver{,_memory,_launch,_capture,_memcheck}.cpp -ldl -lpthread
     # It checks the default device: 4 SMs, whatever PIXELLLM_EMULATOR_SMS says.
     env -u PIXELLLM_EMULATOR_SMS "$out/selftest_driver" "$out/libcuda.so.1" "$out/selftest_module.so" >&2
     g++ -std=c++17 -O2 -Wall -Wextra -Werror -o "$out/selftest_cublas" "$here"/selftest_cublas{,_reference,_gemm,_checks}.cpp -ldl

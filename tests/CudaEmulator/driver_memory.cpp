@@ -39,15 +39,21 @@ CUresult allocate(size_t bytes, bool device, void** out)
         if (d.device_bytes + rounded > kTotalMemory) return CUDA_ERROR_OUT_OF_MEMORY;
         d.device_bytes += rounded; // reserved now; filled outside the lock
     }
-    void* p = std::aligned_alloc(kAllocationAlignment, rounded);
-    if (p != nullptr) std::memset(p, 0xFF, rounded);
+    Allocation record{bytes, rounded, device};
+    void* p = nullptr;
+    if (device && memcheck_enabled()) p = memcheck_allocate(bytes, record);
+    else
+    {
+        p = std::aligned_alloc(kAllocationAlignment, rounded);
+        if (p != nullptr) std::memset(p, 0xFF, rounded);
+    }
     std::lock_guard<std::mutex> hold(d.lock);
     if (p == nullptr)
     {
         if (device) d.device_bytes -= rounded;
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    d.allocations[reinterpret_cast<uintptr_t>(p)] = Allocation{bytes, rounded, device};
+    d.allocations[reinterpret_cast<uintptr_t>(p)] = record;
     *out = p;
     return CUDA_SUCCESS;
 }
@@ -55,14 +61,17 @@ CUresult allocate(size_t bytes, bool device, void** out)
 CUresult release(uintptr_t p, bool device)
 {
     Driver& d = driver();
+    Allocation record{};
     {
         std::lock_guard<std::mutex> hold(d.lock);
         auto it = d.allocations.find(p);
         if (it == d.allocations.end() || it->second.device != device) return CUDA_ERROR_INVALID_VALUE;
         if (device) d.device_bytes -= it->second.rounded;
+        record = it->second;
         d.allocations.erase(it);
     }
-    std::free(reinterpret_cast<void*>(p));
+    if (record.mapping != nullptr) memcheck_release(record);
+    else std::free(reinterpret_cast<void*>(p));
     return CUDA_SUCCESS;
 }
 

@@ -222,7 +222,18 @@ struct Allocation
     size_t bytes;   // as asked for; copies and fills must stay inside
     size_t rounded; // as counted against the device's memory
     bool device;    // cuMemAlloc (else cuMemAllocHost: pinned host memory, device-accessible under unified addressing)
+    char* mapping = nullptr; // memcheck: the pages it lies in, its end against an inaccessible page (else aligned_alloc)
+    size_t mapped = 0;
 };
+
+// driver_memcheck.cpp: PIXELLLM_EMULATOR_MEMCHECK=1 puts each device allocation's end against an inaccessible page and
+// reports a kernel's access past it (or before its start, within the page before) by name, then exits with
+// kMemcheckExitCode.
+constexpr int kMemcheckExitCode = 86;
+bool memcheck_enabled();
+// The allocation's bytes, 16-byte aligned, ending 0–15 bytes before an inaccessible page; null when out of memory.
+void* memcheck_allocate(size_t bytes, Allocation& record);
+void memcheck_release(const Allocation& record);
 
 struct Function
 {

@@ -494,6 +494,18 @@ __attribute__((visibility("default"))) void pxlemu_trap(const char* why)
     std::abort();
 }
 
+// The kernel, block and thread this host thread is running (driver_memcheck.cpp names them in a fault), or 0 outside a
+// kernel. Called from a signal handler: reads only this thread's own state.
+__attribute__((visibility("default"))) int pxlemu_running_thread(char* text, size_t size)
+{
+    const Block* b = running;
+    if (b == nullptr || b->current == nullptr || b->kernel == nullptr) return 0;
+    const PxlemuThreadState& s = b->current->state;
+    std::snprintf(text, size, "kernel %s, thread (%u,%u,%u) of block (%u,%u,%u),", b->kernel->name, s.thread_idx.x, s.thread_idx.y,
+                  s.thread_idx.z, s.block_idx.x, s.block_idx.y, s.block_idx.z);
+    return 1;
+}
+
 __attribute__((visibility("default"))) void pxlemu_warp_exchange(const void* mine, void* all, size_t bytes, unsigned mask)
 {
     Block* b = running;

@@ -1,11 +1,11 @@
 // selftest_driver.cpp: checks the fake driver (libcuda.so.1: fake_driver.h, driver_*.cpp) on its own, through dlopen
 // and the real API's signatures as the backend binds them: device queries, contexts, memory, events, module loading,
 // launches, stream capture and graph replay, and that misuse gets the real driver's error codes. Uses
-// selftest_module.so. Its sections of checks are in this file and selftest_driver_{memory,launch,capture}.cpp;
+// selftest_module.so. Its sections of checks are in this file and selftest_driver_{memory,launch,capture,memcheck}.cpp;
 // selftest_driver.h has what they share.
 //
 // Build: g++ -std=c++17 -O2 -Wall -Wextra -o selftest_driver selftest_driver.cpp selftest_driver_memory.cpp
-//            selftest_driver_launch.cpp selftest_driver_capture.cpp -ldl -lpthread
+//            selftest_driver_launch.cpp selftest_driver_capture.cpp selftest_driver_memcheck.cpp -ldl -lpthread
 // Run:   ./selftest_driver <path of libcuda.so.1> <path of selftest_module.so>     (exit status 0: all passed)
 #include <climits>
 #include <cstdio>
@@ -86,7 +86,8 @@ using namespace selftest;
 
 int main(int argc, char** argv)
 {
-    if (argc != 3)
+    const bool child = argc == 4 && std::strcmp(argv[3], "--memcheck-child") == 0;
+    if (argc != 3 && !child)
     {
         std::fprintf(stderr, "usage: %s <libcuda.so.1> <selftest_module.so>\n", argv[0]);
         return 2;
@@ -115,6 +116,7 @@ int main(int argc, char** argv)
         return 1;
     }
 
+    if (child) return memcheck_child();
     test_errors_and_device();
     test_context();
     test_memory();
@@ -125,6 +127,7 @@ int main(int argc, char** argv)
     test_capture_misuse();
     test_threads();
     test_replay_after_free_and_teardown();
+    test_memcheck(argv[0], argv[1]);
 
     std::printf("selftest_driver: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;

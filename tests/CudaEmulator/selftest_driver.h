@@ -188,5 +188,7 @@ void test_capture_and_replay(); // selftest_driver_capture.cpp
 void test_capture_misuse();
 void test_threads(); // selftest_driver_launch.cpp
 void test_replay_after_free_and_teardown(); // selftest_driver_capture.cpp
+void test_memcheck(const char* self, const char* library); // selftest_driver_memcheck.cpp
+int memcheck_child(); // … in the child that test_memcheck starts
 
 } // namespace selftest

@@ -12,8 +12,11 @@ namespace PixelLLM.Tests;
 /// barriers and warp collectives). The unchanged backend then goes through `pixelllm backend-check --backend cuda`, so
 /// every kernel and every dispatch decision on the catalog's shapes is compared with the CPU backend in CI, including the
 /// opt-in switches no device run has measured yet; then every golden through `verify --backend cuda`, and decode-step
-/// graphs captured and replayed. It cannot say anything about speed, and little about races: the emulator runs a block's
-/// threads one at a time between barriers. Needs g++ (CI installs it), so a missing compiler is a failure, not a skip.
+/// graphs captured and replayed. Every run is under the emulator's memcheck (each device allocation ends against an
+/// inaccessible page: a kernel that reads or writes past one ends the run, naming itself), and the whole-model runs put
+/// each tensor in an allocation of its own (PIXELLLM_ISOLATE_TENSORS), so an overrun into a neighbour is caught too. It
+/// cannot say anything about speed, and little about races: the emulator runs a block's threads one at a time between
+/// barriers. Needs g++ (CI installs it), so a missing compiler is a failure, not a skip.
 /// </summary>
 public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputHelper output) : IClassFixture<EmulatedCudaTests.Emulator>
 {
@@ -32,7 +35,11 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
                 .ToDictionary(l => l[..l.IndexOf('=')], l => l[(l.IndexOf('=') + 1)..]);
             // A kernel cache of its own: the emulator's "CUBINs" name host modules, never the real NVRTC's.
             Environment["XDG_CACHE_HOME"] = System.IO.Path.Combine(Folder, "cache");
+            Environment["PIXELLLM_EMULATOR_MEMCHECK"] = "1";
         }
+
+        /// <summary>The environment, with every planned tensor in an allocation of its own (no arena) for the memcheck.</summary>
+        public Dictionary<string, string> Isolated => new(Environment) { [Runtime.Execution.GraphExecutor.IsolateTensorsVariable] = "1" };
 
         public string Folder { get; }
 
@@ -131,7 +138,7 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
     [Fact]
     public void EveryGoldenVerifiesOnTheEmulatedBackend()
     {
-        var run = Run(Cli, ["verify", Golden.Root, "--backend", "cuda", "--quiet"], emulator.Environment, TimeSpan.FromMinutes(10));
+        var run = Run(Cli, ["verify", Golden.Root, "--backend", "cuda", "--quiet"], emulator.Isolated, TimeSpan.FromMinutes(10));
         output.WriteLine(Tail(run.Output));
         Assert.True(run.ExitCode == 0, $"verify --backend cuda failed on the emulator:\n{Tail(run.Output)}");
         Assert.Matches(@"verify: (\d+)/\1 cases pass", run.Output);
@@ -143,7 +150,7 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
     public void DecodeStepGraphsReplayAsTheyRanEagerly(string storage)
     {
         var run = Run(Cli, ["graph-check", "--backend", "cuda", "--config", "pixelllm-tiny", "--beams", "1,4", "--steps", "8", "--storage", storage],
-            emulator.Environment, TimeSpan.FromMinutes(5));
+            emulator.Isolated, TimeSpan.FromMinutes(5));
         output.WriteLine(Tail(run.Output));
         Assert.True(run.ExitCode == 0, $"graph-check failed on the emulator:\n{Tail(run.Output)}");
         Assert.Contains("graph-check: 2/2 decode-step shapes replay == eager", run.Output);

@@ -7,12 +7,15 @@ namespace PixelLLM.Runtime.Execution;
 /// <summary>
 /// A graph compiled for one backend: ordered, planned into one arena, with every node's operand views resolved,
 /// so <see cref="Run"/> only launches kernels. Build once per shape, run many times. The graph's states get storage of
-/// their own (zeroed here, kept across runs) unless they are borrowed from another executor.
+/// their own (zeroed here, kept across runs) unless they are borrowed from another executor. With
+/// <see cref="IsolateTensorsVariable"/> = 1 every planned tensor gets an allocation of its own, its exact size, instead:
+/// a memory checker (compute-sanitizer, or the CUDA emulator's memcheck) then sees a kernel that reads or writes past a
+/// tensor, which inside one arena lands on a neighbour and goes unnoticed.
 /// </summary>
 public sealed class GraphExecutor : IDisposable
 {
     private readonly IBackend backend;
-    private readonly IBackendBuffer arena;
+    private readonly List<IBackendBuffer> arenas = [];
     private readonly Node[] steps;
     private readonly TensorView[][] stepInputs;
     private readonly TensorView[] stepOutputs;
@@ -22,21 +25,40 @@ public sealed class GraphExecutor : IDisposable
     private readonly GraphCapture capture = new();
     private readonly Action launchAll;
 
+    /// <summary>The environment variable that makes every executor allocate each planned tensor separately ("1").</summary>
+    public const string IsolateTensorsVariable = "PIXELLLM_ISOLATE_TENSORS";
+
+    /// <summary>Whether executors compiled now allocate each planned tensor separately (<see cref="IsolateTensorsVariable"/>).</summary>
+    public static bool IsolateTensorsByDefault => Environment.GetEnvironmentVariable(IsolateTensorsVariable) == "1";
+
     /// <summary>
     /// Compiles <paramref name="graph"/>; <paramref name="keep"/> names intermediates to keep fetchable besides the outputs.
     /// States named like a state of <paramref name="shareStatesWith"/> (same dtype and shape) use that executor's storage,
     /// so one graph can fill what another reads; the owner must outlive this executor.
     /// </summary>
     public GraphExecutor(Graph graph, IBackend backend, IEnumerable<string>? keep = null, GraphExecutor? shareStatesWith = null)
+        : this(graph, backend, keep, shareStatesWith, IsolateTensorsByDefault)
+    {
+    }
+
+    /// <inheritdoc cref="GraphExecutor(Graph, IBackend, IEnumerable{string}?, GraphExecutor?)"/>
+    /// <param name="graph">The graph to compile.</param>
+    /// <param name="backend">The backend it runs on.</param>
+    /// <param name="keep">Intermediates to keep fetchable besides the outputs.</param>
+    /// <param name="shareStatesWith">An executor whose states this one uses where names, dtypes and shapes match.</param>
+    /// <param name="isolateTensors">Each planned tensor in an allocation of its own (for memory checkers) instead of one arena.</param>
+    public GraphExecutor(Graph graph, IBackend backend, IEnumerable<string>? keep, GraphExecutor? shareStatesWith, bool isolateTensors)
     {
         this.backend = backend;
         Graph = graph;
         var kept = graph.Outputs.Values.Concat((keep ?? []).Select(n => graph[n])).Distinct().ToList();
         Plan = MemoryPlan.Create(graph, kept, backend is IConcurrentLanesBackend { ConcurrentLanes: true });
         if (kept.Count == 0 && Plan.Order.Count == 0) throw new GraphBuildException("graph has no outputs and updates no state");
-        arena = backend.Allocate(Math.Max(Plan.PeakBytes, MemoryPlan.Alignment));
+        IsolatedTensors = isolateTensors;
         try
         {
+            var arena = isolateTensors ? null : Allocated(Math.Max(Plan.PeakBytes, MemoryPlan.Alignment));
+            var own = new Dictionary<int, IBackendBuffer>();   // isolated: storage-owning tensor id → its allocation
             foreach (var s in graph.States) states[s.Name!] = StateStorage(s, shareStatesWith);
 
             var views = new Dictionary<int, TensorView>();
@@ -48,7 +70,8 @@ public sealed class GraphExecutor : IDisposable
                 {
                     TensorKind.Weight => backend.AddWeight(root.WeightData!) with { Desc = t.Desc },
                     TensorKind.State => states[root.Name!] with { Desc = t.Desc },
-                    _ => new TensorView(arena, Plan.Offsets[t.Id], t.Desc),
+                    _ when arena is not null => new TensorView(arena, Plan.Offsets[t.Id], t.Desc),
+                    _ => new TensorView(own.TryGetValue(root.Id, out var b) ? b : own[root.Id] = Allocated(Math.Max(root.Desc.ByteSize, 1)), 0, t.Desc),
                 };
                 views[t.Id] = v;
                 return v;
@@ -73,6 +96,16 @@ public sealed class GraphExecutor : IDisposable
 
     public Graph Graph { get; }
     public MemoryPlan Plan { get; }
+
+    /// <summary>Whether each planned tensor has an allocation of its own (<see cref="IsolateTensorsVariable"/>), not a place in one arena.</summary>
+    public bool IsolatedTensors { get; }
+
+    private IBackendBuffer Allocated(long bytes)
+    {
+        var buffer = backend.Allocate(bytes);
+        arenas.Add(buffer);
+        return buffer;
+    }
     public string BackendName => backend.Name;
 
     /// <summary>How profiles name this graph; by default its outputs and node count (e.g. "logits+hidden (412 nodes)").</summary>
@@ -240,7 +273,8 @@ public sealed class GraphExecutor : IDisposable
     {
         disposed = true;
         capture.Dispose();
-        arena.Dispose();
+        foreach (var b in arenas) b.Dispose();
+        arenas.Clear();
         foreach (var b in ownedStates) b.Dispose();
         ownedStates.Clear();
     }
