@@ -87,6 +87,9 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
         }
     }
 
+    /// <summary>f32 tensors take their storage type's size (<see cref="FloatStorage"/>): half of theirs in bf16 or f16.</summary>
+    public long StorageBytes(TensorDesc desc) => desc.ElementCount * StorageOf(desc.DType).SizeOf();
+
     public TensorView AddWeight(HostTensor weight)
     {
         lock (gate)
@@ -94,7 +97,7 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
             if (!weights.TryGetValue(weight, out var buffer))
             {
                 queue.MakeCurrent();
-                buffer = new CudaBuffer(queue, weight.Desc.ByteSize);
+                buffer = new CudaBuffer(queue, StorageBytes(weight.Desc));
                 queue.Transfers.Upload(buffer.Pointer, weight.Data.Span, weight.Desc.DType, StorageOf(weight.Desc.DType));
                 weights[weight] = buffer;
             }

@@ -122,6 +122,7 @@ internal sealed class CaptureControl(IBackend inner, bool allowCapture) : IBacke
 
     public string Name => inner.Name;
     public IBackendBuffer Allocate(long bytes) => inner.Allocate(bytes);
+    public long StorageBytes(TensorDesc desc) => inner.StorageBytes(desc);
     public TensorView AddWeight(HostTensor weight) => inner.AddWeight(weight);
     public void Write(TensorView destination, ReadOnlySpan<byte> source) => inner.Write(destination, source);
     public void Read(TensorView source, Span<byte> destination) => inner.Read(source, destination);

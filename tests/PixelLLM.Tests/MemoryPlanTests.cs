@@ -96,10 +96,22 @@ public class MemoryPlanTests
 
     private static int RootId(Graph g, Tensor t) => t.StorageRoot.Id;
 
-    internal static void AssertNoLiveOverlap(Graph g, MemoryPlan plan)
+    [Fact]
+    public void TensorsTakeTheSizeTheBackendStoresThemIn()
+    {
+        // A backend storing f32 as 16-bit floats (the CUDA backend in bf16 or f16) needs half of each tensor's bytes.
+        var (g, y) = Chain(10, 1024); // whole multiples of the alignment, at either size
+        var full = MemoryPlan.Create(g, [y]);
+        var half = MemoryPlan.Create(g, [y], storageBytes: d => d.ElementCount * 2);
+        Assert.Equal(full.PeakBytes / 2, half.PeakBytes);
+        Assert.Equal(full.SumBytes / 2, half.SumBytes);
+        AssertNoLiveOverlap(g, half, d => d.ElementCount * 2);
+    }
+
+    internal static void AssertNoLiveOverlap(Graph g, MemoryPlan plan, Func<TensorDesc, long>? storageBytes = null)
     {
         var items = plan.Lifetimes.Select(kv => (Id: kv.Key, kv.Value.First, kv.Value.Last,
-            Offset: plan.Offsets[kv.Key], Size: g.Tensors[kv.Key].Desc.ByteSize)).ToList();
+            Offset: plan.Offsets[kv.Key], Size: (storageBytes ?? (d => d.ByteSize))(g.Tensors[kv.Key].Desc))).ToList();
         foreach (var a in items)
             foreach (var b in items)
             {

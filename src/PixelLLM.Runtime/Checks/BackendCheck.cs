@@ -64,7 +64,7 @@ public static class BackendCheck
             for (int i = 0; i < inputs.Length; i++)
             {
                 int offset = c.Misaligned.Contains(i) ? OpCheckCase.MisalignBytes : 0;
-                var buffer = backend.Allocate(Math.Max(1, inputs[i].Desc.ByteSize + offset));
+                var buffer = backend.Allocate(Math.Max(1, backend.StorageBytes(inputs[i].Desc) + offset));
                 buffers.Add(buffer);
                 views[i] = new TensorView(buffer, offset, inputs[i].Desc);
                 backend.Write(views[i], inputs[i].Data.Span);
@@ -77,7 +77,7 @@ public static class BackendCheck
             }
             else
             {
-                var buffer = backend.Allocate(Math.Max(1, outDesc.ByteSize));
+                var buffer = backend.Allocate(Math.Max(1, backend.StorageBytes(outDesc)));
                 buffers.Add(buffer);
                 output = new TensorView(buffer, 0, outDesc);
                 backend.Write(output, Poison(outDesc));

@@ -15,7 +15,7 @@ namespace PixelLLM.Runtime.Execution;
 public sealed class GraphExecutor : IDisposable
 {
     private readonly IBackend backend;
-    private readonly List<IBackendBuffer> arenas = [];
+    private readonly List<IBackendBuffer> planned = [];   // the arena, or each isolated tensor's buffer
     private readonly Node[] steps;
     private readonly TensorView[][] stepInputs;
     private readonly TensorView[] stepOutputs;
@@ -52,7 +52,7 @@ public sealed class GraphExecutor : IDisposable
         this.backend = backend;
         Graph = graph;
         var kept = graph.Outputs.Values.Concat((keep ?? []).Select(n => graph[n])).Distinct().ToList();
-        Plan = MemoryPlan.Create(graph, kept, backend is IConcurrentLanesBackend { ConcurrentLanes: true });
+        Plan = MemoryPlan.Create(graph, kept, backend is IConcurrentLanesBackend { ConcurrentLanes: true }, backend.StorageBytes);
         if (kept.Count == 0 && Plan.Order.Count == 0) throw new GraphBuildException("graph has no outputs and updates no state");
         IsolatedTensors = isolateTensors;
         try
@@ -71,7 +71,7 @@ public sealed class GraphExecutor : IDisposable
                     TensorKind.Weight => backend.AddWeight(root.WeightData!) with { Desc = t.Desc },
                     TensorKind.State => states[root.Name!] with { Desc = t.Desc },
                     _ when arena is not null => new TensorView(arena, Plan.Offsets[t.Id], t.Desc),
-                    _ => new TensorView(own.TryGetValue(root.Id, out var b) ? b : own[root.Id] = Allocated(Math.Max(root.Desc.ByteSize, 1)), 0, t.Desc),
+                    _ => new TensorView(own.TryGetValue(root.Id, out var b) ? b : own[root.Id] = Allocated(Math.Max(backend.StorageBytes(root.Desc), 1)), 0, t.Desc),
                 };
                 views[t.Id] = v;
                 return v;
@@ -100,12 +100,6 @@ public sealed class GraphExecutor : IDisposable
     /// <summary>Whether each planned tensor has an allocation of its own (<see cref="IsolateTensorsVariable"/>), not a place in one arena.</summary>
     public bool IsolatedTensors { get; }
 
-    private IBackendBuffer Allocated(long bytes)
-    {
-        var buffer = backend.Allocate(bytes);
-        arenas.Add(buffer);
-        return buffer;
-    }
     public string BackendName => backend.Name;
 
     /// <summary>How profiles name this graph; by default its outputs and node count (e.g. "logits+hidden (412 nodes)").</summary>
@@ -245,6 +239,14 @@ public sealed class GraphExecutor : IDisposable
         return view;
     }
 
+    /// <summary>A buffer for planned tensors (the arena, or one isolated tensor), freed with the executor.</summary>
+    private IBackendBuffer Allocated(long bytes)
+    {
+        var buffer = backend.Allocate(bytes);
+        planned.Add(buffer);
+        return buffer;
+    }
+
     private TensorView StateStorage(Tensor state, GraphExecutor? owner)
     {
         if (owner is not null && owner.states.TryGetValue(state.Name!, out var shared))
@@ -253,7 +255,7 @@ public sealed class GraphExecutor : IDisposable
                 throw new GraphBuildException($"state '{state.Name}' is {state.Desc} here but {shared.Desc} in the executor it is shared with");
             return shared;
         }
-        var buffer = backend.Allocate(Math.Max(state.Desc.ByteSize, 1));
+        var buffer = backend.Allocate(Math.Max(backend.StorageBytes(state.Desc), 1));
         ownedStates.Add(buffer);
         var view = new TensorView(buffer, 0, state.Desc);
         backend.Write(view, new byte[state.Desc.ByteSize]);
@@ -273,8 +275,8 @@ public sealed class GraphExecutor : IDisposable
     {
         disposed = true;
         capture.Dispose();
-        foreach (var b in arenas) b.Dispose();
-        arenas.Clear();
+        foreach (var b in planned) b.Dispose();
+        planned.Clear();
         foreach (var b in ownedStates) b.Dispose();
         ownedStates.Clear();
     }

@@ -23,6 +23,12 @@ public interface IBackend : IDisposable
     /// <summary>Allocates an uninitialised buffer (the arena of a compiled graph).</summary>
     IBackendBuffer Allocate(long bytes);
 
+    /// <summary>
+    /// Bytes a tensor of <paramref name="desc"/> takes in this backend's memory: what arenas, states and weights are sized
+    /// by. By default its own size; a backend storing f32 tensors as 16-bit floats needs half.
+    /// </summary>
+    long StorageBytes(TensorDesc desc) => desc.ByteSize;
+
     /// <summary>Makes a weight available; a backend may use host memory in place (zero copy) or upload it once.</summary>
     TensorView AddWeight(HostTensor weight);
 

@@ -40,9 +40,12 @@ public sealed class MemoryPlan
     /// through views or through in-place chains) are not placed in the arena. With <paramref name="concurrentLanes"/>, a
     /// side lane (<see cref="LaneRegion"/>) is planned to run beside lane 0: inside its window, bytes touched by one lane
     /// are never reused by the other, whatever the program order says (the lanes' own orders still reuse freely).
+    /// <paramref name="storageBytes"/> sizes a tensor as the backend stores it (<see cref="IBackend.StorageBytes"/>; by
+    /// default its own size).
     /// </summary>
-    public static MemoryPlan Create(Graph graph, IReadOnlyCollection<Tensor> keep, bool concurrentLanes = false)
+    public static MemoryPlan Create(Graph graph, IReadOnlyCollection<Tensor> keep, bool concurrentLanes = false, Func<TensorDesc, long>? storageBytes = null)
     {
+        storageBytes ??= d => d.ByteSize;
         var order = ExecutionOrder(graph, keep);
         var lanes = concurrentLanes ? LaneRegion.Find(order) : null;
         var touchedBy = new Dictionary<int, (bool Lane0, bool Lane1)>();   // root id → touched inside the lanes' window by
@@ -82,9 +85,9 @@ public sealed class MemoryPlan
         var placed = new List<(long Offset, long Size, int First, int Last, bool Lane0, bool Lane1)>();
         // Greedy by size: big tensors first, each at the lowest offset that no overlapping-in-time tensor occupies (nor,
         // inside the lanes' window, a tensor of the other lane).
-        foreach (var (id, l) in life.OrderByDescending(kv => byId[kv.Key].Desc.ByteSize).ThenBy(kv => kv.Key))
+        foreach (var (id, l) in life.OrderByDescending(kv => storageBytes(byId[kv.Key].Desc)).ThenBy(kv => kv.Key))
         {
-            long size = Align(Math.Max(1, byId[id].Desc.ByteSize));
+            long size = Align(Math.Max(1, storageBytes(byId[id].Desc)));
             sum += size;
             var (zero, one) = touchedBy.GetValueOrDefault(id);
             var conflicts = placed.Where(p => (p.First <= l.Last && l.First <= p.Last) || (p.Lane0 && one) || (p.Lane1 && zero)).OrderBy(p => p.Offset);

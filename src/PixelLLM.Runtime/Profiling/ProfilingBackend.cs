@@ -25,6 +25,7 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
     public string DeviceDescription => (inner as IProfilingSupport)?.DeviceDescription ?? inner.Name;
 
     public IBackendBuffer Allocate(long bytes) => inner.Allocate(bytes);
+    public long StorageBytes(TensorDesc desc) => inner.StorageBytes(desc);
 
     public TensorView AddWeight(HostTensor weight) => inner.AddWeight(weight);
 
