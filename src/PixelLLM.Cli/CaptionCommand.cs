@@ -30,7 +30,7 @@ internal static class CaptionCommand
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             var args = common.Read(parse);
-            var others = parse.GetValue(more) ?? [];
+            var others = (parse.GetValue(more) ?? []).Select(p => RequestOptionsCli.NotAnOption(p, "caption")).ToArray();
             return others.Length == 0
                 ? Run(args, parse.GetValue(boxes) ?? [], parse.InvocationConfiguration.Output)
                 : RunImages(args, [args.Image, .. others], (parse.GetValue(boxes) ?? []).Length > 0, parse.InvocationConfiguration.Output);

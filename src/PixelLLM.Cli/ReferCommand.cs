@@ -17,7 +17,7 @@ internal static class ReferCommand
         command.Arguments.Add(more);
         command.Options.Add(decode);
         command.SetAction(parse => CliErrors.Guard(() =>
-            Run(common.Read(parse), [parse.GetValue(text)!, .. parse.GetValue(more) ?? []], parse.GetValue(decode), parse.InvocationConfiguration.Output)));
+            Run(common.Read(parse), RequestOptionsCli.NotOptions([parse.GetValue(text)!, .. parse.GetValue(more) ?? []], "refer"), parse.GetValue(decode), parse.InvocationConfiguration.Output)));
         return command;
     }
 

@@ -35,9 +35,23 @@ internal sealed class RequestOptionsCli
         foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches, Beams }) command.Options.Add(o);
     }
 
-    public RequestArgs Read(ParseResult parse) => new(parse.GetValue(Image)!, parse.GetValue(Model), parse.GetValue(Backend)!,
+    public RequestArgs Read(ParseResult parse) => new(NotAnOption(parse.GetValue(Image)!, parse.CommandResult.Command.Name), parse.GetValue(Model), parse.GetValue(Backend)!,
         parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads), parse.GetValue(Profile) || parse.GetValue(ProfileLaunches),
         parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches), parse.GetValue(Beams));
+
+    /// <summary>
+    /// The image path as given, unless it looks like an option and names no file: an option the command does not have
+    /// lands among the image arguments, and "cannot read image --storage" would hide what went wrong.
+    /// </summary>
+    public static string NotAnOption(string path, string command) =>
+        path.StartsWith('-') && path.Length > 1 && !File.Exists(path)
+            ? throw new InvalidInputException($"{path}: pixelllm {command} has no such option (see pixelllm {command} --help), and no image file has that name")
+            : path;
+
+    /// <summary>The referring expressions as given, unless one starts with "--": an option the command does not have.</summary>
+    public static string[] NotOptions(IEnumerable<string> texts, string command) => texts.Select(t => t.StartsWith("--", StringComparison.Ordinal)
+        ? throw new InvalidInputException($"{t}: pixelllm {command} has no such option (see pixelllm {command} --help)")
+        : t).ToArray();
 
     public const string ModelEnvironmentVariable = "PIXELLLM_MODEL";
 

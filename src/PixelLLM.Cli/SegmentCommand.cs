@@ -16,7 +16,7 @@ internal static class SegmentCommand
         command.Arguments.Add(text);
         command.Arguments.Add(more);
         command.SetAction(parse => CliErrors.Guard(() =>
-            Run(common.Read(parse), [parse.GetValue(text)!, .. parse.GetValue(more) ?? []], parse.InvocationConfiguration.Output)));
+            Run(common.Read(parse), RequestOptionsCli.NotOptions([parse.GetValue(text)!, .. parse.GetValue(more) ?? []], "segment"), parse.InvocationConfiguration.Output)));
         return command;
     }
 
