@@ -227,27 +227,9 @@ CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream)
     return replay(*ops);
 }
 
-CUresult cuGraphExecDestroy(CUgraphExec exec)
-{
-    CHECK(ready_with_context());
-    {
-        std::lock_guard<std::mutex> hold(driver().lock);
-        if (driver().execs.erase(exec) == 0) return CUDA_ERROR_INVALID_HANDLE;
-    }
-    delete exec;
-    return CUDA_SUCCESS;
-}
+CUresult cuGraphExecDestroy(CUgraphExec exec) { return destroy_registered(&Driver::execs, exec); }
 
-CUresult cuGraphDestroy(CUgraph graph)
-{
-    CHECK(ready_with_context());
-    {
-        std::lock_guard<std::mutex> hold(driver().lock);
-        if (driver().graphs.erase(graph) == 0) return CUDA_ERROR_INVALID_HANDLE;
-    }
-    delete graph;
-    return CUDA_SUCCESS;
-}
+CUresult cuGraphDestroy(CUgraph graph) { return destroy_registered(&Driver::graphs, graph); }
 
 // ---- the older unsuffixed entry points, with their own (older) signatures ----------------------------------------------------
 

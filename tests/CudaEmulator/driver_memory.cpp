@@ -75,6 +75,27 @@ CUresult release(uintptr_t p, bool device)
     return CUDA_SUCCESS;
 }
 
+// cuMemcpyHtoD / cuMemcpyDtoH: a copy between host memory (not null) and device memory, whose bytes must lie in one
+// allocation.
+CUresult copy_synchronously(void* destination, const void* source, bool to_device, size_t bytes, const char* call)
+{
+    CHECK(ready_with_context());
+    if (bytes == 0) return CUDA_SUCCESS;
+    if ((to_device ? source : destination) == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    const uintptr_t device = reinterpret_cast<uintptr_t>(to_device ? destination : source);
+    {
+        std::lock_guard<std::mutex> hold(driver().lock);
+        if (unsafe_calls_forbidden_locked())
+        {
+            complain("%s (synchronous) during a stream capture", call);
+            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+        }
+        if (!inside_allocation_locked(device, bytes)) return CUDA_ERROR_INVALID_VALUE;
+    }
+    std::memcpy(destination, source, bytes);
+    return CUDA_SUCCESS;
+}
+
 } // namespace
 } // namespace fake_driver
 
@@ -180,38 +201,12 @@ CUresult cuMemFreeHost(void* pointer)
 
 CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, size_t bytes)
 {
-    CHECK(ready_with_context());
-    if (bytes == 0) return CUDA_SUCCESS;
-    if (source == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    {
-        std::lock_guard<std::mutex> hold(driver().lock);
-        if (unsafe_calls_forbidden_locked())
-        {
-            complain("cuMemcpyHtoD (synchronous) during a stream capture");
-            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-        }
-        if (!inside_allocation_locked(destination, bytes)) return CUDA_ERROR_INVALID_VALUE;
-    }
-    std::memcpy(reinterpret_cast<void*>(destination), source, bytes);
-    return CUDA_SUCCESS;
+    return copy_synchronously(reinterpret_cast<void*>(destination), source, true, bytes, "cuMemcpyHtoD");
 }
 
 CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, size_t bytes)
 {
-    CHECK(ready_with_context());
-    if (bytes == 0) return CUDA_SUCCESS;
-    if (destination == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    {
-        std::lock_guard<std::mutex> hold(driver().lock);
-        if (unsafe_calls_forbidden_locked())
-        {
-            complain("cuMemcpyDtoH (synchronous) during a stream capture");
-            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-        }
-        if (!inside_allocation_locked(source, bytes)) return CUDA_ERROR_INVALID_VALUE;
-    }
-    std::memcpy(destination, reinterpret_cast<const void*>(source), bytes);
-    return CUDA_SUCCESS;
+    return copy_synchronously(destination, reinterpret_cast<const void*>(source), false, bytes, "cuMemcpyDtoH");
 }
 
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source, size_t bytes, CUstream stream)

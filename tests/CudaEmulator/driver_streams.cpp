@@ -236,16 +236,7 @@ CUresult cuEventElapsedTime(float* milliseconds, CUevent start, CUevent end)
     return CUDA_SUCCESS;
 }
 
-CUresult cuEventDestroy_v2(CUevent event)
-{
-    CHECK(ready_with_context());
-    {
-        std::lock_guard<std::mutex> hold(driver().lock);
-        if (driver().events.erase(event) == 0) return CUDA_ERROR_INVALID_HANDLE;
-    }
-    delete event;
-    return CUDA_SUCCESS;
-}
+CUresult cuEventDestroy_v2(CUevent event) { return destroy_registered(&Driver::events, event); }
 
 // ---- the older unsuffixed entry points, with their own (older) signatures ----------------------------------------------------
 

@@ -301,6 +301,19 @@ CUresult fail_with(CUresult code, const std::string& text);
 // Prints "[fake libcuda] <text>" to stderr.
 __attribute__((format(printf, 1, 2))) void complain(const char* format, ...);
 
+// Unregisters a handle the driver handed out (an event, graph or graph exec) and deletes it; one it does not know is
+// CUDA_ERROR_INVALID_HANDLE.
+template <typename Handle> CUresult destroy_registered(std::unordered_set<Handle> Driver::*registry, Handle handle)
+{
+    CHECK(ready_with_context());
+    {
+        std::lock_guard<std::mutex> hold(driver().lock);
+        if ((driver().*registry).erase(handle) == 0) return CUDA_ERROR_INVALID_HANDLE;
+    }
+    delete handle;
+    return CUDA_SUCCESS;
+}
+
 // ---- memory (driver_memory.cpp; lock held) ----------------------------------------------------------------------------
 
 // Whether [p, p + bytes) lies inside one allocation: device memory, or pinned host memory (unified addressing).
