@@ -31,7 +31,7 @@ internal readonly unsafe struct AttentionJob
     private readonly int batch, heads, queries, keys, headDim, valueDim, gridRows, gridColumns;
     private readonly float scale, maskBias;
     private readonly bool causal;
-    // Element strides of bias (over b, h, query, key) and mask (over b, query, key); 0 on broadcast dims.
+    // Element strides of bias (over b, h, query, key: AttentionOp.BiasLayout) and mask (over b, query, key); 0 on broadcast dims.
     private readonly long biasB, biasH, biasQ, biasK, maskB, maskQ, maskK;
 
     [ThreadStatic] private static float[]? scoreScratch;
@@ -53,8 +53,9 @@ internal readonly unsafe struct AttentionJob
         if (op.HasBias)
         {
             var b = x[next++];
-            bias = b.F32Ptr;
-            (biasB, biasH, biasQ, biasK) = BroadcastStrides(b.Shape);
+            var layout = op.BiasLayout(b.Shape, queries);
+            bias = b.F32Ptr + layout.Offset;
+            (biasB, biasH, biasQ, biasK) = (layout.Batch, layout.Head, layout.Query, layout.Key);
             (gridRows, gridColumns) = (op.BiasKeyGridRows, op.BiasKeyGridColumns(keys));
         }
         if (op.HasMask)

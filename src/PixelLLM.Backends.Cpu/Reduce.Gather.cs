@@ -48,22 +48,21 @@ internal static unsafe partial class Reduce
     }
 
     /// <summary>
-    /// T5's relative-position bias: each (i, j) bucket computed once and its row of the table (buckets, H) copied to the
-    /// H planes of y (1, H, Lq, Lk), in the table's dtype.
+    /// T5's relative-position bias by distance: each distance's bucket computed once and its row of the table (buckets, H)
+    /// copied to the H rows of y (1, H, Lq + Lk − 1), in the table's dtype.
     /// </summary>
     public static void T5PositionBias(T5PositionBiasOp op, ReadOnlySpan<CpuTensor> x, CpuTensor y)
     {
         var table = x[0];
-        int heads = table.Shape[1], size = table.Desc.DType.SizeOf();
-        long offset = op.QueryOffset + (op.HasPosition ? x[1].I32[0] : 0);
-        long plane = (long)op.QueryLength * op.KeyLength;
-        for (int i = 0; i < op.QueryLength; i++)
-            for (int j = 0; j < op.KeyLength; j++)
-            {
-                int bucket = T5PositionBiasOp.Bucket((int)Math.Clamp(j - (offset + i), -int.MaxValue, int.MaxValue), op.Bidirectional, op.NumBuckets, op.MaxDistance);
-                byte* row = table.Pointer + (long)bucket * heads * size, at = y.Pointer + ((long)i * op.KeyLength + j) * size;
-                for (int h = 0; h < heads; h++) Buffer.MemoryCopy(row + h * size, at + h * plane * size, size, size);
-            }
+        int heads = table.Shape[1], size = table.Desc.DType.SizeOf(), distances = op.Distances;
+        long start = op.QueryOffset + (op.HasPosition ? x[1].I32[0] : 0);
+        for (int d = 0; d < distances; d++)
+        {
+            int relative = (int)Math.Clamp(op.Relative(d, start), -int.MaxValue, int.MaxValue);
+            int bucket = T5PositionBiasOp.Bucket(relative, op.Bidirectional, op.NumBuckets, op.MaxDistance);
+            byte* row = table.Pointer + (long)bucket * heads * size, at = y.Pointer + (long)d * size;
+            for (int h = 0; h < heads; h++) Buffer.MemoryCopy(row + h * size, at + (long)h * distances * size, size, size);
+        }
     }
 
     private static long IdAt(CpuTensor ids, long i) => ids.Desc.DType == DType.I64 ? ((long*)ids.Pointer)[i] : ((int*)ids.Pointer)[i];

@@ -115,7 +115,10 @@ public static class T5
         return g.Linear(g.Scale(hidden, 1f / MathF.Sqrt(c.DModel)), p["shared.weight"]);
     }
 
-    /// <summary>(1, H, Lq, Lk) bias: the block's bucket embedding, each pair's bucket computed where the bias is written.</summary>
+    /// <summary>
+    /// (1, H, Lq + Lk − 1) bias by distance (the attention reads it as (1, H, Lq, Lk)): the block's bucket embedding,
+    /// each distance's bucket computed where the bias is written.
+    /// </summary>
     internal static Tensor PositionBias(ParamScope attention, T5Config c, int queryLength, int keyLength, bool bidirectional, int queryOffset = 0,
         Tensor? position = null) =>
         attention.Graph.T5PositionBias(attention["relative_attention_bias.weight"], queryLength, keyLength, bidirectional, c.RelativeBuckets,

@@ -6,6 +6,7 @@ namespace PixelLLM.Models;
 
 /// <summary>
 /// One pre-norm T5 attention sub-layer (self or cross): x plus its branch, added in the output projection's epilogue.
+/// The self-attention's bias is <see cref="T5.PositionBias"/>'s, one value per distance.
 /// With <c>stacked</c> (the encoder's self-attention) q, k and v are one GEMM over their stacked weights, read packed by
 /// the attention. The decoder keeps them apart: the decode step's fused ops read the same weights unstacked, and a
 /// stacked copy would hold them twice.
@@ -22,12 +23,12 @@ internal static class T5Attention
         Tensor o;
         if (stacked && memory is null)
             o = g.PackedAttention(g.Linear(n, a.Stacked(["q.weight", "k.weight", "v.weight"], [c.Inner, c.DModel])), c.NumHeads, 1f, bias,
-                mask: mask, causal: causal, maskBias: c.MaskBias);
+                mask: mask, causal: causal, maskBias: c.MaskBias, biasByDistance: bias is not null);
         else
         {
             var source = memory ?? n;
             var (q, k, v) = (g.Linear(n, a["q.weight"]), g.Linear(source, a["k.weight"]), g.Linear(source, a["v.weight"]));
-            o = g.Attention(q, k, v, c.NumHeads, 1f, bias, mask, causal, c.MaskBias);
+            o = g.Attention(q, k, v, c.NumHeads, 1f, bias, mask, causal, c.MaskBias, biasByDistance: bias is not null);
         }
         return g.Linear(o, a["o.weight"], residual: x);
     }

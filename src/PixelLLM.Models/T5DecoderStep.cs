@@ -57,7 +57,8 @@ public static class T5DecoderStep
         var crossMask = g.State(CrossMask, DType.U8, rows, 1, 1, memoryLength);
         var stack = p.Sub("decoder");
         // (1, H, 1, Lmax): the bias of every key slot for this step's query, computed on the device from the position.
-        var bias = T5.PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, 1, maxLength, bidirectional: false, position: position);
+        var bias = g.Reshape(T5.PositionBias(stack.Sub("block.0.layer.0.SelfAttention"), c, 1, maxLength, bidirectional: false, position: position),
+            1, c.NumHeads, 1, maxLength);
 
         var x = g.Embedding(p["shared.weight"], ids);                                   // (R, 1, d)
         var keys = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner)).ToArray();

@@ -8,7 +8,18 @@ namespace PixelLLM.Tests;
 /// <summary>T5PositionBias: T5's relative-position bias with its buckets computed in the op (CPU here; CUDA in backend-check).</summary>
 public class T5PositionBiasTests
 {
-    /// <summary>bias[h, i, j] = table[bucket(j − (offset + i)), h], written out the long way.</summary>
+    /// <summary>The (Lq, Lk) bias the attention reads from t[h, j − i + Lq − 1], as a (1, H, Lq, Lk) array.</summary>
+    private static float[] Unfolded(float[] t, int heads, int lq, int lk)
+    {
+        var y = new float[heads * lq * lk];
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < lq; i++)
+                for (int j = 0; j < lk; j++)
+                    y[(h * lq + i) * lk + j] = t[h * (lq + lk - 1) + j - i + lq - 1];
+        return y;
+    }
+
+    /// <summary>bias[h, i, j] = table[bucket(j − (offset + i)), h], written out the long way for every pair.</summary>
     private static float[] Expected(float[] table, int heads, int lq, int lk, int offset, bool bidirectional, int buckets, int maxDistance)
     {
         var y = new float[heads * lq * lk];
@@ -29,8 +40,8 @@ public class T5PositionBiasTests
         const int heads = 3;
         var table = OpHarness.Random(new Random(lq * 31 + lk), [buckets, heads]);
         var y = OpHarness.Run(new T5PositionBiasOp(lq, lk, bidirectional, buckets, maxDistance, QueryOffset: offset), table);
-        Assert.Equal(new Shape(1, heads, lq, lk), y.Shape);
-        Assert.Equal(Expected(table.ToFloatArray(), heads, lq, lk, offset, bidirectional, buckets, maxDistance), y.ToFloatArray());
+        Assert.Equal(new Shape(1, heads, lq + lk - 1), y.Shape);
+        Assert.Equal(Expected(table.ToFloatArray(), heads, lq, lk, offset, bidirectional, buckets, maxDistance), Unfolded(y.ToFloatArray(), heads, lq, lk));
     }
 
     [Theory]
@@ -42,7 +53,7 @@ public class T5PositionBiasTests
         const int heads = 2, lk = 37;
         var table = OpHarness.Random(new Random(position + 1), [9, heads]);
         var y = OpHarness.Run(new T5PositionBiasOp(2, lk, false, 9, 25, QueryOffset: 1, HasPosition: true), table, HostTensor.FromArray([position], 1));
-        Assert.Equal(Expected(table.ToFloatArray(), heads, 2, lk, 1 + position, false, 9, 25), y.ToFloatArray());
+        Assert.Equal(Expected(table.ToFloatArray(), heads, 2, lk, 1 + position, false, 9, 25), Unfolded(y.ToFloatArray(), heads, 2, lk));
     }
 
     [Fact]
@@ -54,9 +65,53 @@ public class T5PositionBiasTests
         Assert.Equal(DType.BF16, y.DType);
         var got = y.AsSpan<ushort>().ToArray();
         for (int h = 0; h < 2; h++)
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 6; j++)
-                    Assert.Equal(bits[T5PositionBiasOp.Bucket(j - i, true, 8, 12) * 2 + h], got[(h * 4 + i) * 6 + j]);
+            for (int d = 0; d < 9; d++)
+                Assert.Equal(bits[T5PositionBiasOp.Bucket(d - 3, true, 8, 12) * 2 + h], got[h * 9 + d]);
+    }
+
+    /// <summary>
+    /// T5's self-attention with the bias by distance equals it with the (Lq, Lk) bias written out, to the bit: the
+    /// attention reads the same values, only from the (Lq + Lk − 1) row (packed q | k | v with the encoder's key mask, and
+    /// a causal decoder with more keys than queries).
+    /// </summary>
+    [Theory]
+    [InlineData(true, 23, 23)]
+    [InlineData(false, 6, 11)]
+    public void AttentionByDistanceEqualsTheWrittenOutBias(bool encoder, int lq, int lk)
+    {
+        const int heads = 3, dim = 8;
+        var rng = new Random(lq * 7 + lk);
+        var table = OpHarness.Random(rng, [32, heads]);
+        var t = OpHarness.Run(new T5PositionBiasOp(lq, lk, encoder, 32, 128), table);
+        var full = HostTensor.FromArray(Unfolded(t.ToFloatArray(), heads, lq, lk), 1, heads, lq, lk);
+        var mask = new HostTensor(new TensorDesc(DType.U8, new Shape(2, 1, 1, lk)), Enumerable.Range(0, 2 * lk).Select(i => (byte)(i % 5 == 4 ? 0 : 1)).ToArray());
+        if (encoder)
+        {
+            var qkv = OpHarness.Random(rng, [2, lq, 3 * heads * dim]);
+            var byDistance = OpHarness.Run(new AttentionOp(heads, 1f, true, true, false, -1e10f, PackedQkv: true, BiasByDistance: true), qkv, t, mask);
+            var written = OpHarness.Run(new AttentionOp(heads, 1f, true, true, false, -1e10f, PackedQkv: true), qkv, full, mask);
+            Assert.Equal(written.ToFloatArray(), byDistance.ToFloatArray());
+        }
+        else
+        {
+            var (q, k, v) = (OpHarness.Random(rng, [2, lq, heads * dim]), OpHarness.Random(rng, [2, lk, heads * dim]), OpHarness.Random(rng, [2, lk, heads * dim]));
+            var byDistance = OpHarness.Run(new AttentionOp(heads, 1f, HasBias: true, Causal: true, BiasByDistance: true), q, k, v, t);
+            var written = OpHarness.Run(new AttentionOp(heads, 1f, HasBias: true, Causal: true), q, k, v, full);
+            Assert.Equal(written.ToFloatArray(), byDistance.ToFloatArray());
+        }
+    }
+
+    [Fact]
+    public void ABiasByDistanceOfTheWrongLengthIsRejected()
+    {
+        var q = new TensorDesc(DType.F32, new Shape(2, 5, 16));
+        var k = new TensorDesc(DType.F32, new Shape(2, 7, 16));
+        var op = new AttentionOp(2, 1f, HasBias: true, BiasByDistance: true);
+        Assert.Equal(new Shape(2, 5, 16), op.InferOutput([q, k, k, new TensorDesc(DType.F32, new Shape(1, 2, 11))]).Shape);
+        Assert.Contains("one value per distance j − i of 5 queries and 7 keys",
+            Assert.Throws<GraphBuildException>(() => op.InferOutput([q, k, k, new TensorDesc(DType.F32, new Shape(1, 2, 5, 7))])).Message);
+        Assert.Contains("(2, 2, 11)", Assert.Throws<GraphBuildException>(() => op.InferOutput([q, k, k, new TensorDesc(DType.F32, new Shape(1, 2, 12))])).Message);
+        Assert.Contains("no bias", Assert.Throws<GraphBuildException>(() => new AttentionOp(2, 1f, BiasByDistance: true).InferOutput([q, k, k])).Message);
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ internal sealed partial class CudaOps
         if (dim > AttentionMaxHeadDim || vdim > AttentionMaxHeadDim)
             throw new BackendException($"CUDA Attention: head dims {dim}/{vdim} exceed the kernel's {AttentionMaxHeadDim}");
         int next = op.QkvInputs;
-        var bias = op.HasBias ? x[next++] : default;
+        var (bias, biasStrides) = op.HasBias ? BiasOperand(op, x[next++], lq, lk) : default;
         var mask = op.HasMask ? x[next] : default;
         if (op.HasMask && mask.Type != DType.U8) throw new BackendException($"CUDA Attention: mask must be U8, got {mask.Desc}");
         if (queue.TensorCoreAttention && UsesMmaAttention(op, q, k, v, y, oq.RowStride, ok.RowStride, ov.RowStride, dim, vdim, lq, lk, batch) &&
@@ -42,7 +42,7 @@ internal sealed partial class CudaOps
         {
             queue.Launch("attention_mma.cu", $"attention_mma_d{dim}_{FloatSuffix(y, "Attention")}", ((uint)((lq + MmaRowsPerBlock - 1) / MmaRowsPerBlock), (uint)heads, (uint)batch),
                 MmaThreads, Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(y.Ptr).I32(heads).I32(lq).I32(lk)
-                    .I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride).F32(op.Scale).Dims(BiasStrides(op, bias, lk)).I32(termPitch),
+                    .I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride).F32(op.Scale).Dims(biasStrides).I32(termPitch),
                 shared);
             return;
         }
@@ -51,7 +51,7 @@ internal sealed partial class CudaOps
             k.Shape[0] == batch && v.Shape[0] == batch && GemmAttentionScratch(heads, lq, lk, q.ElementSize) is var (scoreStride, probStride, scoreBytes, probBytes) &&
             scoreBytes + probBytes <= GemmAttentionMaxScratchBytes)
         {
-            AttentionByGemm(op, q, k, v, bias, mask, y, new(batch, lq, lk, heads, dim, vdim, oq.RowStride, ok.RowStride, ov.RowStride),
+            AttentionByGemm(op, q, k, v, bias, biasStrides, mask, y, new(batch, lq, lk, heads, dim, vdim, oq.RowStride, ok.RowStride, ov.RowStride),
                 scoreStride, probStride, scoreBytes, probBytes);
             return;
         }
@@ -62,7 +62,7 @@ internal sealed partial class CudaOps
         var a = Args().Ptr(q.Ptr).Ptr(k.Ptr).Ptr(v.Ptr).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).Ptr(y.Ptr)
             .I32(heads).I32(lq).I32(lk).I32(dim).I32(vdim).I32(oq.RowStride).I32(ok.RowStride).I32(ov.RowStride)
             .F32(op.Scale).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
-            .Dims(BiasStrides(op, bias, lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default);
+            .Dims(biasStrides).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default);
         if (decode) a.I32(queue.StagedDecodeAttention && StagesDecodeAttention(k, v, ok.RowStride, ov.RowStride, dim, vdim, lk) ? 1 : 0);
         queue.Launch(file, kernel + FloatSuffix(q, "Attention"), (blocks, (uint)heads, (uint)batch), decode ? DecodeAttentionThreads : AttentionRowsPerBlock * 32, a);
     }
@@ -142,7 +142,7 @@ internal sealed partial class CudaOps
         return (scoreStride, probStride, (long)heads * lq * scoreStride * 4, (long)heads * lq * probStride * elementSize);
     }
 
-    private void AttentionByGemm(AttentionOp op, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor bias, DeviceTensor mask,
+    private void AttentionByGemm(AttentionOp op, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor bias, Dims8 biasStrides, DeviceTensor mask,
         DeviceTensor y, GemmAttention s, int scoreStride, int probStride, long scoreBytes, long probBytes)
     {
         var type = GemmType(q, k, "Attention");
@@ -176,7 +176,7 @@ internal sealed partial class CudaOps
             queue.Launch("attention_softmax.cu", $"{softmax}_{suffix}", grid, block,
                 Args().Ptr(scores).Ptr(probs).Ptr(op.HasBias ? bias.Ptr : 0).Ptr(op.HasMask ? mask.Ptr : 0).I64(first).I32(s.Lq).I32(s.Lk)
                     .I32(scoreStride).I32(probStride).F32(op.MaskBias).I32(op.Causal ? 1 : 0)
-                    .Dims(BiasStrides(op, bias, s.Lk)).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
+                    .Dims(biasStrides).Dims(op.HasMask ? BroadcastStrides4(mask.Shape) : default));
             if (pointers != 0)
                 queue.Gemm(new GemmCall(type, false, false, s.Lq, s.VDim, s.Lk, 1f, 0f, Array(3), 0, Array(4), 0, Array(5), 0, count * s.Heads,
                     Lda: probStride, Ldb: s.VRow, Ldc: s.Heads * s.VDim, PointerArrays: true));
@@ -219,30 +219,22 @@ internal sealed partial class CudaOps
         input with { Ptr = input.Ptr + (ulong)(o.Offset * input.ElementSize), Desc = new TensorDesc(input.Desc.DType, o.Shape) };
 
     /// <summary>
-    /// The bias operand's strides for attention_bias (prelude.cuh): broadcast strides over (b, h, query, key), then the
-    /// decomposed key grid (Kh, Kw) when the op has one, else zeros.
+    /// The bias as attention_bias (prelude.cuh) reads it: the tensor at its layout's offset (<see cref="AttentionOp.BiasLayout"/>),
+    /// and its strides over (b, h, query, key), then the decomposed key grid (Kh, Kw) when the op has one, else zeros.
     /// </summary>
-    private static Dims8 BiasStrides(AttentionOp op, DeviceTensor bias, int keys)
+    private static (DeviceTensor Bias, Dims8 Strides) BiasOperand(AttentionOp op, DeviceTensor bias, int queries, int keys)
     {
-        if (!op.HasBias) return default;
-        Span<long> strides = stackalloc long[6];
-        FillBroadcastStrides4(bias.Shape, strides);
-        strides[4] = op.BiasKeyGridRows;
-        strides[5] = op.BiasKeyGridColumns(keys);
-        return Dims8.From(strides);
+        var layout = op.BiasLayout(bias.Shape, queries);
+        Span<long> strides = [layout.Batch, layout.Head, layout.Query, layout.Key, op.BiasKeyGridRows, op.BiasKeyGridColumns(keys)];
+        return (bias with { Ptr = bias.Ptr + (ulong)(layout.Offset * bias.ElementSize) }, Dims8.From(strides));
     }
 
     /// <summary>Element strides of a rank-4 row-major operand over (b, h, query, key), 0 on its size-1 dims.</summary>
     private static Dims8 BroadcastStrides4(Shape s)
     {
-        Span<long> strides = stackalloc long[4];
-        FillBroadcastStrides4(s, strides);
-        return Dims8.From(strides);
-    }
-
-    private static void FillBroadcastStrides4(Shape s, Span<long> strides)
-    {
         var own = s.Strides();
+        Span<long> strides = stackalloc long[4];
         for (int d = 0; d < 4; d++) strides[d] = s[d] == 1 ? 0 : own[d];
+        return Dims8.From(strides);
     }
 }

@@ -111,10 +111,17 @@ public static partial class OpCheckCases
             C("packed qkv short mask", new AttentionOp(3, 0.3f, HasMask: true, MaskBias: -1e4f, PackedQkv: true), F(2, 7, 72), T(DType.U8, 2, 1, 1, 7)),
             // T5's encoder attention as the engine runs it (packed q | k | v, relative bias, key mask) and a cross attention
             // shaped like the point rerun's: on CUDA one attention.cu launch each, reading the packed rows in place.
-            C("fused packed t5 encoder", new AttentionOp(4, 1f, true, true, false, -1e10f, PackedQkv: true), F(1, 40, 192), F(1, 4, 40, 40), T(DType.U8, 1, 1, 40, 40)),
+            C("fused packed t5 encoder", new AttentionOp(4, 1f, true, true, false, -1e10f, PackedQkv: true, BiasByDistance: true), F(1, 40, 192), F(1, 4, 79), T(DType.U8, 1, 1, 40, 40)),
             C("fused t5 cross 22x40", new AttentionOp(4, 1f, HasMask: true, MaskBias: -1e10f), F(2, 22, 64), F(2, 40, 64), F(2, 40, 64), T(DType.U8, 2, 1, 1, 40)),
-            // T5's encoder: q | k | v with its position bias and mask (causality too, as a decoder would).
-            C("gemm packed qkv t5 causal", new AttentionOp(2, 1f, true, true, true, -1e10f, PackedQkv: true), F(2, 22, 48), F(1, 2, 22, 22), T(DType.U8, 2, 1, 1, 22)),
+            // T5's encoder: q | k | v with its position bias by distance and mask (causality too, as a decoder would).
+            C("gemm packed qkv t5 causal", new AttentionOp(2, 1f, true, true, true, -1e10f, PackedQkv: true, BiasByDistance: true), F(2, 22, 48), F(1, 2, 43), T(DType.U8, 2, 1, 1, 22)),
+            // A bias by distance (Lq + Lk − 1 values per head, query i's row starting Lq − 1 − i in) on the other paths:
+            // attention.cu with more keys than queries and the heads broadcast, attention_decode.cu (three queries), the
+            // cuBLAS path with a per-batch bias, and attention_mma.cu over two key tiles.
+            C("distance bcast heads", new AttentionOp(3, 0.3f, HasBias: true, BiasByDistance: true), F(2, 5, 48), F(2, 9, 48), F(2, 9, 48), F(2, 1, 13)),
+            C("decode distance", new AttentionOp(2, 0.25f, HasBias: true, Causal: true, BiasByDistance: true), F(2, 3, 64), F(2, 11, 64), F(2, 11, 64), F(1, 2, 13)),
+            C("gemm distance per batch", new AttentionOp(2, 0.2f, HasBias: true, BiasByDistance: true), F(2, 19, 32), F(2, 26, 32), F(2, 26, 32), F(2, 2, 44)),
+            C("mma distance d64", new AttentionOp(2, 0.125f, HasBias: true, BiasByDistance: true), F(1, 70, 128), F(1, 90, 128), F(1, 90, 128), F(1, 2, 159)),
             // SAM's attention blocks as one op: windows over an odd map with the pad row, the whole grid, zero padding, no
             // rel-pos; then shapes grid_attention.cu takes (PIXELLLM_GRID_ATTENTION=1): SAM's four 14×14 windows over 24² at
             // d80, a whole odd 10×13 grid at d64 (three query blocks, three key tiles), zero-padded 7×7 windows at d32.

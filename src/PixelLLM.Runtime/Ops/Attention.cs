@@ -12,11 +12,14 @@ namespace PixelLLM.Runtime.Ops;
 /// With <see cref="BiasKeyGridRows"/> = Kh &gt; 0 the keys form a Kh × Kw grid (Lk = Kh·Kw) and the bias is SAM's
 /// decomposed relative position (<see cref="RelPosBiasOp"/>'s terms t, broadcastable to (B, H, Lq, Kh + Kw)):
 /// bias[q, (m, n)] = t[q, m] + t[q, Kh + n], summed before it is added to the score. It is never materialised.
+/// With <see cref="BiasByDistance"/> the bias depends on j − i only (T5's relative positions) and is given once per
+/// distance, broadcastable to (B, H, Lq + Lk − 1): bias[i, j] = t[j − i + Lq − 1]. The kernels read query i's keys from
+/// t's elements Lq − 1 − i onwards (<see cref="BiasLayout"/>), so the (Lq, Lk) bias is never materialised either.
 /// With <see cref="PackedQkv"/> one input (B, L, 3·H·D) holds q | k | v side by side in each row (a fused projection's
 /// output, SAM's qkv) and the three are read in place, with no split copies; bias and mask follow it.
 /// </summary>
 public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false, bool HasMask = false, bool Causal = false,
-    float MaskBias = float.NegativeInfinity, int BiasKeyGridRows = 0, bool PackedQkv = false) : Op
+    float MaskBias = float.NegativeInfinity, int BiasKeyGridRows = 0, bool PackedQkv = false, bool BiasByDistance = false) : Op
 {
     /// <summary>Kw of a decomposed bias (<see cref="BiasKeyGridRows"/> &gt; 0) for <paramref name="keys"/> keys.</summary>
     public int BiasKeyGridColumns(int keys) => BiasKeyGridRows > 0 ? keys / BiasKeyGridRows : 0;
@@ -62,9 +65,33 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
             CheckBroadcast(terms, new Shape(full[0], full[1], full[2], kh + kw), $"decomposed bias ({kh}×{kw} keys)", DType.F32);
             if (terms.Shape[3] != kh + kw) throw Fail($"decomposed bias {terms.Shape} must end in {kh} + {kw} terms per query");
         }
+        else if (BiasByDistance)
+        {
+            if (!HasBias) throw Fail("a bias by distance is asked for, but there is no bias");
+            var t = inputs[next++];
+            int span = full[2] + full[3] - 1;
+            ExpectDType(t, "bias by distance", DType.F32);
+            if (t.Shape.Rank != 3 || t.Shape[2] != span || Broadcast.TryShape(t.Shape, new Shape(full[0], full[1], span)) != new Shape(full[0], full[1], span))
+                throw Fail($"bias by distance {t.Shape} must be rank 3 and broadcast to ({full[0]}, {full[1]}, {span}): one value per distance j − i of {full[2]} queries and {full[3]} keys");
+        }
         else if (HasBias) CheckBroadcast(inputs[next++], full, "bias", DType.F32);
         if (HasMask) CheckBroadcast(inputs[next], new Shape(q.Shape[0], 1, q.Shape[1], k.Shape[1]), "mask", DType.U8);
         return new TensorDesc(q.DType, new Shape(q.Shape[0], q.Shape[1], v.Shape[2]));
+    }
+
+    /// <summary>
+    /// Where bias(b, h, i, j) is in a bias input of shape <paramref name="bias"/> for <paramref name="queries"/> queries:
+    /// element Offset + b·Batch + h·Head + i·Query + j·Key, 0 on broadcast dims. By distance (<see cref="BiasByDistance"/>)
+    /// query i's row starts Lq − 1 − i elements in, one element earlier per query. A decomposed bias's rows are its terms.
+    /// Both backends read the bias through this layout.
+    /// </summary>
+    public AttentionBiasLayout BiasLayout(Shape bias, int queries)
+    {
+        if (BiasByDistance)
+            return new(queries - 1, bias[0] == 1 ? 0 : (long)bias[1] * bias[2], bias[1] == 1 ? 0 : bias[2], -1, 1);
+        var own = bias.Strides();
+        long Stride(int d) => bias[d] == 1 ? 0 : own[d];
+        return new(0, Stride(0), Stride(1), Stride(2), Stride(3));
     }
 
     private void CheckBroadcast(TensorDesc t, Shape target, string what, DType dtype)
@@ -74,6 +101,9 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
             throw Fail($"{what} {t.Shape} must be rank 4 and broadcast to {target}");
     }
 }
+
+/// <summary>Element offset and strides over (b, h, query, key) of an <see cref="AttentionOp"/>'s bias (see <see cref="AttentionOp.BiasLayout"/>).</summary>
+public readonly record struct AttentionBiasLayout(long Offset, long Batch, long Head, long Query, long Key);
 
 /// <summary>
 /// One of q, k, v as <see cref="AttentionOp"/> reads it: input <paramref name="Input"/>, row r at element
@@ -175,13 +205,10 @@ public static partial class GraphOps
 {
     /// <summary>Attention (see <see cref="AttentionOp"/>); <paramref name="biasKeyGridRows"/> &gt; 0 marks a decomposed relative-position bias.</summary>
     public static Tensor Attention(this Graph g, Tensor q, Tensor k, Tensor v, int numHeads, float scale,
-        Tensor? bias = null, Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity, int biasKeyGridRows = 0)
-    {
-        var inputs = new List<Tensor> { q, k, v };
-        if (bias is not null) inputs.Add(bias);
-        if (mask is not null) inputs.Add(mask);
-        return g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, biasKeyGridRows), [.. inputs]);
-    }
+        Tensor? bias = null, Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity, int biasKeyGridRows = 0,
+        bool biasByDistance = false) =>
+        g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, biasKeyGridRows, BiasByDistance: biasByDistance),
+            [q, k, v, .. Optional(bias, mask)]);
 
     /// <summary>Rotary embedding (see <see cref="RopeOp"/>); <paramref name="rotatedWidth"/> &gt; 0 rotates only that many leading columns.</summary>
     public static Tensor Rope(this Graph g, Tensor x, Tensor sin, Tensor cos, int numHeads, int startToken = 0, int rotatedWidth = 0) =>
@@ -200,8 +227,8 @@ public static partial class GraphOps
 
     /// <summary>Attention reading q | k | v from one packed (B, L, 3·H·D) tensor (see <see cref="AttentionOp.PackedQkv"/>).</summary>
     public static Tensor PackedAttention(this Graph g, Tensor qkv, int numHeads, float scale, Tensor? bias = null, int biasKeyGridRows = 0,
-        Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity) =>
-        g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, biasKeyGridRows, PackedQkv: true),
+        Tensor? mask = null, bool causal = false, float maskBias = float.NegativeInfinity, bool biasByDistance = false) =>
+        g.Apply(new AttentionOp(numHeads, scale, bias is not null, mask is not null, causal, maskBias, biasKeyGridRows, PackedQkv: true, biasByDistance),
             [qkv, .. Optional(bias, mask)]);
 
     private static Tensor[] Optional(params Tensor?[] tensors) => tensors.OfType<Tensor>().ToArray();

@@ -4,10 +4,12 @@ using PixelLLM.Runtime.Profiling;
 namespace PixelLLM.Runtime.Ops;
 
 /// <summary>
-/// T5's relative-position bias (1, H, Lq, Lk) from its bucket embedding table (NumBuckets, H): bias[h, i, j] =
-/// table[bucket(j − (offset + i)), h], where offset is <see cref="QueryOffset"/>, plus the I32 (1) position input when
-/// <see cref="HasPosition"/> (a decode step's query position, which changes on every replay of a captured step). The
-/// buckets are computed where the bias is written — no bucket table exists anywhere — by <see cref="Bucket"/>'s float32
+/// T5's relative-position bias by distance, (1, H, Lq + Lk − 1), from its bucket embedding table (NumBuckets, H): the
+/// bias of query i and key j depends on j − i only, so element t[h, d] holds it for j − i = d − (Lq − 1):
+/// t[h, d] = table[bucket(d − (Lq − 1) − offset), h], where offset is <see cref="QueryOffset"/>, plus the I32 (1) position
+/// input when <see cref="HasPosition"/> (a decode step's query position, which changes on every replay of a captured
+/// step). <see cref="AttentionOp.BiasByDistance"/> reads it as the (Lq, Lk) bias without materialising that. The buckets
+/// are computed where the bias is written — no bucket table exists anywhere — by <see cref="Bucket"/>'s float32
 /// arithmetic, so boundary distances land in the reference's bucket.
 /// </summary>
 public sealed record T5PositionBiasOp(int QueryLength, int KeyLength, bool Bidirectional, int NumBuckets, int MaxDistance,
@@ -25,8 +27,14 @@ public sealed record T5PositionBiasOp(int QueryLength, int KeyLength, bool Bidir
         if (inputs[0].Shape[0] != NumBuckets) throw Fail($"table {inputs[0].Shape} must have {NumBuckets} rows, one per bucket");
         if (HasPosition && (inputs[1].DType != DType.I32 || inputs[1].Shape.ElementCount != 1))
             throw Fail($"position must be one I32, got {inputs[1]}");
-        return new TensorDesc(inputs[0].DType, new Shape(1, inputs[0].Shape[1], QueryLength, KeyLength));
+        return new TensorDesc(inputs[0].DType, new Shape(1, inputs[0].Shape[1], Distances));
     }
+
+    /// <summary>How many distances j − i there are: Lq + Lk − 1, from −(Lq − 1) to Lk − 1.</summary>
+    public int Distances => QueryLength + KeyLength - 1;
+
+    /// <summary>The key's position relative to its query for element <paramref name="distance"/> of a row, with the queries starting at <paramref name="start"/>.</summary>
+    public long Relative(int distance, long start) => distance - (QueryLength - 1L) - start;
 
     /// <summary>A gather: every output element read once from the table and written once.</summary>
     public override OpCost? Cost(IReadOnlyList<TensorDesc> inputs, TensorDesc output) => new(0, 2 * output.ByteSize);
@@ -60,7 +68,7 @@ public sealed record T5PositionBiasOp(int QueryLength, int KeyLength, bool Bidir
 public static partial class GraphOps
 {
     /// <summary>
-    /// T5's relative-position bias (see <see cref="T5PositionBiasOp"/>) for queries at <paramref name="queryOffset"/> (plus
+    /// T5's relative-position bias by distance (see <see cref="T5PositionBiasOp"/>) for queries at <paramref name="queryOffset"/> (plus
     /// <paramref name="position"/>'s value when given) and keys at 0 … <paramref name="keyLength"/> − 1.
     /// </summary>
     public static Tensor T5PositionBias(this Graph g, Tensor table, int queryLength, int keyLength, bool bidirectional, int numBuckets,
