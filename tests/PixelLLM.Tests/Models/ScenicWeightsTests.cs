@@ -138,6 +138,31 @@ public class ScenicWeightsTests
         Assert.Equal(buckets, Enumerable.Range(0, pairs).Select(p => T5PositionBiasOp.Bucket(p % l - p / l, bidirectional: false, 32, 128)));
     }
 
+    /// <summary>
+    /// T5PositionBias's values by distance, read as (H, L, L) the way the attention reads them, are the reference's own
+    /// bias tables to the bit: the decoder's (causal buckets, model level) and caption_trace's encoder one (bidirectional,
+    /// over its K + Lc positions).
+    /// </summary>
+    [Theory]
+    [InlineData("decoder", "tiny_t5.aux.safetensors", "aux.t5_decoder_relpos_bias")]
+    [InlineData("encoder", "caption_trace.io.safetensors", "aux.t5_encoder_relpos_bias")]
+    public void PositionBiasByDistanceIsTheReferencesBias(string stack, string file, string name)
+    {
+        var (weightsFile, weights) = Open();
+        using var _ = weightsFile;
+        using var aux = Golden.Open(ScenicGolden.Component, file);
+        var expected = aux.Get(name);
+        int heads = expected.Shape[0], length = expected.Shape[1];
+        var table = weights.Get($"t5.{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
+        var t = OpHarness.Run(new T5PositionBiasOp(length, length, Bidirectional: stack == "encoder", 32, 128), table).ToFloatArray();
+        var unfolded = new float[heads * length * length];
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < length; i++)
+                for (int j = 0; j < length; j++)
+                    unfolded[(h * length + i) * length + j] = t[h * (2 * length - 1) + j - i + length - 1];
+        Assert.Equal(expected.ToFloatArray(), unfolded);
+    }
+
     [Fact]
     public void MissingSourceNamesBothNames()
     {
