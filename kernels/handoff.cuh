@@ -23,22 +23,15 @@ PXL_DEVICE void dl_finish_counters(i32* counters, i32 count, i32 blocks)
 // that outlasts DL_STALL_NS reports PXL_ERR_STALLED and gives up, so a fault raises an error instead of hanging the device.
 #ifdef PXL_EMULATION
 #define DL_STALL_NS 600000000000ull // tests/CudaEmulator: blocks emulated on a few cores take far longer
-PXL_DEVICE u64 dl_now() { return pxlemu_global_timer_ns(); }
 #else
 #define DL_STALL_NS 2000000000ull
-PXL_DEVICE u64 dl_now()
-{
-    u64 t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-}
 #endif
 
 PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
 {
     if (threadIdx.x == 0)
     {
-        const u64 start = dl_now();
+        const u64 start = pxl_now_ns();
         for (;;)
         {
             i32 seen;
@@ -48,7 +41,7 @@ PXL_DEVICE void dl_wait(const i32* counter, i32 target, i32* error)
             asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
 #endif
             if (seen >= target) break;
-            if (dl_now() - start > DL_STALL_NS)
+            if (pxl_now_ns() - start > DL_STALL_NS)
             {
                 pxl_fail(error, PXL_ERR_STALLED);
                 break;

@@ -89,6 +89,18 @@ PXL_DEVICE void pxl_dependent_launch()
 #endif
 }
 
+// The device's nanosecond clock (%globaltimer; the emulator's host clock), for waits that give up instead of hanging.
+PXL_DEVICE u64 pxl_now_ns()
+{
+#ifdef PXL_EMULATION
+    return pxlemu_global_timer_ns();
+#else
+    u64 t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+#endif
+}
+
 // 16 bytes of any element type, loaded with one vector instruction.
 struct __align__(16) pxl_vec16 { u32 w[4]; };
 

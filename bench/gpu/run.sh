@@ -341,6 +341,10 @@ if phase bench; then
     step bench-batch 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages e2e,e2e4 --runs 3 \
         --json "$OUT/bench-t5xl-batch.json"
     # Diagnostics last, so that a short budget loses them before the A/B benches that decide the defaults.
+    # Session 24: the profile's node times with the stream held while the host queues (the default, bench-profile above)
+    # against the old brackets, which also timed each launch's host latency (PIXELLLM_PROFILE_HOLD_MS=0).
+    step bench-profile-nohold 60 env PIXELLLM_PROFILE_HOLD_MS=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \
+        --stages sam,t5-encode,decode --runs 1 --profile-json "$OUT/profile-t5xl-nohold.json"
     # Session 21: does the hand-off fence of the dataflow kernels (thread 0's, with its copies of the next tiles in flight)
     # wait for those copies? A few seconds of cp.async streaming with and without it (fence_probe.py, driver + NVRTC only).
     step fence-probe 60 python3 .gpu/fence_probe.py --json "$OUT/fence-probe.json"

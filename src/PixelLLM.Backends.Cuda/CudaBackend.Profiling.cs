@@ -1,4 +1,5 @@
 using PixelLLM.Backends.Cuda.Device;
+using PixelLLM.Backends.Cuda.Interop;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Profiling;
 
@@ -37,14 +38,67 @@ public sealed partial class CudaBackend : IProfilingSupport
 /// and reused across runs; <see cref="Collect"/> and <see cref="CollectLaunches"/> read cuEventElapsedTime of each pair
 /// once they completed.
 /// </summary>
-internal sealed class CudaOpTimer(CudaQueue queue, object gate) : IOpTimer, ILaunchObserver
+/// <remarks>
+/// Unless <see cref="HoldVariable"/> is 0, the stream is held (<see cref="CudaQueue.Hold"/>) before a run's first node and
+/// again every <see cref="NodesPerHold"/> nodes, each hold releasing the one before: the device then runs what the host
+/// queued meanwhile back to back, and a bracket times its node's work instead of the host's launch latency (a few µs a
+/// node, most of a small node's time). Holds sit between brackets, so their waits are in no node's time; the host
+/// releases every hold before it waits for the device (<see cref="CudaDriver.BeforeHostWait"/>), and a hold it cannot
+/// release gives up after the variable's milliseconds. Re-holding every few nodes keeps the queue far below the depth at
+/// which the host would block on a launch behind the hold.
+/// </remarks>
+internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
 {
-    private readonly EventPairs nodes = new(queue), launches = new(queue);
+    /// <summary>Milliseconds a hold waits at most (default 100); 0 turns holding off.</summary>
+    public const string HoldVariable = "PIXELLLM_PROFILE_HOLD_MS";
+
+    /// <summary>Nodes queued behind one hold: a few launches each, well under the driver's queue depth (about a thousand).</summary>
+    public const int NodesPerHold = 64;
+
+    private readonly CudaQueue queue;
+    private readonly object gate;
+    private readonly EventPairs nodes, launches;
     private readonly List<string> kernels = [];
+    private readonly long holdTimeoutNs;
+    private readonly Action releaseHolds;
+
+    // Page-locked i64 the holds read: hold t waits until it is ≥ t. Tickets only grow, so one write releases every hold up to it.
+    private nint released;
+    private long ticket, releasedTicket;
+    private int nodesSinceHold;
+
+    public CudaOpTimer(CudaQueue queue, object gate)
+    {
+        this.queue = queue;
+        this.gate = gate;
+        nodes = new EventPairs(queue);
+        launches = new EventPairs(queue);
+        holdTimeoutNs = HoldMilliseconds(Environment.GetEnvironmentVariable(HoldVariable)) * 1_000_000L;
+        releaseHolds = ReleaseHolds;
+        if (holdTimeoutNs > 0) queue.Driver.BeforeHostWait += releaseHolds;
+    }
+
+    /// <summary>The hold timeout a value of <see cref="HoldVariable"/> asks for: unset 100, else a whole number ≥ 0.</summary>
+    internal static long HoldMilliseconds(string? value) =>
+        value is null ? 100
+        : long.TryParse(value, out long ms) && ms >= 0 ? ms
+        : throw new BackendException($"{HoldVariable}={value}: expected a whole number of milliseconds ≥ 0");
+
+    /// <summary>Holds taken so far (each released, or timed out, by the time a run's times are read).</summary>
+    public long Holds => ticket;
 
     public int Pending => nodes.Count;
 
-    public void Begin() => Record(nodes);
+    public void Begin()
+    {
+        lock (gate)
+        {
+            queue.MakeCurrent();
+            if (holdTimeoutNs > 0 && (releasedTicket == ticket || nodesSinceHold >= NodesPerHold)) Hold();
+            nodesSinceHold++;
+            nodes.Record();
+        }
+    }
 
     public void End() => Record(nodes);
 
@@ -66,6 +120,27 @@ internal sealed class CudaOpTimer(CudaQueue queue, object gate) : IOpTimer, ILau
             queue.MakeCurrent();
             pairs.Record();
         }
+    }
+
+    /// <summary>Queues the next hold, then releases the one before it, whose nodes the device may now run.</summary>
+    private void Hold()
+    {
+        if (released == 0) released = queue.Driver.AllocHost(sizeof(long));
+        queue.Hold(released, ++ticket, holdTimeoutNs);
+        Release(ticket - 1);
+        nodesSinceHold = 0;
+    }
+
+    private void ReleaseHolds()
+    {
+        lock (gate) Release(ticket);
+    }
+
+    private unsafe void Release(long upTo)
+    {
+        if (released == 0 || upTo <= releasedTicket) return;
+        Volatile.Write(ref *(long*)released, upTo);
+        releasedTicket = upTo;
     }
 
     public void Collect(Span<double> milliseconds)
@@ -91,7 +166,15 @@ internal sealed class CudaOpTimer(CudaQueue queue, object gate) : IOpTimer, ILau
         lock (gate)
         {
             if (queue.LaunchObserver == this) queue.LaunchObserver = null;
+            queue.Driver.BeforeHostWait -= releaseHolds;
             queue.MakeCurrent();
+            if (released != 0)
+            {
+                Release(ticket);
+                queue.Driver.Synchronize(queue.MainStream); // no hold may still read the memory freed next
+                queue.Driver.FreeHost(released);
+                released = 0;
+            }
             nodes.Dispose();
             launches.Dispose();
             kernels.Clear();

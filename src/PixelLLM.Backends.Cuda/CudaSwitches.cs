@@ -42,5 +42,6 @@ public static class CudaSwitches
         new(CudaQueue.GemvAttentionVariable, "0", "1: a one-row decode layer's attentions in the tail of the projection launch before each (gemv_attention.cu)", false),
         new(CudaQueue.StagedAttentionVariable, "0", "1: a decode step's short attention stages its keys and values in shared memory first", false),
         new(CudaQueue.DependentLaunchVariable, "0", "1: programmatic dependent launch (sm_90): each kernel may start during its predecessor's tail", true),
+        new(CudaOpTimer.HoldVariable, "100", "N: a profiled run holds its stream up to N ms while the host queues the nodes ahead (0: no hold; node times then include launch gaps)", false),
     ];
 }

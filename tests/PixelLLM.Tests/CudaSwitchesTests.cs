@@ -47,4 +47,15 @@ public class CudaSwitchesTests
         finally { Environment.SetEnvironmentVariable("PIXELLLM_SKINNY_GEMM", null); }
         Assert.Null(skinny.Value);
     }
+
+    /// <summary>PIXELLLM_PROFILE_HOLD_MS: unset is 100 ms, 0 turns holding off, anything else but a whole number ≥ 0 is named.</summary>
+    [Fact]
+    public void ProfileHoldTimeoutIsReadOrRejected()
+    {
+        Assert.Equal(100, CudaOpTimer.HoldMilliseconds(null));
+        Assert.Equal(0, CudaOpTimer.HoldMilliseconds("0"));
+        Assert.Equal(250, CudaOpTimer.HoldMilliseconds("250"));
+        foreach (var bad in new[] { "-1", "1.5", "soon" })
+            Assert.Contains($"PIXELLLM_PROFILE_HOLD_MS={bad}", Assert.Throws<Runtime.BackendException>(() => CudaOpTimer.HoldMilliseconds(bad)).Message);
+    }
 }

@@ -156,6 +156,36 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
         Assert.Contains("graph-check: 2/2 decode-step shapes replay == eager", run.Output);
     }
 
+    /// <summary>
+    /// A profiled run holds its stream while the host queues the nodes (profile_hold.cu): on the emulator, whose launches
+    /// run synchronously, each hold waits out its timeout, between the node brackets. So the hold's time shows in the
+    /// run's wall time and in no node's device time, and the hold is neither a counted launch nor a timed kernel.
+    /// </summary>
+    [Fact]
+    public void ProfiledRunsHoldTheStreamOutsideTheNodeTimes()
+    {
+        var (held, heldKernels) = ProfiledDecodeStep(holdMs: 40);
+        var (free, _) = ProfiledDecodeStep(holdMs: 0);
+        Assert.Equal(free.GetProperty("launches_per_run").GetDouble(), held.GetProperty("launches_per_run").GetDouble());
+        double Gap(JsonElement g) => g.GetProperty("wall_ms_per_run").GetDouble() - g.GetProperty("device_ms_per_run").GetDouble();
+        Assert.True(Gap(held) >= 35, $"held: wall − device {Gap(held):F1} ms per run, expected the 40 ms hold");
+        Assert.True(Gap(free) < 20, $"without holds: wall − device {Gap(free):F1} ms per run");
+        Assert.DoesNotContain("profile_hold", heldKernels);
+    }
+
+    private (JsonElement Graph, string[] Kernels) ProfiledDecodeStep(int holdMs)
+    {
+        var json = System.IO.Path.Combine(emulator.Folder, $"profile-hold-{holdMs}.json");
+        var environment = new Dictionary<string, string>(emulator.Environment) { ["PIXELLLM_PROFILE_HOLD_MS"] = $"{holdMs}" };
+        var run = Run(Cli, ["bench", "--config", "pixelllm-tiny", "--random-weights", "--backend", "cuda", "--stages", "decode", "--runs", "1",
+            "--profile-launches", "--profile-json", json], environment, TimeSpan.FromMinutes(5));
+        Assert.True(run.ExitCode == 0, $"bench --profile failed on the emulator:\n{Tail(run.Output)}");
+        using var document = JsonDocument.Parse(File.ReadAllText(json));
+        var profile = document.RootElement.GetProperty("stages")[0].GetProperty("profile");
+        var kernels = profile.GetProperty("kernels").EnumerateArray().Select(k => k.GetProperty("kernel").GetString()!).ToArray();
+        return (profile.GetProperty("graphs")[0].Clone(), kernels);
+    }
+
     private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];
 
     private static (int ExitCode, string Output, TimeSpan Elapsed) Run(string file, IEnumerable<string> args, Dictionary<string, string> environment,

@@ -259,6 +259,23 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
         finally { LaunchObserver?.After(); }
     }
 
+    /// <summary>
+    /// Holds the main stream until <paramref name="released"/> (page-locked, device-visible) reaches
+    /// <paramref name="ticket"/> or <paramref name="timeoutNs"/> pass (profile_hold.cu): profiling's, so neither counted
+    /// in <see cref="Launches"/> nor shown to the <see cref="LaunchObserver"/>.
+    /// </summary>
+    public void Hold(nint released, long ticket, long timeoutNs)
+    {
+        var function = Function("profile_hold.cu", "profile_hold");
+        var args = new KernelArgs().Ptr((ulong)released).I64(ticket).I64(timeoutNs);
+        fixed (byte* data = args.Data)
+        {
+            void** pointers = stackalloc void*[args.Count];
+            for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
+            Driver.Launch(function, (1, 1, 1), (1, 1, 1), 0, MainStream, pointers, "profile_hold");
+        }
+    }
+
     /// <summary>While a profiled run times launches: told of every launch, GEMM, copy and fill (see CudaOpTimer).</summary>
     internal ILaunchObserver? LaunchObserver { get; set; }
 

@@ -215,6 +215,7 @@ public sealed unsafe partial class CudaDriver
 
     public void CopyToHost(Span<byte> destination, ulong source)
     {
+        BeforeHostWait?.Invoke();
         fixed (byte* p = destination) Check(_memcpyDtoH(p, source, (nuint)destination.Length), $"cuMemcpyDtoH({destination.Length} bytes)");
     }
 
@@ -229,7 +230,18 @@ public sealed unsafe partial class CudaDriver
 
     public void DestroyStream(nint stream) => Check(_streamDestroy(stream), "cuStreamDestroy");
 
-    public void Synchronize(nint stream) => Check(_streamSynchronize(stream), "cuStreamSynchronize");
+    public void Synchronize(nint stream)
+    {
+        BeforeHostWait?.Invoke();
+        Check(_streamSynchronize(stream), "cuStreamSynchronize");
+    }
+
+    /// <summary>
+    /// Runs before every call that makes the host wait for the device (stream and event synchronisation, copies to
+    /// the host): a profiled run's stream hold (profile_hold.cu) is released there, since the host that waits on the
+    /// stream can no longer release it.
+    /// </summary>
+    internal event Action? BeforeHostWait;
 
     public nint CreateEvent() { nint e; Check(_eventCreate(&e, 0), "cuEventCreate"); return e; }
 
@@ -238,6 +250,7 @@ public sealed unsafe partial class CudaDriver
     /// <summary>Milliseconds between two recorded events (waits for the second).</summary>
     public float ElapsedMilliseconds(nint start, nint end)
     {
+        BeforeHostWait?.Invoke();
         Check(_eventSynchronize(end), "cuEventSynchronize");
         float ms;
         Check(_eventElapsedTime(&ms, start, end), "cuEventElapsedTime");
