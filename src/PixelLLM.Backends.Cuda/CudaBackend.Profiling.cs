@@ -62,10 +62,13 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
     private readonly long holdTimeoutNs;
     private readonly Action releaseHolds;
 
-    // Page-locked i64 the holds read: hold t waits until it is ≥ t. Tickets only grow, so one write releases every hold up to it.
+    // Page-locked i64 the holds read: hold t waits until it is ≥ t. It only grows (an interlocked maximum), so one write
+    // releases every hold up to it. The driver's hook may run on another backend's thread: it takes no lock, and Dispose
+    // waits for any release in flight before it frees the word.
     private nint released;
-    private long ticket, releasedTicket;
-    private int nodesSinceHold;
+    private long ticket;
+    private int nodesSinceHold, releasesInFlight;
+    private volatile bool disposed;
 
     public CudaOpTimer(CudaQueue queue, object gate)
     {
@@ -84,9 +87,6 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
         : long.TryParse(value, out long ms) && ms >= 0 ? ms
         : throw new BackendException($"{HoldVariable}={value}: expected a whole number of milliseconds ≥ 0");
 
-    /// <summary>Holds taken so far (each released, or timed out, by the time a run's times are read).</summary>
-    public long Holds => ticket;
-
     public int Pending => nodes.Count;
 
     public void Begin()
@@ -94,7 +94,7 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
         lock (gate)
         {
             queue.MakeCurrent();
-            if (holdTimeoutNs > 0 && (releasedTicket == ticket || nodesSinceHold >= NodesPerHold)) Hold();
+            if (holdTimeoutNs > 0 && (ReleasedTicket >= ticket || nodesSinceHold >= NodesPerHold)) Hold();
             nodesSinceHold++;
             nodes.Record();
         }
@@ -123,24 +123,38 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
     }
 
     /// <summary>Queues the next hold, then releases the one before it, whose nodes the device may now run.</summary>
-    private void Hold()
+    private unsafe void Hold()
     {
-        if (released == 0) released = queue.Driver.AllocHost(sizeof(long));
-        queue.Hold(released, ++ticket, holdTimeoutNs);
-        Release(ticket - 1);
+        if (released == 0)
+        {
+            nint word = queue.Driver.AllocHost(sizeof(long));
+            *(long*)word = 0; // page-locked memory comes uninitialised
+            released = word;
+        }
+        long next = Interlocked.Increment(ref ticket);
+        queue.Hold(released, next, holdTimeoutNs);
+        Release(next - 1);
         nodesSinceHold = 0;
     }
 
+    private unsafe long ReleasedTicket => released == 0 ? 0 : Volatile.Read(ref *(long*)released);
+
     private void ReleaseHolds()
     {
-        lock (gate) Release(ticket);
+        Interlocked.Increment(ref releasesInFlight);
+        try
+        {
+            if (!disposed) Release(Volatile.Read(ref ticket));
+        }
+        finally { Interlocked.Decrement(ref releasesInFlight); }
     }
 
     private unsafe void Release(long upTo)
     {
-        if (released == 0 || upTo <= releasedTicket) return;
-        Volatile.Write(ref *(long*)released, upTo);
-        releasedTicket = upTo;
+        if (released == 0) return;
+        ref long word = ref *(long*)released;
+        for (long seen = Volatile.Read(ref word); seen < upTo; seen = Volatile.Read(ref word))
+            if (Interlocked.CompareExchange(ref word, upTo, seen) == seen) return;
     }
 
     public void Collect(Span<double> milliseconds)
@@ -171,6 +185,8 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
             if (released != 0)
             {
                 Release(ticket);
+                disposed = true;
+                SpinWait.SpinUntil(() => Volatile.Read(ref releasesInFlight) == 0);
                 queue.Driver.Synchronize(queue.MainStream); // no hold may still read the memory freed next
                 queue.Driver.FreeHost(released);
                 released = 0;
