@@ -20,4 +20,7 @@ public sealed partial class CpuBackend : IProfilingSupport
 
     /// <inheritdoc/>
     public long KernelLaunches => Interlocked.Read(ref executed);
+
+    /// <inheritdoc/>
+    public string NodeTiming => "wall clock around each node (its kernels finish before it returns)";
 }

@@ -30,6 +30,12 @@ public sealed partial class CudaBackend : IProfilingSupport
     {
         get { lock (gate) return queue.Launches; }
     }
+
+    /// <inheritdoc/>
+    public string NodeTiming =>
+        CudaOpTimer.HoldMilliseconds(Environment.GetEnvironmentVariable(CudaOpTimer.HoldVariable)) is var ms and > 0
+            ? $"event pairs, the stream held while the host queues (holds give up after {ms} ms)"
+            : "event pairs, the host's launch gaps included (PIXELLLM_PROFILE_HOLD_MS=0)";
 }
 
 /// <summary>

@@ -164,8 +164,10 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
     [Fact]
     public void ProfiledRunsHoldTheStreamOutsideTheNodeTimes()
     {
-        var (held, heldKernels) = ProfiledDecodeStep(holdMs: 40);
-        var (free, _) = ProfiledDecodeStep(holdMs: 0);
+        var (held, heldKernels, heldTiming) = ProfiledDecodeStep(holdMs: 40);
+        var (free, _, freeTiming) = ProfiledDecodeStep(holdMs: 0);
+        Assert.Contains("stream held while the host queues (holds give up after 40 ms)", heldTiming);
+        Assert.Contains("launch gaps included", freeTiming);
         Assert.Equal(free.GetProperty("launches_per_run").GetDouble(), held.GetProperty("launches_per_run").GetDouble());
         double Gap(JsonElement g) => g.GetProperty("wall_ms_per_run").GetDouble() - g.GetProperty("device_ms_per_run").GetDouble();
         Assert.True(Gap(held) >= 35, $"held: wall − device {Gap(held):F1} ms per run, expected the 40 ms hold");
@@ -173,7 +175,7 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
         Assert.DoesNotContain("profile_hold", heldKernels);
     }
 
-    private (JsonElement Graph, string[] Kernels) ProfiledDecodeStep(int holdMs)
+    private (JsonElement Graph, string[] Kernels, string NodeTiming) ProfiledDecodeStep(int holdMs)
     {
         var json = System.IO.Path.Combine(emulator.Folder, $"profile-hold-{holdMs}.json");
         var environment = new Dictionary<string, string>(emulator.Environment) { ["PIXELLLM_PROFILE_HOLD_MS"] = $"{holdMs}" };
@@ -183,7 +185,7 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         var profile = document.RootElement.GetProperty("stages")[0].GetProperty("profile");
         var kernels = profile.GetProperty("kernels").EnumerateArray().Select(k => k.GetProperty("kernel").GetString()!).ToArray();
-        return (profile.GetProperty("graphs")[0].Clone(), kernels);
+        return (profile.GetProperty("graphs")[0].Clone(), kernels, profile.GetProperty("node_timing").GetString()!);
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];

@@ -143,6 +143,7 @@ public class ProfilingTests
         report.WriteTable(table);
         Assert.Contains("measured peaks: GEMM", table.ToString());
         Assert.Contains("test graph", table.ToString());
+        Assert.Contains("node times: wall clock around each node", table.ToString());
 
         using var stream = new MemoryStream();
         report.WriteJson(stream);
@@ -155,6 +156,7 @@ public class ProfilingTests
         Assert.Equal(2.0 * 6 * 13 * 12 + 6 * 12, linear.GetProperty("flops").GetDouble());
         Assert.True(linear.GetProperty("roofline_fraction").GetDouble() > 0);
         Assert.Equal("test graph", root.GetProperty("graphs")[0].GetProperty("graph").GetString());
+        Assert.Equal(report.NodeTiming, root.GetProperty("node_timing").GetString());
     }
 
     [Fact]

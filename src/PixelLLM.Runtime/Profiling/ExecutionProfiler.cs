@@ -69,7 +69,10 @@ public sealed class ExecutionProfiler(bool timeLaunches = false)
                 [.. byShape.Select(kv => Row(kv.Key.Op, kv.Key.Shapes, kv.Value)).OrderByDescending(r => r.TotalMs)],
                 [.. byGraph.Select(kv => new GraphProfileRow(kv.Key, kv.Value.Runs, kv.Value.Nodes, kv.Value.Launches, kv.Value.DeviceMs, kv.Value.WallMs))
                     .OrderByDescending(r => r.DeviceMs)],
-                [.. byKernel.Select(kv => new KernelProfileRow(kv.Key, kv.Value.Calls, kv.Value.TotalMs, kv.Value.MinMs)).OrderByDescending(r => r.TotalMs)]);
+                [.. byKernel.Select(kv => new KernelProfileRow(kv.Key, kv.Value.Calls, kv.Value.TotalMs, kv.Value.MinMs)).OrderByDescending(r => r.TotalMs)])
+            {
+                NodeTiming = backend?.NodeTiming ?? "",
+            };
         }
     }
 

@@ -50,6 +50,9 @@ public interface IProfilingSupport
 
     /// <summary>Kernel launches (GEMM calls, copies and fills included) issued so far; the profiler counts launches per run from it.</summary>
     long KernelLaunches { get; }
+
+    /// <summary>How a node's time is measured, in a few words (printed with every profile, so runs measured differently are not compared blind).</summary>
+    string NodeTiming => "a stopwatch around each node";
 }
 
 /// <summary>

@@ -47,12 +47,16 @@ public sealed record ProfileReport(string Device, DevicePeaks? Peaks, IReadOnlyL
     /// <summary>Device time of every profiled node.</summary>
     public double TotalDeviceMs => Ops.Sum(r => r.TotalMs);
 
+    /// <summary>How each node's time was measured (<see cref="IProfilingSupport.NodeTiming"/>); empty when not known.</summary>
+    public string NodeTiming { get; init; } = "";
+
     /// <summary>The table a performance engineer reads first: ops by time, the costliest shapes, kernels, then graphs.</summary>
     public void WriteTable(TextWriter o, int topShapes = 12, int topKernels = 16)
     {
         var c = CultureInfo.InvariantCulture;
         o.WriteLine(string.Create(c, $"profile: {Device}; {TotalDeviceMs:F2} ms device time in {Ops.Sum(r => r.Calls)} node runs; ") +
                     (Peaks is { } p ? p.Describe() : "peaks not measured"));
+        if (NodeTiming.Length > 0) o.WriteLine($"  node times: {NodeTiming}");
         string header = $"  {"op",-22} {"calls",7} {"total ms",10} {"%",5} {"mean µs",9} {"GFLOP",9} {"GB",8} {"TFLOP/s",8} {"%pk",4} {"GB/s",8} {"%pk",4} {"roof%",5}";
         o.WriteLine(header);
         foreach (var r in Ops) o.WriteLine(Line(r, r.Op));
@@ -100,6 +104,7 @@ public sealed record ProfileReport(string Device, DevicePeaks? Peaks, IReadOnlyL
     {
         w.WriteStartObject();
         w.WriteString("device", Device);
+        w.WriteString("node_timing", NodeTiming);
         w.WriteNumber("total_device_ms", TotalDeviceMs);
         if (Peaks is { } p)
         {

@@ -24,6 +24,9 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
 
     public string DeviceDescription => (inner as IProfilingSupport)?.DeviceDescription ?? inner.Name;
 
+    /// <summary>How the inner backend's node times are measured (<see cref="IProfilingSupport.NodeTiming"/>).</summary>
+    public string NodeTiming => (inner as IProfilingSupport)?.NodeTiming ?? "a stopwatch around each node, synchronising the backend";
+
     public IBackendBuffer Allocate(long bytes) => inner.Allocate(bytes);
     public long StorageBytes(TensorDesc desc) => inner.StorageBytes(desc);
 
