@@ -46,7 +46,8 @@ public sealed partial class CudaBackend : IProfilingSupport
 /// </summary>
 /// <remarks>
 /// Unless <see cref="HoldVariable"/> is 0, the stream is held (<see cref="CudaQueue.Hold"/>) before a run's first node and
-/// again every <see cref="NodesPerHold"/> nodes, each hold releasing the one before: the device then runs what the host
+/// again before the node after every <see cref="NodesPerHold"/> nodes or <see cref="LaunchesPerHold"/> launches, each hold
+/// releasing the one before: the device then runs what the host
 /// queued meanwhile back to back, and a bracket times its node's work instead of the host's launch latency (a few µs a
 /// node, most of a small node's time). Holds sit between brackets, so their waits are in no node's time; the host
 /// releases every hold before it waits for the device (<see cref="CudaDriver.BeforeHostWait"/>), and a hold it cannot
@@ -58,8 +59,12 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
     /// <summary>Milliseconds a hold waits at most (default 100); 0 turns holding off.</summary>
     public const string HoldVariable = "PIXELLLM_PROFILE_HOLD_MS";
 
-    /// <summary>Nodes queued behind one hold: a few launches each, well under the driver's queue depth (about a thousand).</summary>
-    public const int NodesPerHold = 64;
+    /// <summary>
+    /// Nodes and launches queued behind one hold before the next is taken: well under the driver's queue depth (about a
+    /// thousand entries, an event pair per node and per timed launch included), past which the host would block on a
+    /// launch behind the hold until it times out. A node is never split: one decode-step stack node is ~200 launches.
+    /// </summary>
+    public const int NodesPerHold = 64, LaunchesPerHold = 128;
 
     private readonly CudaQueue queue;
     private readonly object gate;
@@ -74,6 +79,7 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
     private nint released;
     private long ticket;
     private int nodesSinceHold, releasesInFlight;
+    private long launchesAtHold;
     private volatile bool disposed;
 
     public CudaOpTimer(CudaQueue queue, object gate)
@@ -100,7 +106,7 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
         lock (gate)
         {
             queue.MakeCurrent();
-            if (holdTimeoutNs > 0 && (ReleasedTicket >= ticket || nodesSinceHold >= NodesPerHold)) Hold();
+            if (holdTimeoutNs > 0 && (ReleasedTicket >= ticket || nodesSinceHold >= NodesPerHold || queue.Launches - launchesAtHold >= LaunchesPerHold)) Hold();
             nodesSinceHold++;
             nodes.Record();
         }
@@ -141,6 +147,7 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
         queue.Hold(released, next, holdTimeoutNs);
         Release(next - 1);
         nodesSinceHold = 0;
+        launchesAtHold = queue.Launches;
     }
 
     private unsafe long ReleasedTicket => released == 0 ? 0 : Volatile.Read(ref *(long*)released);

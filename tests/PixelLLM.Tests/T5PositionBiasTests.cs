@@ -112,6 +112,8 @@ public class T5PositionBiasTests
             Assert.Throws<GraphBuildException>(() => op.InferOutput([q, k, k, new TensorDesc(DType.F32, new Shape(1, 2, 5, 7))])).Message);
         Assert.Contains("(2, 2, 11)", Assert.Throws<GraphBuildException>(() => op.InferOutput([q, k, k, new TensorDesc(DType.F32, new Shape(1, 2, 12))])).Message);
         Assert.Contains("no bias", Assert.Throws<GraphBuildException>(() => new AttentionOp(2, 1f, BiasByDistance: true).InferOutput([q, k, k])).Message);
+        Assert.Contains("not both", Assert.Throws<GraphBuildException>(() =>
+            new AttentionOp(2, 1f, HasBias: true, BiasKeyGridRows: 7, BiasByDistance: true).InferOutput([q, k, k, new TensorDesc(DType.F32, new Shape(1, 2, 11))])).Message);
     }
 
     /// <summary>

@@ -56,6 +56,7 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
         if (k.Shape[1] != v.Shape[1]) throw Fail($"k {k.Shape} and v {v.Shape} lengths differ");
         var full = new Shape(q.Shape[0], NumHeads, q.Shape[1], k.Shape[1]);
         int next = QkvInputs;
+        if (BiasByDistance && BiasKeyGridRows != 0) throw Fail("a bias is either by distance or over a key grid, not both");
         if (BiasKeyGridRows != 0)
         {
             int kh = BiasKeyGridRows, kw = BiasKeyGridColumns(k.Shape[1]);
