@@ -63,7 +63,7 @@ internal readonly unsafe struct AttentionJob
             var m = x[next];
             mask = m.Pointer;
             if (m.Desc.DType != DType.U8) throw new BackendException($"Attention: mask must be U8, got {m.Desc}");
-            (maskB, _, maskQ, maskK) = BroadcastStrides(m.Shape);
+            (maskB, _, maskQ, maskK) = AttentionOp.BroadcastStrides(m.Shape);
         }
     }
 
@@ -195,12 +195,5 @@ internal readonly unsafe struct AttentionJob
                 for (; n < gridColumns; n++) part[n] += terms[m] + along[n];
             }
         }
-    }
-
-    /// <summary>Strides of a rank-4 row-major operand broadcast against (B, H, Lq, Lk), without allocating.</summary>
-    private static (long, long, long, long) BroadcastStrides(Shape s)
-    {
-        long s3 = 1, s2 = s[3], s1 = s2 * s[2], s0 = s1 * s[1];
-        return (s[0] == 1 ? 0 : s0, s[1] == 1 ? 0 : s1, s[2] == 1 ? 0 : s2, s[3] == 1 ? 0 : s3);
     }
 }

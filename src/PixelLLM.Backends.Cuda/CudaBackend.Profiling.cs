@@ -33,7 +33,7 @@ public sealed partial class CudaBackend : IProfilingSupport
 
     /// <inheritdoc/>
     public string NodeTiming =>
-        CudaOpTimer.HoldMilliseconds(Environment.GetEnvironmentVariable(CudaOpTimer.HoldVariable)) is var ms and > 0
+        CudaOpTimer.ConfiguredHoldMilliseconds is var ms and > 0
             ? $"event pairs, the stream held while the host queues (holds give up after {ms} ms)"
             : "event pairs, the host's launch gaps included (PIXELLLM_PROFILE_HOLD_MS=0)";
 }
@@ -88,10 +88,13 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
         this.gate = gate;
         nodes = new EventPairs(queue);
         launches = new EventPairs(queue);
-        holdTimeoutNs = HoldMilliseconds(Environment.GetEnvironmentVariable(HoldVariable)) * 1_000_000L;
+        holdTimeoutNs = ConfiguredHoldMilliseconds * 1_000_000L;
         releaseHolds = ReleaseHolds;
         if (holdTimeoutNs > 0) queue.Driver.BeforeHostWait += releaseHolds;
     }
+
+    /// <summary>The hold timeout this process's <see cref="HoldVariable"/> asks for.</summary>
+    internal static long ConfiguredHoldMilliseconds => HoldMilliseconds(Environment.GetEnvironmentVariable(HoldVariable));
 
     /// <summary>The hold timeout a value of <see cref="HoldVariable"/> asks for: unset 100, else a whole number ≥ 0.</summary>
     internal static long HoldMilliseconds(string? value) =>

@@ -246,17 +246,21 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
         }
         Launches++;
         LaunchObserver?.Before(kernel);
-        try
-        {
-            fixed (byte* data = args.Data)
-            {
-                void** pointers = stackalloc void*[Math.Max(1, args.Count)];
-                for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
-                if (DependentLaunch) Driver.LaunchDependent(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
-                else Driver.Launch(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, Stream, pointers, kernel);
-            }
-        }
+        try { LaunchOn(Stream, function, kernel, grid, block, args, sharedBytes, DependentLaunch); }
         finally { LaunchObserver?.After(); }
+    }
+
+    /// <summary>The driver call behind every kernel launch: the arguments' addresses, then cuLaunchKernel(Ex).</summary>
+    private void LaunchOn(nint stream, nint function, string kernel, (uint X, uint Y, uint Z) grid, int block, KernelArgs args, int sharedBytes,
+        bool dependent)
+    {
+        fixed (byte* data = args.Data)
+        {
+            void** pointers = stackalloc void*[Math.Max(1, args.Count)];
+            for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
+            if (dependent) Driver.LaunchDependent(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, stream, pointers, kernel);
+            else Driver.Launch(function, grid, ((uint)block, 1, 1), (uint)sharedBytes, stream, pointers, kernel);
+        }
     }
 
     /// <summary>
@@ -264,17 +268,9 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// <paramref name="ticket"/> or <paramref name="timeoutNs"/> pass (profile_hold.cu): profiling's, so neither counted
     /// in <see cref="Launches"/> nor shown to the <see cref="LaunchObserver"/>.
     /// </summary>
-    public void Hold(nint released, long ticket, long timeoutNs)
-    {
-        var function = Function("profile_hold.cu", "profile_hold");
-        var args = new KernelArgs().Ptr((ulong)released).I64(ticket).I64(timeoutNs);
-        fixed (byte* data = args.Data)
-        {
-            void** pointers = stackalloc void*[args.Count];
-            for (int i = 0; i < args.Count; i++) pointers[i] = data + args.Offset(i);
-            Driver.Launch(function, (1, 1, 1), (1, 1, 1), 0, MainStream, pointers, "profile_hold");
-        }
-    }
+    public void Hold(nint released, long ticket, long timeoutNs) =>
+        LaunchOn(MainStream, Function("profile_hold.cu", "profile_hold"), "profile_hold", (1, 1, 1), 1,
+            new KernelArgs().Ptr((ulong)released).I64(ticket).I64(timeoutNs), 0, dependent: false);
 
     /// <summary>While a profiled run times launches: told of every launch, GEMM, copy and fill (see CudaOpTimer).</summary>
     internal ILaunchObserver? LaunchObserver { get; set; }

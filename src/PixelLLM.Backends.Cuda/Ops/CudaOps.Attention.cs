@@ -229,12 +229,10 @@ internal sealed partial class CudaOps
         return (bias with { Ptr = bias.Ptr + (ulong)(layout.Offset * bias.ElementSize) }, Dims8.From(strides));
     }
 
-    /// <summary>Element strides of a rank-4 row-major operand over (b, h, query, key), 0 on its size-1 dims.</summary>
+    /// <summary>A mask's strides over (b, h, query, key) for the kernels (<see cref="AttentionOp.BroadcastStrides"/>).</summary>
     private static Dims8 BroadcastStrides4(Shape s)
     {
-        var own = s.Strides();
-        Span<long> strides = stackalloc long[4];
-        for (int d = 0; d < 4; d++) strides[d] = s[d] == 1 ? 0 : own[d];
-        return Dims8.From(strides);
+        var (b, h, q, k) = AttentionOp.BroadcastStrides(s);
+        return Dims8.From([b, h, q, k]);
     }
 }

@@ -90,9 +90,15 @@ public sealed record AttentionOp(int NumHeads, float Scale, bool HasBias = false
     {
         if (BiasByDistance)
             return new(queries - 1, bias[0] == 1 ? 0 : (long)bias[1] * bias[2], bias[1] == 1 ? 0 : bias[2], -1, 1);
-        var own = bias.Strides();
-        long Stride(int d) => bias[d] == 1 ? 0 : own[d];
-        return new(0, Stride(0), Stride(1), Stride(2), Stride(3));
+        var (b, h, q, k) = BroadcastStrides(bias);
+        return new(0, b, h, q, k);
+    }
+
+    /// <summary>Element strides of a rank-4 row-major operand (a bias or a mask) over (b, h, query, key), 0 on its size-1 dims.</summary>
+    public static (long B, long H, long Q, long K) BroadcastStrides(Shape s)
+    {
+        long s2 = s[3], s1 = s2 * s[2], s0 = s1 * s[1];
+        return (s[0] == 1 ? 0 : s0, s[1] == 1 ? 0 : s1, s[2] == 1 ? 0 : s2, s[3] == 1 ? 0 : 1);
     }
 
     private void CheckBroadcast(TensorDesc t, Shape target, string what, DType dtype)
