@@ -232,7 +232,7 @@ if phase bench; then
         --stages sam,eva02,vision,vision4,adapter,t5-encode,decode,decode4,rerun,e2e --json "$OUT/bench-t5xl.json"
     # Per op and, with --profile-launches, per kernel (the decoder stack is one node of many launches by default).
     step bench-profile 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,adapter,t5-encode,decode,decode4,rerun,e2e \
-        --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json"
+        --runs 1 --profile-launches --profile-json "$OUT/profile-t5xl.json" --profile-timeline "$OUT/timeline-t5xl.json"
     grep -h 'launches per' "$LOGS/bench-profile.log" | head -4 | tee -a "$OUT/summary.txt" >/dev/null
     # The decode step with its GEMVs prefetching 16 and 32 MB of the weights ahead into L2, and the beam-4 layer
     # kernels their next phase (session 18, the candidate for the 1.2x floor: DRAM kept busy through the ~200 launches'

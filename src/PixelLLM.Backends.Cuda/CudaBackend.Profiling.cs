@@ -41,8 +41,8 @@ public sealed partial class CudaBackend : IProfilingSupport
 /// <summary>
 /// Event pairs recorded on the backend's stream: <see cref="Begin"/>/<see cref="End"/> record a node's pair, and, as
 /// the queue's <see cref="ILaunchObserver"/>, <see cref="Before"/>/<see cref="After"/> one per launch. Events are pooled
-/// and reused across runs; <see cref="Collect"/> and <see cref="CollectLaunches"/> read cuEventElapsedTime of each pair
-/// once they completed.
+/// and reused across runs; <see cref="Collect"/> and <see cref="CollectLaunches"/> read cuEventElapsedTime of each pair,
+/// and from the run's first event to each pair's start, once they completed.
 /// </summary>
 /// <remarks>
 /// Unless <see cref="HoldVariable"/> is 0, the stream is held (<see cref="CudaQueue.Hold"/>) before a run's first node and
@@ -173,19 +173,19 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
             if (Interlocked.CompareExchange(ref word, upTo, seen) == seen) return;
     }
 
-    public void Collect(Span<double> milliseconds)
+    public void Collect(Span<Bracket> brackets)
     {
-        lock (gate) nodes.Collect(milliseconds);
+        lock (gate) nodes.Collect(brackets, nodes.Origin);
     }
 
     public IReadOnlyList<LaunchTiming> CollectLaunches()
     {
         lock (gate)
         {
-            var times = new double[launches.Count];
-            launches.Collect(times);
+            var times = new Bracket[launches.Count];
+            launches.Collect(times, nodes.Origin); // the node brackets' first event, still recorded until the next run
             var result = new LaunchTiming[times.Length];
-            for (int i = 0; i < times.Length; i++) result[i] = new(kernels[i], times[i]);
+            for (int i = 0; i < times.Length; i++) result[i] = new(kernels[i], times[i].Ms, times[i].StartMs);
             kernels.Clear();
             return result;
         }
@@ -222,16 +222,21 @@ internal sealed class CudaOpTimer : IOpTimer, ILaunchObserver
 
         public int Count => recorded / 2;
 
+        /// <summary>The first pair's start event (0 before any): the origin of a run's bracket starts.</summary>
+        public nint Origin => events.Count > 0 ? events[0] : 0;
+
         public void Record()
         {
             if (recorded == events.Count) events.Add(queue.Driver.CreateEvent());
             queue.Driver.Record(events[recorded++], queue.MainStream);
         }
 
-        public void Collect(Span<double> milliseconds)
+        /// <summary>Each pair's start after <paramref name="origin"/> and its time, then starts over.</summary>
+        public void Collect(Span<Bracket> brackets, nint origin)
         {
             queue.MakeCurrent();
-            for (int i = 0; i < Count; i++) milliseconds[i] = queue.Driver.ElapsedMilliseconds(events[2 * i], events[2 * i + 1]);
+            for (int i = 0; i < Count; i++)
+                brackets[i] = new(queue.Driver.ElapsedMilliseconds(origin, events[2 * i]), queue.Driver.ElapsedMilliseconds(events[2 * i], events[2 * i + 1]));
             recorded = 0;
         }
 

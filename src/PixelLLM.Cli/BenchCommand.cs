@@ -25,13 +25,14 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "time every op of every stage on the device (graph capture off) and print a per-op table after each stage" };
         var profileJson = new Option<string?>("--profile-json") { Description = "write the per-stage, per-op profiles as JSON to this file (implies profiling)" };
         var profileLaunches = new Option<bool>("--profile-launches") { Description = RequestOptionsCli.ProfileLaunchesDescription };
+        var profileTimeline = new Option<string?>("--profile-timeline") { Description = RequestOptionsCli.ProfileTimelineDescription + "; each stage a section" };
         var task = new Option<string>("--task") { Description = "caption (default) or densecap (K boxes batched next to one caption; densecap configs)", DefaultValueFactory = _ => "caption" };
         var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
         var depth = new Option<int?>("--depth") { Description = "cap every transformer stack at this many blocks (a mid-size model with the real widths)" };
         var baseline = new Option<string?>("--baseline") { Description = "an earlier run's --json file: print each stage against it (best ms, change, speed-up)" };
         var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, task, boxes, depth, baseline,
+            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, profileTimeline, task, boxes, depth, baseline,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -46,8 +47,11 @@ internal static class BenchCommand
             if (n < 1) throw new InvalidInputException("--runs must be at least 1");
             var output = parse.InvocationConfiguration.Output;
             bool launches = parse.GetValue(profileLaunches), table = parse.GetValue(profile) || launches;
-            var profiling = table || parse.GetValue(profileJson) is not null
-                ? new BenchProfiling(table ? output : null, parse.GetValue(profileJson), launches) : null;
+            string? profileJsonPath = parse.GetValue(profileJson), timelinePath = parse.GetValue(profileTimeline);
+            foreach (var path in new[] { profileJsonPath, timelinePath, parse.GetValue(json) })
+                if (path is not null) RequestRun.CheckWritable(path);
+            var profiling = table || profileJsonPath is not null || timelinePath is not null
+                ? new BenchProfiling(table ? output : null, profileJsonPath, launches, timelinePath) : null;
             switch (parse.GetValue(task))
             {
                 case "densecap":
@@ -102,7 +106,7 @@ internal static class BenchCommand
         void Stage(string key, Func<StageTiming> measure)
         {
             if (!stages.Contains(key)) return;
-            profiling?.Profiler.Reset();
+            profiling?.StageStarted(key);
             var r = measure();
             if (cuda is not null) deviceMemoryUsed = Math.Max(deviceMemoryUsed, cuda.DeviceMemory().Used);
             results.Add(r);

@@ -5,18 +5,26 @@ using PixelLLM.Runtime.Profiling;
 namespace PixelLLM.Cli;
 
 /// <summary>
-/// <c>bench --profile / --profile-json</c>: one profiler around the bench's backend, reset before each stage and again after its warm-up (so first-use kernel compilation and graph setup stay out), its report
-/// printed after the stage (with launches per decode step for the decode stages) and collected into one JSON file.
+/// <c>bench --profile / --profile-json / --profile-timeline</c>: one profiler around the bench's backend, reset before each stage and again after its warm-up (so first-use kernel compilation and graph setup stay out), its report
+/// printed after the stage (with launches per decode step for the decode stages) and collected into one JSON file; the
+/// timeline keeps each stage's timed runs in a section named after it.
 /// Stage times measured under profiling include the per-node timing and run without graph capture.
 /// </summary>
-internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool timeLaunches = false)
+internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool timeLaunches = false, string? timelinePath = null)
 {
     private readonly List<(string Stage, ProfileReport Report)> reports = [];
 
-    public ExecutionProfiler Profiler { get; } = new(timeLaunches);
+    public ExecutionProfiler Profiler { get; } = new(timeLaunches, recordTimeline: timelinePath is not null);
+
+    public void StageStarted(string stage)
+    {
+        Profiler.Reset();
+        Profiler.Timeline?.BeginSection(stage);
+    }
 
     public void StageDone(string stage)
     {
+        Profiler.Timeline?.EndSection();
         var report = Profiler.Report();
         reports.Add((stage, report));
         if (table is null) return;
@@ -32,8 +40,12 @@ internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool t
 
     public void Finish()
     {
-        if (jsonPath is null) return;
-        using var stream = File.Create(jsonPath);
+        if (timelinePath is not null) ProfileOutput.WriteFile(timelinePath, Profiler.WriteTimeline);
+        if (jsonPath is not null) ProfileOutput.WriteFile(jsonPath, WriteJson);
+    }
+
+    private void WriteJson(Stream stream)
+    {
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         w.WriteStartArray("stages");

@@ -45,7 +45,7 @@ internal static class CaptionCommand
     internal static int RunImages(RequestArgs args, IReadOnlyList<string> paths, bool withBoxes, TextWriter output)
     {
         if (withBoxes) throw new InvalidInputException("--box captions regions of one image; give one image with --box, or several images without it");
-        foreach (var (given, name) in new[] { (args.Overlay, "--overlay"), (args.Dump, "--dump"), (args.ProfileJson, "--profile-json") })
+        foreach (var (given, name) in new[] { (args.Overlay, "--overlay"), (args.Dump, "--dump"), (args.ProfileJson, "--profile-json"), (args.ProfileTimeline, "--profile-timeline") })
             if (given is not null) throw new InvalidInputException($"{name} takes one image; {paths.Count} were given");
         if (args.Profile) throw new InvalidInputException($"--profile takes one image; {paths.Count} were given");
         if (args.Json is not null) RequestRun.CheckWritable(args.Json);

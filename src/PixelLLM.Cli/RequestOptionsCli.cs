@@ -5,7 +5,7 @@ namespace PixelLLM.Cli;
 
 /// <summary>What every request command (caption, refer) shares: the image, the model, the backend and the output files.</summary>
 internal sealed record RequestArgs(string Image, string? Model, string Backend, string? Json, string? Overlay, string? Dump, int Threads = 0,
-    bool Profile = false, string? ProfileJson = null, bool ProfileLaunches = false, int? Beams = null);
+    bool Profile = false, string? ProfileJson = null, bool ProfileLaunches = false, int? Beams = null, string? ProfileTimeline = null);
 
 /// <summary>The options of <see cref="RequestArgs"/> and the model lookup they imply.</summary>
 internal sealed class RequestOptionsCli
@@ -20,6 +20,7 @@ internal sealed class RequestOptionsCli
     public Option<bool> Profile { get; } = new("--profile") { Description = "time every op on the device (graph capture off) and print a per-op table on stderr" };
     public Option<string?> ProfileJson { get; } = new("--profile-json") { Description = "write the per-op profile as JSON to this file (implies profiling)" };
     public Option<bool> ProfileLaunches { get; } = new("--profile-launches") { Description = ProfileLaunchesDescription };
+    public Option<string?> ProfileTimeline { get; } = new("--profile-timeline") { Description = ProfileTimelineDescription };
     public Option<int?> Beams { get; } = new("--beams")
     {
         Description = $"decode with N beams instead of the task's own (1 = greedy, at most {RequestOptions.MaxBeams}; default: the reference's, e.g. caption 4, box captions greedy)",
@@ -29,15 +30,19 @@ internal sealed class RequestOptionsCli
     public const string ProfileLaunchesDescription =
         "profile (implies --profile) and also time every kernel launch, listing kernels by device time (an event pair each, which adds to the op times)";
 
+    /// <summary>--profile-timeline, on request commands and bench alike.</summary>
+    public const string ProfileTimelineDescription =
+        "write every profiled run as a timeline to this file (Chrome trace-event JSON: open it in ui.perfetto.dev or chrome://tracing; implies profiling)";
+
     public void AddTo(Command command)
     {
         command.Arguments.Add(Image);
-        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches, Beams }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches, ProfileTimeline, Beams }) command.Options.Add(o);
     }
 
     public RequestArgs Read(ParseResult parse) => new(NotAnOption(parse.GetValue(Image)!, parse.CommandResult.Command.Name), parse.GetValue(Model), parse.GetValue(Backend)!,
         parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads), parse.GetValue(Profile) || parse.GetValue(ProfileLaunches),
-        parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches), parse.GetValue(Beams));
+        parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches), parse.GetValue(Beams), parse.GetValue(ProfileTimeline));
 
     /// <summary>
     /// The image path as given, unless it looks like an option and names no file: an option the command does not have

@@ -14,10 +14,11 @@ internal static class RequestRun
     public static int Execute<T>(RequestArgs args, TextWriter output, Func<PixelLlmModel, PixelImage, RequestOptions, T> run,
         Func<T, PixelImage, byte[]> json, Func<T, PixelImage, byte[]> overlay, Action<T, TextWriter> print)
     {
-        foreach (var path in new[] { args.Json, args.Overlay, args.Dump, args.ProfileJson })
+        foreach (var path in new[] { args.Json, args.Overlay, args.Dump, args.ProfileJson, args.ProfileTimeline })
             if (path is not null) CheckWritable(path);
         CheckCounts(args);
-        var profiler = args.Profile || args.ProfileJson is not null ? new ExecutionProfiler(args.ProfileLaunches) : null;
+        var profiler = args.Profile || args.ProfileJson is not null || args.ProfileTimeline is not null
+            ? new ExecutionProfiler(args.ProfileLaunches, recordTimeline: args.ProfileTimeline is not null) : null;
         var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1, Profiler = profiler };
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
         var image = PixelImage.Load(args.Image, options.MaxImagePixels);
@@ -25,7 +26,8 @@ internal static class RequestRun
 
         var trace = args.Dump is null ? null : new SortedDictionary<string, HostTensor>(StringComparer.Ordinal);
         var progress = Progress.OnTerminal();
-        var result = run(model, image, new RequestOptions { OnEvent = progress, Trace = trace, Beams = args.Beams });
+        var result = run(model, image, new RequestOptions { OnEvent = ProfileOutput.WithSections(progress, profiler?.Timeline), Trace = trace, Beams = args.Beams });
+        profiler?.Timeline?.EndSection();
         progress?.Invoke(new StageStarted("done"));
 
         var pending = new List<(string Temp, string Final)>();
@@ -42,7 +44,7 @@ internal static class RequestRun
             foreach (var (temp, _) in pending) File.Delete(temp);
         }
         print(result, output);
-        if (profiler is not null) ProfileOutput.Write(profiler.Report(), args.Profile ? Console.Error : null, args.ProfileJson);
+        if (profiler is not null) ProfileOutput.Write(profiler, args.Profile ? Console.Error : null, args.ProfileJson, args.ProfileTimeline);
         return 0;
     }
 

@@ -178,14 +178,34 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
     private (JsonElement Graph, string[] Kernels, string NodeTiming) ProfiledDecodeStep(int holdMs)
     {
         var json = System.IO.Path.Combine(emulator.Folder, $"profile-hold-{holdMs}.json");
+        var timeline = System.IO.Path.Combine(emulator.Folder, $"timeline-hold-{holdMs}.json");
         var environment = new Dictionary<string, string>(emulator.Environment) { ["PIXELLLM_PROFILE_HOLD_MS"] = $"{holdMs}" };
         var run = Run(Cli, ["bench", "--config", "pixelllm-tiny", "--random-weights", "--backend", "cuda", "--stages", "decode", "--runs", "1",
-            "--profile-launches", "--profile-json", json], environment, TimeSpan.FromMinutes(5));
+            "--profile-launches", "--profile-json", json, "--profile-timeline", timeline], environment, TimeSpan.FromMinutes(5));
         Assert.True(run.ExitCode == 0, $"bench --profile failed on the emulator:\n{Tail(run.Output)}");
+        EveryLaunchLiesInsideItsNode(timeline);
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         var profile = document.RootElement.GetProperty("stages")[0].GetProperty("profile");
         var kernels = profile.GetProperty("kernels").EnumerateArray().Select(k => k.GetProperty("kernel").GetString()!).ToArray();
         return (profile.GetProperty("graphs")[0].Clone(), kernels, profile.GetProperty("node_timing").GetString()!);
+    }
+
+    /// <summary>
+    /// On the timeline, the event pairs' starts put every timed launch inside a node (both read off the stream's events),
+    /// in launch order, and no two nodes overlap.
+    /// </summary>
+    private static void EveryLaunchLiesInsideItsNode(string path)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(path));
+        var events = document.RootElement.GetProperty("traceEvents").EnumerateArray().Where(e => e.GetProperty("ph").GetString() == "X")
+            .Select(e => (Cat: e.GetProperty("cat").GetString(), Ts: e.GetProperty("ts").GetDouble(), End: e.GetProperty("ts").GetDouble() + e.GetProperty("dur").GetDouble()))
+            .ToList();
+        var nodes = events.Where(e => e.Cat == "node").OrderBy(e => e.Ts).ToList();
+        var launches = events.Where(e => e.Cat == "launch").ToList();
+        Assert.NotEmpty(launches);
+        for (int i = 1; i < nodes.Count; i++) Assert.True(nodes[i - 1].End <= nodes[i].Ts + 1e-9, $"nodes {i - 1} and {i} overlap");
+        Assert.All(launches, l => Assert.Contains(nodes, n => n.Ts <= l.Ts + 1e-3 && l.End <= n.End + 1e-3));
+        Assert.Equal(launches.Select(l => l.Ts).Order(), launches.Select(l => l.Ts));
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];

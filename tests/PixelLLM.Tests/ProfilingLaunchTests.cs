@@ -1,5 +1,4 @@
 using System.Text.Json;
-using PixelLLM.Backends.Cpu;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Graphs;
@@ -19,7 +18,7 @@ public class ProfilingLaunchTests
     public void LaunchesAreBookedPerKernelAndReported()
     {
         var profiler = new ExecutionProfiler(timeLaunches: true);
-        var device = new LaunchingBackend();
+        var device = new FakeTimedBackend(launches => new FakeTimer(launches), launchesPerNode: 2);
         using var backend = profiler.Wrap(device);
         using var exec = new GraphExecutor(Build(), backend);
         const int runs = 3;
@@ -60,7 +59,7 @@ public class ProfilingLaunchTests
     public void WithoutLaunchTimingTheBackendIsNotAskedAndNoKernelsAreListed()
     {
         var profiler = new ExecutionProfiler();
-        var device = new LaunchingBackend();
+        var device = new FakeTimedBackend(launches => new FakeTimer(launches), launchesPerNode: 2);
         using var backend = profiler.Wrap(device);
         using var exec = new GraphExecutor(Build(), backend);
         exec.SetInput("x", OpHarness.Random(new Random(1), [3, 5]));
@@ -82,67 +81,16 @@ public class ProfilingLaunchTests
         return g;
     }
 
-    /// <summary>The CPU backend, with a timer that reports two launches per node (as a device backend's would).</summary>
-    private sealed class LaunchingBackend : IBackend, IProfilingSupport
+    /// <summary>Two launches per node, as a device backend's timer would report them.</summary>
+    private sealed class FakeTimer(bool timeLaunches) : FakeOpTimer
     {
-        private readonly CpuBackend cpu = new();
-        private FakeTimer? timer;
-
-        public bool TimerAskedForLaunches { get; private set; }
-        public string Name => "fake";
-        public string DeviceDescription => "fake device";
-        public long KernelLaunches { get; private set; }
-        public IBackendBuffer Allocate(long bytes) => cpu.Allocate(bytes);
-        public TensorView AddWeight(HostTensor weight) => cpu.AddWeight(weight);
-        public void Write(TensorView destination, ReadOnlySpan<byte> source) => cpu.Write(destination, source);
-        public void Read(TensorView source, Span<byte> destination) => cpu.Read(source, destination);
-        public void Synchronize() => cpu.Synchronize();
-        public DType StoredAs(DType declared) => declared;
-        public void Dispose() => cpu.Dispose();
-
-        public void Execute(Node node, ReadOnlySpan<TensorView> inputs, TensorView output)
-        {
-            cpu.Execute(node, inputs, output);
-            KernelLaunches += 2;
-            timer?.Launched(node.Op.Name);
-        }
-
-        public IOpTimer CreateOpTimer(bool timeLaunches = false)
-        {
-            TimerAskedForLaunches = timeLaunches;
-            return timer = new FakeTimer(timeLaunches);
-        }
-    }
-
-    private sealed class FakeTimer(bool timeLaunches) : IOpTimer
-    {
-        private readonly List<LaunchTiming> launches = [];
-        private int brackets;
-
-        public void Launched(string op)
+        public override void Launched(string op)
         {
             if (!timeLaunches) return;
-            launches.Add(new(op + "_main", 1.0));
-            launches.Add(new(op + "_tail", 0.25 * (launches.Count / 2 + 1)));
+            Launches.Add(new(op + "_main", 1.0));
+            Launches.Add(new(op + "_tail", 0.25 * (Launches.Count / 2 + 1)));
         }
 
-        public int Pending => brackets / 2;
-        public void Begin() => brackets++;
-        public void End() => brackets++;
-
-        public void Collect(Span<double> milliseconds)
-        {
-            milliseconds.Fill(1.5);
-            brackets = 0;
-        }
-
-        public IReadOnlyList<LaunchTiming> CollectLaunches()
-        {
-            var result = launches.ToArray();
-            launches.Clear();
-            return result;
-        }
-
-        public void Dispose() { }
+        protected override Bracket BracketAt(int index) => new(double.NaN, 1.5);
     }
 }

@@ -9,10 +9,12 @@ namespace PixelLLM.Runtime.Profiling;
 /// shapes (<see cref="OpCosts"/>), and the totals kept per op, per (op, shapes) and per graph. Profiled runs are
 /// never captured into device graphs, and they are serialised: profiling measures, it does not serve traffic.
 /// With <see cref="TimeLaunches"/>, every kernel launch inside a node is timed too and kept per kernel, which shows
-/// what one node that launches many kernels (a decoder stack) spends its time on.
+/// what one node that launches many kernels (a decoder stack) spends its time on. With <see cref="Timeline"/>, every run
+/// is also kept on a timeline (<see cref="WriteTimeline"/>).
 /// </summary>
 /// <param name="timeLaunches">Time every launch as well (an event pair each on a GPU, which adds to the node times).</param>
-public sealed class ExecutionProfiler(bool timeLaunches = false)
+/// <param name="recordTimeline">Keep every run's nodes (and launches) on a <see cref="ProfileTimeline"/>.</param>
+public sealed class ExecutionProfiler(bool timeLaunches = false, bool recordTimeline = false)
 {
     private readonly object gate = new();
     private readonly Dictionary<string, Accumulator> byOp = new(StringComparer.Ordinal);
@@ -23,6 +25,9 @@ public sealed class ExecutionProfiler(bool timeLaunches = false)
 
     /// <summary>Whether launches inside nodes are timed and reported per kernel (<see cref="ProfileReport.Kernels"/>).</summary>
     public bool TimeLaunches { get; } = timeLaunches;
+
+    /// <summary>The runs on a timeline, with sections a caller names; null unless asked for.</summary>
+    public ProfileTimeline? Timeline { get; } = recordTimeline ? new ProfileTimeline() : null;
 
     /// <summary>
     /// A backend that forwards everything to <paramref name="inner"/> and lets executors built on it report to this
@@ -38,9 +43,13 @@ public sealed class ExecutionProfiler(bool timeLaunches = false)
         }
     }
 
-    /// <summary>Forgets everything recorded so far (e.g. between benchmark stages); the wrapped backend stays.</summary>
+    /// <summary>
+    /// Forgets everything recorded so far (e.g. between benchmark stages) but the timeline's ended sections; the wrapped
+    /// backend stays.
+    /// </summary>
     public void Reset()
     {
+        Timeline?.Forget();
         lock (gate)
         {
             byOp.Clear();
@@ -77,21 +86,37 @@ public sealed class ExecutionProfiler(bool timeLaunches = false)
     }
 
     /// <summary>
-    /// Adds one run of graph <paramref name="graph"/>: its nodes in order with their device times, and the launches timed
-    /// inside them (none unless <see cref="TimeLaunches"/>).
+    /// Writes <see cref="Timeline"/> in the Chrome trace-event format (<see cref="ProfileTimeline.WriteJson"/>), naming the
+    /// wrapped backend's device.
     /// </summary>
-    internal void RecordRun(string graph, IReadOnlyList<ProfiledNode> nodes, ReadOnlySpan<double> milliseconds, long launches, double wallMs,
-        IReadOnlyList<LaunchTiming> launchTimes)
+    public void WriteTimeline(Stream stream)
     {
-        if (milliseconds.Length != nodes.Count)
-            throw new BackendException($"profiler: {milliseconds.Length} timings for {nodes.Count} nodes of '{graph}'");
+        var timeline = Timeline ?? throw new InvalidOperationException("this profiler keeps no timeline (create it with recordTimeline: true)");
+        ProfilingBackend? backend;
+        lock (gate) backend = attached;
+        timeline.WriteJson(stream, backend?.DeviceDescription ?? "unknown device", backend?.NodeTiming ?? "");
+    }
+
+    /// <summary>The host clock a run's start is given on (<see cref="RecordRun"/>).</summary>
+    internal double Now() => Timeline?.Now() ?? 0;
+
+    /// <summary>
+    /// Adds one run of graph <paramref name="graph"/> begun at host time <paramref name="hostStartMs"/> (<see cref="Now"/>):
+    /// its nodes in order with their brackets, and the launches timed inside them (none unless <see cref="TimeLaunches"/>).
+    /// </summary>
+    internal void RecordRun(string graph, IReadOnlyList<ProfiledNode> nodes, ReadOnlySpan<Bracket> brackets, long launches, double hostStartMs,
+        double wallMs, IReadOnlyList<LaunchTiming> launchTimes)
+    {
+        if (brackets.Length != nodes.Count)
+            throw new BackendException($"profiler: {brackets.Length} timings for {nodes.Count} nodes of '{graph}'");
+        Timeline?.AddRun(graph, hostStartMs, wallMs, launches, nodes, brackets, launchTimes);
         lock (gate)
         {
             double device = 0;
             for (int i = 0; i < nodes.Count; i++)
             {
                 var (op, shapes, cost) = nodes[i];
-                double ms = milliseconds[i];
+                double ms = brackets[i].Ms;
                 device += ms;
                 Add(byOp, op, ms, cost);
                 Add(byShape, (op, shapes), ms, cost);
@@ -102,7 +127,7 @@ public sealed class ExecutionProfiler(bool timeLaunches = false)
             g.Launches += launches;
             g.DeviceMs += device;
             g.WallMs += wallMs;
-            foreach (var (kernel, ms) in launchTimes) Add(byKernel, kernel, ms, default);
+            foreach (var (kernel, ms, _) in launchTimes) Add(byKernel, kernel, ms, default);
         }
     }
 

@@ -6,7 +6,7 @@ namespace PixelLLM.Runtime.Profiling;
 /// <summary>
 /// Times nodes on a backend's own clock: <see cref="Begin"/> and <see cref="End"/> bracket one node's launches in
 /// execution order (on a GPU, an event pair on the stream); after the backend has synchronised, <see cref="Collect"/>
-/// hands back each bracket's device time in order and starts over. Not thread-safe.
+/// hands back each bracket's start and device time in order and starts over. Not thread-safe.
 /// </summary>
 public interface IOpTimer : IDisposable
 {
@@ -19,8 +19,8 @@ public interface IOpTimer : IDisposable
     /// <summary>Number of brackets recorded since the last <see cref="Collect"/>.</summary>
     int Pending { get; }
 
-    /// <summary>Writes the milliseconds of each pending bracket into <paramref name="milliseconds"/> (length <see cref="Pending"/>) and clears them.</summary>
-    void Collect(Span<double> milliseconds);
+    /// <summary>Writes each pending bracket into <paramref name="brackets"/> (length <see cref="Pending"/>) and clears them.</summary>
+    void Collect(Span<Bracket> brackets);
 
     /// <summary>
     /// Every launch timed inside the brackets since the last call, in launch order, and clears them: empty unless the
@@ -30,8 +30,17 @@ public interface IOpTimer : IDisposable
     IReadOnlyList<LaunchTiming> CollectLaunches() => [];
 }
 
-/// <summary>One kernel launch (or library call, copy or fill) inside a profiled node, and its device time.</summary>
-public readonly record struct LaunchTiming(string Kernel, double Ms);
+/// <summary>
+/// One node's bracket on the backend's clock: when it began, in ms after the first bracket collected with it began
+/// (<see cref="double.NaN"/> when the timer cannot say), and its device time in ms.
+/// </summary>
+public readonly record struct Bracket(double StartMs, double Ms);
+
+/// <summary>
+/// One kernel launch (or library call, copy or fill) inside a profiled node and its device time; <paramref name="StartMs"/>
+/// is on the clock of the node brackets collected with it (<see cref="Bracket.StartMs"/>), NaN when not known.
+/// </summary>
+public readonly record struct LaunchTiming(string Kernel, double Ms, double StartMs = double.NaN);
 
 /// <summary>What a backend offers the profiler: a node timer on its own clock and how it stores each declared dtype.</summary>
 public interface IProfilingSupport
@@ -61,30 +70,34 @@ public interface IProfilingSupport
 /// </summary>
 public sealed class StopwatchOpTimer(IBackend? synchronise = null) : IOpTimer
 {
-    private readonly List<double> finished = [];
-    private long started;
+    private readonly List<Bracket> finished = [];
+    private long started, origin;
 
     /// <inheritdoc/>
     public void Begin()
     {
         synchronise?.Synchronize();
         started = Stopwatch.GetTimestamp();
+        if (finished.Count == 0) origin = started;
     }
 
     /// <inheritdoc/>
     public void End()
     {
         synchronise?.Synchronize();
-        finished.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        long ended = Stopwatch.GetTimestamp();
+        finished.Add(new(Milliseconds(started - origin), Milliseconds(ended - started)));
     }
+
+    private static double Milliseconds(long ticks) => ticks * 1e3 / Stopwatch.Frequency;
 
     /// <inheritdoc/>
     public int Pending => finished.Count;
 
     /// <inheritdoc/>
-    public void Collect(Span<double> milliseconds)
+    public void Collect(Span<Bracket> brackets)
     {
-        finished.CopyTo(milliseconds);
+        finished.CopyTo(brackets);
         finished.Clear();
     }
 

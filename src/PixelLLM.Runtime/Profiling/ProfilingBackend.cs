@@ -16,7 +16,7 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
     private readonly object runGate = new();
     private readonly ConditionalWeakTable<GraphExecutor, ProfiledNode[]> described = [];
     private IOpTimer? timer;
-    private double[] times = new double[64];
+    private Bracket[] times = new Bracket[64];
 
     public IBackend Inner => inner;
 
@@ -52,6 +52,7 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
             timer ??= support?.CreateOpTimer(profiler.TimeLaunches) ?? new StopwatchOpTimer(inner);
             long launchesBefore = support?.KernelLaunches ?? 0;
             long clock = Stopwatch.GetTimestamp();
+            double hostStart = profiler.Now();
             for (int i = 0; i < steps.Length; i++)
             {
                 if (steps[i].Op.IsView) continue;
@@ -62,10 +63,10 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
             inner.Synchronize();
             double wallMs = Stopwatch.GetElapsedTime(clock).TotalMilliseconds;
             long launches = support is null ? nodes.Length : support.KernelLaunches - launchesBefore;
-            if (times.Length < timer.Pending) times = new double[timer.Pending];
+            if (times.Length < timer.Pending) times = new Bracket[timer.Pending];
             var measured = times.AsSpan(0, timer.Pending);
             timer.Collect(measured);
-            profiler.RecordRun(executor.Label, nodes, measured, launches, wallMs, timer.CollectLaunches());
+            profiler.RecordRun(executor.Label, nodes, measured, launches, hostStart, wallMs, timer.CollectLaunches());
         }
     }
 
