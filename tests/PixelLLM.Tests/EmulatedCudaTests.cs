@@ -208,23 +208,8 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
         Assert.Equal(launches.Select(l => l.Ts).Order(), launches.Select(l => l.Ts));
     }
 
-    private static string Tail(string text) => text.Length <= 4000 ? text : "…" + text[^4000..];
+    private static string Tail(string text) => ChildProcess.Tail(text);
 
     private static (int ExitCode, string Output, TimeSpan Elapsed) Run(string file, IEnumerable<string> args, Dictionary<string, string> environment,
-        TimeSpan limit)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        foreach (var (name, value) in environment) start.Environment[name] = value;
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(limit))
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, $"timed out after {limit.TotalMinutes:F0} min\n{stderr.Result}", clock.Elapsed);
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result, clock.Elapsed);
-    }
+        TimeSpan limit) => ChildProcess.Run(file, args, environment, limit);
 }
