@@ -56,6 +56,8 @@ public class ProfilingTests
         Assert.DoesNotContain(report.Ops, r => r.Op == "Reshape");
         var graph = Assert.Single(report.Graphs);
         Assert.Equal((runs, launched.Count * runs, launched.Count * runs), (graph.Runs, graph.Nodes, graph.Launches));
+        Assert.Equal(exec.Plan.PeakBytes, graph.ArenaBytes);
+        Assert.True(graph.ArenaBytes > 0);
         Assert.Equal(launched.Count, graph.LaunchesPerRun);
         Assert.All(report.Ops, r => Assert.True(r.TotalMs >= 0 && r.MinMs <= r.TotalMs / r.Calls + 1e-12, r.Op));
         Assert.True(report.TotalDeviceMs <= graph.WallMs + 1e-6, "node times exceed the runs' wall time");
@@ -156,6 +158,7 @@ public class ProfilingTests
         Assert.Equal(2.0 * 6 * 13 * 12 + 6 * 12, linear.GetProperty("flops").GetDouble());
         Assert.True(linear.GetProperty("roofline_fraction").GetDouble() > 0);
         Assert.Equal("test graph", root.GetProperty("graphs")[0].GetProperty("graph").GetString());
+        Assert.Equal(exec.Plan.PeakBytes, root.GetProperty("graphs")[0].GetProperty("arena_bytes").GetInt64());
         Assert.Equal(report.NodeTiming, root.GetProperty("node_timing").GetString());
     }
 

@@ -76,7 +76,7 @@ public sealed class ExecutionProfiler(bool timeLaunches = false, bool recordTime
                 peaks,
                 [.. byOp.Select(kv => Row(kv.Key, "", kv.Value)).OrderByDescending(r => r.TotalMs)],
                 [.. byShape.Select(kv => Row(kv.Key.Op, kv.Key.Shapes, kv.Value)).OrderByDescending(r => r.TotalMs)],
-                [.. byGraph.Select(kv => new GraphProfileRow(kv.Key, kv.Value.Runs, kv.Value.Nodes, kv.Value.Launches, kv.Value.DeviceMs, kv.Value.WallMs))
+                [.. byGraph.Select(kv => new GraphProfileRow(kv.Key, kv.Value.Runs, kv.Value.Nodes, kv.Value.Launches, kv.Value.DeviceMs, kv.Value.WallMs, kv.Value.ArenaBytes))
                     .OrderByDescending(r => r.DeviceMs)],
                 [.. byKernel.Select(kv => new KernelProfileRow(kv.Key, kv.Value.Calls, kv.Value.TotalMs, kv.Value.MinMs)).OrderByDescending(r => r.TotalMs)])
             {
@@ -101,11 +101,12 @@ public sealed class ExecutionProfiler(bool timeLaunches = false, bool recordTime
     internal double Now() => Timeline?.Now() ?? 0;
 
     /// <summary>
-    /// Adds one run of graph <paramref name="graph"/> begun at host time <paramref name="hostStartMs"/> (<see cref="Now"/>):
-    /// its nodes in order with their brackets, and the launches timed inside them (none unless <see cref="TimeLaunches"/>).
+    /// Adds one run of graph <paramref name="graph"/> (whose memory plan needs <paramref name="arenaBytes"/>) begun at host
+    /// time <paramref name="hostStartMs"/> (<see cref="Now"/>): its nodes in order with their brackets, and the launches
+    /// timed inside them (none unless <see cref="TimeLaunches"/>).
     /// </summary>
-    internal void RecordRun(string graph, IReadOnlyList<ProfiledNode> nodes, ReadOnlySpan<Bracket> brackets, long launches, double hostStartMs,
-        double wallMs, IReadOnlyList<LaunchTiming> launchTimes)
+    internal void RecordRun(string graph, long arenaBytes, IReadOnlyList<ProfiledNode> nodes, ReadOnlySpan<Bracket> brackets, long launches,
+        double hostStartMs, double wallMs, IReadOnlyList<LaunchTiming> launchTimes)
     {
         if (brackets.Length != nodes.Count)
             throw new BackendException($"profiler: {brackets.Length} timings for {nodes.Count} nodes of '{graph}'");
@@ -123,6 +124,7 @@ public sealed class ExecutionProfiler(bool timeLaunches = false, bool recordTime
             }
             if (!byGraph.TryGetValue(graph, out var g)) byGraph[graph] = g = new GraphAccumulator();
             g.Runs++;
+            g.ArenaBytes = Math.Max(g.ArenaBytes, arenaBytes);
             g.Nodes += nodes.Count;
             g.Launches += launches;
             g.DeviceMs += device;
@@ -150,7 +152,7 @@ public sealed class ExecutionProfiler(bool timeLaunches = false, bool recordTime
 
     private sealed class GraphAccumulator
     {
-        public long Runs, Nodes, Launches;
+        public long Runs, Nodes, Launches, ArenaBytes;
         public double DeviceMs, WallMs;
     }
 }

@@ -20,8 +20,11 @@ public sealed record ProfileRow(string Op, string Shapes, long Calls, double Tot
         TotalMs > 0 ? Math.Max(Flops / peaks.GemmFlopsPerSecond, Bytes / peaks.CopyBytesPerSecond) / (TotalMs * 1e-3) : 0;
 }
 
-/// <summary>One graph's runs: how many, the launches each made and the device and wall time per run.</summary>
-public sealed record GraphProfileRow(string Graph, long Runs, long Nodes, long Launches, double DeviceMs, double WallMs)
+/// <summary>
+/// One graph's runs: how many, the launches each made, the device and wall time per run, and the activation arena its
+/// memory plan needs (the largest of the executors that ran under this label).
+/// </summary>
+public sealed record GraphProfileRow(string Graph, long Runs, long Nodes, long Launches, double DeviceMs, double WallMs, long ArenaBytes = 0)
 {
     /// <summary>Kernel launches per run (for a decode-step graph: launches per decode step).</summary>
     public double LaunchesPerRun => Runs > 0 ? (double)Launches / Runs : 0;
@@ -74,9 +77,9 @@ public sealed record ProfileReport(string Device, DevicePeaks? Peaks, IReadOnlyL
                 o.WriteLine(string.Create(c, $"  {Clip(k.Kernel, 40),-40} {k.Calls,7} {k.TotalMs,10:F3} {(launched > 0 ? 100 * k.TotalMs / launched : 0),5:F1} " +
                     $"{1e3 * k.TotalMs / Math.Max(k.Calls, 1),9:F1} {1e3 * k.MinMs,9:F1}"));
         }
-        o.WriteLine($"  {"graph",-40} {"runs",6} {"launches/run",12} {"device ms/run",13} {"wall ms/run",11}");
+        o.WriteLine($"  {"graph",-40} {"runs",6} {"launches/run",12} {"device ms/run",13} {"wall ms/run",11} {"arena MB",9}");
         foreach (var g in Graphs)
-            o.WriteLine(string.Create(c, $"  {Clip(g.Graph, 40),-40} {g.Runs,6} {g.LaunchesPerRun,12:F1} {g.DeviceMsPerRun,13:F3} {g.WallMsPerRun,11:F3}"));
+            o.WriteLine(string.Create(c, $"  {Clip(g.Graph, 40),-40} {g.Runs,6} {g.LaunchesPerRun,12:F1} {g.DeviceMsPerRun,13:F3} {g.WallMsPerRun,11:F3} {g.ArenaBytes / 1e6,9:F2}"));
     }
 
     private string Line(ProfileRow r, string name)
@@ -129,6 +132,7 @@ public sealed record ProfileReport(string Device, DevicePeaks? Peaks, IReadOnlyL
             w.WriteNumber("launches_per_run", g.LaunchesPerRun);
             w.WriteNumber("device_ms_per_run", g.DeviceMsPerRun);
             w.WriteNumber("wall_ms_per_run", g.WallMsPerRun);
+            w.WriteNumber("arena_bytes", g.ArenaBytes);
             w.WriteEndObject();
         }
         w.WriteEndArray();

@@ -66,7 +66,7 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
             if (times.Length < timer.Pending) times = new Bracket[timer.Pending];
             var measured = times.AsSpan(0, timer.Pending);
             timer.Collect(measured);
-            profiler.RecordRun(executor.Label, nodes, measured, launches, hostStart, wallMs, timer.CollectLaunches());
+            profiler.RecordRun(executor.Label, executor.Plan.PeakBytes, nodes, measured, launches, hostStart, wallMs, timer.CollectLaunches());
         }
     }
 
