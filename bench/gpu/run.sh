@@ -21,7 +21,7 @@ PHASES=",${PIXELLLM_GPU_PHASES:-checks,bench,baseline},"
 cli=.gpu/bin/pixelllm
 export XDG_CACHE_HOME=/tmp/pixelllm-cache DOTNET_CLI_TELEMETRY_OPTOUT=1
 # NVRTC 13 / cuBLAS 13 may live only in the toolkit or in pip's nvidia wheels: put every folder holding them on the path.
-for lib in libnvrtc.so.1 libcublas.so.1 libcublasLt.so.1; do
+for lib in libnvrtc.so.1 libcublas.so.1 libcublasLt.so.1 libcupti.so.1; do
     for f in $( (ldconfig -p | awk '{print $NF}'; find /usr/local/cuda*/ /opt -name "$lib*" 2>/dev/null) | grep "/$lib" | head -3); do
         LD_LIBRARY_PATH="$(dirname "$f"):${LD_LIBRARY_PATH:-}"
     done
@@ -53,7 +53,7 @@ phase() { [[ $PHASES == *",$1,"* ]]; }
   python3 -c 'import torch;print("torch",torch.__version__,torch.version.cuda)'; } >"$LOGS/env.log" 2>&1
 head -2 "$LOGS/env.log"
 step info 30 "$cli" info
-grep -E '^(cuda|nvrtc|cublas)' "$LOGS/info.log"
+grep -E '^(cuda|nvrtc|cublas|cupti)' "$LOGS/info.log"
 
 if phase checks; then
     # Compiles every kernel file in parallel (66 s serially in run 10) into the kernel cache under the keys the backend
@@ -341,6 +341,12 @@ if phase bench; then
     step bench-batch 120 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages e2e,e2e4 --runs 3 \
         --json "$OUT/bench-t5xl-batch.json"
     # Diagnostics last, so that a short budget loses them before the A/B benches that decide the defaults.
+    # Session 25: what the device ran in graph replay (CUPTI's activity records, where libcupti is found): per stage the
+    # time some kernel ran, the gaps between kernels and the idle stretches, and the kernels by time — the decode step's
+    # 2.3x its floor split into kernels below bandwidth and the device idle between them, without Nsight Systems.
+    step bench-kernel-trace 90 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,decode,decode4 \
+        --runs 2 --kernel-trace "$OUT/kernel-trace-t5xl.json"
+    grep -h 'kernel trace:' "$LOGS/bench-kernel-trace.log" | tee -a "$OUT/summary.txt" >/dev/null
     # Session 24: the profile's node times with the stream held while the host queues (the default, bench-profile above)
     # against the old brackets, which also timed each launch's host latency (PIXELLLM_PROFILE_HOLD_MS=0).
     step bench-profile-nohold 60 env PIXELLLM_PROFILE_HOLD_MS=0 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 \

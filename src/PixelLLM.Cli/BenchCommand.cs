@@ -25,6 +25,11 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "time every op of every stage on the device (graph capture off) and print a per-op table after each stage" };
         var profileJson = new Option<string?>("--profile-json") { Description = "write the per-stage, per-op profiles as JSON to this file (implies profiling)" };
         var profileLaunches = new Option<bool>("--profile-launches") { Description = RequestOptionsCli.ProfileLaunchesDescription };
+        var kernelTrace = new Option<string?>("--kernel-trace")
+        {
+            Description = "--backend cuda: record every kernel of each stage's timed runs with CUPTI (CUDA-graph replays included), print how busy the device " +
+                "was and write the kernels' timeline to this file (Chrome trace-event JSON for ui.perfetto.dev); needs libcupti ($PIXELLLM_CUPTI)",
+        };
         var profileTimeline = new Option<string?>("--profile-timeline") { Description = RequestOptionsCli.ProfileTimelineDescription + "; each stage a section" };
         var task = new Option<string>("--task") { Description = "caption (default) or densecap (K boxes batched next to one caption; densecap configs)", DefaultValueFactory = _ => "caption" };
         var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
@@ -32,7 +37,7 @@ internal static class BenchCommand
         var baseline = new Option<string?>("--baseline") { Description = "an earlier run's --json file: print each stage against it (best ms, change, speed-up)" };
         var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
         {
-            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, profileTimeline, task, boxes, depth, baseline,
+            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, profileTimeline, kernelTrace, task, boxes, depth, baseline,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -47,15 +52,17 @@ internal static class BenchCommand
             if (n < 1) throw new InvalidInputException("--runs must be at least 1");
             var output = parse.InvocationConfiguration.Output;
             bool launches = parse.GetValue(profileLaunches), table = parse.GetValue(profile) || launches;
-            string? profileJsonPath = parse.GetValue(profileJson), timelinePath = parse.GetValue(profileTimeline);
-            foreach (var path in new[] { profileJsonPath, timelinePath, parse.GetValue(json) })
+            string? profileJsonPath = parse.GetValue(profileJson), timelinePath = parse.GetValue(profileTimeline), kernelTracePath = parse.GetValue(kernelTrace);
+            if (kernelTracePath is not null && parse.GetValue(backend) != "cuda") throw new InvalidInputException("--kernel-trace needs --backend cuda (CUPTI records a GPU's kernels)");
+            foreach (var path in new[] { profileJsonPath, timelinePath, kernelTracePath, parse.GetValue(json) })
                 if (path is not null) RequestRun.CheckWritable(path);
             var profiling = table || profileJsonPath is not null || timelinePath is not null
                 ? new BenchProfiling(table ? output : null, profileJsonPath, launches, timelinePath) : null;
             switch (parse.GetValue(task))
             {
                 case "densecap":
-                    if (profiling is not null) throw new InvalidInputException("--profile applies to --task caption only");
+                    if (profiling is not null || kernelTracePath is not null)
+                        throw new InvalidInputException("--profile, --profile-json, --profile-launches, --profile-timeline and --kernel-trace apply to --task caption only");
                     DenseCaptionBenchRun.Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), parse.GetValue(boxes), parse.GetValue(json), output);
                     return 0;
                 case "caption":
@@ -66,7 +73,7 @@ internal static class BenchCommand
             }
             var stages = Stages(parse.GetValue(only));
             return Run(parse.GetValue(config)!, parse.GetValue(backend)!, weightType, n, parse.GetValue(seed), stages, parse.GetValue(json), output, profiling, parse.GetValue(depth),
-                parse.GetValue(baseline));
+                parse.GetValue(baseline), kernelTracePath);
         }));
         return command;
     }
@@ -86,13 +93,14 @@ internal static class BenchCommand
     }
 
     internal static int Run(string configName, string backendName, DType weightType, int runs, int seed, HashSet<string> stages, string? jsonPath, TextWriter o,
-        BenchProfiling? profiling = null, int? depth = null, string? baselinePath = null)
+        BenchProfiling? profiling = null, int? depth = null, string? baselinePath = null, string? kernelTracePath = null)
     {
         var baseline = baselinePath is null ? null : BenchBaseline.Load(baselinePath);
         var config = BenchConfigs.Get(configName);
         if (depth is int d) config = BenchConfigs.WithDepth(config, d);
         if (config.PointHead is null && (stages.Contains("rerun") || stages.Contains("e2e") || stages.Contains("e2e4")))
             throw new InvalidInputException($"bench: '{configName}' has no point head, so the rerun and e2e stages do not exist (name --stages, or use --task densecap)");
+        var kernelTrace = kernelTracePath is null ? null : new BenchKernelTrace(kernelTracePath, o);
         var device = Backends.Create(backendName, weightType);
         var cuda = device as PixelLLM.Backends.Cuda.CudaBackend;
         using var backend = profiling is null ? device : profiling.Profiler.Wrap(device);
@@ -101,17 +109,26 @@ internal static class BenchCommand
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
                     $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
                     (depth is null ? "" : $"; stacks cut to {depth} blocks") + $"; switches: {BenchJson.SwitchesLine()}");
-        using var bench = new BenchStages(config, weightType, seed, backend) { AfterWarmUp = profiling is null ? null : profiling.Profiler.Reset };
+        using var bench = new BenchStages(config, weightType, seed, backend)
+        {
+            AfterWarmUp = profiling is null && kernelTrace is null ? null : () =>
+            {
+                profiling?.Profiler.Reset();
+                kernelTrace?.Timed();
+            },
+        };
         var results = new List<StageTiming>();
         void Stage(string key, Func<StageTiming> measure)
         {
             if (!stages.Contains(key)) return;
             profiling?.StageStarted(key);
+            kernelTrace?.StageStarted();
             var r = measure();
             if (cuda is not null) deviceMemoryUsed = Math.Max(deviceMemoryUsed, cuda.DeviceMemory().Used);
             results.Add(r);
             o.WriteLine($"  {r.Stage,-44} best {r.BestMs,10:F1} ms   median {r.MedianMs,10:F1} ms   cpu {r.CpuMs,10:F1} ms{(r.Note.Length > 0 ? "   " + r.Note : "")}");
             profiling?.StageDone(key);
+            kernelTrace?.StageDone(key);
         }
         Stage("sam", () => bench.Sam(runs));
         Stage("eva02", () => bench.Eva02(runs));
@@ -133,6 +150,7 @@ internal static class BenchCommand
         if (cuda is not null) WriteGemmTuning(cuda, o);
         if (baseline is not null) BenchBaseline.Print(o, baselinePath!, baseline, results);
         profiling?.Finish();
+        kernelTrace?.Finish();
         if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results,
             cuda is null ? null : deviceMemoryUsed);
         return 0;

@@ -43,6 +43,7 @@ internal static class InfoCommand
         o.WriteLine($"prebuilt cubins: {PrebuiltSummary()}");
         o.WriteLine($"cublas: {CudaLibraries.ProbeCublas()}");
         o.WriteLine($"cublasLt: {CudaLibraries.ProbeCublasLt()}");
+        o.WriteLine($"cupti: {Cupti.Probe()} (bench --kernel-trace only)");
         o.WriteLine("cuda switches (environment; default when unset; \"set\" marks one set here; \"unmeasured\" awaits a GPU run):");
         foreach (var s in CudaSwitches.All)
             o.WriteLine($"  {s.Name,-32} {(s.Value is { } v ? $"set {v}" : $"default {s.Default}"),-22} {s.Meaning}{(s.Measured ? "" : " (unmeasured)")}");

@@ -6,6 +6,7 @@
 #   libnvrtc.so     NVRTC: builds a kernel file for the host with g++ (fake_nvrtc.cpp, emu.h)
 #   libcublas.so, libcublasLt.so   the GEMMs the backend asks cuBLAS(Lt) for (fake_cublas.cpp, fake_cublaslt.cpp,
 #                   gemm_reference.h)
+#   libcupti.so     CUPTI's activity API for kernel records (fake_cupti.cpp): what bench --kernel-trace reads
 # and prints the environment that points the backend at them. With --selftest after OUT it also builds and runs the
 # libraries' own checks: the driver's (selftest_driver*.cpp on selftest_module.cpp's hand-written kernels) and the GEMMs'
 # (selftest_cublas*.cpp, against their own double-precision reference) and the runtime's (selftest_runtime.cpp: small
@@ -23,6 +24,7 @@ cp "$here/emu.h" "$here/float16_bits.h" "$here/pxlemu.h" "$here/pxlemu_module.h"
     -Wl,-rpath,"$out" -ldl -lpthread
 "${cxx[@]}" -Wl,-soname,libcublas.so.11 -o "$out/libcublas.so" "$here/fake_cublas.cpp" -ldl
 "${cxx[@]}" -Wl,-soname,libcublasLt.so.11 -o "$out/libcublasLt.so" "$here/fake_cublaslt.cpp" -ldl
+"${cxx[@]}" -Wl,-soname,libcupti.so.11.8 -o "$out/libcupti.so" "$here/fake_cupti.cpp" -ldl
 if [[ ${2:-} == --selftest ]]; then
     g++ -std=c++17 -O2 -fPIC -shared -Wall -Wextra -Werror -o "$out/selftest_module.so" "$here/selftest_module.cpp" -L"$out" \
         -Wl,--no-as-needed -lpxlemu -Wl,-rpath,"$out"
@@ -39,5 +41,6 @@ PIXELLLM_CUDA_DRIVER=$out/libcuda.so.1
 PIXELLLM_NVRTC=$out/libnvrtc.so
 PIXELLLM_CUBLAS=$out/libcublas.so
 PIXELLLM_CUBLASLT_LIB=$out/libcublasLt.so
+PIXELLLM_CUPTI=$out/libcupti.so
 PIXELLLM_EMULATOR_CACHE=$out/modules
 ENV

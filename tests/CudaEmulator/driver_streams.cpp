@@ -1,6 +1,7 @@
 // driver_streams.cpp: part of the fake CUDA driver, libcuda.so.1 (see fake_driver.h): running queued work (kernels,
 // copies, fills, host work, replayed graphs) on the calling thread, streams and events, and the emulator's extension
 // pxlemu_stream_enqueue.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -15,11 +16,26 @@ namespace fake_driver {
 
 // ---- running work (lock not held) --------------------------------------------------------------------------------------
 
+namespace {
+
+std::atomic<PxlemuKernelObserver> kernel_observer{nullptr};
+
+unsigned long long now_ns()
+{
+    return static_cast<unsigned long long>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+} // namespace
+
 CUresult run_grid(const PxlemuKernel* kernel, void** args, const unsigned grid[3], const unsigned block[3], size_t shared)
 {
     char why[512] = "";
-    if (pxlemu_run_grid(kernel, args, grid[0], grid[1], grid[2], block[0], block[1], block[2], shared, why, sizeof why) == 0)
-        return CUDA_SUCCESS;
+    PxlemuKernelObserver observer = kernel_observer.load();
+    unsigned long long start = observer != nullptr ? now_ns() : 0;
+    int failed = pxlemu_run_grid(kernel, args, grid[0], grid[1], grid[2], block[0], block[1], block[2], shared, why, sizeof why);
+    if (observer != nullptr) observer(kernel->name, start, now_ns(), grid, block);
+    if (failed == 0) return CUDA_SUCCESS;
     return fail_with(CUDA_ERROR_LAUNCH_FAILED,
                      std::string("emulated kernel ") + kernel->name + " failed: " + (why[0] != 0 ? why : "no reason given"));
 }
@@ -275,5 +291,9 @@ int pxlemu_stream_enqueue(void* stream_handle, const char* what, int (*work)(con
     }
     return run_host_work(what, work, data);
 }
+
+// Tells `observer` of every kernel that runs from now on (eagerly or in a replayed graph): its name, host-clock start
+// and end in ns, grid and block. Null stops it. For the fake CUPTI (fake_cupti.cpp), whose kernel records it fills.
+void pxlemu_set_kernel_observer(PxlemuKernelObserver observer) { kernel_observer.store(observer); }
 
 } // extern "C"

@@ -22,7 +22,8 @@
 // <reason>" (also printed to stderr). Unlike a real device, errors are not sticky: the next call works.
 //
 // Emulator extension: pxlemu_stream_enqueue queues host work (the fake cuBLAS's GEMMs) on a stream like a kernel, so it
-// is captured into graphs too (see its comment in driver_streams.cpp).
+// is captured into graphs too (see its comment in driver_streams.cpp); pxlemu_set_kernel_observer tells the fake CUPTI
+// of every kernel that runs.
 //
 // The driver is these files; this header, private to them, has what they share: the API's types, the handles,
 // recorded work, the driver's state, and the helpers one file defines (the section comments below say which) and others

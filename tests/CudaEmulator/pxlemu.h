@@ -9,6 +9,11 @@ extern "C" {
 #endif
 
 // One __global__ function of an emulated module.
+// What the fake driver tells of each kernel it ran (pxlemu_set_kernel_observer, driver_streams.cpp): name, start and end
+// on the host's steady clock in ns, grid and block.
+typedef void (*PxlemuKernelObserver)(const char* name, unsigned long long start_ns, unsigned long long end_ns, const unsigned grid[3],
+                                     const unsigned block[3]);
+
 typedef struct PxlemuKernel
 {
     const char* name;                           // the extern "C" name cuModuleGetFunction asks for

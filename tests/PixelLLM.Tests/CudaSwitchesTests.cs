@@ -8,7 +8,7 @@ namespace PixelLLM.Tests;
 /// <see cref="CudaSwitches"/> or one of the library locations `info` reports elsewhere.</summary>
 public class CudaSwitchesTests
 {
-    private static readonly string[] Locations = ["PIXELLLM_CUDA_DRIVER", "PIXELLLM_NVRTC", "PIXELLLM_CUBLAS", "PIXELLLM_CUBLASLT_LIB", "PIXELLLM_KERNEL_CUBINS"];
+    private static readonly string[] Locations = ["PIXELLLM_CUDA_DRIVER", "PIXELLLM_NVRTC", "PIXELLLM_CUBLAS", "PIXELLLM_CUBLASLT_LIB", "PIXELLLM_KERNEL_CUBINS", "PIXELLLM_CUPTI"];
 
     [Fact]
     public void EveryEnvironmentConstantOfTheBackendIsListed()

@@ -191,6 +191,38 @@ public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputH
     }
 
     /// <summary>
+    /// bench --kernel-trace on the emulator's CUPTI: every kernel of the timed decode steps — replayed from a recorded
+    /// graph — is recorded once per step (each step the same kernels in the same order), the warm-up's are not, and a
+    /// machine without CUPTI gets one line naming PIXELLLM_CUPTI.
+    /// </summary>
+    [Fact]
+    public void KernelTraceRecordsEveryReplayedKernelOfTheTimedSteps()
+    {
+        var trace = System.IO.Path.Combine(emulator.Folder, "kernel-trace.json");
+        var run = Run(Cli, ["bench", "--config", "pixelllm-tiny", "--random-weights", "--backend", "cuda", "--stages", "decode", "--runs", "2",
+            "--kernel-trace", trace], emulator.Environment, TimeSpan.FromMinutes(5));
+        Assert.True(run.ExitCode == 0, $"bench --kernel-trace failed on the emulator:\n{Tail(run.Output)}");
+        Assert.Matches(@"kernel trace: \d+ kernels over [\d.]+ ms: device busy", run.Output);
+        using var document = JsonDocument.Parse(File.ReadAllText(trace));
+        var kernels = document.RootElement.GetProperty("traceEvents").EnumerateArray()
+            .Where(e => e.TryGetProperty("cat", out var c) && c.GetString() == "kernel").Select(e => e.GetProperty("name").GetString()!).ToList();
+        const int steps = 2 * 20; // --runs 2 after the warm-up, 20 decode steps each
+        Assert.True(kernels.Count > 0 && kernels.Count % steps == 0, $"{kernels.Count} kernels for {steps} steps");
+        int perStep = kernels.Count / steps;
+        var first = kernels.Take(perStep).ToList();
+        Assert.Contains("gemv_f32_r1", first);
+        Assert.Contains("attention_decode_f32", first);
+        for (int step = 1; step < steps; step++) Assert.Equal(first, kernels.Skip(step * perStep).Take(perStep));
+
+        var without = new Dictionary<string, string>(emulator.Environment) { ["PIXELLLM_CUPTI"] = "/nonexistent/libcupti.so" };
+        var missing = Run(Cli, ["bench", "--config", "pixelllm-tiny", "--random-weights", "--backend", "cuda", "--stages", "decode", "--runs", "1",
+            "--kernel-trace", trace + ".2"], without, TimeSpan.FromMinutes(5));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("PIXELLLM_CUPTI=/nonexistent/libcupti.so could not be loaded", missing.Output);
+        Assert.False(File.Exists(trace + ".2"));
+    }
+
+    /// <summary>
     /// On the timeline, the event pairs' starts put every timed launch inside a node (both read off the stream's events),
     /// in launch order, and no two nodes overlap.
     /// </summary>

@@ -144,29 +144,16 @@ public sealed class ProfileTimeline
             w.WriteNumber("runs_not_kept", runsNotKept);
             w.WriteEndObject();
             w.WriteStartArray("traceEvents");
-            Metadata(w, "process_name", 1, null, $"device: {device}");
-            Metadata(w, "thread_name", 1, Track.Nodes, "nodes");
-            if (all.Any(e => e.Track == Track.Kernels)) Metadata(w, "thread_name", 1, Track.Kernels, "kernels");
-            Metadata(w, "process_name", 2, null, "host");
-            Metadata(w, "thread_name", 2, Track.Runs, "graph runs");
-            Metadata(w, "thread_name", 2, Track.Sections, "sections");
+            TraceEvents.WriteName(w, "process_name", 1, null, $"device: {device}");
+            TraceEvents.WriteName(w, "thread_name", 1, (int)Track.Nodes, "nodes");
+            if (all.Any(e => e.Track == Track.Kernels)) TraceEvents.WriteName(w, "thread_name", 1, (int)Track.Kernels, "kernels");
+            TraceEvents.WriteName(w, "process_name", 2, null, "host");
+            TraceEvents.WriteName(w, "thread_name", 2, (int)Track.Runs, "graph runs");
+            TraceEvents.WriteName(w, "thread_name", 2, (int)Track.Sections, "sections");
             foreach (var e in all) Write(w, e);
             w.WriteEndArray();
             w.WriteEndObject();
         }
-    }
-
-    private static void Metadata(Utf8JsonWriter w, string kind, int pid, Track? track, string name)
-    {
-        w.WriteStartObject();
-        w.WriteString("name", kind);
-        w.WriteString("ph", "M");
-        w.WriteNumber("pid", pid);
-        if (track is { } t) w.WriteNumber("tid", (int)t);
-        w.WriteStartObject("args");
-        w.WriteString("name", name);
-        w.WriteEndObject();
-        w.WriteEndObject();
     }
 
     private static void Write(Utf8JsonWriter w, Event e)
