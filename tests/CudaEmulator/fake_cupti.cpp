@@ -164,6 +164,14 @@ int cuptiActivityGetNumDroppedRecords(void*, uint32_t, size_t* dropped)
     return Success;
 }
 
+// CUDA 11.8's CUPTI API version, the oldest whose kernel records the engine has been written against.
+int cuptiGetVersion(uint32_t* version)
+{
+    if (version == nullptr) return InvalidParameter;
+    *version = 17;
+    return Success;
+}
+
 int cuptiGetResultString(int result, const char** text)
 {
     if (text == nullptr) return InvalidParameter;

@@ -59,7 +59,12 @@ public static unsafe class Cupti
     public static CudaLibraryStatus Probe()
     {
         var probe = NativeLibraryProbe.Load("libcupti", FileNames, PathVariable);
-        return probe.Found ? new CudaLibraryStatus("libcupti", probe.Path, null, null) : new CudaLibraryStatus("libcupti", null, null, probe.WhyNot);
+        if (!probe.Found) return new CudaLibraryStatus("libcupti", null, null, probe.WhyNot);
+        string? version = null;
+        uint api;
+        if (NativeLibrary.TryGetExport(probe.Handle, "cuptiGetVersion", out var fn) && ((delegate* unmanaged<uint*, int>)fn)(&api) == Success)
+            version = $"API {api}";
+        return new CudaLibraryStatus("libcupti", probe.Path, version, null);
     }
 
     /// <summary>Starts recording kernels (loads libcupti and registers the buffer callbacks the first time).</summary>
