@@ -98,7 +98,8 @@ internal sealed class BenchKernelTrace
 /// Where a stage's device time went, from its kernels' device timestamps: the span from the first start to the last end,
 /// the time some kernel ran (the union of their intervals), the gaps between kernels shorter than
 /// <see cref="IdleMicroseconds"/> (launch and dependency latency inside a run or a graph replay) and the longer idle
-/// stretches (the host's round trips between runs and steps), and the kernels by total time.
+/// stretches (the host's round trips between runs and steps), and the kernels by total time. The idle stretches split
+/// the kernels into bursts — a bench stage's runs, or a decode stage's steps — and the summary gives the mean burst too.
 /// </summary>
 internal sealed record KernelTraceSummary(int Kernels, double SpanMs, double BusyMs, int Gaps, double GapMs, int IdleStretches, double IdleMs,
     IReadOnlyList<(string Kernel, int Calls, double TotalMs)> ByKernel)
@@ -131,13 +132,17 @@ internal sealed record KernelTraceSummary(int Kernels, double SpanMs, double Bus
         return new(kernels.Count, span, busy * 1e-6, gaps, gap * 1e-6, stretches, idle * 1e-6, byKernel);
     }
 
+    /// <summary>Runs of kernels between idle stretches (a bench stage's runs, a decode stage's steps).</summary>
+    public int Bursts => Kernels == 0 ? 0 : IdleStretches + 1;
+
     public string Line()
     {
         if (Kernels == 0) return "  kernel trace: no kernels recorded";
         var c = CultureInfo.InvariantCulture;
         return string.Create(c, $"  kernel trace: {Kernels} kernels over {SpanMs:F3} ms: device busy {BusyMs:F3} ms ({100 * BusyMs / SpanMs:F1} %); ") +
             string.Create(c, $"{Gaps} gaps under {IdleMicroseconds:F0} µs, {GapMs:F3} ms in all ({(Gaps > 0 ? 1e3 * GapMs / Gaps : 0):F2} µs each); ") +
-            string.Create(c, $"{IdleStretches} idle stretches, {IdleMs:F3} ms");
+            string.Create(c, $"{IdleStretches} idle stretches, {IdleMs:F3} ms; per burst of {(double)Kernels / Bursts:F1} kernels: ") +
+            string.Create(c, $"busy {1e3 * BusyMs / Bursts:F1} µs, gaps {1e3 * GapMs / Bursts:F1} µs");
     }
 
     public IEnumerable<string> TopKernels(int count) => ByKernel.Take(count).Select(r => string.Create(CultureInfo.InvariantCulture,

@@ -29,6 +29,9 @@ public class KernelTraceTests
         Assert.Equal(["a", "e", "b", "c", "d"], s.ByKernel.Select(r => r.Kernel));
         Assert.Contains("5 kernels over 0.150 ms: device busy 0.028 ms (18.7 %)", s.Line());
         Assert.Contains("2 gaps under 20 µs, 0.022 ms in all (11.00 µs each); 1 idle stretches, 0.100 ms", s.Line());
+        // Two bursts (split by the idle stretch): 5 kernels, 28 µs busy and 22 µs of gaps between them.
+        Assert.Equal(2, s.Bursts);
+        Assert.EndsWith("per burst of 2.5 kernels: busy 14.0 µs, gaps 11.0 µs", s.Line());
     }
 
     [Fact]
