@@ -97,12 +97,12 @@ public sealed class ExecutionProfiler(bool timeLaunches = false, bool recordTime
         timeline.WriteJson(stream, backend?.DeviceDescription ?? "unknown device", backend?.NodeTiming ?? "");
     }
 
-    /// <summary>The host clock a run's start is given on (<see cref="RecordRun"/>).</summary>
-    internal double Now() => Timeline?.Now() ?? 0;
+    /// <summary>A run's start as <see cref="RecordRun"/> takes it: a Stopwatch timestamp on the timeline's clock.</summary>
+    internal double HostMs(long timestamp) => Timeline?.HostMs(timestamp) ?? 0;
 
     /// <summary>
     /// Adds one run of graph <paramref name="graph"/> (whose memory plan needs <paramref name="arenaBytes"/>) begun at host
-    /// time <paramref name="hostStartMs"/> (<see cref="Now"/>): its nodes in order with their brackets, and the launches
+    /// time <paramref name="hostStartMs"/> (<see cref="HostMs"/>): its nodes in order with their brackets, and the launches
     /// timed inside them (none unless <see cref="TimeLaunches"/>).
     /// </summary>
     internal void RecordRun(string graph, long arenaBytes, IReadOnlyList<ProfiledNode> nodes, ReadOnlySpan<Bracket> brackets, long launches,

@@ -82,9 +82,15 @@ public sealed class ProfileTimeline
     }
 
     /// <summary>Milliseconds of the host's clock since this timeline began.</summary>
-    internal double Now() => Stopwatch.GetElapsedTime(origin).TotalMilliseconds;
+    internal double Now() => HostMs(Stopwatch.GetTimestamp());
 
-    /// <summary>Adds one run that began at host time <paramref name="hostStartMs"/> (<see cref="Now"/>).</summary>
+    /// <summary>
+    /// A <see cref="Stopwatch"/> timestamp in milliseconds since this timeline began, at the clock's full resolution
+    /// (not TimeSpan's 100 ns, which would let a run's nodes, timed at full resolution, poke out of the run).
+    /// </summary>
+    internal double HostMs(long timestamp) => (timestamp - origin) * 1e3 / Stopwatch.Frequency;
+
+    /// <summary>Adds one run that began at host time <paramref name="hostStartMs"/> (<see cref="HostMs"/>).</summary>
     internal void AddRun(string graph, double hostStartMs, double wallMs, long launches, IReadOnlyList<ProfiledNode> nodes,
         ReadOnlySpan<Bracket> brackets, IReadOnlyList<LaunchTiming> launchTimes)
     {

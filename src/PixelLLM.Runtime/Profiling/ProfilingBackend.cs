@@ -51,8 +51,7 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
             var support = inner as IProfilingSupport;
             timer ??= support?.CreateOpTimer(profiler.TimeLaunches) ?? new StopwatchOpTimer(inner);
             long launchesBefore = support?.KernelLaunches ?? 0;
-            long clock = Stopwatch.GetTimestamp();
-            double hostStart = profiler.Now();
+            long clock = Stopwatch.GetTimestamp(); // the run's window on the host: every bracket begins and ends inside it
             for (int i = 0; i < steps.Length; i++)
             {
                 if (steps[i].Op.IsView) continue;
@@ -61,12 +60,12 @@ internal sealed class ProfilingBackend(IBackend inner, ExecutionProfiler profile
                 timer.End();
             }
             inner.Synchronize();
-            double wallMs = Stopwatch.GetElapsedTime(clock).TotalMilliseconds;
+            double wallMs = (Stopwatch.GetTimestamp() - clock) * 1e3 / Stopwatch.Frequency;
             long launches = support is null ? nodes.Length : support.KernelLaunches - launchesBefore;
             if (times.Length < timer.Pending) times = new Bracket[timer.Pending];
             var measured = times.AsSpan(0, timer.Pending);
             timer.Collect(measured);
-            profiler.RecordRun(executor.Label, executor.Plan.PeakBytes, nodes, measured, launches, hostStart, wallMs, timer.CollectLaunches());
+            profiler.RecordRun(executor.Label, executor.Plan.PeakBytes, nodes, measured, launches, profiler.HostMs(clock), wallMs, timer.CollectLaunches());
         }
     }
 
