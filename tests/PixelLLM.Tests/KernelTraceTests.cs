@@ -48,13 +48,15 @@ public class KernelTraceTests
             *(ulong*)(record + 16) = 1_000_500;
             *(ulong*)(record + 24) = 1_003_000;
             *(uint*)(record + 48) = 13;
-            for (int i = 0; i < 3; i++) (*(int*)(record + 52 + 4 * i), *(int*)(record + 64 + 4 * i)) = (i + 2, 32 * (i + 1));
+            for (int i = 0; i < 3; i++) (*(int*)(record + 52 + 4 * i), *(int*)(record + 64 + 4 * i)) = (i + 2, 32 >> (2 * i)); // block 32×8×2
             *(uint*)(record + 92) = 4242;
             *(nint*)(record + 104) = name;
             var k = Assert.IsType<KernelActivity>(Cupti.Read(record));
             Assert.Equal(("gemv_bf16_r1", 1_000_500UL, 1_003_000UL, 13u, 4242u), (k.Name, k.StartNs, k.EndNs, k.Stream, k.Correlation));
-            Assert.Equal(((2, 3, 4), (32, 64, 96)), (k.Grid, k.Block));
+            Assert.Equal(((2, 3, 4), (32, 8, 2)), (k.Grid, k.Block));
             Assert.Equal(0.0025, k.Ms, 12);
+            *(int*)(record + 68) = 0; // an impossible block: the fields are not where this layout has them, the name is not followed
+            Assert.Equal(Cupti.UnrecognisedRecord, Cupti.Read(record)!.Value.Name);
             *(int*)record = 1; // a memcpy record
             Assert.Null(Cupti.Read(record));
         }

@@ -151,14 +151,26 @@ public static unsafe class Cupti
         }
     }
 
-    /// <summary>A concurrent-kernel record's head (see the class remarks), or null for any other kind.</summary>
+    /// <summary>The name given to a record whose head does not look like a kernel record's (see <see cref="Read"/>).</summary>
+    public const string UnrecognisedRecord = "(CUPTI record of another layout)";
+
+    /// <summary>
+    /// A concurrent-kernel record's head (see the class remarks), or null for any other kind. The name pointer is only
+    /// followed when the launch shape it sits behind is a possible one (grid ≥ 1, a block of 1 to 1,024 threads, end ≥
+    /// start): were a CUPTI version to move these fields, its records come out named <see cref="UnrecognisedRecord"/>
+    /// instead of the process following a stray pointer.
+    /// </summary>
     internal static KernelActivity? Read(byte* record)
     {
         if (*(int*)record != KindConcurrentKernel) return null;
+        ulong start = *(ulong*)(record + 16), end = *(ulong*)(record + 24);
+        var grid = (*(int*)(record + 52), *(int*)(record + 56), *(int*)(record + 60));
+        var block = (*(int*)(record + 64), *(int*)(record + 68), *(int*)(record + 72));
+        bool plausible = end >= start && grid.Item1 >= 1 && grid.Item2 >= 1 && grid.Item3 >= 1 && block.Item1 >= 1 && block.Item2 >= 1 && block.Item3 >= 1
+            && (long)block.Item1 * block.Item2 * block.Item3 <= 1024;
         nint name = *(nint*)(record + 104);
-        string text = name == 0 ? "?" : names.GetOrAdd(name, static p => Marshal.PtrToStringUTF8(p) ?? "?");
-        return new KernelActivity(text, *(ulong*)(record + 16), *(ulong*)(record + 24), *(uint*)(record + 48), *(uint*)(record + 92),
-            (*(int*)(record + 52), *(int*)(record + 56), *(int*)(record + 60)), (*(int*)(record + 64), *(int*)(record + 68), *(int*)(record + 72)));
+        string text = !plausible ? UnrecognisedRecord : name == 0 ? "?" : names.GetOrAdd(name, static p => Marshal.PtrToStringUTF8(p) ?? "?");
+        return new KernelActivity(text, start, Math.Max(start, end), *(uint*)(record + 48), *(uint*)(record + 92), grid, block);
     }
 
     private static void Check(Api a, int result, string call)
