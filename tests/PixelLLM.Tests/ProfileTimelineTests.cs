@@ -82,7 +82,7 @@ public class ProfileTimelineTests
             var inRun = nodes.Skip(i * executed.Count).Take(executed.Count).ToList();
             Assert.True(inRun[0].Ts >= runs[i].Ts - 1e-3 && inRun[^1].End <= runs[i].End + 1e-3, $"run {i}'s nodes lie outside it");
         }
-        Assert.Equal(profiler.Report(measurePeaks: false).TotalDeviceMs * 1e3, nodes.Sum(e => e.Dur), 0.01);
+        Assert.Equal(profiler.Report(measurePeaks: false).TotalDeviceMs * 1e3, nodes.Sum(e => e.Dur), 1e-3 * nodes.Count); // each written to the ns
         NoTrackOverlaps(events);
 
         var names = root.GetProperty("traceEvents").EnumerateArray().Where(e => e.GetProperty("ph").GetString() == "M")
@@ -146,9 +146,12 @@ public class ProfileTimelineTests
                 // ScriptedTimer: node i starts at 2·i ms and takes 1.5 ms; its kernel starts 0.25 ms into it and takes 1 ms.
                 var node = nodes[run * perRun + i];
                 var kernel = kernels[run * perRun + i];
-                Assert.Equal(origin + 2000 * i, node.Ts, 3);
-                Assert.Equal(1500, node.Dur, 3);
-                Assert.Equal((node.Ts + 250, 1000.0), (Math.Round(kernel.Ts, 3), kernel.Dur));
+                // µs, each time written to the ns: a sum or a difference of two written times is off by 1 ns at most.
+                const double ns = 1.0001e-3;
+                Assert.Equal(origin + 2000 * i, node.Ts, ns);
+                Assert.Equal(1500, node.Dur, ns);
+                Assert.Equal(node.Ts + 250, kernel.Ts, ns);
+                Assert.Equal(1000, kernel.Dur, ns);
                 Assert.Equal((1, 2), (kernel.Pid, kernel.Tid));
             }
         }
