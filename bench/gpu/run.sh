@@ -343,8 +343,9 @@ if phase bench; then
     # Diagnostics last, so that a short budget loses them before the A/B benches that decide the defaults.
     # Session 25: what the device ran in graph replay (CUPTI's activity records, where libcupti is found): per stage the
     # time some kernel ran, the gaps between kernels and the idle stretches, and the kernels by time — the decode step's
-    # 2.3x its floor split into kernels below bandwidth and the device idle between them, without Nsight Systems.
-    step bench-kernel-trace 90 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,decode,decode4 \
+    # 2.3x its floor split into kernels below bandwidth and the device idle between them, without Nsight Systems; and
+    # for a whole caption request, how much of its 52 ms the device sat idle between phases.
+    step bench-kernel-trace 90 "$cli" bench --config pixelllm-t5xl --random-weights --backend cuda --dtype bf16 --stages sam,eva02,decode,decode4,e2e \
         --runs 2 --kernel-trace "$OUT/kernel-trace-t5xl.json"
     grep -h 'kernel trace:' "$LOGS/bench-kernel-trace.log" | tee -a "$OUT/summary.txt" >/dev/null
     # Session 24: the profile's node times with the stream held while the host queues (the default, bench-profile above)
