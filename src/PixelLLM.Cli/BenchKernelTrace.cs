@@ -49,7 +49,7 @@ internal sealed class BenchKernelTrace
         using var w = new Utf8JsonWriter(stream);
         var all = stages.SelectMany(s => s.Kernels).ToList();
         ulong origin = all.Count == 0 ? 0 : all.Min(k => k.StartNs);
-        double Us(ulong ns) => Math.Round((ns - origin) * 1e-3, 3);
+        double Us(ulong ns) => (ns - origin) * 1e-3;
         w.WriteStartObject();
         w.WriteString("displayTimeUnit", "ms");
         w.WriteStartObject("otherData");
@@ -64,32 +64,17 @@ internal sealed class BenchKernelTrace
         {
             if (kernels.Count == 0) continue;
             ulong first = kernels.Min(k => k.StartNs), last = kernels.Max(k => k.EndNs);
-            Complete(w, stage, "stage", 2, 1, Us(first), Us(last) - Us(first), null);
-            foreach (var k in kernels) Complete(w, k.Name, "kernel", 1, (int)k.Stream, Us(k.StartNs), Us(k.EndNs) - Us(k.StartNs), (k, stage));
+            TraceEvents.WriteComplete(w, stage, "stage", 2, 1, Us(first), Us(last));
+            foreach (var k in kernels)
+                TraceEvents.WriteComplete(w, k.Name, "kernel", 1, (int)k.Stream, Us(k.StartNs), Us(k.EndNs), a =>
+                {
+                    a.WriteString("stage", stage);
+                    a.WriteString("grid", $"{k.Grid.X}×{k.Grid.Y}×{k.Grid.Z}");
+                    a.WriteString("block", $"{k.Block.X}×{k.Block.Y}×{k.Block.Z}");
+                    a.WriteNumber("correlation", k.Correlation);
+                });
         }
         w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    private static void Complete(Utf8JsonWriter w, string name, string category, int pid, int tid, double ts, double dur, (KernelActivity Kernel, string Stage)? kernel)
-    {
-        w.WriteStartObject();
-        w.WriteString("name", name);
-        w.WriteString("cat", category);
-        w.WriteString("ph", "X");
-        w.WriteNumber("pid", pid);
-        w.WriteNumber("tid", tid);
-        w.WriteNumber("ts", ts);
-        w.WriteNumber("dur", Math.Round(dur, 3));
-        if (kernel is var (k, stage))
-        {
-            w.WriteStartObject("args");
-            w.WriteString("stage", stage);
-            w.WriteString("grid", $"{k.Grid.X}×{k.Grid.Y}×{k.Grid.Z}");
-            w.WriteString("block", $"{k.Block.X}×{k.Block.Y}×{k.Block.Z}");
-            w.WriteNumber("correlation", k.Correlation);
-            w.WriteEndObject();
-        }
         w.WriteEndObject();
     }
 }

@@ -24,7 +24,7 @@ internal static class ProfileOutput
     public static void WriteFile(string path, Action<Stream> write)
     {
         var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var temp = RequestRun.TempBeside(full);
         try
         {
             using (var stream = File.Create(temp)) write(stream);

@@ -68,10 +68,13 @@ internal static class RequestRun
     internal static (string, string) WriteTemp(string path, byte[] bytes)
     {
         var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var temp = TempBeside(full);
         File.WriteAllBytes(temp, bytes);
         return (temp, full);
     }
+
+    /// <summary>A hidden, unique file name beside <paramref name="full"/>, where an output is written before it is renamed.</summary>
+    internal static string TempBeside(string full) => Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
 
     /// <summary>Stage lines with timings on stderr, only when stderr is a terminal.</summary>
     internal static class Progress

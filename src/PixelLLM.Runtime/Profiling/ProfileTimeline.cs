@@ -162,34 +162,21 @@ public sealed class ProfileTimeline
         }
     }
 
-    private static void Write(Utf8JsonWriter w, Event e)
-    {
-        w.WriteStartObject();
-        w.WriteString("name", e.Name);
-        w.WriteString("cat", e.Track switch { Track.Nodes => "node", Track.Kernels => "launch", Track.Runs => "run", _ => "section" });
-        w.WriteString("ph", "X");
-        w.WriteNumber("pid", e.Track is Track.Nodes or Track.Kernels ? 1 : 2);
-        w.WriteNumber("tid", (int)e.Track);
-        double start = Math.Round(e.StartMs * 1e3, 3); // µs to the ns; the end rounded too, so touching events stay touching
-        w.WriteNumber("ts", start);
-        w.WriteNumber("dur", Math.Round(Math.Round((e.StartMs + e.Ms) * 1e3, 3) - start, 3));
-        if (e.Track != Track.Sections)
-        {
-            w.WriteStartObject("args");
-            w.WriteString("graph", e.Graph);
-            if (e.Track == Track.Nodes)
+    private static void Write(Utf8JsonWriter w, Event e) =>
+        TraceEvents.WriteComplete(w, e.Name, e.Track switch { Track.Nodes => "node", Track.Kernels => "launch", Track.Runs => "run", _ => "section" },
+            e.Track is Track.Nodes or Track.Kernels ? 1 : 2, (int)e.Track, e.StartMs * 1e3, (e.StartMs + e.Ms) * 1e3, e.Track == Track.Sections ? null : a =>
             {
-                w.WriteString("shapes", e.Shapes);
-                w.WriteNumber("flops", e.Cost.Flops);
-                w.WriteNumber("bytes", e.Cost.Bytes);
-            }
-            if (e.Track == Track.Runs)
-            {
-                w.WriteNumber("nodes", e.Nodes);
-                w.WriteNumber("launches", e.Launches);
-            }
-            w.WriteEndObject();
-        }
-        w.WriteEndObject();
-    }
+                a.WriteString("graph", e.Graph);
+                if (e.Track == Track.Nodes)
+                {
+                    a.WriteString("shapes", e.Shapes);
+                    a.WriteNumber("flops", e.Cost.Flops);
+                    a.WriteNumber("bytes", e.Cost.Bytes);
+                }
+                if (e.Track == Track.Runs)
+                {
+                    a.WriteNumber("nodes", e.Nodes);
+                    a.WriteNumber("launches", e.Launches);
+                }
+            });
 }
