@@ -177,7 +177,8 @@ internal sealed class BenchStages : IDisposable
         return BenchTimer.Measure($"point rerun ({config.MaxCaptionLength} slots + point head)", runs, afterWarmUp: AfterWarmUp, work: () =>
         {
             var text = model.TeacherForced(encoding, [tokens], withLogits: false);
-            model.Points(text.Features, [tokens], config.Canvas, config.Canvas, TokenValidity.Trace);
+            model.Points(text, [tokens], config.Canvas, config.Canvas, TokenValidity.Trace);
+            model.ReleaseText(text);
         });
     }
 
@@ -215,8 +216,11 @@ internal sealed class BenchStages : IDisposable
             else sameTokens &= flat.AsSpan().SequenceEqual(warmUpTokens);
             var rerun = model.TeacherForced(encoding, tokens, withLogits: false);
             phases.Lap("rerun");
-            model.Points(rerun.Features, tokens, features.Sizes, TokenValidity.Trace);
-            model.ReleaseImage(features); // as a request does: the next run's image need not copy these to the host first
+            model.Points(rerun, tokens, features.Sizes, TokenValidity.Trace);
+            // As a request does: the next run's image, prompts and rerun need not copy these to the host first.
+            model.ReleaseText(rerun);
+            model.ReleasePrompts(encoding);
+            model.ReleaseImage(features);
             phases.Lap("points");
             if (phases.TotalMs < bestMs) (bestMs, best) = (phases.TotalMs, phases.ToString());
         });

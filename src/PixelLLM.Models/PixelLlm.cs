@@ -110,8 +110,6 @@ public sealed class PixelLlm : IDisposable
         var canvas = ImagePreprocess.ToCanvases(images, Config.Canvas);
         int count = canvas.Sizes.Length;
         var exec = graphs.GetOrBuild(backend, count == 1 ? "vision" : $"vision.x{count}", g => VisionGraph.Build(g, Config, weights, count));
-        lastImage?.Detach();
-        lastImage = null;
         exec.SetInput("pixels", canvas.Pixels);
         exec.SetInput("padding_mask", canvas.PaddingMask);
         exec.Run();
@@ -121,20 +119,26 @@ public sealed class PixelLlm : IDisposable
                 trace[name] = exec.Fetch(name);
             trace["mid.image_shape"] = canvas.ImageShape;
         }
-        return lastImage = new ImageFeatures(exec, "mid.fused_features", "mid.sam_visual_features", canvas.Sizes);
+        return new ImageFeatures(exec.Keep("mid.fused_features"), exec.Keep("mid.sam_visual_features"), canvas.Sizes);
     }
-
-    /// <summary>The features <see cref="EncodeImage"/> returned last, which its next run must detach first.</summary>
-    private ImageFeatures? lastImage;
 
     /// <summary>
     /// Says the caller is done with <paramref name="image"/> (a request at its end): the next image then need not copy it to
     /// the host first, and reading it after that image throws instead.
     /// </summary>
-    public void ReleaseImage(ImageFeatures image)
-    {
-        if (ReferenceEquals(lastImage, image)) lastImage = null;
-    }
+    public void ReleaseImage(ImageFeatures image) => image.Release();
+
+    /// <summary>
+    /// Says the caller is done with <paramref name="encoding"/> (a request at its end): the next prompts of its shape then
+    /// need not copy it to the host first, and reading it after them throws instead.
+    /// </summary>
+    public void ReleasePrompts(PromptEncoding encoding) => encoding.Release();
+
+    /// <summary>
+    /// Says the caller is done with <paramref name="text"/>'s states (a request at its end): the next teacher-forced pass of
+    /// their shape then need not copy them to the host first, and reading them after it throws instead.
+    /// </summary>
+    public void ReleaseText(TextFeatures text) => text.KeptStates.Release();
 
     /// <summary>
     /// <see cref="EncodePrompts(HostTensor, HostTensor, int[][], IDictionary{string, HostTensor}?)"/> on an image's
@@ -185,7 +189,6 @@ public sealed class PixelLlm : IDisposable
         exec.SetInput<int>("context", context.SelectMany(r => r).ToArray());
         text.BindPromptInputs(exec, valid);
         exec.Run();
-        var output = exec.Fetch(text.EncodingName);
         if (trace is not null)
         {
             foreach (var name in new[] { "mid.sparse_prompt_embeddings", "mid.adapter_out", "mid.visual_features", text.EncodingName })
@@ -194,7 +197,7 @@ public sealed class PixelLlm : IDisposable
             trace["mid.box_valid_mask"] = tokens.BoxValid;
             trace[text.ValidMaskName] = HostTensor.FromArray(valid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray(), n, valid[0].Length);
         }
-        return new PromptEncoding(output, valid) { VisualTokens = exec.Fetch("mid.visual_features") };
+        return new PromptEncoding(exec.Keep(text.EncodingName), valid, exec.Keep("mid.visual_features"));
     }
 
     /// <summary>
@@ -248,10 +251,29 @@ public sealed class PixelLlm : IDisposable
         Points(textFeatures, tokens, Enumerable.Repeat((height, width), textFeatures.Shape[0]).ToArray(), validity);
 
     /// <summary>Point head on every position of text features (N, L, d); each prompt's coordinates scaled by its image's valid size.</summary>
-    public PointOutputs Points(HostTensor textFeatures, int[][] tokens, IReadOnlyList<(int Height, int Width)> promptSizes, TokenValidity validity)
+    public PointOutputs Points(HostTensor textFeatures, int[][] tokens, IReadOnlyList<(int Height, int Width)> promptSizes, TokenValidity validity) =>
+        Points(new KeptTensor(textFeatures), tokens, promptSizes, validity);
+
+    /// <summary>
+    /// Point head on every position of a teacher-forced pass's states, read where they are (on the backend while resident);
+    /// coordinates scaled by the valid image size.
+    /// </summary>
+    public PointOutputs Points(TextFeatures text, int[][] tokens, int height, int width, TokenValidity validity) =>
+        Points(text.KeptStates, tokens, Enumerable.Repeat((height, width), text.KeptStates.Desc.Shape[0]).ToArray(), validity);
+
+    /// <summary>
+    /// Point head on every position of a teacher-forced pass's states, read where they are (on the backend while resident);
+    /// each prompt's coordinates scaled by its image's valid size.
+    /// </summary>
+    public PointOutputs Points(TextFeatures text, int[][] tokens, IReadOnlyList<(int Height, int Width)> promptSizes, TokenValidity validity) =>
+        Points(text.KeptStates, tokens, promptSizes, validity);
+
+    private PointOutputs Points(KeptTensor textFeatures, int[][] tokens, IReadOnlyList<(int Height, int Width)> promptSizes, TokenValidity validity)
     {
         var head = Config.PointHead ?? throw new InvalidOperationException("this PixelLLM has no point head");
-        int n = textFeatures.Shape[0], l = textFeatures.Shape[1];
+        var shape = textFeatures.Desc.Shape;
+        if (shape.Rank != 3) throw new InvalidInputException($"points: text features must be (N, L, d), got {textFeatures.Desc}");
+        int n = shape[0], l = shape[1];
         if (promptSizes.Count != n) throw new InvalidInputException($"points: {promptSizes.Count} image sizes for {n} prompts");
         var exec = graphs.GetOrBuild(backend, $"points.{n}x{l}", g =>
         {
@@ -259,7 +281,7 @@ public sealed class PixelLlm : IDisposable
             g.Output("coords", coords);
             g.Output("logits", logits);
         });
-        exec.SetInput("text_feats", textFeatures);
+        textFeatures.Bind(exec, "text_feats");
         exec.Run();
         var xy = exec.FetchFloats("coords");
         int perPrompt = l * head.NumOutputPoints * 2;
@@ -298,9 +320,7 @@ public sealed class PixelLlm : IDisposable
 
     public void Dispose()
     {
-        lastImage?.Detach(); // features handed out stay readable after the graphs holding them are gone
-        lastImage = null;
-        graphs.Dispose();
+        graphs.Dispose(); // features and encodings handed out stay readable: each executor copies them to the host first
         text.Dispose();
         ownedFile?.Dispose();
         ownedFile = null;

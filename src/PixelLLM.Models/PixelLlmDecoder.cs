@@ -54,6 +54,23 @@ internal sealed class PixelLlmDecoder : IDisposable
         return (fetchFeatures ? exec.FetchFloats("features") : null, fetchLogits ? exec.FetchFloats("logits") : null);
     }
 
+    /// <summary>
+    /// The teacher-forced pass: one token row per prompt, the memory read where it is (on the backend while the prompt
+    /// graph still holds it). The states stay in this decoder's outputs (<see cref="GraphExecutor.Keep"/>), where the point
+    /// head reads them; the logits are fetched only when asked for.
+    /// </summary>
+    public (KeptTensor Features, float[]? Logits) TeacherForced(ReadOnlySpan<int> tokens, KeptTensor memory, bool[][] encoderValid, bool fetchLogits)
+    {
+        if (tokens.Length != rows * length) throw new InvalidInputException($"decoder: {tokens.Length} tokens for {rows}×{length}");
+        var (self, cross) = PixelLlmTokens.DecoderMasks(tokens, rows, length, encoderValid, 1);
+        exec.SetInput("tokens", tokens);
+        memory.Bind(exec, "memory");
+        exec.SetInput("self_mask", self);
+        exec.SetInput("cross_mask", cross);
+        exec.Run();
+        return (exec.Keep("features"), fetchLogits ? exec.FetchFloats("logits") : null);
+    }
+
     private float[] Tile(float[] memory, int rowsPerPrompt)
     {
         int block = encoderLength * dModel;

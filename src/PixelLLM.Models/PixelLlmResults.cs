@@ -7,63 +7,42 @@ namespace PixelLLM.Models;
 /// <summary>
 /// One image's fused visual map (1, G, G, C_eva + C_sam) and its valid size on the canvas, or a batch's (B, G, G, C) and
 /// each image's valid size (<see cref="PixelLlm.EncodeImages"/>). Features from
-/// <see cref="PixelLlm.EncodeImage"/> stay on the backend until that model encodes another image: prompts encoded before
-/// then copy them there (device to device on a GPU), and the host copies are only made when read (or before the next image).
+/// <see cref="PixelLlm.EncodeImage"/> stay on the backend until that model's vision graph runs again: prompts encoded
+/// before then copy them there (device to device on a GPU), and the host copies are only made when read (or before that
+/// run, unless released: <see cref="PixelLlm.ReleaseImage"/>).
 /// </summary>
 public sealed class ImageFeatures
 {
-    private readonly Lazy<HostTensor> fused;
-    private Lazy<HostTensor?> sam;
-    private readonly GraphExecutor? vision;
-    private readonly string? fusedName;
-    private readonly long visionRun;
-
+    private readonly KeptTensor fused;
     private readonly (int Height, int Width)[] sizes;
 
     /// <summary>Features held on the host.</summary>
     public ImageFeatures(HostTensor fused, int height, int width)
     {
-        this.fused = new(fused);
-        sam = new((HostTensor?)null);
+        this.fused = new KeptTensor(fused);
         sizes = [(height, width)];
     }
 
-    /// <summary>Features still in <paramref name="vision"/>'s outputs (its current run), fetched when first read.</summary>
-    internal ImageFeatures(GraphExecutor vision, string fusedName, string samName, (int Height, int Width)[] sizes)
+    /// <summary>Features still in an executor's kept tensors (its current run).</summary>
+    internal ImageFeatures(KeptTensor fused, KeptTensor sam, (int Height, int Width)[] sizes)
     {
-        fused = new(() => vision.Fetch(fusedName));
-        sam = new(() => vision.Fetch(samName));
-        (this.vision, this.fusedName, visionRun) = (vision, fusedName, vision.Runs);
+        (this.fused, KeptSam) = (fused, sam);
         this.sizes = sizes;
     }
 
     /// <summary>The fused map, (B, G, G, C_eva + C_sam).</summary>
-    public HostTensor Fused
-    {
-        get
-        {
-            EnsureReadable(fused.IsValueCreated);
-            return fused.Value;
-        }
-    }
+    /// <exception cref="InvalidOperationException">released, and the model has encoded another image since.</exception>
+    public HostTensor Fused => fused.Host;
 
     /// <summary>The UN-resized SAM neck output (B, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
     public HostTensor? Sam
     {
-        get
-        {
-            EnsureReadable(sam.IsValueCreated);
-            return sam.Value;
-        }
-        init => sam = new(value);
+        get => KeptSam?.Host;
+        init => KeptSam = value is null ? null : new KeptTensor(value);
     }
 
-    /// <summary>A host copy not yet made can only be fetched while the executor still holds this image: never another image's values.</summary>
-    private void EnsureReadable(bool fetched)
-    {
-        if (!fetched && vision is not null && Resident is null)
-            throw new InvalidOperationException("these image features were released and the model has encoded another image since");
-    }
+    /// <summary>The SAM features where the next graph can read them, or null.</summary>
+    internal KeptTensor? KeptSam { get; private init; }
 
     /// <summary>How many images these are the features of.</summary>
     public int Count => sizes.Length;
@@ -77,36 +56,67 @@ public sealed class ImageFeatures
     /// <summary>The (first) image's valid width on the canvas.</summary>
     public int Width => sizes[0].Width;
 
-    /// <summary>The executor whose outputs still hold these features (it has not run since), or null.</summary>
-    private GraphExecutor? Resident => vision is not null && vision.Runs == visionRun ? vision : null;
-
     /// <summary>Sets <paramref name="input"/> of <paramref name="exec"/> to the fused map: on the backend while still resident, else from the host copy.</summary>
-    internal void SetFusedInput(GraphExecutor exec, string input)
-    {
-        if (Resident is { } source) exec.SetInput(input, source, fusedName!);
-        else exec.SetInput(input, Fused);
-    }
+    internal void SetFusedInput(GraphExecutor exec, string input) => fused.Bind(exec, input);
 
-    /// <summary>Makes the host copies while the executor still holds the features (before it runs again or is disposed).</summary>
-    internal void Detach()
+    /// <summary>No host copies needed: the vision graph may overwrite these features (reading them after that throws).</summary>
+    internal void Release()
     {
-        if (Resident is null) return;
-        _ = fused.Value;
-        _ = sam.Value;
+        fused.Release();
+        KeptSam?.Release();
     }
 }
 
 /// <summary>
 /// N prompts encoded for the LM: T5 encoder output, or the GIT layer-0 memory [visual ; context embeddings], (N, K + Lc, d),
-/// and which of those positions are valid (visual tokens always, context ids &gt; 0).
+/// and which of those positions are valid (visual tokens always, context ids &gt; 0). From
+/// <see cref="PixelLlm.EncodePrompts(ImageFeatures, HostTensor, int[][], IDictionary{string, HostTensor}?, int[]?)"/> the
+/// tensors stay on the backend, where decoding and the teacher-forced pass read them, until that model's prompt graph of
+/// the same shape runs again; the host copies are only made when read (or before that run, unless released:
+/// <see cref="PixelLlm.ReleasePrompts"/>).
 /// </summary>
-public sealed record PromptEncoding(HostTensor EncoderOutput, bool[][] EncoderValid)
+public sealed class PromptEncoding
 {
-    /// <summary>The K visual tokens per prompt after the visual projection, (N, K, d): the mask adapter's visual input.</summary>
-    public HostTensor? VisualTokens { get; init; }
+    /// <summary>An encoding held on the host.</summary>
+    public PromptEncoding(HostTensor encoderOutput, bool[][] encoderValid)
+        : this(new KeptTensor(encoderOutput), encoderValid, null)
+    {
+    }
 
-    public int Prompts => EncoderOutput.Shape[0];
-    public int EncoderLength => EncoderOutput.Shape[1];
+    internal PromptEncoding(KeptTensor encoderOutput, bool[][] encoderValid, KeptTensor? visualTokens)
+    {
+        if (encoderOutput.Desc.Shape.Rank != 3) throw new InvalidInputException($"prompt encoding must be (N, L, d), got {encoderOutput.Desc}");
+        (KeptEncoder, EncoderValid, KeptVisual) = (encoderOutput, encoderValid, visualTokens);
+    }
+
+    /// <summary>The encoding, (N, K + Lc, d) F32.</summary>
+    public HostTensor EncoderOutput => KeptEncoder.Host;
+
+    /// <summary>Which encoder positions are valid, N rows of K + Lc.</summary>
+    public bool[][] EncoderValid { get; }
+
+    /// <summary>The K visual tokens per prompt after the visual projection, (N, K, d): the mask adapter's visual input.</summary>
+    public HostTensor? VisualTokens
+    {
+        get => KeptVisual?.Host;
+        init => KeptVisual = value is null ? null : new KeptTensor(value);
+    }
+
+    /// <summary>The encoding where the next graph can read it (<see cref="KeptTensor.Bind"/>).</summary>
+    internal KeptTensor KeptEncoder { get; }
+
+    /// <summary>The visual tokens where the next graph can read them, or null.</summary>
+    internal KeptTensor? KeptVisual { get; private init; }
+
+    public int Prompts => KeptEncoder.Desc.Shape[0];
+    public int EncoderLength => KeptEncoder.Desc.Shape[1];
+
+    /// <summary>No host copies needed: the prompt graph may overwrite this encoding (reading it after that throws).</summary>
+    internal void Release()
+    {
+        KeptEncoder.Release();
+        KeptVisual?.Release();
+    }
 }
 
 /// <summary>How captions are produced (spec §8): greedy with repeat suppression, or scenic's beam search.</summary>
@@ -126,8 +136,30 @@ public enum DecodeEngine { FullRerun, KvCache }
 /// </summary>
 public sealed record DecodedText(int[][] Raw, float[] LogProbs, int[][][] Beams, float[][] BeamScores, bool[][]? BeamFinished, float[][]? GreedyMargins);
 
-/// <summary>Teacher-forced decoder pass: decoder_norm states (N, L, d) and, when asked for, logits (N, L, V).</summary>
-public sealed record TextFeatures(HostTensor Features, HostTensor? Logits);
+/// <summary>
+/// Teacher-forced decoder pass: decoder_norm states (N, L, d) and, when asked for, logits (N, L, V). The states from
+/// <see cref="PixelLlm.TeacherForced"/> stay on the backend, where the point head reads them, until that model's
+/// teacher-forced graph of the same shape runs again; the host copy is only made when read (or before that run).
+/// </summary>
+public sealed class TextFeatures
+{
+    /// <summary>States (and logits) held on the host.</summary>
+    public TextFeatures(HostTensor features, HostTensor? logits)
+        : this(new KeptTensor(features), logits)
+    {
+    }
+
+    internal TextFeatures(KeptTensor features, HostTensor? logits) => (KeptStates, Logits) = (features, logits);
+
+    /// <summary>decoder_norm states, (N, L, d) F32.</summary>
+    public HostTensor Features => KeptStates.Host;
+
+    /// <summary>Vocabulary logits (N, L, V), or null when not asked for.</summary>
+    public HostTensor? Logits { get; }
+
+    /// <summary>The states where the next graph can read them (<see cref="KeptTensor.Bind"/>).</summary>
+    internal KeptTensor KeptStates { get; }
+}
 
 /// <summary>
 /// Point-head outputs: coordinates in pixels of the valid image (N, L, P, 2), point logits (N, L, P, 1 + classes),

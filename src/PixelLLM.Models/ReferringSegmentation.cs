@@ -50,8 +50,8 @@ public sealed class ReferringSegmentation : IDisposable
         var decoded = model.Decode(encoding, mode ?? DefaultDecoding);
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         var text = model.TeacherForced(encoding, tokens, withLogits: false);
-        var points = model.Points(text.Features, tokens, image.Height, image.Width, TokenValidity.Referring);
-        var masks = PredictMasks(image, encoding, text.Features, points.Boxes);
+        var points = model.Points(text, tokens, Enumerable.Repeat((image.Height, image.Width), n).ToArray(), TokenValidity.Referring);
+        var masks = PredictMasks(image, encoding, text, points.Boxes);
         int side = masks.Logits.Shape[1] * masks.Logits.Shape[2];
         var logits = masks.Logits.ToFloatArray();
         return Enumerable.Range(0, n).Select(i =>
@@ -68,23 +68,36 @@ public sealed class ReferringSegmentation : IDisposable
     /// <paramref name="trace"/> receives the intermediates under the golden names (mid.&lt;prefix&gt;mask_*, mid.mask_dense_pe).
     /// </summary>
     public MaskPrediction PredictMasks(ImageFeatures image, PromptEncoding encoding, HostTensor textFeatures, float[][] boxes,
-        IDictionary<string, HostTensor>? trace = null, string tracePrefix = "")
+        IDictionary<string, HostTensor>? trace = null, string tracePrefix = "") =>
+        PredictMasks(image, encoding, new KeptTensor(textFeatures), boxes, trace, tracePrefix);
+
+    /// <summary>
+    /// <see cref="PredictMasks(ImageFeatures, PromptEncoding, HostTensor, float[][], IDictionary{string, HostTensor}?, string)"/>
+    /// on a teacher-forced pass's states, each input read where it is (on the backend while its graph still holds it).
+    /// </summary>
+    public MaskPrediction PredictMasks(ImageFeatures image, PromptEncoding encoding, TextFeatures text, float[][] boxes,
+        IDictionary<string, HostTensor>? trace = null, string tracePrefix = "") =>
+        PredictMasks(image, encoding, text.KeptStates, boxes, trace, tracePrefix);
+
+    private MaskPrediction PredictMasks(ImageFeatures image, PromptEncoding encoding, KeptTensor textFeatures, float[][] boxes,
+        IDictionary<string, HostTensor>? trace, string tracePrefix)
     {
-        var sam = image.Sam ?? throw new InvalidInputException("segment: the image features carry no SAM features (encode the image with this model)");
-        var visual = encoding.VisualTokens ?? throw new InvalidInputException("segment: the prompt encoding carries no visual tokens");
+        var sam = image.KeptSam?.Desc ?? throw new InvalidInputException("segment: the image features carry no SAM features (encode the image with this model)");
+        var visual = encoding.KeptVisual?.Desc ?? throw new InvalidInputException("segment: the prompt encoding carries no visual tokens");
+        var text = textFeatures.Desc;
         int n = boxes.Length;
-        if (n == 0 || visual.Shape[0] != n || textFeatures.Shape.Rank != 3 || textFeatures.Shape[0] != n || boxes.Any(b => b.Length != 4))
-            throw new InvalidInputException($"segment: {n} boxes of 4 for visual tokens {visual.Shape} and text states {textFeatures.Shape}");
-        int hs = sam.Shape[1], ws = sam.Shape[2], l = textFeatures.Shape[1];
+        if (n == 0 || visual.Shape[0] != n || text.Shape.Rank != 3 || text.Shape[0] != n || boxes.Any(b => b.Length != 4))
+            throw new InvalidInputException($"segment: {n} boxes of 4 for visual tokens {visual.Shape} and text states {text.Shape}");
+        int hs = sam.Shape[1], ws = sam.Shape[2], l = text.Shape[1];
         var prompt = PromptConfig(hs, ws, sam.Shape[3]);
         var gaussian = weights.Get(GaussianName);
         var corners = SparsePrompts.Encode(gaussian, prompt.InputHeight, prompt.InputWidth, null, null,
             HostTensor.FromArray(boxes.SelectMany(b => b).ToArray(), n, 4))!;
 
-        var exec = graphs.GetOrBuild(backend, $"masks.{n}x{visual.Shape[1]}x{l}.{hs}x{ws}", g => Build(g, prompt, sam.Desc, visual.Desc, textFeatures.Desc));
-        exec.SetInput("sam", sam);
-        exec.SetInput("visual", visual);
-        exec.SetInput("text", textFeatures);
+        var exec = graphs.GetOrBuild(backend, $"masks.{n}x{visual.Shape[1]}x{l}.{hs}x{ws}", g => Build(g, prompt, sam, visual, text));
+        image.KeptSam.Bind(exec, "sam");
+        encoding.KeptVisual.Bind(exec, "visual");
+        textFeatures.Bind(exec, "text");
         exec.SetInput("box_features", corners.Features);
         exec.SetInput("box_slots", corners.Slots);
         exec.Run();

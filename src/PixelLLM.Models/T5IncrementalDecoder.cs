@@ -64,7 +64,13 @@ public sealed class T5IncrementalDecoder : IKvCacheDecoder
     /// Binds a memory: encoder output (B, Lm, d) F32 and its key mask (B × Lm values, nonzero = attend; null = all).
     /// Every row of element b (rows b·Beams …) reads it. The self caches need no reset: a step only sees positions ≤ its own.
     /// </summary>
-    public void Prefill(HostTensor memory, ReadOnlySpan<byte> memoryMask = default)
+    public void Prefill(HostTensor memory, ReadOnlySpan<byte> memoryMask = default) => Prefill(new KeptTensor(memory), memoryMask);
+
+    /// <summary>
+    /// <see cref="Prefill(HostTensor, ReadOnlySpan{byte})"/> from a memory read where it is: copied on the backend while
+    /// the graph that computed it still holds it.
+    /// </summary>
+    public void Prefill(KeptTensor memory, ReadOnlySpan<byte> memoryMask = default)
     {
         var expected = new TensorDesc(DType.F32, new Shape(Batch, MemoryLength, config.DModel));
         if (memory.Desc != expected) throw new InvalidInputException($"T5 decoder memory must be {expected}, got {memory.Desc}");
@@ -74,7 +80,7 @@ public sealed class T5IncrementalDecoder : IKvCacheDecoder
             for (int k = 0; k < MemoryLength; k++)
                 rowMask[r * MemoryLength + k] = memoryMask.IsEmpty || memoryMask[r / Beams * MemoryLength + k] != 0 ? (byte)1 : (byte)0;
         step.SetInput<byte>(T5DecoderStep.CrossMask, rowMask);
-        prefill.SetInput(T5CrossPrefill.Memory, memory);
+        memory.Bind(prefill, T5CrossPrefill.Memory);
         prefill.Run();
     }
 

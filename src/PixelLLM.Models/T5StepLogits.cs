@@ -19,7 +19,7 @@ namespace PixelLLM.Models;
 internal sealed class T5StepLogits : KvCacheStepLogits<T5IncrementalDecoder>
 {
     private readonly T5Config config;
-    private readonly HostTensor memory;
+    private readonly KeptTensor memory;
     private readonly byte[]? memoryMask;
     private readonly bool targetMasks;
     private byte[] keyMask = [];
@@ -30,25 +30,27 @@ internal sealed class T5StepLogits : KvCacheStepLogits<T5IncrementalDecoder>
     /// <param name="greedyEos">with one beam, make the greedy choice in the step graph (<see cref="IGreedyStep"/>) with this EOS.</param>
     public T5StepLogits(IWeightSource weights, T5Config config, IBackend backend, HostTensor memory, byte[]? memoryMask = null, bool t5xTargetMasks = false,
         int? greedyEos = null)
-        : this(Cache(weights, config, backend, greedyEos), ownsDecoders: true, config, memory, memoryMask, t5xTargetMasks)
+        : this(Cache(weights, config, backend, greedyEos), ownsDecoders: true, config, new KeptTensor(memory), memoryMask, t5xTargetMasks)
     {
     }
 
     /// <summary>Decodes with compiled decoders borrowed from <paramref name="decoders"/> (kept across decodes by its owner, see <see cref="Cache"/>).</summary>
-    internal T5StepLogits(DecoderCache<T5IncrementalDecoder> decoders, T5Config config, HostTensor memory, byte[]? memoryMask, bool t5xTargetMasks)
+    /// <param name="memory">encoder output (B, Lm, d) F32, read where it is (on the backend while resident).</param>
+    internal T5StepLogits(DecoderCache<T5IncrementalDecoder> decoders, T5Config config, KeptTensor memory, byte[]? memoryMask, bool t5xTargetMasks)
         : this(decoders, ownsDecoders: false, config, memory, memoryMask, t5xTargetMasks)
     {
     }
 
-    private T5StepLogits(DecoderCache<T5IncrementalDecoder> decoders, bool ownsDecoders, T5Config config, HostTensor memory, byte[]? memoryMask,
+    private T5StepLogits(DecoderCache<T5IncrementalDecoder> decoders, bool ownsDecoders, T5Config config, KeptTensor memory, byte[]? memoryMask,
         bool t5xTargetMasks)
         : base(decoders, ownsDecoders, "T5")
     {
         this.config = config;
-        if (memory.Shape.Rank != 3 || memory.DType != DType.F32 || memory.Shape[2] != config.DModel)
+        var shape = memory.Desc.Shape;
+        if (shape.Rank != 3 || memory.Desc.DType != DType.F32 || shape[2] != config.DModel)
             throw new InvalidInputException($"T5 memory must be F32 (B, Lm, {config.DModel}), got {memory.Desc}");
-        if (memoryMask is not null && memoryMask.Length != memory.Shape[0] * memory.Shape[1])
-            throw new InvalidInputException($"T5 memory mask must hold {memory.Shape[0]}×{memory.Shape[1]} values, got {memoryMask.Length}");
+        if (memoryMask is not null && memoryMask.Length != shape[0] * shape[1])
+            throw new InvalidInputException($"T5 memory mask must hold {shape[0]}×{shape[1]} values, got {memoryMask.Length}");
         (this.memory, this.memoryMask, targetMasks) = (memory, memoryMask, t5xTargetMasks);
     }
 
@@ -58,8 +60,8 @@ internal sealed class T5StepLogits : KvCacheStepLogits<T5IncrementalDecoder>
             new T5IncrementalDecoder(weights, config, backend, batch, beams, maxLength, memoryLength, eos, beamKeep));
 
     public override int VocabSize => config.VocabSize;
-    public override int Batch => memory.Shape[0];
-    protected override int MemoryLength => memory.Shape[1];
+    public override int Batch => memory.Desc.Shape[0];
+    protected override int MemoryLength => memory.Desc.Shape[1];
 
     protected override void CheckSequences(ReadOnlySpan<int> sequences, int rows, int length, int position)
     {

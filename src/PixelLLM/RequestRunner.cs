@@ -132,6 +132,15 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         Stage("prompts");
         var boxValues = boxes.SelectMany((b, i) => { var e = b.Scale(toEval[i].X, toEval[i].Y); return new[] { e.X0, e.Y0, e.X1, e.Y1 }; }).ToArray();
         var encoding = model.EncodePrompts(features, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace, promptImages);
+        try { return Run(encoding, boxes.Count, features, task, teacher, toEval, promptImages); }
+        finally { model.ReleasePrompts(encoding); } // done with it: the next request's prompts need not copy it to the host
+    }
+
+    /// <summary>Decode → rerun → points on encoded prompts (read on the backend where the prompt graph left them).</summary>
+    private Outcome Run(PromptEncoding encoding, int prompts, ImageFeatures features, TaskSettings task, int[][]? teacher, AxisScale[] toEval,
+        int[]? promptImages)
+    {
+        var trace = request.Trace;
         var toOriginal = toEval.Select(s => new AxisScale(1 / s.X, 1 / s.Y)).ToArray();
 
         int[][] raw;
@@ -139,7 +148,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         if (teacher is null)
         {
             Stage("decode");
-            var stream = new TokenStream(this, boxes.Count, task.Decoding is DecodeMode.Greedy);
+            var stream = new TokenStream(this, prompts, task.Decoding is DecodeMode.Greedy);
             var decoded = model.Decode(encoding, task.Decoding, engine, stream.Observe);
             raw = decoded.Raw;
             scores = decoded.LogProbs;
@@ -155,8 +164,15 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         Stage("points");
         request.Cancellation.ThrowIfCancellationRequested();
         var text = model.TeacherForced(encoding, tokens, withLogits: trace is not null);
+        try { return new Outcome(tokens, scores, Points(text, tokens, features, task, promptImages), toOriginal); }
+        finally { model.ReleaseText(text); }
+    }
+
+    private PointOutputs Points(TextFeatures text, int[][] tokens, ImageFeatures features, TaskSettings task, int[]? promptImages)
+    {
+        var trace = request.Trace;
         var sizes = promptImages is null ? Enumerable.Repeat(features.Sizes[0], tokens.Length).ToArray() : promptImages.Select(i => features.Sizes[i]).ToArray();
-        var points = model.Points(text.Features, tokens, sizes, task.Validity);
+        var points = model.Points(text, tokens, sizes, task.Validity);
         if (trace is not null)
         {
             trace["mid.text_feats"] = text.Features;
@@ -166,7 +182,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
             trace["out.point_valid_mask"] = HostTensor.FromArray(points.Valid.SelectMany(v => v.Select(b => (byte)(b ? 1 : 0))).ToArray(), tokens.Length, tokens[0].Length);
             trace["out.point_detection_boxes"] = HostTensor.FromArray(points.Boxes.SelectMany(b => b).ToArray(), tokens.Length, 4);
         }
-        return new Outcome(tokens, scores, points, toOriginal);
+        return points;
     }
 
     /// <summary>Positions BOS … first EOS of one prompt, with pieces, validity and points in original pixels.</summary>

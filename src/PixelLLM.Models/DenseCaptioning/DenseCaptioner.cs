@@ -61,7 +61,9 @@ public sealed class DenseCaptioner : IDisposable
         int k = detections.Slots;
         var boxes = HostTensor.FromArray(detections.Boxes, k, 4);
         var encoding = model.EncodePrompts(image, boxes, Enumerable.Repeat(context, k).ToArray(), trace);
-        var decoded = model.Decode(encoding, mode ?? new DecodeMode.Greedy(), engine);
+        DecodedText decoded;
+        try { decoded = model.Decode(encoding, mode ?? new DecodeMode.Greedy(), engine); }
+        finally { model.ReleasePrompts(encoding); }
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         var perSlot = Enumerable.Range(0, k).Select(i => detections.Boxes.AsSpan(4 * i, 4).ToArray()).ToArray();
         return new DenseCaptions(perSlot, detections.Scores, detections.ProposalIndex, detections.NumDetections, decoded.Raw, tokens,

@@ -46,9 +46,7 @@ internal sealed class GitFullDecoder : IDisposable
     public (float[]? Features, float[]? Logits) Run(ReadOnlySpan<int> tokens, float[] memory, bool[][] memoryValid, int rowsPerPrompt,
         bool fetchFeatures = true, bool fetchLogits = true)
     {
-        if (tokens.Length != rows * length) throw new InvalidInputException($"GIT decoder: {tokens.Length} tokens for {rows}×{length}");
-        foreach (var id in tokens)
-            if ((uint)id >= (uint)vocab) throw new InvalidInputException($"GIT decoder: token id {id} is outside [0, {vocab})");
+        CheckTokens(tokens);
         int block = memoryLength * hidden;
         if (memory.Length * rowsPerPrompt != rows * block || memoryValid.Length * rowsPerPrompt != rows)
             throw new InvalidInputException($"GIT decoder: memory of {memory.Length / block} prompts does not serve {rows} rows × {rowsPerPrompt}");
@@ -63,6 +61,29 @@ internal sealed class GitFullDecoder : IDisposable
         exec.SetInput(Mask, AttentionMask(memoryValid, rowsPerPrompt));
         exec.Run();
         return (fetchFeatures ? exec.FetchFloats(Features) : null, fetchLogits ? exec.FetchFloats(Logits) : null);
+    }
+
+    /// <summary>
+    /// The teacher-forced pass: one token row per prompt, the memory read where it is (on the backend while the prompt
+    /// graph still holds it). The states stay in this decoder's outputs, where the point head reads them; the logits are
+    /// fetched only when asked for.
+    /// </summary>
+    public (KeptTensor Features, float[]? Logits) TeacherForced(ReadOnlySpan<int> tokens, KeptTensor memory, bool[][] memoryValid, bool fetchLogits)
+    {
+        CheckTokens(tokens);
+        if (memoryValid.Length != rows) throw new InvalidInputException($"GIT decoder: memory validity of {memoryValid.Length} prompts for {rows} rows");
+        exec.SetInput(Tokens, tokens);
+        memory.Bind(exec, Memory);
+        exec.SetInput(Mask, AttentionMask(memoryValid, 1));
+        exec.Run();
+        return (exec.Keep(Features), fetchLogits ? exec.FetchFloats(Logits) : null);
+    }
+
+    private void CheckTokens(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length != rows * length) throw new InvalidInputException($"GIT decoder: {tokens.Length} tokens for {rows}×{length}");
+        foreach (var id in tokens)
+            if ((uint)id >= (uint)vocab) throw new InvalidInputException($"GIT decoder: token id {id} is outside [0, {vocab})");
     }
 
     /// <summary>U8 (rows, 1, M + L, M + L): valid memory columns for every row, caption columns causally for caption rows.</summary>

@@ -51,8 +51,8 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
     {
         int n = encoding.Prompts, l = config.MaxCaptionLength;
         var ids = PixelLlmTextModels.FlattenTokens(tokens, n, l);
-        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(ids, encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1, fetchLogits: withLogits);
-        return new TextFeatures(HostTensor.FromArray(features!, n, l, Git.Hidden), logits is null ? null : HostTensor.FromArray(logits, n, l, Git.VocabSize));
+        var (features, logits) = Decoder(n, encoding.EncoderLength).TeacherForced(ids, encoding.KeptEncoder, encoding.EncoderValid, withLogits);
+        return new TextFeatures(features, logits is null ? null : HostTensor.FromArray(logits, n, l, Git.VocabSize));
     }
 
     /// <summary>Per-layer keys and values of the memory rows (they never see the caption), from the prompt encoding.</summary>
@@ -73,7 +73,7 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
             memoryGraphs[key] = exec = new GraphExecutor(g, backend);
         }
         var valid = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
-        exec.SetInput("memory", encoding.EncoderOutput);
+        encoding.KeptEncoder.Bind(exec, "memory");
         exec.SetInput("valid", HostTensor.FromArray(valid, n, m));
         exec.Run();
         return new GitPromptMemory([.. Enumerable.Range(0, Git.NumLayers).Select(i => exec.Fetch($"keys.{i}"))],

@@ -43,7 +43,7 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
         {
             var keyMask = encoding.EncoderValid.SelectMany(r => r.Select(v => (byte)(v ? 1 : 0))).ToArray();
             incremental ??= T5StepLogits.Cache(new ScopedWeights(weights, "t5"), T5, backend, config.EndTokenId);
-            return new T5StepLogits(incremental, T5, encoding.EncoderOutput, keyMask, t5xTargetMasks: true);
+            return new T5StepLogits(incremental, T5, encoding.KeptEncoder, keyMask, t5xTargetMasks: true);
         }
         return new PixelLlmDecoder.StepLogits(Decoder(encoding.Prompts * beams, encoding.EncoderLength),
             encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, beams);
@@ -53,8 +53,8 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
     {
         int n = encoding.Prompts, l = config.MaxCaptionLength;
         var ids = PixelLlmTextModels.FlattenTokens(tokens, n, l);
-        var (features, logits) = Decoder(n, encoding.EncoderLength).Run(ids, encoding.EncoderOutput.ToFloatArray(), encoding.EncoderValid, 1, fetchLogits: withLogits);
-        return new TextFeatures(HostTensor.FromArray(features!, n, l, T5.DModel), logits is null ? null : HostTensor.FromArray(logits, n, l, T5.VocabSize));
+        var (features, logits) = Decoder(n, encoding.EncoderLength).TeacherForced(ids, encoding.KeptEncoder, encoding.EncoderValid, withLogits);
+        return new TextFeatures(features, logits is null ? null : HostTensor.FromArray(logits, n, l, T5.VocabSize));
     }
 
     private PixelLlmDecoder Decoder(int rows, int encoderLength)

@@ -24,6 +24,7 @@ public sealed class GraphExecutor : IDisposable
     private readonly List<IBackendBuffer> ownedStates = [];
     private readonly GraphCapture capture = new();
     private readonly Action launchAll;
+    private readonly List<KeptTensor> handedOut = [];
 
     /// <summary>The environment variable that makes every executor allocate each planned tensor separately ("1").</summary>
     public const string IsolateTensorsVariable = "PIXELLLM_ISOLATE_TENSORS";
@@ -159,6 +160,7 @@ public sealed class GraphExecutor : IDisposable
     public void Run()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        BeforeOverwrite();
         Runs++;
         if (backend is ProfilingBackend profiled)
         {
@@ -211,6 +213,32 @@ public sealed class GraphExecutor : IDisposable
         return $"{names} ({steps.Count(s => !s.Op.IsView)} nodes)";
     }
 
+    /// <summary>
+    /// Hands out a kept tensor of the current run without copying it: the next graph reads it here
+    /// (<see cref="KeptTensor.Bind"/>), and this executor copies it to the host before its next input or run overwrites
+    /// it, unless the holder released it first.
+    /// </summary>
+    public KeptTensor Keep(string name)
+    {
+        var kept = new KeptTensor(this, name, View(name).Desc);
+        handedOut.Add(kept);
+        return kept;
+    }
+
+    /// <summary>Makes host copies of the handed-out tensors still held, before their storage is written.</summary>
+    private void BeforeOverwrite()
+    {
+        if (handedOut.Count == 0) return;
+        try
+        {
+            foreach (var kept in handedOut) kept.BeforeOverwrite();
+        }
+        finally
+        {
+            handedOut.Clear();
+        }
+    }
+
     /// <summary>Copies a kept tensor (output, input, state or named intermediate passed as keep) back to the host.</summary>
     public HostTensor Fetch(string name)
     {
@@ -234,6 +262,7 @@ public sealed class GraphExecutor : IDisposable
     private TensorView Settable(string name)
     {
         var view = View(name);
+        BeforeOverwrite(); // an input may share arena bytes with the last run's outputs
         if (!Graph.TryGet(name, out var t) || t.Kind is not (TensorKind.Input or TensorKind.State))
             throw new InvalidInputException($"'{name}' is not a graph input or state");
         return view;
@@ -273,7 +302,20 @@ public sealed class GraphExecutor : IDisposable
 
     public void Dispose()
     {
-        disposed = true;
+        if (disposed) return;
+        try
+        {
+            BeforeOverwrite(); // handed-out values stay readable after their executor is gone
+        }
+        finally
+        {
+            disposed = true;
+            DisposeBuffers();
+        }
+    }
+
+    private void DisposeBuffers()
+    {
         capture.Dispose();
         foreach (var b in planned) b.Dispose();
         planned.Clear();

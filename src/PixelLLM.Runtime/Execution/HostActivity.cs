@@ -19,7 +19,10 @@ public readonly record struct HostActivity(long EagerLaunches, long Replays, lon
     /// <summary>e.g. "eager 0, replays 2, wait 14.1 ms, up 1.8 MB 0.6 ms, down 5.9 MB 2.2 ms".</summary>
     public override string ToString() =>
         $"eager {EagerLaunches}, replays {Replays}{(Captures > 0 ? $", recorded {Captures}" : "")}{(CaptureFailures > 0 ? $", failed recordings {CaptureFailures}" : "")}, " +
-        $"wait {WaitMs:F1} ms, up {BytesUp / 1e6:F1} MB {UploadMs:F1} ms, down {BytesDown / 1e6:F1} MB {DownloadMs:F1} ms";
+        $"wait {WaitMs:F1} ms, up {Size(BytesUp)} {UploadMs:F1} ms, down {Size(BytesDown)} {DownloadMs:F1} ms";
+
+    /// <summary>MB to one decimal, or kB below 0.1 MB, so a tiny model's hand-overs (or their absence) still show.</summary>
+    private static string Size(long bytes) => bytes >= 100_000 ? $"{bytes / 1e6:F1} MB" : $"{bytes / 1e3:F1} kB";
 
     /// <summary>Milliseconds since <paramref name="startTimestamp"/> (a <see cref="Stopwatch.GetTimestamp"/> value).</summary>
     public static double MillisecondsSince(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds;

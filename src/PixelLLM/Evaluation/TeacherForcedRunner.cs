@@ -19,7 +19,7 @@ internal sealed class TeacherForcedRunner(PixelLlm model, ITextTokenizer tokeniz
         var tokens = Target(caption, "caption");
         var run = Encode(image, tokenizer.EncodePrompt(task.Context, task.ContextLength));
         var text = model.TeacherForced(run.Encoding, [tokens]);
-        var points = model.Points(text.Features, [tokens], run.Features.Height, run.Features.Width, task.Validity);
+        var points = model.Points(text, [tokens], run.Features.Height, run.Features.Width, task.Validity);
         int count = Count(tokens);
         return new TeacherForcedCaption(tokens[..count], ArgMax(text.Logits!, count), OriginalPoints(points, count, run.ToOriginalX, run.ToOriginalY));
     }
@@ -34,8 +34,8 @@ internal sealed class TeacherForcedRunner(PixelLlm model, ITextTokenizer tokeniz
         var tokens = Target(expression, "segment");
         var run = Encode(image, TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId));
         var text = model.TeacherForced(run.Encoding, [tokens]);
-        var points = model.Points(text.Features, [tokens], run.Features.Height, run.Features.Width, task.Validity);
-        var masks = stages.Segmentation(model).PredictMasks(run.Features, run.Encoding, text.Features, points.Boxes);
+        var points = model.Points(text, [tokens], run.Features.Height, run.Features.Width, task.Validity);
+        var masks = stages.Segmentation(model).PredictMasks(run.Features, run.Encoding, text, points.Boxes);
         var b = points.Boxes[0];
         Box? box = b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(run.ToOriginalX, run.ToOriginalY);
         var logits = new MaskLogits(masks.Logits.Shape[2], masks.Logits.Shape[1], masks.Logits.ToFloatArray());

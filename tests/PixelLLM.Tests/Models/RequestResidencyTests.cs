@@ -1,0 +1,92 @@
+using PixelLLM.Models;
+using PixelLLM.Models.Verification;
+using PixelLLM.Runtime;
+using PixelLLM.Runtime.Execution;
+using PixelLLM.Tests.Support;
+
+namespace PixelLLM.Tests.Models;
+
+/// <summary>
+/// Between a request's phases the prompt encoding and the teacher-forced states stay on the backend: decoding and the
+/// rerun read the encoding there, the point head reads the states there, and nothing but tokens and points comes back
+/// to the host. The results equal those of the same phases fed from host copies.
+/// </summary>
+public sealed class RequestResidencyTests : IDisposable
+{
+    private readonly CountingBackend backend = new();
+
+    public static TheoryData<string, string> Cases() => new()
+    {
+        { "pixelllm", "caption_trace" },
+        { "pixelllm_git", "caption_trace" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void PhasesHandOverOnTheBackendAndGiveTheHostPathsResults(string component, string caseName)
+    {
+        using var golden = GoldenCase.Open(Path.Combine(Golden.Root, component, caseName));
+        using var model = PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), golden.Weights, backend);
+        var image = model.EncodeImage(golden.Input("in.image"));
+        var boxes = HostTensor.FromArray(golden.Input("in.prompt_boxes").ToFloatArray(), 1, 4);
+        var context = new[] { golden.Input("in.context_tokens").ToFloatArray().Select(v => (int)v).ToArray() };
+        var sizes = new[] { (image.Height, image.Width) };
+
+        backend.Reset();
+        var encoding = model.EncodePrompts(image, boxes, context);
+        Assert.Empty(backend.Reads);
+        var decoded = model.Decode(encoding, new DecodeMode.Greedy());
+        var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
+        backend.Reset();
+        var text = model.TeacherForced(encoding, tokens, withLogits: false);
+        Assert.Empty(backend.Reads);
+        var points = model.Points(text, tokens, sizes, TokenValidity.Trace);
+        Assert.Equal((points.Coords.Desc.ByteSize + points.Logits.Desc.ByteSize), backend.BytesRead); // the points, nothing else
+
+        // The same phases from host copies of every hand-over.
+        var viaHost = new PromptEncoding(encoding.EncoderOutput, encoding.EncoderValid);
+        var decodedViaHost = model.Decode(viaHost, new DecodeMode.Greedy());
+        Assert.Equal(decoded.Raw, decodedViaHost.Raw);
+        Assert.Equal(decoded.LogProbs, decodedViaHost.LogProbs);
+        var textViaHost = model.TeacherForced(viaHost, tokens, withLogits: false);
+        Assert.Equal(text.Features.ToFloatArray(), textViaHost.Features.ToFloatArray());
+        var pointsViaHost = model.Points(textViaHost.Features, tokens, sizes, TokenValidity.Trace);
+        Assert.Equal(points.Coords.ToFloatArray(), pointsViaHost.Coords.ToFloatArray());
+    }
+
+    [Fact]
+    public void AnEncodingOrStatesStillHeldSurviveTheNextRequestAndReleasedOnesDoNot()
+    {
+        using var golden = ScenicGolden.Open("caption_trace");
+        using var model = PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), golden.Weights, backend);
+        var image = model.EncodeImage(golden.Input("in.image"));
+        var boxes = HostTensor.FromArray(new float[] { 0, 0, image.Width, image.Height }, 1, 4);
+        int[][] first = [[0, 0, 0, 0]], second = [[5, 7, 9, 1]];
+        int[][] tokens = [[0, 12, 13, 14, 1, 0, 0, 0, 0, 0, 0, 0]];
+
+        var reference = model.EncodePrompts(image, boxes, first);
+        var expected = reference.EncoderOutput.ToFloatArray();
+        var expectedText = model.TeacherForced(reference, tokens, withLogits: false).Features.ToFloatArray();
+
+        var held = model.EncodePrompts(image, boxes, first);
+        var heldText = model.TeacherForced(held, tokens, withLogits: false);
+        var other = model.EncodePrompts(image, boxes, second);            // overwrites both graphs' outputs
+        var otherText = model.TeacherForced(other, tokens, withLogits: false);
+        Assert.NotEqual(expected, other.EncoderOutput.ToFloatArray());
+        Assert.NotEqual(expectedText, otherText.Features.ToFloatArray());
+        Assert.Equal(expected, held.EncoderOutput.ToFloatArray());
+        Assert.Equal(expectedText, heldText.Features.ToFloatArray());
+
+        var released = model.EncodePrompts(image, boxes, first);
+        var releasedText = model.TeacherForced(released, tokens, withLogits: false);
+        model.ReleasePrompts(released);
+        model.ReleaseText(releasedText);
+        backend.Reset();
+        model.TeacherForced(model.EncodePrompts(image, boxes, second), tokens, withLogits: false);
+        Assert.Empty(backend.Reads);                                     // nothing held: nothing copied back
+        Assert.Throws<InvalidOperationException>(() => released.EncoderOutput);
+        Assert.Throws<InvalidOperationException>(() => releasedText.Features);
+    }
+
+    public void Dispose() => backend.Dispose();
+}
