@@ -70,10 +70,11 @@ public sealed class GitIncrementalDecoder : IKvCacheDecoder
                 $"{Batch}×{MemoryLength}×{config.Hidden} over {config.NumLayers} layers");
         for (int i = 0; i < config.NumLayers; i++)
         {
-            bind.SetInput(GitMemoryBind.Keys(i), Flat(memory.Keys[i]));
-            bind.SetInput(GitMemoryBind.Values(i), Flat(memory.Values[i]));
+            memory.KeptKeys[i].Bind(bind, GitMemoryBind.Keys(i));
+            memory.KeptValues[i].Bind(bind, GitMemoryBind.Values(i));
         }
         bind.Run();
+        if (memory.ReleaseOnceBound) memory.Release();
         for (int r = 0; r < Rows; r++)
             for (int k = 0; k < MemoryLength; k++)
                 keyMask[r * Slots + k] = memory.Valid[r / Beams * MemoryLength + k] != 0 ? (byte)1 : (byte)0;
@@ -141,7 +142,6 @@ public sealed class GitIncrementalDecoder : IKvCacheDecoder
         StepChoice.FetchCandidates(step, BeamKeep, Batch, indices, values, "GIT decoder");
 
     /// <summary>(B, M, d) as the bind's (B, M·d) input, sharing its data.</summary>
-    private HostTensor Flat(HostTensor perPrompt) => new(new TensorDesc(DType.F32, new Shape(Batch, MemoryLength * config.Hidden)), perPrompt.Data);
 
     public void Dispose()
     {

@@ -13,10 +13,10 @@ namespace PixelLLM.Models;
 /// </summary>
 public static class GitMemoryBind
 {
-    /// <summary>Input: layer <paramref name="layer"/>'s memory keys, F32 (B, M·d).</summary>
+    /// <summary>Input: layer <paramref name="layer"/>'s memory keys, F32 (B, M, d).</summary>
     public static string Keys(int layer) => $"bind.{layer}.k";
 
-    /// <summary>Input: layer <paramref name="layer"/>'s memory values, F32 (B, M·d).</summary>
+    /// <summary>Input: layer <paramref name="layer"/>'s memory values, F32 (B, M, d).</summary>
     public static string Values(int layer) => $"bind.{layer}.v";
 
     /// <summary>Adds the bind to <paramref name="g"/>: no outputs, only state updates.</summary>
@@ -30,7 +30,8 @@ public static class GitMemoryBind
         for (int i = 0; i < c.NumLayers; i++)
             foreach (var (input, state) in new[] { (Keys(i), GitDecoderStep.Keys(i)), (Values(i), GitDecoderStep.Values(i)) })
             {
-                var tiled = g.Reshape(g.Embedding(g.Input(input, DType.F32, batch, width), prompts), rows, memoryLength, c.Hidden);
+                var perPrompt = g.Reshape(g.Input(input, DType.F32, batch, memoryLength, c.Hidden), batch, width);
+                var tiled = g.Reshape(g.Embedding(perPrompt, prompts), rows, memoryLength, c.Hidden);
                 g.WriteAt(g.State(state, DType.F32, rows, memoryLength + maxLength, c.Hidden), tiled, start, axis: 1);
             }
     }

@@ -17,6 +17,12 @@ public sealed class GitPromptMemory
     /// <param name="values">per layer, (B, M, d) F32.</param>
     /// <param name="valid">B × M, nonzero where the memory column may be attended.</param>
     public GitPromptMemory(IReadOnlyList<HostTensor> keys, IReadOnlyList<HostTensor> values, byte[] valid)
+        : this([.. keys.Select(k => new KeptTensor(k))], [.. values.Select(v => new KeptTensor(v))], valid)
+    {
+    }
+
+    /// <summary>Keys and values where the decoder's bind graph reads them (on the backend while their graph holds them).</summary>
+    internal GitPromptMemory(IReadOnlyList<KeptTensor> keys, IReadOnlyList<KeptTensor> values, byte[] valid)
     {
         if (keys.Count == 0 || keys.Count != values.Count)
             throw new InvalidInputException($"GIT prompt memory: {keys.Count} key and {values.Count} value tensors (one of each per layer)");
@@ -27,17 +33,34 @@ public sealed class GitPromptMemory
             if (t.Desc != desc) throw new InvalidInputException($"GIT prompt memory: every key/value must be {desc}, got {t.Desc}");
         if (valid.Length != desc.Shape[0] * desc.Shape[1])
             throw new InvalidInputException($"GIT prompt memory: validity holds {valid.Length} values, expected {desc.Shape[0]}×{desc.Shape[1]}");
-        Keys = keys; Values = values; Valid = valid;
+        (KeptKeys, KeptValues, Valid) = (keys, values, valid);
     }
 
-    public IReadOnlyList<HostTensor> Keys { get; }
-    public IReadOnlyList<HostTensor> Values { get; }
+    /// <summary>Per layer, (B, M, d) F32 (copied to the host when first read).</summary>
+    public IReadOnlyList<HostTensor> Keys => [.. KeptKeys.Select(k => k.Host)];
+
+    /// <summary>Per layer, (B, M, d) F32 (copied to the host when first read).</summary>
+    public IReadOnlyList<HostTensor> Values => [.. KeptValues.Select(v => v.Host)];
+
+    internal IReadOnlyList<KeptTensor> KeptKeys { get; }
+    internal IReadOnlyList<KeptTensor> KeptValues { get; }
+
+    /// <summary>Only the decoder reads these keys and values: once bound, their graph may overwrite them (set by the text model that made them).</summary>
+    internal bool ReleaseOnceBound { get; init; }
+
     /// <summary>B × M validity of the memory columns (visual always 1, context 1 where the id is not 0).</summary>
     public byte[] Valid { get; }
-    public int Batch => Keys[0].Shape[0];
-    public int Length => Keys[0].Shape[1];
-    public int Width => Keys[0].Shape[2];
-    public int Layers => Keys.Count;
+    private Shape Shape => KeptKeys[0].Desc.Shape;
+    public int Batch => Shape[0];
+    public int Length => Shape[1];
+    public int Width => Shape[2];
+    public int Layers => KeptKeys.Count;
+
+    /// <summary>Says no host copies are needed (reading them after their graph runs again throws).</summary>
+    internal void Release()
+    {
+        foreach (var t in KeptKeys.Concat(KeptValues)) t.Release();
+    }
 
     /// <summary>
     /// Runs the memory rows of the stack once: <paramref name="visual"/> (B, K, Dv) F32 prompt-adapter tokens (before

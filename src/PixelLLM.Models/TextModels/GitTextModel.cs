@@ -76,8 +76,9 @@ internal sealed class GitTextModel(PixelLlmConfig config, IWeightSource weights,
         encoding.KeptEncoder.Bind(exec, "memory");
         exec.SetInput("valid", HostTensor.FromArray(valid, n, m));
         exec.Run();
-        return new GitPromptMemory([.. Enumerable.Range(0, Git.NumLayers).Select(i => exec.Fetch($"keys.{i}"))],
-            [.. Enumerable.Range(0, Git.NumLayers).Select(i => exec.Fetch($"values.{i}"))], valid);
+        // Left where they are: the decoder's bind copies them into its states on the backend, and nothing else reads them.
+        return new GitPromptMemory([.. Enumerable.Range(0, Git.NumLayers).Select(i => exec.Keep($"keys.{i}"))],
+            [.. Enumerable.Range(0, Git.NumLayers).Select(i => exec.Keep($"values.{i}"))], valid) { ReleaseOnceBound = true };
     }
 
     private GitFullDecoder Decoder(int rows, int memoryLength)

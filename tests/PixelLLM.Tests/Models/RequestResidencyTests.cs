@@ -36,6 +36,10 @@ public sealed class RequestResidencyTests : IDisposable
         var encoding = model.EncodePrompts(image, boxes, context);
         Assert.Empty(backend.Reads);
         var decoded = model.Decode(encoding, new DecodeMode.Greedy());
+        // Per step the greedy choice only (token, log-prob, margin per row): neither the encoding nor GIT's memory keys
+        // and values, nor a row of logits.
+        Assert.All(backend.Reads, bytes => Assert.True(bytes <= 3 * sizeof(float), $"a decode read of {bytes} bytes"));
+        Assert.NotEmpty(backend.Reads);
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         backend.Reset();
         var text = model.TeacherForced(encoding, tokens, withLogits: false);
