@@ -67,7 +67,7 @@ internal sealed class DenseCaptionBench : IDisposable
     public ImageFeatures EncodeImage() => model.EncodeImage(image);
 
     /// <summary>Pyramid, CenterNet heads, proposal selection, RoI head and the K slots.</summary>
-    public Detections Detect(ImageFeatures features) => Captioner.BoxDecoder.Detect(features.Fused);
+    public Detections Detect(ImageFeatures features) => Captioner.BoxDecoder.Detect(features);
 
     /// <summary>Prompt encoder, adapter and visual projection for N boxes (N, 4) over the shared fused map and dense PE.</summary>
     public HostTensor AdaptPrompts(ImageFeatures features, HostTensor boxes)

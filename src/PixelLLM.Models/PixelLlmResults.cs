@@ -30,6 +30,9 @@ public sealed class ImageFeatures
         this.sizes = sizes;
     }
 
+    /// <summary>The fused map where the next graph can read it.</summary>
+    internal KeptTensor KeptFused => fused;
+
     /// <summary>The fused map, (B, G, G, C_eva + C_sam).</summary>
     /// <exception cref="InvalidOperationException">released, and the model has encoded another image since.</exception>
     public HostTensor Fused => fused.Host;

@@ -21,23 +21,32 @@ public sealed class BoxDecoder(BoxDecoderConfig config, IWeightSource weights, I
     public BoxDecoderConfig Config { get; } = config;
 
     /// <summary>K detections from the fused map (1, G, G, C) of one image on a <c>canvas</c>-sided square.</summary>
-    public Detections Detect(HostTensor fused, IDictionary<string, HostTensor>? trace = null)
+    public Detections Detect(HostTensor fused, IDictionary<string, HostTensor>? trace = null) => Detect(new KeptTensor(fused), trace);
+
+    /// <summary>
+    /// <see cref="Detect(HostTensor, IDictionary{string, HostTensor}?)"/> on an image's features read where they are (on
+    /// the backend while the vision graph holds them); the feature pyramid goes to the RoI head there too.
+    /// </summary>
+    public Detections Detect(ImageFeatures image, IDictionary<string, HostTensor>? trace = null) => Detect(image.KeptFused, trace);
+
+    private Detections Detect(KeptTensor fused, IDictionary<string, HostTensor>? trace)
     {
-        if (fused.Shape.Rank != 4 || fused.Shape[0] != 1) throw new InvalidInputException($"box decoder: fused features must be (1, G, G, C), got {fused.Desc}");
+        var shape = fused.Desc.Shape;
+        if (shape.Rank != 4 || shape[0] != 1) throw new InvalidInputException($"box decoder: fused features must be (1, G, G, C), got {fused.Desc}");
         int levelsCount = Config.Strides.Count;
-        var features = graphs.GetOrBuild(backend, $"features.{fused.Shape}", g => BuildFeatures(g, fused.Shape.ToArray()));
-        features.SetInput("fused", fused);
+        var features = graphs.GetOrBuild(backend, $"features.{shape}", g => BuildFeatures(g, shape.ToArray()));
+        fused.Bind(features, "fused");
         features.Run();
-        var pyramid = new HostTensor[levelsCount];
+        var pyramid = new KeptTensor[levelsCount];
         var levels = new CenterNetProposals.Level[levelsCount];
         for (int l = 0; l < levelsCount; l++)
         {
-            pyramid[l] = features.Fetch(LevelName("mid.fpn.", l));
+            pyramid[l] = features.Keep(LevelName("mid.fpn.", l));
             var heat = features.Fetch(LevelName("mid.head.heatmap_logits.", l));
             var regs = features.Fetch(LevelName("mid.head.box_regs.", l));
             levels[l] = new CenterNetProposals.Level(heat.ToFloatArray(), regs.ToFloatArray(), heat.Shape[1], heat.Shape[2], Config.Strides[l]);
             if (trace is null) continue;
-            trace[LevelName("mid.fpn.", l)] = pyramid[l];
+            trace[LevelName("mid.fpn.", l)] = pyramid[l].Host;
             trace[LevelName("mid.head.heatmap_logits.", l)] = heat;
             trace[LevelName("mid.head.box_regs.", l)] = regs;
         }
@@ -45,10 +54,14 @@ public sealed class BoxDecoder(BoxDecoderConfig config, IWeightSource weights, I
         var proposals = CenterNetProposals.Select(levels, Config, canvas);
         var (roiLevels, levelBoxes) = RoiLevels.Assign(proposals.Boxes, Config);
         int n = proposals.Count;
-        var roi = graphs.GetOrBuild(backend, $"roi.{n}." + string.Join(",", pyramid.Select(p => p.Shape.ToString())), g => BuildRoi(g, n, pyramid));
+        var roi = graphs.GetOrBuild(backend, $"roi.{n}." + string.Join(",", pyramid.Select(p => p.Desc.Shape.ToString())), g => BuildRoi(g, n, pyramid));
         roi.SetInput<float>("level_boxes", levelBoxes);
         roi.SetInput<int>("level_ids", roiLevels.Select(l => l - Config.MinLevel).ToArray());
-        for (int l = 0; l < levelsCount; l++) roi.SetInput($"p{l}", pyramid[l]);
+        for (int l = 0; l < levelsCount; l++)
+        {
+            pyramid[l].Bind(roi, $"p{l}");
+            pyramid[l].Release(); // the RoI head is its only reader
+        }
         roi.Run();
         var detections = RoiDetectionSelection.Select(proposals, roi.FetchFloats("mid.roi.class_logits"), roi.FetchFloats("mid.roi.box_deltas"), Config, canvas);
         if (trace is not null)
@@ -75,9 +88,9 @@ public sealed class BoxDecoder(BoxDecoderConfig config, IWeightSource weights, I
         }
     }
 
-    private void BuildRoi(Graph g, int n, HostTensor[] pyramid)
+    private void BuildRoi(Graph g, int n, KeptTensor[] pyramid)
     {
-        var maps = pyramid.Select((p, l) => g.Input($"p{l}", DType.F32, p.Shape.ToArray())).ToArray();
+        var maps = pyramid.Select((p, l) => g.Input($"p{l}", DType.F32, p.Desc.Shape.ToArray())).ToArray();
         var (features, logits, deltas) = BoxHead.Build(new ParamScope(g, weights, "box_decoder.roi_heads.box_head.0"), Config,
             g.Input("level_boxes", DType.F32, n, 4), g.Input("level_ids", DType.I32, n), maps);
         g.Output("mid.roi.features", features);

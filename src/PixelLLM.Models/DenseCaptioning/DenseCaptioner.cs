@@ -57,7 +57,7 @@ public sealed class DenseCaptioner : IDisposable
         IDictionary<string, HostTensor>? trace = null, DecodeMode? mode = null)
     {
         if (context.Length == 0) throw new InvalidInputException("dense captioning: empty context row");
-        var detections = BoxDecoder.Detect(image.Fused, trace);
+        var detections = BoxDecoder.Detect(image, trace);
         int k = detections.Slots;
         var boxes = HostTensor.FromArray(detections.Boxes, k, 4);
         var encoding = model.EncodePrompts(image, boxes, Enumerable.Repeat(context, k).ToArray(), trace);

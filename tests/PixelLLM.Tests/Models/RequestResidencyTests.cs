@@ -92,5 +92,27 @@ public sealed class RequestResidencyTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => releasedText.Features);
     }
 
+    [Fact]
+    public void TheBoxDecodersFeaturePyramidGoesToItsRoiHeadOnTheBackend()
+    {
+        using var golden = GoldenCase.Open(Path.Combine(Golden.Root, "pixelllm_densecap", "densecap"));
+        using var model = PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), golden.Weights, backend);
+        using var captioner = new PixelLLM.Models.DenseCaptioning.DenseCaptioner(model);
+        var image = model.EncodeImage(golden.Input("in.image"));
+        var trace = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        var expected = captioner.BoxDecoder.Detect(image.Fused, trace);           // from the host copy, traced
+        var levels = trace.Keys.Where(k => k.StartsWith("mid.fpn.", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(levels);
+
+        var fresh = model.EncodeImage(golden.Input("in.image"));
+        backend.Reset();
+        var detections = captioner.BoxDecoder.Detect(fresh);
+        // Read back: each level's heat map and box regressions, then the RoI head's class logits and box deltas; neither
+        // the fused map nor a pyramid level.
+        Assert.Equal(2 * levels.Count + 2, backend.Reads.Count);
+        Assert.Equal(expected.Boxes, detections.Boxes);
+        Assert.Equal(expected.Scores, detections.Scores);
+    }
+
     public void Dispose() => backend.Dispose();
 }
