@@ -42,6 +42,9 @@ internal sealed class DecoderCache<TDecoder>(int? greedyEos, Func<int, int, int,
         return current = build(batch, beams, maxLength, memoryLength, beams == 1 ? greedyEos : null, beamKeep);
     }
 
+    /// <summary>The decoder returned last (null before the first, or after <see cref="Dispose"/>).</summary>
+    public TDecoder? Current => current;
+
     public void Dispose()
     {
         current?.Dispose();

@@ -3,6 +3,7 @@ using PixelLLM.Models.Decoding;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Graphs;
+using PixelLLM.Runtime.Ops;
 using PixelLLM.Runtime.Weights;
 
 namespace PixelLLM.Models;
@@ -17,20 +18,41 @@ internal sealed class PixelLlmDecoder : IDisposable
     private readonly GraphExecutor exec;
     private readonly int rows, length, encoderLength, dModel, vocab;
 
-    public PixelLlmDecoder(IWeightSource weights, T5Config c, IBackend backend, int rows, int length, int encoderLength)
+    /// <param name="crossRowsPerPrompt">0: the cross-attention keys and values are projected from a "memory" input here.
+    /// k ≥ 1: they come in per layer as the KV decoder's prefill states hold them, k rows (beams) per prompt, and row r reads
+    /// state row r·k (<see cref="TeacherForced(ReadOnlySpan{int}, T5IncrementalDecoder, bool[][], bool)"/>).</param>
+    public PixelLlmDecoder(IWeightSource weights, T5Config c, IBackend backend, int rows, int length, int encoderLength, int crossRowsPerPrompt = 0)
     {
         (this.rows, this.length, this.encoderLength, dModel, vocab) = (rows, length, encoderLength, c.DModel, c.VocabSize);
+        CrossRowsPerPrompt = crossRowsPerPrompt;
         var g = new Graph();
         var t5 = new ParamScope(g, weights, "t5");
-        var (features, logits) = PixelLlmText.Decode(t5, c,
-            g.Input("tokens", DType.I32, rows, length),
-            g.Input("memory", DType.F32, rows, encoderLength, c.DModel),
-            g.Input("self_mask", DType.U8, rows, 1, length, length),
-            g.Input("cross_mask", DType.U8, rows, 1, length, encoderLength));
+        var tokens = g.Input("tokens", DType.I32, rows, length);
+        var selfMask = g.Input("self_mask", DType.U8, rows, 1, length, length);
+        var crossMask = g.Input("cross_mask", DType.U8, rows, 1, length, encoderLength);
+        Tensor features, logits;
+        if (crossRowsPerPrompt == 0)
+            (features, logits) = PixelLlmText.Decode(t5, c, tokens, g.Input("memory", DType.F32, rows, encoderLength, c.DModel), selfMask, crossMask);
+        else
+        {
+            int k = crossRowsPerPrompt, width = encoderLength * c.Inner;
+            var firstOfPrompt = k == 1 ? null
+                : g.Weight($"aux.t5.prompt_rows.{rows}x{k}", HostTensor.FromArray(Enumerable.Range(0, rows).Select(r => r * k).ToArray(), rows));
+            Tensor PerPrompt(string input)
+            {
+                var state = g.Input(input, DType.F32, rows * k, encoderLength, c.Inner);
+                return firstOfPrompt is null ? state : g.Reshape(g.Embedding(g.Reshape(state, rows * k, width), firstOfPrompt), rows, encoderLength, c.Inner);
+            }
+            features = T5.Decode(t5, c, tokens, i => (PerPrompt(T5DecoderStep.CrossKey(i)), PerPrompt(T5DecoderStep.CrossValue(i))), crossMask, selfMask);
+            logits = T5.Logits(t5, c, features);
+        }
         g.Output("features", features);
         g.Output("logits", logits);
         exec = new GraphExecutor(g, backend);
     }
+
+    /// <summary>0, or the prefill rows per prompt this decoder reads its cross-attention keys and values from.</summary>
+    public int CrossRowsPerPrompt { get; }
 
     public int Rows => rows;
     public int VocabSize => vocab;
@@ -61,12 +83,38 @@ internal sealed class PixelLlmDecoder : IDisposable
     /// </summary>
     public (KeptTensor Features, float[]? Logits) TeacherForced(ReadOnlySpan<int> tokens, KeptTensor memory, bool[][] encoderValid, bool fetchLogits)
     {
+        if (CrossRowsPerPrompt != 0) throw new InvalidOperationException("this decoder reads the prefill's cross-attention states, not a memory");
+        SetTokens(tokens, encoderValid);
+        memory.Bind(exec, "memory");
+        return RunTeacherForced(fetchLogits);
+    }
+
+    /// <summary>
+    /// The teacher-forced pass reading each layer's cross-attention keys and values from <paramref name="prefilled"/>'s
+    /// states (its last prefill, which must be of these prompts' encoding): the same projections of the same memory,
+    /// not computed twice.
+    /// </summary>
+    public (KeptTensor Features, float[]? Logits) TeacherForced(ReadOnlySpan<int> tokens, T5IncrementalDecoder prefilled, bool[][] encoderValid, bool fetchLogits)
+    {
+        if (CrossRowsPerPrompt != prefilled.Beams || prefilled.Batch != rows || prefilled.MemoryLength != encoderLength)
+            throw new InvalidOperationException($"decoder for {rows} prompts × {CrossRowsPerPrompt} prefill rows cannot read a prefill of " +
+                $"{prefilled.Batch} × {prefilled.Beams} over {prefilled.MemoryLength} memory tokens");
+        SetTokens(tokens, encoderValid);
+        prefilled.BindCrossStates(exec);
+        return RunTeacherForced(fetchLogits);
+    }
+
+    private void SetTokens(ReadOnlySpan<int> tokens, bool[][] encoderValid)
+    {
         if (tokens.Length != rows * length) throw new InvalidInputException($"decoder: {tokens.Length} tokens for {rows}×{length}");
         var (self, cross) = PixelLlmTokens.DecoderMasks(tokens, rows, length, encoderValid, 1);
         exec.SetInput("tokens", tokens);
-        memory.Bind(exec, "memory");
         exec.SetInput("self_mask", self);
         exec.SetInput("cross_mask", cross);
+    }
+
+    private (KeptTensor Features, float[]? Logits) RunTeacherForced(bool fetchLogits)
+    {
         exec.Run();
         return (exec.Keep("features"), fetchLogits ? exec.FetchFloats("logits") : null);
     }

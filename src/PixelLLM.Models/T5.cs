@@ -86,7 +86,19 @@ public static class T5
     /// Teacher-forced decoder over ids (B, Ld) attending causally to itself (optionally also masked by <paramref name="selfMask"/>
     /// (B, 1, Ld, Ld)) and to <paramref name="memory"/> under <paramref name="memoryMask"/> (B, 1, 1|Ld, Lm). Returns final-normed states.
     /// </summary>
-    public static Tensor Decode(ParamScope p, T5Config c, Tensor ids, Tensor memory, Tensor memoryMask, Tensor? selfMask = null, Action<int, Tensor>? onHidden = null)
+    public static Tensor Decode(ParamScope p, T5Config c, Tensor ids, Tensor memory, Tensor memoryMask, Tensor? selfMask = null, Action<int, Tensor>? onHidden = null) =>
+        Decode(p, c, ids, memory, null, memoryMask, selfMask, onHidden);
+
+    /// <summary>
+    /// <see cref="Decode(ParamScope, T5Config, Tensor, Tensor, Tensor, Tensor?, Action{int, Tensor}?)"/> with every layer's
+    /// cross-attention keys and values given, (B, Lm, inner) each, as the KV decoder's prefill projected them from the memory.
+    /// </summary>
+    public static Tensor Decode(ParamScope p, T5Config c, Tensor ids, Func<int, (Tensor Key, Tensor Value)> crossKeyValues, Tensor memoryMask,
+        Tensor? selfMask = null) =>
+        Decode(p, c, ids, null, crossKeyValues, memoryMask, selfMask, null);
+
+    private static Tensor Decode(ParamScope p, T5Config c, Tensor ids, Tensor? memory, Func<int, (Tensor Key, Tensor Value)>? crossKeyValues,
+        Tensor memoryMask, Tensor? selfMask, Action<int, Tensor>? onHidden)
     {
         var g = p.Graph;
         var stack = p.Sub("decoder");
@@ -98,7 +110,8 @@ public static class T5
         {
             var block = stack.Sub($"block.{i}");
             x = T5Attention.Block(block.Sub("layer.0"), "SelfAttention", c, x, null, bias, selfMask, causal: true);
-            x = T5Attention.Block(block.Sub("layer.1"), "EncDecAttention", c, x, memory, null, memoryMask, causal: false);
+            x = T5Attention.Block(block.Sub("layer.1"), "EncDecAttention", c, x, memory, null, memoryMask, causal: false,
+                crossKeyValues: crossKeyValues?.Invoke(i));
             x = FeedForward(block.Sub("layer.2"), c, x);
             if (i < c.NumDecoderLayers - 1) onHidden?.Invoke(i + 1, x);
         }

@@ -13,8 +13,10 @@ namespace PixelLLM.Models;
 /// </summary>
 internal static class T5Attention
 {
+    /// <param name="crossKeyValues">a cross-attention's keys and values (B, Lm, inner), already projected from the memory
+    /// (the KV decoder's prefill holds them): used instead of projecting <paramref name="memory"/>, which is then null.</param>
     public static Tensor Block(ParamScope layer, string kind, T5Config c, Tensor x, Tensor? memory, Tensor? bias, Tensor? mask, bool causal,
-        bool stacked = false)
+        bool stacked = false, (Tensor Key, Tensor Value)? crossKeyValues = null)
     {
         var g = layer.Graph;
         var n = g.RmsNorm(x, layer["layer_norm.weight"], c.Eps);
@@ -27,7 +29,8 @@ internal static class T5Attention
         else
         {
             var source = memory ?? n;
-            var (q, k, v) = (g.Linear(n, a["q.weight"]), g.Linear(source, a["k.weight"]), g.Linear(source, a["v.weight"]));
+            var q = g.Linear(n, a["q.weight"]);
+            var (k, v) = crossKeyValues ?? (g.Linear(source, a["k.weight"]), g.Linear(source, a["v.weight"]));
             o = g.Attention(q, k, v, c.NumHeads, 1f, bias, mask, causal, c.MaskBias, biasByDistance: bias is not null);
         }
         return g.Linear(o, a["o.weight"], residual: x);

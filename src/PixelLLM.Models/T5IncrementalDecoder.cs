@@ -79,9 +79,29 @@ public sealed class T5IncrementalDecoder : IKvCacheDecoder
         for (int r = 0; r < Rows; r++)
             for (int k = 0; k < MemoryLength; k++)
                 rowMask[r * MemoryLength + k] = memoryMask.IsEmpty || memoryMask[r / Beams * MemoryLength + k] != 0 ? (byte)1 : (byte)0;
+        PrefilledFrom = null;
         step.SetInput<byte>(T5DecoderStep.CrossMask, rowMask);
         memory.Bind(prefill, T5CrossPrefill.Memory);
         prefill.Run();
+        PrefilledFrom = memory;
+    }
+
+    /// <summary>The memory of the last <see cref="Prefill(KeptTensor, ReadOnlySpan{byte})"/> (null before one, or after one that failed).</summary>
+    public KeptTensor? PrefilledFrom { get; private set; }
+
+    /// <summary>
+    /// Sets inputs <see cref="T5DecoderStep.CrossKey"/>(i) / <see cref="T5DecoderStep.CrossValue"/>(i) of
+    /// <paramref name="exec"/> to every layer's prefilled cross-attention keys and values, (Rows, Lm, inner) each, copied on
+    /// the backend.
+    /// </summary>
+    public void BindCrossStates(GraphExecutor exec)
+    {
+        if (PrefilledFrom is null) throw new InvalidOperationException("T5 decoder: no prefill to read cross-attention states from");
+        for (int i = 0; i < config.NumDecoderLayers; i++)
+        {
+            exec.SetInput(T5DecoderStep.CrossKey(i), step, T5DecoderStep.CrossKey(i));
+            exec.SetInput(T5DecoderStep.CrossValue(i), step, T5DecoderStep.CrossValue(i));
+        }
     }
 
     /// <summary>

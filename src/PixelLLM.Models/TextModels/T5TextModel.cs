@@ -53,15 +53,18 @@ internal sealed class T5TextModel(PixelLlmConfig config, IWeightSource weights, 
     {
         int n = encoding.Prompts, l = config.MaxCaptionLength;
         var ids = PixelLlmTextModels.FlattenTokens(tokens, n, l);
-        var (features, logits) = Decoder(n, encoding.EncoderLength).TeacherForced(ids, encoding.KeptEncoder, encoding.EncoderValid, withLogits);
+        // After a KV-cache decode of these prompts its prefill holds their cross-attention keys and values: read, not recomputed.
+        var (features, logits) = incremental?.Current is { } prefilled && ReferenceEquals(prefilled.PrefilledFrom, encoding.KeptEncoder) && prefilled.Batch == n
+            ? Decoder(n, encoding.EncoderLength, prefilled.Beams).TeacherForced(ids, prefilled, encoding.EncoderValid, withLogits)
+            : Decoder(n, encoding.EncoderLength).TeacherForced(ids, encoding.KeptEncoder, encoding.EncoderValid, withLogits);
         return new TextFeatures(features, logits is null ? null : HostTensor.FromArray(logits, n, l, T5.VocabSize));
     }
 
-    private PixelLlmDecoder Decoder(int rows, int encoderLength)
+    private PixelLlmDecoder Decoder(int rows, int encoderLength, int crossRowsPerPrompt = 0)
     {
-        var key = $"{rows}x{config.MaxCaptionLength}x{encoderLength}";
+        var key = $"{rows}x{config.MaxCaptionLength}x{encoderLength}" + (crossRowsPerPrompt == 0 ? "" : $".cross{crossRowsPerPrompt}");
         if (!decoders.TryGetValue(key, out var d))
-            decoders[key] = d = new PixelLlmDecoder(weights, T5, backend, rows, config.MaxCaptionLength, encoderLength);
+            decoders[key] = d = new PixelLlmDecoder(weights, T5, backend, rows, config.MaxCaptionLength, encoderLength, crossRowsPerPrompt);
         return d;
     }
 

@@ -1,4 +1,5 @@
 using PixelLLM.Models;
+using PixelLLM.Models.Decoding;
 using PixelLLM.Models.Verification;
 using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
@@ -44,6 +45,8 @@ public sealed class RequestResidencyTests : IDisposable
         backend.Reset();
         var text = model.TeacherForced(encoding, tokens, withLogits: false);
         Assert.Empty(backend.Reads);
+        // T5: every layer's cross-attention keys and values from the decoder's prefill; GIT: the encoding as its memory.
+        Assert.Equal(component == "pixelllm" ? 2 * model.Config.T5.NumDecoderLayers : 1, backend.Copies);
         var points = model.Points(text, tokens, sizes, TokenValidity.Trace);
         Assert.Equal((points.Coords.Desc.ByteSize + points.Logits.Desc.ByteSize), backend.BytesRead); // the points, nothing else
 
@@ -56,6 +59,34 @@ public sealed class RequestResidencyTests : IDisposable
         Assert.Equal(text.Features.ToFloatArray(), textViaHost.Features.ToFloatArray());
         var pointsViaHost = model.Points(textViaHost.Features, tokens, sizes, TokenValidity.Trace);
         Assert.Equal(points.Coords.ToFloatArray(), pointsViaHost.Coords.ToFloatArray());
+    }
+
+    /// <summary>
+    /// After a beam search the rerun reads the prefill rows of each prompt's first beam; the states equal those of a rerun
+    /// that projects the memory itself, bit for bit (the same GEMMs on the same memory).
+    /// </summary>
+    [Fact]
+    public void TheRerunAfterABeamSearchReadsEachPromptsPrefillRows()
+    {
+        using var golden = ScenicGolden.Open("loca_caption");
+        using var model = PixelLlm.FromScenic(PixelLlmConfigJson.FromScenic(golden.Config), golden.Weights, backend);
+        var image = model.EncodeImage(golden.Input("in.image"));
+        var boxesIn = golden.Input("in.prompt_boxes");
+        int n = boxesIn.Shape[-2];
+        var boxes = HostTensor.FromArray(boxesIn.ToFloatArray(), n, 4);
+        var flat = golden.Input("in.context_tokens").ToFloatArray().Select(v => (int)v).ToArray();
+        var context = Enumerable.Range(0, n).Select(i => flat.AsSpan(i * (flat.Length / n), flat.Length / n).ToArray()).ToArray();
+        var encoding = model.EncodePrompts(image, boxes, context);
+        var decoded = model.Decode(encoding, new DecodeMode.Beam(new BeamOptions(3, 2)));
+        var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
+
+        backend.Reset();
+        var reused = model.TeacherForced(encoding, tokens, withLogits: true);
+        Assert.Equal(2 * model.Config.T5.NumDecoderLayers, backend.Copies);
+        var computed = model.TeacherForced(new PromptEncoding(encoding.EncoderOutput, encoding.EncoderValid), tokens, withLogits: true);
+        Assert.True(n > 1);
+        Assert.Equal(computed.Features.ToFloatArray(), reused.Features.ToFloatArray());
+        Assert.Equal(computed.Logits!.ToFloatArray(), reused.Logits!.ToFloatArray());
     }
 
     [Fact]
