@@ -52,6 +52,8 @@ public sealed class ReferringSegmentation : IDisposable
         var text = model.TeacherForced(encoding, tokens, withLogits: false);
         var points = model.Points(text, tokens, Enumerable.Repeat((image.Height, image.Width), n).ToArray(), TokenValidity.Referring);
         var masks = PredictMasks(image, encoding, text, points.Boxes);
+        model.ReleaseText(text); // read by nothing else: the next expressions need not copy these to the host first
+        model.ReleasePrompts(encoding);
         int side = masks.Logits.Shape[1] * masks.Logits.Shape[2];
         var logits = masks.Logits.ToFloatArray();
         return Enumerable.Range(0, n).Select(i =>
