@@ -91,6 +91,23 @@ public sealed class KeptTensorTests : IDisposable
     }
 
     [Fact]
+    public void AFailedCopyLeavesEveryHeldValueUnreadableNeverStale()
+    {
+        using var source = new GraphExecutor(Doubler("a"), backend);
+        source.SetInput<float>("a", First);
+        source.Run();
+        var (first, second) = (source.Keep("y"), source.Keep("y"));
+        backend.FailReads = true;
+        Assert.Throws<BackendException>(() => source.SetInput<float>("a", Second));
+        backend.FailReads = false;
+        source.Run();
+        Assert.False(first.IsResident);
+        Assert.False(second.IsResident);
+        Assert.Throws<InvalidOperationException>(() => first.Host);
+        Assert.Throws<InvalidOperationException>(() => second.Host);
+    }
+
+    [Fact]
     public void HeldValuesOutliveTheirExecutor()
     {
         KeptTensor kept;

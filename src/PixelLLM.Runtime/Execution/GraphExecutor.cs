@@ -225,18 +225,22 @@ public sealed class GraphExecutor : IDisposable
         return kept;
     }
 
-    /// <summary>Makes host copies of the handed-out tensors still held, before their storage is written.</summary>
+    /// <summary>
+    /// Makes host copies of the handed-out tensors still held, before their storage is written. Every one is marked
+    /// overwritten even when a copy fails (that one then throws when read, never showing the next run's bytes); the first
+    /// failure is rethrown after all.
+    /// </summary>
     private void BeforeOverwrite()
     {
         if (handedOut.Count == 0) return;
-        try
+        Exception? failure = null;
+        foreach (var kept in handedOut)
         {
-            foreach (var kept in handedOut) kept.BeforeOverwrite();
+            try { kept.BeforeOverwrite(); }
+            catch (Exception e) { failure ??= e; }
         }
-        finally
-        {
-            handedOut.Clear();
-        }
+        handedOut.Clear();
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
 
     /// <summary>Copies a kept tensor (output, input, state or named intermediate passed as keep) back to the host.</summary>

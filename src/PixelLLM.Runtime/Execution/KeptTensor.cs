@@ -38,13 +38,13 @@ public sealed class KeptTensor
     internal bool Overwritten { get; private set; }
 
     /// <summary>The value on the host, copied there when first read.</summary>
-    /// <exception cref="InvalidOperationException">released, and the executor has overwritten it since.</exception>
+    /// <exception cref="InvalidOperationException">released (or its copy failed), and the executor has overwritten it since.</exception>
     public HostTensor Host
     {
         get
         {
             if (host is not null) return host;
-            if (Overwritten) throw new InvalidOperationException($"'{name}' was released and its executor has overwritten it since");
+            if (Overwritten) throw new InvalidOperationException($"'{name}' has been overwritten by its executor without a host copy (it was released, or the copy failed)");
             return host = source!.Fetch(name!);
         }
     }

@@ -31,8 +31,12 @@ internal sealed class CountingBackend : IBackend
         inner.Write(destination, source);
     }
 
+    /// <summary>Makes every read fail, as a device error would.</summary>
+    public bool FailReads { get; set; }
+
     public void Read(TensorView source, Span<byte> destination)
     {
+        if (FailReads) throw new BackendException("read failed (test)");
         Reads.Add(destination.Length);
         inner.Read(source, destination);
     }
