@@ -58,22 +58,16 @@ internal sealed class PixelLlmDecoder : IDisposable
     public int VocabSize => vocab;
 
     /// <summary>
-    /// Runs the decoder on <paramref name="tokens"/> (rows × L). <paramref name="memory"/> and <paramref name="encoderValid"/>
-    /// hold one entry per prompt; token row r reads prompt r / <paramref name="rowsPerPrompt"/>. Only the outputs asked
-    /// for are fetched: the logits are rows × L × vocab (a few MB each pass), which a caption request never reads, and
-    /// decoding steps never read the features.
+    /// Logits (rows × L × vocab) of the decoder on <paramref name="tokens"/> (rows × L), as a decoding step of the full
+    /// rerun reads them. <paramref name="memory"/> and <paramref name="encoderValid"/> hold one entry per prompt; token row
+    /// r reads prompt r / <paramref name="rowsPerPrompt"/>.
     /// </summary>
-    public (float[]? Features, float[]? Logits) Run(ReadOnlySpan<int> tokens, float[] memory, bool[][] encoderValid, int rowsPerPrompt,
-        bool fetchFeatures = true, bool fetchLogits = true)
+    public float[] AllLogits(ReadOnlySpan<int> tokens, float[] memory, bool[][] encoderValid, int rowsPerPrompt)
     {
-        if (tokens.Length != rows * length) throw new InvalidInputException($"decoder: {tokens.Length} tokens for {rows}×{length}");
-        var (self, cross) = PixelLlmTokens.DecoderMasks(tokens, rows, length, encoderValid, rowsPerPrompt);
-        exec.SetInput("tokens", tokens);
+        SetTokens(tokens, encoderValid, rowsPerPrompt);
         exec.SetInput<float>("memory", Tile(memory, rowsPerPrompt));
-        exec.SetInput("self_mask", self);
-        exec.SetInput("cross_mask", cross);
         exec.Run();
-        return (fetchFeatures ? exec.FetchFloats("features") : null, fetchLogits ? exec.FetchFloats("logits") : null);
+        return exec.FetchFloats("logits");
     }
 
     /// <summary>
@@ -84,7 +78,7 @@ internal sealed class PixelLlmDecoder : IDisposable
     public (KeptTensor Features, float[]? Logits) TeacherForced(ReadOnlySpan<int> tokens, KeptTensor memory, bool[][] encoderValid, bool fetchLogits)
     {
         if (CrossRowsPerPrompt != 0) throw new InvalidOperationException("this decoder reads the prefill's cross-attention states, not a memory");
-        SetTokens(tokens, encoderValid);
+        SetTokens(tokens, encoderValid, 1);
         memory.Bind(exec, "memory");
         return RunTeacherForced(fetchLogits);
     }
@@ -99,15 +93,15 @@ internal sealed class PixelLlmDecoder : IDisposable
         if (CrossRowsPerPrompt != prefilled.Beams || prefilled.Batch != rows || prefilled.MemoryLength != encoderLength)
             throw new InvalidOperationException($"decoder for {rows} prompts × {CrossRowsPerPrompt} prefill rows cannot read a prefill of " +
                 $"{prefilled.Batch} × {prefilled.Beams} over {prefilled.MemoryLength} memory tokens");
-        SetTokens(tokens, encoderValid);
+        SetTokens(tokens, encoderValid, 1);
         prefilled.BindCrossStates(exec);
         return RunTeacherForced(fetchLogits);
     }
 
-    private void SetTokens(ReadOnlySpan<int> tokens, bool[][] encoderValid)
+    private void SetTokens(ReadOnlySpan<int> tokens, bool[][] encoderValid, int rowsPerPrompt)
     {
         if (tokens.Length != rows * length) throw new InvalidInputException($"decoder: {tokens.Length} tokens for {rows}×{length}");
-        var (self, cross) = PixelLlmTokens.DecoderMasks(tokens, rows, length, encoderValid, 1);
+        var (self, cross) = PixelLlmTokens.DecoderMasks(tokens, rows, length, encoderValid, rowsPerPrompt);
         exec.SetInput("tokens", tokens);
         exec.SetInput("self_mask", self);
         exec.SetInput("cross_mask", cross);
@@ -140,7 +134,7 @@ internal sealed class PixelLlmDecoder : IDisposable
         public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)
         {
             if (rows != decoder.rows) throw new InvalidInputException($"decoder compiled for {decoder.rows} rows, asked for {rows}");
-            var all = decoder.Run(sequences, memory, encoderValid, rowsPerPrompt, fetchFeatures: false).Logits!;
+            var all = decoder.AllLogits(sequences, memory, encoderValid, rowsPerPrompt);
             int v = decoder.vocab;
             for (int r = 0; r < rows; r++)
                 all.AsSpan((r * decoder.length + position - 1) * v, v).CopyTo(logits.Slice(r * v, v));

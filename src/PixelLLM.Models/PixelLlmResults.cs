@@ -13,29 +13,28 @@ namespace PixelLLM.Models;
 /// </summary>
 public sealed class ImageFeatures
 {
-    private readonly KeptTensor fused;
     private readonly (int Height, int Width)[] sizes;
 
     /// <summary>Features held on the host.</summary>
     public ImageFeatures(HostTensor fused, int height, int width)
     {
-        this.fused = new KeptTensor(fused);
+        KeptFused = new KeptTensor(fused);
         sizes = [(height, width)];
     }
 
     /// <summary>Features still in an executor's kept tensors (its current run).</summary>
     internal ImageFeatures(KeptTensor fused, KeptTensor sam, (int Height, int Width)[] sizes)
     {
-        (this.fused, KeptSam) = (fused, sam);
+        (KeptFused, KeptSam) = (fused, sam);
         this.sizes = sizes;
     }
 
     /// <summary>The fused map where the next graph can read it.</summary>
-    internal KeptTensor KeptFused => fused;
+    internal KeptTensor KeptFused { get; }
 
     /// <summary>The fused map, (B, G, G, C_eva + C_sam).</summary>
     /// <exception cref="InvalidOperationException">released, and the model has encoded another image since.</exception>
-    public HostTensor Fused => fused.Host;
+    public HostTensor Fused => KeptFused.Host;
 
     /// <summary>The UN-resized SAM neck output (B, Hs, Ws, E): the mask decoder's image embedding (spec §7.2).</summary>
     public HostTensor? Sam
@@ -60,12 +59,12 @@ public sealed class ImageFeatures
     public int Width => sizes[0].Width;
 
     /// <summary>Sets <paramref name="input"/> of <paramref name="exec"/> to the fused map: on the backend while still resident, else from the host copy.</summary>
-    internal void SetFusedInput(GraphExecutor exec, string input) => fused.Bind(exec, input);
+    internal void SetFusedInput(GraphExecutor exec, string input) => KeptFused.Bind(exec, input);
 
     /// <summary>No host copies needed: the vision graph may overwrite these features (reading them after that throws).</summary>
     internal void Release()
     {
-        fused.Release();
+        KeptFused.Release();
         KeptSam?.Release();
     }
 }

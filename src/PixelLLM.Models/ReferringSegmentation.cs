@@ -50,7 +50,7 @@ public sealed class ReferringSegmentation : IDisposable
         var decoded = model.Decode(encoding, mode ?? DefaultDecoding);
         var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         var text = model.TeacherForced(encoding, tokens, withLogits: false);
-        var points = model.Points(text, tokens, Enumerable.Repeat((image.Height, image.Width), n).ToArray(), TokenValidity.Referring);
+        var points = model.Points(text, tokens, image.Height, image.Width, TokenValidity.Referring);
         var masks = PredictMasks(image, encoding, text, points.Boxes);
         model.ReleaseText(text); // read by nothing else: the next expressions need not copy these to the host first
         model.ReleasePrompts(encoding);

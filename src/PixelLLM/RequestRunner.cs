@@ -132,13 +132,12 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         Stage("prompts");
         var boxValues = boxes.SelectMany((b, i) => { var e = b.Scale(toEval[i].X, toEval[i].Y); return new[] { e.X0, e.Y0, e.X1, e.Y1 }; }).ToArray();
         var encoding = model.EncodePrompts(features, HostTensor.FromArray(boxValues, boxes.Count, 4), context, trace, promptImages);
-        try { return Run(encoding, boxes.Count, features, task, teacher, toEval, promptImages); }
+        try { return Run(encoding, features, task, teacher, toEval, promptImages); }
         finally { model.ReleasePrompts(encoding); } // done with it: the next request's prompts need not copy it to the host
     }
 
     /// <summary>Decode → rerun → points on encoded prompts (read on the backend where the prompt graph left them).</summary>
-    private Outcome Run(PromptEncoding encoding, int prompts, ImageFeatures features, TaskSettings task, int[][]? teacher, AxisScale[] toEval,
-        int[]? promptImages)
+    private Outcome Run(PromptEncoding encoding, ImageFeatures features, TaskSettings task, int[][]? teacher, AxisScale[] toEval, int[]? promptImages)
     {
         var trace = request.Trace;
         var toOriginal = toEval.Select(s => new AxisScale(1 / s.X, 1 / s.Y)).ToArray();
@@ -148,7 +147,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         if (teacher is null)
         {
             Stage("decode");
-            var stream = new TokenStream(this, prompts, task.Decoding is DecodeMode.Greedy);
+            var stream = new TokenStream(this, encoding.Prompts, task.Decoding is DecodeMode.Greedy);
             var decoded = model.Decode(encoding, task.Decoding, engine, stream.Observe);
             raw = decoded.Raw;
             scores = decoded.LogProbs;

@@ -40,27 +40,25 @@ internal sealed class GitFullDecoder : IDisposable
     public int Rows => rows;
 
     /// <summary>
-    /// Runs the stack on <paramref name="tokens"/> (rows × L). <paramref name="memory"/> (prompts × M × d) and
-    /// <paramref name="memoryValid"/> hold one entry per prompt; token row r reads prompt r / <paramref name="rowsPerPrompt"/>.
+    /// Logits (rows × L × vocab) of the stack on <paramref name="tokens"/> (rows × L), as a decoding step of the full rerun
+    /// reads them. <paramref name="memory"/> (prompts × M × d) and <paramref name="memoryValid"/> hold one entry per prompt;
+    /// token row r reads prompt r / <paramref name="rowsPerPrompt"/>.
     /// </summary>
-    public (float[]? Features, float[]? Logits) Run(ReadOnlySpan<int> tokens, float[] memory, bool[][] memoryValid, int rowsPerPrompt,
-        bool fetchFeatures = true, bool fetchLogits = true)
+    public float[] AllLogits(ReadOnlySpan<int> tokens, float[] memory, bool[][] memoryValid, int rowsPerPrompt)
     {
-        CheckTokens(tokens);
         int block = memoryLength * hidden;
-        if (memory.Length * rowsPerPrompt != rows * block || memoryValid.Length * rowsPerPrompt != rows)
+        if (memory.Length * rowsPerPrompt != rows * block)
             throw new InvalidInputException($"GIT decoder: memory of {memory.Length / block} prompts does not serve {rows} rows × {rowsPerPrompt}");
+        SetTokens(tokens, memoryValid, rowsPerPrompt);
         var tiled = memory;
         if (rowsPerPrompt > 1)
         {
             tiled = new float[rows * block];
             for (int r = 0; r < rows; r++) Array.Copy(memory, r / rowsPerPrompt * block, tiled, r * block, block);
         }
-        exec.SetInput(Tokens, tokens);
         exec.SetInput<float>(Memory, tiled);
-        exec.SetInput(Mask, AttentionMask(memoryValid, rowsPerPrompt));
         exec.Run();
-        return (fetchFeatures ? exec.FetchFloats(Features) : null, fetchLogits ? exec.FetchFloats(Logits) : null);
+        return exec.FetchFloats(Logits);
     }
 
     /// <summary>
@@ -70,13 +68,20 @@ internal sealed class GitFullDecoder : IDisposable
     /// </summary>
     public (KeptTensor Features, float[]? Logits) TeacherForced(ReadOnlySpan<int> tokens, KeptTensor memory, bool[][] memoryValid, bool fetchLogits)
     {
-        CheckTokens(tokens);
-        if (memoryValid.Length != rows) throw new InvalidInputException($"GIT decoder: memory validity of {memoryValid.Length} prompts for {rows} rows");
-        exec.SetInput(Tokens, tokens);
+        SetTokens(tokens, memoryValid, 1);
         memory.Bind(exec, Memory);
-        exec.SetInput(Mask, AttentionMask(memoryValid, 1));
         exec.Run();
         return (exec.Keep(Features), fetchLogits ? exec.FetchFloats(Logits) : null);
+    }
+
+    /// <summary>Token ids (checked against the vocabulary) and the attention mask of the memory validity, one entry per prompt.</summary>
+    private void SetTokens(ReadOnlySpan<int> tokens, bool[][] memoryValid, int rowsPerPrompt)
+    {
+        CheckTokens(tokens);
+        if (memoryValid.Length * rowsPerPrompt != rows)
+            throw new InvalidInputException($"GIT decoder: memory validity of {memoryValid.Length} prompts does not serve {rows} rows × {rowsPerPrompt}");
+        exec.SetInput(Tokens, tokens);
+        exec.SetInput(Mask, AttentionMask(memoryValid, rowsPerPrompt));
     }
 
     private void CheckTokens(ReadOnlySpan<int> tokens)
@@ -115,7 +120,7 @@ internal sealed class GitFullDecoder : IDisposable
         public void Compute(ReadOnlySpan<int> sequences, int rows, int position, ReadOnlySpan<int> parents, Span<float> logits)
         {
             if (rows != decoder.rows) throw new InvalidInputException($"GIT decoder compiled for {decoder.rows} rows, asked for {rows}");
-            var all = decoder.Run(sequences, memory, memoryValid, rowsPerPrompt, fetchFeatures: false).Logits!;
+            var all = decoder.AllLogits(sequences, memory, memoryValid, rowsPerPrompt);
             int v = decoder.vocab;
             for (int r = 0; r < rows; r++)
                 all.AsSpan((r * decoder.length + position - 1) * v, v).CopyTo(logits.Slice(r * v, v));

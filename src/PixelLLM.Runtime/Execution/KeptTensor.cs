@@ -32,7 +32,7 @@ public sealed class KeptTensor
     public bool IsResident => source is not null && !Overwritten;
 
     /// <summary>Whether the holder said it needs no host copy (<see cref="Release"/>).</summary>
-    public bool Released { get; private set; }
+    private bool released;
 
     /// <summary>Set by the executor once it has overwritten (or freed) the value's storage.</summary>
     internal bool Overwritten { get; private set; }
@@ -57,14 +57,14 @@ public sealed class KeptTensor
     }
 
     /// <summary>Says no host copy is needed: the executor may overwrite the value, after which reading it throws.</summary>
-    public void Release() => Released = true;
+    public void Release() => released = true;
 
     /// <summary>Called by the executor before it overwrites the value: keeps it readable unless released.</summary>
     internal void BeforeOverwrite()
     {
         try
         {
-            if (!Released && host is null && !Overwritten) host = source!.Fetch(name!);
+            if (!released && host is null) host = source!.Fetch(name!);
         }
         finally
         {
