@@ -9,7 +9,7 @@
 # checks → bench (A/B benches, then diagnostics) → baseline, so a short budget loses the baseline first.)
 # One call does everything so the numbers come from one card and one lease. Every step has its own time cap and the whole
 # script a budget (PIXELLLM_GPU_BUDGET seconds): a step that would start past it is skipped and says so, so a hang or a slow
-# step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline; ab adds the A/B benches of
+# step never costs the rest. PIXELLLM_GPU_PHASES picks phases (default checks,bench,baseline; tune runs `pixelllm tune`; ab adds the A/B benches of
 # switches already measured, aot the nvcc-built kernels); PIXELLLM_GPU_COMPILE=1 adds
 # the torch.compile baseline. $OUT gets summary.txt, the bench/profile/baseline JSON and logs.tgz (every step's log);
 # the summary table is printed last. PIXELLLM_GPU_DRY_RUN=1 runs nothing and lists every step's command in
@@ -393,6 +393,15 @@ if phase checks; then
         [[ -f .gpu/golden/pixelllm/caption_trace.json ]] && step sanitizer-isolated-caption-trace 60 env PIXELLLM_ISOLATE_TENSORS=1 \
             compute-sanitizer --tool memcheck --error-exitcode 9 "$cli" verify .gpu/golden/pixelllm/caption_trace --backend cuda --quiet
     fi
+fi
+
+# Opt-in (PIXELLLM_GPU_PHASES=...,tune; ~4 minutes): `pixelllm tune` checks and times every alternative path on top of
+# the ones taken before it, in child processes on the defaults (the A/B benches above, decided the way a user's card
+# decides them). The profile goes to $OUT/tuned.json, not the cache path, so no later step applies it; its verdict lines
+# go into the summary. What it took is what to flip to a default for this card (bench/gpu/README.md, step 3).
+if phase tune; then
+    step tune 420 "$cli" tune --runs 3 --out "$OUT/tuned.json" --log "$LOGS/tune"
+    grep -E '^(pixelllm tune|reference:|  [a-z0-9-]+ +(TAKEN|not taken)|tune:|tuned:)' "$LOGS/tune.log" >>"$OUT/summary.txt" 2>/dev/null
 fi
 
 # Opt-in (PIXELLLM_GPU_PHASES=...,aot): CMakeLists.txt's nvcc-built CUBINs for this card, loaded instead of NVRTC's

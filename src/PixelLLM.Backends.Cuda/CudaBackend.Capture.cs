@@ -14,7 +14,7 @@ public sealed partial class CudaBackend : IGraphCaptureBackend
     public const string GraphsVariable = "PIXELLLM_CUDA_GRAPHS";
 
     /// <summary>Whether executors on this backend may record and replay CUDA graphs (default: on unless $PIXELLLM_CUDA_GRAPHS=0).</summary>
-    public bool GraphCapture { get; set; } = Environment.GetEnvironmentVariable(GraphsVariable) != "0";
+    public bool GraphCapture { get; set; }
 
     /// <inheritdoc/>
     public bool CaptureEnabled => GraphCapture && queue.Driver.HasGraphs;

@@ -14,9 +14,9 @@ public sealed partial class CudaBackend : IConcurrentLanesBackend
 
     /// <summary>
     /// Whether executors compiled from now on run a graph's side lane on a second stream (their arenas then keep the two
-    /// lanes' tensors apart inside the lanes' window). Opt-in until measured on a device: $PIXELLLM_CONCURRENT_LANES=1.
+    /// lanes' tensors apart inside the lanes' window). Opt-in until measured on a device: $PIXELLLM_CONCURRENT_LANES=1 (or the card's tuned profile).
     /// </summary>
-    public bool ConcurrentLanes { get; set; } = Environment.GetEnvironmentVariable(ConcurrentLanesVariable) == "1";
+    public bool ConcurrentLanes { get; set; }
 
     /// <inheritdoc/>
     public void UseLane(int lane)

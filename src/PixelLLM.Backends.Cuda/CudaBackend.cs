@@ -30,6 +30,8 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
         this.queue = queue;
         FloatStorage = floatStorage;
         ops = new CudaOps(queue);
+        GraphCapture = queue.Switches.Get(GraphsVariable) != "0";
+        ConcurrentLanes = queue.Switches.Get(ConcurrentLanesVariable) == "1";
     }
 
     /// <summary>Opens device <paramref name="device"/> (its primary context) with the given storage for F32 tensors.</summary>
@@ -44,6 +46,9 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
 
     /// <summary>How F32-declared tensors are stored on the device.</summary>
     public DType FloatStorage { get; }
+
+    /// <summary>The switch values this backend runs with, and which tuned profile (if any) gave them.</summary>
+    public CudaSwitchSettings Switches => queue.Switches;
 
     /// <summary>e.g. "NVIDIA H100 80GB HBM3 (sm_90)".</summary>
     public string DeviceDescription => $"{queue.DeviceName} ({queue.Arch})";

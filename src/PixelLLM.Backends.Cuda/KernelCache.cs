@@ -16,10 +16,13 @@ public sealed class KernelCache(string directory)
     /// <summary>The per-user default location.</summary>
     public static KernelCache Default() => new(CacheFolder("kernels"));
 
-    /// <summary>$XDG_CACHE_HOME/pixelllm/<paramref name="name"/> (~/.cache when unset): where the engine's on-disk caches live.</summary>
-    internal static string CacheFolder(string name)
+    /// <summary>
+    /// $XDG_CACHE_HOME/pixelllm/<paramref name="name"/> (~/.cache when unset): where the engine's on-disk caches live;
+    /// <paramref name="environment"/> reads the variable (the process's environment when null).
+    /// </summary>
+    internal static string CacheFolder(string name, Func<string, string?>? environment = null)
     {
-        var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var root = (environment ?? Environment.GetEnvironmentVariable)("XDG_CACHE_HOME");
         if (string.IsNullOrEmpty(root))
             root = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
         return Path.Combine(root, "pixelllm", name);

@@ -108,7 +108,8 @@ internal static class BenchCommand
         string loadBefore = BenchTimer.LoadAverage();
         o.WriteLine($"pixelllm bench: {configName}, random weights (seed {seed}), backend {backend.Name}, weights {weightType}, " +
                     $"{Environment.ProcessorCount} cores, best/median of {runs} after 1 warm-up; load average {loadBefore}" +
-                    (depth is null ? "" : $"; stacks cut to {depth} blocks") + $"; switches: {BenchJson.SwitchesLine()}");
+                    (depth is null ? "" : $"; stacks cut to {depth} blocks") + $"; switches: {BenchJson.SwitchesLine()}" +
+                    (cuda is null ? "" : $"; tuned profile: {cuda.Switches.TunedStatus}"));
         using var bench = new BenchStages(config, weightType, seed, backend)
         {
             AfterWarmUp = profiling is null && kernelTrace is null ? null : () =>
@@ -118,6 +119,7 @@ internal static class BenchCommand
             },
         };
         var results = new List<StageTiming>();
+        var keys = new List<string>();
         void Stage(string key, Func<StageTiming> measure)
         {
             if (!stages.Contains(key)) return;
@@ -126,6 +128,7 @@ internal static class BenchCommand
             var r = measure();
             if (cuda is not null) deviceMemoryUsed = Math.Max(deviceMemoryUsed, cuda.DeviceMemory().Used);
             results.Add(r);
+            keys.Add(key);
             o.WriteLine($"  {r.Stage,-44} best {r.BestMs,10:F1} ms   median {r.MedianMs,10:F1} ms   cpu {r.CpuMs,10:F1} ms{(r.Note.Length > 0 ? "   " + r.Note : "")}");
             profiling?.StageDone(key);
             kernelTrace?.StageDone(key);
@@ -152,7 +155,7 @@ internal static class BenchCommand
         profiling?.Finish();
         kernelTrace?.Finish();
         if (jsonPath is not null) WriteJson(jsonPath, configName, backend.Name, weightType, runs, seed, loadBefore, loadAfter, peak, bench.Weights.MaterialisedBytes, results,
-            cuda is null ? null : deviceMemoryUsed);
+            keys, cuda, deviceMemoryUsed);
         return 0;
     }
 
@@ -173,16 +176,21 @@ internal static class BenchCommand
     private static string Gb(long bytes) => $"{bytes / 1e9:F2} GB";
 
     private static void WriteJson(string path, string config, string backend, DType weights, int runs, int seed, string loadBefore, string loadAfter,
-        long peak, long weightBytes, IReadOnlyList<StageTiming> results, long? deviceMemoryUsed)
+        long peak, long weightBytes, IReadOnlyList<StageTiming> results, IReadOnlyList<string> keys, PixelLLM.Backends.Cuda.CudaBackend? cuda, long deviceMemoryUsed)
     {
         using var stream = File.Create(path);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         BenchJson.WriteRunHeader(w, config, backend, weights, runs, seed, loadBefore, loadAfter, peak);
         w.WriteNumber("weight_bytes", weightBytes);
-        if (deviceMemoryUsed is long used) w.WriteNumber("device_memory_used_bytes", used);
+        if (cuda is not null)
+        {
+            w.WriteNumber("device_memory_used_bytes", deviceMemoryUsed);
+            w.WriteString("device", cuda.DeviceDescription);
+            w.WriteString("tuned_profile", cuda.Switches.TunedStatus);
+        }
         w.WriteStartArray("stages");
-        foreach (var r in results) BenchJson.WriteStage(w, r);
+        for (int i = 0; i < results.Count; i++) BenchJson.WriteStage(w, results[i], keys[i]);
         w.WriteEndArray();
         w.WriteEndObject();
     }

@@ -20,6 +20,7 @@ internal static class CliRoot
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(TuneCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(GraphCheckCommand.Create());
         return root;

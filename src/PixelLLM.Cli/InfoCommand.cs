@@ -44,9 +44,35 @@ internal static class InfoCommand
         o.WriteLine($"cublas: {CudaLibraries.ProbeCublas()}");
         o.WriteLine($"cublasLt: {CudaLibraries.ProbeCublasLt()}");
         o.WriteLine($"cupti: {Cupti.Probe()} (bench --kernel-trace only)");
-        o.WriteLine("cuda switches (environment; default when unset; \"set\" marks one set here; \"unmeasured\" awaits a GPU run):");
+        string whyNot = "no CUDA driver";
+        var settings = driver.Found ? DeviceSwitches(out whyNot) : null;
+        o.WriteLine(settings is null
+            ? $"tuned profile: {whyNot}"
+            : $"tuned profile ({settings.Device}, {settings.Arch}): {settings.TunedStatus}");
+        o.WriteLine("cuda switches (\"set\": in the environment; \"tuned\": from the card's tuned profile; \"tunable\": `pixelllm tune` tries it; \"unmeasured\": awaits a GPU run):");
         foreach (var s in CudaSwitches.All)
-            o.WriteLine($"  {s.Name,-32} {(s.Value is { } v ? $"set {v}" : $"default {s.Default}"),-22} {s.Meaning}{(s.Measured ? "" : " (unmeasured)")}");
+        {
+            var value = settings?.Get(s.Name) ?? s.Value;
+            var state = value is null ? $"default {s.Default}" : $"{(settings?.Source(s.Name) == "tuned" ? "tuned" : "set")} {value}";
+            var notes = (s.Tunable ? " (tunable)" : "") + (s.Measured ? "" : " (unmeasured)");
+            o.WriteLine($"  {s.Name,-32} {state,-22} {s.Meaning}{notes}");
+        }
+    }
+
+    /// <summary>The switch settings of device 0 (its tuned profile applied), or null with the reason when the device cannot be opened.</summary>
+    private static CudaSwitchSettings? DeviceSwitches(out string whyNot)
+    {
+        whyNot = "";
+        try
+        {
+            using var cuda = CudaBackend.Create();
+            return cuda.Switches;
+        }
+        catch (Exception e) // info reports; a device that cannot be opened is one more fact
+        {
+            whyNot = $"not read ({e.Message})";
+            return null;
+        }
     }
 
     /// <summary>Where $PIXELLLM_KERNEL_CUBINS points and, per architecture folder there, how many kernel files have a current CUBIN.</summary>

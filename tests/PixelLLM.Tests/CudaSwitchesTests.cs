@@ -5,10 +5,10 @@ using PixelLLM.Tests.Support;
 namespace PixelLLM.Tests;
 
 /// <summary>`pixelllm info`'s switch list is complete: every PIXELLLM_* constant of the CUDA backend is either a switch in
-/// <see cref="CudaSwitches"/> or one of the library locations `info` reports elsewhere.</summary>
+/// <see cref="CudaSwitches"/> or one of the locations `info` reports elsewhere (libraries, prebuilt cubins, the tuned profile).</summary>
 public class CudaSwitchesTests
 {
-    private static readonly string[] Locations = ["PIXELLLM_CUDA_DRIVER", "PIXELLLM_NVRTC", "PIXELLLM_CUBLAS", "PIXELLLM_CUBLASLT_LIB", "PIXELLLM_KERNEL_CUBINS", "PIXELLLM_CUPTI"];
+    private static readonly string[] Locations = ["PIXELLLM_CUDA_DRIVER", "PIXELLLM_NVRTC", "PIXELLLM_CUBLAS", "PIXELLLM_CUBLASLT_LIB", "PIXELLLM_KERNEL_CUBINS", "PIXELLLM_CUPTI", "PIXELLLM_TUNED"];
 
     [Fact]
     public void EveryEnvironmentConstantOfTheBackendIsListed()

@@ -18,7 +18,7 @@ namespace PixelLLM.Tests;
 /// cannot say anything about speed, and little about races: the emulator runs a block's threads one at a time between
 /// barriers. Needs g++ (CI installs it), so a missing compiler is a failure, not a skip.
 /// </summary>
-public class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputHelper output) : IClassFixture<EmulatedCudaTests.Emulator>
+public partial class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITestOutputHelper output) : IClassFixture<EmulatedCudaTests.Emulator>
 {
     /// <summary>The libraries, built once per test run into a fresh folder (their modules cached there too).</summary>
     public sealed class Emulator : IDisposable

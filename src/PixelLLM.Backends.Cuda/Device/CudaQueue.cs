@@ -27,7 +27,7 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     public const string PointerGemmVariable = "PIXELLLM_POINTER_GEMM";
 
     /// <inheritdoc/>
-    public bool PointerArrayGemm { get; } = Environment.GetEnvironmentVariable(PointerGemmVariable) != "0";
+    public bool PointerArrayGemm { get; }
 
     /// <summary>
     /// Environment variable: 0 runs T5DecoderLayerOp as its eight ops, 1 fuses it on every row count; async and stream
@@ -37,72 +37,58 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     public const string FusedLayerVariable = "PIXELLLM_FUSED_LAYER";
 
     /// <inheritdoc/>
-    public int FusedDecoderLayerMinRows { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) switch
-    {
-        "0" => int.MaxValue,
-        "1" or "async" or "stream" => 1,
-        _ => 2,
-    };
+    public int FusedDecoderLayerMinRows { get; }
 
     /// <inheritdoc/>
-    public DecoderLayerKernel FusedDecoderLayerKernel { get; } = Environment.GetEnvironmentVariable(FusedLayerVariable) switch
-    {
-        "async" => DecoderLayerKernel.Async,
-        "stream" => DecoderLayerKernel.Stream,
-        _ => DecoderLayerKernel.Tickets,
-    };
+    public DecoderLayerKernel FusedDecoderLayerKernel { get; }
 
     /// <summary>Environment variable that sets <see cref="StreamDecoderLayerBlocks"/>.</summary>
     public const string StreamLayerBlocksVariable = "PIXELLLM_STREAM_LAYER_BLOCKS";
 
     /// <inheritdoc/>
-    public int StreamDecoderLayerBlocks { get; } =
-        int.TryParse(Environment.GetEnvironmentVariable(StreamLayerBlocksVariable), out int blocks) && blocks > 0 ? blocks : 0;
+    public int StreamDecoderLayerBlocks { get; }
 
     /// <summary>Environment variable that sets <see cref="FusedAttentionMaxFlops"/> (default 0: the cuBLAS path from 16 tokens on).</summary>
     public const string FusedAttentionFlopsVariable = "PIXELLLM_FUSED_ATTENTION_FLOPS";
 
     /// <inheritdoc/>
-    public long FusedAttentionMaxFlops { get; } =
-        long.TryParse(Environment.GetEnvironmentVariable(FusedAttentionFlopsVariable), out long flops) && flops >= 0
-            ? flops : IDeviceQueue.DefaultFusedAttentionMaxFlops;
+    public long FusedAttentionMaxFlops { get; }
 
     /// <summary>Environment variable that, set to 1, runs 9–64-row 16-bit Linears on gemm_skinny.cu (see <see cref="SkinnyGemm"/>).</summary>
     public const string SkinnyGemmVariable = "PIXELLLM_SKINNY_GEMM";
 
     /// <inheritdoc/>
-    public bool SkinnyGemm { get; } = Environment.GetEnvironmentVariable(SkinnyGemmVariable) == "1";
+    public bool SkinnyGemm { get; }
 
     /// <summary>Environment variable that, set to 1, switches <see cref="StagedRelPos"/> on.</summary>
     public const string StagedRelPosVariable = "PIXELLLM_STAGED_REL_POS";
 
     /// <inheritdoc/>
-    public bool StagedRelPos { get; } = Environment.GetEnvironmentVariable(StagedRelPosVariable) == "1";
+    public bool StagedRelPos { get; }
 
     /// <summary>Environment variable that, set to 1, switches <see cref="WarpSoftmax"/> on.</summary>
     public const string WarpSoftmaxVariable = "PIXELLLM_WARP_SOFTMAX";
 
     /// <inheritdoc/>
-    public bool WarpSoftmax { get; } = Environment.GetEnvironmentVariable(WarpSoftmaxVariable) == "1";
+    public bool WarpSoftmax { get; }
 
     /// <summary>Environment variable that, set to 1, switches <see cref="StagedDecodeAttention"/> on.</summary>
     public const string StagedAttentionVariable = "PIXELLLM_STAGED_ATTENTION";
 
     /// <inheritdoc/>
-    public bool StagedDecodeAttention { get; } = Environment.GetEnvironmentVariable(StagedAttentionVariable) == "1";
+    public bool StagedDecodeAttention { get; }
 
     /// <summary>Environment variable that, set to 1, switches <see cref="GemvAttention"/> on.</summary>
     public const string GemvAttentionVariable = "PIXELLLM_GEMV_ATTENTION";
 
     /// <inheritdoc/>
-    public bool GemvAttention { get; } = Environment.GetEnvironmentVariable(GemvAttentionVariable) == "1";
+    public bool GemvAttention { get; }
 
     /// <summary>Environment variable that sets <see cref="PrefetchL2Bytes"/> in megabytes (unset or 0: off).</summary>
     public const string PrefetchL2Variable = "PIXELLLM_PREFETCH_L2";
 
     /// <inheritdoc/>
-    public long PrefetchL2Bytes { get; } =
-        long.TryParse(Environment.GetEnvironmentVariable(PrefetchL2Variable), out long megabytes) && megabytes is > 0 and <= 1024 ? megabytes << 20 : 0;
+    public long PrefetchL2Bytes { get; }
 
     /// <summary>Environment variable that, set to 1, runs long 16-bit attention on attention_mma.cu (see <see cref="TensorCoreAttention"/>).</summary>
     public const string MmaAttentionVariable = "PIXELLLM_MMA_ATTENTION";
@@ -117,25 +103,25 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     public IReadOnlyList<GemmTuningResult> GemmTuning => tuner?.Results ?? [];
 
     /// <inheritdoc/>
-    public bool TensorCoreAttention { get; } = Environment.GetEnvironmentVariable(MmaAttentionVariable) == "1";
+    public bool TensorCoreAttention { get; }
 
     /// <summary>Environment variable that, set to 1, runs SAM's grid attention as grid_attention.cu's one launch (see <see cref="FusedGridAttention"/>).</summary>
     public const string GridAttentionVariable = "PIXELLLM_GRID_ATTENTION";
 
     /// <inheritdoc/>
-    public bool FusedGridAttention { get; } = Environment.GetEnvironmentVariable(GridAttentionVariable) == "1";
+    public bool FusedGridAttention { get; }
 
     /// <summary>Environment variable that, set to 1, runs small MLPs (the point head) as mlp.cu's one launch (see <see cref="FusedMlp"/>).</summary>
     public const string FusedMlpVariable = "PIXELLLM_FUSED_MLP";
 
     /// <inheritdoc/>
-    public bool FusedMlp { get; } = Environment.GetEnvironmentVariable(FusedMlpVariable) == "1";
+    public bool FusedMlp { get; }
 
     /// <summary>Environment variable that, set to 1, runs EVA02's gate and sub-LayerNorm as swiglu_norm.cu's one launch (see <see cref="FusedSwiGluNorm"/>).</summary>
     public const string FusedSwiGluNormVariable = "PIXELLLM_FUSED_SWIGLU_NORM";
 
     /// <inheritdoc/>
-    public bool FusedSwiGluNorm { get; } = Environment.GetEnvironmentVariable(FusedSwiGluNormVariable) == "1";
+    public bool FusedSwiGluNorm { get; }
 
     /// <summary>CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE (bytes).</summary>
     private const int L2CacheSizeAttribute = 38;
@@ -146,17 +132,43 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
         int count = Driver.DeviceCount();
         if (ordinal >= count) throw new BackendException($"CUDA device {ordinal} requested but {count} device(s) are visible");
         Device = Driver.Device(ordinal);
+        Arch = new GpuArch(Driver.Attribute(Device, 75) * 10 + Driver.Attribute(Device, 76));
+        DeviceName = Driver.DeviceName(Device);
+        Switches = CudaSwitchSettings.ForDevice(DeviceName, Arch.ToString()); // before the context: a bad $PIXELLLM_TUNED throws here
         Context = Driver.RetainPrimaryContext(Device);
         MakeCurrent();
-        Arch = new GpuArch(Driver.Attribute(Device, 75) * 10 + Driver.Attribute(Device, 76));
-        DependentLaunch = Environment.GetEnvironmentVariable(DependentLaunchVariable) == "1" && Arch.Version >= 90 && Driver.HasDependentLaunch;
-        DeviceName = Driver.DeviceName(Device);
+        DependentLaunch = Switches.Get(DependentLaunchVariable) == "1" && Arch.Version >= 90 && Driver.HasDependentLaunch;
+        PointerArrayGemm = Switches.Get(PointerGemmVariable) != "0";
+        var fusedLayer = Switches.Get(FusedLayerVariable);
+        FusedDecoderLayerMinRows = fusedLayer switch
+        {
+            "0" => int.MaxValue,
+            "1" or "async" or "stream" => 1,
+            _ => 2,
+        };
+        FusedDecoderLayerKernel = fusedLayer switch
+        {
+            "async" => DecoderLayerKernel.Async,
+            "stream" => DecoderLayerKernel.Stream,
+            _ => DecoderLayerKernel.Tickets,
+        };
+        StreamDecoderLayerBlocks = int.TryParse(Switches.Get(StreamLayerBlocksVariable), out int blocks) && blocks > 0 ? blocks : 0;
+        FusedAttentionMaxFlops = long.TryParse(Switches.Get(FusedAttentionFlopsVariable), out long flops) && flops >= 0
+            ? flops : IDeviceQueue.DefaultFusedAttentionMaxFlops;
+        PrefetchL2Bytes = long.TryParse(Switches.Get(PrefetchL2Variable), out long megabytes) && megabytes is > 0 and <= 1024 ? megabytes << 20 : 0;
+        bool On(string variable) => Switches.Get(variable) == "1";
+        (SkinnyGemm, StagedRelPos, WarpSoftmax, StagedDecodeAttention, GemvAttention) =
+            (On(SkinnyGemmVariable), On(StagedRelPosVariable), On(WarpSoftmaxVariable), On(StagedAttentionVariable), On(GemvAttentionVariable));
+        (TensorCoreAttention, FusedGridAttention, FusedMlp, FusedSwiGluNorm) =
+            (On(MmaAttentionVariable), On(GridAttentionVariable), On(FusedMlpVariable), On(FusedSwiGluNormVariable));
+        GemmBiasEpilogue = Switches.Get(CublasLtVariable) != "0";
+        residualEpilogueAllowed = Switches.Get(ResidualEpilogueVariable) != "0";
         Limits = new DeviceLimits(Driver.Attribute(Device, 16), Driver.Attribute(Device, 81), Driver.Attribute(Device, 97),
             Driver.Attribute(Device, 111));
         current = lanes[0] = new QueueLane(Driver.CreateStream(), Driver.Alloc(CublasWorkspaceBytes));
         ErrorWord = Driver.Alloc(sizeof(int));
         Driver.FillAsync(ErrorWord, 0, sizeof(int), Stream);
-        tuner = GemmAlgorithmTuner.FromEnvironment(Driver, () => Stream, () => Capturing, Quiesce,
+        tuner = GemmAlgorithmTuner.FromSetting(Switches.Get(GemmAlgorithmTuner.Variable), Driver, () => Stream, () => Capturing, Quiesce,
             () => GemmTuningCache.DefaultPath(DeviceName, Arch.ToString(), CudaLibraries.ProbeCublasLt().Version ?? "unknown"),
             Driver.Attribute(Device, L2CacheSizeAttribute));
         Transfers = new HostTransfers(Driver);
@@ -174,6 +186,9 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     public nint MainStream => lanes[0].Stream;
     public GpuArch Arch { get; }
     public string DeviceName { get; }
+
+    /// <summary>Every switch's value for this device: the environment's, else its tuned profile's, else the default.</summary>
+    public CudaSwitchSettings Switches { get; }
     public DeviceLimits Limits { get; }
     public ulong ErrorWord { get; }
 
@@ -182,7 +197,7 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// unless $PIXELLLM_CUBLASLT=0 (checked on an H200 in run 3: backend-check 164/164 with it, EVA02 7.1 → 5.8 ms; bench/gpu/run.sh
     /// still runs backend-check both ways).
     /// </summary>
-    public bool GemmBiasEpilogue { get; set; } = Environment.GetEnvironmentVariable(CublasLtVariable) != "0";
+    public bool GemmBiasEpilogue { get; set; }
 
     /// <summary>Environment variable that, set to 0, keeps residuals out of cuBLASLt's epilogue (see <see cref="GemmResidualEpilogue"/>).</summary>
     public const string ResidualEpilogueVariable = "PIXELLLM_RESIDUAL_EPILOGUE";
@@ -193,7 +208,7 @@ internal sealed unsafe partial class CudaQueue : IDeviceQueue, IDisposable
     /// </summary>
     public bool GemmResidualEpilogue => GemmBiasEpilogue && residualEpilogueAllowed;
 
-    private readonly bool residualEpilogueAllowed = Environment.GetEnvironmentVariable(ResidualEpilogueVariable) != "0";
+    private readonly bool residualEpilogueAllowed;
 
     /// <summary>
     /// Our kernels built for and launched with programmatic dependent launch (sm_90, CUDA 12+): each may start while its

@@ -34,10 +34,10 @@ internal sealed class GemmAlgorithmTuner(CudaDriver driver, Func<nint> stream, F
     /// </summary>
     public const string Variable = "PIXELLLM_GEMM_TUNE";
 
-    /// <summary>The tuner $PIXELLLM_GEMM_TUNE asks for (null when unset or 0), its cache at <paramref name="cachePath"/>.</summary>
-    public static GemmAlgorithmTuner? FromEnvironment(CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action quiesce, Func<string> cachePath,
+    /// <summary>The tuner <paramref name="setting"/> (the value of $PIXELLLM_GEMM_TUNE) asks for (null when unset or 0), its cache at <paramref name="cachePath"/>.</summary>
+    public static GemmAlgorithmTuner? FromSetting(string? setting, CudaDriver driver, Func<nint> stream, Func<bool> capturing, Action quiesce, Func<string> cachePath,
         long l2Bytes) =>
-        Environment.GetEnvironmentVariable(Variable) switch
+        setting switch
         {
             "1" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath()), l2Bytes: l2Bytes),
             "fresh" => new GemmAlgorithmTuner(driver, stream, capturing, quiesce, new GemmTuningCache(cachePath()), retime: true, l2Bytes: l2Bytes),
