@@ -22,7 +22,7 @@ internal static class ConvertCommand
         var output = new Option<string>("--out") { Description = "directory to create (an existing model directory is replaced)", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "storage dtype: f32 (default), bf16 or f16", DefaultValueFactory = _ => "f32" };
         var config = new Option<string?>("--config") { Description = "model config: a named config or a JSON file (scenic, assemble)" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer file (default: spiece.model beside the inputs)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer file (default: spiece.model beside the inputs, vocab.txt for a GIT model)" };
         var seed = new Option<int>("--seed") { Description = "seed of randomly initialised parts (assemble)", DefaultValueFactory = _ => 0 };
         var command = new Command("convert", "Convert checkpoints (scenic, SAM, timm EVA02, HF T5) into the engine's model directory")
         {

@@ -70,8 +70,8 @@ public static partial class ModelConverter
             var notes = plans.SelectMany(p => p.Plan.Notes).ToList();
             foreach (var group in tensors.Values.GroupBy(t => t.Origin))
                 notes.Add($"{group.Count()} tensors from {group.Key} ({string.Join(", ", group.Select(t => t.Tensor.Name.Split('.')[0]).Distinct())})");
-            var tokenizer = TokenizerFor(request, SentencePieceFile);
-            var manifest = new ModelDirectoryManifest(model.Json, request.StorageType, TokenizerKind.SentencePiece, model.Name);
+            var manifest = new ModelDirectoryManifest(model.Json, request.StorageType, ModelDirectoryManifest.TokenizerFor(model.Config), model.Name);
+            var tokenizer = TokenizerFor(request, manifest.TokenizerFileName);
             ModelDirectory.Write(request.OutDir, manifest, ordered, tokenizer, t => { if (tensors.TryGetValue(t.Name, out var s)) s.Plan.Written(s.Tensor); });
             return new ConvertResult(request.OutDir, ordered.Count, ordered.Sum(t => t.Desc.ElementCount), notes);
         }

@@ -59,13 +59,9 @@ public static partial class ModelConverter
         using var scenic = CheckpointSource.Open(input);
         var source = request.Config is null ? ConfigInference.ForScenic(scenic, input) : ModelConfigSource.Resolve(request.Config);
         var plan = ScenicConverter.Plan(scenic, source.Config, backend);
-        var tokenizer = TokenizerFor(request, SentencePieceFile);
-        return WriteModel(request, source, plan, tokenizer);
-    }
-
-    private static ConvertResult WriteModel(ConvertRequest request, ModelConfigSource source, ConversionPlan plan, string tokenizer)
-    {
-        var manifest = new ModelDirectoryManifest(source.Json, request.StorageType, TokenizerKind.SentencePiece, source.Name);
+        // The language model decides the tokenizer: spiece.model for T5, a BERT vocab.txt for GIT.
+        var manifest = new ModelDirectoryManifest(source.Json, request.StorageType, ModelDirectoryManifest.TokenizerFor(source.Config), source.Name);
+        var tokenizer = TokenizerFor(request, manifest.TokenizerFileName);
         ModelDirectory.Write(request.OutDir, manifest, plan.Tensors, tokenizer, plan.Written);
         return new ConvertResult(request.OutDir, plan.Tensors.Count, plan.Tensors.Sum(t => t.Desc.ElementCount), plan.Notes);
     }

@@ -28,14 +28,14 @@ public static class RandomModel
     /// <param name="tokenizerFile">A tokenizer file to copy; null writes a synthetic one that fits the vocabulary.</param>
     public static void Write(ModelConfigSource source, string outDir, int seed, DType dtype, string? tokenizerFile)
     {
-        bool git = source.Config.LanguageModel.Kind == LanguageModelKind.Git;
-        var manifest = new ModelDirectoryManifest(source.Json, dtype, git ? TokenizerKind.WordPiece : TokenizerKind.SentencePiece, source.Name);
+        var manifest = new ModelDirectoryManifest(source.Json, dtype, ModelDirectoryManifest.TokenizerFor(source.Config), source.Name);
+        bool git = manifest.Tokenizer == TokenizerKind.WordPiece;
         if (tokenizerFile is not null) { ModelDirectory.Write(outDir, manifest, Plan(source, seed), tokenizerFile); return; }
         var scratch = Directory.CreateTempSubdirectory("pixelllm-init-").FullName;
         try
         {
             // The file name is what the model directory records for its tokenizer.
-            var synthetic = Path.Combine(scratch, git ? "vocab.txt" : "spiece.model");
+            var synthetic = Path.Combine(scratch, manifest.TokenizerFileName);
             if (git) File.WriteAllLines(synthetic, SyntheticWordPiece.Lines(source.Config));
             else File.WriteAllBytes(synthetic, SyntheticSentencePiece.Build(SyntheticSentencePiece.PieceCount(source)));
             ModelDirectory.Write(outDir, manifest, Plan(source, seed), synthetic);

@@ -31,6 +31,10 @@ public sealed record ModelDirectoryManifest(JsonObject Model, DType StorageType,
     /// <summary>The file name a tokenizer of <paramref name="kind"/> is stored under.</summary>
     public static string TokenizerFile(TokenizerKind kind) => kind == TokenizerKind.SentencePiece ? "spiece.model" : "vocab.txt";
 
+    /// <summary>The tokenizer <paramref name="config"/>'s language model reads: SentencePiece for T5, WordPiece for BERT/GIT.</summary>
+    public static TokenizerKind TokenizerFor(PixelLlmConfig config) =>
+        config.LanguageModel.Kind == LanguageModelKind.Git ? TokenizerKind.WordPiece : TokenizerKind.SentencePiece;
+
     /// <summary>"f32", "bf16" or "f16".</summary>
     public static string DTypeName(DType dtype) => dtype switch
     {

@@ -41,6 +41,30 @@ public class ScenicConversionTests
         }
     }
 
+    /// <summary>
+    /// A GIT checkpoint's directory carries the BERT vocabulary found beside it (vocab.txt, WordPiece): a T5 tokenizer kind
+    /// there made its model directory unloadable. It then passes the GIT goldens and tokenizes as the reference does.
+    /// </summary>
+    [Fact]
+    public void ConvertedGitCheckpointCarriesItsWordPieceVocabularyAndPassesItsGoldens()
+    {
+        using var temp = new TempDirectory();
+        using var backend = new CpuBackend();
+        string Git(string name) => Path.Combine(Golden.Root, "pixelllm_git", name);
+        var dir = temp.File("git");
+        ModelConverter.Convert(new ConvertRequest(SourceFormat.Scenic, [Git("tiny_git.scenic.msgpack")], dir, DType.F32, Git("caption_trace.json")), backend);
+        Assert.Equal(File.ReadAllBytes(Git("vocab.txt")), File.ReadAllBytes(Path.Combine(dir, "vocab.txt")));
+        Assert.False(File.Exists(Path.Combine(dir, "spiece.model")));
+        using var model = ModelDirectory.Open(dir);
+        Assert.Equal(TokenizerKind.WordPiece, model.Manifest.Tokenizer);
+        Assert.IsType<PixelLLM.Models.Tokenizers.BertWordPieceTokenizer>(model.Tokenizer);
+        foreach (var caseName in new[] { "caption_trace", "loca_caption" })
+        {
+            var report = GoldenVerifier.Verify(Git(caseName), backend, model.Weights);
+            Assert.True(report.Passed, $"{caseName}: " + string.Join("; ", report.Checks.Where(c => !c.Passed).Select(c => $"{c.Name} {c.MaxAbsError:E2} {c.Note}")));
+        }
+    }
+
     [Fact]
     public void MsgPackAndSafeTensorsGiveTheSameDirectoryAndTheReferenceTables()
     {
