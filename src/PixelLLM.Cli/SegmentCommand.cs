@@ -11,18 +11,24 @@ internal static class SegmentCommand
         var common = new RequestOptionsCli();
         var text = new Argument<string>("text") { Description = "the referring expression, e.g. \"the red ball on the left\"" };
         var more = ReferCommand.MoreTexts();
+        var teacher = new Option<bool>("--teacher-forced")
+        {
+            Description = "the expression itself is the decoder input, as refer's default (the reference's teacher-forced RefCOCO mode), instead of its beam-decoded text",
+        };
         var command = new Command("segment", "Segment the object a referring expression describes (box, mask, IoU prediction; several expressions: one batch)");
         common.AddTo(command);
+        command.Options.Add(teacher);
         command.Arguments.Add(text);
         command.Arguments.Add(more);
         command.SetAction(parse => CliErrors.Guard(() =>
-            Run(common.Read(parse), RequestOptionsCli.NotOptions([parse.GetValue(text)!, .. parse.GetValue(more) ?? []], "segment"), parse.InvocationConfiguration.Output)));
+            Run(common.Read(parse), RequestOptionsCli.NotOptions([parse.GetValue(text)!, .. parse.GetValue(more) ?? []], "segment"), parse.InvocationConfiguration.Output,
+                decodeText: !parse.GetValue(teacher))));
         return command;
     }
 
-    internal static int Run(RequestArgs args, IReadOnlyList<string> texts, TextWriter output) =>
+    internal static int Run(RequestArgs args, IReadOnlyList<string> texts, TextWriter output, bool decodeText = true) =>
         RequestRun.Execute(args, output,
-            (model, image, request) => model.Segment(image, texts, request),
+            (model, image, request) => model.Segment(image, texts, decodeText, request),
             (results, image) => ResultJson.Segment(results, new ImageJson(image.Source, image.Width, image.Height)),
             (results, image) => OverlayRenderer.Segment(image, results),
             (results, o) =>
@@ -30,8 +36,9 @@ internal static class SegmentCommand
                 foreach (var result in results)
                 {
                     o.WriteLine(ReferCommand.BoxLine(result.Expression, result.Box, results.Count));
+                    var decoded = decodeText ? $"  decoded text: {result.Text}" : "";
                     o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  mask {result.Mask.Area} of {result.Mask.Width}×{result.Mask.Height} pixels  IoU prediction {result.Iou:F4}  decoded text: {result.Text}"));
+                        $"  mask {result.Mask.Area} of {result.Mask.Width}×{result.Mask.Height} pixels  IoU prediction {result.Iou:F4}{decoded}"));
                 }
             });
 }

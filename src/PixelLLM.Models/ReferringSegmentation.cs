@@ -38,17 +38,20 @@ public sealed class ReferringSegmentation : IDisposable
 
     /// <summary>
     /// Segments N referring expressions in one image: each context row (e.g. "where is " + expression + EOS, 0-padded) is
-    /// prompted with the whole-image box, decoded (<see cref="DefaultDecoding"/> unless given), rerun teacher-forced, located by
-    /// the point head at the position before EOS ('^end-1'), and its box segmented.
+    /// prompted with the whole-image box, decoded (<see cref="DefaultDecoding"/> unless given) — or, given
+    /// <paramref name="teacher"/> rows ([BOS, expression, EOS, 0…], the reference's teacher variant), taken as the decoder
+    /// input without decoding —, rerun teacher-forced, located by the point head at the position before EOS ('^end-1'),
+    /// and its box segmented. Teacher rows have no score (NaN).
     /// </summary>
-    public SegmentedExpression[] Segment(ImageFeatures image, int[][] context, DecodeMode? mode = null)
+    public SegmentedExpression[] Segment(ImageFeatures image, int[][] context, DecodeMode? mode = null, int[][]? teacher = null)
     {
         int n = context.Length;
         if (n == 0) throw new InvalidInputException("segment: no expressions");
+        if (teacher is not null && teacher.Length != n) throw new InvalidInputException($"segment: {teacher.Length} teacher rows for {n} expressions");
         var whole = Enumerable.Range(0, n).SelectMany(_ => new float[] { 0, 0, image.Width, image.Height }).ToArray();
         var encoding = model.EncodePrompts(image, HostTensor.FromArray(whole, n, 4), context);
-        var decoded = model.Decode(encoding, mode ?? DefaultDecoding);
-        var tokens = decoded.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
+        var decoded = teacher is null ? model.Decode(encoding, mode ?? DefaultDecoding) : null;
+        var tokens = teacher ?? decoded!.Raw.Select(r => PixelLlmTokens.ZeroAfterFirstEos(r, model.Config.EndTokenId)).ToArray();
         var text = model.TeacherForced(encoding, tokens, withLogits: false);
         var points = model.Points(text, tokens, image.Height, image.Width, TokenValidity.Referring);
         var masks = PredictMasks(image, encoding, text, points.Boxes);
@@ -59,7 +62,7 @@ public sealed class ReferringSegmentation : IDisposable
         return Enumerable.Range(0, n).Select(i =>
         {
             var row = HostTensor.FromArray(logits.AsSpan(i * side, side).ToArray(), masks.Logits.Shape[1], masks.Logits.Shape[2]);
-            return new SegmentedExpression(tokens[i], decoded.LogProbs[i], points.Boxes[i], row,
+            return new SegmentedExpression(tokens[i], decoded?.LogProbs[i] ?? float.NaN, points.Boxes[i], row,
                 MaskPostprocess.ToImageMask(row, image.Height, image.Width, model.Config.Canvas), masks.IouPredictions[i]);
         }).ToArray();
     }

@@ -9,7 +9,7 @@ public sealed record MaskPrediction(HostTensor Logits, float[] IouPredictions);
 /// One segmented referring expression (<see cref="ReferringSegmentation.Segment"/>).
 /// </summary>
 /// <param name="Tokens">Decoded ids (L, zeros after the first EOS).</param>
-/// <param name="Score">The decoder's score of those tokens (beam: length-penalised log-prob).</param>
+/// <param name="Score">The decoder's score of those tokens (beam: length-penalised log-prob); NaN for teacher rows (not decoded).</param>
 /// <param name="Box">XYXY in pixels of the image given to <see cref="PixelLlm.EncodeImage"/> (the point box; may be inverted when no
 /// position is valid).</param>
 /// <param name="MaskLogits">F32 (4Hs, 4Ws) mask logits over the canvas grid (scenic detection_masks).</param>

@@ -19,10 +19,18 @@ public sealed partial class PixelLlmModel
     /// original resolution, the canvas-grid logits and the IoU prediction.
     /// </summary>
     /// <exception cref="InvalidInputException">The text is empty or too long, or the model has no mask branch.</exception>
-    public SegmentResult Segment(PixelImage image, string text, RequestOptions? request = null)
+    public SegmentResult Segment(PixelImage image, string text, RequestOptions? request = null) => Segment(image, text, decodeText: true, request);
+
+    /// <summary>
+    /// <see cref="Segment(PixelImage, string, RequestOptions?)"/>; with <paramref name="decodeText"/> false the expression
+    /// itself is the decoder input instead of its beam-decoded text (refer's default, the reference's teacher-forced RefCOCO
+    /// mode): the result's text is the expression and its score null.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The text is empty or too long, or the model has no mask branch.</exception>
+    public SegmentResult Segment(PixelImage image, string text, bool decodeText, RequestOptions? request = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return Segment(image, [text], request)[0];
+        return Segment(image, [text], decodeText, request)[0];
     }
 
     /// <summary>
@@ -30,14 +38,22 @@ public sealed partial class PixelLlmModel
     /// in the order given.
     /// </summary>
     /// <exception cref="InvalidInputException">No expression, one is empty or too long, or the model has no mask branch.</exception>
-    public IReadOnlyList<SegmentResult> Segment(PixelImage image, IReadOnlyList<string> texts, RequestOptions? request = null)
+    public IReadOnlyList<SegmentResult> Segment(PixelImage image, IReadOnlyList<string> texts, RequestOptions? request = null) =>
+        Segment(image, texts, decodeText: true, request);
+
+    /// <summary>
+    /// <see cref="Segment(PixelImage, string, bool, RequestOptions?)"/> for several expressions on one image in one batch;
+    /// results in the order given.
+    /// </summary>
+    /// <exception cref="InvalidInputException">No expression, one is empty or too long, or the model has no mask branch.</exception>
+    public IReadOnlyList<SegmentResult> Segment(PixelImage image, IReadOnlyList<string> texts, bool decodeText, RequestOptions? request = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (!CanSegment)
             throw new InvalidInputException($"segment: model '{Name ?? files.Path}' has no mask branch (mask_adapter / mask_decoder); use a refseg model");
         CheckExpressions("segment", texts);
         CheckDecode("segment", TaskSettings.Referring(files.Config).WithBeams(request?.Beams), texts.Count);
-        return RunTask(request, r => r.Segment(image, texts));
+        return RunTask(request, r => r.Segment(image, texts, decodeText));
     }
 
     /// <summary>

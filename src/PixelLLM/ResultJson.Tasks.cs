@@ -20,7 +20,7 @@ internal static partial class ResultJson
         w.WriteString("expression", r.Expression);
         w.WriteString("text", r.Text);
         w.WritePropertyName("score");
-        Number(w, r.Score);
+        if (r.Score is { } score) Number(w, score); else w.WriteNullValue();
         WriteBox(w, "box", r.Box);
         w.WritePropertyName("iou");
         Number(w, r.Iou);

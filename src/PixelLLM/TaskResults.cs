@@ -41,15 +41,15 @@ public sealed record MaskLogits(int Width, int Height, IReadOnlyList<float> Valu
 
 /// <summary>A referring expression segmented (spec §7.2–7.3): its decoded text, referring box, mask and IoU prediction.</summary>
 /// <param name="Expression">The expression as given.</param>
-/// <param name="Text">The beam-decoded text the box is read from.</param>
+/// <param name="Text">The text the box is read from: beam-decoded, or the expression itself when it was the decoder input.</param>
 /// <param name="Tokens">Decoder ids from BOS (position 0) to the first EOS.</param>
-/// <param name="Score">Beam score (length-penalised log-prob).</param>
+/// <param name="Score">Beam score (length-penalised log-prob) when the text was decoded; null when teacher-forced.</param>
 /// <param name="Box">The referring box (point box at the position before EOS), original pixels, not clipped to the image;
 /// null when no position is valid (no EOS was decoded). The mask branch is prompted with it either way.</param>
 /// <param name="Mask">Binary mask at the original image resolution.</param>
 /// <param name="Logits">The mask logits over the canvas grid.</param>
 /// <param name="Iou">The mask decoder's IoU prediction.</param>
-public sealed record SegmentResult(string Expression, string Text, IReadOnlyList<int> Tokens, float Score, Box? Box, BinaryMask Mask,
+public sealed record SegmentResult(string Expression, string Text, IReadOnlyList<int> Tokens, float? Score, Box? Box, BinaryMask Mask,
     MaskLogits Logits, float Iou)
 {
     /// <summary>This result as UTF-8 JSON (schema in the README); identical input gives identical bytes.</summary>

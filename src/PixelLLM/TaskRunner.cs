@@ -14,12 +14,16 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
 {
     private PixelLlmConfig Config => model.Config;
 
-    /// <summary>Referring segmentation of every expression on one image, in one batch (one vision pass, one beam search).</summary>
-    public SegmentResult[] Segment(PixelImage image, IReadOnlyList<string> expressions)
+    /// <summary>
+    /// Referring segmentation of every expression on one image, in one batch (one vision pass, one beam search); with
+    /// <paramref name="decode"/> false the expressions themselves are the decoder input (as refer's default).
+    /// </summary>
+    public SegmentResult[] Segment(PixelImage image, IReadOnlyList<string> expressions, bool decode)
     {
         var task = TaskSettings.Referring(Config).WithBeams(request.Beams);
-        int n = expressions.Count;
+        int n = expressions.Count, l = Config.MaxCaptionLength;
         var contexts = new int[n][];
+        var teacher = decode ? null : new int[n][];
         for (int i = 0; i < n; i++)
         {
             var context = tokenizer.Encode(task.Context + expressions[i], addEos: true);
@@ -27,13 +31,18 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
                 throw new InvalidInputException($"segment: the expression {(n > 1 ? $"{i + 1} of {n} " : "")}is too long for this model ({context.Length} tokens with the " +
                     $"prompt '{task.Context}' and EOS, at most {task.ContextLength})");
             contexts[i] = TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId);
+            if (teacher is null) continue;
+            int length = tokenizer.Encode(expressions[i], addEos: true).Length + 1;
+            if (length > l)
+                throw new InvalidInputException($"segment: the expression {(n > 1 ? $"{i + 1} of {n} " : "")}is {length} tokens with BOS and EOS, the model's decoder holds {l}");
+            teacher[i] = tokenizer.EncodeCaptionTarget(expressions[i], l);
         }
         var segmentation = stages.Segmentation(model);
         var (features, toOriginalX, toOriginalY) = Encode(image);
 
         Stage("segment");
         IReadOnlyList<SegmentedExpression> rows;
-        try { rows = segmentation.Segment(features, contexts, task.Decoding); }
+        try { rows = segmentation.Segment(features, contexts, task.Decoding, teacher); }
         finally { model.ReleaseImage(features); }
         var results = new SegmentResult[n];
         for (int i = 0; i < n; i++)
@@ -44,7 +53,8 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
             var mask = OriginalMask(logits, gridH, gridW, features.Height, features.Width, image.Height, image.Width);
             var b = row.Box;
             Box? box = b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(toOriginalX, toOriginalY);
-            results[i] = new SegmentResult(expressions[i], tokenizer.Decode(row.Tokens), UpToEos(row.Tokens), row.Score, box, mask,
+            results[i] = new SegmentResult(expressions[i], decode ? tokenizer.Decode(row.Tokens) : expressions[i], UpToEos(row.Tokens),
+                decode ? row.Score : null, box, mask,
                 new MaskLogits(gridW, gridH, logits), row.Iou);
         }
         if (request.Trace is { } trace)

@@ -6,7 +6,7 @@ namespace PixelLLM.Tests.Api;
 
 /// <summary>
 /// <see cref="PixelLlmModel.Segment"/> on the pixelllm_refseg tiny model: the beam variant's tokens, box, mask logits, IoU and
-/// binary mask through the public API, the same at twice the resolution (coordinates and mask mapped back to the original),
+/// binary mask through the public API, the teacher variant's with the expressions as the decoder input, the same at twice the resolution (coordinates and mask mapped back to the original),
 /// and the typed error of a model without a mask branch.
 /// </summary>
 public sealed class SegmentApiTests(RefsegModel refseg) : IClassFixture<RefsegModel>
@@ -26,7 +26,7 @@ public sealed class SegmentApiTests(RefsegModel refseg) : IClassFixture<RefsegMo
         var row = Row(golden.Input("out.beam.text_tokens"), slot);
         Assert.Equal(row.Take(result.Tokens.Count), result.Tokens);
         Assert.Equal(1, result.Tokens[^1]);
-        Assert.Equal(golden.Input("out.beam.log_probs").ToFloatArray()[slot], result.Score, 1e-4f);
+        Assert.Equal(golden.Input("out.beam.log_probs").ToFloatArray()[slot], result.Score!.Value, 1e-4f);
         AssertBox(golden.Input("out.beam.detection_boxes").ToFloatArray().AsSpan(slot * 4, 4), result.Box, 1);
         Assert.Equal(golden.Input("out.beam.iou_predictions").ToFloatArray()[slot], result.Iou, 1e-4f);
 
@@ -64,6 +64,37 @@ public sealed class SegmentApiTests(RefsegModel refseg) : IClassFixture<RefsegMo
         Assert.Equal([Expressions.Length, results[0].Logits.Height, results[0].Logits.Width], trace["out.detection_masks"].Shape.ToArray());
         Assert.Throws<InvalidInputException>(() => refseg.Model.Segment(image, []));
         Assert.Throws<InvalidInputException>(() => refseg.Model.Segment(image, [Expressions[0], " "]));
+    }
+
+    /// <summary>
+    /// With the expressions as the decoder input (decodeText false; the CLI's --teacher-forced) both slots are the golden's
+    /// teacher variant: tokens, box, IoU and mask logits; the text is the expression and there is no score. The mask branch
+    /// is prompted with a box that the beam variant's differs from, so this is a different path's output, not a re-label.
+    /// </summary>
+    [Fact]
+    public void TeacherForcedSegmentationReproducesTheTeacherVariant()
+    {
+        using var golden = GoldenCase.Open(Path.Combine(refseg.GoldenDir, refseg.CaseName));
+        var image = PixelImage.Load(refseg.ImagePath);
+        var results = refseg.Model.Segment(image, Expressions, decodeText: false);
+        for (int slot = 0; slot < Expressions.Length; slot++)
+        {
+            var result = results[slot];
+            Assert.Equal(Expressions[slot], result.Text);
+            Assert.Null(result.Score);
+            var row = Row(golden.Input("out.teacher.text_tokens"), slot);
+            Assert.Equal(row.Take(result.Tokens.Count), result.Tokens);
+            AssertBox(golden.Input("out.teacher.detection_boxes").ToFloatArray().AsSpan(slot * 4, 4), result.Box, 1);
+            Assert.Equal(golden.Input("out.teacher.iou_predictions").ToFloatArray()[slot], result.Iou, 1e-4f);
+            var reference = SlotLogits(golden, slot, "teacher");
+            var mine = HostTensor.FromArray(result.Logits.Values.ToArray(), result.Logits.Height, result.Logits.Width);
+            var check = GoldenComparison.CompareOne("mask logits", reference, mine, MaskLogits);
+            Assert.True(check.Passed, $"slot {slot}: max abs {check.MaxAbsError:E2}");
+            Assert.Equal(refseg.Model.Segment(image, Expressions[slot], decodeText: false).ToJson(), result.ToJson());
+            Assert.Contains("\"score\": null", System.Text.Encoding.UTF8.GetString(result.ToJson()));
+        }
+        var tooLong = Assert.Throws<InvalidInputException>(() => refseg.Model.Segment(image, string.Join(' ', Enumerable.Repeat("boat", 11)), decodeText: false));
+        Assert.Contains("too long", tooLong.Message);
     }
 
     [Fact]
@@ -150,9 +181,9 @@ public sealed class SegmentApiTests(RefsegModel refseg) : IClassFixture<RefsegMo
         }
     }
 
-    private static HostTensor SlotLogits(GoldenCase golden, int slot)
+    private static HostTensor SlotLogits(GoldenCase golden, int slot, string variant = "beam")
     {
-        var all = golden.Input("out.beam.detection_masks");
+        var all = golden.Input($"out.{variant}.detection_masks");
         int h = all.Shape[2], w = all.Shape[3];
         return HostTensor.FromArray(all.ToFloatArray().AsSpan(slot * h * w, h * w).ToArray(), h, w);
     }

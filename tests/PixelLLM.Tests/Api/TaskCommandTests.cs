@@ -39,6 +39,23 @@ public sealed class TaskCommandTests : IClassFixture<RefsegModel>, IClassFixture
         Assert.True(overlay.Width >= 120 && overlay.Height > 93);
     }
 
+    /// <summary>--teacher-forced through the command tree: the golden's teacher box (not the beam one above), the expression as text, no score.</summary>
+    [Fact]
+    public void SegmentTeacherForcedTakesTheExpressionAsTheDecoderInput()
+    {
+        var output = new StringWriter();
+        var json = Path.Combine(outDir, "teacher.json");
+        int exit = CliRoot.Create().Parse(["segment", refseg.ImagePath, "the white cat near the table", "--teacher-forced", "--model", refseg.Directory,
+            "--json", json]).Invoke(new() { Output = output });
+        Assert.Equal(0, exit);
+        Assert.StartsWith("[-19.84", output.ToString());
+        Assert.DoesNotContain("decoded text", output.ToString());
+        using var document = JsonDocument.Parse(File.ReadAllBytes(json));
+        var result = Assert.Single(document.RootElement.GetProperty("results").EnumerateArray());
+        Assert.Equal("the white cat near the table", result.GetProperty("text").GetString());
+        Assert.Equal(JsonValueKind.Null, result.GetProperty("score").ValueKind);
+    }
+
     [Fact]
     public void DenseCaptionWritesOneResultPerCountedDetection()
     {
