@@ -17,7 +17,7 @@ public sealed partial class PixelLlmRunner
     private static Dictionary<string, HostTensor> RunDenseCaptioning(GoldenCase golden, IBackend backend)
     {
         var config = PixelLlmConfigJson.FromScenic(golden.Config);
-        using var model = PixelLlm.FromScenic(config, golden.Weights, backend);
+        using var model = PixelLlmWeights.Create(config, golden.Weights, backend); // the case's scenic tensors or `verify --weights DIR`
         using var captioner = new DenseCaptioner(model);
         var results = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         var image = model.EncodeImage(golden.Input("in.image"), results);

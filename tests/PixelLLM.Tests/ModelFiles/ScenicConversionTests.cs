@@ -42,25 +42,29 @@ public class ScenicConversionTests
     }
 
     /// <summary>
-    /// A GIT checkpoint's directory carries the BERT vocabulary found beside it (vocab.txt, WordPiece): a T5 tokenizer kind
-    /// there made its model directory unloadable. It then passes the GIT goldens and tokenizes as the reference does.
+    /// The other golden checkpoints through convert and `verify --weights DIR`: each directory carries the tokenizer its
+    /// language model reads, found beside the checkpoint (a GIT model's BERT vocab.txt: written as SentencePiece before, its
+    /// directory could not load), and passes its cases — dense captioning's too (its runner took only scenic names before).
     /// </summary>
-    [Fact]
-    public void ConvertedGitCheckpointCarriesItsWordPieceVocabularyAndPassesItsGoldens()
+    [Theory]
+    [InlineData("pixelllm_git", "tiny_git", "caption_trace,loca_caption", TokenizerKind.WordPiece)]
+    [InlineData("pixelllm_refseg", "tiny_t5_refseg", "referring_segmentation", TokenizerKind.SentencePiece)]
+    [InlineData("pixelllm_densecap", "tiny_densecap", "densecap", TokenizerKind.SentencePiece)]
+    public void ConvertedCheckpointsCarryTheirTokenizerAndPassTheirGoldens(string set, string checkpoint, string cases, TokenizerKind tokenizer)
     {
         using var temp = new TempDirectory();
-        using var backend = new CpuBackend();
-        string Git(string name) => Path.Combine(Golden.Root, "pixelllm_git", name);
-        var dir = temp.File("git");
-        ModelConverter.Convert(new ConvertRequest(SourceFormat.Scenic, [Git("tiny_git.scenic.msgpack")], dir, DType.F32, Git("caption_trace.json")), backend);
-        Assert.Equal(File.ReadAllBytes(Git("vocab.txt")), File.ReadAllBytes(Path.Combine(dir, "vocab.txt")));
-        Assert.False(File.Exists(Path.Combine(dir, "spiece.model")));
+        using var backend = new CpuBackend(accumulation: PixelLLM.Backends.Cpu.CpuAccumulation.Float64); // verify's default: densecap's margins need it
+        string File(string name) => Path.Combine(Golden.Root, set, name);
+        var names = cases.Split(',');
+        var dir = temp.File(set);
+        ModelConverter.Convert(new ConvertRequest(SourceFormat.Scenic, [File(checkpoint + ".scenic.msgpack")], dir, DType.F32, File(names[0] + ".json")), backend);
+        var tokenizerFile = ModelDirectoryManifest.TokenizerFile(tokenizer);
+        Assert.Equal(System.IO.File.ReadAllBytes(File(tokenizerFile)), System.IO.File.ReadAllBytes(Path.Combine(dir, tokenizerFile)));
         using var model = ModelDirectory.Open(dir);
-        Assert.Equal(TokenizerKind.WordPiece, model.Manifest.Tokenizer);
-        Assert.IsType<PixelLLM.Models.Tokenizers.BertWordPieceTokenizer>(model.Tokenizer);
-        foreach (var caseName in new[] { "caption_trace", "loca_caption" })
+        Assert.Equal(tokenizer, model.Manifest.Tokenizer);
+        foreach (var caseName in names)
         {
-            var report = GoldenVerifier.Verify(Git(caseName), backend, model.Weights);
+            var report = GoldenVerifier.Verify(File(caseName), backend, model.Weights);
             Assert.True(report.Passed, $"{caseName}: " + string.Join("; ", report.Checks.Where(c => !c.Passed).Select(c => $"{c.Name} {c.MaxAbsError:E2} {c.Note}")));
         }
     }
