@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text;
 
 namespace PixelLLM.Cli;
@@ -24,8 +23,8 @@ internal static class SelfProcess
     {
         var process = Environment.ProcessPath ?? throw new InvalidOperationException("this process's executable is unknown");
         if (!Path.GetFileNameWithoutExtension(process).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) return (process, []);
-        var assembly = Assembly.GetEntryAssembly()?.Location;
-        return string.IsNullOrEmpty(assembly) ? throw new InvalidOperationException("this process's entry assembly is unknown") : (process, [assembly]);
+        // `dotnet pixelllm.dll …`: the first command-line argument is the application's dll.
+        return (process, [Environment.GetCommandLineArgs()[0]]);
     }
 
     /// <summary>One command line as a user would type it (for the plan and the logs).</summary>

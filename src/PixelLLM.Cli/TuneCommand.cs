@@ -136,7 +136,9 @@ internal static class TuneCommand
             o.WriteLine($"tune: {taken.Count} switch(es) set: {(taken.Count == 0 ? "every built-in default kept" : string.Join(" ", taken.Select(t => $"{t.Key}={t.Value}")))}");
             o.WriteLine("tuned: " + string.Join(", ", plan.Stages.Where(s => initial.ContainsKey(s) && reference.ContainsKey(s))
                 .Select(s => $"{s} {initial[s]:F2} → {reference[s]:F2} ms")));
-            o.WriteLine($"profile: {path} (applied by every CUDA backend on this card from now on; ${TunedSwitches.Variable}=0 ignores it)");
+            o.WriteLine(outputPath is null
+                ? $"profile: {path} (applied by every CUDA backend on this card from now on; ${TunedSwitches.Variable}=0 ignores it)"
+                : $"profile: {path} (applied where ${TunedSwitches.Variable}={path}; the card's own is {TunedSwitches.DefaultPath(device, arch)})");
             return 0;
         }
         finally
