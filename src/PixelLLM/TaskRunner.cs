@@ -31,11 +31,7 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
                 throw new InvalidInputException($"segment: the expression {(n > 1 ? $"{i + 1} of {n} " : "")}is too long for this model ({context.Length} tokens with the " +
                     $"prompt '{task.Context}' and EOS, at most {task.ContextLength})");
             contexts[i] = TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId);
-            if (teacher is null) continue;
-            int length = tokenizer.Encode(expressions[i], addEos: true).Length + 1;
-            if (length > l)
-                throw new InvalidInputException($"segment: the expression {(n > 1 ? $"{i + 1} of {n} " : "")}is {length} tokens with BOS and EOS, the model's decoder holds {l}");
-            teacher[i] = tokenizer.EncodeCaptionTarget(expressions[i], l);
+            if (teacher is not null) teacher[i] = tokenizer.EncodeWholeTarget(expressions[i], l, $"segment: the expression{(n > 1 ? $" {i + 1} of {n}" : "")}");
         }
         var segmentation = stages.Segmentation(model);
         var (features, toOriginalX, toOriginalY) = Encode(image);

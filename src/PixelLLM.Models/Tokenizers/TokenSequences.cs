@@ -32,6 +32,20 @@ public static class TokenSequences
         return FitToLength(withBos, length, tokenizer.PadId);
     }
 
+    /// <summary>
+    /// <see cref="EncodeCaptionTarget"/> of a given text that must fit whole (a teacher-forced decoder input): throws
+    /// <see cref="Runtime.InvalidInputException"/> starting with <paramref name="what"/> when it is empty or BOS + its
+    /// tokens + EOS exceed <paramref name="length"/>.
+    /// </summary>
+    public static int[] EncodeWholeTarget(this ITextTokenizer tokenizer, string text, int length, string what)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (string.IsNullOrWhiteSpace(text)) throw new Runtime.InvalidInputException($"{what} is empty");
+        int needed = tokenizer.Encode(text, addEos: true).Length + 1;
+        if (needed > length) throw new Runtime.InvalidInputException($"{what} is {needed} tokens with BOS and EOS, the model's decoder holds {length}");
+        return tokenizer.EncodeCaptionTarget(text, length);
+    }
+
     /// <summary>The first <paramref name="length"/> ids of <paramref name="ids"/>, padded with <paramref name="padId"/>.</summary>
     public static int[] FitToLength(ReadOnlySpan<int> ids, int length, int padId)
     {

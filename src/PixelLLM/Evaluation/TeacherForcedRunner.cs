@@ -57,14 +57,8 @@ internal sealed class TeacherForcedRunner(PixelLlm model, ITextTokenizer tokeniz
     }
 
     /// <summary>[BOS] + text + [EOS], padded to L; the text must fit.</summary>
-    private int[] Target(string text, string task)
-    {
-        if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException($"{task}: the text is empty");
-        int l = Config.MaxCaptionLength;
-        int length = tokenizer.Encode(text, addEos: true).Length + 1;
-        if (length > l) throw new InvalidInputException($"{task}: '{text}' is {length} tokens with BOS and EOS, the model's decoder holds {l}");
-        return tokenizer.EncodeCaptionTarget(text, l);
-    }
+    private int[] Target(string text, string task) =>
+        tokenizer.EncodeWholeTarget(text, Config.MaxCaptionLength, string.IsNullOrWhiteSpace(text) ? $"{task}: the text" : $"{task}: '{text}'");
 
     /// <summary>Positions BOS … first EOS.</summary>
     private int Count(int[] tokens)
