@@ -107,7 +107,8 @@ internal static class TuneCommand
                 var check = Child(plan, $"reference-check-{storage}", Check(storage, AllOps(plan)), taken);
                 if (!check.Passed) throw new BackendException($"tune: the built-in paths fail backend-check ({storage} storage) on this card: {check.LastLine}");
             }
-            var reference = Timings(plan, "reference", taken, work);
+            var (measured, failure) = Timings(plan, "reference", taken, work);
+            var reference = measured ?? throw new BackendException($"tune: the bench on the built-in paths failed: {failure}");
             var initial = reference;
             o.WriteLine("reference: " + string.Join(", ", plan.Stages.Where(reference.ContainsKey).Select(s => $"{s} {reference[s]:F2} ms")));
             var outcomes = new List<(TuneCandidate Candidate, string Checks, TuneVerdict? Verdict)>();
@@ -117,14 +118,14 @@ internal static class TuneCommand
                 foreach (var (name, value) in c.Switches) trial[name] = value;
                 var failed = new[] { "f32", "bf16" }.Select(storage => (storage, result: Child(plan, $"{c.Name}-check-{storage}", Check(storage, c.Ops), trial)))
                     .FirstOrDefault(r => !r.result.Passed);
-                if (failed.result is not null)
+                var (timings, benchFailure) = failed.result is null ? Timings(plan, c.Name, trial, work) : (null, null);
+                if (timings is null)
                 {
-                    var why = $"fails backend-check ({failed.storage}): {failed.result.LastLine}";
+                    var why = failed.result is not null ? $"fails backend-check ({failed.storage}): {failed.result.LastLine}" : benchFailure!;
                     outcomes.Add((c, why, null));
                     o.WriteLine($"  {c.Name,-16} not taken: {why}");
                     continue;
                 }
-                var timings = Timings(plan, c.Name, trial, work);
                 var verdict = TuneDecision.Judge(reference, timings, c.Stages, plan.MinGain);
                 outcomes.Add((c, "pass", verdict));
                 o.WriteLine($"  {c.Name,-16} {(verdict.Taken ? "TAKEN" : "not taken")}: {verdict.Reason}");
@@ -157,17 +158,21 @@ internal static class TuneCommand
         return result;
     }
 
-    /// <summary>Best-of-N milliseconds by stage key, from one bench child; a bench that fails ends the tune.</summary>
-    private static Dictionary<string, double> Timings(Plan plan, string step, IReadOnlyDictionary<string, string> switches, string work)
+    /// <summary>
+    /// Best-of-N milliseconds by stage key from one bench child, or why there are none: the bench failed, or a replayed
+    /// end-to-end run decoded other tokens than its eager warm-up (the bench's own check of recorded graphs).
+    /// </summary>
+    private static (Dictionary<string, double>? Ms, string? Failure) Timings(Plan plan, string step, IReadOnlyDictionary<string, string> switches, string work)
     {
         var json = Path.Combine(work, step + ".json");
         var result = Child(plan, step + "-bench", Bench(plan, json), switches);
         if (!result.Passed || !File.Exists(json))
-            throw new BackendException($"tune: the {step} bench ({(switches.Count == 0 ? "built-in defaults" : string.Join(" ", switches.Select(s => $"{s.Key}={s.Value}")))}) failed: " +
-                                       (result.TimedOut ? $"killed after {plan.Timeout.TotalSeconds:0} s" : result.LastLine));
+            return (null, "bench failed: " + (result.TimedOut ? $"killed after {plan.Timeout.TotalSeconds:0} s" : result.LastLine));
         using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
-        return doc.RootElement.GetProperty("stages").EnumerateArray()
-            .ToDictionary(s => s.GetProperty("key").GetString()!, s => s.GetProperty("best_ms").GetDouble(), StringComparer.Ordinal);
+        var stages = doc.RootElement.GetProperty("stages").EnumerateArray().ToList();
+        if (stages.FirstOrDefault(s => s.GetProperty("note").GetString()?.Contains("== warm-up's: NO", StringComparison.Ordinal) == true) is { ValueKind: JsonValueKind.Object } diverged)
+            return (null, $"bench: {diverged.GetProperty("key").GetString()}'s replayed runs decode other tokens than its warm-up");
+        return (stages.ToDictionary(s => s.GetProperty("key").GetString()!, s => s.GetProperty("best_ms").GetDouble(), StringComparer.Ordinal), null);
     }
 
     private static void Evidence(Utf8JsonWriter w, Plan plan, Dictionary<string, double> initial, Dictionary<string, double> final,

@@ -51,4 +51,28 @@ public partial class EmulatedCudaTests
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("error: tune times every path against the built-in defaults: unset PIXELLLM_FUSED_MLP first", refused.Output);
     }
+
+    /// <summary>
+    /// A candidate whose path is broken (its kernel missing, by the emulator's fault injection) fails its checks and is
+    /// not taken; tune goes on to the next candidate and writes the profile without it.
+    /// </summary>
+    [Fact]
+    public void TuneRejectsABrokenCandidateAndGoesOn()
+    {
+        var profile = System.IO.Path.Combine(emulator.Folder, "tuned-broken.json");
+        var environment = new Dictionary<string, string>(emulator.Environment) { ["PIXELLLM_EMULATOR_MISSING_KERNEL"] = "swiglu_norm" };
+        var run = Run(Cli, ["tune", "--config", "pixelllm-tiny", "--runs", "1", "--candidates", "swiglu-norm,mlp", "--stages", "eva02,rerun",
+            "--out", profile], environment, TimeSpan.FromMinutes(10));
+        output.WriteLine(Tail(run.Output));
+        Assert.True(run.ExitCode == 0, $"tune failed on the emulator:\n{Tail(run.Output)}");
+        Assert.Matches(@"swiglu-norm +not taken: fails backend-check \(f32\)", run.Output);
+        Assert.Matches(@"mlp +(TAKEN|not taken): (faster|slower|not)", run.Output);
+        var tuned = TunedSwitches.Read(profile);
+        Assert.False(tuned.Values.ContainsKey("PIXELLLM_FUSED_SWIGLU_NORM"));
+        using var evidence = JsonDocument.Parse(File.ReadAllBytes(profile));
+        var candidates = evidence.RootElement.GetProperty("candidates").EnumerateArray().ToList();
+        Assert.Equal(["swiglu-norm", "mlp"], candidates.Select(c => c.GetProperty("name").GetString()));
+        Assert.StartsWith("fails backend-check (f32)", candidates[0].GetProperty("checks").GetString());
+        Assert.False(candidates[0].GetProperty("taken").GetBoolean());
+    }
 }
