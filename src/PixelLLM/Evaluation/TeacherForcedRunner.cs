@@ -32,28 +32,33 @@ internal sealed class TeacherForcedRunner(PixelLlm model, ITextTokenizer tokeniz
             throw new InvalidInputException($"segment: the expression '{expression}' is too long for this model ({context.Length} tokens with " +
                 $"the prompt '{task.Context}' and EOS, at most {task.ContextLength})");
         var tokens = Target(expression, "segment");
-        var run = Encode(image, TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId));
-        var text = model.TeacherForced(run.Encoding, [tokens]);
-        var points = model.Points(text, [tokens], run.Features.Height, run.Features.Width, task.Validity);
-        var masks = stages.Segmentation(model).PredictMasks(run.Features, run.Encoding, text, points.Boxes);
-        var b = points.Boxes[0];
-        Box? box = b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(run.ToOriginalX, run.ToOriginalY);
-        var logits = new MaskLogits(masks.Logits.Shape[2], masks.Logits.Shape[1], masks.Logits.ToFloatArray());
-        return new TeacherForcedSegment(box, logits, run.Features.Width, run.Features.Height, Config.Canvas);
+        var (features, toOriginalX, toOriginalY) = Vision(image);
+        // The segmentation stage's teacher path: whole-image prompt, the expression as the decoder input, points, mask branch.
+        var row = stages.Segmentation(model).Segment(features, [TokenSequences.FitToLength(context, task.ContextLength, tokenizer.PadId)], teacher: [tokens])[0];
+        var b = row.Box;
+        Box? box = b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(toOriginalX, toOriginalY);
+        var logits = new MaskLogits(row.MaskLogits.Shape[1], row.MaskLogits.Shape[0], row.MaskLogits.ToFloatArray());
+        return new TeacherForcedSegment(box, logits, features.Width, features.Height, Config.Canvas);
     }
 
     private sealed record Encoded(ImageFeatures Features, PromptEncoding Encoding, double ToOriginalX, double ToOriginalY);
 
-    /// <summary>Vision once, then the whole-image prompt (eval-size pixels) with <paramref name="context"/>.</summary>
-    private Encoded Encode(PixelImage image, int[] context)
+    /// <summary>The eval-size image's features, and the factors from eval-size back to original pixels.</summary>
+    private (ImageFeatures Features, double ToOriginalX, double ToOriginalY) Vision(PixelImage image)
     {
         var evalImage = image.ToEvalSize(Config.Canvas);
         int h = evalImage.Shape[0], w = evalImage.Shape[1];
-        var features = model.EncodeImage(evalImage);
-        var encoding = model.EncodePrompts(features, HostTensor.FromArray(new float[] { 0, 0, w, h }, 1, 4), [context]);
         // The same factors as RequestRunner's (the inverse of original → eval), so points and boxes match the public API's bit for bit.
         double toEvalX = (double)w / image.Width, toEvalY = (double)h / image.Height;
-        return new Encoded(features, encoding, 1 / toEvalX, 1 / toEvalY);
+        return (model.EncodeImage(evalImage), 1 / toEvalX, 1 / toEvalY);
+    }
+
+    /// <summary>Vision once, then the whole-image prompt (eval-size pixels) with <paramref name="context"/>.</summary>
+    private Encoded Encode(PixelImage image, int[] context)
+    {
+        var (features, toOriginalX, toOriginalY) = Vision(image);
+        var encoding = model.EncodePrompts(features, HostTensor.FromArray(new float[] { 0, 0, features.Width, features.Height }, 1, 4), [context]);
+        return new Encoded(features, encoding, toOriginalX, toOriginalY);
     }
 
     /// <summary>[BOS] + text + [EOS], padded to L; the text must fit.</summary>
