@@ -194,18 +194,21 @@ EOF
     for pinned in weights-tools/trainer/out/pinned/demo_caption weights-tools/trainer/out/pinned/demo_referring; do
         [[ -f $pinned.json ]] && step "verify-$(basename "$pinned")" 60 "$cli" verify "$pinned" --backend cuda --quiet
     done
-    # End to end on the bundled model: the README's caption on CUDA must give the CPU's tokens.
+    # End to end on the bundled model: the README's caption on CUDA must give the CPU's tokens, at f32 (the bundled
+    # directory's own precision) and at --precision bf16 (what a bf16 directory runs at by default).
     step e2e-cpu 60 "$cli" caption samples/scene_2000001.png --backend cpu --json "$LOGS/e2e-cpu.json"
     step e2e-cuda 60 "$cli" caption samples/scene_2000001.png --backend cuda --json "$LOGS/e2e-cuda.json"
+    step e2e-cuda-bf16 60 "$cli" caption samples/scene_2000001.png --backend cuda --precision bf16 --json "$LOGS/e2e-cuda-bf16.json"
     python3 - "$LOGS" <<'EOF' | tee -a "$OUT/summary.txt" >/dev/null
 import json, sys, os
-try:
-    a, b = (json.load(open(os.path.join(sys.argv[1], f"e2e-{k}.json")))["results"] for k in ("cpu", "cuda"))
-    same = [x["text"] for x in a] == [x["text"] for x in b] and [t.get("id") for x in a for t in x["tokens"]] == [t.get("id") for x in b for t in x["tokens"]]
-    print("e2e cpu vs cuda:", "SAME tokens" if same else f"DIFFERENT: cpu '{a[0]['text']}' cuda '{b[0]['text']}'",
-          "| boxes cpu", a[0]["box"], "cuda", b[0]["box"])
-except Exception as e:
-    print("e2e cpu vs cuda: not compared:", e)
+for kind in ("cuda", "cuda-bf16"):
+    try:
+        a, b = (json.load(open(os.path.join(sys.argv[1], f"e2e-{k}.json")))["results"] for k in ("cpu", kind))
+        same = [x["text"] for x in a] == [x["text"] for x in b] and [t.get("id") for x in a for t in x["tokens"]] == [t.get("id") for x in b for t in x["tokens"]]
+        print(f"e2e cpu vs {kind}:", "SAME tokens" if same else f"DIFFERENT: cpu '{a[0]['text']}' {kind} '{b[0]['text']}'",
+              "| boxes cpu", a[0]["box"], kind, b[0]["box"])
+    except Exception as e:
+        print(f"e2e cpu vs {kind}: not compared:", e)
 EOF
     # Several images in one batch (caption IMAGE IMAGE...): CUDA against the CPU's batch, image by image.
     samples=(samples/scene_2000001.png samples/scene_2000002.png samples/scene_2000003.png)
@@ -402,6 +405,18 @@ fi
 if phase tune; then
     step tune 420 "$cli" tune --runs 3 --out "$OUT/tuned.json" --log "$LOGS/tune"
     grep -E '^(pixelllm tune|reference:|  [a-z0-9-]+ +(TAKEN|not taken)|tune:|tuned:)' "$LOGS/tune.log" >>"$OUT/summary.txt" 2>/dev/null
+fi
+
+# Opt-in (PIXELLLM_GPU_PHASES=...,product; ~1.5 minutes): the user's path at full size, which `bench` does not take — a
+# T5-XL PixelLLM directory written in bf16 (`init`, 7.7 GB) captioned by the `caption` command with --backend cuda at
+# its default precision (auto: bf16), cold (load, upload, kernels from the cache, one request) and then with its
+# --profile (per-op device time of that request) — against bench's e2e, which runs the same graphs on generated weights.
+if phase product; then
+    step product-init 120 "$cli" init --config pixelllm-t5xl --dtype bf16 --out /tmp/pixelllm-t5xl-bf16
+    step product-caption 120 "$cli" caption samples/scene_2000001.png --model /tmp/pixelllm-t5xl-bf16 --backend cuda --beams 1
+    step product-caption-profile 120 "$cli" caption samples/scene_2000001.png --model /tmp/pixelllm-t5xl-bf16 --backend cuda --beams 1 \
+        --profile-json "$LOGS/product-profile.json"
+    rm -rf /tmp/pixelllm-t5xl-bf16
 fi
 
 # Opt-in (PIXELLLM_GPU_PHASES=...,aot): CMakeLists.txt's nvcc-built CUBINs for this card, loaded instead of NVRTC's

@@ -50,7 +50,7 @@ internal static class CaptionCommand
         if (args.Profile) throw new InvalidInputException($"--profile takes one image; {paths.Count} were given");
         if (args.Json is not null) RequestRun.CheckWritable(args.Json);
         RequestRun.CheckCounts(args);
-        var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1 };
+        var options = args.ModelOptions();
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
         var images = paths.Select(p => PixelImage.Load(p, options.MaxImagePixels)).ToArray();
         using var model = PixelLlmModel.Load(modelDir, options);

@@ -5,7 +5,15 @@ namespace PixelLLM.Cli;
 
 /// <summary>What every request command (caption, refer) shares: the image, the model, the backend and the output files.</summary>
 internal sealed record RequestArgs(string Image, string? Model, string Backend, string? Json, string? Overlay, string? Dump, int Threads = 0,
-    bool Profile = false, string? ProfileJson = null, bool ProfileLaunches = false, int? Beams = null, string? ProfileTimeline = null);
+    bool Profile = false, string? ProfileJson = null, bool ProfileLaunches = false, int? Beams = null, string? ProfileTimeline = null, string Precision = "auto")
+{
+    /// <summary>The model options these arguments ask for (one request at a time: a command runs one).</summary>
+    public PixelLlmOptions ModelOptions(Runtime.Profiling.ExecutionProfiler? profiler = null) => new()
+    {
+        Backend = RequestOptionsCli.ParseBackend(Backend), Precision = RequestOptionsCli.ParsePrecision(Precision), Threads = Threads,
+        MaxConcurrentRequests = 1, Profiler = profiler,
+    };
+}
 
 /// <summary>The options of <see cref="RequestArgs"/> and the model lookup they imply.</summary>
 internal sealed class RequestOptionsCli
@@ -16,6 +24,11 @@ internal sealed class RequestOptionsCli
     public Option<string?> Json { get; } = new("--json") { Description = "write the result as JSON to this file (schema in the README)" };
     public Option<string?> Overlay { get; } = new("--overlay") { Description = "write a PNG of the image with the trace, boxes and text drawn on it" };
     public Option<string?> Dump { get; } = new("--dump") { Description = "write every named intermediate (mid.*, out.*) to this .safetensors file" };
+    public Option<string> Precision { get; } = new("--precision")
+    {
+        Description = "auto (default: as the model directory stores its weights), f32, bf16 (CUDA: weights and activations; CPU: Linear weights, computed in f32) or f16 (CUDA)",
+        DefaultValueFactory = _ => "auto",
+    };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU cores to use (default: all)", DefaultValueFactory = _ => 0 };
     public Option<bool> Profile { get; } = new("--profile") { Description = "time every op on the device (graph capture off) and print a per-op table on stderr" };
     public Option<string?> ProfileJson { get; } = new("--profile-json") { Description = "write the per-op profile as JSON to this file (implies profiling)" };
@@ -37,12 +50,12 @@ internal sealed class RequestOptionsCli
     public void AddTo(Command command)
     {
         command.Arguments.Add(Image);
-        foreach (var o in new Option[] { Model, Backend, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches, ProfileTimeline, Beams }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Backend, Precision, Json, Overlay, Dump, Threads, Profile, ProfileJson, ProfileLaunches, ProfileTimeline, Beams }) command.Options.Add(o);
     }
 
     public RequestArgs Read(ParseResult parse) => new(NotAnOption(parse.GetValue(Image)!, parse.CommandResult.Command.Name), parse.GetValue(Model), parse.GetValue(Backend)!,
         parse.GetValue(Json), parse.GetValue(Overlay), parse.GetValue(Dump), parse.GetValue(Threads), parse.GetValue(Profile) || parse.GetValue(ProfileLaunches),
-        parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches), parse.GetValue(Beams), parse.GetValue(ProfileTimeline));
+        parse.GetValue(ProfileJson), parse.GetValue(ProfileLaunches), parse.GetValue(Beams), parse.GetValue(ProfileTimeline), parse.GetValue(Precision)!);
 
     /// <summary>
     /// The image path as given, unless it looks like an option and names no file: an option the command does not have
@@ -75,6 +88,15 @@ internal sealed class RequestOptionsCli
         }
         throw new ModelFileException("no model given (pass --model DIR or set PIXELLLM_MODEL)");
     }
+
+    public static ComputePrecision ParsePrecision(string name) => name switch
+    {
+        "auto" => ComputePrecision.Auto,
+        "f32" => ComputePrecision.Float32,
+        "bf16" => ComputePrecision.BFloat16,
+        "f16" => ComputePrecision.Float16,
+        _ => throw new InvalidInputException($"--precision: unknown precision '{name}' (expected auto, f32, bf16 or f16)"),
+    };
 
     public static ComputeBackend ParseBackend(string name) => name switch
     {

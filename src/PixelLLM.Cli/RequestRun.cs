@@ -19,7 +19,7 @@ internal static class RequestRun
         CheckCounts(args);
         var profiler = args.Profile || args.ProfileJson is not null || args.ProfileTimeline is not null
             ? new ExecutionProfiler(args.ProfileLaunches, recordTimeline: args.ProfileTimeline is not null) : null;
-        var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), Threads = args.Threads, MaxConcurrentRequests = 1, Profiler = profiler };
+        var options = args.ModelOptions(profiler);
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
         var image = PixelImage.Load(args.Image, options.MaxImagePixels);
         using var model = PixelLlmModel.Load(modelDir, options);

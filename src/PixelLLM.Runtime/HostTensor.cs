@@ -62,6 +62,53 @@ public sealed class HostTensor
     /// <summary>This tensor converted to float32 (the same object when it already is).</summary>
     public HostTensor ToF32() => DType == DType.F32 ? this : FromArray(ToFloatArray(), Shape.ToArray());
 
+    /// <summary>
+    /// The same values held in a narrower float type for a Linear to read instead of these bytes, or null. A weight source
+    /// that keeps Linear weights in bf16 sets it (<see cref="Graphs.Graph.LinearWeight"/> swaps it in); any other reader of
+    /// the weight gets this tensor's own values.
+    /// </summary>
+    public HostTensor? LinearForm { get; init; }
+
+    /// <summary>A tensor whose bytes <paramref name="fill"/> writes on first use: never, when nothing reads them.</summary>
+    public static HostTensor Deferred(TensorDesc desc, Action<Span<byte>> fill) => new(desc, DeferredMemory.Create(checked((int)desc.ByteSize), fill));
+
+    /// <summary>Whether the bytes exist yet (false only for a <see cref="Deferred"/> tensor nothing has read).</summary>
+    public bool IsMaterialised => !MemoryMarshal.TryGetMemoryManager<byte, DeferredMemory>(Data, out var deferred) || deferred!.IsMaterialised;
+
+    /// <summary>This float tensor as float32, widened on first use (the same object when it already is f32).</summary>
+    public HostTensor ToF32Deferred()
+    {
+        if (DType == DType.F32) return this;
+        if (!DType.IsFloat()) throw new InvalidOperationException($"{Desc} is not a float tensor");
+        return Deferred(new TensorDesc(DType.F32, Shape), bytes => WriteSingles(MemoryMarshal.Cast<byte, float>(bytes)));
+    }
+
+    /// <summary>This float tensor rounded to bf16 (to nearest even) on first use (the same object when it already is bf16).</summary>
+    public HostTensor ToBf16Deferred()
+    {
+        if (DType == DType.BF16) return this;
+        if (!DType.IsFloat()) throw new InvalidOperationException($"{Desc} is not a float tensor");
+        return Deferred(new TensorDesc(DType.BF16, Shape), bytes =>
+        {
+            var bits = MemoryMarshal.Cast<byte, ushort>(bytes);
+            if (DType == DType.F32) { BFloat16.FromSingles(AsSpan<float>(), bits); return; }
+            var singles = new float[bits.Length];
+            WriteSingles(singles);
+            BFloat16.FromSingles(singles, bits);
+        });
+    }
+
+    private void WriteSingles(Span<float> destination)
+    {
+        switch (DType)
+        {
+            case DType.F32: AsSpan<float>().CopyTo(destination); break;
+            case DType.BF16: BFloat16.ToSingles(AsSpan<ushort>(), destination); break;
+            case DType.F16: { var halves = AsSpan<Half>(); for (int i = 0; i < halves.Length; i++) destination[i] = (float)halves[i]; break; }
+            default: throw new InvalidOperationException($"{Desc} is not a float tensor");
+        }
+    }
+
     public static DType DTypeOf<T>() where T : unmanaged =>
         typeof(T) == typeof(float) ? DType.F32 :
         typeof(T) == typeof(Half) ? DType.F16 :
@@ -135,5 +182,42 @@ public sealed unsafe class UnmanagedMemory(byte* pointer, int length) : MemoryMa
     public override Span<byte> GetSpan() => new(pointer, length);
     public override MemoryHandle Pin(int elementIndex = 0) => new(pointer + elementIndex);
     public override void Unpin() { }
+    protected override void Dispose(bool disposing) { }
+}
+
+/// <summary>
+/// Bytes made on first use (pinned, so a backend may keep their address): a widened or rounded copy of a weight that a run
+/// may never read because a Linear reads the stored form instead.
+/// </summary>
+internal sealed unsafe class DeferredMemory : MemoryManager<byte>
+{
+    private readonly Lazy<byte[]> bytes;
+    private readonly int length;
+
+    private DeferredMemory(int length, Action<Span<byte>> fill)
+    {
+        this.length = length;
+        bytes = new Lazy<byte[]>(() =>
+        {
+            var made = GC.AllocateUninitializedArray<byte>(length, pinned: true);
+            fill(made);
+            return made;
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The memory, <paramref name="length"/> bytes long, without making the bytes.</summary>
+    public static Memory<byte> Create(int length, Action<Span<byte>> fill) => new DeferredMemory(length, fill).CreateMemory(length);
+
+    public bool IsMaterialised => bytes.IsValueCreated;
+
+    public override Span<byte> GetSpan() => bytes.Value;
+
+    public override Memory<byte> Memory => CreateMemory(length);
+
+    public override MemoryHandle Pin(int elementIndex = 0) =>
+        new((byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(bytes.Value)) + elementIndex);
+
+    public override void Unpin() { }
+
     protected override void Dispose(bool disposing) { }
 }

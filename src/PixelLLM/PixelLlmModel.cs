@@ -42,13 +42,13 @@ public sealed partial class PixelLlmModel : IDisposable
         ArgumentNullException.ThrowIfNull(modelDirectory);
         options ??= new PixelLlmOptions();
         options.Validate();
-        var files = ModelLoading.Open(modelDirectory);
+        var files = ModelLoading.Open(modelDirectory, options.Precision, options.Backend);
         IBackend? backend = null;
         try
         {
             ModelMemoryCheck.Check(files.Path, files.Memory, options);
             RequestLimits.CheckModel(files.Path, ModelDecodeShapes.Of(files.Config), options);
-            backend = CreateBackend(options);
+            backend = CreateBackend(options, files.Precision);
             if (options.Profiler is { } profiler) backend = profiler.Wrap(backend);
             return new PixelLlmModel(files, backend, options);
         }
@@ -71,6 +71,11 @@ public sealed partial class PixelLlmModel : IDisposable
 
     /// <summary>Whether the model predicts per-token points (trace boxes, referring boxes).</summary>
     public bool HasPointHead => files.Config.PointHead is not null;
+
+    /// <summary>
+    /// The precision the model runs at (<see cref="PixelLlmOptions.Precision"/> resolved: never <see cref="ComputePrecision.Auto"/>).
+    /// </summary>
+    public ComputePrecision Precision => files.Precision;
 
     /// <summary>The backend in use ("cpu", "cuda").</summary>
     public string BackendName => backend.Name;
@@ -218,6 +223,9 @@ public sealed partial class PixelLlmModel : IDisposable
 
     internal ITextTokenizer Tokenizer => files.Tokenizer;
 
+    /// <summary>The weights the graphs read (tests check which forms were made).</summary>
+    internal Runtime.Weights.IWeightSource Weights => files.Weights;
+
     /// <summary>The backend (tests read its allocation budget).</summary>
     internal IBackend Backend => backend;
 
@@ -227,11 +235,11 @@ public sealed partial class PixelLlmModel : IDisposable
     private void CheckDecode(string method, TaskSettings task, int prompts) =>
         RequestLimits.CheckDecode(method, RequestLimits.Beams(task.Decoding), prompts, files.Config.MaxCaptionLength, options);
 
-    private static IBackend CreateBackend(PixelLlmOptions options) => options.Backend switch
+    private static IBackend CreateBackend(PixelLlmOptions options, ComputePrecision precision) => options.Backend switch
     {
         ComputeBackend.Cpu => new CpuBackend(options.MaxWorkingMemoryBytes),
         ComputeBackend.CpuFloat64 => new CpuBackend(options.MaxWorkingMemoryBytes, CpuAccumulation.Float64),
-        ComputeBackend.Cuda => Backends.Cuda.CudaBackend.Create(),
+        ComputeBackend.Cuda => Backends.Cuda.CudaBackend.Create(ModelPrecision.CudaStorage(precision)),
         var kind => throw new InvalidInputException($"unknown backend {kind}"),
     };
 

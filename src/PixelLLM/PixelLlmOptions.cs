@@ -16,11 +16,40 @@ public enum ComputeBackend
     Cuda,
 }
 
+/// <summary>
+/// The floating-point type a model's weights (and, on a GPU, its activations) are held in. Products and sums accumulate in
+/// f32 at every precision; the narrower types halve the bytes each step reads.
+/// </summary>
+public enum ComputePrecision
+{
+    /// <summary>
+    /// As the model directory stores its weights: a directory written in bf16 (<c>pixelllm convert/init --dtype bf16</c>)
+    /// runs in bf16, one in f16 in f16 on the GPU (f32 on the CPU), one in f32 in f32 — so the reference checkpoints run
+    /// exactly and a half-precision model at its speed and memory.
+    /// </summary>
+    Auto,
+
+    /// <summary>Everything f32: the precision the reference outputs are checked at.</summary>
+    Float32,
+
+    /// <summary>
+    /// bf16 storage. CUDA: weights and activations stored bf16. CPU: every Linear weight held bf16 (the rest f32, every value
+    /// computed in f32), which halves a decode step's weight bytes.
+    /// </summary>
+    BFloat16,
+
+    /// <summary>f16 storage of weights and activations (CUDA only).</summary>
+    Float16,
+}
+
 /// <summary>How <see cref="PixelLlmModel.Load"/> sets a model up.</summary>
 public sealed record PixelLlmOptions
 {
     /// <summary>The compute backend (default CPU).</summary>
     public ComputeBackend Backend { get; init; } = ComputeBackend.Cpu;
+
+    /// <summary>What weights and activations are held in (default: as the model directory stores them).</summary>
+    public ComputePrecision Precision { get; init; }
 
     /// <summary>Cores one model may use for its kernels; 0 (default) = all.</summary>
     public int Threads { get; init; }
@@ -90,6 +119,11 @@ public sealed record PixelLlmOptions
         if (MaxConcurrentRequests < 1) throw new Runtime.InvalidInputException($"MaxConcurrentRequests must be at least 1, got {MaxConcurrentRequests}");
         if (FullRerunDecoding && KvCacheDecoding)
             throw new Runtime.InvalidInputException("decoding: choose KvCacheDecoding or FullRerunDecoding, not both");
+        if (!Enum.IsDefined(Precision)) throw new Runtime.InvalidInputException($"Precision: unknown value {(int)Precision}");
+        if (Backend is not ComputeBackend.Cuda && Precision is ComputePrecision.Float16)
+            throw new Runtime.InvalidInputException($"precision f16 runs on the CUDA backend only (the {BackendLabel(Backend)} backend holds weights in f32 or bf16)");
+        if (Backend is ComputeBackend.CpuFloat64 && Precision is ComputePrecision.BFloat16)
+            throw new Runtime.InvalidInputException("precision bf16 does not apply to the cpu-f64 backend (it compares with a reference at f32 and beyond)");
         if (MaxImagePixels < 1) throw new Runtime.InvalidInputException($"MaxImagePixels must be positive, got {MaxImagePixels}");
         if (MaxPromptsPerRequest < 1) throw new Runtime.InvalidInputException($"MaxPromptsPerRequest must be at least 1, got {MaxPromptsPerRequest}");
         if (MaxImagesPerBatch < 1) throw new Runtime.InvalidInputException($"MaxImagesPerBatch must be at least 1, got {MaxImagesPerBatch}");
@@ -97,4 +131,6 @@ public sealed record PixelLlmOptions
         if (MaxWorkingMemoryBytes < 0) throw new Runtime.InvalidInputException($"MaxWorkingMemoryBytes must be 0 (unlimited) or positive, got {MaxWorkingMemoryBytes}");
         if (AvailableMemoryBytes < 0) throw new Runtime.InvalidInputException($"AvailableMemoryBytes must not be negative, got {AvailableMemoryBytes}");
     }
+
+    private static string BackendLabel(ComputeBackend backend) => backend == ComputeBackend.CpuFloat64 ? "cpu-f64" : "cpu";
 }

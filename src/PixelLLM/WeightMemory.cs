@@ -17,14 +17,23 @@ namespace PixelLLM;
 /// </summary>
 internal sealed record WeightMemory(long MappedBytes, long MaterialisedBytes)
 {
-    /// <summary>An engine-named directory: f32 and integer tensors are mapped; bf16/f16 are widened by <c>Float32Weights</c>.</summary>
-    public static WeightMemory OfEngineTensors(SafeTensorsSetWeights stored)
+    /// <summary>
+    /// An engine-named directory: f32 and integer tensors are mapped; bf16/f16 are widened by <c>Float32Weights</c>. With
+    /// <paramref name="bf16Linear"/> the matrices are read by Linear in bf16: a bf16 one in place from its file, an f32/f16
+    /// one as a bf16 copy (half its f32 bytes).
+    /// </summary>
+    public static WeightMemory OfEngineTensors(SafeTensorsSetWeights stored, bool bf16Linear = false)
     {
         long mapped = 0, materialised = 0;
         foreach (var name in stored.Names)
         {
             var desc = stored.Describe(name);
-            if (desc.DType is DType.BF16 or DType.F16) materialised += desc.ElementCount * sizeof(float);
+            if (bf16Linear && desc.DType.IsFloat() && desc.Shape.Rank == 2)
+            {
+                if (desc.DType == DType.BF16) mapped += desc.ByteSize;
+                else materialised += desc.ElementCount * sizeof(ushort);
+            }
+            else if (desc.DType is DType.BF16 or DType.F16) materialised += desc.ElementCount * sizeof(float);
             else mapped += desc.ByteSize;
         }
         return new WeightMemory(mapped, materialised);
@@ -42,7 +51,7 @@ internal sealed record WeightMemory(long MappedBytes, long MaterialisedBytes)
 
     /// <summary>"1.2 GiB mapped f32 used in place + 0.3 GiB materialised f32 copies".</summary>
     public string Describe() =>
-        $"{AllocationBudget.Bytes(MappedBytes)} of tensors used in place from the mapped files + {AllocationBudget.Bytes(MaterialisedBytes)} of f32 copies (bf16/f16 widened, scenic layouts)";
+        $"{AllocationBudget.Bytes(MappedBytes)} of tensors used in place from the mapped files + {AllocationBudget.Bytes(MaterialisedBytes)} of copies (bf16/f16 widened, scenic layouts, bf16 Linear weights)";
 }
 
 /// <summary>Refuses a model whose weights do not fit the memory the process has, before anything is read.</summary>

@@ -31,7 +31,7 @@ public partial class GpuScriptTests
         // The script's own Python (inline summaries) ran on missing logs; where this machine has Python, none may fail.
         Assert.DoesNotMatch(PythonError(), stderr);
         var names = steps.Select(s => s.Name).ToHashSet();
-        foreach (var expected in new[] { "check-f32", "check-bf16", "bench", "bench-profile", "fence-probe", "timeline-default", "timeline-pdl", "sanitizer", "bench-stream", "tune", "pytorch-baseline" })
+        foreach (var expected in new[] { "check-f32", "check-bf16", "bench", "bench-profile", "fence-probe", "timeline-default", "timeline-pdl", "sanitizer", "bench-stream", "tune", "e2e-cuda-bf16", "product-caption", "pytorch-baseline" })
             Assert.Contains(expected, names);
 
         var copied = PreparedScripts();
@@ -142,7 +142,7 @@ public partial class GpuScriptTests
             start.Environment["PATH"] = tools + ":" + Environment.GetEnvironmentVariable("PATH");
             start.Environment["OUT"] = output;
             start.Environment["PIXELLLM_GPU_DRY_RUN"] = "1";
-            start.Environment["PIXELLLM_GPU_PHASES"] = "checks,bench,ab,tune,aot,baseline";
+            start.Environment["PIXELLLM_GPU_PHASES"] = "checks,bench,ab,tune,product,aot,baseline";
             start.Environment["PIXELLLM_GPU_BUDGET"] = "100000";
             start.Environment["PIXELLLM_GPU_ARCHIVE"] = "0";
             using var process = Process.Start(start)!;

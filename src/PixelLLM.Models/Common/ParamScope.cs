@@ -53,15 +53,17 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
             var whole = weights.Get(Full(name));
             var expected = new Shape([shape[0] * parts, .. shape[1..]]);
             if (whole.Shape != expected) throw new ModelFileException($"{Full(name)} is {whole.Shape}, expected {expected}");
-            long bytes = new Shape(shape).ElementCount * whole.DType.SizeOf();
-            var blocks = Enumerable.Range(0, parts).Select(i =>
-            {
-                var part = HostTensor.Zeros(whole.DType, shape);
-                whole.Data.Span.Slice(checked((int)(i * bytes)), (int)bytes).CopyTo(part.Data.Span);
-                return (HostTensor?)part;
-            }).ToArray();
+            var blocks = Enumerable.Range(0, parts).Select(i => (HostTensor?)Block(whole, i, shape)).ToArray();
             return Stack(blocks, [.. Enumerable.Repeat(name, parts)], shape, padded);
         });
+
+    /// <summary>Block <paramref name="index"/> of <paramref name="shape"/> along axis 0 of <paramref name="whole"/>, copied on first use.</summary>
+    private static HostTensor Block(HostTensor whole, int index, int[] shape)
+    {
+        var desc = new TensorDesc(whole.DType, new Shape(shape));
+        var block = HostTensor.Deferred(desc, bytes => whole.Data.Span.Slice(checked((int)(index * desc.ByteSize)), (int)desc.ByteSize).CopyTo(bytes));
+        return whole.LinearForm is { } form ? new HostTensor(desc, block.Data) { LinearForm = Block(form, index, shape) } : block;
+    }
 
     /// <summary>
     /// A weight made from stored ones, bound as <paramref name="graphName"/>: one copy per weight source, shared by every
@@ -94,14 +96,27 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
         var dtype = parts.FirstOrDefault(x => x is not null)?.DType ?? DType.F32;
         if (parts.Any(x => x is not null && x.DType != dtype))
             throw new ModelFileException($"{Full(string.Join(", ", names.Where(n => n is not null)))}: the stacked tensors differ in dtype");
+        var stacked = Stacked(parts, dtype, shape, padded);
+        // Linear weights held in bf16 stay so when stacked: the stacked f32 copy is then made only if an op reads it.
+        var forms = parts.Select(x => x?.LinearForm).ToArray();
+        return parts.Any(x => x is not null) && parts.All(x => x is null || x.LinearForm is not null)
+            ? new HostTensor(stacked.Desc, stacked.Data) { LinearForm = Stacked(forms, forms.First(f => f is not null)!.DType, shape, padded) }
+            : stacked;
+    }
+
+    /// <summary>The parts (null: zeros) stacked along axis 0, each zero-padded to <paramref name="padded"/>, on first use.</summary>
+    private static HostTensor Stacked(HostTensor?[] parts, DType dtype, int[] shape, int[] padded)
+    {
         int rows = shape.Length == 2 ? shape[0] : 1, size = dtype.SizeOf();
         int from = shape[^1] * size, to = padded[^1] * size;
         long block = new Shape(padded).ElementCount * size;
-        var stacked = HostTensor.Zeros(dtype, [padded[0] * parts.Length, .. padded[1..]]);
-        for (int i = 0; i < parts.Length; i++)
-            for (int r = 0; parts[i] is { } part && r < rows; r++)
-                part.Data.Span.Slice(r * from, from).CopyTo(stacked.Data.Span.Slice(checked((int)(i * block + (long)r * to)), from));
-        return stacked;
+        return HostTensor.Deferred(new TensorDesc(dtype, new Shape([padded[0] * parts.Length, .. padded[1..]])), stacked =>
+        {
+            stacked.Clear();
+            for (int i = 0; i < parts.Length; i++)
+                for (int r = 0; parts[i] is { } part && r < rows; r++)
+                    part.Data.Span.Slice(r * from, from).CopyTo(stacked.Slice(checked((int)(i * block + (long)r * to)), from));
+        });
     }
 
     private string Full(string name) => Prefix.Length == 0 ? name : Prefix + "." + name;

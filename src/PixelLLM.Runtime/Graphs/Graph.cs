@@ -44,6 +44,17 @@ public sealed partial class Graph
     public Tensor Weight(string name, HostTensor data) =>
         Register(new Tensor(tensors.Count, data.Desc, TensorKind.Weight, null, null, data), name, qualify: false);
 
+    /// <summary>
+    /// The weight a Linear reads: a weight whose data offers a <see cref="HostTensor.LinearForm"/> is replaced by that form
+    /// (bound once per graph as "NAME:linear"); any other tensor is returned as it is.
+    /// </summary>
+    public Tensor LinearWeight(Tensor weight)
+    {
+        if (weight.Kind != TensorKind.Weight || weight.WeightData?.LinearForm is not { } form) return weight;
+        var name = $"{weight.Name}:linear";
+        return TryGet(name, out var bound) ? bound : Weight(name, form);
+    }
+
     /// <summary>Adds a node; the output's dtype and shape come from the op's shape rule.</summary>
     public Tensor Apply(Op op, params Tensor[] inputs)
     {

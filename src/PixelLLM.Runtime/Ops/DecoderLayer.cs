@@ -140,13 +140,26 @@ public static partial class GraphOps
 {
     /// <summary>The weights of one T5 decoder layer as <see cref="T5DecoderLayerOp"/> reads them.</summary>
     public readonly record struct T5DecoderLayerWeights(Tensor SelfNorm, Tensor Wq, Tensor Wk, Tensor Wv, Tensor Wo,
-        Tensor CrossNorm, Tensor CrossWq, Tensor CrossWo, Tensor FfNorm, Tensor Wi0, Tensor Wi1, Tensor WoFf);
+        Tensor CrossNorm, Tensor CrossWq, Tensor CrossWo, Tensor FfNorm, Tensor Wi0, Tensor Wi1, Tensor WoFf)
+    {
+        /// <summary>The projections as a Linear reads them (<see cref="Graph.LinearWeight"/>); the norms as they are.</summary>
+        public T5DecoderLayerWeights ForLinear(Graph g) => this with
+        {
+            Wq = g.LinearWeight(Wq), Wk = g.LinearWeight(Wk), Wv = g.LinearWeight(Wv), Wo = g.LinearWeight(Wo),
+            CrossWq = g.LinearWeight(CrossWq), CrossWo = g.LinearWeight(CrossWo),
+            Wi0 = g.LinearWeight(Wi0), Wi1 = g.LinearWeight(Wi1), WoFf = g.LinearWeight(WoFf),
+        };
+    }
 
     /// <summary>
     /// One T5 decoder layer for one position per row (see <see cref="T5DecoderLayerOp"/>); the self caches are updated at
     /// <paramref name="position"/> in place and nodes created after this one read them updated.
     /// </summary>
     public static Tensor T5DecoderLayer(this Graph g, T5DecoderLayerOp op, Tensor x, T5DecoderLayerWeights w, Tensor keyCache, Tensor valueCache,
+        Tensor position, Tensor bias, Tensor selfMask, Tensor crossKeys, Tensor crossValues, Tensor crossMask) =>
+        ApplyLayer(g, op, x, w.ForLinear(g), keyCache, valueCache, position, bias, selfMask, crossKeys, crossValues, crossMask);
+
+    private static Tensor ApplyLayer(Graph g, T5DecoderLayerOp op, Tensor x, T5DecoderLayerWeights w, Tensor keyCache, Tensor valueCache,
         Tensor position, Tensor bias, Tensor selfMask, Tensor crossKeys, Tensor crossValues, Tensor crossMask) =>
         g.Apply(op, x, w.SelfNorm, w.Wq, w.Wk, w.Wv, w.Wo, keyCache, valueCache, position, bias, selfMask,
             w.CrossNorm, w.CrossWq, w.CrossWo, crossKeys, crossValues, crossMask, w.FfNorm, w.Wi0, w.Wi1, w.WoFf);

@@ -119,7 +119,7 @@ public static partial class GraphOps
         inputs[op.IndexOf(0, L.CrossMask)] = crossMask;
         for (int l = 0; l < op.Layers; l++)
         {
-            var (w, s) = (weights[l], states[l]);
+            var (w, s) = (weights[l].ForLinear(g), states[l]);
             void Set(L input, Tensor t) => inputs[op.IndexOf(l, input)] = t;
             Set(L.SelfNorm, w.SelfNorm); Set(L.Wq, w.Wq); Set(L.Wk, w.Wk); Set(L.Wv, w.Wv); Set(L.Wo, w.Wo);
             Set(L.KeyCache, s.KeyCache); Set(L.ValueCache, s.ValueCache);

@@ -151,6 +151,7 @@ public static partial class GraphOps
     public static Tensor Linear(this Graph g, Tensor x, Tensor weight, Tensor? bias = null, Tensor? residual = null)
     {
         var op = new LinearOp(bias is not null, residual is not null);
+        weight = g.LinearWeight(weight);
         Tensor[] inputs = (bias, residual) switch
         {
             (null, null) => [x, weight],

@@ -27,15 +27,27 @@ public sealed class ScopedWeights(IWeightSource inner, string prefix) : IWeightS
     public HostTensor Get(string name) => inner.Get(dotted + name);
 }
 
-/// <summary>Converts every tensor to f32 on first use (the CPU backend's compute type) and caches it.</summary>
-public sealed class Float32Weights(IWeightSource inner) : IWeightSource
+/// <summary>
+/// Every float tensor of <paramref name="inner"/> as f32 (the CPU backend's compute type), widened on first read and cached.
+/// With <paramref name="bf16Linear"/>, every rank-2 float tensor also offers a bf16 <see cref="HostTensor.LinearForm"/> (the
+/// stored bytes when stored bf16, else rounded on first use), so Linear weights are held and read in bf16 and the f32
+/// copy of a bf16 matrix is made only if another op reads it (an embedding table).
+/// </summary>
+public sealed class Float32Weights(IWeightSource inner, bool bf16Linear = false) : IWeightSource
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HostTensor> cache = new(StringComparer.Ordinal);
     public IEnumerable<string> Names => inner.Names;
     public bool Contains(string name) => inner.Contains(name);
-    public HostTensor Get(string name) => cache.GetOrAdd(name, n =>
+
+    /// <summary>Whether rank-2 tensors offer a bf16 form for Linear.</summary>
+    public bool Bf16Linear => bf16Linear;
+
+    public HostTensor Get(string name) => cache.GetOrAdd(name, n => Convert(inner.Get(n)));
+
+    private HostTensor Convert(HostTensor stored)
     {
-        var t = inner.Get(n);
-        return t.DType is DType.F16 or DType.BF16 ? t.ToF32() : t;
-    });
+        if (!stored.DType.IsFloat()) return stored;
+        var f32 = stored.ToF32Deferred();
+        return bf16Linear && stored.Shape.Rank == 2 ? new HostTensor(f32.Desc, f32.Data) { LinearForm = stored.ToBf16Deferred() } : f32;
+    }
 }
