@@ -15,6 +15,7 @@ internal static class CliRoot
         root.Subcommands.Add(ReferCommand.Create());
         root.Subcommands.Add(SegmentCommand.Create());
         root.Subcommands.Add(DenseCaptionCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(KernelsCommand.Create());
         root.Subcommands.Add(BackendCheckCommand.Create());
         root.Subcommands.Add(InitCommand.Create());

@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Cli;
+
+/// <summary>
+/// <c>pixelllm serve</c>: loads a model once and answers requests, one JSON object per line on stdin, one JSON line per
+/// request on stdout, in order, until stdin ends — how a program in any language embeds the engine without paying the load
+/// (weights, kernels, compiled graphs) per request. A bad request gets an error line and the server goes on.
+/// </summary>
+internal static class ServeCommand
+{
+    public const string Schema = "pixelllm-serve/1";
+
+    public static Command Create()
+    {
+        var shared = new RequestOptionsCli();
+        var command = new Command("serve", "Keep a model loaded and answer requests: one JSON object per line on stdin, one JSON line per result on stdout");
+        foreach (var o in new Option[] { shared.Model, shared.Backend, shared.Precision, shared.Threads }) command.Options.Add(o);
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            var args = new RequestArgs("", parse.GetValue(shared.Model), parse.GetValue(shared.Backend)!, null, null, null,
+                parse.GetValue(shared.Threads), Precision: parse.GetValue(shared.Precision)!);
+            RequestRun.CheckCounts(args);
+            return Run(args.ModelOptions(), RequestOptionsCli.ResolveModel(args.Model), Console.In, Console.Out);
+        }));
+        return command;
+    }
+
+    /// <summary>Loads the model (a failure is the command's one error line), says it is ready, then answers every line.</summary>
+    internal static int Run(PixelLlmOptions options, string modelDirectory, TextReader input, TextWriter output)
+    {
+        using var model = PixelLlmModel.Load(modelDirectory, options);
+        output.WriteLine(Line(w => { w.WriteBoolean("ready", true); w.WriteString("schema", Schema); WriteInfo(w, model); }));
+        output.Flush();
+        for (string? line; (line = input.ReadLine()) is not null;)
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            output.WriteLine(Answer(model, line));
+            output.Flush();
+        }
+        return 0;
+    }
+
+    /// <summary>The response line to one request line: <c>{"id", "ok": true, "ms", "result"}</c> or <c>{"id", "ok": false, "error", "kind"}</c>.</summary>
+    internal static string Answer(PixelLlmModel model, string line)
+    {
+        JsonElement? id = null;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var request = ServeRequest.Parse(line, out id);
+            var result = Execute(model, request);
+            return Line(w =>
+            {
+                WriteId(w, id);
+                w.WriteBoolean("ok", true);
+                w.WriteNumber("ms", Math.Round(clock.Elapsed.TotalMilliseconds, 1));
+                w.WritePropertyName("result");
+                if (result is null) { w.WriteStartObject(); WriteInfo(w, model); w.WriteEndObject(); }
+                else JsonDocument.Parse(result).RootElement.WriteTo(w);
+            });
+        }
+        catch (Exception e)
+        {
+            var (kind, message) = Classify(e);
+            return Line(w => { WriteId(w, id); w.WriteBoolean("ok", false); w.WriteString("kind", kind); w.WriteString("error", message); });
+        }
+    }
+
+    /// <summary>The pixelllm-result/1 document of the request (null for "info").</summary>
+    private static byte[]? Execute(PixelLlmModel model, ServeRequest r)
+    {
+        if (r.Task == "info") return null;
+        var image = r.ImagePath is { } path ? model.LoadImage(path) : PixelImage.Decode(r.ImageBytes!, "image_base64");
+        var described = new ImageJson(image.Source, image.Width, image.Height);
+        var options = new RequestOptions { Beams = r.Beams };
+        return r.Task switch
+        {
+            "caption" when r.Boxes.Count == 0 => ResultJson.Caption([model.Caption(image, (Box?)null, options)], described),
+            "caption" => ResultJson.Caption(model.Caption(image, r.Boxes, options), described),
+            "refer" => ResultJson.Refer(model.Refer(image, r.Texts, r.DecodeText, options), described),
+            "segment" => ResultJson.Segment(model.Segment(image, r.Texts, !r.TeacherForced, options), described),
+            "densecap" => ResultJson.DenseCaption(model.DenseCaption(image, options), described),
+            var other => throw new InvalidInputException($"request field 'task': unknown '{other}'"),
+        };
+    }
+
+    /// <summary>What failed, as a kind a client can branch on, and the one line the CLI would print for it.</summary>
+    internal static (string Kind, string Message) Classify(Exception e) => e switch
+    {
+        ResourceLimitException => ("resource_limit", e.Message),
+        OutOfBackendMemoryException or OutOfMemoryException => ("out_of_memory", e.Message),
+        InvalidInputException or GraphBuildException or IOException or UnauthorizedAccessException => ("invalid_input", e.Message),
+        ModelFileException or NotSupportedException => ("model", e.Message),
+        BackendException => ("backend", e.Message),
+        _ => ("internal", $"{e.GetType().Name}: {e.Message}"),
+    };
+
+    private static void WriteInfo(Utf8JsonWriter w, PixelLlmModel model)
+    {
+        w.WriteString("model", model.Name);
+        w.WriteString("backend", model.BackendName);
+        w.WriteString("precision", ModelPrecision.Label(model.Precision));
+        w.WriteNumber("canvas", model.Canvas);
+        w.WriteNumber("max_caption_length", model.MaxCaptionLength);
+        w.WriteStartArray("tasks");
+        w.WriteStringValue("caption");
+        if (model.HasPointHead) w.WriteStringValue("refer");
+        if (model.CanSegment) w.WriteStringValue("segment");
+        if (model.CanDenseCaption) w.WriteStringValue("densecap");
+        w.WriteStringValue("info");
+        w.WriteEndArray();
+    }
+
+    private static void WriteId(Utf8JsonWriter w, JsonElement? id)
+    {
+        w.WritePropertyName("id");
+        if (id is { } given) given.WriteTo(w);
+        else w.WriteNullValue();
+    }
+
+    private static string Line(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

@@ -1,0 +1,104 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PixelLLM.Cli;
+using PixelLLM.Tests.Support;
+
+namespace PixelLLM.Tests.Api;
+
+/// <summary>
+/// <c>pixelllm serve</c>: a ready line, then one line per request in order, each result the document the API (and the
+/// request commands' --json) gives for the same request; a bad request is an error line naming the field, and the
+/// server answers the next one.
+/// </summary>
+public class ServeCommandTests(RefsegModel refseg) : IClassFixture<RefsegModel>
+{
+    private static List<JsonElement> Serve(string directory, params string[] requests)
+    {
+        var output = new StringWriter();
+        int code = ServeCommand.Run(new PixelLlmOptions { MaxConcurrentRequests = 1 }, directory, new StringReader(string.Join('\n', requests) + "\n"), output);
+        Assert.Equal(0, code);
+        return output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+    }
+
+    private static string Request(JsonObject fields) => fields.ToJsonString();
+
+    private static string Results(JsonElement document) => JsonNode.Parse(document.GetProperty("results").GetRawText())!.ToJsonString();
+
+    private static string Results(byte[] document) => JsonNode.Parse(document)!["results"]!.ToJsonString();
+
+    [Fact]
+    public void EveryTaskAnswersWhatTheApiGivesInRequestOrder()
+    {
+        var path = refseg.ImagePath;
+        var image = PixelImage.Load(path);
+        var lines = Serve(refseg.Directory,
+            Request(new JsonObject { ["id"] = 1, ["task"] = "caption", ["image"] = path }),
+            Request(new JsonObject { ["id"] = "two", ["task"] = "caption", ["image"] = path, ["boxes"] = new JsonArray(new JsonArray(3, 4, 60, 50), new JsonArray(10, 10, 90, 80)) }),
+            "",
+            Request(new JsonObject { ["id"] = 3, ["task"] = "refer", ["image_base64"] = Convert.ToBase64String(File.ReadAllBytes(path)), ["texts"] = new JsonArray("the white cat", "a green boat") }),
+            Request(new JsonObject { ["id"] = 4, ["task"] = "segment", ["image"] = path, ["texts"] = new JsonArray("a green boat"), ["teacher_forced"] = true }),
+            Request(new JsonObject { ["id"] = 5, ["task"] = "info" }));
+
+        Assert.True(lines[0].GetProperty("ready").GetBoolean());
+        Assert.Equal("pixelllm-serve/1", lines[0].GetProperty("schema").GetString());
+        Assert.Equal(["caption", "refer", "segment", "info"], lines[0].GetProperty("tasks").EnumerateArray().Select(t => t.GetString()));
+        var answers = lines.Skip(1).ToList();
+        Assert.Equal(["1", "\"two\"", "3", "4", "5"], answers.Select(a => a.GetProperty("id").GetRawText()));
+        Assert.All(answers, a => Assert.True(a.GetProperty("ok").GetBoolean(), a.GetRawText()));
+
+        var model = refseg.Model;
+        Assert.Equal(Results(model.Caption(image).ToJson()), Results(answers[0].GetProperty("result")));
+        Assert.Equal(Results(ResultJson.Caption(model.Caption(image, [new Box(3, 4, 60, 50), new Box(10, 10, 90, 80)]), null)),
+            Results(answers[1].GetProperty("result")));
+        Assert.Equal(Results(ResultJson.Refer(model.Refer(image, ["the white cat", "a green boat"]), null)), Results(answers[2].GetProperty("result")));
+        Assert.Equal("image_base64", answers[2].GetProperty("result").GetProperty("image").GetProperty("source").GetString());
+        Assert.Equal(Results(model.Segment(image, "a green boat", decodeText: false).ToJson()), Results(answers[3].GetProperty("result")));
+        Assert.Equal(model.Canvas, answers[4].GetProperty("result").GetProperty("canvas").GetInt32());
+    }
+
+    [Fact]
+    public void BadRequestsAreErrorLinesNamingTheFieldAndTheServerGoesOn()
+    {
+        var path = refseg.ImagePath;
+        var lines = Serve(refseg.Directory,
+            "not json",
+            "[1, 2]",
+            """{"id": 7, "task": "caption", "image": "/no/such/image.png"}""",
+            """{"id": 8, "task": "caption", "image": "x.png", "colour": "red"}""",
+            """{"id": 9, "task": "refer", "image": "x.png"}""",
+            $$"""{"id": 10, "task": "caption", "image": "{{path}}", "boxes": [[0, 0, 10]]}""",
+            $$"""{"id": 11, "task": "caption", "image": "{{path}}", "boxes": [[0, 0, 5000, 10]]}""",
+            $$"""{"id": 12, "task": "densecap", "image": "{{path}}"}""",
+            """{"id": 13, "task": "caption", "image_base64": "***"}""",
+            $$"""{"id": 14, "task": "caption", "image": "{{path}}", "beams": 0}""",
+            $$"""{"id": 15, "task": "caption", "image": "{{path}}", "boxes": [[3, 4, 60, 50]]}""");
+        var answers = lines.Skip(1).ToList();
+        Assert.Equal(11, answers.Count);
+        (string Kind, string Error) Failure(int i) => (answers[i].GetProperty("kind").GetString()!, answers[i].GetProperty("error").GetString()!);
+
+        Assert.All(answers.Take(10), a => Assert.False(a.GetProperty("ok").GetBoolean()));
+        Assert.Equal(JsonValueKind.Null, answers[0].GetProperty("id").ValueKind);
+        Assert.StartsWith("request: not JSON", Failure(0).Error);
+        Assert.Equal("request: expected a JSON object, got Array", Failure(1).Error);
+        Assert.Equal(("invalid_input", "/no/such/image.png"), (Failure(2).Kind, Failure(2).Error.Split(':')[0]));
+        Assert.StartsWith("request field 'colour': unknown", Failure(3).Error);
+        Assert.Equal("request field 'texts': refer needs at least one expression", Failure(4).Error);
+        Assert.StartsWith("request field 'boxes[0]': expected [x0, y0, x1, y1]", Failure(5).Error);
+        Assert.Contains("outside the", Failure(6).Error);
+        Assert.Contains("densecap", Failure(7).Error);                   // this model has no box decoder
+        Assert.Equal("request field 'image_base64': not base64", Failure(8).Error);
+        Assert.StartsWith("request field 'beams': expected an integer from 1 to", Failure(9).Error);
+        Assert.Equal([7, 8, 9, 10, 11, 12, 13, 14], answers.Skip(2).Take(8).Select(a => a.GetProperty("id").GetInt32()));
+        Assert.True(answers[10].GetProperty("ok").GetBoolean());                                 // and it still serves
+        Assert.Equal(15, answers[10].GetProperty("id").GetInt32());
+    }
+
+    [Fact]
+    public void AModelThatDoesNotLoadIsTheCommandsOneErrorLine()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"pixelllm-no-model-{Guid.NewGuid():N}");
+        var (code, error) = CliInProcess.Run("serve", "--model", missing);
+        Assert.Equal(2, code);
+        Assert.Equal($"error: {missing}: model directory not found (expected a folder with config.json, weights and a tokenizer)", error.Trim());
+    }
+}
