@@ -164,15 +164,15 @@ public static partial class GraphOps
 
     /// <summary>Per-group projections x[..., g, :] · w_gᵀ [+ b_g] (see <see cref="GroupedLinearOp"/>).</summary>
     public static Tensor GroupedLinear(this Graph g, Tensor x, Tensor weight, Tensor? bias = null) =>
-        bias is null ? g.Apply(new GroupedLinearOp(false), x, weight) : g.Apply(new GroupedLinearOp(true), x, weight, bias);
+        bias is null ? g.Apply(new GroupedLinearOp(false), x, g.LinearWeight(weight)) : g.Apply(new GroupedLinearOp(true), x, g.LinearWeight(weight), bias);
 
     /// <summary>RmsNorm(x; normWeight, eps) · weightᵀ as one op (T5's pre-norm projections in a decode step).</summary>
     public static Tensor RmsNormLinear(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor weight) =>
-        g.Apply(new RmsNormLinearOp(eps), x, normWeight, weight);
+        g.Apply(new RmsNormLinearOp(eps), x, normWeight, g.LinearWeight(weight));
 
     /// <summary>gelu_tanh(RmsNorm(x)·weightᵀ) ⊙ (RmsNorm(x)·upᵀ) as one op (see <see cref="RmsNormGeGluOp"/>).</summary>
     public static Tensor RmsNormGeGlu(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor weight, Tensor up) =>
-        g.Apply(new RmsNormGeGluOp(eps), x, normWeight, weight, up);
+        g.Apply(new RmsNormGeGluOp(eps), x, normWeight, g.LinearWeight(weight), g.LinearWeight(up));
 
     public static Tensor Conv2d(this Graph g, Tensor x, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
         bias is null ? g.Apply(new Conv2dOp(stride, stride, padding, padding, false), x, weight)

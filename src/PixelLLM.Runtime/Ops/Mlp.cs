@@ -99,7 +99,7 @@ public static partial class GraphOps
     {
         var inputs = new List<Tensor> { x };
         if (preNorm is { } n) inputs.AddRange([n.Weight, n.Bias]);
-        foreach (var (w, b) in layers) inputs.AddRange([w, b]);
+        foreach (var (w, b) in layers) inputs.AddRange([g.LinearWeight(w), b]);
         return g.Apply(new MlpOp(layers.Count, activation, preNorm is not null, preNorm?.Eps ?? 1e-6f), [.. inputs]);
     }
 }

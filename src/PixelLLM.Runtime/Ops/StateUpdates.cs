@@ -113,12 +113,13 @@ public static partial class GraphOps
     /// </summary>
     public static Tensor QkvProjection(this Graph g, Tensor x, Tensor normWeight, float eps, Tensor wq, Tensor wk, Tensor wv,
         Tensor keyCache, Tensor valueCache, Tensor position) =>
-        g.Apply(new QkvProjectionOp(eps), x, wq, wk, wv, keyCache, valueCache, position, normWeight);
+        g.Apply(new QkvProjectionOp(eps), x, g.LinearWeight(wq), g.LinearWeight(wk), g.LinearWeight(wv), keyCache, valueCache, position, normWeight);
 
     /// <summary>q = x·wqᵀ + bq, with x·wkᵀ + bk and x·wvᵀ + bv written into their caches (GIT's step; see <see cref="QkvProjectionOp"/>).</summary>
     public static Tensor QkvProjection(this Graph g, Tensor x, (Tensor W, Tensor B) q, (Tensor W, Tensor B) k, (Tensor W, Tensor B) v,
         Tensor keyCache, Tensor valueCache, Tensor position) =>
-        g.Apply(new QkvProjectionOp(0f, HasNorm: false, HasBias: true), x, q.W, k.W, v.W, keyCache, valueCache, position, q.B, k.B, v.B);
+        g.Apply(new QkvProjectionOp(0f, HasNorm: false, HasBias: true), x, g.LinearWeight(q.W), g.LinearWeight(k.W), g.LinearWeight(v.W), keyCache, valueCache,
+            position, q.B, k.B, v.B);
 
     public static Tensor WriteAt(this Graph g, Tensor x, Tensor values, Tensor position, int axis) =>
         g.Apply(new WriteAtOp(axis), x, values, position);

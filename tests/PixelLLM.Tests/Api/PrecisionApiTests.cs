@@ -21,9 +21,9 @@ public class PrecisionApiTests
     private static PixelImage Image(string goldenCase) => PixelImage.Load(Path.ChangeExtension(Path.Combine(Golden.Root, goldenCase), ".png"));
 
     [Theory]
-    [InlineData("pixelllm_refseg/referring_segmentation.json", "t5.decoder.block.0.layer.2.DenseReluDense.wo.weight")]
-    [InlineData("pixelllm_git/loca_caption.json", "git.layers.0.intermediate.weight")]
-    public void ABf16DirectoryReadsItsLinearWeightsFromTheFileAndComputesWhatItsF32RunDoes(string goldenCase, string linearWeight)
+    [InlineData("pixelllm_refseg/referring_segmentation.json", "t5.decoder.block.0.layer.2.DenseReluDense.wo.weight", "t5.encoder.block.0.layer.0.SelfAttention.q.weight")]
+    [InlineData("pixelllm_git/loca_caption.json", "git.layers.0.intermediate.weight", "git.layers.1.attention.query.weight")]
+    public void ABf16DirectoryReadsItsLinearWeightsFromTheFileAndComputesWhatItsF32RunDoes(string goldenCase, string linearWeight, string projection)
     {
         using var temp = new TempDirectory();
         var dir = RandomModelDirectory(temp, goldenCase, DType.BF16);
@@ -39,6 +39,8 @@ public class PrecisionApiTests
         Assert.Equal(DType.F32, weight.DType);
         Assert.Equal(DType.BF16, weight.LinearForm!.DType);
         Assert.False(weight.IsMaterialised);                  // the request read the stored bf16 bytes only
+        Assert.False(bf16.Weights.Get(projection).IsMaterialised);   // also where projections are stacked into one GEMM
+        Assert.False(bf16.Weights.Get("sam.image_encoder.blocks.0.mlp.lin1.weight").IsMaterialised);
 
         using var f32 = PixelLlmModel.Load(dir, new PixelLlmOptions { Precision = ComputePrecision.Float32 });
         Assert.Equal(ComputePrecision.Float32, f32.Precision);
