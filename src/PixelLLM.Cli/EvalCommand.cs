@@ -6,7 +6,7 @@ using PixelLLM.Runtime;
 namespace PixelLLM.Cli;
 
 /// <summary>What <c>pixelllm eval</c> was asked.</summary>
-internal sealed record EvalArgs(string Task, string Data, string? Model, int? Limit, string? Json, string Backend = "cpu");
+internal sealed record EvalArgs(string Task, string Data, string? Model, int? Limit, string? Json, string Backend = "cpu", string Precision = "auto");
 
 /// <summary>
 /// <c>pixelllm eval --task trace|refer|loca|segment|all --data DIR</c>: weights-tools/trainer/eval.py's held-out metrics on a
@@ -23,9 +23,10 @@ internal static class EvalCommand
         var json = new Option<string?>("--json") { Description = "also write the numbers as JSON to this file" };
         var backend = new Option<string>("--backend") { Description = "cpu (default), cpu-f64 (GEMMs summed in float64; slower) or cuda", DefaultValueFactory = _ => "cpu" };
         var command = new Command("eval", "Held-out metrics on a synthetic scene set (trace hit rate, referring P@0.5, mask IoU, region captions)");
-        foreach (var o in new Option[] { task, data, model, limit, json, backend }) command.Options.Add(o);
+        var precision = new RequestOptionsCli().Precision;
+        foreach (var o in new Option[] { task, data, model, limit, json, backend, precision }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Guard(() => Run(new EvalArgs(parse.GetValue(task)!, parse.GetValue(data)!, parse.GetValue(model),
-            parse.GetValue(limit), parse.GetValue(json), parse.GetValue(backend)!), parse.InvocationConfiguration.Output)));
+            parse.GetValue(limit), parse.GetValue(json), parse.GetValue(backend)!, parse.GetValue(precision)!), parse.InvocationConfiguration.Output)));
         return command;
     }
 
@@ -38,7 +39,10 @@ internal static class EvalCommand
         SceneEvaluator.CheckPrompts(set);
         var scenes = set.Scenes.Take(args.Limit ?? int.MaxValue).ToList();
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
-        var options = new PixelLlmOptions { Backend = RequestOptionsCli.ParseBackend(args.Backend), MaxConcurrentRequests = 1 };
+        var options = new PixelLlmOptions
+        {
+            Backend = RequestOptionsCli.ParseBackend(args.Backend), Precision = RequestOptionsCli.ParsePrecision(args.Precision), MaxConcurrentRequests = 1,
+        };
         using var model = PixelLlmModel.Load(modelDir, options);
 
         var clock = Stopwatch.StartNew();
