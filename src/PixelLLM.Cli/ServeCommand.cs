@@ -17,30 +17,54 @@ internal static class ServeCommand
     public static Command Create()
     {
         var shared = new RequestOptionsCli();
+        var parallel = new Option<int>("--parallel")
+        {
+            Description = "requests computed at the same time (CPU; default 1): answers still come in request order, each equal to its sequential result",
+            DefaultValueFactory = _ => 1,
+        };
         var command = new Command("serve", "Keep a model loaded and answer requests: one JSON object per line on stdin, one JSON line per result on stdout");
-        foreach (var o in new Option[] { shared.Model, shared.Backend, shared.Precision, shared.Threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { shared.Model, shared.Backend, shared.Precision, shared.Threads, parallel }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             var args = new RequestArgs("", parse.GetValue(shared.Model), parse.GetValue(shared.Backend)!, null, null, null,
                 parse.GetValue(shared.Threads), Precision: parse.GetValue(shared.Precision)!);
             RequestRun.CheckCounts(args);
-            return Run(args.ModelOptions(), RequestOptionsCli.ResolveModel(args.Model), Console.In, Console.Out);
+            int n = parse.GetValue(parallel);
+            if (n is < 1 or > 64) throw new InvalidInputException($"--parallel must be from 1 to 64, got {n}");
+            return Run(args.ModelOptions() with { MaxConcurrentRequests = n }, RequestOptionsCli.ResolveModel(args.Model), Console.In, Console.Out);
         }));
         return command;
     }
 
-    /// <summary>Loads the model (a failure is the command's one error line), says it is ready, then answers every line.</summary>
+    /// <summary>
+    /// Loads the model (a failure is the command's one error line), says it is ready, then answers every line: up to
+    /// <see cref="PixelLlmOptions.MaxConcurrentRequests"/> at once, written in the order the requests came.
+    /// </summary>
     internal static int Run(PixelLlmOptions options, string modelDirectory, TextReader input, TextWriter output)
     {
         using var model = PixelLlmModel.Load(modelDirectory, options);
         output.WriteLine(Line(w => { w.WriteBoolean("ready", true); w.WriteString("schema", Schema); WriteInfo(w, model); }));
         output.Flush();
+        using var slots = new SemaphoreSlim(options.MaxConcurrentRequests);
+        // Answers leave in request order as soon as each is done, so a client may wait for one before sending the next.
+        var answers = System.Threading.Channels.Channel.CreateUnbounded<Task<string>>(new() { SingleReader = true, SingleWriter = true });
+        var writer = Task.Run(async () =>
+        {
+            await foreach (var answer in answers.Reader.ReadAllAsync())
+            {
+                output.WriteLine(await answer);
+                output.Flush();
+            }
+        });
         for (string? line; (line = input.ReadLine()) is not null;)
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
-            output.WriteLine(Answer(model, line));
-            output.Flush();
+            slots.Wait();
+            var request = line;
+            answers.Writer.TryWrite(Task.Run(() => { try { return Answer(model, request); } finally { slots.Release(); } }));
         }
+        answers.Writer.Complete();
+        writer.GetAwaiter().GetResult();
         return 0;
     }
 

@@ -94,6 +94,50 @@ public class ServeCommandTests(RefsegModel refseg) : IClassFixture<RefsegModel>
     }
 
     [Fact]
+    public void ParallelRequestsAnswerInRequestOrderWithTheSequentialResults()
+    {
+        string[] requests = [.. Enumerable.Range(0, 6).Select(i => Request(new JsonObject
+        {
+            ["id"] = i, ["task"] = i % 2 == 0 ? "caption" : "refer", ["image"] = refseg.ImagePath,
+            [i % 2 == 0 ? "boxes" : "texts"] = i % 2 == 0 ? new JsonArray(new JsonArray(3, 4, 40 + i, 50)) : new JsonArray("a green boat"),
+        }))];
+        static List<string> Answers(string directory, int parallel, string[] lines)
+        {
+            var output = new StringWriter();
+            ServeCommand.Run(new PixelLlmOptions { MaxConcurrentRequests = parallel }, directory, new StringReader(string.Join('\n', lines)), output);
+            return [.. output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => JsonNode.Parse(l)!.AsObject())
+                .Select(o => { o.Remove("ms"); return o.ToJsonString(); })];
+        }
+        var sequential = Answers(refseg.Directory, 1, requests);
+        Assert.Equal(Enumerable.Range(0, 6), sequential.Select(a => JsonNode.Parse(a)!["id"]!.GetValue<int>()));
+        Assert.Equal(sequential, Answers(refseg.Directory, 3, requests));
+    }
+
+    /// <summary>A reader that hands out one request, then waits for its answer before it says stdin has ended.</summary>
+    private sealed class WaitingReader(string request, Func<bool> answered) : TextReader
+    {
+        private int calls;
+
+        public override string? ReadLine()
+        {
+            if (calls++ == 0) return request;
+            Assert.True(SpinWait.SpinUntil(answered, TimeSpan.FromMinutes(1)), "the first answer was not written while the server waited for input");
+            return null;
+        }
+    }
+
+    [Fact]
+    public void AnAnswerIsWrittenWhileTheServerWaitsForTheNextRequest()
+    {
+        var written = new StringWriter();
+        var output = TextWriter.Synchronized(written);         // its methods lock the wrapper: so does the check
+        bool Answered() { lock (output) return written.ToString().Contains("\"id\":\"first\"", StringComparison.Ordinal); }
+        var request = Request(new JsonObject { ["id"] = "first", ["task"] = "info" });
+        int code = ServeCommand.Run(new PixelLlmOptions { MaxConcurrentRequests = 2 }, refseg.Directory, new WaitingReader(request, Answered), output);
+        Assert.Equal(0, code);
+    }
+
+    [Fact]
     public void AModelThatDoesNotLoadIsTheCommandsOneErrorLine()
     {
         var missing = Path.Combine(Path.GetTempPath(), $"pixelllm-no-model-{Guid.NewGuid():N}");
