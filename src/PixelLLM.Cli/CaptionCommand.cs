@@ -55,6 +55,7 @@ internal static class CaptionCommand
         var images = paths.Select(p => PixelImage.Load(p, options.MaxImagePixels)).ToArray();
         using var model = PixelLlmModel.Load(modelDir, options);
         var progress = RequestRun.Progress.OnTerminal();
+        RequestRun.Progress.Loaded(model, modelDir);
         var results = model.CaptionBatch(images, new RequestOptions { OnEvent = progress, Beams = args.Beams });
         progress?.Invoke(new StageStarted("done"));
 

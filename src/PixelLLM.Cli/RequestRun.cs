@@ -26,6 +26,7 @@ internal static class RequestRun
 
         var trace = args.Dump is null ? null : new SortedDictionary<string, HostTensor>(StringComparer.Ordinal);
         var progress = Progress.OnTerminal();
+        Progress.Loaded(model, modelDir);
         var result = run(model, image, new RequestOptions { OnEvent = ProfileOutput.WithSections(progress, profiler?.Timeline), Trace = trace, Beams = args.Beams });
         profiler?.Timeline?.EndSection();
         progress?.Invoke(new StageStarted("done"));
@@ -79,6 +80,13 @@ internal static class RequestRun
     /// <summary>Stage lines with timings on stderr, only when stderr is a terminal.</summary>
     internal static class Progress
     {
+        /// <summary>Which model runs where and at what precision, on a terminal only.</summary>
+        public static void Loaded(PixelLlmModel model, string directory)
+        {
+            if (!Console.IsErrorRedirected)
+                Console.Error.WriteLine($"pixelllm: {model.Name ?? directory} on {model.BackendName}, {ModelPrecision.Label(model.Precision)}");
+        }
+
         public static Action<PixelLlmEvent>? OnTerminal()
         {
             if (Console.IsErrorRedirected) return null;
