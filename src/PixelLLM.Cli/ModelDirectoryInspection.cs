@@ -17,6 +17,9 @@ internal static class ModelDirectoryInspection
             o.WriteLine($"model directory: {model.Name ?? "(unnamed config)"}, {ModelDirectoryManifest.DTypeName(model.StorageType)}, canvas {c.Canvas}, " +
                         $"EVA02 {c.Eva.Depth}×{c.Eva.EmbedDim}, SAM {c.Sam.Depth}×{c.Sam.EmbedDim}, {Language(c)}, " +
                         $"tokenizer {model.Manifest.Tokenizer} ({model.Tokenizer.VocabSize} ids)");
+            var stored = ModelPrecision.StoredFloatType(model.StoredWeights);
+            string At(ComputeBackend backend) => ModelPrecision.Label(ModelPrecision.Resolve(ComputePrecision.Auto, backend, stored));
+            o.WriteLine($"runs at (--precision auto): cpu {At(ComputeBackend.Cpu)}, cuda {At(ComputeBackend.Cuda)} (most stored floats are {stored})");
             o.WriteLine($"check against config.json: {report.Missing.Count} missing, {report.Unexpected.Count} unexpected, {report.Misshaped.Count} mis-shaped");
             foreach (var name in report.Missing) o.WriteLine($"  missing     {name}");
             foreach (var name in report.Unexpected) o.WriteLine($"  unexpected  {name}");

@@ -30,6 +30,10 @@ public class PrecisionApiTests
         var image = Image(goldenCase);
         string[] texts = ["red", "dog"];
 
+        var inspected = new StringWriter();
+        Cli.InspectCommand.Run(dir, json: false, depth: null, inspected);
+        Assert.Contains("runs at (--precision auto): cpu bf16, cuda bf16 (most stored floats are BF16)", inspected.ToString());
+
         using var bf16 = PixelLlmModel.Load(dir);
         Assert.Equal(ComputePrecision.BFloat16, bf16.Precision);
         var fromBf16 = bf16.Refer(image, texts);

@@ -29,6 +29,7 @@ public class ModelDirectoryCliTests
         var output = new StringWriter();
         Assert.Equal(0, InspectCommand.Run(dir, json: false, depth: null, output));
         Assert.Contains("check against config.json: 0 missing, 0 unexpected, 0 mis-shaped", output.ToString());
+        Assert.Contains("runs at (--precision auto): cpu f32, cuda f32 (most stored floats are F32)", output.ToString());
 
         // Drop one tensor: inspect lists it and fails.
         var weights = Path.Combine(dir, "model.safetensors");
