@@ -100,4 +100,58 @@ public class LinearBf16Tests
         var e = Assert.Throws<NotSupportedException>(exec2.Run);
         Assert.Contains("BF16", e.Message);
     }
+
+    /// <summary>
+    /// A weight offering a bf16 <see cref="HostTensor.LinearForm"/>: every Linear of a graph reads that form (bound once),
+    /// the deferred f32 bytes are never made while only Linears read it, and the first other reader makes them.
+    /// </summary>
+    [Fact]
+    public void LinearsReadTheLinearFormAndTheF32CopyIsMadeOnlyForAnotherReader()
+    {
+        var rng = new Random(8);
+        var stored = ToBf16(OpHarness.Random(rng, [7, 11]));
+        var widened = stored.ToF32Deferred();
+        var weight = new HostTensor(widened.Desc, widened.Data) { LinearForm = stored };
+        var x = OpHarness.Random(rng, [3, 11]);
+        Assert.False(weight.IsMaterialised);
+
+        var g = new Graph();
+        var input = g.Input("x", DType.F32, 3, 11);
+        var w = g.Weight("param.w", weight);
+        g.Output("y", g.Linear(input, w));
+        g.Output("z", g.Linear(input, w));
+        Assert.Same(g["param.w:linear"], g.LinearWeight(w));
+        Assert.Equal(DType.BF16, g["param.w:linear"].DType);
+        using var backend = new CpuBackend();
+        using (var exec = new GraphExecutor(g, backend))
+        {
+            exec.SetInput("x", x);
+            exec.Run();
+            OpHarness.AssertClose(Reference(x, stored, null), exec.Fetch("y"), what: "linear form");
+            Assert.Equal(exec.Fetch("y").ToFloatArray(), exec.Fetch("z").ToFloatArray());
+        }
+        Assert.False(weight.IsMaterialised);
+
+        var g2 = new Graph();
+        g2.Output("y", g2.MatMul(g2.Input("x", DType.F32, 3, 11), g2.Weight("param.w", weight), transB: true));
+        using var exec2 = new GraphExecutor(g2, backend);
+        exec2.SetInput("x", x);
+        exec2.Run();
+        Assert.True(weight.IsMaterialised);
+        Assert.Equal(stored.ToFloatArray(), weight.ToFloatArray());           // the exact widening
+        OpHarness.AssertClose(Reference(x, stored, null), exec2.Fetch("y"), what: "f32 reader of the same weight");
+    }
+
+    [Fact]
+    public void Bf16RoundingOnFirstUseMatchesTheScalarRounding()
+    {
+        var values = new[] { 1f, -2.5f, 3.14159265f, 1e-20f, -65504f, float.NaN, 0.1f, 1.00390625f };
+        var f32 = HostTensor.FromArray(values, 2, 4);
+        var rounded = f32.ToBf16Deferred();
+        Assert.False(rounded.IsMaterialised);
+        Assert.Equal(values.Select(BFloat16.FromSingle), rounded.AsSpan<ushort>().ToArray());
+        Assert.True(rounded.IsMaterialised);
+        Assert.Same(rounded, rounded.ToBf16Deferred());
+        Assert.Same(f32, f32.ToF32Deferred());
+    }
 }

@@ -39,9 +39,6 @@ public sealed class Float32Weights(IWeightSource inner, bool bf16Linear = false)
     public IEnumerable<string> Names => inner.Names;
     public bool Contains(string name) => inner.Contains(name);
 
-    /// <summary>Whether rank-2 tensors offer a bf16 form for Linear.</summary>
-    public bool Bf16Linear => bf16Linear;
-
     public HostTensor Get(string name) => cache.GetOrAdd(name, n => Convert(inner.Get(n)));
 
     private HostTensor Convert(HostTensor stored)
