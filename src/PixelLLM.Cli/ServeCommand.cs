@@ -22,8 +22,12 @@ internal static class ServeCommand
             Description = "requests computed at the same time (CPU; default 1): answers still come in request order, each equal to its sequential result",
             DefaultValueFactory = _ => 1,
         };
+        var http = new Option<string?>("--http")
+        {
+            Description = "serve over HTTP on HOST:PORT instead of stdin/stdout (POST /v1/requests, GET /v1/info) until Ctrl-C or SIGTERM",
+        };
         var command = new Command("serve", "Keep a model loaded and answer requests: one JSON object per line on stdin, one JSON line per result on stdout");
-        foreach (var o in new Option[] { shared.Model, shared.Backend, shared.Precision, shared.Threads, parallel }) command.Options.Add(o);
+        foreach (var o in new Option[] { shared.Model, shared.Backend, shared.Precision, shared.Threads, parallel, http }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             var args = new RequestArgs("", parse.GetValue(shared.Model), parse.GetValue(shared.Backend)!, null, null, null,
@@ -31,7 +35,15 @@ internal static class ServeCommand
             RequestRun.CheckCounts(args);
             int n = parse.GetValue(parallel);
             if (n is < 1 or > 64) throw new InvalidInputException($"--parallel must be from 1 to 64, got {n}");
-            return Run(args.ModelOptions() with { MaxConcurrentRequests = n }, RequestOptionsCli.ResolveModel(args.Model), Console.In, Console.Out);
+            var options = args.ModelOptions() with { MaxConcurrentRequests = n };
+            var modelDirectory = RequestOptionsCli.ResolveModel(args.Model);
+            if (parse.GetValue(http) is not { } address) return Run(options, modelDirectory, Console.In, Console.Out);
+            using var model = PixelLlmModel.Load(modelDirectory, options);
+            using var stop = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+            using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+                signal => { signal.Cancel = true; stop.Cancel(); });
+            return ServeHttp.Run(model, address, Console.Out, stop.Token);
         }));
         return command;
     }
@@ -43,7 +55,7 @@ internal static class ServeCommand
     internal static int Run(PixelLlmOptions options, string modelDirectory, TextReader input, TextWriter output)
     {
         using var model = PixelLlmModel.Load(modelDirectory, options);
-        output.WriteLine(Line(w => { w.WriteBoolean("ready", true); w.WriteString("schema", Schema); WriteInfo(w, model); }));
+        output.WriteLine(Ready(model, listening: null));
         output.Flush();
         using var slots = new SemaphoreSlim(options.MaxConcurrentRequests);
         // Answers leave in request order as soon as each is done, so a client may wait for one before sending the next.
@@ -69,7 +81,10 @@ internal static class ServeCommand
     }
 
     /// <summary>The response line to one request line: <c>{"id", "ok": true, "ms", "result"}</c> or <c>{"id", "ok": false, "error", "kind"}</c>.</summary>
-    internal static string Answer(PixelLlmModel model, string line)
+    internal static string Answer(PixelLlmModel model, string line) => Respond(model, line).Line;
+
+    /// <summary><see cref="Answer"/>, with the failure's kind (null when the request succeeded).</summary>
+    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line)
     {
         JsonElement? id = null;
         var clock = Stopwatch.StartNew();
@@ -77,7 +92,7 @@ internal static class ServeCommand
         {
             var request = ServeRequest.Parse(line, out id);
             var result = Execute(model, request);
-            return Line(w =>
+            return (Line(w =>
             {
                 WriteId(w, id);
                 w.WriteBoolean("ok", true);
@@ -85,12 +100,12 @@ internal static class ServeCommand
                 w.WritePropertyName("result");
                 if (result is null) { w.WriteStartObject(); WriteInfo(w, model); w.WriteEndObject(); }
                 else JsonDocument.Parse(result).RootElement.WriteTo(w);
-            });
+            }), null);
         }
         catch (Exception e)
         {
             var (kind, message) = Classify(e);
-            return Line(w => { WriteId(w, id); w.WriteBoolean("ok", false); w.WriteString("kind", kind); w.WriteString("error", message); });
+            return (Line(w => { WriteId(w, id); w.WriteBoolean("ok", false); w.WriteString("kind", kind); w.WriteString("error", message); }), kind);
         }
     }
 
@@ -122,6 +137,15 @@ internal static class ServeCommand
         BackendException => ("backend", e.Message),
         _ => ("internal", $"{e.GetType().Name}: {e.Message}"),
     };
+
+    /// <summary>The first line the server writes: ready, the schema and the model's info (and where it listens, over HTTP).</summary>
+    internal static string Ready(PixelLlmModel model, string? listening) => Line(w =>
+    {
+        w.WriteBoolean("ready", true);
+        w.WriteString("schema", Schema);
+        if (listening is not null) w.WriteString("listening", listening);
+        WriteInfo(w, model);
+    });
 
     private static void WriteInfo(Utf8JsonWriter w, PixelLlmModel model)
     {

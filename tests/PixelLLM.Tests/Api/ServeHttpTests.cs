@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using PixelLLM.Cli;
+using PixelLLM.Runtime;
+
+namespace PixelLLM.Tests.Api;
+
+/// <summary>
+/// <c>pixelllm serve --http</c>: the JSON-line server's requests and answers over HTTP, with statuses by failure kind, on
+/// both loopback names, stopping when cancelled.
+/// </summary>
+public class ServeHttpTests(RefsegModel refseg) : IClassFixture<RefsegModel>
+{
+    private static int FreePort()
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    [Fact]
+    public async Task RequestsOverHttpAnswerAsTheLineServerDoesWithStatusesByKind()
+    {
+        int port = FreePort();
+        using var stop = new CancellationTokenSource();
+        var log = new StringWriter();
+        var server = Task.Run(() => ServeHttp.Run(refseg.Model, $"127.0.0.1:{port}", TextWriter.Synchronized(log), stop.Token));
+        using var client = new HttpClient { BaseAddress = new Uri($"http://localhost:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
+        HttpResponseMessage? info = null;
+        for (int attempt = 0; attempt < 100 && info is null; attempt++)
+        {
+            try { info = await client.GetAsync("v1/info"); }
+            catch (HttpRequestException) { await Task.Delay(100); }
+        }
+        Assert.NotNull(info);
+        Assert.Equal(HttpStatusCode.OK, info!.StatusCode);
+        Assert.Equal(refseg.Model.Canvas, JsonNode.Parse(await info.Content.ReadAsStringAsync())!["result"]!["canvas"]!.GetValue<int>());
+
+        var request = new JsonObject { ["id"] = 7, ["task"] = "refer", ["image"] = refseg.ImagePath, ["texts"] = new JsonArray("a green boat") }.ToJsonString();
+        var ok = await client.PostAsync("v1/requests", new StringContent(request, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var answer = JsonNode.Parse(await ok.Content.ReadAsStringAsync())!.AsObject();
+        var line = JsonNode.Parse(ServeCommand.Answer(refseg.Model, request))!.AsObject();
+        answer.Remove("ms");
+        line.Remove("ms");
+        Assert.Equal(line.ToJsonString(), answer.ToJsonString());
+
+        var bad = await client.PostAsync("v1/requests", new StringContent("""{"id": 8, "task": "refer"}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("invalid_input", JsonNode.Parse(await bad.Content.ReadAsStringAsync())!["kind"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("v2/whatever")).StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await client.DeleteAsync("v1/requests")).StatusCode);
+
+        stop.Cancel();
+        Assert.Equal(0, await server.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains($"\"listening\":\"http://127.0.0.1:{port}/\"", log.ToString());
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:8080", "http://127.0.0.1:8080/|http://localhost:8080/")]
+    [InlineData("localhost:9", "http://127.0.0.1:9/|http://localhost:9/")]
+    [InlineData("10.1.2.3:80", "http://10.1.2.3:80/")]
+    public void LoopbackAddressesListenUnderBothNames(string address, string prefixes) =>
+        Assert.Equal(prefixes.Split('|'), ServeHttp.Prefixes(address));
+
+    [Theory]
+    [InlineData("8080")]
+    [InlineData("host:")]
+    [InlineData("host:70000")]
+    public void AnAddressWithoutAPortIsRefusedNamingTheOption(string address)
+    {
+        var e = Assert.Throws<InvalidInputException>(() => ServeHttp.Prefixes(address));
+        Assert.Equal($"--http {address}: expected HOST:PORT (e.g. 127.0.0.1:8080)", e.Message);
+    }
+
+    [Fact]
+    public void StatusesFollowTheFailureKind() =>
+        Assert.Equal([200, 400, 413, 422, 503, 500, 500],
+            new string?[] { null, "invalid_input", "resource_limit", "model", "out_of_memory", "backend", "internal" }.Select(ServeHttp.Status));
+}
