@@ -72,6 +72,17 @@ public class PrecisionApiTests
     }
 
     [Fact]
+    public void Bf16ImageBatchesAreEachImageAloneBitForBit()
+    {
+        using var temp = new TempDirectory();
+        using var model = PixelLlmModel.Load(RandomModelDirectory(temp, "pixelllm/caption_trace.json", DType.BF16));
+        var images = new[] { "scene_2000001", "scene_2000002", "scene_2000003" }
+            .Select(n => PixelImage.Load(Path.Combine(RepoRoot.Path, "samples", n + ".png"))).ToArray();
+        var batch = model.CaptionBatch(images);                 // 3 images × 4 beams: 12 decode rows against 4 alone
+        for (int i = 0; i < images.Length; i++) Assert.Equal(model.Caption(images[i]).ToJson(), batch[i].ToJson());
+    }
+
+    [Fact]
     public void AnF32DirectoryRunsInF32UnlessBf16IsAskedAndBf16RoundsItsLinearWeightsOnly()
     {
         using var temp = new TempDirectory();
