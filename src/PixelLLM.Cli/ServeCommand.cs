@@ -105,7 +105,7 @@ internal static class ServeCommand
         catch (Exception e)
         {
             var (kind, message) = Classify(e);
-            return (Line(w => { WriteId(w, id); w.WriteBoolean("ok", false); w.WriteString("kind", kind); w.WriteString("error", message); }), kind);
+            return (ErrorLine(id, kind, message), kind);
         }
     }
 
@@ -137,6 +137,10 @@ internal static class ServeCommand
         BackendException => ("backend", e.Message),
         _ => ("internal", $"{e.GetType().Name}: {e.Message}"),
     };
+
+    /// <summary>A failure's answer: <c>{"id", "ok": false, "kind", "error"}</c>.</summary>
+    internal static string ErrorLine(JsonElement? id, string kind, string message) =>
+        Line(w => { WriteId(w, id); w.WriteBoolean("ok", false); w.WriteString("kind", kind); w.WriteString("error", message); });
 
     /// <summary>The first line the server writes: ready, the schema and the model's info (and where it listens, over HTTP).</summary>
     internal static string Ready(PixelLlmModel model, string? listening) => Line(w =>

@@ -113,10 +113,5 @@ internal static class ServeHttp
         return text.ToString();
     }
 
-    private static string Error(string kind, string message) =>
-        $"{{\"id\":null,\"ok\":false,\"kind\":\"{kind}\",\"error\":{System.Text.Json.JsonSerializer.Serialize(message, ServeJson.Default.String)}}}";
+    private static string Error(string kind, string message) => ServeCommand.ErrorLine(null, kind, message);
 }
-
-/// <summary>Source-generated JSON for the few values the HTTP front writes itself (trimming-safe).</summary>
-[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
-internal partial class ServeJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -49,9 +49,7 @@ public sealed class HostTensor
         var bytes = Data.Span;
         switch (DType)
         {
-            case DType.F32: MemoryMarshal.Cast<byte, float>(bytes).CopyTo(result); break;
-            case DType.F16: { var s = MemoryMarshal.Cast<byte, Half>(bytes); for (int i = 0; i < n; i++) result[i] = (float)s[i]; break; }
-            case DType.BF16: BFloat16.ToSingles(MemoryMarshal.Cast<byte, ushort>(bytes)[..n], result); break;
+            case DType.F32 or DType.F16 or DType.BF16: WriteSingles(result); break;
             case DType.I32: { var s = MemoryMarshal.Cast<byte, int>(bytes); for (int i = 0; i < n; i++) result[i] = s[i]; break; }
             case DType.I64: { var s = MemoryMarshal.Cast<byte, long>(bytes); for (int i = 0; i < n; i++) result[i] = s[i]; break; }
             case DType.U8: for (int i = 0; i < n; i++) result[i] = bytes[i]; break;
@@ -89,13 +87,7 @@ public sealed class HostTensor
         if (DType == DType.BF16) return this;
         if (!DType.IsFloat()) throw new InvalidOperationException($"{Desc} is not a float tensor");
         return Deferred(new TensorDesc(DType.BF16, Shape), bytes =>
-        {
-            var bits = MemoryMarshal.Cast<byte, ushort>(bytes);
-            if (DType == DType.F32) { BFloat16.FromSingles(AsSpan<float>(), bits); return; }
-            var singles = new float[bits.Length];
-            WriteSingles(singles);
-            BFloat16.FromSingles(singles, bits);
-        });
+            BFloat16.FromSingles(DType == DType.F32 ? AsSpan<float>() : ToFloatArray(), MemoryMarshal.Cast<byte, ushort>(bytes)));
     }
 
     private void WriteSingles(Span<float> destination)

@@ -156,11 +156,10 @@ public static partial class GraphOps
     /// <paramref name="position"/> in place and nodes created after this one read them updated.
     /// </summary>
     public static Tensor T5DecoderLayer(this Graph g, T5DecoderLayerOp op, Tensor x, T5DecoderLayerWeights w, Tensor keyCache, Tensor valueCache,
-        Tensor position, Tensor bias, Tensor selfMask, Tensor crossKeys, Tensor crossValues, Tensor crossMask) =>
-        ApplyLayer(g, op, x, w.ForLinear(g), keyCache, valueCache, position, bias, selfMask, crossKeys, crossValues, crossMask);
-
-    private static Tensor ApplyLayer(Graph g, T5DecoderLayerOp op, Tensor x, T5DecoderLayerWeights w, Tensor keyCache, Tensor valueCache,
-        Tensor position, Tensor bias, Tensor selfMask, Tensor crossKeys, Tensor crossValues, Tensor crossMask) =>
-        g.Apply(op, x, w.SelfNorm, w.Wq, w.Wk, w.Wv, w.Wo, keyCache, valueCache, position, bias, selfMask,
+        Tensor position, Tensor bias, Tensor selfMask, Tensor crossKeys, Tensor crossValues, Tensor crossMask)
+    {
+        w = w.ForLinear(g);
+        return g.Apply(op, x, w.SelfNorm, w.Wq, w.Wk, w.Wv, w.Wo, keyCache, valueCache, position, bias, selfMask,
             w.CrossNorm, w.CrossWq, w.CrossWo, crossKeys, crossValues, crossMask, w.FfNorm, w.Wi0, w.Wi1, w.WoFf);
+    }
 }
