@@ -407,15 +407,20 @@ if phase tune; then
     grep -E '^(pixelllm tune|reference:|  [a-z0-9-]+ +(TAKEN|not taken)|tune:|tuned:)' "$LOGS/tune.log" >>"$OUT/summary.txt" 2>/dev/null
 fi
 
-# Opt-in (PIXELLLM_GPU_PHASES=...,product; ~1.5 minutes): the user's path at full size, which `bench` does not take — a
+# Opt-in (PIXELLLM_GPU_PHASES=...,product; ~2.5 minutes): the user's path at full size, which `bench` does not take — a
 # T5-XL PixelLLM directory written in bf16 (`init`, 7.7 GB) captioned by the `caption` command with --backend cuda at
 # its default precision (auto: bf16), cold (load, upload, kernels from the cache, one request) and then with its
-# --profile (per-op device time of that request) — against bench's e2e, which runs the same graphs on generated weights.
+# --profile (per-op device time of that request) — against bench's e2e, which runs the same graphs on generated weights;
+# then `bench --model` times the same directory's requests warm through the API (greedy, and the task's own 4 beams):
+# its greedy caption against bench's e2e line is what the product path costs beyond the stages.
 if phase product; then
     step product-init 120 "$cli" init --config pixelllm-t5xl --dtype bf16 --out /tmp/pixelllm-t5xl-bf16
     step product-caption 120 "$cli" caption samples/scene_2000001.png --model /tmp/pixelllm-t5xl-bf16 --backend cuda --beams 1
     step product-caption-profile 120 "$cli" caption samples/scene_2000001.png --model /tmp/pixelllm-t5xl-bf16 --backend cuda --beams 1 \
         --profile-json "$LOGS/product-profile.json"
+    step product-bench 150 "$cli" bench --model /tmp/pixelllm-t5xl-bf16 --backend cuda --runs 5 \
+        --request '{"task":"caption","beams":1}' --request '{"task":"caption"}' --json "$LOGS/product-bench.json"
+    grep -E '^  (load|caption) ' "$LOGS/product-bench.log" | cut -c1-170 >>"$OUT/summary.txt" 2>/dev/null
     rm -rf /tmp/pixelllm-t5xl-bf16
 fi
 

@@ -8,14 +8,24 @@ namespace PixelLLM.Cli;
 /// <summary>
 /// <c>pixelllm bench --config NAME --random-weights [--backend cpu] [--dtype f32|bf16]</c>: per-stage latency of a caption
 /// request (best and median of <c>--runs</c> after a warm-up) and the process's peak memory. A benchmark, not a test:
-/// the weights are random, so only the times and sizes mean anything.
+/// the weights are random, so only the times and sizes mean anything. <c>--model DIR</c> times a model directory's own
+/// requests instead (<see cref="ModelBench"/>).
 /// </summary>
 internal static class BenchCommand
 {
     public static Command Create()
     {
-        var config = new Option<string>("--config") { Description = $"model configuration: {string.Join(", ", BenchConfigs.Names)}", Required = true };
-        var random = new Option<bool>("--random-weights") { Description = "seeded random weights (the only source the bench takes for now)" };
+        var config = new Option<string?>("--config") { Description = $"model configuration, with --random-weights: {string.Join(", ", BenchConfigs.Names)}" };
+        var random = new Option<bool>("--random-weights") { Description = "seeded random weights of --config's sizes, each stage of a caption timed alone" };
+        var shared = new RequestOptionsCli();
+        var model = new Option<string?>("--model")
+        {
+            Description = "instead of --config: a model directory, timed through the API as the request commands and serve run it (its precision, its tasks' decoding)",
+        };
+        var request = new Option<string[]>("--request")
+        {
+            Description = $"--model: a request to time, one line of serve's input (repeat for several; default {ModelBench.DefaultRequest}; without \"image\" the bundled scene)",
+        };
         var backend = new Option<string>("--backend") { Description = "cpu (default), cpu-f64 (GEMMs summed in float64; slower) or cuda", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string>("--dtype") { Description = "f32 (default) or bf16: weight matrices on the CPU (f32 compute); every float tensor (weights and activations, f32 accumulation) on CUDA", DefaultValueFactory = _ => "f32" };
         var runs = new Option<int>("--runs") { Description = "timed runs per stage after one warm-up (default 3)", DefaultValueFactory = _ => 3 };
@@ -35,13 +45,22 @@ internal static class BenchCommand
         var boxes = new Option<int?>("--boxes") { Description = "--task densecap: K detection slots (default: the config's roi_post_nms_num_detections)" };
         var depth = new Option<int?>("--depth") { Description = "cap every transformer stack at this many blocks (a mid-size model with the real widths)" };
         var baseline = new Option<string?>("--baseline") { Description = "an earlier run's --json file: print each stage against it (best ms, change, speed-up)" };
-        var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights")
+        var command = new Command("bench", "Per-stage latency and peak memory of a caption or dense captioning request on random weights, or of a model directory's requests")
         {
-            config, random, backend, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, profileTimeline, kernelTrace, task, boxes, depth, baseline,
+            config, random, model, request, backend, shared.Precision, shared.Threads, dtype, runs, seed, only, json, profile, profileJson, profileLaunches, profileTimeline,
+            kernelTrace, task, boxes, depth, baseline,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
-            if (!parse.GetValue(random)) throw new InvalidInputException("bench: only --random-weights is supported (no model directory input yet)");
+            string? modelDirectory = parse.GetValue(model);
+            if ((modelDirectory is null) == (parse.GetValue(config) is null))
+                throw new InvalidInputException("bench: give either --config NAME --random-weights (generated weights, stage by stage) or --model DIR (a model directory's requests)");
+            Option[] randomOnly = [random, dtype, seed, only, task, boxes, depth, kernelTrace];
+            Option[] modelOnly = [request, shared.Precision, shared.Threads];
+            foreach (var o in modelDirectory is null ? modelOnly : randomOnly)
+                if (parse.GetResult(o) is { Implicit: false })
+                    throw new InvalidInputException($"bench: {o.Name} applies to {(modelDirectory is null ? "--model DIR" : "--config NAME --random-weights")} only");
+            if (modelDirectory is null && !parse.GetValue(random)) throw new InvalidInputException("bench: --config needs --random-weights (or time a model directory with --model DIR)");
             var weightType = parse.GetValue(dtype) switch
             {
                 "f32" => DType.F32,
@@ -58,6 +77,13 @@ internal static class BenchCommand
                 if (path is not null) RequestRun.CheckWritable(path);
             var profiling = table || profileJsonPath is not null || timelinePath is not null
                 ? new BenchProfiling(table ? output : null, profileJsonPath, launches, timelinePath) : null;
+            if (modelDirectory is not null)
+            {
+                var args = new RequestArgs("", modelDirectory, parse.GetValue(backend)!, null, null, null, parse.GetValue(shared.Threads), Precision: parse.GetValue(shared.Precision)!);
+                RequestRun.CheckCounts(args);
+                var requests = parse.GetValue(request) is { Length: > 0 } given ? given : [ModelBench.DefaultRequest];
+                return ModelBench.Run(modelDirectory, args.ModelOptions(), requests, n, parse.GetValue(json), parse.GetValue(baseline), profiling, output);
+            }
             switch (parse.GetValue(task))
             {
                 case "densecap":

@@ -7,13 +7,18 @@ namespace PixelLLM.Cli;
 internal static class BenchJson
 {
     internal static void WriteRunHeader(Utf8JsonWriter w, string config, string backend, DType weights, int runs, int seed,
+        string loadBefore, string loadAfter, long peakResidentBytes) =>
+        WriteRunHeader(w, config, backend, weights.ToString(), runs, seed, loadBefore, loadAfter, peakResidentBytes);
+
+    /// <param name="seed">the random weights' seed; null for a model directory's own weights.</param>
+    internal static void WriteRunHeader(Utf8JsonWriter w, string config, string backend, string weights, int runs, int? seed,
         string loadBefore, string loadAfter, long peakResidentBytes)
     {
         w.WriteString("config", config);
         w.WriteString("backend", backend);
-        w.WriteString("weights", weights.ToString());
+        w.WriteString("weights", weights);
         w.WriteNumber("runs", runs);
-        w.WriteNumber("seed", seed);
+        if (seed is int s) w.WriteNumber("seed", s);
         w.WriteNumber("cores", Environment.ProcessorCount);
         w.WriteString("date_utc", DateTime.UtcNow.ToString("u"));
         w.WriteString("load_average_before", loadBefore);
@@ -40,8 +45,8 @@ internal static class BenchJson
         return set.Count == 0 ? "none" : string.Join(" ", set.Select(s => $"{s.Name}={s.Value}"));
     }
 
-    /// <summary>One timed stage as an object; <paramref name="key"/> (the stage's short name) first when given.</summary>
-    internal static void WriteStage(Utf8JsonWriter w, StageTiming r, string? key = null)
+    /// <summary>One timed stage as an object; <paramref name="key"/> (the stage's short name) first when given, <paramref name="extra"/>'s fields last.</summary>
+    internal static void WriteStage(Utf8JsonWriter w, StageTiming r, string? key = null, Action<Utf8JsonWriter>? extra = null)
     {
         w.WriteStartObject();
         if (key is not null) w.WriteString("key", key);
@@ -51,6 +56,7 @@ internal static class BenchJson
         w.WriteNumber("cpu_ms", Math.Round(r.CpuMs, 2));
         w.WriteNumber("timed_runs", r.Runs);
         w.WriteString("note", r.Note);
+        extra?.Invoke(w);
         w.WriteEndObject();
     }
 }

@@ -12,7 +12,7 @@ namespace PixelLLM.Cli;
 /// </summary>
 internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool timeLaunches = false, string? timelinePath = null)
 {
-    private readonly List<(string Stage, ProfileReport Report)> reports = [];
+    private readonly List<(string Stage, ProfileReport Report, bool Decodes)> reports = [];
 
     public ExecutionProfiler Profiler { get; } = new(timeLaunches, recordTimeline: timelinePath is not null);
 
@@ -22,13 +22,15 @@ internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool t
         Profiler.Timeline?.BeginSection(stage);
     }
 
-    public void StageDone(string stage)
+    /// <param name="decodes">whether the stage decodes (its most-run graph is a decode step); default: its name says so.</param>
+    public void StageDone(string stage, bool? decodes = null)
     {
+        bool decoding = decodes ?? stage.StartsWith("decode", StringComparison.Ordinal);
         Profiler.Timeline?.EndSection();
         var report = Profiler.Report();
-        reports.Add((stage, report));
+        reports.Add((stage, report, decoding));
         if (table is null) return;
-        if (stage.StartsWith("decode", StringComparison.Ordinal) && DecodeStep(report) is { } step)
+        if (decoding && DecodeStep(report) is { } step)
             table.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  launches per decode step: {step.LaunchesPerRun:F0} ({step.Graph}, {step.Runs} steps, {step.DeviceMsPerRun:F3} ms device / {step.WallMsPerRun:F3} ms wall per step)"));
         report.WriteTable(table);
@@ -49,11 +51,11 @@ internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool t
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         w.WriteStartArray("stages");
-        foreach (var (stage, report) in reports)
+        foreach (var (stage, report, decodes) in reports)
         {
             w.WriteStartObject();
             w.WriteString("stage", stage);
-            if (stage.StartsWith("decode", StringComparison.Ordinal) && DecodeStep(report) is { } step)
+            if (decodes && DecodeStep(report) is { } step)
                 w.WriteNumber("launches_per_decode_step", step.LaunchesPerRun);
             w.WritePropertyName("profile");
             report.WriteJson(w);

@@ -21,13 +21,15 @@ public sealed partial class PixelLlmModel : IDisposable
 
     private readonly LoadedModelFiles files;
     private readonly IBackend backend;
+    private readonly IBackend device;
     private readonly ExecutorPool pool;
     private readonly PixelLlmOptions options;
 
-    private PixelLlmModel(LoadedModelFiles files, IBackend backend, PixelLlmOptions options)
+    private PixelLlmModel(LoadedModelFiles files, IBackend backend, IBackend device, PixelLlmOptions options)
     {
         this.files = files;
         this.backend = backend;
+        this.device = device;
         this.options = options;
         // One device queue: GPU requests run one at a time (the CPU backend keeps no per-call state and runs them side by side).
         int capacity = options.Backend == ComputeBackend.Cuda ? 1 : options.MaxConcurrentRequests;
@@ -43,14 +45,14 @@ public sealed partial class PixelLlmModel : IDisposable
         options ??= new PixelLlmOptions();
         options.Validate();
         var files = ModelLoading.Open(modelDirectory, options.Precision, options.Backend);
-        IBackend? backend = null;
+        IBackend? backend = null, device = null;
         try
         {
             ModelMemoryCheck.Check(files.Path, files.Memory, options);
             RequestLimits.CheckModel(files.Path, ModelDecodeShapes.Of(files.Config), options);
-            backend = CreateBackend(options, files.Precision);
-            if (options.Profiler is { } profiler) backend = profiler.Wrap(backend);
-            return new PixelLlmModel(files, backend, options);
+            backend = device = CreateBackend(options, files.Precision);
+            if (options.Profiler is { } profiler) backend = profiler.Wrap(device);
+            return new PixelLlmModel(files, backend, device, options);
         }
         catch
         {
@@ -228,6 +230,9 @@ public sealed partial class PixelLlmModel : IDisposable
 
     /// <summary>The backend (tests read its allocation budget).</summary>
     internal IBackend Backend => backend;
+
+    /// <summary>The backend itself, under any profiler (bench reads its device memory and host activity).</summary>
+    internal IBackend Device => device;
 
     /// <summary>Compiled-graph instances alive in the pool.</summary>
     internal int PooledInstances => pool.InstanceCount;

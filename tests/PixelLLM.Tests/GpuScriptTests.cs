@@ -31,7 +31,7 @@ public partial class GpuScriptTests
         // The script's own Python (inline summaries) ran on missing logs; where this machine has Python, none may fail.
         Assert.DoesNotMatch(PythonError(), stderr);
         var names = steps.Select(s => s.Name).ToHashSet();
-        foreach (var expected in new[] { "check-f32", "check-bf16", "bench", "bench-profile", "fence-probe", "timeline-default", "timeline-pdl", "sanitizer", "bench-stream", "tune", "e2e-cuda-bf16", "product-caption", "pytorch-baseline" })
+        foreach (var expected in new[] { "check-f32", "check-bf16", "bench", "bench-profile", "fence-probe", "timeline-default", "timeline-pdl", "sanitizer", "bench-stream", "tune", "e2e-cuda-bf16", "product-caption", "product-bench", "pytorch-baseline" })
             Assert.Contains(expected, names);
 
         var copied = PreparedScripts();
