@@ -14,6 +14,7 @@ internal static class BenchBaseline
     {
         try
         {
+            FileKind.RequireRegularInput(path, "a bench --json file");
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
             var stages = new Dictionary<string, double>(StringComparer.Ordinal);
             foreach (var s in doc.RootElement.GetProperty("stages").EnumerateArray())
@@ -24,7 +25,11 @@ internal static class BenchBaseline
         {
             throw new InvalidInputException($"--baseline {path}: cannot read it ({e.Message})");
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
+        catch (KeyNotFoundException)
+        {
+            throw new InvalidInputException($"--baseline {path}: expected the JSON a `bench --json` run writes (a \"stages\" array of objects with \"stage\" and \"best_ms\")");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw new InvalidInputException($"--baseline {path}: expected the JSON a `bench --json` run writes ({e.Message})");
         }

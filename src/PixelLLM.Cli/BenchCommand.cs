@@ -68,13 +68,13 @@ internal static class BenchCommand
                 var other => throw new InvalidInputException($"--dtype: unknown '{other}' (expected f32 or bf16)"),
             };
             int n = parse.GetValue(runs);
-            if (n < 1) throw new InvalidInputException("--runs must be at least 1");
+            if (n is < 1 or > MaxRuns) throw new InvalidInputException($"--runs must be from 1 to {MaxRuns}, got {n}");
             var output = parse.InvocationConfiguration.Output;
             bool launches = parse.GetValue(profileLaunches), table = parse.GetValue(profile) || launches;
             string? profileJsonPath = parse.GetValue(profileJson), timelinePath = parse.GetValue(profileTimeline), kernelTracePath = parse.GetValue(kernelTrace);
             if (kernelTracePath is not null && parse.GetValue(backend) != "cuda") throw new InvalidInputException("--kernel-trace needs --backend cuda (CUPTI records a GPU's kernels)");
-            foreach (var path in new[] { profileJsonPath, timelinePath, kernelTracePath, parse.GetValue(json) })
-                if (path is not null) RequestRun.CheckWritable(path);
+            OutputFile.CheckAll([("--profile-json", profileJsonPath), ("--profile-timeline", timelinePath), ("--kernel-trace", kernelTracePath), ("--json", parse.GetValue(json))],
+                parse.GetValue(model));
             var profiling = table || profileJsonPath is not null || timelinePath is not null
                 ? new BenchProfiling(table ? output : null, profileJsonPath, launches, timelinePath) : null;
             if (modelDirectory is not null)
@@ -104,6 +104,9 @@ internal static class BenchCommand
         return command;
     }
 
+    /// <summary>Timed runs per stage a bench takes: enough for any distribution, few enough that their times fit in memory.</summary>
+    private const int MaxRuns = 100_000;
+
     private static readonly string[] DefaultStages = ["sam", "eva02", "vision", "adapter", "t5-encode", "decode", "decode4", "rerun", "e2e"];
 
     /// <summary>The default stages and the ones run only when named (a 4-image batch is 4 requests' work).</summary>
@@ -113,6 +116,7 @@ internal static class BenchCommand
     {
         if (string.IsNullOrWhiteSpace(list)) return [.. DefaultStages];
         var chosen = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        if (chosen.Count == 0) throw new InvalidInputException($"--stages: no stage named in '{list}' (expected some of {string.Join(",", AllStages)})");
         var unknown = chosen.Except(AllStages).ToList();
         if (unknown.Count > 0) throw new InvalidInputException($"--stages: unknown '{string.Join("', '", unknown)}' (expected {string.Join(",", AllStages)})");
         return chosen;
@@ -204,7 +208,12 @@ internal static class BenchCommand
     private static void WriteJson(string path, string config, string backend, DType weights, int runs, int seed, string loadBefore, string loadAfter,
         long peak, long weightBytes, IReadOnlyList<StageTiming> results, IReadOnlyList<string> keys, PixelLLM.Backends.Cuda.CudaBackend? cuda, long deviceMemoryUsed)
     {
-        using var stream = File.Create(path);
+        OutputFile.Write("--json", path, stream => WriteJson(stream, config, backend, weights, runs, seed, loadBefore, loadAfter, peak, weightBytes, results, keys, cuda, deviceMemoryUsed));
+    }
+
+    private static void WriteJson(Stream stream, string config, string backend, DType weights, int runs, int seed, string loadBefore, string loadAfter,
+        long peak, long weightBytes, IReadOnlyList<StageTiming> results, IReadOnlyList<string> keys, PixelLLM.Backends.Cuda.CudaBackend? cuda, long deviceMemoryUsed)
+    {
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         BenchJson.WriteRunHeader(w, config, backend, weights, runs, seed, loadBefore, loadAfter, peak);

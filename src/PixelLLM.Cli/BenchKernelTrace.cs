@@ -42,7 +42,7 @@ internal sealed class BenchKernelTrace
         foreach (var line in summary.TopKernels(8)) table.WriteLine(line);
     }
 
-    public void Finish() => ProfileOutput.WriteFile(path, Write);
+    public void Finish() => OutputFile.Write("--kernel-trace", path, Write);
 
     private void Write(Stream stream)
     {

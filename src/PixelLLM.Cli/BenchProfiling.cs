@@ -42,8 +42,8 @@ internal sealed class BenchProfiling(TextWriter? table, string? jsonPath, bool t
 
     public void Finish()
     {
-        if (timelinePath is not null) ProfileOutput.WriteFile(timelinePath, Profiler.WriteTimeline);
-        if (jsonPath is not null) ProfileOutput.WriteFile(jsonPath, WriteJson);
+        if (timelinePath is not null) OutputFile.Write("--profile-timeline", timelinePath, Profiler.WriteTimeline);
+        if (jsonPath is not null) OutputFile.Write("--profile-json", jsonPath, WriteJson);
     }
 
     private void WriteJson(Stream stream)

@@ -48,7 +48,7 @@ internal static class CaptionCommand
         foreach (var (given, name) in new[] { (args.Overlay, "--overlay"), (args.Dump, "--dump"), (args.ProfileJson, "--profile-json"), (args.ProfileTimeline, "--profile-timeline") })
             if (given is not null) throw new InvalidInputException($"{name} takes one image; {paths.Count} were given");
         if (args.Profile) throw new InvalidInputException($"--profile takes one image; {paths.Count} were given");
-        if (args.Json is not null) RequestRun.CheckWritable(args.Json);
+        if (args.Json is not null) OutputFile.Check("--json", args.Json);
         RequestRun.CheckCounts(args);
         var options = args.ModelOptions();
         var modelDir = RequestOptionsCli.ResolveModel(args.Model);
@@ -63,9 +63,7 @@ internal static class CaptionCommand
         {
             var documents = results.Select((r, i) => System.Text.Encoding.UTF8.GetString(ResultJsonAccess.Caption([r], images[i])).TrimEnd());
             var bytes = System.Text.Encoding.UTF8.GetBytes("[\n" + string.Join(",\n", documents) + "\n]\n");
-            var (temp, final) = RequestRun.WriteTemp(args.Json, bytes);
-            try { File.Move(temp, final, overwrite: true); }
-            finally { File.Delete(temp); }
+            OutputFile.Write("--json", args.Json, stream => stream.Write(bytes));
         }
         for (int i = 0; i < images.Length; i++)
         {

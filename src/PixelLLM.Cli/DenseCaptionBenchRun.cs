@@ -114,9 +114,12 @@ internal static class DenseCaptionBenchRun
         Enumerable.Range(0, wall[keys[0]].Count).Min(i => keys.Sum(key => wall[key][i]));
 
     private static void WriteJson(string path, string config, string backend, DType weights, int runs, int seed, string loadBefore, string loadAfter,
+        long peak, int realBoxes, double requestMs, Result result) =>
+        OutputFile.Write("--json", path, stream => WriteJson(stream, config, backend, weights, runs, seed, loadBefore, loadAfter, peak, realBoxes, requestMs, result));
+
+    private static void WriteJson(Stream stream, string config, string backend, DType weights, int runs, int seed, string loadBefore, string loadAfter,
         long peak, int realBoxes, double requestMs, Result result)
     {
-        using var stream = File.Create(path);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         w.WriteString("task", "densecap");

@@ -34,7 +34,7 @@ internal static class EvalCommand
     {
         var tasks = ParseTask(args.Task);
         if (args.Limit is < 1) throw new InvalidInputException($"--limit must be at least 1, got {args.Limit}");
-        if (args.Json is not null) CheckWritable(args.Json);
+        if (args.Json is not null) OutputFile.Check("--json", args.Json);
         var set = SceneSetReader.Read(args.Data);
         SceneEvaluator.CheckPrompts(set);
         var scenes = set.Scenes.Take(args.Limit ?? int.MaxValue).ToList();
@@ -51,7 +51,10 @@ internal static class EvalCommand
         if (progress is not null) Console.Error.WriteLine();
         var rows = EvalReport.Rows(metrics, tasks);
         if (args.Json is not null)
-            File.WriteAllBytes(args.Json, EvalReport.Json(rows, metrics.Scenes, args.Task, args.Data, modelDir, model.BackendName, clock.Elapsed.TotalSeconds));
+        {
+            var report = EvalReport.Json(rows, metrics.Scenes, args.Task, args.Data, modelDir, model.BackendName, clock.Elapsed.TotalSeconds);
+            OutputFile.Write("--json", args.Json, stream => stream.Write(report));
+        }
         EvalReport.WriteTable(output, rows, metrics.Scenes);
         return 0;
     }
@@ -66,11 +69,4 @@ internal static class EvalCommand
         _ => throw new InvalidInputException($"--task: unknown task '{name}' (expected trace, refer, loca, segment or all)"),
     };
 
-    private static void CheckWritable(string path)
-    {
-        var full = Path.GetFullPath(path);
-        if (Directory.Exists(full)) throw new InvalidInputException($"{path}: is a directory, expected an output file name");
-        var dir = Path.GetDirectoryName(full);
-        if (dir is null || !Directory.Exists(dir)) throw new InvalidInputException($"{path}: the folder {dir} does not exist");
-    }
 }

@@ -60,7 +60,7 @@ internal sealed class ModelBench(PixelLlmModel model, int runs, BenchProfiling? 
         if (baseline is not null) BenchBaseline.Print(o, baselinePath!, baseline, results);
         profiling?.Finish();
         if (jsonPath is not null)
-            ProfileOutput.WriteFile(jsonPath, stream => WriteJson(stream, model, modelDirectory, precision, runs, loadBefore, loadAfter, peak, loadMs, results, details, cuda, deviceMemoryUsed));
+            OutputFile.Write("--json", jsonPath, stream => WriteJson(stream, model, modelDirectory, precision, runs, loadBefore, loadAfter, peak, loadMs, results, details, cuda, deviceMemoryUsed));
         return 0;
     }
 

@@ -8,7 +8,8 @@ namespace PixelLLM.Cli;
 /// </summary>
 internal static class ProfileOutput
 {
-    public static void Write(ExecutionProfiler profiler, TextWriter? table, string? jsonPath, string? timelinePath)
+    /// <summary>Prints the table (when asked) and returns the profile files to write with the request's other outputs.</summary>
+    public static IEnumerable<OutputFile.Pending> Write(ExecutionProfiler profiler, TextWriter? table, string? jsonPath, string? timelinePath)
     {
         var report = profiler.Report();
         if (table is not null)
@@ -16,24 +17,8 @@ internal static class ProfileOutput
             table.WriteLine();
             report.WriteTable(table);
         }
-        if (jsonPath is not null) WriteFile(jsonPath, report.WriteJson);
-        if (timelinePath is not null) WriteFile(timelinePath, profiler.WriteTimeline);
-    }
-
-    /// <summary>Writes <paramref name="path"/> through a temporary file beside it, renamed only once complete.</summary>
-    public static void WriteFile(string path, Action<Stream> write)
-    {
-        var full = Path.GetFullPath(path);
-        var temp = RequestRun.TempBeside(full);
-        try
-        {
-            using (var stream = File.Create(temp)) write(stream);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        if (jsonPath is not null) yield return new OutputFile.Pending("--profile-json", jsonPath, report.WriteJson);
+        if (timelinePath is not null) yield return new OutputFile.Pending("--profile-timeline", timelinePath, profiler.WriteTimeline);
     }
 
     /// <summary>A request's stages ("vision", "prompts", "decode", "points") as sections of <paramref name="timeline"/>, then <paramref name="next"/>.</summary>

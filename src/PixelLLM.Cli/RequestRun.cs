@@ -14,13 +14,13 @@ internal static class RequestRun
     public static int Execute<T>(RequestArgs args, TextWriter output, Func<PixelLlmModel, PixelImage, RequestOptions, T> run,
         Func<T, PixelImage, byte[]> json, Func<T, PixelImage, byte[]> overlay, Action<T, TextWriter> print)
     {
-        foreach (var path in new[] { args.Json, args.Overlay, args.Dump, args.ProfileJson, args.ProfileTimeline })
-            if (path is not null) CheckWritable(path);
         CheckCounts(args);
+        var modelDir = RequestOptionsCli.ResolveModel(args.Model);
+        OutputFile.CheckAll([("--json", args.Json), ("--overlay", args.Overlay), ("--dump", args.Dump), ("--profile-json", args.ProfileJson),
+            ("--profile-timeline", args.ProfileTimeline)], modelDir);
         var profiler = args.Profile || args.ProfileJson is not null || args.ProfileTimeline is not null
             ? new ExecutionProfiler(args.ProfileLaunches, recordTimeline: args.ProfileTimeline is not null) : null;
         var options = args.ModelOptions(profiler);
-        var modelDir = RequestOptionsCli.ResolveModel(args.Model);
         var image = PixelImage.Load(args.Image, options.MaxImagePixels);
         using var model = PixelLlmModel.Load(modelDir, options);
 
@@ -31,21 +31,14 @@ internal static class RequestRun
         profiler?.Timeline?.EndSection();
         progress?.Invoke(new StageStarted("done"));
 
-        var pending = new List<(string Temp, string Final)>();
-        try
-        {
-            if (args.Json is not null) pending.Add(WriteTemp(args.Json, json(result, image)));
-            if (args.Overlay is not null) pending.Add(WriteTemp(args.Overlay, overlay(result, image)));
-            if (args.Dump is not null) SafeTensorsWriter.Write(args.Dump, trace!, new Dictionary<string, string> { ["source"] = args.Image, ["model"] = modelDir });
-            foreach (var (temp, final) in pending) File.Move(temp, final, overwrite: true);
-            pending.Clear();
-        }
-        finally
-        {
-            foreach (var (temp, _) in pending) File.Delete(temp);
-        }
+        var outputs = new List<OutputFile.Pending>();
+        if (args.Json is not null) outputs.Add(new("--json", args.Json, stream => stream.Write(json(result, image))));
+        if (args.Overlay is not null) outputs.Add(new("--overlay", args.Overlay, stream => stream.Write(overlay(result, image))));
+        if (args.Dump is not null)
+            outputs.Add(new("--dump", args.Dump, stream => SafeTensorsWriter.Write(stream, trace!, new Dictionary<string, string> { ["source"] = args.Image, ["model"] = modelDir })));
+        if (profiler is not null) outputs.AddRange(ProfileOutput.Write(profiler, args.Profile ? Console.Error : null, args.ProfileJson, args.ProfileTimeline));
+        OutputFile.WriteAll(outputs);
         print(result, output);
-        if (profiler is not null) ProfileOutput.Write(profiler, args.Profile ? Console.Error : null, args.ProfileJson, args.ProfileTimeline);
         return 0;
     }
 
@@ -56,26 +49,6 @@ internal static class RequestRun
         if (args.Beams is < 1 or > RequestOptions.MaxBeams)
             throw new InvalidInputException($"--beams must be 1 (greedy) to {RequestOptions.MaxBeams}, got {args.Beams}");
     }
-
-    /// <summary>Fails before any work when an output's folder is missing or the path is a folder.</summary>
-    internal static void CheckWritable(string path)
-    {
-        var full = Path.GetFullPath(path);
-        if (Directory.Exists(full)) throw new InvalidInputException($"{path}: is a directory, expected an output file name");
-        var dir = Path.GetDirectoryName(full);
-        if (dir is null || !Directory.Exists(dir)) throw new InvalidInputException($"{path}: the folder {dir} does not exist");
-    }
-
-    internal static (string, string) WriteTemp(string path, byte[] bytes)
-    {
-        var full = Path.GetFullPath(path);
-        var temp = TempBeside(full);
-        File.WriteAllBytes(temp, bytes);
-        return (temp, full);
-    }
-
-    /// <summary>A hidden, unique file name beside <paramref name="full"/>, where an output is written before it is renamed.</summary>
-    internal static string TempBeside(string full) => Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
 
     /// <summary>Stage lines with timings on stderr, only when stderr is a terminal.</summary>
     internal static class Progress

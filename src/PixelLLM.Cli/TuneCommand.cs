@@ -48,7 +48,7 @@ internal static class TuneCommand
                 TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(logs));
             var o = parse.InvocationConfiguration.Output;
             if (parse.GetValue(dryRun)) return DryRun(plan, o);
-            if (parse.GetValue(output) is { } path) RequestRun.CheckWritable(path);
+            if (parse.GetValue(output) is { } path) OutputFile.Check("--out", path);
             if (plan.LogFolder is not null) Directory.CreateDirectory(plan.LogFolder);
             return Run(plan, parse.GetValue(output), o);
         }));

@@ -46,6 +46,7 @@ public sealed class PixelLlm : IDisposable
         PixelLlmConfig config;
         try
         {
+            FileKind.RequireRegularInput(configPath, "a config file");
             using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(configPath));
             var root = json.RootElement;
             config = PixelLlmConfigJson.FromScenic(root.TryGetProperty("config", out var c) ? c : root);

@@ -33,6 +33,7 @@ public sealed unsafe class MappedFile : IDisposable
     public static MappedFile Open(string path, long minimumLength, Func<long, Exception> tooShort)
     {
         ArgumentNullException.ThrowIfNull(path);
+        FileKind.RequireRegularInput(path, "a weights or checkpoint file");
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         MemoryMappedFile? mapping = null;
         MemoryMappedViewAccessor? view = null;

@@ -39,6 +39,8 @@ public sealed class PixelImage
     public static PixelImage Load(string path, long maxPixels = DefaultMaxPixels)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (string.IsNullOrWhiteSpace(path)) throw new InvalidInputException("image path is empty, expected a PNG or JPEG file");
+        FileKind.RequireRegularInput(path, "a PNG or JPEG file");
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -26,6 +26,9 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
         var teacher = decode ? null : new int[n][];
         for (int i = 0; i < n; i++)
         {
+            // An expression of no word (only characters the tokenizer drops, e.g. "▁") is refused here as refer refuses it:
+            // the prompt's own words would otherwise make it look like a request.
+            _ = tokenizer.Encode(expressions[i], addEos: false);
             var context = tokenizer.Encode(task.Context + expressions[i], addEos: true);
             if (context.Length > task.ContextLength)
                 throw new InvalidInputException($"segment: the expression {(n > 1 ? $"{i + 1} of {n} " : "")}is too long for this model ({context.Length} tokens with the " +

@@ -68,6 +68,7 @@ public sealed class CheckpointSource : IWeightSource, IDisposable
     private static CheckpointSource OpenShards(string indexPath)
     {
         JsonDocument index;
+        FileKind.RequireRegularInput(indexPath, "a shard index file");
         try { index = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
         catch (JsonException e) { throw new ModelFileException($"{indexPath}: not valid JSON ({e.Message})", e); }
         using (index)

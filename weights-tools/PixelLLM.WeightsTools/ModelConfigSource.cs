@@ -29,6 +29,7 @@ public sealed record ModelConfigSource(JsonObject Json, PixelLlmConfig Config, s
     public static ModelConfigSource FromFile(string path)
     {
         JsonNode? root;
+        FileKind.RequireRegularInput(path, "a config JSON file");
         try { root = JsonNode.Parse(File.ReadAllBytes(path)); }
         catch (JsonException e) { throw new ModelFileException($"{path}: not valid JSON ({e.Message})", e); }
         if (root is not JsonObject obj) throw new ModelFileException($"{path}: expected a JSON object");

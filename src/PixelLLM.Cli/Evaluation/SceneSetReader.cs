@@ -16,6 +16,7 @@ internal static class SceneSetReader
         var path = Path.Combine(directory, "annotations.json");
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: not found (the data folder needs scenes.py's annotations.json)");
         JsonDocument document;
+        FileKind.RequireRegularInput(path, "annotations.json");
         try { document = JsonDocument.Parse(File.ReadAllBytes(path)); }
         catch (JsonException e) { throw new InvalidInputException($"{path}: not valid JSON ({e.Message})"); }
         using (document)

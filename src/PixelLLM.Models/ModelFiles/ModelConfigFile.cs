@@ -14,6 +14,7 @@ public sealed record ModelConfigFile(ModelDirectoryManifest Manifest, IReadOnlyL
     public static ModelConfigFile Read(string path)
     {
         JsonNode? root;
+        FileKind.RequireRegularInput(path, "a config.json file");
         try { root = JsonNode.Parse(File.ReadAllBytes(path)); }
         catch (JsonException e) { throw new ModelFileException($"{path}: not valid JSON ({e.Message})", e); }
         catch (FileNotFoundException) { throw new ModelFileException($"{path}: not found (a model directory needs {FileName})"); }

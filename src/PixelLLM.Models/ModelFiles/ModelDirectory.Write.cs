@@ -45,6 +45,7 @@ public sealed partial class ModelDirectory
         ArgumentNullException.ThrowIfNull(dir);
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(tokenizerSource);
+        if (string.IsNullOrWhiteSpace(dir)) throw new InvalidInputException("model directory path is empty, expected a folder to create");
         _ = ModelDirectoryManifest.DTypeName(manifest.StorageType);
         if (!File.Exists(tokenizerSource)) throw new ModelFileException($"{tokenizerSource}: tokenizer file not found");
         var target = System.IO.Path.GetFullPath(dir).TrimEnd(System.IO.Path.DirectorySeparatorChar);
@@ -63,6 +64,14 @@ public sealed partial class ModelDirectory
                 ModelConfigFile.Serialize(manifest, [ModelDirectoryManifest.WeightsFileName]));
             using (Open(temp)) { }
             Replace(temp, target);
+        }
+        catch (Exception e) when (e is ModelFileException or InvalidInputException && e.Message.Contains(temp, StringComparison.Ordinal))
+        {
+            // The check reads the directory under its temporary name; the user knows it by the name they gave.
+            TryDeleteDirectory(temp);
+            var message = e.Message.Replace(System.IO.Path.Combine(temp, manifest.TokenizerFileName), tokenizerSource, StringComparison.Ordinal)
+                .Replace(temp, target, StringComparison.Ordinal);
+            throw e is ModelFileException ? new ModelFileException(message, e) : new InvalidInputException(message);
         }
         catch
         {

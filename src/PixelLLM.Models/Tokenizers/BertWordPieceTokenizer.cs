@@ -64,6 +64,7 @@ public sealed class BertWordPieceTokenizer : ITextTokenizer
         string text;
         try
         {
+            FileKind.RequireRegularInput(path, "a vocab.txt file");
             text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or DecoderFallbackException)

@@ -66,6 +66,7 @@ public sealed class T5SentencePieceTokenizer : ITextTokenizer
         byte[] bytes;
         try
         {
+            FileKind.RequireRegularInput(path, "a SentencePiece model file");
             bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -35,6 +35,7 @@ public sealed class GoldenCase : IDisposable
         var jsonPath = prefix + ".json";
         if (!File.Exists(jsonPath)) throw new InvalidInputException($"{jsonPath}: case file not found (expected <case>.json, .weights.safetensors, .io.safetensors)");
         JsonDocument json;
+        FileKind.RequireRegularInput(jsonPath, "a case file");
         try { json = JsonDocument.Parse(File.ReadAllBytes(jsonPath)); }
         catch (JsonException e) { throw new ModelFileException($"{jsonPath}: not valid JSON ({e.Message})"); }
         if (!json.RootElement.TryGetProperty("component", out _)) throw new ModelFileException($"{jsonPath}: missing field 'component'");

@@ -25,12 +25,6 @@ public static class SafeTensorsWriter
         IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        ArgumentNullException.ThrowIfNull(tensors);
-        var list = tensors.ToList();
-        foreach (var (name, tensor) in list)
-            if (tensor is null) throw new ArgumentNullException(nameof(tensors), $"tensor '{name}' is null");
-        var header = BuildHeader(list.Select(t => (t.Key, t.Value.Desc)), metadata);
-
         var fullPath = System.IO.Path.GetFullPath(path);
         var directory = System.IO.Path.GetDirectoryName(fullPath)!;
         var temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
@@ -38,11 +32,7 @@ public static class SafeTensorsWriter
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                foreach (var (_, tensor) in list) stream.Write(tensor.Data.Span);
+                Write(stream, tensors, metadata);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, fullPath, overwrite: true);
@@ -52,6 +42,22 @@ public static class SafeTensorsWriter
             TryDelete(temp);
             throw;
         }
+    }
+
+    /// <summary>The same file's bytes, written to <paramref name="stream"/> (the caller decides where they land).</summary>
+    public static void Write(Stream stream, IEnumerable<KeyValuePair<string, HostTensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var list = tensors.ToList();
+        foreach (var (name, tensor) in list)
+            if (tensor is null) throw new ArgumentNullException(nameof(tensors), $"tensor '{name}' is null");
+        var header = BuildHeader(list.Select(t => (t.Key, t.Value.Desc)), metadata);
+        Span<byte> prefix = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+        stream.Write(prefix);
+        stream.Write(header);
+        foreach (var (_, tensor) in list) stream.Write(tensor.Data.Span);
     }
 
     /// <summary>The header JSON, space-padded to a multiple of <see cref="Alignment"/> bytes.</summary>

@@ -95,7 +95,7 @@ public class ModelBenchTests(RefsegModel refseg) : IClassFixture<RefsegModel>
     [InlineData("--stages", "e2e", "bench: --stages applies to --config NAME --random-weights only")]
     [InlineData("--dtype", "bf16", "bench: --dtype applies to --config NAME --random-weights only")]
     [InlineData("--config", "pixelllm-tiny", "bench: give either --config NAME --random-weights")]
-    [InlineData("--runs", "0", "--runs must be at least 1")]
+    [InlineData("--runs", "0", "--runs must be from 1 to 100000, got 0")]
     public void AModelDirectoryBenchRefusesWhatItCannotRunInOneLine(string option, string value, string expected)
     {
         var (code, error) = CliInProcess.Run("bench", "--model", refseg.Directory, option, value);

@@ -1,0 +1,68 @@
+using PixelLLM.Cli;
+using PixelLLM.Tests.Support;
+
+namespace PixelLLM.Tests.Api;
+
+/// <summary>
+/// Inputs an audit of the CLI found accepted, crashing or reported under another name: each is now one line naming what the
+/// user gave, with exit code 2.
+/// </summary>
+public sealed class BadInputLineTests(TinyModel tiny, RefsegModel refseg) : IClassFixture<TinyModel>, IClassFixture<RefsegModel>
+{
+    private static string Png => Path.Combine(TinyModel.GoldenDir, "caption_trace.png");
+
+    private static string Line(string error) => Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+    /// <summary>"▁" is SentencePiece's own space: no word, as refer already said; segment read it as "where is ".</summary>
+    [Fact]
+    public void AnExpressionOfNoWordIsRefusedBySegmentAsByRefer()
+    {
+        var (code, error) = CliInProcess.Run("segment", refseg.ImagePath, "▁", "--model", refseg.Directory);
+        Assert.Equal(2, code);
+        Assert.Contains("yields no SentencePiece token", Line(error));
+        (code, error) = CliInProcess.Run("refer", refseg.ImagePath, "▁", "--model", refseg.Directory);
+        Assert.Equal(2, code);
+        Assert.Contains("yields no SentencePiece token", Line(error));
+    }
+
+    [Theory]
+    [InlineData(",", "--stages: no stage named in ','")]
+    [InlineData(" , ", "--stages: no stage named in ' , '")]
+    public void ABenchOfNoStageIsRefused(string stages, string expected)
+    {
+        var (code, error) = CliInProcess.Run("bench", "--config", "pixelllm-tiny", "--random-weights", "--stages", stages);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, Line(error));
+    }
+
+    /// <summary>init and convert check the directory under a temporary name; the error names the file the user gave.</summary>
+    [Fact]
+    public void ABadTokenizerIsNamedAsGivenNotByItsTemporaryCopy()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"pixelllm-init-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var tokenizer = Path.Combine(dir, "garbage.model");
+            File.WriteAllText(tokenizer, "garbage");
+            var (code, error) = CliInProcess.Run("init", "--config", "pixelllm-tiny", "--out", Path.Combine(dir, "model"), "--tokenizer", tokenizer);
+            Assert.Equal(2, code);
+            var line = Line(error);
+            Assert.Contains($"'{tokenizer}'", line);
+            Assert.DoesNotContain(".tmp", line);
+            Assert.Equal([tokenizer], Directory.GetFileSystemEntries(dir));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void AnEmptyImagePathIsABadRequestNotAnInternalError()
+    {
+        var answer = ServeCommand.Answer(tiny.Model, """{"task":"caption","image":""}""");
+        Assert.Contains("\"kind\":\"invalid_input\"", answer);
+        Assert.Contains("image path is empty", answer);
+        var (code, error) = CliInProcess.Run("init", "--config", "pixelllm-tiny", "--out", "");
+        Assert.Equal(2, code);
+        Assert.Contains("empty", Line(error));
+    }
+}
