@@ -14,23 +14,23 @@ internal static class CliErrors
         {
             return action();
         }
-        catch (Exception e) when (e is ModelFileException or InvalidInputException or GraphBuildException or BackendException
-                                      or IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            Report("error: " + e.Message, e);
-            return BadInput;
-        }
-        catch (OutOfMemoryException e)
-        {
-            Report("error: out of memory: " + e.Message, e);
-            return BadInput;
-        }
         catch (Exception e)
         {
-            Report($"internal error ({e.GetType().Name}): {e.Message}", e);
-            return Internal;
+            Report(Describe(e), e);
+            return IsInternal(e) ? Internal : BadInput;
         }
     }
+
+    /// <summary>The one line for <paramref name="e"/>: "error: …" for a bad input or file, "internal error (Type): …" otherwise.</summary>
+    public static string Describe(Exception e) => e switch
+    {
+        OutOfMemoryException => "error: out of memory: " + e.Message,
+        _ when IsInternal(e) => $"internal error ({e.GetType().Name}): {e.Message}",
+        _ => "error: " + e.Message,
+    };
+
+    private static bool IsInternal(Exception e) => e is not (ModelFileException or InvalidInputException or GraphBuildException or BackendException
+        or IOException or UnauthorizedAccessException or NotSupportedException or OutOfMemoryException);
 
     private static void Report(string line, Exception e)
     {

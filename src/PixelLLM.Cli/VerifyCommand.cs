@@ -30,9 +30,8 @@ internal static class VerifyCommand
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
+            var (a, r) = (CheckedTolerance("--atol", parse.GetValue(atol)), CheckedTolerance("--rtol", parse.GetValue(rtol)));
             using var backend = Backends.Create(parse.GetValue(backendOption)!);
-            var (a, r) = (parse.GetValue(atol), parse.GetValue(rtol));
-            if (a is < 0 || r is < 0) throw new Runtime.InvalidInputException("--atol/--rtol must be non-negative");
             Tolerance? tolerance = a is null && r is null ? null
                 : new Tolerance(a ?? Tolerance.Default.Atol, r ?? Tolerance.Default.Rtol);
             string path = parse.GetValue(casePath)!;
@@ -52,9 +51,15 @@ internal static class VerifyCommand
         return command;
     }
 
+    /// <summary>A NaN, infinite or negative bound would make every element pass (or none): refused before any work.</summary>
+    internal static double? CheckedTolerance(string option, double? value) =>
+        value is not { } v || (double.IsFinite(v) && v >= 0) ? value
+            : throw new Runtime.InvalidInputException($"{option} must be a finite non-negative number, got {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+
     /// <summary>
     /// Every case under <paramref name="folder"/> (a .json with its .io.safetensors beside it), one summary line each
-    /// (with --quiet only the failures), then the count; a case that cannot run is a failure with its one-line reason.
+    /// (with --quiet only the failures), then the count; a case that cannot run — whatever it throws — is a failure with its
+    /// one-line reason, and the other cases still run.
     /// </summary>
     internal static int VerifyFolder(string folder, IBackend backend, Tolerance? tolerance, bool quiet, TextWriter output)
     {
@@ -75,10 +80,10 @@ internal static class VerifyCommand
                 ok = report.Passed;
                 line = $"{report.Checks.Count(c => c.Passed)}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}";
             }
-            catch (Exception e) when (e is Runtime.ModelFileException or Runtime.InvalidInputException or Runtime.GraphBuildException
-                                          or Runtime.BackendException or IOException or NotSupportedException)
+            catch (Exception e)
             {
-                (ok, line) = (false, "error: " + e.Message);
+                // Even an unexpected exception is this case's failure, not the end of the folder's run.
+                (ok, line) = (false, CliErrors.Describe(e));
             }
             if (ok) passed++;
             if (!ok || !quiet) output.WriteLine($"{(ok ? "pass" : "FAIL")}  {name}: {line}");

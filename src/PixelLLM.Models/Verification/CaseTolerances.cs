@@ -26,19 +26,24 @@ public sealed class CaseTolerances
 
     public Tolerance Default { get; private set; } = Tolerance.Default;
 
-    public static CaseTolerances Read(JsonDocument json)
+    /// <summary>The rules of a case JSON; <paramref name="file"/> names it in the error for a malformed atol/rtol.</summary>
+    public static CaseTolerances Read(JsonDocument json, string file = "case JSON")
     {
         var rules = new CaseTolerances();
-        if (!json.RootElement.TryGetProperty("tolerance", out var t) || t.ValueKind != JsonValueKind.Object) return rules;
+        if (json.RootElement.ValueKind != JsonValueKind.Object
+            || !json.RootElement.TryGetProperty("tolerance", out var t) || t.ValueKind != JsonValueKind.Object) return rules;
         foreach (var rule in t.EnumerateObject())
         {
             if (rule.Name == BeamTokens) { rules.beamSlotRule = true; continue; }
-            if (rule.Value.ValueKind != JsonValueKind.Object || !rule.Value.TryGetProperty("atol", out var atol) || !rule.Value.TryGetProperty("rtol", out var rtol))
+            if (rule.Value.ValueKind != JsonValueKind.Object || !rule.Value.TryGetProperty("atol", out _) || !rule.Value.TryGetProperty("rtol", out _))
                 continue;
-            var tolerance = new Tolerance(atol.GetDouble(), rtol.GetDouble());
+            // A NaN, infinite or negative bound would make every comparison pass (or none): refused like a bad --atol.
+            var fields = new CaseJson(rule.Value, file, "tolerance." + rule.Name);
+            double Bound(string name) => fields.Number(name) is var v && v >= 0 ? v : throw fields.Expected(name, "a finite non-negative number", rule.Value.GetProperty(name));
+            var tolerance = new Tolerance(Bound("atol"), Bound("rtol"));
             if (rule.Name == "float_default") rules.Default = tolerance;
             else if (rule.Value.TryGetProperty("applies_to", out var list) && list.ValueKind == JsonValueKind.Array)
-                rules.named.Add(([], list.EnumerateArray().Select(e => e.GetString() ?? "").ToHashSet(StringComparer.Ordinal), tolerance));
+                rules.named.Add(([], list.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw fields.Expected("applies_to", "an array of tensor names", list)).ToHashSet(StringComparer.Ordinal), tolerance));
             else rules.named.Add((Suffixes(rule.Name), null, tolerance));
         }
         return rules;

@@ -18,7 +18,7 @@ public sealed class Eva02Runner : IGoldenRunner
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
-        var cfg = ConfigFrom(golden.Config);
+        var cfg = ConfigFrom(golden.Fields);
         var image = golden.Input("in.image");
         if (image.Shape.Rank != 4) throw new InvalidInputException($"eva02: in.image must be (B, 3, H, W), got {image.Shape}");
 
@@ -33,38 +33,40 @@ public sealed class Eva02Runner : IGoldenRunner
     }
 
     /// <summary>The encoder config for a case's timm config; unsupported timm options are rejected by name.</summary>
-    public static Eva02Config ConfigFrom(JsonElement c)
+    public static Eva02Config ConfigFrom(JsonElement c) => ConfigFrom(SamGoldenSupport.Fields(c));
+
+    /// <summary>The same from a case file's "config": a malformed field is a <see cref="ModelFileException"/> naming it.</summary>
+    public static Eva02Config ConfigFrom(CaseJson c)
     {
-        if (c.TryGetProperty("rope_type", out var rt) && rt.GetString() != "cat")
-            throw new InvalidInputException($"eva02: rope_type '{rt.GetString()}' is not supported (only 'cat')");
-        RejectUnsupported(c);
-        int[]? reference = c.TryGetProperty("ref_feat_shape", out var r) && r.ValueKind == JsonValueKind.Array
-            ? r.EnumerateArray().Select(e => e.GetInt32()).ToArray() : null;
+        if (c.OptionalText("rope_type") is { } ropeType && ropeType != "cat")
+            throw new InvalidInputException($"eva02: rope_type '{ropeType}' is not supported (only 'cat')");
+        RejectUnsupported(c.Element);
+        // timm builds LayerScale whenever init_values is a number (null: none); the gammas themselves are in the weights.
+        bool layerScale = c.Has("init_values") && double.IsFinite(c.Number("init_values"));
         return Eva02Config.Timm(
-            embedDim: c.GetProperty("embed_dim").GetInt32(),
-            depth: c.GetProperty("depth").GetInt32(),
-            numHeads: c.GetProperty("num_heads").GetInt32(),
-            patchSize: c.GetProperty("patch_size").GetInt32(),
-            mlpRatio: c.GetProperty("mlp_ratio").GetDouble(),
-            globalPool: c.GetProperty("global_pool").GetString() ?? "",
-            numClasses: c.GetProperty("num_classes").GetInt32(),
-            scaleAttnInner: Flag(c, "scale_attn_inner", false),
-            ropeReferenceGrid: reference,
-            useRope: Flag(c, "use_rot_pos_emb", true),
-            scaleMlp: Flag(c, "scale_mlp", true),
-            swiGluMlp: Flag(c, "swiglu_mlp", true),
-            qkvFused: Flag(c, "qkv_fused", false),
-            layerScale: c.TryGetProperty("init_values", out var iv) && iv.ValueKind == JsonValueKind.Number,
-            postNorm: Flag(c, "use_post_norm", false),
-            absPosEmbed: Flag(c, "use_abs_pos_emb", true),
-            noEmbedClass: Flag(c, "no_embed_class", false),
-            preNorm: Flag(c, "use_pre_transformer_norm", false),
-            fcNorm: OptionalFlag(c, "use_fc_norm"),
-            finalNorm: OptionalFlag(c, "use_post_transformer_norm"),
-            ropeTemperature: c.TryGetProperty("rope_temperature", out var temperature) && temperature.ValueKind == JsonValueKind.Number
-                ? temperature.GetSingle() : 10000f,
-            classToken: Flag(c, "class_token", true),
-            registerTokens: c.TryGetProperty("num_reg_tokens", out var reg) && reg.ValueKind == JsonValueKind.Number ? reg.GetInt32() : 0);
+            embedDim: c.Size("embed_dim"),
+            depth: c.Count("depth"),
+            numHeads: c.Size("num_heads"),
+            patchSize: c.Size("patch_size"),
+            mlpRatio: c.Number("mlp_ratio"),
+            globalPool: c.Text("global_pool"),
+            numClasses: c.Count("num_classes"),
+            scaleAttnInner: c.Flag("scale_attn_inner", false),
+            ropeReferenceGrid: c.Has("ref_feat_shape") ? c.Ints("ref_feat_shape", 1) : null,
+            useRope: c.Flag("use_rot_pos_emb", true),
+            scaleMlp: c.Flag("scale_mlp", true),
+            swiGluMlp: c.Flag("swiglu_mlp", true),
+            qkvFused: c.Flag("qkv_fused", false),
+            layerScale: layerScale,
+            postNorm: c.Flag("use_post_norm", false),
+            absPosEmbed: c.Flag("use_abs_pos_emb", true),
+            noEmbedClass: c.Flag("no_embed_class", false),
+            preNorm: c.Flag("use_pre_transformer_norm", false),
+            fcNorm: c.OptionalFlag("use_fc_norm"),
+            finalNorm: c.OptionalFlag("use_post_transformer_norm"),
+            ropeTemperature: c.Single("rope_temperature", 10000f),
+            classToken: c.Flag("class_token", true),
+            registerTokens: c.Count("num_reg_tokens", 0));
     }
 
     /// <summary>
@@ -83,10 +85,4 @@ public sealed class Eva02Runner : IGoldenRunner
             if (c.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null && !defaults.Contains(value.GetRawText()))
                 throw new InvalidInputException($"eva02: {name} = {value.GetRawText()} is not supported (timm's default only)");
     }
-
-    private static bool? OptionalFlag(JsonElement c, string name) =>
-        c.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
-
-    private static bool Flag(JsonElement c, string name, bool fallback) =>
-        c.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
 }

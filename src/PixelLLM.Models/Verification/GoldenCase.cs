@@ -17,13 +17,24 @@ public sealed class GoldenCase : IDisposable
     private GoldenCase(string prefix, JsonDocument json, SafeTensorsFile io, IWeightSource weights, SafeTensorsFile? weightsFile)
     {
         Prefix = prefix; Json = json; this.io = io; Weights = weights; this.weightsFile = weightsFile;
+        Root = new CaseJson(json.RootElement, JsonPath, "");
+        Component = Root.Text("component");
     }
 
     public string Prefix { get; }
     public JsonDocument Json { get; }
-    public JsonElement Config => Json.RootElement.GetProperty("config");
-    public string Component => Json.RootElement.GetProperty("component").GetString() ?? "";
+
+    /// <summary>The case JSON's top level, read through typed accessors that name this file in their errors.</summary>
+    public CaseJson Root { get; }
+
+    /// <summary>The "config" object (typed accessors: a malformed field is a <see cref="ModelFileException"/> naming it).</summary>
+    public CaseJson Fields => Root.Object("config");
+
+    public JsonElement Config => Fields.Element;
+    public string Component { get; }
     public string Name => Path.GetFileName(Prefix);
+    public string JsonPath => Prefix + ".json";
+    public string IoPath => Prefix + ".io.safetensors";
     public IWeightSource Weights { get; }
     public IWeightSource Io => new SafeTensorsWeights(io);
     public IEnumerable<string> IoNames => io.Names;
@@ -38,15 +49,40 @@ public sealed class GoldenCase : IDisposable
         FileKind.RequireRegularInput(jsonPath, "a case file");
         try { json = JsonDocument.Parse(File.ReadAllBytes(jsonPath)); }
         catch (JsonException e) { throw new ModelFileException($"{jsonPath}: not valid JSON ({e.Message})"); }
-        if (!json.RootElement.TryGetProperty("component", out _)) throw new ModelFileException($"{jsonPath}: missing field 'component'");
-        var io = SafeTensorsFile.Open(prefix + ".io.safetensors");
-        SafeTensorsFile? own = null;
-        if (weights is null)
+        SafeTensorsFile? io = null, own = null;
+        try
         {
-            own = SafeTensorsFile.Open(WeightsPath(prefix, json));
-            weights = new SafeTensorsWeights(own);
+            // The top level and "component" are checked before any tensor file is opened: a malformed case names its JSON first.
+            _ = new CaseJson(json.RootElement, jsonPath, "").Text("component");
+            io = SafeTensorsFile.Open(prefix + ".io.safetensors");
+            if (weights is null)
+            {
+                own = SafeTensorsFile.Open(WeightsPath(prefix, json));
+                weights = new SafeTensorsWeights(own);
+            }
+            return new GoldenCase(prefix, json, io, new Float32Weights(weights), own);
         }
-        return new GoldenCase(prefix, json, io, new Float32Weights(weights), own);
+        catch
+        {
+            own?.Dispose();
+            io?.Dispose();
+            json.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The tensor names the case JSON lists (its "io" object, or "tensors" in the end-to-end cases); empty when it lists none.
+    /// A listed out.* or mid.* tensor that the io file lacks is compared as missing, not skipped.
+    /// </summary>
+    public IReadOnlyList<string> ListedNames
+    {
+        get
+        {
+            foreach (var key in new[] { "io", "tensors" })
+                if (Root.Has(key)) return Root.Object(key).Element.EnumerateObject().Select(p => p.Name).ToList();
+            return [];
+        }
     }
 
     public HostTensor Input(string name) => io.Get(name);

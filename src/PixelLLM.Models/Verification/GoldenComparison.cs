@@ -16,17 +16,25 @@ public readonly record struct Tolerance(double Atol, double Rtol)
 /// Compares our outputs with a case's out.* / mid.* tensors: floats within tolerance, integers exactly — except the flips the
 /// golden README allows: greedy ids after a step whose recorded top-1/top-2 margin is below tolerance, binary masks where the
 /// reference logit is within tolerance of 0, and beam slots the case's "beam_text_tokens" rule exempts (see
-/// <see cref="CaseTolerances"/>). A reference tensor we did not produce fails as "missing". Tolerances come from the case
+/// <see cref="CaseTolerances"/>). A reference tensor we did not produce fails as "missing", and so does one the case JSON
+/// lists but its io file lacks (a truncated reference must not shrink what is checked). Tolerances come from the case
 /// JSON (<see cref="CaseTolerances"/>) unless the caller overrides them for every float tensor.
 /// </summary>
 public static class GoldenComparison
 {
     public static IReadOnlyList<TensorCheck> Compare(GoldenCase golden, IReadOnlyDictionary<string, HostTensor> ours, Tolerance? overrideTolerance = null)
     {
-        var rules = CaseTolerances.Read(golden.Json);
+        var rules = CaseTolerances.Read(golden.Json, golden.JsonPath);
         var checks = new List<TensorCheck>();
-        foreach (var name in golden.IoNames.Where(IsCompared).Order(StringComparer.Ordinal))
+        var names = golden.IoNames.Concat(golden.ListedNames).Where(IsCompared).Distinct().Order(StringComparer.Ordinal);
+        foreach (var name in names)
         {
+            if (!golden.Has(name))
+            {
+                checks.Add(new TensorCheck(name, "?", double.NaN, double.NaN, double.NaN, false,
+                    $"listed in {Path.GetFileName(golden.JsonPath)} but missing from {Path.GetFileName(golden.IoPath)}"));
+                continue;
+            }
             var reference = golden.Input(name);
             if (!ours.TryGetValue(name, out var mine))
             {
@@ -55,13 +63,16 @@ public static class GoldenComparison
         int mismatches = 0, flips = 0, worstAt = -1;
         for (int i = 0; i < a.Length; i++)
         {
-            double d = Math.Abs((double)a[i] - b[i]);
-            if (double.IsNaN(a[i]) != double.IsNaN(b[i])) d = double.PositiveInfinity;
-            else if (double.IsNaN(a[i])) d = 0;
+            double x = a[i], y = b[i];
+            // Equal values (equal infinities included) and NaN on both sides are equal; any other non-finite pair is an
+            // unbounded error. NaN must never reach a comparison: every `NaN > 1` is false, which would read as a pass.
+            bool same = x == y || (double.IsNaN(x) && double.IsNaN(y));
+            double d = same ? 0 : Math.Abs(x - y);
+            if (double.IsNaN(d)) d = double.PositiveInfinity;
             maxAbs = Math.Max(maxAbs, d);
-            if (b[i] != 0) maxRel = Math.Max(maxRel, d / Math.Abs(b[i]));
-            double limit = exact ? 0 : tol.Atol + tol.Rtol * Math.Abs(b[i]);
-            double ratio = limit == 0 ? (d == 0 ? 0 : double.PositiveInfinity) : d / limit;
+            if (d > 0 && y != 0) maxRel = Math.Max(maxRel, double.IsFinite(y) ? d / Math.Abs(y) : double.PositiveInfinity);
+            double limit = exact ? 0 : tol.Atol + tol.Rtol * Math.Abs(y);
+            double ratio = d == 0 ? 0 : limit > 0 && double.IsFinite(limit) && double.IsFinite(d) ? d / limit : double.PositiveInfinity;
             if (ratio > 1 && flipAllowed is not null && flipAllowed[i]) { flips++; continue; }
             if (ratio > worst) (worst, worstAt) = (ratio, i);
             if (ratio > 1) mismatches++;

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using PixelLLM.Runtime;
 using PixelLLM.Runtime.Execution;
 using PixelLLM.Runtime.Weights;
 
@@ -16,8 +18,17 @@ public static class GoldenVerifier
     {
         using var golden = GoldenCase.Open(casePrefix, weights);
         var runner = GoldenRunners.For(golden.Component);
-        var outputs = runner.Run(golden, backend);
-        var checks = GoldenComparison.Compare(golden, outputs, tolerance);
-        return new VerifyReport(golden.Component, golden.Name, tolerance ?? CaseTolerances.Read(golden.Json).Default, checks);
+        try
+        {
+            var outputs = runner.Run(golden, backend);
+            var checks = GoldenComparison.Compare(golden, outputs, tolerance);
+            return new VerifyReport(golden.Component, golden.Name, tolerance ?? CaseTolerances.Read(golden.Json, golden.JsonPath).Default, checks);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            // Backstop: runners read their config through CaseJson, whose errors name the field; anything System.Text.Json
+            // still throws while a case is read is a malformed case file too, not an internal error.
+            throw new ModelFileException($"{golden.JsonPath}: malformed case ({e.GetType().Name}: {e.Message})");
+        }
     }
 }

@@ -12,18 +12,14 @@ public sealed class MaskDecoderRunner : IGoldenRunner
 {
     public string Component => "sam_mask_decoder";
 
-    public static MaskDecoderConfig ReadConfig(JsonElement c)
-    {
-        int dim = Int(c, "transformer_dim");
-        var t = Field(c, "transformer");
-        var transformer = new TwoWayTransformerConfig(Int(t, "depth"), Int(t, "embedding_dim"), Int(t, "num_heads"), Int(t, "mlp_dim"),
-            Int(t, "attention_downsample_rate"));
-        return new MaskDecoderConfig(dim, transformer, Int(c, "num_multimask_outputs"), Int(c, "iou_head_depth"));
-    }
+    public static MaskDecoderConfig ReadConfig(JsonElement c) => ReadConfig(Fields(c));
+
+    public static MaskDecoderConfig ReadConfig(CaseJson c) =>
+        new(c.Size("transformer_dim"), TwoWayTransformerRunner.ReadConfig(c.Object("transformer")), c.Size("num_multimask_outputs"), c.Size("iou_head_depth"));
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
-        var cfg = ReadConfig(golden.Config);
+        var cfg = ReadConfig(golden.Fields);
         var g = new Graph();
         var feeds = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         Tensor Nhwc(string name) => NchwInput(g, name, feeds[name] = golden.Input(name));

@@ -12,11 +12,11 @@ namespace PixelLLM.Models.Verification;
 public sealed partial class PixelLlmRunner
 {
     private static bool IsDenseCaptioning(GoldenCase golden) =>
-        golden.Json.RootElement.TryGetProperty("task", out var task) && task.GetString() == "densecap";
+        golden.Root.OptionalText("task") == "densecap";
 
     private static Dictionary<string, HostTensor> RunDenseCaptioning(GoldenCase golden, IBackend backend)
     {
-        var config = PixelLlmConfigJson.FromScenic(golden.Config);
+        var config = ModelConfig(golden);
         using var model = PixelLlmWeights.Create(config, golden.Weights, backend); // the case's scenic tensors or `verify --weights DIR`
         using var captioner = new DenseCaptioner(model);
         var results = new Dictionary<string, HostTensor>(StringComparer.Ordinal);

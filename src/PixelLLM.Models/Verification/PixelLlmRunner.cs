@@ -20,8 +20,7 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
         if (IsDenseCaptioning(golden)) return RunDenseCaptioning(golden, backend);
-        var root = golden.Json.RootElement;
-        var config = PixelLlmConfigJson.FromScenic(golden.Config);
+        var config = ModelConfig(golden);
         using var model = PixelLlmWeights.Create(config, golden.Weights, backend);
         var results = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
 
@@ -31,9 +30,9 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
         var boxes = HostTensor.FromArray(boxesIn.ToFloatArray(), n, 4);
         var context = Rows(golden.Input("in.context_tokens"));
         var encoding = model.EncodePrompts(image, boxes, context, results);
-        var validity = Validity(root);
+        var validity = Validity(golden);
 
-        foreach (var (variantName, setting) in DecodeSettings(root))
+        foreach (var (variantName, setting) in DecodeSettings(golden.Root))
         {
             var prefix = variantName == "main" ? "" : variantName + ".";
             int[][] raw;
@@ -70,11 +69,22 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
     }
 
     /// <summary>"decode_settings": an object of variant → setting, or one setting string (the variant "main").</summary>
-    private static IEnumerable<(string Variant, string Setting)> DecodeSettings(JsonElement root)
+    private static IEnumerable<(string Variant, string Setting)> DecodeSettings(CaseJson root)
     {
-        var settings = root.GetProperty("decode_settings");
-        if (settings.ValueKind == JsonValueKind.String) return [("main", settings.GetString() ?? "")];
-        return settings.EnumerateObject().Select(v => (v.Name, v.Value.GetString() ?? "")).ToList();
+        if (root.Element.TryGetProperty("decode_settings", out var one) && one.ValueKind == JsonValueKind.String) return [("main", one.GetString()!)];
+        var variants = root.Object("decode_settings");
+        return variants.Element.EnumerateObject().Select(v => (v.Name, variants.Text(v.Name))).ToList();
+    }
+
+    /// <summary>The case's model config; a malformed one names the case file and, where it can, the key (as model directories do).</summary>
+    private static PixelLlmConfig ModelConfig(GoldenCase golden)
+    {
+        try { return PixelLlmConfigJson.FromScenic(golden.Config); }
+        catch (ModelFileException e)
+        {
+            var key = ModelFiles.ModelJsonDiagnosis.FirstProblem(golden.Config);
+            throw new ModelFileException($"{golden.JsonPath}: config: {(key is null ? e.Message : $"{key} ({e.Message})")}", e);
+        }
     }
 
     /// <summary>"greedy…" or "beam B / per-node P / alpha A" (the case JSON's decode_settings strings).</summary>
@@ -88,10 +98,10 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
     }
 
     /// <summary>The point valid rule: "point_output_ignore" when the case states it, else the task's scenic config.</summary>
-    private static TokenValidity Validity(JsonElement root)
+    private static TokenValidity Validity(GoldenCase golden)
     {
-        if (root.GetProperty("config").TryGetProperty("point_output_ignore", out var ignore) && ignore.GetString() is { } s) return new TokenValidity(s);
-        var task = root.TryGetProperty("task", out var t) ? t.GetString() : null;
+        if (golden.Fields.OptionalText("point_output_ignore") is { } s) return new TokenValidity(s);
+        var task = golden.Root.OptionalText("task");
         return task switch
         {
             "caption_trace" or "loca_caption" => TokenValidity.Trace,

@@ -23,16 +23,18 @@ public sealed class PromptEncoderRunner : IGoldenRunner
         new("points_masks", true, false, true), new("masks_only", false, false, true),
     ];
 
-    public static PromptEncoderConfig ReadConfig(System.Text.Json.JsonElement c)
+    public static PromptEncoderConfig ReadConfig(System.Text.Json.JsonElement c) => ReadConfig(Fields(c));
+
+    public static PromptEncoderConfig ReadConfig(CaseJson c)
     {
-        var (eh, ew) = Pair(c, "image_embedding_size");
-        var (ih, iw) = Pair(c, "input_image_size");
-        return new PromptEncoderConfig(Int(c, "embed_dim"), eh, ew, ih, iw, Int(c, "mask_in_chans"));
+        var (eh, ew) = c.SizePair("image_embedding_size");
+        var (ih, iw) = c.SizePair("input_image_size");
+        return new PromptEncoderConfig(c.Size("embed_dim"), eh, ew, ih, iw, c.Size("mask_in_chans"));
     }
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
-        var cfg = ReadConfig(golden.Config);
+        var cfg = ReadConfig(golden.Fields);
         var g = new Graph();
         var p = new ParamScope(g, golden.Weights);
         var feeds = new Dictionary<string, HostTensor>(StringComparer.Ordinal);

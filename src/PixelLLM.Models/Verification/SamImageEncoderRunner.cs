@@ -18,7 +18,7 @@ public sealed class SamImageEncoderRunner : IGoldenRunner
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
-        var cfg = ReadConfig(golden.Config);
+        var cfg = ReadConfig(golden.Fields);
         var image = golden.Input("in.image");
         if (image.Shape.Rank != 4) throw new ModelFileException($"{golden.Name}: in.image {image.Shape} must be (B, 3, H, W)");
 
@@ -31,27 +31,19 @@ public sealed class SamImageEncoderRunner : IGoldenRunner
     }
 
     /// <summary>The case's ImageEncoderViT arguments; eps fields are read when a case states them.</summary>
-    public static SamImageEncoderConfig ReadConfig(JsonElement c)
-    {
-        try
-        {
-            return new SamImageEncoderConfig(
-                EmbedDim: c.GetProperty("embed_dim").GetInt32(),
-                Depth: c.GetProperty("depth").GetInt32(),
-                NumHeads: c.GetProperty("num_heads").GetInt32(),
-                PatchSize: c.GetProperty("patch_size").GetInt32(),
-                OutChans: c.GetProperty("out_chans").GetInt32(),
-                WindowSize: c.GetProperty("window_size").GetInt32(),
-                GlobalAttnIndexes: [.. c.GetProperty("global_attn_indexes").EnumerateArray().Select(e => e.GetInt32())],
-                MlpRatio: c.GetProperty("mlp_ratio").GetDouble(),
-                LayerNormEps: c.TryGetProperty("layer_norm_eps", out var eps) ? eps.GetSingle() : 1e-5f,
-                NeckLayerNormEps: c.TryGetProperty("neck_layer_norm_eps", out var neckEps) ? neckEps.GetSingle() : 1e-6f,
-                UseAbsPos: !c.TryGetProperty("use_abs_pos", out var abs) || abs.GetBoolean(),
-                UseRelPos: !c.TryGetProperty("use_rel_pos", out var rel) || rel.GetBoolean());
-        }
-        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
-        {
-            throw new ModelFileException($"sam_image_encoder config: {e.Message}");
-        }
-    }
+    public static SamImageEncoderConfig ReadConfig(JsonElement c) => ReadConfig(SamGoldenSupport.Fields(c));
+
+    public static SamImageEncoderConfig ReadConfig(CaseJson c) => new(
+        EmbedDim: c.Size("embed_dim"),
+        Depth: c.Count("depth"),
+        NumHeads: c.Size("num_heads"),
+        PatchSize: c.Size("patch_size"),
+        OutChans: c.Size("out_chans"),
+        WindowSize: c.Count("window_size"),
+        GlobalAttnIndexes: c.Ints("global_attn_indexes"),
+        MlpRatio: c.Number("mlp_ratio"),
+        LayerNormEps: c.Single("layer_norm_eps", 1e-5f),
+        NeckLayerNormEps: c.Single("neck_layer_norm_eps", 1e-6f),
+        UseAbsPos: c.Flag("use_abs_pos", true),
+        UseRelPos: c.Flag("use_rel_pos", true));
 }

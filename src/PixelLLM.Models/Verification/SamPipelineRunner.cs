@@ -16,24 +16,24 @@ public sealed class SamPipelineRunner : IGoldenRunner
 {
     public string Component => "sam_pipeline";
 
-    public static SamConfig ReadConfig(JsonElement c)
+    public static SamConfig ReadConfig(JsonElement c) => ReadConfig(Fields(c));
+
+    public static SamConfig ReadConfig(CaseJson c)
     {
-        var encoder = SamImageEncoderRunner.ReadConfig(Field(c, "encoder"));
-        int imageSize = Int(Field(c, "encoder"), "img_size"), grid = imageSize / encoder.PatchSize, dim = encoder.OutChans;
-        var t = Field(c, "transformer");
-        var transformer = new TwoWayTransformerConfig(Int(t, "depth"), Int(t, "embedding_dim"), Int(t, "num_heads"), Int(t, "mlp_dim"),
-            Int(t, "attention_downsample_rate"));
+        var encoder = SamImageEncoderRunner.ReadConfig(c.Object("encoder"));
+        int imageSize = c.Object("encoder").Size("img_size"), grid = imageSize / encoder.PatchSize, dim = encoder.OutChans;
+        var transformer = TwoWayTransformerRunner.ReadConfig(c.Object("transformer"));
         // Sam's builder fixes num_multimask_outputs 3 and iou_head_depth 3; the case states only the IoU head width.
         var decoder = new MaskDecoderConfig(dim, transformer);
-        var prompt = new PromptEncoderConfig(dim, grid, grid, imageSize, imageSize, Int(c, "mask_in_chans"));
+        var prompt = new PromptEncoderConfig(dim, grid, grid, imageSize, imageSize, c.Size("mask_in_chans"));
         return new SamConfig(encoder, imageSize, prompt, decoder, SamConfig.DefaultPixelMean, SamConfig.DefaultPixelStd);
     }
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
-        var cfg = ReadConfig(golden.Config);
-        int count = Field(golden.Config, "images").GetArrayLength();
-        bool multimask = Field(golden.Config, "multimask_output").GetBoolean();
+        var cfg = ReadConfig(golden.Fields);
+        int count = golden.Fields.Length("images");
+        bool multimask = golden.Fields.Flag("multimask_output");
         var g = new Graph();
         var p = new ParamScope(g, golden.Weights);
         var prompt = p.Sub("prompt_encoder");

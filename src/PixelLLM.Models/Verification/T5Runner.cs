@@ -14,7 +14,7 @@ internal sealed class T5Runner : IGoldenRunner
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
-        var c = ReadConfig(golden.Config);
+        var c = ReadConfig(golden.Fields);
         var ids = ToInt32(golden.Input("in.input_ids"));
         var mask = golden.Input("in.attention_mask");
         var decoderIds = ToInt32(golden.Input("in.decoder_input_ids"));
@@ -37,8 +37,8 @@ internal sealed class T5Runner : IGoldenRunner
             results["out.encoder_last_hidden_state"] = results[$"mid.encoder_hidden_states.{c.NumLayers}"];
         }
 
-        int steps = golden.Config.GetProperty("greedy_steps").GetInt32();
-        int start = golden.Config.GetProperty("decoder_start_token_id").GetInt32();
+        int steps = golden.Fields.Count("greedy_steps");
+        int start = golden.Fields.Count("decoder_start_token_id");
         var (greedy, margins) = GreedyByRerun(golden, backend, c, ids, keyMask, steps, start);
         results["out.greedy_ids"] = greedy;
         results["out.greedy_margin"] = margins;
@@ -81,17 +81,19 @@ internal sealed class T5Runner : IGoldenRunner
         return (HostTensor.FromArray(flat, batch, steps + 1), HostTensor.FromArray(margins, batch, steps));
     }
 
-    internal static T5Config ReadConfig(JsonElement j) => new(
-        VocabSize: j.GetProperty("vocab_size").GetInt32(), DModel: j.GetProperty("d_model").GetInt32(),
-        DKv: j.GetProperty("d_kv").GetInt32(), DFf: j.GetProperty("d_ff").GetInt32(), NumHeads: j.GetProperty("num_heads").GetInt32(),
-        NumLayers: j.GetProperty("num_layers").GetInt32(), NumDecoderLayers: j.GetProperty("num_decoder_layers").GetInt32(),
-        RelativeBuckets: j.GetProperty("relative_attention_num_buckets").GetInt32(),
-        RelativeMaxDistance: j.GetProperty("relative_attention_max_distance").GetInt32(),
-        Eps: j.GetProperty("layer_norm_epsilon").GetSingle(), MaskBias: float.MinValue,
-        TieWordEmbeddings: j.GetProperty("tie_word_embeddings").GetBoolean())
+    internal static T5Config ReadConfig(JsonElement j) => ReadConfig(new CaseJson(j, "case JSON", "config"));
+
+    internal static T5Config ReadConfig(CaseJson j) => new(
+        VocabSize: j.Size("vocab_size"), DModel: j.Size("d_model"),
+        DKv: j.Size("d_kv"), DFf: j.Size("d_ff"), NumHeads: j.Size("num_heads"),
+        NumLayers: j.Count("num_layers"), NumDecoderLayers: j.Count("num_decoder_layers"),
+        RelativeBuckets: j.Size("relative_attention_num_buckets"),
+        RelativeMaxDistance: j.Size("relative_attention_max_distance"),
+        Eps: j.Single("layer_norm_epsilon"), MaskBias: float.MinValue,
+        TieWordEmbeddings: j.Flag("tie_word_embeddings"))
     {
         // Hugging Face's T5Config defaults to "relu" (T5 v1.0) when the case does not say.
-        FeedForward = T5FeedForward.Parse(j.TryGetProperty("feed_forward_proj", out var f) ? f.GetString() ?? "relu" : "relu"),
+        FeedForward = T5FeedForward.Parse(j.OptionalText("feed_forward_proj") ?? "relu"),
     };
 
     private static HostTensor ToInt32(HostTensor t) =>

@@ -13,12 +13,14 @@ public sealed class TwoWayTransformerRunner : IGoldenRunner
 {
     public string Component => "sam_two_way_transformer";
 
-    public static TwoWayTransformerConfig ReadConfig(JsonElement c) =>
-        new(Int(c, "depth"), Int(c, "embedding_dim"), Int(c, "num_heads"), Int(c, "mlp_dim"), Int(c, "attention_downsample_rate"));
+    public static TwoWayTransformerConfig ReadConfig(JsonElement c) => ReadConfig(Fields(c));
+
+    public static TwoWayTransformerConfig ReadConfig(CaseJson c) =>
+        new(c.Count("depth"), c.Size("embedding_dim"), c.Size("num_heads"), c.Size("mlp_dim"), c.Size("attention_downsample_rate"));
 
     public IReadOnlyDictionary<string, HostTensor> Run(GoldenCase golden, IBackend backend)
     {
-        var cfg = ReadConfig(golden.Config);
+        var cfg = ReadConfig(golden.Fields);
         var g = new Graph();
         var feeds = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         Tensor Tokens(string name)
