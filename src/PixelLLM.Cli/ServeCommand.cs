@@ -52,7 +52,8 @@ internal static class ServeCommand
     /// Loads the model (a failure is the command's one error line), says it is ready, then answers every line: up to
     /// <see cref="PixelLlmOptions.MaxConcurrentRequests"/> at once, written in the order the requests came.
     /// </summary>
-    internal static int Run(PixelLlmOptions options, string modelDirectory, TextReader input, TextWriter output)
+    /// <param name="maxLineChars">longest request line read; a longer one is answered with a resource_limit error.</param>
+    internal static int Run(PixelLlmOptions options, string modelDirectory, TextReader input, TextWriter output, long maxLineChars = ServeHttp.MaxBodyBytes)
     {
         using var model = PixelLlmModel.Load(modelDirectory, options);
         output.WriteLine(Ready(model, listening: null));
@@ -68,8 +69,14 @@ internal static class ServeCommand
                 output.Flush();
             }
         });
-        for (string? line; (line = input.ReadLine()) is not null;)
+        var lines = new BoundedLineReader(input, maxLineChars);
+        for (string? line; (line = lines.ReadLine(out bool tooLong)) is not null;)
         {
+            if (tooLong)
+            {
+                answers.Writer.TryWrite(Task.FromResult(ErrorLine(null, "resource_limit", $"request line longer than {maxLineChars} characters; skipped")));
+                continue;
+            }
             if (string.IsNullOrWhiteSpace(line)) continue;
             slots.Wait();
             var request = line;

@@ -145,4 +145,45 @@ public class ServeCommandTests(RefsegModel refseg) : IClassFixture<RefsegModel>
         Assert.Equal(2, code);
         Assert.Equal($"error: {missing}: model directory not found (expected a folder with config.json, weights and a tokenizer)", error.Trim());
     }
+
+    /// <summary>A line longer than the limit is skipped without being held, answered with an error, and the next line served.</summary>
+    [Fact]
+    public void AnOverlongLineIsAnErrorLineAndTheNextRequestIsServed()
+    {
+        var caption = Request(new JsonObject { ["id"] = 2, ["task"] = "info" });
+        var input = "{\"id\": 1, \"task\": \"caption\", \"image_base64\": \"" + new string('A', 300_000) + "\"}\r\n" + caption + "\r\n";
+        var output = new StringWriter();
+        Assert.Equal(0, ServeCommand.Run(new PixelLlmOptions { MaxConcurrentRequests = 1 }, refseg.Directory, new StringReader(input), output, maxLineChars: 1000));
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        Assert.Equal(3, lines.Count);
+        Assert.False(lines[1].GetProperty("ok").GetBoolean());
+        Assert.Equal("resource_limit", lines[1].GetProperty("kind").GetString());
+        Assert.Contains("longer than 1000 characters", lines[1].GetProperty("error").GetString());
+        Assert.True(lines[2].GetProperty("ok").GetBoolean());
+        Assert.Equal(2, lines[2].GetProperty("id").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("a\nbb\r\n\nccc", 10, new[] { "a", "bb", "", "ccc" }, new[] { false, false, false, false })]
+    [InlineData("0123456789\n01234567890\nx", 10, new[] { "0123456789", "", "x" }, new[] { false, true, false })]
+    [InlineData("", 10, new string[0], new bool[0])]
+    public void BoundedLinesSplitAndSkipLikeReadLine(string text, int max, string[] expected, bool[] skipped)
+    {
+        var reader = new BoundedLineReader(new StringReader(text), max);
+        var got = new List<(string, bool)>();
+        for (string? line; (line = reader.ReadLine(out bool tooLong)) is not null;) got.Add((line, tooLong));
+        Assert.Equal(expected.Zip(skipped).Select(p => (p.First, p.Second)), got);
+    }
+
+    [Fact]
+    public void ALongLineAcrossManyBuffersIsSkippedWhole()
+    {
+        var text = new string('x', 200_000) + "\nnext\n";
+        var reader = new BoundedLineReader(new StringReader(text), 100);
+        Assert.Equal("", reader.ReadLine(out bool first));
+        Assert.True(first);
+        Assert.Equal("next", reader.ReadLine(out bool second));
+        Assert.False(second);
+        Assert.Null(reader.ReadLine(out _));
+    }
 }
