@@ -10,65 +10,121 @@ public static class PixelLlmConfigJson
     /// Keys: canvas, begin_token_id, end_token_id, pad_token_id, unk_token_id, special_non_eos_ids, max_caption_length,
     /// box_points_per_side, git{…}, sam{…}, prompt_encoder.embed_dim, prompt_adapter{…}, point_predictor{…} (optional), and
     /// the language model: text_decoder_name "git" with git_text{…} (visual_project_layers_name must be "none": GIT
-    /// projects inside textual/), otherwise t5{…}. Throws <see cref="ModelFileException"/> naming a missing or mistyped key.
+    /// projects inside textual/), otherwise t5{…}. Every number is read through <see cref="ConfigReader"/> with its bounds
+    /// (and the divisibility the graphs rely on), so a bad config fails here, before anything is allocated or built, with
+    /// one <see cref="ModelFileException"/> line naming the key: missing, mistyped, out of range or unsupported.
     /// </summary>
     public static PixelLlmConfig FromScenic(JsonElement c)
     {
         try
         {
             if (c.ValueKind != JsonValueKind.Object) throw new ModelFileException($"pixelllm config: expected a JSON object, got {c.ValueKind}");
-            bool git = c.TryGetProperty("text_decoder_name", out var decoderName) && decoderName.GetString() == "git";
+            // Read in dependency order: the canvas bounds the patch sizes, the vocabulary bounds the token ids.
+            int canvas = ConfigReader.Int(c, "canvas", 1, MaxCanvas);
+            bool git = ConfigReader.String(c, "text_decoder_name", null) == "git";
             var (language, loraRank, loraScale, loraModules) = git
                 ? (PixelLlmLanguageModel.OfGit(GitText(c)), 0, 1f, [])
-                : T5Text(Required(c, "t5", ""));
+                : T5Text(ConfigReader.Object(c, "t5"));
+            int vocab = language.VocabSize;
+            var gitBackbone = ConfigReader.Object(c, "git");
+            var samBackbone = ConfigReader.Object(c, "sam");
+            var eva = Eva(gitBackbone, canvas);
+            var sam = Sam(samBackbone, canvas);
+            int promptDim = ConfigReader.Int(ConfigReader.Object(c, "prompt_encoder"), "prompt_encoder.embed_dim", 1, ConfigReader.MaxWidth);
             return new PixelLlmConfig
             {
-                Canvas = c.GetProperty("canvas").GetInt32(),
-                Eva = Eva(c.GetProperty("git")),
-                Sam = Sam(c.GetProperty("sam")),
-                PromptEmbedDim = c.GetProperty("prompt_encoder").GetProperty("embed_dim").GetInt32(),
-                Adapter = Adapter(c.GetProperty("prompt_adapter")),
+                Canvas = canvas,
+                Eva = eva,
+                Sam = sam,
+                PromptEmbedDim = promptDim,
+                Adapter = Adapter(ConfigReader.Object(c, "prompt_adapter")),
                 LanguageModel = language,
                 LoraRank = loraRank,
                 LoraScale = loraScale,
                 LoraModules = loraModules,
                 BoxDecoder = DenseCaptioning.BoxDecoderConfigJson.Read(c),
-                PointHead = c.TryGetProperty("point_predictor", out var ph) && ph.ValueKind == JsonValueKind.Object ? PointHead(ph) : null,
-                BeginTokenId = Int(c, "begin_token_id", 0),
-                EndTokenId = Int(c, "end_token_id", 1),
-                PadTokenId = Int(c, "pad_token_id", 0),
-                UnkTokenId = c.TryGetProperty("unk_token_id", out var unk) && unk.ValueKind == JsonValueKind.Number ? unk.GetInt32() : null,
-                SpecialNonEosIds = c.TryGetProperty("special_non_eos_ids", out var special) && special.ValueKind == JsonValueKind.Array
-                    ? [.. special.EnumerateArray().Select(e => e.GetInt32())] : [],
-                MaxCaptionLength = c.GetProperty("max_caption_length").GetInt32(),
-                BoxPointsPerSide = Int(c, "box_points_per_side", 2),
-                EvaTableGrid = TableGrid(c.GetProperty("git"), "pretrain_img_size"),
-                SamTableGrid = TableGrid(c.GetProperty("sam"), "img_size"),
-                MaskBranch = MaskBranchConfigJson.FromScenic(c, c.GetProperty("canvas").GetInt32()),
+                PointHead = ConfigReader.OptionalObject(c, "point_predictor") is { } ph ? PointHead(ph) : null,
+                BeginTokenId = TokenId(c, "begin_token_id", vocab, 0),
+                EndTokenId = TokenId(c, "end_token_id", vocab, 1),
+                PadTokenId = TokenId(c, "pad_token_id", vocab, 0),
+                UnkTokenId = ConfigReader.OptionalInt(c, "unk_token_id", 0, vocab - 1),
+                SpecialNonEosIds = ConfigReader.Ints(c, "special_non_eos_ids", 0, ConfigReader.MaxCount, 0, vocab - 1) ?? [],
+                MaxCaptionLength = MaxCaptionLength(c, language),
+                BoxPointsPerSide = ConfigReader.Int(c, "box_points_per_side", MinBoxPointsPerSide, MaxBoxPointsPerSide, 2),
+                EvaTableGrid = TableGrid(gitBackbone, "git.pretrain_img_size", eva.PatchSize),
+                SamTableGrid = TableGrid(samBackbone, "sam.img_size", sam.PatchSize),
+                MaskBranch = MaskBranchConfigJson.FromScenic(c, canvas),
                 FeatureKeys = FeatureKeys(c),
                 PromptUseBoxes = PromptUseBoxes(c),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
         {
+            // A safety net only: every key is read through ConfigReader, which names it.
             throw new ModelFileException($"pixelllm config: {e.Message}");
         }
     }
 
-    private static (PixelLlmLanguageModel, int LoraRank, float LoraScale, IReadOnlyList<string> LoraModules) T5Text(JsonElement t5) => (PixelLlmLanguageModel.OfT5(new T5Config(
-            VocabSize: t5.GetProperty("vocab_size").GetInt32(),
-            DModel: t5.GetProperty("emb_dim").GetInt32(),
-            DKv: t5.GetProperty("head_dim").GetInt32(),
-            DFf: t5.GetProperty("mlp_dim").GetInt32(),
-            NumHeads: t5.GetProperty("num_heads").GetInt32(),
-            NumLayers: t5.GetProperty("num_encoder_layers").GetInt32(),
-            NumDecoderLayers: t5.GetProperty("num_decoder_layers").GetInt32(),
-            RelativeBuckets: Int(t5, "relpos_num_buckets", 32),
-            RelativeMaxDistance: Int(t5, "relpos_max_distance", 128),
-            Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false)),
-        Int(t5, "lora_rank", 0),
-        t5.TryGetProperty("lora_scale", out var scale) ? scale.GetSingle() : 1f,
-        LoraModules(t5));
+    /// <summary>Largest canvas side: 4× scenic's 384; beyond it one image's global attention would not fit any device.</summary>
+    public const int MaxCanvas = 4096;
+    /// <summary>Most patches per side of a backbone's grid (SAM's own table is 64; 384 / 14 = 27 on PixelLLM's canvas).</summary>
+    public const int MaxGrid = 256;
+    /// <summary>
+    /// max_caption_length L: greedy and beam decoding write positions 1 … L − 2 of a [BOS, …, EOS] buffer, so L ≥ 3 generates
+    /// at least one token (<see cref="Decoding.GreedyDecoder"/>); the cap is 32× scenic's 128.
+    /// </summary>
+    public const int MinCaptionLength = 3, MaxCaptionLengthCap = 4096;
+    /// <summary>box_points_per_side: the point prompt samples a side² grid whose corners are the box's (PixelLlmPrompts needs ≥ 2).</summary>
+    public const int MinBoxPointsPerSide = 2, MaxBoxPointsPerSide = 64;
+
+    /// <summary>A special id: it indexes the embedding and the logits, so it must be one of the vocabulary's.</summary>
+    private static int TokenId(JsonElement c, string path, int vocab, int fallback)
+    {
+        int id = ConfigReader.Int(c, path, int.MinValue, int.MaxValue, fallback);
+        ConfigReader.Expect(id >= 0 && id < vocab, path, $"an id in [0, {vocab - 1}] (vocab_size {vocab})", id);
+        return id;
+    }
+
+    /// <summary>The GIT decoder's caption buffer takes position-table rows from 0 (GitDecoderStep), so it must fit the table.</summary>
+    private static int MaxCaptionLength(JsonElement c, PixelLlmLanguageModel language)
+    {
+        int max = language.Git is { } git ? Math.Min(MaxCaptionLengthCap, git.PositionTable) : MaxCaptionLengthCap;
+        string why = language.Git is { } g && g.PositionTable < MaxCaptionLengthCap ? $" (git_text.position_table has {g.PositionTable} rows)" : "";
+        if (max < MinCaptionLength)
+            throw ConfigReader.Error($"git_text.position_table must be an integer in [{MinCaptionLength}, {ConfigReader.MaxWidth}] (it holds the caption buffer), got {max}");
+        var length = ConfigReader.OptionalInt(c, "max_caption_length", MinCaptionLength, MaxCaptionLengthCap)
+            ?? throw ConfigReader.Error($"missing key 'max_caption_length' ({ConfigReader.IntExpectation(MinCaptionLength, max)})");
+        ConfigReader.Expect(length <= max, "max_caption_length", ConfigReader.IntExpectation(MinCaptionLength, max) + why, length);
+        return length;
+    }
+
+    private static (PixelLlmLanguageModel, int LoraRank, float LoraScale, IReadOnlyList<string> LoraModules) T5Text(JsonElement t5)
+    {
+        int buckets = ConfigReader.Int(t5, "t5.relpos_num_buckets", 4, MaxRelativeBuckets, 32);
+        int heads = ConfigReader.Int(t5, "t5.num_heads", 1, ConfigReader.MaxHeads), headDim = ConfigReader.Int(t5, "t5.head_dim", 1, ConfigReader.MaxWidth);
+        ConfigReader.Expect((long)heads * headDim <= ConfigReader.MaxWidth, "t5.head_dim",
+            $"at most {ConfigReader.MaxWidth / heads} (num_heads {heads} × head_dim is the attention width, at most {ConfigReader.MaxWidth})", headDim);
+        var t5Config = new T5Config(
+            VocabSize: ConfigReader.Int(t5, "t5.vocab_size", 1, ConfigReader.MaxVocab),
+            DModel: ConfigReader.Int(t5, "t5.emb_dim", 1, ConfigReader.MaxWidth),
+            DKv: headDim,
+            DFf: ConfigReader.Int(t5, "t5.mlp_dim", 1, ConfigReader.MaxWidth),
+            NumHeads: heads,
+            NumLayers: ConfigReader.Int(t5, "t5.num_encoder_layers", 1, ConfigReader.MaxDepth),
+            NumDecoderLayers: ConfigReader.Int(t5, "t5.num_decoder_layers", 1, ConfigReader.MaxDepth),
+            RelativeBuckets: buckets,
+            // T5's log-spaced buckets start after the exact ones (buckets / 2 in the decoder, / 4 in the encoder); a
+            // max distance at or below them divides by log(≤ 1) (T5PositionBiasOp).
+            RelativeMaxDistance: ConfigReader.Int(t5, "t5.relpos_max_distance", buckets / 2 + 1, MaxRelativeDistance, 128),
+            Eps: 1e-6f, MaskBias: -1e10f, TieWordEmbeddings: false);
+        return (PixelLlmLanguageModel.OfT5(t5Config),
+            ConfigReader.Int(t5, "t5.lora_rank", 0, ConfigReader.MaxCount, 0),
+            (float)ConfigReader.Number(t5, "t5.lora_scale", 0, 1e4, 1),
+            LoraModules(t5));
+    }
+
+    /// <summary>T5 relative-position buckets (32 in every T5) and the distance they reach (128).</summary>
+    private const int MaxRelativeBuckets = 1024, MaxRelativeDistance = 1 << 20;
 
     /// <summary>
     /// text_decoder_feature_key: '+'-joined git_visual_features / sam_visual_features (default both, EVA02 first). The
@@ -78,7 +134,7 @@ public static class PixelLlmConfigJson
     private static IReadOnlyList<VisualFeature> FeatureKeys(JsonElement c)
     {
         const string Both = "git_visual_features+sam_visual_features";
-        var text = c.TryGetProperty("text_decoder_feature_key", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString()! : Both;
+        var text = ConfigReader.String(c, "text_decoder_feature_key", Both)!;
         var keys = new List<VisualFeature>();
         foreach (var part in text.Split('+'))
         {
@@ -91,11 +147,11 @@ public static class PixelLlmConfigJson
             if (keys.Contains(key)) throw new ModelFileException($"pixelllm config: text_decoder_feature_key '{text}' names '{part}' twice");
             keys.Add(key);
         }
-        bool hasBoxDecoder = c.TryGetProperty("box_decoder", out var decoder) && decoder.ValueKind == JsonValueKind.Object;
-        if (hasBoxDecoder && c.TryGetProperty("box_decoder_feature_key", out var box) && box.ValueKind == JsonValueKind.String && box.GetString() != text)
-            throw new ModelFileException($"pixelllm config: box_decoder_feature_key '{box.GetString()}' differs from text_decoder_feature_key '{text}' (not supported)");
-        if (c.TryGetProperty("prompt_fuse_fn", out var fuse) && fuse.ValueKind == JsonValueKind.String && fuse.GetString() != "sparse")
-            throw new ModelFileException($"pixelllm config: prompt_fuse_fn '{fuse.GetString()}' is not supported (expected \"sparse\")");
+        bool hasBoxDecoder = ConfigReader.OptionalObject(c, "box_decoder") is not null;
+        if (hasBoxDecoder && ConfigReader.String(c, "box_decoder_feature_key", null) is { } box && box != text)
+            throw new ModelFileException($"pixelllm config: box_decoder_feature_key '{box}' differs from text_decoder_feature_key '{text}' (not supported)");
+        if (ConfigReader.String(c, "prompt_fuse_fn", null) is { } fuse && fuse != "sparse")
+            throw new ModelFileException($"pixelllm config: prompt_fuse_fn '{fuse}' is not supported (expected \"sparse\")");
         return keys;
     }
 
@@ -103,18 +159,12 @@ public static class PixelLlmConfigJson
     /// prompt_use_box_rate: at inference scenic replaces a box's point tokens by its box tokens whenever the rate is above
     /// 0 (the rate only drops boxes at random in training) and never at 0. Absent: 1, every PixelLLM config's value.
     /// </summary>
-    private static bool PromptUseBoxes(JsonElement c)
-    {
-        if (!c.TryGetProperty("prompt_use_box_rate", out var rate) || rate.ValueKind != JsonValueKind.Number) return true;
-        double value = rate.GetDouble();
-        if (!(value >= 0 && value <= 1)) throw new ModelFileException($"pixelllm config: prompt_use_box_rate must be in [0, 1], got {value}");
-        return value > 0;
-    }
+    private static bool PromptUseBoxes(JsonElement c) => ConfigReader.Number(c, "prompt_use_box_rate", 0, 1, 1) > 0;
 
     /// <summary>t5.lora_modules: comma-separated of q, k, v, o (default "q,v", every PixelLLM config's), as scenic's projection names.</summary>
     private static IReadOnlyList<string> LoraModules(JsonElement t5)
     {
-        var text = t5.TryGetProperty("lora_modules", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "q,v";
+        var text = ConfigReader.String(t5, "t5.lora_modules", "q,v")!;
         var modules = new List<string>();
         foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -134,73 +184,136 @@ public static class PixelLlmConfigJson
     /// <summary>git_text{vocab_size, hidden, num_heads, num_layers, position_table (default 1024)}; scenic's eps constants.</summary>
     private static GitDecoderConfig GitText(JsonElement c)
     {
-        if (c.TryGetProperty("visual_project_layers_name", out var projection) && projection.GetString() is { } name && name != "none")
+        if (ConfigReader.String(c, "visual_project_layers_name", null) is { } name && name != "none")
             throw new ModelFileException($"pixelllm config: visual_project_layers_name '{name}' with the git text decoder is not supported (expected \"none\")");
-        var text = Required(c, "git_text", "");
+        var text = ConfigReader.Object(c, "git_text");
+        int hidden = ConfigReader.Int(text, "git_text.hidden", 1, ConfigReader.MaxWidth);
         var config = new GitDecoderConfig(
-            VocabSize: Required(text, "vocab_size", "git_text.").GetInt32(),
-            Hidden: Required(text, "hidden", "git_text.").GetInt32(),
-            NumHeads: Required(text, "num_heads", "git_text.").GetInt32(),
-            NumLayers: Required(text, "num_layers", "git_text.").GetInt32(),
-            PositionTable: Int(text, "position_table", 1024));
-        if (c.TryGetProperty("vocab_size", out var top) && top.ValueKind == JsonValueKind.Number && top.GetInt32() != config.VocabSize)
-            throw new ModelFileException($"pixelllm config: vocab_size {top.GetInt32()} differs from git_text.vocab_size {config.VocabSize}");
+            VocabSize: ConfigReader.Int(text, "git_text.vocab_size", 1, ConfigReader.MaxVocab),
+            Hidden: hidden,
+            NumHeads: Heads(text, "git_text.num_heads", hidden, "git_text.hidden"),
+            NumLayers: ConfigReader.Int(text, "git_text.num_layers", 1, ConfigReader.MaxDepth),
+            PositionTable: ConfigReader.Int(text, "git_text.position_table", 1, ConfigReader.MaxWidth, 1024));
+        if (ConfigReader.OptionalInt(c, "vocab_size", int.MinValue, int.MaxValue) is { } top && top != config.VocabSize)
+            throw new ModelFileException($"pixelllm config: vocab_size {top} differs from git_text.vocab_size {config.VocabSize}");
         try { config.Validate(); }
         catch (GraphBuildException e) { throw new ModelFileException($"pixelllm config: git_text: {e.Message}", e); }
         return config;
     }
 
-    private static Eva02Config Eva(JsonElement git)
+    /// <summary>
+    /// Attention heads splitting <paramref name="width"/> evenly (each head takes width / heads channels), optionally into
+    /// head widths that are multiples of <paramref name="headMultiple"/>.
+    /// </summary>
+    internal static int Heads(JsonElement obj, string path, int width, string widthPath, int? fallback = null, int headMultiple = 1)
     {
-        if (git.TryGetProperty("use_ln_post", out var ln) && !ln.GetBoolean())
+        int heads = fallback is int f ? ConfigReader.Int(obj, path, 1, ConfigReader.MaxHeads, f) : ConfigReader.Int(obj, path, 1, ConfigReader.MaxHeads);
+        bool ok = width % heads == 0 && width / heads % headMultiple == 0;
+        ConfigReader.Expect(ok, path, headMultiple == 1 ? $"a divisor of {widthPath} {width}"
+            : $"a divisor of {widthPath} {width} leaving head widths that are multiples of {headMultiple}", heads);
+        return heads;
+    }
+
+    /// <summary>
+    /// A backbone's patch size on the canvas: at least one patch a side, and at most <see cref="MaxGrid"/> (the global
+    /// attention's tokens grow with the grid's square). The canvas need not be a multiple (384 / 14: the grid rounds down).
+    /// </summary>
+    private static int PatchSize(JsonElement backbone, string path, int canvas) =>
+        ConfigReader.Int(backbone, path, Math.Max(1, (canvas + MaxGrid - 1) / MaxGrid), canvas);
+
+    private static Eva02Config Eva(JsonElement git, int canvas)
+    {
+        if (!ConfigReader.Bool(git, "git.use_ln_post", true))
             throw new ModelFileException("pixelllm config: git.use_ln_post = false is not supported");
-        return Eva02Config.PixelLlm(
-            git.GetProperty("embed_dim").GetInt32(), git.GetProperty("depth").GetInt32(),
-            git.GetProperty("num_heads").GetInt32(), git.GetProperty("patch_size").GetInt32(),
-            git.TryGetProperty("mlp_ratio", out var r) ? r.GetDouble() : 8.0 / 3.0);
+        int embed = ConfigReader.Int(git, "git.embed_dim", 1, ConfigReader.MaxWidth);
+        // EVA02's 2-D RoPE rotates interleaved pairs on two axes, so every head is a multiple of 4 wide (Eva02Rope).
+        int heads = Heads(git, "git.num_heads", embed, "git.embed_dim", headMultiple: 4);
+        int depth = ConfigReader.Int(git, "git.depth", 1, ConfigReader.MaxDepth);
+        int patch = PatchSize(git, "git.patch_size", canvas);
+        double ratio = MlpRatio(git, "git.mlp_ratio", embed, 8.0 / 3.0);
+        return Eva02Config.PixelLlm(embed, depth, heads, patch, ratio);
+    }
+
+    /// <summary>The MLP width is (int)(embed_dim · ratio), as timm and scenic truncate it: at least 1, at most MaxWidth.</summary>
+    private static double MlpRatio(JsonElement backbone, string path, int embed, double fallback)
+    {
+        double ratio = ConfigReader.Number(backbone, path, 0, 64, fallback, minExclusive: true);
+        double hidden = Math.Floor(embed * ratio);
+        ConfigReader.Expect(hidden >= 1 && hidden <= ConfigReader.MaxWidth, path,
+            $"a ratio making the MLP width int(embed_dim {embed} · ratio) 1 to {ConfigReader.MaxWidth}", ratio);
+        return ratio;
     }
 
     /// <summary>scenic's sam_backbone arguments: window_block_indexes lists the WINDOWED blocks (the rest are global).</summary>
-    private static SamImageEncoderConfig Sam(JsonElement sam)
+    private static SamImageEncoderConfig Sam(JsonElement sam, int canvas)
     {
-        int depth = sam.GetProperty("depth").GetInt32();
-        // Checked here, not only in SamImageEncoderConfig.Validate: the global block list below is built from it first.
-        if (depth < 0) throw new ModelFileException($"pixelllm config: sam.depth must be 0 or more, got {depth}");
-        var windowed = sam.GetProperty("window_block_indexes").EnumerateArray().Select(e => e.GetInt32()).ToHashSet();
+        // 0 blocks is a valid (if useless) encoder: patch embedding and neck only (SamImageEncoderConfig.Validate).
+        int depth = ConfigReader.Int(sam, "sam.depth", 0, ConfigReader.MaxDepth);
+        int embed = ConfigReader.Int(sam, "sam.embed_dim", 1, ConfigReader.MaxWidth);
+        int patch = PatchSize(sam, "sam.patch_size", canvas);
+        var windowed = (ConfigReader.Ints(sam, "sam.window_block_indexes", 0, ConfigReader.MaxDepth, 0, Math.Max(depth - 1, 0))
+            ?? throw ConfigReader.Error("missing key 'sam.window_block_indexes' (an array of block indexes)")).ToHashSet();
         return SamImageEncoderConfig.PixelLlmVitH with
         {
-            EmbedDim = sam.GetProperty("embed_dim").GetInt32(),
+            EmbedDim = embed,
             Depth = depth,
-            NumHeads = sam.GetProperty("num_heads").GetInt32(),
-            PatchSize = sam.GetProperty("patch_size").GetInt32(),
-            OutChans = sam.GetProperty("out_chans").GetInt32(),
-            WindowSize = sam.GetProperty("window_size").GetInt32(),
-            MlpRatio = sam.TryGetProperty("mlp_ratio", out var r) ? r.GetDouble() : 4.0,
+            NumHeads = Heads(sam, "sam.num_heads", embed, "sam.embed_dim"),
+            PatchSize = patch,
+            OutChans = ConfigReader.Int(sam, "sam.out_chans", 1, ConfigReader.MaxWidth),
+            // 0 makes every block global; a window wider than the grid is padded, so it is bounded like a grid.
+            WindowSize = ConfigReader.Int(sam, "sam.window_size", 0, MaxGrid),
+            MlpRatio = MlpRatio(sam, "sam.mlp_ratio", embed, 4.0),
             GlobalAttnIndexes = [.. Enumerable.Range(0, depth).Where(i => !windowed.Contains(i))],
             // img_size only shapes the stored tables (pos_embed, global rel-pos); scenic's default is SAM's 1024 (spec §3.4).
-            PretrainImageSize = Int(sam, "img_size", 1024),
+            PretrainImageSize = ConfigReader.Int(sam, "sam.img_size", patch, patch * MaxGrid, 1024),
         };
     }
 
-    private static PromptAdapterConfig Adapter(JsonElement a) => new(
-        Depth: a.GetProperty("depth").GetInt32(),
-        TransformerDim: a.GetProperty("transformer_dim").GetInt32(),
-        InputEmbeddingDim: a.GetProperty("input_embedding_dim").GetInt32(),
-        NumOutputs: a.GetProperty("num_outputs").GetInt32(),
-        OutputDim: a.GetProperty("output_dim").GetInt32(),
-        NumHeads: Int(a, "num_heads", 8),
-        MlpDim: Int(a, "mlp_dim", 2048),
-        AttentionDownsampleRate: Int(a, "attention_downsample_rate", 2));
+    private static PromptAdapterConfig Adapter(JsonElement a)
+    {
+        var t = TwoWay(a, "prompt_adapter", "depth", "transformer_dim", "num_heads", "mlp_dim", "attention_downsample_rate", depthFallback: null);
+        return new(
+            Depth: t.Depth,
+            TransformerDim: t.EmbeddingDim,
+            InputEmbeddingDim: ConfigReader.Int(a, "prompt_adapter.input_embedding_dim", 1, ConfigReader.MaxWidth),
+            NumOutputs: ConfigReader.Int(a, "prompt_adapter.num_outputs", 1, ConfigReader.MaxCount),
+            OutputDim: ConfigReader.Int(a, "prompt_adapter.output_dim", 1, ConfigReader.MaxWidth),
+            NumHeads: t.NumHeads,
+            MlpDim: t.MlpDim,
+            AttentionDownsampleRate: t.AttentionDownsampleRate);
+    }
+
+    /// <summary>
+    /// A SAM two-way transformer's sizes under <paramref name="section"/> (prompt adapter, mask adapter, mask decoder). Its
+    /// self attentions split the width into heads and its cross attentions width / rate (segment-anything asserts both).
+    /// Absent optional keys take scenic's hard-coded 8 heads, MLP 2048 and rate 2 (and depth <paramref name="depthFallback"/>).
+    /// </summary>
+    internal static TwoWayTransformerConfig TwoWay(JsonElement obj, string section, string depthKey, string dimKey, string headsKey,
+        string mlpKey, string rateKey, int? depthFallback)
+    {
+        string depthPath = $"{section}.{depthKey}";
+        int depth = depthFallback is int d ? ConfigReader.Int(obj, depthPath, 1, ConfigReader.MaxDepth, d) : ConfigReader.Int(obj, depthPath, 1, ConfigReader.MaxDepth);
+        int dim = ConfigReader.Int(obj, $"{section}.{dimKey}", 1, ConfigReader.MaxWidth);
+        int heads = Heads(obj, $"{section}.{headsKey}", dim, $"{section}.{dimKey}", fallback: 8);
+        int rate = ConfigReader.Int(obj, $"{section}.{rateKey}", 1, dim, 2);
+        int cross = dim / rate;
+        ConfigReader.Expect(cross % heads == 0, $"{section}.{rateKey}",
+            $"a rate leaving the cross-attention width {section}.{dimKey} {dim} / rate divisible by {heads} heads", rate);
+        int mlp = ConfigReader.Int(obj, $"{section}.{mlpKey}", 1, ConfigReader.MaxWidth, 2048);
+        return new TwoWayTransformerConfig(depth, dim, heads, mlp, rate);
+    }
 
     private static PointHeadConfig PointHead(JsonElement p)
     {
-        var activation = p.TryGetProperty("mlp_activation", out var act) ? act.GetString() : "relu";
+        var activation = ConfigReader.String(p, "point_predictor.mlp_activation", "relu");
         return new PointHeadConfig(
-            Depth: p.GetProperty("depth").GetInt32(),
-            HiddenDim: p.GetProperty("hidden_dim").GetInt32(),
-            NumOutputPoints: Int(p, "num_output_points", 4),
-            NumClasses: Int(p, "num_classes", 1),
-            PreNorm: p.TryGetProperty("pre_norm", out var pre) && pre.GetBoolean(),
+            // The last layer is the output projection, so there is at least one.
+            Depth: ConfigReader.Int(p, "point_predictor.depth", 1, ConfigReader.MaxDepth),
+            HiddenDim: ConfigReader.Int(p, "point_predictor.hidden_dim", 1, ConfigReader.MaxWidth),
+            NumOutputPoints: ConfigReader.Int(p, "point_predictor.num_output_points", 1, ConfigReader.MaxCount, 4),
+            // 0 classes leaves (x, y, background) per point.
+            NumClasses: ConfigReader.Int(p, "point_predictor.num_classes", 0, ConfigReader.MaxCount, 1),
+            PreNorm: ConfigReader.Bool(p, "point_predictor.pre_norm", false),
             Activation: activation switch
             {
                 "gelu" => Runtime.Ops.UnaryKind.Gelu,
@@ -209,13 +322,7 @@ public static class PixelLlmConfigJson
             });
     }
 
-    private static int? TableGrid(JsonElement backbone, string sizeKey) =>
-        backbone.TryGetProperty(sizeKey, out var size) && size.ValueKind == JsonValueKind.Number
-            ? size.GetInt32() / backbone.GetProperty("patch_size").GetInt32() : null;
-
-    private static JsonElement Required(JsonElement e, string name, string path) =>
-        e.TryGetProperty(name, out var v) ? v : throw new ModelFileException($"pixelllm config: missing key '{path}{name}'");
-
-    private static int Int(JsonElement e, string name, int fallback) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
+    /// <summary>The stored pos_embed grid: pretrain size / patch, 1 to <see cref="MaxGrid"/> patches a side.</summary>
+    private static int? TableGrid(JsonElement backbone, string path, int patch) =>
+        ConfigReader.OptionalInt(backbone, path, patch, patch * MaxGrid) is { } size ? size / patch : null;
 }

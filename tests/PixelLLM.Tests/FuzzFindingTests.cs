@@ -17,8 +17,9 @@ public class FuzzFindingTests
     public void NegativeSamDepthIsAConfigErrorNotAnArgumentOutOfRange()
     {
         // 2026-11-26 campaign, model-config: "sam": {"depth": -2} reached Enumerable.Range(0, depth) before validation.
+        // The finding's git.mlp_ratio 665 is now out of range too, and read first; sam.depth -2 alone is in PixelLlmConfigBoundsTests.
         var e = Assert.Throws<ModelFileException>(() => FuzzTargets.All["model-config"](Finding("model-config", "crashes-0d2113f5264e")));
-        Assert.Equal("pixelllm config: sam.depth must be 0 or more, got -2", e.Message);
+        Assert.Equal("pixelllm config: git.mlp_ratio must be a number in (0, 64], got 665", e.Message);
     }
 
     [Fact]

@@ -13,48 +13,38 @@ public static class BoxDecoderConfigJson
     /// </summary>
     public static BoxDecoderConfig? Read(JsonElement config)
     {
-        if (!config.TryGetProperty("box_decoder", out var b) || b.ValueKind != JsonValueKind.Object) return null;
+        if (ConfigReader.OptionalObject(config, "box_decoder") is not { } b) return null;
         var d = new BoxDecoderConfig();
-        var c = new BoxDecoderConfig
+        const int W = ConfigReader.MaxWidth;
+        // The tower's GroupNorm splits head_dim into 32 groups.
+        int headDim = ConfigReader.Int(b, "box_decoder.head_dim", d.GroupNormGroups, W, d.HeadDim);
+        ConfigReader.Expect(headDim % d.GroupNormGroups == 0, "box_decoder.head_dim", $"a multiple of {d.GroupNormGroups} (the tower's GroupNorm groups)", headDim);
+        var strides = ConfigReader.Ints(b, "box_decoder.strides", 5, 5, 1, MaxStride) ?? d.Strides;
+        // The pyramid builds P3..P7 from one map; the strides name their levels (log2) and scale their boxes.
+        ConfigReader.Expect(strides.All(s => (s & (s - 1)) == 0) && strides.Zip(strides.Skip(1)).All(p => p.Second == 2 * p.First),
+            "box_decoder.strides", "5 consecutive powers of two (P3..P7: [8, 16, 32, 64, 128])", $"[{string.Join(", ", strides)}]");
+        return new BoxDecoderConfig
         {
-            FpnInDim = Int(b, "fpn_in_dim", d.FpnInDim),
-            FpnOutChannels = Int(b, "fpn_out_channels", d.FpnOutChannels),
-            HeadDim = Int(b, "head_dim", d.HeadDim),
-            Strides = Ints(b, "strides") ?? d.Strides,
-            PreNmsTopK = Int(b, "pre_nms_topk_test", d.PreNmsTopK),
-            PostNmsTopK = Int(b, "post_nms_topk_test", d.PostNmsTopK),
-            ProposalNmsThreshold = Float(b, "iou_thresh", d.ProposalNmsThreshold),
-            RoiFcDims = Ints(b, "roi_fc_dims") ?? d.RoiFcDims,
-            RoiScoreThreshold = Float(b, "roi_score_threshold", d.RoiScoreThreshold),
-            RoiNmsThreshold = Float(b, "roi_nms_threshold", d.RoiNmsThreshold),
-            NumDetections = Int(b, "roi_post_nms_num_detections", d.NumDetections),
+            // The ConvTranspose is in_dim / 2 wide.
+            FpnInDim = ConfigReader.Int(b, "box_decoder.fpn_in_dim", 2, W, d.FpnInDim),
+            FpnOutChannels = ConfigReader.Int(b, "box_decoder.fpn_out_channels", 1, W, d.FpnOutChannels),
+            HeadDim = headDim,
+            Strides = strides,
+            PreNmsTopK = ConfigReader.Int(b, "box_decoder.pre_nms_topk_test", 1, MaxCandidates, d.PreNmsTopK),
+            PostNmsTopK = ConfigReader.Int(b, "box_decoder.post_nms_topk_test", 1, MaxCandidates, d.PostNmsTopK),
+            // The padded NMS's within-tile fixed point equals greedy NMS only above 0.5 (errata E4).
+            ProposalNmsThreshold = (float)ConfigReader.Number(b, "box_decoder.iou_thresh", 0.5, 1, d.ProposalNmsThreshold),
+            RoiFcDims = ConfigReader.Ints(b, "box_decoder.roi_fc_dims", 1, 16, 1, W) ?? d.RoiFcDims,
+            // Scores are sigmoid probabilities.
+            RoiScoreThreshold = (float)ConfigReader.Number(b, "box_decoder.roi_score_threshold", 0, 1, d.RoiScoreThreshold),
+            RoiNmsThreshold = (float)ConfigReader.Number(b, "box_decoder.roi_nms_threshold", 0.5, 1, d.RoiNmsThreshold),
+            // Every detection slot is captioned: K × max_caption_length decode positions (RequestLimits bounds the product).
+            NumDetections = ConfigReader.Int(b, "box_decoder.roi_post_nms_num_detections", 1, ConfigReader.MaxCount, d.NumDetections),
         };
-        Validate(c);
-        return c;
     }
 
-    private static void Validate(BoxDecoderConfig c)
-    {
-        static void Expect(bool ok, string what)
-        {
-            if (!ok) throw new ModelFileException($"pixelllm config: box_decoder.{what}");
-        }
-        Expect(c.Strides.Count > 0 && c.Strides.All(s => s > 0 && (s & (s - 1)) == 0)
-            && c.Strides.Zip(c.Strides.Skip(1)).All(p => p.Second == 2 * p.First), "strides must be consecutive powers of two");
-        Expect(c.FpnInDim >= 2 && c.FpnOutChannels > 0 && c.HeadDim % c.GroupNormGroups == 0, "fpn_in_dim/fpn_out_channels/head_dim must be positive (head_dim a multiple of 32)");
-        Expect(c.PreNmsTopK > 0 && c.PostNmsTopK > 0 && c.NumDetections > 0, "pre_nms_topk_test, post_nms_topk_test and roi_post_nms_num_detections must be positive");
-        // The padded NMS's within-tile fixed point equals greedy NMS only above 0.5 (errata E4).
-        Expect(c.ProposalNmsThreshold >= 0.5f && c.ProposalNmsThreshold <= 1f, "iou_thresh must be in [0.5, 1]");
-        Expect(c.RoiNmsThreshold >= 0.5f && c.RoiNmsThreshold <= 1f, "roi_nms_threshold must be in [0.5, 1]");
-        Expect(c.RoiFcDims.Count > 0 && c.RoiFcDims.All(f => f > 0), "roi_fc_dims must be a non-empty list of positive widths");
-    }
-
-    private static int Int(JsonElement e, string name, int fallback) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
-
-    private static float Float(JsonElement e, string name, float fallback) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetSingle() : fallback;
-
-    private static int[]? Ints(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetInt32()).ToArray() : null;
+    /// <summary>Heatmap candidates and proposals kept (scenic: 1000 and 256).</summary>
+    private const int MaxCandidates = 1 << 20;
+    /// <summary>Largest P3 stride; the doubling to P7 stays far inside int.</summary>
+    private const int MaxStride = 1 << 16;
 }

@@ -107,8 +107,8 @@ public sealed partial class ModelDirectory : IDisposable
         }
         catch (ModelFileException e)
         {
-            var key = ModelJsonDiagnosis.FirstProblem(json);
-            throw new ModelFileException($"{configPath}: field 'model': {(key is null ? e.Message : $"{key} ({e.Message})")}", e);
+            // FromScenic's messages name the key (ConfigReader), so they are passed on as they are.
+            throw new ModelFileException($"{configPath}: field 'model': {e.Message}", e);
         }
     }
 
