@@ -76,14 +76,14 @@ public sealed partial class PixelLlmRunner : IGoldenRunner
         return variants.Element.EnumerateObject().Select(v => (v.Name, variants.Text(v.Name))).ToList();
     }
 
-    /// <summary>The case's model config; a malformed one names the case file and, where it can, the key (as model directories do).</summary>
+    /// <summary>The case's model config; a malformed one names the case file and the key (as model directories do).</summary>
     private static PixelLlmConfig ModelConfig(GoldenCase golden)
     {
         try { return PixelLlmConfigJson.FromScenic(golden.Config); }
         catch (ModelFileException e)
         {
-            var key = ModelFiles.ModelJsonDiagnosis.FirstProblem(golden.Config);
-            throw new ModelFileException($"{golden.JsonPath}: config: {(key is null ? e.Message : $"{key} ({e.Message})")}", e);
+            // FromScenic's messages name the key (ConfigReader); the case file is what the user gave.
+            throw new ModelFileException($"{golden.JsonPath}: config: {e.Message}", e);
         }
     }
 
