@@ -151,6 +151,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
             var decoded = model.Decode(encoding, task.Decoding, engine, stream.Observe);
             raw = decoded.Raw;
             scores = decoded.LogProbs;
+            FiniteOutputs.Require(scores, "decode scores");
             stream.Finish(raw);
             Put(trace, "out.raw_text_tokens", raw);
             if (trace is not null) trace["out.log_probs"] = HostTensor.FromArray(scores, scores.Length);
@@ -172,6 +173,7 @@ internal sealed class RequestRunner(PixelLlm model, ITextTokenizer tokenizer, Re
         var trace = request.Trace;
         var sizes = promptImages is null ? Enumerable.Repeat(features.Sizes[0], tokens.Length).ToArray() : promptImages.Select(i => features.Sizes[i]).ToArray();
         var points = model.Points(text, tokens, sizes, task.Validity);
+        FiniteOutputs.Require(points.Coords.ToFloatArray(), "trace points");
         if (trace is not null)
         {
             trace["mid.text_feats"] = text.Features;

@@ -49,6 +49,9 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
             var row = rows[i];
             int gridH = row.MaskLogits.Shape[0], gridW = row.MaskLogits.Shape[1];
             var logits = row.MaskLogits.ToFloatArray();
+            FiniteOutputs.Require(logits, "mask logits");
+            FiniteOutputs.Require(row.Box, "referring box");
+            if (decode) FiniteOutputs.Require([row.Score], "decode score");
             var mask = OriginalMask(logits, gridH, gridW, features.Height, features.Width, image.Height, image.Width);
             var b = row.Box;
             Box? box = b[0] > b[2] || b[1] > b[3] ? null : new Box(b[0], b[1], b[2], b[3]).Scale(toOriginalX, toOriginalY);
@@ -78,6 +81,11 @@ internal sealed class TaskRunner(PixelLlm model, ITextTokenizer tokenizer, Reque
         DenseCaptions captions;
         try { captions = captioner.DenseCaption(features, context, engine, request.Trace, task.Decoding); }
         finally { model.ReleaseImage(features); }
+        for (int i = 0; i < captions.NumDetections; i++)
+        {
+            FiniteOutputs.Require(captions.Boxes[i], "detection boxes");
+            FiniteOutputs.Require([captions.Scores[i], captions.LogProbs[i]], "detection scores");
+        }
         // scenic's evaluation counts the first num_detections slots (score > 0); −1 and 0-score padding slots come after them.
         var detections = Enumerable.Range(0, captions.NumDetections).Select(i =>
         {

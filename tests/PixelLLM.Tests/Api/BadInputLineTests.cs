@@ -65,4 +65,33 @@ public sealed class BadInputLineTests(TinyModel tiny, RefsegModel refseg) : ICla
         Assert.Equal(2, code);
         Assert.Contains("empty", Line(error));
     }
+
+    /// <summary>Weights of NaN gave "score NaN" and boxes the JSON wrote as null; now the request fails naming the output.</summary>
+    [Fact]
+    public void NonFiniteWeightsFailTheRequestInsteadOfReturningNaN()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"pixelllm-nan-{Guid.NewGuid():N}");
+        try
+        {
+            TinyModel.Create(dir);
+            var weights = Path.Combine(dir, "model.safetensors");
+            var bytes = File.ReadAllBytes(weights);
+            long headerLength = BitConverter.ToInt64(bytes, 0);
+            using (var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength)))
+                foreach (var tensor in header.RootElement.EnumerateObject().Where(t => t.Name != "__metadata__" && t.Value.GetProperty("dtype").GetString() == "F32"))
+                {
+                    var offsets = tensor.Value.GetProperty("data_offsets");
+                    for (long i = 8 + headerLength + offsets[0].GetInt64(); i < 8 + headerLength + offsets[1].GetInt64(); i += 4)
+                        BitConverter.TryWriteBytes(bytes.AsSpan((int)i, 4), float.NaN);
+                }
+            File.WriteAllBytes(weights, bytes);
+            using var model = PixelLlmModel.Load(dir);
+            var image = TinyModel.Image("caption_trace");
+            var caption = Assert.Throws<PixelLLM.Runtime.ModelFileException>(() => model.Caption(image));
+            Assert.StartsWith("the model's decode scores came out NaN", caption.Message);
+            var refer = Assert.Throws<PixelLLM.Runtime.ModelFileException>(() => model.Refer(image, "a dog"));
+            Assert.StartsWith("the model's trace points came out NaN", refer.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }
