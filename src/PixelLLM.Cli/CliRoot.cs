@@ -26,4 +26,15 @@ internal static class CliRoot
         root.Subcommands.Add(GraphCheckCommand.Create());
         return root;
     }
+
+    /// <summary>A parser message with .NET's type names in words ("as expected type 'System.Int32'" → "as an integer").</summary>
+    public static string Plain(string message) => System.Text.RegularExpressions.Regex.Replace(message,
+        @"as expected type '(System\.Nullable`1\[)?System\.(\w+)\]?'", m => m.Groups[2].Value switch
+        {
+            "Int32" => "as an integer (from -2147483648 to 2147483647)",
+            "Int64" => "as an integer",
+            "Single" or "Double" => "as a number",
+            "Boolean" => "as true or false",
+            var other => $"as {other}",
+        });
 }

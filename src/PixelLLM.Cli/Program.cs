@@ -7,7 +7,7 @@ var root = CliRoot.Create();
 var parsed = root.Parse(args.Length == 0 ? ["--help"] : args);
 if (parsed.Errors.Count > 0)
 {
-    Console.Error.WriteLine($"pixelllm: {string.Join("; ", parsed.Errors.Select(e => e.Message.TrimEnd('.')))} (see pixelllm --help)");
+    Console.Error.WriteLine($"pixelllm: {string.Join("; ", parsed.Errors.Select(e => CliRoot.Plain(e.Message).TrimEnd('.')))} (see pixelllm --help)");
     return 2;
 }
 try

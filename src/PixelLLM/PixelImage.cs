@@ -42,7 +42,14 @@ public sealed class PixelImage
         if (string.IsNullOrWhiteSpace(path)) throw new InvalidInputException("image path is empty, expected a PNG or JPEG file");
         FileKind.RequireRegularInput(path, "a PNG or JPEG file");
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try
+        {
+            // No PNG or JPEG within the pixel limit is this large (16-bit RGBA stored uncompressed is 8 bytes a pixel), so a
+            // file padded past it is refused before it is read into memory.
+            long length = new FileInfo(path).Length, most = (1L << 26) + 8 * Math.Max(maxPixels, 0);
+            if (length > most) throw new InvalidInputException($"{path}: {length} bytes, more than any image of at most {maxPixels} pixels can take ({most})");
+            bytes = File.ReadAllBytes(path);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new InvalidInputException($"{path}: cannot read image ({e.Message})");

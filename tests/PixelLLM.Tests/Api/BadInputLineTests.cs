@@ -94,4 +94,25 @@ public sealed class BadInputLineTests(TinyModel tiny, RefsegModel refseg) : ICla
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [Theory]
+    [InlineData("Cannot parse argument 'x' for option '--threads' as expected type 'System.Int32'.", "Cannot parse argument 'x' for option '--threads' as an integer (from -2147483648 to 2147483647).")]
+    [InlineData("Cannot parse argument '9e99' for option '--beams' as expected type 'System.Nullable`1[System.Int32]'.", "Cannot parse argument '9e99' for option '--beams' as an integer (from -2147483648 to 2147483647).")]
+    [InlineData("Cannot parse argument 'q' for option '--min-gain' as expected type 'System.Double'.", "Cannot parse argument 'q' for option '--min-gain' as a number.")]
+    public void ParserMessagesNameTypesInWords(string message, string expected) => Assert.Equal(expected, CliRoot.Plain(message));
+
+    /// <summary>A file padded far past any image of the pixel limit is refused from its size, before it is read.</summary>
+    [Fact]
+    public void AnImageFileLargerThanAnyImageOfThePixelLimitIsRefusedUnread()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"pixelllm-padded-{Guid.NewGuid():N}.png");
+        try
+        {
+            File.Copy(Png, path);
+            using (var stream = new FileStream(path, FileMode.Open)) stream.SetLength(1L << 30); // sparse: no gigabyte is written
+            var error = Assert.Throws<PixelLLM.Runtime.InvalidInputException>(() => PixelImage.Load(path, maxPixels: 1_000_000));
+            Assert.Equal($"{path}: {1L << 30} bytes, more than any image of at most 1000000 pixels can take ({(1L << 26) + 8_000_000})", error.Message);
+        }
+        finally { File.Delete(path); }
+    }
 }
