@@ -61,11 +61,11 @@ internal static class SceneSetReader
             var where = $"{at}.referring[{k}]";
             int obj = f.Int(r, "object", $"{where}.object");
             if (obj < 0 || obj >= objects.Count) throw f.Error($"{where}.object", $"{obj} is not an object index (0…{objects.Count - 1})");
-            return new SceneReferral(obj, f.String(r, "text", $"{where}.text"));
+            return new SceneReferral(obj, f.Text(r, "text", $"{where}.text"));
         }).ToList();
         var imagePath = Path.Combine(directory, image);
         if (!File.Exists(imagePath)) throw f.Error($"{at}.image", $"image {imagePath} not found");
-        return new SyntheticScene(index, imagePath, width, height, objects, f.String(s, "caption", $"{at}.caption"), words, traceObject, referrals);
+        return new SyntheticScene(index, imagePath, width, height, objects, f.Text(s, "caption", $"{at}.caption"), words, traceObject, referrals);
     }
 
     private static SceneObject ReadObject(Fields f, JsonElement o, string at, int width, int height)
@@ -96,6 +96,10 @@ internal static class SceneSetReader
         }
 
         public string String(JsonElement parent, string name, string field) => Property(parent, name, field, JsonValueKind.String).GetString()!;
+
+        /// <summary>A string a model reads (a caption, an expression): it must hold a word.</summary>
+        public string Text(JsonElement parent, string name, string field) =>
+            String(parent, name, field) is var text && !string.IsNullOrWhiteSpace(text) ? text : throw Error(field, "expected text, got an empty string");
 
         public int Int(JsonElement parent, string name, string field) =>
             Property(parent, name, field, JsonValueKind.Number).TryGetInt32(out var v) ? v : throw Error(field, "expected an integer");

@@ -56,6 +56,8 @@ public sealed class SceneSetReaderTests : IDisposable
         { "box", "scenes[0].objects[0].box: expected [x0, y0, x1, y1]" },
         { "prompt", "prompts.trace is 'describe: ', but the engine's task uses 'A long image caption: '" },
         { "not json", "not valid JSON" },
+        { "empty caption", "scenes[1].caption: expected text, got an empty string" },
+        { "empty expression", "scenes[3].referring[0].text: expected text, got an empty string" },
     };
 
     [Theory]
@@ -75,6 +77,8 @@ public sealed class SceneSetReaderTests : IDisposable
             case "box": Edit(r => r["scenes"]![0]!["objects"]![0]!["box"] = new JsonArray(5, 5, 5, 9)); break;
             case "prompt": Edit(r => r["prompts"]!["trace"] = "describe: "); break;
             case "not json": File.WriteAllText(Annotations, "{\"format\": "); break;
+            case "empty caption": Edit(r => r["scenes"]![1]!["caption"] = ""); break;
+            case "empty expression": Edit(r => r["scenes"]![3]!["referring"]![0]!["text"] = " "); break;
         }
         var e = Assert.Throws<InvalidInputException>(() => SceneEvaluator.CheckPrompts(SceneSetReader.Read(dir)));
         Assert.StartsWith(Annotations + ": ", e.Message);
