@@ -85,11 +85,13 @@ internal sealed class ModelBench(PixelLlmModel model, int runs, BenchProfiling? 
 
     private static string BundledImage()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var path = Path.Combine(dir.FullName, "samples", "scene_2000001.png");
-            if (File.Exists(path) && File.Exists(Path.Combine(dir.FullName, "PixelLLM.Native.sln"))) return path;
-        }
+        // The repository this CLI was built in, else the one the command runs in (a published CLI lives elsewhere).
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var path = Path.Combine(dir.FullName, "samples", "scene_2000001.png");
+                if (File.Exists(path) && File.Exists(Path.Combine(dir.FullName, "PixelLLM.Native.sln"))) return path;
+            }
         throw new InvalidInputException("--request: no \"image\" given and the bundled samples/scene_2000001.png is not found (name an image in the request)");
     }
 
@@ -156,7 +158,7 @@ internal sealed class ModelBench(PixelLlmModel model, int runs, BenchProfiling? 
     {
         var parts = new List<string> { r.Task, Path.GetFileName(image.Source) };
         parts.AddRange(r.Boxes.Select(b => string.Create(CultureInfo.InvariantCulture, $"[{b.X0:G4},{b.Y0:G4},{b.X1:G4},{b.Y1:G4}]")));
-        parts.AddRange(r.Texts.Select(t => JsonSerializer.Serialize(t)));
+        parts.AddRange(r.Texts.Select(t => $"\"{t.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\""));
         if (r.Beams is int beams) parts.Add($"beams {beams}");
         if (r.DecodeText) parts.Add("decode_text");
         if (r.TeacherForced) parts.Add("teacher_forced");
