@@ -71,8 +71,8 @@ internal sealed class ModelBench(PixelLlmModel model, int runs, BenchProfiling? 
     internal static ServeRequest Parse(string line, string where)
     {
         JsonNode? node;
-        try { node = JsonNode.Parse(line); }
-        catch (JsonException e) { throw new InvalidInputException($"{where}: not JSON ({e.Message})"); }
+        try { node = JsonNode.Parse(line, documentOptions: ServeRequest.JsonOptions); }
+        catch (JsonException e) { throw new InvalidInputException($"{where}: {ServeRequest.Describe(e)}"); }
         if (node is not JsonObject request) throw new InvalidInputException($"{where}: expected a JSON object like {DefaultRequest}");
         if (!request.ContainsKey("image") && !request.ContainsKey("image_base64")) request["image"] = BundledImage();
         try

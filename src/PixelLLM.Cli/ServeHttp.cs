@@ -67,6 +67,10 @@ internal static class ServeHttp
                 _ => (404, Error("invalid_input", $"{request.Url?.AbsolutePath}: not found (GET /v1/info, POST /v1/requests)")),
             };
         }
+        catch (DecoderFallbackException)
+        {
+            answer = (400, Error("invalid_input", "request body: not UTF-8 text"));
+        }
         catch (Exception e) when (e is IOException or HttpListenerException or InvalidInputException)
         {
             answer = (400, Error("invalid_input", $"request body: {e.Message}"));
@@ -102,7 +106,8 @@ internal static class ServeHttp
 
     private static string ReadBody(HttpListenerRequest request)
     {
-        using var reader = new StreamReader(request.InputStream, Encoding.UTF8);
+        // Strict UTF-8: bytes that are not text are a bad request, not text with replacement characters in it.
+        using var reader = new StreamReader(request.InputStream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
         var buffer = new char[64 * 1024];
         var text = new StringBuilder();
         for (int n; (n = reader.Read(buffer)) > 0;)

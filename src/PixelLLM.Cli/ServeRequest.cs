@@ -7,7 +7,7 @@ namespace PixelLLM.Cli;
 /// One line of <c>pixelllm serve</c>'s input: a JSON object naming the task, the image (a path or base64 bytes) and the
 /// task's prompts. Every field is checked here, by name, before the model sees the request.
 /// </summary>
-internal sealed record ServeRequest(JsonElement? Id, string Task, string? ImagePath, byte[]? ImageBytes, IReadOnlyList<Box> Boxes,
+internal sealed partial record ServeRequest(JsonElement? Id, string Task, string? ImagePath, byte[]? ImageBytes, IReadOnlyList<Box> Boxes,
     IReadOnlyList<string> Texts, bool DecodeText, bool TeacherForced, int? Beams)
 {
     public static readonly string[] Tasks = ["caption", "refer", "segment", "densecap", "info"];
@@ -20,8 +20,8 @@ internal sealed record ServeRequest(JsonElement? Id, string Task, string? ImageP
     {
         id = null;
         JsonElement root;
-        try { root = JsonDocument.Parse(line).RootElement; }
-        catch (JsonException e) { throw new InvalidInputException($"request: not JSON ({e.Message})"); }
+        try { root = JsonDocument.Parse(line, JsonOptions).RootElement; }
+        catch (JsonException e) { throw new InvalidInputException($"request: {Describe(e)}"); }
         if (root.ValueKind != JsonValueKind.Object) throw new InvalidInputException($"request: expected a JSON object, got {root.ValueKind}");
         if (root.TryGetProperty("id", out var given)) id = given.Clone();
         foreach (var field in root.EnumerateObject())
@@ -75,4 +75,14 @@ internal sealed record ServeRequest(JsonElement? Id, string Task, string? ImageP
             throw new InvalidInputException($"request field 'boxes[{index}]': expected [x0, y0, x1, y1] (four finite numbers), got {box.GetRawText()}");
         return new Box(values[0].GetSingle(), values[1].GetSingle(), values[2].GetSingle(), values[3].GetSingle());
     }
+
+    /// <summary>Duplicate keys are refused: which of two "id"s or "image"s a reader keeps differs between JSON libraries.</summary>
+    internal static readonly JsonDocumentOptions JsonOptions = new() { AllowDuplicateProperties = false };
+
+    /// <summary>Why a request line did not parse, in words.</summary>
+    internal static string Describe(JsonException e) => DuplicateKey().Match(e.Message) is { Success: true } m
+        ? $"key '{m.Groups[1].Value}' appears twice (give each key once)" : $"not JSON ({e.Message})";
+
+    [System.Text.RegularExpressions.GeneratedRegex("^Duplicate property '(.*)' encountered")]
+    private static partial System.Text.RegularExpressions.Regex DuplicateKey();
 }

@@ -90,6 +90,7 @@ public class ModelBenchTests(RefsegModel refseg) : IClassFixture<RefsegModel>
     [InlineData("--request", """{"task":"refer"}""", "--request: request field 'texts': refer needs at least one expression")]
     [InlineData("--request", """{"task":"caption","bogus":1}""", "--request: request field 'bogus': unknown")]
     [InlineData("--request", "caption", "--request: not JSON")]
+    [InlineData("--request", """{"task":"caption","task":"refer"}""", "--request: key 'task' appears twice")]
     [InlineData("--request", "[1]", "--request: expected a JSON object")]
     [InlineData("--request", """{"task":"caption","image":"/nonexistent/x.png"}""", "/nonexistent/x.png: cannot read image")]
     [InlineData("--stages", "e2e", "bench: --stages applies to --config NAME --random-weights only")]

@@ -71,9 +71,11 @@ public class ServeCommandTests(RefsegModel refseg) : IClassFixture<RefsegModel>
             $$"""{"id": 12, "task": "densecap", "image": "{{path}}"}""",
             """{"id": 13, "task": "caption", "image_base64": "***"}""",
             $$"""{"id": 14, "task": "caption", "image": "{{path}}", "beams": 0}""",
-            $$"""{"id": 15, "task": "caption", "image": "{{path}}", "boxes": [[3, 4, 60, 50]]}""");
+            $$"""{"id": 15, "task": "caption", "image": "{{path}}", "boxes": [[3, 4, 60, 50]]}""",
+            """{"id": 16, "id": 17, "task": "info"}""");
         var answers = lines.Skip(1).ToList();
-        Assert.Equal(11, answers.Count);
+        Assert.Equal(12, answers.Count);
+        Assert.Equal("request: key 'id' appears twice (give each key once)", answers[11].GetProperty("error").GetString());
         (string Kind, string Error) Failure(int i) => (answers[i].GetProperty("kind").GetString()!, answers[i].GetProperty("error").GetString()!);
 
         Assert.All(answers.Take(10), a => Assert.False(a.GetProperty("ok").GetBoolean()));

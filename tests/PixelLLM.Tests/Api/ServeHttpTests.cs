@@ -52,6 +52,10 @@ public class ServeHttpTests(RefsegModel refseg) : IClassFixture<RefsegModel>
         var bad = await client.PostAsync("v1/requests", new StringContent("""{"id": 8, "task": "refer"}"""));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Equal("invalid_input", JsonNode.Parse(await bad.Content.ReadAsStringAsync())!["kind"]!.GetValue<string>());
+        // Bytes that are not UTF-8 are a bad request, not text with replacement characters in it.
+        var binary = await client.PostAsync("v1/requests", new ByteArrayContent([(byte)'{', 0xFF, 0xFE, (byte)'}']));
+        Assert.Equal(HttpStatusCode.BadRequest, binary.StatusCode);
+        Assert.Equal("request body: not UTF-8 text", JsonNode.Parse(await binary.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("v2/whatever")).StatusCode);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, (await client.DeleteAsync("v1/requests")).StatusCode);
 
