@@ -26,7 +26,7 @@ internal sealed class ModelBench(PixelLlmModel model, int runs, BenchProfiling? 
     {
         var baseline = baselinePath is null ? null : BenchBaseline.Load(baselinePath);
         var requests = requestLines.Select((line, i) => Parse(line, requestLines.Count == 1 ? "--request" : $"--request #{i + 1}")).ToList();
-        var images = requests.Select(r => r.ImagePath is { } path ? PixelImage.Load(path, options.MaxImagePixels) : PixelImage.Decode(r.ImageBytes!, "image_base64")).ToList();
+        var images = requests.Select(r => r.LoadImage(options.MaxImagePixels)).ToList();
         string loadBefore = BenchTimer.LoadAverage();
         var clock = Stopwatch.StartNew();
         using var model = PixelLlmModel.Load(modelDirectory, options with { Profiler = profiling?.Profiler });
@@ -87,11 +87,8 @@ internal sealed class ModelBench(PixelLlmModel model, int runs, BenchProfiling? 
     {
         // The repository this CLI was built in, else the one the command runs in (a published CLI lives elsewhere).
         foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var path = Path.Combine(dir.FullName, "samples", "scene_2000001.png");
-                if (File.Exists(path) && File.Exists(Path.Combine(dir.FullName, "PixelLLM.Native.sln"))) return path;
-            }
+            if (RequestOptionsCli.RepositoryRoot(start) is { } root && Path.Combine(root, "samples", "scene_2000001.png") is var path && File.Exists(path))
+                return path;
         throw new InvalidInputException("--request: no \"image\" given and the bundled samples/scene_2000001.png is not found (name an image in the request)");
     }
 

@@ -79,14 +79,18 @@ internal sealed class RequestOptionsCli
         if (!string.IsNullOrEmpty(model)) return model;
         var fromEnvironment = Environment.GetEnvironmentVariable(ModelEnvironmentVariable);
         if (!string.IsNullOrEmpty(fromEnvironment)) return fromEnvironment;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (!File.Exists(Path.Combine(dir.FullName, "PixelLLM.Native.sln"))) continue;
-            var path = Path.Combine(dir.FullName, "models", "default");
-            return Directory.Exists(path) ? path
-                : throw new ModelFileException($"no model given and the default model {path} is absent (pass --model DIR)");
-        }
-        throw new ModelFileException("no model given (pass --model DIR or set PIXELLLM_MODEL)");
+        if (RepositoryRoot(AppContext.BaseDirectory) is not { } root) throw new ModelFileException("no model given (pass --model DIR or set PIXELLLM_MODEL)");
+        var path = Path.Combine(root, "models", "default");
+        return Directory.Exists(path) ? path
+            : throw new ModelFileException($"no model given and the default model {path} is absent (pass --model DIR)");
+    }
+
+    /// <summary>The nearest folder at or above <paramref name="start"/> holding PixelLLM.Native.sln, or null.</summary>
+    public static string? RepositoryRoot(string start)
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "PixelLLM.Native.sln"))) return dir.FullName;
+        return null;
     }
 
     public static ComputePrecision ParsePrecision(string name) => name switch

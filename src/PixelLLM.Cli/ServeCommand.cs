@@ -118,11 +118,7 @@ internal static class ServeCommand
 
     /// <summary>The pixelllm-result/1 document of the request (null for "info").</summary>
     private static byte[]? Execute(PixelLlmModel model, ServeRequest r) =>
-        r.Task == "info" ? null : Execute(model, r, LoadImage(model, r), new RequestOptions { Beams = r.Beams });
-
-    /// <summary>The request's image, from its path or its base64 bytes.</summary>
-    private static PixelImage LoadImage(PixelLlmModel model, ServeRequest r) =>
-        r.ImagePath is { } path ? model.LoadImage(path) : PixelImage.Decode(r.ImageBytes!, "image_base64");
+        r.Task == "info" ? null : Execute(model, r, r.LoadImage(model.MaxImagePixels), new RequestOptions { Beams = r.Beams });
 
     /// <summary>Runs a (non-info) request on an image already decoded, with <paramref name="options"/>; its result document.</summary>
     internal static byte[] Execute(PixelLlmModel model, ServeRequest r, PixelImage image, RequestOptions options)

@@ -76,6 +76,10 @@ internal sealed partial record ServeRequest(JsonElement? Id, string Task, string
         return new Box(values[0].GetSingle(), values[1].GetSingle(), values[2].GetSingle(), values[3].GetSingle());
     }
 
+    /// <summary>The request's image, from its path or its base64 bytes, at most <paramref name="maxPixels"/> pixels.</summary>
+    public PixelImage LoadImage(long maxPixels) =>
+        ImagePath is { } path ? PixelImage.Load(path, maxPixels) : PixelImage.Decode(ImageBytes!, "image_base64", maxPixels);
+
     /// <summary>Duplicate keys are refused: which of two "id"s or "image"s a reader keeps differs between JSON libraries.</summary>
     internal static readonly JsonDocumentOptions JsonOptions = new() { AllowDuplicateProperties = false };
 

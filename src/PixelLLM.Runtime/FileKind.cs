@@ -10,7 +10,7 @@ namespace PixelLLM.Runtime;
 /// </summary>
 public static unsafe partial class FileKind
 {
-    private const uint TypeMask = 0xF000, Regular = 0x8000, DirectoryType = 0x4000;
+    private const uint TypeMask = 0xF000, Regular = 0x8000;
 
     /// <summary>True for a regular file, false for a device, pipe or socket, null where the path is absent or the platform cannot say.</summary>
     public static bool? IsRegularFile(string path)
@@ -33,8 +33,7 @@ public static unsafe partial class FileKind
         {
             return null;
         }
-        uint type = *(uint*)(buffer + modeOffset) & TypeMask;
-        return type == Regular || type == DirectoryType ? type == Regular : false;
+        return (*(uint*)(buffer + modeOffset) & TypeMask) == Regular;
     }
 
     /// <summary>Fails with one line naming <paramref name="what"/> when <paramref name="path"/> exists but is not a regular file.</summary>

@@ -86,6 +86,9 @@ public sealed partial class PixelLlmModel : IDisposable
     /// <exception cref="InvalidInputException">Unreadable, corrupt or too large.</exception>
     public PixelImage LoadImage(string path) => PixelImage.Load(path, options.MaxImagePixels);
 
+    /// <summary>The largest image this model's options let <see cref="LoadImage"/> decode (serve applies it to base64 images too).</summary>
+    internal long MaxImagePixels => options.MaxImagePixels;
+
     /// <summary>
     /// Caption with per-token trace of the whole image (no <paramref name="box"/>: the <c>*_trace</c> task, beam 4) or of one
     /// region (the location-conditioned task, greedy).
