@@ -126,7 +126,7 @@ internal sealed class ModelBench(PixelLlmModel model, int runs, BenchProfiling? 
         {
             (stage, tokens, positions) = ("setup", 0, 0);
             phases.Restart();
-            ServeCommand.Execute(model, request, image, options);
+            ServeProtocol.Execute(model, request, image, options);
             phases.Lap(stage);
         }
 

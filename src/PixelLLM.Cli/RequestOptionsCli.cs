@@ -93,20 +93,7 @@ internal sealed class RequestOptionsCli
         return null;
     }
 
-    public static ComputePrecision ParsePrecision(string name) => name switch
-    {
-        "auto" => ComputePrecision.Auto,
-        "f32" => ComputePrecision.Float32,
-        "bf16" => ComputePrecision.BFloat16,
-        "f16" => ComputePrecision.Float16,
-        _ => throw new InvalidInputException($"--precision: unknown precision '{name}' (expected auto, f32, bf16 or f16)"),
-    };
+    public static ComputePrecision ParsePrecision(string name) => ComputeNames.Precision(name, "--precision");
 
-    public static ComputeBackend ParseBackend(string name) => name switch
-    {
-        "cpu" => ComputeBackend.Cpu,
-        "cpu-f64" => ComputeBackend.CpuFloat64,
-        "cuda" => ComputeBackend.Cuda,
-        _ => throw new InvalidInputException($"--backend: unknown backend '{name}' (expected cpu, cpu-f64 or cuda)"),
-    };
+    public static ComputeBackend ParseBackend(string name) => ComputeNames.Backend(name, "--backend");
 }

@@ -12,8 +12,6 @@ namespace PixelLLM.Cli;
 /// </summary>
 internal static class ServeCommand
 {
-    public const string Schema = "pixelllm-serve/1";
-
     public static Command Create()
     {
         var shared = new RequestOptionsCli();
@@ -56,7 +54,7 @@ internal static class ServeCommand
     internal static int Run(PixelLlmOptions options, string modelDirectory, TextReader input, TextWriter output, long maxLineChars = ServeHttp.MaxBodyBytes)
     {
         using var model = PixelLlmModel.Load(modelDirectory, options);
-        output.WriteLine(Ready(model, listening: null));
+        output.WriteLine(ServeProtocol.Ready(model, listening: null));
         output.Flush();
         using var slots = new SemaphoreSlim(options.MaxConcurrentRequests);
         // Answers leave in request order as soon as each is done, so a client may wait for one before sending the next.
@@ -74,123 +72,16 @@ internal static class ServeCommand
         {
             if (tooLong)
             {
-                answers.Writer.TryWrite(Task.FromResult(ErrorLine(null, "resource_limit", $"request line longer than {maxLineChars} characters; skipped")));
+                answers.Writer.TryWrite(Task.FromResult(ServeProtocol.ErrorLine(null, "resource_limit", $"request line longer than {maxLineChars} characters; skipped")));
                 continue;
             }
             if (string.IsNullOrWhiteSpace(line)) continue;
             slots.Wait();
             var request = line;
-            answers.Writer.TryWrite(Task.Run(() => { try { return Answer(model, request); } finally { slots.Release(); } }));
+            answers.Writer.TryWrite(Task.Run(() => { try { return model.Answer(request); } finally { slots.Release(); } }));
         }
         answers.Writer.Complete();
         writer.GetAwaiter().GetResult();
         return 0;
-    }
-
-    /// <summary>The response line to one request line: <c>{"id", "ok": true, "ms", "result"}</c> or <c>{"id", "ok": false, "error", "kind"}</c>.</summary>
-    internal static string Answer(PixelLlmModel model, string line) => Respond(model, line).Line;
-
-    /// <summary><see cref="Answer"/>, with the failure's kind (null when the request succeeded).</summary>
-    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line)
-    {
-        JsonElement? id = null;
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            var request = ServeRequest.Parse(line, out id);
-            var result = Execute(model, request);
-            return (Line(w =>
-            {
-                WriteId(w, id);
-                w.WriteBoolean("ok", true);
-                w.WriteNumber("ms", Math.Round(clock.Elapsed.TotalMilliseconds, 1));
-                w.WritePropertyName("result");
-                if (result is null) { w.WriteStartObject(); WriteInfo(w, model); w.WriteEndObject(); }
-                else JsonDocument.Parse(result).RootElement.WriteTo(w);
-            }), null);
-        }
-        catch (Exception e)
-        {
-            var (kind, message) = Classify(e);
-            return (ErrorLine(id, kind, message), kind);
-        }
-    }
-
-    /// <summary>The pixelllm-result/1 document of the request (null for "info").</summary>
-    private static byte[]? Execute(PixelLlmModel model, ServeRequest r) =>
-        r.Task == "info" ? null : Execute(model, r, r.LoadImage(model.MaxImagePixels), new RequestOptions { Beams = r.Beams });
-
-    /// <summary>Runs a (non-info) request on an image already decoded, with <paramref name="options"/>; its result document.</summary>
-    internal static byte[] Execute(PixelLlmModel model, ServeRequest r, PixelImage image, RequestOptions options)
-    {
-        var described = new ImageJson(image.Source, image.Width, image.Height);
-        return r.Task switch
-        {
-            "caption" when r.Boxes.Count == 0 => ResultJson.Caption([model.Caption(image, (Box?)null, options)], described),
-            "caption" => ResultJson.Caption(model.Caption(image, r.Boxes, options), described),
-            "refer" => ResultJson.Refer(model.Refer(image, r.Texts, r.DecodeText, options), described),
-            "segment" => ResultJson.Segment(model.Segment(image, r.Texts, !r.TeacherForced, options), described),
-            "densecap" => ResultJson.DenseCaption(model.DenseCaption(image, options), described),
-            var other => throw new InvalidInputException($"request field 'task': unknown '{other}'"),
-        };
-    }
-
-    /// <summary>What failed, as a kind a client can branch on, and the one line the CLI would print for it.</summary>
-    internal static (string Kind, string Message) Classify(Exception e) => e switch
-    {
-        ResourceLimitException => ("resource_limit", e.Message),
-        OutOfBackendMemoryException or OutOfMemoryException => ("out_of_memory", e.Message),
-        InvalidInputException or GraphBuildException or IOException or UnauthorizedAccessException => ("invalid_input", e.Message),
-        ModelFileException or NotSupportedException => ("model", e.Message),
-        BackendException => ("backend", e.Message),
-        _ => ("internal", $"{e.GetType().Name}: {e.Message}"),
-    };
-
-    /// <summary>A failure's answer: <c>{"id", "ok": false, "kind", "error"}</c>.</summary>
-    internal static string ErrorLine(JsonElement? id, string kind, string message) =>
-        Line(w => { WriteId(w, id); w.WriteBoolean("ok", false); w.WriteString("kind", kind); w.WriteString("error", message); });
-
-    /// <summary>The first line the server writes: ready, the schema and the model's info (and where it listens, over HTTP).</summary>
-    internal static string Ready(PixelLlmModel model, string? listening) => Line(w =>
-    {
-        w.WriteBoolean("ready", true);
-        w.WriteString("schema", Schema);
-        if (listening is not null) w.WriteString("listening", listening);
-        WriteInfo(w, model);
-    });
-
-    private static void WriteInfo(Utf8JsonWriter w, PixelLlmModel model)
-    {
-        w.WriteString("model", model.Name);
-        w.WriteString("backend", model.BackendName);
-        w.WriteString("precision", ModelPrecision.Label(model.Precision));
-        w.WriteNumber("canvas", model.Canvas);
-        w.WriteNumber("max_caption_length", model.MaxCaptionLength);
-        w.WriteStartArray("tasks");
-        w.WriteStringValue("caption");
-        if (model.HasPointHead) w.WriteStringValue("refer");
-        if (model.CanSegment) w.WriteStringValue("segment");
-        if (model.CanDenseCaption) w.WriteStringValue("densecap");
-        w.WriteStringValue("info");
-        w.WriteEndArray();
-    }
-
-    private static void WriteId(Utf8JsonWriter w, JsonElement? id)
-    {
-        w.WritePropertyName("id");
-        if (id is { } given) given.WriteTo(w);
-        else w.WriteNullValue();
-    }
-
-    private static string Line(Action<Utf8JsonWriter> body)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            w.WriteStartObject();
-            body(w);
-            w.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }

@@ -21,7 +21,7 @@ internal static class ServeHttp
         foreach (var prefix in Prefixes(address)) listener.Prefixes.Add(prefix);
         try { listener.Start(); }
         catch (HttpListenerException e) { throw new InvalidInputException($"--http {address}: cannot listen there ({e.Message})"); }
-        log.WriteLine(ServeCommand.Ready(model, $"http://{address}/"));
+        log.WriteLine(ServeProtocol.Ready(model, $"http://{address}/"));
         log.Flush();
         using var stopping = stop.Register(listener.Stop);
         var running = new List<Task>();
@@ -89,7 +89,7 @@ internal static class ServeHttp
 
     private static (int, string) Answer(PixelLlmModel model, string body)
     {
-        var (line, kind) = ServeCommand.Respond(model, body);
+        var (line, kind) = ServeProtocol.Respond(model, body);
         return (Status(kind), line);
     }
 
@@ -118,5 +118,5 @@ internal static class ServeHttp
         return text.ToString();
     }
 
-    private static string Error(string kind, string message) => ServeCommand.ErrorLine(null, kind, message);
+    private static string Error(string kind, string message) => ServeProtocol.ErrorLine(null, kind, message);
 }

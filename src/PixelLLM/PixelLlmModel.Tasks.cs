@@ -78,4 +78,18 @@ public sealed partial class PixelLlmModel
         var engine = options.FullRerunDecoding ? DecodeEngine.FullRerun : DecodeEngine.KvCache;
         return pool.Run(model => work(new TaskRunner(model, files.Tokenizer, request, stages, engine)), request.Cancellation);
     }
+
+    /// <summary>
+    /// Answers one request of the JSON-line protocol that <c>pixelllm serve</c>, its HTTP form and the C library
+    /// (<c>libpixelllm</c>) speak (schema <c>pixelllm-serve/1</c>, documented in the README): <paramref name="request"/> is
+    /// a JSON object such as <c>{"id": 7, "task": "refer", "image": "photo.png", "texts": ["the red ball"]}</c>, the
+    /// answer one line, <c>{"id", "ok": true, "ms", "result": pixelllm-result/1 document}</c> or <c>{"id", "ok": false,
+    /// "kind", "error": one line naming the field}</c>. Bad input, resource limits and model failures are answers, not
+    /// exceptions; thread-safe like every task.
+    /// </summary>
+    public string Answer(string request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return ServeProtocol.Respond(this, request).Line;
+    }
 }

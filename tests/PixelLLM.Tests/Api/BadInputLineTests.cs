@@ -58,7 +58,7 @@ public sealed class BadInputLineTests(TinyModel tiny, RefsegModel refseg) : ICla
     [Fact]
     public void AnEmptyImagePathIsABadRequestNotAnInternalError()
     {
-        var answer = ServeCommand.Answer(tiny.Model, """{"task":"caption","image":""}""");
+        var answer = tiny.Model.Answer("""{"task":"caption","image":""}""");
         Assert.Contains("\"kind\":\"invalid_input\"", answer);
         Assert.Contains("image path is empty", answer);
         var (code, error) = CliInProcess.Run("init", "--config", "pixelllm-tiny", "--out", "");

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using PixelLLM.Runtime;
 
-namespace PixelLLM.Cli;
+namespace PixelLLM;
 
 /// <summary>
 /// One line of <c>pixelllm serve</c>'s input: a JSON object naming the task, the image (a path or base64 bytes) and the

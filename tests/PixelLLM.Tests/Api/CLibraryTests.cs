@@ -1,0 +1,142 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using PixelLLM.CApi;
+
+namespace PixelLLM.Tests.Api;
+
+/// <summary>
+/// libpixelllm's entry points called as C calls them, through unmanaged function pointers, in this process (the compiled
+/// library itself, with its C and Python samples, is checked by tests/capi/check.sh in CI).
+/// </summary>
+public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyModel>
+{
+    private static readonly delegate* unmanaged<byte*, byte*, byte**, nint> Open = &NativeExports.Open;
+    private static readonly delegate* unmanaged<nint, byte*, byte*> Request = &NativeExports.Request;
+    private static readonly delegate* unmanaged<nint, int> Close = &NativeExports.Close;
+    private static readonly delegate* unmanaged<byte*, void> Free = &NativeExports.Free;
+    private static readonly delegate* unmanaged<byte*> Version = &NativeExports.Version;
+
+    private static string Png => Path.Combine(TinyModel.GoldenDir, "caption_trace.png");
+
+    private static (nint Model, string? Error) OpenModel(string? directory, string? options)
+    {
+        var dir = directory is null ? null : Utf8(directory);
+        var opts = options is null ? null : Utf8(options);
+        byte* error = (byte*)1;  // must be reset by the call
+        fixed (byte* d = dir, o = opts)
+        {
+            var model = Open(d, o, &error);
+            return (model, Take(error));
+        }
+    }
+
+    private static string Ask(nint model, string request)
+    {
+        fixed (byte* r = Utf8(request)) return Take(Request(model, r))!;
+    }
+
+    private static byte[] Utf8(string text) => [.. Encoding.UTF8.GetBytes(text), 0];
+
+    private static string? Take(byte* text)
+    {
+        if (text == null) return null;
+        try { return Marshal.PtrToStringUTF8((nint)text); }
+        finally { Free(text); }
+    }
+
+    [Fact]
+    public void AnOpenModelAnswersAsServeDoesAndACloseEndsIt()
+    {
+        var (model, error) = OpenModel(tiny.Directory, """{"backend": "cpu", "threads": 1, "parallel": 2}""");
+        Assert.Null(error);
+        Assert.NotEqual(0, model);
+        var request = $$"""{"id": [1, "x"], "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "beams": 1}""";
+        string answer = Ask(model, request);
+        Assert.StartsWith("""{"id":[1,"x"],"ok":true,""", answer);
+        static string NoMs(string line) => System.Text.RegularExpressions.Regex.Replace(line, "\"ms\":[0-9.]+,", "");
+        Assert.Equal(NoMs(tiny.Model.Answer(request)), NoMs(answer));
+
+        Assert.Equal(0, Close(model));
+        Assert.Equal(-1, Close(model));
+        Assert.Contains("\"kind\":\"invalid_input\"", Ask(model, request));
+        Assert.Contains("not an open pixelllm_model", Ask(model, request));
+    }
+
+    [Fact]
+    public void RequestsFromManyThreadsGetTheirOwnAnswers()
+    {
+        var (model, _) = OpenModel(tiny.Directory, """{"parallel": 3}""");
+        try
+        {
+            var boxes = new[] { "[1, 1, 60, 60]", "[10, 20, 90, 80]", "[0, 0, 40, 86]", "[30, 30, 110, 70]" };
+            string Line(int i) => $$"""{"id": {{i}}, "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "boxes": [{{boxes[i % 4]}}]}""";
+            var sequential = Enumerable.Range(0, 8).Select(i => Ask(model, Line(i))).ToArray();
+            var parallel = new string[8];
+            Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = Ask(model, Line(i)));
+            for (int i = 0; i < 8; i++)
+            {
+                Assert.StartsWith($$"""{"id":{{i}},"ok":true""", parallel[i]);
+                Assert.Equal(Result(sequential[i]), Result(parallel[i]));
+            }
+        }
+        finally { Close(model); }
+        static string Result(string line) => line[line.IndexOf("\"result\"", StringComparison.Ordinal)..];
+    }
+
+    [Theory]
+    [InlineData(null, "model_dir: missing")]
+    [InlineData("", "model_dir: missing")]
+    [InlineData("/nonexistent/pixelllm-model", "/nonexistent/pixelllm-model: model directory not found")]
+    public void AModelThatCannotOpenIsNullAndOneLine(string? directory, string expected)
+    {
+        var (model, error) = OpenModel(directory, null);
+        Assert.Equal(0, model);
+        Assert.StartsWith(expected, error);
+        Assert.DoesNotContain('\n', error!);
+    }
+
+    [Theory]
+    [InlineData("""{"backend": "tpu"}""", "options_json.backend: unknown backend 'tpu' (expected cpu, cpu-f64 or cuda)")]
+    [InlineData("""{"precision": "int8"}""", "options_json.precision: unknown precision 'int8'")]
+    [InlineData("""{"threads": -1}""", "options_json.threads: expected an integer from 0 to 1024, got -1")]
+    [InlineData("""{"parallel": 2.5}""", "options_json.parallel: expected an integer from 1 to 64, got 2.5")]
+    [InlineData("""{"max_image_pixels": "many"}""", "options_json.max_image_pixels: expected an integer")]
+    [InlineData("""{"backend": 3}""", "options_json.backend: expected a string, got 3")]
+    [InlineData("""{"thread": 1}""", "options_json: unknown key 'thread' (expected backend, precision, threads, parallel, max_image_pixels)")]
+    [InlineData("""{"threads": 1, "threads": 2}""", "options_json: not a JSON object without repeated keys")]
+    [InlineData("""[1]""", "options_json: expected a JSON object, got Array")]
+    [InlineData("""{"precision": "f16"}""", "precision f16 runs on the CUDA backend only")]
+    public void BadOptionsAreOneLineNamingTheKey(string options, string expected)
+    {
+        var (model, error) = OpenModel(tiny.Directory, options);
+        Assert.Equal(0, model);
+        Assert.StartsWith(expected, error);
+    }
+
+    [Fact]
+    public void BadRequestsAreAnswersNotCrashes()
+    {
+        var (model, _) = OpenModel(tiny.Directory, "");
+        try
+        {
+            Assert.Contains("request field 'task': unknown 'x'", Ask(model, """{"task": "x"}"""));
+            Assert.Contains("\"kind\":\"invalid_input\",\"error\":\"request: not JSON", Ask(model, "{"));
+            Assert.Contains("request_json: missing (NULL)", Take(Request(model, null)));
+            byte[] notUtf8 = [0x7b, 0xff, 0xfe, 0x7d, 0];
+            fixed (byte* r = notUtf8) Assert.Contains("request_json: not UTF-8 text", Take(Request(model, r)));
+            Assert.Contains("not an open pixelllm_model", Ask(0, """{"task": "info"}"""));
+            Assert.Contains("not an open pixelllm_model", Ask(unchecked((nint)0xdeadbeef), """{"task": "info"}"""));
+        }
+        finally { Close(model); }
+        Assert.Equal(-1, Close(0));
+    }
+
+    [Fact]
+    public void TheVersionNamesTheLibraryAndTheProtocol()
+    {
+        var version = Marshal.PtrToStringUTF8((nint)Version())!;
+        Assert.Matches(@"^libpixelllm \d+\.\d+\.\d+ \(pixelllm-serve/1\)$", version);
+        Assert.Equal((nint)Version(), (nint)Version());
+        Free(null);
+    }
+}
