@@ -1,6 +1,6 @@
 """PixelLLM from Python through the C library (libpixelllm.so), in process, with nothing but the standard library.
 
-    python3 samples/python/pixelllm_ctypes.py --library DIR/libpixelllm.so MODEL_DIR IMAGE [--box x0,y0,x1,y1]
+    python3 samples/python/pixelllm_ctypes.py --library DIR/libpixelllm.so MODEL_DIR IMAGE [--box x0,y0,x1,y1] [--stream]
 
 DIR is the folder `dotnet publish src/PixelLLM.CApi -c Release -r linux-x64 -o DIR` wrote. In your own code:
 
@@ -11,6 +11,9 @@ import argparse
 import ctypes
 import json
 import sys
+
+
+_EVENT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
 
 class PixelLlmError(Exception):
@@ -31,6 +34,8 @@ class PixelLlm:
         lib.pixelllm_open.restype = ctypes.c_void_p
         lib.pixelllm_request.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.pixelllm_request.restype = ctypes.c_void_p  # not c_char_p: the pointer must go back to pixelllm_free
+        lib.pixelllm_request_events.argtypes = [ctypes.c_void_p, ctypes.c_char_p, _EVENT_FN, ctypes.c_void_p]
+        lib.pixelllm_request_events.restype = ctypes.c_void_p
         lib.pixelllm_close.argtypes = [ctypes.c_void_p]
         lib.pixelllm_close.restype = ctypes.c_int
         lib.pixelllm_free.argtypes = [ctypes.c_void_p]
@@ -45,9 +50,17 @@ class PixelLlm:
     def version(self):
         return self._lib.pixelllm_version().decode()
 
-    def request(self, **request):
-        """Runs one serve-protocol request (task=..., image=..., boxes=..., texts=..., beams=...); its result document."""
-        answer = self._lib.pixelllm_request(self._model, json.dumps(request).encode())
+    def request(self, on_event=None, **request):
+        """Runs one serve-protocol request (task=..., image=..., boxes=..., texts=..., beams=...); its result document.
+
+        on_event(event: dict) is called as each stage begins and each token is final; returning True cancels the request.
+        """
+        line = json.dumps(request).encode()
+        if on_event is None:
+            answer = self._lib.pixelllm_request(self._model, line)
+        else:
+            callback = _EVENT_FN(lambda text, _: 1 if on_event(json.loads(text.decode())) else 0)
+            answer = self._lib.pixelllm_request_events(self._model, line, callback, None)
         if not answer:
             raise MemoryError("libpixelllm: no memory left for the answer")
         answer = json.loads(self._take(answer))
@@ -79,11 +92,19 @@ def main():
     parser.add_argument("model_dir")
     parser.add_argument("image")
     parser.add_argument("--box", action="append", default=[], help="x0,y0,x1,y1: caption this region (repeatable)")
+    parser.add_argument("--stream", action="store_true", help="print each token to stderr as it is decoded")
     args = parser.parse_args()
+
+    def show(event):
+        if event["event"] == "token":
+            print(event["piece"], end="", file=sys.stderr, flush=True)
     try:
         with PixelLlm(args.library, args.model_dir) as model:
             boxes = [[float(v) for v in box.split(",")] for box in args.box]
-            document = model.request(task="caption", image=args.image, **({"boxes": boxes} if boxes else {}))
+            document = model.request(on_event=show if args.stream else None, task="caption", image=args.image,
+                                     **({"boxes": boxes} if boxes else {}))
+        if args.stream:
+            print(file=sys.stderr)
     except PixelLlmError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -43,7 +43,18 @@ public static unsafe class NativeExports
     /// memory is left for the answer. Thread-safe.
     /// </summary>
     [UnmanagedCallersOnly(EntryPoint = "pixelllm_request")]
-    public static byte* Request(nint model, byte* requestJson)
+    public static byte* Request(nint model, byte* requestJson) => Respond(model, requestJson, null, 0);
+
+    /// <summary>
+    /// <c>char* pixelllm_request_events(pixelllm_model* model, const char* request_json, pixelllm_event_fn on_event, void*
+    /// user_data)</c>: <c>pixelllm_request</c>, calling <c>on_event(event_json, user_data)</c> as each stage begins and
+    /// each token is final; a non-zero return cancels the request (its answer is then kind "cancelled").
+    /// </summary>
+    [UnmanagedCallersOnly(EntryPoint = "pixelllm_request_events")]
+    public static byte* RequestEvents(nint model, byte* requestJson, delegate* unmanaged<byte*, nint, int> onEvent, nint userData) =>
+        Respond(model, requestJson, onEvent, userData);
+
+    private static byte* Respond(nint model, byte* requestJson, delegate* unmanaged<byte*, nint, int> onEvent, nint userData)
     {
         try
         {
@@ -52,7 +63,23 @@ public static unsafe class NativeExports
             {
                 var request = NativeText.Read(requestJson, "request_json")
                     ?? throw new Runtime.InvalidInputException("request_json: missing (NULL)");
-                answer = OpenModels.Answer(model, request);
+                if (onEvent == null) answer = OpenModels.Answer(model, request, null);
+                else
+                {
+                    using var cancel = new CancellationTokenSource();
+                    var callback = (nint)onEvent;
+                    answer = OpenModels.Answer(model, request, new RequestOptions
+                    {
+                        Cancellation = cancel.Token,
+                        OnEvent = e =>
+                        {
+                            if (ServeProtocol.EventLine(e) is not { } line) return;
+                            var text = NativeText.Allocate(line);
+                            try { if (((delegate* unmanaged<byte*, nint, int>)callback)(text, userData) != 0) cancel.Cancel(); }
+                            finally { NativeMemory.Free(text); }
+                        },
+                    });
+                }
             }
             catch (Exception e)
             {

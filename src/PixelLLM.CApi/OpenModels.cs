@@ -28,11 +28,14 @@ internal static class OpenModels
     }
 
     /// <summary>The answer line to <paramref name="request"/> from the model behind <paramref name="handle"/>.</summary>
-    public static string Answer(nint handle, string request)
+    /// <param name="handle">what pixelllm_open returned.</param>
+    /// <param name="request">the request line.</param>
+    /// <param name="events">where its events go and what cancels it; null for neither.</param>
+    public static string Answer(nint handle, string request, RequestOptions? events)
     {
         if (!Open.TryGetValue(handle, out var entry)) return ServeProtocol.ErrorLine(null, "invalid_input", NotOpen);
         entry.Use.EnterReadLock();
-        try { return entry.Closed ? ServeProtocol.ErrorLine(null, "invalid_input", NotOpen) : entry.Model.Answer(request); }
+        try { return entry.Closed ? ServeProtocol.ErrorLine(null, "invalid_input", NotOpen) : ServeProtocol.Respond(entry.Model, request, events).Line; }
         finally { entry.Use.ExitReadLock(); }
     }
 

@@ -13,14 +13,17 @@ internal static class ServeProtocol
     public const string Schema = "pixelllm-serve/1";
 
     /// <summary>The answer line to one request line, with the failure's kind (null when the request succeeded).</summary>
-    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line)
+    /// <param name="model">the model that answers.</param>
+    /// <param name="line">the request, one JSON object.</param>
+    /// <param name="events">where the request's events go and what cancels it (the request's own beams apply).</param>
+    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line, RequestOptions? events = null)
     {
         JsonElement? id = null;
         var clock = Stopwatch.StartNew();
         try
         {
             var request = ServeRequest.Parse(line, out id);
-            var result = Execute(model, request);
+            var result = Execute(model, request, events ?? new RequestOptions());
             return (Line(w =>
             {
                 WriteId(w, id);
@@ -39,8 +42,8 @@ internal static class ServeProtocol
     }
 
     /// <summary>The pixelllm-result/1 document of the request (null for "info").</summary>
-    private static byte[]? Execute(PixelLlmModel model, ServeRequest r) =>
-        r.Task == "info" ? null : Execute(model, r, r.LoadImage(model.MaxImagePixels), new RequestOptions { Beams = r.Beams });
+    private static byte[]? Execute(PixelLlmModel model, ServeRequest r, RequestOptions events) =>
+        r.Task == "info" ? null : Execute(model, r, r.LoadImage(model.MaxImagePixels), events with { Beams = r.Beams });
 
     /// <summary>Runs a (non-info) request on an image already decoded, with <paramref name="options"/>; its result document.</summary>
     internal static byte[] Execute(PixelLlmModel model, ServeRequest r, PixelImage image, RequestOptions options)
@@ -60,12 +63,31 @@ internal static class ServeProtocol
     /// <summary>What failed, as a kind a client can branch on, and the one line the CLI would print for it.</summary>
     internal static (string Kind, string Message) Classify(Exception e) => e switch
     {
+        OperationCanceledException => ("cancelled", "request cancelled by its caller"),
         ResourceLimitException => ("resource_limit", e.Message),
         OutOfBackendMemoryException or OutOfMemoryException => ("out_of_memory", e.Message),
         InvalidInputException or GraphBuildException or IOException or UnauthorizedAccessException => ("invalid_input", e.Message),
         ModelFileException or NotSupportedException => ("model", e.Message),
         BackendException => ("backend", e.Message),
         _ => ("internal", $"{e.GetType().Name}: {e.Message}"),
+    };
+
+    /// <summary>
+    /// An event as the C library streams it: <c>{"event": "stage", "stage"}</c> when a stage begins, <c>{"event": "token",
+    /// "prompt", "position", "id", "piece"}</c> when a token is final; null for the results (the answer carries them).
+    /// </summary>
+    internal static string? EventLine(PixelLlmEvent e) => e switch
+    {
+        StageStarted stage => Line(w => { w.WriteString("event", "stage"); w.WriteString("stage", stage.Stage); }),
+        TokenDecoded token => Line(w =>
+        {
+            w.WriteString("event", "token");
+            w.WriteNumber("prompt", token.Prompt);
+            w.WriteNumber("position", token.Position);
+            w.WriteNumber("id", token.Id);
+            w.WriteString("piece", token.Piece);
+        }),
+        _ => null,
     };
 
     /// <summary>A failure's answer: <c>{"id", "ok": false, "kind", "error"}</c>.</summary>

@@ -48,11 +48,13 @@ fi
 grep -q '"id":1,"ok":true' "$work/library.jsonl" || { echo "the caption request did not succeed" >&2; exit 1; }
 echo "C library: 11 answers equal to serve's ($(grep -c '"ok":true' "$work/library.jsonl") ok, $(grep -c '"ok":false' "$work/library.jsonl") refused)"
 
-python3 samples/python/pixelllm_ctypes.py --library "$work/lib/libpixelllm.so" models/default "$scene" > "$work/python.txt"
+python3 samples/python/pixelllm_ctypes.py --library "$work/lib/libpixelllm.so" models/default "$scene" --stream > "$work/python.txt" 2> "$work/streamed.txt"
 caption="$(head -1 "$work/python.txt")"
+streamed="$(sed -E 's/^ +//' "$work/streamed.txt")"
+[[ $streamed == "$caption" ]] || { echo "the streamed tokens read '$streamed', the caption '$caption'" >&2; exit 1; }
 expected="$(sed -n 1p "$work/library.jsonl" | sed -E 's/.*"results":\[\{"text":"([^"]*)".*/\1/')"
 [[ $caption == "$expected" ]] || { echo "Python sample printed '$caption', expected '$expected'" >&2; exit 1; }
-echo "Python sample: $caption"
+echo "Python sample: $caption (streamed token by token: the same)"
 
 set +e
 "$work/requests" "$work/no-such-model" < /dev/null 2> "$work/open.err"

@@ -11,7 +11,7 @@
  *   request: {"id": any, "task": "caption"|"refer"|"segment"|"densecap"|"info", "image": PATH | "image_base64": BYTES,
  *             "boxes": [[x0, y0, x1, y1], ...], "texts": [...], "decode_text": bool, "teacher_forced": bool, "beams": N}
  *   answer:  {"id", "ok": true, "ms", "result": pixelllm-result/1 document}
- *         or {"id", "ok": false, "kind": "invalid_input"|"resource_limit"|"out_of_memory"|"model"|"backend"|"internal",
+ *         or {"id", "ok": false, "kind": "invalid_input"|"resource_limit"|"out_of_memory"|"model"|"backend"|"cancelled"|"internal",
  *             "error": one line naming the field}
  *
  * Text in and out is UTF-8 and NUL-terminated. Nothing is written to stdout or stderr.
@@ -45,6 +45,19 @@ pixelllm_model *pixelllm_open(const char *model_dir, const char *options_json, c
  * NULL is returned only when no memory is left for the answer. Safe to call from several threads at once on one model.
  */
 char *pixelllm_request(pixelllm_model *model, const char *request_json);
+
+/*
+ * Called while a request runs: `event_json` is {"event": "stage", "stage": "vision"|"prompts"|"decode"|"points"|...} as
+ * each stage begins, or {"event": "token", "prompt": P, "position": N, "id": ID, "piece": TEXT} as each token is final
+ * (greedy: at the step that fixes it; beam search: the best beam's tokens when the search ends). The text is valid only
+ * during the call. Calls come one at a time, before pixelllm_request_events returns, possibly from another thread.
+ * Return 0 to go on, non-zero to cancel the request: it stops at its next stage or decode step and its answer has
+ * "kind": "cancelled".
+ */
+typedef int (*pixelllm_event_fn)(const char *event_json, void *user_data);
+
+/* pixelllm_request, reporting the request's progress to `on_event` (NULL: none) with `user_data`. */
+char *pixelllm_request_events(pixelllm_model *model, const char *request_json, pixelllm_event_fn on_event, void *user_data);
 
 /* Waits for the model's running requests, then frees it. 0 when it was open, -1 otherwise (NULL, already closed). */
 int pixelllm_close(pixelllm_model *model);

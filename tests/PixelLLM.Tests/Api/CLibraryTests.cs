@@ -15,6 +15,7 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
     private static readonly delegate* unmanaged<nint, int> Close = &NativeExports.Close;
     private static readonly delegate* unmanaged<byte*, void> Free = &NativeExports.Free;
     private static readonly delegate* unmanaged<byte*> Version = &NativeExports.Version;
+    private static readonly delegate* unmanaged<nint, byte*, delegate* unmanaged<byte*, nint, int>, nint, byte*> RequestEvents = &NativeExports.RequestEvents;
 
     private static string Png => Path.Combine(TinyModel.GoldenDir, "caption_trace.png");
 
@@ -138,5 +139,74 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
         Assert.Matches(@"^libpixelllm \d+\.\d+\.\d+ \(pixelllm-serve/1\)$", version);
         Assert.Equal((nint)Version(), (nint)Version());
         Free(null);
+    }
+
+    private sealed class EventSink(int? cancelAfterTokens)
+    {
+        public readonly List<string> Events = [];
+        public int Tokens;
+        public readonly int? CancelAfterTokens = cancelAfterTokens;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Collect(byte* json, nint user)
+    {
+        var sink = (EventSink)GCHandle.FromIntPtr(user).Target!;
+        var line = Marshal.PtrToStringUTF8((nint)json)!;
+        sink.Events.Add(line);
+        if (line.Contains("\"event\":\"token\"", StringComparison.Ordinal)) sink.Tokens++;
+        return sink.Tokens >= sink.CancelAfterTokens ? 1 : 0;
+    }
+
+    private static (string Answer, EventSink Sink) AskWithEvents(nint model, string request, int? cancelAfterTokens)
+    {
+        var sink = new EventSink(cancelAfterTokens);
+        var handle = GCHandle.Alloc(sink);
+        try
+        {
+            fixed (byte* r = Utf8(request))
+                return (Take(RequestEvents(model, r, &Collect, GCHandle.ToIntPtr(handle)))!, sink);
+        }
+        finally { handle.Free(); }
+    }
+
+    [Fact]
+    public void EventsReportTheStagesAndEveryTokenOfTheAnswer()
+    {
+        var (model, _) = OpenModel(tiny.Directory, null);
+        try
+        {
+            var request = $$"""{"id": 5, "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "beams": 1}""";
+            var (answer, sink) = AskWithEvents(model, request, null);
+            var result = System.Text.Json.Nodes.JsonNode.Parse(answer)!["result"]!["results"]![0]!;
+            Assert.StartsWith("""{"event":"stage","stage":"vision"}""", sink.Events[0]);
+            var tokens = sink.Events.Where(e => e.Contains("\"token\"", StringComparison.Ordinal))
+                .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e)!).ToList();
+            var answered = result["tokens"]!.AsArray().Skip(1).ToList();  // the answer's tokens start at BOS
+            Assert.Equal(answered.Select(t => (int)t!["id"]!), tokens.Select(t => (int)t["id"]!));
+            Assert.Equal(Enumerable.Range(1, tokens.Count), tokens.Select(t => (int)t["position"]!));
+            Assert.Equal((string)result["text"]!, string.Concat(tokens.Select(t => (string)t["piece"]!)).Trim());
+            Assert.Contains(sink.Events, e => e == """{"event":"stage","stage":"points"}""");
+            static string NoMs(string line) => System.Text.RegularExpressions.Regex.Replace(line, "\"ms\":[0-9.]+,", "");
+            Assert.Equal(NoMs(Ask(model, request)), NoMs(answer));
+        }
+        finally { Close(model); }
+    }
+
+    [Fact]
+    public void AnEventCallbackThatReturnsNonZeroCancelsTheRequest()
+    {
+        var (model, _) = OpenModel(tiny.Directory, null);
+        try
+        {
+            var request = $$"""{"id": 6, "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "beams": 1}""";
+            var (full, all) = AskWithEvents(model, request, null);
+            Assert.True(all.Tokens > 2, full);
+            var (answer, sink) = AskWithEvents(model, request, cancelAfterTokens: 2);
+            Assert.Equal("""{"id":6,"ok":false,"kind":"cancelled","error":"request cancelled by its caller"}""", answer);
+            Assert.Equal(2, sink.Tokens);
+            Assert.StartsWith("""{"id":6,"ok":true""", Ask(model, request));
+        }
+        finally { Close(model); }
     }
 }
