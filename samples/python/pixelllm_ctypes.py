@@ -16,6 +16,10 @@ import sys
 _EVENT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
 
+def _callback(on_event):
+    return _EVENT_FN(lambda text, _: 1 if on_event(json.loads(text.decode())) else 0)
+
+
 class PixelLlmError(Exception):
     """A request the engine refused or could not run: `kind` as in the serve protocol, the message names the field."""
 
@@ -36,6 +40,9 @@ class PixelLlm:
         lib.pixelllm_request.restype = ctypes.c_void_p  # not c_char_p: the pointer must go back to pixelllm_free
         lib.pixelllm_request_events.argtypes = [ctypes.c_void_p, ctypes.c_char_p, _EVENT_FN, ctypes.c_void_p]
         lib.pixelllm_request_events.restype = ctypes.c_void_p
+        lib.pixelllm_request_rgb.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
+                                             ctypes.c_int, _EVENT_FN, ctypes.c_void_p]
+        lib.pixelllm_request_rgb.restype = ctypes.c_void_p
         lib.pixelllm_close.argtypes = [ctypes.c_void_p]
         lib.pixelllm_close.restype = ctypes.c_int
         lib.pixelllm_free.argtypes = [ctypes.c_void_p]
@@ -57,10 +64,17 @@ class PixelLlm:
         """
         line = json.dumps(request).encode()
         if on_event is None:
-            answer = self._lib.pixelllm_request(self._model, line)
-        else:
-            callback = _EVENT_FN(lambda text, _: 1 if on_event(json.loads(text.decode())) else 0)
-            answer = self._lib.pixelllm_request_events(self._model, line, callback, None)
+            return self._answer(self._lib.pixelllm_request(self._model, line))
+        return self._answer(self._lib.pixelllm_request_events(self._model, line, _callback(on_event), None))
+
+    def request_rgb(self, rgb, width, height, stride=0, on_event=None, **request):
+        """`request` on decoded pixels: `rgb` is bytes of `height` rows, 3 bytes (R, G, B) a pixel, `stride` bytes apart
+        (0: packed); the request names no image."""
+        line = json.dumps(request).encode()
+        callback = _callback(on_event) if on_event is not None else _EVENT_FN()
+        return self._answer(self._lib.pixelllm_request_rgb(self._model, line, bytes(rgb), width, height, stride, callback, None))
+
+    def _answer(self, answer):
         if not answer:
             raise MemoryError("libpixelllm: no memory left for the answer")
         answer = json.loads(self._take(answer))

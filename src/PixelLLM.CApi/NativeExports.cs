@@ -54,7 +54,18 @@ public static unsafe class NativeExports
     public static byte* RequestEvents(nint model, byte* requestJson, delegate* unmanaged<byte*, nint, int> onEvent, nint userData) =>
         Respond(model, requestJson, onEvent, userData);
 
-    private static byte* Respond(nint model, byte* requestJson, delegate* unmanaged<byte*, nint, int> onEvent, nint userData)
+    /// <summary>
+    /// <c>char* pixelllm_request_rgb(pixelllm_model* model, const char* request_json, const unsigned char* rgb, int width,
+    /// int height, int stride_bytes, pixelllm_event_fn on_event, void* user_data)</c>: a request whose image is decoded
+    /// pixels (8-bit R, G, B per pixel, rows <paramref name="strideBytes"/> apart; 0 = packed), copied before it runs.
+    /// </summary>
+    [UnmanagedCallersOnly(EntryPoint = "pixelllm_request_rgb")]
+    public static byte* RequestRgb(nint model, byte* requestJson, byte* rgb, int width, int height, int strideBytes,
+        delegate* unmanaged<byte*, nint, int> onEvent, nint userData) =>
+        Respond(model, requestJson, onEvent, userData, loaded => RgbPixels.Copy(rgb, width, height, strideBytes, loaded.MaxImagePixels));
+
+    private static byte* Respond(nint model, byte* requestJson, delegate* unmanaged<byte*, nint, int> onEvent, nint userData,
+        Func<PixelLlmModel, PixelImage>? pixels = null)
     {
         try
         {
@@ -63,7 +74,7 @@ public static unsafe class NativeExports
             {
                 var request = NativeText.Read(requestJson, "request_json")
                     ?? throw new Runtime.InvalidInputException("request_json: missing (NULL)");
-                if (onEvent == null) answer = OpenModels.Answer(model, request, null);
+                if (onEvent == null) answer = OpenModels.Answer(model, request, null, pixels);
                 else
                 {
                     using var cancel = new CancellationTokenSource();
@@ -78,7 +89,7 @@ public static unsafe class NativeExports
                             try { if (((delegate* unmanaged<byte*, nint, int>)callback)(text, userData) != 0) cancel.Cancel(); }
                             finally { NativeMemory.Free(text); }
                         },
-                    });
+                    }, pixels);
                 }
             }
             catch (Exception e)

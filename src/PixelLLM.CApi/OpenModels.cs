@@ -31,11 +31,12 @@ internal static class OpenModels
     /// <param name="handle">what pixelllm_open returned.</param>
     /// <param name="request">the request line.</param>
     /// <param name="events">where its events go and what cancels it; null for neither.</param>
-    public static string Answer(nint handle, string request, RequestOptions? events)
+    /// <param name="pixels">the image from the caller's pixels, for the model that answers; null: the request names its image.</param>
+    public static string Answer(nint handle, string request, RequestOptions? events, Func<PixelLlmModel, PixelImage>? pixels)
     {
         if (!Open.TryGetValue(handle, out var entry)) return ServeProtocol.ErrorLine(null, "invalid_input", NotOpen);
         entry.Use.EnterReadLock();
-        try { return entry.Closed ? ServeProtocol.ErrorLine(null, "invalid_input", NotOpen) : ServeProtocol.Respond(entry.Model, request, events).Line; }
+        try { return entry.Closed ? ServeProtocol.ErrorLine(null, "invalid_input", NotOpen) : ServeProtocol.Respond(entry.Model, request, events, pixels is null ? null : () => pixels(entry.Model)).Line; }
         finally { entry.Use.ExitReadLock(); }
     }
 

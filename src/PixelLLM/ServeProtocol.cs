@@ -16,14 +16,18 @@ internal static class ServeProtocol
     /// <param name="model">the model that answers.</param>
     /// <param name="line">the request, one JSON object.</param>
     /// <param name="events">where the request's events go and what cancels it (the request's own beams apply).</param>
-    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line, RequestOptions? events = null)
+    /// <param name="pixels">the image, when the caller passes it decoded (the request then names none); built only
+    /// once the line has parsed, so a bad line is reported before bad pixels.</param>
+    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line, RequestOptions? events = null, Func<PixelImage>? pixels = null)
     {
         JsonElement? id = null;
         var clock = Stopwatch.StartNew();
         try
         {
-            var request = ServeRequest.Parse(line, out id);
-            var result = Execute(model, request, events ?? new RequestOptions());
+            var request = ServeRequest.Parse(line, out id, pixelsGiven: pixels is not null);
+            var options = (events ?? new RequestOptions()) with { Beams = request.Beams };
+            var result = request.Task == "info" ? null
+                : Execute(model, request, pixels is null ? request.LoadImage(model.MaxImagePixels) : pixels(), options);
             return (Line(w =>
             {
                 WriteId(w, id);
@@ -40,10 +44,6 @@ internal static class ServeProtocol
             return (ErrorLine(id, kind, message), kind);
         }
     }
-
-    /// <summary>The pixelllm-result/1 document of the request (null for "info").</summary>
-    private static byte[]? Execute(PixelLlmModel model, ServeRequest r, RequestOptions events) =>
-        r.Task == "info" ? null : Execute(model, r, r.LoadImage(model.MaxImagePixels), events with { Beams = r.Beams });
 
     /// <summary>Runs a (non-info) request on an image already decoded, with <paramref name="options"/>; its result document.</summary>
     internal static byte[] Execute(PixelLlmModel model, ServeRequest r, PixelImage image, RequestOptions options)

@@ -16,7 +16,10 @@ internal sealed partial record ServeRequest(JsonElement? Id, string Task, string
         ["id", "task", "image", "image_base64", "boxes", "texts", "decode_text", "teacher_forced", "beams"];
 
     /// <summary>The request on <paramref name="line"/>; its id (when it got that far) travels with any error.</summary>
-    public static ServeRequest Parse(string line, out JsonElement? id)
+    /// <param name="line">one JSON object.</param>
+    /// <param name="id">the request's "id", once read.</param>
+    /// <param name="pixelsGiven">the caller passes the image's pixels beside the line, so it names no image itself.</param>
+    public static ServeRequest Parse(string line, out JsonElement? id, bool pixelsGiven = false)
     {
         id = null;
         JsonElement root;
@@ -37,7 +40,9 @@ internal sealed partial record ServeRequest(JsonElement? Id, string Task, string
             try { bytes = Convert.FromBase64String(encoded); }
             catch (FormatException) { throw new InvalidInputException("request field 'image_base64': not base64"); }
         }
-        if (task != "info" && (path is null) == (bytes is null))
+        if (pixelsGiven && (path is not null || bytes is not null))
+            throw new InvalidInputException($"request field '{(path is null ? "image_base64" : "image")}': the image is the pixels passed with the request; give no other");
+        if (!pixelsGiven && task != "info" && (path is null) == (bytes is null))
             throw new InvalidInputException("request: give the image as 'image' (a file path) or 'image_base64', exactly one");
 
         var boxes = Array(root, "boxes").Select((b, i) => ParseBox(b, i)).ToArray();

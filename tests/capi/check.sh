@@ -56,6 +56,39 @@ expected="$(sed -n 1p "$work/library.jsonl" | sed -E 's/.*"results":\[\{"text":"
 [[ $caption == "$expected" ]] || { echo "Python sample printed '$caption', expected '$expected'" >&2; exit 1; }
 echo "Python sample: $caption (streamed token by token: the same)"
 
+# Decoded pixels (packed and with padded rows) answer as the PNG holding them; an event callback cancels.
+PYTHONPATH=samples/python python3 - "$work/lib/libpixelllm.so" "$work/pixels.png" <<'PY'
+import struct, sys, zlib
+from pixelllm_ctypes import PixelLlm, PixelLlmError
+w, h = 97, 61
+rgb = bytearray()
+for y in range(h):
+    for x in range(w):
+        inside = 20 <= x < 60 and 10 <= y < 40
+        rgb += bytes((200, 40, 30) if inside else (x * 2 % 256, y * 3 % 256, 128))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+raw = b"".join(b"\0" + bytes(rgb[y * 3 * w:(y + 1) * 3 * w]) for y in range(h))
+with open(sys.argv[2], "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+stride = 3 * w + 5
+padded = b"".join(bytes(rgb[y * 3 * w:(y + 1) * 3 * w]) + b"\xee" * 5 for y in range(h))
+with PixelLlm(sys.argv[1], "models/default", threads=1) as model:
+    request = {"task": "caption", "boxes": [[15, 5, 70, 45]]}
+    from_file = model.request(image=sys.argv[2], **request)["results"]
+    assert model.request_rgb(rgb, w, h, **request)["results"] == from_file
+    assert model.request_rgb(padded, w, h, stride=stride, **request)["results"] == from_file
+    tokens = []
+    try:
+        model.request(on_event=lambda e: e["event"] == "token" and tokens.append(e) is None and len(tokens) == 2,
+                      task="caption", image=sys.argv[2], beams=1)
+        raise SystemExit("a callback returning True did not cancel the request")
+    except PixelLlmError as e:
+        assert e.kind == "cancelled" and len(tokens) == 2, (e, tokens)
+print(f"decoded pixels: packed and strided answer as the PNG ('{from_file[0]['text']}'); a callback cancelled after 2 tokens")
+PY
+
 set +e
 "$work/requests" "$work/no-such-model" < /dev/null 2> "$work/open.err"
 code=$?

@@ -59,6 +59,14 @@ typedef int (*pixelllm_event_fn)(const char *event_json, void *user_data);
 /* pixelllm_request, reporting the request's progress to `on_event` (NULL: none) with `user_data`. */
 char *pixelllm_request_events(pixelllm_model *model, const char *request_json, pixelllm_event_fn on_event, void *user_data);
 
+/*
+ * A request whose image is already decoded: `rgb` holds `height` rows of `width` pixels, 3 bytes each (R, G, B),
+ * `stride_bytes` apart (0: packed, 3 * width). The pixels are copied before the request runs; `request_json` names no
+ * "image" or "image_base64" (the answer's image "source" is "rgb"). `on_event` as for pixelllm_request_events (NULL: none).
+ */
+char *pixelllm_request_rgb(pixelllm_model *model, const char *request_json, const unsigned char *rgb, int width, int height,
+                           int stride_bytes, pixelllm_event_fn on_event, void *user_data);
+
 /* Waits for the model's running requests, then frees it. 0 when it was open, -1 otherwise (NULL, already closed). */
 int pixelllm_close(pixelllm_model *model);
 

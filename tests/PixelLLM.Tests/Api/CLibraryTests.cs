@@ -16,6 +16,7 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
     private static readonly delegate* unmanaged<byte*, void> Free = &NativeExports.Free;
     private static readonly delegate* unmanaged<byte*> Version = &NativeExports.Version;
     private static readonly delegate* unmanaged<nint, byte*, delegate* unmanaged<byte*, nint, int>, nint, byte*> RequestEvents = &NativeExports.RequestEvents;
+    private static readonly delegate* unmanaged<nint, byte*, byte*, int, int, int, delegate* unmanaged<byte*, nint, int>, nint, byte*> RequestRgb = &NativeExports.RequestRgb;
 
     private static string Png => Path.Combine(TinyModel.GoldenDir, "caption_trace.png");
 
@@ -206,6 +207,56 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
             Assert.Equal("""{"id":6,"ok":false,"kind":"cancelled","error":"request cancelled by its caller"}""", answer);
             Assert.Equal(2, sink.Tokens);
             Assert.StartsWith("""{"id":6,"ok":true""", Ask(model, request));
+        }
+        finally { Close(model); }
+    }
+
+    private static string AskRgb(nint model, string request, byte[]? rgb, int width, int height, int stride)
+    {
+        fixed (byte* r = Utf8(request), p = rgb) return Take(RequestRgb(model, r, p, width, height, stride, null, 0))!;
+    }
+
+    /// <summary>Decoded pixels, packed or with padded rows, answer as the file they came from.</summary>
+    [Fact]
+    public void PixelsPassedDecodedAnswerAsTheirFile()
+    {
+        var (model, _) = OpenModel(tiny.Directory, null);
+        try
+        {
+            var image = PixelImage.Load(Png);
+            int w = image.Width, h = image.Height, stride = 3 * w + 7;
+            var padded = new byte[stride * h];
+            for (int y = 0; y < h; y++) image.Rgb.Slice(3 * w * y, 3 * w).CopyTo(padded.AsSpan(stride * y));
+            const string caption = """{"id": 8, "task": "caption", "boxes": [[5, 6, 70, 80]]}""";
+            static string Result(string line) => line[line.IndexOf("\"results\"", StringComparison.Ordinal)..];
+            var fromFile = Ask(model, caption.Replace("\"boxes\"", $"\"image\": \"{Png.Replace("\\", "\\\\")}\", \"boxes\"", StringComparison.Ordinal));
+            Assert.StartsWith("""{"id":8,"ok":true""", fromFile);
+            var packed = AskRgb(model, caption, image.Rgb.ToArray(), w, h, 0);
+            Assert.Contains($$"""
+                "image":{"source":"rgb","width":{{w}},"height":{{h}}}
+                """.Trim(), packed);
+            Assert.Equal(Result(fromFile), Result(packed));
+            Assert.Equal(Result(fromFile), Result(AskRgb(model, caption, padded, w, h, stride)));
+        }
+        finally { Close(model); }
+    }
+
+    [Fact]
+    public void BadPixelsAreAnswersNamingWhatIsWrong()
+    {
+        var (model, _) = OpenModel(tiny.Directory, """{"max_image_pixels": 10000}""");
+        try
+        {
+            var rgb = new byte[3 * 90 * 90];
+            const string caption = """{"task": "caption"}""";
+            Assert.Contains("rgb: missing (NULL)", AskRgb(model, caption, null, 90, 90, 0));
+            Assert.Contains("rgb: image size 0×90 must be positive", AskRgb(model, caption, rgb, 0, 90, 0));
+            Assert.Contains("rgb: stride_bytes 200 is less than a row of 90 RGB pixels (270 bytes)", AskRgb(model, caption, rgb, 90, 90, 200));
+            Assert.Contains("rgb: 101×100 = 10100 pixels is above the limit of 10000", AskRgb(model, caption, rgb, 101, 100, 0));
+            Assert.Contains("request field 'image': the image is the pixels passed with the request",
+                AskRgb(model, """{"task": "caption", "image": "x.png"}""", rgb, 90, 90, 0));
+            Assert.Contains("request field 'task': unknown 'x'", AskRgb(model, """{"task": "x"}""", null, 0, 0, 0));
+            Assert.StartsWith("""{"id":null,"ok":true""", AskRgb(model, caption, rgb, 90, 90, 0));
         }
         finally { Close(model); }
     }
