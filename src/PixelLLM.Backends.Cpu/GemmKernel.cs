@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics.X86;
 
@@ -76,13 +77,43 @@ internal static unsafe partial class GemmKernel
     /// <summary>Columns of B packed at once (KC×NC floats stay in L3).</summary>
     public const int NC = 2048;
 
+    /// <summary>Widest tile row any kernel writes: two 16-float registers.</summary>
+    private const int MaxNR = 32;
+
+    [SkipLocalsInit]
     public static void Run(GemmIsa isa, in MicroTile t)
     {
+        float* tile = stackalloc float[MR * MaxNR];
+        int nr = NR(isa);
         switch (isa)
         {
-            case GemmIsa.Avx512: Avx512(t); break;
-            case GemmIsa.Avx2: Avx2Fma(t); break;
-            default: Portable(t); break;
+            case GemmIsa.Avx512: Avx512Products(t.A, t.ARowStride, t.AKStride, t.B, t.BKStride, t.K, t.Rows, tile); break;
+            case GemmIsa.Avx2: Avx2FmaProducts(t.A, t.ARowStride, t.AKStride, t.B, t.BKStride, t.K, t.Rows, tile); break;
+            default: PortableProducts(t.A, t.ARowStride, t.AKStride, t.B, t.BKStride, t.K, t.Rows, tile); break;
+        }
+        if (t.Rows == MR && t.Cols == nr && nr % Vector<float>.Count == 0) StoreFull(tile, nr, t);
+        else
+        {
+            for (int i = 0; i < MR * nr; i++) tile[i] *= t.Alpha;
+            StorePartial(tile, nr, t);
+        }
+    }
+
+    /// <summary>C (= or +=) alpha · tile + bias for a whole MR × nr tile, in that order of operations.</summary>
+    private static void StoreFull(float* tile, int nr, in MicroTile t)
+    {
+        int w = Vector<float>.Count;
+        var alpha = new Vector<float>(t.Alpha);
+        for (int i = 0; i < MR; i++)
+        {
+            float* c = t.C + i * t.Ldc;
+            for (int j = 0; j < nr; j += w)
+            {
+                var v = Vector.Load(tile + i * nr + j) * alpha;
+                if (t.Bias != null) v += Vector.Load(t.Bias + j);
+                if (t.Accumulate) v += Vector.Load(c + j);
+                v.Store(c + j);
+            }
         }
     }
 
