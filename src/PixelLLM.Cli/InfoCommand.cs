@@ -23,10 +23,12 @@ internal static class InfoCommand
         return command;
     }
 
-    private static void Print(TextWriter o)
+    internal static void Print(TextWriter o)
     {
         var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
-        o.WriteLine($"pixelllm {version} on .NET {Environment.Version} ({RuntimeInformation.RuntimeIdentifier}), {Environment.ProcessorCount} cores");
+        // A NativeAOT build has no JIT: its vector paths were fixed when it was compiled (./pixelllm compiles for this CPU).
+        string build = System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "native (NativeAOT)";
+        o.WriteLine($"pixelllm {version} on .NET {Environment.Version} ({RuntimeInformation.RuntimeIdentifier}, {build}), {Environment.ProcessorCount} cores");
         o.WriteLine($"cpu simd: {string.Join(' ', SimdFeatures().DefaultIfEmpty("none"))}; " +
                     $"Vector<float> = {Vector<float>.Count} lanes, Vector512 accelerated: {(Vector512.IsHardwareAccelerated ? "yes" : "no")}");
 

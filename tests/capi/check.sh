@@ -2,8 +2,9 @@
 # The C library end to end, as a C or Python program uses it: libpixelllm.so compiled ahead of time (NativeAOT, warnings
 # as errors), samples/c/requests.c compiled with -Werror against its header, then the same request lines answered by
 # the library and by `pixelllm serve` — equal byte for byte except the "ms" timings (both compiled for this machine's
-# vectors, so the CPU backend sums in the same order). Then the Python ctypes sample, a model that cannot open, and the
-# CUDA backend from the library on tests/CudaEmulator (the same words and token ids as the CPU's).
+# vectors, so the CPU backend sums in the same order). Then the Python ctypes sample, the C++ wrapper's sample, decoded
+# pixels and cancellation, a model that cannot open, and the CUDA backend from the library on tests/CudaEmulator (the
+# same words and token ids as the CPU's).
 # Needs the solution built (the serve side is src/PixelLLM.Cli's build). Usage: tests/capi/check.sh
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
@@ -12,7 +13,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 dotnet publish src/PixelLLM.CApi -c Release -r linux-x64 -p:IlcInstructionSet=native -warnaserror -o "$work/lib" --nologo -v quiet
-for f in libpixelllm.so pixelllm.h libSkiaSharp.so; do [[ -f $work/lib/$f ]] || { echo "publish wrote no $f" >&2; exit 1; }; done
+for f in libpixelllm.so pixelllm.h pixelllm.hpp libSkiaSharp.so; do [[ -f $work/lib/$f ]] || { echo "publish wrote no $f" >&2; exit 1; }; done
 cc -std=c11 -Wall -Wextra -Werror -pedantic samples/c/requests.c -I"$work/lib" -L"$work/lib" -lpixelllm -Wl,-rpath,"$work/lib" -o "$work/requests"
 
 scene="$root/samples/scene_2000001.png"
@@ -55,6 +56,16 @@ streamed="$(sed -E 's/^ +//' "$work/streamed.txt")"
 expected="$(sed -n 1p "$work/library.jsonl" | sed -E 's/.*"results":\[\{"text":"([^"]*)".*/\1/')"
 [[ $caption == "$expected" ]] || { echo "Python sample printed '$caption', expected '$expected'" >&2; exit 1; }
 echo "Python sample: $caption (streamed token by token: the same)"
+
+# The C++ wrapper (pixelllm.hpp): built with -Werror -pedantic, streaming events, answering as the C sample does.
+c++ -std=c++17 -Wall -Wextra -Werror -pedantic samples/cpp/caption.cpp -I"$work/lib" -L"$work/lib" -lpixelllm -Wl,-rpath,"$work/lib" -o "$work/caption-cpp"
+"$work/caption-cpp" models/default "$scene" > "$work/cpp.jsonl" 2> "$work/cpp-events.txt"
+printf '%s\n' "{\"task\": \"caption\", \"beams\": 1, \"image\": \"$scene\"}" | "$work/requests" models/default > "$work/c-beams1.jsonl" 2> /dev/null
+diff <(no_ms "$work/c-beams1.jsonl") <(no_ms "$work/cpp.jsonl") > /dev/null || { echo "the C++ sample's answer differs from the C sample's" >&2; exit 1; }
+tokens=$(grep -c '"event":"token"' "$work/cpp-events.txt")
+[[ $(head -1 "$work/cpp-events.txt") == '{"event":"stage","stage":"vision"}' && $tokens -gt 0 ]] \
+    || { head -3 "$work/cpp-events.txt" >&2; echo "the C++ sample's events do not start with the vision stage or hold no token" >&2; exit 1; }
+echo "C++ sample: the C sample's answer, after $(wc -l < "$work/cpp-events.txt") events ($tokens tokens)"
 
 # Decoded pixels (packed and with padded rows) answer as the PNG holding them; an event callback cancels.
 PYTHONPATH=samples/python python3 - "$work/lib/libpixelllm.so" "$work/pixels.png" <<'PY'
