@@ -52,7 +52,8 @@ char *pixelllm_request(pixelllm_model *model, const char *request_json);
  * (greedy: at the step that fixes it; beam search: the best beam's tokens when the search ends). The text is valid only
  * during the call. Calls come one at a time, before pixelllm_request_events returns, possibly from another thread.
  * Return 0 to go on, non-zero to cancel the request: it stops at its next stage or decode step and its answer has
- * "kind": "cancelled".
+ * "kind": "cancelled". The callback must not call into the library for the same model (a nested request could wait
+ * for the computing slot its own caller holds).
  */
 typedef int (*pixelllm_event_fn)(const char *event_json, void *user_data);
 
