@@ -59,13 +59,19 @@ internal static class ServeCommand
         using var slots = new SemaphoreSlim(options.MaxConcurrentRequests);
         // Answers leave in request order as soon as each is done, so a client may wait for one before sending the next.
         var answers = System.Threading.Channels.Channel.CreateUnbounded<Task<string>>(new() { SingleReader = true, SingleWriter = true });
-        var writer = Task.Run(async () =>
+        // Event lines of streaming requests are written as they happen, between answers, never inside one.
+        var gate = new object();
+        void Write(string line)
         {
-            await foreach (var answer in answers.Reader.ReadAllAsync())
+            lock (gate)
             {
-                output.WriteLine(await answer);
+                output.WriteLine(line);
                 output.Flush();
             }
+        }
+        var writer = Task.Run(async () =>
+        {
+            await foreach (var answer in answers.Reader.ReadAllAsync()) Write(await answer);
         });
         var lines = new BoundedLineReader(input, maxLineChars);
         for (string? line; (line = lines.ReadLine(out bool tooLong)) is not null;)
@@ -78,7 +84,11 @@ internal static class ServeCommand
             if (string.IsNullOrWhiteSpace(line)) continue;
             slots.Wait();
             var request = line;
-            answers.Writer.TryWrite(Task.Run(() => { try { return model.Answer(request); } finally { slots.Release(); } }));
+            answers.Writer.TryWrite(Task.Run(() =>
+            {
+                try { return ServeProtocol.Respond(model, request, stream: Write).Line; }
+                finally { slots.Release(); }
+            }));
         }
         answers.Writer.Complete();
         writer.GetAwaiter().GetResult();

@@ -18,7 +18,10 @@ internal static class ServeProtocol
     /// <param name="events">where the request's events go and what cancels it (the request's own beams apply).</param>
     /// <param name="pixels">the image, when the caller passes it decoded (the request then names none); built only
     /// once the line has parsed, so a bad line is reported before bad pixels.</param>
-    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line, RequestOptions? events = null, Func<PixelImage>? pixels = null)
+    /// <param name="stream">where a request with <c>"stream": true</c> sends its event lines (<see cref="EventLine"/> with
+    /// its id) while it runs; null where the caller has no channel for them (such a request is refused).</param>
+    internal static (string Line, string? Kind) Respond(PixelLlmModel model, string line, RequestOptions? events = null, Func<PixelImage>? pixels = null,
+        Action<string>? stream = null)
     {
         JsonElement? id = null;
         var clock = Stopwatch.StartNew();
@@ -26,6 +29,13 @@ internal static class ServeProtocol
         {
             var request = ServeRequest.Parse(line, out id, pixelsGiven: pixels is not null);
             var options = (events ?? new RequestOptions()) with { Beams = request.Beams };
+            if (request.Stream)
+            {
+                if (stream is null)
+                    throw new InvalidInputException("request field 'stream': only for serve's JSON lines on stdin/stdout (over HTTP there are no events; the C library reports them through pixelllm_request_events)");
+                var requestId = id;
+                options = options with { OnEvent = e => { if (EventLine(e, requestId) is { } eventLine) stream(eventLine); } };
+            }
             var result = request.Task == "info" ? null
                 : Execute(model, request, pixels is null ? request.LoadImage(model.MaxImagePixels) : pixels(), options);
             return (Line(w =>
@@ -74,17 +84,20 @@ internal static class ServeProtocol
 
     /// <summary>
     /// An event as the C library streams it: <c>{"event": "stage", "stage"}</c> when a stage begins, <c>{"event": "token",
-    /// "prompt", "position", "id", "piece"}</c> when a token is final; null for the results (the answer carries them).
+    /// "prompt", "position", "token_id", "piece"}</c> when a token is final; null for the results (the answer carries them).
     /// </summary>
-    internal static string? EventLine(PixelLlmEvent e) => e switch
+    /// <param name="e">the event.</param>
+    /// <param name="id">serve's form: the request's id first (null: the C library's form, without it).</param>
+    internal static string? EventLine(PixelLlmEvent e, JsonElement? id = null) => e switch
     {
-        StageStarted stage => Line(w => { w.WriteString("event", "stage"); w.WriteString("stage", stage.Stage); }),
+        StageStarted stage => Line(w => { WriteEventId(w, id); w.WriteString("event", "stage"); w.WriteString("stage", stage.Stage); }),
         TokenDecoded token => Line(w =>
         {
+            WriteEventId(w, id);
             w.WriteString("event", "token");
             w.WriteNumber("prompt", token.Prompt);
             w.WriteNumber("position", token.Position);
-            w.WriteNumber("id", token.Id);
+            w.WriteNumber("token_id", token.Id);
             w.WriteString("piece", token.Piece);
         }),
         _ => null,
@@ -117,6 +130,11 @@ internal static class ServeProtocol
         if (model.CanDenseCaption) w.WriteStringValue("densecap");
         w.WriteStringValue("info");
         w.WriteEndArray();
+    }
+
+    private static void WriteEventId(Utf8JsonWriter w, JsonElement? id)
+    {
+        if (id is not null) WriteId(w, id);
     }
 
     private static void WriteId(Utf8JsonWriter w, JsonElement? id)

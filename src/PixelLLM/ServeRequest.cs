@@ -8,12 +8,12 @@ namespace PixelLLM;
 /// task's prompts. Every field is checked here, by name, before the model sees the request.
 /// </summary>
 internal sealed partial record ServeRequest(JsonElement? Id, string Task, string? ImagePath, byte[]? ImageBytes, IReadOnlyList<Box> Boxes,
-    IReadOnlyList<string> Texts, bool DecodeText, bool TeacherForced, int? Beams)
+    IReadOnlyList<string> Texts, bool DecodeText, bool TeacherForced, int? Beams, bool Stream = false)
 {
     public static readonly string[] Tasks = ["caption", "refer", "segment", "densecap", "info"];
 
     private static readonly HashSet<string> Fields =
-        ["id", "task", "image", "image_base64", "boxes", "texts", "decode_text", "teacher_forced", "beams"];
+        ["id", "task", "image", "image_base64", "boxes", "texts", "decode_text", "teacher_forced", "beams", "stream"];
 
     /// <summary>The request on <paramref name="line"/>; its id (when it got that far) travels with any error.</summary>
     /// <param name="line">one JSON object.</param>
@@ -58,7 +58,9 @@ internal sealed partial record ServeRequest(JsonElement? Id, string Task, string
         if (root.TryGetProperty("beams", out var b))
             beams = b.ValueKind == JsonValueKind.Number && b.TryGetInt32(out var n) && n is >= 1 and <= RequestOptions.MaxBeams ? n
                 : throw new InvalidInputException($"request field 'beams': expected an integer from 1 to {RequestOptions.MaxBeams}, got {b.GetRawText()}");
-        return new ServeRequest(id, task, path, bytes, boxes, texts, decodeText, teacherForced, beams);
+        bool stream = Flag(root, "stream");
+        if (stream && task == "info") throw new InvalidInputException("request field 'stream': info has no events");
+        return new ServeRequest(id, task, path, bytes, boxes, texts, decodeText, teacherForced, beams, stream);
     }
 
     private static string? String(JsonElement root, string name) =>

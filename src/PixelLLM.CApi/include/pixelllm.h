@@ -48,7 +48,7 @@ char *pixelllm_request(pixelllm_model *model, const char *request_json);
 
 /*
  * Called while a request runs: `event_json` is {"event": "stage", "stage": "vision"|"prompts"|"decode"|"points"|...} as
- * each stage begins, or {"event": "token", "prompt": P, "position": N, "id": ID, "piece": TEXT} as each token is final
+ * each stage begins, or {"event": "token", "prompt": P, "position": N, "token_id": ID, "piece": TEXT} as each token is final
  * (greedy: at the step that fixes it; beam search: the best beam's tokens when the search ends). The text is valid only
  * during the call. Calls come one at a time, before pixelllm_request_events returns, possibly from another thread.
  * Return 0 to go on, non-zero to cancel the request: it stops at its next stage or decode step and its answer has

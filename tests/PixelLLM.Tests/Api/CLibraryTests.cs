@@ -184,7 +184,7 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
             var tokens = sink.Events.Where(e => e.Contains("\"token\"", StringComparison.Ordinal))
                 .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e)!).ToList();
             var answered = result["tokens"]!.AsArray().Skip(1).ToList();  // the answer's tokens start at BOS
-            Assert.Equal(answered.Select(t => (int)t!["id"]!), tokens.Select(t => (int)t["id"]!));
+            Assert.Equal(answered.Select(t => (int)t!["id"]!), tokens.Select(t => (int)t["token_id"]!));
             Assert.Equal(Enumerable.Range(1, tokens.Count), tokens.Select(t => (int)t["position"]!));
             Assert.Equal((string)result["text"]!, string.Concat(tokens.Select(t => (string)t["piece"]!)).Trim());
             Assert.Contains(sink.Events, e => e == """{"event":"stage","stage":"points"}""");

@@ -188,4 +188,36 @@ public class ServeCommandTests(RefsegModel refseg) : IClassFixture<RefsegModel>
         Assert.False(second);
         Assert.Null(reader.ReadLine(out _));
     }
+
+    /// <summary>
+    /// "stream": true writes the request's events as lines carrying its id while it runs, before its answer; the token
+    /// events are the answer's tokens. Other requests get no events; where there is no channel for them it is refused.
+    /// </summary>
+    [Fact]
+    public void AStreamingRequestWritesItsEventsBeforeItsAnswer()
+    {
+        var path = refseg.ImagePath;
+        var lines = Serve(refseg.Directory,
+            Request(new JsonObject { ["id"] = "s", ["task"] = "caption", ["image"] = path, ["beams"] = 1, ["stream"] = true }),
+            Request(new JsonObject { ["id"] = 2, ["task"] = "caption", ["image"] = path, ["beams"] = 1 }),
+            Request(new JsonObject { ["id"] = 3, ["task"] = "info", ["stream"] = true }),
+            Request(new JsonObject { ["id"] = 4, ["task"] = "caption", ["image"] = path, ["stream"] = "yes" }));
+        int answer = lines.FindIndex(l => l.TryGetProperty("ok", out _) && l.GetProperty("id").ValueKind == JsonValueKind.String);
+        var events = lines.Take(answer).Skip(1).ToList();  // after the ready line
+        Assert.All(events, e => Assert.Equal("s", e.GetProperty("id").GetString()));
+        Assert.Equal("""{"id":"s","event":"stage","stage":"vision"}""", events[0].GetRawText());
+        var tokens = events.Where(e => e.GetProperty("event").GetString() == "token").Select(e => e.GetProperty("token_id").GetInt32()).ToList();
+        var answered = lines[answer].GetProperty("result").GetProperty("results")[0].GetProperty("tokens").EnumerateArray().Skip(1)
+            .Select(t => t.GetProperty("id").GetInt32()).ToList();
+        Assert.Equal(answered, tokens);
+        Assert.True(lines[answer].GetProperty("ok").GetBoolean());
+
+        var rest = lines.Skip(answer + 1).ToList();
+        Assert.Equal(3, rest.Count);  // the three other answers, no event line among them
+        Assert.Equal(Results(lines[answer].GetProperty("result")), Results(rest[0].GetProperty("result")));
+        Assert.Contains("request field 'stream': info has no events", rest[1].GetProperty("error").GetString());
+        Assert.Contains("request field 'stream': expected true or false", rest[2].GetProperty("error").GetString());
+        Assert.Contains("request field 'stream': only for serve's JSON lines",
+            refseg.Model.Answer(Request(new JsonObject { ["task"] = "caption", ["image"] = path, ["stream"] = true })));
+    }
 }
