@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text;
 using PixelLLM.Cli;
 
 namespace PixelLLM.Tests.Support;
@@ -8,12 +9,13 @@ public static class CliInProcess
 {
     public static (int ExitCode, string Error) Invoke(ParseResult parse)
     {
-        // The CLI reports on the process's stderr; no other test reads it, so borrowing it here is harmless.
+        // The CLI reports on the process's stderr. Tests run side by side, so stderr is routed per invocation (an
+        // AsyncLocal follows the invocation into its tasks) rather than swapped, which let one test read another's line.
+        RoutedError.Install();
         var error = new StringWriter();
-        var console = Console.Error;
-        Console.SetError(error);
+        RoutedError.Target.Value = error;
         try { return (parse.Invoke(new InvocationConfiguration { Output = TextWriter.Null, Error = error }), error.ToString()); }
-        finally { Console.SetError(console); }
+        finally { RoutedError.Target.Value = null; }
     }
 
     /// <summary>Parses <paramref name="args"/> with the CLI's own command tree (they must parse) and runs them.</summary>
@@ -22,5 +24,31 @@ public static class CliInProcess
         var parse = CliRoot.Create().Parse(args);
         if (parse.Errors.Count > 0) throw new ArgumentException($"{string.Join(' ', args)}: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
         return Invoke(parse);
+    }
+
+    /// <summary>Console.Error for the whole test run: the current invocation's writer, else the real stderr.</summary>
+    private sealed class RoutedError(TextWriter stderr) : TextWriter
+    {
+        public static readonly AsyncLocal<TextWriter?> Target = new();
+        private static readonly Lock Installing = new();
+        private static bool installed;
+
+        public static void Install()
+        {
+            lock (Installing)
+            {
+                if (installed) return;
+                Console.SetError(new RoutedError(Console.Error));
+                installed = true;
+            }
+        }
+
+        private TextWriter Current => Target.Value ?? stderr;
+        public override Encoding Encoding => stderr.Encoding;
+        public override void Write(char value) => Current.Write(value);
+        public override void Write(string? value) => Current.Write(value);
+        public override void Write(char[] buffer, int index, int count) => Current.Write(buffer, index, count);
+        public override void WriteLine(string? value) => Current.WriteLine(value);
+        public override void Flush() => Current.Flush();
     }
 }
