@@ -7,7 +7,8 @@ namespace PixelLLM.Cli;
 /// <summary>
 /// <c>pixelllm serve --http HOST:PORT</c>: the same requests and answers as the JSON-line server, over HTTP —
 /// <c>POST /v1/requests</c> with one request object as the body, <c>GET /v1/info</c>; each answer is the line the
-/// JSON-line server would write, with a status a client can branch on (200, 400, 413, 422, 503, 500).
+/// JSON-line server would write, with a status a client can branch on (200, 400, 413, 422, 503, 500). A request with
+/// "stream": true gets its event lines first, in a chunked NDJSON body.
 /// </summary>
 internal static class ServeHttp
 {
@@ -54,7 +55,7 @@ internal static class ServeHttp
     private static void Handle(PixelLlmModel model, HttpListenerContext context)
     {
         var (request, response) = (context.Request, context.Response);
-        (int Status, string Body) answer;
+        (int Status, string Body)? answer;
         try
         {
             answer = (request.HttpMethod, request.Url?.AbsolutePath) switch
@@ -62,7 +63,7 @@ internal static class ServeHttp
                 ("GET", "/v1/info") => Answer(model, """{"task": "info"}"""),
                 ("POST", "/v1/requests") when request.ContentLength64 > MaxBodyBytes =>
                     (413, Error("resource_limit", $"request body of {request.ContentLength64} bytes, more than {MaxBodyBytes}")),
-                ("POST", "/v1/requests") => Answer(model, ReadBody(request)),
+                ("POST", "/v1/requests") => Answer(model, ReadBody(request), response),
                 (_, "/v1/info" or "/v1/requests") => (405, Error("invalid_input", $"{request.HttpMethod} {request.Url?.AbsolutePath}: use GET /v1/info or POST /v1/requests")),
                 _ => (404, Error("invalid_input", $"{request.Url?.AbsolutePath}: not found (GET /v1/info, POST /v1/requests)")),
             };
@@ -75,10 +76,11 @@ internal static class ServeHttp
         {
             answer = (400, Error("invalid_input", $"request body: {e.Message}"));
         }
+        if (answer is not { } whole) return;  // streamed: the answer ended the body
         try
         {
-            var bytes = Encoding.UTF8.GetBytes(answer.Body + "\n");
-            response.StatusCode = answer.Status;
+            var bytes = Encoding.UTF8.GetBytes(whole.Body + "\n");
+            response.StatusCode = whole.Status;
             response.ContentType = "application/json; charset=utf-8";
             response.ContentLength64 = bytes.Length;
             response.OutputStream.Write(bytes);
@@ -87,10 +89,50 @@ internal static class ServeHttp
         catch (Exception e) when (e is IOException or HttpListenerException or ObjectDisposedException) { } // the client left
     }
 
-    private static (int, string) Answer(PixelLlmModel model, string body)
+    /// <summary>The answer and its status, or null when the request streamed its events and the answer ended that body.</summary>
+    private static (int, string)? Answer(PixelLlmModel model, string body, HttpListenerResponse? response = null)
     {
-        var (line, kind) = ServeProtocol.Respond(model, body);
-        return (Status(kind), line);
+        var events = response is null ? null : new EventBody(response);
+        var (line, kind) = ServeProtocol.Respond(model, body, stream: events is null ? null : events.Write);
+        if (events is not { Started: true }) return (Status(kind), line);
+        events.Finish(line);
+        return null;
+    }
+
+    /// <summary>
+    /// A streaming request's body: its first event sends status 200 and a chunked NDJSON body, one line per event, and the
+    /// answer line ends it (a request that fails before its first event gets the usual status and single answer).
+    /// </summary>
+    private sealed class EventBody(HttpListenerResponse response)
+    {
+        private bool gone;
+
+        public bool Started { get; private set; }
+
+        public void Write(string line)
+        {
+            if (gone) return;
+            try
+            {
+                if (!Started)
+                {
+                    response.StatusCode = 200;
+                    response.ContentType = "application/x-ndjson; charset=utf-8";
+                    response.SendChunked = true;
+                    Started = true;
+                }
+                response.OutputStream.Write(Encoding.UTF8.GetBytes(line + "\n"));
+                response.OutputStream.Flush();
+            }
+            catch (Exception e) when (e is IOException or HttpListenerException or ObjectDisposedException) { gone = true; } // the client left
+        }
+
+        public void Finish(string answer)
+        {
+            Write(answer);
+            try { response.Close(); }
+            catch (Exception e) when (e is IOException or HttpListenerException or ObjectDisposedException) { }
+        }
     }
 
     /// <summary>The HTTP status for an answer's failure kind (null: success).</summary>

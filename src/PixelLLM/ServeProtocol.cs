@@ -32,7 +32,7 @@ internal static class ServeProtocol
             if (request.Stream)
             {
                 if (stream is null)
-                    throw new InvalidInputException("request field 'stream': only for serve's JSON lines on stdin/stdout (over HTTP there are no events; the C library reports them through pixelllm_request_events)");
+                    throw new InvalidInputException("request field 'stream': not through this call (serve's JSON lines and POST /v1/requests stream events; the C library reports them through pixelllm_request_events)");
                 var requestId = id;
                 options = options with { OnEvent = e => { if (EventLine(e, requestId) is { } eventLine) stream(eventLine); } };
             }

@@ -217,7 +217,7 @@ public class ServeCommandTests(RefsegModel refseg) : IClassFixture<RefsegModel>
         Assert.Equal(Results(lines[answer].GetProperty("result")), Results(rest[0].GetProperty("result")));
         Assert.Contains("request field 'stream': info has no events", rest[1].GetProperty("error").GetString());
         Assert.Contains("request field 'stream': expected true or false", rest[2].GetProperty("error").GetString());
-        Assert.Contains("request field 'stream': only for serve's JSON lines",
+        Assert.Contains("request field 'stream': not through this call",
             refseg.Model.Answer(Request(new JsonObject { ["task"] = "caption", ["image"] = path, ["stream"] = true })));
     }
 }

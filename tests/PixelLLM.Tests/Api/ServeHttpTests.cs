@@ -85,4 +85,40 @@ public class ServeHttpTests(RefsegModel refseg) : IClassFixture<RefsegModel>
     public void StatusesFollowTheFailureKind() =>
         Assert.Equal([200, 400, 413, 422, 503, 500, 500],
             new string?[] { null, "invalid_input", "resource_limit", "model", "out_of_memory", "backend", "internal" }.Select(ServeHttp.Status));
+
+    /// <summary>"stream": true over HTTP: an NDJSON body of the request's event lines, then its answer line.</summary>
+    [Fact]
+    public async Task AStreamingRequestOverHttpSendsItsEventsThenItsAnswer()
+    {
+        int port = FreePort();
+        using var stop = new CancellationTokenSource();
+        var server = Task.Run(() => ServeHttp.Run(refseg.Model, $"127.0.0.1:{port}", TextWriter.Null, stop.Token));
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
+        var request = new JsonObject { ["id"] = "h", ["task"] = "caption", ["image"] = refseg.ImagePath, ["beams"] = 1, ["stream"] = true }.ToJsonString();
+        HttpResponseMessage? streamed = null;
+        for (int attempt = 0; attempt < 100 && streamed is null; attempt++)
+        {
+            try { streamed = await client.PostAsync("v1/requests", new StringContent(request, Encoding.UTF8, "application/json")); }
+            catch (HttpRequestException) { await Task.Delay(100); }
+        }
+        Assert.Equal(HttpStatusCode.OK, streamed!.StatusCode);
+        Assert.Equal("application/x-ndjson", streamed.Content.Headers.ContentType!.MediaType);
+        var lines = (await streamed.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.All(lines, l => Assert.Equal("h", l["id"]!.GetValue<string>()));
+        Assert.Equal("vision", lines[0]["stage"]!.GetValue<string>());
+        var answer = lines[^1];
+        Assert.True(answer["ok"]!.GetValue<bool>());
+        var tokens = lines.Where(l => l["event"]?.GetValue<string>() == "token").Select(l => l["token_id"]!.GetValue<int>());
+        var answered = answer["result"]!["results"]![0]!["tokens"]!.AsArray().Skip(1).Select(t => t!["id"]!.GetValue<int>());
+        Assert.Equal(answered, tokens);
+
+        // A streaming request that fails before its first event is answered as any other: one line, its status.
+        var bad = await client.PostAsync("v1/requests", new StringContent("""{"task": "caption", "image": "/nonexistent.png", "stream": true}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Single((await bad.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        stop.Cancel();
+        Assert.Equal(0, await server.WaitAsync(TimeSpan.FromMinutes(1)));
+    }
 }
