@@ -91,7 +91,7 @@ internal static unsafe partial class GemmKernel
             case GemmIsa.Avx2: Avx2FmaProducts(t.A, t.ARowStride, t.AKStride, t.B, t.BKStride, t.K, t.Rows, tile); break;
             default: PortableProducts(t.A, t.ARowStride, t.AKStride, t.B, t.BKStride, t.K, t.Rows, tile); break;
         }
-        if (t.Rows == MR && t.Cols == nr && nr % Vector<float>.Count == 0) StoreFull(tile, nr, t);
+        if (t.Rows == MR && t.Cols == nr) StoreFull(tile, nr, t);
         else
         {
             for (int i = 0; i < MR * nr; i++) tile[i] *= t.Alpha;
@@ -99,7 +99,7 @@ internal static unsafe partial class GemmKernel
         }
     }
 
-    /// <summary>C (= or +=) alpha · tile + bias for a whole MR × nr tile, in that order of operations.</summary>
+    /// <summary>C (= or +=) alpha · tile + bias for a whole MR × nr tile, in that order of operations (nr is two of a kernel's registers, a whole number of Vector{T}s).</summary>
     private static void StoreFull(float* tile, int nr, in MicroTile t)
     {
         int w = Vector<float>.Count;

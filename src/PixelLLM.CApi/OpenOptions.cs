@@ -17,18 +17,17 @@ internal static class OpenOptions
         var options = new PixelLlmOptions();
         if (string.IsNullOrWhiteSpace(json)) return options;
         JsonElement root;
-        try { root = JsonDocument.Parse(json, new JsonDocumentOptions { AllowDuplicateProperties = false }).RootElement; }
+        try { root = JsonDocument.Parse(json, ServeRequest.JsonOptions).RootElement; }
         catch (JsonException e) { throw new InvalidInputException($"options_json: not a JSON object without repeated keys ({e.Message})"); }
         if (root.ValueKind != JsonValueKind.Object) throw new InvalidInputException($"options_json: expected a JSON object, got {root.ValueKind}");
         foreach (var option in root.EnumerateObject())
         {
-            var value = option.Value;
             options = option.Name switch
             {
                 "backend" => options with { Backend = ComputeNames.Backend(Text(option), "options_json.backend") },
                 "precision" => options with { Precision = ComputeNames.Precision(Text(option), "options_json.precision") },
                 "threads" => options with { Threads = (int)Integer(option, 0, 1024) },
-                "parallel" => options with { MaxConcurrentRequests = (int)Integer(option, 1, 64) },
+                "parallel" => options with { MaxConcurrentRequests = (int)Integer(option, 1, ServeProtocol.MaxParallel) },
                 "max_image_pixels" => options with { MaxImagePixels = Integer(option, 1, long.MaxValue) },
                 _ => throw new InvalidInputException($"options_json: unknown key '{option.Name}' (expected {string.Join(", ", Keys)})"),
             };

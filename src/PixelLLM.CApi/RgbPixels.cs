@@ -13,14 +13,10 @@ internal static unsafe class RgbPixels
     public static PixelImage Copy(byte* rgb, int width, int height, int strideBytes, long maxPixels)
     {
         if (rgb == null) throw new InvalidInputException("rgb: missing (NULL)");
-        if (width < 1 || height < 1) throw new InvalidInputException($"rgb: image size {width}×{height} must be positive");
-        if ((long)width * height > maxPixels)
-            throw new InvalidInputException($"rgb: {width}×{height} = {(long)width * height} pixels is above the limit of {maxPixels}");
+        PixelImage.RequirePositive("rgb", width, height);
+        PixelImage.RequireWithinLimit("rgb", width, height, maxPixels);
         long row = 3L * width, stride = strideBytes == 0 ? row : strideBytes;
         if (stride < row) throw new InvalidInputException($"rgb: stride_bytes {strideBytes} is less than a row of {width} RGB pixels ({row} bytes)");
-        var packed = new byte[row * height];
-        for (int y = 0; y < height; y++)
-            new ReadOnlySpan<byte>(rgb + y * stride, (int)row).CopyTo(packed.AsSpan((int)(y * row), (int)row));
-        return PixelImage.FromRgb(packed, width, height, "rgb");
+        return PixelImage.CopyRows(rgb, width, height, stride, "rgb");
     }
 }

@@ -32,7 +32,7 @@ internal static class ServeCommand
                 parse.GetValue(shared.Threads), Precision: parse.GetValue(shared.Precision)!);
             RequestRun.CheckCounts(args);
             int n = parse.GetValue(parallel);
-            if (n is < 1 or > 64) throw new InvalidInputException($"--parallel must be from 1 to 64, got {n}");
+            if (n is < 1 or > ServeProtocol.MaxParallel) throw new InvalidInputException($"--parallel must be from 1 to {ServeProtocol.MaxParallel}, got {n}");
             var options = args.ModelOptions() with { MaxConcurrentRequests = n };
             var modelDirectory = RequestOptionsCli.ResolveModel(args.Model);
             if (parse.GetValue(http) is not { } address) return Run(options, modelDirectory, Console.In, Console.Out);

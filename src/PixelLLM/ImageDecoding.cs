@@ -16,8 +16,7 @@ internal static class ImageDecoding
             throw new InvalidInputException($"{source}: {codec.EncodedFormat} images are not supported (PNG or JPEG)");
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width < 1 || height < 1) throw new InvalidInputException($"{source}: image header gives size {width}×{height}");
-        if ((long)width * height > maxPixels)
-            throw new InvalidInputException($"{source}: {width}×{height} = {(long)width * height} pixels is above the limit of {maxPixels}");
+        PixelImage.RequireWithinLimit(source, width, height, maxPixels);
 
         // Unpremultiplied RGBA without colour-space conversion: the stored sample values, as the reference's decoder gives them.
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);

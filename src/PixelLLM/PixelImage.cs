@@ -70,10 +70,32 @@ public sealed class PixelImage
     /// <exception cref="InvalidInputException">The sizes are not positive or do not match the byte count.</exception>
     public static PixelImage FromRgb(ReadOnlySpan<byte> rgb, int width, int height, string source = "rgb")
     {
-        if (width < 1 || height < 1) throw new InvalidInputException($"{source}: image size {width}×{height} must be positive");
+        RequirePositive(source, width, height);
         if ((long)width * height * 3 != rgb.Length)
             throw new InvalidInputException($"{source}: {rgb.Length} bytes do not hold a {width}×{height} RGB image ({(long)width * height * 3} expected)");
         return new PixelImage(rgb.ToArray(), width, height, source);
+    }
+
+    /// <summary>Copies <paramref name="height"/> rows of <paramref name="width"/> RGB pixels, <paramref name="stride"/> bytes apart, into an image of its own.</summary>
+    internal static unsafe PixelImage CopyRows(byte* rgb, int width, int height, long stride, string source)
+    {
+        long row = 3L * width;
+        var pixels = new byte[row * height];
+        for (int y = 0; y < height; y++)
+            new ReadOnlySpan<byte>(rgb + y * stride, (int)row).CopyTo(pixels.AsSpan((int)(y * row), (int)row));
+        return new PixelImage(pixels, width, height, source);
+    }
+
+    internal static void RequirePositive(string source, int width, int height)
+    {
+        if (width < 1 || height < 1) throw new InvalidInputException($"{source}: image size {width}×{height} must be positive");
+    }
+
+    /// <summary>Refuses an image of more than <paramref name="maxPixels"/> pixels, naming <paramref name="source"/>.</summary>
+    internal static void RequireWithinLimit(string source, int width, int height, long maxPixels)
+    {
+        if ((long)width * height > maxPixels)
+            throw new InvalidInputException($"{source}: {width}×{height} = {(long)width * height} pixels is above the limit of {maxPixels}");
     }
 
     /// <summary>

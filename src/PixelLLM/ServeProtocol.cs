@@ -12,6 +12,9 @@ internal static class ServeProtocol
 {
     public const string Schema = "pixelllm-serve/1";
 
+    /// <summary>Most requests a server or library computes at once (<c>--parallel</c>, the C library's "parallel").</summary>
+    public const int MaxParallel = 64;
+
     /// <summary>The answer line to one request line, with the failure's kind (null when the request succeeded).</summary>
     /// <param name="model">the model that answers.</param>
     /// <param name="line">the request, one JSON object.</param>

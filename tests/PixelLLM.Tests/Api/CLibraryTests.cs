@@ -20,6 +20,13 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
 
     private static string Png => Path.Combine(TinyModel.GoldenDir, "caption_trace.png");
 
+    /// <summary>A greedy caption request of the golden image, as a JSON line with <paramref name="id"/> (JSON text).</summary>
+    private static string GreedyCaption(string id) => $$"""{"id": {{id}}, "task": "caption", "image": "{{PngInJson}}", "beams": 1}""";
+
+    private static string PngInJson => Png.Replace("\\", "\\\\");
+
+    private static string NoMs(string line) => System.Text.RegularExpressions.Regex.Replace(line, "\"ms\":[0-9.]+,", "");
+
     private static (nint Model, string? Error) OpenModel(string? directory, string? options)
     {
         var dir = directory is null ? null : Utf8(directory);
@@ -52,10 +59,9 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
         var (model, error) = OpenModel(tiny.Directory, """{"backend": "cpu", "threads": 1, "parallel": 2}""");
         Assert.Null(error);
         Assert.NotEqual(0, model);
-        var request = $$"""{"id": [1, "x"], "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "beams": 1}""";
+        var request = GreedyCaption("""[1, "x"]""");
         string answer = Ask(model, request);
         Assert.StartsWith("""{"id":[1,"x"],"ok":true,""", answer);
-        static string NoMs(string line) => System.Text.RegularExpressions.Regex.Replace(line, "\"ms\":[0-9.]+,", "");
         Assert.Equal(NoMs(tiny.Model.Answer(request)), NoMs(answer));
 
         Assert.Equal(0, Close(model));
@@ -71,7 +77,7 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
         try
         {
             var boxes = new[] { "[1, 1, 60, 60]", "[10, 20, 90, 80]", "[0, 0, 40, 86]", "[30, 30, 110, 70]" };
-            string Line(int i) => $$"""{"id": {{i}}, "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "boxes": [{{boxes[i % 4]}}]}""";
+            string Line(int i) => $$"""{"id": {{i}}, "task": "caption", "image": "{{PngInJson}}", "boxes": [{{boxes[i % 4]}}]}""";
             var sequential = Enumerable.Range(0, 8).Select(i => Ask(model, Line(i))).ToArray();
             var parallel = new string[8];
             Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = Ask(model, Line(i)));
@@ -177,7 +183,7 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
         var (model, _) = OpenModel(tiny.Directory, null);
         try
         {
-            var request = $$"""{"id": 5, "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "beams": 1}""";
+            var request = GreedyCaption("5");
             var (answer, sink) = AskWithEvents(model, request, null);
             var result = System.Text.Json.Nodes.JsonNode.Parse(answer)!["result"]!["results"]![0]!;
             Assert.StartsWith("""{"event":"stage","stage":"vision"}""", sink.Events[0]);
@@ -188,7 +194,6 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
             Assert.Equal(Enumerable.Range(1, tokens.Count), tokens.Select(t => (int)t["position"]!));
             Assert.Equal((string)result["text"]!, string.Concat(tokens.Select(t => (string)t["piece"]!)).Trim());
             Assert.Contains(sink.Events, e => e == """{"event":"stage","stage":"points"}""");
-            static string NoMs(string line) => System.Text.RegularExpressions.Regex.Replace(line, "\"ms\":[0-9.]+,", "");
             Assert.Equal(NoMs(Ask(model, request)), NoMs(answer));
         }
         finally { Close(model); }
@@ -200,7 +205,7 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
         var (model, _) = OpenModel(tiny.Directory, null);
         try
         {
-            var request = $$"""{"id": 6, "task": "caption", "image": "{{Png.Replace("\\", "\\\\")}}", "beams": 1}""";
+            var request = GreedyCaption("6");
             var (full, all) = AskWithEvents(model, request, null);
             Assert.True(all.Tokens > 2, full);
             var (answer, sink) = AskWithEvents(model, request, cancelAfterTokens: 2);
@@ -229,7 +234,7 @@ public sealed unsafe class CLibraryTests(TinyModel tiny) : IClassFixture<TinyMod
             for (int y = 0; y < h; y++) image.Rgb.Slice(3 * w * y, 3 * w).CopyTo(padded.AsSpan(stride * y));
             const string caption = """{"id": 8, "task": "caption", "boxes": [[5, 6, 70, 80]]}""";
             static string Result(string line) => line[line.IndexOf("\"results\"", StringComparison.Ordinal)..];
-            var fromFile = Ask(model, caption.Replace("\"boxes\"", $"\"image\": \"{Png.Replace("\\", "\\\\")}\", \"boxes\"", StringComparison.Ordinal));
+            var fromFile = Ask(model, caption.Replace("\"boxes\"", $"\"image\": \"{PngInJson}\", \"boxes\"", StringComparison.Ordinal));
             Assert.StartsWith("""{"id":8,"ok":true""", fromFile);
             var packed = AskRgb(model, caption, image.Rgb.ToArray(), w, h, 0);
             Assert.Contains($$"""
