@@ -92,47 +92,61 @@ internal static class ServeHttp
     /// <summary>The answer and its status, or null when the request streamed its events and the answer ended that body.</summary>
     private static (int, string)? Answer(PixelLlmModel model, string body, HttpListenerResponse? response = null)
     {
-        var events = response is null ? null : new EventBody(response);
-        var (line, kind) = ServeProtocol.Respond(model, body, stream: events is null ? null : events.Write);
-        if (events is not { Started: true }) return (Status(kind), line);
-        events.Finish(line);
+        if (response is null) return Answer(model, body, events: null);
+        using var events = new EventBody(line =>
+        {
+            if (!response.SendChunked)
+            {
+                response.StatusCode = 200;
+                response.ContentType = "application/x-ndjson; charset=utf-8";
+                response.SendChunked = true;
+            }
+            response.OutputStream.Write(Encoding.UTF8.GetBytes(line + "\n"));
+            response.OutputStream.Flush();
+        });
+        var answer = Answer(model, body, events);
+        if (!events.Started) return answer;
+        events.Write(answer.Line);
+        try { response.Close(); }
+        catch (Exception e) when (e is IOException or HttpListenerException or ObjectDisposedException) { }
         return null;
     }
 
     /// <summary>
-    /// A streaming request's body: its first event sends status 200 and a chunked NDJSON body, one line per event, and the
-    /// answer line ends it (a request that fails before its first event gets the usual status and single answer).
+    /// The answer line and its status; with <paramref name="events"/>, a streaming request's events go there (the caller
+    /// then ends that body with the answer). A client that leaves a streamed body cancels its request (answered
+    /// "cancelled", to nobody) instead of letting it decode to the end.
     /// </summary>
-    private sealed class EventBody(HttpListenerResponse response)
+    internal static (int Status, string Line) Answer(PixelLlmModel model, string body, EventBody? events)
     {
-        private bool gone;
+        var options = events is null ? null : new RequestOptions { Cancellation = events.ClientLeft };
+        var (line, kind) = ServeProtocol.Respond(model, body, options, stream: events is null ? null : events.Write);
+        return (Status(kind), line);
+    }
+
+    /// <summary>
+    /// A streaming request's body: its first event sends status 200 and a chunked NDJSON body, one line per event, and the
+    /// answer line ends it (a request that fails before its first event gets the usual status and single answer). A
+    /// write that fails means the client left: nothing more is sent and <see cref="ClientLeft"/> is cancelled.
+    /// </summary>
+    internal sealed class EventBody(Action<string> send) : IDisposable
+    {
+        private readonly CancellationTokenSource left = new();
 
         public bool Started { get; private set; }
 
+        /// <summary>Cancelled once a write to the client has failed.</summary>
+        public CancellationToken ClientLeft => left.Token;
+
         public void Write(string line)
         {
-            if (gone) return;
-            try
-            {
-                if (!Started)
-                {
-                    response.StatusCode = 200;
-                    response.ContentType = "application/x-ndjson; charset=utf-8";
-                    response.SendChunked = true;
-                    Started = true;
-                }
-                response.OutputStream.Write(Encoding.UTF8.GetBytes(line + "\n"));
-                response.OutputStream.Flush();
-            }
-            catch (Exception e) when (e is IOException or HttpListenerException or ObjectDisposedException) { gone = true; } // the client left
+            if (left.IsCancellationRequested) return;
+            Started = true;
+            try { send(line); }
+            catch (Exception e) when (e is IOException or HttpListenerException or ObjectDisposedException) { left.Cancel(); }
         }
 
-        public void Finish(string answer)
-        {
-            Write(answer);
-            try { response.Close(); }
-            catch (Exception e) when (e is IOException or HttpListenerException or ObjectDisposedException) { }
-        }
+        public void Dispose() => left.Dispose();
     }
 
     /// <summary>The HTTP status for an answer's failure kind (null: success).</summary>

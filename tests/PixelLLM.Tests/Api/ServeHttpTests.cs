@@ -121,4 +121,30 @@ public class ServeHttpTests(RefsegModel refseg) : IClassFixture<RefsegModel>
         stop.Cancel();
         Assert.Equal(0, await server.WaitAsync(TimeSpan.FromMinutes(1)));
     }
+    /// <summary>A client that leaves a streamed body cancels its request: nothing more is sent, the request stops.</summary>
+    [Fact]
+    public void AStreamedRequestWhoseClientLeftIsCancelled()
+    {
+        var request = new JsonObject { ["id"] = "gone", ["task"] = "caption", ["image"] = refseg.ImagePath, ["beams"] = 1, ["stream"] = true }.ToJsonString();
+        var sent = new List<string>();
+        using var events = new ServeHttp.EventBody(line =>
+        {
+            if (sent.Count == 1) throw new IOException("connection reset by peer");
+            sent.Add(line);
+        });
+        var (_, line) = ServeHttp.Answer(refseg.Model, request, events);
+        Assert.True(events.ClientLeft.IsCancellationRequested);
+        Assert.Equal("cancelled", JsonNode.Parse(line)!["kind"]!.GetValue<string>());
+        Assert.Single(sent);
+        events.Write(line);
+        Assert.Single(sent);
+
+        // Its client staying, the same request runs to its answer.
+        var all = new List<string>();
+        using var kept = new ServeHttp.EventBody(all.Add);
+        var (status, answer) = ServeHttp.Answer(refseg.Model, request, kept);
+        Assert.Equal(200, status);
+        Assert.True(JsonNode.Parse(answer)!["ok"]!.GetValue<bool>());
+        Assert.Contains(all, l => JsonNode.Parse(l)!["event"]?.GetValue<string>() == "token");
+    }
 }
