@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import infer  # noqa: E402
 import st  # noqa: E402
 from model import PixelLLM  # noqa: E402
 
@@ -51,7 +52,23 @@ class Checker:
         print("%s %-45s max|d| %.2e" % (status, name, err))
 
 
-def run_case(chk, golden_dir, case, variant, ignore, masks=False):
+def check_beams(chk, case, pre, model, p, t, length, beam, per_node):
+    """infer.beam_search, one prompt at a time, against the golden's batched beam search (errata B2: same finished sets)."""
+    found = [infer.beam_search(model, p["enc"][i:i + 1], p["enc_valid"][i:i + 1], length, beam, per_node)
+             for i in range(p["enc"].shape[0])]
+    chk.close(case + " out.%sraw_text_tokens (beam search)" % pre, torch.stack([r["raw"] for r in found])[None].to(torch.int32),
+              t["out.%sraw_text_tokens" % pre])
+    flags = t["out.%sbeam_finished_flags" % pre]
+    chk.close(case + " out.%sbeam_finished_flags" % pre, torch.stack([r["flags"] for r in found])[None].to(torch.uint8), flags)
+    compared = flags.astype(bool)
+    compared[..., -1] = True  # flagged slots and the best (last): the rest are filler states (errata A7)
+    beams = torch.stack([r["beams"] for r in found])[None].numpy()
+    chk.close(case + " out.%sbeam_text_tokens (compared slots)" % pre, beams[compared], t["out.%sbeam_text_tokens" % pre][compared])
+    scores = torch.stack([r["scores"] for r in found])[None].numpy()
+    chk.close(case + " out.%sbeam_log_probs (compared slots)" % pre, scores[compared], t["out.%sbeam_log_probs" % pre][compared], atol=2e-4)
+
+
+def run_case(chk, golden_dir, case, variant, ignore, masks=False, beam=None):
     meta = json.load(open(os.path.join(golden_dir, case + ".json")))
     cfg = meta["config"]
     t, _ = st.read(os.path.join(golden_dir, meta["io_file"]))
@@ -77,6 +94,8 @@ def run_case(chk, golden_dir, case, variant, ignore, masks=False):
         chk.close(case + " mid.visual_features", p["visual"][None], t["mid.visual_features"])
         chk.close(case + " mid.encoder_output", p["enc"], t["mid.encoder_output"])
         chk.close(case + " mid.encoder_valid_mask", p["enc_valid"].to(torch.uint8), t["mid.encoder_valid_mask"])
+        if beam:
+            check_beams(chk, case, pre, model, p, t, cfg["max_caption_length"], *beam)
         tokens = torch.from_numpy(t["out.%stext_tokens" % pre][0].astype(np.int64))
         feats, logits = model.t5_decode(tokens, p["enc"], p["enc_valid"])
         chk.close(case + " mid.%stext_feats" % pre, feats[None], t["mid.%stext_feats" % pre])
@@ -108,13 +127,13 @@ def main():
     torch.set_num_threads(1)
     chk = Checker()
     gp = os.path.join(a.golden, "pixelllm")
-    run_case(chk, gp, "caption_trace", None, "begin,end,pad")
+    run_case(chk, gp, "caption_trace", None, "begin,end,pad", beam=(4, 2))
     run_case(chk, gp, "loca_caption", None, "begin,end,pad")
     run_case(chk, gp, "referring", "teacher", "^end-1")
-    run_case(chk, gp, "referring", "beam", "^end-1")
+    run_case(chk, gp, "referring", "beam", "^end-1", beam=(3, 1))
     rp = os.path.join(a.golden, "pixelllm_refseg")
     run_case(chk, rp, "referring_segmentation", "teacher", "^end-1", masks=True)
-    run_case(chk, rp, "referring_segmentation", "beam", "^end-1", masks=True)
+    run_case(chk, rp, "referring_segmentation", "beam", "^end-1", masks=True, beam=(3, 1))
     print("%d tensors compared, %d outside tolerance" % (chk.count, chk.failures))
     sys.exit(1 if chk.failures else 0)
 

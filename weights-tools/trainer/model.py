@@ -99,9 +99,10 @@ def rope_tables(grid, head_dim):
 
 # ----------------------------------------------------------------------------------------------- model
 class PixelLLM(torch.nn.Module):
-    def __init__(self, config, params=None):
+    def __init__(self, config, params=None, dtype=torch.float32):
         super().__init__()
         self.cfg = config
+        self.dtype = dtype  # float64: the same maths as a float64 rerun (random_cases.py's noise check)
         self.P = {}
         if params is not None:
             self.load(params)
@@ -110,7 +111,7 @@ class PixelLLM(torch.nn.Module):
     def load(self, params):
         for name, value in params.items():
             t = value if isinstance(value, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(value))
-            p = torch.nn.Parameter(t.float().clone())
+            p = torch.nn.Parameter(t.to(self.dtype).clone())
             self.P[name] = p
             self.register_parameter("p%d" % (len(self.P) - 1), p)
 
@@ -245,8 +246,8 @@ class PixelLLM(torch.nn.Module):
         return torch.cat([torch.sin(c), torch.cos(c)], -1)
 
     def dense_pe(self, h, w):
-        ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h
-        xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w
+        ys = (torch.arange(h, dtype=self.dtype) + 0.5) / h
+        xs = (torch.arange(w, dtype=self.dtype) + 0.5) / w
         grid = torch.stack([xs[None, :].expand(h, w), ys[:, None].expand(h, w)], -1)
         return self.pe(grid)
 
@@ -344,7 +345,10 @@ class PixelLLM(torch.nn.Module):
         q = (xq @ self.t5_kernel(prefix + "/query")).view(n, lq, h, hd).transpose(1, 2)
         k = (xkv @ self.t5_kernel(prefix + "/key")).view(n, -1, h, hd).transpose(1, 2)
         v = (xkv @ self.t5_kernel(prefix + "/value")).view(n, -1, h, hd).transpose(1, 2)
-        a = torch.softmax(q @ k.transpose(-1, -2) + bias, -1) @ v
+        scores = q @ k.transpose(-1, -2) + bias
+        # float32 absorbs everything added to the −1e10 mask (a fully masked row averages uniformly); float64 must too
+        scores = torch.where(bias <= -1e9, torch.full_like(scores, -1e10), scores)
+        a = torch.softmax(scores, -1) @ v
         return a.transpose(1, 2).reshape(n, lq, h * hd) @ self.t5_kernel(prefix + "/out")
 
     def t5_mlp(self, x, prefix):

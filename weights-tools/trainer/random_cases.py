@@ -1,0 +1,218 @@
+"""Whole-model cases on NEW inputs, in the golden format, for `pixelllm verify`: the golden tiny checkpoints (T5, T5 +
+mask branch) run on seeded random images (long side = canvas, either orientation, any aspect), prompt boxes (inside,
+touching the edges, the whole image, the all-zero padding slot) and referring texts, with outputs from model.py — which
+equals the golden oracle (check_golden.py) — decoded greedily (spec §8.1) or by beam search (§8.2, infer.beam_search).
+Draws whose decoding has a decision gap under 0.005 (the goldens' own rule), or whose float32 outputs differ from the
+same forward in float64 by more than a quarter of a tolerance, are skipped: a float32 engine within the tolerance then
+reproduces every token, and a failure is the engine's.
+
+  /usr/bin/python3 weights-tools/trainer/random_cases.py --out /tmp/random-cases --count 120 --seed 11
+  ./pixelllm verify /tmp/random-cases --quiet        # "verify: 120/120 cases pass"
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import infer  # noqa: E402
+import st  # noqa: E402
+from model import PixelLLM  # noqa: E402
+
+# kind → (golden folder, case whose model/config/context it borrows, decoding, beam, per-node, point rule, masks)
+KINDS = {
+    "loca": ("pixelllm", "loca_caption", "greedy", 0, 0, "begin,end,pad", False),
+    "trace": ("pixelllm", "caption_trace", "beam", 4, 2, "begin,end,pad", False),
+    "refer": ("pixelllm", "referring", "teacher", 0, 0, "^end-1", False),
+    "referbeam": ("pixelllm", "referring", "beam", 3, 1, "^end-1", False),
+    "refseg": ("pixelllm_refseg", "referring_segmentation", "teacher", 0, 0, "^end-1", True),
+    "refsegbeam": ("pixelllm_refseg", "referring_segmentation", "beam", 3, 1, "^end-1", True),
+}
+
+
+def random_image(rng, canvas):
+    """A fixed point of the eval resize: long side = canvas; smooth colour fields plus noise."""
+    short = int(rng.integers(20, canvas + 1))
+    h, w = (canvas, short) if rng.random() < 0.5 else (short, canvas)
+    gh, gw = int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    low = rng.uniform(0, 255, (gh, gw, 3))
+    ys, xs = np.linspace(0, gh - 1, h), np.linspace(0, gw - 1, w)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, gh - 1), np.minimum(x0 + 1, gw - 1)
+    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    img = (low[y0][:, x0] * (1 - fy) * (1 - fx) + low[y1][:, x0] * fy * (1 - fx)
+           + low[y0][:, x1] * (1 - fy) * fx + low[y1][:, x1] * fy * fx)
+    img += rng.normal(0, rng.uniform(0, 40), img.shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def random_boxes(rng, h, w, n):
+    out = []
+    for _ in range(n):
+        kind = rng.random()
+        if kind < 0.1:
+            out.append([0, 0, 0, 0])  # the padding slot
+        elif kind < 0.2:
+            out.append([0, 0, w, h])
+        else:
+            x0, x1 = sorted(rng.uniform(0, w, 2))
+            y0, y1 = sorted(rng.uniform(0, h, 2))
+            if kind < 0.3:
+                x0, y0 = 0.0, 0.0
+            out.append([round(x0, 2), round(y0, 2), round(max(x1, x0 + 1), 2), round(max(y1, y0 + 1), 2)])
+    return np.array(out, np.float32)
+
+
+def greedy_gap(model, enc, enc_valid, tokens):
+    """Smallest top1 − top2 log-prob gap over the decoded steps (repeat suppression applied, forced steps skipped)."""
+    _, logits = model.t5_decode(tokens, enc, enc_valid)
+    gaps = []
+    for i in range(tokens.shape[0]):
+        for t in range(1, tokens.shape[1] - 1):
+            prev = int(tokens[i, t - 1])
+            if prev == 1:
+                continue
+            step = logits[i, t - 1].clone()
+            step[prev] = min(float(step[prev]), -10000.0)
+            top = torch.topk(torch.log_softmax(step, -1), 2).values
+            gaps.append(float(top[0] - top[1]))
+    return min(gaps) if gaps else float("inf")
+
+
+def outputs(model, pixels, valid, boxes, context, tokens, hw, ignore, masks, pre):
+    """The case's float and mask outputs for given decoded tokens (float32 or float64 model)."""
+    n = boxes.shape[0]
+    f = model.encode_image(pixels, valid)
+    image_of = torch.zeros(n, dtype=torch.long)
+    p = model.encode_prompts(f, image_of, boxes, context)
+    feats, logits = model.t5_decode(tokens, p["enc"], p["enc_valid"])
+    coords, point_logits = model.point_head(feats, hw.expand(n, 2))
+    point_valid = model.point_valid(tokens, ignore)
+    det = model.boxes_from_points(coords, point_valid)
+    T = {"mid.fused_features": f["fused"], "mid.adapter_out": p["adapter_out"][None], "mid.encoder_output": p["enc"],
+         "mid.%stext_feats" % pre: feats[None], "mid.%stf_logits" % pre: logits[None],
+         "out.%spoint_coords" % pre: coords[None], "out.%spoint_logits" % pre: point_logits[None],
+         "out.%spoint_detection_boxes" % pre: det[None], "valid": point_valid, "encoder_valid": p["enc_valid"]}
+    if masks:
+        m = model.mask_branch(det, p["visual"], feats, f["sam"], image_of)
+        T["out.%sdetection_masks" % pre] = m["masks"][None]
+        T["out.%siou_predictions" % pre] = m["iou"][None]
+    return T
+
+
+def tolerance(name):
+    """The goldens' per-tensor rule (their "tolerance" object)."""
+    if name.endswith(("point_coords", "point_detection_boxes")):
+        return 2e-3, 1e-4
+    return (2e-4, 1e-4) if name.endswith("tf_logits") else (1e-4, 1e-4)
+
+
+def make_case(out, name, kind, rng, golden):
+    folder, source, decoding, beam, per_node, ignore, masks = KINDS[kind]
+    meta = json.load(open(os.path.join(golden, folder, source + ".json")))
+    cfg = meta["config"]
+    canvas, length = cfg["canvas"], cfg["max_caption_length"]
+    weights = st.read(os.path.join(golden, folder, meta["model_weights"]))[0]
+    model, model64 = PixelLLM(cfg, weights), PixelLLM(cfg, weights, torch.float64)
+    context_row = st.read(os.path.join(golden, folder, meta["io_file"]))[0]["in.context_tokens"][0, 0]
+    img = random_image(rng, canvas)
+    h, w = img.shape[:2]
+    n = 1 if kind == "trace" else int(rng.integers(1, 6))
+    boxes = random_boxes(rng, h, w, n) if kind == "loca" else np.array([[0, 0, w, h]] * n, np.float32)
+    context = np.zeros((n, context_row.shape[0]), np.int64)
+    text = np.zeros((n, length), np.int64)
+    for i in range(n):
+        if kind in ("loca", "trace"):
+            context[i] = context_row
+            continue
+        words = [int(t) for t in context_row if t > 0][:2]  # "where is"
+        row = words + [int(t) for t in rng.integers(3, 96, int(rng.integers(0, len(context_row) - len(words))))] + [1]
+        context[i, :min(len(row), len(context_row))] = row[:len(context_row)]
+        expression = [0] + [int(t) for t in rng.integers(3, 96, int(rng.integers(0, length - 2)))] + [1]
+        text[i, :len(expression)] = expression
+    pixels = np.zeros((1, canvas, canvas, 3), np.float32)
+    pixels[0, :h, :w] = img
+    valid = np.zeros((1, canvas, canvas, 1), np.float32)
+    valid[0, :h, :w] = 1
+    T = {"in.image": img, "in.prompt_boxes": boxes[None], "in.context_tokens": context[None].astype(np.int32)}
+    if decoding == "teacher":
+        T["in.gt_text_tokens"] = text[None].astype(np.int32)
+    pre = "teacher." if decoding == "teacher" else ""
+    pixels_t, valid_t, boxes_t, context_t = (torch.from_numpy(a) for a in (pixels, valid, boxes, context))
+    hw = torch.tensor([[h, w]], dtype=torch.float32)
+    with torch.no_grad():
+        p = model.encode_prompts(model.encode_image(pixels_t, valid_t), torch.zeros(n, dtype=torch.long), boxes_t, context_t)
+        if decoding == "greedy":
+            raw = infer.greedy(model, p["enc"], p["enc_valid"], length)
+            if greedy_gap(model, p["enc"], p["enc_valid"], raw) < 0.005:
+                return False
+        elif decoding == "beam":
+            found = [infer.beam_search(model, p["enc"][i:i + 1], p["enc_valid"][i:i + 1], length, beam, per_node) for i in range(n)]
+            if min(r["min_gap"] for r in found) < 0.005:
+                return False
+            raw = torch.stack([r["raw"] for r in found])
+            T["out.log_probs"] = torch.stack([r["log_prob"] for r in found])[None].numpy()
+            T["out.beam_text_tokens"] = torch.stack([r["beams"] for r in found])[None].numpy().astype(np.int32)
+            T["out.beam_log_probs"] = torch.stack([r["scores"] for r in found])[None].numpy()
+            T["out.beam_finished_flags"] = torch.stack([r["flags"] for r in found])[None].numpy().astype(np.uint8)
+        else:
+            raw = torch.from_numpy(text)
+        tokens = infer.after_first_eos_to_zero(raw)
+        got = outputs(model, pixels_t, valid_t, boxes_t, context_t, tokens, hw, ignore, masks, pre)
+        # The same forward in float64: a case whose float32 outputs sit near its tolerance would test the generator's
+        # rounding, not the engine; keep only those within a quarter of it (the goldens: f32_vs_f64_max_abs).
+        exact = outputs(model64, *(t.double() for t in (pixels_t, valid_t, boxes_t)), context_t, tokens, hw.double(), ignore, masks, pre)
+        noise = {}
+        for k, v in got.items():
+            if k.startswith(("mid.", "out.")):
+                atol, rtol = tolerance(k)
+                noise[k] = float((v.double() - exact[k]).abs().max())
+                if ((v.double() - exact[k]).abs() / (atol + rtol * exact[k].abs())).max() > 0.25:
+                    return False
+    T.update({k: v.numpy() for k, v in got.items() if k.startswith(("mid.", "out."))})
+    T["mid.encoder_valid_mask"] = got["encoder_valid"].numpy().astype(np.uint8)
+    T["out.%spoint_valid_mask" % pre] = got["valid"][None].numpy().astype(np.uint8)
+    T["out.%sraw_text_tokens" % pre] = raw[None].numpy().astype(np.int32)
+    T["out.%stext_tokens" % pre] = tokens[None].numpy().astype(np.int32)
+    io = name + ".io.safetensors"
+    st.write(os.path.join(out, io), T)
+    if not os.path.exists(os.path.join(out, meta["model_weights"])):
+        shutil.copy(os.path.join(golden, folder, meta["model_weights"]), os.path.join(out, meta["model_weights"]))
+    setting = {"greedy": "greedy, repeat suppression -10000", "teacher": "teacher forced on gt_text_tokens",
+               "beam": "beam %d / per-node %d / alpha 0.6" % (beam, per_node)}[decoding]
+    case = {k: meta[k] for k in ("component", "canvas", "config", "tolerance") if k in meta}
+    case.update({"task": meta["task"], "case": name, "set": "random", "io_file": io, "model_weights": meta["model_weights"],
+                 "point_output_ignore": ignore, "f32_vs_f64_max_abs": noise, "decode_settings": {"teacher" if decoding == "teacher" else "main": setting},
+                 "tensors": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in T.items()}})
+    with open(os.path.join(out, name + ".json"), "w") as fh:
+        json.dump(case, fh, indent=1)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--count", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--golden", default="/work/shared/golden")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    os.makedirs(a.out, exist_ok=True)
+    rng = np.random.default_rng(a.seed)
+    kinds = list(KINDS)
+    made = skipped = 0
+    while made < a.count:
+        kind = kinds[made % len(kinds)]
+        if make_case(a.out, "%s_%03d" % (kind, made), kind, rng, a.golden):
+            made += 1
+        else:
+            skipped += 1
+    print("%d cases in %s (%d draws skipped: a decision gap under 0.005, or float32 noise over a quarter of a tolerance)" % (made, a.out, skipped))
+
+
+if __name__ == "__main__":
+    main()
