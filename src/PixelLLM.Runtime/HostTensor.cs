@@ -175,6 +175,25 @@ public sealed unsafe class UnmanagedMemory(byte* pointer, int length) : MemoryMa
     public override MemoryHandle Pin(int elementIndex = 0) => new(pointer + elementIndex);
     public override void Unpin() { }
     protected override void Dispose(bool disposing) { }
+
+    /// <summary>
+    /// One view over <paramref name="parts"/> when each is unmanaged memory starting where the one before it ends (tensors
+    /// stored back to back in one mapped file), so stacking them needs no copy; null otherwise.
+    /// </summary>
+    public static Memory<byte>? Join(IReadOnlyList<Memory<byte>> parts)
+    {
+        byte* start = null;
+        long total = 0;
+        foreach (var part in parts)
+        {
+            if (!MemoryMarshal.TryGetMemoryManager<byte, UnmanagedMemory>(part, out var manager, out int index, out int length)) return null;
+            var at = (byte*)manager.Pin(index).Pointer;
+            if (start == null) start = at;
+            else if (at != start + total) return null;
+            total += length;
+        }
+        return start == null || total > int.MaxValue ? null : new UnmanagedMemory(start, (int)total).Memory;
+    }
 }
 
 /// <summary>

@@ -104,13 +104,21 @@ public sealed class ParamScope(Graph graph, IWeightSource weights, string prefix
             : stacked;
     }
 
-    /// <summary>The parts (null: zeros) stacked along axis 0, each zero-padded to <paramref name="padded"/>, on first use.</summary>
+    /// <summary>
+    /// The parts (null: zeros) stacked along axis 0, each zero-padded to <paramref name="padded"/>: a view when they lie
+    /// back to back in one mapped file (a model directory stores q, k, v and wi_0, wi_1 so: T5-XL's encoder alone would
+    /// otherwise copy 1.5 GB), else a copy made on first use.
+    /// </summary>
     private static HostTensor Stacked(HostTensor?[] parts, DType dtype, int[] shape, int[] padded)
     {
+        var desc = new TensorDesc(dtype, new Shape([padded[0] * parts.Length, .. padded[1..]]));
+        if (shape.AsSpan().SequenceEqual(padded) && parts.All(p => p is not null && p.DType == dtype)
+            && UnmanagedMemory.Join([.. parts.Select(p => p!.Data)]) is { } joined)
+            return new HostTensor(desc, joined);
         int rows = shape.Length == 2 ? shape[0] : 1, size = dtype.SizeOf();
         int from = shape[^1] * size, to = padded[^1] * size;
         long block = new Shape(padded).ElementCount * size;
-        return HostTensor.Deferred(new TensorDesc(dtype, new Shape([padded[0] * parts.Length, .. padded[1..]])), stacked =>
+        return HostTensor.Deferred(desc, stacked =>
         {
             stacked.Clear();
             for (int i = 0; i < parts.Length; i++)

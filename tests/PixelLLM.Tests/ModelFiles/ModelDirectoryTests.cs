@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using PixelLLM.Models.ModelFiles;
 using PixelLLM.Runtime;
@@ -45,6 +47,34 @@ public class ModelDirectoryTests
                 Assert.True(Math.Abs(values[i] - expected[i]) <= tolerance * Math.Abs(expected[i]) + 1e-7, $"{plan.Name}[{i}]: {values[i]} vs {expected[i]}");
         }
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(temp.Path), p => Path.GetFileName(p).StartsWith('.'));
+    }
+
+    /// <summary>
+    /// The projections a graph stacks (T5's q, k, v and wi_0, wi_1; EVA02's q, k, v) lie back to back in the file, so
+    /// stacking them is a view of the mapped file (ParamScope.Stacked), not a copy (1.5 GB at T5-XL's encoder).
+    /// </summary>
+    [Fact]
+    public void StackedProjectionsAreStoredBackToBack()
+    {
+        using var temp = new TempDirectory();
+        var dir = temp.File("model");
+        RandomModel.Write(TinyConfig(), dir, seed: 5, DType.BF16, TinyTokenizer);
+        using var file = SafeTensorsFile.Open(Path.Combine(dir, "model.safetensors"));
+        string[][] groups = [["q", "k", "v"], ["wi_0", "wi_1"], ["q_proj", "k_proj", "v_proj"]];
+        int checkedGroups = 0;
+        foreach (var name in file.Names)
+            foreach (var group in groups)
+            {
+                var suffix = $".{group[0]}.weight";
+                if (!name.EndsWith(suffix, StringComparison.Ordinal) || !(name.StartsWith("t5.", StringComparison.Ordinal) || name.StartsWith("eva02.", StringComparison.Ordinal)))
+                    continue;
+                var parts = group.Select(g => file[name[..^suffix.Length] + $".{g}.weight"]).ToArray();
+                for (int i = 1; i < parts.Length; i++)
+                    Assert.Equal(parts[i - 1].Data.Length, (long)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(parts[i - 1].Data.Span),
+                        ref MemoryMarshal.GetReference(parts[i].Data.Span)));
+                checkedGroups++;
+            }
+        Assert.True(checkedGroups >= 10, $"{checkedGroups} groups");
     }
 
     [Fact]
