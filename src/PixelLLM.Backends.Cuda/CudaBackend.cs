@@ -104,6 +104,7 @@ public sealed partial class CudaBackend : IBackend, IHostActivitySource
                 queue.MakeCurrent();
                 buffer = new CudaBuffer(queue, StorageBytes(weight.Desc));
                 queue.Transfers.Upload(buffer.Pointer, weight.Data.Span, weight.Desc.DType, StorageOf(weight.Desc.DType));
+                UnmanagedMemory.ReleaseResidentPages(weight.Data);   // on the device now: the file's pages need not stay resident
                 weights[weight] = buffer;
             }
             return new TensorView(buffer, 0, weight.Desc);

@@ -177,6 +177,17 @@ public sealed unsafe class UnmanagedMemory(byte* pointer, int length) : MemoryMa
     protected override void Dispose(bool disposing) { }
 
     /// <summary>
+    /// Lets the OS drop the resident pages under <paramref name="data"/> when it is a view of a mapped file (best effort,
+    /// Linux): a backend that has copied a weight to its device calls it, so the process does not also keep the file's
+    /// copy resident. The view stays valid; touching it reads the pages again.
+    /// </summary>
+    public static void ReleaseResidentPages(Memory<byte> data)
+    {
+        if (MemoryMarshal.TryGetMemoryManager<byte, UnmanagedMemory>(data, out var manager, out int index, out int length))
+            Checkpoints.MappedFileAdvice.DontNeed((byte*)manager.Pin(index).Pointer, length);
+    }
+
+    /// <summary>
     /// One view over <paramref name="parts"/> when each is unmanaged memory starting where the one before it ends (tensors
     /// stored back to back in one mapped file), so stacking them needs no copy; null otherwise.
     /// </summary>

@@ -308,4 +308,39 @@ public class SafeTensorsTests
                 Assert.Equal(logits[i] > 0 ? 1 : 0, bits[i]);
         }
     }
+    /// <summary>
+    /// A mapped tensor's resident pages can be dropped once a backend has copied it (CudaBackend.AddWeight): the mapping's
+    /// resident size falls, and the view still reads the same values (from the file again).
+    /// </summary>
+    [Fact]
+    public void ReleasedPagesLeaveTheProcessAndTheViewStillReads()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        var path = temp.File("big.safetensors");
+        var values = Enumerable.Range(0, 1 << 20).Select(i => (float)i).ToArray();   // 4 MB
+        SafeTensorsWriter.Write(path, [new KeyValuePair<string, HostTensor>("w", HostTensor.FromArray(values, 1 << 20))]);
+        using var file = SafeTensorsFile.Open(path);
+        var w = file["w"];
+        Assert.Equal(values, w.ToFloatArray());   // every page touched
+        long before = ResidentKilobytes(path);
+        UnmanagedMemory.ReleaseResidentPages(w.Data);
+        long after = ResidentKilobytes(path);
+        Assert.True(before >= 4000 && after < before - 3000, $"resident {before} kB → {after} kB");
+        Assert.Equal(values, w.ToFloatArray());
+    }
+
+    /// <summary>Resident kB of this process's mappings of <paramref name="path"/> (/proc/self/smaps).</summary>
+    private static long ResidentKilobytes(string path)
+    {
+        long total = 0;
+        bool inFile = false;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 0 && fields[0].Contains('-') && !fields[0].EndsWith(':')) inFile = line.EndsWith(path, StringComparison.Ordinal);
+            else if (inFile && fields is ["Rss:", var kb, "kB"]) total += long.Parse(kb);
+        }
+        return total;
+    }
 }
