@@ -421,7 +421,7 @@ if phase product; then
     step product-bench 150 "$cli" bench --model /tmp/pixelllm-t5xl-bf16 --backend cuda --runs 5 \
         --request '{"task":"caption","image":"samples/scene_2000001.png","beams":1}' --request '{"task":"caption","image":"samples/scene_2000001.png"}' \
         --json "$LOGS/product-bench.json"
-    grep -E '^  (load|caption) ' "$LOGS/product-bench.log" | cut -c1-170 >>"$OUT/summary.txt" 2>/dev/null
+    grep -E '^  (load|caption|peak resident) ' "$LOGS/product-bench.log" | cut -c1-170 >>"$OUT/summary.txt" 2>/dev/null
     rm -rf /tmp/pixelllm-t5xl-bf16
 fi
 
