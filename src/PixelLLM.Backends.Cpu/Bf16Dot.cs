@@ -28,6 +28,28 @@ internal static unsafe class Bf16Dot
         }
     }
 
+    /// <summary>
+    /// <see cref="Tile"/> for four rows at once where the CPU has 512-bit vectors (32 registers hold the 16 sums): each
+    /// weight vector is widened once for four rows instead of twice. Every row's sums are the same chained FMAs as in
+    /// <see cref="Tile"/>, so its bits do not depend on the tiling. False (nothing written) without 512-bit vectors.
+    /// </summary>
+    public static bool Tile4(float* a0, float* a1, float* a2, float* a3, ushort* b0, ushort* b1, ushort* b2, ushort* b3, int k, float* result)
+    {
+        if (!Vector512.IsHardwareAccelerated) return false;
+        int p = Tile512x4(a0, a1, a2, a3, b0, b1, b2, b3, k, result);
+        float** rows = stackalloc float*[] { a0, a1, a2, a3 };
+        for (; p < k; p++)
+        {
+            float w0 = Widen(b0[p]), w1 = Widen(b1[p]), w2 = Widen(b2[p]), w3 = Widen(b3[p]);
+            for (int r = 0; r < 4; r++)
+            {
+                float a = rows[r][p];
+                result[r * 4] += a * w0; result[r * 4 + 1] += a * w1; result[r * 4 + 2] += a * w2; result[r * 4 + 3] += a * w3;
+            }
+        }
+        return true;
+    }
+
     public static float Widen(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
     /// <summary>destination[i] = widen(source[i]) for i &lt; count, vectorised (a weight block before an f32 GEMM).</summary>
@@ -88,6 +110,41 @@ internal static unsafe class Bf16Dot
         }
         result[0] = Vector512.Sum(s00); result[1] = Vector512.Sum(s01); result[2] = Vector512.Sum(s02); result[3] = Vector512.Sum(s03);
         result[4] = Vector512.Sum(s10); result[5] = Vector512.Sum(s11); result[6] = Vector512.Sum(s12); result[7] = Vector512.Sum(s13);
+        return p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Tile512x4(float* a0, float* a1, float* a2, float* a3, ushort* b0, ushort* b1, ushort* b2, ushort* b3, int k, float* result)
+    {
+        const int W = 32;
+        Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
+        Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
+        int p = 0;
+        for (; p + W <= k; p += W)
+        {
+            var x0l = Vector512.Load(a0 + p); var x0h = Vector512.Load(a0 + p + 16);
+            var x1l = Vector512.Load(a1 + p); var x1h = Vector512.Load(a1 + p + 16);
+            var x2l = Vector512.Load(a2 + p); var x2h = Vector512.Load(a2 + p + 16);
+            var x3l = Vector512.Load(a3 + p); var x3h = Vector512.Load(a3 + p + 16);
+            var (l, h) = Widen512(b0 + p);
+            s00 = Fma(x0l, l, Fma(x0h, h, s00)); s10 = Fma(x1l, l, Fma(x1h, h, s10));
+            s20 = Fma(x2l, l, Fma(x2h, h, s20)); s30 = Fma(x3l, l, Fma(x3h, h, s30));
+            (l, h) = Widen512(b1 + p);
+            s01 = Fma(x0l, l, Fma(x0h, h, s01)); s11 = Fma(x1l, l, Fma(x1h, h, s11));
+            s21 = Fma(x2l, l, Fma(x2h, h, s21)); s31 = Fma(x3l, l, Fma(x3h, h, s31));
+            (l, h) = Widen512(b2 + p);
+            s02 = Fma(x0l, l, Fma(x0h, h, s02)); s12 = Fma(x1l, l, Fma(x1h, h, s12));
+            s22 = Fma(x2l, l, Fma(x2h, h, s22)); s32 = Fma(x3l, l, Fma(x3h, h, s32));
+            (l, h) = Widen512(b3 + p);
+            s03 = Fma(x0l, l, Fma(x0h, h, s03)); s13 = Fma(x1l, l, Fma(x1h, h, s13));
+            s23 = Fma(x2l, l, Fma(x2h, h, s23)); s33 = Fma(x3l, l, Fma(x3h, h, s33));
+        }
+        result[0] = Vector512.Sum(s00); result[1] = Vector512.Sum(s01); result[2] = Vector512.Sum(s02); result[3] = Vector512.Sum(s03);
+        result[4] = Vector512.Sum(s10); result[5] = Vector512.Sum(s11); result[6] = Vector512.Sum(s12); result[7] = Vector512.Sum(s13);
+        result[8] = Vector512.Sum(s20); result[9] = Vector512.Sum(s21); result[10] = Vector512.Sum(s22); result[11] = Vector512.Sum(s23);
+        result[12] = Vector512.Sum(s30); result[13] = Vector512.Sum(s31); result[14] = Vector512.Sum(s32); result[15] = Vector512.Sum(s33);
         return p;
     }
 

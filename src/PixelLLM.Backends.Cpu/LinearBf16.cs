@@ -39,20 +39,23 @@ internal static unsafe class LinearBf16
 
     private static void DotColumns(float* x, int rows, ushort* w, int k, float* bias, float* y, int n, int start, int count)
     {
-        float* tile = stackalloc float[8];
+        float* tile = stackalloc float[16];
         ushort* Column(int j) => w + (long)(start + Math.Min(j, count - 1)) * k;
         for (int j = 0; j < count; j += 4)
-            for (int i = 0; i < rows; i += 2)
+            for (int i = 0; i < rows;)
             {
-                int pair = Math.Min(2, rows - i);
+                // Four rows share each widened weight vector where 512-bit vectors allow; else pairs (same sums either way).
                 float* a0 = x + (long)i * k;
-                Bf16Dot.Tile(pair, a0, a0 + (pair == 2 ? k : 0), Column(j), Column(j + 1), Column(j + 2), Column(j + 3), k, tile);
+                int pair = rows - i >= 4 && Bf16Dot.Tile4(a0, a0 + k, a0 + 2L * k, a0 + 3L * k, Column(j), Column(j + 1), Column(j + 2), Column(j + 3), k, tile)
+                    ? 4 : Math.Min(2, rows - i);
+                if (pair < 4) Bf16Dot.Tile(pair, a0, a0 + (pair == 2 ? k : 0), Column(j), Column(j + 1), Column(j + 2), Column(j + 3), k, tile);
                 for (int r = 0; r < pair; r++)
                     for (int c = 0; c < Math.Min(4, count - j); c++)
                     {
                         int col = start + j + c;
                         y[(long)(i + r) * n + col] = tile[r * 4 + c] + (bias == null ? 0f : bias[col]);
                     }
+                i += pair;
             }
     }
 

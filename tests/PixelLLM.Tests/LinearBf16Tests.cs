@@ -10,7 +10,7 @@ namespace PixelLLM.Tests;
 /// <summary>
 /// Linear with a bf16 weight on the CPU backend: equal (f32 accumulation) to a float64 reference computed on the
 /// bf16-rounded weight values, on odd shapes covering the decode path (≤ 8 rows: bf16 dot products, odd K tails,
-/// one and two-row tiles, split across threads) and the widened-GEMM path (more rows, several 128-row weight blocks).
+/// one, two and four-row tiles, split across threads) and the widened-GEMM path (more rows, several 128-row weight blocks).
 /// </summary>
 public class LinearBf16Tests
 {
@@ -44,7 +44,9 @@ public class LinearBf16Tests
     [InlineData(new[] { 1, 67 }, 5)]          // one row, K tail < 32, fewer columns than a tile
     [InlineData(new[] { 2, 33 }, 7)]          // two-row tile, K = 32 + 1
     [InlineData(new[] { 3, 100 }, 131)]       // odd rows: a two-row then a one-row tile
-    [InlineData(new[] { 2, 4, 97 }, 19)]      // rank-3 input, 8 rows (the largest decode batch)
+    [InlineData(new[] { 2, 4, 97 }, 19)]      // rank-3 input, 8 rows (the largest decode batch): two four-row tiles
+    [InlineData(new[] { 5, 70 }, 13)]         // a four-row tile (512-bit vectors) then a one-row tile, K tail 6
+    [InlineData(new[] { 7, 161 }, 9)]         // four-row, two-row and one-row tiles, K tail 1
     [InlineData(new[] { 1, 1, 31 }, 1)]       // K below one vector
     [InlineData(new[] { 9, 65 }, 3)]          // just past the decode path: widened blocks
     [InlineData(new[] { 2, 23, 129 }, 261)]   // widened, three 128-row weight blocks with a ragged last one
