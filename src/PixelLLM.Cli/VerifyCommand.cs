@@ -24,9 +24,10 @@ internal static class VerifyCommand
         var atol = new Option<double?>("--atol") { Description = "absolute tolerance for float tensors (default 1e-4, or the case's own)" };
         var rtol = new Option<double?>("--rtol") { Description = "relative tolerance for float tensors (default 1e-4, or the case's own)" };
         var weightsPath = new Option<string?>("--weights") { Description = "take the weights from a model directory or checkpoint file instead of the case's own" };
+        var json = new Option<string?>("--json") { Description = "also write every case's tensors and errors as JSON to this file (schema pixelllm-verify/1)" };
         var command = new Command("verify", "Check the engine against a reference case (tensors within tolerance, ids exact)")
         {
-            casePath, backendOption, quiet, atol, rtol, weightsPath,
+            casePath, backendOption, quiet, atol, rtol, weightsPath, json,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -35,18 +36,28 @@ internal static class VerifyCommand
             Tolerance? tolerance = a is null && r is null ? null
                 : new Tolerance(a ?? Tolerance.Default.Atol, r ?? Tolerance.Default.Rtol);
             string path = parse.GetValue(casePath)!;
+            var jsonPath = parse.GetValue(json);
+            if (jsonPath is not null) OutputFile.Check("--json", jsonPath);
+            var outcomes = new List<VerifyOutcome>();
+            int exit;
             if (Directory.Exists(path))
             {
                 if (parse.GetValue(weightsPath) is not null) throw new Runtime.InvalidInputException("--weights takes one case, not a folder of them");
-                return VerifyFolder(path, backend, tolerance, parse.GetValue(quiet), Console.Out);
+                exit = VerifyFolder(path, backend, tolerance, parse.GetValue(quiet), Console.Out, outcomes);
             }
-            using var weights = parse.GetValue(weightsPath) is { } w ? WeightsOverride.Open(w) : null;
-            var report = GoldenVerifier.Verify(path, backend, weights?.Weights, tolerance);
-            if (!parse.GetValue(quiet)) Print(report);
-            int passed = report.Checks.Count(c => c.Passed);
-            Console.WriteLine($"verify: {passed}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}" +
-                $" ({report.Component}/{report.Case}, {backend.Name})");
-            return report.Passed ? 0 : 1;
+            else
+            {
+                using var weights = parse.GetValue(weightsPath) is { } w ? WeightsOverride.Open(w) : null;
+                var report = GoldenVerifier.Verify(path, backend, weights?.Weights, tolerance);
+                outcomes.Add(new VerifyOutcome(path, report, null));
+                if (!parse.GetValue(quiet)) Print(report);
+                int passed = report.Checks.Count(c => c.Passed);
+                Console.WriteLine($"verify: {passed}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}" +
+                    $" ({report.Component}/{report.Case}, {backend.Name})");
+                exit = report.Passed ? 0 : 1;
+            }
+            if (jsonPath is not null) OutputFile.Write("--json", jsonPath, stream => VerifyJson.Write(stream, backend.Name, outcomes));
+            return exit;
         }));
         return command;
     }
@@ -61,7 +72,8 @@ internal static class VerifyCommand
     /// (with --quiet only the failures), then the count; a case that cannot run — whatever it throws — is a failure with its
     /// one-line reason, and the other cases still run.
     /// </summary>
-    internal static int VerifyFolder(string folder, IBackend backend, Tolerance? tolerance, bool quiet, TextWriter output)
+    internal static int VerifyFolder(string folder, IBackend backend, Tolerance? tolerance, bool quiet, TextWriter output,
+        List<VerifyOutcome>? outcomes = null)
     {
         var cases = Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories)
             .Select(json => json[..^".json".Length])
@@ -79,11 +91,13 @@ internal static class VerifyCommand
                 var report = GoldenVerifier.Verify(prefix, backend, null, tolerance);
                 ok = report.Passed;
                 line = $"{report.Checks.Count(c => c.Passed)}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}";
+                outcomes?.Add(new VerifyOutcome(name, report, null));
             }
             catch (Exception e)
             {
                 // Even an unexpected exception is this case's failure, not the end of the folder's run.
                 (ok, line) = (false, CliErrors.Describe(e));
+                outcomes?.Add(new VerifyOutcome(name, null, line));
             }
             if (ok) passed++;
             if (!ok || !quiet) output.WriteLine($"{(ok ? "pass" : "FAIL")}  {name}: {line}");

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using PixelLLM.Backends.Cpu;
 using PixelLLM.Cli;
 using PixelLLM.Runtime;
@@ -7,7 +8,8 @@ namespace PixelLLM.Tests;
 
 /// <summary>
 /// <c>pixelllm verify FOLDER</c>: every case under the folder, one line each, and an exit code that is 0 only when all
-/// pass; a case that cannot run (here a truncated io file) is a failure with its reason, not the end of the run.
+/// pass; a case that cannot run (here a truncated io file) is a failure with its reason, not the end of the run; --json
+/// writes every case and tensor.
 /// </summary>
 public class VerifyFolderTests
 {
@@ -51,6 +53,47 @@ public class VerifyFolderTests
             using var backend = new CpuBackend();
             var e = Assert.Throws<InvalidInputException>(() => VerifyCommand.VerifyFolder(folder, backend, null, false, new StringWriter()));
             Assert.Contains("no cases", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+    /// <summary>--json: every case with its tensors (or its reason), and only when the whole run is done.</summary>
+    [Fact]
+    public void JsonReportListsEveryCaseAndTensorAndAFailedCaseItsReason()
+    {
+        var folder = Directory.CreateTempSubdirectory("pixelllm-verify-json-").FullName;
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(Golden.Root, "sam_two_way_transformer")))
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            var io = Path.Combine(folder, "cfgA.io.safetensors");
+            File.WriteAllBytes(io, File.ReadAllBytes(io)[..100]);
+            using var backend = new CpuBackend();
+            var outcomes = new List<VerifyOutcome>();
+            Assert.Equal(1, VerifyCommand.VerifyFolder(folder, backend, null, quiet: true, new StringWriter(), outcomes));
+            var stream = new MemoryStream();
+            VerifyJson.Write(stream, backend.Name, outcomes);
+            var root = JsonDocument.Parse(stream.ToArray()).RootElement;
+            Assert.Equal("pixelllm-verify/1", root.GetProperty("schema").GetString());
+            Assert.Equal((1, 2), (root.GetProperty("cases_passed").GetInt32(), root.GetProperty("cases").GetInt32()));
+            var results = root.GetProperty("results").EnumerateArray().ToList();
+            var broken = results.Single(r => r.GetProperty("case").GetString() == "cfgA");
+            Assert.False(broken.GetProperty("passed").GetBoolean());
+            Assert.StartsWith("error: ", broken.GetProperty("error").GetString());
+            var good = results.Single(r => r.GetProperty("case").GetString() == "cfgB_nonsquare");
+            Assert.True(good.GetProperty("passed").GetBoolean());
+            Assert.Equal("sam_two_way_transformer", good.GetProperty("component").GetString());
+            var tensors = good.GetProperty("tensors").EnumerateArray().ToList();
+            Assert.NotEmpty(tensors);
+            Assert.All(tensors, t => Assert.True(t.GetProperty("passed").GetBoolean() && t.GetProperty("error_over_tolerance").GetDouble() <= 1));
+
+            // Through the command: one case, the report beside the exit code.
+            var report = Path.Combine(folder, "report.json");
+            var (exit, _) = CliInProcess.Run("verify", Path.Combine(folder, "cfgB_nonsquare"), "--backend", "cpu", "--quiet", "--json", report);
+            Assert.Equal(0, exit);
+            Assert.Equal(1, JsonDocument.Parse(File.ReadAllBytes(report)).RootElement.GetProperty("cases_passed").GetInt32());
         }
         finally
         {
