@@ -107,8 +107,9 @@ internal readonly unsafe struct AttentionJob
                 long keyStride = kRow, valueStride = vRow;
                 if (n == 1)
                 {
-                    AttentionSimd.ScoresOne(qRows[0], key0, keyStride, keys, headDim, scale, scores);
-                    AttentionSimd.WeightedValuesOne(scores, keys, ExpRow(b, h, i, scores), value0, valueStride, valueDim, yRows[0]);
+                    int used = KeysBeforeMaskedTail(b, i);
+                    AttentionSimd.ScoresOne(qRows[0], key0, keyStride, used, headDim, scale, scores);
+                    AttentionSimd.WeightedValuesOne(scores, used, ExpRow(b, h, i, scores, used), value0, valueStride, valueDim, yRows[0]);
                     continue;
                 }
                 AttentionSimd.Scores(qRows, key0, keyStride, keys, headDim, scale, scores);
@@ -145,12 +146,29 @@ internal readonly unsafe struct AttentionJob
     }
 
     /// <summary>
+    /// Keys of query i worth reading: all of them, less a tail the mask hides (a decode step's cache slots past its
+    /// position, padded context), when some key before it is visible. Hidden keys weigh exp(−10¹⁰ − max) = 0 exactly, so
+    /// leaving them out changes no weight; a row that hides every key keeps them all (its uniform average is the
+    /// reference's). Only the one-query path trims: there it is most of the work when the cache is long and the text short.
+    /// </summary>
+    private int KeysBeforeMaskedTail(int b, int i)
+    {
+        int visible = causal ? Math.Clamp(i + keys - queries + 1, 0, keys) : keys;
+        // A mild mask bias leaves the hidden keys a weight; a key-grid bias (SAM's windows) is written whole.
+        if (mask == null || maskBias > -1e9f || gridRows > 0) return keys;
+        byte* maskRow = mask + b * maskB + i * maskQ;
+        while (visible > 0 && maskRow[(visible - 1) * maskK] == 0) visible--;
+        return visible == 0 ? keys : visible;
+    }
+
+    /// <summary>
     /// Adds bias and the mask/causal bias to one score row, exponentiates it in place (max-subtracted) and returns
     /// 1/Σ. A key hidden by the mask, by causality or by both gets <see cref="AttentionOp.MaskBias"/> once, as the
-    /// reference combines its masks before turning them into a bias.
+    /// reference combines its masks before turning them into a bias. <paramref name="used"/>: the row's first keys only.
     /// </summary>
-    private float ExpRow(int b, int h, int i, float* scores)
+    private float ExpRow(int b, int h, int i, float* scores, int used = -1)
     {
+        int keys = used < 0 ? this.keys : used;
         var row = new Span<float>(scores, keys);
         if (bias != null)
         {
@@ -159,7 +177,7 @@ internal readonly unsafe struct AttentionJob
             else if (biasK == 0) TensorPrimitives.Add(row, *biasRow, row);
             else TensorPrimitives.Add(row, new ReadOnlySpan<float>(biasRow, keys), row);
         }
-        int visible = causal ? Math.Clamp(i + keys - queries + 1, 0, keys) : keys;
+        int visible = Math.Min(keys, causal ? Math.Clamp(i + this.keys - queries + 1, 0, this.keys) : this.keys);
         if (mask != null)
         {
             byte* maskRow = mask + b * maskB + i * maskQ;

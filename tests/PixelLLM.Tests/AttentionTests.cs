@@ -142,6 +142,37 @@ public class AttentionTests
         }
     }
 
+    /// <summary>
+    /// One query per row (a decode step) over a long cache whose tail the mask hides: the CPU reads only the keys before
+    /// the hidden tail (their weights are exactly 0). Tails of every length, none, and a fully hidden row (T5's uniform
+    /// average, which needs every key) all match the reference.
+    /// </summary>
+    [Theory]
+    [InlineData(T5MaskBias)]
+    [InlineData(float.NegativeInfinity)]
+    public void OneQueryOverAMaskedTailMatchesTheReference(float maskBias)
+    {
+        int[] visible = [5, 17, 40, 1, 0, 39];
+        var c = new Case(visible.Length, 4, 1, 40, 16, 12, BiasShape: [1, 4, 1, 40], MaskShape: [visible.Length, 1, 1, 40], MaskBias: maskBias)
+            .Fill(seed: 11, m =>
+            {
+                for (int b = 0; b < visible.Length; b++)
+                    for (int j = 0; j < 40; j++) m[b * 40 + j] = (byte)(j < visible[b] ? (j % 7 == 3 ? 0 : 1) : 0);
+                m[0] = 1; m[40] = 1; m[2 * 40] = 1; m[3 * 40] = 1; m[5 * 40] = 1;   // every row but b = 4 sees a key
+            });
+        var got = c.Run().ToFloatArray();
+        var want = c.Reference();
+        if (float.IsNegativeInfinity(maskBias))
+        {
+            // The fully hidden row is NaN for −∞ (as in PyTorch); every other row is a number.
+            int width = 4 * 12;
+            Assert.All(got.Skip(4 * width).Take(width), g => Assert.True(float.IsNaN(g)));
+            got = [.. got[..(4 * width)], .. got[(5 * width)..]];
+            want = [.. want[..(4 * width)], .. want[(5 * width)..]];
+        }
+        OpHarness.AssertClose(want, got);
+    }
+
     [Fact]
     public void FullyMaskedRowWithInfiniteBiasIsNaN()
     {
