@@ -113,7 +113,7 @@ internal readonly unsafe struct AttentionJob
                     continue;
                 }
                 AttentionSimd.Scores(qRows, key0, keyStride, keys, headDim, scale, scores);
-                for (int r = 0; r < n; r++) invSums[r] = ExpRow(b, h, i + r, scores + r * keys);
+                for (int r = 0; r < n; r++) invSums[r] = ExpRow(b, h, i + r, scores + r * keys, keys);
                 AttentionSimd.WeightedValues(scores, keys, invSums, value0, valueStride, valueDim, yRows, n);
             }
         }
@@ -133,7 +133,7 @@ internal readonly unsafe struct AttentionJob
         GemmPaths.Packed(new GemmProblem(rows, keys, headDim, MatrixView.RowMajor(q0, (nint)qRow),
             new MatrixView(key0, 1, (nint)kRow), scores, keys, scale), isa);
         float* invSums = stackalloc float[rows];
-        for (int r = 0; r < rows; r++) invSums[r] = ExpRow(b, h, first + r, scores + (long)r * keys);
+        for (int r = 0; r < rows; r++) invSums[r] = ExpRow(b, h, first + r, scores + (long)r * keys, keys);
         long yRow = (long)heads * valueDim;
         float* y0 = y + (long)(b * queries + first) * yRow + h * valueDim;
         GemmPaths.Packed(new GemmProblem(rows, valueDim, keys, MatrixView.RowMajor(scores, keys),
@@ -153,7 +153,7 @@ internal readonly unsafe struct AttentionJob
     /// </summary>
     private int KeysBeforeMaskedTail(int b, int i)
     {
-        int visible = causal ? Math.Clamp(i + keys - queries + 1, 0, keys) : keys;
+        int visible = CausallyVisible(i);
         // A mild mask bias leaves the hidden keys a weight; a key-grid bias (SAM's windows) is written whole.
         if (mask == null || maskBias > -1e9f || gridRows > 0) return keys;
         byte* maskRow = mask + b * maskB + i * maskQ;
@@ -164,33 +164,35 @@ internal readonly unsafe struct AttentionJob
     /// <summary>
     /// Adds bias and the mask/causal bias to one score row, exponentiates it in place (max-subtracted) and returns
     /// 1/Σ. A key hidden by the mask, by causality or by both gets <see cref="AttentionOp.MaskBias"/> once, as the
-    /// reference combines its masks before turning them into a bias. <paramref name="used"/>: the row's first keys only.
+    /// reference combines its masks before turning them into a bias. Only the row's first <paramref name="used"/> keys.
     /// </summary>
-    private float ExpRow(int b, int h, int i, float* scores, int used = -1)
+    private float ExpRow(int b, int h, int i, float* scores, int used)
     {
-        int keys = used < 0 ? this.keys : used;
-        var row = new Span<float>(scores, keys);
+        var row = new Span<float>(scores, used);
         if (bias != null)
         {
             float* biasRow = bias + b * biasB + h * biasH + i * biasQ;
             if (gridRows > 0) AddDecomposedBias(row, biasRow);
             else if (biasK == 0) TensorPrimitives.Add(row, *biasRow, row);
-            else TensorPrimitives.Add(row, new ReadOnlySpan<float>(biasRow, keys), row);
+            else TensorPrimitives.Add(row, new ReadOnlySpan<float>(biasRow, used), row);
         }
-        int visible = Math.Min(keys, causal ? Math.Clamp(i + this.keys - queries + 1, 0, this.keys) : this.keys);
+        int visible = Math.Min(used, CausallyVisible(i));
         if (mask != null)
         {
             byte* maskRow = mask + b * maskB + i * maskQ;
             for (int j = 0; j < visible; j++)
                 if (maskRow[j * maskK] == 0) row[j] += maskBias;
         }
-        for (int j = visible; j < keys; j++) row[j] += maskBias;
+        for (int j = visible; j < used; j++) row[j] += maskBias;
         // An all −∞ row gives max −∞ and (−∞) − (−∞) = NaN, as in the reference.
         float max = TensorPrimitives.Max(row);
         TensorPrimitives.Subtract(row, max, row);
         TensorPrimitives.Exp(row, row);
         return 1f / TensorPrimitives.Sum(row);
     }
+
+    /// <summary>Keys query i may see before the mask: all, or with <see cref="causal"/> those up to its offset position.</summary>
+    private int CausallyVisible(int i) => causal ? Math.Clamp(i + keys - queries + 1, 0, keys) : keys;
 
     /// <summary>
     /// row[(m, n)] += t[m] + t[Kh + n] for the Kh × Kw key grid: each bias term is summed first, then added, so the

@@ -46,16 +46,16 @@ internal static unsafe class LinearBf16
             {
                 // Four rows share each widened weight vector where 512-bit vectors allow; else pairs (same sums either way).
                 float* a0 = x + (long)i * k;
-                int pair = rows - i >= 4 && Bf16Dot.Tile4(a0, a0 + k, a0 + 2L * k, a0 + 3L * k, Column(j), Column(j + 1), Column(j + 2), Column(j + 3), k, tile)
+                int tileRows = rows - i >= 4 && Bf16Dot.Tile4(a0, a0 + k, a0 + 2L * k, a0 + 3L * k, Column(j), Column(j + 1), Column(j + 2), Column(j + 3), k, tile)
                     ? 4 : Math.Min(2, rows - i);
-                if (pair < 4) Bf16Dot.Tile(pair, a0, a0 + (pair == 2 ? k : 0), Column(j), Column(j + 1), Column(j + 2), Column(j + 3), k, tile);
-                for (int r = 0; r < pair; r++)
+                if (tileRows < 4) Bf16Dot.Tile(tileRows, a0, a0 + (tileRows == 2 ? k : 0), Column(j), Column(j + 1), Column(j + 2), Column(j + 3), k, tile);
+                for (int r = 0; r < tileRows; r++)
                     for (int c = 0; c < Math.Min(4, count - j); c++)
                     {
                         int col = start + j + c;
                         y[(long)(i + r) * n + col] = tile[r * 4 + c] + (bias == null ? 0f : bias[col]);
                     }
-                i += pair;
+                i += tileRows;
             }
     }
 

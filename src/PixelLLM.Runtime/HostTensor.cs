@@ -183,8 +183,8 @@ public sealed unsafe class UnmanagedMemory(byte* pointer, int length) : MemoryMa
     /// </summary>
     public static void ReleaseResidentPages(Memory<byte> data)
     {
-        if (MemoryMarshal.TryGetMemoryManager<byte, UnmanagedMemory>(data, out var manager, out int index, out int length))
-            Checkpoints.MappedFileAdvice.DontNeed((byte*)manager.Pin(index).Pointer, length);
+        byte* at = Address(data);
+        if (at != null) Checkpoints.MappedFileAdvice.DontNeed(at, data.Length);
     }
 
     /// <summary>
@@ -197,14 +197,18 @@ public sealed unsafe class UnmanagedMemory(byte* pointer, int length) : MemoryMa
         long total = 0;
         foreach (var part in parts)
         {
-            if (!MemoryMarshal.TryGetMemoryManager<byte, UnmanagedMemory>(part, out var manager, out int index, out int length)) return null;
-            var at = (byte*)manager.Pin(index).Pointer;
+            byte* at = Address(part);
+            if (at == null) return null;
             if (start == null) start = at;
             else if (at != start + total) return null;
-            total += length;
+            total += part.Length;
         }
         return start == null || total > int.MaxValue ? null : new UnmanagedMemory(start, (int)total).Memory;
     }
+
+    /// <summary>Where <paramref name="data"/> starts, when it is unmanaged memory (a view of a mapped file); else null.</summary>
+    private static byte* Address(Memory<byte> data) =>
+        MemoryMarshal.TryGetMemoryManager<byte, UnmanagedMemory>(data, out var manager, out int index, out _) ? (byte*)manager.Pin(index).Pointer : null;
 }
 
 /// <summary>

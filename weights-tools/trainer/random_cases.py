@@ -83,12 +83,16 @@ def greedy_gap(model, enc, enc_valid, tokens):
     return min(gaps) if gaps else float("inf")
 
 
-def outputs(model, pixels, valid, boxes, context, tokens, hw, ignore, masks, pre):
-    """The case's float and mask outputs for given decoded tokens (float32 or float64 model)."""
-    n = boxes.shape[0]
+def encode(model, pixels, valid, boxes, context):
+    """Image features and the encoded prompts (float32 or float64 model)."""
     f = model.encode_image(pixels, valid)
+    return f, model.encode_prompts(f, torch.zeros(boxes.shape[0], dtype=torch.long), boxes, context)
+
+
+def outputs(model, f, p, tokens, hw, ignore, masks, pre):
+    """The case's float and mask outputs for given decoded tokens, from encode()'s features and prompts."""
+    n = tokens.shape[0]
     image_of = torch.zeros(n, dtype=torch.long)
-    p = model.encode_prompts(f, image_of, boxes, context)
     feats, logits = model.t5_decode(tokens, p["enc"], p["enc_valid"])
     coords, point_logits = model.point_head(feats, hw.expand(n, 2))
     point_valid = model.point_valid(tokens, ignore)
@@ -145,7 +149,7 @@ def make_case(out, name, kind, rng, golden):
     pixels_t, valid_t, boxes_t, context_t = (torch.from_numpy(a) for a in (pixels, valid, boxes, context))
     hw = torch.tensor([[h, w]], dtype=torch.float32)
     with torch.no_grad():
-        p = model.encode_prompts(model.encode_image(pixels_t, valid_t), torch.zeros(n, dtype=torch.long), boxes_t, context_t)
+        f, p = encode(model, pixels_t, valid_t, boxes_t, context_t)
         if decoding == "greedy":
             raw = infer.greedy(model, p["enc"], p["enc_valid"], length)
             if greedy_gap(model, p["enc"], p["enc_valid"], raw) < 0.005:
@@ -162,10 +166,11 @@ def make_case(out, name, kind, rng, golden):
         else:
             raw = torch.from_numpy(text)
         tokens = infer.after_first_eos_to_zero(raw)
-        got = outputs(model, pixels_t, valid_t, boxes_t, context_t, tokens, hw, ignore, masks, pre)
+        got = outputs(model, f, p, tokens, hw, ignore, masks, pre)
         # The same forward in float64: a case whose float32 outputs sit near its tolerance would test the generator's
         # rounding, not the engine; keep only those within a quarter of it (the goldens: f32_vs_f64_max_abs).
-        exact = outputs(model64, *(t.double() for t in (pixels_t, valid_t, boxes_t)), context_t, tokens, hw.double(), ignore, masks, pre)
+        exact = outputs(model64, *encode(model64, pixels_t.double(), valid_t.double(), boxes_t.double(), context_t), tokens,
+                        hw.double(), ignore, masks, pre)
         noise = {}
         for k, v in got.items():
             if k.startswith(("mid.", "out.")):
