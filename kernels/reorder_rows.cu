@@ -1,6 +1,8 @@
 // ReorderRowsOp, in place, for one or more alike tensors (a beam step's every KV cache) named by a table of addresses:
 // afterwards row r of each x (rows, row_elems) holds what row rows[r] held. An index outside [0, rows) raises
-// PXL_ERR_INDEX and leaves every x untouched. Data movement only.
+// PXL_ERR_INDEX and leaves every x untouched. Data movement only. With a limit (ReorderRowsOp.ValidPrefix; null
+// otherwise) only the first *limit slots of slot_units (slot_elems) each move in every row: a cache's filled prefix.
+// The limit is read on the device, so a captured decode step replays with each step's own.
 // Up to 16 rows (beams), one launch, no scratch: reorder_rows_inplace_{v16,b1,b2,b4,b8}_r{4,16} (at most
 // 4 or 16 rows; the registers of 16 rows' units would leave the usual beam count one block per SM). A thread owns one
 // unit (16 bytes where every row and address allows, else one element) at the same offset of every row of a tensor, so
@@ -17,24 +19,37 @@
 // Device addresses passed by value (512 bytes of the 4 KB parameter space); matches the backend's PointerTable64.
 struct PointerTable { u64 p[REORDER_MAX_TENSORS]; };
 
+// How much of a row of row_units moves: all of it, or its first *limit slots (clamped to the row).
+PXL_DEVICE i64 reorder_row_moves(const i32* limit, i64 row_units, i64 slot_units)
+{
+    if (limit == nullptr) return row_units;
+    const i64 slots = row_units / slot_units, wanted = *limit;
+    return (wanted < 0 ? 0 : wanted > slots ? slots : wanted) * slot_units;
+}
+
 #define PXL_REORDER(suffix, E)                                                                                      \
     extern "C" __global__ void reorder_rows_stage_##suffix(PointerTable xs, i32 tensors, const i32* __restrict__ rows, \
-                                                           E* __restrict__ scratch, i64 n, i64 row_elems, i32 count, i32* error) \
+                                                           E* __restrict__ scratch, i64 n, i64 row_elems, i32 count, i32* error, \
+                                                           const i32* limit, i64 slot_elems)                        \
     { pxl_dependent_launch();                                                                                       \
+        const i64 moves = reorder_row_moves(limit, row_elems, slot_elems);                                          \
         PXL_GRID_STRIDE_LOOP(i, n * tensors)                                                                        \
         {                                                                                                           \
             const i64 within = i % n;                                                                               \
             const i32 from = rows[within / row_elems];                                                              \
             if (from < 0 || from >= count) { pxl_fail(error, PXL_ERR_INDEX); continue; }                            \
+            if (within % row_elems >= moves) continue;                                                              \
             const E* x = reinterpret_cast<const E*>(xs.p[i / n]);                                                   \
             scratch[i] = x[from * row_elems + within % row_elems];                                                  \
         }                                                                                                           \
     }                                                                                                               \
     extern "C" __global__ void reorder_rows_commit_##suffix(const E* __restrict__ scratch, PointerTable xs, i32 tensors, \
-                                                            i64 n, const i32* error)                                \
+                                                            i64 n, const i32* error, i64 row_elems, const i32* limit, i64 slot_elems) \
     { pxl_dependent_launch();                                                                                       \
         if (*error != 0) return;                                                                                    \
-        PXL_GRID_STRIDE_LOOP(i, n * tensors) reinterpret_cast<E*>(xs.p[i / n])[i % n] = scratch[i];                  \
+        const i64 moves = reorder_row_moves(limit, row_elems, slot_elems);                                          \
+        PXL_GRID_STRIDE_LOOP(i, n * tensors)                                                                        \
+            if (i % n % row_elems < moves) reinterpret_cast<E*>(xs.p[i / n])[i % n] = scratch[i];                   \
     }
 
 PXL_REORDER(b1, u8)
@@ -43,7 +58,8 @@ PXL_REORDER(b4, u32)
 PXL_REORDER(b8, u64)
 
 template <typename U, int MAX_ROWS>
-PXL_DEVICE void reorder_rows_inplace(const PointerTable& xs, const i32* __restrict__ rows, i32 count, i64 row_units, i32* error)
+PXL_DEVICE void reorder_rows_inplace(const PointerTable& xs, const i32* __restrict__ rows, i32 count, i64 row_units, i32* error,
+                                     const i32* limit, i64 slot_units)
 {
     i32 from[MAX_ROWS];
     bool valid = true;
@@ -59,7 +75,8 @@ PXL_DEVICE void reorder_rows_inplace(const PointerTable& xs, const i32* __restri
         return;
     }
     U* x = reinterpret_cast<U*>(xs.p[blockIdx.y]);
-    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < row_units; c += (i64)gridDim.x * blockDim.x)
+    const i64 moves = reorder_row_moves(limit, row_units, slot_units);
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < moves; c += (i64)gridDim.x * blockDim.x)
     {
         U moved[MAX_ROWS];
 #pragma unroll
@@ -73,10 +90,11 @@ PXL_DEVICE void reorder_rows_inplace(const PointerTable& xs, const i32* __restri
 
 #define PXL_REORDER_INPLACE(suffix, U, R)                                                                           \
     extern "C" __global__ void reorder_rows_inplace_##suffix##_r##R(PointerTable xs, const i32* rows, i32 count,       \
-                                                                    i64 row_units, i32* error)                      \
+                                                                    i64 row_units, i32* error, const i32* limit,    \
+                                                                    i64 slot_units)                                 \
     {                                                                                                               \
         pxl_dependent_launch();                                                                                     \
-        reorder_rows_inplace<U, R>(xs, rows, count, row_units, error);                                              \
+        reorder_rows_inplace<U, R>(xs, rows, count, row_units, error, limit, slot_units);                           \
     }
 
 #define PXL_REORDER_INPLACE_ROWS(suffix, U) PXL_REORDER_INPLACE(suffix, U, 4) PXL_REORDER_INPLACE(suffix, U, 16)

@@ -38,27 +38,34 @@ internal static unsafe class StateUpdates
         }
         if (x[0].Pointer != y.Pointer) Buffer.MemoryCopy(x[0].Pointer, y.Pointer, y.Desc.ByteSize, y.Desc.ByteSize);
         if (identity || count == 0) return;
-        Reorder(rows, y);
-        for (int i = 2; i < x.Length; i++) Reorder(rows, x[i]);
+        long rowBytes = y.Desc.ByteSize / count;
+        long moveBytes = op.ValidPrefix ? PrefixBytes(y, rowBytes, x[op.LimitInput].I32[0]) : rowBytes;
+        Reorder(rows, y, rowBytes, moveBytes);
+        for (int i = 2; i <= op.Tensors; i++) Reorder(rows, x[i], rowBytes, moveBytes);
     }
 
-    /// <summary>Sources are read before any row is overwritten: every moving row's new contents are staged, then written back.</summary>
-    private static void Reorder(ReadOnlySpan<int> rows, CpuTensor y)
+    /// <summary>The bytes at the start of each row that hold its first <paramref name="limit"/> entries along axis 1 (clamped).</summary>
+    private static long PrefixBytes(CpuTensor y, long rowBytes, int limit) =>
+        rowBytes / y.Shape[1] * Math.Clamp(limit, 0, y.Shape[1]);
+
+    /// <summary>Sources are read before any row is overwritten: every moving row's first <paramref name="moveBytes"/> are
+    /// staged, then written back.</summary>
+    private static void Reorder(ReadOnlySpan<int> rows, CpuTensor y, long rowBytes, long moveBytes)
     {
         int count = rows.Length;
-        long rowBytes = y.Desc.ByteSize / count;
         int moving = 0;
         for (int r = 0; r < count; r++) if (rows[r] != r) moving++;
-        long need = moving * rowBytes;
+        long need = moving * moveBytes;
+        if (need == 0) return;
         if (scratch is null || scratch.LongLength < need) scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true);
         fixed (byte* stage = scratch)
         {
             long at = 0;
             for (int r = 0; r < count; r++)
-                if (rows[r] != r) { Buffer.MemoryCopy(y.Pointer + rows[r] * rowBytes, stage + at, rowBytes, rowBytes); at += rowBytes; }
+                if (rows[r] != r) { Buffer.MemoryCopy(y.Pointer + rows[r] * rowBytes, stage + at, moveBytes, moveBytes); at += moveBytes; }
             at = 0;
             for (int r = 0; r < count; r++)
-                if (rows[r] != r) { Buffer.MemoryCopy(stage + at, y.Pointer + r * rowBytes, rowBytes, rowBytes); at += rowBytes; }
+                if (rows[r] != r) { Buffer.MemoryCopy(stage + at, y.Pointer + r * rowBytes, moveBytes, moveBytes); at += moveBytes; }
         }
     }
 }

@@ -61,8 +61,9 @@ public static class GitDecoderStep
             e["norm.weight"], e["norm.bias"], c.EmbeddingEps);                          // (R, 1, d)
         var allKeys = Enumerable.Range(0, c.NumLayers).Select(i => g.State(Keys(i), DType.F32, rows, slots, c.Hidden)).ToArray();
         var allValues = Enumerable.Range(0, c.NumLayers).Select(i => g.State(Values(i), DType.F32, rows, slots, c.Hidden)).ToArray();
-        // Beam search may continue a row from another one: every layer's states move first, in one op.
-        if (parents is not null) allKeys[0] = g.ReorderRows([.. allKeys, .. allValues], parents);
+        // Beam search may continue a row from another one: every layer's states move first, in one op — the slots
+        // before this step's (memory and earlier tokens); the later ones hold nothing yet.
+        if (parents is not null) allKeys[0] = g.ReorderRows([.. allKeys, .. allValues], parents, slot);
         for (int i = 0; i < c.NumLayers; i++)
         {
             var layer = p.Sub($"layers.{i}");

@@ -64,8 +64,9 @@ public static class T5DecoderStep
         var keys = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfKey(i), DType.F32, rows, maxLength, c.Inner)).ToArray();
         var values = Enumerable.Range(0, c.NumDecoderLayers).Select(i => g.State(SelfValue(i), DType.F32, rows, maxLength, c.Inner)).ToArray();
         // Beam search may continue a row from another one: every layer's cached prefixes move first, in one op (one
-        // launch pair on CUDA for all of them); each layer then appends this step.
-        if (parents is not null) keys[0] = g.ReorderRows([.. keys, .. values], parents);
+        // launch on CUDA for all of them); each layer then appends this step. Only the slots before the position hold
+        // anything yet, so only they move (a short caption's step moves a few of Lmax slots).
+        if (parents is not null) keys[0] = g.ReorderRows([.. keys, .. values], parents, position);
         var states = Enumerable.Range(0, c.NumDecoderLayers).Select(i => new GraphOps.T5DecoderLayerStates(keys[i], values[i],
             g.State(CrossKey(i), DType.F32, rows, memoryLength, c.Inner), g.State(CrossValue(i), DType.F32, rows, memoryLength, c.Inner))).ToArray();
         var weights = Enumerable.Range(0, c.NumDecoderLayers).Select(i => LayerWeights(stack.Sub($"block.{i}"))).ToArray();

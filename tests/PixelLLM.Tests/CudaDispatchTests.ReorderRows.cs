@@ -17,6 +17,8 @@ public partial class CudaDispatchTests
     [InlineData("", "BF16", "reorder_rows_inplace_b2_r4", 1)]
     [InlineData("3 tensors", "BF16", "reorder_rows_inplace_b2_r4", 3)]              // 60-byte rows
     [InlineData("2 tensors u8", "F32", "reorder_rows_inplace_b1_r16", 2)]
+    [InlineData("valid prefix", "BF16", "reorder_rows_inplace_v16_r4", 3)]               // 16-byte slots
+    [InlineData("valid prefix of elements", "BF16", "reorder_rows_inplace_b2_r4", 2)]    // 6-byte slots
     public void FewRowsReorderInPlaceInOneLaunch(string label, string storage, string kernel, int tensors)
     {
         var recorder = new RecordingQueue();
@@ -35,6 +37,14 @@ public partial class CudaDispatchTests
         var recorder = new RecordingQueue();
         CheckDispatch(c, "BF16", recorder);
         Assert.Equal(["reorder_rows_stage_b2", "reorder_rows_commit_b2"], recorder.Launches.Select(l => l.Kernel));
+    }
+
+    [Fact]
+    public void AValidPrefixOfMoreRowsStagesThroughScratch()
+    {
+        var recorder = new RecordingQueue();
+        CheckDispatch(ReorderCase("valid prefix, 20 rows"), "F32", recorder);
+        Assert.Equal(["reorder_rows_stage_b4", "reorder_rows_commit_b4"], recorder.Launches.Select(l => l.Kernel));
     }
 
     private static OpCheckCase ReorderCase(string label) =>

@@ -127,6 +127,44 @@ public class StateUpdateOpTests
         Assert.Throws<GraphBuildException>(() => g.ReorderRows([x, g.Input("y", DType.F32, 5, 3)], g.Input("r", DType.I32, 5)));
     }
 
+    /// <summary>
+    /// With a valid prefix only each row's first limit entries along axis 1 move (every cache by the same rows, against the
+    /// float64 gather); the rest of every row keeps its own values, a limit beyond the axis moves whole rows, a negative
+    /// one nothing, and a bad index is refused even when nothing would move.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 4, 1, 2, 2, 0 }, 3)]
+    [InlineData(new[] { 3, 3, 3, 3, 3 }, 1)]
+    [InlineData(new[] { 1, 0, 4, 2, 3 }, 0)]
+    [InlineData(new[] { 1, 0, 4, 2, 3 }, 7)]
+    [InlineData(new[] { 2, 2, 0, 4, 1 }, 9)]
+    [InlineData(new[] { 2, 2, 0, 4, 1 }, -2)]
+    public void ReorderRowsWithAValidPrefixMovesOnlyIt(int[] rows, int limit)
+    {
+        const int slots = 7, width = 3;
+        var rng = new Random(rows.Sum() * 31 + limit);
+        var tensors = Enumerable.Range(0, 2).Select(_ => OpHarness.Random(rng, [rows.Length, slots, width])).ToArray();
+        HostTensor[] inputs = [tensors[0], HostTensor.FromArray(rows, rows.Length), tensors[1], HostTensor.FromArray(new[] { limit }, 1)];
+        var c = new OpCheckCase("prefix", new ReorderRowsOp(2, ValidPrefix: true), inputs.Select(t => t.Desc).ToArray());
+        using var cpu = new CpuBackend();
+        var all = BackendCheck.RunWithUpdates(cpu, c, inputs);
+        int moved = Math.Clamp(limit, 0, slots) * width, row = slots * width;
+        for (int t = 0; t < 2; t++)
+        {
+            var (x, y) = (OpHarness.AsDoubles(tensors[t]), OpHarness.AsDoubles(all[t]));
+            for (int r = 0; r < rows.Length; r++)
+                for (int i = 0; i < row; i++)
+                    Assert.Equal(x[(i < moved ? rows[r] : r) * row + i], y[r * row + i]);
+        }
+        var bad = HostTensor.FromArray(new[] { 0, 5, 1, 2, 3 }, 5);
+        Assert.Throws<InvalidInputException>(() => BackendCheck.RunWithUpdates(cpu, c, [tensors[0], bad, tensors[1], inputs[3]]));
+        var g = new Graph();
+        Assert.Throws<GraphBuildException>(() =>
+            g.ReorderRows([g.Input("v", DType.F32, 5)], g.Input("r", DType.I32, 5), g.Input("n", DType.I32, 1)));
+        Assert.Throws<GraphBuildException>(() =>
+            g.ReorderRows([g.Input("w", DType.F32, 5, 2)], g.Input("s", DType.I32, 5), g.Input("m", DType.F32, 1)));
+    }
+
     [Fact]
     public void ReorderRowsOutOfRangeIsInvalidInput()
     {

@@ -53,18 +53,21 @@ internal sealed partial class CudaOps
     /// stage through scratch.</summary>
     internal const int ReorderInPlaceMaxRows = 16;
 
-    private void ReorderRows(ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
+    private void ReorderRows(ReorderRowsOp op, ReadOnlySpan<DeviceTensor> x, DeviceTensor y)
     {
         int count = y.Shape[0];
         if (x[0].Ptr != y.Ptr) queue.Copy(y.Ptr, x[0].Ptr, y.Bytes);
         if (count == 0 || y.Count == 0) return;
         long rowElements = y.Count / count;
+        // With a valid prefix the kernels move whole slots (axis 1) of a row, read against the limit on the device.
+        long slotElements = op.ValidPrefix ? rowElements / y.Shape[1] : rowElements;
+        ulong limit = op.ValidPrefix ? x[op.LimitInput].Ptr : 0;
         // y, then the other tensors (a beam step's caches): one launch (or stage and commit) per PointerTable64.Capacity of them.
-        Span<ulong> all = stackalloc ulong[x.Length - 1];
+        Span<ulong> all = stackalloc ulong[op.Tensors];
         all[0] = y.Ptr;
-        for (int i = 2; i < x.Length; i++) all[i - 1] = x[i].Ptr;
-        long rowBytes = y.Bytes / count;
-        bool vectors = rowBytes % 16 == 0;
+        for (int i = 2; i <= op.Tensors; i++) all[i - 1] = x[i].Ptr;
+        long element = y.Bytes / y.Count;
+        bool vectors = slotElements * element % 16 == 0;
         foreach (ulong p in all) vectors &= p % 16 == 0;
         for (int first = 0; first < all.Length; first += PointerTable64.Capacity)
         {
@@ -72,17 +75,19 @@ internal sealed partial class CudaOps
             var table = PointerTable64.From(part);
             if (count <= ReorderInPlaceMaxRows)
             {
-                long units = vectors ? rowBytes / 16 : rowElements;
+                long perUnit = vectors ? 16 / element : 1;
+                long units = rowElements / perUnit;
                 uint blocks = (uint)Math.Clamp((units + Threads - 1) / Threads, 1, 4096);
                 queue.Launch("reorder_rows.cu", $"reorder_rows_inplace_{(vectors ? "v16" : Bytes(y))}_r{(count <= 4 ? 4 : ReorderInPlaceMaxRows)}", (blocks, (uint)part.Length, 1), Threads,
-                    Args().Pointers(table).Ptr(x[1].Ptr).I32(count).I64(units).Ptr(queue.ErrorWord));
+                    Args().Pointers(table).Ptr(x[1].Ptr).I32(count).I64(units).Ptr(queue.ErrorWord).Ptr(limit).I64(slotElements / perUnit));
                 continue;
             }
             ulong staged = queue.Scratch(0, y.Bytes * part.Length);
             Elements("reorder_rows.cu", $"reorder_rows_stage_{Bytes(y)}", y.Count * part.Length,
-                Args().Pointers(table).I32(part.Length).Ptr(x[1].Ptr).Ptr(staged).I64(y.Count).I64(rowElements).I32(count).Ptr(queue.ErrorWord));
+                Args().Pointers(table).I32(part.Length).Ptr(x[1].Ptr).Ptr(staged).I64(y.Count).I64(rowElements).I32(count).Ptr(queue.ErrorWord)
+                    .Ptr(limit).I64(slotElements));
             Elements("reorder_rows.cu", $"reorder_rows_commit_{Bytes(y)}", y.Count * part.Length,
-                Args().Ptr(staged).Pointers(table).I32(part.Length).I64(y.Count).Ptr(queue.ErrorWord));
+                Args().Ptr(staged).Pointers(table).I32(part.Length).I64(y.Count).Ptr(queue.ErrorWord).I64(rowElements).Ptr(limit).I64(slotElements));
         }
     }
 }

@@ -66,7 +66,7 @@ internal sealed partial class CudaOps(IDeviceQueue queue)
             case RelPosBiasOp o: RelPosBias(o, x, y); break;
             case ResizeOp o: Resize(o, x, y); break;
             case WriteAtOp o: WriteAt(o, x, y); break;
-            case ReorderRowsOp: ReorderRows(x, y); break;
+            case ReorderRowsOp o: ReorderRows(o, x, y); break;
             case RoiAlignOp o: RoiAlign(o, x, y); break;
             default: throw new NotSupportedException($"CUDA backend has no kernel for {op.Name}");
         }

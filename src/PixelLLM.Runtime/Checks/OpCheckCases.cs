@@ -175,6 +175,13 @@ public static partial class OpCheckCases
             // Rows of whole 16-byte vectors (a KV cache's, on the device's vector path), and more rows than it takes in place.
             C("4 caches of vectors", new ReorderRowsOp(4), F(4, 3, 8), T(DType.I32, 4), F(4, 3, 8), F(4, 3, 8), F(4, 3, 8)) with { Integers = new() { [1] = 4 } },
             C("20 rows", new ReorderRowsOp(2), F(20, 5), T(DType.I32, 20), F(20, 5)) with { Integers = new() { [1] = 20 } },
+            // A beam step's caches, moving only the slots before the step's position (the limit; 0 to past the end).
+            C("valid prefix", new ReorderRowsOp(3, ValidPrefix: true), F(4, 9, 8), T(DType.I32, 4), F(4, 9, 8), F(4, 9, 8), T(DType.I32, 1))
+                with { Integers = new() { [1] = 4, [4] = 11 } },
+            C("valid prefix of elements", new ReorderRowsOp(2, ValidPrefix: true), F(3, 5, 3), T(DType.I32, 3), F(3, 5, 3), T(DType.I32, 1))
+                with { Integers = new() { [1] = 3, [3] = 6 } },
+            C("valid prefix, 20 rows", new ReorderRowsOp(2, ValidPrefix: true), F(20, 6, 2), T(DType.I32, 20), F(20, 6, 2), T(DType.I32, 1))
+                with { Integers = new() { [1] = 20, [3] = 7 } },
         };
         foreach (var kind in Enum.GetValues<UnaryKind>())
             cases.Add(C(kind.ToString(), new UnaryOp(kind), F(3, 7, 11)) with { Positive = kind == UnaryKind.Sqrt ? [0] : [] });

@@ -35,25 +35,38 @@ public sealed record WriteAtOp(int Axis) : Op
 /// held before (rows may repeat: beam search continues one row several times). Returns x updated in place. With
 /// <see cref="Tensors"/> = T &gt; 1 the inputs are (x_0, rows, x_1, …, x_{T−1}), every x_i like x_0, all reordered by the
 /// same rows: x_0 is returned updated, the others are updated in place (<see cref="Op.UpdatedInputs"/>) — a beam step's
-/// every KV cache in one op (one launch pair on CUDA instead of one per cache). An index outside [0, R) →
-/// <see cref="InvalidInputException"/> at run time, before anything is written.
+/// every KV cache in one op (one launch pair on CUDA instead of one per cache). With <see cref="ValidPrefix"/> a last
+/// input limit I32 (1) follows and only the first limit entries along axis 1 of each row move (x rank ≥ 2; a limit
+/// outside [0, x.Shape[1]] is clamped to it): a cache (R, Lmax, C) whose slots from the step's position on hold nothing
+/// yet is reordered at the cost of its filled prefix, and each row's later entries stay as they were (stale: read them
+/// only after writing them). An index outside [0, R) → <see cref="InvalidInputException"/> at run time, before
+/// anything is written.
 /// </summary>
-public sealed record ReorderRowsOp(int Tensors = 1) : Op
+public sealed record ReorderRowsOp(int Tensors = 1, bool ValidPrefix = false) : Op
 {
     public override int InPlaceInput => 0;
 
     public override IReadOnlyList<int> UpdatedInputs => Tensors > 1 ? [.. Enumerable.Range(2, Tensors - 1)] : [];
 
+    /// <summary>The input index of the limit (when <see cref="ValidPrefix"/>).</summary>
+    public int LimitInput => Tensors + 1;
+
     public override TensorDesc InferOutput(IReadOnlyList<TensorDesc> inputs)
     {
         if (Tensors < 1) throw Fail($"needs at least one tensor, got {Tensors}");
-        ExpectInputs(inputs, Tensors + 1);
+        ExpectInputs(inputs, Tensors + 1 + (ValidPrefix ? 1 : 0));
         var (x, rows) = (inputs[0], inputs[1]);
-        ExpectRank(x, "x", 1);
+        ExpectRank(x, "x", ValidPrefix ? 2 : 1);
         ExpectDType(rows, "rows", DType.I32);
         if (rows.Shape != new Shape(x.Shape[0])) throw Fail($"rows must be I32 ({x.Shape[0]}) for x {x}, got {rows}");
-        for (int i = 2; i < inputs.Count; i++)
+        for (int i = 2; i < Tensors + 1; i++)
             if (inputs[i] != x) throw Fail($"tensor {i - 1} {inputs[i]} must be like the first, {x}");
+        if (ValidPrefix)
+        {
+            var limit = inputs[LimitInput];
+            ExpectDType(limit, "limit", DType.I32);
+            if (limit.Shape != new Shape(1)) throw Fail($"limit must be I32 (1), got {limit}");
+        }
         return x;
     }
 }
@@ -132,4 +145,11 @@ public static partial class GraphOps
     /// </summary>
     public static Tensor ReorderRows(this Graph g, IReadOnlyList<Tensor> xs, Tensor rows) =>
         g.Apply(new ReorderRowsOp(xs.Count), [xs[0], rows, .. xs.Skip(1)]);
+
+    /// <summary>
+    /// Like <see cref="ReorderRows(Graph, IReadOnlyList{Tensor}, Tensor)"/>, moving only the first <paramref name="limit"/>
+    /// entries along axis 1 of each row (a cache's filled slots; see <see cref="ReorderRowsOp.ValidPrefix"/>).
+    /// </summary>
+    public static Tensor ReorderRows(this Graph g, IReadOnlyList<Tensor> xs, Tensor rows, Tensor limit) =>
+        g.Apply(new ReorderRowsOp(xs.Count, ValidPrefix: true), [xs[0], rows, .. xs.Skip(1), limit]);
 }
