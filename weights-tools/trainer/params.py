@@ -1,6 +1,7 @@
 """The demo model's scenic-style config and its parameter list (scenic names, Flax shapes), with the training init.
 `param_shapes(golden refseg config)` reproduces the golden tiny_t5_refseg name/shape list exactly (checked by
-check_golden.py --shapes)."""
+check_golden.py --shapes); it also covers the GIT head and the modules scenic builds only for some options (ln_post,
+adapter projections, LoRA on k/o, point-head pre-norm, mask gate / input projection), equal to all three golden lists."""
 import math
 
 import numpy as np
@@ -73,7 +74,7 @@ def _two_way(out, prefix, dim, depth, mlp, rate=2):
 def param_shapes(cfg):
     """Ordered dict name -> shape, in the golden files' order."""
     out = {}
-    g, s, a, t5 = cfg["git"], cfg["sam"], cfg["prompt_adapter"], cfg["t5"]
+    g, s, a, t5 = cfg["git"], cfg["sam"], cfg["prompt_adapter"], cfg.get("t5")
     d, p = g["embed_dim"], g["patch_size"]
     hidden = int(d * g["mlp_ratio"])
     grid = g["pretrain_img_size"] // p
@@ -101,8 +102,9 @@ def param_shapes(cfg):
         out[bp + "/mlp/ffn_ln/bias"] = (hidden,)
         out[bp + "/mlp/w3/kernel"] = (hidden, d)
         out[bp + "/mlp/w3/bias"] = (d,)
-    out["git_backbone/ln_post/scale"] = (d,)
-    out["git_backbone/ln_post/bias"] = (d,)
+    if g.get("use_ln_post", True):
+        out["git_backbone/ln_post/scale"] = (d,)
+        out["git_backbone/ln_post/bias"] = (d,)
     d, p = s["embed_dim"], s["patch_size"]
     grid = s["img_size"] // p
     heads = s["num_heads"]
@@ -148,16 +150,22 @@ def param_shapes(cfg):
         out["prompt_adapter/output_hypernetworks_mlps.%d/layers.0/bias" % i] = (od,)
     out["prompt_adapter/image_projection_mlp/layers.0/kernel"] = (fused, td)
     out["prompt_adapter/image_projection_mlp/layers.0/bias"] = (td,)
-    out["prompt_adapter/prompt_embedding_projection_mlp/layers.0/kernel"] = (e, td)
-    out["prompt_adapter/prompt_embedding_projection_mlp/layers.0/bias"] = (td,)
-    out["prompt_adapter/image_pe_projection_mlp/layers.0/kernel"] = (e, td)
-    out["prompt_adapter/image_pe_projection_mlp/layers.0/bias"] = (td,)
+    if e != td:  # scenic's PromptAdaptor builds the two projections only when the widths differ
+        out["prompt_adapter/prompt_embedding_projection_mlp/layers.0/kernel"] = (e, td)
+        out["prompt_adapter/prompt_embedding_projection_mlp/layers.0/bias"] = (td,)
+        out["prompt_adapter/image_pe_projection_mlp/layers.0/kernel"] = (e, td)
+        out["prompt_adapter/image_pe_projection_mlp/layers.0/bias"] = (td,)
     _two_way(out, "prompt_adapter/transformer", td, a["depth"], a["mlp_dim"], a.get("attention_downsample_rate", 2))
     out["prompt_adapter/dense_output_mlp/layers.0/kernel"] = (td, od)
     out["prompt_adapter/dense_output_mlp/layers.0/bias"] = (od,)
+    if cfg.get("text_decoder_name") == "git":
+        git_text_shapes(out, cfg["git_text"], od)
+        dm = cfg["git_text"]["hidden"]
+        return _heads_shapes(out, cfg, dm)
     dm = t5["emb_dim"]
     inner = t5["num_heads"] * t5["head_dim"]
     r = t5.get("lora_rank", 0)
+    lora = t5.get("lora_modules", "q,v").split(",")
     out["visual_project_layers/visual_projection.0/kernel"] = (od, dm)
     out["visual_project_layers/visual_projection.0/bias"] = (dm,)
     out["visual_project_layers/visual_projection.1/scale"] = (dm,)
@@ -168,10 +176,13 @@ def param_shapes(cfg):
     def t5_attn(prefix):
         for n in ("query", "key", "value"):
             out["%s/%s/kernel" % (prefix, n)] = (dm, inner)
-            if r and n in ("query", "value"):
+            if r and n[0] in lora:
                 out["%s/%s/kernel_left_lora" % (prefix, n)] = (dm, r)
                 out["%s/%s/kernel_right_lora" % (prefix, n)] = (r, inner)
         out[prefix + "/out/kernel"] = (inner, dm)
+        if r and "o" in lora:  # scenic: LoRADenseGeneral on `out` too when 'o' is listed
+            out[prefix + "/out/kernel_left_lora"] = (inner, r)
+            out[prefix + "/out/kernel_right_lora"] = (r, dm)
 
     def t5_mlp(prefix):
         out[prefix + "/wi_0/kernel"] = (dm, t5["mlp_dim"])
@@ -197,13 +208,46 @@ def param_shapes(cfg):
         t5_mlp(lp + "/mlp")
     out[T5 + "/decoder/decoder_norm/scale"] = (dm,)
     out[T5 + "/decoder/logits_dense/kernel"] = (dm, t5["vocab_size"])
+    return _heads_shapes(out, cfg, dm)
+
+
+def git_text_shapes(out, c, visual_dim):
+    """The GIT `textual/` head (pixelllm_git golden order): projection, embeddings, post-LN layers, untied output."""
+    h, tx = c["hidden"], "textual"
+    out[tx + "/visual_projection.0/kernel"] = (visual_dim, h)
+    out[tx + "/visual_projection.0/bias"] = (h,)
+    out[tx + "/visual_projection.1/scale"] = (h,)
+    out[tx + "/visual_projection.1/bias"] = (h,)
+    out[tx + "/embedding/words/embedding"] = (c["vocab_size"], h)
+    out[tx + "/embedding/positions/embedding"] = (c["position_table"], h)
+    out[tx + "/embedding/layer_norm/scale"] = (h,)
+    out[tx + "/embedding/layer_norm/bias"] = (h,)
+    for i in range(c["num_layers"]):
+        lp = "%s/transformer/encoder/layer.%d" % (tx, i)
+        for n in ("query", "key", "value"):
+            out["%s/attention/self/%s/kernel" % (lp, n)] = (h, h)
+            out["%s/attention/self/%s/bias" % (lp, n)] = (h,)
+        for n, a, b in (("attention/output/dense", h, h), ("attention/output/LayerNorm", 0, h),
+                        ("intermediate/dense", h, 4 * h), ("output/dense", 4 * h, h), ("output/LayerNorm", 0, h)):
+            if a:
+                out["%s/%s/kernel" % (lp, n)] = (a, b)
+            else:
+                out["%s/%s/scale" % (lp, n)] = (b,)
+            out["%s/%s/bias" % (lp, n)] = (b,)
+    out[tx + "/output/kernel"] = (h, c["vocab_size"])
+    out[tx + "/output/bias"] = (c["vocab_size"],)
+
+
+def _heads_shapes(out, cfg, dm):
+    """Point head and mask branch, after either text decoder (dm = its width)."""
     pp = cfg.get("point_predictor")
     if pp:
-        out["point_predictor/LayerNorm_0/scale"] = (dm,)
-        out["point_predictor/LayerNorm_0/bias"] = (dm,)
+        if pp.get("pre_norm", True):
+            out["point_predictor/LayerNorm_0/scale"] = (dm,)
+            out["point_predictor/LayerNorm_0/bias"] = (dm,)
         width = dm
         for i in range(pp["depth"]):
-            nxt = pp["hidden_dim"] if i < pp["depth"] - 1 else pp["num_output_points"] * 4
+            nxt = pp["hidden_dim"] if i < pp["depth"] - 1 else pp["num_output_points"] * (3 + pp.get("num_classes", 1))
             out["point_predictor/mlp/layers.%d/kernel" % i] = (width, nxt)
             out["point_predictor/mlp/layers.%d/bias" % i] = (nxt,)
             width = nxt
@@ -211,12 +255,13 @@ def param_shapes(cfg):
     if ma:
         mt = ma["transformer_dim"]
         out["mask_adapter/output_tokens.weight"] = (ma["num_outputs"], mt)
-        for n in ("visual_projection_mlp", "textual_projection_mlp"):
+        for n in ("visual_projection_mlp", "textual_projection_mlp") if ma.get("input_projection", True) else ():
             out["mask_adapter/%s/LayerNorm_0/scale" % n] = (dm,)
             out["mask_adapter/%s/LayerNorm_0/bias" % n] = (dm,)
             out["mask_adapter/%s/layers.0/kernel" % n] = (dm, mt)
             out["mask_adapter/%s/layers.0/bias" % n] = (mt,)
-        out["mask_adapter/alpha_output.weight"] = (ma["num_outputs"], mt)
+        if ma.get("gating", True):
+            out["mask_adapter/alpha_output.weight"] = (ma["num_outputs"], mt)
         _two_way(out, "mask_adapter/transformer", mt, ma["depth"], ma["mlp_dim"], ma.get("attention_downsample_rate", 2))
     if md:
         dd = md["transformer_dim"]
