@@ -12,7 +12,7 @@ output or moves a float output by more than a quarter of its tolerance. A float3
 reproduces every index, selection and token, and a failure is the engine's.
 
   /usr/bin/python3 weights-tools/trainer/random_cases_densecap.py --out /tmp/densecap-cases --count 120 --seed 2026
-  /work/cli-frozen/pixelllm verify /tmp/densecap-cases --quiet       # 120/120 (cpu-f64); 116/120 on --backend cpu
+  ./pixelllm verify /tmp/densecap-cases --quiet       # 120/120 (cpu-f64); 116/120 on --backend cpu
 """
 import argparse
 import collections

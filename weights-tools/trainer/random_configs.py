@@ -5,7 +5,7 @@ random_cases.make_case (same inputs, case format and skip rules: decision gap < 
 tolerance), plus the backbone / prompt / mask intermediates for locating a failure.
 
   /usr/bin/python3 weights-tools/trainer/random_configs.py --out /tmp/rcfg --configs 40 --per-config 4 --seed 7
-  /work/cli-frozen/pixelllm verify /tmp/rcfg --quiet [--backend cpu]
+  ./pixelllm verify /tmp/rcfg --quiet [--backend cpu]
   --set git.use_ln_post=false (golden tiny config with KEY.PATH=JSON changed: a minimal reproduction)
   --families t5,refseg,git (default all)
   --avoid no_ln_post,box_points_lt2,dense_fuse (keep options the engine refuses at their golden value)
