@@ -74,8 +74,11 @@ public static class PixelLlmConfigJson
     /// at least one token (<see cref="Decoding.GreedyDecoder"/>); the cap is 32× scenic's 128.
     /// </summary>
     public const int MinCaptionLength = 3, MaxCaptionLengthCap = 4096;
-    /// <summary>box_points_per_side: the point prompt samples a side² grid whose corners are the box's (PixelLlmPrompts needs ≥ 2).</summary>
-    public const int MinBoxPointsPerSide = 2, MaxBoxPointsPerSide = 64;
+    /// <summary>
+    /// box_points_per_side P: the point prompt samples a P² grid over the box (P ≥ 1), or its two corners (P &lt; 1, as scenic's
+    /// build_solid_grid); the bounds only catch typos.
+    /// </summary>
+    public const int MinBoxPointsPerSide = -64, MaxBoxPointsPerSide = 64;
 
     /// <summary>A special id: it indexes the embedding and the logits, so it must be one of the vocabulary's.</summary>
     private static int TokenId(JsonElement c, string path, int vocab, int fallback)
@@ -223,15 +226,15 @@ public static class PixelLlmConfigJson
 
     private static Eva02Config Eva(JsonElement git, int canvas)
     {
-        if (!ConfigReader.Bool(git, "git.use_ln_post", true))
-            throw new ModelFileException("pixelllm config: git.use_ln_post = false is not supported");
+        // scenic's ViT has no ln_post parameters at all without it (every PixelLLM config sets it).
+        bool lnPost = ConfigReader.Bool(git, "git.use_ln_post", true);
         int embed = ConfigReader.Int(git, "git.embed_dim", 1, ConfigReader.MaxWidth);
         // EVA02's 2-D RoPE rotates interleaved pairs on two axes, so every head is a multiple of 4 wide (Eva02Rope).
         int heads = Heads(git, "git.num_heads", embed, "git.embed_dim", headMultiple: 4);
         int depth = ConfigReader.Int(git, "git.depth", 1, ConfigReader.MaxDepth);
         int patch = PatchSize(git, "git.patch_size", canvas);
         double ratio = MlpRatio(git, "git.mlp_ratio", embed, 8.0 / 3.0);
-        return Eva02Config.PixelLlm(embed, depth, heads, patch, ratio);
+        return Eva02Config.PixelLlm(embed, depth, heads, patch, ratio) with { FinalNorm = lnPost };
     }
 
     /// <summary>The MLP width is (int)(embed_dim · ratio), as timm and scenic truncate it: at least 1, at most MaxWidth.</summary>

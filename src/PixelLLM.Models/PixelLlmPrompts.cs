@@ -7,9 +7,10 @@ namespace PixelLLM.Models;
 
 /// <summary>
 /// PixelLLM's sparse prompt tokens (scenic <c>forward_prompt_encoder_adapter</c>, spec §4.1). Every prompt box yields
-/// P² + 1 tokens (P = box points per side): a box with any coordinate > 0 gives [TL corner PE + point_embeddings.2,
-/// BR corner PE + point_embeddings.3, no_mask_embed × (P² − 1)]; an all-zero (padding) box takes the point path:
-/// its P² sampled points (label 1: PE + point_embeddings.1) and a padding point (not_a_point_embed). Corners and points
+/// K + 1 tokens, K the sampled points (<see cref="PointCount"/>: P² for P box points per side ≥ 1, the two corners for
+/// P &lt; 1): a box with any coordinate > 0 gives [TL corner PE + point_embeddings.2, BR corner PE + point_embeddings.3,
+/// no_mask_embed × (K − 1)]; an all-zero (padding) box takes the point path: its K sampled points (label 1: PE +
+/// point_embeddings.1) and a padding point (not_a_point_embed). Corners and points
 /// are shifted by +0.5 and normalised by the canvas. The Fourier features are computed on the host
 /// (<see cref="Encode"/>); the learned rows are added in the graph (<see cref="Embeddings"/>).
 /// </summary>
@@ -28,11 +29,10 @@ public static class PixelLlmPrompts
     {
         if (boxes.DType != DType.F32 || boxes.Shape.Rank != 2 || boxes.Shape[1] != 4)
             throw new InvalidInputException($"prompt boxes must be F32 (N, 4) XYXY, got {boxes.Desc}");
-        if (pointsPerSide < 2) throw new InvalidInputException($"box points per side must be ≥ 2, got {pointsPerSide}");
         if (gaussian.Shape.Rank != 2 || gaussian.Shape[0] != 2)
             throw new ModelFileException($"sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix must be (2, F), got {gaussian.Shape}");
         var g = gaussian.ToFloatArray();
-        int n = boxes.Shape[0], e = 2 * gaussian.Shape[1], points = pointsPerSide * pointsPerSide, tokens = points + 1;
+        int n = boxes.Shape[0], e = 2 * gaussian.Shape[1], points = PointCount(pointsPerSide), tokens = points + 1;
         var grid = SolidGrid(pointsPerSide, withOffset);
         var box = boxes.ToFloatArray();
         var features = new float[n * tokens * e];
@@ -78,14 +78,21 @@ public static class PixelLlmPrompts
         return g.Add(features, g.Embedding(table, slots));
     }
 
-    /// <summary>scenic build_solid_grid: P² points (x, y), x fastest, in [0, 1] (or cell centres with offset).</summary>
+    /// <summary>The points <see cref="SolidGrid"/> samples on a box: P², or the two corners for P &lt; 1.</summary>
+    public static int PointCount(int pointsPerSide) => pointsPerSide < 1 ? 2 : pointsPerSide * pointsPerSide;
+
+    /// <summary>
+    /// scenic build_solid_grid: P² points (x, y), x fastest, in [0, 1] (or cell centres with offset); for P &lt; 1 the two
+    /// corners (0, 0), (1, 1); for P = 1 the one point linspace gives, its start (the offset: the centre, or the top-left).
+    /// </summary>
     public static float[] SolidGrid(int pointsPerSide, bool withOffset)
     {
+        if (pointsPerSide < 1) return [0f, 0f, 1f, 1f];
         float offset = withOffset ? 1f / (2 * pointsPerSide) : 0f;
         var side = new float[pointsPerSide];
-        // jnp.linspace(offset, 1 − offset, P) in float32.
+        // jnp.linspace(offset, 1 − offset, P) in float32 (one point: its start).
         for (int i = 0; i < pointsPerSide; i++)
-            side[i] = (float)(offset + (1.0 - 2 * offset) * i / (pointsPerSide - 1));
+            side[i] = pointsPerSide == 1 ? offset : (float)(offset + (1.0 - 2 * offset) * i / (pointsPerSide - 1));
         var grid = new float[2 * pointsPerSide * pointsPerSide];
         for (int r = 0; r < pointsPerSide; r++)
             for (int c = 0; c < pointsPerSide; c++)

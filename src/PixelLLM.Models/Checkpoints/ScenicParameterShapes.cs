@@ -53,7 +53,7 @@ public static class ScenicParameterShapes
             Norm(s, b + "mlp/ffn_ln", hidden);
             Dense(s, b + "mlp/w3", hidden, dim);
         }
-        Norm(s, r + "ln_post", dim);
+        if (c.Eva.FinalNorm) Norm(s, r + "ln_post", dim);
     }
 
     private static void Sam(Dictionary<string, int[]> s, PixelLlmConfig c)

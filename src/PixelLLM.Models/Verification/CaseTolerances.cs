@@ -10,7 +10,8 @@ namespace PixelLLM.Models.Verification;
 /// <item>any other key with {atol, rtol}: covers the tensors its "applies_to" list names exactly; without that list, the key
 ///   names them as parts joined by "_and_", a part matching a tensor whose last name segment ends with it
 ///   ("tf_logits_and_log_probs" → *tf_logits, *log_probs), and a part whose last word is a unit ("boxes_pixels") naming the
-///   quantity before it (*boxes).</item>
+///   quantity before it (*boxes). "mask_logits" also covers *detection_masks: the referring-segmentation cases store their
+///   mask logits under that name (their thresholded masks are the uint8 *binary_masks).</item>
 /// <item>"beam_text_tokens" (a sentence): exact only for beams whose sibling <c>&lt;prefix&gt;beam_finished_flags</c> is 1 and
 ///   for the best (last) beam; other beams are filler states and exempt.</item>
 /// </list>
@@ -19,6 +20,9 @@ namespace PixelLLM.Models.Verification;
 public sealed class CaseTolerances
 {
     private static readonly string[] Units = ["pixels", "px"];
+
+    /// <summary>Quantities stored under another tensor name than the one a rule's key gives.</summary>
+    private static readonly Dictionary<string, string[]> Aliases = new(StringComparer.Ordinal) { ["mask_logits"] = ["mask_logits", "detection_masks"] };
     private const string BeamTokens = "beam_text_tokens", BeamFlags = "beam_finished_flags";
 
     private readonly List<(string[] Suffixes, HashSet<string>? Exact, Tolerance Tolerance)> named = [];
@@ -79,10 +83,10 @@ public sealed class CaseTolerances
         return exempt;
     }
 
-    private static string[] Suffixes(string key) => key.Split("_and_").Select(part =>
+    private static string[] Suffixes(string key) => key.Split("_and_").SelectMany(part =>
     {
         foreach (var unit in Units)
-            if (part.EndsWith("_" + unit, StringComparison.Ordinal)) return part[..^(unit.Length + 1)];
-        return part;
+            if (part.EndsWith("_" + unit, StringComparison.Ordinal)) return [part[..^(unit.Length + 1)]];
+        return Aliases.TryGetValue(part, out var names) ? names : [part];
     }).ToArray();
 }

@@ -44,8 +44,8 @@ public class PixelLlmConfigBoundsTests
     [InlineData("pixelllm-tiny", "max_caption_length", "2", "max_caption_length must be an integer in [3, 4096]")]
     [InlineData("pixelllm-bert-tiny", "max_caption_length", "17", "max_caption_length must be an integer in [3, 16] (git_text.position_table has 16 rows), got 17")]
     [InlineData("pixelllm-tiny", "sam.depth", "-2", "sam.depth must be an integer in [0, 1024], got -2")]
-    [InlineData("pixelllm-tiny", "box_points_per_side", "100000", "box_points_per_side must be an integer in [2, 64], got 100000")]
-    [InlineData("pixelllm-tiny", "box_points_per_side", "1", "box_points_per_side must be an integer in [2, 64], got 1")]
+    [InlineData("pixelllm-tiny", "box_points_per_side", "100000", "box_points_per_side must be an integer in [-64, 64], got 100000")]
+    [InlineData("pixelllm-tiny", "box_points_per_side", "1.5", "box_points_per_side must be an integer in [-64, 64], got 1.5")]
     [InlineData("pixelllm-tiny", "git.mlp_ratio", "-1", "git.mlp_ratio must be a number in (0, 64], got -1")]
     [InlineData("pixelllm-tiny", "git.mlp_ratio", "0.001", "git.mlp_ratio must be a ratio making the MLP width")]
     [InlineData("pixelllm-tiny", "sam.mlp_ratio", "1e999", "sam.mlp_ratio must be a number in (0, 64]")]
@@ -122,6 +122,8 @@ public class PixelLlmConfigBoundsTests
     [InlineData("pixelllm-tiny", "max_caption_length", "3")]
     [InlineData("pixelllm-tiny", "max_caption_length", "4096")]
     [InlineData("pixelllm-tiny", "box_points_per_side", "64")]
+    [InlineData("pixelllm-tiny", "box_points_per_side", "1")]            // one point
+    [InlineData("pixelllm-tiny", "box_points_per_side", "-1")]           // the two corners (scenic build_solid_grid)
     [InlineData("pixelllm-tiny", "end_token_id", "99")]
     [InlineData("pixelllm-tiny", "git.mlp_ratio", "4")]           // an integer literal is a number
     [InlineData("pixelllm-tiny", "unk_token_id", "null")]          // null is an absent key (Python's None)

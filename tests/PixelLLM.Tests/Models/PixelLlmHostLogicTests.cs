@@ -125,6 +125,34 @@ public class PixelLlmHostLogicTests
         Assert.Equal([0.25f, 0.25f, 0.75f, 0.25f, 0.25f, 0.75f, 0.75f, 0.75f], PixelLlmPrompts.SolidGrid(2, withOffset: true));
         var three = PixelLlmPrompts.SolidGrid(3, withOffset: false);
         Assert.Equal([0f, 0.5f, 1f], new[] { three[0], three[2], three[4] });
+        // One point a side: jnp.linspace's one value, its start; below one: the box's two corners.
+        Assert.Equal([0f, 0f], PixelLlmPrompts.SolidGrid(1, withOffset: false));
+        Assert.Equal([0.5f, 0.5f], PixelLlmPrompts.SolidGrid(1, withOffset: true));
+        Assert.Equal([0f, 0f, 1f, 1f], PixelLlmPrompts.SolidGrid(0, withOffset: true));
+        Assert.Equal([0f, 0f, 1f, 1f], PixelLlmPrompts.SolidGrid(-1, withOffset: false));
+    }
+
+    /// <summary>
+    /// K + 1 tokens a prompt for K sampled points: with one point a side a box is exactly its two corner tokens (no no-mask
+    /// padding) and a zero box its one point and the padding point; below one, three tokens (the corners and one no-mask).
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(0, 2)]
+    [InlineData(-1, 2)]
+    [InlineData(3, 9)]
+    public void PromptTokensFollowThePointCount(int pointsPerSide, int points)
+    {
+        var gaussian = HostTensor.FromArray(new float[] { 1, 0, 0, 2 }, 2, 2);
+        var boxes = HostTensor.FromArray(new float[] { 10, 20, 30, 40, 0, 0, 0, 0 }, 2, 4);
+        var tokens = PixelLlmPrompts.Encode(boxes, gaussian, canvas: 100, pointsPerSide, withOffset: false);
+        Assert.Equal(points, PixelLlmPrompts.PointCount(pointsPerSide));
+        Assert.Equal(new Shape(2, points + 1, 4), tokens.Features.Shape);
+        var slots = tokens.Slots.AsSpan<int>().ToArray();
+        Assert.Equal([PixelLlmPrompts.SlotBoxTopLeft, PixelLlmPrompts.SlotBoxBottomRight, .. Enumerable.Repeat(PixelLlmPrompts.SlotNoMask, points - 1)],
+            slots[..(points + 1)]);
+        Assert.Equal([.. Enumerable.Repeat(PixelLlmPrompts.SlotForeground, points), PixelLlmPrompts.SlotNotAPoint], slots[(points + 1)..]);
+        Assert.All(tokens.Features.ToFloatArray(), v => Assert.False(float.IsNaN(v)));
     }
 
     [Fact]
@@ -133,7 +161,8 @@ public class PixelLlmHostLogicTests
         using var json = JsonDocument.Parse("""
             {"tolerance": {"rule": "text", "float_default": {"atol": 1e-4, "rtol": 1e-4},
              "point_coords_and_boxes_pixels": {"atol": 2e-3, "rtol": 1e-4},
-             "tf_logits_and_log_probs": {"atol": 2e-4, "rtol": 1e-4}, "integers": "exact"}}
+             "tf_logits_and_log_probs": {"atol": 2e-4, "rtol": 1e-4}, "integers": "exact",
+             "mask_logits": {"atol": 3e-4, "rtol": 1e-4}}}
             """);
         var rules = CaseTolerances.Read(json);
         Assert.Equal(new Tolerance(1e-4, 1e-4), rules.Default);
@@ -143,6 +172,9 @@ public class PixelLlmHostLogicTests
         Assert.Equal(2e-4, rules.For("out.beam_log_probs").Atol);
         Assert.Equal(1e-4, rules.For("out.point_logits").Atol);
         Assert.Equal(1e-4, rules.For("mid.text_feats").Atol);
+        Assert.Equal(3e-4, rules.For("out.0.mask_logits").Atol);
+        Assert.Equal(3e-4, rules.For("out.teacher.detection_masks").Atol);     // the referring-segmentation cases' mask logits
+        Assert.Equal(1e-4, rules.For("mid.beam.mask_upscaled_embedding").Atol);
         using var listed = JsonDocument.Parse("""
             {"tolerance": {"float_default": {"atol": 1e-4, "rtol": 1e-4},
              "boxes_pixels": {"applies_to": ["mid.roi.decoded_boxes", "out.detection_boxes"], "atol": 2e-3, "rtol": 1e-4},
