@@ -107,7 +107,7 @@ internal sealed class BenchStages : IDisposable
 
     public StageTiming T5Encoder(int runs)
     {
-        int k = config.Adapter.NumOutputs, length = k + ContextTokens;
+        int k = config.VisualTokens, length = k + ContextTokens;
         var valid = PixelLlmTokens.EncoderValid(context, k);
         return GraphStage($"T5 encoder ({length} positions)", runs, g => PixelLlmText.Encode(new ParamScope(g, Weights, "t5"), config.T5,
             g.Weight("bench.visual", RandomTensor(1, k, config.T5.DModel)), g.Weight("bench.context", HostTensor.FromArray(context[0], 1, ContextTokens)),
@@ -122,7 +122,7 @@ internal sealed class BenchStages : IDisposable
     /// </summary>
     public StageTiming DecodeStep(int beams, int runs)
     {
-        int memoryLength = config.Adapter.NumOutputs + ContextTokens, vocab = config.T5.VocabSize, keep = CandidatesPerBeam * beams;
+        int memoryLength = config.VisualTokens + ContextTokens, vocab = config.T5.VocabSize, keep = CandidatesPerBeam * beams;
         bool greedy = beams == 1;
         using var decoder = new T5IncrementalDecoder(new ScopedWeights(Weights, "t5"), config.T5, backend, 1, beams, config.MaxCaptionLength, memoryLength,
             greedy ? config.EndTokenId : null, greedy ? null : keep);

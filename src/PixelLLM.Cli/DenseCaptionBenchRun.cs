@@ -102,7 +102,7 @@ internal static class DenseCaptionBenchRun
         "encoders" => "shared image encoders (SAM + EVA02 + fusion), once",
         "proposals" => $"proposals + RoI head → {k} slots",
         "adapter.k" => $"prompt adapter + projection, {k} boxes",
-        "t5-encode.k" => $"T5 encoder, {k} rows × {bench.Config.Adapter.NumOutputs + BenchStages.ContextTokens}",
+        "t5-encode.k" => $"T5 encoder, {k} rows × {bench.Config.VisualTokens + BenchStages.ContextTokens}",
         "decode.k" => $"greedy decode, {k} rows × {steps} steps",
         "adapter.1" => "single caption: prompt adapter + projection",
         "t5-encode.1" => "single caption: T5 encoder, 1 row",

@@ -34,7 +34,7 @@ internal static class GraphReplayCheck
 
     public static GraphReplayResult Run(IBackend backend, PixelLlmConfig config, IWeightSource weights, int beams, int steps, int seed)
     {
-        int memoryLength = config.Adapter.NumOutputs + BenchStages.ContextTokens;
+        int memoryLength = config.VisualTokens + BenchStages.ContextTokens;
         int vocab = config.T5.VocabSize, rows = beams;
         steps = Math.Min(steps, config.MaxCaptionLength);
         var random = new Random(seed);

@@ -84,7 +84,7 @@ public sealed class PixelLlm : IDisposable
     /// </summary>
     public static PixelLlm FromScenic(PixelLlmConfig config, IWeightSource scenic, IBackend backend)
     {
-        var weights = new ScenicWeights(scenic, new ScenicWeightsOptions(config.LoraScale, config.LoraRank > 0 ? config.LoraRank : null));
+        var weights = new ScenicWeights(scenic, ScenicWeightsOptions.For(config));
         weights.Validate(ScenicParameterShapes.For(config));
         return new PixelLlm(config, weights, backend);
     }
@@ -180,7 +180,7 @@ public sealed class PixelLlm : IDisposable
         if (context.Any(r => r.Length != lc)) throw new InvalidInputException("prompts: context rows differ in length");
         var gaussian = weights.Get("sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix");
         var tokens = PixelLlmPrompts.Encode(boxes, gaussian, Config.Canvas, Config.BoxPointsPerSide, Config.BoxPointWithOffset, Config.PromptUseBoxes);
-        var valid = PixelLlmTokens.EncoderValid(context, Config.Adapter.NumOutputs);
+        var valid = PixelLlmTokens.EncoderValid(context, Config.VisualTokens);
 
         var key = images == 0 ? $"prompts.{n}x{lc}" : $"prompts.{n}x{lc}.of{images}";
         var exec = graphs.GetOrBuild(backend, key, g => BuildPrompts(g, n, lc, tokens.Slots.Shape[1], images));

@@ -88,6 +88,9 @@ public sealed partial record PixelLlmConfig
     /// <summary>Grid of the fused map: every map is resized to the largest (spec §3.5; square canvases only).</summary>
     public int FusedGrid => FeatureKeys.Max(k => k == VisualFeature.Eva ? EvaGrid : SamGrid);
 
+    /// <summary>Visual tokens each prompt hands the LM (<see cref="PromptAdapterConfig.VisualTokens"/>).</summary>
+    public int VisualTokens => Adapter.VisualTokens(FusedGrid);
+
     /// <summary>Channels of the fused map: the maps' channels added up in key order.</summary>
     public int FusedChannels => FeatureKeys.Sum(k => k == VisualFeature.Eva ? Eva.EmbedDim : Sam.OutChans);
 }
@@ -114,9 +117,14 @@ public enum VisualFeature
 /// <param name="MlpDim">Token-MLP width; scenic hard-codes 2048 (the tiny goldens use another, read from the weights).</param>
 /// <param name="AttentionDownsampleRate">Cross attentions work at D / rate (2).</param>
 /// <param name="LayerNormEps">Eps of every LayerNorm inside the transformer (1e-5).</param>
+/// <param name="DenseFuse">scenic prompt_fuse_fn 'dense': the LM reads the updated image map through dense_output_mlp, one
+/// visual token per fused-map cell, instead of the K output tokens ('sparse', every PixelLLM config).</param>
 public sealed record PromptAdapterConfig(int Depth, int TransformerDim, int InputEmbeddingDim, int NumOutputs, int OutputDim,
-    int NumHeads = 8, int MlpDim = 2048, int AttentionDownsampleRate = 2, float LayerNormEps = 1e-5f)
+    int NumHeads = 8, int MlpDim = 2048, int AttentionDownsampleRate = 2, float LayerNormEps = 1e-5f, bool DenseFuse = false)
 {
+    /// <summary>Visual tokens per prompt for a fused map of <paramref name="grid"/>²: K, or every cell with <see cref="DenseFuse"/>.</summary>
+    public int VisualTokens(int grid) => DenseFuse ? grid * grid : NumOutputs;
+
     public TwoWayTransformerConfig Transformer => new(Depth, TransformerDim, NumHeads, MlpDim, AttentionDownsampleRate, LayerNormEps, UnaryKind.Relu);
 }
 

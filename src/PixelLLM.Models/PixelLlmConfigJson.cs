@@ -37,7 +37,7 @@ public static class PixelLlmConfigJson
                 Eva = eva,
                 Sam = sam,
                 PromptEmbedDim = promptDim,
-                Adapter = Adapter(ConfigReader.Object(c, "prompt_adapter")),
+                Adapter = Adapter(ConfigReader.Object(c, "prompt_adapter")) with { DenseFuse = DenseFuse(c) },
                 LanguageModel = language,
                 LoraRank = loraRank,
                 LoraScale = loraScale,
@@ -131,8 +131,7 @@ public static class PixelLlmConfigJson
 
     /// <summary>
     /// text_decoder_feature_key: '+'-joined git_visual_features / sam_visual_features (default both, EVA02 first). The
-    /// box decoder reads the same fused map, so a different box_decoder_feature_key is refused, and so is a prompt_fuse_fn
-    /// other than sparse (the dense path is not built).
+    /// box decoder reads the same fused map, so a different box_decoder_feature_key is refused.
     /// </summary>
     private static IReadOnlyList<VisualFeature> FeatureKeys(JsonElement c)
     {
@@ -153,10 +152,17 @@ public static class PixelLlmConfigJson
         bool hasBoxDecoder = ConfigReader.OptionalObject(c, "box_decoder") is not null;
         if (hasBoxDecoder && ConfigReader.String(c, "box_decoder_feature_key", null) is { } box && box != text)
             throw new ModelFileException($"pixelllm config: box_decoder_feature_key '{box}' differs from text_decoder_feature_key '{text}' (not supported)");
-        if (ConfigReader.String(c, "prompt_fuse_fn", null) is { } fuse && fuse != "sparse")
-            throw new ModelFileException($"pixelllm config: prompt_fuse_fn '{fuse}' is not supported (expected \"sparse\")");
         return keys;
     }
+
+    /// <summary>prompt_fuse_fn: 'sparse' (default, every PixelLLM config) hands the LM the adapter's K output tokens, 'dense'
+    /// its updated image map (scenic raises on anything else).</summary>
+    private static bool DenseFuse(JsonElement c) => ConfigReader.String(c, "prompt_fuse_fn", null) switch
+    {
+        null or "sparse" => false,
+        "dense" => true,
+        var other => throw new ModelFileException($"pixelllm config: prompt_fuse_fn '{other}' is not a prompt fuse function (expected \"sparse\" or \"dense\")"),
+    };
 
     /// <summary>
     /// prompt_use_box_rate: at inference scenic replaces a box's point tokens by its box tokens whenever the rate is above

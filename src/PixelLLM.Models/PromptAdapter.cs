@@ -10,7 +10,8 @@ namespace PixelLLM.Models;
 /// <c>prompt_adapter.</c> (see <see cref="Checkpoints.ScenicWeights"/>). Per prompt: queries = [K learned output tokens ;
 /// projected sparse prompt tokens], keys = projected fused map + projected no_mask embedding, key PE = projected dense PE;
 /// a SAM two-way transformer (first layer without PE or residual in its self-attention); the first K queries each go
-/// through their own Dense → (N, K, output dim). The dense output path (dense_output_mlp) feeds nothing and is skipped.
+/// through their own Dense → (N, K, output dim). With <see cref="PromptAdapterConfig.DenseFuse"/> the updated keys go through
+/// dense_output_mlp instead → (N, G·G, output dim); otherwise that path feeds nothing and is skipped.
 /// </summary>
 public static class PromptAdapter
 {
@@ -20,7 +21,7 @@ public static class PromptAdapter
     /// <param name="sparse">Sparse prompt tokens (N, T, E).</param>
     /// <param name="noMask">The prompt encoder's no_mask_embed (1, E), the dense prompt.</param>
     /// <param name="promptImages">I32 (N): the map each prompt reads, for a batch of maps; null for one map.</param>
-    /// <returns>(N, K, OutputDim) visual tokens.</returns>
+    /// <returns>(N, K, OutputDim) visual tokens; (N, H·W, OutputDim) with <see cref="PromptAdapterConfig.DenseFuse"/>.</returns>
     public static Tensor Build(ParamScope p, PromptAdapterConfig cfg, Tensor fused, Tensor densePe, Tensor sparse, Tensor noMask,
         Tensor? promptImages = null)
     {
@@ -45,9 +46,9 @@ public static class PromptAdapter
         // Every prompt updates its own copy of its image's keys.
         if (promptImages is not null) keys = g.Reshape(g.Embedding(g.Reshape(keys, images, h * w * d), promptImages), prompts, h * w, d);
         else if (prompts > 1) keys = g.Concat(0, Enumerable.Repeat(keys, prompts).ToArray());
-        var (updated, _) = TwoWayTransformer.Build(p.Sub("transformer"), cfg.Transformer, queries, keys, g.Reshape(pe, 1, h * w, d));
+        var (updated, updatedKeys) = TwoWayTransformer.Build(p.Sub("transformer"), cfg.Transformer, queries, keys, g.Reshape(pe, 1, h * w, d));
 
-        return OutputProjections(p, cfg, updated);
+        return cfg.DenseFuse ? LayeredMlp.Build(p.Sub("dense_output"), updatedKeys) : OutputProjections(p, cfg, updated);
     }
 
     /// <summary>

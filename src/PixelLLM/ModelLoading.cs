@@ -41,7 +41,7 @@ internal static class ModelLoading
             if (model.Weights.Names.Any(n => n.Contains('/')))
             {
                 var config = model.Config;
-                var scenic = new ScenicWeights(model.Weights, new ScenicWeightsOptions(config.LoraScale, config.LoraRank > 0 ? config.LoraRank : null));
+                var scenic = new ScenicWeights(model.Weights, ScenicWeightsOptions.For(config));
                 scenic.Validate(ScenicParameterShapes.For(config));
                 weights = bf16Linear ? new Float32Weights(scenic, bf16Linear: true) : scenic;
                 memory = WeightMemory.OfScenic(scenic, model.StoredWeights);

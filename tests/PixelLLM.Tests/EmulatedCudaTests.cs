@@ -144,6 +144,17 @@ public partial class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITes
         Assert.Matches(@"verify: (\d+)/\1 cases pass", run.Output);
     }
 
+    /// <summary>The scenic options no golden uses (tests/data/scenic-options: dense prompt fusion, no ln_post, 1 and 0 box
+    /// points a side) on the emulated backend too.</summary>
+    [Fact]
+    public void ScenicOptionCasesVerifyOnTheEmulatedBackend()
+    {
+        var folder = System.IO.Path.Combine(RepoRoot.Path, "tests", "data", "scenic-options");
+        var run = Run(Cli, ["verify", folder, "--backend", "cuda", "--quiet"], emulator.Isolated, TimeSpan.FromMinutes(10));
+        Assert.True(run.ExitCode == 0, $"verify --backend cuda failed on the emulator:\n{Tail(run.Output)}");
+        Assert.Contains("verify: 5/5 cases pass", run.Output);
+    }
+
     [Theory]
     [InlineData("f32")]
     [InlineData("bf16")]

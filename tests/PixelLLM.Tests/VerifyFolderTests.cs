@@ -44,6 +44,21 @@ public class VerifyFolderTests
         }
     }
 
+    /// <summary>
+    /// Scenic options no dev golden uses (tests/data/scenic-options: dense prompt fusion, EVA02 without ln_post, one box
+    /// point a side, the two-corner grid), each against an independent PyTorch forward, through the command's default
+    /// backend (cpu-f64).
+    /// </summary>
+    [Fact]
+    public void ScenicOptionCasesPass()
+    {
+        var folder = Path.Combine(RepoRoot.Path, "tests", "data", "scenic-options");
+        using var backend = new CpuBackend(accumulation: CpuAccumulation.Float64);
+        var output = new StringWriter();
+        Assert.True(VerifyCommand.VerifyFolder(folder, backend, null, quiet: true, output) == 0, output.ToString());
+        Assert.EndsWith("verify: 5/5 cases pass (" + folder + ", cpu-f64)", output.ToString().Trim());
+    }
+
     [Fact]
     public void AFolderWithoutCasesIsRefused()
     {

@@ -24,7 +24,7 @@ public static class ScenicConverter
     /// <param name="prefixes">Engine-name prefixes to keep (e.g. the trained parts when assembling); null keeps all.</param>
     public static ConversionPlan Plan(CheckpointSource scenic, PixelLlmConfig config, IBackend backend, IReadOnlyList<string>? prefixes = null)
     {
-        var weights = new ScenicWeights(scenic, new ScenicWeightsOptions(config.LoraScale, config.LoraRank > 0 ? config.LoraRank : null));
+        var weights = new ScenicWeights(scenic, ScenicWeightsOptions.For(config));
         try { weights.Validate(ScenicParameterShapes.For(config)); }
         catch (ModelFileException e) { throw new ModelFileException($"{scenic.Path}: {e.Message}", e); }
 

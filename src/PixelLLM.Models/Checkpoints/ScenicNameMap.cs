@@ -23,9 +23,12 @@ internal static class ScenicNameMap
 
     private const string LoraLeft = "/kernel_left_lora", LoraRight = "/kernel_right_lora";
 
-    /// <summary>Scenic parameters PixelLLM computes but never reads into an output (errata A5).</summary>
-    public static bool IsKnownUnused(string path) =>
-        path.StartsWith("prompt_adapter/dense_output_mlp/", StringComparison.Ordinal);
+    /// <summary>
+    /// Scenic parameters PixelLLM computes but never reads into an output (errata A5): the prompt adapter's dense output,
+    /// unless the config fuses the dense prompt features (<paramref name="denseFuse"/>, scenic prompt_fuse_fn 'dense').
+    /// </summary>
+    public static bool IsKnownUnused(string path, bool denseFuse = false) =>
+        !denseFuse && path.StartsWith("prompt_adapter/dense_output_mlp/", StringComparison.Ordinal);
 
     /// <summary>True for LoRA factors; they are consumed by the mapping of their base kernel.</summary>
     public static bool IsLoraFactor(string path) =>
@@ -113,6 +116,7 @@ internal static class ScenicNameMap
             "prompt_embedding_projection_mlp" => "prompt_projection",
             "image_pe_projection_mlp" => "image_pe_projection",
             "image_projection_mlp" => "image_projection",
+            "dense_output_mlp" => "dense_output",
             _ when parts[0].StartsWith("output_hypernetworks_mlps.", StringComparison.Ordinal)
                 => "output_projections." + parts[0]["output_hypernetworks_mlps.".Length..],
             _ => null,

@@ -7,7 +7,14 @@ namespace PixelLLM.Models.Checkpoints;
 /// <summary>What <see cref="ScenicWeights"/> needs besides the tensors: the LoRA scale (not stored in a checkpoint).</summary>
 /// <param name="LoraScale">scenic's <c>*_lora_scale</c> (2 in every PixelLLM config); the merge is W + scale·A·B.</param>
 /// <param name="LoraRank">When set, every LoRA factor pair must have this rank (config <c>*_lora_rank</c>).</param>
-public sealed record ScenicWeightsOptions(float LoraScale, int? LoraRank = null);
+/// <param name="DenseFuse">The config fuses the prompt adapter's dense output (prompt_fuse_fn 'dense'), so its
+/// dense_output_mlp is mapped rather than listed unused.</param>
+public sealed record ScenicWeightsOptions(float LoraScale, int? LoraRank = null, bool DenseFuse = false)
+{
+    /// <summary>The options a config's scenic checkpoint is read with.</summary>
+    public static ScenicWeightsOptions For(PixelLlmConfig config) =>
+        new(config.LoraScale, config.LoraRank > 0 ? config.LoraRank : null, config.Adapter.DenseFuse);
+}
 
 /// <summary>
 /// A scenic PixelLLM parameter dict (Flax paths joined with '/', Flax layouts, LoRA unmerged — e.g. a flattened
@@ -47,7 +54,8 @@ public sealed record ScenicWeightsOptions(float LoraScale, int? LoraRank = null)
 ///   <see cref="ScenicGitNames"/>: visual_projection.0/.1, embedding/{words,positions,layer_norm}, transformer/encoder/layer.i
 ///   attention/self query|key|value, attention/output/{dense,LayerNorm}, intermediate/dense, output/{dense,LayerNorm}, output;
 ///   Dense kernels transposed.</description></item>
-/// <item><term>(unused)</term><description><c>prompt_adapter/dense_output_mlp/*</c>: computed by scenic, never read (errata A5).</description></item>
+/// <item><term>(unused)</term><description><c>prompt_adapter/dense_output_mlp/*</c>: computed by scenic, never read (errata A5) — unless
+///   prompt_fuse_fn is 'dense' (<see cref="ScenicWeightsOptions.DenseFuse"/>): then <c>prompt_adapter.dense_output.layers.0.*</c>.</description></item>
 /// </list>
 /// A missing source or one of the wrong rank throws <see cref="ModelFileException"/> naming both the engine and the scenic name.
 /// </summary>
@@ -67,7 +75,7 @@ public sealed class ScenicWeights : IWeightSource
         var unmapped = new List<string>();
         foreach (var path in names.Order(StringComparer.Ordinal))
         {
-            if (ScenicNameMap.IsKnownUnused(path)) { unused.Add(path); continue; }
+            if (ScenicNameMap.IsKnownUnused(path, options.DenseFuse)) { unused.Add(path); continue; }
             if (ScenicNameMap.IsLoraFactor(path)) continue;
             var mapping = ScenicNameMap.Map(path, names.Contains);
             if (mapping is null) { unmapped.Add(path); continue; }
@@ -125,7 +133,6 @@ public sealed class ScenicWeights : IWeightSource
     /// <summary>The engine name a scenic path feeds (LoRA factors: their kernel's), whether or not the dict holds it.</summary>
     public static string? EngineNameOf(string scenicPath)
     {
-        if (ScenicNameMap.IsKnownUnused(scenicPath)) return null;
         var path = ScenicNameMap.IsLoraFactor(scenicPath) ? scenicPath[..scenicPath.LastIndexOf('/')] + "/kernel" : scenicPath;
         return ScenicNameMap.Map(path, _ => false)?.EngineName;
     }

@@ -17,7 +17,7 @@ public static class EngineParameterShapes
         var engine = new Dictionary<string, int[]>(StringComparer.Ordinal);
         foreach (var (path, shape) in scenic)
         {
-            if (ScenicNameMap.IsKnownUnused(path) || ScenicNameMap.IsLoraFactor(path)) continue;
+            if (ScenicNameMap.IsKnownUnused(path, config.Adapter.DenseFuse) || ScenicNameMap.IsLoraFactor(path)) continue;
             var mapping = ScenicNameMap.Map(path, _ => false)
                 ?? throw new InvalidOperationException($"scenic checklist entry '{path}' has no engine name");
             engine[mapping.EngineName] = LayoutTransforms.EngineShape(mapping.Layout, shape);

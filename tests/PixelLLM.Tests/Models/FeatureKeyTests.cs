@@ -36,7 +36,7 @@ public class FeatureKeyTests
     [Theory]
     [InlineData("text_decoder_feature_key", "\"git_visual_features+clip\"", "'clip'")]
     [InlineData("text_decoder_feature_key", "\"sam_visual_features+sam_visual_features\"", "twice")]
-    [InlineData("prompt_fuse_fn", "\"dense\"", "prompt_fuse_fn")]
+    [InlineData("prompt_fuse_fn", "\"concat\"", "prompt_fuse_fn 'concat'")]
     [InlineData("prompt_use_box_rate", "1.5", "prompt_use_box_rate")]
     public void SettingsInferenceCannotHonourAreRefused(string key, string value, string named)
     {
@@ -44,6 +44,25 @@ public class FeatureKeyTests
         config[key] = JsonNode.Parse(value);
         var e = Assert.Throws<ModelFileException>(() => Parse(config));
         Assert.Contains(named, e.Message);
+    }
+
+    /// <summary>
+    /// prompt_fuse_fn 'dense' hands the LM one visual token per fused-map cell (the adapter's updated keys through
+    /// dense_output_mlp), which the scenic weights then map instead of listing unused; 'sparse' (the default) K tokens.
+    /// </summary>
+    [Fact]
+    public void DenseFusionHandsTheLmEveryMapCell()
+    {
+        var sparse = Parse(CaptionConfig());
+        Assert.False(sparse.Adapter.DenseFuse);
+        Assert.Equal(sparse.Adapter.NumOutputs, sparse.VisualTokens);
+        var config = CaptionConfig();
+        config["prompt_fuse_fn"] = "dense";
+        var dense = Parse(config);
+        Assert.True(dense.Adapter.DenseFuse);
+        Assert.Equal(dense.FusedGrid * dense.FusedGrid, dense.VisualTokens);
+        Assert.Contains("prompt_adapter.dense_output.layers.0.weight", PixelLLM.Models.ModelFiles.EngineParameterShapes.For(dense).Keys);
+        Assert.DoesNotContain("prompt_adapter.dense_output.layers.0.weight", PixelLLM.Models.ModelFiles.EngineParameterShapes.For(sparse).Keys);
     }
 
     /// <summary>The box decoder reads the fused map too: its own key may only differ where there is no box decoder.</summary>

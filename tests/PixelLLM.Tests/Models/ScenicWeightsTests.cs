@@ -35,6 +35,20 @@ public class ScenicWeightsTests
         foreach (var name in weights.Names) Assert.True(weights.Get(name).Desc.ElementCount > 0, name);
     }
 
+    /// <summary>With dense prompt fusion the adapter's dense output is read: mapped (Dense (in, out) → (out, in)), not unused.</summary>
+    [Fact]
+    public void DenseFusionMapsTheDenseOutput()
+    {
+        using var file = Golden.Open(ScenicGolden.Component, WeightsFile);
+        var weights = new ScenicWeights(new SafeTensorsWeights(file), new ScenicWeightsOptions(LoraScale: 2f, LoraRank: 4, DenseFuse: true));
+        Assert.Empty(weights.Unused);
+        var kernel = file.Get("prompt_adapter/dense_output_mlp/layers.0/kernel");
+        var weight = weights.Get("prompt_adapter.dense_output.layers.0.weight");
+        Assert.Equal(new Shape(kernel.Shape[1], kernel.Shape[0]), weight.Shape);
+        Assert.Equal(kernel.ToFloatArray()[1], weight.ToFloatArray()[kernel.Shape[0]]);   // kernel[0, 1] = weight[1, 0]
+        Assert.Equal(file.Get("prompt_adapter/dense_output_mlp/layers.0/bias").ToFloatArray(), weights.Get("prompt_adapter.dense_output.layers.0.bias").ToFloatArray());
+    }
+
     [Theory]
     [InlineData("sam.image_encoder.blocks.1.attn.qkv.weight", "sam_backbone/blocks.1/attn/qkv/kernel")]
     [InlineData("sam.image_encoder.neck.2.weight", "sam_backbone/neck/2/kernel")]
