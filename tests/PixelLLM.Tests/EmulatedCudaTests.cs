@@ -144,15 +144,17 @@ public partial class EmulatedCudaTests(EmulatedCudaTests.Emulator emulator, ITes
         Assert.Matches(@"verify: (\d+)/\1 cases pass", run.Output);
     }
 
-    /// <summary>The scenic options no golden uses (tests/data/scenic-options: dense prompt fusion, no ln_post, 1 and 0 box
-    /// points a side) on the emulated backend too.</summary>
-    [Fact]
-    public void ScenicOptionCasesVerifyOnTheEmulatedBackend()
+    /// <summary>The cases beyond the goldens (tests/data/scenic-options: dense prompt fusion, no ln_post, 1 and 0 box points a
+    /// side; tests/data/densecap-new-images) on the emulated backend too.</summary>
+    [Theory]
+    [InlineData("scenic-options", 5)]
+    [InlineData("densecap-new-images", 2)]
+    public void CasesBeyondTheGoldensVerifyOnTheEmulatedBackend(string name, int cases)
     {
-        var folder = System.IO.Path.Combine(RepoRoot.Path, "tests", "data", "scenic-options");
+        var folder = System.IO.Path.Combine(RepoRoot.Path, "tests", "data", name);
         var run = Run(Cli, ["verify", folder, "--backend", "cuda", "--quiet"], emulator.Isolated, TimeSpan.FromMinutes(10));
         Assert.True(run.ExitCode == 0, $"verify --backend cuda failed on the emulator:\n{Tail(run.Output)}");
-        Assert.Contains("verify: 5/5 cases pass", run.Output);
+        Assert.Contains($"verify: {cases}/{cases} cases pass", run.Output);
     }
 
     [Theory]

@@ -45,18 +45,21 @@ public class VerifyFolderTests
     }
 
     /// <summary>
-    /// Scenic options no dev golden uses (tests/data/scenic-options: dense prompt fusion, EVA02 without ln_post, one box
-    /// point a side, the two-corner grid), each against an independent PyTorch forward, through the command's default
-    /// backend (cpu-f64).
+    /// Cases beyond the dev goldens, each against an independent PyTorch forward, through the command's default backend
+    /// (cpu-f64): scenic options no golden uses (tests/data/scenic-options: dense prompt fusion, EVA02 without ln_post,
+    /// one box point a side, the two-corner grid) and dense captioning on new images (tests/data/densecap-new-images:
+    /// zero-box slots through the point path, −1 slots, a P4 RoI).
     /// </summary>
-    [Fact]
-    public void ScenicOptionCasesPass()
+    [Theory]
+    [InlineData("scenic-options", 5)]
+    [InlineData("densecap-new-images", 2)]
+    public void CasesBeyondTheGoldensPass(string name, int cases)
     {
-        var folder = Path.Combine(RepoRoot.Path, "tests", "data", "scenic-options");
+        var folder = Path.Combine(RepoRoot.Path, "tests", "data", name);
         using var backend = new CpuBackend(accumulation: CpuAccumulation.Float64);
         var output = new StringWriter();
         Assert.True(VerifyCommand.VerifyFolder(folder, backend, null, quiet: true, output) == 0, output.ToString());
-        Assert.EndsWith("verify: 5/5 cases pass (" + folder + ", cpu-f64)", output.ToString().Trim());
+        Assert.EndsWith($"verify: {cases}/{cases} cases pass ({folder}, cpu-f64)", output.ToString().Trim());
     }
 
     [Fact]
