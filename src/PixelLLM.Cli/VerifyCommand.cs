@@ -51,9 +51,7 @@ internal static class VerifyCommand
                 var report = GoldenVerifier.Verify(path, backend, weights?.Weights, tolerance);
                 outcomes.Add(new VerifyOutcome(path, report, null));
                 if (!parse.GetValue(quiet)) Print(report);
-                int passed = report.Checks.Count(c => c.Passed);
-                Console.WriteLine($"verify: {passed}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}" +
-                    $" ({report.Component}/{report.Case}, {backend.Name})");
+                Console.WriteLine($"verify: {TensorsWithin(report)} ({report.Component}/{report.Case}, {backend.Name})");
                 exit = report.Passed ? 0 : 1;
             }
             if (jsonPath is not null) OutputFile.Write("--json", jsonPath, stream => VerifyJson.Write(stream, backend.Name, outcomes));
@@ -66,6 +64,10 @@ internal static class VerifyCommand
     internal static double? CheckedTolerance(string option, double? value) =>
         value is not { } v || (double.IsFinite(v) && v >= 0) ? value
             : throw new Runtime.InvalidInputException($"{option} must be a finite non-negative number, got {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+
+    /// <summary>"P/N tensors within atol=… rtol=…": a case's count, in the single-case summary and a folder's line alike.</summary>
+    private static string TensorsWithin(VerifyReport report) =>
+        $"{report.Checks.Count(c => c.Passed)}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}";
 
     /// <summary>
     /// Every case under <paramref name="folder"/> (a .json with its .io.safetensors beside it), one summary line each
@@ -90,7 +92,7 @@ internal static class VerifyCommand
             {
                 var report = GoldenVerifier.Verify(prefix, backend, null, tolerance);
                 ok = report.Passed;
-                line = $"{report.Checks.Count(c => c.Passed)}/{report.Checks.Count} tensors within atol={report.Tolerance.Atol:g} rtol={report.Tolerance.Rtol:g}";
+                line = TensorsWithin(report);
                 outcomes?.Add(new VerifyOutcome(name, report, null));
             }
             catch (Exception e)

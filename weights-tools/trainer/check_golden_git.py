@@ -20,15 +20,7 @@ import infer  # noqa: E402
 import st  # noqa: E402
 from check_golden import Checker, canvas_inputs  # noqa: E402
 from git_text import GitPixelLLM, greedy_stats  # noqa: E402
-
-
-def tolerance(name):
-    """README "Tolerance": points and boxes in pixels, teacher-forced logits and log-probs looser, the rest default."""
-    if name.endswith(("point_coords", "point_detection_boxes")):
-        return 2e-3, 1e-4
-    if name.endswith(("tf_logits", "log_probs")):
-        return 2e-4, 1e-4
-    return 1e-4, 1e-4
+from random_cases import tolerance  # noqa: E402
 
 
 def beam_tensors(model, p, length, beam, per_node):

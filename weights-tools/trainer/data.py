@@ -3,7 +3,6 @@ half-pixel centres), token ids, prompt boxes, point targets and mask targets, fo
 import math
 
 import numpy as np
-import sentencepiece as spm
 import torch
 import torch.nn.functional as F
 
@@ -33,6 +32,8 @@ def resize_image(image, h, w):
 
 class Tokenizer:
     def __init__(self, path):
+        # imported here, so the image helpers above work on a python without sentencepiece (Debian's torch)
+        import sentencepiece as spm
         self.sp = spm.SentencePieceProcessor(model_file=path)
 
     def ids(self, text):

@@ -25,12 +25,12 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
 from box_decoder import densecap  # noqa: E402
 from check_golden_densecap import tolerance  # noqa: E402
+from data import resize_image  # noqa: E402
 from model import PixelLLM  # noqa: E402
 from random_cases import random_image  # noqa: E402
 from scenes import make_scene  # noqa: E402
@@ -42,14 +42,11 @@ GAP_KEYS = ("proposal_topk_boundary_gap", "proposal_topk_min_adjacent_gap", "pro
 
 
 def scene_image(rng, canvas):
-    """A shape scene (scenes.py) resized so its long side is the canvas: a fixed point of resize_shorter(canvas).
-    Bilinear, half-pixel, no antialias, as data.resize_image (data.py needs sentencepiece, which this python lacks)."""
+    """A shape scene (scenes.py) resized so its long side is the canvas: a fixed point of resize_shorter(canvas)."""
     img = np.array(make_scene(int(rng.integers(0, 2 ** 31)))[0])
     h, w = img.shape[:2]
     short = (min(h, w) * canvas) // max(h, w)
-    size = (canvas, short) if h >= w else (short, canvas)
-    t = F.interpolate(torch.from_numpy(img).permute(2, 0, 1)[None].float(), size=size, mode="bilinear", align_corners=False)
-    return t[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+    return resize_image(img, *((canvas, short) if h >= w else (short, canvas)))
 
 
 def rejections(got, exact, tol, sp_pieces):

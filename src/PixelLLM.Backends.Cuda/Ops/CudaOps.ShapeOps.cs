@@ -66,7 +66,7 @@ internal sealed partial class CudaOps
         Span<ulong> all = stackalloc ulong[op.Tensors];
         all[0] = y.Ptr;
         for (int i = 2; i <= op.Tensors; i++) all[i - 1] = x[i].Ptr;
-        long element = y.Bytes / y.Count;
+        int element = y.ElementSize;
         bool vectors = slotElements * element % 16 == 0;
         foreach (ulong p in all) vectors &= p % 16 == 0;
         for (int first = 0; first < all.Length; first += PointerTable64.Capacity)
